@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Build the token dictionary spec/tokens-v1.txt and its codes spec/codes-v1.txt.
+
+Source: the XEP example corpus and the XEP schemas in ../shared/corpus. Only the
+training split is used (XEPs whose number is not divisible by 5), so that the
+held-out XEPs measure compactness honestly (benchmarks/size_report.py).
+
+    python tools/gen_dictionary.py [--corpus ../shared/corpus] [--out spec]
+    python tools/gen_tables.py          # then regenerate xmppbin/_dict_v1.py
+
+Deterministic: the same corpus gives byte-identical files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter, defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from lxml import etree  # noqa: E402
+
+from xmppbin import model as M  # noqa: E402
+from xmppbin.dictionary import Dictionary, encode_lengths, huffman_lengths  # noqa: E402
+from xmppbin.encoder import encode_events  # noqa: E402
+from xmppbin.limits import Limits  # noqa: E402
+from xmppbin.xmlscan import DEFAULT_CONTEXT, scan  # noqa: E402
+
+DICT_ID = 1
+MAX_NAMES = 3000
+MAX_VALUES = 2000
+MAX_SHAPES = 3000
+N_ATTR_CONTEXTS = 48
+N_TEXT_CONTEXTS = 24
+XSD = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def is_training(xep: str) -> bool:
+    return int(xep) % 5 != 0
+
+
+def record_context(rec) -> dict:
+    ctx = dict(DEFAULT_CONTEXT)
+    ctx.update(rec.get("assumed_prefixes") or {})
+    return ctx
+
+
+def load_training(corpus: str):
+    recs = []
+    with open(os.path.join(corpus, "xep-examples.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if is_training(r["xep"]):
+                recs.append(r)
+    return recs
+
+
+def schema_tokens(corpus: str):
+    names, nss, values = set(), set(), set()
+    sdir = os.path.join(corpus, "schemas")
+    for fn in sorted(os.listdir(sdir)):
+        if not fn.endswith(".xsd") or not is_training(fn[4:8]):
+            continue
+        try:
+            t = etree.parse(os.path.join(sdir, fn))
+        except etree.XMLSyntaxError:
+            continue
+        root = t.getroot()
+        tns = root.get("targetNamespace")
+        if tns:
+            nss.add(tns)
+        for el in root.iter(XSD + "element", XSD + "attribute"):
+            n = el.get("name")
+            if n and ":" not in n:
+                names.add(n)
+        for el in root.iter(XSD + "enumeration"):
+            v = el.get("value")
+            if v:
+                values.add(v)
+    return names, nss, values
+
+
+def top(counter: Counter, minimum: int, cap: int) -> list:
+    items = [(k, c) for k, c in counter.items() if c >= minimum]
+    items.sort(key=lambda kc: (-kc[1], json.dumps(kc[0], ensure_ascii=False)))
+    return [k for k, _ in items[:cap]]
+
+
+def scan_all(recs):
+    out = []
+    lim = Limits()
+    for r in recs:
+        try:
+            out.append(scan(r["xml"], lim, record_context(r), True, r["kind"] == "stream-header"))
+        except ValueError as e:  # records that are not restricted XML are skipped
+            print(f"skip XEP-{r['xep']} ex {r['example']}: {e}", file=sys.stderr)
+    return out
+
+
+def choose_tokens(scans, corpus):
+    prefixes, names, nss, values, shapes = Counter(), Counter(), Counter(), Counter(), Counter()
+    attr_use, text_use = Counter(), Counter()
+    for sc in scans:
+        seen = defaultdict(set)
+        stack = []
+        for e in sc.events:
+            if e[0] == "S":
+                stack.append(e[1])
+                pfx, _, local = e[1].rpartition(":")
+                seen["p"].add(pfx)
+                seen["n"].add(local)
+                seen["s"].add(M.shape_key(e[1], e[2]))
+                for it in e[2]:
+                    a, v = it[0], it[1]
+                    if a == "xmlns" or a.startswith("xmlns:"):
+                        seen["p"].add(a[6:])
+                        seen["ns"].add(v)
+                        continue
+                    apfx, _, alocal = a.rpartition(":")
+                    seen["p"].add(apfx)
+                    seen["n"].add(alocal)
+                    attr_use[a] += 1
+                    seen["v"].add(v)
+                    j = M.jid_split(v)
+                    if j is not None:
+                        seen["v"].update(x for x in j[1:] if x)
+                if sc.open_root:
+                    break
+            elif e[0] == "E":
+                stack.pop()
+            elif e[0] == "T" and stack and e[1].strip():
+                text_use[stack[-1]] += 1
+                seen["v"].add(e[1])
+        for k in seen["p"]:
+            prefixes[k] += 1
+        for k in seen["n"]:
+            names[k] += 1
+        for k in seen["ns"]:
+            nss[k] += 1
+        for k in seen["v"]:
+            if 2 <= len(k) <= 200:
+                values[k] += 1
+        for k in seen["s"]:
+            shapes[k] += 1
+    s_names, s_nss, s_values = schema_tokens(corpus)
+    for n in s_names:
+        names[n] += 1
+    for n in s_nss:
+        nss[n] += 1
+    for v in s_values:
+        if 2 <= len(v) <= 200:
+            values[v] += 1
+    pl = top(prefixes, 2, 254)
+    pl = [""] + [p for p in pl if p != ""]
+    return {
+        "prefixes": pl,
+        "names": top(names, 2, MAX_NAMES),
+        "namespaces": top(nss, 1, MAX_NAMES),
+        "values": top(values, 3, MAX_VALUES),
+        "attr-contexts": top(attr_use, 1, N_ATTR_CONTEXTS),
+        "text-contexts": top(text_use, 1, N_TEXT_CONTEXTS),
+        "shapes": [list(s[:1]) + [list(x) for x in s[1:]] for s in top(shapes, 2, MAX_SHAPES)],
+    }
+
+
+class CountWriter:
+    def __init__(self):
+        self.counts = defaultdict(Counter)
+
+    def sym(self, code, s):
+        self.counts[code.key][s] += 1
+
+    def write(self, v, n):
+        pass
+
+    def gamma(self, n):
+        pass
+
+
+def make_dict(tok, lengths):
+    return Dictionary(
+        DICT_ID,
+        tok["prefixes"],
+        tok["names"],
+        tok["namespaces"],
+        tok["values"],
+        tok["attr-contexts"],
+        tok["text-contexts"],
+        [tuple([s[0]] + [tuple(x) for x in s[1:]]) for s in tok["shapes"]],
+        lengths,
+    )
+
+
+def train_lengths(d: Dictionary, scans) -> dict:
+    cw = CountWriter()
+    for sc in scans:
+        encode_events(sc, d, True, cw)
+    lengths = {}
+    for table, (nctx, nsym) in d.sizes.items():
+        glob = Counter()
+        for c in range(nctx):
+            glob.update(cw.counts[(table, c)])
+        tot_all = sum(glob.values())
+        per = []
+        for c in range(nctx):
+            cnt = cw.counts[(table, c)]
+            tot = sum(cnt.values())
+            w = [256 * cnt[s] + (64 * glob[s] * (tot + 1)) // (tot_all + 1) + 1 for s in range(nsym)]
+            per.append(encode_lengths(huffman_lengths(w)))
+        lengths[table] = per
+    return lengths
+
+
+def write_tokens(path, tok):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("# Generated by tools/gen_dictionary.py; do not edit. xmppbin token dictionary, id 1.\n")
+        f.write("# One JSON value a line; a section starts with [name]. Indices count from 0 per section.\n")
+        for sec in ("prefixes", "names", "namespaces", "values", "attr-contexts", "text-contexts", "shapes"):
+            f.write(f"[{sec}]\n")
+            for x in tok[sec]:
+                f.write(json.dumps(x, ensure_ascii=False) + "\n")
+
+
+def write_codes(path, lengths):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("# Generated by tools/gen_dictionary.py; do not edit. Huffman code lengths of dictionary 1.\n")
+        f.write("# Each line: table, context, then one base-36 digit (code length 1..24) per symbol.\n")
+        for table, per in lengths.items():
+            for c, s in enumerate(per):
+                f.write(f"{table} {c} {s}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "spec"))
+    ap.add_argument("--rounds", type=int, default=3, help="training rounds of the code lengths")
+    args = ap.parse_args()
+    recs = load_training(args.corpus)
+    scans = scan_all(recs)
+    tok = choose_tokens(scans, args.corpus)
+    d = make_dict(tok, None)
+    for _ in range(args.rounds):
+        lengths = train_lengths(d, scans)
+        d = make_dict(tok, lengths)
+    write_tokens(os.path.join(args.out, "tokens-v1.txt"), tok)
+    write_codes(os.path.join(args.out, "codes-v1.txt"), lengths)
+    print(
+        f"{len(scans)} training records; {len(tok['names'])} names, {len(tok['namespaces'])} namespaces, "
+        f"{len(tok['values'])} values, {len(tok['shapes'])} shapes"
+    )
+
+
+if __name__ == "__main__":
+    main()

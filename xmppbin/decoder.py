@@ -1,0 +1,479 @@
+"""Pure-Python reference decoder (spec/xmppbin.md)."""
+from __future__ import annotations
+
+import base64
+import re
+from typing import Mapping
+
+from . import lexical as L
+from . import model as M
+from .bits import BitReader
+from .dictionary import get_dictionary
+from .errors import (
+    DecodeLimitError,
+    InvalidDataError,
+    RestrictedXMLDecodeError,
+    TrailingDataError,
+    TruncatedError,
+    UnknownDictionaryError,
+)
+from .limits import Limits
+from .xmlscan import _XMLDECL_RE, DEFAULT_CONTEXT, XML_NS, check_chars, is_name, is_ncname, resolve_start, unescape
+
+_WS_RE = re.compile(r"[ \t\r\n]*")
+_EQ_RE = re.compile(r"[ \t\r\n]*=[ \t\r\n]*")
+_JID_PARTS = (M.VC_JID_LOCAL, M.VC_JID_DOMAIN, M.VC_JID_RESOURCE)
+
+
+class _Decoder:
+    def __init__(self, data: bytes, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
+        self.limits = limits
+        self.allow_comments = allow_comments
+        self.context = context
+        if len(data) > limits.max_size:
+            raise DecodeLimitError(
+                f"message of {len(data)} bytes exceeds max_size={limits.max_size}", limits.max_size, "max_size"
+            )
+        if len(data) < 2:
+            raise TruncatedError("message is truncated", len(data))
+        b0 = data[0]
+        if b0 >> 5 != M.FORMAT_VERSION:
+            raise UnknownDictionaryError(f"unsupported format version {b0 >> 5}", 0)
+        self.kind = (b0 >> 3) & 3
+        if self.kind > M.KIND_STREAM_OPEN:
+            raise InvalidDataError(f"reserved message kind {self.kind}", 0)
+        if b0 & 3:
+            raise InvalidDataError("reserved header bits are set", 0)
+        self.exact = bool(b0 & 4)
+        self.d = get_dictionary(data[1], 1)
+        self.r = BitReader(data, 2)
+        self.data = data
+        self.hist: list[str] = []
+        self.produced = 0
+
+    def fail(self, msg: str, cls=InvalidDataError):
+        raise cls(msg, self.r.offset)
+
+    def limit(self, msg: str, name: str):
+        raise DecodeLimitError(msg, self.r.offset, name)
+
+    # ---- values -------------------------------------------------------------
+    def _value(self, vctx: int) -> str:
+        r = self.r
+        d = self.d
+        max_string = self.limits.max_string
+        s = r.sym(d.codes["value"][vctx])
+        if s == M.V_EMPTY:
+            return ""
+        hist = self.hist
+        if M.V_REF <= s <= M.V_REF_FAR:
+            i = s - M.V_REF if s < M.V_REF_FAR else r.gamma() + M.REF_NEAR - 1
+            if i >= len(hist):
+                self.fail(f"reference to string {i} of {len(hist)}")
+            return hist[-1 - i]
+        if s >= M.V_TOKEN:
+            return d.values[s - M.V_TOKEN]
+        if s == M.V_LIT:
+            cc = d.codes["char"]
+            cls = M.CHAR_CLASS
+            buf = bytearray()
+            prev = -1
+            while True:
+                b = r.sym(cc[0 if prev < 0 else cls[prev]])
+                if b == 0:
+                    break
+                buf.append(b)
+                if len(buf) > max_string:
+                    self.limit(f"string longer than max_string={max_string}", "max_string")
+                prev = b
+            try:
+                out = buf.decode("utf-8")
+            except UnicodeDecodeError:
+                self.fail("string is not valid UTF-8")
+            if check_chars(out) >= 0:
+                self.fail("string contains a character not allowed in XML")
+        elif s == M.V_INT:
+            bl = r.gamma() - 1
+            if bl > M.INT_MAX_BITS:
+                self.fail("integer longer than 64 bits")
+            out = str(0 if bl == 0 else (1 << (bl - 1)) | r.read(bl - 1))
+        elif s in (M.V_UUID_L, M.V_UUID_U):
+            h = f"{r.read(128):032x}"
+            h = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            out = h if s == M.V_UUID_L else h.upper()
+        elif s in (M.V_HEX_L, M.V_HEX_U):
+            n = r.gamma() + M.HEX_MIN - 1
+            if n > max_string:
+                self.limit(f"string longer than max_string={max_string}", "max_string")
+            out = f"{r.read(4 * n):0{n}x}"
+            if s == M.V_HEX_U:
+                out = out.upper()
+        elif s == M.V_B64:
+            n = r.gamma()
+            if (n + 2) // 3 * 4 > max_string:
+                self.limit(f"string longer than max_string={max_string}", "max_string")
+            out = base64.b64encode(r.read(8 * n).to_bytes(n, "big")).decode("ascii")
+        else:  # JID
+            if vctx in _JID_PARTS:
+                self.fail("JID inside a JID part")
+            local = self._value(M.VC_JID_LOCAL) if s != M.V_JID_DR else None
+            domain = self._value(M.VC_JID_DOMAIN)
+            res = self._value(M.VC_JID_RESOURCE) if s != M.V_JID_LD else None
+            out = domain
+            if local is not None:
+                out = local + "@" + out
+            if res is not None:
+                out = out + "/" + res
+        if len(out) > max_string // 4 and len(out.encode("utf-8")) > max_string:
+            self.limit(f"string longer than max_string={max_string}", "max_string")
+        hist.append(out)
+        return out
+
+    def value(self, vctx: int) -> str:
+        s = self._value(vctx)
+        self.count(s)
+        return s
+
+    def count(self, s: str) -> None:
+        self.produced += len(s) if s.isascii() else len(s.encode("utf-8"))
+        if self.produced > self.limits.max_size:
+            self.limit(f"output exceeds max_size={self.limits.max_size}", "max_size")
+
+    def ncname(self, vctx: int, what: str) -> str:
+        s = self.value(vctx)
+        if not is_ncname(s):
+            self.fail(f"invalid {what} {s!r}")
+        return s
+
+    # ---- names --------------------------------------------------------------
+    def prefix(self) -> str:
+        s = self.r.sym(self.d.codes["prefix"][0])
+        if s == M.P_LITERAL:
+            return self.ncname(M.VC_NAME, "prefix")
+        return self.d.prefixes[s - 1]
+
+    def name(self, ctx: int) -> str:
+        s = self.r.sym(self.d.codes["name"][ctx])
+        if s == M.NM_LITERAL:
+            return self.ncname(M.VC_NAME, "name")
+        return self.d.names[s - 1]
+
+    def ns(self) -> str:
+        s = self.r.sym(self.d.codes["ns"][0])
+        if s == M.NS_LITERAL:
+            return self.value(M.VC_NSURI)
+        return self.d.namespaces[s - 1]
+
+    def generic_start(self) -> tuple:
+        r = self.r
+        pfx = self.prefix()
+        local = self.name(M.NMC_ELEMENT)
+        key = [f"{pfx}:{local}" if pfx else local]
+        acode = self.d.codes["aitem"][0]
+        max_attr = self.limits.max_attributes
+        while True:
+            s = r.sym(acode)
+            if s == M.A_END:
+                break
+            if len(key) > max_attr:
+                self.limit(f"more than max_attributes={max_attr} attributes", "max_attributes")
+            if s == M.A_XMLNS:
+                key.append(("x", "", self.ns()))
+            elif s == M.A_XMLNS_PREFIX:
+                p = self.prefix()
+                if not p:
+                    self.fail("empty prefix in a prefixed namespace declaration")
+                key.append(("x", p, self.ns()))
+            elif s == M.A_PREFIXED:
+                p = self.prefix()
+                if not p:
+                    self.fail("empty prefix in a prefixed attribute")
+                key.append(("a", f"{p}:{self.name(M.NMC_ATTR)}"))
+            elif s == M.A_LITERAL:
+                key.append(("a", self.ncname(M.VC_NAME, "attribute name")))
+            else:
+                key.append(("a", self.d.names[s - M.A_NAME]))
+        return tuple(key)
+
+    # ---- structure ----------------------------------------------------------
+    def run(self) -> list[tuple]:
+        r = self.r
+        d = self.d
+        lim = self.limits
+        ncodes = d.codes["node"]
+        events: list[tuple] = []
+        ev = events.append
+        ctx_stack = [M.NC_DOC]
+        names: list[str] = []
+        scope0 = dict(self.context)
+        scope0["xml"] = XML_NS
+        scopes = [scope0]
+        cache: list[tuple] = []
+        ws: list[str | None] = ["\n"]
+        root_seen = False
+        prev_text = False
+        nelements = 0
+        while True:
+            depth = len(names)
+            s = r.sym(ncodes[ctx_stack[-1]])
+            if s == M.N_END:
+                if depth == 0:
+                    if not root_seen:
+                        self.fail("message has no root element")
+                    break
+                ev(("E", names.pop()))
+                scopes.pop()
+                ctx_stack.pop()
+                if depth > 1:
+                    ctx_stack[-1] = M.NC_AFTER_ELEM
+                prev_text = False
+            elif s <= M.N_WS_DEEPER + M.WS_DEEPER_MAX - 1:
+                if prev_text:
+                    self.fail("two adjacent text nodes")
+                while len(ws) <= depth:
+                    ws.append(None)
+                if s == M.N_TEXT:
+                    parent = names[-1] if names else None
+                    value = self.value(d.text_ctx.get(parent, M.VC_OTHER_TEXT) if parent else M.VC_OTHER_TEXT)
+                    if not value:
+                        self.fail("empty text node")
+                else:
+                    if s == M.N_WS_SAME:
+                        value = ws[depth]
+                    elif depth == 0:
+                        value = None
+                    elif s == M.N_WS_PARENT:
+                        value = ws[depth - 1]
+                    else:
+                        base = ws[depth - 1]
+                        value = None if base is None else base + " " * (s - M.N_WS_DEEPER + 1)
+                    if value is None:
+                        self.fail("whitespace symbol without a predecessor")
+                    self.count(value)
+                is_ws = M.is_ws_only(value)
+                if is_ws:
+                    ws[depth] = value
+                if depth == 0:
+                    if value.strip(" \t\r\n"):
+                        self.fail("text outside the root element")
+                else:
+                    ctx_stack[-1] = M.NC_AFTER_WS if is_ws else M.NC_AFTER_OTHER
+                ev(("T", value))
+                prev_text = True
+            elif s in (M.N_COMMENT, M.N_PI):
+                if not self.allow_comments:
+                    self.fail(
+                        "comment" if s == M.N_COMMENT else "processing instruction" + " not allowed (RFC 6120 11.1)",
+                        RestrictedXMLDecodeError,
+                    )
+                value = self.value(M.VC_MISC)
+                self.count("-")
+                if s == M.N_COMMENT:
+                    if "--" in value or value.endswith("-"):
+                        self.fail("invalid comment text")
+                    ev(("C", value))
+                else:
+                    target = re.match(r"[^ \t\r\n]*", value).group(0)
+                    rest = value[len(target) :]
+                    if (
+                        not is_name(target)
+                        or ":" in target
+                        or target.lower() == "xml"
+                        or "?>" in value
+                        or (rest and rest[0] not in " \t\r\n")
+                    ):
+                        self.fail("invalid processing instruction")
+                    ev(("P", value))
+                if depth:
+                    ctx_stack[-1] = M.NC_AFTER_OTHER
+                prev_text = False
+            else:
+                if depth == 0 and root_seen:
+                    self.fail("second root element")
+                nelements += 1
+                if nelements > lim.max_elements:
+                    self.limit(f"more than max_elements={lim.max_elements} elements", "max_elements")
+                if depth + 1 > lim.max_depth:
+                    self.limit(f"nesting deeper than max_depth={lim.max_depth}", "max_depth")
+                if s == M.N_GENERIC:
+                    key = self.generic_start()
+                    if len(cache) == M.SHAPE_CACHE:
+                        cache.pop()
+                elif s >= M.N_SHAPE:
+                    key = d.shapes[s - M.N_SHAPE]
+                    if len(key) - 1 > lim.max_attributes:
+                        self.limit(f"more than max_attributes={lim.max_attributes} attributes", "max_attributes")
+                    if len(cache) == M.SHAPE_CACHE:
+                        cache.pop()
+                else:
+                    i = s - M.N_LOCAL
+                    if i >= len(cache):
+                        self.fail(f"shape cache entry {i} of {len(cache)}")
+                    key = cache.pop(i)
+                cache.insert(0, key)
+                self.count("<")
+                name = key[0]
+                items = []
+                actx = d.attr_ctx
+                for it in key[1:]:
+                    if it[0] == "x":
+                        items.append(("xmlns:" + it[1] if it[1] else "xmlns", it[2]))
+                    else:
+                        items.append((it[1], self.value(actx.get(it[1], M.VC_OTHER_ATTR))))
+                scope, err = resolve_start(name, items, scopes[-1])
+                if err is not None:
+                    self.fail(err[0])
+                ev(("S", name, items))
+                root_seen = True
+                prev_text = False
+                if depth == 0 and self.kind == M.KIND_STREAM_OPEN:
+                    break
+                names.append(name)
+                scopes.append(scope)
+                ctx_stack.append(M.NC_START)
+        return events
+
+    # ---- exact mode ---------------------------------------------------------
+    def lexical(self, events):
+        r = self.r
+        vals = {}
+        for field, bits in L.STYLE_FIELDS:
+            vals[field] = r.read(bits)
+        if vals["empty"] == 3:
+            self.fail("reserved empty-element style")
+        st = L.Style(**vals)
+        prolog = ""
+        lex_total = 0
+        if r.bit():
+            prolog = self._value(M.VC_MISC)
+            m = _XMLDECL_RE.match(prolog, 1 if prolog.startswith("\ufeff") else 0)
+            if not (prolog == "\ufeff" or (m is not None and m.end() == len(prolog))):
+                self.fail("invalid prolog")
+            enc = m.group(3) if m is not None else None
+            if enc is not None and enc.lower() not in ("utf-8", "utf8"):
+                self.fail("prolog declares an encoding other than UTF-8")
+            lex_total += len(prolog.encode("utf-8"))
+        ndev = r.gamma() - 1
+        slots = L.slots(events)
+        if ndev > len(slots):
+            self.fail(f"{ndev} deviations for {len(slots)} lexical slots")
+        devs = {}
+        idx = -1
+        for _ in range(ndev):
+            idx += r.gamma()
+            if idx >= len(slots):
+                self.fail("deviation beyond the last lexical slot")
+            kind, k, i = slots[idx]
+            payload = None
+            if kind not in (L.SL_QUOTE, L.SL_EMPTY):
+                payload = self._value(M.VC_MISC)
+                lex_total += len(payload.encode("utf-8"))
+                if lex_total > self.limits.max_size:
+                    self.limit(f"output exceeds max_size={self.limits.max_size}", "max_size")
+                ok = True
+                if kind == L.SL_WSB:
+                    ok = bool(payload) and _WS_RE.fullmatch(payload) is not None
+                elif kind == L.SL_EQ:
+                    ok = _EQ_RE.fullmatch(payload) is not None
+                elif kind in (L.SL_TAGEND, L.SL_ENDWS):
+                    ok = _WS_RE.fullmatch(payload) is not None
+                elif kind == L.SL_TVAL:
+                    ok = unescape(payload, False) == events[k][1]
+                if not ok:
+                    self.fail("invalid lexical deviation")
+            devs[idx] = (kind, payload)
+        # attribute values depend on the quote chosen, so they are checked in serialize
+        return st, devs, prolog
+
+
+def serialize(events, st: L.Style, devs: dict, prolog: str, fail) -> str:
+    """Write events with style st, applying exact-mode deviations; fail(msg) on conflicts."""
+    out = [prolog]
+    o = out.append
+    slot = 0
+    n = len(events)
+    sq = L.style_quote(st)
+    depth = 0
+    open_close = []  # per open element: was it written <x></x> although empty?
+    for k, e in enumerate(events):
+        t = e[0]
+        if t == "S":
+            o("<" + e[1])
+            for a, v in e[2]:
+                dv = devs.get(slot)
+                o(dv[1] if dv else " ")
+                dv = devs.get(slot + 1)
+                o(a + (dv[1] if dv else "="))
+                q = L.other_quote(sq) if slot + 2 in devs else sq
+                dv = devs.get(slot + 3)
+                if dv:
+                    raw = dv[1]
+                    if q in raw or "<" in raw or unescape(raw, True) != v:
+                        fail("invalid attribute spelling")
+                else:
+                    raw = L.escape_attr(v, st, q)
+                o(q + raw + q)
+                slot += 4
+            empty = k + 1 < n and events[k + 1][0] == "E"
+            tagend_slot = slot
+            slot += 1
+            selfclose = False
+            if empty:
+                selfclose = (st.empty != 2) != (slot in devs)
+                slot += 1
+            dv = devs.get(tagend_slot)
+            o(dv[1] if dv else L.canonical_tagend(st, selfclose))
+            o("/>" if selfclose else ">")
+            open_close.append(selfclose)
+            depth += 1
+        elif t == "E":
+            depth -= 1
+            dv = devs.get(slot)
+            if open_close.pop():
+                if dv:
+                    fail("end-tag whitespace on a self-closed element")
+            else:
+                o("</" + e[1] + (dv[1] if dv else "") + ">")
+            slot += 1
+        elif t == "T":
+            if depth > 0:
+                dv = devs.get(slot)
+                o(dv[1] if dv else L.escape_text(e[1], st))
+                slot += 1
+            else:
+                o(e[1])
+        elif t == "C":
+            o("<!--" + e[1] + "-->")
+        else:
+            o("<?" + e[1] + "?>")
+    return "".join(out)
+
+
+def decode(
+    data: bytes,
+    *,
+    limits: Limits,
+    context: Mapping[str, str] = DEFAULT_CONTEXT,
+    allow_comments: bool = False,
+) -> bytes:
+    data = bytes(data)
+    dec = _Decoder(data, limits, context, allow_comments)
+    events = dec.run()
+    if dec.exact:
+        st, devs, prolog = dec.lexical(events)
+    else:
+        st, devs, prolog = L.STYLE_DEFAULT, {}, ""
+    r = dec.r
+    end_byte = (r.pos + 7) >> 3
+    if end_byte < len(data):
+        raise TrailingDataError(f"{len(data) - end_byte} bytes after the end of the message", end_byte)
+    if r.pos & 7 and data[-1] & ((1 << (8 - (r.pos & 7))) - 1):
+        raise TrailingDataError("padding bits are not zero", len(data) - 1)
+
+    def fail(msg):
+        raise InvalidDataError(msg, len(data))
+
+    out = serialize(events, st, devs, prolog, fail).encode("utf-8")
+    if len(out) > limits.max_size:
+        raise DecodeLimitError(f"output exceeds max_size={limits.max_size}", len(data), "max_size")
+    return out

@@ -1,0 +1,128 @@
+"""Token dictionaries: the static tables a message is coded against.
+
+A dictionary is the token lists of spec/tokens-v<N>.txt plus the Huffman code
+lengths of spec/codes-v<N>.txt. The generated module ``xmppbin._dict_v1`` holds
+both for id 1.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Mapping, Sequence
+
+from . import model as M
+from .bits import MAX_CODE_LENGTH, HuffmanCode
+from .errors import UnknownDictionaryError
+
+
+def table_sizes(d: "Dictionary") -> dict[str, tuple[int, int]]:
+    """(number of contexts, alphabet size) of every Huffman table."""
+    return {
+        "node": (M.NODE_CONTEXTS, M.N_SHAPE + len(d.shapes)),
+        "prefix": (1, 1 + len(d.prefixes)),
+        "name": (M.NAME_CONTEXTS, 1 + len(d.names)),
+        "aitem": (1, M.A_NAME + len(d.names)),
+        "ns": (1, 1 + len(d.namespaces)),
+        "value": (M.VC_FIXED + len(d.attr_contexts) + len(d.text_contexts), M.V_TOKEN + len(d.values)),
+        "char": (M.CHAR_CONTEXTS, 256),
+    }
+
+
+def huffman_lengths(weights: Sequence[int], maxlen: int = MAX_CODE_LENGTH) -> list[int]:
+    """Huffman code lengths for positive weights, limited to maxlen by flattening.
+
+    Deterministic: ties in the heap are broken by a sequence number.
+    """
+    n = len(weights)
+    if n == 1:
+        return [1]
+    w = list(weights)
+    while True:
+        heap = [(w[i], i, (i,)) for i in range(n)]
+        heapq.heapify(heap)
+        depth = [0] * n
+        seq = n
+        while len(heap) > 1:
+            a = heapq.heappop(heap)
+            b = heapq.heappop(heap)
+            for s in a[2]:
+                depth[s] += 1
+            for s in b[2]:
+                depth[s] += 1
+            heapq.heappush(heap, (a[0] + b[0], seq, a[2] + b[2]))
+            seq += 1
+        if max(depth) <= maxlen:
+            return depth
+        w = [x // 2 + 1 for x in w]
+
+
+def encode_lengths(lengths: Sequence[int]) -> str:
+    return "".join("0123456789abcdefghijklmnopqrstuvwxyz"[x] for x in lengths)
+
+
+def decode_lengths(s: str) -> bytes:
+    return bytes(int(c, 36) for c in s)
+
+
+class Dictionary:
+    """Token lists, lookup maps and Huffman codes of one dictionary id."""
+
+    def __init__(
+        self,
+        dict_id: int,
+        prefixes: Sequence[str],
+        names: Sequence[str],
+        namespaces: Sequence[str],
+        values: Sequence[str],
+        attr_contexts: Sequence[str],
+        text_contexts: Sequence[str],
+        shapes: Sequence[tuple],
+        lengths: Mapping[str, Sequence[str]] | None,
+    ) -> None:
+        self.id = dict_id
+        self.prefixes = list(prefixes)
+        self.names = list(names)
+        self.namespaces = list(namespaces)
+        self.values = list(values)
+        self.attr_contexts = list(attr_contexts)
+        self.text_contexts = list(text_contexts)
+        self.shapes = [tuple(s) for s in shapes]
+        self.prefix_map = {s: i for i, s in enumerate(self.prefixes)}
+        self.name_map = {s: i for i, s in enumerate(self.names)}
+        self.ns_map = {s: i for i, s in enumerate(self.namespaces)}
+        self.value_map = {s: i for i, s in enumerate(self.values)}
+        self.shape_map = {s: i for i, s in enumerate(self.shapes)}
+        self.attr_ctx = {s: M.VC_FIXED + i for i, s in enumerate(self.attr_contexts)}
+        base = M.VC_FIXED + len(self.attr_contexts)
+        self.text_ctx = {s: base + i for i, s in enumerate(self.text_contexts)}
+        self.sizes = table_sizes(self)
+        self.codes: dict[str, list[HuffmanCode]] = {}
+        for table, (nctx, nsym) in self.sizes.items():
+            if lengths is None:  # bootstrap: a flat code, used only by the generator
+                ls = [bytes(huffman_lengths([1] * nsym))] * nctx
+            else:
+                ls = [decode_lengths(x) for x in lengths[table]]
+                if len(ls) != nctx or any(len(x) != nsym for x in ls):
+                    raise ValueError(f"code lengths of table {table} do not fit the token lists")
+            self.codes[table] = []
+            for c in range(nctx):
+                code = HuffmanCode(ls[c])
+                code.key = (table, c)
+                self.codes[table].append(code)
+
+
+_LOADED: dict[int, Dictionary] = {}
+
+
+def get_dictionary(dict_id: int, offset: int = 1) -> Dictionary:
+    d = _LOADED.get(dict_id)
+    if d is not None:
+        return d
+    if dict_id == 1:
+        from . import _dict_v1 as t
+
+        d = Dictionary(
+            1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS, t.SHAPES, t.LENGTHS
+        )
+        _LOADED[1] = d
+        return d
+    raise UnknownDictionaryError(f"unknown dictionary id {dict_id}", offset)

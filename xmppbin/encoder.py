@@ -1,0 +1,385 @@
+"""Pure-Python reference encoder (spec/xmppbin.md)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from . import lexical as L
+from . import model as M
+from .bits import BitWriter, gamma_length
+from .dictionary import Dictionary
+from .limits import Limits
+from .xmlscan import DEFAULT_CONTEXT, scan
+
+
+class _Coder:
+    """Per-message encoder state: string history, shape cache, indentation memory."""
+
+    def __init__(self, d: Dictionary, w) -> None:
+        self.d = d
+        self.w = w
+        self.hist: list[str] = []
+        self.hist_pos: dict[str, int] = {}
+        self.cache: list[tuple] = []
+        self.ws: list[str | None] = ["\n"]
+        self.vcodes = d.codes["value"]
+        self.ccodes = d.codes["char"]
+
+    # ---- values -------------------------------------------------------------
+    def _lit_cost(self, s: str) -> int:
+        cost = 0
+        prev = -1
+        cc = self.ccodes
+        cls = M.CHAR_CLASS
+        for b in s.encode("utf-8"):
+            cost += cc[0 if prev < 0 else cls[prev]].lengths[b]
+            prev = b
+        return cost + cc[0 if prev < 0 else cls[prev]].lengths[0]
+
+    def _quick(self, s: str, vctx: int):
+        """(symbol, extra) for the priority choices: empty, history, token."""
+        if not s:
+            return M.V_EMPTY, None
+        p = self.hist_pos.get(s)
+        if p is not None:
+            i = len(self.hist) - 1 - p
+            if i < M.REF_NEAR:
+                return M.V_REF + i, None
+            return M.V_REF_FAR, i - M.REF_NEAR + 1
+        t = self.d.value_map.get(s)
+        if t is not None:
+            return M.V_TOKEN + t, None
+        return None
+
+    def _est(self, s: str, vctx: int) -> int:
+        q = self._quick(s, vctx)
+        lens = self.vcodes[vctx].lengths
+        if q is not None:
+            sym, extra = q
+            return lens[sym] + (gamma_length(extra) if extra is not None else 0)
+        return self._choose(s, vctx)[1]
+
+    def _choose(self, s: str, vctx: int):
+        """Cheapest of the packed forms, ties resolved in the order below."""
+        lens = self.vcodes[vctx].lengths
+        best = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s), None)
+        n = M.int_value(s)
+        if n >= 0:
+            c = lens[M.V_INT] + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
+            if c < best[1]:
+                best = (M.V_INT, c, n)
+        k = M.uuid_kind(s)
+        if k >= 0:
+            c = lens[k] + 128
+            if c < best[1]:
+                best = (k, c, None)
+        k = M.hex_kind(s)
+        if k >= 0:
+            c = lens[k] + gamma_length(len(s) - M.HEX_MIN + 1) + 4 * len(s)
+            if c < best[1]:
+                best = (k, c, None)
+        raw = M.b64_bytes(s)
+        if raw is not None:
+            c = lens[M.V_B64] + gamma_length(len(raw)) + 8 * len(raw)
+            if c < best[1]:
+                best = (M.V_B64, c, raw)
+        if vctx not in (M.VC_JID_LOCAL, M.VC_JID_DOMAIN, M.VC_JID_RESOURCE):
+            j = M.jid_split(s)
+            if j is not None:
+                sym, local, domain, res = j
+                c = lens[sym] + self._est(domain, M.VC_JID_DOMAIN)
+                if local is not None:
+                    c += self._est(local, M.VC_JID_LOCAL)
+                if res is not None:
+                    c += self._est(res, M.VC_JID_RESOURCE)
+                if c < best[1]:
+                    best = (sym, c, j)
+        return best
+
+    def value(self, s: str, vctx: int) -> None:
+        w = self.w
+        code = self.vcodes[vctx]
+        q = self._quick(s, vctx)
+        if q is not None:
+            w.sym(code, q[0])
+            if q[1] is not None:
+                w.gamma(q[1])
+            return
+        sym, _, extra = self._choose(s, vctx)
+        w.sym(code, sym)
+        if sym == M.V_LIT:
+            cc = self.ccodes
+            cls = M.CHAR_CLASS
+            prev = -1
+            for b in s.encode("utf-8"):
+                w.sym(cc[0 if prev < 0 else cls[prev]], b)
+                prev = b
+            w.sym(cc[0 if prev < 0 else cls[prev]], 0)
+        elif sym == M.V_INT:
+            bl = extra.bit_length()
+            w.gamma(bl + 1)
+            if bl > 1:
+                w.write(extra & ((1 << (bl - 1)) - 1), bl - 1)
+        elif sym in (M.V_UUID_L, M.V_UUID_U):
+            w.write(int(s.replace("-", ""), 16), 128)
+        elif sym in (M.V_HEX_L, M.V_HEX_U):
+            w.gamma(len(s) - M.HEX_MIN + 1)
+            w.write(int(s, 16), 4 * len(s))
+        elif sym == M.V_B64:
+            w.gamma(len(extra))
+            w.write(int.from_bytes(extra, "big"), 8 * len(extra))
+        else:  # JID
+            _, local, domain, res = extra
+            if local is not None:
+                self.value(local, M.VC_JID_LOCAL)
+            self.value(domain, M.VC_JID_DOMAIN)
+            if res is not None:
+                self.value(res, M.VC_JID_RESOURCE)
+        self.hist_pos[s] = len(self.hist)
+        self.hist.append(s)
+
+    # ---- names --------------------------------------------------------------
+    def prefix(self, p: str) -> None:
+        i = self.d.prefix_map.get(p)
+        code = self.d.codes["prefix"][0]
+        if i is None:
+            self.w.sym(code, M.P_LITERAL)
+            self.value(p, M.VC_NAME)
+        else:
+            self.w.sym(code, 1 + i)
+
+    def name(self, n: str, ctx: int) -> None:
+        i = self.d.name_map.get(n)
+        code = self.d.codes["name"][ctx]
+        if i is None:
+            self.w.sym(code, M.NM_LITERAL)
+            self.value(n, M.VC_NAME)
+        else:
+            self.w.sym(code, 1 + i)
+
+    def ns(self, uri: str) -> None:
+        i = self.d.ns_map.get(uri)
+        code = self.d.codes["ns"][0]
+        if i is None:
+            self.w.sym(code, M.NS_LITERAL)
+            self.value(uri, M.VC_NSURI)
+        else:
+            self.w.sym(code, 1 + i)
+
+    def generic_start(self, key: tuple) -> None:
+        w = self.w
+        pfx, _, local = key[0].rpartition(":")
+        self.prefix(pfx)
+        self.name(local, M.NMC_ELEMENT)
+        acode = self.d.codes["aitem"][0]
+        for it in key[1:]:
+            if it[0] == "x":
+                if it[1]:
+                    w.sym(acode, M.A_XMLNS_PREFIX)
+                    self.prefix(it[1])
+                else:
+                    w.sym(acode, M.A_XMLNS)
+                self.ns(it[2])
+            else:
+                apfx, _, alocal = it[1].rpartition(":")
+                if apfx:
+                    w.sym(acode, M.A_PREFIXED)
+                    self.prefix(apfx)
+                    self.name(alocal, M.NMC_ATTR)
+                else:
+                    i = self.d.name_map.get(alocal)
+                    if i is None:
+                        w.sym(acode, M.A_LITERAL)
+                        self.value(alocal, M.VC_NAME)
+                    else:
+                        w.sym(acode, M.A_NAME + i)
+        w.sym(acode, M.A_END)
+
+    # ---- structure ----------------------------------------------------------
+    def start(self, ncode, name: str, items) -> None:
+        key = M.shape_key(name, items)
+        cache = self.cache
+        try:
+            i = cache.index(key)
+        except ValueError:
+            i = -1
+        if i >= 0:
+            self.w.sym(ncode, M.N_LOCAL + i)
+            del cache[i]
+        else:
+            j = self.d.shape_map.get(key)
+            if j is not None:
+                self.w.sym(ncode, M.N_SHAPE + j)
+            else:
+                self.w.sym(ncode, M.N_GENERIC)
+                self.generic_start(key)
+            if len(cache) == M.SHAPE_CACHE:
+                cache.pop()
+        cache.insert(0, key)
+        actx = self.d.attr_ctx
+        for it in items:
+            a = it[0]
+            if a != "xmlns" and not a.startswith("xmlns:"):
+                self.value(it[1], actx.get(a, M.VC_OTHER_ATTR))
+
+    def text(self, ncode, value: str, depth: int, parent: str | None) -> bool:
+        """Code a text node; returns True if it was whitespace-only."""
+        ws = self.ws
+        if M.is_ws_only(value):
+            while len(ws) <= depth:
+                ws.append(None)
+            if value == ws[depth]:
+                self.w.sym(ncode, M.N_WS_SAME)
+            elif depth >= 1 and value == ws[depth - 1]:
+                self.w.sym(ncode, M.N_WS_PARENT)
+            elif (
+                depth >= 1
+                and ws[depth - 1] is not None
+                and value.startswith(ws[depth - 1])
+                and 1 <= len(value) - len(ws[depth - 1]) <= M.WS_DEEPER_MAX
+                and value[len(ws[depth - 1]) :] == " " * (len(value) - len(ws[depth - 1]))
+            ):
+                self.w.sym(ncode, M.N_WS_DEEPER + len(value) - len(ws[depth - 1]) - 1)
+            else:
+                self.w.sym(ncode, M.N_TEXT)
+                self.value(value, self._text_ctx(parent))
+            ws[depth] = value
+            return True
+        self.w.sym(ncode, M.N_TEXT)
+        self.value(value, self._text_ctx(parent))
+        return False
+
+    def _text_ctx(self, parent: str | None) -> int:
+        if parent is None:
+            return M.VC_OTHER_TEXT
+        return self.d.text_ctx.get(parent, M.VC_OTHER_TEXT)
+
+
+def encode_events(sc, d: Dictionary, exact: bool, w) -> None:
+    """Code the main stream of a scanned message into writer w (BitWriter or counter)."""
+    c = _Coder(d, w)
+    ncodes = d.codes["node"]
+    ctx_stack = [M.NC_DOC]
+    names: list[str] = []
+    for e in sc.events:
+        t = e[0]
+        depth = len(names)
+        if t == "S":
+            c.start(ncodes[ctx_stack[-1]], e[1], e[2])
+            if sc.open_root:
+                break
+            names.append(e[1])
+            ctx_stack.append(M.NC_START)
+        elif t == "E":
+            w.sym(ncodes[ctx_stack.pop()], M.N_END)
+            names.pop()
+            if len(ctx_stack) > 1:
+                ctx_stack[-1] = M.NC_AFTER_ELEM
+        elif t == "T":
+            if depth == 0 and not exact:
+                continue
+            was_ws = c.text(ncodes[ctx_stack[-1]], e[1], depth, names[-1] if names else None)
+            if depth:
+                ctx_stack[-1] = M.NC_AFTER_WS if was_ws else M.NC_AFTER_OTHER
+        else:  # comment or PI
+            w.sym(ncodes[ctx_stack[-1]], M.N_COMMENT if t == "C" else M.N_PI)
+            c.value(e[1], M.VC_MISC)
+            if depth:
+                ctx_stack[-1] = M.NC_AFTER_OTHER
+    if not sc.open_root:
+        w.sym(ncodes[M.NC_DOC], M.N_END)
+    if exact:
+        encode_lexical(sc, c)
+
+
+# ---- exact mode -------------------------------------------------------------------
+def deviations(events, st: L.Style) -> list[tuple]:
+    """(slot index, slot kind, payload) for every slot spelled unlike style st.
+
+    events are scanner events, which carry the lexical detail.
+    """
+    out = []
+    sq = L.style_quote(st)
+    selfclose = False
+    for idx, (kind, k, i) in enumerate(L.slots(events)):
+        e = events[k]
+        if kind <= L.SL_VAL:
+            _a, value, raw, q, wsb, eq = e[2][i]
+            if kind == L.SL_WSB:
+                if wsb != " ":
+                    out.append((idx, kind, wsb))
+            elif kind == L.SL_EQ:
+                if eq != "=":
+                    out.append((idx, kind, eq))
+            elif kind == L.SL_QUOTE:
+                if q != sq:
+                    out.append((idx, kind, None))
+            elif raw != L.escape_attr(value, st, q):
+                out.append((idx, kind, raw))
+        elif kind == L.SL_TAGEND:
+            selfclose = e[4]
+            empty = k + 1 < len(events) and events[k + 1][0] == "E"
+            if e[3] != L.canonical_tagend(st, empty and selfclose):
+                out.append((idx, kind, e[3]))
+        elif kind == L.SL_EMPTY:
+            if selfclose != (st.empty != 2):
+                out.append((idx, kind, None))
+        elif kind == L.SL_ENDWS:
+            if e[2]:
+                out.append((idx, kind, e[2]))
+        elif e[2] != L.escape_text(e[1], st):
+            out.append((idx, kind, e[2]))
+    return out
+
+
+def choose_style(events) -> L.Style:
+    """Per style field in order: the value with the fewest deviations (default on ties)."""
+    st = L.STYLE_DEFAULT
+    for field, _bits in L.STYLE_FIELDS:
+        dv = getattr(L.STYLE_DEFAULT, field)
+        best = None
+        for v in [dv] + [x for x in range(3 if field == "empty" else 2) if x != dv]:
+            cand = st._replace(**{field: v})
+            cost = len(deviations(events, cand))
+            if best is None or cost < best[0]:
+                best = (cost, cand)
+        st = best[1]
+    return st
+
+
+def encode_lexical(sc, c: _Coder) -> None:
+    w = c.w
+    events = sc.events
+    st = choose_style(events)
+    for field, bits in L.STYLE_FIELDS:
+        w.write(getattr(st, field), bits)
+    if sc.prolog:
+        w.write(1, 1)
+        c.value(sc.prolog, M.VC_MISC)
+    else:
+        w.write(0, 1)
+    devs = deviations(events, st)
+    w.gamma(len(devs) + 1)
+    prev = -1
+    for slot, kind, payload in devs:
+        w.gamma(slot - prev)
+        prev = slot
+        if payload is not None:
+            c.value(payload, M.VC_MISC)
+
+
+def encode(
+    xml: bytes | str,
+    d: Dictionary,
+    *,
+    exact: bool = False,
+    limits: Limits,
+    context: Mapping[str, str] = DEFAULT_CONTEXT,
+    allow_comments: bool = False,
+    open_root: bool | None = None,
+) -> bytes:
+    sc = scan(xml, limits, context, allow_comments, open_root, exact)
+    kind = M.KIND_STREAM_OPEN if sc.open_root else M.KIND_ELEMENT
+    w = BitWriter()
+    encode_events(sc, d, exact, w)
+    header = bytes(((M.FORMAT_VERSION << 5) | (kind << 3) | (int(exact) << 2), d.id))
+    return header + w.getvalue()

@@ -1,0 +1,206 @@
+"""Symbol alphabets and the shared parts of the coding model (spec/xmppbin.md, "Model").
+
+Everything here is used identically by the encoder, the decoder and the
+dictionary generator, so the three cannot drift apart.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+FORMAT_VERSION = 1
+KIND_ELEMENT = 0
+KIND_STREAM_OPEN = 1
+
+# --- node alphabet (content items) -------------------------------------------
+N_END = 0
+N_TEXT = 1
+N_WS_SAME = 2
+N_WS_PARENT = 3
+N_WS_DEEPER = 4  # 4..11: parent's whitespace plus 1..8 spaces
+WS_DEEPER_MAX = 8
+N_COMMENT = 12
+N_PI = 13
+N_GENERIC = 14
+N_LOCAL = 15  # 15..46: shape cache entries 0..31
+SHAPE_CACHE = 32
+N_SHAPE = N_LOCAL + SHAPE_CACHE  # static shapes follow
+
+# node contexts
+NC_DOC = 0  # document level (around the root element)
+NC_START = 1  # first item of an element's content
+NC_AFTER_WS = 2  # after a whitespace-only text node
+NC_AFTER_ELEM = 3  # after a child element
+NC_AFTER_OTHER = 4  # after other text, a comment or a PI
+NODE_CONTEXTS = 5
+
+# --- generic start tags ---------------------------------------------------------
+P_LITERAL = 0  # prefix alphabet: 0 = literal, 1 + i = prefixes[i]
+NM_LITERAL = 0  # name alphabet: 0 = literal, 1 + i = names[i]
+NMC_ELEMENT = 0
+NMC_ATTR = 1
+NAME_CONTEXTS = 2
+A_END = 0  # attribute item alphabet
+A_XMLNS = 1
+A_XMLNS_PREFIX = 2
+A_PREFIXED = 3
+A_LITERAL = 4
+A_NAME = 5  # 5 + i = unprefixed attribute names[i]
+NS_LITERAL = 0  # namespace alphabet: 0 = literal, 1 + i = namespaces[i]
+
+# --- values -----------------------------------------------------------------------
+V_LIT = 0
+V_EMPTY = 1
+V_INT = 2
+V_UUID_L = 3
+V_UUID_U = 4
+V_HEX_L = 5
+V_HEX_U = 6
+V_B64 = 7
+V_JID_LD = 8
+V_JID_DR = 9
+V_JID_LDR = 10
+V_REF = 11  # 11..26: history entries 0..15
+REF_NEAR = 16
+V_REF_FAR = V_REF + REF_NEAR  # 27, then gamma(index - 15)
+V_TOKEN = V_REF_FAR + 1  # 28 + i = values[i]
+
+# value contexts: 8 fixed ones, then attribute contexts, then text contexts
+VC_OTHER_ATTR = 0
+VC_OTHER_TEXT = 1
+VC_NSURI = 2
+VC_NAME = 3
+VC_JID_LOCAL = 4
+VC_JID_DOMAIN = 5
+VC_JID_RESOURCE = 6
+VC_MISC = 7
+VC_FIXED = 8
+
+CHAR_CONTEXTS = 12
+HEX_MIN = 6
+B64_MIN = 8
+INT_MAX_BITS = 64
+
+
+def char_class(b: int) -> int:
+    """Context of a literal byte: the class of the byte before it (-1 = none)."""
+    if b < 0:
+        return 0
+    if 0x61 <= b <= 0x7A:
+        return 1
+    if 0x41 <= b <= 0x5A:
+        return 2
+    if 0x30 <= b <= 0x39:
+        return 3
+    if b == 0x20:
+        return 4
+    if b == 0x2E:
+        return 5
+    if b == 0x2F:
+        return 6
+    if b == 0x3A:
+        return 7
+    if b in (0x2D, 0x5F):
+        return 8
+    if b == 0x40:
+        return 9
+    if b >= 0x80:
+        return 11
+    return 10
+
+
+CHAR_CLASS = bytes(char_class(b) for b in range(256))
+
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_INT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
+_HEXL_RE = re.compile(r"[0-9a-f]+")
+_HEXU_RE = re.compile(r"[0-9A-F]+")
+_B64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_WS = frozenset(" \t\r\n")
+
+
+def uuid_kind(s: str) -> int:
+    """V_UUID_L / V_UUID_U if s is a UUID in one letter case, else -1."""
+    if len(s) != 36 or _UUID_RE.fullmatch(s) is None:
+        return -1
+    if s == s.lower():
+        return V_UUID_L
+    if s == s.upper():
+        return V_UUID_U
+    return -1
+
+
+def int_value(s: str) -> int:
+    """The integer for a canonical decimal string below 2**64, else -1."""
+    if len(s) > 20 or _INT_RE.fullmatch(s) is None:
+        return -1
+    n = int(s)
+    return n if n < (1 << INT_MAX_BITS) else -1
+
+
+def hex_kind(s: str) -> int:
+    if len(s) < HEX_MIN:
+        return -1
+    if _HEXL_RE.fullmatch(s):
+        return V_HEX_L
+    if _HEXU_RE.fullmatch(s):
+        return V_HEX_U
+    return -1
+
+
+def b64_bytes(s: str) -> bytes | None:
+    """Decoded bytes if s is canonical padded base64 (re-encodes to itself), else None."""
+    if len(s) < B64_MIN or len(s) % 4 or _B64_RE.fullmatch(s) is None:
+        return None
+    try:
+        raw = base64.b64decode(s, validate=True)
+    except binascii.Error:
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == s else None
+
+
+def jid_split(s: str):
+    """(symbol, local, domain, resource) for a JID-shaped string, else None.
+
+    The split is purely lexical and always reversible: local is the text before
+    the first '@' of the part before the first '/'; no validation, no case change.
+    """
+    if not s or any(c in _WS for c in s):
+        return None
+    slash = s.find("/")
+    bare, res = (s, None) if slash < 0 else (s[:slash], s[slash + 1 :])
+    at = bare.find("@")
+    local, domain = (None, bare) if at < 0 else (bare[:at], bare[at + 1 :])
+    if not domain or local == "" or res == "":
+        return None
+    if local is None and res is None:
+        return None
+    if res is None:
+        return (V_JID_LD, local, domain, None)
+    if local is None:
+        return (V_JID_DR, None, domain, res)
+    return (V_JID_LDR, local, domain, res)
+
+
+def is_ws_only(s: str) -> bool:
+    """Whitespace-only text eligible for the indentation symbols (no CR)."""
+    return bool(s) and not s.strip(" \t\n") and "\r" not in s
+
+
+def shape_key(name: str, items) -> tuple:
+    """Identity of a start tag without attribute values.
+
+    items are (qname, value, ...) tuples; namespace declarations are part of the
+    shape with their URI, attributes with their name only.
+    """
+    key = [name]
+    for it in items:
+        a = it[0]
+        if a == "xmlns":
+            key.append(("x", "", it[1]))
+        elif a.startswith("xmlns:"):
+            key.append(("x", a[6:], it[1]))
+        else:
+            key.append(("a", a))
+    return tuple(key)
