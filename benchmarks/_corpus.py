@@ -1,0 +1,203 @@
+"""Shared helpers for the benchmarks: corpus loading, the train/held-out split,
+per-record namespace context, an lxml-based infoset for round-trip checks, and
+the dictionaries of the baseline compressors.
+
+Not a test module; imported by size_report.py and test_bench_codec.py.
+"""
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import os
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+#: <repo>/../shared/corpus
+DEFAULT_CORPUS_DIR = REPO.parent / "shared" / "corpus"
+CORPUS_FILE = "xep-examples.jsonl"
+#: environment variable that overrides the corpus location for the pytest benchmarks
+CORPUS_ENV = "XMPPBIN_CORPUS"
+
+ZSTD_LEVEL = 19
+ZSTD_DICT_SIZE = 16 * 1024
+DEFLATE_DICT_SIZE = 32 * 1024
+
+_DEFAULT_CONTEXT = {"": "jabber:client", "stream": "http://etherx.jabber.org/streams"}
+
+
+def corpus_file(path: str | os.PathLike | None = None) -> Path:
+    """The JSONL file for a corpus directory or file (default: <repo>/../shared/corpus)."""
+    p = Path(path) if path is not None else DEFAULT_CORPUS_DIR
+    return p / CORPUS_FILE if p.is_dir() else p
+
+
+@dataclass
+class Record:
+    xep: str
+    kind: str  # "stanza", "other-element", "stream-header"
+    example: int
+    n: int
+    assumed_prefixes: dict
+    xml: bytes
+    context: dict = field(default_factory=dict)
+
+    @property
+    def heldout(self) -> bool:
+        """Held-out split: XEP number divisible by 5 (never seen by any dictionary)."""
+        return int(self.xep) % 5 == 0
+
+    @property
+    def open_root(self) -> bool | None:
+        return True if self.kind == "stream-header" else None
+
+    @property
+    def label(self) -> str:
+        return f"XEP-{self.xep} ex.{self.example}.{self.n}"
+
+    @property
+    def context_key(self) -> tuple:
+        return tuple(sorted(self.context.items()))
+
+
+def load_records(path: str | os.PathLike | None = None, default_context: dict | None = None) -> list[Record]:
+    base = dict(_DEFAULT_CONTEXT if default_context is None else default_context)
+    out = []
+    with open(corpus_file(path), encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            prefixes = dict(r.get("assumed_prefixes") or {})
+            ctx = dict(base)
+            ctx.update(prefixes)
+            out.append(Record(
+                xep=r["xep"], kind=r["kind"], example=int(r.get("example", 0)), n=int(r.get("n", 0)),
+                assumed_prefixes=prefixes, xml=r["xml"].encode("utf-8"), context=ctx,
+            ))
+    return out
+
+
+# --------------------------------------------------------------------------- infoset
+
+_OPEN_NAME = re.compile(rb"<([^\s/>]+)")
+_XML_DECL = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
+
+
+def _attr(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
+
+
+def wrap(xml: bytes, context: dict, open_root: bool | None = False, tag: str = "bench-wrapper") -> bytes:
+    """A parseable document: the element inside a wrapper that declares the context
+    (prefixes that the stream header would declare); a stream header gets its end tag."""
+    body = _XML_DECL.sub(b"", xml)
+    if open_root:
+        body += b"</" + _OPEN_NAME.search(body).group(1) + b">"
+    decls = "".join(f" xmlns='{_attr(u)}'" if not p else f" xmlns:{p}='{_attr(u)}'" for p, u in context.items())
+    return f"<{tag}{decls}>".encode() + body + f"</{tag}>".encode()
+
+
+def infoset(xml: bytes, context: dict, open_root: bool | None = False) -> list:
+    """Events of one element as lxml sees them in the given namespace context:
+    start (qname, prefix, namespace declarations and attributes in order), text and
+    tails exactly, comments, PIs, end. Whitespace outside the element is not included."""
+    from lxml import etree
+
+    events = []
+    pending_ns: list = []
+    depth = 0
+    for ev, obj in etree.iterparse(io.BytesIO(wrap(xml, context, open_root)),
+                                   events=("start", "end", "start-ns", "comment", "pi"),
+                                   remove_comments=False, remove_pis=False, resolve_entities=False):
+        if ev == "start-ns":
+            pending_ns.append(obj)
+        elif ev == "start":
+            depth += 1
+            if depth > 1:
+                events.append(("start", obj.tag, obj.prefix, tuple(pending_ns), tuple(obj.attrib.items())))
+                events.append(("text", obj.text or ""))
+            pending_ns = []
+        elif ev == "end":
+            depth -= 1
+            if depth >= 1:
+                events.append(("end", obj.tag))
+                events.append(("tail", obj.tail or ""))
+        elif ev == "comment":
+            events.append(("comment", obj.text))
+        elif ev == "pi":
+            events.append(("pi", obj.target, obj.text))
+    if events and events[-1][0] == "tail":  # whitespace after the root belongs to the wrapper
+        events.pop()
+    return events
+
+
+# --------------------------------------------------------------------------- baseline dictionaries
+
+def train_zstd_dict(samples: list[bytes], size: int = ZSTD_DICT_SIZE):
+    """zstandard.train_dictionary(size, samples): deterministic for a given sample list."""
+    import zstandard
+
+    return zstandard.train_dictionary(size, samples)
+
+
+def build_deflate_dict(samples: list[bytes], size: int = DEFLATE_DICT_SIZE, shingle: int = 8) -> bytes:
+    """A preset dictionary for raw deflate from whole training records.
+
+    Records are chosen greedily by coverage: each step takes the record whose
+    not-yet-covered 8-byte shingles are most frequent across the training
+    records (duplicates counted), per byte of record. The first chosen (most
+    valuable) records are placed at the END, where deflate distances are
+    shortest, and the result is cut to the last `size` bytes. This is the
+    "most frequent/representative training records concatenated" recipe, done
+    with a coverage criterion so that near-duplicate records do not fill it.
+    Deterministic (ties broken by first occurrence).
+    """
+    counts = Counter(samples)
+    distinct = list(dict.fromkeys(samples))  # first-occurrence order
+
+    def shingles(x: bytes) -> set:
+        return {x[i:i + shingle] for i in range(max(1, len(x) - shingle + 1))}
+
+    sh = [shingles(x) for x in distinct]
+    df: Counter = Counter()
+    for s, x in zip(sh, distinct):
+        c = counts[x]
+        for g in s:
+            df[g] += c
+
+    covered: set = set()
+
+    def gain(i: int) -> float:
+        return sum(df[g] for g in sh[i] if g not in covered) / len(distinct[i])
+
+    heap = [(-gain(i), i) for i in range(len(distinct))]
+    heapq.heapify(heap)
+    chosen: list[bytes] = []
+    total = 0
+    while heap and total < size:  # lazy greedy: gains only decrease as coverage grows
+        neg, i = heapq.heappop(heap)
+        g = gain(i)
+        if heap and g < -heap[0][0] - 1e-12:
+            heapq.heappush(heap, (-g, i))
+            continue
+        if g <= 0:
+            break
+        chosen.append(distinct[i])
+        covered |= sh[i]
+        total += len(distinct[i])
+    return b"".join(reversed(chosen))[-size:]
+
+
+def deflate_raw(data: bytes, zdict: bytes, level: int = 9) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=zdict)
+    return c.compress(data) + c.flush()
+
+
+def inflate_raw(data: bytes, zdict: bytes) -> bytes:
+    d = zlib.decompressobj(-15, zdict=zdict)
+    return d.decompress(data) + d.flush()
