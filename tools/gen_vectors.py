@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""Generate the test vectors in spec/vectors/ with the reference implementation.
+
+    python tools/gen_vectors.py           # rewrite spec/vectors/*.json
+    python tools/gen_vectors.py --check   # exit 1 if they differ from what the code produces
+
+valid.json:       XML, options, exact expected bytes (hex) and the decoded XML.
+invalid-binary.json: hand-built messages (symbol by symbol) with the expected error class and offset.
+invalid-xml.json: XML inputs the encoder must reject, with error class and offset.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import xmppbin  # noqa: E402
+from xmppbin import model as M  # noqa: E402
+from xmppbin.bits import BitWriter  # noqa: E402
+from xmppbin.dictionary import get_dictionary  # noqa: E402
+
+STREAM = "http://etherx.jabber.org/streams"
+SERVER_CTX = {"": "jabber:server", "stream": STREAM, "db": "jabber:server:dialback"}
+
+VALID = [
+    ("sm-request", "Stream management request: one static shape", "<r xmlns='urn:xmpp:sm:3'/>", {}),
+    ("sm-ack", "Stream management ack with an integer", "<a xmlns='urn:xmpp:sm:3' h='17'/>", {}),
+    ("presence-empty", "Initial presence", "<presence/>", {}),
+    ("message-chat", "Chat message with body and thread",
+     "<message from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat' id='m1'>"
+     "<body>Wherefore art thou, Romeo?</body><thread>e0ffe42b28561960c6b12b944a092794b9683a38</thread></message>", {}),
+    ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
+    ("stream-features", "Stream features use the stream prefix from the context",
+     "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
+     "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism>"
+     "<mechanism>PLAIN</mechanism></mechanisms></stream:features>", {}),
+    ("stream-header", "Stream header: a start tag left open (message kind 1)",
+     "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='im.example.com' "
+     "version='1.0'>", {}),
+    ("stream-header-exact", "Stream header with XML declaration, kept byte for byte",
+     "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+     "from='im.example.com' id='t7AMCin9zjMNwQKDnplntZPIDEI=' to='juliet@im.example.com' version='1.0' "
+     "xml:lang='en'>", {"exact": True}),
+    ("carbon-redeclared", "Forwarded message redeclares jabber:client; the redundant declaration is kept",
+     "<message from='romeo@montague.lit' to='romeo@montague.lit/home'><received xmlns='urn:xmpp:carbons:2'>"
+     "<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='juliet@capulet.lit/balcony' "
+     "to='romeo@montague.lit/garden' type='chat'><body>What man art thou?</body></message></forwarded>"
+     "</received></message>", {}),
+    ("pretty-printed", "Indentation whitespace is character data and is kept",
+     "<iq type='result' id='d1'>\n  <query xmlns='http://jabber.org/protocol/disco#info'>\n"
+     "    <identity category='server' type='im'/>\n    <feature var='jabber:iq:version'/>\n"
+     "    <feature var='urn:xmpp:ping'/>\n  </query>\n</iq>", {}),
+    ("cr-in-text", "A carriage return given as a reference stays a carriage return",
+     "<message><body>line1&#13;\nline2</body></message>", {}),
+    ("astral", "Astral characters and multi-byte UTF-8",
+     "<message><body>\U0001f600 caf\u00e9 \u20ac \U00010348</body></message>", {}),
+    ("cdata-end-in-text", "The sequence ]]> in text", "<message><body>a ]]&gt; b &amp; c &lt; d</body></message>",
+     {}),
+    ("attr-whitespace-refs", "Tab and newline in an attribute value survive as references",
+     "<x xmlns='urn:x' v='a&#9;b&#10;c'/>", {}),
+    ("slixmpp-style", "Double quotes and <x /> with a space (slixmpp), exact mode",
+     '<iq type="get" id="ab12" xmlns="jabber:client"><query xmlns="jabber:iq:roster" /></iq>', {"exact": True}),
+    ("prosody-style", "Prosody escapes all five entities, exact mode",
+     "<message type='chat'><body>&apos;quoted&apos; &quot;x&quot; a&gt;b</body></message>", {"exact": True}),
+    ("cdata-exact", "CDATA section, exact mode", "<message><body><![CDATA[<b>bold</b>]]></body></message>",
+     {"exact": True}),
+    ("cdata-default", "CDATA section, default mode writes the text escaped",
+     "<message><body><![CDATA[<b>bold</b>]]></body></message>", {}),
+    ("charref-exact", "Character reference spelling, exact mode", "<message><body>caf&#233; &#x20AC;</body></message>",
+     {"exact": True}),
+    ("multiline-tag-exact", "Attributes on separate lines, exact mode",
+     "<iq type='set'\n    id='pass2'\n    to='user@jabber.org/resource'\n    from='pass.jabber.org'>\n"
+     "  <query xmlns='jabber:iq:pass'/>\n</iq>", {"exact": True}),
+    ("comment-allowed", "A comment, kept with allow_comments",
+     "<message><!-- note --><body>hi</body></message>", {"allow_comments": True}),
+    ("pi-allowed", "A processing instruction, kept with allow_comments",
+     "<message><?app data here?><body>hi</body></message>", {"allow_comments": True}),
+    ("uuid-id", "A UUID id is packed into 16 bytes, letter case kept",
+     "<message id='5a6f1d32-8c0e-4c89-b6b9-1b9c3f0e2d7a'/>", {}),
+    ("uuid-upper", "An upper-case UUID", "<message id='5A6F1D32-8C0E-4C89-B6B9-1B9C3F0E2D7A'/>", {}),
+    ("int-large", "A 64-bit integer", "<a xmlns='urn:xmpp:sm:3' h='18446744073709551615'/>", {}),
+    ("int-leading-zero", "Leading zeros are not canonical integers; kept as written",
+     "<a xmlns='urn:xmpp:sm:3' h='007'/>", {}),
+    ("hex-mixed", "Hex in both cases is kept exactly",
+     "<iq id='deadbeef01' type='get'><x xmlns='urn:x' a='DEADBEEF01' b='DeadBeef01'/></iq>", {}),
+    ("base64", "Canonical base64 text is packed",
+     "<data xmlns='urn:xmpp:bob' cid='sha1+8f35fef110ffc5df08d579a50083ff9308fb6242@bob.xmpp.org' "
+     "type='image/png'>iVBORw0KGgoAAAANSUhEUgAAAAoAAAAKCAYAAACNMs+9AAAABGdBTUEAALGP</data>", {}),
+    ("jid-underscore", "A JID with an underscore comes back unchanged",
+     "<message to='user_name@host.example/Res_1' from='host.example'/>", {}),
+    ("xml-lang", "xml:lang is always bound", "<message xml:lang='en'><body xml:lang='de'>Hallo</body></message>",
+     {}),
+    ("prefixed-attr", "A prefixed attribute with its declaration",
+     "<item xmlns='urn:x' xmlns:foo='urn:foo' foo:bar='1' bar='2'/>", {}),
+    ("dialback", "Server context with the db prefix",
+     "<db:result from='capulet.lit' to='montague.lit'>b4835385f37fe2895af6c196b59097b16862406db80559900d96bf6fa7d23df3"
+     "</db:result>", {"context": SERVER_CTX}),
+    ("empty-values", "Empty attribute value and empty element", "<iq type='result' id=''/>", {}),
+    ("unknown-names", "Names and namespaces outside the dictionary are literals",
+     "<zzyzx xmlns='urn:example:unheard-of' qwerty='uiop'><zzyzx/></zzyzx>", {}),
+    ("repeated-shapes", "Repeated start tags use the shape cache; repeated strings the history",
+     "<query xmlns='jabber:iq:roster'><item jid='a@b.example' name='A'/><item jid='c@b.example' name='A'/>"
+     "<item jid='a@b.example' name='C'/></query>", {}),
+    ("muc-presence", "MUC presence", "<presence from='coven@chat.shakespeare.lit/thirdwitch' id='n13mt3l' "
+     "to='hag66@shakespeare.lit/pda'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' "
+     "role='participant'/><status code='110'/></x></presence>", {}),
+    ("bom-decl-exact", "Byte order mark and XML declaration, exact mode",
+     "\ufeff<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence/>\n", {"exact": True}),
+    ("exact-common-style", "Exact mode costs one byte here over default mode", "<r xmlns='urn:xmpp:sm:3'/>",
+     {"exact": True}),
+    ("end-tag-space", "Whitespace in an end tag, exact mode", "<message><body>x</body ></message >", {"exact": True}),
+]
+
+INVALID_XML = [
+    ("unclosed", "<message><body>hi</body>", "MalformedXMLError"),
+    ("mismatched", "<message><body>hi</bodx></message>", "MalformedXMLError"),
+    ("bad-utf8", b"<message><body>\xc3\x28</body></message>", "MalformedXMLError"),
+    ("control-char", "<message><body>a\x01b</body></message>", "MalformedXMLError"),
+    ("doctype", "<!DOCTYPE message><message/>", "RestrictedXMLEncodeError"),
+    ("comment", "<message><!-- c --></message>", "RestrictedXMLEncodeError"),
+    ("pi", "<message><?pi x?></message>", "RestrictedXMLEncodeError"),
+    ("entity", "<message><body>&nbsp;</body></message>", "RestrictedXMLEncodeError"),
+    ("bare-ampersand", "<message><body>a & b</body></message>", "MalformedXMLError"),
+    ("lt-in-attr", "<message id='a<b'/>", "MalformedXMLError"),
+    ("cdata-end", "<message><body>a]]>b</body></message>", "MalformedXMLError"),
+    ("duplicate-attr", "<message id='1' id='2'/>", "MalformedXMLError"),
+    ("duplicate-expanded", "<x xmlns:a='urn:1' xmlns:b='urn:1' a:y='1' b:y='2'/>", "MalformedXMLError"),
+    ("unbound-prefix", "<foo:bar/>", "MalformedXMLError"),
+    ("two-roots", "<a/><b/>", "MalformedXMLError"),
+    ("text-after-root", "<a/>text", "MalformedXMLError"),
+    ("late-xml-decl", "<a/><?xml version='1.0'?>", "MalformedXMLError"),
+    ("latin1", "<?xml version='1.0' encoding='ISO-8859-1'?><a/>", "MalformedXMLError"),
+    ("bad-charref", "<a>&#0;</a>", "MalformedXMLError"),
+    ("empty", "", "MalformedXMLError"),
+    ("open-not-stream", "<message>", "MalformedXMLError"),
+]
+
+
+class Craft:
+    """Builds messages symbol by symbol with dictionary 1."""
+
+    def __init__(self, exact=False, kind=0, dict_id=1, version=1, reserved=0):
+        self.d = get_dictionary(1)
+        self.w = BitWriter()
+        self.header = bytes(((version << 5) | (kind << 3) | (int(exact) << 2) | reserved, dict_id))
+
+    def sym(self, table, ctx, s):
+        self.w.sym(self.d.codes[table][ctx], s)
+        return self
+
+    def node(self, ctx, s):
+        return self.sym("node", ctx, s)
+
+    def shape(self, ctx, key):
+        return self.node(ctx, M.N_SHAPE + self.d.shape_map[key])
+
+    def value(self, ctx, s):
+        return self.sym("value", ctx, s)
+
+    def lit(self, ctx, data: bytes):
+        self.value(ctx, M.V_LIT)
+        prev = -1
+        for b in data + b"\0":
+            self.sym("char", 0 if prev < 0 else M.CHAR_CLASS[prev], b)
+            prev = b
+        return self
+
+    def bits(self, v, n):
+        self.w.write(v, n)
+        return self
+
+    def gamma(self, n):
+        self.w.gamma(n)
+        return self
+
+    def done(self) -> bytes:
+        return self.header + self.w.getvalue()
+
+
+PRESENCE = ("presence",)
+MESSAGE = ("message",)
+
+
+def invalid_binary():
+    d = get_dictionary(1)
+    assert PRESENCE in d.shape_map and MESSAGE in d.shape_map
+    ok = xmppbin.encode("<presence/>")
+    body_ctx = d.text_ctx.get("body", M.VC_OTHER_TEXT)
+    cases = [
+        ("empty", b"", "TruncatedError", "no header"),
+        ("header-only", ok[:1], "TruncatedError", "one byte"),
+        ("no-body", ok[:2], "TruncatedError", "header without bits"),
+        ("version-2", bytes([0x40]) + ok[1:], "UnknownDictionaryError", "format version 2"),
+        ("version-0", bytes([0x00]) + ok[1:], "UnknownDictionaryError", "format version 0"),
+        ("reserved-bit", bytes([ok[0] | 1]) + ok[1:], "InvalidDataError", "reserved header bit 0 set"),
+        ("kind-2", bytes([ok[0] | 0x10]) + ok[1:], "InvalidDataError", "reserved message kind"),
+        ("dictionary-2", ok[:1] + b"\x02" + ok[2:], "UnknownDictionaryError", "unknown dictionary id"),
+        ("dictionary-0", ok[:1] + b"\x00" + ok[2:], "UnknownDictionaryError", "unknown dictionary id 0"),
+        ("trailing-byte", ok + b"\x00", "TrailingDataError", "a byte after the message"),
+        ("no-root", Craft().node(M.NC_DOC, M.N_END).done(), "InvalidDataError", "END before any element"),
+        ("second-root", Craft().shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END).shape(M.NC_DOC, PRESENCE).done(),
+         "InvalidDataError", "two root elements"),
+        ("cache-miss", Craft().node(M.NC_DOC, M.N_LOCAL + 3).done(), "InvalidDataError",
+         "shape cache entry 3 of an empty cache"),
+        ("ws-parent-at-doc", Craft().node(M.NC_DOC, M.N_WS_PARENT).done(), "InvalidDataError",
+         "whitespace relative to a parent at document level"),
+        ("ws-same-undefined", Craft().shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_WS_SAME).done(),
+         "InvalidDataError", "WS_SAME with no earlier whitespace at that depth"),
+        ("doc-text", Craft().node(M.NC_DOC, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"x").done(), "InvalidDataError",
+         "non-whitespace text outside the root"),
+        ("empty-text", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT, M.V_EMPTY)
+         .done(), "InvalidDataError", "an empty text node"),
+        ("adjacent-text", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"a")
+         .node(M.NC_AFTER_OTHER, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"b").done(), "InvalidDataError",
+         "two adjacent text nodes"),
+        ("ref-empty-history", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT,
+         M.V_REF).done(), "InvalidDataError", "history reference with an empty history"),
+        ("ref-far", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT, M.V_REF_FAR)
+         .gamma(1).done(), "InvalidDataError", "far history reference beyond the history"),
+        ("bad-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"\xc3\x28")
+         .done(), "InvalidDataError", "a literal that is not UTF-8"),
+        ("overlong-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT,
+         b"\xc0\xaf").done(), "InvalidDataError", "overlong UTF-8"),
+        ("surrogate-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT,
+         b"\xed\xa0\x80").done(), "InvalidDataError", "UTF-8 of a surrogate"),
+        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(body_ctx, b"a\x01")
+         .done(), "InvalidDataError", "a character XML does not allow"),
+        ("bad-name", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT,
+         M.NM_LITERAL).lit(M.VC_NAME, b"1abc").done(), "InvalidDataError", "element name that is not an NCName"),
+        ("unbound-prefix", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, M.P_LITERAL).lit(M.VC_NAME, b"zz")
+         .sym("name", M.NMC_ELEMENT, 1).sym("aitem", 0, M.A_END).done(), "InvalidDataError",
+         "element prefix not bound"),
+        ("duplicate-attr", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT, 1)
+         .sym("aitem", 0, M.A_LITERAL).lit(M.VC_NAME, b"q").sym("aitem", 0, M.A_LITERAL).lit(M.VC_NAME, b"q")
+         .sym("aitem", 0, M.A_END).value(M.VC_OTHER_ATTR, M.V_EMPTY).value(M.VC_OTHER_ATTR, M.V_EMPTY).done(),
+         "InvalidDataError", "duplicate attribute"),
+        ("comment-not-allowed", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_COMMENT).done(),
+         "RestrictedXMLDecodeError", "a comment without allow_comments"),
+        ("bad-comment", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_COMMENT).lit(M.VC_MISC, b"a--b")
+         .done(), "InvalidDataError", "comment containing --", {"allow_comments": True}),
+        ("pi-xml", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_PI).lit(M.VC_MISC, b"xml x").done(),
+         "InvalidDataError", "processing instruction named xml", {"allow_comments": True}),
+        ("jid-in-jid", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT,
+         M.V_JID_LD).value(M.VC_JID_LOCAL, M.V_JID_LD).done(), "InvalidDataError", "a JID inside a JID part"),
+        ("int-65-bits", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT, M.V_INT)
+         .gamma(66).bits(0, 64).done(), "InvalidDataError", "an integer of 65 bits"),
+        ("gamma-too-long", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT,
+         M.V_INT).bits(0, 32).done(), "InvalidDataError", "Elias-gamma prefix of 32 zeros"),
+        ("exact-bad-ws", Craft(exact=True).node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT,
+         1).sym("aitem", 0, M.A_LITERAL).lit(M.VC_NAME, b"q").sym("aitem", 0, M.A_END)
+         .value(M.VC_OTHER_ATTR, M.V_EMPTY).node(M.NC_START, M.N_END).node(M.NC_DOC, M.N_END)
+         .bits(0, 7).bits(0, 1).gamma(2).gamma(1).lit(M.VC_MISC, b"x").done(), "InvalidDataError",
+         "attribute whitespace deviation that is not whitespace"),
+        ("exact-too-many-devs", Craft(exact=True).shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END)
+         .node(M.NC_DOC, M.N_END).bits(0, 7).bits(0, 1).gamma(10).done(), "InvalidDataError",
+         "more deviations than lexical slots"),
+        ("exact-bad-prolog", Craft(exact=True).shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END)
+         .node(M.NC_DOC, M.N_END).bits(0, 7).bits(1, 1).lit(M.VC_MISC, b"<?xml?>").done(), "InvalidDataError",
+         "a prolog that is not an XML declaration"),
+        ("exact-empty-style-3", Craft(exact=True).shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END)
+         .node(M.NC_DOC, M.N_END).bits(0, 1).bits(3, 2).bits(0, 4).done(), "InvalidDataError",
+         "reserved empty-element style 3"),
+        ("stream-open-truncated", Craft(kind=1).node(M.NC_DOC, M.N_GENERIC).done(), "TruncatedError",
+         "a stream header cut inside its start tag"),
+    ]
+    # a truncated real message and one with non-zero padding
+    msg = xmppbin.encode("<message to='romeo@montague.lit'><body>Hi</body></message>")
+    cases.append(("truncated-middle", msg[: len(msg) // 2], "TruncatedError", "the first half of a message"))
+    pad = _padding_bits(msg)
+    if pad:
+        cases.append(("nonzero-padding", msg[:-1] + bytes([msg[-1] | 1]), "TrailingDataError",
+                      "a padding bit set"))
+    return cases
+
+
+def _padding_bits(msg: bytes) -> int:
+    for k in range(8):
+        if msg[-1] & (1 << k):
+            return k
+    return 8
+
+
+def build():
+    valid = []
+    for name, desc, xml, opts in VALID:
+        enc_opts = {k: v for k, v in opts.items()}
+        data = xmppbin.encode(xml, **enc_opts)
+        dec_opts = {k: v for k, v in opts.items() if k in ("context", "allow_comments")}
+        out = xmppbin.decode(data, **dec_opts).decode("utf-8")
+        if opts.get("exact"):
+            assert out == xml, name
+        valid.append({"name": name, "description": desc, "xml": xml, "options": opts, "binary": data.hex(),
+                      "decoded": out})
+    inv_bin = []
+    for case in invalid_binary():
+        name, data, err, desc = case[:4]
+        opts = case[4] if len(case) > 4 else {}
+        try:
+            xmppbin.decode(data, **opts)
+        except xmppbin.XmppbinError as e:
+            assert type(e).__name__ == err, (name, repr(e))
+            inv_bin.append({"name": name, "description": desc, "binary": data.hex(), "options": opts, "error": err,
+                            "offset": e.offset})
+        else:
+            raise AssertionError(f"{name} decoded")
+    inv_xml = []
+    for name, xml, err in INVALID_XML:
+        try:
+            xmppbin.encode(xml)
+        except xmppbin.XmppbinError as e:
+            assert type(e).__name__ == err, (name, repr(e))
+            inv_xml.append({"name": name, "xml": xml if isinstance(xml, str) else None,
+                            "xml_hex": xml.hex() if isinstance(xml, bytes) else None, "error": err,
+                            "offset": e.offset})
+        else:
+            raise AssertionError(f"{name} encoded")
+    return {"valid.json": valid, "invalid-binary.json": inv_bin, "invalid-xml.json": inv_xml}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    out_dir = os.path.join(ROOT, "spec", "vectors")
+    stale = False
+    for fn, content in build().items():
+        text = json.dumps({"format_version": 1, "dictionary": 1, "vectors": content}, indent=1,
+                          ensure_ascii=False) + "\n"
+        path = os.path.join(out_dir, fn)
+        if args.check:
+            with open(path, encoding="utf-8") as f:
+                if f.read() != text:
+                    print(f"{path} is stale", file=sys.stderr)
+                    stale = True
+        else:
+            with open(path, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+            print(f"{path}: {len(content)} vectors")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
