@@ -155,3 +155,38 @@ def test_max_size_bounds_the_binary_input_and_expansion():
     assert len(small) < 400
     e = dec_fails(small, "max_size", max_size=5000)
     assert e.offset < len(small)  # detected while decoding, not after building the whole output
+
+
+def test_encode_guarantees_decode_under_the_same_limits():
+    # the default-mode output escapes '>' as '&gt;': longer than the input
+    xml = "<a>" + ">" * 100 + "</a>"
+    enc_fails(xml, "max_size", max_size=200)
+    assert xmppbin.decode(xmppbin.encode(xml, max_size=407), max_size=407)
+    enc_fails(xml, "max_size", max_size=406)
+    exact = xmppbin.encode(xml, exact=True)
+    assert xmppbin.decode(exact, max_size=len(exact)) == xml.encode()
+    enc_fails(xml, "max_size", exact=True, max_size=len(exact) - 1)
+    # a binary message longer than its input
+    noisy = "<a>" + "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(30)) + "</a>"
+    data = xmppbin.encode(noisy)
+    if len(data) > len(noisy.encode()):
+        enc_fails(noisy, "max_size", max_size=len(data) - 1)
+
+
+def test_max_string_applies_to_dictionary_strings():
+    # 'http://jabber.org/protocol/disco#info' comes from the dictionary, not from the message
+    xml = "<query xmlns='http://jabber.org/protocol/disco#info'/>"
+    n = len("http://jabber.org/protocol/disco#info")
+    data = xmppbin.encode(xml)
+    assert len(data) < 8
+    assert xmppbin.decode(data, max_string=n) == xml.encode()
+    dec_fails(data, "max_string", max_string=n - 1)
+    enc_fails(xml, "max_string", max_string=n - 1)
+
+
+def test_max_string_applies_to_tag_whitespace_in_exact_mode():
+    xml = "<a  b  =  'x'  ></a    >"  # longest lexical string: "  =  "
+    assert xmppbin.encode(xml, exact=True, max_string=5)
+    assert xmppbin.encode(xml, max_string=1)
+    enc_fails(xml, "max_string", exact=True, max_string=4)
+    dec_fails(xmppbin.encode(xml, exact=True), "max_string", max_string=4)

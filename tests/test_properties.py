@@ -45,19 +45,17 @@ def lexical(draw):
 
 
 @st.composite
-def element(draw, depth=0, max_depth=4, bound=("",)):
-    bound = list(bound)
+def element(draw, depth=0, max_depth=4, bound=(("", "jabber:client"),)):
     decls = []
     for _ in range(draw(st.integers(0, 2))):
         p = draw(st.sampled_from([""] + PREFIXES))
         if p in [d[0] for d in decls]:
             continue
         decls.append((p, draw(st.sampled_from(URIS))))
-    scope = bound + [d[0] for d in decls]
-    prefixed = [p for p in scope if p]
+    scope = dict(bound)
+    scope.update(decls)
+    prefixed = sorted(p for p in scope if p)
     pfx = draw(st.sampled_from(prefixed)) if prefixed and draw(st.booleans()) else ""
-    if pfx == "" and "" not in scope:
-        pfx = ""
     name = (pfx + ":" if pfx else "") + draw(st.sampled_from(NAMES))
     attrs = []
     seen = set()
@@ -65,9 +63,11 @@ def element(draw, depth=0, max_depth=4, bound=("",)):
         a = draw(st.sampled_from(ATTRS))
         if prefixed and draw(st.integers(0, 4)) == 0:
             a = draw(st.sampled_from(prefixed)) + ":" + a.split(":")[-1]
-        if a in seen or (a.split(":")[0] in seen):
+        ap, _, local = a.rpartition(":")
+        expanded = ("xml" if ap == "xml" else scope[ap] if ap else "", local)
+        if expanded in seen:
             continue
-        seen.add(a)
+        seen.add(expanded)
         attrs.append((a, draw(TEXT)))
     items = [("xmlns" + (":" + p if p else ""), u) for p, u in decls] + attrs
     items = draw(st.permutations(items)) if items else []
@@ -80,7 +80,7 @@ def element(draw, depth=0, max_depth=4, bound=("",)):
             elif kind == 1:
                 children.append(("text", draw(TEXT.filter(bool))))
             else:
-                children.append(draw(element(depth + 1, max_depth, scope)))
+                children.append(draw(element(depth + 1, max_depth, tuple(scope.items()))))
     # merge adjacent text (XML has no adjacent text nodes)
     merged = []
     for ch in children:

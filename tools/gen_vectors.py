@@ -136,6 +136,8 @@ INVALID_XML = [
     ("latin1", "<?xml version='1.0' encoding='ISO-8859-1'?><a/>", "MalformedXMLError"),
     ("bad-charref", "<a>&#0;</a>", "MalformedXMLError"),
     ("empty", "", "MalformedXMLError"),
+    ("empty-reference", "<a>&;</a>", "MalformedXMLError"),
+    ("entity-after-cdata", "<a><![CDATA[&]]>&bad;</a>", "RestrictedXMLEncodeError"),
     ("open-not-stream", "<message>", "MalformedXMLError"),
 ]
 
@@ -264,6 +266,14 @@ def invalid_binary():
         ("exact-empty-style-3", Craft(exact=True).shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END)
          .node(M.NC_DOC, M.N_END).bits(0, 1).bits(3, 2).bits(0, 4).done(), "InvalidDataError",
          "reserved empty-element style 3"),
+        ("xmlns-as-attribute", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT, 1)
+         .sym("aitem", 0, M.A_LITERAL).lit(M.VC_NAME, b"xmlns").done(), "InvalidDataError",
+         "a namespace declaration coded as an ordinary attribute"),
+        ("jid-bad-local", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT,
+         M.V_JID_LD).lit(M.VC_JID_LOCAL, b"a@b").lit(M.VC_JID_DOMAIN, b"c").done(), "InvalidDataError",
+         "a JID local part containing @"),
+        ("doc-ws-default-mode", Craft().node(M.NC_DOC, M.N_WS_SAME).done(), "InvalidDataError",
+         "whitespace outside the root in a default-mode message"),
         ("stream-open-truncated", Craft(kind=1).node(M.NC_DOC, M.N_GENERIC).done(), "TruncatedError",
          "a stream header cut inside its start tag"),
     ]

@@ -109,16 +109,16 @@ class BitReader:
         return (self.data[p >> 3] >> (7 - (p & 7))) & 1
 
     def read(self, n: int) -> int:
-        if self.pos + n > self.end:
-            raise TruncatedError("message is truncated", len(self.data))
-        v = 0
-        data = self.data
+        if n == 0:
+            return 0
         p = self.pos
-        for _ in range(n):
-            v = (v << 1) | ((data[p >> 3] >> (7 - (p & 7))) & 1)
-            p += 1
-        self.pos = p
-        return v
+        end = p + n
+        if end > self.end:
+            raise TruncatedError("message is truncated", len(self.data))
+        last = (end + 7) >> 3
+        v = int.from_bytes(self.data[p >> 3 : last], "big") >> ((last << 3) - end)
+        self.pos = end
+        return v & ((1 << n) - 1)
 
     def sym(self, code: HuffmanCode) -> int:
         first = code.first

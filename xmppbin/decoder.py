@@ -119,6 +119,14 @@ class _Decoder:
             local = self._value(M.VC_JID_LOCAL) if s != M.V_JID_DR else None
             domain = self._value(M.VC_JID_DOMAIN)
             res = self._value(M.VC_JID_RESOURCE) if s != M.V_JID_LD else None
+            if (
+                (local is not None and (not local or "@" in local or "/" in local))
+                or not domain
+                or "/" in domain
+                or res == ""
+                or any(c in M.JID_WS for part in (local, domain, res) if part for c in part)
+            ):
+                self.fail("JID parts that do not split back the same way")
             out = domain
             if local is not None:
                 out = local + "@" + out
@@ -131,8 +139,15 @@ class _Decoder:
 
     def value(self, vctx: int) -> str:
         s = self._value(vctx)
+        self.check_len(s)
         self.count(s)
         return s
+
+    def check_len(self, s: str) -> None:
+        """max_string applies to every string of the infoset, however it was coded."""
+        m = self.limits.max_string
+        if len(s) > m // 4 and len(s.encode("utf-8")) > m:
+            self.limit(f"string longer than max_string={m}", "max_string")
 
     def count(self, s: str) -> None:
         self.produced += len(s) if s.isascii() else len(s.encode("utf-8"))
@@ -186,13 +201,14 @@ class _Decoder:
                 key.append(("x", p, self.ns()))
             elif s == M.A_PREFIXED:
                 p = self.prefix()
-                if not p:
-                    self.fail("empty prefix in a prefixed attribute")
+                if not p or p == "xmlns":
+                    self.fail("invalid attribute prefix")
                 key.append(("a", f"{p}:{self.name(M.NMC_ATTR)}"))
-            elif s == M.A_LITERAL:
-                key.append(("a", self.ncname(M.VC_NAME, "attribute name")))
             else:
-                key.append(("a", self.d.names[s - M.A_NAME]))
+                n = self.ncname(M.VC_NAME, "attribute name") if s == M.A_LITERAL else self.d.names[s - M.A_NAME]
+                if n == "xmlns":
+                    self.fail("namespace declaration coded as an attribute")
+                key.append(("a", n))
         return tuple(key)
 
     # ---- structure ----------------------------------------------------------
@@ -249,12 +265,13 @@ class _Decoder:
                         value = None if base is None else base + " " * (s - M.N_WS_DEEPER + 1)
                     if value is None:
                         self.fail("whitespace symbol without a predecessor")
+                    self.check_len(value)
                     self.count(value)
                 is_ws = M.is_ws_only(value)
                 if is_ws:
                     ws[depth] = value
                 if depth == 0:
-                    if value.strip(" \t\r\n"):
+                    if not self.exact or value.strip(" \t\r\n"):
                         self.fail("text outside the root element")
                 else:
                     ctx_stack[-1] = M.NC_AFTER_WS if is_ws else M.NC_AFTER_OTHER
@@ -262,10 +279,8 @@ class _Decoder:
                 prev_text = True
             elif s in (M.N_COMMENT, M.N_PI):
                 if not self.allow_comments:
-                    self.fail(
-                        "comment" if s == M.N_COMMENT else "processing instruction" + " not allowed (RFC 6120 11.1)",
-                        RestrictedXMLDecodeError,
-                    )
+                    what = "comment" if s == M.N_COMMENT else "processing instruction"
+                    self.fail(f"{what} not allowed (RFC 6120 11.1)", RestrictedXMLDecodeError)
                 value = self.value(M.VC_MISC)
                 self.count("-")
                 if s == M.N_COMMENT:
@@ -313,12 +328,16 @@ class _Decoder:
                 cache.insert(0, key)
                 self.count("<")
                 name = key[0]
+                self.check_len(name)
                 items = []
                 actx = d.attr_ctx
                 for it in key[1:]:
                     if it[0] == "x":
                         items.append(("xmlns:" + it[1] if it[1] else "xmlns", it[2]))
+                        self.check_len(items[-1][0])
+                        self.check_len(it[2])
                     else:
+                        self.check_len(it[1])
                         items.append((it[1], self.value(actx.get(it[1], M.VC_OTHER_ATTR))))
                 scope, err = resolve_start(name, items, scopes[-1])
                 if err is not None:

@@ -7,6 +7,7 @@ from . import lexical as L
 from . import model as M
 from .bits import BitWriter, gamma_length
 from .dictionary import Dictionary
+from .errors import EncodeLimitError
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT, scan
 
@@ -378,8 +379,41 @@ def encode(
     open_root: bool | None = None,
 ) -> bytes:
     sc = scan(xml, limits, context, allow_comments, open_root, exact)
+    in_size = sc.byte_offset(len(sc.text))
+    # What encode accepts, decode accepts under the same limits: the default-mode
+    # output may be longer than the input (escaping grows a character at most 6x).
+    if not exact and 6 * in_size > limits.max_size and canonical_size(sc) > limits.max_size:
+        raise EncodeLimitError(f"decoded output would exceed max_size={limits.max_size}", in_size, "max_size")
     kind = M.KIND_STREAM_OPEN if sc.open_root else M.KIND_ELEMENT
     w = BitWriter()
     encode_events(sc, d, exact, w)
     header = bytes(((M.FORMAT_VERSION << 5) | (kind << 3) | (int(exact) << 2), d.id))
-    return header + w.getvalue()
+    out = header + w.getvalue()
+    if len(out) > limits.max_size:
+        raise EncodeLimitError(f"message of {len(out)} bytes exceeds max_size={limits.max_size}", in_size, "max_size")
+    return out
+
+
+def canonical_size(sc) -> int:
+    """UTF-8 length of the default-mode decoding of a scanned message."""
+    from .decoder import serialize
+
+    events = []
+    depth = 0
+    for e in sc.events:
+        if e[0] == "S":
+            events.append(("S", e[1], [(it[0], it[1]) for it in e[2]]))
+            depth += 1
+        elif e[0] == "E":
+            events.append(("E", e[1]))
+            depth -= 1
+        elif e[0] == "T":
+            if depth:
+                events.append(("T", e[1]))
+        else:
+            events.append(e[:2])
+
+    def fail(msg):  # a scanned message always serializes
+        raise AssertionError(msg)
+
+    return len(serialize(events, L.STYLE_DEFAULT, {}, "", fail).encode("utf-8"))

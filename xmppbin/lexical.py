@@ -1,7 +1,7 @@
 """Serialization: the canonical form, exact-mode styles and lexical slots.
 
 Default-mode decoding writes the canonical serialization (STYLE_DEFAULT, no
-deviations). Exact mode records a style (6 bits) and the list of lexical slots
+deviations). Exact mode records a style (7 bits) and the list of lexical slots
 whose spelling differs from what that style would write (spec: "Exact mode").
 """
 from __future__ import annotations

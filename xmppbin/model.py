@@ -117,7 +117,7 @@ _INT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
 _HEXL_RE = re.compile(r"[0-9a-f]+")
 _HEXU_RE = re.compile(r"[0-9A-F]+")
 _B64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_WS = frozenset(" \t\r\n")
+JID_WS = frozenset(" \t\r\n")  # a JID-packed string contains none of these
 
 
 def uuid_kind(s: str) -> int:
@@ -166,7 +166,7 @@ def jid_split(s: str):
     The split is purely lexical and always reversible: local is the text before
     the first '@' of the part before the first '/'; no validation, no case change.
     """
-    if not s or any(c in _WS for c in s):
+    if not s or any(c in JID_WS for c in s):
         return None
     slash = s.find("/")
     bare, res = (s, None) if slash < 0 else (s[:slash], s[slash + 1 :])

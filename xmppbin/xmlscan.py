@@ -235,6 +235,8 @@ def scan(
         if not stack:
             if raw.strip(" \t\r\n"):
                 fail("text outside the root element", text_start)
+            if exact:
+                check_string(raw, text_start)
             ev(("T", raw, raw, text_start))  # kept as written (exact mode only)
             return
         value = unescape(raw, False)
@@ -247,8 +249,12 @@ def scan(
         # locate the offending construct for a precise offset
         i = 0
         while True:
+            c = raw.find("<![CDATA[", i)
             j = raw.find("&", i)
             k = raw.find("]]>", i)
+            if c >= 0 and (j < 0 or c < j) and (k < 0 or c < k):
+                i = raw.find("]]>", c + 9) + 3  # the scanner found its end
+                continue
             cands = [x for x in (j, k) if x >= 0]
             if not cands:
                 fail("invalid character data", base)
@@ -259,6 +265,8 @@ def scan(
             if m is None:
                 fail("'&' must start a reference ending in ';'", base + j)
             if m.group(3) is not None and m.group(3) not in _PREDEFINED:
+                if not is_name(m.group(3)):
+                    fail(f"invalid reference {m.group(0)!r}", base + j)
                 fail(f"entity '&{m.group(3)};' is not predefined", base + j, RestrictedXMLEncodeError)
             if unescape(m.group(0), False) is None:
                 fail(f"invalid character reference {m.group(0)!r}", base + j)
@@ -299,6 +307,8 @@ def scan(
                 fail(f"end tag </{name}> without start tag", lt)
             if stack[-1] != name:
                 fail(f"end tag </{name}> does not match <{stack[-1]}>", lt)
+            if exact:
+                check_string(w.group(0), lt)
             stack.pop()
             stack_off.pop()
             scopes.pop()
@@ -396,6 +406,7 @@ def scan(
             check_string(raw if exact else value, e2 + 1)
             if exact:
                 check_string(ws, p)
+                check_string(text[am.end() : e2], p)
             items.append((aname, value, raw, q, ws, text[am.end() : e2], p))
             if len(items) > limits.max_attributes:
                 limit(f"more than max_attributes={limits.max_attributes} attributes", p, "max_attributes")
@@ -404,6 +415,8 @@ def scan(
             fail("unterminated start tag", lt)
         selfclose = text[p] == "/"
         ws_end = ws
+        if exact:
+            check_string(ws_end, lt)
         pos = p + (2 if selfclose else 1)
         scope, err = resolve_start(name, items, scopes[-1])
         if err is not None:
