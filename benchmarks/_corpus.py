@@ -7,10 +7,9 @@ Not a test module; imported by size_report.py and test_bench_codec.py.
 from __future__ import annotations
 
 import heapq
-import io
 import json
 import os
-import re
+import sys
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -84,56 +83,9 @@ def load_records(path: str | os.PathLike | None = None, default_context: dict | 
 
 # --------------------------------------------------------------------------- infoset
 
-_OPEN_NAME = re.compile(rb"<([^\s/>]+)")
-_XML_DECL = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
-
-
-def _attr(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
-
-
-def wrap(xml: bytes, context: dict, open_root: bool | None = False, tag: str = "bench-wrapper") -> bytes:
-    """A parseable document: the element inside a wrapper that declares the context
-    (prefixes that the stream header would declare); a stream header gets its end tag."""
-    body = _XML_DECL.sub(b"", xml)
-    if open_root:
-        body += b"</" + _OPEN_NAME.search(body).group(1) + b">"
-    decls = "".join(f" xmlns='{_attr(u)}'" if not p else f" xmlns:{p}='{_attr(u)}'" for p, u in context.items())
-    return f"<{tag}{decls}>".encode() + body + f"</{tag}>".encode()
-
-
-def infoset(xml: bytes, context: dict, open_root: bool | None = False) -> list:
-    """Events of one element as lxml sees them in the given namespace context:
-    start (qname, prefix, namespace declarations and attributes in order), text and
-    tails exactly, comments, PIs, end. Whitespace outside the element is not included."""
-    from lxml import etree
-
-    events = []
-    pending_ns: list = []
-    depth = 0
-    for ev, obj in etree.iterparse(io.BytesIO(wrap(xml, context, open_root)),
-                                   events=("start", "end", "start-ns", "comment", "pi"),
-                                   remove_comments=False, remove_pis=False, resolve_entities=False):
-        if ev == "start-ns":
-            pending_ns.append(obj)
-        elif ev == "start":
-            depth += 1
-            if depth > 1:
-                events.append(("start", obj.tag, obj.prefix, tuple(pending_ns), tuple(obj.attrib.items())))
-                events.append(("text", obj.text or ""))
-            pending_ns = []
-        elif ev == "end":
-            depth -= 1
-            if depth >= 1:
-                events.append(("end", obj.tag))
-                events.append(("tail", obj.tail or ""))
-        elif ev == "comment":
-            events.append(("comment", obj.text))
-        elif ev == "pi":
-            events.append(("pi", obj.target, obj.text))
-    if events and events[-1][0] == "tail":  # whitespace after the root belongs to the wrapper
-        events.pop()
-    return events
+# one infoset oracle for tests and benchmarks: tests/infoset.py
+sys.path.insert(0, str(REPO / "tests"))
+from infoset import infoset, wrap  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- baseline dictionaries

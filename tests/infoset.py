@@ -14,16 +14,22 @@ def _attr(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
 
 
+def wrap(xml: bytes, context: Mapping[str, str], open_root: bool = False, tag: str = "xmppbin-test-wrapper") -> bytes:
+    """A parseable document: the element inside a wrapper that declares the context
+    (the prefixes a stream header would declare); a stream header gets its end tag."""
+    body = re.sub(rb"^(\xef\xbb\xbf)?<\?xml[^>]*\?>", b"", xml)
+    if open_root:
+        body += b"</" + _OPEN.search(body).group(1) + b">"
+    decls = "".join(f" xmlns='{_attr(u)}'" if not p else f" xmlns:{p}='{_attr(u)}'" for p, u in context.items())
+    return f"<{tag}{decls}>".encode() + body + f"</{tag}>".encode()
+
+
 def infoset(xml: bytes, context: Mapping[str, str], open_root: bool = False) -> list:
     """Events of one element as lxml sees them inside the given namespace context:
     (start, qname, prefix, namespace declarations in order, attributes in order),
     text and tails exactly, comments, PIs, end. Document-level whitespace and the
     XML declaration are not part of an element's infoset."""
-    body = re.sub(rb"^(\xef\xbb\xbf)?<\?xml[^>]*\?>", b"", xml)
-    if open_root:
-        body += b"</" + _OPEN.search(body).group(1) + b">"
-    decls = "".join(f" xmlns='{_attr(u)}'" if not p else f" xmlns:{p}='{_attr(u)}'" for p, u in context.items())
-    doc = f"<xmppbin-test-wrapper{decls}>".encode() + body + b"</xmppbin-test-wrapper>"
+    doc = wrap(xml, context, open_root)
     out = []
     pending_ns = []
     depth = 0
