@@ -190,3 +190,34 @@ def test_max_string_applies_to_tag_whitespace_in_exact_mode():
     assert xmppbin.encode(xml, max_string=1)
     enc_fails(xml, "max_string", exact=True, max_string=4)
     dec_fails(xmppbin.encode(xml, exact=True), "max_string", max_string=4)
+
+
+def test_names_reused_through_the_shape_cache_count_toward_max_size():
+    """A long name repeated through the shape cache costs a few bits each time; the
+    decoder must stop as soon as the output would pass max_size, not build it first."""
+    name = "n" + "x" * 999
+    body = "<q>" + f"<{name}/>" * 200 + "</q>"
+    data = xmppbin.encode(body, max_size=1 << 20)
+    assert len(data) < 1100
+    assert xmppbin.decode(data, max_size=len(body)) == body.encode()
+    e = dec_fails(data, "max_size", max_size=50_000)
+    assert e.offset < len(data) - 10
+
+
+def test_produced_bytes_never_exceed_the_output(sample_records):
+    """The decoder's running max_size account is a lower bound of the output length,
+    so a message that fits is never rejected early (checked on the reference)."""
+    from conftest import record_context
+
+    from xmppbin import decoder
+
+    for rec in sample_records:
+        ctx = record_context(rec)
+        op = rec["kind"] == "stream-header"
+        for exact in (False, True):
+            data = xmppbin.encode(rec["xml"], exact=exact, context=ctx, open_root=op, allow_comments=True)
+            dec = decoder._Decoder(data, xmppbin.DEFAULT_LIMITS, ctx, True)
+            events = dec.run()
+            out = xmppbin.decode(data, context=ctx, allow_comments=True)
+            assert dec.produced <= len(out), rec["xml"][:80]
+            assert events

@@ -8,6 +8,7 @@ extension is not built.
 """
 from __future__ import annotations
 
+import threading
 from typing import Mapping
 
 from ._xmppbin_c import ffi, lib
@@ -44,6 +45,10 @@ _LIMIT_NAMES = {
 # cdata its pointers refer to alive. Read-only for the C code, so shareable.
 _OPTIONS: dict = {}
 _OPTIONS_MAX = 256
+# the last options used: (limits, copy of the context, allow_comments, _OPTIONS entry)
+_LAST: list = [None]
+# one result struct per thread (the C call does not re-enter Python)
+_TLS = threading.local()
 
 
 def _pack_context(context: Mapping[str, str]) -> tuple:
@@ -79,12 +84,17 @@ def _pack_context(context: Mapping[str, str]) -> tuple:
 
 
 def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
+    last = _LAST[0]
+    if last is not None and last[0] is limits and last[2] is allow_comments and last[1] == context:
+        return last[3][0]
     try:
         key = (limits, tuple(context.items()), allow_comments)
         opt = _OPTIONS.get(key)
     except TypeError:  # unhashable: no caching
         key = opt = None
     if opt is not None:
+        if type(limits) is Limits:  # frozen: the same object has the same values
+            _LAST[0] = (limits, dict(context), allow_comments, opt)
         return opt[0]
     o = ffi.new("xb_decode_options *")
     o.max_size = limits.max_size
@@ -127,7 +137,10 @@ def decode(
     if type(data) is not bytes:
         data = bytes(data)
     opt = _options(limits, context, bool(allow_comments))
-    res = ffi.new("xb_result *")
+    try:
+        res = _TLS.res
+    except AttributeError:
+        res = _TLS.res = ffi.new("xb_result *")
     if lib.xb_decode(data, len(data), opt, res) != lib.XB_OK:
         raise _error(res)
     try:

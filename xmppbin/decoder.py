@@ -149,13 +149,20 @@ class _Decoder:
         if len(s) > m // 4 and len(s.encode("utf-8")) > m:
             self.limit(f"string longer than max_string={m}", "max_string")
 
-    def count(self, s: str) -> None:
-        self.produced += len(s) if s.isascii() else len(s.encode("utf-8"))
+    def count(self, s: str, extra: int = 0) -> None:
+        self.produced += extra + (len(s) if s.isascii() else len(s.encode("utf-8")))
         if self.produced > self.limits.max_size:
             self.limit(f"output exceeds max_size={self.limits.max_size}", "max_size")
 
+    def tag_string(self, vctx: int) -> str:
+        """A string of a generic start tag: checked like any value, but counted
+        toward max_size with the start tag (as names from shapes are), not here."""
+        s = self._value(vctx)
+        self.check_len(s)
+        return s
+
     def ncname(self, vctx: int, what: str) -> str:
-        s = self.value(vctx)
+        s = self.tag_string(vctx)
         if not is_ncname(s):
             self.fail(f"invalid {what} {s!r}")
         return s
@@ -176,7 +183,7 @@ class _Decoder:
     def ns(self) -> str:
         s = self.r.sym(self.d.codes["ns"][0])
         if s == M.NS_LITERAL:
-            return self.value(M.VC_NSURI)
+            return self.tag_string(M.VC_NSURI)
         return self.d.namespaces[s - 1]
 
     def generic_start(self) -> tuple:
@@ -295,7 +302,6 @@ class _Decoder:
                         or ":" in target
                         or target.lower() == "xml"
                         or "?>" in value
-                        or (rest and rest[0] not in " \t\r\n")
                     ):
                         self.fail("invalid processing instruction")
                     ev(("P", value))
@@ -326,9 +332,11 @@ class _Decoder:
                         self.fail(f"shape cache entry {i} of {len(cache)}")
                     key = cache.pop(i)
                 cache.insert(0, key)
-                self.count("<")
+                # names and dictionary strings count toward max_size like values:
+                # the output holds each of them at least once
                 name = key[0]
                 self.check_len(name)
+                self.count(name, 1)
                 items = []
                 actx = d.attr_ctx
                 for it in key[1:]:
@@ -336,8 +344,11 @@ class _Decoder:
                         items.append(("xmlns:" + it[1] if it[1] else "xmlns", it[2]))
                         self.check_len(items[-1][0])
                         self.check_len(it[2])
+                        self.count(items[-1][0])
+                        self.count(it[2])
                     else:
                         self.check_len(it[1])
+                        self.count(it[1])
                         items.append((it[1], self.value(actx.get(it[1], M.VC_OTHER_ATTR))))
                 scope, err = resolve_start(name, items, scopes[-1])
                 if err is not None:
@@ -365,6 +376,7 @@ class _Decoder:
         lex_total = 0
         if r.bit():
             prolog = self._value(M.VC_MISC)
+            self.check_len(prolog)
             m = _XMLDECL_RE.match(prolog, 1 if prolog.startswith("\ufeff") else 0)
             if not (prolog == "\ufeff" or (m is not None and m.end() == len(prolog))):
                 self.fail("invalid prolog")
@@ -386,6 +398,7 @@ class _Decoder:
             payload = None
             if kind not in (L.SL_QUOTE, L.SL_EMPTY):
                 payload = self._value(M.VC_MISC)
+                self.check_len(payload)
                 lex_total += len(payload.encode("utf-8"))
                 if lex_total > self.limits.max_size:
                     self.limit(f"output exceeds max_size={self.limits.max_size}", "max_size")

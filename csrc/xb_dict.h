@@ -1,0 +1,163 @@
+/*
+ * Internal definitions shared by the C codec: the coding model's constants
+ * (mirroring xmppbin/model.py and xmppbin/lexical.py), the types of the
+ * generated dictionary tables (csrc/dict_v1.h) and the canonical Huffman
+ * decoding tables built from them (csrc/dict.c).
+ */
+#ifndef XMPPBIN_XB_DICT_H
+#define XMPPBIN_XB_DICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- strings ------------------------------------------------------------ */
+/* A byte string (UTF-8) that is not NUL-terminated. p is never NULL, except
+ * in the decoder's marker for "no string" (Python None). */
+typedef struct {
+    const char *p;
+    size_t n;
+} xb_str;
+
+/* One item of a start-tag shape: a namespace declaration (is_ns = 1, qname
+ * "xmlns" or "xmlns:p", uri = the URI) or an attribute (is_ns = 0, qname, and
+ * attr_ctx = index into the attribute contexts, -1 if none). */
+typedef struct {
+    uint8_t is_ns;
+    int16_t attr_ctx;
+    xb_str qname;
+    xb_str uri;
+} xb_kitem;
+
+/* A start-tag shape: element qname, text context of the element (index into
+ * the text contexts, -1 if none), and its items in order. */
+typedef struct {
+    xb_str name;
+    int16_t text_ctx;
+    uint32_t nitems;
+    const xb_kitem *items;
+} xb_key;
+
+/* ---- model constants (xmppbin/model.py) ----------------------------------- */
+#define XB_FORMAT_VERSION 1
+#define XB_KIND_ELEMENT 0
+#define XB_KIND_STREAM_OPEN 1
+
+#define XB_N_END 0
+#define XB_N_TEXT 1
+#define XB_N_WS_SAME 2
+#define XB_N_WS_PARENT 3
+#define XB_N_WS_DEEPER 4
+#define XB_WS_DEEPER_MAX 8
+#define XB_N_COMMENT 12
+#define XB_N_PI 13
+#define XB_N_GENERIC 14
+#define XB_N_LOCAL 15
+#define XB_SHAPE_CACHE 32
+#define XB_N_SHAPE (XB_N_LOCAL + XB_SHAPE_CACHE)
+
+#define XB_NC_DOC 0
+#define XB_NC_START 1
+#define XB_NC_AFTER_WS 2
+#define XB_NC_AFTER_ELEM 3
+#define XB_NC_AFTER_OTHER 4
+#define XB_NODE_CONTEXTS 5
+
+#define XB_P_LITERAL 0
+#define XB_NM_LITERAL 0
+#define XB_NMC_ELEMENT 0
+#define XB_NMC_ATTR 1
+#define XB_NAME_CONTEXTS 2
+#define XB_A_END 0
+#define XB_A_XMLNS 1
+#define XB_A_XMLNS_PREFIX 2
+#define XB_A_PREFIXED 3
+#define XB_A_LITERAL 4
+#define XB_A_NAME 5
+#define XB_NS_LITERAL 0
+
+#define XB_V_LIT 0
+#define XB_V_EMPTY 1
+#define XB_V_INT 2
+#define XB_V_UUID_L 3
+#define XB_V_UUID_U 4
+#define XB_V_HEX_L 5
+#define XB_V_HEX_U 6
+#define XB_V_B64 7
+#define XB_V_JID_LD 8
+#define XB_V_JID_DR 9
+#define XB_V_JID_LDR 10
+#define XB_V_REF 11
+#define XB_REF_NEAR 16
+#define XB_V_REF_FAR (XB_V_REF + XB_REF_NEAR)
+#define XB_V_TOKEN (XB_V_REF_FAR + 1)
+
+#define XB_VC_OTHER_ATTR 0
+#define XB_VC_OTHER_TEXT 1
+#define XB_VC_NSURI 2
+#define XB_VC_NAME 3
+#define XB_VC_JID_LOCAL 4
+#define XB_VC_JID_DOMAIN 5
+#define XB_VC_JID_RESOURCE 6
+#define XB_VC_MISC 7
+#define XB_VC_FIXED 8
+
+#define XB_CHAR_CONTEXTS 12
+#define XB_HEX_MIN 6
+#define XB_B64_MIN 8
+#define XB_INT_MAX_BITS 64
+
+#define XB_MAX_CODE_LENGTH 24
+#define XB_MAX_GAMMA_BITS 32
+
+/* lexical slot kinds (xmppbin/lexical.py) */
+#define XB_SL_WSB 0
+#define XB_SL_EQ 1
+#define XB_SL_QUOTE 2
+#define XB_SL_VAL 3
+#define XB_SL_TAGEND 4
+#define XB_SL_EMPTY 5
+#define XB_SL_ENDWS 6
+#define XB_SL_TVAL 7
+
+/* ---- Huffman tables ------------------------------------------------------- */
+/* Tables in the order of the dictionary's code-length file. */
+enum { XB_T_NODE, XB_T_PREFIX, XB_T_NAME, XB_T_AITEM, XB_T_NS, XB_T_VALUE, XB_T_CHAR, XB_NTABLES };
+
+/* First-level lookup on the next XB_LUT_BITS bits; longer codes fall back to
+ * the canonical (first, count, offset) arrays. */
+#define XB_LUT_BITS 10
+
+typedef struct {
+    /* (symbol << 4) | length for codes of length <= XB_LUT_BITS; 0 if the
+     * next XB_LUT_BITS bits start no such code. */
+    uint16_t lut[1u << XB_LUT_BITS];
+    uint8_t maxlen;
+    uint32_t nsym;
+    uint32_t first[XB_MAX_CODE_LENGTH + 2];
+    uint32_t count[XB_MAX_CODE_LENGTH + 2];
+    uint32_t offset[XB_MAX_CODE_LENGTH + 2];
+    const uint16_t *sorted; /* symbols ordered by (length, symbol) */
+    const uint8_t *lengths; /* code length of every symbol */
+} xb_hcode;
+
+/* A dictionary with its decoding tables. */
+typedef struct {
+    int id;
+    size_t nprefixes, nnames, nnamespaces, nvalues, nattr_contexts, ntext_contexts, nshapes;
+    const xb_str *prefixes, *names, *namespaces, *values, *attr_contexts, *text_contexts;
+    const uint16_t *attr_contexts_sorted, *text_contexts_sorted;
+    const xb_key *shapes;
+    /* codes[table] points to nctx[table] consecutive contexts */
+    const xb_hcode *codes[XB_NTABLES];
+    uint32_t nctx[XB_NTABLES];
+    uint32_t nsym[XB_NTABLES];
+} xb_dictionary;
+
+/* Build the decoding tables (once per process; thread-safe). 0 on success. */
+int xb_dict_init(void);
+/* The dictionary with this id, or NULL (xb_dict_init must have succeeded). */
+const xb_dictionary *xb_get_dictionary(int id);
+/* Index of s in a string list through its sorted index array, or -1. */
+int xb_lookup(const xb_str *list, const uint16_t *sorted, size_t n, const char *s, size_t len);
+
+#endif

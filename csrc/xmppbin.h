@@ -1,0 +1,82 @@
+/*
+ * xmppbin C core: public interface.
+ *
+ * The decoder is byte-for-byte and error-for-error identical to the reference
+ * implementation xmppbin/decoder.py: same output, same error class (code) and
+ * same byte offset for every input; messages may be worded differently.
+ *
+ * The declarations between the CDEF markers are also given to cffi
+ * (csrc/build_ffi.py), so they must stay plain C without preprocessor logic.
+ */
+#ifndef XMPPBIN_H
+#define XMPPBIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CDEF-BEGIN */
+/* error codes (xb_result.error); the Python classes are in xmppbin/errors.py */
+#define XB_OK 0
+#define XB_ERR_TRUNCATED 1          /* TruncatedError */
+#define XB_ERR_TRAILING 2           /* TrailingDataError */
+#define XB_ERR_UNKNOWN_DICTIONARY 3 /* UnknownDictionaryError */
+#define XB_ERR_INVALID 4            /* InvalidDataError */
+#define XB_ERR_LIMIT 5              /* DecodeLimitError, see xb_result.limit */
+#define XB_ERR_RESTRICTED 6         /* RestrictedXMLDecodeError */
+#define XB_ERR_NOMEM 7              /* out of memory (MemoryError) */
+#define XB_ERR_INIT 8               /* the dictionary tables could not be built */
+
+/* which limit (xb_result.limit) */
+#define XB_LIMIT_NONE 0
+#define XB_LIMIT_MAX_SIZE 1
+#define XB_LIMIT_MAX_DEPTH 2
+#define XB_LIMIT_MAX_ATTRIBUTES 3
+#define XB_LIMIT_MAX_STRING 4
+#define XB_LIMIT_MAX_ELEMENTS 5
+
+typedef struct xb_decode_options {
+    /* limits (xmppbin/limits.py), each 1..2**31-1 */
+    uint32_t max_size;
+    uint32_t max_depth;
+    uint32_t max_attributes;
+    uint32_t max_string;
+    uint32_t max_elements;
+    int allow_comments;
+    /* namespace context: context_count (prefix, URI) pairs of UTF-8 strings,
+       concatenated in context_data as prefix0 uri0 prefix1 uri1 ..., with
+       their byte lengths in context_lens[0 .. 2 * context_count - 1].
+       Later pairs override earlier ones with the same prefix. */
+    size_t context_count;
+    const char *context_data;
+    const size_t *context_lens;
+} xb_decode_options;
+
+typedef struct xb_result {
+    unsigned char *data; /* output (UTF-8 XML) on success; release with xb_free */
+    size_t size;
+    int error;     /* XB_OK or XB_ERR_* */
+    int limit;     /* XB_LIMIT_* for XB_ERR_LIMIT */
+    size_t offset; /* byte offset into the message */
+    char message[256];
+} xb_result;
+
+/* Build the static tables; called automatically, idempotent and thread-safe. */
+int xb_init(void);
+
+/* Decode one message. Returns res->error. On success res->data holds
+   res->size bytes (res->data is never NULL then, even for size 0). */
+int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res);
+
+/* Release an output buffer (NULL is allowed). */
+void xb_free(void *p);
+/* CDEF-END */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
