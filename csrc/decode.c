@@ -2067,16 +2067,83 @@ int xb_init(void)
     return xb_dict_init();
 }
 
+/* Release everything d owns. */
+static void dec_release(xb_dec *d)
+{
+    while (d->chunk) {
+        xb_chunk *next = d->chunk->next;
+        free(d->chunk);
+        d->chunk = next;
+    }
+    free(d->hist);
+    free(d->ev);
+    free(d->items);
+    free(d->binds);
+    free(d->elems);
+    free(d->ctx);
+    free(d->ws);
+    free(d->kitems);
+    free(d->pa);
+    free(d->pb);
+    free(d->hset);
+    free(d->devs);
+    free(d->oc);
+    free(d->tmp.p);
+    free(d->utmp.p);
+    free(d->out.p);
+}
+
+/* Forget the previous message but keep the allocations (batches): the state is
+ * what memset(0) gives a fresh decoder, with the same buffers behind it. */
+static void dec_reuse(xb_dec *d)
+{
+    xb_dec k = *d;
+    xb_chunk *c = k.chunk;
+    if (c) { /* keep the newest arena chunk, emptied */
+        while (c->next) {
+            xb_chunk *next = c->next->next;
+            free(c->next);
+            c->next = next;
+        }
+        c->used = 0;
+    }
+    memset(d, 0, sizeof(*d));
+#define KEEP(arr, cap) (d->arr = k.arr, d->cap = k.cap)
+    KEEP(hist, cap_hist);
+    KEEP(ev, cap_ev);
+    KEEP(items, cap_items);
+    KEEP(binds, cap_binds);
+    KEEP(elems, cap_elems);
+    KEEP(ctx, cap_ctx);
+    KEEP(ws, cap_ws);
+    KEEP(kitems, cap_kitems);
+    KEEP(pa, cap_pa);
+    KEEP(pb, cap_pb);
+    KEEP(hset, cap_hset);
+    KEEP(devs, cap_devs);
+    KEEP(oc, cap_oc);
+    KEEP(tmp.p, tmp.cap);
+    KEEP(utmp.p, utmp.cap);
+    KEEP(out.p, out.cap);
+#undef KEEP
+    d->chunk = c;
+    d->chunk_size = k.chunk_size;
+}
+
+static int init_failed(xb_result *res)
+{
+    res->error = XB_ERR_INIT;
+    snprintf(res->message, sizeof(res->message), "the dictionary tables could not be built");
+    return res->error;
+}
+
 int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res)
 {
     xb_dec d;
     int rc;
     memset(res, 0, sizeof(*res));
-    if (xb_init() != 0) {
-        res->error = XB_ERR_INIT;
-        snprintf(res->message, sizeof(res->message), "the dictionary tables could not be built");
-        return res->error;
-    }
+    if (xb_init() != 0)
+        return init_failed(res);
     memset(&d, 0, sizeof(d));
     d.data = (const uint8_t *)(data ? data : "");
     d.len = data ? size : 0;
@@ -2093,28 +2160,64 @@ int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_re
             d.out.p = NULL;
         }
     }
-    while (d.chunk) {
-        xb_chunk *next = d.chunk->next;
-        free(d.chunk);
-        d.chunk = next;
-    }
-    free(d.hist);
-    free(d.ev);
-    free(d.items);
-    free(d.binds);
-    free(d.elems);
-    free(d.ctx);
-    free(d.ws);
-    free(d.kitems);
-    free(d.pa);
-    free(d.pb);
-    free(d.hset);
-    free(d.devs);
-    free(d.oc);
-    free(d.tmp.p);
-    free(d.utmp.p);
-    free(d.out.p);
+    dec_release(&d);
     return rc;
+}
+
+int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, const xb_decode_options *opt,
+                   xb_batch *res)
+{
+    xb_dec d;
+    xb_buf all = {NULL, 0, 0};
+    size_t i;
+    int rc = XB_OK;
+    memset(res, 0, sizeof(*res));
+    if (xb_init() != 0)
+        return init_failed(&res->error);
+    if (n > SIZE_MAX / sizeof(size_t) - 1 || !(res->offsets = malloc((n + 1) * sizeof(size_t)))) {
+        res->error.error = XB_ERR_NOMEM;
+        snprintf(res->error.message, sizeof(res->error.message), "out of memory");
+        return XB_ERR_NOMEM;
+    }
+    res->offsets[0] = 0;
+    memset(&d, 0, sizeof(d));
+    d.chunk_size = CHUNK_MIN;
+    for (i = 0; i < n; i++) {
+        if (i)
+            dec_reuse(&d);
+        d.data = (const uint8_t *)(datas[i] ? datas[i] : "");
+        d.len = datas[i] ? sizes[i] : 0;
+        d.opt = opt;
+        d.res = &res->error;
+        rc = decode(&d);
+        if (rc == XB_OK && buf_reserve(&all, d.out.n ? d.out.n : 1))
+            rc = nomem(&d);
+        if (rc != XB_OK) {
+            res->index = i;
+            break;
+        }
+        if (d.out.n)
+            memcpy(all.p + all.n, d.out.p, d.out.n);
+        all.n += d.out.n;
+        res->offsets[i + 1] = all.n;
+    }
+    dec_release(&d);
+    if (rc != XB_OK) {
+        free(all.p);
+        free(res->offsets);
+        res->offsets = NULL;
+        return rc;
+    }
+    if (!all.p && buf_reserve(&all, 1)) {
+        free(res->offsets);
+        res->offsets = NULL;
+        res->error.error = XB_ERR_NOMEM;
+        snprintf(res->error.message, sizeof(res->error.message), "out of memory");
+        return XB_ERR_NOMEM;
+    }
+    res->data = (unsigned char *)all.p;
+    res->size = all.n;
+    return XB_OK;
 }
 
 void xb_free(void *p)

@@ -71,6 +71,21 @@ int xb_init(void);
    res->size bytes (res->data is never NULL then, even for size 0). */
 int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res);
 
+/* Many messages in one call (one FFI crossing, decoder state reused).
+   On success data holds all outputs concatenated, message i in
+   data[offsets[i] .. offsets[i + 1]); release data and offsets with xb_free.
+   On error, index is the failing message and error describes it. */
+typedef struct xb_batch {
+    unsigned char *data;
+    size_t size;
+    size_t *offsets;
+    size_t index;
+    xb_result error;
+} xb_batch;
+
+int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, const xb_decode_options *opt,
+                   xb_batch *res);
+
 /* Release an output buffer (NULL is allowed). */
 void xb_free(void *p);
 /* CDEF-END */

@@ -91,5 +91,43 @@ def test_threads_share_a_codec():
 
 
 def test_backend_and_version():
-    assert xmppbin.backend == "python"
+    assert xmppbin.backend in xmppbin.BACKENDS
     assert xmppbin.__version__
+
+
+def test_batch_calls_match_single_calls(sample_records):
+    xmls = [r["xml"] for r in sample_records if "<!--" not in r["xml"] and not r["assumed_prefixes"]
+            and r["kind"] != "stream-header"]
+    for exact in (False, True):
+        datas = xmppbin.encode_many(xmls, exact=exact)
+        assert datas == [xmppbin.encode(x, exact=exact) for x in xmls]
+        assert xmppbin.decode_many(datas) == [xmppbin.decode(d) for d in datas]
+    assert xmppbin.encode_many([]) == [] and xmppbin.decode_many([]) == []
+
+
+def test_batch_errors_name_the_message():
+    import pytest
+
+    good = xmppbin.encode("<presence/>")
+    with pytest.raises(xmppbin.TruncatedError) as ei:
+        xmppbin.decode_many([good, good, good[:3]])
+    assert ei.value.index == 2 and ei.value.offset == 3 and "message 2" in str(ei.value)
+    with pytest.raises(xmppbin.MalformedXMLError) as ei:
+        xmppbin.encode_many(["<a/>", "<b>"])
+    assert ei.value.index == 1 and ei.value.offset == 0
+    with pytest.raises(xmppbin.EncodeLimitError) as ei:
+        xmppbin.encode_many(["<a/>", "<a><b/></a>"], max_depth=1)
+    assert ei.value.index == 1 and ei.value.limit == "max_depth"
+    with pytest.raises(TypeError):
+        xmppbin.decode_many([good, "text"])
+
+
+def test_context_is_validated():
+    import pytest
+
+    with pytest.raises(ValueError):
+        xmppbin.Codec(context={"1bad": "urn:x"})
+    with pytest.raises(TypeError):
+        xmppbin.Codec(context={"": 5})
+    with pytest.raises(ValueError):
+        xmppbin.Encoder(dictionary=2)

@@ -10,7 +10,8 @@ infoset of ``x``; with ``exact=True`` it is ``x`` byte for byte.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import os
+from typing import Any, Iterable, Mapping
 
 from . import decoder as _decoder
 from . import encoder as _encoder
@@ -30,13 +31,16 @@ from .errors import (
     TruncatedError,
     UnknownDictionaryError,
     XmppbinError,
+    with_index,
 )
 from .limits import DEFAULT_LIMITS, Limits
 from .xmlscan import DEFAULT_CONTEXT, STREAM_NS
+from .xmlscan import is_ncname as _is_ncname
 
 __all__ = [
     "Codec", "Decoder", "Encoder", "Limits", "DEFAULT_LIMITS", "DEFAULT_CONTEXT", "STREAM_NS",
-    "encode", "decode", "decode_str", "encode_element", "decode_element", "backend",
+    "encode", "decode", "decode_str", "encode_element", "decode_element", "encode_many", "decode_many",
+    "backend", "BACKENDS",
     "XmppbinError", "EncodeError", "DecodeError", "MalformedXMLError", "RestrictedXMLError",
     "RestrictedXMLEncodeError", "RestrictedXMLDecodeError", "TruncatedError", "TrailingDataError",
     "UnknownDictionaryError", "InvalidDataError", "LimitExceededError", "EncodeLimitError",
@@ -44,10 +48,76 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
-#: which implementation is active: "python" (the reference) until the C core lands
-backend = "python"
 #: dictionary id used by encode() unless told otherwise
 DEFAULT_DICTIONARY = 1
+
+BACKENDS = ("c", "python")
+
+
+class _PythonBackend:
+    name = "python"
+    encode = staticmethod(_encoder.encode)
+    decode = staticmethod(_decoder.decode)
+
+    @staticmethod
+    def encode_many(xmls, d, **kw):
+        out = []
+        for i, x in enumerate(xmls):
+            try:
+                out.append(_encoder.encode(x, d, **kw))
+            except XmppbinError as e:
+                raise with_index(e, i) from None
+        return out
+
+    @staticmethod
+    def decode_many(datas, **kw):
+        out = []
+        for i, x in enumerate(datas):
+            try:
+                out.append(_decoder.decode(bytes(x), **kw))
+            except XmppbinError as e:
+                raise with_index(e, i) from None
+        return out
+
+
+def _c_backend():
+    from . import _cdecoder, _cencoder
+
+    class _CBackend:
+        name = "c"
+        encode = staticmethod(_cencoder.encode)
+        decode = staticmethod(_cdecoder.decode)
+        encode_many = staticmethod(_cencoder.encode_many)
+        decode_many = staticmethod(_cdecoder.decode_many)
+
+    return _CBackend
+
+
+def _select(name: str):
+    """The implementation for a backend name: "c", "python", or "" for the default
+    (C if the extension is built, else the pure-Python reference)."""
+    if name == "python":
+        return _PythonBackend
+    if name == "c":
+        return _c_backend()  # ImportError if the extension is not built
+    if name:
+        raise ValueError(f"XMPPBIN_BACKEND must be 'c' or 'python', not {name!r}")
+    try:
+        return _c_backend()
+    except ImportError:
+        return _PythonBackend
+
+
+_impl = _select(os.environ.get("XMPPBIN_BACKEND", ""))
+#: which implementation is active: "c" (the C core) or "python" (the reference)
+backend: str = _impl.name
+
+
+def _use_backend(name: str) -> None:
+    """Switch the active implementation (tests run the whole suite on both)."""
+    global _impl, backend
+    _impl = _select(name)
+    backend = _impl.name
 
 
 def _limits(kw: dict) -> Limits:
@@ -79,14 +149,17 @@ class Encoder:
         **limits: int,
     ) -> None:
         self.exact = bool(exact)
-        self.context = dict(DEFAULT_CONTEXT if context is None else context)
+        self.context = _context(context)
         self.allow_comments = bool(allow_comments)
         self.limits = _limits(limits)
-        self.dictionary = get_dictionary(dictionary)
+        try:
+            self.dictionary = get_dictionary(dictionary)
+        except UnknownDictionaryError:
+            raise ValueError(f"unknown dictionary id {dictionary!r}") from None
 
     def encode(self, xml: bytes | str, *, open_root: bool | None = None) -> bytes:
         """Encode one element (or, with open_root, a stream header left open)."""
-        return _encoder.encode(
+        return _impl.encode(
             xml,
             self.dictionary,
             exact=self.exact,
@@ -94,6 +167,18 @@ class Encoder:
             context=self.context,
             allow_comments=self.allow_comments,
             open_root=open_root,
+        )
+
+    def encode_many(self, xmls: Iterable[bytes | str]) -> list[bytes]:
+        """Encode many elements in one call (one FFI crossing with the C backend).
+        The first invalid input raises its error; the message names its index."""
+        return _impl.encode_many(
+            list(xmls),
+            self.dictionary,
+            exact=self.exact,
+            limits=self.limits,
+            context=self.context,
+            allow_comments=self.allow_comments,
         )
 
     def encode_element(self, el: Any) -> bytes:
@@ -113,7 +198,7 @@ class Decoder:
         allow_comments: bool = False,
         **limits: int,
     ) -> None:
-        self.context = dict(DEFAULT_CONTEXT if context is None else context)
+        self.context = _context(context)
         self.allow_comments = bool(allow_comments)
         self.limits = _limits(limits)
 
@@ -121,7 +206,15 @@ class Decoder:
         """The UTF-8 XML of one message."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
-        return _decoder.decode(data, limits=self.limits, context=self.context, allow_comments=self.allow_comments)
+        return _impl.decode(data, limits=self.limits, context=self.context, allow_comments=self.allow_comments)
+
+    def decode_many(self, datas: Iterable[bytes]) -> list[bytes]:
+        """Decode many messages in one call; the first invalid one raises."""
+        datas = list(datas)
+        for x in datas:
+            if not isinstance(x, (bytes, bytearray, memoryview)):
+                raise TypeError(f"data must be bytes, not {type(x).__name__}")
+        return _impl.decode_many(datas, limits=self.limits, context=self.context, allow_comments=self.allow_comments)
 
     def decode_str(self, data: bytes) -> str:
         return self.decode(data).decode("utf-8")
@@ -138,6 +231,19 @@ class Decoder:
         el = wrapper[0]
         wrapper.remove(el)
         return el
+
+
+def _context(context: Mapping[str, str] | None) -> dict:
+    if context is None:
+        return dict(DEFAULT_CONTEXT)
+    out = {}
+    for p, uri in dict(context).items():
+        if not isinstance(p, str) or not isinstance(uri, str):
+            raise TypeError("context maps prefix strings to namespace URI strings")
+        if p and not _is_ncname(p):
+            raise ValueError(f"context prefix {p!r} is not an NCName")
+        out[p] = uri
+    return out
 
 
 def _attr(s: str) -> str:
@@ -171,3 +277,13 @@ def encode_element(el: Any, **options: Any) -> bytes:
 
 def decode_element(data: bytes, **options: Any) -> Any:
     return Decoder(**options).decode_element(data)
+
+
+def encode_many(xmls: Iterable[bytes | str], *, exact: bool = False, **options: Any) -> list[bytes]:
+    """Encode many elements in one call. See Encoder for the options."""
+    return Encoder(exact=exact, **options).encode_many(xmls)
+
+
+def decode_many(datas: Iterable[bytes], **options: Any) -> list[bytes]:
+    """Decode many messages in one call. See Decoder for the options."""
+    return Decoder(**options).decode_many(datas)

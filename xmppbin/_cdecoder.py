@@ -19,6 +19,7 @@ from .errors import (
     TrailingDataError,
     TruncatedError,
     UnknownDictionaryError,
+    with_index,
 )
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT
@@ -147,3 +148,31 @@ def decode(
         return ffi.unpack(ffi.cast("char *", res.data), res.size)
     finally:
         lib.xb_free(res.data)
+
+
+def decode_many(
+    datas: list,
+    *,
+    limits: Limits,
+    context: Mapping[str, str] = DEFAULT_CONTEXT,
+    allow_comments: bool = False,
+) -> list[bytes]:
+    """decode() of every message in one C call; the first failure raises its error
+    (reason prefixed with the message index, .index set)."""
+    n = len(datas)
+    if n == 0:
+        return []
+    opt = _options(limits, context, bool(allow_comments))
+    bufs = [ffi.from_buffer(x if type(x) is bytes else bytes(x)) for x in datas]
+    ptrs = ffi.new("const char *[]", bufs)
+    sizes = ffi.new("size_t[]", [len(b) for b in bufs])
+    res = ffi.new("xb_batch *")
+    if lib.xb_decode_many(n, ptrs, sizes, opt, res) != lib.XB_OK:
+        raise with_index(_error(res.error), res.index)
+    try:
+        out = ffi.unpack(ffi.cast("char *", res.data), res.size)
+        offs = ffi.unpack(res.offsets, n + 1)
+    finally:
+        lib.xb_free(res.data)
+        lib.xb_free(res.offsets)
+    return [out[offs[i] : offs[i + 1]] for i in range(n)]

@@ -81,3 +81,14 @@ class EncodeLimitError(LimitExceededError, EncodeError):
 
 class DecodeLimitError(LimitExceededError, DecodeError):
     pass
+
+
+def with_index(e: BaseException, index: int) -> BaseException:
+    """The error of message `index` of a batch: same class, offset and limit, the
+    reason prefixed with the index, and .index set. Other exceptions pass through."""
+    if not isinstance(e, XmppbinError):
+        return e
+    reason = f"message {index}: {e.reason}"
+    new = type(e)(reason, e.offset, e.limit) if isinstance(e, LimitExceededError) else type(e)(reason, e.offset)
+    new.index = index
+    return new
