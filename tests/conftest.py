@@ -40,3 +40,41 @@ def shared_records() -> list[dict]:
             pytest.fail(f"CI run without the shared corpus at {SHARED}")
         pytest.skip("../shared/corpus is not beside this checkout")
     return load(SHARED)
+
+
+def available_backends() -> list[str]:
+    """Backends the suite runs on: both when the C extension is built. Under CI the
+    C backend is required (a missing extension must not silently skip half the suite)."""
+    import xmppbin
+
+    names = []
+    for name in xmppbin.BACKENDS:
+        try:
+            xmppbin._select(name)
+        except ImportError:
+            if os.environ.get("CI"):
+                raise
+            continue
+        names.append(name)
+    return names
+
+
+BACKENDS = available_backends()
+
+
+def pytest_generate_tests(metafunc):
+    """Every test runs once per backend, unless its module sets SINGLE_BACKEND
+    (differential C-vs-Python modules, which use both explicitly)."""
+    if "backend_name" in metafunc.fixturenames:
+        single = getattr(metafunc.module, "SINGLE_BACKEND", False)
+        metafunc.parametrize("backend_name", BACKENDS[:1] if single else BACKENDS, scope="session")
+
+
+@pytest.fixture(autouse=True)
+def _active_backend(backend_name):
+    import xmppbin
+
+    previous = xmppbin.backend
+    xmppbin._use_backend(backend_name)
+    yield backend_name
+    xmppbin._use_backend(previous)

@@ -34,6 +34,8 @@ from xmppbin.errors import LimitExceededError, RestrictedXMLError, XmppbinError
 from xmppbin.limits import DEFAULT_LIMITS, Limits
 from xmppbin.xmlscan import DEFAULT_CONTEXT, XML_NS, XMLNS_NS
 
+SINGLE_BACKEND = True  # compares the two implementations directly
+
 try:
     from xmppbin import _cdecoder
 except ImportError as exc:  # pragma: no cover - depends on the build
