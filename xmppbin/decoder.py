@@ -17,6 +17,7 @@ from .errors import (
     TruncatedError,
     UnknownDictionaryError,
 )
+from .history import History
 from .limits import Limits
 from .xmlscan import _XMLDECL_RE, DEFAULT_CONTEXT, XML_NS, check_chars, is_name, is_ncname, resolve_start, unescape
 
@@ -26,10 +27,29 @@ _JID_PARTS = (M.VC_JID_LOCAL, M.VC_JID_DOMAIN, M.VC_JID_RESOURCE)
 
 
 class _Decoder:
-    def __init__(self, data: bytes, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        limits: Limits,
+        context: Mapping[str, str],
+        allow_comments: bool,
+        stream: "StreamFrame | None" = None,
+    ) -> None:
         self.limits = limits
         self.allow_comments = allow_comments
         self.context = context
+        self.data = data
+        self.produced = 0
+        self.secrets: frozenset[int] = frozenset()
+        self.ordinal = 0
+        if stream is not None:  # an element frame: no header, state from the stream
+            self.kind = M.KIND_ELEMENT
+            self.exact = stream.exact
+            self.d = stream.dictionary
+            self.r = BitReader(data, 0)
+            self.hist = stream.state.hist
+            self.cache = stream.state.cache
+            return
         if len(data) > limits.max_size:
             raise DecodeLimitError(
                 f"message of {len(data)} bytes exceeds max_size={limits.max_size}", limits.max_size, "max_size"
@@ -47,9 +67,19 @@ class _Decoder:
         self.exact = bool(b0 & 4)
         self.d = get_dictionary(data[1], 1)
         self.r = BitReader(data, 2)
-        self.data = data
-        self.hist: list[str] = []
-        self.produced = 0
+        self.hist = History()
+        self.cache: list[tuple] = []
+
+    def read_secrets(self) -> None:
+        """Stream mode: the ordinals of the never-indexed values of this message."""
+        r = self.r
+        n = r.gamma() - 1
+        out = []
+        o = -1
+        for _ in range(n):
+            o += r.gamma()
+            out.append(o)
+        self.secrets = frozenset(out)
 
     def fail(self, msg: str, cls=InvalidDataError):
         raise cls(msg, self.r.offset)
@@ -58,7 +88,9 @@ class _Decoder:
         raise DecodeLimitError(msg, self.r.offset, name)
 
     # ---- values -------------------------------------------------------------
-    def _value(self, vctx: int) -> str:
+    def _value(self, vctx: int, secret: bool = False) -> str:
+        """One string; a never-indexed (secret) one is no reference and is not
+        added to the history, nor are its JID parts."""
         r = self.r
         d = self.d
         max_string = self.limits.max_string
@@ -67,10 +99,12 @@ class _Decoder:
             return ""
         hist = self.hist
         if M.V_REF <= s <= M.V_REF_FAR:
+            if secret:
+                self.fail("never-indexed value coded as a reference")
             i = s - M.V_REF if s < M.V_REF_FAR else r.gamma() + M.REF_NEAR - 1
             if i >= len(hist):
                 self.fail(f"reference to string {i} of {len(hist)}")
-            return hist[-1 - i]
+            return hist.get(i)
         if s >= M.V_TOKEN:
             return d.values[s - M.V_TOKEN]
         if s == M.V_LIT:
@@ -116,9 +150,9 @@ class _Decoder:
         else:  # JID
             if vctx in _JID_PARTS:
                 self.fail("JID inside a JID part")
-            local = self._value(M.VC_JID_LOCAL) if s != M.V_JID_DR else None
-            domain = self._value(M.VC_JID_DOMAIN)
-            res = self._value(M.VC_JID_RESOURCE) if s != M.V_JID_LD else None
+            local = self._value(M.VC_JID_LOCAL, secret) if s != M.V_JID_DR else None
+            domain = self._value(M.VC_JID_DOMAIN, secret)
+            res = self._value(M.VC_JID_RESOURCE, secret) if s != M.V_JID_LD else None
             if (
                 (local is not None and (not local or "@" in local or "/" in local))
                 or not domain
@@ -134,8 +168,18 @@ class _Decoder:
                 out = out + "/" + res
         if len(out) > max_string // 4 and len(out.encode("utf-8")) > max_string:
             self.limit(f"string longer than max_string={max_string}", "max_string")
-        hist.append(out)
+        if not secret:
+            hist.add(out)
         return out
+
+    def content_value(self, vctx: int) -> str:
+        """An attribute value or a text node (those have never-indexed ordinals)."""
+        secret = self.ordinal in self.secrets
+        self.ordinal += 1
+        s = self._value(vctx, secret)
+        self.check_len(s)
+        self.count(s)
+        return s
 
     def value(self, vctx: int) -> str:
         s = self._value(vctx)
@@ -231,7 +275,7 @@ class _Decoder:
         scope0 = dict(self.context)
         scope0["xml"] = XML_NS
         scopes = [scope0]
-        cache: list[tuple] = []
+        cache = self.cache
         ws: list[str | None] = ["\n"]
         root_seen = False
         prev_text = False
@@ -257,10 +301,13 @@ class _Decoder:
                     ws.append(None)
                 if s == M.N_TEXT:
                     parent = names[-1] if names else None
-                    value = self.value(d.text_ctx.get(parent, M.VC_OTHER_TEXT) if parent else M.VC_OTHER_TEXT)
+                    vctx = d.text_ctx.get(parent, M.VC_OTHER_TEXT) if parent else M.VC_OTHER_TEXT
+                    value = self.content_value(vctx) if depth else self.value(vctx)
                     if not value:
                         self.fail("empty text node")
                 else:
+                    if depth:
+                        self.ordinal += 1  # a text node inside the root, coded by a symbol
                     if s == M.N_WS_SAME:
                         value = ws[depth]
                     elif depth == 0:
@@ -349,7 +396,7 @@ class _Decoder:
                     else:
                         self.check_len(it[1])
                         self.count(it[1])
-                        items.append((it[1], self.value(actx.get(it[1], M.VC_OTHER_ATTR))))
+                        items.append((it[1], self.content_value(actx.get(it[1], M.VC_OTHER_ATTR))))
                 scope, err = resolve_start(name, items, scopes[-1])
                 if err is not None:
                     self.fail(err[0])
@@ -481,16 +528,10 @@ def serialize(events, st: L.Style, devs: dict, prolog: str, fail) -> str:
     return "".join(out)
 
 
-def decode(
-    data: bytes,
-    *,
-    limits: Limits,
-    context: Mapping[str, str] = DEFAULT_CONTEXT,
-    allow_comments: bool = False,
-) -> bytes:
-    data = bytes(data)
-    dec = _Decoder(data, limits, context, allow_comments)
-    events = dec.run()
+def finish(dec: _Decoder, events: list) -> bytes:
+    """Lexical section, end-of-message checks and serialization (shared by
+    stateless messages and stream frames)."""
+    data = dec.data
     if dec.exact:
         st, devs, prolog = dec.lexical(events)
     else:
@@ -506,6 +547,18 @@ def decode(
         raise InvalidDataError(msg, len(data))
 
     out = serialize(events, st, devs, prolog, fail).encode("utf-8")
-    if len(out) > limits.max_size:
-        raise DecodeLimitError(f"output exceeds max_size={limits.max_size}", len(data), "max_size")
+    if len(out) > dec.limits.max_size:
+        raise DecodeLimitError(f"output exceeds max_size={dec.limits.max_size}", len(data), "max_size")
     return out
+
+
+def decode(
+    data: bytes,
+    *,
+    limits: Limits,
+    context: Mapping[str, str] = DEFAULT_CONTEXT,
+    allow_comments: bool = False,
+) -> bytes:
+    data = bytes(data)
+    dec = _Decoder(data, limits, context, allow_comments)
+    return finish(dec, dec.run())

@@ -8,20 +8,35 @@ from . import model as M
 from .bits import BitWriter, gamma_length
 from .dictionary import Dictionary
 from .errors import EncodeLimitError
+from .history import History
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT, scan
+
+
+class StreamState:
+    """What stream mode carries from one message to the next (spec section 14):
+    the string history with a byte budget (the dynamic table) and the shape cache."""
+
+    def __init__(self, budget: int) -> None:
+        self.hist = History(budget)
+        self.cache: list[tuple] = []
 
 
 class _Coder:
     """Per-message encoder state: string history, shape cache, indentation memory."""
 
-    def __init__(self, d: Dictionary, w) -> None:
+    def __init__(self, d: Dictionary, w, state: StreamState | None = None) -> None:
         self.d = d
         self.w = w
-        self.hist: list[str] = []
-        self.hist_pos: dict[str, int] = {}
-        self.cache: list[tuple] = []
+        if state is None:
+            self.hist = History()
+            self.cache: list[tuple] = []
+        else:
+            self.hist = state.hist
+            self.cache = state.cache
         self.ws: list[str | None] = ["\n"]
+        self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
+        self.ordinal = 0  # attribute values and text nodes inside the root, in order
         self.vcodes = d.codes["value"]
         self.ccodes = d.codes["char"]
 
@@ -36,13 +51,19 @@ class _Coder:
             prev = b
         return cost + cc[0 if prev < 0 else cls[prev]].lengths[0]
 
-    def _quick(self, s: str, vctx: int):
-        """(symbol, extra) for the priority choices: empty, history, token."""
+    def content_value(self, s: str, vctx: int) -> None:
+        """An attribute value or a text node: the values a stream may mark never-indexed."""
+        secret = self.ordinal in self.secrets
+        self.ordinal += 1
+        self.value(s, vctx, secret)
+
+    def _quick(self, s: str, vctx: int, secret: bool = False):
+        """(symbol, extra) for the priority choices: empty, history, token.
+        A never-indexed (secret) value is never coded as a history reference."""
         if not s:
             return M.V_EMPTY, None
-        p = self.hist_pos.get(s)
-        if p is not None:
-            i = len(self.hist) - 1 - p
+        i = None if secret else self.hist.find(s)
+        if i is not None:
             if i < M.REF_NEAR:
                 return M.V_REF + i, None
             return M.V_REF_FAR, i - M.REF_NEAR + 1
@@ -51,15 +72,15 @@ class _Coder:
             return M.V_TOKEN + t, None
         return None
 
-    def _est(self, s: str, vctx: int) -> int:
-        q = self._quick(s, vctx)
+    def _est(self, s: str, vctx: int, secret: bool = False) -> int:
+        q = self._quick(s, vctx, secret)
         lens = self.vcodes[vctx].lengths
         if q is not None:
             sym, extra = q
             return lens[sym] + (gamma_length(extra) if extra is not None else 0)
-        return self._choose(s, vctx)[1]
+        return self._choose(s, vctx, secret)[1]
 
-    def _choose(self, s: str, vctx: int):
+    def _choose(self, s: str, vctx: int, secret: bool = False):
         """Cheapest of the packed forms, ties resolved in the order below."""
         lens = self.vcodes[vctx].lengths
         best = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s), None)
@@ -87,25 +108,27 @@ class _Coder:
             j = M.jid_split(s)
             if j is not None:
                 sym, local, domain, res = j
-                c = lens[sym] + self._est(domain, M.VC_JID_DOMAIN)
+                c = lens[sym] + self._est(domain, M.VC_JID_DOMAIN, secret)
                 if local is not None:
-                    c += self._est(local, M.VC_JID_LOCAL)
+                    c += self._est(local, M.VC_JID_LOCAL, secret)
                 if res is not None:
-                    c += self._est(res, M.VC_JID_RESOURCE)
+                    c += self._est(res, M.VC_JID_RESOURCE, secret)
                 if c < best[1]:
                     best = (sym, c, j)
         return best
 
-    def value(self, s: str, vctx: int) -> None:
+    def value(self, s: str, vctx: int, secret: bool = False) -> None:
+        """Code one string. A secret (never-indexed) value is not looked up in,
+        nor added to, the history; neither are its JID parts."""
         w = self.w
         code = self.vcodes[vctx]
-        q = self._quick(s, vctx)
+        q = self._quick(s, vctx, secret)
         if q is not None:
             w.sym(code, q[0])
             if q[1] is not None:
                 w.gamma(q[1])
             return
-        sym, _, extra = self._choose(s, vctx)
+        sym, _, extra = self._choose(s, vctx, secret)
         w.sym(code, sym)
         if sym == M.V_LIT:
             cc = self.ccodes
@@ -131,12 +154,12 @@ class _Coder:
         else:  # JID
             _, local, domain, res = extra
             if local is not None:
-                self.value(local, M.VC_JID_LOCAL)
-            self.value(domain, M.VC_JID_DOMAIN)
+                self.value(local, M.VC_JID_LOCAL, secret)
+            self.value(domain, M.VC_JID_DOMAIN, secret)
             if res is not None:
-                self.value(res, M.VC_JID_RESOURCE)
-        self.hist_pos[s] = len(self.hist)
-        self.hist.append(s)
+                self.value(res, M.VC_JID_RESOURCE, secret)
+        if not secret:
+            self.hist.add(s)
 
     # ---- names --------------------------------------------------------------
     def prefix(self, p: str) -> None:
@@ -220,11 +243,15 @@ class _Coder:
         for it in items:
             a = it[0]
             if a != "xmlns" and not a.startswith("xmlns:"):
-                self.value(it[1], actx.get(a, M.VC_OTHER_ATTR))
+                self.content_value(it[1], actx.get(a, M.VC_OTHER_ATTR))
 
     def text(self, ncode, value: str, depth: int, parent: str | None) -> bool:
         """Code a text node; returns True if it was whitespace-only."""
         ws = self.ws
+        secret = False
+        if depth:  # a text node inside the root has an ordinal, however it is coded
+            secret = self.ordinal in self.secrets
+            self.ordinal += 1
         if M.is_ws_only(value):
             while len(ws) <= depth:
                 ws.append(None)
@@ -242,11 +269,11 @@ class _Coder:
                 self.w.sym(ncode, M.N_WS_DEEPER + len(value) - len(ws[depth - 1]) - 1)
             else:
                 self.w.sym(ncode, M.N_TEXT)
-                self.value(value, self._text_ctx(parent))
+                self.value(value, self._text_ctx(parent), secret)
             ws[depth] = value
             return True
         self.w.sym(ncode, M.N_TEXT)
-        self.value(value, self._text_ctx(parent))
+        self.value(value, self._text_ctx(parent), secret)
         return False
 
     def _text_ctx(self, parent: str | None) -> int:
@@ -255,9 +282,21 @@ class _Coder:
         return self.d.text_ctx.get(parent, M.VC_OTHER_TEXT)
 
 
-def encode_events(sc, d: Dictionary, exact: bool, w) -> None:
-    """Code the main stream of a scanned message into writer w (BitWriter or counter)."""
-    c = _Coder(d, w)
+def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None = None, secrets=()) -> None:
+    """Code the main stream of a scanned message into writer w (BitWriter or counter).
+
+    In stream mode (state given) the message starts with the list of its
+    never-indexed value ordinals, and the history and shape cache are the
+    stream's; stateless messages have neither.
+    """
+    c = _Coder(d, w, state)
+    if state is not None:
+        c.secrets = frozenset(secrets)
+        w.gamma(len(c.secrets) + 1)
+        prev = -1
+        for o in sorted(c.secrets):
+            w.gamma(o - prev)
+            prev = o
     ncodes = d.codes["node"]
     ctx_stack = [M.NC_DOC]
     names: list[str] = []

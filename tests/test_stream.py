@@ -1,0 +1,342 @@
+"""Stream mode (reference implementation): framing, chunking, dynamic table, secrets, limits."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xmppbin
+from xmppbin import stream
+from xmppbin.history import History
+
+SINGLE_BACKEND = True  # the stream mode has only the reference implementation so far
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPTURE = os.path.join(HERE, "data", "capture-session.jsonl")
+
+HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+          b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
+
+
+def capture_streams() -> dict:
+    out: dict = {}
+    with open(CAPTURE, encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            c = json.loads(line)
+            data = c["data"].encode() if "data" in c else base64.b64decode(c["data_b64"])
+            out.setdefault((c["conn"], c["dir"]), []).append(data)
+    return out
+
+
+STREAMS = capture_streams()
+
+
+def roundtrip(chunks, exact=True, **kw) -> tuple[bytes, bytes]:
+    enc = stream.StreamEncoder(exact=exact, **kw)
+    frames = b"".join(enc.feed(c) for c in chunks) + enc.flush()
+    dec = stream.StreamDecoder()
+    out = b"".join(ev.xml for ev in dec.feed(frames))
+    dec.close()
+    return frames, out
+
+
+@pytest.mark.parametrize("key", sorted(STREAMS), ids=lambda k: f"conn{k[0]}-{k[1]}")
+def test_capture_roundtrips_with_recorded_chunking(key):
+    chunks = STREAMS[key]
+    frames, out = roundtrip(chunks)
+    assert out == b"".join(chunks)
+    # and the decoder accepts the frames one byte at a time
+    dec = stream.StreamDecoder()
+    out1 = b"".join(ev.xml for i in range(len(frames)) for ev in dec.feed(frames[i : i + 1]))
+    dec.close()
+    assert out1 == out
+
+
+@pytest.mark.parametrize("key", sorted(STREAMS)[:2], ids=lambda k: f"conn{k[0]}-{k[1]}")
+def test_capture_roundtrips_fed_one_byte_at_a_time(key):
+    raw = b"".join(STREAMS[key])
+    frames, out = roundtrip([raw[i : i + 1] for i in range(len(raw))])
+    assert out == raw
+    assert frames == roundtrip([raw])[0]  # the frames do not depend on the chunking
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_capture_roundtrips_with_random_chunking(data):
+    key = data.draw(st.sampled_from(sorted(STREAMS)))
+    raw = b"".join(STREAMS[key])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=40)))
+    chunks = [raw[a:b] for a, b in zip([0] + cuts, cuts + [len(raw)])]
+    frames, out = roundtrip(chunks)
+    assert out == raw
+    # frames cut anywhere decode the same
+    fcuts = sorted(data.draw(st.lists(st.integers(0, len(frames)), max_size=40)))
+    dec = stream.StreamDecoder()
+    out2 = b"".join(ev.xml for a, b in zip([0] + fcuts, fcuts + [len(frames)]) for ev in dec.feed(frames[a:b]))
+    dec.close()
+    assert out2 == raw
+
+
+def test_default_mode_keeps_the_infoset_of_every_unit():
+    from infoset import infoset
+
+    raw = b"".join(STREAMS[sorted(STREAMS)[1]])
+    enc = stream.StreamEncoder(exact=False)
+    frames = enc.feed(raw) + enc.flush()
+    events = stream.StreamDecoder().feed(frames)
+    units = stream.XmlSplitter().feed(raw)
+    assert [e.kind for e in events] == [u.kind for u in units]
+    ctx = dict(xmppbin.DEFAULT_CONTEXT)
+    for e, u in zip(events, units):
+        if u.kind == "element":
+            assert infoset(e.xml, ctx) == infoset(u.xml, ctx)
+        elif u.kind in ("text", "close"):
+            assert e.xml == u.xml
+
+
+def test_stream_is_smaller_than_stateless_and_than_a_zlib_stream():
+    import zlib
+
+    total = {"stream": 0, "stateless": 0, "zlib": 0}
+    for chunks in STREAMS.values():
+        raw = b"".join(chunks)
+        total["stream"] += len(roundtrip(chunks)[0])
+        z = zlib.compressobj(9)
+        for u in stream.XmlSplitter().feed(raw):
+            total["zlib"] += len(z.compress(u.xml)) + len(z.flush(zlib.Z_SYNC_FLUSH))
+            if u.kind == "element":
+                total["stateless"] += len(xmppbin.encode(u.xml, exact=True)) + 2
+            elif u.kind == "open":
+                total["stateless"] += len(xmppbin.encode(u.xml, exact=True, open_root=True, context={})) + 2
+            else:
+                total["stateless"] += len(u.xml) + 1
+    assert total["stream"] < total["stateless"] < total["zlib"]
+
+
+# ---- dynamic table --------------------------------------------------------------
+def test_history_budget_and_eviction():
+    h = History(budget=100)
+    h.add("a" * 10)  # 42
+    h.add("b" * 10)  # 84
+    assert h.find("a" * 10) == 1 and h.find("b" * 10) == 0
+    h.add("c" * 10)  # 126 > 100: "a..." evicted
+    assert h.find("a" * 10) is None and len(h) == 2 and h.size == 84
+    h.add("d" * 68)  # exactly 100: everything else evicted
+    assert len(h) == 1 and h.size == 100 and h.find("d" * 68) == 0
+    h.add("e" * 69)  # 101 > budget: the table empties, nothing inserted
+    assert len(h) == 0 and h.size == 0 and h.find("e" * 69) is None
+
+
+def element_sizes(elements, **kw):
+    enc = stream.StreamEncoder(exact=True, **kw)
+    out = [enc.open(HEADER)]
+    for e in elements:
+        out.append(enc.element(e))
+    return out
+
+
+def test_repeated_strings_become_references_until_evicted():
+    jid = "juliet@capulet.example/balcony-" + "x" * 40
+    msgs = [f"<message to='{jid}' id='m{i}'/>".encode() for i in range(3)]
+    big = element_sizes(msgs)
+    assert len(big[2]) < len(big[1]) - 20  # the JID is a reference the second time
+    tiny = element_sizes(msgs, table_size=64)  # an entry does not fit: nothing is remembered
+    assert len(tiny[2]) == len(tiny[1])
+
+
+def test_restart_resets_the_table():
+    jid = "juliet@capulet.example/balcony-" + "x" * 40
+    msg = f"<message to='{jid}'/>".encode()
+    enc = stream.StreamEncoder(exact=True)
+    enc.open(HEADER)
+    first = enc.element(msg)
+    second = enc.element(msg)
+    enc.open(HEADER)
+    third = enc.element(msg)
+    assert len(second) < len(first) and len(third) == len(first)
+
+
+def test_table_budget_limit_on_decode():
+    frames = stream.StreamEncoder(table_size=4096).open(HEADER)
+    assert stream.StreamDecoder(max_table_size=4096).feed(frames)
+    with pytest.raises(xmppbin.DecodeLimitError) as ei:
+        stream.StreamDecoder(max_table_size=4095).feed(frames)
+    assert ei.value.limit == "max_table_size"
+    with pytest.raises(ValueError):
+        stream.StreamEncoder(table_size=stream.MAX_TABLE_SIZE + 1)
+
+
+# ---- secrets -------------------------------------------------------------------------
+SASL = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-EXAMPLE-MECH'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>"
+
+
+def test_sasl_payload_never_enters_the_table():
+    enc = stream.StreamEncoder(exact=True)
+    enc.open(HEADER)
+    enc.element(SASL)
+    entries = [s for s, _size in enc._s.state.hist.entries]
+    assert "AGp1bGlldAByMG0zMG15cjBtMzA=" not in entries
+    assert "X-EXAMPLE-MECH" in entries  # attribute values are indexed as usual
+    # the same string later in the stream is not a reference to the secret
+    probe = b"<message><body>AGp1bGlldAByMG0zMG15cjBtMzA=</body></message>"
+    with_secret = enc.element(probe)
+    enc2 = stream.StreamEncoder(exact=True)
+    enc2.open(HEADER)
+    enc2.element(SASL.replace(b"AGp1bGlldAByMG0zMG15cjBtMzA=", b"AGZvbwBiYXJiYXpxdXV4cXV1eHF1dXg="))
+    assert len(enc2.element(probe)) == len(with_secret)
+
+
+@pytest.mark.parametrize("guess_right", [True, False])
+def test_crime_probe_sees_no_size_difference(guess_right):
+    """An attacker who controls text in the stream and sees frame sizes learns
+    nothing about a never-indexed secret: each guess costs the same whether or
+    not the secret equals it."""
+    secret = "s3cr3t-passw0rd-42"
+    guess = secret if guess_right else "s3cr3t-passw0rd-43"
+    sizes = []
+    for actual in (secret, "xxxxxx-xxxxxxx-xx"):
+        enc = stream.StreamEncoder(exact=True)
+        enc.open(HEADER)
+        enc.element(f"<iq type='set' id='r1'><query xmlns='jabber:iq:register'><username>juliet</username>"
+                    f"<password>{actual}</password></query></iq>")
+        sizes.append(len(enc.element(f"<message><body>{guess}</body></message>")))
+    assert sizes[0] == sizes[1]
+
+
+def test_caller_marked_values_are_never_indexed():
+    token = "tok-" + "z" * 30
+    xml = f"<x xmlns='urn:x' authtoken='{token}' other='{token}'/>"
+    enc = stream.StreamEncoder(exact=True, never_index=lambda kind, name, value: name == "authtoken")
+    frames = enc.open(HEADER) + enc.element(xml)
+    entries = [s for s, _ in enc._s.state.hist.entries]
+    assert entries.count(token) == 1  # only the unmarked attribute's copy
+    frames += enc.element(xml)
+    out = b"".join(e.xml for e in stream.StreamDecoder().feed(frames))
+    assert out == HEADER + xml.encode() * 2
+
+
+def test_decoder_rejects_a_reference_for_a_secret():
+    """A frame that marks a value never-indexed but codes it as a reference is invalid."""
+    from xmppbin.bits import BitReader, BitWriter
+
+    enc = stream.StreamEncoder(exact=True)
+    head = enc.open(HEADER) + enc.element(b"<message id='abcdefgh-1234'><body>x</body></message>")
+    msg = enc.element(b"<message id='abcdefgh-1234'><body>y</body></message>")  # the id is now a reference
+    _v, p = stream.get_varint(msg, 0, 4)
+    payload = msg[p:]
+    r = BitReader(payload, 0)
+    assert r.gamma() == 1  # the frame marks no secret
+    rest = len(payload) * 8 - r.pos
+    w = BitWriter()
+    w.gamma(2)  # one secret ...
+    w.gamma(1)  # ... ordinal 0: the id attribute
+    w.write(int.from_bytes(payload, "big") & ((1 << rest) - 1), rest)
+    dec = stream.StreamDecoder()
+    dec.feed(head)
+    good = stream.StreamDecoder()
+    assert good.feed(head + msg)[-1].xml.endswith(b"<body>y</body></message>")
+    with pytest.raises(xmppbin.InvalidDataError) as ei:
+        dec.feed(stream.frame(stream.FRAME_ELEMENT, w.getvalue()))
+    assert "reference" in str(ei.value)
+
+
+# ---- framing, errors, limits ----------------------------------------------------------
+def test_truncated_or_corrupted_streams_fail_cleanly():
+    chunks = STREAMS[sorted(STREAMS)[0]]
+    frames, _ = roundtrip(chunks)
+    boundaries = {0}
+    pos = 0
+    while pos < len(frames):
+        v, p = stream.get_varint(frames, pos, 4)
+        pos = p + (v >> 2)
+        boundaries.add(pos)
+    cuts = sorted(set(range(0, len(frames), max(1, len(frames) // 300))) | set(list(boundaries)[:50]))
+    for cut in cuts:
+        dec = stream.StreamDecoder()
+        try:
+            dec.feed(frames[:cut])
+            dec.close()
+        except xmppbin.TruncatedError as e:
+            assert cut not in boundaries and e.offset == cut
+        else:
+            assert cut in boundaries  # only a cut between frames is a complete stream prefix
+    rnd = random.Random(7)
+    errors = 0
+    for _ in range(300):
+        b = bytearray(frames)
+        i = rnd.randrange(len(b))
+        b[i] ^= 1 << rnd.randrange(8)
+        dec = stream.StreamDecoder()
+        try:
+            dec.feed(bytes(b))
+            dec.close()
+        except xmppbin.DecodeError as e:
+            assert 0 <= e.offset <= len(b)
+            errors += 1
+    assert errors > 50
+
+
+def test_truncation_offsets_and_messages():
+    frames = stream.StreamEncoder().open(HEADER)
+    dec = stream.StreamDecoder()
+    assert dec.feed(frames[:-1]) == []
+    with pytest.raises(xmppbin.TruncatedError) as ei:
+        dec.close()
+    assert ei.value.offset == len(frames) - 1
+
+
+def test_max_frame_limit():
+    enc = stream.StreamEncoder()
+    frames = enc.open(HEADER) + enc.element(b"<message><body>" + b"q" * 500 + b"</body></message>")
+    sizes = []
+    pos = 0
+    while pos < len(frames):
+        v, p = stream.get_varint(frames, pos, 4)
+        sizes.append(v >> 2)
+        pos = p + (v >> 2)
+    n = max(sizes)
+    stream.StreamDecoder(max_frame=n).feed(frames)
+    with pytest.raises(xmppbin.DecodeLimitError) as ei:
+        stream.StreamDecoder(max_frame=n - 1).feed(frames)
+    assert ei.value.limit == "max_frame"
+    with pytest.raises(xmppbin.EncodeLimitError):
+        e2 = stream.StreamEncoder(max_frame=n - 1)
+        e2.open(HEADER)
+        e2.element(b"<message><body>" + b"q" * 500 + b"</body></message>")
+
+
+def test_stanza_size_limit_in_the_splitter():
+    body = b"<message><body>" + b"w" * 100 + b"</body></message>"
+    n = len(body)
+    enc = stream.StreamEncoder(max_size=n)
+    assert enc.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" + body)
+    enc2 = stream.StreamEncoder(max_size=n - 1)
+    with pytest.raises(xmppbin.EncodeLimitError):
+        enc2.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" + body)
+
+
+def test_element_before_open_is_announced_and_required():
+    enc = stream.StreamEncoder(exact=True, in_stream=True)
+    frames = enc.feed(b"<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/>")
+    out = b"".join(e.xml for e in stream.StreamDecoder().feed(frames))
+    assert out == b"<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/>"
+    first = frames[0] & 3
+    assert first == stream.FRAME_OPEN
+    elem = stream.frame(stream.FRAME_ELEMENT, b"\x80")
+    with pytest.raises(xmppbin.InvalidDataError):
+        stream.StreamDecoder().feed(elem)
+
+
+def test_restart_after_sasl_and_close():
+    raw = (HEADER + b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGE=</auth>"
+           + b"<?xml version='1.0'?>" + HEADER[len(b"<?xml version='1.0'?>"):] + b" <presence/></stream:stream>")
+    frames, out = roundtrip([raw])
+    assert out == raw
+    kinds = [e.kind for e in stream.StreamDecoder().feed(frames)]
+    assert kinds == ["open", "element", "open", "text", "element", "close"]

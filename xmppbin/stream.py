@@ -1,0 +1,644 @@
+"""Stream mode: a whole XMPP session as a sequence of frames (spec section 14).
+
+A binary stream is a sequence of frames. Each frame starts with a LEB128
+varint ``(payload_length << 2) | type`` (at most 4 bytes) and its payload:
+
+    OPEN     varint(table budget), the 2-byte message header (format version,
+             exact flag, dictionary id) and, if its kind is 1, the body of the
+             stream header message (<?xml?><stream:stream ...>). Resets the
+             stream state (dynamic table and shape cache). With kind 0 and no
+             body it only announces the parameters, for a stream captured
+             after its header. Every binary stream starts with an OPEN frame
+             (TEXT frames may precede it).
+    ELEMENT  a top-level element (stanza or nonza), coded with the stream state.
+    TEXT     whitespace between top-level units (keepalives), as raw bytes.
+    CLOSE    the closing tag </stream:stream>, as raw bytes.
+
+Messages coded with the stream state keep the string history (the dynamic
+table, bounded by the budget) and the shape cache from one frame to the next,
+and start with the list of their never-indexed values: secrets (SASL
+payloads, passwords, values the caller marks) are coded without references
+and never enter the table, so attacker-chosen content in the same stream
+cannot probe them.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+
+from . import decoder as _decoder
+from . import encoder as _encoder
+from . import model as M
+from .bits import BitWriter
+from .dictionary import Dictionary, get_dictionary
+from .errors import (
+    DecodeError,
+    DecodeLimitError,
+    EncodeLimitError,
+    InvalidDataError,
+    MalformedXMLError,
+    RestrictedXMLEncodeError,
+    TruncatedError,
+    UnknownDictionaryError,
+    XmppbinError,
+)
+from .limits import Limits
+from .xmlscan import DEFAULT_CONTEXT, NCNAME, XML_NS, scan
+
+FRAME_ELEMENT = 0
+FRAME_TEXT = 1
+FRAME_OPEN = 2
+FRAME_CLOSE = 3
+FRAME_KINDS = ("element", "text", "open", "close")
+
+#: dynamic table budget in bytes (an entry costs its UTF-8 length + 32)
+DEFAULT_TABLE_SIZE = 16384
+#: the largest budget a decoder accepts unless told otherwise
+MAX_TABLE_SIZE = 65536
+#: largest frame payload accepted (bytes)
+DEFAULT_MAX_FRAME = 1 << 20
+MAX_FRAME_HEADER = 4  # bytes of the varint: payload lengths below 2**26
+
+SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
+SASL2_NS = "urn:xmpp:sasl:2"
+#: elements whose text is never indexed: SASL payloads, legacy-auth and
+#: in-band-registration passwords and digests
+SECRET_ELEMENTS = frozenset(
+    {
+        (SASL_NS, "auth"),
+        (SASL_NS, "response"),
+        (SASL_NS, "challenge"),
+        (SASL_NS, "success"),
+        (SASL2_NS, "initial-response"),
+        (SASL2_NS, "response"),
+        (SASL2_NS, "challenge"),
+        (SASL2_NS, "additional-data"),
+        ("jabber:iq:auth", "password"),
+        ("jabber:iq:auth", "digest"),
+        ("jabber:iq:auth", "token"),
+        ("jabber:iq:auth", "hash"),
+        ("jabber:iq:register", "password"),
+    }
+)
+
+_WS = re.compile(rb"[ \t\r\n]+")
+_CLOSE = re.compile(rf"</({NCNAME}(?::{NCNAME})?)[ \t\r\n]*>")
+
+
+def _close_name(data: bytes) -> str | None:
+    """The qname of a well-formed end tag, else None."""
+    try:
+        m = _CLOSE.fullmatch(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return None if m is None else m.group(1)
+
+
+class StreamEvent(NamedTuple):
+    """One unit of the XML stream: kind is "open", "element", "text" or "close"."""
+
+    kind: str
+    xml: bytes
+
+
+# ---- varints ---------------------------------------------------------------------
+def put_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def get_varint(buf, pos: int, limit: int) -> tuple[int, int] | None:
+    """(value, position after it), or None if buf ends inside the varint.
+    Raises InvalidDataError past `limit` bytes (offset = the varint's start)."""
+    n = 0
+    shift = 0
+    for i in range(limit):
+        if pos + i >= len(buf):
+            return None
+        b = buf[pos + i]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            if i and b == 0:
+                raise InvalidDataError("non-minimal varint", pos)
+            return n, pos + i + 1
+    raise InvalidDataError(f"varint longer than {limit} bytes", pos)
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return put_varint(len(payload) << 2 | kind) + payload
+
+
+# ---- the XML side: splitting a raw stream into units -----------------------------
+class XmlSplitter:
+    """Cuts raw XML stream bytes, fed in any chunking, into StreamEvents.
+
+    Only boundaries are found here (tags, quoted attribute values, comments,
+    CDATA and PIs are skipped correctly); the encoder's scanner validates each
+    unit. A stream restart (an XML declaration or a new stream header while the
+    stream is open) starts a new "open" unit. Memory: one unit, at most
+    max_size bytes.
+    """
+
+    def __init__(self, *, max_size: int = Limits().max_size, in_stream: bool = False) -> None:
+        self.buf = bytearray()
+        self.base = 0  # stream offset of buf[0]
+        self.max_size = max_size
+        self.depth = 1 if in_stream else 0  # 1: inside the stream element
+        self.stream_name: bytes | None = None
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        self.buf += data
+        out = []
+        while True:
+            ev = self._next()
+            if ev is None:
+                break
+            out.append(ev)
+        if len(self.buf) > self.max_size:
+            raise EncodeLimitError(
+                f"a stream unit is longer than max_size={self.max_size}", self.base + self.max_size, "max_size"
+            )
+        return out
+
+    def close(self) -> None:
+        """The input ended: an unfinished unit is an error (whitespace is fine)."""
+        if self.buf.strip(b" \t\r\n"):
+            raise MalformedXMLError("the stream ends inside a unit", self.base + len(self.buf))
+
+    def _take(self, n: int, kind: str) -> StreamEvent:
+        chunk = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.base += n
+        return StreamEvent(kind, chunk)
+
+    def _next(self) -> StreamEvent | None:
+        buf = self.buf
+        if not buf:
+            return None
+        m = _WS.match(buf)
+        if m:
+            if m.end() == len(buf):
+                return None  # the run may go on
+            return self._take(m.end(), "text")
+        if buf[0] != 0x3C:  # '<'
+            raise MalformedXMLError("text between top-level elements", self.base)
+        if buf.startswith(b"<?xml") and len(buf) > 5 and buf[5] in b" \t\r\n?":
+            # declaration: belongs to the stream header that follows
+            end = buf.find(b"?>")
+            if end < 0:
+                return None
+            m = _WS.match(buf, end + 2)
+            start = m.end() if m else end + 2
+            if start == len(buf):
+                return None
+            hdr = self._tag_end(start)
+            if hdr is None:
+                return None
+            return self._open(hdr)
+        if buf.startswith(b"</"):
+            end = buf.find(b">")
+            if end < 0:
+                return None
+            if self.depth != 1:
+                raise MalformedXMLError("end tag outside the stream", self.base)
+            self.depth = 0
+            return self._take(end + 1, "close")
+        end = self._tag_end(0)
+        if end is None:
+            return None
+        name = re.match(rb"<([^\s/>]+)", buf)
+        qname = name.group(1) if name else b""
+        if self.depth == 0 or qname == self.stream_name:
+            if buf[end - 2] == 0x2F:  # '/>' : a self-closed element, not a header
+                return self._take(end, "element")
+            return self._open(end)
+        return self._element()
+
+    def _open(self, end: int) -> StreamEvent:
+        name = re.search(rb"<([^\s/>?!]+)", self.buf[:end])
+        self.stream_name = name.group(1) if name else None
+        self.depth = 1
+        return self._take(end, "open")
+
+    def _tag_end(self, i: int) -> int | None:
+        """Index after the '>' of the markup starting at buf[i] ('<'), or None."""
+        buf = self.buf
+        if buf.startswith(b"<!--", i):
+            e = buf.find(b"-->", i + 4)
+            return None if e < 0 else e + 3
+        if buf.startswith(b"<![CDATA[", i):
+            e = buf.find(b"]]>", i + 9)
+            return None if e < 0 else e + 3
+        if buf.startswith(b"<?", i):
+            e = buf.find(b"?>", i + 2)
+            return None if e < 0 else e + 2
+        q = 0
+        j = i + 1
+        n = len(buf)
+        while j < n:
+            c = buf[j]
+            if q:
+                if c == q:
+                    q = 0
+            elif c in (0x22, 0x27):
+                q = c
+            elif c == 0x3E:
+                return j + 1
+            j += 1
+        return None
+
+    def _element(self) -> StreamEvent | None:
+        """A whole top-level element from buf[0], or None if incomplete."""
+        buf = self.buf
+        depth = 0
+        i = 0
+        n = len(buf)
+        while True:
+            if i >= n:
+                return None
+            if buf[i] != 0x3C:
+                j = buf.find(b"<", i)
+                if j < 0:
+                    return None
+                i = j
+                continue
+            end = self._tag_end(i)
+            if end is None:
+                return None
+            if buf[i + 1] == 0x2F:  # end tag
+                depth -= 1
+            elif buf[i + 1] not in b"!?" and buf[end - 2] != 0x2F:
+                depth += 1
+            i = end
+            if depth <= 0:
+                return self._take(i, "element")
+
+
+# ---- stream state shared by both sides -----------------------------------------
+class _StreamContext:
+    """Per-direction stream state: the coding state, mode, dictionary, context."""
+
+    def __init__(self, base_context: Mapping[str, str], table_size: int, exact: bool, d: Dictionary) -> None:
+        self.base_context = dict(base_context)
+        self.context = dict(base_context)  # what elements inherit
+        self.state = _encoder.StreamState(table_size)
+        self.exact = exact
+        self.dictionary = d
+        self.stream_qname: str | None = None
+
+    def opened(self, name: str, items) -> None:
+        """A new stream header: reset the coding state, take its bindings."""
+        ctx = dict(self.base_context)
+        for a, v in items:
+            if a == "xmlns":
+                ctx[""] = v
+            elif a.startswith("xmlns:"):
+                ctx[a[6:]] = v
+        self.context = ctx
+        self.stream_qname = name
+
+
+def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_index) -> list[int]:
+    """Ordinals (attribute values and text nodes inside the root, in document
+    order) of the values to send never-indexed."""
+    out = []
+    ordinal = 0
+    scopes = [dict(context, xml=XML_NS)]
+    names: list[tuple[str, str]] = []
+    for e in sc.events:
+        t = e[0]
+        if t == "S":
+            scope = dict(scopes[-1])
+            for it in e[2]:
+                if it[0] == "xmlns":
+                    scope[""] = it[1]
+                elif it[0].startswith("xmlns:"):
+                    scope[it[0][6:]] = it[1]
+            pfx, _, local = e[1].rpartition(":")
+            names.append((scope.get(pfx, ""), local))
+            for it in e[2]:
+                a = it[0]
+                if a == "xmlns" or a.startswith("xmlns:"):
+                    continue
+                apfx, _, alocal = a.rpartition(":")
+                expanded = "{%s}%s" % (scope.get(apfx, ""), alocal) if apfx else alocal
+                if never_index is not None and never_index("attr", expanded, it[1]):
+                    out.append(ordinal)
+                ordinal += 1
+            scopes.append(scope)
+            if sc.open_root:
+                break
+        elif t == "E":
+            names.pop()
+            scopes.pop()
+        elif t == "T" and names:
+            ns, local = names[-1]
+            if (ns, local) in secret_elements or (
+                never_index is not None and never_index("text", "{%s}%s" % (ns, local), e[1])
+            ):
+                out.append(ordinal)
+            ordinal += 1
+    return out
+
+
+class StreamEncoder:
+    """Encodes an XMPP stream (one direction of a session) into frames.
+
+    Feed raw XML stream bytes in any chunking with feed(), or encode units
+    yourself with open()/element()/text()/close(). never_index(kind, name,
+    value) -> bool marks further values as secrets (kind "attr" or "text";
+    name the attribute's, or the parent element's, expanded name "{ns}local").
+    """
+
+    def __init__(
+        self,
+        *,
+        exact: bool = False,
+        context: Mapping[str, str] | None = None,
+        allow_comments: bool = False,
+        table_size: int = DEFAULT_TABLE_SIZE,
+        never_index: Callable[[str, str, str], bool] | None = None,
+        secret_elements: Iterable[tuple[str, str]] = SECRET_ELEMENTS,
+        in_stream: bool = False,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        dictionary: int = 1,
+        **limits: int,
+    ) -> None:
+        if not isinstance(table_size, int) or not 0 <= table_size <= MAX_TABLE_SIZE:
+            raise ValueError(f"table_size must be 0..{MAX_TABLE_SIZE}")
+        self.limits = Limits(**limits)
+        self.allow_comments = allow_comments
+        self.never_index = never_index
+        self.secret_elements = frozenset(secret_elements)
+        self.max_frame = max_frame
+        self.table_size = table_size
+        self.exact = exact
+        try:
+            d = get_dictionary(dictionary)
+        except UnknownDictionaryError:
+            raise ValueError(f"unknown dictionary id {dictionary!r}") from None
+        self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
+        self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
+        self._opened = False
+        self._pos = 0  # stream offset of the next unit fed through feed()
+
+    def _head(self, kind: int) -> bytes:
+        s = self._s
+        return bytes(((M.FORMAT_VERSION << 5) | (kind << 3) | (int(s.exact) << 2), s.dictionary.id))
+
+    def _announce(self) -> bytes:
+        """The open frame without a header, before the first element of a stream
+        that is encoded from its middle."""
+        if self._opened:
+            return b""
+        self._opened = True
+        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_ELEMENT))
+
+    def _message(self, sc) -> bytes:
+        s = self._s
+        w = BitWriter()
+        secrets = _secret_ordinals(sc, s.context, self.secret_elements, self.never_index)
+        _encoder.encode_events(sc, s.dictionary, s.exact, w, s.state, secrets)
+        return w.getvalue()
+
+    def _frame(self, kind: int, payload: bytes) -> bytes:
+        if len(payload) > self.max_frame:
+            raise EncodeLimitError(f"frame of {len(payload)} bytes exceeds max_frame={self.max_frame}",
+                                   0, "max_frame")
+        return frame(kind, payload)
+
+    def open(self, xml: bytes | str) -> bytes:
+        """A stream header (optionally with its XML declaration): resets the state."""
+        s = self._s
+        sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
+        root = next(e for e in sc.events if e[0] == "S")
+        s.state = _encoder.StreamState(self.table_size)
+        s.context = dict(s.base_context)  # the header is coded in the outer context
+        body = self._message(sc)
+        s.opened(root[1], [(it[0], it[1]) for it in root[2]])
+        self._opened = True
+        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+
+    def element(self, xml: bytes | str) -> bytes:
+        """A top-level element (stanza or nonza) of the open stream."""
+        s = self._s
+        sc = scan(xml, self.limits, s.context, self.allow_comments, False, s.exact)
+        head = self._announce()
+        return head + self._frame(FRAME_ELEMENT, self._message(sc))
+
+    def text(self, ws: bytes | str) -> bytes:
+        """Whitespace between top-level units (e.g. a keepalive)."""
+        data = ws.encode("utf-8") if isinstance(ws, str) else bytes(ws)
+        if not data or _WS.fullmatch(data) is None:
+            raise MalformedXMLError("only whitespace may stand between top-level elements", 0)
+        if len(data) > self.limits.max_size:
+            raise EncodeLimitError(f"whitespace longer than max_size={self.limits.max_size}",
+                                   self.limits.max_size, "max_size")
+        return self._frame(FRAME_TEXT, data)
+
+    def close(self, xml: bytes | str = b"</stream:stream>") -> bytes:
+        """The closing tag of the stream."""
+        data = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
+        name = _close_name(data)
+        if name is None:
+            raise MalformedXMLError("malformed stream end tag", 0)
+        s = self._s
+        if s.stream_qname is not None and name != s.stream_qname:
+            raise MalformedXMLError(f"end tag does not match <{s.stream_qname}>", 0)
+        return self._frame(FRAME_CLOSE, data)
+
+    def encode(self, event: StreamEvent) -> bytes:
+        kind, xml = event
+        if kind == "element":
+            return self.element(xml)
+        if kind == "text":
+            return self.text(xml)
+        if kind == "open":
+            return self.open(xml)
+        if kind == "close":
+            return self.close(xml)
+        raise ValueError(f"unknown stream event kind {kind!r}")
+
+    def feed(self, data: bytes) -> bytes:
+        """Raw XML stream bytes in, frames for every unit completed so far out.
+        Error offsets count from the start of everything fed."""
+        out = []
+        for ev in self._splitter.feed(data):  # splitter errors count from the start already
+            try:
+                out.append(self.encode(ev))
+            except XmppbinError as e:
+                raise _shift(e, self._pos) from None
+            self._pos += len(ev.xml)
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """End of input: any unfinished unit is an error; trailing whitespace is sent."""
+        out = b""
+        buf = bytes(self._splitter.buf)
+        if buf and _WS.fullmatch(buf):
+            self._splitter.buf.clear()
+            out = self.text(buf)
+        self._splitter.close()
+        return out
+
+
+class StreamDecoder:
+    """Decodes frames, fed in any chunking (one byte at a time included), back
+    into stream units. Memory: the table budget plus one frame."""
+
+    def __init__(
+        self,
+        *,
+        context: Mapping[str, str] | None = None,
+        allow_comments: bool = False,
+        max_table_size: int = MAX_TABLE_SIZE,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        **limits: int,
+    ) -> None:
+        self.limits = Limits(**limits)
+        self.allow_comments = allow_comments
+        self.max_table_size = max_table_size
+        self.max_frame = max_frame
+        self.buf = bytearray()
+        self.offset = 0  # stream offset of buf[0]
+        self._opened = False
+        self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        self.buf += data
+        out = []
+        while True:
+            ev = self._next()
+            if ev is None:
+                return out
+            if ev is not _NOTHING:
+                out.append(ev)
+
+    def events(self, chunks: Iterable[bytes]) -> Iterator[StreamEvent]:
+        for c in chunks:
+            yield from self.feed(c)
+        self.close()
+
+    def close(self) -> None:
+        """The input ended: a partial frame is a TruncatedError."""
+        if self.buf:
+            raise TruncatedError("the stream ends inside a frame", self.offset + len(self.buf))
+
+    def _next(self) -> StreamEvent | None:
+        buf = self.buf
+        if not buf:
+            return None
+        try:
+            hv = get_varint(buf, 0, MAX_FRAME_HEADER)
+        except InvalidDataError as e:
+            raise type(e)(e.reason, self.offset + e.offset) from None
+        if hv is None:
+            return None
+        v, start = hv
+        kind, n = v & 3, v >> 2
+        if n > self.max_frame:
+            raise DecodeLimitError(f"frame of {n} bytes exceeds max_frame={self.max_frame}", self.offset, "max_frame")
+        if len(buf) < start + n:
+            return None
+        payload = bytes(buf[start : start + n])
+        base = self.offset + start
+        try:
+            ev = self._frame(kind, payload)
+        except DecodeError as e:
+            raise _shift(e, base) from None
+        del buf[: start + n]
+        self.offset += start + n
+        return _NOTHING if ev is None else ev
+
+    def _frame(self, kind: int, payload: bytes) -> StreamEvent:
+        s = self._s
+        if kind == FRAME_TEXT:
+            if not payload or _WS.fullmatch(payload) is None:
+                raise InvalidDataError("a text frame must hold whitespace only", 0)
+            return StreamEvent("text", payload)
+        if kind == FRAME_CLOSE:
+            name = _close_name(payload)
+            if name is None or (s.stream_qname is not None and name != s.stream_qname):
+                raise InvalidDataError("invalid stream end tag", 0)
+            return StreamEvent("close", payload)
+        if kind == FRAME_OPEN:
+            hv = get_varint(payload, 0, 3)
+            if hv is None:
+                raise TruncatedError("frame is truncated", len(payload))
+            budget, p = hv
+            if budget > self.max_table_size:
+                raise DecodeLimitError(f"table budget {budget} exceeds max_table_size={self.max_table_size}",
+                                       0, "max_table_size")
+            if len(payload) < p + 2:
+                raise TruncatedError("frame is truncated", len(payload))
+            b0, dict_id = payload[p], payload[p + 1]
+            if b0 >> 5 != M.FORMAT_VERSION:
+                raise UnknownDictionaryError(f"unsupported format version {b0 >> 5}", p)
+            kind = (b0 >> 3) & 3
+            if kind > M.KIND_STREAM_OPEN or b0 & 3:
+                raise InvalidDataError("invalid message header in an open frame", p)
+            s.exact = bool(b0 & 4)
+            s.dictionary = get_dictionary(dict_id, p + 1)
+            s.state = _encoder.StreamState(budget)
+            s.context = dict(s.base_context)
+            self._opened = True
+            body = payload[p + 2 :]
+            if kind == M.KIND_ELEMENT:  # an announcement: no header
+                if body:
+                    raise InvalidDataError("an announcing open frame has no body", p + 2)
+                return None
+            out, events = self._decode(body, M.KIND_STREAM_OPEN)
+            root = next(e for e in events if e[0] == "S")
+            s.opened(root[1], root[2])
+            return StreamEvent("open", out)
+        if not self._opened:
+            raise InvalidDataError("an element frame before the stream's open frame", 0)
+        out, _events = self._decode(payload, M.KIND_ELEMENT)
+        return StreamEvent("element", out)
+
+    def _decode(self, body: bytes, kind: int):
+        s = self._s
+        dec = _decoder._Decoder(body, self.limits, s.context, self.allow_comments, stream=s)
+        dec.kind = kind
+        dec.read_secrets()
+        events = dec.run()
+        return _decoder.finish(dec, events), events
+
+
+_NOTHING = StreamEvent("", b"")  # a frame that yields no unit (an announcement)
+
+
+def _shift(e, base: int):
+    """The same error with its offset counted from the start of the stream."""
+    args = (e.reason, e.offset + base) + ((e.limit,) if hasattr(e, "limit") else ())
+    return type(e)(*args)
+
+
+def encode_stream(chunks: Iterable[bytes], **options: Any) -> bytes:
+    """All frames of a raw XML stream given in chunks."""
+    enc = StreamEncoder(**options)
+    out = [enc.feed(c) for c in chunks]
+    out.append(enc.flush())
+    return b"".join(out)
+
+
+def decode_stream(data: bytes, **options: Any) -> bytes:
+    """The XML stream of complete frames."""
+    dec = StreamDecoder(**options)
+    out = b"".join(ev.xml for ev in dec.feed(data))
+    dec.close()
+    return out
+
+
+__all__ = [
+    "StreamEncoder", "StreamDecoder", "StreamEvent", "XmlSplitter", "encode_stream", "decode_stream",
+    "DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "DEFAULT_MAX_FRAME", "SECRET_ELEMENTS", "RestrictedXMLEncodeError",
+]
