@@ -86,6 +86,66 @@ typedef struct xb_batch {
 int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, const xb_decode_options *opt,
                    xb_batch *res);
 
+/* ---- encoder ---- */
+/* Encoder errors (xb_encode_result.error): XB_ERR_MALFORMED is MalformedXMLError,
+   XB_ERR_RESTRICTED RestrictedXMLEncodeError, XB_ERR_LIMIT EncodeLimitError;
+   offsets are byte offsets into the XML input. */
+#define XB_ERR_MALFORMED 9
+
+typedef struct xb_encode_options {
+    /* limits (xmppbin/limits.py), each 1..2**31-1 */
+    uint32_t max_size;
+    uint32_t max_depth;
+    uint32_t max_attributes;
+    uint32_t max_string;
+    uint32_t max_elements;
+    int exact;          /* exact (byte-preserving) mode */
+    int allow_comments;
+    int open_root;      /* -1: auto (None), 0: complete element (False), 1: stream header (True) */
+    int dictionary;     /* dictionary id (1) */
+    /* namespace context, as in xb_decode_options */
+    size_t context_count;
+    const char *context_data;
+    const size_t *context_lens;
+} xb_encode_options;
+
+typedef struct xb_encode_result {
+    const char *data; /* output on success, owned by the encoder: valid until its next call */
+    size_t size;
+    int error;        /* XB_OK or XB_ERR_* */
+    int limit;        /* XB_LIMIT_* for XB_ERR_LIMIT */
+    size_t offset;    /* byte offset into the (failing) XML input */
+    size_t index;     /* xb_encode_many: the failing input */
+    char message[256];
+} xb_encode_result;
+
+/* Reusable encoder state (buffers kept between calls). One per thread. */
+typedef struct xb_encoder xb_encoder;
+xb_encoder *xb_encoder_new(void);
+void xb_encoder_free(xb_encoder *enc);
+
+/* Encode one UTF-8 XML input (xmppbin.encoder.encode). Returns res->error. */
+int xb_encode(xb_encoder *enc, const char *xml, size_t size, const xb_encode_options *opt,
+              xb_encode_result *res);
+
+/* The same for bindings (fewer arguments and result reads): the result is
+   kept in the encoder (xb_encoder_result). Returns the message size, or -1 on
+   error; a message of at most cap bytes is also copied to out. */
+int64_t xb_encode_into(xb_encoder *enc, const char *xml, size_t size, const xb_encode_options *opt, char *out,
+                       size_t cap);
+xb_encode_result *xb_encoder_result(xb_encoder *enc);
+/* Bind options and an output buffer to an encoder for xb_encode_bound, which
+   is xb_encode_into(enc, xml, size, opt, out, cap) with the bound arguments;
+   they must stay valid while bound. */
+void xb_encoder_bind(xb_encoder *enc, const xb_encode_options *opt, char *out, size_t cap);
+int64_t xb_encode_bound(xb_encoder *enc, const char *xml, size_t size);
+
+/* Encode count inputs, concatenated in data with their sizes in sizes[], in one
+   call. On success res->data holds all messages concatenated, message i ending
+   at ends[i]. On error res->index is the failing input. */
+int xb_encode_many(xb_encoder *enc, size_t count, const char *data, const size_t *sizes,
+                   const xb_encode_options *opt, size_t *ends, xb_encode_result *res);
+
 /* Release an output buffer (NULL is allowed). */
 void xb_free(void *p);
 /* CDEF-END */

@@ -121,6 +121,9 @@ def test_errors_are_value_errors_with_offsets_and_pickle():
         ("text", xmppbin.MalformedXMLError, 0),
         ("<!ENTITY x 'y'><a/>", xmppbin.MalformedXMLError, 0),
         ("<a>&lt;&unknown;</a>", xmppbin.RestrictedXMLEncodeError, 7),
+        ("<a b=']]>&nbsp;'/>", xmppbin.RestrictedXMLEncodeError, 9),  # ']]>' is legal in attributes
+        ("<a>&a\u1680b;</a>", xmppbin.RestrictedXMLEncodeError, 3),  # only XML whitespace ends a name
+        ("<a>&a b;</a>", xmppbin.MalformedXMLError, 3),
     ],
 )
 def test_encode_errors(xml, cls, offset):

@@ -45,7 +45,7 @@ _XMLDECL_RE = re.compile(
     r"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['\"])([A-Za-z][A-Za-z0-9._-]*)\2)?"
     r"(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(['\"])(?:yes|no)\4)?[ \t\r\n]*\?>"
 )
-_REF_RE = re.compile(r"&(?:#([0-9]+)|#x([0-9a-fA-F]+)|([^;&<\s]*));")
+_REF_RE = re.compile(r"&(?:#([0-9]+)|#x([0-9a-fA-F]+)|([^;&< \t\r\n]*));")
 _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "apos": "'", "quot": '"'}
 _ATTR_WS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
@@ -245,13 +245,13 @@ def scan(
         check_string(raw if exact else value, text_start)
         ev(("T", value, raw, text_start))
 
-    def _text_error(raw: str, base: int):
-        # locate the offending construct for a precise offset
+    def _text_error(raw: str, base: int, attr: bool = False):
+        # locate the offending construct for a precise offset; ']]>' is legal in attributes
         i = 0
         while True:
-            c = raw.find("<![CDATA[", i)
+            c = -1 if attr else raw.find("<![CDATA[", i)
             j = raw.find("&", i)
-            k = raw.find("]]>", i)
+            k = -1 if attr else raw.find("]]>", i)
             if c >= 0 and (j < 0 or c < j) and (k < 0 or c < k):
                 i = raw.find("]]>", c + 9) + 3  # the scanner found its end
                 continue
@@ -402,7 +402,7 @@ def scan(
                 fail("'<' is not allowed in an attribute value", e2 + 1 + lt2)
             value = unescape(raw, True)
             if value is None:
-                _text_error(raw, e2 + 1)
+                _text_error(raw, e2 + 1, True)
             check_string(raw if exact else value, e2 + 1)
             if exact:
                 check_string(ws, p)

@@ -1,0 +1,202 @@
+/*
+ * Internal definitions of the C encoder: the scanner's event arrays (the C
+ * form of the events of xmppbin/xmlscan.py), the reusable encoder context
+ * and the functions shared by csrc/scan.c and csrc/encode.c.
+ *
+ * Strings (xb_str) point into the input, into the context's arena (values
+ * that unescaping changed) or into static data; all stay valid for one call.
+ * Arrays are indexed, never pointed into, since they grow by realloc.
+ */
+#ifndef XMPPBIN_XB_ENC_H
+#define XMPPBIN_XB_ENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "xb_dict.h"
+#include "xmppbin.h"
+
+/* event types, as in xmlscan.py */
+enum { XE_S = 'S', XE_E = 'E', XE_T = 'T', XE_C = 'C', XE_P = 'P' };
+
+/* One attribute or namespace declaration of a start tag:
+ * (qname, value, raw, quote, ws_before, eq) of xmlscan.py plus its offset. */
+typedef struct {
+    xb_str qname;
+    xb_str value; /* normalized value */
+    xb_str raw;   /* spelling between the quotes */
+    xb_str ws;    /* whitespace before the name */
+    xb_str eq;    /* from the end of the name to the opening quote */
+    size_t off;   /* byte offset of the name */
+    int32_t colon; /* index of ':' in qname, -1 if none */
+    uint8_t quote;
+    uint8_t is_ns; /* xmlns or xmlns:p */
+} xb_eitem;
+
+typedef struct {
+    uint8_t type;      /* XE_* */
+    uint8_t selfclose; /* S: written <x/>; E: the end of such an element (ws_gt None) */
+    int32_t colon;     /* S: index of ':' in name, -1 if none */
+    uint32_t nitems;   /* S: items[first .. first + nitems) */
+    size_t first;
+    xb_str name;  /* S, E: qname */
+    xb_str value; /* T: value; C, P: text */
+    xb_str raw;   /* T: raw spelling; S: whitespace before '>' or '/>'; E: whitespace before '>' */
+} xb_event;
+
+typedef struct {
+    xb_str prefix;
+    xb_str uri;
+} xb_ebind;
+
+typedef struct {
+    xb_str name;
+    size_t off;       /* offset of its '<' */
+    size_t bind_base; /* bindings of outer scopes: binds[0 .. bind_base) */
+} xb_eopen;
+
+/* history hash table slot */
+typedef struct {
+    uint64_t hash;
+    uint32_t gen;
+    uint32_t idx;
+} xb_hslot;
+
+/* shape cache entry: hash of the shape key and the start tag it came from */
+typedef struct {
+    uint64_t hash;
+    size_t ev;
+} xb_centry;
+
+/* an open element while coding: its start event and the value context of its
+ * text (-2: not looked up yet) */
+typedef struct {
+    size_t ev;
+    int32_t tctx;
+} xb_ename;
+
+/* duplicate-detection slot (resolve_start on tags with many items) */
+typedef struct {
+    uint32_t gen;
+    uint32_t idx;
+} xb_dslot;
+
+struct xb_encoder {
+    /* ---- the call ---- */
+    const uint8_t *in;
+    size_t n;
+    const xb_encode_options *opt;
+    xb_encode_result *res;
+    int exact;
+
+    /* ---- scanner output ---- */
+    xb_event *ev;
+    size_t nev, cap_ev;
+    xb_eitem *items;
+    size_t nitems, cap_items;
+    xb_str prolog;
+    int open_root; /* the result is a stream header */
+    /* arena for changed values; its capacity is at least the input size, which
+       bounds the total size of all unescaped values, so it never moves */
+    char *arena;
+    size_t arena_used, cap_arena;
+
+    /* ---- scanner state ---- */
+    xb_ebind *binds;
+    size_t nbinds, cap_binds;
+    xb_eopen *open;
+    size_t nopen, cap_open;
+    xb_dslot *dset;
+    size_t cap_dset;
+    uint32_t dgen;
+
+    /* ---- encoder state ---- */
+    xb_str *hist;
+    size_t nhist, cap_hist;
+    uint64_t *hhash; /* hash of every history entry */
+    size_t cap_hhash;
+    xb_hslot *htab;
+    size_t cap_htab; /* power of two */
+    uint32_t hgen;
+    xb_centry cache[XB_SHAPE_CACHE];
+    size_t ncache;
+    xb_str *ws; /* indentation memory per depth (p == NULL: unset) */
+    size_t nws, cap_ws;
+    uint8_t *nctx; /* node context stack */
+    size_t cap_nctx;
+    xb_ename *names; /* open elements */
+    size_t cap_names;
+    uint64_t *qh; /* hashes of the item qnames of the start tag being coded */
+    size_t cap_qh;
+    uint32_t *lit; /* bits of the literal priced last */
+    size_t cap_lit;
+
+    /* ---- output (bit writer) ---- */
+    uint8_t *out;
+    size_t out_n, cap_out;
+    uint64_t acc;
+    unsigned nacc;
+    int oom;
+
+    xb_encode_result own_res; /* xb_encode_into */
+    const xb_encode_options *bound_opt; /* xb_encoder_bind */
+    char *bound_out;
+    size_t bound_cap;
+};
+
+/* ---- small inline helpers ---- */
+static inline uint64_t xb_load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t xb_load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* equality of two byte strings of length n (short ones without a call) */
+static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n <= 8) {
+        if (n >= 4)
+            return xb_load32(a) == xb_load32(b) && xb_load32(a + n - 4) == xb_load32(b + n - 4);
+        if (n)
+            return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+        return 1;
+    }
+    if (n <= 16)
+        return xb_load64(a) == xb_load64(b) && xb_load64(a + n - 8) == xb_load64(b + n - 8);
+    return memcmp(a, b, n) == 0;
+}
+
+/* Set res->error (and offset, limit, message); returns code. */
+int xb_enc_error(xb_encoder *e, int code, size_t offset, int limit, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+int xb_enc_nomem(xb_encoder *e);
+/* Grow an array to hold at least need elements (capacity doubles); NULL on failure. */
+void *xb_enc_grow(void *p, size_t *cap, size_t need, size_t elsize);
+
+#define XB_ENC_RESERVE(e, arr, cap, need)                                                                  \
+    do {                                                                                                   \
+        if ((need) > (cap)) {                                                                              \
+            void *np_ = xb_enc_grow((arr), &(cap), (need), sizeof(*(arr)));                                \
+            if (!np_)                                                                                      \
+                return xb_enc_nomem(e);                                                                    \
+            (arr) = np_;                                                                                   \
+        }                                                                                                  \
+    } while (0)
+
+/* Scan e->in[0 .. e->n) into e->ev / e->items (xmlscan.scan after decode_input's
+ * size check). Returns XB_OK or the error code (res filled in). */
+int xb_scan(xb_encoder *e);
+
+#endif
