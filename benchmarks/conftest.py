@@ -35,6 +35,11 @@ def record_throughput(benchmark):
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter):
+    _throughput_summary(terminalreporter)
+    _speedup_summary(terminalreporter)
+
+
+def _throughput_summary(terminalreporter):
     if not _RESULTS:
         return
     tr = terminalreporter
@@ -45,3 +50,17 @@ def pytest_terminal_summary(terminalreporter):
     for r in sorted(_RESULTS, key=lambda r: r["mean_s"]):
         tr.write_line(f"{r['name']:<{w}}  {r['stanzas']:>7,}  {r['xml_bytes']:>10,}  {r['mean_s']:>8.4f}  "
                       f"{r['stanzas_per_s']:>10,.0f}  {r['MB_per_s']:>7.2f}")
+
+
+def _speedup_summary(terminalreporter):
+    rows = [r for r in _RESULTS if ": " in r["name"]]
+    base = {r["name"].split(": ")[0]: r["mean_s"] for r in rows if r["name"].endswith("lxml fromstring+tostring")}
+    if not base:
+        return
+    tr = terminalreporter
+    tr.write_sep("-", "speed-up over lxml fromstring+tostring of the same stanzas (same run)")
+    for r in rows:
+        ds, what = r["name"].split(": ", 1)
+        if ds in base and not what.startswith("lxml"):
+            tr.write_line(f"{ds:<8} {what:<22} {r['stanzas'] / r['mean_s']:>12,.0f} stanzas/s  "
+                          f"{base[ds] / r['mean_s']:>6.2f}x  ({r.get('backend', '?')} backend)")

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""atheris target: the C backend and the pure-Python reference agree on every input.
+
+Input: one options byte, then the payload. Bit 7 of the options byte chooses the
+direction:
+- decode: C and Python give the same XML, or the same error class and offset;
+- encode: C and Python give the same bytes (default and exact mode), or the same
+  error class and offset; and, for the restricted subset, the encoder accepts
+  exactly what lxml accepts (inputs with a DTD, a non-UTF-8 encoding declaration
+  or an invalid namespace URI excepted: see spec section 4).
+Run it through fuzz/run.py.
+"""
+from __future__ import annotations
+
+import re
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    import xmppbin
+    from xmppbin import _cdecoder, _cencoder, decoder, encoder
+    from xmppbin.dictionary import get_dictionary
+    from xmppbin.limits import Limits
+
+from lxml import etree
+
+D = get_dictionary(1)
+SMALL = Limits(max_size=2048, max_depth=4, max_attributes=3, max_string=24, max_elements=6)
+DEFAULT = Limits()
+PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+_SKIP = re.compile(rb"<!DOCTYPE|encoding\s*=")
+
+
+def outcome(fn):
+    try:
+        return ("ok", fn())
+    except xmppbin.XmppbinError as e:
+        return (type(e).__name__, e.offset, getattr(e, "limit", None))
+
+
+def check_decode(data: bytes, limits: Limits, allow: bool) -> None:
+    kw = dict(limits=limits, context=xmppbin.DEFAULT_CONTEXT, allow_comments=allow)
+    c = outcome(lambda: _cdecoder.decode(data, **kw))
+    p = outcome(lambda: decoder.decode(data, **kw))
+    if c != p:
+        raise AssertionError(f"decode differs: C {c!r} Python {p!r}")
+
+
+def check_encode(xml: bytes, limits: Limits, allow: bool) -> None:
+    for exact in (False, True):
+        kw = dict(exact=exact, limits=limits, context={}, allow_comments=allow, open_root=False)
+        c = outcome(lambda: _cencoder.encode(xml, D, **kw))
+        p = outcome(lambda: encoder.encode(xml, D, **kw))
+        if c != p:
+            raise AssertionError(f"encode (exact={exact}) differs: C {c!r} Python {p!r}")
+    if limits is not DEFAULT or not allow or _SKIP.search(xml):
+        return
+    try:
+        etree.fromstring(xml, PARSER)
+        lx = True
+    except etree.XMLSyntaxError as e:
+        if "is not a valid URI" in str(e):
+            return
+        lx = False
+    ours = c[0] == "ok"
+    if lx != ours:
+        raise AssertionError(f"lxml {'accepts' if lx else 'rejects'}, xmppbin {c!r}")
+
+
+def test_one(buf: bytes) -> None:
+    if not buf:
+        return
+    f = buf[0]
+    limits = SMALL if f & 1 else DEFAULT
+    allow = bool(f & 2)
+    if f & 0x80:
+        check_encode(buf[1:], limits, allow)
+    else:
+        check_decode(buf[1:], limits, allow)
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
