@@ -7,9 +7,26 @@
  *
  * Memory: strings produced while decoding live in a chunked arena (freed as a
  * whole); events, attribute items, the string history, namespace bindings and
- * the output are growing arrays. Nothing is allocated per node.
+ * the output are growing arrays. Nothing is allocated per node. Each thread
+ * keeps its decoder state (arrays, arena, output buffer) from call to call
+ * (dec_get / dec_put), up to XB_CACHE_MAX_BYTES; xb_decode lends the caller
+ * the output buffer itself, which xb_free gives back.
+ *
+ * Speed: a message that is not exact is serialized while it is decoded (the
+ * emit_* functions; exact messages go through events and serialize()). Values
+ * carry a "clean" flag (no byte that escaping may replace) so that most are
+ * copied without a scan; strings that reach the output have XB_STR_PAD
+ * readable bytes after them (the dictionary's padded copies, the arena, the
+ * static strings below), so short ones are copied with one fixed-size move.
+ * Shapes whose namespace checks pass on their own (XB_SHAPE_PLAIN) skip most
+ * of resolve_start.
  */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +36,25 @@
 
 #if defined(__GNUC__)
 #define XB_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define XB_LIKELY(x) __builtin_expect(!!(x), 1)
+#define XB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define XB_NOINLINE __attribute__((noinline))
+#define XB_COLD __attribute__((cold, noinline))
 #else
 #define XB_PRINTF(a, b)
+#define XB_LIKELY(x) (x)
+#define XB_UNLIKELY(x) (x)
+#define XB_NOINLINE
+#define XB_COLD
+#endif
+
+/* A cached decoder state per thread (POSIX threads): the growing arrays and
+ * the arena survive between calls instead of being allocated every time. */
+#if !defined(_WIN32) && !defined(XB_NO_STATE_CACHE)
+#define XB_STATE_CACHE 1
+#include <pthread.h>
+#else
+#define XB_STATE_CACHE 0
 #endif
 
 #define TRY(x)                                                                                             \
@@ -32,7 +66,16 @@
 
 static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
 static const char XMLNS_NS[] = "http://www.w3.org/2000/xmlns/";
-static const xb_str EMPTY = {"", 0};
+/* Strings that reach the output are followed by XB_STR_PAD readable bytes
+ * (w_copy reads that many at once): those of the dictionary's padded copies,
+ * of the arena (chunks have the padding) and the static ones here. */
+static const char ZEROS[XB_STR_PAD + 1];
+static const char XMLNS_PAD[5 + XB_STR_PAD] = "xmlns";
+static const char XMLNS_COLON_PAD[6 + XB_STR_PAD] = "xmlns:";
+static const char COLON_PAD[1 + XB_STR_PAD] = ":";
+static const char AT_PAD[1 + XB_STR_PAD] = "@";
+static const char SLASH_PAD[1 + XB_STR_PAD] = "/";
+static const xb_str EMPTY = {ZEROS, 0};
 static const xb_str NONE = {NULL, 0}; /* "no string" (Python None), only in the indentation memory */
 
 /* ---- state ------------------------------------------------------------------ */
@@ -44,7 +87,8 @@ typedef struct {
 enum { EV_S = 'S', EV_E = 'E', EV_T = 'T', EV_C = 'C', EV_P = 'P' };
 
 typedef struct {
-    int type;
+    uint8_t type;
+    uint8_t clean;   /* T: escaping text changes nothing */
     uint32_t nitems; /* S: attribute items items[first .. first + nitems) */
     size_t first;
     xb_str s; /* S, E: element qname; T, C, P: text */
@@ -53,7 +97,13 @@ typedef struct {
 typedef struct {
     xb_str qname;
     xb_str value;
+    int clean; /* value has no XB_ESCAPABLE byte */
 } xb_item;
+
+typedef struct {
+    xb_str s;
+    int clean; /* no XB_ESCAPABLE byte */
+} xb_hent;
 
 typedef struct {
     xb_str prefix;
@@ -85,56 +135,72 @@ typedef struct {
 } xb_style;
 
 typedef struct {
+    /* ---- per message: zero at the start of every message (dec_reset) ---- */
     /* input and bit reader (xmppbin/bits.py:BitReader) */
-    const uint8_t *data;
-    size_t len;
-    uint64_t pos, end; /* in bits */
+    const uint8_t *data; /* the message, followed by XB_PAD zero bytes */
+    size_t len, plen;    /* plen = len + XB_PAD */
+    uint64_t pos, end;   /* in bits */
     const xb_decode_options *opt;
     xb_result *res;
     const xb_dictionary *dict;
     int exact, kind;
     uint64_t produced;
+    int vclean; /* the last string from value_ has no XB_ESCAPABLE byte */
+    size_t nhist, nev, nitems, nbinds, nelems, nws, nkitems, ndevs, ncache;
+    unsigned chead; /* shape cache: the ring position of entry 0 */
+    uint64_t out_over; /* output bytes past max_size that were counted, not stored */
+    int open_tag;      /* not exact: a start tag waits for its '>' (emit_open) */
+    /* exact mode */
+    xb_style st;
+    xb_str prolog;
+    /* ---- allocations, kept from message to message (from `chunk` on) ---- */
     /* arena */
     xb_chunk *chunk;
     size_t chunk_size;
     /* growing arrays */
-    xb_str *hist;
-    size_t nhist, cap_hist;
+    xb_hent *hist;
+    size_t cap_hist;
     xb_event *ev;
-    size_t nev, cap_ev;
+    size_t cap_ev;
     xb_item *items;
-    size_t nitems, cap_items;
+    size_t cap_items;
     xb_bind *binds;
-    size_t nbinds, cap_binds;
+    size_t cap_binds;
     xb_elem *elems;
-    size_t nelems, cap_elems;
+    size_t cap_elems;
     uint8_t *ctx; /* node context per depth: ctx[0 .. nelems] */
     size_t cap_ctx;
     xb_str *ws; /* indentation memory per depth */
-    size_t nws, cap_ws;
+    size_t cap_ws;
     xb_kitem *kitems; /* generic start tag being read */
-    size_t nkitems, cap_kitems;
+    size_t cap_kitems;
     xb_str *pa, *pb; /* duplicate detection: pairs */
     size_t cap_pa, cap_pb;
     size_t *hset;
     size_t cap_hset;
     xb_dev *devs;
-    size_t ndevs, cap_devs;
+    size_t cap_devs;
     uint8_t *oc; /* serialize: per open element, was it self-closed? */
     size_t cap_oc;
+    /* shape cache, a ring: entry i (0 = most recent, i < ncache) is at
+     * (chead + i) % XB_SHAPE_CACHE; keys with their shape_info */
     const xb_key *cache[XB_SHAPE_CACHE];
-    size_t ncache;
-    xb_buf tmp; /* literal bytes */
+    uint16_t cache_info[XB_SHAPE_CACHE];
+    /* the n of these three is per message too (dec_reset) */
+    xb_buf tmp;  /* literal bytes */
     xb_buf utmp; /* unescape output */
     xb_buf out;
-    uint64_t out_total;
-    /* exact mode */
-    xb_style st;
-    xb_str prolog;
+    xb_buf in; /* the padded copy of the message */
+    int registered; /* per-thread cache: its pthread key is set */
+    int out_lent;   /* out.p is the result of the last xb_decode, until xb_free */
 } xb_dec;
+/* zero bytes after the message in the decoder's copy: the bit reader's 8-byte
+ * loads stay inside it (the position is at most a few bytes past the end) */
+#define XB_PAD 16
+#define DEC_MESSAGE_STATE offsetof(xb_dec, chunk)
 
 /* ---- errors ----------------------------------------------------------------- */
-XB_PRINTF(5, 6)
+XB_PRINTF(5, 6) XB_COLD
 static int seterr(xb_dec *d, int code, size_t offset, int limit, const char *fmt, ...)
 {
     va_list ap;
@@ -151,12 +217,12 @@ static int seterr(xb_dec *d, int code, size_t offset, int limit, const char *fmt
 #define FAIL(d, ...) seterr((d), XB_ERR_INVALID, OFFSET(d), XB_LIMIT_NONE, __VA_ARGS__)
 #define LIMIT(d, which, ...) seterr((d), XB_ERR_LIMIT, OFFSET(d), (which), __VA_ARGS__)
 
-static int truncated(xb_dec *d)
+XB_COLD static int truncated(xb_dec *d)
 {
     return seterr(d, XB_ERR_TRUNCATED, d->len, XB_LIMIT_NONE, "message is truncated");
 }
 
-static int nomem(xb_dec *d)
+XB_COLD static int nomem(xb_dec *d)
 {
     return seterr(d, XB_ERR_NOMEM, OFFSET(d), XB_LIMIT_NONE, "out of memory");
 }
@@ -235,11 +301,11 @@ static void *arena_alloc(xb_dec *d, size_t n, size_t align)
         c->used += n;
         return p;
     }
-    if (n > SIZE_MAX - CHUNK_HDR - 16)
+    if (n > SIZE_MAX - CHUNK_HDR - 16 - XB_STR_PAD)
         return NULL;
     if (c && n > d->chunk_size / 4) {
         /* a dedicated chunk, kept behind the current one */
-        nc = malloc(CHUNK_HDR + n);
+        nc = malloc(CHUNK_HDR + n + XB_STR_PAD);
         if (!nc)
             return NULL;
         nc->cap = nc->used = n;
@@ -252,7 +318,7 @@ static void *arena_alloc(xb_dec *d, size_t n, size_t align)
         cap = n;
     if (d->chunk_size < CHUNK_MAX)
         d->chunk_size *= 2;
-    nc = malloc(CHUNK_HDR + cap);
+    nc = malloc(CHUNK_HDR + cap + XB_STR_PAD);
     if (!nc)
         return NULL;
     nc->cap = cap;
@@ -262,7 +328,21 @@ static void *arena_alloc(xb_dec *d, size_t n, size_t align)
     return (char *)nc + CHUNK_HDR;
 }
 
-/* A new string of the concatenation of up to three parts. */
+/* n bytes from src, which has XB_STR_PAD readable bytes after it, to the end
+ * of the newest arena allocation (the chunk has XB_STR_PAD more bytes) */
+static inline void arena_copy(char *dst, const char *src, size_t n)
+{
+    if (XB_LIKELY(n <= XB_STR_PAD)) {
+        /* the padding of a source just before dst is dst: read, then write */
+        char t[XB_STR_PAD];
+        memcpy(t, src, XB_STR_PAD);
+        memcpy(dst, t, XB_STR_PAD);
+    } else {
+        memmove(dst, src, n);
+    }
+}
+
+/* A new string of the concatenation of up to three parts (padded strings). */
 static int concat3(xb_dec *d, xb_str a, xb_str b, xb_str c, xb_str *out)
 {
     char *p;
@@ -273,12 +353,9 @@ static int concat3(xb_dec *d, xb_str a, xb_str b, xb_str c, xb_str *out)
     p = arena_alloc(d, n, 1);
     if (!p)
         return nomem(d);
-    if (a.n)
-        memcpy(p, a.p, a.n);
-    if (b.n)
-        memcpy(p + a.n, b.p, b.n);
-    if (c.n)
-        memcpy(p + a.n + b.n, c.p, c.n);
+    arena_copy(p, a.p, a.n);
+    arena_copy(p + a.n, b.p, b.n);
+    arena_copy(p + a.n + b.n, c.p, c.n);
     out->p = p;
     out->n = n;
     return 0;
@@ -307,22 +384,28 @@ static int str_contains(xb_str s, const char *z)
 }
 
 /* ---- bit reader (xmppbin/bits.py:BitReader) -------------------------------- */
-/* The next 32 bits, zeros past the end of the data. */
-static inline uint32_t peek32(const xb_dec *d)
+/* The 32 bits at bit position pos, zeros past the end of the data. */
+static inline uint32_t peek32_at(const uint8_t *data, size_t len, uint64_t pos)
 {
-    size_t byte = (size_t)(d->pos >> 3);
-    unsigned sh = (unsigned)(d->pos & 7);
+    size_t byte = (size_t)(pos >> 3);
+    unsigned sh = (unsigned)(pos & 7);
     uint64_t v = 0;
     size_t i;
-    if (byte + 8 <= d->len) {
-        const uint8_t *p = d->data + byte;
+    if (XB_LIKELY(byte + 8 <= len)) {
+        const uint8_t *p = data + byte; /* compilers make this one big-endian load */
         v = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) | ((uint64_t)p[3] << 32) |
             ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
     } else {
         for (i = 0; i < 8; i++)
-            v = (v << 8) | (byte + i < d->len ? d->data[byte + i] : 0u);
+            v = (v << 8) | (byte + i < len ? data[byte + i] : 0u);
     }
     return (uint32_t)((v << sh) >> 32);
+}
+
+/* The next 32 bits, zeros past the end of the data. */
+static inline uint32_t peek32(const xb_dec *d)
+{
+    return peek32_at(d->data, d->plen, d->pos);
 }
 
 /* read(n), n <= 32 */
@@ -355,19 +438,9 @@ static int read_bits64(xb_dec *d, unsigned n, uint64_t *out)
 /* sym(code): the reference reads bit by bit, so a code running past the end
  * is TruncatedError, and a bit string matching no code (only possible for an
  * incomplete code) is InvalidDataError after maxlen bits. */
-static inline int read_sym(xb_dec *d, const xb_hcode *c, uint32_t *sym)
+static XB_NOINLINE int read_sym_long(xb_dec *d, const xb_hcode *c, uint32_t bits, uint32_t *sym)
 {
-    uint32_t bits = peek32(d);
-    uint16_t e = c->lut[bits >> (32 - XB_LUT_BITS)];
     unsigned ln;
-    if (e) {
-        ln = e & 15u;
-        if (d->pos + ln > d->end)
-            return truncated(d);
-        d->pos += ln;
-        *sym = (uint32_t)e >> 4;
-        return 0;
-    }
     for (ln = XB_LUT_BITS + 1; ln <= c->maxlen; ln++) {
         uint32_t code = bits >> (32 - ln);
         if (code >= c->first[ln] && code - c->first[ln] < c->count[ln]) {
@@ -382,6 +455,21 @@ static inline int read_sym(xb_dec *d, const xb_hcode *c, uint32_t *sym)
         return truncated(d);
     d->pos += c->maxlen;
     return FAIL(d, "invalid Huffman code");
+}
+
+static inline int read_sym(xb_dec *d, const xb_hcode *c, uint32_t *sym)
+{
+    uint32_t bits = peek32(d);
+    unsigned e = c->lut[bits >> (32 - XB_LUT_BITS)];
+    if (XB_LIKELY(e)) {
+        unsigned ln = e & 15u;
+        if (XB_UNLIKELY(d->pos + ln > d->end))
+            return truncated(d);
+        d->pos += ln;
+        *sym = e >> 4;
+        return 0;
+    }
+    return read_sym_long(d, c, bits, sym);
 }
 
 static unsigned clz32(uint32_t x)
@@ -418,33 +506,6 @@ static int read_gamma(xb_dec *d, uint32_t *out)
 }
 
 /* ---- characters (xmppbin/xmlscan.py) --------------------------------------- */
-static int char_class(int b)
-{
-    if (b < 0)
-        return 0;
-    if (b >= 0x61 && b <= 0x7A)
-        return 1;
-    if (b >= 0x41 && b <= 0x5A)
-        return 2;
-    if (b >= 0x30 && b <= 0x39)
-        return 3;
-    if (b == 0x20)
-        return 4;
-    if (b == 0x2E)
-        return 5;
-    if (b == 0x2F)
-        return 6;
-    if (b == 0x3A)
-        return 7;
-    if (b == 0x2D || b == 0x5F)
-        return 8;
-    if (b == 0x40)
-        return 9;
-    if (b >= 0x80)
-        return 11;
-    return 10;
-}
-
 /* Next code point of a UTF-8 string at *i (strict, as Python's decoder);
  * -1 if the bytes there are not valid UTF-8. */
 static int32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
@@ -498,15 +559,46 @@ static int is_xml_char(uint32_t c)
     return c <= 0xD7FF || (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
-/* 0 ok, 1 invalid UTF-8, 2 character not allowed in XML (check_chars) */
-static int check_utf8_xml(const char *p, size_t n)
+/* bytes of literal strings: XB_ESCAPABLE, an ASCII character not allowed in
+ * XML, the start of a multi-byte sequence (or not UTF-8) */
+enum { LB_ESC = 1, LB_BAD = 2, LB_MULTI = 4 };
+#define E LB_ESC
+#define B LB_BAD
+#define M LB_MULTI
+static const uint8_t LIT_BYTE[256] = {
+    B, B, B, B, B, B, B, B, B, E, E, B, B, E, B, B,
+    B, B, B, B, B, B, B, B, B, B, B, B, B, B, B, B,
+    0, 0, E, 0, 0, 0, E, E, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, E, 0, E, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+};
+#undef E
+#undef B
+#undef M
+
+/* check_chars of a literal: 0 ok, 1 invalid UTF-8, 2 character not allowed
+ * in XML; *clean: no XB_ESCAPABLE byte */
+static int check_literal(const char *p, size_t n, int *clean)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
-    int bad_char = 0;
+    unsigned acc = 0;
     while (i < n) {
         int32_t c;
-        if (s[i] >= 0x20 && s[i] < 0x80) {
+        unsigned f = LIT_BYTE[s[i]];
+        if (!(f & LB_MULTI)) {
+            acc |= f;
             i++;
             continue;
         }
@@ -514,9 +606,10 @@ static int check_utf8_xml(const char *p, size_t n)
         if (c < 0)
             return 1; /* decoding fails before characters are checked */
         if (!is_xml_char((uint32_t)c))
-            bad_char = 1;
+            acc |= LB_BAD;
     }
-    return bad_char ? 2 : 0;
+    *clean = !(acc & LB_ESC);
+    return acc & LB_BAD ? 2 : 0;
 }
 
 static int is_name_start(uint32_t c)
@@ -563,7 +656,7 @@ static int count(xb_dec *d, size_t n)
     return 0;
 }
 
-static int too_long(xb_dec *d)
+XB_COLD static int too_long(xb_dec *d)
 {
     return LIMIT(d, XB_LIMIT_MAX_STRING, "string longer than max_string=%lu", (unsigned long)d->opt->max_string);
 }
@@ -574,37 +667,136 @@ static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 static int value_(xb_dec *d, unsigned vctx, xb_str *out);
 
+static inline uint64_t load64_be(const uint8_t *p)
+{
+    /* compilers make this one load (and a byte swap on little-endian machines) */
+    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) | ((uint64_t)p[3] << 32) |
+           ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+}
+
+/* LIT: bytes in the char table up to the terminator 0, each coded in the
+ * context of the class of the byte before it; mostly two at a time with
+ * dict->char_pairs, else (a long code, near the end of the message or of
+ * max_string) one at a time, with the checks in the reference's order. */
 static int read_literal(xb_dec *d, xb_str *out)
 {
+    const uint32_t(*cpair)[1u << XB_LUT_BITS] = d->dict->char_pairs;
     const xb_hcode *cc = d->dict->codes[XB_T_CHAR];
+    const uint8_t *data = d->data, *in;
+    size_t n = 0, cap, lim;
+    uint64_t pos = d->pos, end = d->end;
+    int64_t left; /* end - pos: bits left in the message */
     uint32_t max_string = d->opt->max_string;
-    int prev = -1, chk;
-    char *p;
-    d->tmp.n = 0;
+    unsigned cls = 0, acc = 0, cnt, e;
+    /* Bit buffer with branchless refills: bits holds the cnt (56 .. 63 after a
+     * refill) bits from pos on, left-aligned; in is the next byte to load (the
+     * bits after those cnt are in[0]'s, so or-ing them again changes nothing).
+     * The loads stay below pos / 8 + 15 <= len + XB_PAD. A step takes at most
+     * XB_LUT_BITS bits: four of them between refills. */
+    uint64_t bits;
+    char *t, *p;
+    if (d->tmp.cap < 64 && buf_reserve(&d->tmp, 64))
+        return nomem(d);
+    t = d->tmp.p;
+    cap = d->tmp.cap;
+    lim = cap < max_string ? cap : max_string; /* a step may store 2 bytes */
+    left = (int64_t)(end - pos);
+#define LIT_LOAD()                                                                                         \
+    do {                                                                                                   \
+        pos = end - (uint64_t)left;                                                                        \
+        in = data + (pos >> 3);                                                                            \
+        bits = load64_be(in) << (pos & 7);                                                                 \
+        cnt = 56 - (unsigned)(pos & 7);                                                                    \
+        in += 7;                                                                                           \
+    } while (0)
+#define LIT_STEP()                                                                                         \
+    do {                                                                                                   \
+        unsigned ln_;                                                                                      \
+        e = cpair[cls][bits >> (64 - XB_LUT_BITS)];                                                        \
+        ln_ = XB_CP_LEN(e);                                                                                \
+        if (XB_UNLIKELY(!e || left < (int64_t)ln_ || n + 2 > lim))                                         \
+            goto one;                                                                                      \
+        left -= (int64_t)ln_;                                                                              \
+        bits <<= ln_;                                                                                      \
+        cnt -= ln_;                                                                                        \
+        t[n] = (char)(e & 0xFFu);                                                                          \
+        t[n + 1] = (char)((e >> 8) & 0xFFu);                                                               \
+        n += XB_CP_NSTORE(e);                                                                              \
+        acc |= e;                                                                                          \
+        cls = XB_CP_CLS(e);                                                                                \
+        if (e & XB_CP_STOP)                                                                                \
+            goto done;                                                                                     \
+    } while (0)
+    LIT_LOAD();
     for (;;) {
-        uint32_t b = 0;
-        TRY(read_sym(d, &cc[char_class(prev)], &b));
+        LIT_STEP();
+        LIT_STEP();
+        LIT_STEP();
+        LIT_STEP();
+        bits |= load64_be(in) >> cnt;
+        in += (63 - cnt) >> 3;
+        cnt |= 56;
+        continue;
+    one: {
+        /* one byte, as sym() reads it, then the checks of the reference */
+        unsigned e1 = cc[cls].lut[bits >> (64 - XB_LUT_BITS)], b;
+        if (e1) {
+            if (left < (int64_t)(e1 & 15u))
+                return truncated(d);
+            left -= (int64_t)(e1 & 15u);
+            b = e1 >> 4;
+        } else {
+            uint32_t sym = 0;
+            d->pos = end - (uint64_t)left;
+            TRY(read_sym_long(d, &cc[cls], peek32_at(data, d->plen, d->pos), &sym));
+            left = (int64_t)(end - d->pos);
+            b = sym;
+        }
         if (b == 0)
-            break;
-        if (d->tmp.n + 1 > max_string)
+            goto done;
+        cls = xb_byte_class(b);
+        if (n >= max_string) {
+            d->pos = end - (uint64_t)left;
             return too_long(d);
-        if (buf_reserve(&d->tmp, 1))
-            return nomem(d);
-        d->tmp.p[d->tmp.n++] = (char)b;
-        prev = (int)b;
+        }
+        if (n + 2 > cap) {
+            d->tmp.n = n;
+            if (buf_reserve(&d->tmp, 2)) {
+                d->pos = end - (uint64_t)left;
+                return nomem(d);
+            }
+            t = d->tmp.p;
+            cap = d->tmp.cap;
+            lim = cap < max_string ? cap : max_string;
+        }
+        t[n++] = (char)b;
+        acc |= cls >= 10 ? XB_CP_ODD : 0;
+        LIT_LOAD();
     }
-    chk = check_utf8_xml(d->tmp.p ? d->tmp.p : "", d->tmp.n);
-    if (chk == 1)
-        return FAIL(d, "string is not valid UTF-8");
-    if (chk == 2)
-        return FAIL(d, "string contains a character not allowed in XML");
-    p = arena_alloc(d, d->tmp.n, 1);
+    }
+done:
+    pos = end - (uint64_t)left;
+#undef LIT_STEP
+#undef LIT_LOAD
+    d->pos = pos;
+    if (acc & XB_CP_ODD) {
+        int chk = check_literal(t, n, &d->vclean);
+        if (chk == 1)
+            return FAIL(d, "string is not valid UTF-8");
+        if (chk == 2)
+            return FAIL(d, "string contains a character not allowed in XML");
+    } else {
+        d->vclean = 1; /* [a-zA-Z0-9 ./:_@-] only */
+    }
+    p = arena_alloc(d, n, 1);
     if (!p)
         return nomem(d);
-    if (d->tmp.n)
-        memcpy(p, d->tmp.p, d->tmp.n);
+    if (n + XB_STR_PAD <= cap) /* t is read that far */
+        arena_copy(p, t, n);
+    else
+        memcpy(p, t, n);
     out->p = p;
-    out->n = d->tmp.n;
+    out->n = n;
     return 0;
 }
 
@@ -737,14 +929,21 @@ static int has_jid_ws(xb_str s)
 static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
 {
     xb_str local = NONE, domain = EMPTY, res = NONE;
-    xb_str at = {"@", 1}, slash = {"/", 1};
+    xb_str at = {AT_PAD, 1}, slash = {SLASH_PAD, 1};
+    int clean = 1;
     if (vctx == XB_VC_JID_LOCAL || vctx == XB_VC_JID_DOMAIN || vctx == XB_VC_JID_RESOURCE)
         return FAIL(d, "JID inside a JID part");
-    if (s != XB_V_JID_DR)
+    if (s != XB_V_JID_DR) {
         TRY(value_(d, XB_VC_JID_LOCAL, &local));
+        clean &= d->vclean;
+    }
     TRY(value_(d, XB_VC_JID_DOMAIN, &domain));
-    if (s != XB_V_JID_LD)
+    clean &= d->vclean;
+    if (s != XB_V_JID_LD) {
         TRY(value_(d, XB_VC_JID_RESOURCE, &res));
+        clean &= d->vclean;
+    }
+    d->vclean = clean;
     if ((local.p && (!local.n || memchr(local.p, '@', local.n) || memchr(local.p, '/', local.n))) || !domain.n ||
         memchr(domain.p, '/', domain.n) || (res.p && !res.n) || has_jid_ws(local) || has_jid_ws(domain) ||
         has_jid_ws(res))
@@ -766,6 +965,7 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
     uint32_t s = 0;
     xb_str r = EMPTY;
     TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
+    d->vclean = 1;
     if (s == XB_V_EMPTY) {
         *out = EMPTY;
         return 0;
@@ -782,13 +982,16 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
         if (i >= d->nhist)
             return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i,
                         (unsigned long long)d->nhist);
-        *out = d->hist[d->nhist - 1 - i];
+        *out = d->hist[d->nhist - 1 - i].s;
+        d->vclean = d->hist[d->nhist - 1 - i].clean;
         return 0;
     }
     if (s >= XB_V_TOKEN) {
-        *out = d->dict->values[s - XB_V_TOKEN];
+        *out = d->dict->pad_values[s - XB_V_TOKEN];
+        d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
         return 0;
     }
+    /* INT, UUID, HEX and B64 strings are clean; LIT and JID set vclean */
     switch (s) {
     case XB_V_LIT:
         TRY(read_literal(d, &r));
@@ -815,7 +1018,9 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
     if (r.n > d->opt->max_string)
         return too_long(d);
     RESERVE(d->hist, d->cap_hist, d->nhist + 1);
-    d->hist[d->nhist++] = r;
+    d->hist[d->nhist].s = r;
+    d->hist[d->nhist].clean = d->vclean;
+    d->nhist++;
     *out = r;
     return 0;
 }
@@ -858,7 +1063,7 @@ static int read_prefix(xb_dec *d, xb_str *out)
     TRY(read_sym(d, &d->dict->codes[XB_T_PREFIX][0], &s));
     if (s == XB_P_LITERAL)
         return ncname(d, XB_VC_NAME, "prefix", out);
-    *out = d->dict->prefixes[s - 1];
+    *out = d->dict->pad_prefixes[s - 1];
     return 0;
 }
 
@@ -868,7 +1073,7 @@ static int read_name(xb_dec *d, unsigned ctx, xb_str *out)
     TRY(read_sym(d, &d->dict->codes[XB_T_NAME][ctx], &s));
     if (s == XB_NM_LITERAL)
         return ncname(d, XB_VC_NAME, "name", out);
-    *out = d->dict->names[s - 1];
+    *out = d->dict->pad_names[s - 1];
     return 0;
 }
 
@@ -878,13 +1083,13 @@ static int read_ns(xb_dec *d, xb_str *out)
     TRY(read_sym(d, &d->dict->codes[XB_T_NS][0], &s));
     if (s == XB_NS_LITERAL)
         return tag_string(d, XB_VC_NSURI, out);
-    *out = d->dict->namespaces[s - 1];
+    *out = d->dict->pad_namespaces[s - 1];
     return 0;
 }
 
 static int16_t attr_ctx_of(const xb_dictionary *dict, xb_str q)
 {
-    return (int16_t)xb_lookup(dict->attr_contexts, dict->attr_contexts_sorted, dict->nattr_contexts, q.p, q.n);
+    return (int16_t)xb_context_index(dict, 0, q.p, q.n);
 }
 
 static int push_kitem(xb_dec *d, int is_ns, xb_str qname, xb_str uri)
@@ -899,12 +1104,42 @@ static int push_kitem(xb_dec *d, int is_ns, xb_str qname, xb_str uri)
     return 0;
 }
 
-/* generic_start(): a start tag spelled out */
-static int generic_start(xb_dec *d, const xb_key **out)
+/* no XB_ESCAPABLE byte in s */
+static int str_clean(xb_str s)
 {
+    size_t i;
+    for (i = 0; i < s.n; i++)
+        if (XB_ESCAPABLE(s.p[i]))
+            return 0;
+    return 1;
+}
+
+static int has_colon(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] == ':')
+            return 1;
+    return 0;
+}
+
+/* shape_plain's rule (dict.c) for the qname of an attribute: no ':' or xml:x */
+static int plain_attr_qname(xb_str q)
+{
+    if (!has_colon(q.p, q.n))
+        return 1;
+    return q.n >= 4 && memcmp(q.p, "xml:", 4) == 0 && !has_colon(q.p + 4, q.n - 4);
+}
+
+/* generic_start(): a start tag spelled out; *info: its xb_shape_info, worked
+ * out item by item from how each is coded */
+static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
+{
+    unsigned plain = 1, nsclean = 1;
+    size_t pl, k;
     const xb_hcode *acode = &d->dict->codes[XB_T_AITEM][0];
     uint32_t max_attr = d->opt->max_attributes;
-    xb_str pfx = EMPTY, local = EMPTY, name = EMPTY, colon = {":", 1}, xmlns_colon = {"xmlns:", 6};
+    xb_str pfx = EMPTY, local = EMPTY, name = EMPTY, colon = {COLON_PAD, 1}, xmlns_colon = {XMLNS_COLON_PAD, 6};
     xb_key *key;
     xb_kitem *items;
     TRY(read_prefix(d, &pfx));
@@ -923,10 +1158,15 @@ static int generic_start(xb_dec *d, const xb_key **out)
         if ((uint64_t)d->nkitems + 1 > max_attr)
             return LIMIT(d, XB_LIMIT_MAX_ATTRIBUTES, "more than max_attributes=%lu attributes",
                          (unsigned long)max_attr);
+        /* the checks of xb_shape_info: shape_plain (dict.c) for an xmlns
+         * item, a prefixed attribute (xml:x only) and a named one (no ':') */
         switch (s) {
         case XB_A_XMLNS:
             TRY(read_ns(d, &v));
-            TRY(push_kitem(d, 1, (xb_str){"xmlns", 5}, v));
+            q = (xb_str){XMLNS_PAD, 5};
+            plain &= !str_eqz(v, XML_NS) && !str_eqz(v, XMLNS_NS);
+            nsclean &= (unsigned)str_clean(v);
+            TRY(push_kitem(d, 1, q, v));
             break;
         case XB_A_XMLNS_PREFIX:
             TRY(read_prefix(d, &p));
@@ -934,6 +1174,9 @@ static int generic_start(xb_dec *d, const xb_key **out)
                 return FAIL(d, "empty prefix in a prefixed namespace declaration");
             TRY(read_ns(d, &v));
             TRY(concat3(d, xmlns_colon, p, EMPTY, &q));
+            plain &= !str_eqz(p, "xmlns") && str_eqz(p, "xml") == str_eqz(v, XML_NS) && !str_eqz(v, XMLNS_NS) &&
+                     v.n != 0;
+            nsclean &= (unsigned)str_clean(v);
             TRY(push_kitem(d, 1, q, v));
             break;
         case XB_A_PREFIXED:
@@ -942,18 +1185,23 @@ static int generic_start(xb_dec *d, const xb_key **out)
                 return FAIL(d, "invalid attribute prefix");
             TRY(read_name(d, XB_NMC_ATTR, &local));
             TRY(concat3(d, p, colon, local, &q));
+            plain &= (unsigned)plain_attr_qname(q);
             TRY(push_kitem(d, 0, q, EMPTY));
             break;
         default:
             if (s == XB_A_LITERAL)
                 TRY(ncname(d, XB_VC_NAME, "attribute name", &q));
             else
-                q = d->dict->names[s - XB_A_NAME];
+                q = d->dict->pad_names[s - XB_A_NAME];
             if (str_eqz(q, "xmlns"))
                 return FAIL(d, "namespace declaration coded as an attribute");
+            plain &= (unsigned)plain_attr_qname(q); /* (xmlns:x too is not plain) */
             TRY(push_kitem(d, 0, q, EMPTY));
             break;
         }
+        /* qnames pairwise distinct */
+        for (k = 0; plain && k + 1 < d->nkitems; k++)
+            plain = !str_eq(d->kitems[k].qname, q);
     }
     key = arena_alloc(d, sizeof(xb_key), 16);
     items = arena_alloc(d, sizeof(xb_kitem) * (d->nkitems ? d->nkitems : 1), 16);
@@ -962,11 +1210,18 @@ static int generic_start(xb_dec *d, const xb_key **out)
     if (d->nkitems)
         memcpy(items, d->kitems, sizeof(xb_kitem) * d->nkitems);
     key->name = name;
-    key->text_ctx =
-        (int16_t)xb_lookup(d->dict->text_contexts, d->dict->text_contexts_sorted, d->dict->ntext_contexts, name.p, name.n);
+    key->text_ctx = (int16_t)xb_context_index(d->dict, 1, name.p, name.n);
     key->nitems = (uint32_t)d->nkitems;
     key->items = items;
     *out = key;
+    /* the element prefix: rpartition(":")[0], not "xmlns" */
+    pl = name.n;
+    while (pl > 0 && name.p[pl - 1] != ':')
+        pl--;
+    pl = pl ? pl - 1 : 0;
+    if ((pl == 5 && memcmp(name.p, "xmlns", 5) == 0) || pl >= (1u << (16 - XB_SHAPE_PFX_SHIFT)))
+        plain = 0;
+    *info = (plain ? XB_SHAPE_PLAIN | (unsigned)(pl << XB_SHAPE_PFX_SHIFT) : 0u) | (nsclean ? XB_SHAPE_NS_CLEAN : 0u);
     return 0;
 }
 
@@ -1132,13 +1387,346 @@ static int resolve_start(xb_dec *d, xb_str name, const xb_item *items, size_t n)
     return 0;
 }
 
+/* ---- output ------------------------------------------------------------------ */
+/* Past max_size only the length is kept: the result is then an error anyway,
+ * but the serialization's own checks still come first, as in the reference.
+ * The output is out.n + out_over bytes long; the buffer grows up to max_size
+ * (a buffer kept from an earlier message may be larger and is used as is). */
+static XB_NOINLINE int put_slow(xb_dec *d, const char *p, size_t n)
+{
+    size_t max = d->opt->max_size, need, c;
+    char *q;
+    if (d->out_over || d->out.n >= max || n > max - d->out.n) {
+        d->out_over += n;
+        return 0;
+    }
+    need = d->out.n + n;
+    c = d->out.cap > max / 2 ? max : 2 * d->out.cap;
+    if (c < 256)
+        c = max < 256 ? max : 256;
+    if (c < need)
+        c = need;
+    q = realloc(d->out.p, c);
+    if (!q)
+        return nomem(d);
+    d->out.p = q;
+    d->out.cap = c;
+    memcpy(d->out.p + d->out.n, p, n);
+    d->out.n += n;
+    return 0;
+}
+
+/* p[0 .. n) to the output (out.p is not NULL: serialize reserves first) */
+static inline int put(xb_dec *d, const char *p, size_t n)
+{
+    if (XB_LIKELY(n <= d->out.cap - d->out.n)) {
+        memcpy(d->out.p + d->out.n, p, n);
+        d->out.n += n;
+        return 0;
+    }
+    return put_slow(d, p, n);
+}
+
+/* a string literal */
+#define PUTL(d, z) put((d), "" z, sizeof(z) - 1)
+
+static inline int put_str(xb_dec *d, xb_str s)
+{
+    return put(d, s.p, s.n);
+}
+
+/* escape_text / escape_attr: one pass (no replacement creates a later target).
+ * ESC_CLASS has a bit for each byte they may replace; a mask of the bits that
+ * apply in a context selects them. */
+enum { E_AMP = 1, E_LT = 2, E_GT = 4, E_CR = 8, E_APOS = 16, E_QUOT = 32, E_TAB = 64, E_LF = 128 };
+static const uint8_t ESC_CLASS[256] = {['&'] = E_AMP,  ['<'] = E_LT,   ['>'] = E_GT,  ['\r'] = E_CR,
+                                       ['\''] = E_APOS, ['"'] = E_QUOT, ['\t'] = E_TAB, ['\n'] = E_LF};
+
+static unsigned text_mask(const xb_style *st)
+{
+    /* '>' always: without text_gt it is escaped after "]]" only (checked when found) */
+    return E_AMP | E_LT | E_GT | E_CR | (st->text_quot ? E_APOS | E_QUOT : 0u);
+}
+
+static unsigned attr_mask(const xb_style *st, char quote)
+{
+    return E_AMP | E_LT | E_CR | E_TAB | E_LF | (st->attr_gt ? E_GT : 0u) |
+           (quote == '\'' || st->attr_oq ? E_APOS : 0u) | (quote == '"' || st->attr_oq ? E_QUOT : 0u);
+}
+
+/* v escaped with the bytes of mask; gt_after_brackets: '>' only after "]]" */
+static int put_escaped(xb_dec *d, xb_str v, unsigned mask, int gt_after_brackets)
+{
+    const unsigned char *s = (const unsigned char *)v.p;
+    size_t n = v.n, i = 0, run = 0;
+    for (;;) {
+        const char *rep;
+        size_t rn;
+        while (i + 4 <= n &&
+               !((ESC_CLASS[s[i]] | ESC_CLASS[s[i + 1]] | ESC_CLASS[s[i + 2]] | ESC_CLASS[s[i + 3]]) & mask))
+            i += 4;
+        while (i < n && !(ESC_CLASS[s[i]] & mask))
+            i++;
+        if (i == n)
+            break;
+        switch (s[i]) {
+        case '&':
+            rep = "&amp;", rn = 5;
+            break;
+        case '<':
+            rep = "&lt;", rn = 4;
+            break;
+        case '>':
+            if (gt_after_brackets && !(i >= 2 && s[i - 1] == ']' && s[i - 2] == ']')) {
+                i++;
+                continue;
+            }
+            rep = "&gt;", rn = 4;
+            break;
+        case '\r':
+            rep = "&#13;", rn = 5;
+            break;
+        case '\'':
+            rep = "&apos;", rn = 6;
+            break;
+        case '"':
+            rep = "&quot;", rn = 6;
+            break;
+        case '\t':
+            rep = "&#9;", rn = 4;
+            break;
+        default: /* '\n' */
+            rep = "&#10;", rn = 5;
+            break;
+        }
+        if (i > run)
+            TRY(put(d, v.p + run, i - run));
+        TRY(put(d, rep, rn));
+        run = ++i;
+    }
+    return put(d, v.p + run, n - run);
+}
+
+/* ---- unchecked writing into a buffer known to be large enough ---- */
+/* n bytes; the source has XB_STR_PAD readable bytes after its end (see
+ * ZEROS) and the destination room for them (out_room), so a short string is
+ * one fixed-size move */
+static inline char *w_copy(char *o, const char *p, size_t n)
+{
+    if (XB_LIKELY(n <= XB_STR_PAD))
+        memcpy(o, p, XB_STR_PAD);
+    else
+        memcpy(o, p, n);
+    return o + n;
+}
+
+#define W_LIT(o, z) (memcpy((o), "" z, sizeof(z) - 1), (o) += sizeof(z) - 1)
+
+/* put_escaped into at most 6 * v.n bytes at o */
+static char *w_escaped(char *o, xb_str v, unsigned mask, int gt_after_brackets)
+{
+    const unsigned char *s = (const unsigned char *)v.p;
+    size_t n = v.n, i = 0;
+    for (;;) {
+        unsigned c;
+        while (i + 8 <= n && !((ESC_CLASS[s[i]] | ESC_CLASS[s[i + 1]] | ESC_CLASS[s[i + 2]] | ESC_CLASS[s[i + 3]] |
+                                ESC_CLASS[s[i + 4]] | ESC_CLASS[s[i + 5]] | ESC_CLASS[s[i + 6]] |
+                                ESC_CLASS[s[i + 7]]) &
+                               mask)) {
+            memcpy(o, s + i, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i == n)
+            return o;
+        c = s[i];
+        if (!(ESC_CLASS[c] & mask)) {
+            *o++ = (char)c;
+        } else {
+            switch (c) {
+            case '&':
+                W_LIT(o, "&amp;");
+                break;
+            case '<':
+                W_LIT(o, "&lt;");
+                break;
+            case '>':
+                if (gt_after_brackets && !(i >= 2 && s[i - 1] == ']' && s[i - 2] == ']'))
+                    *o++ = '>';
+                else
+                    W_LIT(o, "&gt;");
+                break;
+            case '\r':
+                W_LIT(o, "&#13;");
+                break;
+            case '\'':
+                W_LIT(o, "&apos;");
+                break;
+            case '"':
+                W_LIT(o, "&quot;");
+                break;
+            case '\t':
+                W_LIT(o, "&#9;");
+                break;
+            default: /* '\n' */
+                W_LIT(o, "&#10;");
+                break;
+            }
+        }
+        i++;
+    }
+}
+
+/* ---- output while decoding (messages that are not exact) ------------------
+ * serialize() in the default style without deviations, node by node: empty
+ * elements self-close as <x/>, attribute values in single quotes. The '>' of a
+ * start tag waits for the next node (open_tag): "/>" if that is its end. */
+
+/* Room for need more bytes in out: 0 if there is (write unchecked), -1 if the
+ * output would pass max_size (write with put, which counts what is past it),
+ * else an error code. */
+static int out_room(xb_dec *d, uint64_t need)
+{
+    size_t max = d->opt->max_size, c;
+    char *q;
+    need += XB_STR_PAD; /* for w_copy */
+    if (XB_LIKELY(need <= d->out.cap - d->out.n))
+        return 0;
+    if (d->out_over || need > max || d->out.n > max - need)
+        return -1;
+    c = d->out.cap < 128 ? 256 : 2 * d->out.cap;
+    if (c < d->out.n + need)
+        c = d->out.n + (size_t)need;
+    q = realloc(d->out.p, c);
+    if (!q)
+        return nomem(d);
+    d->out.p = q;
+    d->out.cap = c;
+    return 0;
+}
+
+#define OUT_ROOM(d, need, checked)                                                                         \
+    do {                                                                                                   \
+        int r_ = out_room((d), (need));                                                                    \
+        if (r_ > 0)                                                                                        \
+            return r_;                                                                                     \
+        if (r_ < 0)                                                                                        \
+            return (checked);                                                                              \
+    } while (0)
+
+static int emit_open_checked(xb_dec *d, xb_str name)
+{
+    TRY(PUTL(d, "<"));
+    return put_str(d, name);
+}
+
+/* "<name": then emit_attr for each item, and the '>' waits (open_tag) */
+static int emit_open(xb_dec *d, xb_str name)
+{
+    char *o;
+    d->open_tag = 1;
+    OUT_ROOM(d, 1 + (uint64_t)name.n, emit_open_checked(d, name));
+    o = d->out.p + d->out.n;
+    *o++ = '<';
+    o = w_copy(o, name.p, name.n);
+    d->out.n = (size_t)(o - d->out.p);
+    return 0;
+}
+
+static int emit_attr_checked(xb_dec *d, const xb_item *it)
+{
+    TRY(PUTL(d, " "));
+    TRY(put_str(d, it->qname));
+    TRY(PUTL(d, "='"));
+    if (it->clean)
+        TRY(put_str(d, it->value));
+    else
+        TRY(put_escaped(d, it->value, attr_mask(&d->st, '\''), 0));
+    return PUTL(d, "'");
+}
+
+/* " qname='value'" */
+static int emit_attr(xb_dec *d, const xb_item *it)
+{
+    char *o;
+    OUT_ROOM(d, 4 + (uint64_t)it->qname.n + (it->clean ? 1 : 6) * (uint64_t)it->value.n, emit_attr_checked(d, it));
+    o = d->out.p + d->out.n;
+    *o++ = ' ';
+    o = w_copy(o, it->qname.p, it->qname.n);
+    W_LIT(o, "='");
+    if (it->clean)
+        o = w_copy(o, it->value.p, it->value.n);
+    else
+        o = w_escaped(o, it->value, attr_mask(&d->st, '\''), 0);
+    *o++ = '\'';
+    d->out.n = (size_t)(o - d->out.p);
+    return 0;
+}
+
+/* the end of the open start tag: "/>" if the element is empty, else ">" */
+static int emit_tag_end(xb_dec *d, int empty)
+{
+    d->open_tag = 0;
+    return empty ? PUTL(d, "/>") : PUTL(d, ">");
+}
+
+static int emit_end_checked(xb_dec *d, xb_str name)
+{
+    TRY(PUTL(d, "</"));
+    TRY(put_str(d, name));
+    return PUTL(d, ">");
+}
+
+/* "</name>" */
+static int emit_end(xb_dec *d, xb_str name)
+{
+    char *o;
+    OUT_ROOM(d, 3 + (uint64_t)name.n, emit_end_checked(d, name));
+    o = d->out.p + d->out.n;
+    W_LIT(o, "</");
+    o = w_copy(o, name.p, name.n);
+    *o++ = '>';
+    d->out.n = (size_t)(o - d->out.p);
+    return 0;
+}
+
+static int emit_text_checked(xb_dec *d, xb_str v, int clean)
+{
+    if (clean)
+        return put_str(d, v);
+    return put_escaped(d, v, text_mask(&d->st), !d->st.text_gt);
+}
+
+/* text inside the root element (escaped unless clean) */
+static int emit_text(xb_dec *d, xb_str v, int clean)
+{
+    char *o;
+    OUT_ROOM(d, (clean ? 1 : 6) * (uint64_t)v.n, emit_text_checked(d, v, clean));
+    o = d->out.p + d->out.n;
+    if (clean)
+        o = w_copy(o, v.p, v.n);
+    else
+        o = w_escaped(o, v, text_mask(&d->st), !d->st.text_gt);
+    d->out.n = (size_t)(o - d->out.p);
+    return 0;
+}
+
+/* a comment or processing instruction */
+static int emit_misc(xb_dec *d, int comment, xb_str v)
+{
+    TRY(comment ? PUTL(d, "<!--") : PUTL(d, "<?"));
+    TRY(put_str(d, v));
+    return comment ? PUTL(d, "-->") : PUTL(d, "?>");
+}
+
 /* ---- structure (_Decoder.run) ---------------------------------------------- */
 static int push_event(xb_dec *d, int type, xb_str s, size_t first, uint32_t nitems)
 {
     xb_event *e;
     RESERVE(d->ev, d->cap_ev, d->nev + 1);
     e = &d->ev[d->nev++];
-    e->type = type;
+    e->type = (uint8_t)type;
+    e->clean = 0;
     e->s = s;
     e->first = first;
     e->nitems = nitems;
@@ -1171,10 +1759,16 @@ static int is_ws_only(xb_str s)
     return s.n > 0;
 }
 
+/* "\n" and spaces: the usual indentation strings are prefixes of it */
+#define INDENT_LEN 128
+static const char INDENT[INDENT_LEN + XB_STR_PAD] =
+    "\n                                                               "
+    "                                                                ";
+
 static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
 {
     xb_str v = NONE;
-    int is_ws;
+    int is_ws, clean;
     if (*prev_text)
         return FAIL(d, "two adjacent text nodes");
     if (d->nws <= depth) {
@@ -1189,6 +1783,8 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         TRY(value(d, vctx, &v));
         if (!v.n)
             return FAIL(d, "empty text node");
+        clean = d->vclean;
+        is_ws = is_ws_only(v);
     } else {
         if (s == XB_N_WS_SAME) {
             v = d->ws[depth];
@@ -1199,7 +1795,10 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         } else {
             xb_str base = d->ws[depth - 1];
             v = NONE;
-            if (base.p) {
+            if (base.p == INDENT && base.n + (s - XB_N_WS_DEEPER + 1) <= INDENT_LEN) {
+                v.p = INDENT;
+                v.n = base.n + (s - XB_N_WS_DEEPER + 1);
+            } else if (base.p) {
                 size_t k = s - XB_N_WS_DEEPER + 1;
                 char *p = arena_alloc(d, base.n + k, 1);
                 if (!p)
@@ -1215,8 +1814,11 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
             return FAIL(d, "whitespace symbol without a predecessor");
         TRY(check_len(d, v));
         TRY(count(d, v.n));
+        /* whitespace memory holds is_ws_only strings (or "\n"), and so does
+         * the string of a whitespace symbol: never changed by escape_text */
+        is_ws = 1;
+        clean = 1;
     }
-    is_ws = is_ws_only(v);
     if (is_ws)
         d->ws[depth] = v;
     if (depth == 0) {
@@ -1225,7 +1827,12 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
     } else {
         d->ctx[depth] = is_ws ? XB_NC_AFTER_WS : XB_NC_AFTER_OTHER;
     }
-    TRY(push_event(d, EV_T, v, 0, 0));
+    if (d->exact) {
+        TRY(push_event(d, EV_T, v, 0, 0));
+        d->ev[d->nev - 1].clean = (uint8_t)clean;
+    } else {
+        TRY(emit_text(d, v, clean)); /* depth > 0: text outside the root failed */
+    }
     *prev_text = 1;
     return 0;
 }
@@ -1253,7 +1860,10 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
             str_contains(v, "?>") || (i < v.n && !is_xml_ws(v.p[i])))
             return FAIL(d, "invalid processing instruction");
     }
-    TRY(push_event(d, s == XB_N_COMMENT ? EV_C : EV_P, v, 0, 0));
+    if (d->exact)
+        TRY(push_event(d, s == XB_N_COMMENT ? EV_C : EV_P, v, 0, 0));
+    else
+        TRY(emit_misc(d, s == XB_N_COMMENT, v));
     if (depth)
         d->ctx[depth] = XB_NC_AFTER_OTHER;
     return 0;
@@ -1264,7 +1874,9 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
 {
     const xb_decode_options *o = d->opt;
     const xb_key *key = NULL;
-    size_t first, k, bind_base;
+    size_t first, k, j, bind_base;
+    unsigned info = 0;
+    int emit, plain;
     if (depth == 0 && *root_seen)
         return FAIL(d, "second root element");
     *nelements += 1;
@@ -1272,32 +1884,53 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
         return LIMIT(d, XB_LIMIT_MAX_ELEMENTS, "more than max_elements=%lu elements", (unsigned long)o->max_elements);
     if ((uint64_t)depth + 1 > o->max_depth)
         return LIMIT(d, XB_LIMIT_MAX_DEPTH, "nesting deeper than max_depth=%lu", (unsigned long)o->max_depth);
-    if (s == XB_N_GENERIC) {
-        TRY(generic_start(d, &key));
-        if (d->ncache == XB_SHAPE_CACHE)
-            d->ncache--;
-    } else if (s >= XB_N_SHAPE) {
-        key = &d->dict->shapes[s - XB_N_SHAPE];
-        if (key->nitems > o->max_attributes)
-            return LIMIT(d, XB_LIMIT_MAX_ATTRIBUTES, "more than max_attributes=%lu attributes",
-                         (unsigned long)o->max_attributes);
-        if (d->ncache == XB_SHAPE_CACHE)
-            d->ncache--;
+    /* the shape cache: the entry used (or the new one) moves to the front */
+#define CACHE_AT(i) ((d->chead + (unsigned)(i)) % XB_SHAPE_CACHE)
+    if (s >= XB_N_LOCAL + XB_SHAPE_CACHE || s == XB_N_GENERIC) {
+        if (s == XB_N_GENERIC) {
+            TRY(generic_start(d, &key, &info)); /* info is kept in the cache with the key */
+#ifdef XB_CHECK_SHAPE_INFO
+            if (info != xb_shape_info(key))
+                abort();
+#endif
+        } else {
+            key = &d->dict->pad_shapes[s - XB_N_SHAPE];
+            info = d->dict->shape_info[s - XB_N_SHAPE];
+            if (key->nitems > o->max_attributes)
+                return LIMIT(d, XB_LIMIT_MAX_ATTRIBUTES, "more than max_attributes=%lu attributes",
+                             (unsigned long)o->max_attributes);
+        }
+        /* a new entry 0; when the ring is full that slot held the oldest */
+        d->chead = CACHE_AT(XB_SHAPE_CACHE - 1);
+        if (d->ncache < XB_SHAPE_CACHE)
+            d->ncache++;
     } else {
-        size_t i = s - XB_N_LOCAL;
-        if (i >= d->ncache)
-            return FAIL(d, "shape cache entry %lu of %lu", (unsigned long)i, (unsigned long)d->ncache);
-        key = d->cache[i];
-        memmove(&d->cache[i], &d->cache[i + 1], (d->ncache - i - 1) * sizeof(d->cache[0]));
-        d->ncache--;
+        j = s - XB_N_LOCAL;
+        if (j >= d->ncache)
+            return FAIL(d, "shape cache entry %lu of %lu", (unsigned long)j, (unsigned long)d->ncache);
+        key = d->cache[CACHE_AT(j)];
+        info = d->cache_info[CACHE_AT(j)];
+        for (; j > 0; j--) {
+            d->cache[CACHE_AT(j)] = d->cache[CACHE_AT(j - 1)];
+            d->cache_info[CACHE_AT(j)] = d->cache_info[CACHE_AT(j - 1)];
+        }
     }
-    memmove(&d->cache[1], &d->cache[0], d->ncache * sizeof(d->cache[0]));
-    d->cache[0] = key;
-    d->ncache++;
+    d->cache[d->chead] = key;
+    d->cache_info[d->chead] = (uint16_t)info;
+#undef CACHE_AT
     /* names and dictionary strings count toward max_size like values */
     TRY(check_len(d, key->name));
     TRY(count(d, key->name.n + 1)); /* "<" name */
+    /* Not exact: the start tag is written as its items are read (the output
+     * is dropped if an error follows). For a plain shape resolve_start only
+     * pushes its namespace declarations (static URIs, in item order) and then
+     * looks the element prefix up. */
+    emit = !d->exact;
+    plain = (info & XB_SHAPE_PLAIN) != 0;
+    if (emit)
+        TRY(emit_open(d, key->name));
     first = d->nitems;
+    bind_base = d->nbinds;
     RESERVE(d->items, d->cap_items, d->nitems + key->nitems);
     for (k = 0; k < key->nitems; k++) {
         const xb_kitem *it = &key->items[k];
@@ -1309,16 +1942,37 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
             TRY(count(d, it->qname.n));
             TRY(count(d, it->uri.n));
             out->value = it->uri;
+            out->clean = (info & XB_SHAPE_NS_CLEAN) != 0; /* else found out when written */
+            if (plain) {
+                RESERVE(d->binds, d->cap_binds, d->nbinds + 1);
+                d->binds[d->nbinds].prefix.p = it->qname.p + (it->qname.n > 5 ? 6 : 5);
+                d->binds[d->nbinds].prefix.n = it->qname.n > 5 ? it->qname.n - 6 : 0;
+                d->binds[d->nbinds].uri = it->uri;
+                d->nbinds++;
+            }
         } else {
             TRY(count(d, it->qname.n));
             unsigned vctx = it->attr_ctx >= 0 ? XB_VC_FIXED + (unsigned)it->attr_ctx : XB_VC_OTHER_ATTR;
             TRY(value(d, vctx, &out->value));
+            out->clean = d->vclean;
         }
+        if (emit)
+            TRY(emit_attr(d, out));
     }
     d->nitems = first + key->nitems;
-    bind_base = d->nbinds;
-    TRY(resolve_start(d, key->name, &d->items[first], key->nitems));
-    TRY(push_event(d, EV_S, key->name, first, key->nitems));
+    if (plain) {
+        size_t pl = info >> XB_SHAPE_PFX_SHIFT;
+        if (pl) {
+            xb_str pfx = {key->name.p, pl};
+            if (!lookup_prefix(d, pfx).p)
+                return FAIL(d, "unbound prefix %.*s in element %.*s", excerpt_len(pfx), pfx.p,
+                            excerpt_len(key->name), key->name.p);
+        }
+    } else {
+        TRY(resolve_start(d, key->name, &d->items[first], key->nitems));
+    }
+    if (!emit)
+        TRY(push_event(d, EV_S, key->name, first, key->nitems));
     *root_seen = 1;
     if (depth == 0 && d->kind == XB_KIND_STREAM_OPEN) {
         *stop = 1;
@@ -1360,20 +2014,28 @@ static int run(xb_dec *d)
     RESERVE(d->ctx, d->cap_ctx, 1);
     d->ctx[0] = XB_NC_DOC;
     RESERVE(d->ws, d->cap_ws, 1);
-    d->ws[0] = (xb_str){"\n", 1};
+    d->ws[0] = (xb_str){INDENT, 1};
     d->nws = 1;
 
     for (;;) {
         size_t depth = d->nelems;
         uint32_t s = 0;
+        int empty = 0;
         TRY(read_sym(d, &ncodes[d->ctx[depth]], &s));
+        if (d->open_tag) { /* then depth > 0: an END here is the element's own */
+            empty = s == XB_N_END;
+            TRY(emit_tag_end(d, empty));
+        }
         if (s == XB_N_END) {
             if (depth == 0) {
                 if (!root_seen)
                     return FAIL(d, "message has no root element");
                 break;
             }
-            TRY(push_event(d, EV_E, d->elems[depth - 1].name, 0, 0));
+            if (d->exact)
+                TRY(push_event(d, EV_E, d->elems[depth - 1].name, 0, 0));
+            else if (!empty)
+                TRY(emit_end(d, d->elems[depth - 1].name));
             d->nbinds = d->elems[depth - 1].bind_base;
             d->nelems--;
             if (depth > 1)
@@ -1391,6 +2053,8 @@ static int run(xb_dec *d)
                 break;
         }
     }
+    if (d->open_tag) /* a stream header's root */
+        TRY(emit_tag_end(d, 0));
     return 0;
 }
 
@@ -1824,92 +2488,186 @@ static int lexical(xb_dec *d)
 }
 
 /* ---- serialization (decoder.serialize) ------------------------------------- */
-/* Past max_size only the length is kept: the result is then an error anyway,
- * but the serialization's own checks still come first, as in the reference. */
-static inline int put(xb_dec *d, const char *p, size_t n)
-{
-    d->out_total += n;
-    if (d->out_total > d->opt->max_size || n == 0)
-        return 0;
-    if (d->out.cap - d->out.n < n && buf_reserve(&d->out, n))
-        return nomem(d);
-    memcpy(d->out.p + d->out.n, p, n);
-    d->out.n += n;
-    return 0;
-}
-
-static int puts_(xb_dec *d, const char *z)
-{
-    return put(d, z, strlen(z));
-}
-
-static int put_str(xb_dec *d, xb_str s)
-{
-    return put(d, s.p, s.n);
-}
-
-/* escape_text / escape_attr: one pass (no replacement creates a later target) */
-/* bytes that escape_text / escape_attr may replace */
-static int maybe_escaped(unsigned char c)
-{
-    return c == '&' || c == '<' || c == '>' || c == '\r' || c == '\'' || c == '"' || c == '\t' || c == '\n';
-}
-
-static int put_escaped(xb_dec *d, xb_str v, int attr, char quote)
-{
-    const xb_style *st = &d->st;
-    size_t i, run = 0;
-    for (i = 0; i < v.n; i++) {
-        const char *rep = NULL;
-        if (!maybe_escaped((unsigned char)v.p[i]))
-            continue;
-        switch (v.p[i]) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            if (attr ? st->attr_gt : (st->text_gt || (i >= 2 && v.p[i - 1] == ']' && v.p[i - 2] == ']')))
-                rep = "&gt;";
-            break;
-        case '\r':
-            rep = "&#13;";
-            break;
-        case '\'':
-            if (attr ? (quote == '\'' || st->attr_oq) : st->text_quot)
-                rep = "&apos;";
-            break;
-        case '"':
-            if (attr ? (quote == '"' || st->attr_oq) : st->text_quot)
-                rep = "&quot;";
-            break;
-        case '\t':
-            if (attr)
-                rep = "&#9;";
-            break;
-        case '\n':
-            if (attr)
-                rep = "&#10;";
-            break;
-        default:
-            break;
-        }
-        if (rep) {
-            TRY(put(d, v.p + run, i - run));
-            TRY(puts_(d, rep));
-            run = i + 1;
-        }
-    }
-    return put(d, v.p + run, v.n - run);
-}
-
 static const xb_dev *dev_at(const xb_dec *d, size_t *dc, uint64_t slot)
 {
     while (*dc < d->ndevs && d->devs[*dc].slot < slot)
         (*dc)++;
     return (*dc < d->ndevs && d->devs[*dc].slot == slot) ? &d->devs[*dc] : NULL;
+}
+
+/* A first output buffer of about the expected size (names and values are
+ * counted in produced), at most max_size. */
+static int reserve_output(xb_dec *d)
+{
+    uint64_t est = d->produced + 8 * (uint64_t)d->nev + 8 * (uint64_t)d->nitems + d->prolog.n + 64;
+    if (est > d->opt->max_size)
+        est = d->opt->max_size;
+    if (d->out.cap < est && buf_reserve(&d->out, (size_t)est))
+        return nomem(d);
+    if (!d->out.p && buf_reserve(&d->out, 1))
+        return nomem(d);
+    return 0;
+}
+
+/* An upper bound of the size of serialize_plain's output (escaping makes at
+ * most 6 bytes of one). */
+static uint64_t plain_bound(const xb_dec *d)
+{
+    uint64_t b = d->prolog.n;
+    size_t k, i;
+    for (k = 0; k < d->nev; k++) {
+        const xb_event *e = &d->ev[k];
+        switch (e->type) {
+        case EV_S:
+            b += 3 + (uint64_t)e->s.n;
+            for (i = 0; i < e->nitems; i++) {
+                const xb_item *it = &d->items[e->first + i];
+                b += 4 + (uint64_t)it->qname.n + (it->clean ? 1 : 6) * (uint64_t)it->value.n;
+            }
+            break;
+        case EV_E:
+            b += 3 + (uint64_t)e->s.n;
+            break;
+        case EV_T:
+            b += (e->clean ? 1 : 6) * (uint64_t)e->s.n;
+            break;
+        default:
+            b += 7 + (uint64_t)e->s.n;
+            break;
+        }
+    }
+    return b;
+}
+
+/* serialize_plain into a buffer of at least bound bytes */
+static void serialize_plain_unchecked(xb_dec *d)
+{
+    const xb_event *ev = d->ev;
+    size_t k, i, nev = d->nev, depth = 0;
+    unsigned tmask = text_mask(&d->st), amask = attr_mask(&d->st, '\'');
+    int gt_after_brackets = !d->st.text_gt;
+    char *o = d->out.p;
+    o = w_copy(o, d->prolog.p, d->prolog.n);
+    for (k = 0; k < nev; k++) {
+        const xb_event *e = &ev[k];
+        switch (e->type) {
+        case EV_S:
+            *o++ = '<';
+            o = w_copy(o, e->s.p, e->s.n);
+            for (i = 0; i < e->nitems; i++) {
+                const xb_item *it = &d->items[e->first + i];
+                *o++ = ' ';
+                o = w_copy(o, it->qname.p, it->qname.n);
+                W_LIT(o, "='");
+                if (it->clean)
+                    o = w_copy(o, it->value.p, it->value.n);
+                else
+                    o = w_escaped(o, it->value, amask, 0);
+                *o++ = '\'';
+            }
+            if (k + 1 < nev && ev[k + 1].type == EV_E) {
+                W_LIT(o, "/>");
+                k++; /* the end of the self-closed element writes nothing */
+            } else {
+                *o++ = '>';
+                depth++;
+            }
+            break;
+        case EV_E:
+            depth--;
+            W_LIT(o, "</");
+            o = w_copy(o, e->s.p, e->s.n);
+            *o++ = '>';
+            break;
+        case EV_T:
+            if (depth > 0 && !e->clean)
+                o = w_escaped(o, e->s, tmask, gt_after_brackets);
+            else
+                o = w_copy(o, e->s.p, e->s.n);
+            break;
+        case EV_C:
+            W_LIT(o, "<!--");
+            o = w_copy(o, e->s.p, e->s.n);
+            W_LIT(o, "-->");
+            break;
+        default:
+            W_LIT(o, "<?");
+            o = w_copy(o, e->s.p, e->s.n);
+            W_LIT(o, "?>");
+            break;
+        }
+    }
+    d->out.n = (size_t)(o - d->out.p);
+}
+
+/* serialize() in the default style without deviations (every message that is
+ * not exact): empty elements self-close as <x/>, attributes in single quotes. */
+static int serialize_plain(xb_dec *d)
+{
+    const xb_event *ev = d->ev;
+    size_t k, i, nev = d->nev, depth = 0;
+    unsigned tmask = text_mask(&d->st), amask = attr_mask(&d->st, '\'');
+    int gt_after_brackets = !d->st.text_gt;
+    uint64_t bound = plain_bound(d);
+    if (bound <= d->opt->max_size) {
+        /* the output fits in max_size: one buffer of the bound, no checks */
+        if (d->out.cap < bound + XB_STR_PAD && buf_reserve(&d->out, (size_t)bound + XB_STR_PAD))
+            return nomem(d);
+        serialize_plain_unchecked(d);
+        return 0;
+    }
+    TRY(reserve_output(d));
+    TRY(put_str(d, d->prolog));
+    for (k = 0; k < nev; k++) {
+        const xb_event *e = &ev[k];
+        switch (e->type) {
+        case EV_S:
+            TRY(PUTL(d, "<"));
+            TRY(put_str(d, e->s));
+            for (i = 0; i < e->nitems; i++) {
+                const xb_item *it = &d->items[e->first + i];
+                TRY(PUTL(d, " "));
+                TRY(put_str(d, it->qname));
+                TRY(PUTL(d, "='"));
+                if (it->clean)
+                    TRY(put_str(d, it->value));
+                else
+                    TRY(put_escaped(d, it->value, amask, 0));
+                TRY(PUTL(d, "'"));
+            }
+            if (k + 1 < nev && ev[k + 1].type == EV_E) {
+                TRY(PUTL(d, "/>"));
+                k++; /* the end of the self-closed element writes nothing */
+            } else {
+                TRY(PUTL(d, ">"));
+                depth++;
+            }
+            break;
+        case EV_E:
+            depth--;
+            TRY(PUTL(d, "</"));
+            TRY(put_str(d, e->s));
+            TRY(PUTL(d, ">"));
+            break;
+        case EV_T:
+            if (depth > 0 && !e->clean)
+                TRY(put_escaped(d, e->s, tmask, gt_after_brackets));
+            else
+                TRY(put_str(d, e->s));
+            break;
+        case EV_C:
+            TRY(PUTL(d, "<!--"));
+            TRY(put_str(d, e->s));
+            TRY(PUTL(d, "-->"));
+            break;
+        default:
+            TRY(PUTL(d, "<?"));
+            TRY(put_str(d, e->s));
+            TRY(PUTL(d, "?>"));
+            break;
+        }
+    }
+    return 0;
 }
 
 static int serialize(xb_dec *d)
@@ -1919,8 +2677,14 @@ static int serialize(xb_dec *d)
     uint64_t slot = 0;
     char sq = st->dquote ? '"' : '\'';
     char oq = st->dquote ? '\'' : '"';
+    unsigned tmask = text_mask(st);
 
 #define FAIL_END(...) seterr(d, XB_ERR_INVALID, d->len, XB_LIMIT_NONE, __VA_ARGS__)
+    if (!d->ndevs && !st->dquote && !st->empty) {
+        TRY(serialize_plain(d));
+        goto done;
+    }
+    TRY(reserve_output(d));
     TRY(put_str(d, d->prolog));
     for (k = 0; k < d->nev; k++) {
         const xb_event *e = &d->ev[k];
@@ -1928,7 +2692,7 @@ static int serialize(xb_dec *d)
         if (e->type == EV_S) {
             int empty, selfclose = 0;
             const xb_dev *tdv;
-            TRY(puts_(d, "<"));
+            TRY(PUTL(d, "<"));
             TRY(put_str(d, e->s));
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
@@ -1937,13 +2701,13 @@ static int serialize(xb_dec *d)
                 if (dv)
                     TRY(put_str(d, dv->payload));
                 else
-                    TRY(puts_(d, " "));
+                    TRY(PUTL(d, " "));
                 TRY(put_str(d, it->qname));
                 dv = dev_at(d, &dc, slot + 1);
                 if (dv)
                     TRY(put_str(d, dv->payload));
                 else
-                    TRY(puts_(d, "="));
+                    TRY(PUTL(d, "="));
                 q = dev_at(d, &dc, slot + 2) ? oq : sq;
                 TRY(put(d, &q, 1));
                 dv = dev_at(d, &dc, slot + 3);
@@ -1958,8 +2722,10 @@ static int serialize(xb_dec *d)
                     if (!r)
                         return FAIL_END("invalid attribute spelling");
                     TRY(put_str(d, raw));
+                } else if (it->clean) {
+                    TRY(put_str(d, it->value));
                 } else {
-                    TRY(put_escaped(d, it->value, 1, q));
+                    TRY(put_escaped(d, it->value, attr_mask(st, q), 0));
                 }
                 TRY(put(d, &q, 1));
                 slot += 4;
@@ -1974,8 +2740,11 @@ static int serialize(xb_dec *d)
             if (tdv)
                 TRY(put_str(d, tdv->payload));
             else if (selfclose && st->empty == 1)
-                TRY(puts_(d, " "));
-            TRY(puts_(d, selfclose ? "/>" : ">"));
+                TRY(PUTL(d, " "));
+            if (selfclose)
+                TRY(PUTL(d, "/>"));
+            else
+                TRY(PUTL(d, ">"));
             RESERVE(d->oc, d->cap_oc, noc + 1);
             d->oc[noc++] = (uint8_t)selfclose;
             depth++;
@@ -1986,11 +2755,11 @@ static int serialize(xb_dec *d)
                 if (dv)
                     return FAIL_END("end-tag whitespace on a self-closed element");
             } else {
-                TRY(puts_(d, "</"));
+                TRY(PUTL(d, "</"));
                 TRY(put_str(d, e->s));
                 if (dv)
                     TRY(put_str(d, dv->payload));
-                TRY(puts_(d, ">"));
+                TRY(PUTL(d, ">"));
             }
             slot++;
         } else if (e->type == EV_T) {
@@ -1998,24 +2767,27 @@ static int serialize(xb_dec *d)
                 dv = dev_at(d, &dc, slot);
                 if (dv)
                     TRY(put_str(d, dv->payload));
+                else if (e->clean)
+                    TRY(put_str(d, e->s));
                 else
-                    TRY(put_escaped(d, e->s, 0, 0));
+                    TRY(put_escaped(d, e->s, tmask, !st->text_gt));
                 slot++;
             } else {
                 TRY(put_str(d, e->s));
             }
         } else if (e->type == EV_C) {
-            TRY(puts_(d, "<!--"));
+            TRY(PUTL(d, "<!--"));
             TRY(put_str(d, e->s));
-            TRY(puts_(d, "-->"));
+            TRY(PUTL(d, "-->"));
         } else {
-            TRY(puts_(d, "<?"));
+            TRY(PUTL(d, "<?"));
             TRY(put_str(d, e->s));
-            TRY(puts_(d, "?>"));
+            TRY(PUTL(d, "?>"));
         }
     }
 #undef FAIL_END
-    if (d->out_total > d->opt->max_size)
+done:
+    if (d->out_over || d->out.n > d->opt->max_size)
         return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
                       (unsigned long)d->opt->max_size);
     return 0;
@@ -2034,6 +2806,12 @@ static int decode(xb_dec *d)
                       (unsigned long)d->opt->max_size);
     if (len < 2)
         return truncated(d);
+    if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
+        return nomem(d);
+    memcpy(d->in.p, data, len);
+    memset(d->in.p + len, 0, XB_PAD);
+    d->data = data = (const uint8_t *)d->in.p;
+    d->plen = len + XB_PAD;
     b0 = data[0];
     if (b0 >> 5 != XB_FORMAT_VERSION)
         return seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u", b0 >> 5);
@@ -2050,6 +2828,8 @@ static int decode(xb_dec *d)
     d->end = (uint64_t)len * 8;
     d->prolog = EMPTY;
     d->st.text_gt = 1; /* STYLE_DEFAULT */
+    if (!d->out.p && buf_reserve(&d->out, 256))
+        return nomem(d);
     TRY(run(d));
     if (d->exact)
         TRY(lexical(d));
@@ -2059,7 +2839,12 @@ static int decode(xb_dec *d)
                       (unsigned long long)(len - end_byte));
     if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
         return seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
-    return serialize(d);
+    if (d->exact)
+        return serialize(d);
+    if (d->out_over || d->out.n > d->opt->max_size) /* written while decoding */
+        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
+                      (unsigned long)d->opt->max_size);
+    return 0;
 }
 
 int xb_init(void)
@@ -2090,15 +2875,23 @@ static void dec_release(xb_dec *d)
     free(d->oc);
     free(d->tmp.p);
     free(d->utmp.p);
-    free(d->out.p);
+    if (!d->out_lent) /* else it is the caller's (xb_free frees it) */
+        free(d->out.p);
+    free(d->in.p);
 }
 
-/* Forget the previous message but keep the allocations (batches): the state is
- * what memset(0) gives a fresh decoder, with the same buffers behind it. */
-static void dec_reuse(xb_dec *d)
+/* A fresh decoder: no allocations. */
+static void dec_init(xb_dec *d)
 {
-    xb_dec k = *d;
-    xb_chunk *c = k.chunk;
+    memset(d, 0, sizeof(*d));
+    d->chunk_size = CHUNK_MIN;
+}
+
+/* Forget the previous message but keep the allocations: the state is what
+ * dec_init gives, with the same buffers behind it. */
+static void dec_reset(xb_dec *d)
+{
+    xb_chunk *c = d->chunk;
     if (c) { /* keep the newest arena chunk, emptied */
         while (c->next) {
             xb_chunk *next = c->next->next;
@@ -2107,29 +2900,124 @@ static void dec_reuse(xb_dec *d)
         }
         c->used = 0;
     }
-    memset(d, 0, sizeof(*d));
-#define KEEP(arr, cap) (d->arr = k.arr, d->cap = k.cap)
-    KEEP(hist, cap_hist);
-    KEEP(ev, cap_ev);
-    KEEP(items, cap_items);
-    KEEP(binds, cap_binds);
-    KEEP(elems, cap_elems);
-    KEEP(ctx, cap_ctx);
-    KEEP(ws, cap_ws);
-    KEEP(kitems, cap_kitems);
-    KEEP(pa, cap_pa);
-    KEEP(pb, cap_pb);
-    KEEP(hset, cap_hset);
-    KEEP(devs, cap_devs);
-    KEEP(oc, cap_oc);
-    KEEP(tmp.p, tmp.cap);
-    KEEP(utmp.p, utmp.cap);
-    KEEP(out.p, out.cap);
-#undef KEEP
-    d->chunk = c;
-    d->chunk_size = k.chunk_size;
+    memset(d, 0, DEC_MESSAGE_STATE);
+    d->tmp.n = d->utmp.n = d->out.n = 0;
 }
 
+/* Bytes held by d's allocations (roughly). */
+static size_t dec_footprint(const xb_dec *d)
+{
+    size_t n = d->cap_hist * sizeof(*d->hist) + d->cap_ev * sizeof(*d->ev) + d->cap_items * sizeof(*d->items) +
+               d->cap_binds * sizeof(*d->binds) + d->cap_elems * sizeof(*d->elems) + d->cap_ctx +
+               d->cap_ws * sizeof(*d->ws) + d->cap_kitems * sizeof(*d->kitems) +
+               (d->cap_pa + d->cap_pb) * sizeof(xb_str) + d->cap_hset * sizeof(*d->hset) +
+               d->cap_devs * sizeof(*d->devs) + d->cap_oc + d->tmp.cap + d->utmp.cap + d->out.cap + d->in.cap;
+    const xb_chunk *c;
+    for (c = d->chunk; c; c = c->next)
+        n += CHUNK_HDR + c->cap;
+    return n;
+}
+
+/* ---- per-thread decoder cache -------------------------------------------------- */
+/* A decoder whose allocations together exceed this is not kept. */
+#define XB_CACHE_MAX_BYTES ((size_t)1 << 20)
+
+#if XB_STATE_CACHE
+/* The calling thread's decoder (NULL while a call uses it). The pthread key only
+ * serves to free it when the thread ends: a decoder sets it (to itself) when it
+ * is first cached, and cache_destroy runs in that thread. */
+static _Thread_local xb_dec *tls_dec;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static int cache_ok;
+
+static void cache_destroy(void *p)
+{
+    xb_dec *d = tls_dec;
+    (void)p;
+    tls_dec = NULL;
+    if (d) {
+        dec_release(d);
+        free(d);
+    }
+}
+
+static void cache_init(void)
+{
+    cache_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+/* The calling thread's decoder, taken out of the cache slot (a new one if
+ * there is none); NULL when out of memory. Give it back with dec_put. */
+static xb_dec *dec_get(xb_dec **slot)
+{
+    xb_dec *d = *slot;
+    if (d) {
+        *slot = NULL;
+        if (d->out_lent) { /* not given back yet: it stays the caller's */
+            d->out.p = NULL;
+            d->out.cap = 0;
+            d->out_lent = 0;
+        }
+        dec_reset(d);
+        return d;
+    }
+    d = malloc(sizeof(*d));
+    if (d)
+        dec_init(d);
+    return d;
+}
+
+/* Back into the cache, or freed if it holds too much (or cannot be cached). */
+static void dec_put(xb_dec **slot, xb_dec *d)
+{
+    if (!*slot && dec_footprint(d) <= XB_CACHE_MAX_BYTES) {
+        if (!d->registered && pthread_once(&cache_once, cache_init) == 0 && cache_ok &&
+            pthread_setspecific(cache_key, d) == 0)
+            d->registered = 1;
+        if (d->registered) {
+            *slot = d;
+            return;
+        }
+    }
+    dec_release(d);
+    free(d);
+}
+
+#define DEC_SLOT (&tls_dec)
+
+#if defined(__GNUC__)
+/* At exit (or unload) the calling thread's decoder is freed; the other threads'
+ * are freed when they end. */
+__attribute__((destructor)) static void cache_fini(void)
+{
+    xb_dec *d = tls_dec;
+    tls_dec = NULL;
+    if (d) {
+        dec_release(d);
+        free(d);
+    }
+}
+#endif
+#else
+static xb_dec *dec_get(xb_dec **slot)
+{
+    xb_dec *d = malloc(sizeof(*d));
+    (void)slot;
+    if (d)
+        dec_init(d);
+    return d;
+}
+
+static void dec_put(xb_dec **slot, xb_dec *d)
+{
+    (void)slot;
+    dec_release(d);
+    free(d);
+}
+
+#define DEC_SLOT NULL
+#endif
 static int init_failed(xb_result *res)
 {
     res->error = XB_ERR_INIT;
@@ -2137,71 +3025,103 @@ static int init_failed(xb_result *res)
     return res->error;
 }
 
+static int out_of_memory(xb_result *res)
+{
+    res->error = XB_ERR_NOMEM;
+    snprintf(res->message, sizeof(res->message), "out of memory");
+    return XB_ERR_NOMEM;
+}
+
 int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res)
 {
-    xb_dec d;
+    xb_dec *d, **slot;
     int rc;
-    memset(res, 0, sizeof(*res));
-    if (xb_init() != 0)
+    res->data = NULL;
+    res->size = 0;
+    res->error = XB_OK;
+    res->limit = XB_LIMIT_NONE;
+    res->offset = 0;
+    res->message[0] = 0;
+    if (XB_UNLIKELY(xb_init() != 0))
         return init_failed(res);
-    memset(&d, 0, sizeof(d));
-    d.data = (const uint8_t *)(data ? data : "");
-    d.len = data ? size : 0;
-    d.opt = opt;
-    d.res = res;
-    d.chunk_size = CHUNK_MIN;
-    rc = decode(&d);
+    slot = DEC_SLOT;
+    d = dec_get(slot);
+    if (!d)
+        return out_of_memory(res);
+    d->data = (const uint8_t *)(data ? data : "");
+    d->len = data ? size : 0;
+    d->opt = opt;
+    d->res = res;
+    rc = decode(d);
     if (rc == XB_OK) {
-        if (!d.out.p && buf_reserve(&d.out, 1)) {
-            rc = nomem(&d);
+        if (XB_STATE_CACHE && d->out.cap <= 4 * d->out.n + 4096) {
+            /* lend the output buffer: xb_free gives it back to this thread's
+             * decoder (any other pointer it frees) */
+            res->data = (unsigned char *)d->out.p;
+            res->size = d->out.n;
+            d->out_lent = 1;
         } else {
-            res->data = (unsigned char *)d.out.p;
-            res->size = d.out.n;
-            d.out.p = NULL;
+            /* a small output in a large buffer (or no cache): a copy; the
+             * large buffer is dropped, the next messages start small again */
+            unsigned char *p = malloc(d->out.n ? d->out.n : 1);
+            if (!p) {
+                rc = nomem(d);
+            } else {
+                if (d->out.n)
+                    memcpy(p, d->out.p, d->out.n);
+                res->data = p;
+                res->size = d->out.n;
+                free(d->out.p);
+                d->out.p = NULL;
+                d->out.cap = 0;
+                d->out.n = 0;
+            }
         }
     }
-    dec_release(&d);
+    dec_put(slot, d);
     return rc;
 }
 
 int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, const xb_decode_options *opt,
                    xb_batch *res)
 {
-    xb_dec d;
+    xb_dec *d, **slot;
     xb_buf all = {NULL, 0, 0};
     size_t i;
     int rc = XB_OK;
     memset(res, 0, sizeof(*res));
     if (xb_init() != 0)
         return init_failed(&res->error);
-    if (n > SIZE_MAX / sizeof(size_t) - 1 || !(res->offsets = malloc((n + 1) * sizeof(size_t)))) {
-        res->error.error = XB_ERR_NOMEM;
-        snprintf(res->error.message, sizeof(res->error.message), "out of memory");
-        return XB_ERR_NOMEM;
-    }
+    if (n > SIZE_MAX / sizeof(size_t) - 1 || !(res->offsets = malloc((n + 1) * sizeof(size_t))))
+        return out_of_memory(&res->error);
     res->offsets[0] = 0;
-    memset(&d, 0, sizeof(d));
-    d.chunk_size = CHUNK_MIN;
+    slot = DEC_SLOT;
+    d = dec_get(slot);
+    if (!d) {
+        free(res->offsets);
+        res->offsets = NULL;
+        return out_of_memory(&res->error);
+    }
     for (i = 0; i < n; i++) {
         if (i)
-            dec_reuse(&d);
-        d.data = (const uint8_t *)(datas[i] ? datas[i] : "");
-        d.len = datas[i] ? sizes[i] : 0;
-        d.opt = opt;
-        d.res = &res->error;
-        rc = decode(&d);
-        if (rc == XB_OK && buf_reserve(&all, d.out.n ? d.out.n : 1))
-            rc = nomem(&d);
+            dec_reset(d);
+        d->data = (const uint8_t *)(datas[i] ? datas[i] : "");
+        d->len = datas[i] ? sizes[i] : 0;
+        d->opt = opt;
+        d->res = &res->error;
+        rc = decode(d);
+        if (rc == XB_OK && buf_reserve(&all, d->out.n ? d->out.n : 1))
+            rc = nomem(d);
         if (rc != XB_OK) {
             res->index = i;
             break;
         }
-        if (d.out.n)
-            memcpy(all.p + all.n, d.out.p, d.out.n);
-        all.n += d.out.n;
+        if (d->out.n)
+            memcpy(all.p + all.n, d->out.p, d->out.n);
+        all.n += d->out.n;
         res->offsets[i + 1] = all.n;
     }
-    dec_release(&d);
+    dec_put(slot, d);
     if (rc != XB_OK) {
         free(all.p);
         free(res->offsets);
@@ -2211,9 +3131,7 @@ int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, cons
     if (!all.p && buf_reserve(&all, 1)) {
         free(res->offsets);
         res->offsets = NULL;
-        res->error.error = XB_ERR_NOMEM;
-        snprintf(res->error.message, sizeof(res->error.message), "out of memory");
-        return XB_ERR_NOMEM;
+        return out_of_memory(&res->error);
     }
     res->data = (unsigned char *)all.p;
     res->size = all.n;
@@ -2222,5 +3140,13 @@ int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, cons
 
 void xb_free(void *p)
 {
+#if XB_STATE_CACHE
+    /* the output of this thread's last xb_decode goes back to its decoder */
+    xb_dec *d = tls_dec;
+    if (d && d->out_lent && d->out.p == p && p) {
+        d->out_lent = 0;
+        return;
+    }
+#endif
     free(p);
 }

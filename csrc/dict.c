@@ -51,6 +51,23 @@ _Static_assert(XBD_V1_CHAR_NCTX == XB_CHAR_CONTEXTS && XBD_V1_CHAR_NSYM == 256, 
 static xb_hcode v1_codes[V1_NCODES];
 static uint16_t v1_sorted[V1_NSYMS];
 static uint8_t v1_lengths[V1_NSYMS];
+static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+static uint16_t v1_shape_info[XBD_V1_NSHAPES];
+/* the padded copies (xb_dict.h); the pool is about 90 KiB for v1 (bss pages
+ * beyond what is used are never touched) */
+#define V1_POOL_CAP ((size_t)1 << 20)
+static char v1_pool[V1_POOL_CAP];
+static size_t v1_pool_used;
+static xb_str v1_pad_prefixes[XBD_V1_NPREFIXES], v1_pad_names[XBD_V1_NNAMES], v1_pad_namespaces[XBD_V1_NNAMESPACES],
+    v1_pad_values[XBD_V1_NVALUES];
+static xb_key v1_pad_shapes[XBD_V1_NSHAPES];
+static xb_kitem v1_pad_shape_items[XBD_V1_NSHAPE_ITEMS];
+/* context hash tables: at most a quarter full */
+#define V1_ATTR_CTX_SLOTS 256
+#define V1_TEXT_CTX_SLOTS 128
+_Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXTCONTEXTS <= V1_TEXT_CTX_SLOTS,
+               "context hash tables too small");
+static uint16_t v1_attr_ctx_tab[V1_ATTR_CTX_SLOTS], v1_text_ctx_tab[V1_TEXT_CTX_SLOTS];
 static xb_dictionary v1_dict;
 static int init_status = -1;
 
@@ -128,6 +145,233 @@ static int build_table(int t, const char *const *digits, uint32_t nctx, uint32_t
     return 0;
 }
 
+static int str_eq(xb_str a, xb_str b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+static int str_eqz(xb_str a, const char *z)
+{
+    size_t n = strlen(z);
+    return a.n == n && (n == 0 || memcmp(a.p, z, n) == 0);
+}
+
+static int is_xmlns_qname(xb_str a)
+{
+    return (a.n == 5 && memcmp(a.p, "xmlns", 5) == 0) || (a.n >= 6 && memcmp(a.p, "xmlns:", 6) == 0);
+}
+
+/* index of the first c in s[from ..], or s.n */
+static size_t find_byte(xb_str s, size_t from, char c)
+{
+    while (from < s.n && s.p[from] != c)
+        from++;
+    return from;
+}
+
+/* no XB_ESCAPABLE byte in s */
+static int is_clean(xb_str s)
+{
+    size_t i;
+    for (i = 0; i < s.n; i++)
+        if (XB_ESCAPABLE(s.p[i]))
+            return 0;
+    return 1;
+}
+
+/* XB_SHAPE_PLAIN | prefix length << XB_SHAPE_PFX_SHIFT, or 0 (see xb_dict.h);
+ * mirrors the shape-only checks of resolve_start in decode.c. */
+static uint16_t shape_plain(const xb_key *k)
+{
+    static const char xml_ns[] = "http://www.w3.org/XML/1998/namespace";
+    static const char xmlns_ns[] = "http://www.w3.org/2000/xmlns/";
+    uint32_t i, j;
+    size_t pl;
+    for (i = 0; i < k->nitems; i++) {
+        const xb_kitem *it = &k->items[i];
+        for (j = 0; j < i; j++)
+            if (str_eq(it->qname, k->items[j].qname))
+                return 0;
+        if (is_xmlns_qname(it->qname)) {
+            xb_str pfx = {it->qname.p + (it->qname.n > 5 ? 6 : 5), it->qname.n > 5 ? it->qname.n - 6 : 0};
+            if (!it->is_ns || str_eqz(pfx, "xmlns") || (str_eqz(pfx, "xml") && !str_eqz(it->uri, xml_ns)) ||
+                (!str_eqz(pfx, "xml") && str_eqz(it->uri, xml_ns)) || str_eqz(it->uri, xmlns_ns) ||
+                (pfx.n && !it->uri.n))
+                return 0;
+        } else if (it->is_ns) {
+            return 0;
+        } else if (find_byte(it->qname, 0, ':') < it->qname.n) {
+            /* xml:x only: the prefix xml is always bound to the XML namespace
+             * (xmlns:xml can only repeat that), so its expanded name
+             * (XML namespace, x) differs from those of the unprefixed items
+             * and from those of other xml: items with another qname */
+            if (it->qname.n < 4 || memcmp(it->qname.p, "xml:", 4) != 0 || find_byte(it->qname, 4, ':') < it->qname.n)
+                return 0;
+        }
+    }
+    pl = k->name.n;
+    while (pl > 0 && k->name.p[pl - 1] != ':')
+        pl--;
+    pl = pl ? pl - 1 : 0; /* rpartition(":")[0] */
+    if ((pl == 5 && memcmp(k->name.p, "xmlns", 5) == 0) || pl >= (1u << (16 - XB_SHAPE_PFX_SHIFT)))
+        return 0;
+    return (uint16_t)(XB_SHAPE_PLAIN | (pl << XB_SHAPE_PFX_SHIFT));
+}
+
+/* shape_plain | XB_SHAPE_NS_CLEAN if it applies */
+uint16_t xb_shape_info(const xb_key *k)
+{
+    uint16_t clean = XB_SHAPE_NS_CLEAN;
+    uint32_t i;
+    for (i = 0; i < k->nitems; i++)
+        if (k->items[i].is_ns && !is_clean(k->items[i].uri))
+            clean = 0;
+    return (uint16_t)(shape_plain(k) | clean);
+}
+
+/* a quick hash of a (short) qname: its length and three of its bytes */
+static uint32_t ctx_hash(const char *s, size_t n)
+{
+    uint32_t h = (uint32_t)n;
+    if (n) {
+        const unsigned char *u = (const unsigned char *)s;
+        h = h * 31u + u[0];
+        h = h * 31u + u[n - 1];
+        h = h * 31u + u[n / 2];
+    }
+    h *= 0x9E3779B1u;
+    return h ^ (h >> 16);
+}
+
+static int ctx_find(const uint16_t *tab, uint32_t mask, const xb_str *list, const char *s, size_t len)
+{
+    uint32_t h = ctx_hash(s, len) & mask;
+    unsigned e;
+    while ((e = tab[h]) != 0) {
+        const xb_str *c = &list[e - 1];
+        if (c->n == len && (len == 0 || memcmp(c->p, s, len) == 0))
+            return (int)e - 1;
+        h = (h + 1) & mask;
+    }
+    return -1;
+}
+
+/* the table of list; 1 if every entry is then found as xb_lookup finds it */
+static int ctx_build(uint16_t *tab, uint32_t mask, const xb_str *list, const uint16_t *sorted, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t h = ctx_hash(list[i].p, list[i].n) & mask;
+        while (tab[h])
+            h = (h + 1) & mask;
+        tab[h] = (uint16_t)(i + 1);
+    }
+    for (i = 0; i < n; i++)
+        if (ctx_find(tab, mask, list, list[i].p, list[i].n) != xb_lookup(list, sorted, n, list[i].p, list[i].n))
+            return 0;
+    return 1;
+}
+
+int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len)
+{
+    if (text)
+        return ctx_find(d->text_ctx_tab, d->text_ctx_mask, d->text_contexts, s, len);
+    return ctx_find(d->attr_ctx_tab, d->attr_ctx_mask, d->attr_contexts, s, len);
+}
+
+/* s copied into the pool; 0 if it is full */
+static int pool_str(xb_str s, xb_str *out)
+{
+    if (s.n > V1_POOL_CAP - XB_STR_PAD - v1_pool_used)
+        return 0;
+    if (s.n)
+        memcpy(v1_pool + v1_pool_used, s.p, s.n);
+    out->p = v1_pool + v1_pool_used;
+    out->n = s.n;
+    v1_pool_used += s.n;
+    return 1;
+}
+
+/* the values, each after a byte: is_clean */
+static int pool_values(const xb_str *in, xb_str *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (v1_pool_used >= V1_POOL_CAP - XB_STR_PAD)
+            return 0;
+        v1_pool[v1_pool_used++] = (char)is_clean(in[i]);
+        if (!pool_str(in[i], &out[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int pool_strs(const xb_str *in, xb_str *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!pool_str(in[i], &out[i]))
+            return 0;
+    return 1;
+}
+
+/* the padded copies of the v1 strings and shapes; 1 on success */
+static int build_padded(xb_dictionary *d)
+{
+    size_t i, k, item = 0;
+    if (!pool_strs(XBD_V1_PREFIXES, v1_pad_prefixes, XBD_V1_NPREFIXES) ||
+        !pool_strs(XBD_V1_NAMES, v1_pad_names, XBD_V1_NNAMES) ||
+        !pool_strs(XBD_V1_NAMESPACES, v1_pad_namespaces, XBD_V1_NNAMESPACES) ||
+        !pool_values(XBD_V1_VALUES, v1_pad_values, XBD_V1_NVALUES))
+        return 0;
+    for (i = 0; i < XBD_V1_NSHAPES; i++) {
+        const xb_key *k0 = &XBD_V1_SHAPES[i];
+        xb_key *k1 = &v1_pad_shapes[i];
+        *k1 = *k0;
+        if (!pool_str(k0->name, &k1->name) || k0->nitems > XBD_V1_NSHAPE_ITEMS - item)
+            return 0;
+        k1->items = &v1_pad_shape_items[item];
+        for (k = 0; k < k0->nitems; k++) {
+            xb_kitem *it = &v1_pad_shape_items[item++];
+            *it = k0->items[k];
+            if (!pool_str(k0->items[k].qname, &it->qname) || !pool_str(k0->items[k].uri, &it->uri))
+                return 0;
+        }
+    }
+    /* v1_pool is static, so the XB_STR_PAD bytes after the last string are zeros */
+    d->pad_prefixes = v1_pad_prefixes;
+    d->pad_names = v1_pad_names;
+    d->pad_namespaces = v1_pad_namespaces;
+    d->pad_values = v1_pad_values;
+    d->pad_shapes = v1_pad_shapes;
+    return 1;
+}
+
+/* The char_pairs entry (xb_dict.h) of context ctx for the lookup bits x. */
+static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
+{
+    uint32_t e1 = cc[ctx].lut[x], e2, len1, len2, b1, b2, c1, c2;
+    if (!e1)
+        return 0;
+    len1 = e1 & 15u;
+    b1 = e1 >> 4;
+    if (b1 == 0)
+        return (len1 << 16) | XB_CP_STOP;
+    c1 = xb_byte_class(b1);
+    /* the code after b1 starts with the other XB_LUT_BITS - len1 bits of x;
+     * it is known if it is no longer than that */
+    e2 = cc[c1].lut[(x << len1) & ((1u << XB_LUT_BITS) - 1)];
+    len2 = e2 & 15u;
+    if (!e2 || len1 + len2 > XB_LUT_BITS)
+        return b1 | (len1 << 16) | (1u << 21) | (c1 >= 10 ? XB_CP_ODD : 0) | (c1 << 25);
+    b2 = e2 >> 4;
+    if (b2 == 0)
+        return b1 | ((len1 + len2) << 16) | (1u << 21) | XB_CP_STOP | (c1 >= 10 ? XB_CP_ODD : 0);
+    c2 = xb_byte_class(b2);
+    return b1 | (b2 << 8) | ((len1 + len2) << 16) | (2u << 21) | (c1 >= 10 || c2 >= 10 ? XB_CP_ODD : 0) |
+           (c2 << 25);
+}
+
 static void do_init(void)
 {
     size_t ci = 0, si = 0;
@@ -158,6 +402,28 @@ static void do_init(void)
         build_table(XB_T_CHAR, XBD_V1_LENGTHS_CHAR, XBD_V1_CHAR_NCTX, XBD_V1_CHAR_NSYM, &ci, &si)) {
         init_status = 1;
         return;
+    }
+    {
+        uint32_t k, e;
+        for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
+            for (e = 0; e < (1u << XB_LUT_BITS); e++)
+                v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);
+        for (k = 0; k < XBD_V1_NSHAPES; k++)
+            v1_shape_info[k] = xb_shape_info(&XBD_V1_SHAPES[k]);
+        d->char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_char_pairs;
+        d->shape_info = v1_shape_info;
+        d->attr_ctx_tab = v1_attr_ctx_tab;
+        d->attr_ctx_mask = V1_ATTR_CTX_SLOTS - 1;
+        d->text_ctx_tab = v1_text_ctx_tab;
+        d->text_ctx_mask = V1_TEXT_CTX_SLOTS - 1;
+        if (!build_padded(d) ||
+            !ctx_build(v1_attr_ctx_tab, V1_ATTR_CTX_SLOTS - 1, XBD_V1_ATTR_CONTEXTS, XBD_V1_ATTR_CONTEXTS_SORTED,
+                       XBD_V1_NATTRCONTEXTS) ||
+            !ctx_build(v1_text_ctx_tab, V1_TEXT_CTX_SLOTS - 1, XBD_V1_TEXT_CONTEXTS, XBD_V1_TEXT_CONTEXTS_SORTED,
+                       XBD_V1_NTEXTCONTEXTS)) {
+            init_status = 1;
+            return;
+        }
     }
     init_status = (ci == V1_NCODES && si == V1_NSYMS) ? 0 : 1;
 }

@@ -140,6 +140,71 @@ typedef struct {
     const uint8_t *lengths; /* code length of every symbol */
 } xb_hcode;
 
+/* char_class of xmppbin/model.py: the context of a literal byte is the class
+ * of the byte before it (context 0 for the first byte). b is 0 .. 255. */
+static inline unsigned xb_byte_class(unsigned b)
+{
+    if (b >= 0x61 && b <= 0x7A)
+        return 1;
+    if (b >= 0x41 && b <= 0x5A)
+        return 2;
+    if (b >= 0x30 && b <= 0x39)
+        return 3;
+    if (b == 0x20)
+        return 4;
+    if (b == 0x2E)
+        return 5;
+    if (b == 0x2F)
+        return 6;
+    if (b == 0x3A)
+        return 7;
+    if (b == 0x2D || b == 0x5F)
+        return 8;
+    if (b == 0x40)
+        return 9;
+    if (b >= 0x80)
+        return 11;
+    return 10;
+}
+
+/* Entries of xb_dictionary.char_pairs, for the decoder's literal loop: the
+ * char code of the context decoded from the next XB_LUT_BITS bits, and when
+ * the rest of those bits hold the whole code of the byte after it (in the
+ * context of the first byte's class) that one too. 0 if the first code is
+ * longer than XB_LUT_BITS. Else b1 in bits 0 .. 7, b2 in 8 .. 15 (0 if none),
+ * the bits both take (XB_CP_LEN), how many bytes of the string they are (0
+ * if b1 is the terminator 0, 1 if b2 is or there is no b2, else 2), STOP if
+ * the terminator is among them, ODD if a stored byte has class 10 or 11, and
+ * the class of the last byte (the next context; 0 for a terminator). */
+#define XB_CP_LEN(e) (((e) >> 16) & 31u)
+#define XB_CP_NSTORE(e) (((e) >> 21) & 3u)
+#define XB_CP_STOP (1u << 23)
+#define XB_CP_ODD (1u << 24)
+#define XB_CP_CLS(e) (((e) >> 25) & 15u)
+
+/* Per-shape facts for the decoder, shape_info[i] for shapes[i]:
+ * XB_SHAPE_PLAIN when the namespace checks (xmlscan.py:resolve_start) that
+ * depend only on the shape pass (item qnames pairwise distinct, every xmlns /
+ * xmlns:p item a namespace declaration whose URI may be bound to that prefix,
+ * no other item with a ':' in its name but xml:x ones, element prefix not
+ * "xmlns"); then the bits from XB_SHAPE_PFX_SHIFT on hold the length of the
+ * element's prefix (0: none), the only thing left to check against the
+ * bindings in scope.
+ * XB_SHAPE_NS_CLEAN when no namespace URI of the shape has a byte that
+ * escaping may replace (see XB_ESCAPABLE). */
+#define XB_SHAPE_PLAIN 1u
+#define XB_SHAPE_NS_CLEAN 2u
+#define XB_SHAPE_PFX_SHIFT 2
+
+/* the bytes that escape_text / escape_attr may replace */
+#define XB_ESCAPABLE(c)                                                                                    \
+    ((c) == '&' || (c) == '<' || (c) == '>' || (c) == '\r' || (c) == '\'' || (c) == '"' || (c) == '\t' ||     \
+     (c) == '\n')
+
+/* Readable bytes after the end of every string of the padded copies below
+ * (for copies of up to that many bytes in one fixed-size move). */
+#define XB_STR_PAD 32
+
 /* A dictionary with its decoding tables. */
 typedef struct {
     int id;
@@ -151,12 +216,30 @@ typedef struct {
     const xb_hcode *codes[XB_NTABLES];
     uint32_t nctx[XB_NTABLES];
     uint32_t nsym[XB_NTABLES];
+    /* char_pairs[ctx][next XB_LUT_BITS bits]: up to two literal bytes at once,
+     * see XB_CP_* */
+    const uint32_t (*char_pairs)[1u << XB_LUT_BITS];
+    const uint16_t *shape_info; /* nshapes entries, see XB_SHAPE_PLAIN */
+    /* The same prefixes, names, namespaces, values and shapes (with their
+     * items), their strings copied into one buffer so that XB_STR_PAD bytes
+     * after the end of each can be read; for the decoder's output. The byte
+     * before each pad_values string is 1 if it has no XB_ESCAPABLE byte. */
+    const xb_str *pad_prefixes, *pad_names, *pad_namespaces, *pad_values;
+    const xb_key *pad_shapes;
+    /* hash tables of attr_contexts and text_contexts (index + 1, 0 = empty;
+     * open addressing), for xb_context_index */
+    const uint16_t *attr_ctx_tab, *text_ctx_tab;
+    uint32_t attr_ctx_mask, text_ctx_mask;
 } xb_dictionary;
 
 /* Build the decoding tables (once per process; thread-safe). 0 on success. */
 int xb_dict_init(void);
 /* The dictionary with this id, or NULL (xb_dict_init must have succeeded). */
 const xb_dictionary *xb_get_dictionary(int id);
+/* xb_lookup in attr_contexts (text = 0) or text_contexts (text = 1), by hash. */
+int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len);
+/* The shape_info bits (XB_SHAPE_PLAIN ...) of any start-tag shape. */
+uint16_t xb_shape_info(const xb_key *k);
 /* Index of s in a string list through its sorted index array, or -1. */
 int xb_lookup(const xb_str *list, const uint16_t *sorted, size_t n, const char *s, size_t len);
 

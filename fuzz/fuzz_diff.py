@@ -58,7 +58,12 @@ def check_encode(xml: bytes, limits: Limits, allow: bool) -> None:
         return
     try:
         etree.fromstring(xml, PARSER)
-        lx = True
+        # libxml2 reports some namespace errors (an undefined prefix deep in a
+        # document) in the error log and still returns a tree: those are rejections
+        errors = [e for e in PARSER.error_log if e.level >= etree.ErrorLevels.ERROR]
+        if any("is not a valid URI" in e.message for e in errors):
+            return
+        lx = not errors
     except etree.XMLSyntaxError as e:
         if "is not a valid URI" in str(e):
             return

@@ -847,6 +847,139 @@ def test_concurrent_decoding(sample_messages):
     assert got == expected * 4
 
 
+# ---- fast paths of the C decoder ------------------------------------------------
+def literal_message(raw: bytes, attr: bool) -> bytes:
+    """<a>raw</a> or <a v='raw'/>, raw (no zero byte) coded byte by byte as one literal."""
+    f = SymbolFuzzer(random.Random(0))
+    f.sym("node", M.NC_DOC, M.N_GENERIC)
+    code_prefix(f, "")
+    f.sym("name", M.NMC_ELEMENT, M.NM_LITERAL)
+    f.lit(M.VC_NAME, b"a")
+    if attr:
+        f.sym("aitem", 0, M.A_LITERAL)
+        f.lit(M.VC_NAME, b"v")
+    f.sym("aitem", 0, M.A_END)
+    if attr:
+        f.lit(M.VC_OTHER_ATTR, raw)
+        f.sym("node", M.NC_START, M.N_END)
+    else:
+        f.sym("node", M.NC_START, M.N_TEXT)
+        f.lit(M.VC_OTHER_TEXT, raw)
+        ws = bool(raw) and all(b in b" \t\n" for b in raw)
+        f.sym("node", M.NC_AFTER_WS if ws else M.NC_AFTER_OTHER, M.N_END)
+    f.sym("node", M.NC_DOC, M.N_END)
+    return bytes([M.FORMAT_VERSION << 5, 1]) + f.w.getvalue()
+
+
+# characters of valid strings, then bytes of mostly invalid ones
+LITERAL_ALPHABETS = [
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "aZ09 ./:-_@",
+    "a b,c;d=e#f!g?h(i)j+k*l~",
+    "ab&<>'\"\t\n\r ]",
+    "aé€😀 ",
+    b"ab\x01\x1f\x7f\x80\xbf\xc0\xc3\xe2\xed\xa0\xf0\xf4\x90\xff",
+]
+
+
+def test_literal_lengths_and_limits():
+    """Literals are read two bytes at a time where possible: every length and
+    byte mix, max_string around the length, cut anywhere, give the reference's
+    result (and its error at the same offset)."""
+    rng = random.Random(21)
+    cases = []
+    valid = []
+    for k, alphabet in enumerate(LITERAL_ALPHABETS):
+        for n in list(range(0, 40)) + [63, 64, 65, 100, 127, 128, 129, 300]:
+            if isinstance(alphabet, str):
+                raw = "".join(rng.choice(alphabet) for _ in range(n)).encode()
+            else:
+                raw = bytes(rng.choice(alphabet) for _ in range(n))
+            for attr in (False, True):
+                m = literal_message(raw, attr)
+                cases.append((m, DEFAULT_LIMITS, DEFAULT_CONTEXT, False))
+                if isinstance(alphabet, str) and (raw or attr):
+                    valid.append(m)
+                for ms in range(max(1, n - 2), n + 3):
+                    cases.append((m, Limits(max_string=ms), DEFAULT_CONTEXT, False))
+                for cut in rng.sample(range(2, len(m)), min(6, len(m) - 2)):
+                    cases.append((m[:cut], DEFAULT_LIMITS, DEFAULT_CONTEXT, False))
+                    cases.append((m[:cut], Limits(max_string=max(1, n - 1)), DEFAULT_CONTEXT, False))
+    check_all(cases)
+    # the valid strings (but an empty text) decode
+    assert all(outcome(_cdecoder.decode, m, DEFAULT_LIMITS, DEFAULT_CONTEXT, False)[0] == "ok" for m in valid)
+
+
+def test_large_then_small_outputs(sample_messages):
+    """The per-thread output buffer: after a large output, small ones (and the
+    reverse), with results kept while more are decoded, all as the reference."""
+    rng = random.Random(22)
+    big = literal_message(b"x&y<z " * 3000, False)
+    small = [(m, ctx, acs[0]) for m, ctx, acs in rng.sample(sample_messages, 50)]
+    order = [(big, DEFAULT_CONTEXT, False)] + small + [(big, DEFAULT_CONTEXT, False)] * 2 + small
+    expected = [outcome(pydecoder.decode, m, DEFAULT_LIMITS, c, a) for m, c, a in order]
+    got = [outcome(_cdecoder.decode, m, DEFAULT_LIMITS, c, a) for m, c, a in order]
+    assert got == expected
+    # decode_many in between does not disturb the buffer of decode
+    many = _cdecoder.decode_many([m for m, c, a in order if c is DEFAULT_CONTEXT and not a], limits=DEFAULT_LIMITS)
+    assert many == [e[1] for (m, c, a), e in zip(order, expected) if c is DEFAULT_CONTEXT and not a]
+    assert [outcome(_cdecoder.decode, m, DEFAULT_LIMITS, c, a) for m, c, a in order] == expected
+
+
+def test_threads_with_large_and_small_outputs(sample_messages):
+    """Each thread's cached decoder state (dropped when too large) under load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(23)
+    msgs = [(m, ctx, acs[0]) for m, ctx, acs in rng.sample(sample_messages, 100)]
+    msgs += [(literal_message(bytes([97 + i % 26]) * (1000 * i), i % 2 == 0), DEFAULT_CONTEXT, False) for i in range(1, 8)]
+    msgs += [(literal_message(b"a" * 300000, False), DEFAULT_CONTEXT, False)]  # more than the cache keeps
+    rng.shuffle(msgs)
+
+    def run(i):
+        m, ctx, ac = msgs[i % len(msgs)]
+        return outcome(_cdecoder.decode, m, DEFAULT_LIMITS, ctx, ac)
+
+    expected = [outcome(pydecoder.decode, m, DEFAULT_LIMITS, c, a) for m, c, a in msgs]
+    with ThreadPoolExecutor(6) as ex:
+        got = list(ex.map(run, range(len(msgs) * 3)))
+    assert got == expected * 3
+
+
+PLAIN_NS_CASES = [
+    ("", "a", [("a", "xml:lang", "en")]),
+    ("", "a", [("a", "xml:lang", "en"), ("a", "xml:space", "preserve"), ("a", "lang", "x")]),
+    ("", "a", [("x", "xml", XML_NS), ("a", "xml:lang", "en")]),
+    ("", "a", [("a", "xml:lang", "en"), ("x", "xml", XML_NS)]),
+    ("xml", "a", [("a", "xml:lang", "en")]),
+    ("p", "a", [("x", "p", "urn:a&b<c>'d\"e"), ("a", "xml:lang", "en")]),
+    ("", "a", [("x", "", "urn:a\tb\nc\rd"), ("a", "b", "c")]),
+    ("p", "a", [("a", "xml:lang", "en")]),
+    ("", "a", [("a", "xml:lang", "en"), ("a", "xml:lang", "de")]),
+    ("", "a", [("x", "p", XML_NS), ("a", "p:lang", "en"), ("a", "xml:lang", "de")]),
+]
+
+
+def test_plain_shape_namespace_cases():
+    """Start tags whose namespace checks mostly pass on the shape alone (xml:
+    attributes, declarations with escaped URIs), also when the shape comes
+    again from the shape cache."""
+    rng = random.Random(24)
+    contexts = [DEFAULT_CONTEXT, {"p": "urn:p"}, {"xml": "urn:not-xml"}, {}]
+    cases = []
+    for pfx, local, items in PLAIN_NS_CASES:
+        for ctx in contexts:
+            cases.append((crafted_tag(rng, pfx, local, items), DEFAULT_LIMITS, ctx, False))
+    for rec in ('<message xml:lang="en" to="a@b" from="c@d" type="chat"><body xml:lang="de">x</body></message>',
+                '<iq xml:lang="en" type="get" id="1"><query xmlns="jabber:iq:version"/></iq>',
+                '<a xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en"><b xml:lang="x"/><b xml:lang="x"/></a>'):
+        m = pyencoder.encode(rec, D, limits=DEFAULT_LIMITS)
+        for ctx in contexts:
+            cases.append((m, DEFAULT_LIMITS, ctx, False))
+            cases += [(m[:k], DEFAULT_LIMITS, ctx, False) for k in range(2, len(m))]
+    check_all(cases)
+
+
 def test_generated_tables_are_current():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_tables.py"), "--check"],
                        capture_output=True, text=True)

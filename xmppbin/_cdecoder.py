@@ -9,6 +9,8 @@ extension is not built.
 from __future__ import annotations
 
 import threading
+from array import array as _array
+from itertools import islice as _islice
 from typing import Mapping
 
 from ._xmppbin_c import ffi, lib
@@ -46,10 +48,31 @@ _LIMIT_NAMES = {
 # cdata its pointers refer to alive. Read-only for the C code, so shareable.
 _OPTIONS: dict = {}
 _OPTIONS_MAX = 256
-# the last options used: (limits, copy of the context, allow_comments, _OPTIONS entry)
-_LAST: list = [None]
-# one result struct per thread (the C call does not re-enter Python)
+# The last options used: (limits, copy of the context, allow_comments, option
+# struct, _OPTIONS entry); decode() checks it inline. Replaced as a whole, so
+# threads see either the old or the new one.
+_NO_OPTIONS = object()
+_last: tuple = (_NO_OPTIONS, None, _NO_OPTIONS, None, None)
+# Per thread (the GIL is released during the C call): the result struct and
+# views of its data and size fields as char * and size_t, which ffi.unpack
+# turns into bytes without a cast per call.
 _TLS = threading.local()
+_xb_decode = lib.xb_decode
+_xb_decode_many = lib.xb_decode_many
+_xb_free = lib.xb_free
+_unpack = ffi.unpack
+_from_buffer = ffi.from_buffer
+# the array typecode of size_t (unsigned int, long or long long: the first of
+# its size) for the sizes of decode_many, which C then reads in place
+_SIZE_T_CODE = next(c for c in "ILQ" if _array(c).itemsize == ffi.sizeof("size_t"))
+
+
+def _new_state() -> tuple:
+    res = ffi.new("xb_result *")
+    pdata = ffi.cast("char **", ffi.addressof(res, "data"))
+    psize = ffi.cast("size_t *", ffi.addressof(res, "size"))
+    st = _TLS.state = (res, pdata, psize)
+    return st
 
 
 def _pack_context(context: Mapping[str, str]) -> tuple:
@@ -85,9 +108,10 @@ def _pack_context(context: Mapping[str, str]) -> tuple:
 
 
 def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
-    last = _LAST[0]
-    if last is not None and last[0] is limits and last[2] is allow_comments and last[1] == context:
-        return last[3][0]
+    global _last
+    last = _last
+    if last[0] is limits and last[2] is allow_comments and last[1] == context:
+        return last[3]
     try:
         key = (limits, tuple(context.items()), allow_comments)
         opt = _OPTIONS.get(key)
@@ -95,7 +119,7 @@ def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
         key = opt = None
     if opt is not None:
         if type(limits) is Limits:  # frozen: the same object has the same values
-            _LAST[0] = (limits, dict(context), allow_comments, opt)
+            _last = (limits, dict(context), allow_comments, opt[0], opt)
         return opt[0]
     o = ffi.new("xb_decode_options *")
     o.max_size = limits.max_size
@@ -137,17 +161,22 @@ def decode(
 ) -> bytes:
     if type(data) is not bytes:
         data = bytes(data)
-    opt = _options(limits, context, bool(allow_comments))
+    last = _last  # _options() inline for the usual case: the same options again
+    if last[0] is limits and last[2] is allow_comments and last[1] == context:
+        opt = last[3]
+    else:
+        opt = _options(limits, context, bool(allow_comments))
     try:
-        res = _TLS.res
+        res, pdata, psize = _TLS.state
     except AttributeError:
-        res = _TLS.res = ffi.new("xb_result *")
-    if lib.xb_decode(data, len(data), opt, res) != lib.XB_OK:
+        res, pdata, psize = _new_state()
+    if _xb_decode(data, len(data), opt, res):
         raise _error(res)
+    p = pdata[0]
     try:
-        return ffi.unpack(ffi.cast("char *", res.data), res.size)
+        return _unpack(p, psize[0])
     finally:
-        lib.xb_free(res.data)
+        _xb_free(p)
 
 
 def decode_many(
@@ -163,16 +192,17 @@ def decode_many(
     if n == 0:
         return []
     opt = _options(limits, context, bool(allow_comments))
-    bufs = [ffi.from_buffer(x if type(x) is bytes else bytes(x)) for x in datas]
+    items = [x if type(x) is bytes else bytes(x) for x in datas]
+    bufs = list(map(_from_buffer, items))  # held until the call returns
     ptrs = ffi.new("const char *[]", bufs)
-    sizes = ffi.new("size_t[]", [len(b) for b in bufs])
+    sizes = _from_buffer("size_t[]", _array(_SIZE_T_CODE, map(len, items)))
     res = ffi.new("xb_batch *")
-    if lib.xb_decode_many(n, ptrs, sizes, opt, res) != lib.XB_OK:
+    if _xb_decode_many(n, ptrs, sizes, opt, res):
         raise with_index(_error(res.error), res.index)
     try:
-        out = ffi.unpack(ffi.cast("char *", res.data), res.size)
-        offs = ffi.unpack(res.offsets, n + 1)
+        out = _unpack(ffi.cast("char *", res.data), res.size)
+        offs = _unpack(res.offsets, n + 1)
     finally:
-        lib.xb_free(res.data)
-        lib.xb_free(res.offsets)
-    return [out[offs[i] : offs[i + 1]] for i in range(n)]
+        _xb_free(res.data)
+        _xb_free(res.offsets)
+    return [out[a:b] for a, b in zip(offs, _islice(offs, 1, None))]
