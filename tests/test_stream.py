@@ -340,3 +340,18 @@ def test_restart_after_sasl_and_close():
     assert out == raw
     kinds = [e.kind for e in stream.StreamDecoder().feed(frames)]
     assert kinds == ["open", "element", "open", "text", "element", "close"]
+
+
+def test_splitter_resumes_instead_of_rescanning():
+    """A large element fed in small chunks is scanned once: after every feed the
+    splitter's resume point has reached the last '<' it has seen, so no byte is
+    looked at again by a later feed (linear time for any chunking)."""
+    big = b"<message><body>" + b"QUJD" * 2000 + b"<b/></body></message>"
+    head = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+    sp = stream.XmlSplitter()
+    units = sp.feed(head)
+    for i in range(0, len(big), 7):
+        units += sp.feed(big[i : i + 7])
+        if len(units) == 1:
+            assert sp._resume[0] >= bytes(sp.buf).rfind(b"<")
+    assert [u.kind for u in units] == ["open", "element"] and units[1].xml == big

@@ -153,6 +153,7 @@ class XmlSplitter:
         self.max_size = max_size
         self.depth = 1 if in_stream else 0  # 1: inside the stream element
         self.stream_name: bytes | None = None
+        self._resume = (0, 0)  # (position, depth) reached in an unfinished element
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         self.buf += data
@@ -174,6 +175,7 @@ class XmlSplitter:
             raise MalformedXMLError("the stream ends inside a unit", self.base + len(self.buf))
 
     def _take(self, n: int, kind: str) -> StreamEvent:
+        self._resume = (0, 0)
         chunk = bytes(self.buf[:n])
         del self.buf[:n]
         self.base += n
@@ -256,22 +258,25 @@ class XmlSplitter:
         return None
 
     def _element(self) -> StreamEvent | None:
-        """A whole top-level element from buf[0], or None if incomplete."""
+        """A whole top-level element from buf[0], or None if incomplete. The scan
+        resumes where the previous feed stopped, so any chunking costs linear time."""
         buf = self.buf
-        depth = 0
-        i = 0
+        i, depth = self._resume
         n = len(buf)
         while True:
             if i >= n:
+                self._resume = (i, depth)
                 return None
             if buf[i] != 0x3C:
                 j = buf.find(b"<", i)
                 if j < 0:
+                    self._resume = (n, depth)
                     return None
                 i = j
                 continue
             end = self._tag_end(i)
             if end is None:
+                self._resume = (i, depth)
                 return None
             if buf[i + 1] == 0x2F:  # end tag
                 depth -= 1
