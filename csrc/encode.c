@@ -27,6 +27,12 @@
 #include "dict_v1.h"
 #include "xb_enc.h"
 
+/* SSE2 (every x86-64) for classifying values; portable code elsewhere */
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
+#include <emmintrin.h>
+#define XB_SSE2 1
+#endif
+
 #ifdef _WIN32
 #include <windows.h>
 #else
@@ -69,42 +75,14 @@ void *xb_enc_grow(void *p, size_t *cap, size_t need, size_t elsize)
 }
 
 /* ---- hashing ------------------------------------------------------------------------ */
-static uint64_t hash_seed;
-
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    h ^= h >> 32;
-    return h;
-}
-
+uint64_t xb_hash_seed;
+const char xb_zeros16[16];
+#define hash_seed xb_hash_seed
+#define mix64 xb_mix64
+#define str_hash xb_str_hash
 #define load64 xb_load64
 #define load32 xb_load32
 #define bytes_eq xb_bytes_eq
-
-/* A 64-bit hash of a byte string (fixed-size, possibly overlapping loads). */
-static inline uint64_t str_hash(const char *p, size_t n)
-{
-    uint64_t h = hash_seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull), v;
-    if (n <= 8) {
-        if (n >= 4)
-            v = ((uint64_t)load32(p) << 32) | load32(p + n - 4);
-        else if (n)
-            v = ((uint64_t)(uint8_t)p[0] << 16) | ((uint64_t)(uint8_t)p[n >> 1] << 8) | (uint8_t)p[n - 1];
-        else
-            v = 0;
-        return mix64((h ^ v) * 0x94d049bb133111ebull);
-    } else {
-        const char *end = p + n;
-        while (end - p > 8) {
-            h = (h ^ load64(p)) * 0xbf58476d1ce4e5b9ull;
-            h ^= h >> 31;
-            p += 8;
-        }
-        return mix64((h ^ load64(end - 8)) * 0x94d049bb133111ebull);
-    }
-}
 
 static inline int str_eq(xb_str a, xb_str b)
 {
@@ -129,11 +107,13 @@ static uint8_t char_len[XB_CHAR_CONTEXTS][256];
 static uint8_t char_class[256];
 
 /* byte classes for the packed forms: one pass over a value classifies it */
-#define VF_DIGIT 1u  /* 0-9 */
-#define VF_HEXL 2u   /* 0-9 a-f */
-#define VF_HEXU 4u   /* 0-9 A-F */
-#define VF_JIDWS 8u  /* SP TAB CR LF */
+#define VF_DIGIT 1u   /* 0-9 */
+#define VF_HEXL 2u    /* 0-9 a-f */
+#define VF_HEXU 4u    /* 0-9 A-F */
+#define VF_JIDWS 8u   /* SP TAB CR LF */
 #define VF_JIDSEP 16u /* @ / */
+#define VF_B64 32u    /* A-Z a-z 0-9 + / */
+#define VF_B64EQ 64u  /* the same and = */
 static uint8_t vflags[256];
 
 static void init_vflags(void)
@@ -151,41 +131,113 @@ static void init_vflags(void)
             f |= VF_JIDWS;
         if (b == '@' || b == '/')
             f |= VF_JIDSEP;
+        if ((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '+' || b == '/')
+            f |= VF_B64 | VF_B64EQ;
+        if (b == '=')
+            f |= VF_B64EQ;
         vflags[b] = (uint8_t)f;
     }
 }
 
+/* The byte classes of p[0 .. n): *fall the classes every byte has, *fany
+ * those some byte has (of these only VF_JIDWS and VF_JIDSEP are used, and
+ * set, for long values). */
+static inline void value_flags(const uint8_t *p, size_t n, unsigned *fall, unsigned *fany)
+{
+    unsigned fl = 0xFFu, fa = 0;
+    size_t i = 0;
+#ifdef XB_SSE2
+    if (n >= 16) {
+        /* 16 bytes at a time, the last block overlapping the one before */
+        __m128i adig = _mm_set1_epi8(-1), ahl = adig, ahu = adig, ab64 = adig, ab64eq = adig;
+        __m128i ows = _mm_setzero_si128(), osep = ows;
+        unsigned m;
+        for (;;) {
+            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            /* lo <= x <= hi: x + (0x80 - lo) < -128 + (hi - lo + 1) as signed bytes */
+            __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+                                         _mm_set1_epi8((char)(-128 + 10)));
+            __m128i lo = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'a'))),
+                                        _mm_set1_epi8((char)(-128 + 6)));
+            __m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'A'))),
+                                        _mm_set1_epi8((char)(-128 + 6)));
+            __m128i ltr = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
+                                                      _mm_set1_epi8((char)(0x80 - 'a'))),
+                                         _mm_set1_epi8((char)(-128 + 26)));
+            __m128i slash = _mm_cmpeq_epi8(x, _mm_set1_epi8('/'));
+            __m128i b64 = _mm_or_si128(_mm_or_si128(ltr, dig), _mm_or_si128(slash, _mm_cmpeq_epi8(x, _mm_set1_epi8('+'))));
+            adig = _mm_and_si128(adig, dig);
+            ahl = _mm_and_si128(ahl, _mm_or_si128(dig, lo));
+            ahu = _mm_and_si128(ahu, _mm_or_si128(dig, up));
+            ab64 = _mm_and_si128(ab64, b64);
+            ab64eq = _mm_and_si128(ab64eq, _mm_or_si128(b64, _mm_cmpeq_epi8(x, _mm_set1_epi8('='))));
+            ows = _mm_or_si128(ows, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+                                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))),
+                                                 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+                                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')))));
+            osep = _mm_or_si128(osep, _mm_or_si128(slash, _mm_cmpeq_epi8(x, _mm_set1_epi8('@'))));
+            if (i + 16 == n)
+                break;
+            i = i + 32 <= n ? i + 16 : n - 16;
+        }
+        fl = 0;
+        m = 0xFFFFu;
+        if ((unsigned)_mm_movemask_epi8(adig) == m)
+            fl |= VF_DIGIT;
+        if ((unsigned)_mm_movemask_epi8(ahl) == m)
+            fl |= VF_HEXL;
+        if ((unsigned)_mm_movemask_epi8(ahu) == m)
+            fl |= VF_HEXU;
+        if ((unsigned)_mm_movemask_epi8(ab64) == m)
+            fl |= VF_B64;
+        if ((unsigned)_mm_movemask_epi8(ab64eq) == m)
+            fl |= VF_B64EQ;
+        if (_mm_movemask_epi8(ows))
+            fa |= VF_JIDWS;
+        if (_mm_movemask_epi8(osep))
+            fa |= VF_JIDSEP;
+        *fall = fl;
+        *fany = fa;
+        return;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned f = vflags[p[i]];
+        fl &= f;
+        fa |= f;
+    }
+    *fall = fl;
+    *fany = fa;
+}
 
-/* Open-addressing tables over the static token lists. A slot holds all a
- * probe needs (hash, length, index + 1, and the token's bytes inline when they
- * fit, else a pointer), so a lookup touches one slot and at most one string. */
+/* Hash tables over the static token lists: buckets of 8 lanes, each a tag
+ * (16 bits of the hash, never 0; 0 marks an empty lane) and a token index.
+ * A lookup compares the 8 tags of the home bucket at once and compares
+ * strings (in the dictionary) only for a matching tag, so a miss, the usual
+ * case for values, costs one load of one small bucket. Buckets are at most
+ * half full on average; a full bucket continues in the next one. */
 typedef struct {
-    uint32_t hash;
-    uint16_t len;
-    uint16_t idx1; /* 0: empty */
-    union {
-        char b[8];
-        const char *p;
-    } s;
-} sslot;
-_Static_assert(sizeof(sslot) == 16, "slot size");
+    uint16_t tag[8];
+    uint16_t idx[8];
+} sbucket;
+_Static_assert(sizeof(sbucket) == 32, "bucket size");
 
 typedef struct {
-    sslot *slots;
+    sbucket *b;
     uint32_t mask;
+    const xb_str *list;
 } stab;
 
-static sslot prefix_slots[64], name_slots[4096], ns_slots[1024], value_slots[4096], attr_slots[128],
-    text_slots[64];
+static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[512], attr_b[16], text_b[8];
 /* static shapes: full hash and index + 1 */
 typedef struct {
     uint64_t hash;
     uint32_t idx1;
 } hslot;
 static hslot shape_slots[4096];
-_Static_assert(2 * XBD_V1_NPREFIXES <= 64 && 2 * XBD_V1_NNAMES <= 4096 && 2 * XBD_V1_NNAMESPACES <= 1024 &&
-                   2 * XBD_V1_NVALUES <= 4096 && 2 * XBD_V1_NATTRCONTEXTS <= 128 &&
-                   2 * XBD_V1_NTEXTCONTEXTS <= 64 && 2 * XBD_V1_NSHAPES <= 4096,
+_Static_assert(XBD_V1_NPREFIXES <= 4 * 8 && XBD_V1_NNAMES <= 4 * 512 && XBD_V1_NNAMESPACES <= 4 * 128 &&
+                   XBD_V1_NVALUES <= 4 * 512 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
+                   XBD_V1_NTEXTCONTEXTS <= 4 * 8 && 2 * XBD_V1_NSHAPES <= 4096,
                "static hash tables are too small");
 _Static_assert(XBD_V1_NVALUES < 65535 && XBD_V1_NNAMES < 65535 && XBD_V1_NNAMESPACES < 65535,
                "token indices must fit in 16 bits");
@@ -194,52 +246,94 @@ static stab prefix_tab, name_tab, ns_tab, value_tab, attr_tab, text_tab;
 static const xb_dictionary *dict1;
 static int enc_status = -1;
 
-static int stab_build(stab *t, sslot *slots, size_t nslots, const xb_str *list, size_t n)
+static inline uint16_t stab_tag(uint64_t h)
+{
+    return (uint16_t)((h >> 48) | 1u);
+}
+
+static int stab_build(stab *t, sbucket *b, size_t nb, const xb_str *list, size_t n)
 {
     size_t i;
-    t->slots = slots;
-    t->mask = (uint32_t)(nslots - 1);
+    t->b = b;
+    t->mask = (uint32_t)(nb - 1);
+    t->list = list;
     for (i = 0; i < n; i++) {
-        uint32_t h = (uint32_t)str_hash(list[i].p, list[i].n), k = h & t->mask;
-        if (list[i].n > 0xFFFF)
-            return -1;
-        while (slots[k].idx1)
+        uint64_t h = str_hash(list[i].p, list[i].n);
+        uint32_t k = (uint32_t)h & t->mask, j;
+        for (;;) {
+            for (j = 0; j < 8 && b[k].tag[j]; j++)
+                ;
+            if (j < 8)
+                break;
             k = (k + 1) & t->mask;
-        slots[k].hash = h;
-        slots[k].len = (uint16_t)list[i].n;
-        slots[k].idx1 = (uint16_t)(i + 1);
-        if (list[i].n <= 8) {
-            memset(slots[k].s.b, 0, 8);
-            memcpy(slots[k].s.b, list[i].p, list[i].n);
-        } else {
-            slots[k].s.p = list[i].p;
         }
+        b[k].tag[j] = stab_tag(h);
+        b[k].idx[j] = (uint16_t)i;
     }
     return 0;
 }
 
+/* index of the token p[0 .. n) with hash h64, or -1 */
 static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64)
 {
-    uint32_t h = (uint32_t)h64, k = h & t->mask;
+    uint32_t k = (uint32_t)h64 & t->mask;
+    const uint16_t tag = stab_tag(h64);
+#ifdef XB_SSE2
+    const __m128i vt = _mm_set1_epi16((short)tag);
+#endif
     for (;;) {
-        const sslot *s = &t->slots[k];
-        if (!s->idx1)
+        const sbucket *b = &t->b[k];
+        unsigned m, empty, j;
+#ifdef XB_SSE2
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)b->tag);
+        /* two mask bits per lane */
+        m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(x, vt));
+        empty = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(x, _mm_setzero_si128()));
+        while (m) {
+            const xb_str *s;
+            j = (unsigned)__builtin_ctz(m) >> 1;
+            s = &t->list[b->idx[j]];
+            if (s->n == n && bytes_eq(s->p, p, n))
+                return b->idx[j];
+            m &= ~(3u << (2 * j));
+        }
+#else
+        empty = 0;
+        for (j = 0; j < 8; j++) {
+            if (b->tag[j] == tag) {
+                const xb_str *s = &t->list[b->idx[j]];
+                if (s->n == n && bytes_eq(s->p, p, n))
+                    return b->idx[j];
+            }
+            if (!b->tag[j])
+                empty = 1;
+        }
+        (void)m;
+#endif
+        if (empty)
             return -1;
-        if (s->hash == h && s->len == n && bytes_eq(n <= 8 ? s->s.b : s->s.p, p, n))
-            return (int)s->idx1 - 1;
         k = (k + 1) & t->mask;
     }
 }
 
 static inline int stab_get(const stab *t, xb_str s)
 {
-    return stab_find(t, s.p, s.n, str_hash(s.p, s.n));
+    return stab_find(t, s.p, s.n, xb_str_hash_padded(s.p, s.n));
 }
 
-/* hash of a shape key: qname, then per item its kind, qname and (declarations) URI */
+/* hash of a shape key: qname, then per item its kind and qname hash, and
+ * for declarations the URI hash (one multiply a step; shape_index() mixes
+ * the result before it picks a slot) */
+#define SHAPE_ATTR 0x17u
+#define SHAPE_NS 0x51u
 static inline uint64_t shape_step(uint64_t h, uint64_t x)
 {
-    return mix64((h ^ x) * 0x9E3779B97F4A7C15ull);
+    return (h ^ x) * 0x9E3779B97F4A7C15ull;
+}
+
+static inline size_t shape_index(uint64_t h)
+{
+    return (size_t)mix64(h) & 4095;
 }
 
 static uint64_t static_shape_hash(const xb_key *k)
@@ -248,8 +342,7 @@ static uint64_t static_shape_hash(const xb_key *k)
     uint32_t i;
     for (i = 0; i < k->nitems; i++) {
         const xb_kitem *it = &k->items[i];
-        h = shape_step(h, it->is_ns ? 0x51 : 0x17);
-        h = shape_step(h, str_hash(it->qname.p, it->qname.n));
+        h = shape_step(h, str_hash(it->qname.p, it->qname.n) + (it->is_ns ? SHAPE_NS : SHAPE_ATTR));
         if (it->is_ns)
             h = shape_step(h, str_hash(it->uri.p, it->uri.n));
     }
@@ -320,20 +413,25 @@ static void enc_init(void)
     for (i = 0; i < 256; i++)
         char_class[i] = (uint8_t)model_char_class((int)i);
     init_vflags();
-    for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++)
+    for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
         char_len[i / 256][i % 256] = (uint8_t)(tcodes[XB_T_CHAR][i] & 31);
-    if (stab_build(&prefix_tab, prefix_slots, 64, dict1->prefixes, dict1->nprefixes) ||
-        stab_build(&name_tab, name_slots, 4096, dict1->names, dict1->nnames) ||
-        stab_build(&ns_tab, ns_slots, 1024, dict1->namespaces, dict1->nnamespaces) ||
-        stab_build(&value_tab, value_slots, 4096, dict1->values, dict1->nvalues) ||
-        stab_build(&attr_tab, attr_slots, 128, dict1->attr_contexts, dict1->nattr_contexts) ||
-        stab_build(&text_tab, text_slots, 64, dict1->text_contexts, dict1->ntext_contexts)) {
+        if (char_len[i / 256][i % 256] > 24) { /* put_literal relies on it */
+            enc_status = 1;
+            return;
+        }
+    }
+    if (stab_build(&prefix_tab, prefix_b, 8, dict1->prefixes, dict1->nprefixes) ||
+        stab_build(&name_tab, name_b, 512, dict1->names, dict1->nnames) ||
+        stab_build(&ns_tab, ns_b, 128, dict1->namespaces, dict1->nnamespaces) ||
+        stab_build(&value_tab, value_b, 512, dict1->values, dict1->nvalues) ||
+        stab_build(&attr_tab, attr_b, 16, dict1->attr_contexts, dict1->nattr_contexts) ||
+        stab_build(&text_tab, text_b, 8, dict1->text_contexts, dict1->ntext_contexts)) {
         enc_status = 1;
         return;
     }
     for (i = 0; i < dict1->nshapes; i++) {
         uint64_t h = static_shape_hash(&dict1->shapes[i]);
-        size_t k = (size_t)h & 4095;
+        size_t k = shape_index(h);
         while (shape_slots[k].idx1)
             k = (k + 1) & 4095;
         shape_slots[k].hash = h;
@@ -380,31 +478,29 @@ static void out_grow(xb_encoder *e, size_t need)
     e->out = p;
 }
 
-/* append 32 bits */
-static inline void flush32(xb_encoder *e, uint32_t w)
+static inline void store_be32(uint8_t *o, uint32_t w)
 {
-    uint8_t *o;
-    if (e->out_n + 4 > e->cap_out)
-        out_grow(e, e->out_n + 4);
-    o = e->out + e->out_n;
     o[0] = (uint8_t)(w >> 24);
     o[1] = (uint8_t)(w >> 16);
     o[2] = (uint8_t)(w >> 8);
     o[3] = (uint8_t)w;
-    e->out_n += 4;
 }
 
-/* v < 2**n, n <= 32 */
+/* v < 2**n, n <= 32. The output always has room for 8 more bytes
+ * (encode_one reserves them, put and out_reserve keep it so), so the word
+ * is stored without a branch on whether 32 bits are complete (which is
+ * irregular): it is kept only if they are. */
 static inline void put(xb_encoder *e, uint32_t v, unsigned n)
 {
     uint64_t acc = (e->acc << n) | v;
-    unsigned nacc = e->nacc + n;
-    if (nacc >= 32) {
-        nacc -= 32;
-        flush32(e, (uint32_t)(acc >> nacc));
-    }
+    unsigned nacc = e->nacc + n, f = nacc >= 32;
+    nacc -= f << 5;
+    store_be32(e->out + e->out_n, (uint32_t)(acc >> nacc));
+    e->out_n += f << 2;
     e->acc = acc;
     e->nacc = nacc;
+    if (e->out_n + 8 > e->cap_out)
+        out_grow(e, e->out_n + 8);
 }
 
 static inline void put64(xb_encoder *e, uint64_t v, unsigned n)
@@ -415,6 +511,27 @@ static inline void put64(xb_encoder *e, uint64_t v, unsigned n)
     } else {
         put(e, (uint32_t)v, n);
     }
+}
+
+/* Room for nbytes more output bytes (for loops that write without checks);
+ * NULL (and the call fails at the end) if out of memory. */
+static inline uint8_t *out_reserve(xb_encoder *e, size_t nbytes)
+{
+    if (e->out_n + nbytes + 8 > e->cap_out) {
+        void *p = xb_enc_grow(e->out, &e->cap_out, e->out_n + nbytes + 8, 1);
+        if (!p) {
+            e->oom = 1;
+            return NULL;
+        }
+        e->out = p;
+    }
+    return e->out + e->out_n;
+}
+
+static inline void store_be64(uint8_t *o, uint64_t w)
+{
+    store_be32(o, (uint32_t)(w >> 32));
+    store_be32(o + 4, (uint32_t)w);
 }
 
 static inline unsigned bitlen(uint64_t x)
@@ -437,7 +554,7 @@ static inline uint64_t gamma_length(uint64_t n)
 }
 
 /* Elias gamma of n >= 1 */
-static inline void gamma(xb_encoder *e, uint64_t n)
+static inline void gamma_code(xb_encoder *e, uint64_t n)
 {
     unsigned b = bitlen(n);
     put64(e, 0, b - 1);
@@ -467,6 +584,10 @@ static void finish_bits(xb_encoder *e)
 #define VCODE(vctx) (tcodes[XB_T_VALUE] + (size_t)(vctx)*V_NSYM)
 
 /* ---- string history -------------------------------------------------------------- */
+/* Entries hist[0 .. nhist) (oldest first) with their hashes hhash[], and an
+ * open-addressing index htab of the newest entry of each distinct string (its
+ * slots of this message have gen == hgen). hist_lim entries fit without
+ * growing anything (htab at most half full). */
 static void hist_reset(xb_encoder *e)
 {
     e->nhist = 0;
@@ -478,20 +599,25 @@ static void hist_reset(xb_encoder *e)
     }
 }
 
-/* index of the most recent occurrence of s, or -1 */
-static inline long hist_find(const xb_encoder *e, xb_str s, uint64_t h)
+/* index of the most recent occurrence of s, or -1; *slot: where s would go
+ * (the empty slot that ended the search) */
+static inline long hist_find_slot(const xb_encoder *e, xb_str s, uint64_t h, size_t *slot)
 {
-    size_t k, mask;
-    if (!e->cap_htab)
-        return -1;
-    mask = e->cap_htab - 1;
-    k = (size_t)h & mask;
+    const size_t mask = e->cap_htab - 1;
+    size_t k = (size_t)h & mask;
     while (e->htab[k].gen == e->hgen) {
         if (e->htab[k].hash == h && str_eq(e->hist[e->htab[k].idx], s))
             return (long)e->htab[k].idx;
         k = (k + 1) & mask;
     }
+    *slot = k;
     return -1;
+}
+
+static inline long hist_find(const xb_encoder *e, xb_str s, uint64_t h)
+{
+    size_t slot;
+    return hist_find_slot(e, s, h, &slot);
 }
 
 static void htab_put(xb_encoder *e, uint64_t h, uint32_t idx)
@@ -509,32 +635,31 @@ static void htab_put(xb_encoder *e, uint64_t h, uint32_t idx)
     e->htab[k].idx = idx;
 }
 
-static void hist_add(xb_encoder *e, xb_str s, uint64_t h)
+/* room for more entries (htab rebuilt twice as large); 0 or -1 */
+static int hist_grow(xb_encoder *e)
 {
-    size_t i;
-    if (e->nhist + 1 > e->cap_hist) {
-        void *p = xb_enc_grow(e->hist, &e->cap_hist, e->nhist + 1, sizeof(*e->hist));
-        if (!p) {
-            e->oom = 1;
-            return;
-        }
+    size_t need = e->nhist + 1, i, cap;
+    xb_hslot *t;
+    if (need > e->cap_hist) {
+        size_t c = e->cap_hist;
+        void *p = xb_enc_grow(e->hist, &c, need, sizeof(*e->hist));
+        if (!p)
+            return -1;
         e->hist = p;
-    }
-    if (e->nhist + 1 > e->cap_hhash) {
-        void *p = xb_enc_grow(e->hhash, &e->cap_hhash, e->nhist + 1, sizeof(*e->hhash));
-        if (!p) {
-            e->oom = 1;
-            return;
-        }
+        c = e->cap_hist;
+        p = xb_enc_grow(e->hhash, &c, need, sizeof(*e->hhash));
+        if (!p)
+            return -1;
         e->hhash = p;
+        e->cap_hist = c;
     }
-    if (2 * (e->nhist + 1) > e->cap_htab) {
-        size_t cap = e->cap_htab ? 2 * e->cap_htab : 64;
-        xb_hslot *t = calloc(cap, sizeof(*t));
-        if (!t) {
-            e->oom = 1;
-            return;
-        }
+    if (2 * need > e->cap_htab) {
+        cap = e->cap_htab ? 2 * e->cap_htab : 64;
+        while (cap < 2 * need)
+            cap *= 2;
+        t = calloc(cap, sizeof(*t));
+        if (!t)
+            return -1;
         free(e->htab);
         e->htab = t;
         e->cap_htab = cap;
@@ -542,10 +667,32 @@ static void hist_add(xb_encoder *e, xb_str s, uint64_t h)
         for (i = 0; i < e->nhist; i++)
             htab_put(e, e->hhash[i], (uint32_t)i);
     }
-    e->hist[e->nhist] = s;
-    e->hhash[e->nhist] = h;
-    htab_put(e, h, (uint32_t)e->nhist);
+    e->hist_lim = e->cap_htab / 2 < e->cap_hist ? e->cap_htab / 2 : e->cap_hist;
+    return 0;
+}
+
+/* add s (hash h) as the newest entry; slot: where hist_find_slot() found it
+ * would go, if nothing was added since, else SIZE_MAX */
+static void hist_add(xb_encoder *e, xb_str s, uint64_t h, size_t slot)
+{
+    uint32_t idx = (uint32_t)e->nhist;
+    if (e->nhist >= e->hist_lim) {
+        if (hist_grow(e)) {
+            e->oom = 1;
+            return;
+        }
+        slot = SIZE_MAX;
+    }
+    e->hist[idx] = s;
+    e->hhash[idx] = h;
     e->nhist++;
+    if (slot == SIZE_MAX) {
+        htab_put(e, h, idx);
+    } else {
+        e->htab[slot].gen = e->hgen;
+        e->htab[slot].hash = h;
+        e->htab[slot].idx = idx;
+    }
 }
 
 /* ---- values (encoder._Coder.value) ----------------------------------------------- */
@@ -570,17 +717,6 @@ static int int_value(xb_str s, uint64_t *v)
     }
     *v = x;
     return 1;
-}
-
-static inline int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* model.uuid_kind */
@@ -621,19 +757,20 @@ static const int8_t B64_VAL[256] = {
     ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
 }; /* value + 1; 0: not in the alphabet */
 
-/* model.b64_bytes: the number of bytes if s is canonical padded base64, else -1 */
-static int64_t b64_bytes(xb_str s)
+/* model.b64_bytes: the number of bytes if s is canonical padded base64, else
+ * -1; fall: the classes of all its bytes (value_flags) */
+static int64_t b64_bytes(xb_str s, unsigned fall)
 {
     const uint8_t *p = (const uint8_t *)s.p;
-    size_t i, n = s.n, pads = 0;
-    if (n < XB_B64_MIN || n % 4)
+    size_t n = s.n, pads = 0;
+    if (n < XB_B64_MIN || n % 4 || !(fall & VF_B64EQ))
         return -1;
-    if (p[n - 1] == '=') {
-        pads = p[n - 2] == '=' ? 2 : 1;
-    }
-    for (i = 0; i < n - pads; i++)
-        if (!B64_VAL[p[i]])
+    if (!(fall & VF_B64)) {
+        /* '=' only as the last one or two bytes */
+        pads = p[n - 1] != '=' ? 0 : p[n - 2] == '=' ? 2 : 1;
+        if (!pads || memchr(p, '=', n - pads))
             return -1;
+    }
     /* the bits below the last whole byte must be zero (re-encoding gives s) */
     if (pads == 2 && ((B64_VAL[p[n - 3]] - 1) & 0xF))
         return -1;
@@ -648,37 +785,24 @@ typedef struct {
     xb_str local, domain, res;
 } jid_parts;
 
-/* model.jid_split */
+/* model.jid_split for a non-empty s without JID whitespace (value_flags) */
 static void jid_split(xb_str s, jid_parts *j)
 {
-    size_t i, slash = s.n, at;
+    const char *sl = memchr(s.p, '/', s.n), *at;
+    size_t slash = sl ? (size_t)(sl - s.p) : s.n;
     j->sym = -1;
-    if (!s.n)
-        return;
-    for (i = 0; i < s.n; i++) {
-        char c = s.p[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            return;
-        if (c == '/' && slash == s.n)
-            slash = i;
-    }
-    j->has_res = slash < s.n;
+    j->has_res = sl != NULL;
     if (j->has_res) {
         j->res.p = s.p + slash + 1;
         j->res.n = s.n - slash - 1;
     }
-    at = slash;
-    for (i = 0; i < slash; i++)
-        if (s.p[i] == '@') {
-            at = i;
-            break;
-        }
-    j->has_local = at < slash;
+    at = slash ? memchr(s.p, '@', slash) : NULL;
+    j->has_local = at != NULL;
     if (j->has_local) {
         j->local.p = s.p;
-        j->local.n = at;
-        j->domain.p = s.p + at + 1;
-        j->domain.n = slash - at - 1;
+        j->local.n = (size_t)(at - s.p);
+        j->domain.p = at + 1;
+        j->domain.n = slash - j->local.n - 1;
     } else {
         j->domain.p = s.p;
         j->domain.n = slash;
@@ -696,11 +820,6 @@ typedef struct {
     uint64_t cost;
     uint64_t ival;  /* INT */
     int64_t nbytes; /* B64 */
-    /* LIT recorded by choose_basic: e->lit[0 .. lit_words) then lit_tail bits
-       of lit_last; lit_words == SIZE_MAX if not recorded */
-    size_t lit_words;
-    uint32_t lit_last;
-    unsigned lit_tail;
 } packed;
 
 /* what coding a JID part needs again after its estimate */
@@ -719,81 +838,44 @@ typedef struct {
 
 #define LEN(code, sy) ((code)[sy] & 31u)
 
-/* encoder._Coder._choose without the JID form: the cheapest of LIT, INT, UUID,
- * HEX, B64 (ties: the earlier); *fany gets the union of the byte classes */
-static void choose_basic(xb_encoder *e, xb_str s, const uint32_t *code, packed *ch, unsigned *fany, int record)
+/* the cost of s as a literal: each byte's code depends on the class of the
+ * byte before it; then the terminator */
+static uint64_t lit_cost(xb_str s, const uint32_t *code)
 {
     const uint8_t *p = (const uint8_t *)s.p;
-    uint64_t cost = 0, c, n;
-    unsigned ctx = 0, fall = 0xFF, fa = 0;
-    size_t i;
+    uint64_t c0 = 0, c1 = 0;
+    unsigned ctx = 0;
+    size_t i = 0;
+    /* two sums for more parallelism */
+    for (; i + 2 <= s.n; i += 2) {
+        uint8_t a = p[i], b = p[i + 1];
+        c0 += char_len[ctx][a];
+        c1 += char_len[char_class[a]][b];
+        ctx = char_class[b];
+    }
+    if (i < s.n) {
+        c0 += char_len[ctx][p[i]];
+        ctx = char_class[p[i]];
+    }
+    return LEN(code, XB_V_LIT) + c0 + c1 + char_len[ctx][0];
+}
+
+#define NO_FORM (-1)
+
+/* The cheapest of INT, UUID, HEX, B64 for s (ties: the earlier) in *ch, or
+ * ch->sym = NO_FORM; fall, fany: value_flags of s. */
+static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned fany, packed *ch)
+{
+    uint64_t c, n;
     int k;
     int64_t nb;
-    ch->lit_words = SIZE_MAX;
-    if (record && (s.n + 1) / 4 * 3 + 4 > e->cap_lit) {
-        void *q = xb_enc_grow(e->lit, &e->cap_lit, (s.n + 1) / 4 * 3 + 4, sizeof(*e->lit));
-        if (q)
-            e->lit = q;
-        else
-            record = 0; /* price only; value_h codes the bytes one by one */
-    }
-    if (record) {
-        /* price the literal and write its bits to e->lit: 32-bit words, then
-           the last ch->lit_tail bits in ch->lit_last */
-        const uint32_t *cc = tcodes[XB_T_CHAR];
-        uint32_t *lit = e->lit, cd;
-        uint64_t acc = 0;
-        unsigned nacc = 0;
-        size_t w = 0;
-        for (i = 0; i < s.n; i++) {
-            uint8_t b = p[i];
-            cd = cc[ctx * 256 + b];
-            acc = (acc << (cd & 31u)) | (cd >> 5);
-            nacc += cd & 31u;
-            cost += cd & 31u;
-            if (nacc >= 32) {
-                nacc -= 32;
-                lit[w++] = (uint32_t)(acc >> nacc);
-            }
-            ctx = char_class[b];
-            fall &= vflags[b];
-            fa |= vflags[b];
-        }
-        cd = cc[ctx * 256]; /* the terminator */
-        acc = (acc << (cd & 31u)) | (cd >> 5);
-        nacc += cd & 31u;
-        cost += cd & 31u;
-        if (nacc >= 32) {
-            nacc -= 32;
-            lit[w++] = (uint32_t)(acc >> nacc);
-        }
-        ch->lit_words = w;
-        ch->lit_last = (uint32_t)(acc & ((1ull << nacc) - 1));
-        ch->lit_tail = nacc;
-        *fany = fa;
-        ch->sym = XB_V_LIT;
-        ch->cost = LEN(code, XB_V_LIT) + cost;
-        goto packed_forms;
-    }
-    for (i = 0; i < s.n; i++) {
-        uint8_t b = p[i];
-        cost += char_len[ctx][b];
-        ctx = char_class[b];
-        fall &= vflags[b];
-        fa |= vflags[b];
-    }
-    *fany = fa;
-    ch->sym = XB_V_LIT;
-    ch->cost = LEN(code, XB_V_LIT) + cost + char_len[ctx][0];
-packed_forms:
+    ch->sym = NO_FORM;
+    ch->cost = UINT64_MAX;
     if ((fall & VF_DIGIT) && int_value(s, &n)) {
         unsigned bl = bitlen(n);
-        c = LEN(code, XB_V_INT) + gamma_length(bl + 1) + (bl > 1 ? bl - 1 : 0);
-        if (c < ch->cost) {
-            ch->sym = XB_V_INT;
-            ch->cost = c;
-            ch->ival = n;
-        }
+        ch->sym = XB_V_INT;
+        ch->cost = LEN(code, XB_V_INT) + gamma_length(bl + 1) + (bl > 1 ? bl - 1 : 0);
+        ch->ival = n;
     }
     if (s.n == 36) {
         k = uuid_kind(s);
@@ -813,7 +895,7 @@ packed_forms:
             ch->cost = c;
         }
     }
-    if (s.n >= XB_B64_MIN && s.n % 4 == 0 && !(fa & VF_JIDWS) && (nb = b64_bytes(s)) >= 0) {
+    if (!(fany & VF_JIDWS) && (nb = b64_bytes(s, fall)) >= 0) {
         c = LEN(code, XB_V_B64) + gamma_length((uint64_t)nb) + 8 * (uint64_t)nb;
         if (c < ch->cost) {
             ch->sym = XB_V_B64;
@@ -823,15 +905,31 @@ packed_forms:
     }
 }
 
+/* LIT or the packed form in *ch, whichever is cheaper (LIT on ties); with
+ * need_cost, ch->cost is the exact cost, else it may be unset for LIT */
+static void lit_or(xb_str s, const uint32_t *code, packed *ch, int need_cost)
+{
+    uint64_t lc;
+    if (ch->sym == NO_FORM && !need_cost) {
+        ch->sym = XB_V_LIT; /* nothing else: no need to price it */
+        return;
+    }
+    lc = lit_cost(s, code);
+    if (lc <= ch->cost) {
+        ch->sym = XB_V_LIT;
+        ch->cost = lc;
+    }
+}
+
 /* encoder._Coder._est of a JID part, remembering what coding it needs again */
 static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
 {
     const uint32_t *code = VCODE(vctx);
     long p;
-    unsigned fa;
+    unsigned fall, fany;
     pi->have = 0;
     pi->tok = -1;
-    pi->h = str_hash(s.p, s.n);
+    pi->h = xb_str_hash_padded(s.p, s.n);
     if (!s.n)
         return LEN(code, XB_V_EMPTY);
     p = hist_find(e, s, pi->h);
@@ -844,19 +942,22 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
     pi->tok = stab_find(&value_tab, s.p, s.n, pi->h);
     if (pi->tok >= 0)
         return LEN(code, XB_V_TOKEN + pi->tok);
-    choose_basic(e, s, code, &pi->ch, &fa, 0);
+    value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
+    packed_forms(s, code, fall, fany, &pi->ch);
+    lit_or(s, code, &pi->ch, 1);
     pi->have = 1;
     return pi->ch.cost;
 }
 
 /* encoder._Coder._choose: the cheapest packed form, ties in the order LIT, INT,
  * UUID, HEX, B64, JID; the JID parts are estimated with the history as it is */
-static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch, int record)
+static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
 {
     const uint32_t *code = VCODE(vctx);
-    unsigned fa;
-    choose_basic(e, s, code, &ch->p, &fa, record);
-    if ((fa & VF_JIDSEP) && !(fa & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
+    unsigned fall, fany;
+    value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
+    packed_forms(s, code, fall, fany, &ch->p);
+    if ((fany & VF_JIDSEP) && !(fany & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
         vctx != XB_VC_JID_RESOURCE) {
         jid_parts *j = &ch->jid;
         jid_split(s, j);
@@ -872,105 +973,152 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch, int reco
             }
         }
     }
+    lit_or(s, code, &ch->p, 0);
+}
+
+/* the bytes of s as a literal: one char code per byte (in the context of the
+ * class of the byte before), then the terminator */
+static void put_literal(xb_encoder *e, xb_str s)
+{
+    const uint32_t *cc = tcodes[XB_T_CHAR];
+    const uint8_t *b = (const uint8_t *)s.p;
+    /* codes have at most 24 bits (enc_init checks): 3 bytes per input byte and
+       the terminator, and 8-byte stores past the last whole byte */
+    uint8_t *o = out_reserve(e, 3 * s.n + 24), *o0 = o;
+    unsigned ctx = 0, nacc = e->nacc; /* < 32 */
+    uint64_t acc = e->acc;
+    uint32_t c1, c2;
+    size_t i = 0;
+    if (!o)
+        return;
+    /* whole bytes out first: then fewer than 8 bits are pending, so two codes
+       fit in acc; each step writes the pending bits as 8 bytes and keeps the
+       whole ones */
+    if (nacc) {
+        store_be64(o, acc << (64 - nacc));
+        o += nacc >> 3;
+        nacc &= 7;
+    }
+    for (; i + 2 <= s.n; i += 2) {
+        const uint8_t b1 = b[i], b2 = b[i + 1];
+        c1 = cc[ctx * 256 + b1];
+        c2 = cc[char_class[b1] * 256 + b2];
+        ctx = char_class[b2];
+        acc = (acc << (c1 & 31u)) | (c1 >> 5);
+        acc = (acc << (c2 & 31u)) | (c2 >> 5);
+        nacc += (c1 & 31u) + (c2 & 31u);
+        store_be64(o, acc << (64 - nacc));
+        o += nacc >> 3;
+        nacc &= 7;
+    }
+    if (i < s.n) {
+        c1 = cc[ctx * 256 + b[i]];
+        ctx = char_class[b[i]];
+        acc = (acc << (c1 & 31u)) | (c1 >> 5);
+        nacc += c1 & 31u;
+    }
+    c1 = cc[ctx * 256]; /* the terminator */
+    acc = (acc << (c1 & 31u)) | (c1 >> 5);
+    nacc += c1 & 31u;
+    store_be64(o, acc << (64 - nacc));
+    o += nacc >> 3;
+    e->out_n += (size_t)(o - o0);
+    e->acc = acc;
+    e->nacc = nacc & 7;
+}
+
+static const uint8_t HEXVAL[256] = {
+    ['0'] = 0,  ['1'] = 1,  ['2'] = 2,  ['3'] = 3,  ['4'] = 4,  ['5'] = 5,  ['6'] = 6,  ['7'] = 7,
+    ['8'] = 8,  ['9'] = 9,  ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
+    ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13, ['E'] = 14, ['F'] = 15,
+};
+
+/* the hex digits p[0 .. n) as 4-bit groups, 8 per put */
+static void put_hex_run(xb_encoder *e, const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint32_t w = 0;
+        int k;
+        for (k = 0; k < 8; k++)
+            w = (w << 4) | HEXVAL[p[i + k]];
+        put(e, w, 32);
+    }
+    if (i < n) {
+        uint32_t w = 0;
+        unsigned m = (unsigned)(n - i);
+        for (; i < n; i++)
+            w = (w << 4) | HEXVAL[p[i]];
+        put(e, w, 4 * m);
+    }
 }
 
 static void put_hex_digits(xb_encoder *e, xb_str s)
 {
-    size_t i;
-    for (i = 0; i < s.n; i++) {
-        int v = hexval((uint8_t)s.p[i]);
-        if (v >= 0) /* UUID dashes are skipped */
-            put(e, (uint32_t)v, 4);
-    }
+    put_hex_run(e, (const uint8_t *)s.p, s.n);
 }
 
-/* encoder._Coder.value for a non-empty s with hash h; pi: the part's estimate
- * when s is a JID part being coded (NULL otherwise) */
-static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const partinfo *pi)
+/* a UUID (8-4-4-4-12 hex digits): 128 bits */
+static void put_uuid(xb_encoder *e, xb_str s)
+{
+    const uint8_t *p = (const uint8_t *)s.p;
+    put_hex_run(e, p, 8);
+    put_hex_run(e, p + 9, 4);
+    put_hex_run(e, p + 14, 4);
+    put_hex_run(e, p + 19, 4);
+    put_hex_run(e, p + 24, 12);
+}
+
+static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const partinfo *pi);
+
+/* value_h for s not in the history nor a token: the packed form, then s
+ * becomes the newest history entry (slot: see hist_add) */
+static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const partinfo *pi, size_t slot)
 {
     const uint32_t *code = VCODE(vctx);
-    long p;
-    int t;
     vchoice ch;
     const packed *pk;
-    p = hist_find(e, s, h);
-    if (p >= 0) {
-        size_t i = e->nhist - 1 - (size_t)p;
-        if (i < XB_REF_NEAR) {
-            sym(e, code, (uint32_t)(XB_V_REF + i));
-        } else {
-            sym(e, code, XB_V_REF_FAR);
-            gamma(e, i - XB_REF_NEAR + 1);
-        }
-        return;
-    }
-    /* not in the history now, so it was not when pi was made: pi has the rest */
-    t = pi ? pi->tok : stab_find(&value_tab, s.p, s.n, h);
-    if (t >= 0) {
-        sym(e, code, (uint32_t)(XB_V_TOKEN + t));
-        return;
-    }
     if (pi && pi->have) {
         pk = &pi->ch;
     } else {
-        choose(e, s, vctx, &ch, 1);
+        choose(e, s, vctx, &ch);
         pk = &ch.p;
     }
     sym(e, code, (uint32_t)pk->sym);
     switch (pk->sym) {
     case XB_V_LIT:
-        if (pk->lit_words != SIZE_MAX) {
-            /* recorded while pricing */
-            size_t w;
-            for (w = 0; w < pk->lit_words; w++)
-                put(e, e->lit[w], 32);
-            put(e, pk->lit_last, pk->lit_tail);
-        } else {
-            /* put() with the accumulator in registers */
-            const uint32_t *cc = tcodes[XB_T_CHAR];
-            const uint8_t *b = (const uint8_t *)s.p;
-            unsigned ctx = 0, nacc = e->nacc;
-            uint64_t acc = e->acc;
-            size_t i;
-            for (i = 0; i <= s.n; i++) {
-                uint8_t byte = i < s.n ? b[i] : 0;
-                uint32_t c = cc[ctx * 256 + byte];
-                acc = (acc << (c & 31u)) | (c >> 5);
-                nacc += c & 31u;
-                if (nacc >= 32) {
-                    nacc -= 32;
-                    flush32(e, (uint32_t)(acc >> nacc));
-                }
-                ctx = char_class[byte];
-            }
-            e->acc = acc;
-            e->nacc = nacc;
-        }
+        put_literal(e, s);
         break;
     case XB_V_INT: {
         unsigned bl = bitlen(pk->ival);
-        gamma(e, bl + 1);
+        gamma_code(e, bl + 1);
         if (bl > 1)
             put64(e, pk->ival & ((1ull << (bl - 1)) - 1), bl - 1);
         break;
     }
     case XB_V_UUID_L:
     case XB_V_UUID_U:
-        put_hex_digits(e, s);
+        put_uuid(e, s);
         break;
     case XB_V_HEX_L:
     case XB_V_HEX_U:
-        gamma(e, s.n - XB_HEX_MIN + 1);
+        gamma_code(e, s.n - XB_HEX_MIN + 1);
         put_hex_digits(e, s);
         break;
     case XB_V_B64: {
         const uint8_t *b = (const uint8_t *)s.p;
         size_t i, n = s.n;
-        gamma(e, (uint64_t)pk->nbytes);
+        gamma_code(e, (uint64_t)pk->nbytes);
         if (b[n - 1] == '=')
             n -= b[n - 2] == '=' ? 2 : 1;
-        /* the 6-bit groups, the last one cut to whole bytes (its cut bits are 0) */
-        for (i = 0; i + 1 < n; i++)
+        /* the 6-bit groups, 4 (24 bits) per put, the last one cut to whole
+           bytes (its cut bits are 0) */
+        for (i = 0; i + 4 < n; i += 4)
+            put(e,
+                ((uint32_t)(B64_VAL[b[i]] - 1) << 18) | ((uint32_t)(B64_VAL[b[i + 1]] - 1) << 12) |
+                    ((uint32_t)(B64_VAL[b[i + 2]] - 1) << 6) | (uint32_t)(B64_VAL[b[i + 3]] - 1),
+                24);
+        for (; i + 1 < n; i++)
             put(e, (uint32_t)(B64_VAL[b[i]] - 1), 6);
         if (n == s.n)
             put(e, (uint32_t)(B64_VAL[b[i]] - 1), 6);
@@ -986,9 +1134,37 @@ static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const pa
         value_h(e, ch.jid.domain, XB_VC_JID_DOMAIN, ch.part[1].h, &ch.part[1]);
         if (ch.jid.has_res)
             value_h(e, ch.jid.res, XB_VC_JID_RESOURCE, ch.part[2].h, &ch.part[2]);
+        slot = SIZE_MAX; /* the parts were added */
         break;
     }
-    hist_add(e, s, h);
+    hist_add(e, s, h, slot);
+}
+
+/* encoder._Coder.value for a non-empty s with hash h; pi: the part's estimate
+ * when s is a JID part being coded (NULL otherwise) */
+static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const partinfo *pi)
+{
+    const uint32_t *code = VCODE(vctx);
+    size_t slot;
+    long p = hist_find_slot(e, s, h, &slot);
+    int t;
+    if (p >= 0) {
+        size_t i = e->nhist - 1 - (size_t)p;
+        if (i < XB_REF_NEAR) {
+            sym(e, code, (uint32_t)(XB_V_REF + i));
+        } else {
+            sym(e, code, XB_V_REF_FAR);
+            gamma_code(e, i - XB_REF_NEAR + 1);
+        }
+        return;
+    }
+    /* not in the history now, so it was not when pi was made: pi has the rest */
+    t = pi ? pi->tok : stab_find(&value_tab, s.p, s.n, h);
+    if (t >= 0) {
+        sym(e, code, (uint32_t)(XB_V_TOKEN + t));
+        return;
+    }
+    value_new(e, s, vctx, h, pi, slot);
 }
 
 static void value(xb_encoder *e, xb_str s, unsigned vctx)
@@ -996,7 +1172,7 @@ static void value(xb_encoder *e, xb_str s, unsigned vctx)
     if (!s.n)
         sym(e, VCODE(vctx), XB_V_EMPTY);
     else
-        value_h(e, s, vctx, str_hash(s.p, s.n), NULL);
+        value_h(e, s, vctx, xb_str_hash_padded(s.p, s.n), NULL);
 }
 
 /* ---- names and start tags ---------------------------------------------------------- */
@@ -1044,7 +1220,7 @@ static inline xb_str sub(xb_str s, size_t a, size_t b)
     return r;
 }
 
-static const xb_str EMPTY_S = {"", 0};
+static const xb_str EMPTY_S = {xb_zeros16, 0};
 
 /* encoder._Coder.generic_start */
 static void generic_start(xb_encoder *e, const xb_event *ev)
@@ -1118,7 +1294,7 @@ static int same_static_shape(const xb_encoder *e, const xb_event *a, const xb_ke
 
 static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
 {
-    size_t k = (size_t)h & 4095;
+    size_t k = shape_index(h);
     for (;;) {
         const hslot *s = &shape_slots[k];
         if (!s->idx1)
@@ -1134,24 +1310,15 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
 {
     const xb_event *ev = &e->ev[evi];
     const xb_eitem *it = e->items + ev->first;
-    uint64_t h, *qh;
+    uint64_t h;
     size_t i, n = e->ncache;
     uint32_t k;
-    if (ev->nitems > e->cap_qh) {
-        void *p = xb_enc_grow(e->qh, &e->cap_qh, ev->nitems, sizeof(*e->qh));
-        if (!p)
-            return -1;
-        e->qh = p;
-    }
-    qh = e->qh;
     /* the hash of the shape key (as static_shape_hash) */
-    h = str_hash(ev->name.p, ev->name.n);
+    h = ev->nh;
     for (k = 0; k < ev->nitems; k++) {
-        qh[k] = str_hash(it[k].qname.p, it[k].qname.n);
-        h = shape_step(h, it[k].is_ns ? 0x51 : 0x17);
-        h = shape_step(h, qh[k]);
+        h = shape_step(h, it[k].qh + (it[k].is_ns ? SHAPE_NS : SHAPE_ATTR));
         if (it[k].is_ns)
-            h = shape_step(h, str_hash(it[k].value.p, it[k].value.n));
+            h = shape_step(h, xb_str_hash_padded(it[k].value.p, it[k].value.n));
     }
     for (i = 0; i < n; i++)
         if (e->cache[i].hash == h && same_shape(e, ev, &e->ev[e->cache[i].ev]))
@@ -1178,28 +1345,13 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
         int c;
         if (it[k].is_ns)
             continue;
-        c = stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, qh[k]);
+        c = stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
         value(e, it[k].value, c < 0 ? XB_VC_OTHER_ATTR : (unsigned)(XB_VC_FIXED + c));
     }
     return 0;
 }
 
 /* ---- text (encoder._Coder.text) ------------------------------------------------------ */
-/* model.is_ws_only: SP, TAB, LF only */
-static const uint8_t WSO[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1};
-
-static inline int is_ws_only(xb_str s)
-{
-    const uint8_t *p = (const uint8_t *)s.p;
-    size_t i;
-    if (!s.n)
-        return 0;
-    for (i = 0; i < s.n; i++)
-        if (!WSO[p[i]])
-            return 0;
-    return 1;
-}
-
 static unsigned text_ctx(xb_encoder *e, size_t depth)
 {
     xb_ename *p;
@@ -1222,10 +1374,11 @@ static int all_spaces(xb_str s, size_t from)
     return 1;
 }
 
-/* returns 1 if the text was whitespace-only, -1 on out of memory */
-static int text(xb_encoder *e, const uint32_t *ncode, xb_str v, size_t depth)
+/* returns 1 if the text was whitespace-only (wsonly: model.is_ws_only(v), from
+ * the scanner), -1 on out of memory */
+static int text(xb_encoder *e, const uint32_t *ncode, xb_str v, int wsonly, size_t depth)
 {
-    if (is_ws_only(v)) {
+    if (wsonly) {
         xb_str *ws;
         if (depth + 1 > e->nws) {
             if (depth + 1 > e->cap_ws) {
@@ -1521,7 +1674,7 @@ typedef struct {
 
 static void dev_emit(xb_encoder *e, devwriter *w, const xb_str *payload)
 {
-    gamma(e, (uint64_t)((int64_t)w->slot - w->prev));
+    gamma_code(e, (uint64_t)((int64_t)w->slot - w->prev));
     w->prev = (int64_t)w->slot;
     if (payload)
         value(e, *payload, XB_VC_MISC);
@@ -1547,7 +1700,7 @@ static void encode_lexical(xb_encoder *e)
     } else {
         put(e, 0, 1);
     }
-    gamma(e, dev_total(&d, &st) + 1);
+    gamma_code(e, dev_total(&d, &st) + 1);
     w.slot = 0;
     w.prev = -1;
     for (k = 0; k < e->nev; k++) {
@@ -1632,7 +1785,7 @@ static int encode_events(xb_encoder *e)
             int r;
             if (depth == 0 && !e->exact)
                 break;
-            r = text(e, node + e->nctx[depth] * nn, ev->value, depth);
+            r = text(e, node + e->nctx[depth] * nn, ev->value, ev->wsonly, depth);
             if (r < 0)
                 return xb_enc_nomem(e);
             if (depth)
@@ -1775,6 +1928,8 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
     e->oom = 0;
     e->ncache = 0;
     hist_reset(e);
+    if (!e->cap_htab && hist_grow(e)) /* the index is never empty */
+        return xb_enc_nomem(e);
     rc = encode_events(e);
     if (rc)
         return rc;
@@ -1801,24 +1956,30 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
 
 static void trim(xb_encoder *e)
 {
+    TRIM(e->inbuf, e->cap_inbuf);
     TRIM(e->ev, e->cap_ev);
     TRIM(e->items, e->cap_items);
     TRIM(e->arena, e->cap_arena);
     TRIM(e->binds, e->cap_binds);
     TRIM(e->open, e->cap_open);
     TRIM(e->dset, e->cap_dset);
-    TRIM(e->hist, e->cap_hist);
-    TRIM(e->hhash, e->cap_hhash);
+    if (e->cap_hist * sizeof(*e->hist) > KEEP_BYTES) {
+        free(e->hist);
+        free(e->hhash);
+        e->hist = NULL;
+        e->hhash = NULL;
+        e->cap_hist = 0;
+        e->hist_lim = 0;
+    }
     TRIM(e->ws, e->cap_ws);
     TRIM(e->nctx, e->cap_nctx);
     TRIM(e->names, e->cap_names);
-    TRIM(e->qh, e->cap_qh);
-    TRIM(e->lit, e->cap_lit);
     TRIM(e->out, e->cap_out);
     if (e->cap_htab * sizeof(*e->htab) > KEEP_BYTES) {
         free(e->htab);
         e->htab = NULL;
         e->cap_htab = 0;
+        e->hist_lim = 0;
     }
 }
 
@@ -1927,6 +2088,7 @@ void xb_encoder_free(xb_encoder *e)
 {
     if (!e)
         return;
+    free(e->inbuf);
     free(e->ev);
     free(e->items);
     free(e->arena);
@@ -1939,8 +2101,6 @@ void xb_encoder_free(xb_encoder *e)
     free(e->ws);
     free(e->nctx);
     free(e->names);
-    free(e->qh);
-    free(e->lit);
     free(e->out);
     free(e);
 }

@@ -18,7 +18,7 @@
 #include "xb_enc.h"
 
 /* SSE2 (every x86-64) fast paths for the byte searches; portable code elsewhere */
-#if defined(__SSE2__) && defined(__GNUC__)
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
 #include <emmintrin.h>
 #define XB_SSE2 1
 #endif
@@ -52,10 +52,45 @@ static inline int is_ws(unsigned c)
 
 static const uint8_t WS_TAB[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
-static inline size_t skip_ws(const uint8_t *s, size_t n, size_t i)
+/*
+ * The scanner works on a copy of the input followed by PAD zero bytes
+ * (xb_scan). The input has no NUL (validate() rejects it), so the NUL at s[n]
+ * ends every run of names, whitespace or attribute text: loops over such runs
+ * need no bounds check, and 16-byte loads at any i <= n stay in the buffer.
+ * Functions marked "sentinel" rely on this.
+ */
+#define PAD 32
+
+/* The first byte at or after i that is not SP, TAB, CR, LF (sentinel). Runs
+ * of whitespace (indentation) are searched 16 bytes at a time. */
+static size_t ws_run_end(const uint8_t *s, size_t i)
 {
-    while (i < n && WS_TAB[s[i]])
+#ifdef XB_SSE2
+    for (;;) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\r')))));
+        if (m != 0xFFFFu)
+            return i + (size_t)__builtin_ctz(~m);
+        i += 16;
+    }
+#else
+    while (WS_TAB[s[i]])
         i++;
+    return i;
+#endif
+}
+
+/* sentinel */
+static inline size_t skip_ws(const uint8_t *s, size_t i)
+{
+    /* mostly none or one space */
+    if (WS_TAB[s[i]]) {
+        i++;
+        if (WS_TAB[s[i]])
+            i = ws_run_end(s, i + 1);
+    }
     return i;
 }
 
@@ -130,13 +165,39 @@ static const uint8_t ASCII_NAME[256] = {
     ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
-/* End of the longest NCName (colon = 0) or Name (colon = 1) at s[p..n), or p. */
-static inline size_t name_end(const uint8_t *s, size_t n, size_t p, int colon)
+/* End of the run of ASCII name characters ([-.0-9A-Z_a-z], and ':' if
+ * char_mask has 4) at s[i..] (sentinel). Names are short: 16 bytes at a time
+ * finds the end without a branch per byte. */
+static inline size_t ascii_name_run(const uint8_t *s, size_t i, unsigned char_mask)
+{
+#ifdef XB_SSE2
+    const __m128i x20 = _mm_set1_epi8(0x20), ltr_off = _mm_set1_epi8((char)(0x80 - 'a')),
+                  ltr_lim = _mm_set1_epi8((char)(-128 + 26)), dig_off = _mm_set1_epi8((char)(0x80 - '-')),
+                  dig_lim = _mm_set1_epi8((char)(-128 + ((char_mask & 4u) ? 14 : 13))),
+                  slash = _mm_set1_epi8('/'), under = _mm_set1_epi8('_');
+    for (;;) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* letters: (x | 0x20) in a..z; then '-' .. '9' (or ':') except '/'; '_' */
+        __m128i ltr = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, x20), ltr_off), ltr_lim);
+        __m128i dig = _mm_andnot_si128(_mm_cmpeq_epi8(x, slash), _mm_cmplt_epi8(_mm_add_epi8(x, dig_off), dig_lim));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(ltr, dig), _mm_cmpeq_epi8(x, under)));
+        if (m != 0xFFFFu)
+            return i + (size_t)__builtin_ctz(~m);
+        i += 16;
+    }
+#else
+    while (ASCII_NAME[s[i]] & char_mask)
+        i++;
+    return i;
+#endif
+}
+
+/* End of the longest NCName (colon = 0) or Name (colon = 1) at s[p..], or p
+ * (sentinel: a non-name byte follows). */
+static inline size_t name_end(const uint8_t *s, size_t p, int colon)
 {
     size_t i = p, len;
     const unsigned start_mask = colon ? 5u : 1u, char_mask = colon ? 7u : 3u;
-    if (i >= n)
-        return p;
     if (ASCII_NAME[s[i]] & start_mask)
         i++;
     else if (s[i] >= 0x80 && uni_start(dec_utf8(s + i, &len)))
@@ -144,24 +205,36 @@ static inline size_t name_end(const uint8_t *s, size_t n, size_t p, int colon)
     else
         return p;
     for (;;) {
-        while (i < n && (ASCII_NAME[s[i]] & char_mask))
-            i++;
-        if (i < n && s[i] >= 0x80 && uni_char(dec_utf8(s + i, &len)))
+        i = ascii_name_run(s, i, char_mask);
+        if (s[i] >= 0x80 && uni_char(dec_utf8(s + i, &len)))
             i += len;
         else
             return i;
     }
 }
 
-/* _QNAME_RE.match at p: end of the match (p if none); *colon = index of ':' or -1 */
-static size_t qname_end(const uint8_t *s, size_t n, size_t p, int32_t *colon)
+/* s[0 .. n) is a Name; s[n] is not a name character (the ';' of a reference) */
+static int is_name(const uint8_t *s, size_t n)
 {
-    size_t e1 = name_end(s, n, p, 0), e2;
+    return n > 0 && name_end(s, 0, 1) == n;
+}
+
+/* name_end() on the scanner input e->in */
+static inline size_t in_name_end(const xb_encoder *e, size_t p, int colon)
+{
+    return name_end(e->in, p, colon);
+}
+
+/* _QNAME_RE.match at p in the scanner input: end of the match (p if none);
+ * *colon = index of ':' or -1 */
+static inline size_t in_qname_end(const xb_encoder *e, size_t p, int32_t *colon)
+{
+    size_t e1 = in_name_end(e, p, 0), e2;
     *colon = -1;
     if (e1 == p)
         return p;
-    if (e1 < n && s[e1] == ':') {
-        e2 = name_end(s, n, e1 + 1, 0);
+    if (e->in[e1] == ':') {
+        e2 = in_name_end(e, e1 + 1, 0);
         if (e2 > e1 + 1) {
             *colon = (int32_t)(e1 - p);
             return e2;
@@ -170,9 +243,15 @@ static size_t qname_end(const uint8_t *s, size_t n, size_t p, int32_t *colon)
     return e1;
 }
 
-static int is_name(const uint8_t *s, size_t n)
+/* skip_ws() and ws_run_end() on the scanner input */
+static inline size_t in_ws_run_end(const xb_encoder *e, size_t i)
 {
-    return n > 0 && name_end(s, n, 0, 1) == n;
+    return ws_run_end(e->in, i);
+}
+
+static inline size_t in_skip_ws(const xb_encoder *e, size_t i)
+{
+    return skip_ws(e->in, i);
 }
 
 /* xmlscan.is_xml_char */
@@ -206,29 +285,32 @@ static inline int ascii_illegal(uint8_t c)
     return c < 0x20 && c != 0x9 && c != 0xA && c != 0xD;
 }
 
-/* Python's strict UTF-8 decoder: offset of the first invalid sequence, or SIZE_MAX.
- * *bad is set to the offset of the first character outside XML Char (SIZE_MAX if none). */
-static size_t validate(const uint8_t *s, size_t n, size_t *bad)
+/* Python's strict UTF-8 decoder on s[i..n) (s[0..i) is ASCII with XML Chars
+ * only; s has PAD bytes after n): offset of the first invalid sequence, or
+ * SIZE_MAX. *bad is set to the offset of the first character outside XML
+ * Char (SIZE_MAX if none). */
+static size_t validate(const uint8_t *s, size_t n, size_t i, size_t *bad)
 {
-    size_t i = 0;
     *bad = SIZE_MAX;
     while (i < n) {
         uint8_t c;
 #ifdef XB_SSE2
-        if (i + 16 <= n) {
+        {
+            /* 16 bytes (the padding covers a last, partial block) */
             const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-            if (!_mm_movemask_epi8(x)) { /* ASCII */
+            const unsigned live = n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u;
+            if (!(_mm_movemask_epi8(x) & live)) { /* ASCII */
                 if (*bad == SIZE_MAX) {
                     /* bytes <= 0x1F other than TAB, LF, CR */
                     __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
                     __m128i ok = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x09)),
                                                            _mm_cmpeq_epi8(x, _mm_set1_epi8(0x0A))),
                                               _mm_cmpeq_epi8(x, _mm_set1_epi8(0x0D)));
-                    unsigned m = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(ok, ctl));
+                    unsigned m = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(ok, ctl)) & live;
                     if (m)
                         *bad = i + (size_t)__builtin_ctz(m);
                 }
-                i += 16;
+                i = n - i >= 16 ? i + 16 : n;
                 continue;
             }
         }
@@ -292,6 +374,41 @@ static size_t validate(const uint8_t *s, size_t n, size_t *bad)
         }
     }
     return SIZE_MAX;
+}
+
+/* Copy src[0 .. n) to dst while it is ASCII with XML Chars only (no byte
+ * >= 0x80, none below 0x20 but TAB, LF, CR), 64 bytes at a time; returns
+ * how much was copied (a multiple of 64; the rest is for validate()). */
+static size_t copy_ascii(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t i = 0;
+#ifdef XB_SSE2
+    const __m128i sp = _mm_set1_epi8(0x20), tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n'),
+                  cr = _mm_set1_epi8('\r');
+#define XB_SUSPECT(x)                                                                                      \
+    _mm_andnot_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8((x), tab), _mm_cmpeq_epi8((x), lf)),        \
+                                  _mm_cmpeq_epi8((x), cr)),                                               \
+                     _mm_cmplt_epi8((x), sp)) /* signed: bytes >= 0x80 too */
+    for (; i + 64 <= n; i += 64) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i)),
+                      b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 16)),
+                      c = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 32)),
+                      d = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 48));
+        if (_mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(XB_SUSPECT(a), XB_SUSPECT(b)), _mm_or_si128(XB_SUSPECT(c), XB_SUSPECT(d)))))
+            break;
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), a);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 16), b);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 32), c);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 48), d);
+    }
+#undef XB_SUSPECT
+#else
+    (void)dst;
+    (void)src;
+    (void)n;
+#endif
+    return i;
 }
 
 /* ---- references (_REF_RE) ---------------------------------------------------- */
@@ -524,6 +641,7 @@ static int push_event(xb_encoder *e, int type, xb_str name, xb_str value, xb_str
     ev = &e->ev[e->nev++];
     ev->type = (uint8_t)type;
     ev->selfclose = 0;
+    ev->wsonly = 0;
     ev->colon = -1;
     ev->nitems = 0;
     ev->first = 0;
@@ -541,21 +659,24 @@ static inline xb_str slice(const uint8_t *s, size_t a, size_t b)
     return r;
 }
 
-static const xb_str EMPTY_STR = {"", 0};
+static const xb_str EMPTY_STR = {xb_zeros16, 0};
 
+#ifndef XB_SSE2
 /* characters that make a text value differ from its spelling (or an error) */
 static const uint8_t TEXT_SPECIAL[256] = {['&'] = 1, ['\r'] = 1, ['<'] = 1, [']'] = 1};
 /* where the scan of an attribute value stops: quotes, '<' and what unescaping changes */
 static const uint8_t ATTR_STOP[256] = {['\''] = 1, ['"'] = 1, ['<'] = 1, ['&'] = 1, ['\r'] = 1, ['\n'] = 1, ['\t'] = 1};
+#endif
 
-/* First index >= i of a byte in ATTR_STOP, or n. (The input is validated:
- * its only bytes below 0x20 are TAB, LF and CR.) */
-static inline size_t attr_stop(const uint8_t *s, size_t n, size_t i)
+/* First index >= i of a byte in ATTR_STOP or a NUL (so n at the latest:
+ * sentinel; the input is validated: its only bytes below 0x20 are TAB, LF
+ * and CR). */
+static inline size_t attr_stop(const uint8_t *s, size_t i)
 {
 #ifdef XB_SSE2
     const __m128i q1 = _mm_set1_epi8('\''), q2 = _mm_set1_epi8('"'), lt = _mm_set1_epi8('<'),
                   amp = _mm_set1_epi8('&'), c1f = _mm_set1_epi8(0x1F);
-    while (i + 16 <= n) {
+    for (;;) {
         const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
         __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q1), _mm_cmpeq_epi8(x, q2)),
                                  _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, amp)));
@@ -566,22 +687,25 @@ static inline size_t attr_stop(const uint8_t *s, size_t n, size_t i)
             return i + (size_t)__builtin_ctz(bits);
         i += 16;
     }
-#endif
-    while (i < n && !ATTR_STOP[s[i]])
+#else
+    while (s[i] && !ATTR_STOP[s[i]])
         i++;
     return i;
+#endif
 }
 
-/* The first '<' at or after i (n if none); *special is set if a byte before
- * it makes text differ from its spelling or is an error: '&', CR, ']'. */
+/* The first '<' at or after i (n if none: the NUL at n stops it too,
+ * sentinel); *special is set if a byte before it makes text differ from its
+ * spelling or is an error: '&', CR, ']'. */
 static inline size_t find_lt(const uint8_t *s, size_t n, size_t i, int *special)
 {
 #ifdef XB_SSE2
     const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&'), cr = _mm_set1_epi8('\r'),
                   rb = _mm_set1_epi8(']');
-    while (i + 16 <= n) {
+    (void)n;
+    for (;;) {
         const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        unsigned mlt = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lt));
+        unsigned mlt = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, _mm_setzero_si128())));
         unsigned msp = (unsigned)_mm_movemask_epi8(
             _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, amp), _mm_cmpeq_epi8(x, cr)), _mm_cmpeq_epi8(x, rb)));
         if (mlt) {
@@ -594,7 +718,7 @@ static inline size_t find_lt(const uint8_t *s, size_t n, size_t i, int *special)
             *special = 1;
         i += 16;
     }
-#endif
+#else
     for (; i < n; i++) {
         uint8_t c = s[i];
         if (c == '<')
@@ -603,6 +727,7 @@ static inline size_t find_lt(const uint8_t *s, size_t n, size_t i, int *special)
             *special = 1;
     }
     return n;
+#endif
 }
 
 /* flush_text: the text s[start .. end) (references and CDATA included) */
@@ -611,21 +736,34 @@ static int flush_text(xb_encoder *e, size_t start, size_t end, int special)
     const uint8_t *raw = e->in + start;
     size_t n = end - start, i;
     xb_str rs = slice(e->in, start, end), value;
+    int wsonly;
     if (e->nopen == 0) {
-        for (i = 0; i < n; i++)
-            if (!is_ws(raw[i]))
-                return MALFORMED(start, "text outside the root element");
+        if (in_ws_run_end(e, start) < end)
+            return MALFORMED(start, "text outside the root element");
         if (e->exact)
             CHECK_STRING(n, start);
-        return push_event(e, XE_T, EMPTY_STR, rs, rs); /* kept as written (exact mode only) */
+        TRY(push_event(e, XE_T, EMPTY_STR, rs, rs)); /* kept as written (exact mode only) */
+        e->ev[e->nev - 1].wsonly = memchr(raw, '\r', n) == NULL;
+        return 0;
     }
     if (!special) {
         value = rs;
+        /* no CR (it is special): whitespace-only is SP, TAB, LF only */
+        wsonly = in_ws_run_end(e, start) >= end;
     } else if (unescape(e, raw, n, 0, &value)) {
         return text_error(e, raw, n, start, 0);
+    } else {
+        wsonly = value.n > 0;
+        for (i = 0; i < value.n; i++)
+            if (value.p[i] != ' ' && value.p[i] != '\t' && value.p[i] != '\n') {
+                wsonly = 0;
+                break;
+            }
     }
     CHECK_STRING(e->exact ? n : value.n, start);
-    return push_event(e, XE_T, EMPTY_STR, value, rs);
+    TRY(push_event(e, XE_T, EMPTY_STR, value, rs));
+    e->ev[e->nev - 1].wsonly = (uint8_t)wsonly;
+    return 0;
 }
 
 /* ---- namespaces (resolve_start) -------------------------------------------------- */
@@ -714,8 +852,9 @@ static int resolve_start(xb_encoder *e, xb_str name, int32_t colon, size_t first
     for (k = 0; k < nitems; k++) {
         xb_str a = it[k].qname;
         if (!d.hashed) {
+            uint64_t h = it[k].qh;
             for (j = 0; j < k; j++)
-                if (str_eq(it[j].qname, a))
+                if (it[j].qh == h && str_eq(it[j].qname, a))
                     return MALFORMED(it[k].off, "duplicate attribute %.*s", SHOW(a));
         } else {
             size_t h = (size_t)hash_bytes(a.p, a.n, 0xcbf29ce484222325ull) & d.mask;
@@ -744,9 +883,13 @@ static int resolve_start(xb_encoder *e, xb_str name, int32_t colon, size_t first
             TRY(push_bind(e, pfx, v));
         }
     }
-    /* 2: attribute prefixes and expanded-name duplicates */
-    TRY(dup_init(e, &d, nitems));
-    {
+    /* 2: attribute prefixes and expanded-name duplicates; with no prefixed
+       attribute there are none to find (the names are unique after 1) */
+    for (k = 0; k < nitems; k++)
+        if (!it[k].is_ns && it[k].colon >= 0)
+            break;
+    if (k < nitems) {
+        TRY(dup_init(e, &d, nitems));
         for (k = 0; k < nitems; k++) {
             xb_str a = it[k].qname, uri = EMPTY_STR, local = a;
             if (it[k].is_ns)
@@ -817,13 +960,13 @@ static size_t match_xmldecl(const uint8_t *s, size_t n, size_t i, size_t *ea, si
     size_t p = i + 5, q, r;
     uint8_t quote;
     *ea = *eb = 0;
-    q = skip_ws(s, n, p);
+    q = skip_ws(s, p);
     if (q == p || !STARTS(s, n, q, "version"))
         return 0;
-    p = skip_ws(s, n, q + 7);
+    p = skip_ws(s, q + 7);
     if (p >= n || s[p] != '=')
         return 0;
-    p = skip_ws(s, n, p + 1);
+    p = skip_ws(s, p + 1);
     if (p >= n || !is_quote(s[p]))
         return 0;
     quote = s[p++];
@@ -836,13 +979,13 @@ static size_t match_xmldecl(const uint8_t *s, size_t n, size_t i, size_t *ea, si
     if (q == p || q >= n || s[q] != quote)
         return 0;
     p = q + 1;
-    q = skip_ws(s, n, p);
+    q = skip_ws(s, p);
     if (q > p && STARTS(s, n, q, "encoding")) {
         size_t a;
-        r = skip_ws(s, n, q + 8);
+        r = skip_ws(s, q + 8);
         if (r >= n || s[r] != '=')
             return 0;
-        r = skip_ws(s, n, r + 1);
+        r = skip_ws(s, r + 1);
         if (r >= n || !is_quote(s[r]))
             return 0;
         quote = s[r++];
@@ -857,13 +1000,13 @@ static size_t match_xmldecl(const uint8_t *s, size_t n, size_t i, size_t *ea, si
         *ea = a;
         *eb = r;
         p = r + 1;
-        q = skip_ws(s, n, p);
+        q = skip_ws(s, p);
     }
     if (q > p && STARTS(s, n, q, "standalone")) {
-        r = skip_ws(s, n, q + 10);
+        r = skip_ws(s, q + 10);
         if (r >= n || s[r] != '=')
             return 0;
-        r = skip_ws(s, n, r + 1);
+        r = skip_ws(s, r + 1);
         if (r >= n || !is_quote(s[r]))
             return 0;
         quote = s[r++];
@@ -876,7 +1019,7 @@ static size_t match_xmldecl(const uint8_t *s, size_t n, size_t i, size_t *ea, si
         if (r >= n || s[r] != quote)
             return 0;
         p = r + 1;
-        q = skip_ws(s, n, p);
+        q = skip_ws(s, p);
     }
     if (!STARTS(s, n, q, "?>"))
         return 0;
@@ -910,7 +1053,7 @@ static int start_tag(xb_encoder *e, size_t lt, size_t *pos, uint64_t *nelements,
 
     if (*root_done && e->nopen == 0)
         return MALFORMED(lt, "content after the root element");
-    nm_end = qname_end(s, n, lt + 1, &colon);
+    nm_end = in_qname_end(e, lt + 1, &colon);
     if (nm_end == lt + 1)
         return MALFORMED(lt, "malformed start tag");
     name = slice(s, lt + 1, nm_end);
@@ -926,39 +1069,41 @@ static int start_tag(xb_encoder *e, size_t lt, size_t *pos, uint64_t *nelements,
         size_t a_end, e1, e2, qe;
         int32_t acolon;
         uint8_t q, ch;
-        xb_str aname, raw, value;
         xb_eitem *it;
         w0 = p;
-        p = skip_ws(s, n, p);
-        ws = slice(s, w0, p);
-        if (p >= n)
-            break;
+        p = in_skip_ws(e, p);
         ch = s[p];
-        if (ch == '>' || (ch == '/' && p + 1 < n && s[p + 1] == '>'))
+        if (ch == '>' || (ch == '/' && s[p + 1] == '>') || p >= n)
             break;
         if (p == w0)
             return MALFORMED(p, "whitespace required before attribute");
-        a_end = qname_end(s, n, p, &acolon);
+        a_end = in_qname_end(e, p, &acolon);
         if (a_end == p)
             return MALFORMED(p, "malformed attribute name");
-        aname = slice(s, p, a_end);
-        CHECK_STRING(aname.n, p);
-        e1 = skip_ws(s, n, a_end);
-        if (e1 >= n || s[e1] != '=')
-            return MALFORMED(p, "attribute %.*s has no '='", SHOW(aname));
-        e2 = skip_ws(s, n, e1 + 1);
-        if (e2 >= n || !is_quote(s[e2]))
-            return MALFORMED(p, "attribute %.*s value is not quoted", SHOW(aname));
+        CHECK_STRING(a_end - p, p);
+        /* mostly name='value': no whitespace around '=' (s[n] is NUL) */
+        e1 = s[a_end] == '=' ? a_end : in_skip_ws(e, a_end);
+        if (s[e1] != '=')
+            return MALFORMED(p, "attribute %.*s has no '='", SHOW(slice(s, p, a_end)));
+        e2 = is_quote(s[e1 + 1]) ? e1 + 1 : in_skip_ws(e, e1 + 1);
+        if (!is_quote(s[e2]))
+            return MALFORMED(p, "attribute %.*s value is not quoted", SHOW(slice(s, p, a_end)));
         q = s[e2];
+        /* the item is filled in place (no xb_str temporaries: copying those
+           as 16-byte vectors right after storing their halves stalls) */
+        XB_ENC_RESERVE(e, e->items, e->cap_items, e->nitems + 1);
+        it = &e->items[e->nitems];
+        it->qname.p = (const char *)s + p;
+        it->qname.n = a_end - p;
         {
             /* one pass: the closing quote (xmlscan: text.find(q)), then the first
                '<' before it (raw.find("<")), noting characters unescaping changes */
             size_t k = e2 + 1, lt2 = SIZE_MAX;
             int special = 0;
             for (;;) {
-                k = attr_stop(s, n, k);
+                k = attr_stop(s, k);
                 if (k >= n)
-                    return MALFORMED(e2, "unterminated value of attribute %.*s", SHOW(aname));
+                    return MALFORMED(e2, "unterminated value of attribute %.*s", SHOW(it->qname));
                 if (s[k] == q)
                     break;
                 if (s[k] == '<') {
@@ -972,34 +1117,37 @@ static int start_tag(xb_encoder *e, size_t lt, size_t *pos, uint64_t *nelements,
             qe = k;
             if (lt2 != SIZE_MAX)
                 return MALFORMED(lt2, "'<' is not allowed in an attribute value");
-            raw = slice(s, e2 + 1, qe);
+            it->raw.p = (const char *)s + e2 + 1;
+            it->raw.n = qe - e2 - 1;
             if (!special) {
-                value = raw;
-            } else if (unescape(e, (const uint8_t *)raw.p, raw.n, 1, &value)) {
-                return text_error(e, (const uint8_t *)raw.p, raw.n, e2 + 1, 1);
+                it->value.p = it->raw.p;
+                it->value.n = it->raw.n;
+            } else if (unescape(e, s + e2 + 1, qe - e2 - 1, 1, &it->value)) {
+                return text_error(e, s + e2 + 1, qe - e2 - 1, e2 + 1, 1);
             }
         }
-        CHECK_STRING(e->exact ? raw.n : value.n, e2 + 1);
+        CHECK_STRING(e->exact ? it->raw.n : it->value.n, e2 + 1);
         if (e->exact) {
-            CHECK_STRING(ws.n, p);
+            CHECK_STRING(p - w0, p);
             CHECK_STRING(e2 - a_end, p);
         }
-        XB_ENC_RESERVE(e, e->items, e->cap_items, e->nitems + 1);
-        it = &e->items[e->nitems++];
-        it->qname = aname;
-        it->value = value;
-        it->raw = raw;
-        it->ws = ws;
-        it->eq = slice(s, a_end, e2);
+        e->nitems++;
+        it->qh = xb_str_hash_padded(it->qname.p, it->qname.n);
+        it->ws.p = (const char *)s + w0;
+        it->ws.n = p - w0;
+        it->eq.p = (const char *)s + a_end;
+        it->eq.n = e2 - a_end;
         it->off = p;
         it->colon = acolon;
         it->quote = q;
-        it->is_ns = (acolon < 0 && EQZ(aname, "xmlns")) || (acolon == 5 && memcmp(aname.p, "xmlns", 5) == 0);
+        it->is_ns = (acolon < 0 && a_end - p == 5 && memcmp(s + p, "xmlns", 5) == 0) ||
+                    (acolon == 5 && memcmp(s + p, "xmlns", 5) == 0);
         if (e->nitems - first > opt->max_attributes)
             return xb_enc_error(e, XB_ERR_LIMIT, p, XB_LIMIT_MAX_ATTRIBUTES,
                                 "more than max_attributes=%lu attributes", (unsigned long)opt->max_attributes);
         p = qe + 1;
     }
+    ws = slice(s, w0, p);
     if (p >= n)
         return MALFORMED(lt, "unterminated start tag");
     selfclose = s[p] == '/';
@@ -1012,6 +1160,7 @@ static int start_tag(xb_encoder *e, size_t lt, size_t *pos, uint64_t *nelements,
         TRY(resolve_start(e, name, colon, first, e->nitems - first, lt));
         TRY(push_event(e, XE_S, name, EMPTY_STR, ws));
         ev = &e->ev[e->nev - 1];
+        ev->nh = xb_str_hash_padded(name.p, name.n);
         ev->selfclose = (uint8_t)selfclose;
         ev->colon = colon;
         ev->first = first;
@@ -1036,7 +1185,7 @@ static int start_tag(xb_encoder *e, size_t lt, size_t *pos, uint64_t *nelements,
 
 int xb_scan(xb_encoder *e)
 {
-    const uint8_t *s = e->in;
+    const uint8_t *s;
     const size_t n = e->n;
     const xb_encode_options *opt = e->opt;
     size_t pos = 0, bad, i, tstart = 0, root_ev = SIZE_MAX;
@@ -1047,15 +1196,33 @@ int xb_scan(xb_encoder *e)
     e->arena_used = 0;
     e->open_root = 0;
 
-    /* decode_input, check_chars */
-    i = validate(s, n, &bad);
+    /* the input with PAD zero bytes after it (see PAD); strings of the events
+       point into this copy */
+    if (n > SIZE_MAX - PAD)
+        return xb_enc_nomem(e);
+    XB_ENC_RESERVE(e, e->inbuf, e->cap_inbuf, n + PAD);
+    i = copy_ascii(e->inbuf, e->in, n);
+    if (i < n)
+        memcpy(e->inbuf + i, e->in + i, n - i);
+    memset(e->inbuf + n, 0, PAD);
+    e->in = s = e->inbuf;
+
+    /* decode_input, check_chars (the copy has checked s[0 .. i)) */
+    i = validate(s, n, i, &bad);
     if (i != SIZE_MAX)
         return MALFORMED(i, "invalid UTF-8");
     if (bad != SIZE_MAX) {
         size_t len;
         return MALFORMED(bad, "character U+%04lX is not allowed in XML", (unsigned long)dec_utf8(s + bad, &len));
     }
-    XB_ENC_RESERVE(e, e->arena, e->cap_arena, n + 1);
+    /* the arena: unescaped values, at most n bytes, and PAD readable bytes
+       after them (encode.c reads values 16 bytes at a time); all of it
+       written once, so never uninitialized */
+    if (n + PAD > e->cap_arena) {
+        size_t old = e->cap_arena;
+        XB_ENC_RESERVE(e, e->arena, e->cap_arena, n + PAD);
+        memset(e->arena + old, 0, e->cap_arena - old);
+    }
 
     /* BOM and XML declaration */
     if (STARTS(s, n, 0, "\xEF\xBB\xBF"))
@@ -1129,12 +1296,12 @@ int xb_scan(xb_encoder *e)
         }
         if (c == '/') {
             int32_t colon;
-            size_t nm_end = qname_end(s, n, lt + 2, &colon), w;
+            size_t nm_end = in_qname_end(e, lt + 2, &colon), w;
             xb_str name;
             if (nm_end == lt + 2)
                 return MALFORMED(lt, "malformed end tag");
             name = slice(s, lt + 2, nm_end);
-            w = skip_ws(s, n, nm_end);
+            w = in_skip_ws(e, nm_end);
             if (w >= n || s[w] != '>')
                 return MALFORMED(lt, "malformed end tag");
             if (e->nopen == 0)
@@ -1171,7 +1338,7 @@ int xb_scan(xb_encoder *e)
             return MALFORMED(lt, "malformed markup declaration");
         }
         if (c == '?') {
-            size_t nm_end = name_end(s, n, lt + 2, 1), end;
+            size_t nm_end = name_end(s, lt + 2, 1), end;
             if (nm_end == lt + 2)
                 return MALFORMED(lt, "malformed processing instruction");
             end = FIND(s, n, nm_end, "?>");

@@ -29,6 +29,7 @@ typedef struct {
     xb_str ws;    /* whitespace before the name */
     xb_str eq;    /* from the end of the name to the opening quote */
     size_t off;   /* byte offset of the name */
+    uint64_t qh;  /* xb_str_hash of qname */
     int32_t colon; /* index of ':' in qname, -1 if none */
     uint8_t quote;
     uint8_t is_ns; /* xmlns or xmlns:p */
@@ -37,12 +38,14 @@ typedef struct {
 typedef struct {
     uint8_t type;      /* XE_* */
     uint8_t selfclose; /* S: written <x/>; E: the end of such an element (ws_gt None) */
+    uint8_t wsonly;    /* T: the value is SP, TAB, LF only, and not empty (model.is_ws_only) */
     int32_t colon;     /* S: index of ':' in name, -1 if none */
     uint32_t nitems;   /* S: items[first .. first + nitems) */
     size_t first;
     xb_str name;  /* S, E: qname */
     xb_str value; /* T: value; C, P: text */
     xb_str raw;   /* T: raw spelling; S: whitespace before '>' or '/>'; E: whitespace before '>' */
+    uint64_t nh;  /* S: xb_str_hash of name */
 } xb_event;
 
 typedef struct {
@@ -91,6 +94,8 @@ struct xb_encoder {
     int exact;
 
     /* ---- scanner output ---- */
+    uint8_t *inbuf; /* the input and zero padding (scan.c, PAD) */
+    size_t cap_inbuf;
     xb_event *ev;
     size_t nev, cap_ev;
     xb_eitem *items;
@@ -113,9 +118,8 @@ struct xb_encoder {
 
     /* ---- encoder state ---- */
     xb_str *hist;
-    size_t nhist, cap_hist;
-    uint64_t *hhash; /* hash of every history entry */
-    size_t cap_hhash;
+    size_t nhist, cap_hist, hist_lim;
+    uint64_t *hhash; /* hash of every history entry (capacity cap_hist too) */
     xb_hslot *htab;
     size_t cap_htab; /* power of two */
     uint32_t hgen;
@@ -127,10 +131,6 @@ struct xb_encoder {
     size_t cap_nctx;
     xb_ename *names; /* open elements */
     size_t cap_names;
-    uint64_t *qh; /* hashes of the item qnames of the start tag being coded */
-    size_t cap_qh;
-    uint32_t *lit; /* bits of the literal priced last */
-    size_t cap_lit;
 
     /* ---- output (bit writer) ---- */
     uint8_t *out;
@@ -174,6 +174,79 @@ static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
         return xb_load64(a) == xb_load64(b) && xb_load64(a + n - 8) == xb_load64(b + n - 8);
     return memcmp(a, b, n) == 0;
 }
+
+/* ---- hashing (static tables, history, shapes) ---- */
+/* random per process, set once with the static tables (xb_encoder_new) */
+extern uint64_t xb_hash_seed;
+
+static inline uint64_t xb_mix64(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+/* the 8 bytes at p as a little-endian number */
+static inline uint64_t xb_le64(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint64_t)u[0] | ((uint64_t)u[1] << 8) | ((uint64_t)u[2] << 16) | ((uint64_t)u[3] << 24) |
+           ((uint64_t)u[4] << 32) | ((uint64_t)u[5] << 40) | ((uint64_t)u[6] << 48) | ((uint64_t)u[7] << 56);
+}
+
+/* A 64-bit hash of a byte string. Strings of up to 16 bytes are hashed as
+ * two 8-byte words, zero-filled past the end; longer ones 8 bytes at a time
+ * (the last word overlapping). xb_str_hash reads only p[0 .. n);
+ * xb_str_hash_padded, for strings in the padded input copy or arena
+ * (scan.c) or the empty xb_zeros16, always reads 16 bytes: no branch on the
+ * length (mispredicted, as lengths vary) for short strings. Both give the
+ * same hash. */
+static inline uint64_t xb_hash_long(const char *p, size_t n)
+{
+    uint64_t h = xb_hash_seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    const char *end = p + n;
+    while (end - p > 8) {
+        h = (h ^ xb_load64(p)) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+        p += 8;
+    }
+    return xb_mix64((h ^ xb_load64(end - 8)) * 0x94d049bb133111ebull);
+}
+
+static inline uint64_t xb_hash_words(uint64_t v0, uint64_t v1, size_t n)
+{
+    uint64_t h = xb_hash_seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    h = (h ^ v0) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    return xb_mix64((h ^ v1) * 0x94d049bb133111ebull);
+}
+
+static inline uint64_t xb_str_hash(const char *p, size_t n)
+{
+    if (n <= 16) {
+        char b[16] = {0};
+        if (n)
+            memcpy(b, p, n);
+        return xb_hash_words(xb_le64(b), xb_le64(b + 8), n);
+    }
+    return xb_hash_long(p, n);
+}
+
+static inline uint64_t xb_str_hash_padded(const char *p, size_t n)
+{
+    if (n <= 16) {
+        /* the bytes of each word past n masked off (the first byte is the
+           lowest: little-endian loads) */
+        unsigned k0 = n < 8 ? (unsigned)n : 8u, k1 = n > 8 ? (unsigned)n - 8u : 0u;
+        uint64_t m0 = k0 == 8 ? ~0ull : (1ull << (8 * k0)) - 1, m1 = k1 == 8 ? ~0ull : (1ull << (8 * k1)) - 1;
+        return xb_hash_words(xb_le64(p) & m0, xb_le64(p + 8) & m1, n);
+    }
+    return xb_hash_long(p, n);
+}
+
+/* 16 zero bytes: the empty string, readable as a padded one */
+extern const char xb_zeros16[16];
 
 /* Set res->error (and offset, limit, message); returns code. */
 int xb_enc_error(xb_encoder *e, int code, size_t offset, int limit, const char *fmt, ...)

@@ -561,3 +561,157 @@ def test_public_api_uses_it():
         assert xmppbin.encode_many([x, x], exact=True) == [pyencoder.encode(x, D, limits=DEFAULT_LIMITS, exact=True)] * 2
     finally:
         xmppbin._use_backend(prev)
+
+
+# ---- the prepared path of xmppbin.Encoder (Encoder.encode, _cencoder.prepare) ----
+def _both(fn):
+    """fn() under each backend, as outcomes (bytes, or the error class and offset)."""
+    prev = xmppbin.backend
+    out = []
+    try:
+        for b in ("python", "c"):
+            xmppbin._use_backend(b)
+            try:
+                out.append(("ok", fn()))
+            except XmppbinError as e:
+                out.append((type(e).__name__, e.offset))
+    finally:
+        xmppbin._use_backend(prev)
+    return out
+
+
+def test_encoder_follows_option_changes():
+    """An Encoder prepares its options at the first encode(); later changes of its
+    attributes, or of its context in place, apply as with the reference."""
+    x = "<iq xmlns:p='urn:p' type='get'><p:q a='1'/> <c:x xmlns:c='urn:c'/></iq>"
+
+    def run():
+        enc = xmppbin.Codec()
+        f = enc.encode  # bound before the options change
+        out = [enc.encode(x)]
+        enc.exact = True
+        out.append(f(x))
+        enc.context["c"] = "urn:other"
+        out.append(enc.encode(x))
+        enc.context = {"": "jabber:server"}
+        out.append(enc.encode(x))
+        del enc.context[""]
+        out.append(enc.encode(x))
+        enc.limits = Limits(max_size=10)
+        try:
+            enc.encode(x)
+        except XmppbinError as e:
+            out.append((type(e).__name__, e.offset))
+        enc.allow_comments = True
+        enc.limits = DEFAULT_LIMITS
+        out.append(enc.encode(x.replace("</iq>", "<!--c--></iq>")))
+        return out
+
+    p, c = _both(run)
+    assert p == c and p[0] == "ok"
+
+
+def test_encoder_inputs_and_open_root():
+    """str, bytearray, memoryview and invalid input through the prepared path."""
+    x = "<message to='juliet@capulet.lit/balcony'><body>héllo</body></message>"
+    header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='x'>"
+
+    def run():
+        enc = xmppbin.Encoder()
+        out = [enc.encode(x), enc.encode(x.encode()), enc.encode(bytearray(x.encode())),
+               enc.encode(memoryview(x.encode())), enc.encode(header, open_root=True), enc.encode(header),
+               enc.encode("<a/>", open_root=False)]
+        for bad in ("<a>", b"<a>\xff</a>", "<a>\ud800</a>", b"<a>" + b"x" * (1 << 17) + b"</b>"):
+            try:
+                enc.encode(bad)
+            except XmppbinError as e:
+                out.append((type(e).__name__, e.offset))
+        try:
+            enc.encode(["<a/>"])
+        except TypeError:
+            out.append("TypeError")
+        return out
+
+    p, c = _both(run)
+    assert p == c
+
+
+def test_encoder_long_message():
+    """A message longer than the per-thread output buffer of the prepared path."""
+    rng = random.Random(7)
+    x = "<a>" + "".join(f"<b n='{rng.random()}'>{rng.getrandbits(160):x}</b>" for i in range(3000)) + "</a>"
+
+    def run():
+        enc = xmppbin.Encoder()
+        return [enc.encode(x), enc.encode(x.encode())]
+
+    p, c = _both(run)
+    assert p == c and len(c[1][0]) > 1 << 16
+
+
+def test_encoder_several_encoders_and_threads():
+    """Encoders with different options alternate on the same thread, and one
+    encoder is shared by several threads."""
+    xs = ["<r xmlns='urn:xmpp:sm:3'/>", "<iq type='get' id='a1'><q xmlns='urn:x'>t</q></iq>",
+          "<message to='a@b/c'><body> x </body></message>"]
+    prev = xmppbin.backend
+    try:
+        xmppbin._use_backend("c")
+        a, b = xmppbin.Encoder(), xmppbin.Encoder(exact=True)
+        want_a = [pyencoder.encode(x, D, limits=DEFAULT_LIMITS) for x in xs]
+        want_b = [pyencoder.encode(x, D, limits=DEFAULT_LIMITS, exact=True) for x in xs]
+        for _ in range(3):
+            assert [a.encode(x) for x in xs] == want_a
+            assert [b.encode(x.encode()) for x in xs] == want_b
+        errors = []
+
+        def work():
+            for _ in range(200):
+                for x, w in zip(xs, want_a):
+                    if a.encode(x.encode()) != w:
+                        errors.append(x)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+    finally:
+        xmppbin._use_backend(prev)
+
+
+def test_encoder_copy_and_pickle():
+    import copy
+    import pickle
+
+    x = "<presence from='a@b/c'><show>away</show></presence>"
+    enc = xmppbin.Codec(exact=True)
+    first = enc.encode(x)
+    for other in (pickle.loads(pickle.dumps(enc)), copy.copy(enc), copy.deepcopy(enc)):
+        assert other.encode(x) == first
+        other.context["q"] = "urn:q"
+        assert other.encode(x) == first
+    assert enc.encode(x) == first
+
+
+def test_encode_many_error_order():
+    """The first failing input decides the error, also when a later one cannot
+    even be converted (a lone surrogate, a wrong type)."""
+    cases = [["<a/>", "<a>", "<a>\ud800</a>"], ["<a/>", "<a>\ud800</a>", "<a>"], ["<a>", 5], ["<a/>", 5],
+             [b"<a/>", bytearray(b"<b/>"), "<c/>", memoryview(b"<d>")]]
+    prev = xmppbin.backend
+    try:
+        for xs in cases:
+            got = []
+            for b in ("python", "c"):
+                xmppbin._use_backend(b)
+                try:
+                    got.append(("ok", xmppbin.encode_many(xs)))
+                except XmppbinError as e:
+                    got.append((type(e).__name__, e.offset, getattr(e, "index", None)))
+                except TypeError:
+                    got.append("TypeError")
+            assert got[0] == got[1], (xs, got)
+    finally:
+        xmppbin._use_backend(prev)

@@ -148,26 +148,88 @@ class Encoder:
         dictionary: int = DEFAULT_DICTIONARY,
         **limits: int,
     ) -> None:
-        self.exact = bool(exact)
-        self.context = _context(context)
-        self.allow_comments = bool(allow_comments)
-        self.limits = _limits(limits)
+        exact = bool(exact)
+        context = _context(context)
+        allow_comments = bool(allow_comments)
+        limits = _limits(limits)
         try:
-            self.dictionary = get_dictionary(dictionary)
+            dictionary = get_dictionary(dictionary)
         except UnknownDictionaryError:
             raise ValueError(f"unknown dictionary id {dictionary!r}") from None
+        # as plain attributes (not through __setattr__, which only matters later)
+        d = self.__dict__
+        d["exact"] = exact
+        d["context"] = context
+        d["allow_comments"] = allow_comments
+        d["limits"] = limits
+        d["dictionary"] = dictionary
+
+    # What the active backend prepared for these options, made by the second
+    # encode() (a single call gains nothing from it): (backend, copy of the
+    # context, encode function, then what the C backend's shortest path needs,
+    # else Nones). Dropped whenever an attribute is set; not used once the
+    # backend or the context has changed.
+    _fast: tuple | None = None
+    #: _fast after the first encode(): never valid, so the next one prepares
+    _FIRST_CALL = (None,) * 8
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_fast":
+            object.__setattr__(self, "_fast", None)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_fast", None)
+        return state
 
     def encode(self, xml: bytes | str, *, open_root: bool | None = None) -> bytes:
         """Encode one element (or, with open_root, a stream header left open)."""
-        return _impl.encode(
-            xml,
-            self.dictionary,
-            exact=self.exact,
-            limits=self.limits,
-            context=self.context,
-            allow_comments=self.allow_comments,
-            open_root=open_root,
-        )
+        p = self._fast
+        if p is not None and p[0] is _impl and p[1] == self.context:
+            if open_root is None and type(xml) is bytes and p[3] is not None:
+                # the C backend's shortest path, inline: this thread's encoder,
+                # if its options are these, straight to C (see _cencoder.prepare)
+                try:
+                    st = p[3].state
+                except AttributeError:
+                    return p[2](xml, None)
+                if st[3] is p[4]:
+                    n = p[5](st[0], xml, len(xml))
+                    if 0 <= n <= p[6]:
+                        return st[4][:n]
+                    return p[7](st, n)
+            return p[2](xml, open_root)
+        if p is None:
+            self.__dict__["_fast"] = self._FIRST_CALL
+            return _impl.encode(
+                xml,
+                self.dictionary,
+                exact=self.exact,
+                limits=self.limits,
+                context=self.context,
+                allow_comments=self.allow_comments,
+                open_root=open_root,
+            )
+        return self._prepare_encode()(xml, open_root)
+
+    def _prepare_encode(self):
+        impl = _impl
+        ctx = self.context
+        kw = dict(exact=self.exact, limits=self.limits, context=ctx, allow_comments=self.allow_comments)
+        fast = None
+        if impl.name == "c":
+            from . import _cencoder
+
+            f, fast = _cencoder.prepare(self.dictionary, **kw)
+        else:
+            d = self.dictionary
+
+            def f(xml, open_root):
+                return impl.encode(xml, d, open_root=open_root, **kw)
+
+        self._fast = (impl, dict(ctx), f) + (fast or (None,) * 5)
+        return f
 
     def encode_many(self, xmls: Iterable[bytes | str]) -> list[bytes]:
         """Encode many elements in one call (one FFI crossing with the C backend).

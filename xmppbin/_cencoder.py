@@ -15,7 +15,7 @@ ImportError when the extension is not built.
 from __future__ import annotations
 
 import threading
-from array import array
+from array import array as _array
 from typing import Mapping
 
 from . import encoder as _pyencoder
@@ -31,7 +31,13 @@ if lib.xb_init() != 0:
 
 _D1 = get_dictionary(1)
 _encode_bound = lib.xb_encode_bound
+_encode_many = lib.xb_encode_many
+_bind = lib.xb_encoder_bind
 _unpack = ffi.unpack
+_from_buffer = ffi.from_buffer
+# the array typecode of size_t (the first of its size), for arrays C reads and writes in place
+_SIZE_T_CODE = next(c for c in "ILQ" if _array(c).itemsize == ffi.sizeof("size_t"))
+_ZERO = (0,)
 _ERRORS = {
     lib.XB_ERR_MALFORMED: MalformedXMLError,
     lib.XB_ERR_RESTRICTED: RestrictedXMLEncodeError,
@@ -61,10 +67,12 @@ _CAP = 1 << 16
 
 
 def _state():
-    """This thread's [encoder, output buffer, result struct, bound option entry]:
-    the C encoder keeps its buffers between calls, so it must not be shared
-    between threads. The bound entry keeps the option struct (and the context
-    arrays it points to) alive while the encoder refers to it."""
+    """This thread's [encoder, output buffer, result struct, bound option entry,
+    ffi.buffer of the output buffer]: the C encoder keeps its buffers between
+    calls, so it must not be shared between threads (the GIL is released during
+    the C call). The bound entry keeps the option struct (and the context arrays
+    it points to) alive while the encoder refers to it. Slicing the ffi.buffer
+    is the quickest way to bytes."""
     try:
         return _TLS.state
     except AttributeError:
@@ -72,7 +80,8 @@ def _state():
         if enc == ffi.NULL:
             raise MemoryError("xmppbin C encoder could not be created") from None
         enc = ffi.gc(enc, lib.xb_encoder_free)
-        st = _TLS.state = [enc, ffi.new("char[]", _CAP), lib.xb_encoder_result(enc), None]
+        out = ffi.new("char[]", _CAP)
+        st = _TLS.state = [enc, out, lib.xb_encoder_result(enc), None, ffi.buffer(out)]
         return st
 
 
@@ -186,11 +195,56 @@ def encode(
     except AttributeError:
         st = _state()
     if st[3] is not entry:
-        lib.xb_encoder_bind(st[0], entry[0], st[1], _CAP)
+        _bind(st[0], entry[0], st[1], _CAP)
         st[3] = entry
     n = _encode_bound(st[0], xml, len(xml))
+    if 0 <= n <= _CAP:
+        return st[4][:n]
+    return _finish(st, n)
+
+
+def prepare(d, *, exact: bool = False, limits: Limits, context: Mapping[str, str] = DEFAULT_CONTEXT,
+            allow_comments: bool = False):
+    """encode with these options fixed, for xmppbin.Encoder: (f, fast) where
+    f(xml, open_root) encodes with them and fast is what the inline path of
+    Encoder.encode needs for bytes with open_root None, or None:
+    (tls, entry, call, cap, finish): if tls.state exists and st[3] is entry,
+    n = call(st[0], xml, len(xml)) encodes, and the message is st[4][:n] if
+    0 <= n <= cap, else finish(st, n) (a long message, or raises the error).
+    The options are converted once. The caller must not change the context
+    afterwards (Encoder prepares again when it changes)."""
+    if d is not _D1:
+        def encode_other(xml, open_root=None):
+            return _pyencoder.encode(xml, d, exact=exact, limits=limits, context=context,
+                                     allow_comments=allow_comments, open_root=open_root)
+
+        return encode_other, None
+    entry = _options(limits, context, exact, allow_comments, None)
+
+    def encode_prepared(xml, open_root=None):
+        if open_root is None and type(xml) is bytes:
+            try:
+                st = _TLS.state
+            except AttributeError:
+                st = _state()
+            if st[3] is not entry:
+                _bind(st[0], entry[0], st[1], _CAP)
+                st[3] = entry
+            n = _encode_bound(st[0], xml, len(xml))
+            if 0 <= n <= _CAP:
+                return st[4][:n]
+            return _finish(st, n)
+        return encode(xml, d, exact=exact, limits=limits, context=context, allow_comments=allow_comments,
+                      open_root=open_root)
+
+    return encode_prepared, (_TLS, entry, _encode_bound, _CAP, _finish)
+
+
+def _finish(st, n):
+    """The message of a bound call that returned n: one too long for the
+    thread's buffer, or the error (raised)."""
     if n >= 0:
-        return _unpack(st[1], n) if n <= _CAP else _unpack(st[2].data, n)
+        return _unpack(st[2].data, n)
     raise _error(st[2])
 
 
@@ -206,7 +260,8 @@ def encode_many(
 ) -> list[bytes]:
     """encode() of every input in one C call. The first invalid input raises its
     error (same class, offset and limit; reason prefixed with the index, .index set)."""
-    xmls = list(xmls)
+    if type(xmls) is not list:
+        xmls = list(xmls)
     if d is not _D1:
         out = []
         for i, x in enumerate(xmls):
@@ -223,31 +278,40 @@ def encode_many(
     n = len(xmls)
     if n == 0:
         return []
-    parts = []
-    for i, x in enumerate(xmls):
-        if type(x) is not bytes:
-            try:
-                x = _utf8(x)
-            except Exception as e:
-                raise with_index(e, i) from None
-        parts.append(x)
     entry = _options(limits, context, exact, allow_comments, open_root)
-    data = b"".join(parts)
-    sizes = array("Q", map(len, parts)) if array("Q").itemsize == ffi.sizeof("size_t") else None
-    if sizes is not None:
-        csizes = ffi.from_buffer("size_t[]", sizes)
-    else:  # pragma: no cover - platforms where size_t is not 64-bit
-        csizes = ffi.new("size_t[]", [len(p) for p in parts])
-    ends = ffi.new("size_t[]", n)
-    enc = _state()[0]
-    res = ffi.new("xb_encode_result *")
-    if lib.xb_encode_many(enc, n, data, csizes, entry[0], ends, res):
-        raise with_index(_error(res), res.index)
-    out = ffi.unpack(res.data, res.size)
-    ends = ffi.unpack(ends, n)
-    prev = 0
-    result = []
-    for e in ends:
-        result.append(out[prev:e])
-        prev = e
-    return result
+    # the inputs as bytes; an input that cannot be converted is an error only
+    # if every input before it encodes (the order in which the reference fails)
+    bad = None
+    if len(set(map(type, xmls))) == 1 and type(xmls[0]) is bytes:
+        parts = xmls
+    else:
+        parts = []
+        for i, x in enumerate(xmls):
+            if type(x) is not bytes:
+                try:
+                    x = _utf8(x)
+                except Exception as e:
+                    bad = e
+                    break
+            parts.append(x)
+        n = len(parts)
+    try:
+        st = _TLS.state
+    except AttributeError:
+        st = _state()
+    if n:
+        sizes = _array(_SIZE_T_CODE, map(len, parts))
+        ends = _array(_SIZE_T_CODE, _ZERO) * n
+        res = st[2]
+        if _encode_many(st[0], n, b"".join(parts), _from_buffer("size_t[]", sizes), entry[0],
+                        _from_buffer("size_t[]", ends), res):
+            raise with_index(_error(res), res.index)
+    if bad is not None:
+        raise with_index(bad, n) from None
+    if n == 1:
+        return [_unpack(res.data, res.size)]
+    out = _unpack(res.data, res.size)
+    ends = ends.tolist()
+    starts = [0]
+    starts += ends
+    return [out[a:b] for a, b in zip(starts, ends)]
