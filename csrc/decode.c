@@ -1781,8 +1781,8 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         if (depth && d->elems[depth - 1].text_ctx >= 0)
             vctx = XB_VC_FIXED + (unsigned)d->dict->nattr_contexts + (unsigned)d->elems[depth - 1].text_ctx;
         TRY(value(d, vctx, &v));
-        if (!v.n)
-            return FAIL(d, "empty text node");
+        if (!v.n && (!d->exact || depth == 0))
+            return FAIL(d, "empty text node"); /* exact mode: checked in lexical() */
         clean = d->vclean;
         is_ws = is_ws_only(v);
     } else {
@@ -2390,6 +2390,8 @@ static void cursor_seek(const xb_dec *d, slot_cursor *c, uint64_t idx, int *kind
     }
 }
 
+static const xb_dev *dev_at(const xb_dec *d, size_t *dc, uint64_t slot);
+
 static int lexical(xb_dec *d)
 {
     uint32_t v = 0, g = 0, has_prolog = 0;
@@ -2483,6 +2485,24 @@ static int lexical(xb_dec *d)
         d->devs[d->ndevs].kind = kind;
         d->devs[d->ndevs].payload = payload;
         d->ndevs++;
+    }
+    /* an empty text node (exact mode only) is an empty CDATA section: its
+       spelling must be given by a deviation (decoder.py: lexical) */
+    {
+        uint64_t slot = 0;
+        size_t k, dc = 0, dep = 0;
+        for (k = 0; k < d->nev; k++) {
+            if (d->ev[k].type == EV_T && dep > 0 && d->ev[k].s.n == 0) {
+                const xb_dev *dv = dev_at(d, &dc, slot);
+                if (!dv || dv->payload.n == 0)
+                    return FAIL(d, "empty text node");
+            }
+            slot += event_slots(d, k, dep);
+            if (d->ev[k].type == EV_S)
+                dep++;
+            else if (d->ev[k].type == EV_E)
+                dep--;
+        }
     }
     return 0;
 }

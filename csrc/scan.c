@@ -761,6 +761,8 @@ static int flush_text(xb_encoder *e, size_t start, size_t end, int special)
             }
     }
     CHECK_STRING(e->exact ? n : value.n, start);
+    if (value.n == 0 && !e->exact)
+        return 0; /* only empty CDATA sections: no text node in the infoset */
     TRY(push_event(e, XE_T, EMPTY_STR, value, rs));
     e->ev[e->nev - 1].wsonly = (uint8_t)wsonly;
     return 0;

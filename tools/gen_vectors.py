@@ -113,6 +113,9 @@ VALID = [
     ("exact-common-style", "Exact mode costs one byte here over default mode", "<r xmlns='urn:xmpp:sm:3'/>",
      {"exact": True}),
     ("end-tag-space", "Whitespace in an end tag, exact mode", "<message><body>x</body ></message >", {"exact": True}),
+    ("empty-cdata", "An empty CDATA section is no text node (default mode)", "<body><![CDATA[]]></body>", {}),
+    ("empty-cdata-exact", "An empty CDATA section, exact mode: an empty text node spelled by a deviation",
+     "<body><![CDATA[]]></body>", {"exact": True}),
 ]
 
 INVALID_XML = [
@@ -274,6 +277,10 @@ def invalid_binary():
          "a JID local part containing @"),
         ("doc-ws-default-mode", Craft().node(M.NC_DOC, M.N_WS_SAME).done(), "InvalidDataError",
          "whitespace outside the root in a default-mode message"),
+        ("exact-empty-text-unspelled", Craft(exact=True).shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .value(M.VC_OTHER_TEXT, M.V_EMPTY).node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END)
+         .bits(0, 7).bits(0, 1).gamma(1).done(), "InvalidDataError",
+         "an empty text node in exact mode without the deviation that spells it"),
         ("stream-open-truncated", Craft(kind=1).node(M.NC_DOC, M.N_GENERIC).done(), "TruncatedError",
          "a stream header cut inside its start tag"),
     ]

@@ -303,8 +303,8 @@ class _Decoder:
                     parent = names[-1] if names else None
                     vctx = d.text_ctx.get(parent, M.VC_OTHER_TEXT) if parent else M.VC_OTHER_TEXT
                     value = self.content_value(vctx) if depth else self.value(vctx)
-                    if not value:
-                        self.fail("empty text node")
+                    if not value and (not self.exact or depth == 0):
+                        self.fail("empty text node")  # exact mode: checked in lexical()
                 else:
                     if depth:
                         self.ordinal += 1  # a text node inside the root, coded by a symbol
@@ -461,6 +461,11 @@ class _Decoder:
                 if not ok:
                     self.fail("invalid lexical deviation")
             devs[idx] = (kind, payload)
+        # an empty text node (exact mode only) is an empty CDATA section: its
+        # spelling must be given
+        for idx, (kind, k, _i) in enumerate(slots):
+            if kind == L.SL_TVAL and not events[k][1] and not (idx in devs and devs[idx][1]):
+                self.fail("empty text node")
         # attribute values depend on the quote chosen, so they are checked in serialize
         return st, devs, prolog
 

@@ -243,6 +243,8 @@ def scan(
         if value is None:
             _text_error(raw, text_start)
         check_string(raw if exact else value, text_start)
+        if not value and not exact:
+            return  # only empty CDATA sections: no text node in the infoset
         ev(("T", value, raw, text_start))
 
     def _text_error(raw: str, base: int, attr: bool = False):
