@@ -234,28 +234,11 @@ static int excerpt_len(xb_str s)
 }
 
 /* ---- memory ----------------------------------------------------------------- */
-/* Grow an array to hold at least need elements (capacity doubles). */
-static void *grow_array(void *p, size_t *cap, size_t need, size_t elsize)
-{
-    size_t c = *cap ? *cap : 16;
-    void *q;
-    while (c < need) {
-        if (c > SIZE_MAX / 2)
-            return NULL;
-        c *= 2;
-    }
-    if (c > SIZE_MAX / elsize)
-        return NULL;
-    q = realloc(p, c * elsize);
-    if (q)
-        *cap = c;
-    return q;
-}
 
 #define RESERVE(arr, cap, need)                                                                            \
     do {                                                                                                   \
         if ((need) > (cap)) {                                                                              \
-            void *np_ = grow_array((arr), &(cap), (need), sizeof(*(arr)));                                 \
+            void *np_ = xb_grow((arr), &(cap), (need), sizeof(*(arr)));                                 \
             if (!np_)                                                                                      \
                 return nomem(d);                                                                           \
             (arr) = np_;                                                                                   \

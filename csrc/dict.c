@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 
 #define XBD_V1_IMPLEMENTATION
@@ -478,4 +479,21 @@ int xb_lookup(const xb_str *list, const uint16_t *sorted, size_t n, const char *
             hi = mid;
     }
     return -1;
+}
+
+void *xb_grow(void *p, size_t *cap, size_t need, size_t elsize)
+{
+    size_t c = *cap ? *cap : 16;
+    void *q;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return NULL;
+        c *= 2;
+    }
+    if (c > SIZE_MAX / elsize)
+        return NULL;
+    q = realloc(p, c * elsize);
+    if (q)
+        *cap = c;
+    return q;
 }

@@ -57,22 +57,6 @@ int xb_enc_nomem(xb_encoder *e)
     return xb_enc_error(e, XB_ERR_NOMEM, 0, XB_LIMIT_NONE, "out of memory");
 }
 
-void *xb_enc_grow(void *p, size_t *cap, size_t need, size_t elsize)
-{
-    size_t c = *cap ? *cap : 16;
-    void *q;
-    while (c < need) {
-        if (c > SIZE_MAX / 2)
-            return NULL;
-        c *= 2;
-    }
-    if (c > SIZE_MAX / elsize)
-        return NULL;
-    q = realloc(p, c * elsize);
-    if (q)
-        *cap = c;
-    return q;
-}
 
 /* ---- hashing ------------------------------------------------------------------------ */
 uint64_t xb_hash_seed;
@@ -372,30 +356,6 @@ static int build_codes(void)
     return off == TOTAL_SYMS ? 0 : -1;
 }
 
-static int model_char_class(int b)
-{
-    if (b >= 0x61 && b <= 0x7A)
-        return 1;
-    if (b >= 0x41 && b <= 0x5A)
-        return 2;
-    if (b >= 0x30 && b <= 0x39)
-        return 3;
-    if (b == 0x20)
-        return 4;
-    if (b == 0x2E)
-        return 5;
-    if (b == 0x2F)
-        return 6;
-    if (b == 0x3A)
-        return 7;
-    if (b == 0x2D || b == 0x5F)
-        return 8;
-    if (b == 0x40)
-        return 9;
-    if (b >= 0x80)
-        return 11;
-    return 10;
-}
 
 static void enc_init(void)
 {
@@ -411,7 +371,7 @@ static void enc_init(void)
         return;
     }
     for (i = 0; i < 256; i++)
-        char_class[i] = (uint8_t)model_char_class((int)i);
+        char_class[i] = (uint8_t)xb_byte_class((unsigned)i);
     init_vflags();
     for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
         char_len[i / 256][i % 256] = (uint8_t)(tcodes[XB_T_CHAR][i] & 31);
@@ -468,7 +428,7 @@ static int enc_tables(void)
 /* ---- bit writer (bits.BitWriter) -------------------------------------------------- */
 static void out_grow(xb_encoder *e, size_t need)
 {
-    void *p = xb_enc_grow(e->out, &e->cap_out, need, 1);
+    void *p = xb_grow(e->out, &e->cap_out, need, 1);
     if (!p) {
         /* keep writing into what there is; the call fails at the end */
         e->oom = 1;
@@ -518,7 +478,7 @@ static inline void put64(xb_encoder *e, uint64_t v, unsigned n)
 static inline uint8_t *out_reserve(xb_encoder *e, size_t nbytes)
 {
     if (e->out_n + nbytes + 8 > e->cap_out) {
-        void *p = xb_enc_grow(e->out, &e->cap_out, e->out_n + nbytes + 8, 1);
+        void *p = xb_grow(e->out, &e->cap_out, e->out_n + nbytes + 8, 1);
         if (!p) {
             e->oom = 1;
             return NULL;
@@ -642,12 +602,12 @@ static int hist_grow(xb_encoder *e)
     xb_hslot *t;
     if (need > e->cap_hist) {
         size_t c = e->cap_hist;
-        void *p = xb_enc_grow(e->hist, &c, need, sizeof(*e->hist));
+        void *p = xb_grow(e->hist, &c, need, sizeof(*e->hist));
         if (!p)
             return -1;
         e->hist = p;
         c = e->cap_hist;
-        p = xb_enc_grow(e->hhash, &c, need, sizeof(*e->hhash));
+        p = xb_grow(e->hhash, &c, need, sizeof(*e->hhash));
         if (!p)
             return -1;
         e->hhash = p;
@@ -1382,7 +1342,7 @@ static int text(xb_encoder *e, const uint32_t *ncode, xb_str v, int wsonly, size
         xb_str *ws;
         if (depth + 1 > e->nws) {
             if (depth + 1 > e->cap_ws) {
-                void *p = xb_enc_grow(e->ws, &e->cap_ws, depth + 1, sizeof(*e->ws));
+                void *p = xb_grow(e->ws, &e->cap_ws, depth + 1, sizeof(*e->ws));
                 if (!p)
                     return -1;
                 e->ws = p;

@@ -232,6 +232,11 @@ typedef struct {
     uint32_t attr_ctx_mask, text_ctx_mask;
 } xb_dictionary;
 
+/* Grow an array (realloc) to hold at least need elements of elsize bytes, the
+ * capacity doubling from 16; *cap is updated on success. NULL on overflow or
+ * when out of memory (the old array is then untouched). Shared by the codec. */
+void *xb_grow(void *p, size_t *cap, size_t need, size_t elsize);
+
 /* Build the decoding tables (once per process; thread-safe). 0 on success. */
 int xb_dict_init(void);
 /* The dictionary with this id, or NULL (xb_dict_init must have succeeded). */

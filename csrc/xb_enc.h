@@ -256,12 +256,11 @@ int xb_enc_error(xb_encoder *e, int code, size_t offset, int limit, const char *
     ;
 int xb_enc_nomem(xb_encoder *e);
 /* Grow an array to hold at least need elements (capacity doubles); NULL on failure. */
-void *xb_enc_grow(void *p, size_t *cap, size_t need, size_t elsize);
 
 #define XB_ENC_RESERVE(e, arr, cap, need)                                                                  \
     do {                                                                                                   \
         if ((need) > (cap)) {                                                                              \
-            void *np_ = xb_enc_grow((arr), &(cap), (need), sizeof(*(arr)));                                \
+            void *np_ = xb_grow((arr), &(cap), (need), sizeof(*(arr)));                                \
             if (!np_)                                                                                      \
                 return xb_enc_nomem(e);                                                                    \
             (arr) = np_;                                                                                   \
