@@ -23,6 +23,7 @@ from .errors import (
     UnknownDictionaryError,
     with_index,
 )
+from ._cerrors import c_error
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT
 
@@ -35,13 +36,6 @@ _ERRORS = {
     lib.XB_ERR_UNKNOWN_DICTIONARY: UnknownDictionaryError,
     lib.XB_ERR_INVALID: InvalidDataError,
     lib.XB_ERR_RESTRICTED: RestrictedXMLDecodeError,
-}
-_LIMIT_NAMES = {
-    lib.XB_LIMIT_MAX_SIZE: "max_size",
-    lib.XB_LIMIT_MAX_DEPTH: "max_depth",
-    lib.XB_LIMIT_MAX_ATTRIBUTES: "max_attributes",
-    lib.XB_LIMIT_MAX_STRING: "max_string",
-    lib.XB_LIMIT_MAX_ELEMENTS: "max_elements",
 }
 
 # Option structs by (limits, context items, allow_comments); each entry keeps the
@@ -140,16 +134,7 @@ def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
 
 
 def _error(res) -> Exception:
-    code = res.error
-    msg = ffi.string(res.message).decode("utf-8", "replace")
-    if code == lib.XB_ERR_LIMIT:
-        return DecodeLimitError(msg, res.offset, _LIMIT_NAMES.get(res.limit, ""))
-    if code == lib.XB_ERR_NOMEM:
-        return MemoryError(msg)
-    cls = _ERRORS.get(code)
-    if cls is None:
-        return RuntimeError(f"xmppbin C decoder failed (code {code}): {msg}")
-    return cls(msg, res.offset)
+    return c_error(res, _ERRORS, DecodeLimitError, "decoder")
 
 
 def decode(

@@ -23,6 +23,7 @@ from ._cdecoder import _pack_context
 from ._xmppbin_c import ffi, lib
 from .dictionary import get_dictionary
 from .errors import EncodeLimitError, MalformedXMLError, RestrictedXMLEncodeError, with_index
+from ._cerrors import c_error
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT
 
@@ -41,13 +42,6 @@ _ZERO = (0,)
 _ERRORS = {
     lib.XB_ERR_MALFORMED: MalformedXMLError,
     lib.XB_ERR_RESTRICTED: RestrictedXMLEncodeError,
-}
-_LIMIT_NAMES = {
-    lib.XB_LIMIT_MAX_SIZE: "max_size",
-    lib.XB_LIMIT_MAX_DEPTH: "max_depth",
-    lib.XB_LIMIT_MAX_ATTRIBUTES: "max_attributes",
-    lib.XB_LIMIT_MAX_STRING: "max_string",
-    lib.XB_LIMIT_MAX_ELEMENTS: "max_elements",
 }
 
 # Option structs by (limits, context items, flags); each entry keeps the cdata its
@@ -137,16 +131,7 @@ def _options(limits: Limits, context: Mapping[str, str], exact, allow_comments, 
 
 
 def _error(res) -> Exception:
-    code = res.error
-    msg = ffi.string(res.message).decode("utf-8", "replace")
-    if code == lib.XB_ERR_LIMIT:
-        return EncodeLimitError(msg, res.offset, _LIMIT_NAMES.get(res.limit, ""))
-    if code == lib.XB_ERR_NOMEM:
-        return MemoryError(msg)
-    cls = _ERRORS.get(code)
-    if cls is None:
-        return RuntimeError(f"xmppbin C encoder failed (code {code}): {msg}")
-    return cls(msg, res.offset)
+    return c_error(res, _ERRORS, EncodeLimitError, "encoder")
 
 
 def _utf8(xml) -> bytes:
