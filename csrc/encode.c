@@ -212,7 +212,7 @@ typedef struct {
     const xb_str *list;
 } stab;
 
-static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[512], attr_b[16], text_b[8];
+static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[1024], attr_b[16], text_b[8];
 /* static shapes: full hash and index + 1 */
 typedef struct {
     uint64_t hash;
@@ -220,7 +220,7 @@ typedef struct {
 } hslot;
 static hslot shape_slots[4096];
 _Static_assert(XBD_V1_NPREFIXES <= 4 * 8 && XBD_V1_NNAMES <= 4 * 512 && XBD_V1_NNAMESPACES <= 4 * 128 &&
-                   XBD_V1_NVALUES <= 4 * 512 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
+                   XBD_V1_NVALUES <= 4 * 1024 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
                    XBD_V1_NTEXTCONTEXTS <= 4 * 8 && 2 * XBD_V1_NSHAPES <= 4096,
                "static hash tables are too small");
 _Static_assert(XBD_V1_NVALUES < 65535 && XBD_V1_NNAMES < 65535 && XBD_V1_NNAMESPACES < 65535,
@@ -383,7 +383,7 @@ static void enc_init(void)
     if (stab_build(&prefix_tab, prefix_b, 8, dict1->prefixes, dict1->nprefixes) ||
         stab_build(&name_tab, name_b, 512, dict1->names, dict1->nnames) ||
         stab_build(&ns_tab, ns_b, 128, dict1->namespaces, dict1->nnamespaces) ||
-        stab_build(&value_tab, value_b, 512, dict1->values, dict1->nvalues) ||
+        stab_build(&value_tab, value_b, 1024, dict1->values, dict1->nvalues) ||
         stab_build(&attr_tab, attr_b, 16, dict1->attr_contexts, dict1->nattr_contexts) ||
         stab_build(&text_tab, text_b, 8, dict1->text_contexts, dict1->ntext_contexts)) {
         enc_status = 1;

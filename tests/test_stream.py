@@ -143,11 +143,12 @@ def element_sizes(elements, **kw):
 
 def test_repeated_strings_become_references_until_evicted():
     jid = "juliet@capulet.example/balcony-" + "x" * 40
-    msgs = [f"<message to='{jid}' id='m{i}'/>".encode() for i in range(3)]
+    # INT ids of one bit length: each costs the same, and none is the last id
+    msgs = [f"<message to='{jid}' id='{1000 + i}'/>".encode() for i in range(3)]
     big = element_sizes(msgs)
     assert len(big[2]) < len(big[1]) - 20  # the JID is a reference the second time
-    tiny = element_sizes(msgs, table_size=64)  # an entry does not fit: nothing is remembered
-    assert len(tiny[2]) == len(tiny[1])
+    tiny = element_sizes(msgs, table_size=64)  # the JID does not fit: it is never a reference
+    assert len(tiny[3]) == len(tiny[2])  # (tiny[1], the first element, also codes its shape in full)
 
 
 def test_restart_resets_the_table():
@@ -160,6 +161,68 @@ def test_restart_resets_the_table():
     enc.open(HEADER)
     third = enc.element(msg)
     assert len(second) < len(first) and len(third) == len(first)
+
+
+def test_a_reference_moves_its_entry_to_the_front():
+    h = History(budget=1000)
+    for x in ("a", "b", "c", "d"):
+        h.add(x)
+    assert [h.find(x) for x in "abcd"] == [3, 2, 1, 0]
+    h.use(3)  # a reference to "a"
+    assert [h.find(x) for x in "abcd"] == [0, 3, 2, 1]
+    h.add("e" * 900)  # 932 + 33 > 1000: the least recently used ("b", "c") go first
+    assert h.find("b") is None and h.find("c") is None and h.find("a") == 1 and h.find("d") == 2
+    stateless = History()
+    stateless.add("a")
+    stateless.add("b")
+    stateless.use(1)  # stateless messages keep insertion order
+    assert stateless.find("a") == 1
+
+
+def test_lru_keeps_a_repeated_jid_near_the_front():
+    """A JID referenced again and again stays a near reference while many
+    other strings pass through the table (FIFO order would push it far back)."""
+    own = "romeo@montague.example/orchard"
+    msgs = [f"<message to='{own}'><body>line {i:03d} of the balcony scene</body></message>".encode()
+            for i in range(40)]
+    # different contexts each time, so that SAME does not apply: the JID alternates between to and from
+    msgs = [m if i % 2 else m.replace(b"to=", b"from=") for i, m in enumerate(msgs)]
+    sizes = [len(f) for f in element_sizes(msgs)[1:]]
+    frames = b"".join(element_sizes(msgs))
+    assert b"".join(e.xml for e in stream.StreamDecoder().feed(frames)[1:]) == b"".join(msgs)
+    assert max(sizes[20:]) <= min(sizes[2:20]) + 1
+
+
+def test_last_value_of_a_context():
+    """A value equal to the last one of its context costs a couple of bits
+    (SAME), but only while it is a token or a live table entry."""
+    jid = "nurse@capulet.example/chamber"
+    m1 = f"<message to='{jid}' type='chat'><body>Anon!</body></message>".encode()
+    big = element_sizes([m1, m1])
+    assert 2 * len(big[2]) < len(big[1])
+    frames = b"".join(big)
+    assert [e.xml for e in stream.StreamDecoder().feed(frames)][1:] == [m1, m1]
+    # a budget too small for the JID: it is no live entry, so not recallable; the
+    # token "chat" and the body are still recalled
+    tiny = element_sizes([m1, m1], table_size=40)
+    assert len(big[2]) < len(tiny[2]) < len(tiny[1])
+    frames = b"".join(tiny)
+    assert [e.xml for e in stream.StreamDecoder().feed(frames)][1:] == [m1, m1]
+
+
+def test_a_secret_never_becomes_a_last_value():
+    """A never-indexed value is not coded as SAME and does not become its
+    context's last value: the next frame's size does not depend on it."""
+    def probe_size(secret):
+        enc = stream.StreamEncoder(exact=True, never_index=lambda kind, name, value: name == "{urn:x}pw")
+        enc.open(HEADER)
+        # the attacker plants the guess in the table (another context), the
+        # secret passes, then the attacker's text in the secret's value context
+        enc.element("<message><body>guess-0001</body></message>")
+        enc.element(f"<message><pw xmlns='urn:x'>{secret}</pw></message>")
+        return len(enc.element("<message><note xmlns='urn:x'>guess-0001</note></message>"))
+
+    assert probe_size("guess-0001") == probe_size("other-9999")
 
 
 def test_table_budget_limit_on_decode():
@@ -221,13 +284,18 @@ def test_caller_marked_values_are_never_indexed():
     assert out == HEADER + xml.encode() * 2
 
 
-def test_decoder_rejects_a_reference_for_a_secret():
-    """A frame that marks a value never-indexed but codes it as a reference is invalid."""
+@pytest.mark.parametrize("second, symbol", [
+    (b"<message><body>abcdefgh-1234</body></message>", "reference"),  # another context: a table reference
+    (b"<message id='abcdefgh-1234'><body>y</body></message>", "SAME"),  # the id context's last value
+])
+def test_decoder_rejects_a_reference_for_a_secret(second, symbol):
+    """A frame that marks a value never-indexed but codes it as a reference
+    (REF, or SAME: the last value of its context) is invalid."""
     from xmppbin.bits import BitReader, BitWriter
 
     enc = stream.StreamEncoder(exact=True)
     head = enc.open(HEADER) + enc.element(b"<message id='abcdefgh-1234'><body>x</body></message>")
-    msg = enc.element(b"<message id='abcdefgh-1234'><body>y</body></message>")  # the id is now a reference
+    msg = enc.element(second)  # its first value (ordinal 0) is now coded by reference
     _v, p = stream.get_varint(msg, 0, 4)
     payload = msg[p:]
     r = BitReader(payload, 0)
@@ -235,15 +303,15 @@ def test_decoder_rejects_a_reference_for_a_secret():
     rest = len(payload) * 8 - r.pos
     w = BitWriter()
     w.gamma(2)  # one secret ...
-    w.gamma(1)  # ... ordinal 0: the id attribute
+    w.gamma(1)  # ... ordinal 0
     w.write(int.from_bytes(payload, "big") & ((1 << rest) - 1), rest)
     dec = stream.StreamDecoder()
     dec.feed(head)
     good = stream.StreamDecoder()
-    assert good.feed(head + msg)[-1].xml.endswith(b"<body>y</body></message>")
+    assert good.feed(head + msg)[-1].xml == second
     with pytest.raises(xmppbin.InvalidDataError) as ei:
         dec.feed(stream.frame(stream.FRAME_ELEMENT, w.getvalue()))
-    assert "reference" in str(ei.value)
+    assert symbol in str(ei.value)
 
 
 # ---- framing, errors, limits ----------------------------------------------------------

@@ -24,8 +24,9 @@ sys.path.insert(0, ROOT)
 from lxml import etree  # noqa: E402
 
 from xmppbin import model as M  # noqa: E402
-from xmppbin.dictionary import Dictionary, encode_lengths, huffman_lengths  # noqa: E402
-from xmppbin.encoder import encode_events  # noqa: E402
+from xmppbin.dictionary import STREAM_SET, Dictionary, encode_lengths, huffman_lengths  # noqa: E402
+from xmppbin.encoder import StreamState, encode_events  # noqa: E402
+from xmppbin.stream import DEFAULT_TABLE_SIZE  # noqa: E402
 from xmppbin.limits import Limits  # noqa: E402
 from xmppbin.xmlscan import DEFAULT_CONTEXT, scan  # noqa: E402
 
@@ -36,6 +37,15 @@ MAX_SHAPES = 3000
 N_ATTR_CONTEXTS = 48
 N_TEXT_CONTEXTS = 24
 XSD = "{http://www.w3.org/2001/XMLSchema}"
+# Namespaces of RFC 6120/6121 (and RFC 3921's session, which servers still
+# advertise) that the XEP examples lack: every stream shows them.
+CORE_NAMESPACES = [
+    "urn:ietf:params:xml:ns:xmpp-session",
+    "urn:xmpp:features:pre-approval",
+    "urn:xmpp:features:rosterver",
+]
+# XML declarations as stream headers write them (the prolog of exact mode).
+CORE_VALUES = ["<?xml version='1.0'?>", '<?xml version="1.0"?>']
 
 
 def is_training(xep: str) -> bool:
@@ -90,14 +100,19 @@ def top(counter: Counter, minimum: int, cap: int) -> list:
 
 
 def scan_all(recs):
+    """Scans of the records, and the same grouped by XEP (corpus order)."""
     out = []
+    groups: dict[str, list] = {}
     lim = Limits()
     for r in recs:
         try:
-            out.append(scan(r["xml"], lim, record_context(r), True, r["kind"] == "stream-header"))
+            sc = scan(r["xml"], lim, record_context(r), True, r["kind"] == "stream-header")
         except ValueError as e:  # records that are not restricted XML are skipped
             print(f"skip XEP-{r['xep']} ex {r['example']}: {e}", file=sys.stderr)
-    return out
+            continue
+        out.append(sc)
+        groups.setdefault(r["xep"], []).append(sc)
+    return out, list(groups.values())
 
 
 def choose_tokens(scans, corpus):
@@ -155,11 +170,23 @@ def choose_tokens(scans, corpus):
             values[v] += 1
     pl = top(prefixes, 2, 254)
     pl = [""] + [p for p in pl if p != ""]
+    ns_list = top(nss, 1, MAX_NAMES)
+    ns_list += [n for n in CORE_NAMESPACES if n not in ns_list]
+    # Values: the frequent ones, then every namespace (disco features, caps and
+    # PEP nodes, form types carry namespaces as values) and the PEP "+notify"
+    # features of the corpus, then the XML declarations.
+    vl = top(values, 3, MAX_VALUES)
+    have = set(vl)
+    notify = sorted(v for v in values if v.endswith("+notify") and v[: -len("+notify")] in set(ns_list))
+    for v in ns_list + notify + CORE_VALUES:
+        if v not in have:
+            have.add(v)
+            vl.append(v)
     return {
         "prefixes": pl,
         "names": top(names, 2, MAX_NAMES),
-        "namespaces": top(nss, 1, MAX_NAMES),
-        "values": top(values, 3, MAX_VALUES),
+        "namespaces": ns_list,
+        "values": vl,
         "attr-contexts": top(attr_use, 1, N_ATTR_CONTEXTS),
         "text-contexts": top(text_use, 1, N_TEXT_CONTEXTS),
         "shapes": [list(s[:1]) + [list(x) for x in s[1:]] for s in top(shapes, 2, MAX_SHAPES)],
@@ -195,9 +222,29 @@ def make_dict(tok, lengths):
 
 
 def train_lengths(d: Dictionary, scans) -> dict:
+    """Code lengths of the stateless code set: every record on its own."""
     cw = CountWriter()
     for sc in scans:
         encode_events(sc, d, True, cw)
+    return lengths_of(d, cw)
+
+
+def train_stream_lengths(d: Dictionary, groups) -> dict:
+    """Code lengths of the stream code set (spec 14.3): the records of each
+    training XEP, in document order, coded as one stream with the stream
+    state (dynamic table of the default budget, shape cache); a stream header
+    resets the state as an open frame does. Keys carry the STREAM_SET prefix."""
+    cw = CountWriter()
+    for group in groups:
+        state = StreamState(DEFAULT_TABLE_SIZE)
+        for sc in group:
+            if sc.open_root:
+                state = StreamState(DEFAULT_TABLE_SIZE)
+            encode_events(sc, d, True, cw, state, ())
+    return {STREAM_SET + t: v for t, v in lengths_of(d, cw).items()}
+
+
+def lengths_of(d: Dictionary, cw: CountWriter) -> dict:
     lengths = {}
     for table, (nctx, nsym) in d.sizes.items():
         glob = Counter()
@@ -240,11 +287,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="training rounds of the code lengths")
     args = ap.parse_args()
     recs = load_training(args.corpus)
-    scans = scan_all(recs)
+    scans, groups = scan_all(recs)
     tok = choose_tokens(scans, args.corpus)
     d = make_dict(tok, None)
     for _ in range(args.rounds):
         lengths = train_lengths(d, scans)
+        d = make_dict(tok, lengths)
+    for _ in range(args.rounds):  # the stream set, starting from the stateless one
+        lengths.update(train_stream_lengths(d, groups))
         d = make_dict(tok, lengths)
     write_tokens(os.path.join(args.out, "tokens-v1.txt"), tok)
     write_codes(os.path.join(args.out, "codes-v1.txt"), lengths)

@@ -49,6 +49,8 @@ class _Decoder:
             self.r = BitReader(data, 0)
             self.hist = stream.state.hist
             self.cache = stream.state.cache
+            self.last_values = stream.state.last_values
+            self.codes = self.d.stream_codes
             return
         if len(data) > limits.max_size:
             raise DecodeLimitError(
@@ -69,6 +71,8 @@ class _Decoder:
         self.r = BitReader(data, 2)
         self.hist = History()
         self.cache: list[tuple] = []
+        self.last_values: dict[int, str] | None = None
+        self.codes = self.d.codes
 
     def read_secrets(self) -> None:
         """Stream mode: the ordinals of the never-indexed values of this message."""
@@ -88,15 +92,38 @@ class _Decoder:
         raise DecodeLimitError(msg, self.r.offset, name)
 
     # ---- values -------------------------------------------------------------
-    def _value(self, vctx: int, secret: bool = False) -> str:
+    def _value(self, vctx: int, secret: bool = False, recall: bool = False) -> str:
         """One string; a never-indexed (secret) one is no reference and is not
-        added to the history, nor are its JID parts."""
+        added to the history or the context's last value, nor are its JID
+        parts. recall: the context remembers the value (stream mode: attribute
+        values and text inside the root; spec 14.3)."""
+        last = self.last_values
+        if not recall or last is None or secret:
+            return self._value1(vctx, secret, False)
+        out = self._value1(vctx, secret, True)
+        if not out or self._recallable(out):
+            last[vctx] = out
+        else:
+            last.pop(vctx, None)
+        return out
+
+    def _recallable(self, s: str) -> bool:
+        return s in self.d.value_map or self.hist.find(s) is not None
+
+    def _value1(self, vctx: int, secret: bool, recall: bool) -> str:
         r = self.r
         d = self.d
         max_string = self.limits.max_string
-        s = r.sym(d.codes["value"][vctx])
+        s = r.sym(self.codes["value"][vctx])
         if s == M.V_EMPTY:
             return ""
+        if s == M.V_SAME:
+            if secret:
+                self.fail("never-indexed value coded as SAME")
+            prev = self.last_values.get(vctx) if recall and self.last_values is not None else None
+            if prev is None or not (not prev or self._recallable(prev)):
+                self.fail("SAME without a last value in its context")
+            return prev
         hist = self.hist
         if M.V_REF <= s <= M.V_REF_FAR:
             if secret:
@@ -104,11 +131,13 @@ class _Decoder:
             i = s - M.V_REF if s < M.V_REF_FAR else r.gamma() + M.REF_NEAR - 1
             if i >= len(hist):
                 self.fail(f"reference to string {i} of {len(hist)}")
-            return hist.get(i)
+            out = hist.get(i)
+            hist.use(i)
+            return out
         if s >= M.V_TOKEN:
             return d.values[s - M.V_TOKEN]
         if s == M.V_LIT:
-            cc = d.codes["char"]
+            cc = self.codes["char"]
             cls = M.CHAR_CLASS
             buf = bytearray()
             prev = -1
@@ -173,10 +202,11 @@ class _Decoder:
         return out
 
     def content_value(self, vctx: int) -> str:
-        """An attribute value or a text node (those have never-indexed ordinals)."""
+        """An attribute value or a text node inside the root (those have
+        never-indexed ordinals, and their contexts remember them)."""
         secret = self.ordinal in self.secrets
         self.ordinal += 1
-        s = self._value(vctx, secret)
+        s = self._value(vctx, secret, True)
         self.check_len(s)
         self.count(s)
         return s
@@ -213,19 +243,19 @@ class _Decoder:
 
     # ---- names --------------------------------------------------------------
     def prefix(self) -> str:
-        s = self.r.sym(self.d.codes["prefix"][0])
+        s = self.r.sym(self.codes["prefix"][0])
         if s == M.P_LITERAL:
             return self.ncname(M.VC_NAME, "prefix")
         return self.d.prefixes[s - 1]
 
     def name(self, ctx: int) -> str:
-        s = self.r.sym(self.d.codes["name"][ctx])
+        s = self.r.sym(self.codes["name"][ctx])
         if s == M.NM_LITERAL:
             return self.ncname(M.VC_NAME, "name")
         return self.d.names[s - 1]
 
     def ns(self) -> str:
-        s = self.r.sym(self.d.codes["ns"][0])
+        s = self.r.sym(self.codes["ns"][0])
         if s == M.NS_LITERAL:
             return self.tag_string(M.VC_NSURI)
         return self.d.namespaces[s - 1]
@@ -235,7 +265,7 @@ class _Decoder:
         pfx = self.prefix()
         local = self.name(M.NMC_ELEMENT)
         key = [f"{pfx}:{local}" if pfx else local]
-        acode = self.d.codes["aitem"][0]
+        acode = self.codes["aitem"][0]
         max_attr = self.limits.max_attributes
         while True:
             s = r.sym(acode)
@@ -267,7 +297,7 @@ class _Decoder:
         r = self.r
         d = self.d
         lim = self.limits
-        ncodes = d.codes["node"]
+        ncodes = self.codes["node"]
         events: list[tuple] = []
         ev = events.append
         ctx_stack = [M.NC_DOC]

@@ -14,6 +14,10 @@ from .bits import MAX_CODE_LENGTH, HuffmanCode
 from .errors import UnknownDictionaryError
 
 
+#: prefix of the tables of the stream code set in spec/codes-v<N>.txt
+STREAM_SET = "stream."
+
+
 def table_sizes(d: "Dictionary") -> dict[str, tuple[int, int]]:
     """(number of contexts, alphabet size) of every Huffman table."""
     return {
@@ -95,19 +99,31 @@ class Dictionary:
         base = M.VC_FIXED + len(self.attr_contexts)
         self.text_ctx = {s: base + i for i, s in enumerate(self.text_contexts)}
         self.sizes = table_sizes(self)
+        #: the codes of stateless messages, and of messages coded with a stream's
+        #: state (spec 14.3: trained on whole streams; a table the codes file
+        #: has no "stream." set for uses the stateless one)
         self.codes: dict[str, list[HuffmanCode]] = {}
+        self.stream_codes: dict[str, list[HuffmanCode]] = {}
         for table, (nctx, nsym) in self.sizes.items():
-            if lengths is None:  # bootstrap: a flat code, used only by the generator
-                ls = [bytes(huffman_lengths([1] * nsym))] * nctx
-            else:
-                ls = [decode_lengths(x) for x in lengths[table]]
-                if len(ls) != nctx or any(len(x) != nsym for x in ls):
-                    raise ValueError(f"code lengths of table {table} do not fit the token lists")
-            self.codes[table] = []
-            for c in range(nctx):
-                code = HuffmanCode(ls[c])
-                code.key = (table, c)
-                self.codes[table].append(code)
+            self.codes[table] = self._table(table, table, nctx, nsym, lengths)
+            skey = STREAM_SET + table
+            self.stream_codes[table] = (self._table(table, skey, nctx, nsym, lengths)
+                                        if lengths is not None and skey in lengths else self.codes[table])
+
+    @staticmethod
+    def _table(table: str, key: str, nctx: int, nsym: int, lengths) -> list[HuffmanCode]:
+        if lengths is None:  # bootstrap: a flat code, used only by the generator
+            ls = [bytes(huffman_lengths([1] * nsym))] * nctx
+        else:
+            ls = [decode_lengths(x) for x in lengths[key]]
+            if len(ls) != nctx or any(len(x) != nsym for x in ls):
+                raise ValueError(f"code lengths of table {key} do not fit the token lists")
+        out = []
+        for c in range(nctx):
+            code = HuffmanCode(ls[c])
+            code.key = (table, c)
+            out.append(code)
+        return out
 
 
 _LOADED: dict[int, Dictionary] = {}

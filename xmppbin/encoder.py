@@ -20,6 +20,9 @@ class StreamState:
     def __init__(self, budget: int) -> None:
         self.hist = History(budget)
         self.cache: list[tuple] = []
+        #: value context -> the last value coded in it (spec 14.3), kept while it
+        #: is a token or a live table entry
+        self.last_values: dict[int, str] = {}
 
 
 class _Coder:
@@ -31,14 +34,17 @@ class _Coder:
         if state is None:
             self.hist = History()
             self.cache: list[tuple] = []
+            self.last_values: dict[int, str] | None = None
         else:
             self.hist = state.hist
             self.cache = state.cache
+            self.last_values = state.last_values
         self.ws: list[str | None] = ["\n"]
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
-        self.vcodes = d.codes["value"]
-        self.ccodes = d.codes["char"]
+        self.codes = d.codes if state is None else d.stream_codes
+        self.vcodes = self.codes["value"]
+        self.ccodes = self.codes["char"]
 
     # ---- values -------------------------------------------------------------
     def _lit_cost(self, s: str) -> int:
@@ -52,17 +58,28 @@ class _Coder:
         return cost + cc[0 if prev < 0 else cls[prev]].lengths[0]
 
     def content_value(self, s: str, vctx: int) -> None:
-        """An attribute value or a text node: the values a stream may mark never-indexed."""
+        """An attribute value or a text node inside the root: the values a
+        stream may mark never-indexed, and the values its context recalls."""
         secret = self.ordinal in self.secrets
         self.ordinal += 1
-        self.value(s, vctx, secret)
+        self.value(s, vctx, secret, True)
 
-    def _quick(self, s: str, vctx: int, secret: bool = False):
-        """(symbol, extra) for the priority choices: empty, history, token.
-        A never-indexed (secret) value is never coded as a history reference."""
+    def _recallable(self, s: str) -> bool:
+        """A context keeps its last value only while it is a token or a live table entry."""
+        return s in self.d.value_map or self.hist.find(s) is not None
+
+    def _quick(self, s: str, vctx: int, secret: bool = False, recall: bool = False):
+        """(symbol, extra) for the priority choices: empty, the context's last
+        value, history, token. A never-indexed (secret) value is never coded
+        as SAME or as a history reference."""
         if not s:
             return M.V_EMPTY, None
-        i = None if secret else self.hist.find(s)
+        if secret:
+            i = None
+        else:
+            if recall and self.last_values is not None and self.last_values.get(vctx) == s and self._recallable(s):
+                return M.V_SAME, None
+            i = self.hist.find(s)
         if i is not None:
             if i < M.REF_NEAR:
                 return M.V_REF + i, None
@@ -117,16 +134,29 @@ class _Coder:
                     best = (sym, c, j)
         return best
 
-    def value(self, s: str, vctx: int, secret: bool = False) -> None:
+    def value(self, s: str, vctx: int, secret: bool = False, recall: bool = False) -> None:
         """Code one string. A secret (never-indexed) value is not looked up in,
-        nor added to, the history; neither are its JID parts."""
+        nor added to, the history or the context's last value; neither are its
+        JID parts. recall: the context remembers the value (stream mode:
+        attribute values and text inside the root; spec 14.3)."""
+        self._value(s, vctx, secret, recall)
+        if recall and self.last_values is not None and not secret:
+            if not s or self._recallable(s):
+                self.last_values[vctx] = s
+            else:
+                self.last_values.pop(vctx, None)
+
+    def _value(self, s: str, vctx: int, secret: bool, recall: bool) -> None:
         w = self.w
         code = self.vcodes[vctx]
-        q = self._quick(s, vctx, secret)
+        q = self._quick(s, vctx, secret, recall)
         if q is not None:
-            w.sym(code, q[0])
+            sym = q[0]
+            w.sym(code, sym)
             if q[1] is not None:
                 w.gamma(q[1])
+            if M.V_REF <= sym <= M.V_REF_FAR:
+                self.hist.use(sym - M.V_REF if q[1] is None else q[1] + M.REF_NEAR - 1)
             return
         sym, _, extra = self._choose(s, vctx, secret)
         w.sym(code, sym)
@@ -164,7 +194,7 @@ class _Coder:
     # ---- names --------------------------------------------------------------
     def prefix(self, p: str) -> None:
         i = self.d.prefix_map.get(p)
-        code = self.d.codes["prefix"][0]
+        code = self.codes["prefix"][0]
         if i is None:
             self.w.sym(code, M.P_LITERAL)
             self.value(p, M.VC_NAME)
@@ -173,7 +203,7 @@ class _Coder:
 
     def name(self, n: str, ctx: int) -> None:
         i = self.d.name_map.get(n)
-        code = self.d.codes["name"][ctx]
+        code = self.codes["name"][ctx]
         if i is None:
             self.w.sym(code, M.NM_LITERAL)
             self.value(n, M.VC_NAME)
@@ -182,7 +212,7 @@ class _Coder:
 
     def ns(self, uri: str) -> None:
         i = self.d.ns_map.get(uri)
-        code = self.d.codes["ns"][0]
+        code = self.codes["ns"][0]
         if i is None:
             self.w.sym(code, M.NS_LITERAL)
             self.value(uri, M.VC_NSURI)
@@ -194,7 +224,7 @@ class _Coder:
         pfx, _, local = key[0].rpartition(":")
         self.prefix(pfx)
         self.name(local, M.NMC_ELEMENT)
-        acode = self.d.codes["aitem"][0]
+        acode = self.codes["aitem"][0]
         for it in key[1:]:
             if it[0] == "x":
                 if it[1]:
@@ -269,11 +299,11 @@ class _Coder:
                 self.w.sym(ncode, M.N_WS_DEEPER + len(value) - len(ws[depth - 1]) - 1)
             else:
                 self.w.sym(ncode, M.N_TEXT)
-                self.value(value, self._text_ctx(parent), secret)
+                self.value(value, self._text_ctx(parent), secret, depth > 0)
             ws[depth] = value
             return True
         self.w.sym(ncode, M.N_TEXT)
-        self.value(value, self._text_ctx(parent), secret)
+        self.value(value, self._text_ctx(parent), secret, depth > 0)
         return False
 
     def _text_ctx(self, parent: str | None) -> int:
@@ -297,7 +327,7 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
         for o in sorted(c.secrets):
             w.gamma(o - prev)
             prev = o
-    ncodes = d.codes["node"]
+    ncodes = c.codes["node"]
     ctx_stack = [M.NC_DOC]
     names: list[str] = []
     for e in sc.events:

@@ -5,7 +5,10 @@ Entries are addressed by recency: index 0 is the newest entry. Without a budget
 HPACK-style dynamic table of spec section 14) every entry costs its UTF-8 length
 plus 32 bytes; after an insertion the oldest entries are evicted until the
 total fits, and an entry larger than the whole budget empties the table and is
-not inserted (RFC 7541 4.4).
+not inserted (RFC 7541 4.4). In stream mode a reference also moves its entry to
+the front (index 0): the table is kept in least-recently-used order, so strings
+a session keeps repeating (its own JID, the server's domain) stay cheap to
+reference however much else passes (spec 14.3).
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ class History:
 
     def __init__(self, budget: int | None = None) -> None:
         self.entries: deque = deque()  # (string, size), oldest first
-        self.pos: dict[str, int] = {}  # string -> serial of its newest entry
+        # stateless: string -> serial of its newest entry; with a budget (entries
+        # move): string -> number of its entries
+        self.pos: dict[str, int] = {}
         self.serial = 0  # serial of the next entry
         self.size = 0
         self.budget = budget
@@ -30,7 +35,21 @@ class History:
     def find(self, s: str) -> int | None:
         """Recency index of the newest entry equal to s, or None."""
         p = self.pos.get(s)
-        return None if p is None else self.serial - 1 - p
+        if p is None:
+            return None
+        if self.budget is None:
+            return self.serial - 1 - p
+        for i, e in enumerate(reversed(self.entries)):
+            if e[0] == s:
+                return i
+        raise AssertionError("history index out of step")  # pragma: no cover
+
+    def use(self, i: int) -> None:
+        """A reference to entry i: with a budget, the entry moves to index 0."""
+        if self.budget is not None and i:
+            e = self.entries[-1 - i]
+            del self.entries[-1 - i]
+            self.entries.append(e)
 
     def get(self, i: int) -> str | None:
         return self.entries[-1 - i][0] if i < len(self.entries) else None
@@ -45,21 +64,23 @@ class History:
                 return
             self.entries.append((s, size))
             self.size += size
-        self.pos[s] = self.serial
-        self.serial += 1
-        if self.budget is not None:
+            self.pos[s] = self.pos.get(s, 0) + 1
             while self.size > self.budget:
                 self._evict()
+            return
+        self.pos[s] = self.serial
+        self.serial += 1
 
     def _evict(self) -> None:
-        oldest = self.serial - len(self.entries)
         s, size = self.entries.popleft()
         self.size -= size
-        if self.pos.get(s) == oldest:
+        n = self.pos[s] - 1
+        if n:
+            self.pos[s] = n
+        else:
             del self.pos[s]
 
     def clear(self) -> None:
         self.entries.clear()
         self.pos.clear()
         self.size = 0
-        # serials keep counting: indices are relative, so nothing else changes

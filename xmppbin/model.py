@@ -64,7 +64,8 @@ V_JID_LDR = 10
 V_REF = 11  # 11..26: history entries 0..15
 REF_NEAR = 16
 V_REF_FAR = V_REF + REF_NEAR  # 27, then gamma(index - 15)
-V_TOKEN = V_REF_FAR + 1  # 28 + i = values[i]
+V_SAME = V_REF_FAR + 1  # 28: stream mode, the last value of the same value context (spec 14.3)
+V_TOKEN = V_SAME + 1  # 29 + i = values[i]
 
 # value contexts: 8 fixed ones, then attribute contexts, then text contexts
 VC_OTHER_ATTR = 0
