@@ -969,8 +969,8 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
         d->vclean = d->hist[d->nhist - 1 - i].clean;
         return 0;
     }
-    if (s == XB_V_SAME) /* stream mode only: stateless messages remember no values */
-        return FAIL(d, "SAME without a last value in its context");
+    if (s >= XB_V_RECENT && s <= XB_V_EXTEND) /* stream mode only: stateless messages remember no values */
+        return FAIL(d, "%s outside the values a stream context remembers", s == XB_V_EXTEND ? "EXTEND" : "RECENT");
     if (s >= XB_V_TOKEN) {
         *out = d->dict->pad_values[s - XB_V_TOKEN];
         d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */

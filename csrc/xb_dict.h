@@ -89,8 +89,10 @@ typedef struct {
 #define XB_V_REF 11
 #define XB_REF_NEAR 16
 #define XB_V_REF_FAR (XB_V_REF + XB_REF_NEAR)
-#define XB_V_SAME (XB_V_REF_FAR + 1) /* stream mode only: the context's last value */
-#define XB_V_TOKEN (XB_V_SAME + 1)
+#define XB_V_RECENT (XB_V_REF_FAR + 1) /* stream mode only: RECENT+0..7 and EXTEND */
+#define XB_RECENT 8
+#define XB_V_EXTEND (XB_V_RECENT + XB_RECENT)
+#define XB_V_TOKEN (XB_V_EXTEND + 1)
 
 #define XB_VC_OTHER_ATTR 0
 #define XB_VC_OTHER_TEXT 1

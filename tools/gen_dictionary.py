@@ -241,12 +241,12 @@ def train_stream_lengths(d: Dictionary, groups) -> dict:
             if sc.open_root:
                 state = StreamState(DEFAULT_TABLE_SIZE)
             encode_events(sc, d, True, cw, state, ())
-    return {STREAM_SET + t: v for t, v in lengths_of(d, cw).items()}
+    return {STREAM_SET + t: v for t, v in lengths_of(d, cw, d.stream_sizes).items()}
 
 
-def lengths_of(d: Dictionary, cw: CountWriter) -> dict:
+def lengths_of(d: Dictionary, cw: CountWriter, sizes=None) -> dict:
     lengths = {}
-    for table, (nctx, nsym) in d.sizes.items():
+    for table, (nctx, nsym) in (sizes or d.sizes).items():
         glob = Counter()
         for c in range(nctx):
             glob.update(cw.counts[(table, c)])

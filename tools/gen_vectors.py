@@ -226,9 +226,12 @@ def invalid_binary():
          M.V_REF).done(), "InvalidDataError", "history reference with an empty history"),
         ("ref-far", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).value(M.VC_OTHER_TEXT, M.V_REF_FAR)
          .gamma(1).done(), "InvalidDataError", "far history reference beyond the history"),
-        ("same-stateless", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .value(M.VC_OTHER_TEXT, M.V_SAME).done(), "InvalidDataError",
-         "SAME (a context's last value: stream mode only) in a stateless message"),
+        ("recent-stateless", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .value(M.VC_OTHER_TEXT, M.V_RECENT).done(), "InvalidDataError",
+         "RECENT (a recent value of a context: stream mode only) in a stateless message"),
+        ("extend-stateless", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .value(M.VC_OTHER_TEXT, M.V_EXTEND).done(), "InvalidDataError",
+         "EXTEND (a prefix of a recent value: stream mode only) in a stateless message"),
         ("bad-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"\xc3\x28")
          .done(), "InvalidDataError", "a literal that is not UTF-8"),
         ("overlong-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT,

@@ -17,6 +17,7 @@ from .errors import (
     TruncatedError,
     UnknownDictionaryError,
 )
+from .encoder import remember
 from .history import History
 from .limits import Limits
 from .xmlscan import _XMLDECL_RE, DEFAULT_CONTEXT, XML_NS, check_chars, is_name, is_ncname, resolve_start, unescape
@@ -49,7 +50,8 @@ class _Decoder:
             self.r = BitReader(data, 0)
             self.hist = stream.state.hist
             self.cache = stream.state.cache
-            self.last_values = stream.state.last_values
+            self.recent = stream.state.recent
+            self.state = stream.state
             self.codes = self.d.stream_codes
             return
         if len(data) > limits.max_size:
@@ -71,7 +73,8 @@ class _Decoder:
         self.r = BitReader(data, 2)
         self.hist = History()
         self.cache: list[tuple] = []
-        self.last_values: dict[int, str] | None = None
+        self.recent: dict[int, list[str]] | None = None
+        self.state = None
         self.codes = self.d.codes
 
     def read_secrets(self) -> None:
@@ -94,17 +97,14 @@ class _Decoder:
     # ---- values -------------------------------------------------------------
     def _value(self, vctx: int, secret: bool = False, recall: bool = False) -> str:
         """One string; a never-indexed (secret) one is no reference and is not
-        added to the history or the context's last value, nor are its JID
+        added to the history or its context's recent values, nor are its JID
         parts. recall: the context remembers the value (stream mode: attribute
         values and text inside the root; spec 14.3)."""
-        last = self.last_values
-        if not recall or last is None or secret:
+        recent = self.recent
+        if not recall or recent is None or secret:
             return self._value1(vctx, secret, False)
         out = self._value1(vctx, secret, True)
-        if not out or self._recallable(out):
-            last[vctx] = out
-        else:
-            last.pop(vctx, None)
+        remember(recent, vctx, out, not out or self._recallable(out))
         return out
 
     def _recallable(self, s: str) -> bool:
@@ -117,13 +117,16 @@ class _Decoder:
         s = r.sym(self.codes["value"][vctx])
         if s == M.V_EMPTY:
             return ""
-        if s == M.V_SAME:
+        if M.V_RECENT <= s < M.V_EXTEND:
             if secret:
-                self.fail("never-indexed value coded as SAME")
-            prev = self.last_values.get(vctx) if recall and self.last_values is not None else None
-            if prev is None or not (not prev or self._recallable(prev)):
-                self.fail("SAME without a last value in its context")
-            return prev
+                self.fail("never-indexed value coded as RECENT")
+            k = s - M.V_RECENT
+            if not recall or self.recent is None:
+                self.fail("RECENT outside the values a stream context remembers")
+            lst = self.recent.get(vctx)
+            if not lst or k >= len(lst) or not (not lst[k] or self._recallable(lst[k])):
+                self.fail(f"RECENT {k} is no recallable recent value of its context")
+            return lst[k]
         hist = self.hist
         if M.V_REF <= s <= M.V_REF_FAR:
             if secret:
@@ -136,11 +139,26 @@ class _Decoder:
             return out
         if s >= M.V_TOKEN:
             return d.values[s - M.V_TOKEN]
-        if s == M.V_LIT:
+        if s == M.V_LIT or s == M.V_EXTEND:
             cc = self.codes["char"]
             cls = M.CHAR_CLASS
             buf = bytearray()
             prev = -1
+            if s == M.V_EXTEND:
+                if secret:
+                    self.fail("never-indexed value coded as EXTEND")
+                if not recall or self.recent is None:
+                    self.fail("EXTEND outside the values a stream context remembers")
+                k = r.read(M.RECENT_BITS)
+                n = r.gamma()
+                lst = self.recent.get(vctx)
+                if not lst or k >= len(lst) or not lst[k] or not self._recallable(lst[k]):
+                    self.fail(f"EXTEND of recent value {k}, which is no recallable recent value of its context")
+                src = lst[k].encode("utf-8")
+                if n > len(src):
+                    self.fail(f"EXTEND of {n} bytes of a {len(src)}-byte value")
+                buf += src[:n]
+                prev = buf[-1]
             while True:
                 b = r.sym(cc[0 if prev < 0 else cls[prev]])
                 if b == 0:
@@ -310,13 +328,29 @@ class _Decoder:
         root_seen = False
         prev_text = False
         nelements = 0
+        st = self.state  # stream mode: node prediction (spec 14.3)
+        pslot = None if st is None else (st.doc, "first")
+        open_entries: list = []
         while True:
             depth = len(names)
-            s = r.sym(ncodes[ctx_stack[-1]])
+            if st is None:
+                s = r.sym(ncodes[ctx_stack[-1]])
+            else:
+                p = st.prediction(pslot)
+                if p is None:
+                    s = r.sym(ncodes[ctx_stack[-1]])
+                    if s == d.n_pred:
+                        self.fail("PRED without a prediction")
+                else:
+                    s = r.sym(ncodes[ctx_stack[-1] + M.NC_PREDICTED])
+                    if s == d.n_pred:
+                        s = p[1] if p[0] == "N" else M.N_LOCAL + cache.index(st.by_serial[p[1]])
             if s == M.N_END:
                 if depth == 0:
                     if not root_seen:
                         self.fail("message has no root element")
+                    if st is not None:
+                        setattr(pslot[0], pslot[1], ("N", s))
                     break
                 ev(("E", names.pop()))
                 scopes.pop()
@@ -324,6 +358,10 @@ class _Decoder:
                 if depth > 1:
                     ctx_stack[-1] = M.NC_AFTER_ELEM
                 prev_text = False
+                if st is not None:
+                    ent = open_entries.pop()
+                    setattr(pslot[0], pslot[1], ("N", s))
+                    pslot = (ent, "after")
             elif s <= M.N_WS_DEEPER + M.WS_DEEPER_MAX - 1:
                 if prev_text:
                     self.fail("two adjacent text nodes")
@@ -361,6 +399,9 @@ class _Decoder:
                     ctx_stack[-1] = M.NC_AFTER_WS if is_ws else M.NC_AFTER_OTHER
                 ev(("T", value))
                 prev_text = True
+                if st is not None:
+                    setattr(pslot[0], pslot[1], ("N", s))
+                    pslot = (open_entries[-1] if open_entries else st.doc, "text")
             elif s in (M.N_COMMENT, M.N_PI):
                 if not self.allow_comments:
                     what = "comment" if s == M.N_COMMENT else "processing instruction"
@@ -385,6 +426,9 @@ class _Decoder:
                 if depth:
                     ctx_stack[-1] = M.NC_AFTER_OTHER
                 prev_text = False
+                if st is not None:
+                    setattr(pslot[0], pslot[1], ("N", s))
+                    pslot = (open_entries[-1] if open_entries else st.doc, "text")
             else:
                 if depth == 0 and root_seen:
                     self.fail("second root element")
@@ -393,22 +437,28 @@ class _Decoder:
                     self.limit(f"more than max_elements={lim.max_elements} elements", "max_elements")
                 if depth + 1 > lim.max_depth:
                     self.limit(f"nesting deeper than max_depth={lim.max_depth}", "max_depth")
+                evicted = None
                 if s == M.N_GENERIC:
                     key = self.generic_start()
                     if len(cache) == M.SHAPE_CACHE:
-                        cache.pop()
+                        evicted = cache.pop()
                 elif s >= M.N_SHAPE:
                     key = d.shapes[s - M.N_SHAPE]
                     if len(key) - 1 > lim.max_attributes:
                         self.limit(f"more than max_attributes={lim.max_attributes} attributes", "max_attributes")
                     if len(cache) == M.SHAPE_CACHE:
-                        cache.pop()
+                        evicted = cache.pop()
                 else:
                     i = s - M.N_LOCAL
                     if i >= len(cache):
                         self.fail(f"shape cache entry {i} of {len(cache)}")
                     key = cache.pop(i)
                 cache.insert(0, key)
+                if st is not None:
+                    ent = st.entries[key] if M.N_LOCAL <= s < M.N_SHAPE else st.enter(key, evicted)
+                    setattr(pslot[0], pslot[1], ("S", ent.serial))
+                    pslot = (ent, "first")
+                    open_entries.append(ent)
                 # names and dictionary strings count toward max_size like values:
                 # the output holds each of them at least once
                 name = key[0]
@@ -443,12 +493,18 @@ class _Decoder:
     # ---- exact mode ---------------------------------------------------------
     def lexical(self, events):
         r = self.r
-        vals = {}
-        for field, bits in L.STYLE_FIELDS:
-            vals[field] = r.read(bits)
-        if vals["empty"] == 3:
-            self.fail("reserved empty-element style")
-        st = L.Style(**vals)
+        state = self.state
+        if state is not None and r.bit():  # stream mode: the style of the last message
+            st = state.style
+        else:
+            vals = {}
+            for field, bits in L.STYLE_FIELDS:
+                vals[field] = r.read(bits)
+            if vals["empty"] == 3:
+                self.fail("reserved empty-element style")
+            st = L.Style(**vals)
+            if state is not None:
+                state.style = st
         prolog = ""
         lex_total = 0
         if r.bit():

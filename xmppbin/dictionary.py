@@ -99,20 +99,28 @@ class Dictionary:
         base = M.VC_FIXED + len(self.attr_contexts)
         self.text_ctx = {s: base + i for i, s in enumerate(self.text_contexts)}
         self.sizes = table_sizes(self)
+        #: the stream set differs in one table: node, with the predicted contexts and PRED
+        self.stream_sizes = dict(self.sizes)
+        nctx, nsym = self.sizes["node"]
+        self.stream_sizes["node"] = (2 * nctx, nsym + 1)
+        self.n_pred = nsym  # the PRED node symbol of the stream set
         #: the codes of stateless messages, and of messages coded with a stream's
-        #: state (spec 14.3: trained on whole streams; a table the codes file
-        #: has no "stream." set for uses the stateless one)
+        #: state (spec 14.3: trained on whole streams; a table of the same shape
+        #: the codes file has no "stream." set for uses the stateless one)
         self.codes: dict[str, list[HuffmanCode]] = {}
         self.stream_codes: dict[str, list[HuffmanCode]] = {}
         for table, (nctx, nsym) in self.sizes.items():
             self.codes[table] = self._table(table, table, nctx, nsym, lengths)
             skey = STREAM_SET + table
-            self.stream_codes[table] = (self._table(table, skey, nctx, nsym, lengths)
-                                        if lengths is not None and skey in lengths else self.codes[table])
+            snctx, snsym = self.stream_sizes[table]
+            if lengths is None or skey in lengths or (snctx, snsym) != (nctx, nsym):
+                self.stream_codes[table] = self._table(table, skey, snctx, snsym, lengths)
+            else:
+                self.stream_codes[table] = self.codes[table]
 
     @staticmethod
     def _table(table: str, key: str, nctx: int, nsym: int, lengths) -> list[HuffmanCode]:
-        if lengths is None:  # bootstrap: a flat code, used only by the generator
+        if lengths is None or key not in lengths:  # bootstrap: a flat code, used only by the generator
             ls = [bytes(huffman_lengths([1] * nsym))] * nctx
         else:
             ls = [decode_lengths(x) for x in lengths[key]]

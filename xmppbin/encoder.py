@@ -13,6 +13,32 @@ from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT, scan
 
 
+def remember(recent: dict, vctx: int, s: str, recallable: bool) -> None:
+    """After a value with an ordinal (not never-indexed) is coded: it moves to
+    the front of its context's recent values if recallable (empty, a token or
+    a live table entry), else it leaves the list; at most RECENT are kept."""
+    lst = recent.setdefault(vctx, [])
+    if s in lst:
+        lst.remove(s)
+    if recallable:
+        lst.insert(0, s)
+        del lst[M.RECENT :]
+
+
+class Entry:
+    """Prediction slots of a shape cache entry, or of the document level (spec
+    14.3): the node event that followed its start tag (first), its end tag
+    (after) and a text node, comment or PI inside it (text), the last time.
+    An event is ("S", serial of the shape cache entry of a start tag) or ("N",
+    node symbol) for END, TEXT, the whitespace symbols, COMMENT and PI."""
+
+    __slots__ = ("serial", "first", "after", "text")
+
+    def __init__(self, serial: int) -> None:
+        self.serial = serial
+        self.first = self.after = self.text = None
+
+
 class StreamState:
     """What stream mode carries from one message to the next (spec section 14):
     the string history with a byte budget (the dynamic table) and the shape cache."""
@@ -20,9 +46,36 @@ class StreamState:
     def __init__(self, budget: int) -> None:
         self.hist = History(budget)
         self.cache: list[tuple] = []
-        #: value context -> the last value coded in it (spec 14.3), kept while it
-        #: is a token or a live table entry
-        self.last_values: dict[int, str] = {}
+        #: value context -> its most recent values, newest first (spec 14.3)
+        self.recent: dict[int, list[str]] = {}
+        #: exact mode: the style of the last message (spec 14.3)
+        self.style = L.STYLE_DEFAULT
+        #: node prediction (spec 14.3): the entries of the shapes in the cache,
+        #: the live entries by serial, the next serial, the document level
+        self.entries: dict[tuple, Entry] = {}
+        self.by_serial: dict[int, tuple] = {}
+        self.serial = 0
+        self.doc = Entry(-1)
+
+    def enter(self, key: tuple, evicted: tuple | None) -> Entry:
+        """A shape newly inserted at the front of the cache, and the one it
+        pushed out: the new one gets the next serial and empty predictions."""
+        if evicted is not None:
+            del self.by_serial[self.entries.pop(evicted).serial]
+        e = self.entries[key] = Entry(self.serial)
+        self.by_serial[self.serial] = key
+        self.serial += 1
+        return e
+
+    def prediction(self, slot: tuple):
+        """The live prediction of a slot (entry, field), or None."""
+        ent, field = slot
+        if ent is not self.doc and self.by_serial.get(ent.serial) is None:
+            return None  # the entry has left the cache
+        p = getattr(ent, field)
+        if p is None or (p[0] == "S" and p[1] not in self.by_serial):
+            return None
+        return p
 
 
 class _Coder:
@@ -31,31 +84,69 @@ class _Coder:
     def __init__(self, d: Dictionary, w, state: StreamState | None = None) -> None:
         self.d = d
         self.w = w
+        self.state = state
         if state is None:
             self.hist = History()
             self.cache: list[tuple] = []
-            self.last_values: dict[int, str] | None = None
+            self.recent: dict[int, list[str]] | None = None
         else:
             self.hist = state.hist
             self.cache = state.cache
-            self.last_values = state.last_values
+            self.recent = state.recent
+            self.pslot = (state.doc, "first")  # where the next node event is predicted
+            self.open: list[Entry] = []  # entries of the open elements
         self.ws: list[str | None] = ["\n"]
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
         self.codes = d.codes if state is None else d.stream_codes
+        self.ncodes = self.codes["node"]
         self.vcodes = self.codes["value"]
         self.ccodes = self.codes["char"]
 
     # ---- values -------------------------------------------------------------
     def _lit_cost(self, s: str) -> int:
+        return self._bytes_cost(s.encode("utf-8"), -1)
+
+    def _bytes_cost(self, bs: bytes, prev: int) -> int:
+        """Bits of bytes bs and the terminator in the char table, after byte prev (-1: none)."""
         cost = 0
-        prev = -1
         cc = self.ccodes
         cls = M.CHAR_CLASS
-        for b in s.encode("utf-8"):
+        for b in bs:
             cost += cc[0 if prev < 0 else cls[prev]].lengths[b]
             prev = b
         return cost + cc[0 if prev < 0 else cls[prev]].lengths[0]
+
+    def _write_bytes(self, bs: bytes, prev: int) -> None:
+        w = self.w
+        cc = self.ccodes
+        cls = M.CHAR_CLASS
+        for b in bs:
+            w.sym(cc[0 if prev < 0 else cls[prev]], b)
+            prev = b
+        w.sym(cc[0 if prev < 0 else cls[prev]], 0)
+
+    def _extend(self, s: str, vctx: int):
+        """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
+        the first L bytes of the context's recent value k, then s's remaining bytes."""
+        sb = s.encode("utf-8")
+        best = None
+        for k, src in enumerate(self.recent.get(vctx) or ()):
+            if not src or not self._recallable(src):
+                continue
+            b = src.encode("utf-8")
+            n = min(len(b), len(sb))
+            L = 0
+            while L < n and b[L] == sb[L]:
+                L += 1
+            while 0 < L < len(sb) and sb[L] & 0xC0 == 0x80:  # cut between characters
+                L -= 1
+            if L == 0:
+                continue
+            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb[L:], sb[L - 1])
+            if best is None or c < best[0]:
+                best = (c, k, L)
+        return best
 
     def content_value(self, s: str, vctx: int) -> None:
         """An attribute value or a text node inside the root: the values a
@@ -77,8 +168,10 @@ class _Coder:
         if secret:
             i = None
         else:
-            if recall and self.last_values is not None and self.last_values.get(vctx) == s and self._recallable(s):
-                return M.V_SAME, None
+            if recall and self.recent is not None:
+                lst = self.recent.get(vctx)
+                if lst and s in lst and self._recallable(s):
+                    return M.V_RECENT + lst.index(s), None
             i = self.hist.find(s)
         if i is not None:
             if i < M.REF_NEAR:
@@ -97,7 +190,7 @@ class _Coder:
             return lens[sym] + (gamma_length(extra) if extra is not None else 0)
         return self._choose(s, vctx, secret)[1]
 
-    def _choose(self, s: str, vctx: int, secret: bool = False):
+    def _choose(self, s: str, vctx: int, secret: bool = False, recall: bool = False):
         """Cheapest of the packed forms, ties resolved in the order below."""
         lens = self.vcodes[vctx].lengths
         best = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s), None)
@@ -132,6 +225,10 @@ class _Coder:
                     c += self._est(res, M.VC_JID_RESOURCE, secret)
                 if c < best[1]:
                     best = (sym, c, j)
+        if recall and not secret and self.recent is not None:
+            x = self._extend(s, vctx)
+            if x is not None and lens[M.V_EXTEND] + x[0] < best[1]:
+                best = (M.V_EXTEND, lens[M.V_EXTEND] + x[0], x[1:])
         return best
 
     def value(self, s: str, vctx: int, secret: bool = False, recall: bool = False) -> None:
@@ -140,11 +237,8 @@ class _Coder:
         JID parts. recall: the context remembers the value (stream mode:
         attribute values and text inside the root; spec 14.3)."""
         self._value(s, vctx, secret, recall)
-        if recall and self.last_values is not None and not secret:
-            if not s or self._recallable(s):
-                self.last_values[vctx] = s
-            else:
-                self.last_values.pop(vctx, None)
+        if recall and self.recent is not None and not secret:
+            remember(self.recent, vctx, s, not s or self._recallable(s))
 
     def _value(self, s: str, vctx: int, secret: bool, recall: bool) -> None:
         w = self.w
@@ -158,16 +252,16 @@ class _Coder:
             if M.V_REF <= sym <= M.V_REF_FAR:
                 self.hist.use(sym - M.V_REF if q[1] is None else q[1] + M.REF_NEAR - 1)
             return
-        sym, _, extra = self._choose(s, vctx, secret)
+        sym, _, extra = self._choose(s, vctx, secret, recall)
         w.sym(code, sym)
         if sym == M.V_LIT:
-            cc = self.ccodes
-            cls = M.CHAR_CLASS
-            prev = -1
-            for b in s.encode("utf-8"):
-                w.sym(cc[0 if prev < 0 else cls[prev]], b)
-                prev = b
-            w.sym(cc[0 if prev < 0 else cls[prev]], 0)
+            self._write_bytes(s.encode("utf-8"), -1)
+        elif sym == M.V_EXTEND:
+            k, n = extra
+            sb = s.encode("utf-8")
+            w.write(k, M.RECENT_BITS)
+            w.gamma(n)
+            self._write_bytes(sb[n:], sb[n - 1])
         elif sym == M.V_INT:
             bl = extra.bit_length()
             w.gamma(bl + 1)
@@ -249,33 +343,71 @@ class _Coder:
         w.sym(acode, M.A_END)
 
     # ---- structure ----------------------------------------------------------
-    def start(self, ncode, name: str, items) -> None:
+    def node(self, ctx: int, sym: int, event: tuple | None) -> None:
+        """Code node symbol sym in node context ctx. Stream mode: in the
+        predicted context if the current slot has a live prediction, as PRED
+        if event (see Entry; None: not predictable) is that prediction."""
+        st = self.state
+        if st is None:
+            self.w.sym(self.ncodes[ctx], sym)
+            return
+        p = st.prediction(self.pslot)
+        if p is None:
+            self.w.sym(self.ncodes[ctx], sym)
+        else:
+            self.w.sym(self.ncodes[ctx + M.NC_PREDICTED], self.d.n_pred if p == event else sym)
+
+    def learn(self, event: tuple, nxt: tuple | None) -> None:
+        """Stream mode: event becomes the prediction of the current slot; nxt
+        (entry, field) predicts the next node event."""
+        if self.state is not None:
+            ent, field = self.pslot
+            setattr(ent, field, event)
+            self.pslot = nxt
+
+    def start(self, ctx: int, name: str, items) -> None:
         key = M.shape_key(name, items)
         cache = self.cache
+        st = self.state
         try:
             i = cache.index(key)
         except ValueError:
             i = -1
+        evicted = None
         if i >= 0:
-            self.w.sym(ncode, M.N_LOCAL + i)
+            self.node(ctx, M.N_LOCAL + i, None if st is None else ("S", st.entries[key].serial))
             del cache[i]
         else:
             j = self.d.shape_map.get(key)
             if j is not None:
-                self.w.sym(ncode, M.N_SHAPE + j)
+                self.node(ctx, M.N_SHAPE + j, None)
             else:
-                self.w.sym(ncode, M.N_GENERIC)
+                self.node(ctx, M.N_GENERIC, None)
                 self.generic_start(key)
             if len(cache) == M.SHAPE_CACHE:
-                cache.pop()
+                evicted = cache.pop()
         cache.insert(0, key)
+        if st is not None:
+            ent = st.entries[key] if i >= 0 else st.enter(key, evicted)
+            self.learn(("S", ent.serial), (ent, "first"))
+            self.open.append(ent)
         actx = self.d.attr_ctx
         for it in items:
             a = it[0]
             if a != "xmlns" and not a.startswith("xmlns:"):
                 self.content_value(it[1], actx.get(a, M.VC_OTHER_ATTR))
 
-    def text(self, ncode, value: str, depth: int, parent: str | None) -> bool:
+    def other(self, ctx: int, sym: int) -> None:
+        """A node symbol other than a start tag (END, text, comment, PI)."""
+        self.node(ctx, sym, ("N", sym))
+        if self.state is not None:
+            if sym == M.N_END:
+                ent = self.open.pop() if self.open else None
+                self.learn(("N", sym), None if ent is None else (ent, "after"))
+            else:
+                self.learn(("N", sym), (self.open[-1] if self.open else self.state.doc, "text"))
+
+    def text(self, ctx: int, value: str, depth: int, parent: str | None) -> bool:
         """Code a text node; returns True if it was whitespace-only."""
         ws = self.ws
         secret = False
@@ -286,9 +418,9 @@ class _Coder:
             while len(ws) <= depth:
                 ws.append(None)
             if value == ws[depth]:
-                self.w.sym(ncode, M.N_WS_SAME)
+                self.other(ctx, M.N_WS_SAME)
             elif depth >= 1 and value == ws[depth - 1]:
-                self.w.sym(ncode, M.N_WS_PARENT)
+                self.other(ctx, M.N_WS_PARENT)
             elif (
                 depth >= 1
                 and ws[depth - 1] is not None
@@ -296,13 +428,13 @@ class _Coder:
                 and 1 <= len(value) - len(ws[depth - 1]) <= M.WS_DEEPER_MAX
                 and value[len(ws[depth - 1]) :] == " " * (len(value) - len(ws[depth - 1]))
             ):
-                self.w.sym(ncode, M.N_WS_DEEPER + len(value) - len(ws[depth - 1]) - 1)
+                self.other(ctx, M.N_WS_DEEPER + len(value) - len(ws[depth - 1]) - 1)
             else:
-                self.w.sym(ncode, M.N_TEXT)
+                self.other(ctx, M.N_TEXT)
                 self.value(value, self._text_ctx(parent), secret, depth > 0)
             ws[depth] = value
             return True
-        self.w.sym(ncode, M.N_TEXT)
+        self.other(ctx, M.N_TEXT)
         self.value(value, self._text_ctx(parent), secret, depth > 0)
         return False
 
@@ -327,36 +459,35 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
         for o in sorted(c.secrets):
             w.gamma(o - prev)
             prev = o
-    ncodes = c.codes["node"]
     ctx_stack = [M.NC_DOC]
     names: list[str] = []
     for e in sc.events:
         t = e[0]
         depth = len(names)
         if t == "S":
-            c.start(ncodes[ctx_stack[-1]], e[1], e[2])
+            c.start(ctx_stack[-1], e[1], e[2])
             if sc.open_root:
                 break
             names.append(e[1])
             ctx_stack.append(M.NC_START)
         elif t == "E":
-            w.sym(ncodes[ctx_stack.pop()], M.N_END)
+            c.other(ctx_stack.pop(), M.N_END)
             names.pop()
             if len(ctx_stack) > 1:
                 ctx_stack[-1] = M.NC_AFTER_ELEM
         elif t == "T":
             if depth == 0 and not exact:
                 continue
-            was_ws = c.text(ncodes[ctx_stack[-1]], e[1], depth, names[-1] if names else None)
+            was_ws = c.text(ctx_stack[-1], e[1], depth, names[-1] if names else None)
             if depth:
                 ctx_stack[-1] = M.NC_AFTER_WS if was_ws else M.NC_AFTER_OTHER
         else:  # comment or PI
-            w.sym(ncodes[ctx_stack[-1]], M.N_COMMENT if t == "C" else M.N_PI)
+            c.other(ctx_stack[-1], M.N_COMMENT if t == "C" else M.N_PI)
             c.value(e[1], M.VC_MISC)
             if depth:
                 ctx_stack[-1] = M.NC_AFTER_OTHER
     if not sc.open_root:
-        w.sym(ncodes[M.NC_DOC], M.N_END)
+        c.other(M.NC_DOC, M.N_END)
     if exact:
         encode_lexical(sc, c)
 
@@ -420,8 +551,16 @@ def encode_lexical(sc, c: _Coder) -> None:
     w = c.w
     events = sc.events
     st = choose_style(events)
-    for field, bits in L.STYLE_FIELDS:
-        w.write(getattr(st, field), bits)
+    state = c.state
+    if state is not None and (st == state.style or len(deviations(events, state.style)) <= len(deviations(events, st))):
+        w.write(1, 1)  # stream mode: the style of the stream's last message
+        st = state.style
+    else:
+        if state is not None:
+            w.write(0, 1)
+            state.style = st
+        for field, bits in L.STYLE_FIELDS:
+            w.write(getattr(st, field), bits)
     if sc.prolog:
         w.write(1, 1)
         c.value(sc.prolog, M.VC_MISC)

@@ -34,6 +34,10 @@ NC_AFTER_WS = 2  # after a whitespace-only text node
 NC_AFTER_ELEM = 3  # after a child element
 NC_AFTER_OTHER = 4  # after other text, a comment or a PI
 NODE_CONTEXTS = 5
+# Stream mode (spec 14.3): node symbols are coded in context c when no prediction
+# is available, in c + NC_PREDICTED when one is; there the extra symbol PRED
+# (the last symbol of the stream node alphabet) stands for the predicted event.
+NC_PREDICTED = NODE_CONTEXTS
 
 # --- generic start tags ---------------------------------------------------------
 P_LITERAL = 0  # prefix alphabet: 0 = literal, 1 + i = prefixes[i]
@@ -64,8 +68,11 @@ V_JID_LDR = 10
 V_REF = 11  # 11..26: history entries 0..15
 REF_NEAR = 16
 V_REF_FAR = V_REF + REF_NEAR  # 27, then gamma(index - 15)
-V_SAME = V_REF_FAR + 1  # 28: stream mode, the last value of the same value context (spec 14.3)
-V_TOKEN = V_SAME + 1  # 29 + i = values[i]
+V_RECENT = V_REF_FAR + 1  # 28..35: stream mode, the k-th most recent value of the same value context (14.3)
+RECENT = 8  # values each context remembers
+RECENT_BITS = 3  # bits of the recent-value index of EXTEND
+V_EXTEND = V_RECENT + RECENT  # 36: stream mode, a prefix of a recent value of the context + literal suffix
+V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
 
 # value contexts: 8 fixed ones, then attribute contexts, then text contexts
 VC_OTHER_ATTR = 0

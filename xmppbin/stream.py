@@ -1,7 +1,8 @@
 """Stream mode: a whole XMPP session as a sequence of frames (spec section 14).
 
 A binary stream is a sequence of frames. Each frame starts with a LEB128
-varint ``(payload_length << 2) | type`` (at most 4 bytes) and its payload:
+varint (at most 4 bytes), ``payload_length << 1`` for an ELEMENT frame and
+``payload_length << 3 | type << 1 | 1`` for the others, and its payload:
 
     OPEN     varint(table budget), the 2-byte message header (format version,
              exact flag, dictionary id) and, if its kind is 1, the body of the
@@ -12,7 +13,8 @@ varint ``(payload_length << 2) | type`` (at most 4 bytes) and its payload:
              (TEXT frames may precede it).
     ELEMENT  a top-level element (stanza or nonza), coded with the stream state.
     TEXT     whitespace between top-level units (keepalives), as raw bytes.
-    CLOSE    the closing tag </stream:stream>, as raw bytes.
+    CLOSE    the closing tag </stream:stream>, as raw bytes; empty for the
+             plain end tag of the open stream header.
 
 Messages coded with the stream state keep the string history (the dynamic
 table, bounded by the budget) and the shape cache from one frame to the next,
@@ -57,7 +59,7 @@ DEFAULT_TABLE_SIZE = 16384
 MAX_TABLE_SIZE = 65536
 #: largest frame payload accepted (bytes)
 DEFAULT_MAX_FRAME = 1 << 20
-MAX_FRAME_HEADER = 4  # bytes of the varint: payload lengths below 2**26
+MAX_FRAME_HEADER = 4  # bytes of the varint: payload lengths below 2**27 (ELEMENT), 2**25 (others)
 
 SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
 SASL2_NS = "urn:xmpp:sasl:2"
@@ -133,7 +135,18 @@ def get_varint(buf, pos: int, limit: int) -> tuple[int, int] | None:
 
 
 def frame(kind: int, payload: bytes) -> bytes:
-    return put_varint(len(payload) << 2 | kind) + payload
+    """The frame header (14.2) and the payload. ELEMENT frames, nearly all of a
+    stream, spend one header bit on their type: one byte up to 127 payload bytes."""
+    n = len(payload)
+    return put_varint(n << 1 if kind == FRAME_ELEMENT else n << 3 | kind << 1 | 1) + payload
+
+
+def frame_header(v: int) -> tuple[int, int]:
+    """(type, payload length) of a frame header's varint value; type -1: reserved."""
+    if not v & 1:
+        return FRAME_ELEMENT, v >> 1
+    kind = (v >> 1) & 3
+    return (kind if kind else -1), v >> 3
 
 
 # ---- the XML side: splitting a raw stream into units -----------------------------
@@ -458,6 +471,8 @@ class StreamEncoder:
         s = self._s
         if s.stream_qname is not None and name != s.stream_qname:
             raise MalformedXMLError(f"end tag does not match <{s.stream_qname}>", 0)
+        if s.stream_qname is not None and data == f"</{name}>".encode("utf-8"):
+            data = b""  # the plain end tag of the open stream header
         return self._frame(FRAME_CLOSE, data)
 
     def encode(self, event: StreamEvent) -> bytes:
@@ -548,7 +563,9 @@ class StreamDecoder:
         if hv is None:
             return None
         v, start = hv
-        kind, n = v & 3, v >> 2
+        kind, n = frame_header(v)
+        if kind < 0:
+            raise InvalidDataError("reserved frame type", self.offset)
         if n > self.max_frame:
             raise DecodeLimitError(f"frame of {n} bytes exceeds max_frame={self.max_frame}", self.offset, "max_frame")
         if len(buf) < start + n:
@@ -570,6 +587,8 @@ class StreamDecoder:
                 raise InvalidDataError("a text frame must hold whitespace only", 0)
             return StreamEvent("text", payload)
         if kind == FRAME_CLOSE:
+            if not payload and s.stream_qname is not None:
+                return StreamEvent("close", f"</{s.stream_qname}>".encode("utf-8"))
             name = _close_name(payload)
             if name is None or (s.stream_qname is not None and name != s.stream_qname):
                 raise InvalidDataError("invalid stream end tag", 0)
@@ -644,6 +663,7 @@ def decode_stream(data: bytes, **options: Any) -> bytes:
 
 
 __all__ = [
-    "StreamEncoder", "StreamDecoder", "StreamEvent", "XmlSplitter", "encode_stream", "decode_stream",
-    "DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "DEFAULT_MAX_FRAME", "SECRET_ELEMENTS", "RestrictedXMLEncodeError",
+    "StreamEncoder", "StreamDecoder", "StreamEvent", "XmlSplitter", "encode_stream", "decode_stream", "frame",
+    "frame_header", "DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "DEFAULT_MAX_FRAME", "SECRET_ELEMENTS",
+    "RestrictedXMLEncodeError",
 ]
