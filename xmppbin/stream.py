@@ -662,8 +662,24 @@ def decode_stream(data: bytes, **options: Any) -> bytes:
     return out
 
 
+async def read_events(reader, decoder: StreamDecoder | None = None, chunk: int = 65536):
+    """Async iterator of the stream units read from an asyncio StreamReader (or
+    anything with an ``async read(n)``) carrying frames, until end of input;
+    a stream that ends inside a frame raises TruncatedError. The decoding of
+    each chunk runs synchronously (it is bounded by the chunk and max_frame)."""
+    dec = StreamDecoder() if decoder is None else decoder
+    while True:
+        data = await reader.read(chunk)
+        if not data:
+            dec.close()
+            return
+        for ev in dec.feed(data):
+            yield ev
+
+
 __all__ = [
-    "StreamEncoder", "StreamDecoder", "StreamEvent", "XmlSplitter", "encode_stream", "decode_stream", "frame",
+    "StreamEncoder", "StreamDecoder", "StreamEvent", "XmlSplitter", "encode_stream", "decode_stream", "read_events",
+    "frame",
     "frame_header", "DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "DEFAULT_MAX_FRAME", "SECRET_ELEMENTS",
     "RestrictedXMLEncodeError",
 ]

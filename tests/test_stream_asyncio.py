@@ -1,0 +1,72 @@
+"""Stream mode from asyncio: a real TCP connection on 127.0.0.1 carries the
+frames of a recorded session; the receiving side decodes them with
+stream.read_events as they arrive, in whatever pieces TCP delivers."""
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+import xmppbin
+from xmppbin import stream
+from test_stream import STREAMS
+
+SINGLE_BACKEND = True  # the transport is what is tested here, not the codec
+
+
+async def relay(chunks: list[bytes], exact: bool, seed: int) -> tuple[bytes, list[str]]:
+    received: list[bytes] = []
+    kinds: list[str] = []
+    done = asyncio.Event()
+
+    async def serve(reader, writer):
+        async for ev in stream.read_events(reader, chunk=97):
+            received.append(ev.xml)
+            kinds.append(ev.kind)
+        writer.close()
+        done.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        enc = stream.StreamEncoder(exact=exact)
+        rnd = random.Random(seed)
+        for c in chunks:  # the recorded TCP reads of the XML side
+            frames = enc.feed(c)
+            while frames:  # sent in random pieces
+                n = rnd.randint(1, 64)
+                writer.write(frames[:n])
+                frames = frames[n:]
+                await writer.drain()
+        writer.write(enc.flush())
+        writer.write_eof()
+        await asyncio.wait_for(done.wait(), 30)
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    return b"".join(received), kinds
+
+
+@pytest.mark.parametrize("key", sorted(STREAMS)[:4], ids=lambda k: f"conn{k[0]}-{k[1]}")
+def test_session_over_a_real_socket(key):
+    chunks = STREAMS[key]
+    out, kinds = asyncio.run(relay(chunks, True, 2 * key[0] + (key[1] == "s2c")))
+    assert out == b"".join(chunks)
+    assert kinds[0] == "open" and "element" in kinds
+
+
+def test_truncated_socket_stream_raises():
+    async def run():
+        frames = stream.encode_stream([b"<stream:stream xmlns='jabber:client' "
+                                       b"xmlns:stream='http://etherx.jabber.org/streams'>"
+                                       b"<message><body>hi</body></message>"])
+        reader = asyncio.StreamReader()
+        reader.feed_data(frames[:-1])
+        reader.feed_eof()
+        return [ev async for ev in stream.read_events(reader)]
+
+    with pytest.raises(xmppbin.TruncatedError):
+        asyncio.run(run())
