@@ -50,7 +50,9 @@ def _cdef() -> str:
 def _flags() -> tuple[list[str], list[str]]:
     if sys.platform == "win32":  # MSVC: no GCC-style flags
         return [], []
-    cflags = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
+    # hidden: only the module init functions are exported (no PLT or GOT indirection
+    # between the core files, nothing to clash with the other module)
+    cflags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"]
     ldflags: list[str] = []
     if os.environ.get("XMPPBIN_SANITIZE", "") not in ("", "0"):
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]

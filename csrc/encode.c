@@ -219,6 +219,9 @@ typedef struct {
     uint32_t idx1;
 } hslot;
 static hslot shape_slots[4096];
+/* the value context (XB_VC_*) of every item of the static shapes, by the
+ * item's index in the dictionary's item array; for declarations unused */
+static int16_t shape_vctx[XBD_V1_NSHAPE_ITEMS];
 _Static_assert(XBD_V1_NPREFIXES <= 4 * 8 && XBD_V1_NNAMES <= 4 * 512 && XBD_V1_NNAMESPACES <= 4 * 128 &&
                    XBD_V1_NVALUES <= 4 * 512 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
                    XBD_V1_NTEXTCONTEXTS <= 4 * 8 && 2 * XBD_V1_NSHAPES <= 4096,
@@ -388,6 +391,18 @@ static void enc_init(void)
         stab_build(&text_tab, text_b, 8, dict1->text_contexts, dict1->ntext_contexts)) {
         enc_status = 1;
         return;
+    }
+    for (i = 0; i < dict1->nshapes; i++) {
+        const xb_key *key = &dict1->shapes[i];
+        size_t base = (size_t)(key->items - XBD_V1_SHAPE_ITEMS), k;
+        if (key->nitems > XBD_V1_NSHAPE_ITEMS || base > XBD_V1_NSHAPE_ITEMS - key->nitems) {
+            enc_status = 1;
+            return;
+        }
+        for (k = 0; k < key->nitems; k++) {
+            int c = stab_get(&attr_tab, key->items[k].qname);
+            shape_vctx[base + k] = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
+        }
     }
     for (i = 0; i < dict1->nshapes; i++) {
         uint64_t h = static_shape_hash(&dict1->shapes[i]);
@@ -1269,7 +1284,7 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
 static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
 {
     const xb_event *ev = &e->ev[evi];
-    const xb_eitem *it = e->items + ev->first;
+    xb_eitem *it = e->items + ev->first;
     uint64_t h;
     size_t i, n = e->ncache;
     uint32_t k;
@@ -1283,16 +1298,28 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
     for (i = 0; i < n; i++)
         if (e->cache[i].hash == h && same_shape(e, ev, &e->ev[e->cache[i].ev]))
             break;
+    /* the value contexts of the attributes (looked up by qname): those of the
+       same shape's earlier tag, or of the static shape, else looked up */
     if (i < n) {
+        const xb_eitem *src = e->items + e->ev[e->cache[i].ev].first;
         sym(e, ncode, (uint32_t)(XB_N_LOCAL + i));
+        for (k = 0; k < ev->nitems; k++)
+            it[k].vctx = src[k].vctx;
         memmove(&e->cache[1], &e->cache[0], i * sizeof(e->cache[0]));
     } else {
         int j = static_shape(e, ev, h);
         if (j >= 0) {
+            const int16_t *sv = shape_vctx + (dict1->shapes[j].items - XBD_V1_SHAPE_ITEMS);
             sym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
+            for (k = 0; k < ev->nitems; k++)
+                it[k].vctx = sv[k];
         } else {
             sym(e, ncode, XB_N_GENERIC);
             generic_start(e, ev);
+            for (k = 0; k < ev->nitems; k++) {
+                int c = it[k].is_ns ? -1 : stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
+                it[k].vctx = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
+            }
         }
         if (n == XB_SHAPE_CACHE)
             n--;
@@ -1301,13 +1328,9 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
     }
     e->cache[0].hash = h;
     e->cache[0].ev = evi;
-    for (k = 0; k < ev->nitems; k++) {
-        int c;
-        if (it[k].is_ns)
-            continue;
-        c = stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
-        value(e, it[k].value, c < 0 ? XB_VC_OTHER_ATTR : (unsigned)(XB_VC_FIXED + c));
-    }
+    for (k = 0; k < ev->nitems; k++)
+        if (!it[k].is_ns)
+            value(e, it[k].value, (unsigned)it[k].vctx);
     return 0;
 }
 

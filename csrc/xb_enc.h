@@ -33,6 +33,7 @@ typedef struct {
     int32_t colon; /* index of ':' in qname, -1 if none */
     uint8_t quote;
     uint8_t is_ns; /* xmlns or xmlns:p */
+    int16_t vctx;  /* the value context of an attribute, set when its start tag is coded */
 } xb_eitem;
 
 typedef struct {
