@@ -37,6 +37,9 @@
 #include <windows.h>
 #else
 #include <pthread.h>
+#ifndef __STDC_NO_ATOMICS__
+#include <stdatomic.h>
+#endif
 #endif
 
 /* ---- errors and memory ------------------------------------------------------------ */
@@ -428,6 +431,25 @@ static BOOL CALLBACK enc_init_cb(PINIT_ONCE o, PVOID p, PVOID *ctx)
 static int enc_tables(void)
 {
     InitOnceExecuteOnce(&enc_once, enc_init_cb, NULL, NULL);
+    return enc_status;
+}
+#elif !defined(__STDC_NO_ATOMICS__)
+/* enc_ready: the tables are built (set once by enc_init, read by every call
+ * without the cost of pthread_once) */
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+static atomic_int enc_ready;
+static void enc_init_once(void)
+{
+    enc_init();
+    if (enc_status == 0)
+        atomic_store_explicit(&enc_ready, 1, memory_order_release);
+}
+static int enc_tables(void)
+{
+    if (atomic_load_explicit(&enc_ready, memory_order_acquire))
+        return 0;
+    if (pthread_once(&enc_once, enc_init_once) != 0)
+        return -1;
     return enc_status;
 }
 #else
@@ -1890,6 +1912,8 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
     int rc;
     e->in = (const uint8_t *)(xml ? xml : "");
     e->n = xml ? size : 0;
+    if (e->n > e->trim_n)
+        e->trim_n = e->n;
     if (e->n > o->max_size)
         return xb_enc_error(e, XB_ERR_LIMIT, o->max_size, XB_LIMIT_MAX_SIZE,
                             "input of %llu bytes exceeds max_size=%lu", (unsigned long long)e->n,
@@ -1926,8 +1950,12 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
 }
 
 /* Release buffers a large earlier call left behind (the output of the last
- * call stays valid until here). */
+ * call stays valid until here). Only after an input of more than TRIM_INPUT
+ * bytes: smaller ones cannot grow any buffer past KEEP_BYTES (the largest
+ * per input byte is the event array, at most one 80-byte event per input byte,
+ * doubled by the growth policy). */
 #define KEEP_BYTES ((size_t)1 << 20)
+#define TRIM_INPUT ((size_t)4096)
 #define TRIM(arr, cap)                                                                                     \
     do {                                                                                                   \
         if ((cap) * sizeof(*(arr)) > KEEP_BYTES) {                                                         \
@@ -1982,7 +2010,10 @@ static int begin(xb_encoder *e, const xb_encode_options *opt, xb_encode_result *
     if (bad_options(e))
         return res->error;
     e->exact = opt->exact != 0;
-    trim(e);
+    if (e->trim_n > TRIM_INPUT) {
+        trim(e);
+        e->trim_n = 0;
+    }
     e->out_n = 0;
     /* arrays that take pointer arithmetic are never NULL (NULL + 0 is undefined) */
     XB_ENC_RESERVE(e, e->ev, e->cap_ev, 1);

@@ -279,19 +279,75 @@ static PyTypeObject OptionsType = {
 };
 
 /* ---- dispatch --------------------------------------------------------------------- */
+/* The object used last per direction (0: encoding, 1: decoding), as a weak
+ * reference (it may be freed, and its address reused), and its Options: the
+ * usual caller uses one object many times, which then needs no attribute
+ * lookup. forget(obj) (from _Prepared.__setattr__, when the options change)
+ * drops the entry of obj. */
+static PyObject *last_ref[2];
+static Options *last_opts[2];
+
+static void cache_clear(int dir)
+{
+    Py_CLEAR(last_ref[dir]);
+    Py_CLEAR(last_opts[dir]);
+}
+
+static void cache_set(int dir, PyObject *self, Options *o)
+{
+    PyObject *ref = PyWeakref_NewRef(self, NULL);
+    cache_clear(dir);
+    if (!ref) { /* no weak references to it: not cached */
+        PyErr_Clear();
+        return;
+    }
+    last_ref[dir] = ref;
+    Py_INCREF(o);
+    last_opts[dir] = o;
+}
+
+/* the object of a weak reference, borrowed (None if it is gone) */
+static PyObject *ref_target(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *obj = NULL;
+    if (PyWeakref_GetRef(ref, &obj) < 0) {
+        PyErr_Clear();
+        return Py_None;
+    }
+    if (!obj)
+        return Py_None;
+    Py_DECREF(obj); /* still referenced by the caller's self */
+    return obj;
+#else
+    return PyWeakref_GET_OBJECT(ref);
+#endif
+}
+
 /* The prepared options of self for method kind (a new reference), or NULL
  * with no error set when the Python path must be taken. */
 static Options *options_of(PyObject *self, int kind)
 {
-    PyObject *name = (kind == K_ENCODE || kind == K_ENCODE_MANY) ? S_cenc : S_cdec;
-    PyObject *o = PyObject_GetAttr(self, name);
+    const int dir = (kind == K_ENCODE || kind == K_ENCODE_MANY) ? 0 : 1;
+    PyObject *o;
+    if (last_ref[dir] && ref_target(last_ref[dir]) == self) {
+        o = (PyObject *)last_opts[dir];
+        if (ctx_unchanged((Options *)o)) {
+            Py_INCREF(o);
+            return (Options *)o;
+        }
+        cache_clear(dir);
+    }
+    o = PyObject_GetAttr(self, dir ? S_cdec : S_cenc);
     if (!o) {
         PyErr_Clear();
         return NULL;
     }
     if (Py_TYPE(o) == &OptionsType) {
-        if (ctx_unchanged((Options *)o))
+        if (ctx_unchanged((Options *)o)) {
+            cache_set(dir, self, (Options *)o);
             return (Options *)o;
+        }
     } else if (o != Py_None) { /* False: not eligible */
         Py_DECREF(o);
         return NULL;
@@ -305,8 +361,10 @@ static Options *options_of(PyObject *self, int kind)
         PyErr_Clear(); /* the Python path raises whatever is wrong */
         return NULL;
     }
-    if (Py_TYPE(o) == &OptionsType)
+    if (Py_TYPE(o) == &OptionsType) {
+        cache_set(dir, self, (Options *)o);
         return (Options *)o;
+    }
     Py_DECREF(o);
     return NULL;
 }
@@ -664,6 +722,16 @@ static PyObject *f_set_enabled(PyObject *mod, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *f_forget(PyObject *mod, PyObject *obj)
+{
+    int dir;
+    (void)mod;
+    for (dir = 0; dir < 2; dir++)
+        if (last_ref[dir] && ref_target(last_ref[dir]) == obj)
+            cache_clear(dir);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"install", f_install, METH_VARARGS,
      "install(cls, name, python_method, prepare)\n--\n\n"
@@ -672,6 +740,8 @@ static PyMethodDef module_methods[] = {
      "prepare(self) makes the Options of self (stored by it) or returns False."},
     {"set_enabled", f_set_enabled, METH_O,
      "set_enabled(flag)\n--\n\nTake the C path (the C backend is selected) or always the Python methods."},
+    {"forget", f_forget, METH_O,
+     "forget(obj)\n--\n\nThe options of obj changed: drop what the C path remembers of them."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -681,6 +751,8 @@ static void module_free(void *m)
     (void)m;
     while (npool)
         xb_encoder_free(pool[--npool]);
+    cache_clear(0);
+    cache_clear(1);
     for (k = 0; k < K_COUNT; k++) {
         Py_CLEAR(fallback[k]);
         Py_CLEAR(prepare[k]);

@@ -140,6 +140,7 @@ struct xb_encoder {
     unsigned nacc;
     int oom;
 
+    size_t trim_n; /* the largest input since buffers were last trimmed (encode.c: trim) */
     xb_encode_result own_res; /* xb_encode_into */
     const xb_encode_options *bound_opt; /* xb_encoder_bind */
     char *bound_out;

@@ -278,3 +278,19 @@ def test_gil_released_for_large_inputs():
         if t1 - t0 > 4 * margin and any(t0 + margin < x < t1 - margin for x in ticks):
             return
     pytest.fail("no other thread ran during the large calls")
+
+
+def test_objects_freed_and_made_again():
+    """The C path remembers the last object used; a new one (perhaps at the same
+    address) must get its own options, and alternating objects theirs."""
+    x = b"<a xmlns:p='urn:p' b='1'><p:b/> x </a>"
+    want = {exact: ref_encode(x, exact=exact) for exact in (False, True)}
+    for i in range(60):
+        c = xmppbin.Codec(exact=bool(i % 2))
+        assert c.encode(x) == want[bool(i % 2)]
+        assert c.decode(want[True]) == x
+        del c
+    a, b = xmppbin.Encoder(), xmppbin.Encoder(exact=True)
+    for _ in range(5):
+        assert (a.encode(x), b.encode(x), a.encode(x)) == (want[False], want[True], want[False])
+        assert a.encode_many([x]) == [want[False]] and b.encode_many([x]) == [want[True]]

@@ -163,6 +163,8 @@ class _Prepared:
         if name not in _PREPARED:
             d = self.__dict__
             d["_fast"] = d["_cenc"] = d["_cdec"] = None
+            if _cfast is not None:
+                _cfast.forget(self)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
