@@ -64,6 +64,13 @@ int xb_enc_nomem(xb_encoder *e)
 /* ---- hashing ------------------------------------------------------------------------ */
 uint64_t xb_hash_seed;
 const char xb_zeros16[16];
+#define M8(k) ((k) >= 8 ? ~0ull : (1ull << (8 * (k))) - 1)
+#define M16(n) {M8((n) < 8 ? (n) : 8), M8((n) > 8 ? (n) - 8 : 0)}
+const uint64_t xb_mask16[17][2] = {M16(0),  M16(1),  M16(2),  M16(3),  M16(4),  M16(5),
+                                   M16(6),  M16(7),  M16(8),  M16(9),  M16(10), M16(11),
+                                   M16(12), M16(13), M16(14), M16(15), M16(16)};
+#undef M16
+#undef M8
 #define hash_seed xb_hash_seed
 #define mix64 xb_mix64
 #define str_hash xb_str_hash
@@ -71,9 +78,12 @@ const char xb_zeros16[16];
 #define load32 xb_load32
 #define bytes_eq xb_bytes_eq
 
+/* Equality of strings with 16 readable bytes each: every string this file
+ * compares is in the scanner's padded input copy or arena, xb_zeros16, the
+ * dictionary's padded copies (xb_dictionary.pad_*) or PAD_* below. */
 static inline int str_eq(xb_str a, xb_str b)
 {
-    return a.n == b.n && bytes_eq(a.p, b.p, a.n);
+    return a.n == b.n && xb_padded_eq(a.p, b.p, a.n);
 }
 
 /* ---- static tables ------------------------------------------------------------------ */
@@ -236,6 +246,26 @@ static stab prefix_tab, name_tab, ns_tab, value_tab, attr_tab, text_tab;
 static const xb_dictionary *dict1;
 static int enc_status = -1;
 
+/* padded copies (16 readable bytes from each) of the attribute and text
+ * contexts, which the dictionary has no padded copies of */
+static char ctx_pool[8192 + 16];
+static xb_str pad_attr_ctx[XBD_V1_NATTRCONTEXTS], pad_text_ctx[XBD_V1_NTEXTCONTEXTS];
+
+static int pad_copies(const xb_str *in, size_t n, xb_str *out, size_t *used)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (in[i].n > sizeof(ctx_pool) - 16 - *used)
+            return -1;
+        if (in[i].n)
+            memcpy(ctx_pool + *used, in[i].p, in[i].n);
+        out[i].p = ctx_pool + *used;
+        out[i].n = in[i].n;
+        *used += in[i].n;
+    }
+    return 0;
+}
+
 static inline uint16_t stab_tag(uint64_t h)
 {
     return (uint16_t)((h >> 48) | 1u);
@@ -263,7 +293,8 @@ static int stab_build(stab *t, sbucket *b, size_t nb, const xb_str *list, size_t
     return 0;
 }
 
-/* index of the token p[0 .. n) with hash h64, or -1 */
+/* index of the token p[0 .. n) with hash h64, or -1; p and the list's strings
+ * have 16 readable bytes (xb_padded_eq) */
 static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64)
 {
     uint32_t k = (uint32_t)h64 & t->mask;
@@ -283,7 +314,7 @@ static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64
             const xb_str *s;
             j = (unsigned)__builtin_ctz(m) >> 1;
             s = &t->list[b->idx[j]];
-            if (s->n == n && bytes_eq(s->p, p, n))
+            if (s->n == n && xb_padded_eq(s->p, p, n))
                 return b->idx[j];
             m &= ~(3u << (2 * j));
         }
@@ -292,7 +323,7 @@ static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64
         for (j = 0; j < 8; j++) {
             if (b->tag[j] == tag) {
                 const xb_str *s = &t->list[b->idx[j]];
-                if (s->n == n && bytes_eq(s->p, p, n))
+                if (s->n == n && xb_padded_eq(s->p, p, n))
                     return b->idx[j];
             }
             if (!b->tag[j])
@@ -365,7 +396,7 @@ static int build_codes(void)
 
 static void enc_init(void)
 {
-    size_t i;
+    size_t i, used;
     static int seed_anchor;
     if (xb_dict_init() != 0 || !(dict1 = xb_get_dictionary(1))) {
         enc_status = 1;
@@ -386,18 +417,22 @@ static void enc_init(void)
             return;
         }
     }
-    if (stab_build(&prefix_tab, prefix_b, 8, dict1->prefixes, dict1->nprefixes) ||
-        stab_build(&name_tab, name_b, 512, dict1->names, dict1->nnames) ||
-        stab_build(&ns_tab, ns_b, 128, dict1->namespaces, dict1->nnamespaces) ||
-        stab_build(&value_tab, value_b, 512, dict1->values, dict1->nvalues) ||
-        stab_build(&attr_tab, attr_b, 16, dict1->attr_contexts, dict1->nattr_contexts) ||
-        stab_build(&text_tab, text_b, 8, dict1->text_contexts, dict1->ntext_contexts)) {
+    used = 0;
+    if (dict1->nattr_contexts != XBD_V1_NATTRCONTEXTS || dict1->ntext_contexts != XBD_V1_NTEXTCONTEXTS ||
+        pad_copies(dict1->attr_contexts, XBD_V1_NATTRCONTEXTS, pad_attr_ctx, &used) ||
+        pad_copies(dict1->text_contexts, XBD_V1_NTEXTCONTEXTS, pad_text_ctx, &used) ||
+        stab_build(&prefix_tab, prefix_b, 8, dict1->pad_prefixes, dict1->nprefixes) ||
+        stab_build(&name_tab, name_b, 512, dict1->pad_names, dict1->nnames) ||
+        stab_build(&ns_tab, ns_b, 128, dict1->pad_namespaces, dict1->nnamespaces) ||
+        stab_build(&value_tab, value_b, 512, dict1->pad_values, dict1->nvalues) ||
+        stab_build(&attr_tab, attr_b, 16, pad_attr_ctx, XBD_V1_NATTRCONTEXTS) ||
+        stab_build(&text_tab, text_b, 8, pad_text_ctx, XBD_V1_NTEXTCONTEXTS)) {
         enc_status = 1;
         return;
     }
     for (i = 0; i < dict1->nshapes; i++) {
-        const xb_key *key = &dict1->shapes[i];
-        size_t base = (size_t)(key->items - XBD_V1_SHAPE_ITEMS), k;
+        const xb_key *key = &dict1->pad_shapes[i];
+        size_t base = (size_t)(key->items - dict1->pad_shapes[0].items), k;
         if (key->nitems > XBD_V1_NSHAPE_ITEMS || base > XBD_V1_NSHAPE_ITEMS - key->nitems) {
             enc_status = 1;
             return;
@@ -1296,7 +1331,7 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
         const hslot *s = &shape_slots[k];
         if (!s->idx1)
             return -1;
-        if (s->hash == h && same_static_shape(e, ev, &dict1->shapes[s->idx1 - 1]))
+        if (s->hash == h && same_static_shape(e, ev, &dict1->pad_shapes[s->idx1 - 1]))
             return (int)s->idx1 - 1;
         k = (k + 1) & 4095;
     }
@@ -1331,7 +1366,7 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
     } else {
         int j = static_shape(e, ev, h);
         if (j >= 0) {
-            const int16_t *sv = shape_vctx + (dict1->shapes[j].items - XBD_V1_SHAPE_ITEMS);
+            const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
             sym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
             for (k = 0; k < ev->nitems; k++)
                 it[k].vctx = sv[k];
@@ -1758,8 +1793,11 @@ static int encode_events(xb_encoder *e)
     const uint32_t *node = tcodes[XB_T_NODE];
     const size_t nn = tnsym[XB_T_NODE];
     size_t k, depth = 0; /* depth = len(names); node context stack: nctx[0 .. depth] */
-    static const xb_str NL = {"\n", 1};
-    /* node contexts and open elements: at most one per open element + 1 */
+    static const char NL16[16] = "\n"; /* padded, see str_eq */
+    static const xb_str NL = {NL16, 1};
+    /* node contexts and open elements: at most one per open element + 1;
+       indentation memory: one per depth a text can be at (0 .. the most
+       elements open at once), unset but the document's */
     XB_ENC_RESERVE(e, e->nctx, e->cap_nctx, 1);
     XB_ENC_RESERVE(e, e->ws, e->cap_ws, 1);
     e->ws[0] = NL;
