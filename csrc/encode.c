@@ -2106,15 +2106,18 @@ int64_t xb_encode_bound(xb_encoder *e, const char *xml, size_t size)
     return xb_encode_into(e, xml, size, e->bound_opt, e->bound_out, e->bound_cap);
 }
 
-int xb_encode_many(xb_encoder *e, size_t count, const char *data, const size_t *sizes,
-                   const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
+/* xb_encode_many and xb_encode_many_ptrs: the inputs concatenated in data, or
+ * at datas[i] */
+static int encode_many(xb_encoder *e, size_t count, const char *data, const char *const *datas, const size_t *sizes,
+                       const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
 {
     size_t i, off = 0;
     int rc = begin(e, opt, res);
     if (rc)
         return rc;
     for (i = 0; i < count; i++) {
-        rc = encode_one(e, data ? data + off : NULL, sizes[i]);
+        const char *x = datas ? datas[i] : data ? data + off : NULL;
+        rc = encode_one(e, x, sizes[i]);
         if (rc) {
             res->index = i;
             return rc;
@@ -2122,9 +2125,24 @@ int xb_encode_many(xb_encoder *e, size_t count, const char *data, const size_t *
         ends[i] = e->out_n;
         off += sizes[i];
     }
+    /* the output buffer grew with all messages: trimmed by the next call if it is large */
+    if (e->out_n > e->trim_n)
+        e->trim_n = e->out_n;
     res->data = (const char *)(e->out ? (const char *)e->out : "");
     res->size = e->out_n;
     return XB_OK;
+}
+
+int xb_encode_many(xb_encoder *e, size_t count, const char *data, const size_t *sizes,
+                   const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
+{
+    return encode_many(e, count, data, NULL, sizes, opt, ends, res);
+}
+
+int xb_encode_many_ptrs(xb_encoder *e, size_t count, const char *const *datas, const size_t *sizes,
+                        const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
+{
+    return encode_many(e, count, NULL, datas, sizes, opt, ends, res);
 }
 
 xb_encoder *xb_encoder_new(void)

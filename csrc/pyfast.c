@@ -474,10 +474,15 @@ typedef struct {
     size_t n, cap;
 } obuf;
 
+/* a chunk ends once its output has this many bytes: the buffer then stays
+ * below glibc's mmap threshold (128 KiB), which a buffer mapped and unmapped
+ * on every call pays for in page faults */
+#define CHUNK_OUT ((size_t)48 * 1024)
+
 static int obuf_add(obuf *b, const void *p, size_t n)
 {
     if (n > b->cap - b->n) {
-        size_t cap = b->cap ? b->cap : 4096;
+        size_t cap = b->cap ? b->cap : 2 * CHUNK_OUT;
         char *q;
         while (cap - b->n < n) {
             if (cap > SIZE_MAX / 2)
@@ -496,45 +501,100 @@ static int obuf_add(obuf *b, const void *p, size_t n)
     return 0;
 }
 
-/* Code items[i] of a tuple of bytes, all of them. decode selects the
- * direction. Returns the list, NULL with an error, or NULL without one
- * (a message failed: the Python path raises its error). */
-static PyObject *code_many(Options *o, PyObject *items, int decode)
+/* Encode every item of a tuple of bytes: xb_encode_many_ptrs on chunks of
+ * about XB_RELEASE_ENCODE input bytes (without the GIL if a chunk has that
+ * much), each chunk's messages cut from the encoder's output buffer into
+ * bytes objects. Returns the list, NULL with an error, or NULL without one
+ * (an input failed: the Python path raises its error). */
+static PyObject *encode_many_items(Options *o, PyObject *items)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(items), i, total = 0;
-    const Py_ssize_t release = decode ? XB_RELEASE_DECODE : XB_RELEASE_ENCODE;
+    const Py_ssize_t n = PyTuple_GET_SIZE(items);
+    const char **ptrs;
+    size_t *sizes, *ends;
     PyObject *out;
-    xb_encoder *e = NULL;
+    xb_encoder *e;
+    Py_ssize_t i;
+    int rc = XB_OK;
+    out = PyList_New(n);
+    if (!out)
+        return NULL;
+    ptrs = PyMem_Malloc(sizeof(*ptrs) * (size_t)(n ? n : 1));
+    sizes = PyMem_Malloc(sizeof(*sizes) * (size_t)(n ? n : 1));
+    ends = PyMem_Malloc(sizeof(*ends) * (size_t)(n ? n : 1));
+    e = pool_get();
+    if (!ptrs || !sizes || !ends || !e)
+        rc = XB_ERR_NOMEM;
+    for (i = 0; rc == XB_OK && i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(items, i);
+        ptrs[i] = PyBytes_AS_STRING(x);
+        sizes[i] = (size_t)PyBytes_GET_SIZE(x);
+    }
+    i = 0;
+    while (rc == XB_OK && i < n) {
+        Py_ssize_t j = i, k;
+        size_t chunk = 0, start = 0;
+        xb_encode_result res;
+        while (j < n && chunk < (size_t)XB_RELEASE_ENCODE)
+            chunk += sizes[j++];
+        if (chunk >= (size_t)XB_RELEASE_ENCODE) {
+            Py_BEGIN_ALLOW_THREADS
+            rc = xb_encode_many_ptrs(e, (size_t)(j - i), ptrs + i, sizes + i, &o->eo, ends + i, &res);
+            Py_END_ALLOW_THREADS
+        } else {
+            rc = xb_encode_many_ptrs(e, (size_t)(j - i), ptrs + i, sizes + i, &o->eo, ends + i, &res);
+        }
+        if (rc != XB_OK)
+            break;
+        for (k = i; k < j; k++) {
+            PyObject *r = PyBytes_FromStringAndSize(res.data + start, (Py_ssize_t)(ends[k] - start));
+            if (!r) {
+                rc = XB_ERR_NOMEM;
+                break;
+            }
+            PyList_SET_ITEM(out, k, r);
+            start = ends[k];
+        }
+        i = j;
+    }
+    if (e)
+        pool_put(e);
+    PyMem_Free(ptrs);
+    PyMem_Free(sizes);
+    PyMem_Free(ends);
+    if (rc != XB_OK) {
+        Py_DECREF(out); /* unset items are NULL, which list_dealloc skips */
+        if (rc == XB_ERR_NOMEM && !PyErr_Occurred())
+            PyErr_NoMemory();
+        return NULL;
+    }
+    return out;
+}
+
+/* Decode every item of a tuple of bytes. Small batches (less than
+ * XB_RELEASE_DECODE bytes in all) with the GIL, each message straight into
+ * its bytes object; larger ones in chunks of about that many input bytes (or
+ * CHUNK_OUT output bytes) decoded without the GIL into one buffer, then cut
+ * into bytes objects. Returns as encode_many_items. */
+static PyObject *decode_many_items(Options *o, PyObject *items)
+{
+    const Py_ssize_t n = PyTuple_GET_SIZE(items);
+    Py_ssize_t i, total = 0;
+    PyObject *out;
     int rc = XB_OK;
     for (i = 0; i < n; i++)
         total += PyBytes_GET_SIZE(PyTuple_GET_ITEM(items, i));
     out = PyList_New(n);
     if (!out)
         return NULL;
-    if (!decode && !(e = pool_get())) {
-        Py_DECREF(out);
-        return NULL;
-    }
-    if (total < release) {
-        /* small: with the GIL, each message straight into its bytes object */
+    if (total < XB_RELEASE_DECODE) {
         for (i = 0; i < n; i++) {
             PyObject *x = PyTuple_GET_ITEM(items, i), *r;
-            const char *p = PyBytes_AS_STRING(x);
-            size_t len = (size_t)PyBytes_GET_SIZE(x);
-            if (decode) {
-                xb_result res;
-                rc = xb_decode(p, len, &o->dopt, &res);
-                if (rc != XB_OK)
-                    break;
-                r = PyBytes_FromStringAndSize((const char *)res.data, (Py_ssize_t)res.size);
-                xb_free(res.data);
-            } else {
-                xb_encode_result res;
-                rc = xb_encode(e, p, len, &o->eo, &res);
-                if (rc != XB_OK)
-                    break;
-                r = PyBytes_FromStringAndSize(res.data, (Py_ssize_t)res.size);
-            }
+            xb_result res;
+            rc = xb_decode(PyBytes_AS_STRING(x), (size_t)PyBytes_GET_SIZE(x), &o->dopt, &res);
+            if (rc != XB_OK)
+                break;
+            r = PyBytes_FromStringAndSize((const char *)res.data, (Py_ssize_t)res.size);
+            xb_free(res.data);
             if (!r) {
                 rc = XB_ERR_NOMEM;
                 break;
@@ -542,8 +602,6 @@ static PyObject *code_many(Options *o, PyObject *items, int decode)
             PyList_SET_ITEM(out, i, r);
         }
     } else {
-        /* large: chunks of about `release` input bytes coded without the GIL
-           into one buffer, then cut into bytes objects with it */
         obuf buf = {NULL, 0, 0};
         size_t *ends = PyMem_Malloc(sizeof(size_t) * (size_t)(n ? n : 1));
         if (!ends)
@@ -554,23 +612,15 @@ static PyObject *code_many(Options *o, PyObject *items, int decode)
             size_t start = 0;
             buf.n = 0;
             Py_BEGIN_ALLOW_THREADS
-            while (j < n && chunk < release) {
+            while (j < n && chunk < XB_RELEASE_DECODE && buf.n < CHUNK_OUT) {
                 PyObject *x = PyTuple_GET_ITEM(items, j);
-                const char *p = PyBytes_AS_STRING(x);
                 size_t len = (size_t)PyBytes_GET_SIZE(x);
-                if (decode) {
-                    xb_result res;
-                    rc = xb_decode(p, len, &o->dopt, &res);
-                    if (rc == XB_OK) {
-                        if (obuf_add(&buf, res.data, res.size))
-                            rc = XB_ERR_NOMEM;
-                        xb_free(res.data);
-                    }
-                } else {
-                    xb_encode_result res;
-                    rc = xb_encode(e, p, len, &o->eo, &res);
-                    if (rc == XB_OK && obuf_add(&buf, res.data, res.size))
+                xb_result res;
+                rc = xb_decode(PyBytes_AS_STRING(x), len, &o->dopt, &res);
+                if (rc == XB_OK) {
+                    if (obuf_add(&buf, res.data, res.size))
                         rc = XB_ERR_NOMEM;
+                    xb_free(res.data);
                 }
                 if (rc != XB_OK)
                     break;
@@ -595,10 +645,8 @@ static PyObject *code_many(Options *o, PyObject *items, int decode)
         free(buf.p);
         PyMem_Free(ends);
     }
-    if (e)
-        pool_put(e);
     if (rc != XB_OK) {
-        Py_DECREF(out); /* unset items are NULL, which list_dealloc skips */
+        Py_DECREF(out);
         if (rc == XB_ERR_NOMEM && !PyErr_Occurred())
             PyErr_NoMemory();
         return NULL;
@@ -641,7 +689,7 @@ static PyObject *many(int kind, PyObject *self, PyObject *const *args, Py_ssize_
             Options *o = options_of(self, kind);
             PyObject *r = NULL;
             if (o) {
-                r = code_many(o, items, kind == K_DECODE_MANY);
+                r = kind == K_DECODE_MANY ? decode_many_items(o, items) : encode_many_items(o, items);
                 Py_DECREF(o);
             }
             Py_DECREF(items);
