@@ -161,10 +161,18 @@ class _Prepared:
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
         if name not in _PREPARED:
-            d = self.__dict__
-            d["_fast"] = d["_cenc"] = d["_cdec"] = None
-            if _cfast is not None:
-                _cfast.forget(self)
+            self._forget()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name not in _PREPARED:
+            self._forget()
+
+    def _forget(self) -> None:
+        d = self.__dict__
+        d["_fast"] = d["_cenc"] = d["_cdec"] = None
+        if _cfast is not None:
+            _cfast.forget(self)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
