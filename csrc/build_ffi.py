@@ -1,10 +1,16 @@
-"""cffi build script of the C core (API mode): the module xmppbin._xmppbin_c.
+"""Build script of the C core's two Python entry points:
 
-    python csrc/build_ffi.py                      # build xmppbin/_xmppbin_c*.so in place
+  xmppbin._xmppbin_c     the core through cffi (API mode): every call, batch calls, PyPy
+  xmppbin._xmppbin_fast  a CPython C-API module (csrc/pyfast.c linked with the same core
+                         sources) for single and batch calls without Python frames
+
+    python csrc/build_ffi.py                      # build both in place (xmppbin/*.so)
     XMPPBIN_SANITIZE=1 python csrc/build_ffi.py   # the same with ASan + UBSan
 
-setup.py picks up ``ffibuilder`` (cffi_modules=["csrc/build_ffi.py:ffibuilder"]),
-so ``pip install .`` compiles the same sources with the same flags.
+setup.py picks up ``ffibuilder`` (cffi_modules=["csrc/build_ffi.py:ffibuilder"]) and
+``fast_extension()`` (ext_modules), so ``pip install .`` compiles the same sources with
+the same flags. The fast module is optional: it is built only on CPython, and a
+failure to build it leaves the cffi module as the only entry point.
 
 Environment:
     XMPPBIN_SANITIZE=1   add -fsanitize=address,undefined (run Python with
@@ -16,6 +22,7 @@ Environment:
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import sys
@@ -25,7 +32,9 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODULE = "xmppbin._xmppbin_c"
+FAST_MODULE = "xmppbin._xmppbin_fast"
 SOURCES = ["csrc/decode.c", "csrc/dict.c", "csrc/scan.c", "csrc/encode.c"]
+FAST_SOURCES = ["csrc/pyfast.c"] + SOURCES
 HEADERS = ["csrc/xmppbin.h", "csrc/xb_dict.h", "csrc/dict_v1.h", "csrc/xb_enc.h"]
 
 
@@ -41,7 +50,9 @@ def _cdef() -> str:
 def _flags() -> tuple[list[str], list[str]]:
     if sys.platform == "win32":  # MSVC: no GCC-style flags
         return [], []
-    cflags = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
+    # hidden: only the module init functions are exported (no PLT or GOT indirection
+    # between the core files, nothing to clash with the other module)
+    cflags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"]
     ldflags: list[str] = []
     if os.environ.get("XMPPBIN_SANITIZE", "") not in ("", "0"):
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -75,19 +86,70 @@ def make_builder(absolute: bool = False) -> FFI:
     return b
 
 
+def fast_wanted() -> bool:
+    """The C-API module is for CPython only (PyPy and others use the cffi module)."""
+    return platform.python_implementation() == "CPython"
+
+
+def fast_extension(absolute: bool = False):
+    """The setuptools Extension of xmppbin._xmppbin_fast: csrc/pyfast.c and the core
+    sources, with the flags of the cffi module. optional: a compiler error leaves
+    the package installable (with the cffi path only)."""
+    from setuptools import Extension
+
+    def path(rel: str) -> str:
+        return os.path.join(ROOT, rel) if absolute else rel
+
+    cflags, ldflags = _flags()
+    return Extension(
+        FAST_MODULE,
+        sources=[path(s) for s in FAST_SOURCES],
+        include_dirs=[path("csrc")],
+        depends=[path(h) for h in HEADERS],
+        extra_compile_args=cflags,
+        extra_link_args=ldflags,
+        optional=True,
+    )
+
+
 # setuptools runs the build from the project root
 ffibuilder = make_builder(absolute=os.path.abspath(os.getcwd()) != ROOT)
 
 
-def main() -> int:
-    tmpdir = os.path.join(ROOT, "build", "cffi")
-    so = make_builder(absolute=True).compile(tmpdir=tmpdir, verbose=bool(os.environ.get("XMPPBIN_VERBOSE")))
+def _install(so: str) -> str:
     dest = os.path.join(ROOT, "xmppbin", os.path.basename(so))
     # a new file, renamed over the old one: processes that have it loaded keep theirs
     tmp = dest + ".tmp"
     shutil.copyfile(so, tmp)
     os.replace(tmp, dest)
-    print(dest)
+    return dest
+
+
+def build_fast(verbose: bool = False) -> str:
+    """Build xmppbin._xmppbin_fast under build/fast and return the path of the module."""
+    from setuptools import Distribution
+
+    ext = fast_extension(absolute=True)
+    ext.optional = False  # building it on purpose: a failure is an error here
+    dist = Distribution({"name": "xmppbin-fast", "ext_modules": [ext]})
+    dist.script_name = os.path.join(ROOT, "setup.py")
+    cmd = dist.get_command_obj("build_ext")
+    cmd.build_lib = os.path.join(ROOT, "build", "fast", "lib")
+    cmd.build_temp = os.path.join(ROOT, "build", "fast", "temp")
+    cmd.force = True  # the flags (sanitizers) may differ from the last build
+    cmd.verbose = verbose
+    cmd.ensure_finalized()
+    cmd.run()
+    return cmd.get_ext_fullpath(FAST_MODULE)
+
+
+def main() -> int:
+    verbose = bool(os.environ.get("XMPPBIN_VERBOSE"))
+    tmpdir = os.path.join(ROOT, "build", "cffi")
+    so = make_builder(absolute=True).compile(tmpdir=tmpdir, verbose=verbose)
+    print(_install(so))
+    if fast_wanted():
+        print(_install(build_fast(verbose)))
     return 0
 
 

@@ -2973,10 +2973,16 @@ static xb_dec *dec_get(xb_dec **slot)
     return d;
 }
 
-/* Back into the cache, or freed if it holds too much (or cannot be cached). */
+/* Back into the cache, or freed if it holds too much (or cannot be cached).
+ * The footprint is added up only after a message of more than SMALL_IN
+ * bytes or with an output buffer over SMALL_OUT: a smaller one (at most 8
+ * symbols a byte) grows the arrays by little, and most messages are small. */
+#define SMALL_IN ((size_t)512)
+#define SMALL_OUT ((size_t)64 * 1024)
 static void dec_put(xb_dec **slot, xb_dec *d)
 {
-    if (!*slot && dec_footprint(d) <= XB_CACHE_MAX_BYTES) {
+    if (!*slot && ((d->registered && d->len <= SMALL_IN && d->out.cap <= SMALL_OUT) ||
+                   dec_footprint(d) <= XB_CACHE_MAX_BYTES)) {
         if (!d->registered && pthread_once(&cache_once, cache_init) == 0 && cache_ok &&
             pthread_setspecific(cache_key, d) == 0)
             d->registered = 1;

@@ -37,6 +37,9 @@
 #include <windows.h>
 #else
 #include <pthread.h>
+#ifndef __STDC_NO_ATOMICS__
+#include <stdatomic.h>
+#endif
 #endif
 
 /* ---- errors and memory ------------------------------------------------------------ */
@@ -61,6 +64,13 @@ int xb_enc_nomem(xb_encoder *e)
 /* ---- hashing ------------------------------------------------------------------------ */
 uint64_t xb_hash_seed;
 const char xb_zeros16[16];
+#define M8(k) ((k) >= 8 ? ~0ull : (1ull << (8 * (k))) - 1)
+#define M16(n) {M8((n) < 8 ? (n) : 8), M8((n) > 8 ? (n) - 8 : 0)}
+const uint64_t xb_mask16[17][2] = {M16(0),  M16(1),  M16(2),  M16(3),  M16(4),  M16(5),
+                                   M16(6),  M16(7),  M16(8),  M16(9),  M16(10), M16(11),
+                                   M16(12), M16(13), M16(14), M16(15), M16(16)};
+#undef M16
+#undef M8
 #define hash_seed xb_hash_seed
 #define mix64 xb_mix64
 #define str_hash xb_str_hash
@@ -68,9 +78,12 @@ const char xb_zeros16[16];
 #define load32 xb_load32
 #define bytes_eq xb_bytes_eq
 
+/* Equality of strings with 16 readable bytes each: every string this file
+ * compares is in the scanner's padded input copy or arena, xb_zeros16, the
+ * dictionary's padded copies (xb_dictionary.pad_*) or PAD_* below. */
 static inline int str_eq(xb_str a, xb_str b)
 {
-    return a.n == b.n && bytes_eq(a.p, b.p, a.n);
+    return a.n == b.n && xb_padded_eq(a.p, b.p, a.n);
 }
 
 /* ---- static tables ------------------------------------------------------------------ */
@@ -219,6 +232,9 @@ typedef struct {
     uint32_t idx1;
 } hslot;
 static hslot shape_slots[4096];
+/* the value context (XB_VC_*) of every item of the static shapes, by the
+ * item's index in the dictionary's item array; for declarations unused */
+static int16_t shape_vctx[XBD_V1_NSHAPE_ITEMS];
 _Static_assert(XBD_V1_NPREFIXES <= 4 * 8 && XBD_V1_NNAMES <= 4 * 512 && XBD_V1_NNAMESPACES <= 4 * 128 &&
                    XBD_V1_NVALUES <= 4 * 1024 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
                    XBD_V1_NTEXTCONTEXTS <= 4 * 8 && 2 * XBD_V1_NSHAPES <= 4096,
@@ -229,6 +245,26 @@ static stab prefix_tab, name_tab, ns_tab, value_tab, attr_tab, text_tab;
 
 static const xb_dictionary *dict1;
 static int enc_status = -1;
+
+/* padded copies (16 readable bytes from each) of the attribute and text
+ * contexts, which the dictionary has no padded copies of */
+static char ctx_pool[8192 + 16];
+static xb_str pad_attr_ctx[XBD_V1_NATTRCONTEXTS], pad_text_ctx[XBD_V1_NTEXTCONTEXTS];
+
+static int pad_copies(const xb_str *in, size_t n, xb_str *out, size_t *used)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (in[i].n > sizeof(ctx_pool) - 16 - *used)
+            return -1;
+        if (in[i].n)
+            memcpy(ctx_pool + *used, in[i].p, in[i].n);
+        out[i].p = ctx_pool + *used;
+        out[i].n = in[i].n;
+        *used += in[i].n;
+    }
+    return 0;
+}
 
 static inline uint16_t stab_tag(uint64_t h)
 {
@@ -257,7 +293,8 @@ static int stab_build(stab *t, sbucket *b, size_t nb, const xb_str *list, size_t
     return 0;
 }
 
-/* index of the token p[0 .. n) with hash h64, or -1 */
+/* index of the token p[0 .. n) with hash h64, or -1; p and the list's strings
+ * have 16 readable bytes (xb_padded_eq) */
 static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64)
 {
     uint32_t k = (uint32_t)h64 & t->mask;
@@ -277,7 +314,7 @@ static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64
             const xb_str *s;
             j = (unsigned)__builtin_ctz(m) >> 1;
             s = &t->list[b->idx[j]];
-            if (s->n == n && bytes_eq(s->p, p, n))
+            if (s->n == n && xb_padded_eq(s->p, p, n))
                 return b->idx[j];
             m &= ~(3u << (2 * j));
         }
@@ -286,7 +323,7 @@ static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64
         for (j = 0; j < 8; j++) {
             if (b->tag[j] == tag) {
                 const xb_str *s = &t->list[b->idx[j]];
-                if (s->n == n && bytes_eq(s->p, p, n))
+                if (s->n == n && xb_padded_eq(s->p, p, n))
                     return b->idx[j];
             }
             if (!b->tag[j])
@@ -359,7 +396,7 @@ static int build_codes(void)
 
 static void enc_init(void)
 {
-    size_t i;
+    size_t i, used;
     static int seed_anchor;
     if (xb_dict_init() != 0 || !(dict1 = xb_get_dictionary(1))) {
         enc_status = 1;
@@ -380,14 +417,30 @@ static void enc_init(void)
             return;
         }
     }
-    if (stab_build(&prefix_tab, prefix_b, 8, dict1->prefixes, dict1->nprefixes) ||
-        stab_build(&name_tab, name_b, 512, dict1->names, dict1->nnames) ||
-        stab_build(&ns_tab, ns_b, 128, dict1->namespaces, dict1->nnamespaces) ||
-        stab_build(&value_tab, value_b, 1024, dict1->values, dict1->nvalues) ||
-        stab_build(&attr_tab, attr_b, 16, dict1->attr_contexts, dict1->nattr_contexts) ||
-        stab_build(&text_tab, text_b, 8, dict1->text_contexts, dict1->ntext_contexts)) {
+    used = 0;
+    if (dict1->nattr_contexts != XBD_V1_NATTRCONTEXTS || dict1->ntext_contexts != XBD_V1_NTEXTCONTEXTS ||
+        pad_copies(dict1->attr_contexts, XBD_V1_NATTRCONTEXTS, pad_attr_ctx, &used) ||
+        pad_copies(dict1->text_contexts, XBD_V1_NTEXTCONTEXTS, pad_text_ctx, &used) ||
+        stab_build(&prefix_tab, prefix_b, 8, dict1->pad_prefixes, dict1->nprefixes) ||
+        stab_build(&name_tab, name_b, 512, dict1->pad_names, dict1->nnames) ||
+        stab_build(&ns_tab, ns_b, 128, dict1->pad_namespaces, dict1->nnamespaces) ||
+        stab_build(&value_tab, value_b, sizeof value_b / sizeof value_b[0], dict1->pad_values, dict1->nvalues) ||
+        stab_build(&attr_tab, attr_b, 16, pad_attr_ctx, XBD_V1_NATTRCONTEXTS) ||
+        stab_build(&text_tab, text_b, 8, pad_text_ctx, XBD_V1_NTEXTCONTEXTS)) {
         enc_status = 1;
         return;
+    }
+    for (i = 0; i < dict1->nshapes; i++) {
+        const xb_key *key = &dict1->pad_shapes[i];
+        size_t base = (size_t)(key->items - dict1->pad_shapes[0].items), k;
+        if (key->nitems > XBD_V1_NSHAPE_ITEMS || base > XBD_V1_NSHAPE_ITEMS - key->nitems) {
+            enc_status = 1;
+            return;
+        }
+        for (k = 0; k < key->nitems; k++) {
+            int c = stab_get(&attr_tab, key->items[k].qname);
+            shape_vctx[base + k] = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
+        }
     }
     for (i = 0; i < dict1->nshapes; i++) {
         uint64_t h = static_shape_hash(&dict1->shapes[i]);
@@ -413,6 +466,25 @@ static BOOL CALLBACK enc_init_cb(PINIT_ONCE o, PVOID p, PVOID *ctx)
 static int enc_tables(void)
 {
     InitOnceExecuteOnce(&enc_once, enc_init_cb, NULL, NULL);
+    return enc_status;
+}
+#elif !defined(__STDC_NO_ATOMICS__)
+/* enc_ready: the tables are built (set once by enc_init, read by every call
+ * without the cost of pthread_once) */
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+static atomic_int enc_ready;
+static void enc_init_once(void)
+{
+    enc_init();
+    if (enc_status == 0)
+        atomic_store_explicit(&enc_ready, 1, memory_order_release);
+}
+static int enc_tables(void)
+{
+    if (atomic_load_explicit(&enc_ready, memory_order_acquire))
+        return 0;
+    if (pthread_once(&enc_once, enc_init_once) != 0)
+        return -1;
     return enc_status;
 }
 #else
@@ -1259,7 +1331,7 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
         const hslot *s = &shape_slots[k];
         if (!s->idx1)
             return -1;
-        if (s->hash == h && same_static_shape(e, ev, &dict1->shapes[s->idx1 - 1]))
+        if (s->hash == h && same_static_shape(e, ev, &dict1->pad_shapes[s->idx1 - 1]))
             return (int)s->idx1 - 1;
         k = (k + 1) & 4095;
     }
@@ -1269,7 +1341,7 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
 static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
 {
     const xb_event *ev = &e->ev[evi];
-    const xb_eitem *it = e->items + ev->first;
+    xb_eitem *it = e->items + ev->first;
     uint64_t h;
     size_t i, n = e->ncache;
     uint32_t k;
@@ -1283,16 +1355,28 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
     for (i = 0; i < n; i++)
         if (e->cache[i].hash == h && same_shape(e, ev, &e->ev[e->cache[i].ev]))
             break;
+    /* the value contexts of the attributes (looked up by qname): those of the
+       same shape's earlier tag, or of the static shape, else looked up */
     if (i < n) {
+        const xb_eitem *src = e->items + e->ev[e->cache[i].ev].first;
         sym(e, ncode, (uint32_t)(XB_N_LOCAL + i));
+        for (k = 0; k < ev->nitems; k++)
+            it[k].vctx = src[k].vctx;
         memmove(&e->cache[1], &e->cache[0], i * sizeof(e->cache[0]));
     } else {
         int j = static_shape(e, ev, h);
         if (j >= 0) {
+            const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
             sym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
+            for (k = 0; k < ev->nitems; k++)
+                it[k].vctx = sv[k];
         } else {
             sym(e, ncode, XB_N_GENERIC);
             generic_start(e, ev);
+            for (k = 0; k < ev->nitems; k++) {
+                int c = it[k].is_ns ? -1 : stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
+                it[k].vctx = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
+            }
         }
         if (n == XB_SHAPE_CACHE)
             n--;
@@ -1301,13 +1385,9 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
     }
     e->cache[0].hash = h;
     e->cache[0].ev = evi;
-    for (k = 0; k < ev->nitems; k++) {
-        int c;
-        if (it[k].is_ns)
-            continue;
-        c = stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
-        value(e, it[k].value, c < 0 ? XB_VC_OTHER_ATTR : (unsigned)(XB_VC_FIXED + c));
-    }
+    for (k = 0; k < ev->nitems; k++)
+        if (!it[k].is_ns)
+            value(e, it[k].value, (unsigned)it[k].vctx);
     return 0;
 }
 
@@ -1713,8 +1793,11 @@ static int encode_events(xb_encoder *e)
     const uint32_t *node = tcodes[XB_T_NODE];
     const size_t nn = tnsym[XB_T_NODE];
     size_t k, depth = 0; /* depth = len(names); node context stack: nctx[0 .. depth] */
-    static const xb_str NL = {"\n", 1};
-    /* node contexts and open elements: at most one per open element + 1 */
+    static const char NL16[16] = "\n"; /* padded, see str_eq */
+    static const xb_str NL = {NL16, 1};
+    /* node contexts and open elements: at most one per open element + 1;
+       indentation memory: one per depth a text can be at (0 .. the most
+       elements open at once), unset but the document's */
     XB_ENC_RESERVE(e, e->nctx, e->cap_nctx, 1);
     XB_ENC_RESERVE(e, e->ws, e->cap_ws, 1);
     e->ws[0] = NL;
@@ -1867,6 +1950,8 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
     int rc;
     e->in = (const uint8_t *)(xml ? xml : "");
     e->n = xml ? size : 0;
+    if (e->n > e->trim_n)
+        e->trim_n = e->n;
     if (e->n > o->max_size)
         return xb_enc_error(e, XB_ERR_LIMIT, o->max_size, XB_LIMIT_MAX_SIZE,
                             "input of %llu bytes exceeds max_size=%lu", (unsigned long long)e->n,
@@ -1903,8 +1988,12 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
 }
 
 /* Release buffers a large earlier call left behind (the output of the last
- * call stays valid until here). */
+ * call stays valid until here). Only after an input of more than TRIM_INPUT
+ * bytes: smaller ones cannot grow any buffer past KEEP_BYTES (the largest
+ * per input byte is the event array, at most one 80-byte event per input byte,
+ * doubled by the growth policy). */
 #define KEEP_BYTES ((size_t)1 << 20)
+#define TRIM_INPUT ((size_t)4096)
 #define TRIM(arr, cap)                                                                                     \
     do {                                                                                                   \
         if ((cap) * sizeof(*(arr)) > KEEP_BYTES) {                                                         \
@@ -1959,7 +2048,10 @@ static int begin(xb_encoder *e, const xb_encode_options *opt, xb_encode_result *
     if (bad_options(e))
         return res->error;
     e->exact = opt->exact != 0;
-    trim(e);
+    if (e->trim_n > TRIM_INPUT) {
+        trim(e);
+        e->trim_n = 0;
+    }
     e->out_n = 0;
     /* arrays that take pointer arithmetic are never NULL (NULL + 0 is undefined) */
     XB_ENC_RESERVE(e, e->ev, e->cap_ev, 1);
@@ -2014,15 +2106,18 @@ int64_t xb_encode_bound(xb_encoder *e, const char *xml, size_t size)
     return xb_encode_into(e, xml, size, e->bound_opt, e->bound_out, e->bound_cap);
 }
 
-int xb_encode_many(xb_encoder *e, size_t count, const char *data, const size_t *sizes,
-                   const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
+/* xb_encode_many and xb_encode_many_ptrs: the inputs concatenated in data, or
+ * at datas[i] */
+static int encode_many(xb_encoder *e, size_t count, const char *data, const char *const *datas, const size_t *sizes,
+                       const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
 {
     size_t i, off = 0;
     int rc = begin(e, opt, res);
     if (rc)
         return rc;
     for (i = 0; i < count; i++) {
-        rc = encode_one(e, data ? data + off : NULL, sizes[i]);
+        const char *x = datas ? datas[i] : data ? data + off : NULL;
+        rc = encode_one(e, x, sizes[i]);
         if (rc) {
             res->index = i;
             return rc;
@@ -2030,9 +2125,24 @@ int xb_encode_many(xb_encoder *e, size_t count, const char *data, const size_t *
         ends[i] = e->out_n;
         off += sizes[i];
     }
+    /* the output buffer grew with all messages: trimmed by the next call if it is large */
+    if (e->out_n > e->trim_n)
+        e->trim_n = e->out_n;
     res->data = (const char *)(e->out ? (const char *)e->out : "");
     res->size = e->out_n;
     return XB_OK;
+}
+
+int xb_encode_many(xb_encoder *e, size_t count, const char *data, const size_t *sizes,
+                   const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
+{
+    return encode_many(e, count, data, NULL, sizes, opt, ends, res);
+}
+
+int xb_encode_many_ptrs(xb_encoder *e, size_t count, const char *const *datas, const size_t *sizes,
+                        const xb_encode_options *opt, size_t *ends, xb_encode_result *res)
+{
+    return encode_many(e, count, NULL, datas, sizes, opt, ends, res);
 }
 
 xb_encoder *xb_encoder_new(void)

@@ -33,6 +33,7 @@ typedef struct {
     int32_t colon; /* index of ':' in qname, -1 if none */
     uint8_t quote;
     uint8_t is_ns; /* xmlns or xmlns:p */
+    int16_t vctx;  /* the value context of an attribute, set when its start tag is coded */
 } xb_eitem;
 
 typedef struct {
@@ -139,6 +140,7 @@ struct xb_encoder {
     unsigned nacc;
     int oom;
 
+    size_t trim_n; /* the largest input since buffers were last trimmed (encode.c: trim) */
     xb_encode_result own_res; /* xb_encode_into */
     const xb_encode_options *bound_opt; /* xb_encoder_bind */
     char *bound_out;
@@ -233,16 +235,27 @@ static inline uint64_t xb_str_hash(const char *p, size_t n)
     return xb_hash_long(p, n);
 }
 
+/* xb_mask16[n]: the first n bytes (n = 0 .. 16) of a 16-byte block, as
+ * masks of its two little-endian words (encode.c). A table rather than
+ * shifts and conditions: string lengths vary, so branches on them are
+ * mispredicted (and a shift by 64 would be undefined). */
+extern const uint64_t xb_mask16[17][2];
+
 static inline uint64_t xb_str_hash_padded(const char *p, size_t n)
 {
-    if (n <= 16) {
-        /* the bytes of each word past n masked off (the first byte is the
-           lowest: little-endian loads) */
-        unsigned k0 = n < 8 ? (unsigned)n : 8u, k1 = n > 8 ? (unsigned)n - 8u : 0u;
-        uint64_t m0 = k0 == 8 ? ~0ull : (1ull << (8 * k0)) - 1, m1 = k1 == 8 ? ~0ull : (1ull << (8 * k1)) - 1;
-        return xb_hash_words(xb_le64(p) & m0, xb_le64(p + 8) & m1, n);
-    }
+    if (n <= 16) /* the bytes of each word past n masked off */
+        return xb_hash_words(xb_le64(p) & xb_mask16[n][0], xb_le64(p + 8) & xb_mask16[n][1], n);
     return xb_hash_long(p, n);
+}
+
+/* a[0 .. n) == b[0 .. n) for strings with 16 readable bytes each, like
+ * xb_str_hash_padded's (no branch on the length below 17) */
+static inline int xb_padded_eq(const char *a, const char *b, size_t n)
+{
+    if (n <= 16)
+        return (((xb_le64(a) ^ xb_le64(b)) & xb_mask16[n][0]) | ((xb_le64(a + 8) ^ xb_le64(b + 8)) & xb_mask16[n][1])) ==
+               0;
+    return memcmp(a, b, n) == 0;
 }
 
 /* 16 zero bytes: the empty string, readable as a padded one */

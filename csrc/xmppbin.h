@@ -145,6 +145,9 @@ int64_t xb_encode_bound(xb_encoder *enc, const char *xml, size_t size);
    at ends[i]. On error res->index is the failing input. */
 int xb_encode_many(xb_encoder *enc, size_t count, const char *data, const size_t *sizes,
                    const xb_encode_options *opt, size_t *ends, xb_encode_result *res);
+/* The same with input i at datas[i] (NULL: empty) instead of concatenated. */
+int xb_encode_many_ptrs(xb_encoder *enc, size_t count, const char *const *datas, const size_t *sizes,
+                        const xb_encode_options *opt, size_t *ends, xb_encode_result *res);
 
 /* Release an output buffer (NULL is allowed). */
 void xb_free(void *p);

@@ -131,3 +131,34 @@ def test_context_is_validated():
         xmppbin.Codec(context={"": 5})
     with pytest.raises(ValueError):
         xmppbin.Encoder(dictionary=2)
+
+
+def test_without_the_fast_module():
+    """Without xmppbin._xmppbin_fast (PyPy, or not built) the methods stay the Python
+    ones and everything goes through the backend as before."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['xmppbin._xmppbin_fast'] = None\n"
+        "import xmppbin\n"
+        "assert xmppbin._cfast is None\n"
+        "assert type(xmppbin.Codec.__dict__.get('encode', xmppbin.Encoder.__dict__['encode'])).__name__ == 'function'\n"
+        "c = xmppbin.Codec()\n"
+        "x = b\"<message to='a@b/c'><body>hi</body></message>\"\n"
+        "m = c.encode(x)\n"
+        "assert c.decode(m) == x and c.encode_many([x, x]) == [m, m] and c.decode_many([m]) == [x]\n"
+        "assert xmppbin.decode(xmppbin.encode(x)) == x\n"
+        "try:\n"
+        "    c.encode(b'<a>')\n"
+        "except xmppbin.MalformedXMLError as e:\n"
+        "    assert e.offset == 0\n"
+        "else:\n"
+        "    raise AssertionError('no error')\n"
+        "print(xmppbin.backend)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() in xmppbin.BACKENDS

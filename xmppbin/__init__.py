@@ -118,6 +118,19 @@ def _use_backend(name: str) -> None:
     global _impl, backend
     _impl = _select(name)
     backend = _impl.name
+    if _cfast is not None:
+        _cfast.set_enabled(backend == "c")
+
+
+# The CPython entry point of the C core (csrc/pyfast.c): when it is built (and the
+# cffi module too, which it falls back on), install() below makes encode, decode,
+# encode_many and decode_many of Encoder and Decoder C methods that code bytes
+# directly and call the Python methods defined here for everything else (other
+# input types, open_root, errors, the Python backend). Not on PyPy.
+try:
+    from . import _xmppbin_fast as _cfast
+except ImportError:
+    _cfast = None
 
 
 def _limits(kw: dict) -> Limits:
@@ -130,7 +143,45 @@ def _limits(kw: dict) -> Limits:
         raise TypeError(f"unknown option(s): {', '.join(bad)}") from None
 
 
-class Encoder:
+#: attributes holding what was prepared from the others; setting them keeps it
+_PREPARED = frozenset(("_fast", "_cenc", "_cdec"))
+
+
+class _Prepared:
+    """Options objects that prepare their options for the backend on first use:
+    setting any attribute drops what was prepared, copies and pickles leave it
+    out. _cenc / _cdec: the options for the C fast path (an Options object of
+    xmppbin._xmppbin_fast, or False when it cannot take them), made by
+    _prepare_cenc / _prepare_cdec; _fast: Encoder's prepared cffi path."""
+
+    _fast: tuple | None = None
+    _cenc: Any = None
+    _cdec: Any = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name not in _PREPARED:
+            self._forget()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name not in _PREPARED:
+            self._forget()
+
+    def _forget(self) -> None:
+        d = self.__dict__
+        d["_fast"] = d["_cenc"] = d["_cdec"] = None
+        if _cfast is not None:
+            _cfast.forget(self)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in _PREPARED:
+            state.pop(name, None)
+        return state
+
+
+class Encoder(_Prepared):
     """Encodes XML with fixed options; reusable and safe to share between threads.
 
     context: namespace bindings inherited from the stream header (prefix -> URI,
@@ -164,24 +215,14 @@ class Encoder:
         d["limits"] = limits
         d["dictionary"] = dictionary
 
-    # What the active backend prepared for these options, made by the second
-    # encode() (a single call gains nothing from it): (backend, copy of the
-    # context, encode function, then what the C backend's shortest path needs,
-    # else Nones). Dropped whenever an attribute is set; not used once the
-    # backend or the context has changed.
-    _fast: tuple | None = None
+    # _fast: what the active backend prepared for these options, made by the
+    # second encode() (a single call gains nothing from it): (backend, copy of
+    # the context, encode function, then what the C backend's shortest path
+    # needs, else Nones). Dropped whenever an attribute is set; not used once
+    # the backend or the context has changed. (With xmppbin._xmppbin_fast,
+    # encode(bytes) does not get here: see _install_fast.)
     #: _fast after the first encode(): never valid, so the next one prepares
     _FIRST_CALL = (None,) * 8
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        if name != "_fast":
-            object.__setattr__(self, "_fast", None)
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_fast", None)
-        return state
 
     def encode(self, xml: bytes | str, *, open_root: bool | None = None) -> bytes:
         """Encode one element (or, with open_root, a stream header left open)."""
@@ -250,7 +291,7 @@ class Encoder:
         return self.encode(etree.tostring(el, encoding="utf-8", with_tail=False))
 
 
-class Decoder:
+class Decoder(_Prepared):
     """Decodes messages with fixed options; reusable and safe to share between threads."""
 
     def __init__(
@@ -319,13 +360,70 @@ class Codec(Encoder, Decoder):
         Encoder.__init__(self, **options)
 
 
+def _prepare_cenc(self: Encoder) -> Any:
+    """The fast path's options of an Encoder (stored as its _cenc), or False if it
+    cannot take them: another dictionary, a context that is not a dict of str."""
+    o = False
+    try:
+        ctx, lim = self.context, self.limits
+        if self.dictionary is _D1 and type(ctx) is dict:
+            o = _cfast.Options(self.exact, self.allow_comments, lim.max_size, lim.max_depth, lim.max_attributes,
+                               lim.max_string, lim.max_elements, ctx)
+    except Exception:
+        o = False
+    self.__dict__["_cenc"] = o
+    return o
+
+
+def _prepare_cdec(self: Decoder) -> Any:
+    """The fast path's options of a Decoder (stored as its _cdec), or False."""
+    o = False
+    try:
+        ctx, lim = self.context, self.limits
+        if type(ctx) is dict:
+            o = _cfast.Options(False, self.allow_comments, lim.max_size, lim.max_depth, lim.max_attributes,
+                               lim.max_string, lim.max_elements, ctx)
+    except Exception:
+        o = False
+    self.__dict__["_cdec"] = o
+    return o
+
+
+def _install_fast() -> None:
+    """Make the four methods C entry points (csrc/pyfast.c) if both extensions are built;
+    the methods defined above stay their fallback for everything else."""
+    global _cfast, _D1
+    if _cfast is None:
+        return
+    try:
+        _c_backend()
+    except ImportError:  # the fast path relies on the cffi module for the rest
+        _cfast = None
+        return
+    _D1 = get_dictionary(1)
+    for cls, name, prep in ((Encoder, "encode", _prepare_cenc), (Encoder, "encode_many", _prepare_cenc),
+                            (Decoder, "decode", _prepare_cdec), (Decoder, "decode_many", _prepare_cdec)):
+        _cfast.install(cls, name, cls.__dict__[name], prep)
+    _cfast.set_enabled(backend == "c")
+
+
+_D1: Any = None
+_install_fast()
+#: for the module-level functions called without options
+_DEFAULT_CODEC = Codec()
+
+
 def encode(xml: bytes | str, *, exact: bool = False, open_root: bool | None = None, **options: Any) -> bytes:
     """Encode one XMPP element. See Encoder for the options."""
+    if exact is False and open_root is None and not options:
+        return _DEFAULT_CODEC.encode(xml)
     return Encoder(exact=exact, **options).encode(xml, open_root=open_root)
 
 
 def decode(data: bytes, **options: Any) -> bytes:
     """Decode one message to UTF-8 XML. See Decoder for the options."""
+    if not options:
+        return _DEFAULT_CODEC.decode(data)
     return Decoder(**options).decode(data)
 
 
@@ -343,9 +441,13 @@ def decode_element(data: bytes, **options: Any) -> Any:
 
 def encode_many(xmls: Iterable[bytes | str], *, exact: bool = False, **options: Any) -> list[bytes]:
     """Encode many elements in one call. See Encoder for the options."""
+    if exact is False and not options:
+        return _DEFAULT_CODEC.encode_many(xmls)
     return Encoder(exact=exact, **options).encode_many(xmls)
 
 
 def decode_many(datas: Iterable[bytes], **options: Any) -> list[bytes]:
     """Decode many messages in one call. See Decoder for the options."""
+    if not options:
+        return _DEFAULT_CODEC.decode_many(datas)
     return Decoder(**options).decode_many(datas)

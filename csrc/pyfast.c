@@ -1,0 +1,847 @@
+/*
+ * xmppbin._xmppbin_fast: a CPython C-API entry point to the C core, for the
+ * calls where the cffi path's own cost dominates (one stanza of a few hundred
+ * bytes takes about 1 us to code; the Python frames, argument conversion and
+ * cffi call around it took about 0.5 us more).
+ *
+ * The same core (csrc/decode.c, dict.c, scan.c, encode.c) is also built
+ * through cffi as xmppbin._xmppbin_c, which stays the complete backend (every
+ * call, PyPy). This module only adds a shortcut for the common cases, the way
+ * python-zstandard ships a C-API backend and a cffi backend of one C library:
+ *
+ *   Encoder.encode(bytes), Decoder.decode(bytes),
+ *   Encoder.encode_many(list/tuple of bytes), Decoder.decode_many(...)
+ *
+ * install() replaces these methods of the Python classes by method
+ * descriptors of the functions below, so that `codec.encode(x)` calls C with
+ * no Python frame in between. Each looks up the options the object has
+ * prepared (an Options object in its _cenc / _cdec attribute, made by a Python
+ * hook on first use and dropped whenever an attribute changes), checks that the
+ * context dict still holds what it held then, and codes. Anything else
+ * (another input type, keyword arguments, an unprepared or ineligible object,
+ * the Python backend selected) and every failure of the C core goes to the
+ * original Python method, which is passed to install(): errors are therefore
+ * raised by the existing cffi path (xmppbin/_cerrors.py), with the same class,
+ * offset, limit and index as before; this module never builds an error.
+ *
+ * Threads: the GIL is held for small inputs (releasing and taking it again
+ * would cost more than the call) and released for large ones (single inputs
+ * of XB_RELEASE_* bytes or more; batches in chunks of that much input). The
+ * encoders (which keep their buffers between calls) come from a small pool
+ * taken from and given back to while holding the GIL, so concurrent calls
+ * never share one; the decoder keeps its state per thread in decode.c.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmppbin.h"
+
+/* inputs from this size on are coded without the GIL (bytes of XML for the
+ * encoder; of binary for the decoder, which produces about 5x as much) */
+#define XB_RELEASE_ENCODE ((Py_ssize_t)64 * 1024)
+#define XB_RELEASE_DECODE ((Py_ssize_t)16 * 1024)
+/* encoders kept for reuse */
+#define POOL_MAX 8
+
+/* ---- state (protected by the GIL) ------------------------------------------ */
+static int enabled;                /* the C backend is selected (set_enabled) */
+static xb_encoder *pool[POOL_MAX]; /* idle encoders */
+static int npool;
+static PyObject *S_cenc, *S_cdec;  /* interned attribute names */
+
+enum { K_ENCODE, K_DECODE, K_ENCODE_MANY, K_DECODE_MANY, K_COUNT };
+/* per method: the Python method it replaces (called for everything else) and
+ * the hook that prepares an object's options (returns Options or False) */
+static PyObject *fallback[K_COUNT], *prepare[K_COUNT];
+
+static xb_encoder *pool_get(void)
+{
+    if (npool)
+        return pool[--npool];
+    return xb_encoder_new();
+}
+
+static void pool_put(xb_encoder *e)
+{
+    if (npool < POOL_MAX)
+        pool[npool++] = e;
+    else
+        xb_encoder_free(e);
+}
+
+/* ---- Options ------------------------------------------------------------------ */
+/* The options of one Encoder or Decoder in the form of the C core, with the
+ * context packed as xb_encode_options / xb_decode_options take it, and a
+ * snapshot of the context dict (its keys and values, referenced) to notice a
+ * change made in place. Immutable once made (but for the version tag). */
+typedef struct {
+    PyObject_HEAD
+    xb_encode_options eo;
+    xb_decode_options dopt;
+    char *ctx_data;
+    size_t *ctx_lens;
+    PyObject *ctx; /* the dict */
+    Py_ssize_t nctx;
+    PyObject **snap; /* key 0, value 0, key 1, ... */
+#if PY_VERSION_HEX < 0x030C0000
+    uint64_t tag; /* the dict's ma_version_tag when last seen unchanged */
+#endif
+} Options;
+
+static PyTypeObject OptionsType;
+
+/* The context dict still maps the same keys to the same value objects. */
+static int ctx_unchanged(Options *o)
+{
+    PyObject *d = o->ctx;
+    Py_ssize_t i;
+#if PY_VERSION_HEX < 0x030C0000
+    if (((PyDictObject *)d)->ma_version_tag == o->tag)
+        return 1;
+#endif
+    if (PyDict_GET_SIZE(d) != o->nctx)
+        return 0;
+    for (i = 0; i < o->nctx; i++) {
+        PyObject *v = PyDict_GetItemWithError(d, o->snap[2 * i]);
+        if (v != o->snap[2 * i + 1]) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    o->tag = ((PyDictObject *)d)->ma_version_tag;
+#endif
+    return 1;
+}
+
+static int limit_arg(PyObject *v, uint32_t *out)
+{
+    long x;
+    if (!PyLong_CheckExact(v)) {
+        PyErr_SetString(PyExc_TypeError, "limits must be ints");
+        return -1;
+    }
+    x = PyLong_AsLong(v);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (x < 1 || x > 0x7FFFFFFFL) {
+        PyErr_SetString(PyExc_ValueError, "limits must be in 1..2**31-1");
+        return -1;
+    }
+    *out = (uint32_t)x;
+    return 0;
+}
+
+/* Options(exact, allow_comments, max_size, max_depth, max_attributes,
+ *         max_string, max_elements, context): context a dict of str to str
+ * (TypeError or ValueError otherwise: the caller then keeps the Python path) */
+static PyObject *Options_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    int exact, allow_comments;
+    PyObject *lim[5], *ctx;
+    uint32_t lv[5];
+    Options *o;
+    Py_ssize_t pos = 0, n, i, total = 0;
+    PyObject *k, *v;
+    char *w;
+    (void)type;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "Options takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "ppOOOOOO!:Options", &exact, &allow_comments, &lim[0], &lim[1], &lim[2], &lim[3],
+                          &lim[4], &PyDict_Type, &ctx))
+        return NULL;
+    if (!PyDict_CheckExact(ctx)) {
+        PyErr_SetString(PyExc_TypeError, "context must be a dict");
+        return NULL;
+    }
+    for (i = 0; i < 5; i++)
+        if (limit_arg(lim[i], &lv[i]))
+            return NULL;
+    /* allocated first: nothing below may run Python code (a collection could),
+       so the dict stays as the two passes over it see it */
+    o = PyObject_GC_New(Options, &OptionsType);
+    if (!o)
+        return NULL;
+    o->ctx_data = NULL;
+    o->ctx_lens = NULL;
+    o->snap = NULL;
+    o->nctx = 0;
+    Py_INCREF(ctx);
+    o->ctx = ctx;
+    n = PyDict_GET_SIZE(ctx);
+    while (PyDict_Next(ctx, &pos, &k, &v)) {
+        Py_ssize_t a, b;
+        /* strict UTF-8: a lone surrogate (which the Python path encodes with
+           surrogatepass) raises here, and the object stays on the Python path */
+        if (!PyUnicode_CheckExact(k) || !PyUnicode_CheckExact(v)) {
+            PyErr_SetString(PyExc_TypeError, "context must map str to str");
+            goto fail;
+        }
+        if (!PyUnicode_AsUTF8AndSize(k, &a) || !PyUnicode_AsUTF8AndSize(v, &b))
+            goto fail;
+        total += a + b;
+    }
+    o->ctx_data = PyMem_Malloc((size_t)total + 1);
+    o->ctx_lens = PyMem_Malloc(sizeof(size_t) * (size_t)(2 * n + 1));
+    o->snap = PyMem_Malloc(sizeof(PyObject *) * (size_t)(2 * n + 1));
+    if (!o->ctx_data || !o->ctx_lens || !o->snap) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    w = o->ctx_data;
+    pos = 0;
+    i = 0;
+    while (i < n && PyDict_Next(ctx, &pos, &k, &v)) {
+        Py_ssize_t a, b;
+        const char *ka = PyUnicode_AsUTF8AndSize(k, &a), *va = PyUnicode_AsUTF8AndSize(v, &b);
+        memcpy(w, ka, (size_t)a);
+        w += a;
+        memcpy(w, va, (size_t)b);
+        w += b;
+        o->ctx_lens[2 * i] = (size_t)a;
+        o->ctx_lens[2 * i + 1] = (size_t)b;
+        Py_INCREF(k);
+        Py_INCREF(v);
+        o->snap[2 * i] = k;
+        o->snap[2 * i + 1] = v;
+        o->nctx = ++i;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    o->tag = ((PyDictObject *)ctx)->ma_version_tag;
+#endif
+    memset(&o->eo, 0, sizeof(o->eo));
+    memset(&o->dopt, 0, sizeof(o->dopt));
+    o->eo.max_size = o->dopt.max_size = lv[0];
+    o->eo.max_depth = o->dopt.max_depth = lv[1];
+    o->eo.max_attributes = o->dopt.max_attributes = lv[2];
+    o->eo.max_string = o->dopt.max_string = lv[3];
+    o->eo.max_elements = o->dopt.max_elements = lv[4];
+    o->eo.exact = exact;
+    o->eo.allow_comments = o->dopt.allow_comments = allow_comments;
+    o->eo.open_root = -1; /* open_root=None: the fast path is only taken without it */
+    o->eo.dictionary = 1;
+    o->eo.context_count = o->dopt.context_count = (size_t)o->nctx;
+    o->eo.context_data = o->dopt.context_data = o->ctx_data;
+    o->eo.context_lens = o->dopt.context_lens = o->ctx_lens;
+    PyObject_GC_Track(o);
+    return (PyObject *)o;
+fail:
+    PyObject_GC_Track(o);
+    Py_DECREF(o);
+    return NULL;
+}
+
+static int Options_traverse(Options *o, visitproc visit, void *arg)
+{
+    Py_ssize_t i;
+    Py_VISIT(o->ctx);
+    for (i = 0; i < 2 * o->nctx; i++)
+        Py_VISIT(o->snap[i]);
+    return 0;
+}
+
+static int Options_clear(Options *o)
+{
+    Py_ssize_t i, n = o->nctx;
+    o->nctx = 0;
+    for (i = 0; i < 2 * n; i++)
+        Py_CLEAR(o->snap[i]);
+    Py_CLEAR(o->ctx);
+    return 0;
+}
+
+static void Options_dealloc(Options *o)
+{
+    PyObject_GC_UnTrack(o);
+    Options_clear(o);
+    PyMem_Free(o->snap);
+    PyMem_Free(o->ctx_lens);
+    PyMem_Free(o->ctx_data);
+    PyObject_GC_Del(o);
+}
+
+static PyTypeObject OptionsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xmppbin._xmppbin_fast.Options",
+    .tp_basicsize = sizeof(Options),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Options(exact, allow_comments, max_size, max_depth, max_attributes, max_string, max_elements, "
+              "context)\n--\n\nThe options of an Encoder or Decoder, prepared for the C core.",
+    .tp_new = Options_new,
+    .tp_traverse = (traverseproc)Options_traverse,
+    .tp_clear = (inquiry)Options_clear,
+    .tp_dealloc = (destructor)Options_dealloc,
+};
+
+/* ---- dispatch --------------------------------------------------------------------- */
+/* The object used last per direction (0: encoding, 1: decoding), as a weak
+ * reference (it may be freed, and its address reused), and its Options: the
+ * usual caller uses one object many times, which then needs no attribute
+ * lookup. forget(obj) (from _Prepared.__setattr__, when the options change)
+ * drops the entry of obj. */
+static PyObject *last_ref[2];
+static Options *last_opts[2];
+
+static void cache_clear(int dir)
+{
+    Py_CLEAR(last_ref[dir]);
+    Py_CLEAR(last_opts[dir]);
+}
+
+static void cache_set(int dir, PyObject *self, Options *o)
+{
+    PyObject *ref = PyWeakref_NewRef(self, NULL);
+    cache_clear(dir);
+    if (!ref) { /* no weak references to it: not cached */
+        PyErr_Clear();
+        return;
+    }
+    last_ref[dir] = ref;
+    Py_INCREF(o);
+    last_opts[dir] = o;
+}
+
+/* the object of a weak reference, borrowed (None if it is gone) */
+static PyObject *ref_target(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *obj = NULL;
+    if (PyWeakref_GetRef(ref, &obj) < 0) {
+        PyErr_Clear();
+        return Py_None;
+    }
+    if (!obj)
+        return Py_None;
+    Py_DECREF(obj); /* still referenced by the caller's self */
+    return obj;
+#else
+    return PyWeakref_GET_OBJECT(ref);
+#endif
+}
+
+/* The prepared options of self for method kind (a new reference), or NULL
+ * with no error set when the Python path must be taken. */
+static Options *options_of(PyObject *self, int kind)
+{
+    const int dir = (kind == K_ENCODE || kind == K_ENCODE_MANY) ? 0 : 1;
+    PyObject *o;
+    if (last_ref[dir] && ref_target(last_ref[dir]) == self) {
+        o = (PyObject *)last_opts[dir];
+        if (ctx_unchanged((Options *)o)) {
+            Py_INCREF(o);
+            return (Options *)o;
+        }
+        cache_clear(dir);
+    }
+    o = PyObject_GetAttr(self, dir ? S_cdec : S_cenc);
+    if (!o) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (Py_TYPE(o) == &OptionsType) {
+        if (ctx_unchanged((Options *)o)) {
+            cache_set(dir, self, (Options *)o);
+            return (Options *)o;
+        }
+    } else if (o != Py_None) { /* False: not eligible */
+        Py_DECREF(o);
+        return NULL;
+    }
+    Py_DECREF(o);
+    /* first use, or the context changed in place: prepare again */
+    if (!prepare[kind])
+        return NULL;
+    o = PyObject_CallOneArg(prepare[kind], self);
+    if (!o) {
+        PyErr_Clear(); /* the Python path raises whatever is wrong */
+        return NULL;
+    }
+    if (Py_TYPE(o) == &OptionsType) {
+        cache_set(dir, self, (Options *)o);
+        return (Options *)o;
+    }
+    Py_DECREF(o);
+    return NULL;
+}
+
+/* the Python method: fallback[kind](self, *args, **kwargs) */
+static PyObject *call_python(int kind, PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *small[8], **arr = small, *r;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, total = 1 + nargs + nkw, i;
+    if (!fallback[kind]) {
+        PyErr_SetString(PyExc_RuntimeError, "xmppbin._xmppbin_fast is not installed");
+        return NULL;
+    }
+    if (total > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
+        arr = PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
+        if (!arr)
+            return PyErr_NoMemory();
+    }
+    arr[0] = self;
+    for (i = 0; i < nargs + nkw; i++)
+        arr[1 + i] = args[i];
+    r = PyObject_Vectorcall(fallback[kind], arr, (size_t)(1 + nargs), kwnames);
+    if (arr != small)
+        PyMem_Free(arr);
+    return r;
+}
+
+/* ---- single calls ------------------------------------------------------------------- */
+/* NULL without an error: the C core failed, the Python path raises the error */
+static PyObject *encode_bytes(Options *o, PyObject *xml)
+{
+    const char *p = PyBytes_AS_STRING(xml);
+    Py_ssize_t n = PyBytes_GET_SIZE(xml);
+    xb_encode_result res;
+    xb_encoder *e = pool_get();
+    PyObject *r = NULL;
+    int rc;
+    if (!e)
+        return NULL;
+    if (n >= XB_RELEASE_ENCODE) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = xb_encode(e, p, (size_t)n, &o->eo, &res);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = xb_encode(e, p, (size_t)n, &o->eo, &res);
+    }
+    if (rc == XB_OK)
+        r = PyBytes_FromStringAndSize(res.data, (Py_ssize_t)res.size);
+    pool_put(e);
+    return r;
+}
+
+static PyObject *decode_bytes(Options *o, PyObject *data)
+{
+    const char *p = PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    xb_result res;
+    PyObject *r;
+    int rc;
+    if (n >= XB_RELEASE_DECODE) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = xb_decode(p, (size_t)n, &o->dopt, &res);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = xb_decode(p, (size_t)n, &o->dopt, &res);
+    }
+    if (rc != XB_OK)
+        return NULL;
+    r = PyBytes_FromStringAndSize((const char *)res.data, (Py_ssize_t)res.size);
+    xb_free(res.data);
+    return r;
+}
+
+static PyObject *m_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs == 1 && !kwnames && enabled && PyBytes_CheckExact(args[0])) {
+        Options *o = options_of(self, K_ENCODE);
+        if (o) {
+            PyObject *r = encode_bytes(o, args[0]);
+            Py_DECREF(o);
+            if (r || PyErr_Occurred())
+                return r;
+        }
+    }
+    return call_python(K_ENCODE, self, args, nargs, kwnames);
+}
+
+static PyObject *m_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs == 1 && !kwnames && enabled && PyBytes_CheckExact(args[0])) {
+        Options *o = options_of(self, K_DECODE);
+        if (o) {
+            PyObject *r = decode_bytes(o, args[0]);
+            Py_DECREF(o);
+            if (r || PyErr_Occurred())
+                return r;
+        }
+    }
+    return call_python(K_DECODE, self, args, nargs, kwnames);
+}
+
+/* ---- batch calls -------------------------------------------------------------------- */
+/* A growing byte buffer and the end offset of each message in it (malloc'd:
+ * used without the GIL). */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} obuf;
+
+/* a chunk ends once its output has this many bytes: the buffer then stays
+ * below glibc's mmap threshold (128 KiB), which a buffer mapped and unmapped
+ * on every call pays for in page faults */
+#define CHUNK_OUT ((size_t)48 * 1024)
+
+static int obuf_add(obuf *b, const void *p, size_t n)
+{
+    if (n > b->cap - b->n) {
+        size_t cap = b->cap ? b->cap : 2 * CHUNK_OUT;
+        char *q;
+        while (cap - b->n < n) {
+            if (cap > SIZE_MAX / 2)
+                return -1;
+            cap *= 2;
+        }
+        q = realloc(b->p, cap);
+        if (!q)
+            return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return 0;
+}
+
+/* Encode every item of a tuple of bytes: xb_encode_many_ptrs on chunks of
+ * about XB_RELEASE_ENCODE input bytes (without the GIL if a chunk has that
+ * much), each chunk's messages cut from the encoder's output buffer into
+ * bytes objects. Returns the list, NULL with an error, or NULL without one
+ * (an input failed: the Python path raises its error). */
+static PyObject *encode_many_items(Options *o, PyObject *items)
+{
+    const Py_ssize_t n = PyTuple_GET_SIZE(items);
+    const char **ptrs;
+    size_t *sizes, *ends;
+    PyObject *out;
+    xb_encoder *e;
+    Py_ssize_t i;
+    int rc = XB_OK;
+    out = PyList_New(n);
+    if (!out)
+        return NULL;
+    ptrs = PyMem_Malloc(sizeof(*ptrs) * (size_t)(n ? n : 1));
+    sizes = PyMem_Malloc(sizeof(*sizes) * (size_t)(n ? n : 1));
+    ends = PyMem_Malloc(sizeof(*ends) * (size_t)(n ? n : 1));
+    e = pool_get();
+    if (!ptrs || !sizes || !ends || !e)
+        rc = XB_ERR_NOMEM;
+    for (i = 0; rc == XB_OK && i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(items, i);
+        ptrs[i] = PyBytes_AS_STRING(x);
+        sizes[i] = (size_t)PyBytes_GET_SIZE(x);
+    }
+    i = 0;
+    while (rc == XB_OK && i < n) {
+        Py_ssize_t j = i, k;
+        size_t chunk = 0, start = 0;
+        xb_encode_result res;
+        while (j < n && chunk < (size_t)XB_RELEASE_ENCODE)
+            chunk += sizes[j++];
+        if (chunk >= (size_t)XB_RELEASE_ENCODE) {
+            Py_BEGIN_ALLOW_THREADS
+            rc = xb_encode_many_ptrs(e, (size_t)(j - i), ptrs + i, sizes + i, &o->eo, ends + i, &res);
+            Py_END_ALLOW_THREADS
+        } else {
+            rc = xb_encode_many_ptrs(e, (size_t)(j - i), ptrs + i, sizes + i, &o->eo, ends + i, &res);
+        }
+        if (rc != XB_OK)
+            break;
+        for (k = i; k < j; k++) {
+            PyObject *r = PyBytes_FromStringAndSize(res.data + start, (Py_ssize_t)(ends[k] - start));
+            if (!r) {
+                rc = XB_ERR_NOMEM;
+                break;
+            }
+            PyList_SET_ITEM(out, k, r);
+            start = ends[k];
+        }
+        i = j;
+    }
+    if (e)
+        pool_put(e);
+    PyMem_Free(ptrs);
+    PyMem_Free(sizes);
+    PyMem_Free(ends);
+    if (rc != XB_OK) {
+        Py_DECREF(out); /* unset items are NULL, which list_dealloc skips */
+        if (rc == XB_ERR_NOMEM && !PyErr_Occurred())
+            PyErr_NoMemory();
+        return NULL;
+    }
+    return out;
+}
+
+/* Decode every item of a tuple of bytes. Small batches (less than
+ * XB_RELEASE_DECODE bytes in all) with the GIL, each message straight into
+ * its bytes object; larger ones in chunks of about that many input bytes (or
+ * CHUNK_OUT output bytes) decoded without the GIL into one buffer, then cut
+ * into bytes objects. Returns as encode_many_items. */
+static PyObject *decode_many_items(Options *o, PyObject *items)
+{
+    const Py_ssize_t n = PyTuple_GET_SIZE(items);
+    Py_ssize_t i, total = 0;
+    PyObject *out;
+    int rc = XB_OK;
+    for (i = 0; i < n; i++)
+        total += PyBytes_GET_SIZE(PyTuple_GET_ITEM(items, i));
+    out = PyList_New(n);
+    if (!out)
+        return NULL;
+    if (total < XB_RELEASE_DECODE) {
+        for (i = 0; i < n; i++) {
+            PyObject *x = PyTuple_GET_ITEM(items, i), *r;
+            xb_result res;
+            rc = xb_decode(PyBytes_AS_STRING(x), (size_t)PyBytes_GET_SIZE(x), &o->dopt, &res);
+            if (rc != XB_OK)
+                break;
+            r = PyBytes_FromStringAndSize((const char *)res.data, (Py_ssize_t)res.size);
+            xb_free(res.data);
+            if (!r) {
+                rc = XB_ERR_NOMEM;
+                break;
+            }
+            PyList_SET_ITEM(out, i, r);
+        }
+    } else {
+        obuf buf = {NULL, 0, 0};
+        size_t *ends = PyMem_Malloc(sizeof(size_t) * (size_t)(n ? n : 1));
+        if (!ends)
+            rc = XB_ERR_NOMEM;
+        i = 0;
+        while (rc == XB_OK && i < n) {
+            Py_ssize_t j = i, chunk = 0, k;
+            size_t start = 0;
+            buf.n = 0;
+            Py_BEGIN_ALLOW_THREADS
+            while (j < n && chunk < XB_RELEASE_DECODE && buf.n < CHUNK_OUT) {
+                PyObject *x = PyTuple_GET_ITEM(items, j);
+                size_t len = (size_t)PyBytes_GET_SIZE(x);
+                xb_result res;
+                rc = xb_decode(PyBytes_AS_STRING(x), len, &o->dopt, &res);
+                if (rc == XB_OK) {
+                    if (obuf_add(&buf, res.data, res.size))
+                        rc = XB_ERR_NOMEM;
+                    xb_free(res.data);
+                }
+                if (rc != XB_OK)
+                    break;
+                ends[j] = buf.n;
+                chunk += (Py_ssize_t)len;
+                j++;
+            }
+            Py_END_ALLOW_THREADS
+            if (rc != XB_OK)
+                break;
+            for (k = i; k < j; k++) {
+                PyObject *r = PyBytes_FromStringAndSize(buf.p ? buf.p + start : "", (Py_ssize_t)(ends[k] - start));
+                if (!r) {
+                    rc = XB_ERR_NOMEM;
+                    break;
+                }
+                PyList_SET_ITEM(out, k, r);
+                start = ends[k];
+            }
+            i = j;
+        }
+        free(buf.p);
+        PyMem_Free(ends);
+    }
+    if (rc != XB_OK) {
+        Py_DECREF(out);
+        if (rc == XB_ERR_NOMEM && !PyErr_Occurred())
+            PyErr_NoMemory();
+        return NULL;
+    }
+    return out;
+}
+
+/* items as a tuple of exact bytes objects (a new reference), or NULL without
+ * an error when the Python path must take them */
+static PyObject *bytes_items(PyObject *seq)
+{
+    PyObject *t;
+    Py_ssize_t i, n;
+    if (PyList_CheckExact(seq)) {
+        t = PyList_AsTuple(seq);
+        if (!t) {
+            PyErr_Clear();
+            return NULL;
+        }
+    } else if (PyTuple_CheckExact(seq)) {
+        Py_INCREF(seq);
+        t = seq;
+    } else {
+        return NULL;
+    }
+    n = PyTuple_GET_SIZE(t);
+    for (i = 0; i < n; i++)
+        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(t, i))) {
+            Py_DECREF(t);
+            return NULL;
+        }
+    return t;
+}
+
+static PyObject *many(int kind, PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs == 1 && !kwnames && enabled) {
+        PyObject *items = bytes_items(args[0]);
+        if (items) {
+            Options *o = options_of(self, kind);
+            PyObject *r = NULL;
+            if (o) {
+                r = kind == K_DECODE_MANY ? decode_many_items(o, items) : encode_many_items(o, items);
+                Py_DECREF(o);
+            }
+            Py_DECREF(items);
+            if (r || PyErr_Occurred())
+                return r;
+        }
+    }
+    return call_python(kind, self, args, nargs, kwnames);
+}
+
+static PyObject *m_encode_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return many(K_ENCODE_MANY, self, args, nargs, kwnames);
+}
+
+static PyObject *m_decode_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return many(K_DECODE_MANY, self, args, nargs, kwnames);
+}
+
+#define FASTCALL(f) (PyCFunction)(void (*)(void))(f)
+static PyMethodDef method_defs[K_COUNT] = {
+    {"encode", FASTCALL(m_encode), METH_FASTCALL | METH_KEYWORDS,
+     "encode($self, xml, /, *, open_root=None)\n--\n\n"
+     "Encode one element (or, with open_root, a stream header left open)."},
+    {"decode", FASTCALL(m_decode), METH_FASTCALL | METH_KEYWORDS,
+     "decode($self, data, /)\n--\n\nThe UTF-8 XML of one message."},
+    {"encode_many", FASTCALL(m_encode_many), METH_FASTCALL | METH_KEYWORDS,
+     "encode_many($self, xmls, /)\n--\n\n"
+     "Encode many elements in one call. The first invalid input raises its error;\n"
+     "the message names its index."},
+    {"decode_many", FASTCALL(m_decode_many), METH_FASTCALL | METH_KEYWORDS,
+     "decode_many($self, datas, /)\n--\n\nDecode many messages in one call; the first invalid one raises."},
+};
+
+/* ---- module functions ---------------------------------------------------------------- */
+static PyObject *f_install(PyObject *mod, PyObject *args)
+{
+    PyObject *cls, *py, *prep, *descr;
+    const char *name;
+    int kind;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "O!sOO:install", &PyType_Type, &cls, &name, &py, &prep))
+        return NULL;
+    for (kind = 0; kind < K_COUNT; kind++)
+        if (strcmp(name, method_defs[kind].ml_name) == 0)
+            break;
+    if (kind == K_COUNT) {
+        PyErr_Format(PyExc_ValueError, "no fast path for %s", name);
+        return NULL;
+    }
+    if (!PyCallable_Check(py) || !PyCallable_Check(prep)) {
+        PyErr_SetString(PyExc_TypeError, "install needs the Python method and a prepare hook");
+        return NULL;
+    }
+    descr = PyDescr_NewMethod((PyTypeObject *)cls, &method_defs[kind]);
+    if (!descr)
+        return NULL;
+    Py_INCREF(py);
+    Py_XSETREF(fallback[kind], py);
+    Py_INCREF(prep);
+    Py_XSETREF(prepare[kind], prep);
+    if (PyObject_SetAttrString(cls, name, descr)) {
+        Py_DECREF(descr);
+        return NULL;
+    }
+    Py_DECREF(descr);
+    Py_RETURN_NONE;
+}
+
+static PyObject *f_set_enabled(PyObject *mod, PyObject *arg)
+{
+    int v = PyObject_IsTrue(arg);
+    (void)mod;
+    if (v < 0)
+        return NULL;
+    enabled = v;
+    Py_RETURN_NONE;
+}
+
+static PyObject *f_forget(PyObject *mod, PyObject *obj)
+{
+    int dir;
+    (void)mod;
+    for (dir = 0; dir < 2; dir++)
+        if (last_ref[dir] && ref_target(last_ref[dir]) == obj)
+            cache_clear(dir);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"install", f_install, METH_VARARGS,
+     "install(cls, name, python_method, prepare)\n--\n\n"
+     "Replace cls.name (encode, decode, encode_many, decode_many) by its C entry point;\n"
+     "python_method(self, *args, **kwargs) is called for everything the C path does not take,\n"
+     "prepare(self) makes the Options of self (stored by it) or returns False."},
+    {"set_enabled", f_set_enabled, METH_O,
+     "set_enabled(flag)\n--\n\nTake the C path (the C backend is selected) or always the Python methods."},
+    {"forget", f_forget, METH_O,
+     "forget(obj)\n--\n\nThe options of obj changed: drop what the C path remembers of them."},
+    {NULL, NULL, 0, NULL},
+};
+
+static void module_free(void *m)
+{
+    int k;
+    (void)m;
+    while (npool)
+        xb_encoder_free(pool[--npool]);
+    cache_clear(0);
+    cache_clear(1);
+    for (k = 0; k < K_COUNT; k++) {
+        Py_CLEAR(fallback[k]);
+        Py_CLEAR(prepare[k]);
+    }
+}
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "xmppbin._xmppbin_fast",
+    .m_doc = "CPython entry points of the xmppbin C core for single and batch calls (see csrc/pyfast.c).",
+    .m_size = -1,
+    .m_methods = module_methods,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__xmppbin_fast(void)
+{
+    PyObject *m;
+#ifdef Py_GIL_DISABLED
+    /* the pool and the flags rely on the GIL; the cffi path serves this build */
+    PyErr_SetString(PyExc_ImportError, "xmppbin._xmppbin_fast needs the GIL");
+    return NULL;
+#endif
+    if (xb_init() != 0) {
+        PyErr_SetString(PyExc_ImportError, "xmppbin C core: the dictionary tables could not be built");
+        return NULL;
+    }
+    if (PyType_Ready(&OptionsType) < 0)
+        return NULL;
+    S_cenc = PyUnicode_InternFromString("_cenc");
+    S_cdec = PyUnicode_InternFromString("_cdec");
+    if (!S_cenc || !S_cdec)
+        return NULL;
+    m = PyModule_Create(&module_def);
+    if (!m)
+        return NULL;
+    Py_INCREF(&OptionsType);
+    if (PyModule_AddObject(m, "Options", (PyObject *)&OptionsType) < 0) {
+        Py_DECREF(&OptionsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
