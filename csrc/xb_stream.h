@@ -1,0 +1,116 @@
+/*
+ * Internal definitions of the C stream mode (spec section 14.3): the state a
+ * stream carries from one message to the next, shared by the stream encoder
+ * and decoder in csrc/stream.c. The reference is xmppbin/encoder.py
+ * (StreamState, _Coder in stream mode) and xmppbin/decoder.py (_Decoder with
+ * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
+ *
+ * Memory: the dynamic table is bounded by its budget (at most budget / 32
+ * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys, the
+ * recent values by XB_RECENT per value context (each one a token or, when
+ * inserted, a live table entry, so no larger than the budget); per message
+ * buffers grow with the message and are reused.
+ */
+#ifndef XMPPBIN_XB_STREAM_H
+#define XMPPBIN_XB_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xb_dict.h"
+#include "xb_enc.h"
+
+/* a string owned by the stream state, with its hash (sstr_hash) */
+typedef struct {
+    char *p;
+    uint32_t n;
+    uint64_t h;
+} xb_sstr;
+
+/* a node event (encoder.Entry): kind 0 none, 'S' start of the entry with
+ * serial v, 'N' node symbol v */
+typedef struct {
+    uint8_t kind;
+    uint32_t v;
+} xb_pev;
+
+/* prediction slots of a shape cache entry or of the document level */
+typedef struct {
+    uint32_t serial;
+    xb_pev slot[3]; /* first, after, text */
+} xb_pentry;
+
+#define XB_PS_FIRST 0
+#define XB_PS_AFTER 1
+#define XB_PS_TEXT 2
+#define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
+#define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
+
+/* a shape cache entry: the shape key, serialized (see stream.c:key_*), and
+ * its prediction slots */
+typedef struct {
+    char *key;
+    size_t klen, kcap;
+    uint64_t kh;
+    xb_pentry ent;
+} xb_scache;
+
+typedef struct {
+    xb_sstr v[XB_RECENT];
+    uint8_t n;
+} xb_recent;
+
+struct xb_stream {
+    const xb_dictionary *d;
+    uint32_t budget;
+    int exact;
+    /* the dynamic table, oldest first: index i (0 = newest) is tab[ntab - 1 - i] */
+    xb_sstr *tab;
+    size_t ntab, cap_tab;
+    uint64_t tsize;
+    /* the shape cache, front first, and node prediction */
+    xb_scache cache[XB_SHAPE_CACHE];
+    size_t ncache;
+    uint32_t next_serial;
+    xb_pentry doc;
+    /* recent values per value context */
+    xb_recent *recent;
+    size_t nvctx;
+    /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
+    int style[6];
+
+    /* ---- per message ---- */
+    xb_encoder *enc; /* the scanner, and the events of the message */
+    const uint32_t *secrets;
+    size_t nsecrets, sec_pos;
+    uint64_t ordinal;
+    uint32_t pslot_serial; /* where the next node event is predicted */
+    int pslot_field;
+    uint32_t *open; /* serials of the open elements' entries */
+    size_t nopen, cap_open;
+    xb_str *ws; /* indentation memory (p NULL: None) */
+    size_t nws, cap_ws;
+    uint8_t *nctx;
+    size_t cap_nctx;
+    size_t *names; /* event index of each open element */
+    size_t cap_names;
+    char *kbuf; /* the shape key being built */
+    size_t kbuf_n, kbuf_cap;
+    /* output (bit writer) */
+    uint8_t *out;
+    size_t out_n, cap_out;
+    uint64_t acc;
+    unsigned nacc;
+    int oom;
+    xb_encode_result *eres;
+
+    /* ---- decoder (stream_dec) ---- */
+    void *dec;
+};
+
+/* lexical section pieces from csrc/encode.c (stream mode hooks) */
+void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev);
+void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
+                       void *ctx);
+
+#endif
