@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODULE = "xmppbin._xmppbin_c"
 SOURCES = ["csrc/decode.c", "csrc/dict.c", "csrc/scan.c", "csrc/encode.c", "csrc/stream.c"]
-HEADERS = ["csrc/xmppbin.h", "csrc/xb_dict.h", "csrc/dict_v1.h", "csrc/xb_enc.h", "csrc/xb_stream.h"]
+HEADERS = ["csrc/xmppbin.h", "csrc/xb_dict.h", "csrc/dict_v1.h", "csrc/xb_enc.h", "csrc/xb_stream.h", "csrc/stream_dec.h"]
 
 
 def _cdef() -> str:

@@ -68,6 +68,7 @@ static xb_hcode v1_codes[V1_NCODES + V1_STREAM_NCODES];
 static uint16_t v1_sorted[V1_NSYMS + V1_STREAM_NSYMS];
 static uint8_t v1_lengths[V1_NSYMS + V1_STREAM_NSYMS];
 static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+static uint32_t v1_stream_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
 static uint16_t v1_shape_info[XBD_V1_NSHAPES];
 /* the padded copies (xb_dict.h); the pool is about 90 KiB for v1 (bss pages
  * beyond what is used are never touched) */
@@ -443,6 +444,10 @@ static void do_init(void)
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
             for (e = 0; e < (1u << XB_LUT_BITS); e++)
                 v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);
+        for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
+            for (e = 0; e < (1u << XB_LUT_BITS); e++)
+                v1_stream_char_pairs[k][e] = char_pair(d->stream_codes[XB_T_CHAR], k, e);
+        d->stream_char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_stream_char_pairs;
         for (k = 0; k < XBD_V1_NSHAPES; k++)
             v1_shape_info[k] = xb_shape_info(&XBD_V1_SHAPES[k]);
         d->char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_char_pairs;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xb_enc.h"
 #include "xb_stream.h"
 #include "xmppbin.h"
 
@@ -44,7 +45,7 @@ static char *shape_keys; /* the static shapes' serialized keys */
 static xb_str *shape_key_str;
 static int s_status = -1;
 
-static uint64_t fnv(const char *p, size_t n)
+uint64_t xb_shash(const char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     size_t i;
@@ -66,7 +67,7 @@ static int smap_build(smap *m, const xb_str *list, size_t n)
     m->mask = (uint32_t)(cap - 1);
     m->list = list;
     for (i = 0; i < n; i++) {
-        size_t k = (size_t)fnv(list[i].p, list[i].n) & m->mask;
+        size_t k = (size_t)xb_shash(list[i].p, list[i].n) & m->mask;
         while (m->slot[k]) {
             const xb_str *o = &list[m->slot[k] - 1];
             if (o->n == list[i].n && (o->n == 0 || memcmp(o->p, list[i].p, o->n) == 0))
@@ -230,7 +231,7 @@ static int sstr_set(xb_sstr *d, const char *p, size_t n, uint64_t h)
     return 0;
 }
 
-static void tab_clear(xb_stream *s)
+void xb_stab_clear(xb_stream *s)
 {
     size_t i;
     for (i = 0; i < s->ntab; i++)
@@ -240,7 +241,7 @@ static void tab_clear(xb_stream *s)
 }
 
 /* recency index of the newest entry equal to (p, n), or -1 */
-static long tab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
+long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
 {
     size_t i;
     for (i = s->ntab; i-- > 0;) {
@@ -252,7 +253,7 @@ static long tab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
 }
 
 /* a reference to entry i: it moves to the front */
-static void tab_use(xb_stream *s, size_t i)
+void xb_stab_use(xb_stream *s, size_t i)
 {
     if (i && i < s->ntab) {
         size_t k = s->ntab - 1 - i;
@@ -263,12 +264,12 @@ static void tab_use(xb_stream *s, size_t i)
 }
 
 /* History.add; -1 out of memory */
-static int tab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
+int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
 {
     uint64_t size = (uint64_t)n + 32;
     size_t drop = 0, i;
     if (size > s->budget) {
-        tab_clear(s);
+        xb_stab_clear(s);
         return 0;
     }
     if (s->ntab + 1 > s->cap_tab) {
@@ -295,13 +296,13 @@ static int tab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
 }
 
 /* _recallable: a token or a live table entry */
-static int recallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
+int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
 {
-    return smap_get(&value_map, p, n, h) >= 0 || tab_find(s, p, n, h) >= 0;
+    return smap_get(&value_map, p, n, h) >= 0 || xb_stab_find(s, p, n, h) >= 0;
 }
 
 /* encoder.remember; -1 out of memory */
-static int remember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
 {
     xb_recent *r = &s->recent[vctx];
     size_t j;
@@ -331,7 +332,7 @@ static int remember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64
 }
 
 /* ---- prediction (StreamState.prediction, Entry) ---------------------------------- */
-static xb_pentry *entry_of(xb_stream *s, uint32_t serial)
+static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
 {
     size_t i;
     if (serial == XB_SERIAL_DOC)
@@ -342,7 +343,7 @@ static xb_pentry *entry_of(xb_stream *s, uint32_t serial)
     return NULL;
 }
 
-static long cache_index_of_serial(const xb_stream *s, uint32_t serial)
+long xb_scache_index(const xb_stream *s, uint32_t serial)
 {
     size_t i;
     for (i = 0; i < s->ncache; i++)
@@ -352,25 +353,25 @@ static long cache_index_of_serial(const xb_stream *s, uint32_t serial)
 }
 
 /* the live prediction of the current slot, or kind 0 */
-static xb_pev prediction(xb_stream *s)
+xb_pev xb_sprediction(xb_stream *s)
 {
     xb_pev none = {0, 0};
     xb_pentry *e;
     if (s->pslot_serial == XB_SERIAL_NONE)
         return none;
-    e = entry_of(s, s->pslot_serial);
+    e = xb_sentry_of(s, s->pslot_serial);
     if (!e)
         return none;
-    if (e->slot[s->pslot_field].kind == 'S' && cache_index_of_serial(s, e->slot[s->pslot_field].v) < 0)
+    if (e->slot[s->pslot_field].kind == 'S' && xb_scache_index(s, e->slot[s->pslot_field].v) < 0)
         return none;
     return e->slot[s->pslot_field];
 }
 
 /* learn: event becomes the current slot's prediction; (serial, field) is next */
-static void learn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
+void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
 {
     if (s->pslot_serial != XB_SERIAL_NONE) {
-        xb_pentry *e = entry_of(s, s->pslot_serial);
+        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
         if (e) {
             e->slot[s->pslot_field].kind = kind;
             e->slot[s->pslot_field].v = v;
@@ -663,12 +664,12 @@ static void quick(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned vc
             for (j = 0; j < r->n; j++)
                 if (r->v[j].h == h && r->v[j].n == n && memcmp(r->v[j].p, p, n) == 0)
                     break;
-            if (j < r->n && recallable(s, p, n, h)) {
+            if (j < r->n && xb_srecallable(s, p, n, h)) {
                 *qs = XB_V_RECENT + (int)j;
                 return;
             }
         }
-        i = tab_find(s, p, n, h);
+        i = xb_stab_find(s, p, n, h);
     }
     if (i >= 0) {
         if (i < XB_REF_NEAR) {
@@ -695,7 +696,7 @@ static uint64_t est(xb_stream *s, xb_str v, unsigned vctx, int secret)
     int64_t extra;
     const uint32_t *code = VCODE(vctx);
     choice ch;
-    quick(s, v.p, v.n, fnv(v.p, v.n), vctx, secret, 0, &qs, &extra);
+    quick(s, v.p, v.n, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra);
     if (qs >= 0)
         return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
     choose(s, v.p, v.n, vctx, secret, 0, &ch);
@@ -713,7 +714,7 @@ static int extend(xb_stream *s, const char *p, size_t n, unsigned vctx, uint64_t
         const xb_sstr *src = &r->v[k];
         size_t m, L = 0;
         uint64_t c;
-        if (!src->n || !recallable(s, src->p, src->n, src->h))
+        if (!src->n || !xb_srecallable(s, src->p, src->n, src->h))
             continue;
         m = src->n < n ? src->n : n;
         while (L < m && (uint8_t)src->p[L] == sb[L])
@@ -828,7 +829,7 @@ static void value1(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned v
         if (extra >= 0)
             gamma_code(s, (uint64_t)extra);
         if (qs >= XB_V_REF && qs <= XB_V_REF_FAR)
-            tab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1);
+            xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1);
         return;
     }
     choose(s, p, n, vctx, secret, recall, &ch);
@@ -885,18 +886,18 @@ static void value1(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned v
             value(s, ch.jid.res, XB_VC_JID_RESOURCE, secret, 0);
         break;
     }
-    if (!secret && tab_add(s, p, n, h))
+    if (!secret && xb_stab_add(s, p, n, h))
         s->oom = 1;
 }
 
 /* _Coder.value */
 static void value(xb_stream *s, xb_str v, unsigned vctx, int secret, int recall)
 {
-    uint64_t h = fnv(v.p, v.n);
+    uint64_t h = xb_shash(v.p, v.n);
     value1(s, v.p, v.n, h, vctx, secret, recall);
     if (recall && !secret) {
-        int rec = !v.n || recallable(s, v.p, v.n, h);
-        if (remember(s, vctx, v.p, v.n, h, rec))
+        int rec = !v.n || xb_srecallable(s, v.p, v.n, h);
+        if (xb_sremember(s, vctx, v.p, v.n, h, rec))
             s->oom = 1;
     }
 }
@@ -925,7 +926,7 @@ static xb_str sub(xb_str v, size_t a, size_t b)
 
 static void code_prefix(xb_stream *s, xb_str p)
 {
-    int i = smap_get(&prefix_map, p.p, p.n, fnv(p.p, p.n));
+    int i = smap_get(&prefix_map, p.p, p.n, xb_shash(p.p, p.n));
     if (i < 0) {
         sym(s, scode[XB_T_PREFIX], XB_P_LITERAL);
         value(s, p, XB_VC_NAME, 0, 0);
@@ -936,7 +937,7 @@ static void code_prefix(xb_stream *s, xb_str p)
 
 static void code_name(xb_stream *s, xb_str nm, unsigned ctx)
 {
-    int i = smap_get(&name_map, nm.p, nm.n, fnv(nm.p, nm.n));
+    int i = smap_get(&name_map, nm.p, nm.n, xb_shash(nm.p, nm.n));
     const uint32_t *code = scode[XB_T_NAME] + (size_t)ctx * snsym[XB_T_NAME];
     if (i < 0) {
         sym(s, code, XB_NM_LITERAL);
@@ -948,7 +949,7 @@ static void code_name(xb_stream *s, xb_str nm, unsigned ctx)
 
 static void code_ns(xb_stream *s, xb_str u)
 {
-    int i = smap_get(&ns_map, u.p, u.n, fnv(u.p, u.n));
+    int i = smap_get(&ns_map, u.p, u.n, xb_shash(u.p, u.n));
     if (i < 0) {
         sym(s, scode[XB_T_NS], XB_NS_LITERAL);
         value(s, u, XB_VC_NSURI, 0, 0);
@@ -985,7 +986,7 @@ static void generic_start(xb_stream *s, const xb_event *ev)
             code_prefix(s, sub(a, 0, (size_t)it[k].colon));
             code_name(s, sub(a, (size_t)it[k].colon + 1, a.n), XB_NMC_ATTR);
         } else {
-            int i = smap_get(&name_map, a.p, a.n, fnv(a.p, a.n));
+            int i = smap_get(&name_map, a.p, a.n, xb_shash(a.p, a.n));
             if (i < 0) {
                 sym(s, acode, XB_A_LITERAL);
                 value(s, a, XB_VC_NAME, 0, 0);
@@ -1040,7 +1041,7 @@ static int key_of_event(xb_stream *s, const xb_event *ev)
 /* node(): code node symbol v in node context c; ev_kind/ev_v the event (kind 0: not predictable) */
 static void node(xb_stream *s, unsigned c, uint32_t v, uint8_t ev_kind, uint32_t ev_v)
 {
-    xb_pev p = prediction(s);
+    xb_pev p = xb_sprediction(s);
     if (!p.kind)
         sym(s, NCODE(c), v);
     else
@@ -1054,12 +1055,12 @@ static int other(xb_stream *s, unsigned c, uint32_t v)
     if (v == XB_N_END) {
         if (s->nopen) {
             uint32_t ser = s->open[--s->nopen];
-            learn(s, 'N', v, ser, XB_PS_AFTER);
+            xb_slearn(s, 'N', v, ser, XB_PS_AFTER);
         } else {
-            learn(s, 'N', v, XB_SERIAL_NONE, 0);
+            xb_slearn(s, 'N', v, XB_SERIAL_NONE, 0);
         }
     } else {
-        learn(s, 'N', v, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+        xb_slearn(s, 'N', v, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
     }
     return 0;
 }
@@ -1074,7 +1075,7 @@ static int start(xb_stream *s, unsigned c, const xb_event *ev)
     xb_scache slot;
     if (key_of_event(s, ev))
         return -1;
-    kh = fnv(s->kbuf, s->kbuf_n);
+    kh = xb_shash(s->kbuf, s->kbuf_n);
     for (i = 0; i < n; i++)
         if (s->cache[i].kh == kh && s->cache[i].klen == s->kbuf_n && memcmp(s->cache[i].key, s->kbuf, s->kbuf_n) == 0)
             break;
@@ -1117,7 +1118,7 @@ static int start(xb_stream *s, unsigned c, const xb_event *ev)
         s->cache[0] = slot;
         s->ncache = n + 1;
     }
-    learn(s, 'S', serial, serial, XB_PS_FIRST);
+    xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     if (s->nopen + 1 > s->cap_open) {
         void *np = xb_grow(s->open, &s->cap_open, s->nopen + 1, sizeof(*s->open));
         if (!np)
@@ -1334,9 +1335,10 @@ done:
 static void state_clear(xb_stream *s)
 {
     size_t i, j;
-    tab_clear(s);
+    xb_stab_clear(s);
     for (i = 0; i < XB_SHAPE_CACHE; i++) {
         free(s->cache[i].key);
+        free(s->cache[i].dmem);
         memset(&s->cache[i], 0, sizeof(s->cache[i]));
     }
     s->ncache = 0;
@@ -1387,8 +1389,6 @@ xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary)
     return s;
 }
 
-/* the decoder's part of the state (stream_dec) */
-static void xb_stream_dec_free(xb_stream *s);
 
 void xb_stream_free(xb_stream *s)
 {
@@ -1404,7 +1404,8 @@ void xb_stream_free(xb_stream *s)
     free(s->names);
     free(s->kbuf);
     free(s->out);
-    xb_stream_dec_free(s);
+    xb_stream_dec_release(s);
+    free(s->dsec);
     free(s);
 }
 
@@ -1480,12 +1481,4 @@ int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode
     res->data = (const char *)s->out;
     res->size = s->out_n;
     return XB_OK;
-}
-
-/* ================================================================================== */
-/* ---- decoder ---------------------------------------------------------------------- */
-/* ================================================================================== */
-static void xb_stream_dec_free(xb_stream *s)
-{
-    (void)s;
 }

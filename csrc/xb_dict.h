@@ -239,6 +239,7 @@ typedef struct {
     const xb_hcode *stream_codes[XB_NTABLES];
     uint32_t stream_nctx[XB_NTABLES];
     uint32_t stream_nsym[XB_NTABLES];
+    const uint32_t (*stream_char_pairs)[1u << XB_LUT_BITS]; /* char_pairs of the stream char table */
 } xb_dictionary;
 
 /* Grow an array (realloc) to hold at least need elements of elsize bytes, the

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "xb_dict.h"
-#include "xb_enc.h"
+#include "xmppbin.h"
 
 /* a string owned by the stream state, with its hash (sstr_hash) */
 typedef struct {
@@ -49,10 +49,13 @@ typedef struct {
 /* a shape cache entry: the shape key, serialized (see stream.c:key_*), and
  * its prediction slots */
 typedef struct {
-    char *key;
+    char *key; /* encoder */
     size_t klen, kcap;
     uint64_t kh;
     xb_pentry ent;
+    const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
+    void *dmem;
+    uint16_t dinfo; /* its xb_shape_info bits */
 } xb_scache;
 
 typedef struct {
@@ -80,7 +83,7 @@ struct xb_stream {
     int style[6];
 
     /* ---- per message ---- */
-    xb_encoder *enc; /* the scanner, and the events of the message */
+    struct xb_encoder *enc; /* the scanner, and the events of the message */
     const uint32_t *secrets;
     size_t nsecrets, sec_pos;
     uint64_t ordinal;
@@ -104,9 +107,25 @@ struct xb_stream {
     int oom;
     xb_encode_result *eres;
 
-    /* ---- decoder (stream_dec) ---- */
-    void *dec;
+    /* ---- decoder (csrc/stream_dec.h in decode.c) ---- */
+    void *dec;           /* its xb_dec, kept between messages */
+    uint64_t *dsec;      /* the never-indexed ordinals of the message */
+    size_t ndsec, cap_dsec;
 };
+
+/* shared by the stream encoder and decoder (stream.c) */
+uint64_t xb_shash(const char *p, size_t n);
+void xb_stab_clear(xb_stream *s);
+long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);
+void xb_stab_use(xb_stream *s, size_t i);
+int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h);
+int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h);
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec);
+long xb_scache_index(const xb_stream *s, uint32_t serial);
+xb_pev xb_sprediction(xb_stream *s);
+void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
+/* the decoder's part (decode.c): its xb_dec released */
+void xb_stream_dec_release(xb_stream *s);
 
 /* lexical section pieces from csrc/encode.c (stream mode hooks) */
 void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev);

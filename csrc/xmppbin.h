@@ -166,6 +166,11 @@ int xb_stream_reset(xb_stream *s, uint32_t budget, int exact);
    memory empties the state. Returns res->error. */
 int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
                      const uint32_t *secrets, size_t nsecrets, xb_encode_result *res);
+/* Decode one stream message body (open: a stream header's, else an
+   element's) with the state: res as xb_decode (res->data for xb_free), error
+   offsets into the body. */
+int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                     xb_result *res);
 /* The dynamic table (for tests): its entries, oldest first. */
 size_t xb_stream_table_len(const xb_stream *s);
 const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len);

@@ -43,6 +43,7 @@ def decode(name, frames: bytes):
 
     def run():
         dec = stream.StreamDecoder()
+        assert (dec._c is not None) == (name == "c")
         try:
             evs = dec.feed(frames)
             dec.close()

@@ -16,8 +16,19 @@ from typing import Mapping
 
 from ._cerrors import c_error
 from ._xmppbin_c import ffi, lib
-from .errors import EncodeLimitError, MalformedXMLError, RestrictedXMLEncodeError
+from .errors import (
+    DecodeLimitError,
+    EncodeLimitError,
+    InvalidDataError,
+    MalformedXMLError,
+    RestrictedXMLDecodeError,
+    RestrictedXMLEncodeError,
+    TrailingDataError,
+    TruncatedError,
+    UnknownDictionaryError,
+)
 from .limits import Limits
+from .xmlscan import scan
 
 if lib.xb_init() != 0:
     raise ImportError("xmppbin C core: the dictionary tables could not be built")
@@ -26,6 +37,15 @@ _ENC_ERRORS = {
     lib.XB_ERR_MALFORMED: MalformedXMLError,
     lib.XB_ERR_RESTRICTED: RestrictedXMLEncodeError,
 }
+_DEC_ERRORS = {
+    lib.XB_ERR_TRUNCATED: TruncatedError,
+    lib.XB_ERR_TRAILING: TrailingDataError,
+    lib.XB_ERR_UNKNOWN_DICTIONARY: UnknownDictionaryError,
+    lib.XB_ERR_INVALID: InvalidDataError,
+    lib.XB_ERR_RESTRICTED: RestrictedXMLDecodeError,
+}
+#: limits for re-reading a decoded stream header (already within the caller's)
+_HEADER_LIMITS = Limits(*(5 * ((1 << 31) - 1,)))
 _U32 = next(c for c in "IL" if _array(c).itemsize == 4)
 
 
@@ -93,6 +113,32 @@ class _EncodeOptions:
         o.context_lens = lens
 
 
+class _DecodeOptions:
+    """An xb_decode_options struct for (limits, context, allow_comments)."""
+
+    __slots__ = ("key", "o", "keep")
+
+    def __init__(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
+        self.key = (limits, dict(context), bool(allow_comments))
+        n, data, lens = _pack_context(context)
+        self.keep = (data, lens)
+        o = self.o = ffi.new("xb_decode_options *")
+        o.max_size = limits.max_size
+        o.max_depth = limits.max_depth
+        o.max_attributes = limits.max_attributes
+        o.max_string = limits.max_string
+        o.max_elements = limits.max_elements
+        o.allow_comments = 1 if allow_comments else 0
+        o.context_count = n
+        o.context_data = data
+        o.context_lens = lens
+
+
+def _same(cached, limits, context, allow_comments) -> bool:
+    return (cached is not None and (cached.key[0] is limits or cached.key[0] == limits)
+            and cached.key[1] == context and cached.key[2] == bool(allow_comments))
+
+
 class CStreamState:
     """The C state of one direction of a stream (xb_stream): the dynamic table,
     the shape cache with node prediction, the recent values, the style."""
@@ -104,6 +150,8 @@ class CStreamState:
         self._p = ffi.gc(p, lib.xb_stream_free)
         self._eres = ffi.new("xb_encode_result *")
         self._eopt: _EncodeOptions | None = None
+        self._dres = ffi.new("xb_result *")
+        self._dopt: _DecodeOptions | None = None
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
@@ -124,8 +172,7 @@ class CStreamState:
         of a unit: a stream header (open_root) or an element."""
         data = xml if type(xml) is bytes else _utf8(xml)
         eo = self._eopt
-        if eo is None or eo.key[0] is not limits and eo.key[0] != limits or eo.key[1] != context \
-                or eo.key[2] != bool(allow_comments):
+        if not _same(eo, limits, context, allow_comments):
             eo = self._eopt = _EncodeOptions(limits, context, allow_comments)
         eo.o.open_root = 1 if open_root else 0
         sec = _array(_U32, secrets) if secrets else None
@@ -136,6 +183,29 @@ class CStreamState:
         if rc:
             raise c_error(res, _ENC_ERRORS, EncodeLimitError, "stream encoder")
         return ffi.unpack(res.data, res.size)
+
+
+    def decode(self, body: bytes, open_root: bool, limits: Limits, context: Mapping[str, str],
+               allow_comments: bool):
+        """(XML, events) of one message body: the events are only the root's
+        start tag ("S", qname, [(qname, value)]) of a stream header, for
+        _StreamContext.opened (re-read from the output), else empty. Errors are
+        the reference's, offsets into the body."""
+        do = self._dopt
+        if not _same(do, limits, context, allow_comments):
+            do = self._dopt = _DecodeOptions(limits, context, allow_comments)
+        res = self._dres
+        if lib.xb_stream_decode(self._p, body, len(body), 1 if open_root else 0, do.o, res):
+            raise c_error(res, _DEC_ERRORS, DecodeLimitError, "stream decoder")
+        try:
+            out = ffi.unpack(ffi.cast("char *", res.data), res.size)
+        finally:
+            lib.xb_free(res.data)
+        if not open_root:
+            return out, []
+        sc = scan(out, _HEADER_LIMITS, context, True, True, True)
+        root = next(e for e in sc.events if e[0] == "S")
+        return out, [("S", root[1], [(it[0], it[1]) for it in root[2]])]
 
 
 def state_for(dictionary, budget: int, exact: bool) -> CStreamState | None:

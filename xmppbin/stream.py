@@ -560,6 +560,7 @@ class StreamDecoder:
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
+        self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         self.buf += data
@@ -641,6 +642,8 @@ class StreamDecoder:
             s.exact = bool(b0 & 4)
             s.dictionary = get_dictionary(dict_id, p + 1)
             s.state = _encoder.StreamState(budget)
+            if self._c is not None:
+                self._c.reset(budget, s.exact)
             s.context = dict(s.base_context)
             self._opened = True
             body = payload[p + 2 :]
@@ -659,6 +662,8 @@ class StreamDecoder:
 
     def _decode(self, body: bytes, kind: int):
         s = self._s
+        if self._c is not None:
+            return self._c.decode(body, kind == M.KIND_STREAM_OPEN, self.limits, s.context, self.allow_comments)
         dec = _decoder._Decoder(body, self.limits, s.context, self.allow_comments, stream=s)
         dec.kind = kind
         dec.read_secrets()
