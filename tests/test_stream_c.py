@@ -91,3 +91,48 @@ def test_corrupted_frames_same_errors(exact):
             i = rnd.randrange(len(data))
             del data[i : i + rnd.randint(1, 4)]
         assert decode("c", bytes(data)) == decode("python", bytes(data))
+
+
+def _split_frames(data: bytes) -> list[tuple[int, bytes]]:
+    out = []
+    pos = 0
+    while pos < len(data):
+        v, p = stream.get_varint(data, pos, stream.MAX_FRAME_HEADER)
+        kind, n = stream.frame_header(v)
+        out.append((kind, data[p : p + n]))
+        pos = p + n
+    return out
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_corrupted_message_bodies_same_errors(exact):
+    """Corruptions inside OPEN and ELEMENT payloads, framing kept valid: the
+    message decoders themselves must agree (error class, offset, limit, or output)."""
+    rnd = random.Random(0xB0D1 + exact)
+    streams = [_split_frames(f) for f in _frames(exact)]
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(200):
+        frames = list(rnd.choice(streams))
+        coded = [i for i, (k, p) in enumerate(frames) if k in (stream.FRAME_ELEMENT, stream.FRAME_OPEN) and p]
+        i = rnd.choice(coded)
+        kind, payload = frames[i]
+        body = bytearray(payload)
+        lo = 0
+        if kind == stream.FRAME_OPEN:  # keep the budget and the message header
+            lo = len(stream.put_varint(stream.get_varint(payload, 0, 3)[0])) + 2
+            if len(body) <= lo:
+                continue
+        how = rnd.randrange(3)
+        j = rnd.randrange(lo, len(body))
+        if how == 0:
+            body[j] ^= 1 << rnd.randrange(8)
+        elif how == 1:
+            del body[j:]
+        else:
+            body[j] = rnd.randrange(256)
+        frames[i] = (kind, bytes(body))
+        data = b"".join(stream.frame(k, p) for k, p in frames[: i + 1 + rnd.randrange(3)])
+        c, py = decode("c", data), decode("python", data)
+        assert c == py
+        outcomes["ok" if c[0] == "ok" else "error"] += 1
+    assert outcomes["error"] > 50
