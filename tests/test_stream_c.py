@@ -136,3 +136,39 @@ def test_corrupted_message_bodies_same_errors(exact):
         assert c == py
         outcomes["ok" if c[0] == "ok" else "error"] += 1
     assert outcomes["error"] > 50
+
+
+class _NoHit(list):
+    """A shape cache in which the reference encoder never finds a shape: it codes
+    repeated shapes with SHAPE or GENERIC again, so the cache holds equal shapes
+    in several entries (valid, if not what an encoder would send)."""
+
+    def index(self, *args):
+        raise ValueError
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_equal_shapes_in_several_cache_entries(exact):
+    """Spec 14.3: every cache entry has its own serial and slots, also when two
+    hold the same shape; evicting one of them must not disturb the other."""
+    mixed = [b"<presence/>", b"<message to='a@b'><body>hi</body></message>", b"<foo xmlns='x:y'><bar/></foo>",
+             b"<presence/>", b"<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>"]
+    # a cache full of one shape, then another shape evicting its copies one by one
+    units = [b"<presence/>"] * 40 + [b"<foo xmlns='x:y'/>"] * 40 + [mixed[i * 7 % len(mixed)] for i in range(60)]
+
+    def run():
+        enc = stream.StreamEncoder(exact=exact)
+        head = enc.open(stream_header())
+        enc._s.state.cache = _NoHit(enc._s.state.cache)
+        return head + b"".join(enc.element(u) for u in units)
+
+    frames = _with_backend("python", run)
+    c, py = decode("c", frames), decode("python", frames)
+    assert c == py
+    assert c[0] == "ok" and [ev.xml for ev in c[1][1:]] == units
+
+
+def stream_header() -> bytes:
+    from test_stream import HEADER
+
+    return HEADER
