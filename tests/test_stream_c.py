@@ -172,3 +172,76 @@ def stream_header() -> bytes:
     from test_stream import HEADER
 
     return HEADER
+
+
+# ---- generated streams ------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAMES = ["message", "presence", "iq", "body", "x", "item", "query", "foo:bar", "a"]
+_ATTRS = ["to", "from", "id", "type", "jid", "node", "var", "xml:lang", "b"]
+_VALUES = st.one_of(
+    st.sampled_from(["", "user@example.com/res", "room@muc.example.com/nick", "example.com", "chat",
+                     "http://jabber.org/protocol/pubsub#publish", "http://jabber.org/protocol/pubsub#retract",
+                     "muc#roomconfig_roomname", "muc#roomconfig_persistentroom", "12345", "0", "deadbeef00",
+                     "DEADBEEF00", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "aGVsbG8gd29ybGQ=", "a&b<c>'\"",
+                     "x\u00e9\u4e2d\U0001f600"]),
+    st.text(alphabet="ab@/.-_#:0123 \u00e9", max_size=12),
+)
+
+
+@st.composite
+def _element(draw, depth=0):
+    name = draw(st.sampled_from(_NAMES))
+    attrs = draw(st.lists(st.tuples(st.sampled_from(_ATTRS), _VALUES), max_size=3, unique_by=lambda t: t[0]))
+    xmlns = " xmlns:foo='urn:foo'" if name.startswith("foo:") else ""
+    if draw(st.booleans()):
+        xmlns += draw(st.sampled_from(["", " xmlns='jabber:x:data'", " xmlns='urn:xmpp:ping'"]))
+    q = draw(st.sampled_from(["'", '"']))
+    a = "".join(f" {k}={q}{_esc(v, q)}{q}" for k, v in attrs)
+    kids = []
+    if depth < 3:
+        for _ in range(draw(st.integers(0, 3))):
+            kind = draw(st.integers(0, 3))
+            if kind == 0:
+                kids.append(draw(_element(depth + 1)))
+            elif kind == 1:
+                kids.append(draw(st.sampled_from(["\n  ", "\n    ", " ", "\n"])))
+            else:
+                kids.append(_esc(draw(_VALUES), None) or "t")
+    merged = []
+    for k in kids:  # no two adjacent text nodes
+        if merged and not merged[-1].startswith("<") and not k.startswith("<"):
+            merged[-1] += k
+        else:
+            merged.append(k)
+    inner = "".join(merged)
+    if not inner and draw(st.booleans()):
+        return f"<{name}{xmlns}{a}{draw(st.sampled_from(['/>', ' />']))}"
+    return f"<{name}{xmlns}{a}>{inner}</{name}>"
+
+
+def _esc(v: str, q) -> str:
+    v = v.replace("&", "&amp;").replace("<", "&lt;")
+    if q:
+        v = v.replace(q, "&apos;" if q == "'" else "&quot;")
+    return v
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(units=st.lists(_element(), min_size=1, max_size=8), exact=st.booleans(),
+       table_size=st.sampled_from([0, 64, 200, 4096]), sasl=st.booleans())
+def test_generated_streams_identical(units, exact, table_size, sasl):
+    from test_stream import HEADER
+
+    chunks = [HEADER] + [u.encode() for u in units]
+    if sasl:  # a never-indexed value in the middle
+        chunks.insert(2, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>dXNlcg==</auth>")
+    py = encode("python", chunks, exact=exact, table_size=table_size)
+    c = encode("c", chunks, exact=exact, table_size=table_size)
+    assert c == py
+    out_c, out_py = decode("c", c), decode("python", py)
+    assert out_c == out_py
+    assert out_c[0] == "ok"
+    if exact:
+        assert b"".join(ev.xml for ev in out_c[1]) == b"".join(chunks)
