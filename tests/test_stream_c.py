@@ -245,3 +245,44 @@ def test_generated_streams_identical(units, exact, table_size, sasl):
     assert out_c[0] == "ok"
     if exact:
         assert b"".join(ev.xml for ev in out_c[1]) == b"".join(chunks)
+
+
+def _encode_outcome(name, chunks, **kw):
+    """frames, or (exception class, offset, limit) of the first failing unit."""
+
+    def run():
+        enc = stream.StreamEncoder(**kw)
+        out = []
+        try:
+            for c in chunks:
+                out.append(enc.feed(c))
+            out.append(enc.flush())
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None), b"".join(out))
+        return b"".join(out)
+
+    return _with_backend(name, run)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_corrupted_xml_same_encoder_errors(exact):
+    """Corrupted XML units and tight limits: both stream encoders raise the same
+    error at the same offset, after the same frames, or give the same frames."""
+    rnd = random.Random(0xE11C + exact)
+    junk = [b"<", b">", b"&", b"'", b'"', b"\x00", b"\xff", b"]]>", b"<!--x-->", b"<?pi x?>", b"&amp;", b"&#0;",
+            b"xmlns:a='b'", b"/", b" ", b"\r", b"\xc3"]
+    for _ in range(120):
+        key = rnd.choice(KEYS)
+        chunks = list(STREAMS[key])
+        i = rnd.randrange(len(chunks))
+        b = bytearray(chunks[i])
+        j = rnd.randrange(len(b) + 1)
+        if rnd.random() < 0.5:
+            b[j:j] = rnd.choice(junk)
+        elif b:
+            del b[j : j + rnd.randint(1, 3)]
+        chunks[i] = bytes(b)
+        kw = dict(exact=exact, allow_comments=rnd.random() < 0.3)
+        if rnd.random() < 0.3:
+            kw.update(max_string=rnd.choice([8, 40]), max_attributes=rnd.choice([2, 5]), max_depth=rnd.choice([2, 4]))
+        assert _encode_outcome("c", chunks, **kw) == _encode_outcome("python", chunks, **kw)
