@@ -233,11 +233,9 @@ static int sstr_set(xb_sstr *d, const char *p, size_t n, uint64_t h)
 
 void xb_stab_clear(xb_stream *s)
 {
-    size_t i;
-    for (i = 0; i < s->ntab; i++)
-        free(s->tab[i].p);
     s->ntab = 0;
     s->tsize = 0;
+    s->tused = 0;
 }
 
 /* recency index of the newest entry equal to (p, n), or -1 */
@@ -245,8 +243,8 @@ long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
 {
     size_t i;
     for (i = s->ntab; i-- > 0;) {
-        const xb_sstr *t = &s->tab[i];
-        if (t->h == h && t->n == n && (n == 0 || memcmp(t->p, p, n) == 0))
+        const xb_tent *t = &s->tab[i];
+        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0))
             return (long)(s->ntab - 1 - i);
     }
     return -1;
@@ -257,7 +255,7 @@ void xb_stab_use(xb_stream *s, size_t i)
 {
     if (i && i < s->ntab) {
         size_t k = s->ntab - 1 - i;
-        xb_sstr e = s->tab[k];
+        xb_tent e = s->tab[k];
         memmove(&s->tab[k], &s->tab[k + 1], i * sizeof(*s->tab));
         s->tab[s->ntab - 1] = e;
     }
@@ -278,13 +276,48 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
             return -1;
         s->tab = np;
     }
-    if (sstr_set(&s->tab[s->ntab], p, n, h))
-        return -1;
+    if (s->tcap < 2 * (size_t)s->budget + 64) { /* first use, or a larger budget */
+        size_t cap = 2 * (size_t)s->budget + 64;
+        char *a = malloc(cap), *b = malloc(cap);
+        if (!a || !b) {
+            free(a);
+            free(b);
+            return -1;
+        }
+        if (s->tused)
+            memcpy(a, s->tbytes, s->tused);
+        free(s->tbytes);
+        free(s->tspare);
+        s->tbytes = a;
+        s->tspare = b;
+        s->tcap = cap;
+    }
+    if (n > s->tcap - s->tused) {
+        /* compaction: the live strings (at most budget - 32 bytes each time one
+           is added, n + 32 <= budget) to the spare buffer, in table order */
+        size_t used = 0;
+        char *t;
+        for (i = 0; i < s->ntab; i++) {
+            if (s->tab[i].n)
+                memcpy(s->tspare + used, s->tbytes + s->tab[i].off, s->tab[i].n);
+            s->tab[i].off = (uint32_t)used;
+            used += s->tab[i].n;
+        }
+        t = s->tbytes;
+        s->tbytes = s->tspare;
+        s->tspare = t;
+        s->tused = used;
+    }
+    if (n)
+        memcpy(s->tbytes + s->tused, p, n);
+    s->tab[s->ntab].off = (uint32_t)s->tused;
+    s->tab[s->ntab].n = (uint32_t)n;
+    s->tab[s->ntab].h = h;
+    s->tused += n;
     s->ntab++;
     s->tsize += size;
     while (s->tsize > s->budget) {
         s->tsize -= (uint64_t)s->tab[drop].n + 32;
-        free(s->tab[drop].p);
         drop++;
     }
     if (drop) {
@@ -1361,6 +1394,8 @@ static void state_clear(xb_stream *s)
 
 int xb_stream_reset(xb_stream *s, uint32_t budget, int exact)
 {
+    if (budget > XB_STREAM_MAX_BUDGET)
+        return -1;
     state_clear(s);
     s->budget = budget;
     s->exact = exact != 0;
@@ -1370,7 +1405,7 @@ int xb_stream_reset(xb_stream *s, uint32_t budget, int exact)
 xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary)
 {
     xb_stream *s;
-    if (dictionary != 1 || s_tables() != 0)
+    if (dictionary != 1 || budget > XB_STREAM_MAX_BUDGET || s_tables() != 0)
         return NULL;
     s = calloc(1, sizeof(*s));
     if (!s)
@@ -1396,6 +1431,8 @@ void xb_stream_free(xb_stream *s)
         return;
     state_clear(s);
     free(s->tab);
+    free(s->tbytes);
+    free(s->tspare);
     free(s->recent);
     xb_encoder_free(s->enc);
     free(s->open);
@@ -1422,7 +1459,7 @@ const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len)
         return NULL;
     }
     *len = s->tab[i].n;
-    return s->tab[i].p;
+    return xb_stab_bytes(s, &s->tab[i]);
 }
 
 /* ---- public: encode one message body ---------------------------------------------- */

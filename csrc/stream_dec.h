@@ -145,7 +145,7 @@ static int sdec_value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str 
     }
     if (sy >= XB_V_REF && sy <= XB_V_REF_FAR) {
         uint64_t i;
-        const xb_sstr *t;
+        const xb_tent *t;
         if (secret)
             return FAIL(d, "never-indexed value coded as a reference");
         if (sy < XB_V_REF_FAR) {
@@ -158,7 +158,7 @@ static int sdec_value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str 
         if (i >= s->ntab)
             return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i, (unsigned long long)s->ntab);
         t = &s->tab[s->ntab - 1 - i];
-        TRY(sdec_copy(d, t->p, t->n, out));
+        TRY(sdec_copy(d, xb_stab_bytes(s, t), t->n, out));
         xb_stab_use(s, (size_t)i);
         d->vclean = str_clean(*out);
         return 0;

@@ -20,12 +20,22 @@
 #include "xb_dict.h"
 #include "xmppbin.h"
 
+/* the largest budget a state takes (table offsets are 32-bit; the format's
+ * OPEN frame carries at most 3 varint bytes, 2**21 - 1) */
+#define XB_STREAM_MAX_BUDGET (1u << 24)
+
 /* a string owned by the stream state, with its hash (sstr_hash) */
 typedef struct {
     char *p;
     uint32_t n;
     uint64_t h;
 } xb_sstr;
+
+/* a dynamic table entry: its bytes at tbytes + off */
+typedef struct {
+    uint32_t off, n;
+    uint64_t h;
+} xb_tent;
 
 /* a node event (encoder.Entry): kind 0 none, 'S' start of the entry with
  * serial v, 'N' node symbol v */
@@ -67,10 +77,15 @@ struct xb_stream {
     const xb_dictionary *d;
     uint32_t budget;
     int exact;
-    /* the dynamic table, oldest first: index i (0 = newest) is tab[ntab - 1 - i] */
-    xb_sstr *tab;
+    /* the dynamic table, oldest first: index i (0 = newest) is tab[ntab - 1 - i];
+     * the strings are appended to tbytes (2 * budget + 64 bytes) and, when it is
+     * full, the live ones (at most budget bytes) are copied to tspare, which
+     * becomes tbytes: no allocation per entry */
+    xb_tent *tab;
     size_t ntab, cap_tab;
     uint64_t tsize;
+    char *tbytes, *tspare;
+    size_t tcap, tused;
     /* the shape cache, front first, and node prediction */
     xb_scache cache[XB_SHAPE_CACHE];
     size_t ncache;
@@ -112,6 +127,12 @@ struct xb_stream {
     uint64_t *dsec;      /* the never-indexed ordinals of the message */
     size_t ndsec, cap_dsec;
 };
+
+/* the bytes of table entry e */
+static inline const char *xb_stab_bytes(const xb_stream *s, const xb_tent *e)
+{
+    return s->tbytes + e->off;
+}
 
 /* shared by the stream encoder and decoder (stream.c) */
 uint64_t xb_shash(const char *p, size_t n);

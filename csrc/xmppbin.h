@@ -153,11 +153,13 @@ void xb_free(void *p);
 /* The state one direction of a stream carries between its messages: the
    dynamic table (budget in bytes), the shape cache with node prediction, the
    recent values per value context and the exact-mode style. NULL if out of
-   memory or dictionary is not 1. Frames stay with the caller. */
+   memory, dictionary is not 1 or budget is above 2**24. Frames stay with the
+   caller. */
 typedef struct xb_stream xb_stream;
 xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary);
 void xb_stream_free(xb_stream *s);
-/* What an OPEN frame does: the state emptied, with this budget and mode. */
+/* What an OPEN frame does: the state emptied, with this budget and mode
+   (-1, nothing done, for a budget above 2**24). */
 int xb_stream_reset(xb_stream *s, uint32_t budget, int exact);
 /* Encode one stream message body (spec 14.2: the never-indexed list, the main
    stream, the lexical section): opt->open_root 1 for a stream header, 0 for

@@ -155,7 +155,8 @@ class CStreamState:
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
-        lib.xb_stream_reset(self._p, budget, 1 if exact else 0)
+        if lib.xb_stream_reset(self._p, budget, 1 if exact else 0):
+            raise ValueError(f"table budget {budget} is too large for the C stream state")
 
     def table(self) -> list[str]:
         """The strings of the dynamic table, oldest first (as History.entries)."""
