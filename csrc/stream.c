@@ -218,19 +218,6 @@ static int s_tables(void)
 #define LEN(code, s) ((code)[s] & 31u)
 
 /* ---- the dynamic table (history.History with a budget) ---------------------------- */
-static int sstr_set(xb_sstr *d, const char *p, size_t n, uint64_t h)
-{
-    char *c = malloc(n ? n : 1);
-    if (!c)
-        return -1;
-    if (n)
-        memcpy(c, p, n);
-    d->p = c;
-    d->n = (uint32_t)n;
-    d->h = h;
-    return 0;
-}
-
 void xb_stab_clear(xb_stream *s)
 {
     s->ntab = 0;
@@ -339,7 +326,7 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
 {
     xb_recent *r = &s->recent[vctx];
     size_t j;
-    xb_sstr keep = {NULL, 0, 0};
+    xb_sstr keep = {NULL, 0, 0, 0};
     for (j = 0; j < r->n; j++)
         if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
             break;
@@ -352,9 +339,27 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
         free(keep.p);
         return 0;
     }
-    if (!keep.p && sstr_set(&keep, p, n, h))
-        return -1;
-    if (r->n == XB_RECENT) {
+    if (!keep.p) {
+        /* a new value: a copy, in the buffer of the value it pushes out if
+           that one is large enough */
+        if (r->n == XB_RECENT) {
+            keep = r->v[XB_RECENT - 1];
+            r->n--;
+        }
+        if (!keep.p || keep.cap < n) {
+            char *np = realloc(keep.p, n ? n : 1);
+            if (!np) {
+                free(keep.p);
+                return -1;
+            }
+            keep.p = np;
+            keep.cap = (uint32_t)(n ? n : 1);
+        }
+        if (n)
+            memcpy(keep.p, p, n);
+        keep.n = (uint32_t)n;
+        keep.h = h;
+    } else if (r->n == XB_RECENT) {
         free(r->v[XB_RECENT - 1].p);
         r->n--;
     }

@@ -27,7 +27,7 @@
 /* a string owned by the stream state, with its hash (sstr_hash) */
 typedef struct {
     char *p;
-    uint32_t n;
+    uint32_t n, cap; /* cap: bytes allocated at p */
     uint64_t h;
 } xb_sstr;
 
