@@ -418,7 +418,8 @@ class StreamEncoder:
         self._opened = False
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
-        self._secret_names = [local.encode("utf-8") for _ns, local in self.secret_elements]
+        names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
+        self._secret_names = re.compile(b"|".join(map(re.escape, names))) if names else None
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -448,8 +449,10 @@ class StreamEncoder:
         values: a never_index callback, or a secret element's name in it."""
         if self.never_index is not None:
             return True
-        data = xml.encode("utf-8", "surrogatepass") if isinstance(xml, str) else bytes(xml)
-        return any(n in data for n in self._secret_names)
+        if self._secret_names is None:
+            return False
+        data = xml.encode("utf-8", "surrogatepass") if isinstance(xml, str) else xml
+        return self._secret_names.search(data) is not None
 
     def _frame(self, kind: int, payload: bytes) -> bytes:
         if len(payload) > self.max_frame:
