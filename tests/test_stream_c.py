@@ -286,3 +286,26 @@ def test_corrupted_xml_same_encoder_errors(exact):
         if rnd.random() < 0.3:
             kw.update(max_string=rnd.choice([8, 40]), max_attributes=rnd.choice([2, 5]), max_depth=rnd.choice([2, 4]))
         assert _encode_outcome("c", chunks, **kw) == _encode_outcome("python", chunks, **kw)
+
+
+def _decode_with(name, frames: bytes, **kw):
+    def run():
+        dec = stream.StreamDecoder(**kw)
+        try:
+            evs = dec.feed(frames)
+            dec.close()
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None))
+        return ("ok", evs)
+
+    return _with_backend(name, run)
+
+
+@pytest.mark.parametrize("kw", [dict(max_string=8), dict(max_string=40), dict(max_attributes=2), dict(max_depth=2),
+                                dict(max_elements=3), dict(max_size=200), dict(max_size=1000),
+                                dict(max_table_size=100), dict(max_frame=300), dict(context={"": "jabber:client"})],
+                         ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+def test_decoder_limits_and_options_same(kw):
+    for exact in (True, False):
+        for f in _frames(exact):
+            assert _decode_with("c", f, **kw) == _decode_with("python", f, **kw)
