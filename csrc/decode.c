@@ -205,7 +205,8 @@ static int sdec_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *
 static int sdec_content_value(xb_dec *d, unsigned vctx, xb_str *out);
 static void sdec_ws_ordinal(xb_dec *d, size_t depth);
 static int sdec_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy);
-static void sdec_learn(xb_dec *d, uint32_t sy, int what);
+static void sdec_learn_end(xb_dec *d, uint32_t sy);
+static void sdec_learn_other(xb_dec *d, uint32_t sy);
 static int sdec_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
 static int sdec_style(xb_dec *d, int *kept);
 static void sdec_style_save(xb_dec *d);
@@ -2045,7 +2046,7 @@ static int run(xb_dec *d)
                 if (!root_seen)
                     return FAIL(d, "message has no root element");
                 if (d->stream) /* stream mode */
-                    sdec_learn(d, s, 0);
+                    sdec_learn_end(d, s);
                 break;
             }
             if (d->exact)
@@ -2058,16 +2059,16 @@ static int run(xb_dec *d)
                 d->ctx[depth - 1] = XB_NC_AFTER_ELEM;
             prev_text = 0;
             if (d->stream) /* stream mode */
-                sdec_learn(d, s, 0);
+                sdec_learn_end(d, s);
         } else if (s <= XB_N_WS_DEEPER + XB_WS_DEEPER_MAX - 1) {
             TRY(text_node(d, s, depth, &prev_text));
             if (d->stream) /* stream mode */
-                sdec_learn(d, s, 1);
+                sdec_learn_other(d, s);
         } else if (s == XB_N_COMMENT || s == XB_N_PI) {
             TRY(misc_node(d, s, depth));
             prev_text = 0;
             if (d->stream) /* stream mode */
-                sdec_learn(d, s, 1);
+                sdec_learn_other(d, s);
         } else {
             TRY(element(d, s, depth, &nelements, &root_seen, &stop));
             prev_text = 0;

@@ -247,22 +247,25 @@ static int sdec_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy)
     return 0;
 }
 
-#define SDEC_END 0
-#define SDEC_TEXT 1
-/* after a node event other than a start tag: the slot learns it */
-static void sdec_learn(xb_dec *d, uint32_t sy, int what)
+/* after an end tag (the message's last included): the slot that predicted it
+ * learns it; the next is the ended element's "after" (none after the root) */
+static void sdec_learn_end(xb_dec *d, uint32_t sy)
 {
     xb_stream *s = d->stream;
-    if (what == SDEC_END) {
-        if (s->nopen) {
-            uint32_t ser = s->open[--s->nopen];
-            xb_slearn(s, 'N', sy, ser, XB_PS_AFTER);
-        } else {
-            xb_slearn(s, 'N', sy, XB_SERIAL_NONE, 0);
-        }
+    if (s->nopen) {
+        uint32_t ser = s->open[--s->nopen];
+        xb_slearn(s, 'N', sy, ser, XB_PS_AFTER);
     } else {
-        xb_slearn(s, 'N', sy, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+        xb_slearn(s, 'N', sy, XB_SERIAL_NONE, 0);
     }
+}
+
+/* after a text node, comment or PI: the next is the "text" slot of the
+ * innermost open element (of the document at depth 0) */
+static void sdec_learn_other(xb_dec *d, uint32_t sy)
+{
+    xb_stream *s = d->stream;
+    xb_slearn(s, 'N', sy, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
 }
 
 /* a copy of a generic start tag's key that lives with the stream state, its
