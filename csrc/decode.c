@@ -153,6 +153,7 @@ typedef struct {
     /* exact mode */
     xb_style st;
     xb_str prolog;
+    struct xb_stream *stream; /* stream mode: the stream's state (csrc/stream_dec.h), else NULL */
     /* ---- allocations, kept from message to message (from `chunk` on) ---- */
     /* arena */
     xb_chunk *chunk;
@@ -198,6 +199,17 @@ typedef struct {
  * loads stay inside it (the position is at most a few bytes past the end) */
 #define XB_PAD 16
 #define DEC_MESSAGE_STATE offsetof(xb_dec, chunk)
+
+/* ---- stream mode hooks: csrc/stream_dec.h, included at the end -------------- */
+static int sdec_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
+static int sdec_content_value(xb_dec *d, unsigned vctx, xb_str *out);
+static void sdec_ws_ordinal(xb_dec *d, size_t depth);
+static int sdec_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy);
+static void sdec_learn_end(xb_dec *d, uint32_t sy);
+static void sdec_learn_other(xb_dec *d, uint32_t sy);
+static int sdec_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
+static int sdec_style(xb_dec *d, int *kept);
+static void sdec_style_save(xb_dec *d);
 
 /* ---- errors ----------------------------------------------------------------- */
 XB_PRINTF(5, 6) XB_COLD
@@ -947,6 +959,8 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
 {
     uint32_t s = 0;
     xb_str r = EMPTY;
+    if (d->stream) /* stream mode */
+        return sdec_value(d, vctx, 0, 0, out);
     TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
     d->vclean = 1;
     if (s == XB_V_EMPTY) {
@@ -1765,12 +1779,17 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         unsigned vctx = XB_VC_OTHER_TEXT;
         if (depth && d->elems[depth - 1].text_ctx >= 0)
             vctx = XB_VC_FIXED + (unsigned)d->dict->nattr_contexts + (unsigned)d->elems[depth - 1].text_ctx;
-        TRY(value(d, vctx, &v));
+        if (d->stream && depth) /* stream mode */
+            TRY(sdec_content_value(d, vctx, &v));
+        else
+            TRY(value(d, vctx, &v));
         if (!v.n && (!d->exact || depth == 0))
             return FAIL(d, "empty text node"); /* exact mode: checked in lexical() */
         clean = d->vclean;
         is_ws = is_ws_only(v);
     } else {
+        if (d->stream) /* stream mode */
+            sdec_ws_ordinal(d, depth);
         if (s == XB_N_WS_SAME) {
             v = d->ws[depth];
         } else if (depth == 0) {
@@ -1869,6 +1888,10 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
         return LIMIT(d, XB_LIMIT_MAX_ELEMENTS, "more than max_elements=%lu elements", (unsigned long)o->max_elements);
     if ((uint64_t)depth + 1 > o->max_depth)
         return LIMIT(d, XB_LIMIT_MAX_DEPTH, "nesting deeper than max_depth=%lu", (unsigned long)o->max_depth);
+    if (d->stream) { /* stream mode: the stream's shape cache */
+        TRY(sdec_cache(d, s, &key, &info));
+        goto cached;
+    }
     /* the shape cache: the entry used (or the new one) moves to the front */
 #define CACHE_AT(i) ((d->chead + (unsigned)(i)) % XB_SHAPE_CACHE)
     if (s >= XB_N_LOCAL + XB_SHAPE_CACHE || s == XB_N_GENERIC) {
@@ -1903,6 +1926,7 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
     d->cache[d->chead] = key;
     d->cache_info[d->chead] = (uint16_t)info;
 #undef CACHE_AT
+cached:
     /* names and dictionary strings count toward max_size like values */
     TRY(check_len(d, key->name));
     TRY(count(d, key->name.n + 1)); /* "<" name */
@@ -1938,7 +1962,10 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
         } else {
             TRY(count(d, it->qname.n));
             unsigned vctx = it->attr_ctx >= 0 ? XB_VC_FIXED + (unsigned)it->attr_ctx : XB_VC_OTHER_ATTR;
-            TRY(value(d, vctx, &out->value));
+            if (d->stream) /* stream mode */
+                TRY(sdec_content_value(d, vctx, &out->value));
+            else
+                TRY(value(d, vctx, &out->value));
             out->clean = d->vclean;
         }
         if (emit)
@@ -2006,7 +2033,10 @@ static int run(xb_dec *d)
         size_t depth = d->nelems;
         uint32_t s = 0;
         int empty = 0;
-        TRY(read_sym(d, &ncodes[d->ctx[depth]], &s));
+        if (d->stream) /* stream mode: node prediction */
+            TRY(sdec_node_sym(d, d->ctx[depth], &s));
+        else
+            TRY(read_sym(d, &ncodes[d->ctx[depth]], &s));
         if (d->open_tag) { /* then depth > 0: an END here is the element's own */
             empty = s == XB_N_END;
             TRY(emit_tag_end(d, empty));
@@ -2015,6 +2045,8 @@ static int run(xb_dec *d)
             if (depth == 0) {
                 if (!root_seen)
                     return FAIL(d, "message has no root element");
+                if (d->stream) /* stream mode */
+                    sdec_learn_end(d, s);
                 break;
             }
             if (d->exact)
@@ -2026,11 +2058,17 @@ static int run(xb_dec *d)
             if (depth > 1)
                 d->ctx[depth - 1] = XB_NC_AFTER_ELEM;
             prev_text = 0;
+            if (d->stream) /* stream mode */
+                sdec_learn_end(d, s);
         } else if (s <= XB_N_WS_DEEPER + XB_WS_DEEPER_MAX - 1) {
             TRY(text_node(d, s, depth, &prev_text));
+            if (d->stream) /* stream mode */
+                sdec_learn_other(d, s);
         } else if (s == XB_N_COMMENT || s == XB_N_PI) {
             TRY(misc_node(d, s, depth));
             prev_text = 0;
+            if (d->stream) /* stream mode */
+                sdec_learn_other(d, s);
         } else {
             TRY(element(d, s, depth, &nelements, &root_seen, &stop));
             prev_text = 0;
@@ -2383,7 +2421,13 @@ static int lexical(xb_dec *d)
     uint64_t lex_total = 0, ndev, nslots = 0, idx, j;
     size_t k, depth = 0;
     slot_cursor cur = {0, 0, 0};
+    int kept = 0;
 
+    if (d->stream) { /* stream mode: 1 = the style of the stream's last message */
+        TRY(sdec_style(d, &kept));
+        if (kept)
+            goto style_done;
+    }
     TRY(read_bits(d, 1, &v));
     d->st.dquote = (int)v;
     TRY(read_bits(d, 2, &v));
@@ -2398,6 +2442,9 @@ static int lexical(xb_dec *d)
     d->st.attr_oq = (int)v;
     if (d->st.empty == 3)
         return FAIL(d, "reserved empty-element style");
+    if (d->stream) /* stream mode */
+        sdec_style_save(d);
+style_done:
     d->prolog = EMPTY;
     TRY(read_bits(d, 1, &has_prolog));
     if (has_prolog) {
@@ -3161,3 +3208,6 @@ void xb_free(void *p)
 #endif
     free(p);
 }
+
+/* ---- stream mode (spec 14.3) ------------------------------------------------- */
+#include "stream_dec.h"

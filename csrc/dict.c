@@ -39,6 +39,18 @@ _Static_assert(XBD_V1_VALUE_NCTX == XB_VC_FIXED + XBD_V1_NATTRCONTEXTS + XBD_V1_
                    XBD_V1_VALUE_NSYM == XB_V_TOKEN + XBD_V1_NVALUES,
                "value table size");
 _Static_assert(XBD_V1_CHAR_NCTX == XB_CHAR_CONTEXTS && XBD_V1_CHAR_NSYM == 256, "char table size");
+/* The stream code set (spec 14.3): node with the predicted contexts and PRED,
+   the others of the stateless shapes (xmppbin/dictionary.py:stream_sizes). */
+_Static_assert(XBD_V1_STREAM_NODE_NCTX == 2 * XB_NODE_CONTEXTS && XBD_V1_STREAM_NODE_NSYM == XBD_V1_NODE_NSYM + 1 &&
+                   XBD_V1_STREAM_NODE_NSYM < 4096,
+               "stream node table size");
+_Static_assert(XBD_V1_STREAM_PREFIX_NCTX == XBD_V1_PREFIX_NCTX && XBD_V1_STREAM_PREFIX_NSYM == XBD_V1_PREFIX_NSYM &&
+                   XBD_V1_STREAM_NAME_NCTX == XBD_V1_NAME_NCTX && XBD_V1_STREAM_NAME_NSYM == XBD_V1_NAME_NSYM &&
+                   XBD_V1_STREAM_AITEM_NCTX == XBD_V1_AITEM_NCTX && XBD_V1_STREAM_AITEM_NSYM == XBD_V1_AITEM_NSYM &&
+                   XBD_V1_STREAM_NS_NCTX == XBD_V1_NS_NCTX && XBD_V1_STREAM_NS_NSYM == XBD_V1_NS_NSYM &&
+                   XBD_V1_STREAM_VALUE_NCTX == XBD_V1_VALUE_NCTX && XBD_V1_STREAM_VALUE_NSYM == XBD_V1_VALUE_NSYM &&
+                   XBD_V1_STREAM_CHAR_NCTX == XBD_V1_CHAR_NCTX && XBD_V1_STREAM_CHAR_NSYM == XBD_V1_CHAR_NSYM,
+               "stream table sizes");
 
 #define V1_NCODES                                                                                          \
     (XBD_V1_NODE_NCTX + XBD_V1_PREFIX_NCTX + XBD_V1_NAME_NCTX + XBD_V1_AITEM_NCTX + XBD_V1_NS_NCTX +         \
@@ -48,11 +60,15 @@ _Static_assert(XBD_V1_CHAR_NCTX == XB_CHAR_CONTEXTS && XBD_V1_CHAR_NSYM == 256, 
      XBD_V1_NAME_NCTX * XBD_V1_NAME_NSYM + XBD_V1_AITEM_NCTX * XBD_V1_AITEM_NSYM +                          \
      XBD_V1_NS_NCTX * XBD_V1_NS_NSYM + XBD_V1_VALUE_NCTX * XBD_V1_VALUE_NSYM +                              \
      XBD_V1_CHAR_NCTX * XBD_V1_CHAR_NSYM)
+/* the stream code set: one more node context set and node symbol */
+#define V1_STREAM_NCODES (V1_NCODES + XB_NODE_CONTEXTS)
+#define V1_STREAM_NSYMS (V1_NSYMS + XBD_V1_STREAM_NODE_NCTX * XBD_V1_STREAM_NODE_NSYM - XBD_V1_NODE_NCTX * XBD_V1_NODE_NSYM)
 
-static xb_hcode v1_codes[V1_NCODES];
-static uint16_t v1_sorted[V1_NSYMS];
-static uint8_t v1_lengths[V1_NSYMS];
+static xb_hcode v1_codes[V1_NCODES + V1_STREAM_NCODES];
+static uint16_t v1_sorted[V1_NSYMS + V1_STREAM_NSYMS];
+static uint8_t v1_lengths[V1_NSYMS + V1_STREAM_NSYMS];
 static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+static uint32_t v1_stream_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
 static uint16_t v1_shape_info[XBD_V1_NSHAPES];
 /* the padded copies (xb_dict.h); the pool is about 90 KiB for v1 (bss pages
  * beyond what is used are never touched) */
@@ -134,9 +150,15 @@ static int build_code(xb_hcode *c, const char *digits, uint32_t nsym, uint16_t *
 static int build_table(int t, const char *const *digits, uint32_t nctx, uint32_t nsym, size_t *ci, size_t *si)
 {
     uint32_t k;
-    v1_dict.codes[t] = &v1_codes[*ci];
-    v1_dict.nctx[t] = nctx;
-    v1_dict.nsym[t] = nsym;
+    if (*ci >= V1_NCODES) { /* the stream code set */
+        v1_dict.stream_codes[t] = &v1_codes[*ci];
+        v1_dict.stream_nctx[t] = nctx;
+        v1_dict.stream_nsym[t] = nsym;
+    } else {
+        v1_dict.codes[t] = &v1_codes[*ci];
+        v1_dict.nctx[t] = nctx;
+        v1_dict.nsym[t] = nsym;
+    }
     for (k = 0; k < nctx; k++) {
         if (build_code(&v1_codes[*ci], digits[k], nsym, &v1_sorted[*si], &v1_lengths[*si]))
             return -1;
@@ -400,7 +422,20 @@ static void do_init(void)
         build_table(XB_T_AITEM, XBD_V1_LENGTHS_AITEM, XBD_V1_AITEM_NCTX, XBD_V1_AITEM_NSYM, &ci, &si) ||
         build_table(XB_T_NS, XBD_V1_LENGTHS_NS, XBD_V1_NS_NCTX, XBD_V1_NS_NSYM, &ci, &si) ||
         build_table(XB_T_VALUE, XBD_V1_LENGTHS_VALUE, XBD_V1_VALUE_NCTX, XBD_V1_VALUE_NSYM, &ci, &si) ||
-        build_table(XB_T_CHAR, XBD_V1_LENGTHS_CHAR, XBD_V1_CHAR_NCTX, XBD_V1_CHAR_NSYM, &ci, &si)) {
+        build_table(XB_T_CHAR, XBD_V1_LENGTHS_CHAR, XBD_V1_CHAR_NCTX, XBD_V1_CHAR_NSYM, &ci, &si) ||
+        build_table(XB_T_NODE, XBD_V1_LENGTHS_STREAM_NODE, XBD_V1_STREAM_NODE_NCTX, XBD_V1_STREAM_NODE_NSYM, &ci,
+                    &si) ||
+        build_table(XB_T_PREFIX, XBD_V1_LENGTHS_STREAM_PREFIX, XBD_V1_STREAM_PREFIX_NCTX, XBD_V1_STREAM_PREFIX_NSYM,
+                    &ci, &si) ||
+        build_table(XB_T_NAME, XBD_V1_LENGTHS_STREAM_NAME, XBD_V1_STREAM_NAME_NCTX, XBD_V1_STREAM_NAME_NSYM, &ci,
+                    &si) ||
+        build_table(XB_T_AITEM, XBD_V1_LENGTHS_STREAM_AITEM, XBD_V1_STREAM_AITEM_NCTX, XBD_V1_STREAM_AITEM_NSYM, &ci,
+                    &si) ||
+        build_table(XB_T_NS, XBD_V1_LENGTHS_STREAM_NS, XBD_V1_STREAM_NS_NCTX, XBD_V1_STREAM_NS_NSYM, &ci, &si) ||
+        build_table(XB_T_VALUE, XBD_V1_LENGTHS_STREAM_VALUE, XBD_V1_STREAM_VALUE_NCTX, XBD_V1_STREAM_VALUE_NSYM, &ci,
+                    &si) ||
+        build_table(XB_T_CHAR, XBD_V1_LENGTHS_STREAM_CHAR, XBD_V1_STREAM_CHAR_NCTX, XBD_V1_STREAM_CHAR_NSYM, &ci,
+                    &si)) {
         init_status = 1;
         return;
     }
@@ -409,6 +444,10 @@ static void do_init(void)
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
             for (e = 0; e < (1u << XB_LUT_BITS); e++)
                 v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);
+        for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
+            for (e = 0; e < (1u << XB_LUT_BITS); e++)
+                v1_stream_char_pairs[k][e] = char_pair(d->stream_codes[XB_T_CHAR], k, e);
+        d->stream_char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_stream_char_pairs;
         for (k = 0; k < XBD_V1_NSHAPES; k++)
             v1_shape_info[k] = xb_shape_info(&XBD_V1_SHAPES[k]);
         d->char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_char_pairs;
@@ -426,7 +465,7 @@ static void do_init(void)
             return;
         }
     }
-    init_status = (ci == V1_NCODES && si == V1_NSYMS) ? 0 : 1;
+    init_status = (ci == V1_NCODES + V1_STREAM_NCODES && si == V1_NSYMS + V1_STREAM_NSYMS) ? 0 : 1;
 }
 
 #ifdef _WIN32

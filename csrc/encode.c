@@ -2174,3 +2174,87 @@ void xb_encoder_free(xb_encoder *e)
     free(e->out);
     free(e);
 }
+
+/* ---- stream mode hooks (csrc/stream.c, xb_stream.h) ------------------------------- */
+/* The lexical section's pieces over the scanned events e->ev, for the stream
+ * coder (which codes the payloads with the stream's state). Styles are given
+ * as int[6]: dquote, empty, text_gt, text_quot, attr_gt, attr_oq. */
+static void style_from(style *st, const int v[6])
+{
+    st->dquote = v[0];
+    st->empty = v[1];
+    st->text_gt = v[2];
+    st->text_quot = v[3];
+    st->attr_gt = v[4];
+    st->attr_oq = v[5];
+}
+
+void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev)
+{
+    devcount d;
+    style st, pv;
+    count_devs(e, &d);
+    choose_style(&d, &st);
+    style_from(&pv, prev);
+    best[0] = st.dquote;
+    best[1] = st.empty;
+    best[2] = st.text_gt;
+    best[3] = st.text_quot;
+    best[4] = st.attr_gt;
+    best[5] = st.attr_oq;
+    *nbest = dev_total(&d, &st);
+    *nprev = dev_total(&d, &pv);
+}
+
+/* emit(ctx, slot, payload) for every deviation from style v, in slot order
+ * (payload NULL for QUOTE and EMPTY); the walk of encode_lexical */
+void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
+                       void *ctx)
+{
+    style st;
+    uint64_t slot = 0;
+    size_t k, depth = 0;
+    style_from(&st, v);
+    for (k = 0; k < e->nev; k++) {
+        const xb_event *ev = &e->ev[k];
+        if (ev->type == XE_S) {
+            const xb_eitem *it = e->items + ev->first;
+            int empty = k + 1 < e->nev && e->ev[k + 1].type == XE_E;
+            uint8_t sq = st.dquote ? '"' : '\'';
+            uint32_t i;
+            for (i = 0; i < ev->nitems; i++) {
+                if (!eqz(it[i].ws, " "))
+                    emit(ctx, slot, &it[i].ws);
+                slot++;
+                if (!eqz(it[i].eq, "="))
+                    emit(ctx, slot, &it[i].eq);
+                slot++;
+                if (it[i].quote != sq)
+                    emit(ctx, slot, NULL);
+                slot++;
+                if (attr_dev(&it[i], it[i].value.p == it[i].raw.p ? esc_flags(it[i].value) : 0, st.attr_gt,
+                             st.attr_oq))
+                    emit(ctx, slot, &it[i].raw);
+                slot++;
+            }
+            if (!eqz(ev->raw, (ev->selfclose && empty && st.empty == 1) ? " " : ""))
+                emit(ctx, slot, &ev->raw);
+            slot++;
+            if (empty) {
+                if (ev->selfclose != (st.empty != 2))
+                    emit(ctx, slot, NULL);
+                slot++;
+            }
+            depth++;
+        } else if (ev->type == XE_E) {
+            depth--;
+            if (ev->raw.n)
+                emit(ctx, slot, &ev->raw);
+            slot++;
+        } else if (ev->type == XE_T && depth > 0) {
+            if (text_dev(ev, ev->value.p == ev->raw.p ? esc_flags(ev->value) : 0, st.text_gt, st.text_quot))
+                emit(ctx, slot, &ev->raw);
+            slot++;
+        }
+    }
+}

@@ -233,6 +233,13 @@ typedef struct {
      * open addressing), for xb_context_index */
     const uint16_t *attr_ctx_tab, *text_ctx_tab;
     uint32_t attr_ctx_mask, text_ctx_mask;
+    /* The stream code set (spec 14.3; "stream." tables of the codes file), in
+     * the same table order: node has 2 * XB_NODE_CONTEXTS contexts (without,
+     * with a prediction) and one more symbol, PRED (stream_nsym[XB_T_NODE] - 1). */
+    const xb_hcode *stream_codes[XB_NTABLES];
+    uint32_t stream_nctx[XB_NTABLES];
+    uint32_t stream_nsym[XB_NTABLES];
+    const uint32_t (*stream_char_pairs)[1u << XB_LUT_BITS]; /* char_pairs of the stream char table */
 } xb_dictionary;
 
 /* Grow an array (realloc) to hold at least need elements of elsize bytes, the

@@ -151,6 +151,34 @@ int xb_encode_many_ptrs(xb_encoder *enc, size_t count, const char *const *datas,
 
 /* Release an output buffer (NULL is allowed). */
 void xb_free(void *p);
+
+/* ---- stream mode (csrc/stream.c; spec section 14.3) ---- */
+/* The state one direction of a stream carries between its messages: the
+   dynamic table (budget in bytes), the shape cache with node prediction, the
+   recent values per value context and the exact-mode style. NULL if out of
+   memory, dictionary is not 1 or budget is above 2**24. Frames stay with the
+   caller. */
+typedef struct xb_stream xb_stream;
+xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary);
+void xb_stream_free(xb_stream *s);
+/* What an OPEN frame does: the state emptied, with this budget and mode
+   (-1, nothing done, for a budget above 2**24). */
+int xb_stream_reset(xb_stream *s, uint32_t budget, int exact);
+/* Encode one stream message body (spec 14.2: the never-indexed list, the main
+   stream, the lexical section): opt->open_root 1 for a stream header, 0 for
+   an element; secrets: the never-indexed value ordinals, increasing. The
+   output (res->data) is owned by the state, valid until its next call. Out of
+   memory empties the state. Returns res->error. */
+int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                     const uint32_t *secrets, size_t nsecrets, xb_encode_result *res);
+/* Decode one stream message body (open: a stream header's, else an
+   element's) with the state: res as xb_decode (res->data for xb_free), error
+   offsets into the body. */
+int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                     xb_result *res);
+/* The dynamic table (for tests): its entries, oldest first. */
+size_t xb_stream_table_len(const xb_stream *s);
+const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len);
 /* CDEF-END */
 
 #ifdef __cplusplus

@@ -8,6 +8,10 @@ direction:
   error class and offset; and, for the restricted subset, the encoder accepts
   exactly what lxml accepts (inputs with a DTD, a non-UTF-8 encoding declaration
   or an invalid namespace URI excepted: see spec section 4).
+With bit 7 clear and bit 6 set, stream mode: the payload is the body of an
+ELEMENT frame after the OPEN frame and the first k = bits 2..4 element frames of
+a recorded stream (exact mode if bit 5), and the C and Python StreamDecoders give
+the same units or the same error class and offset.
 Run it through fuzz/run.py.
 """
 from __future__ import annotations
@@ -20,6 +24,7 @@ import atheris
 with atheris.instrument_imports():
     import xmppbin
     from xmppbin import _cdecoder, _cencoder, decoder, encoder
+    from xmppbin import stream as xstream
     from xmppbin.dictionary import get_dictionary
     from xmppbin.limits import Limits
 
@@ -73,6 +78,49 @@ def check_encode(xml: bytes, limits: Limits, allow: bool) -> None:
         raise AssertionError(f"lxml {'accepts' if lx else 'rejects'}, xmppbin {c!r}")
 
 
+def stream_prefixes() -> dict:
+    """exact -> the frames of one recorded c2s stream (tests/data/capture-session.jsonl)."""
+    import base64
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data",
+                        "capture-session.jsonl")
+    with open(path, encoding="utf-8") as f:
+        next(f)
+        recs = [json.loads(line) for line in f]
+    key = min((r["conn"], r["dir"]) for r in recs)
+    chunks = [r["data"].encode() if "data" in r else base64.b64decode(r["data_b64"])
+              for r in recs if (r["conn"], r["dir"]) == key]
+    out = {}
+    for exact in (False, True):
+        xmppbin._use_backend("python")
+        data = xstream.encode_stream(chunks, exact=exact)
+        frames, pos = [], 0
+        while pos < len(data):
+            v, p = xstream.get_varint(data, pos, xstream.MAX_FRAME_HEADER)
+            kind, n = xstream.frame_header(v)
+            frames.append((kind, data[pos : p + n]))
+            pos = p + n
+        out[exact] = [fr for kind, fr in frames if kind in (xstream.FRAME_OPEN, xstream.FRAME_ELEMENT)]
+    return out
+
+
+STREAM_PREFIX = stream_prefixes()
+
+
+def check_stream(body: bytes, f: int) -> None:
+    frames = STREAM_PREFIX[bool(f & 0x20)]
+    data = b"".join(frames[: 1 + ((f >> 2) & 7)]) + xstream.frame(xstream.FRAME_ELEMENT, body)
+    outs = []
+    for name in ("c", "python"):
+        xmppbin._use_backend(name)
+        dec = xstream.StreamDecoder()
+        outs.append(outcome(lambda: (dec.feed(data), dec.close())[0]))
+    if outs[0] != outs[1]:
+        raise AssertionError(f"stream decode differs: C {outs[0]!r} Python {outs[1]!r}")
+
+
 def test_one(buf: bytes) -> None:
     if not buf:
         return
@@ -81,6 +129,8 @@ def test_one(buf: bytes) -> None:
     allow = bool(f & 2)
     if f & 0x80:
         check_encode(buf[1:], limits, allow)
+    elif f & 0x40:
+        check_stream(buf[1:], f)
     else:
         check_decode(buf[1:], limits, allow)
 

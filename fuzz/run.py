@@ -26,8 +26,11 @@ BUILD = os.path.join(ROOT, "build", "fuzz")
 sys.path.insert(0, ROOT)
 
 C_TARGETS = {
-    "decode": (["fuzz/fuzz_decode.c", "csrc/decode.c", "csrc/dict.c"], "decode"),
-    "encode": (["fuzz/fuzz_encode.c", "csrc/encode.c", "csrc/scan.c", "csrc/decode.c", "csrc/dict.c"], "encode"),
+    # decode.c's stream mode (csrc/stream_dec.h) links csrc/stream.c, which uses the encoder's scanner
+    "decode": (["fuzz/fuzz_decode.c", "csrc/decode.c", "csrc/dict.c", "csrc/stream.c", "csrc/encode.c", "csrc/scan.c"],
+               "decode"),
+    "encode": (["fuzz/fuzz_encode.c", "csrc/encode.c", "csrc/scan.c", "csrc/decode.c", "csrc/dict.c", "csrc/stream.c"],
+               "encode"),
 }
 
 
@@ -58,7 +61,28 @@ def seeds(kind: str) -> list[bytes]:
         return [b"\0" + m for m in messages]
     if kind == "encode":
         return [b"\0" + x for x in xmls]
-    return [b"\0" + m for m in messages] + [b"\x82" + x for x in xmls]
+    # stream mode (fuzz_diff: options 0x40 | exact << 5 | k << 2): element frame k + 1's body
+    from xmppbin import stream
+
+    with open(os.path.join(ROOT, "tests", "data", "capture-session.jsonl"), encoding="utf-8") as f:
+        next(f)
+        recs = [json.loads(line) for line in f]
+    key = min((r["conn"], r["dir"]) for r in recs)
+    chunks = [r["data"].encode() if "data" in r else __import__("base64").b64decode(r["data_b64"])
+              for r in recs if (r["conn"], r["dir"]) == key]
+    bodies = []
+    for exact in (False, True):
+        data = stream.encode_stream(chunks, exact=exact)
+        pos, k = 0, -1
+        while pos < len(data) and k < 8:
+            v, p = stream.get_varint(data, pos, stream.MAX_FRAME_HEADER)
+            kind, n = stream.frame_header(v)
+            if kind == stream.FRAME_ELEMENT:
+                bodies.append(bytes([0x40 | exact << 5 | max(k, 0) << 2]) + data[p : p + n])
+            if kind in (stream.FRAME_OPEN, stream.FRAME_ELEMENT):
+                k += 1
+            pos = p + n
+    return [b"\0" + m for m in messages] + [b"\x82" + x for x in xmls] + bodies
 
 
 def build_c(name: str) -> str:

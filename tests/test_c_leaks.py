@@ -1,6 +1,7 @@
 """The C core leaks nothing and touches no invalid memory: tests/c/leakcheck.c, built
 with gcc -fsanitize=address,undefined (LeakSanitizer included), runs every sample
-record and its encodings, truncations and corruptions through the C API."""
+record and its encodings, truncations and corruptions through the C API, and the
+recorded session's units through stream states (encode, decode, corrupted bodies)."""
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ SINGLE_BACKEND = True  # drives the C API directly
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SOURCES = ["tests/c/leakcheck.c", "csrc/decode.c", "csrc/encode.c", "csrc/scan.c", "csrc/dict.c"]
+SOURCES = ["tests/c/leakcheck.c", "csrc/decode.c", "csrc/encode.c", "csrc/scan.c", "csrc/dict.c", "csrc/stream.c"]
 
 
 def inputs(sample_records) -> bytes:
@@ -41,6 +42,16 @@ def inputs(sample_records) -> bytes:
         b = bytearray(msg)
         b[rnd.randrange(2, len(b))] ^= 1 << rnd.randrange(8)
         add(b"D", bytes(b))
+    # stream mode: the units of the recorded session (tests/data/capture-session.jsonl)
+    from test_stream import STREAMS
+    from xmppbin.stream import XmlSplitter
+
+    for key in sorted(STREAMS):
+        sp = XmlSplitter()
+        for chunk in STREAMS[key]:
+            for ev in sp.feed(chunk):
+                if ev.kind in ("open", "element"):
+                    add(b"O" if ev.kind == "open" else b"U", ev.xml)
     return bytes(out)
 
 

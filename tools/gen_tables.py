@@ -65,6 +65,12 @@ def render_python(tok, lengths) -> str:
 
 # Order of the Huffman tables in the C header (enum in csrc/xb_dict.h).
 C_TABLES = ("node", "prefix", "name", "aitem", "ns", "value", "char")
+#: The stream code set (spec 14.3), in the same order: XBD_V1_LENGTHS_STREAM_*.
+C_STREAM_TABLES = tuple("stream." + t for t in C_TABLES)
+
+
+def c_table_name(t: str) -> str:
+    return t.replace(".", "_").upper()
 
 
 def c_string(s: str) -> str:
@@ -123,9 +129,9 @@ def render_c(tok, lengths) -> str:
         h.append(f"#define XBD_V1_N{name.replace('_', '')} {len(lst)}")
     h.append(f"#define XBD_V1_NSHAPES {len(shapes)}")
     h.append(f"#define XBD_V1_NSHAPE_ITEMS {max(len(items), 1)}")
-    for t in C_TABLES:
-        h.append(f"#define XBD_V1_{t.upper()}_NCTX {len(lengths[t])}")
-        h.append(f"#define XBD_V1_{t.upper()}_NSYM {len(lengths[t][0])}")
+    for t in C_TABLES + C_STREAM_TABLES:
+        h.append(f"#define XBD_V1_{c_table_name(t)}_NCTX {len(lengths[t])}")
+        h.append(f"#define XBD_V1_{c_table_name(t)}_NSYM {len(lengths[t][0])}")
     h.append("")
     for name, lst in lists:
         n = f"XBD_V1_N{name.replace('_', '')}"
@@ -134,8 +140,9 @@ def render_c(tok, lengths) -> str:
         h.append(f"extern const uint16_t XBD_V1_{name}_SORTED[XBD_V1_N{name.replace('_', '')}];")
     h.append("extern const xb_kitem XBD_V1_SHAPE_ITEMS[XBD_V1_NSHAPE_ITEMS];")
     h.append("extern const xb_key XBD_V1_SHAPES[XBD_V1_NSHAPES];")
-    for t in C_TABLES:
-        h.append(f"extern const char *const XBD_V1_LENGTHS_{t.upper()}[XBD_V1_{t.upper()}_NCTX];")
+    for t in C_TABLES + C_STREAM_TABLES:
+        n = c_table_name(t)
+        h.append(f"extern const char *const XBD_V1_LENGTHS_{n}[XBD_V1_{n}_NCTX];")
     h += ["", "#ifdef XBD_V1_IMPLEMENTATION", ""]
     for name, lst in lists:
         h.append(f"const xb_str XBD_V1_{name}[XBD_V1_N{name.replace('_', '')}] = {{")
@@ -154,8 +161,9 @@ def render_c(tok, lengths) -> str:
     h += [f"    {x}," for x in shapes]
     h += ["};", ""]
     h.append("/* Huffman code lengths: one base-36 digit (1..24) per symbol, one string per context. */")
-    for t in C_TABLES:
-        h.append(f"const char *const XBD_V1_LENGTHS_{t.upper()}[XBD_V1_{t.upper()}_NCTX] = {{")
+    for t in C_TABLES + C_STREAM_TABLES:
+        n = c_table_name(t)
+        h.append(f"const char *const XBD_V1_LENGTHS_{n}[XBD_V1_{n}_NCTX] = {{")
         h += [f'    "{x}",' for x in lengths[t]]
         h += ["};", ""]
     h += ["#endif /* XBD_V1_IMPLEMENTATION */", "#endif /* XMPPBIN_DICT_V1_H */", ""]

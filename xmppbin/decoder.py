@@ -344,7 +344,7 @@ class _Decoder:
                 else:
                     s = r.sym(ncodes[ctx_stack[-1] + M.NC_PREDICTED])
                     if s == d.n_pred:
-                        s = p[1] if p[0] == "N" else M.N_LOCAL + cache.index(st.by_serial[p[1]])
+                        s = p[1] if p[0] == "N" else M.N_LOCAL + st.ents.index(st.by_serial[p[1]])
             if s == M.N_END:
                 if depth == 0:
                     if not root_seen:
@@ -455,7 +455,7 @@ class _Decoder:
                     key = cache.pop(i)
                 cache.insert(0, key)
                 if st is not None:
-                    ent = st.entries[key] if M.N_LOCAL <= s < M.N_SHAPE else st.enter(key, evicted)
+                    ent = st.hit(s - M.N_LOCAL) if M.N_LOCAL <= s < M.N_SHAPE else st.enter(evicted is not None)
                     setattr(pslot[0], pslot[1], ("S", ent.serial))
                     pslot = (ent, "first")
                     open_entries.append(ent)

@@ -50,27 +50,36 @@ class StreamState:
         self.recent: dict[int, list[str]] = {}
         #: exact mode: the style of the last message (spec 14.3)
         self.style = L.STYLE_DEFAULT
-        #: node prediction (spec 14.3): the entries of the shapes in the cache,
-        #: the live entries by serial, the next serial, the document level
-        self.entries: dict[tuple, Entry] = {}
-        self.by_serial: dict[int, tuple] = {}
+        #: node prediction (spec 14.3): the entry of every shape cache entry, in
+        #: cache order (one per cache entry, even if two hold equal shapes, which
+        #: a decoder may be sent), the live entries by serial, the next serial,
+        #: the document level
+        self.ents: list[Entry] = []
+        self.by_serial: dict[int, Entry] = {}
         self.serial = 0
         self.doc = Entry(-1)
 
-    def enter(self, key: tuple, evicted: tuple | None) -> Entry:
-        """A shape newly inserted at the front of the cache, and the one it
-        pushed out: the new one gets the next serial and empty predictions."""
-        if evicted is not None:
-            del self.by_serial[self.entries.pop(evicted).serial]
-        e = self.entries[key] = Entry(self.serial)
-        self.by_serial[self.serial] = key
+    def enter(self, evicted: bool) -> Entry:
+        """A shape newly inserted at the front of the cache (evicted: it pushed
+        the last one out): it gets the next serial and empty predictions."""
+        if evicted:
+            del self.by_serial[self.ents.pop().serial]
+        e = Entry(self.serial)
+        self.ents.insert(0, e)
+        self.by_serial[self.serial] = e
         self.serial += 1
+        return e
+
+    def hit(self, i: int) -> Entry:
+        """Cache entry i moved to the front (LOCAL): it keeps its serial."""
+        e = self.ents.pop(i)
+        self.ents.insert(0, e)
         return e
 
     def prediction(self, slot: tuple):
         """The live prediction of a slot (entry, field), or None."""
         ent, field = slot
-        if ent is not self.doc and self.by_serial.get(ent.serial) is None:
+        if ent is not self.doc and self.by_serial.get(ent.serial) is not ent:
             return None  # the entry has left the cache
         p = getattr(ent, field)
         if p is None or (p[0] == "S" and p[1] not in self.by_serial):
@@ -375,7 +384,7 @@ class _Coder:
             i = -1
         evicted = None
         if i >= 0:
-            self.node(ctx, M.N_LOCAL + i, None if st is None else ("S", st.entries[key].serial))
+            self.node(ctx, M.N_LOCAL + i, None if st is None else ("S", st.ents[i].serial))
             del cache[i]
         else:
             j = self.d.shape_map.get(key)
@@ -388,7 +397,7 @@ class _Coder:
                 evicted = cache.pop()
         cache.insert(0, key)
         if st is not None:
-            ent = st.entries[key] if i >= 0 else st.enter(key, evicted)
+            ent = st.hit(i) if i >= 0 else st.enter(evicted is not None)
             self.learn(("S", ent.serial), (ent, "first"))
             self.open.append(ent)
         actx = self.d.attr_ctx

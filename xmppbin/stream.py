@@ -324,6 +324,16 @@ class _StreamContext:
         self.stream_qname = name
 
 
+def _c_state(d: Dictionary, budget: int, exact: bool):
+    """The C stream state (xmppbin._cstream) when the C backend is active and
+    the dictionary is 1, else None: the reference codes the stream."""
+    try:
+        from . import _cstream
+    except ImportError:
+        return None
+    return _cstream.state_for(d, budget, exact)
+
+
 def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_index) -> list[int]:
     """Ordinals (attribute values and text nodes inside the root, in document
     order) of the values to send never-indexed."""
@@ -407,6 +417,9 @@ class StreamEncoder:
         self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
         self._opened = False
         self._pos = 0  # stream offset of the next unit fed through feed()
+        self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
+        names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
+        self._secret_names = re.compile(b"|".join(map(re.escape, names))) if names else None
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -420,12 +433,26 @@ class StreamEncoder:
         self._opened = True
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_ELEMENT))
 
-    def _message(self, sc) -> bytes:
+    def _message(self, sc, xml=None, open_root: bool = False) -> bytes:
+        """The body of a unit; sc its scan (None: the C coder scans, and it has
+        no never-indexed values)."""
         s = self._s
+        secrets = [] if sc is None else _secret_ordinals(sc, s.context, self.secret_elements, self.never_index)
+        if self._c is not None:
+            return self._c.encode(xml, self.limits, s.context, self.allow_comments, open_root, secrets)
         w = BitWriter()
-        secrets = _secret_ordinals(sc, s.context, self.secret_elements, self.never_index)
         _encoder.encode_events(sc, s.dictionary, s.exact, w, s.state, secrets)
         return w.getvalue()
+
+    def _needs_scan(self, xml) -> bool:
+        """The C coder scans an element itself unless it may hold never-indexed
+        values: a never_index callback, or a secret element's name in it."""
+        if self.never_index is not None:
+            return True
+        if self._secret_names is None:
+            return False
+        data = xml.encode("utf-8", "surrogatepass") if isinstance(xml, str) else xml
+        return self._secret_names.search(data) is not None
 
     def _frame(self, kind: int, payload: bytes) -> bytes:
         if len(payload) > self.max_frame:
@@ -439,8 +466,10 @@ class StreamEncoder:
         sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
         root = next(e for e in sc.events if e[0] == "S")
         s.state = _encoder.StreamState(self.table_size)
+        if self._c is not None:
+            self._c.reset(self.table_size, s.exact)
         s.context = dict(s.base_context)  # the header is coded in the outer context
-        body = self._message(sc)
+        body = self._message(sc, xml, True)
         s.opened(root[1], [(it[0], it[1]) for it in root[2]])
         self._opened = True
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
@@ -448,9 +477,12 @@ class StreamEncoder:
     def element(self, xml: bytes | str) -> bytes:
         """A top-level element (stanza or nonza) of the open stream."""
         s = self._s
-        sc = scan(xml, self.limits, s.context, self.allow_comments, False, s.exact)
+        sc = None
+        if self._c is None or self._needs_scan(xml):
+            sc = scan(xml, self.limits, s.context, self.allow_comments, False, s.exact)
+        body = self._message(sc, xml)
         head = self._announce()
-        return head + self._frame(FRAME_ELEMENT, self._message(sc))
+        return head + self._frame(FRAME_ELEMENT, body)
 
     def text(self, ws: bytes | str) -> bytes:
         """Whitespace between top-level units (e.g. a keepalive)."""
@@ -531,6 +563,7 @@ class StreamDecoder:
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
+        self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         self.buf += data
@@ -612,6 +645,8 @@ class StreamDecoder:
             s.exact = bool(b0 & 4)
             s.dictionary = get_dictionary(dict_id, p + 1)
             s.state = _encoder.StreamState(budget)
+            if self._c is not None:
+                self._c.reset(budget, s.exact)
             s.context = dict(s.base_context)
             self._opened = True
             body = payload[p + 2 :]
@@ -630,6 +665,8 @@ class StreamDecoder:
 
     def _decode(self, body: bytes, kind: int):
         s = self._s
+        if self._c is not None:
+            return self._c.decode(body, kind == M.KIND_STREAM_OPEN, self.limits, s.context, self.allow_comments)
         dec = _decoder._Decoder(body, self.limits, s.context, self.allow_comments, stream=s)
         dec.kind = kind
         dec.read_secrets()

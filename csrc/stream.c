@@ -1,0 +1,1526 @@
+/*
+ * Stream mode (spec section 14.3) in the C core: the state a stream carries
+ * between messages and the coding of one stream message body, bit for bit
+ * that of the reference (xmppbin/encoder.py: StreamState, _Coder with a
+ * state, encode_events, encode_lexical). Framing, splitting and the
+ * never-indexed ordinals stay in Python (xmppbin/stream.py, _cstream.py).
+ *
+ * The unit is scanned by the C scanner (csrc/scan.c) into an xb_encoder the
+ * state owns; the coding here is deliberately plain (linear searches over
+ * the at most budget / 32 table entries and 32 cache entries), mirroring the
+ * reference function by function.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xb_enc.h"
+#include "xb_stream.h"
+#include "xmppbin.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <pthread.h>
+#endif
+
+/* ---- static tables: the stream code set as (code << 5) | length, token maps ------- */
+static const xb_dictionary *sd;
+static uint32_t *scode[XB_NTABLES]; /* scode[t][ctx * nsym + s] */
+static uint32_t snsym[XB_NTABLES];
+static uint32_t n_pred;
+static uint8_t sclass[256];
+
+/* string -> index maps (open addressing, index + 1, 0 empty) */
+typedef struct {
+    uint32_t *slot;
+    uint32_t mask;
+    const xb_str *list;
+} smap;
+static smap value_map, prefix_map, name_map, ns_map, shape_map;
+static char *shape_keys; /* the static shapes' serialized keys */
+static xb_str *shape_key_str;
+static int s_status = -1;
+
+uint64_t xb_shash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static int smap_build(smap *m, const xb_str *list, size_t n)
+{
+    size_t cap = 16, i;
+    while (cap < 4 * n)
+        cap *= 2;
+    m->slot = calloc(cap, sizeof(*m->slot));
+    if (!m->slot)
+        return -1;
+    m->mask = (uint32_t)(cap - 1);
+    m->list = list;
+    for (i = 0; i < n; i++) {
+        size_t k = (size_t)xb_shash(list[i].p, list[i].n) & m->mask;
+        while (m->slot[k]) {
+            const xb_str *o = &list[m->slot[k] - 1];
+            if (o->n == list[i].n && (o->n == 0 || memcmp(o->p, list[i].p, o->n) == 0))
+                break; /* a duplicate: the last index wins, as in the reference's dict */
+            k = (k + 1) & m->mask;
+        }
+        m->slot[k] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+/* index of s, or -1 */
+static int smap_get(const smap *m, const char *p, size_t n, uint64_t h)
+{
+    size_t k = (size_t)h & m->mask;
+    while (m->slot[k]) {
+        const xb_str *o = &m->list[m->slot[k] - 1];
+        if (o->n == n && (n == 0 || memcmp(o->p, p, n) == 0))
+            return (int)m->slot[k] - 1;
+        k = (k + 1) & m->mask;
+    }
+    return -1;
+}
+
+/* serialized shape key (model.shape_key): name NUL, then per item
+ * 1 prefix NUL uri NUL (namespace declaration) or 2 qname NUL (attribute);
+ * XML strings hold no NUL, so this is unambiguous */
+static size_t key_size_static(const xb_key *k)
+{
+    size_t n = k->name.n + 1;
+    uint32_t i;
+    for (i = 0; i < k->nitems; i++)
+        n += 1 + k->items[i].qname.n + 1 + (k->items[i].is_ns ? k->items[i].uri.n + 1 : 0);
+    return n;
+}
+
+static size_t key_write_static(char *o, const xb_key *k)
+{
+    char *o0 = o;
+    uint32_t i;
+    memcpy(o, k->name.p, k->name.n);
+    o += k->name.n;
+    *o++ = 0;
+    for (i = 0; i < k->nitems; i++) {
+        const xb_kitem *it = &k->items[i];
+        if (it->is_ns) {
+            size_t skip = it->qname.n > 5 ? 6 : 5;
+            *o++ = 1;
+            memcpy(o, it->qname.p + skip, it->qname.n - skip);
+            o += it->qname.n - skip;
+            *o++ = 0;
+            memcpy(o, it->uri.p, it->uri.n);
+            o += it->uri.n;
+            *o++ = 0;
+        } else {
+            *o++ = 2;
+            memcpy(o, it->qname.p, it->qname.n);
+            o += it->qname.n;
+            *o++ = 0;
+        }
+    }
+    return (size_t)(o - o0);
+}
+
+static void s_init(void)
+{
+    int t;
+    size_t i, total = 0, off = 0;
+    if (xb_dict_init() != 0 || !(sd = xb_get_dictionary(1))) {
+        s_status = 1;
+        return;
+    }
+    for (t = 0; t < XB_NTABLES; t++) {
+        uint32_t c, nsym = sd->stream_nsym[t];
+        if (!sd->stream_codes[t]) {
+            s_status = 1;
+            return;
+        }
+        snsym[t] = nsym;
+        scode[t] = calloc((size_t)sd->stream_nctx[t] * nsym, sizeof(uint32_t));
+        if (!scode[t]) {
+            s_status = 1;
+            return;
+        }
+        for (c = 0; c < sd->stream_nctx[t]; c++) {
+            const xb_hcode *h = &sd->stream_codes[t][c];
+            uint32_t *dst = scode[t] + (size_t)c * nsym;
+            uint32_t ln, k;
+            for (ln = 1; ln <= h->maxlen; ln++)
+                for (k = 0; k < h->count[ln]; k++)
+                    dst[h->sorted[h->offset[ln] + k]] = ((h->first[ln] + k) << 5) | ln;
+        }
+    }
+    n_pred = snsym[XB_T_NODE] - 1;
+    for (i = 0; i < 256; i++)
+        sclass[i] = (uint8_t)xb_byte_class((unsigned)i);
+    for (i = 0; i < sd->nshapes; i++)
+        total += key_size_static(&sd->shapes[i]);
+    shape_keys = malloc(total ? total : 1);
+    shape_key_str = malloc((sd->nshapes ? sd->nshapes : 1) * sizeof(*shape_key_str));
+    if (!shape_keys || !shape_key_str) {
+        s_status = 1;
+        return;
+    }
+    for (i = 0; i < sd->nshapes; i++) {
+        size_t n = key_write_static(shape_keys + off, &sd->shapes[i]);
+        shape_key_str[i].p = shape_keys + off;
+        shape_key_str[i].n = n;
+        off += n;
+    }
+    if (smap_build(&value_map, sd->values, sd->nvalues) || smap_build(&prefix_map, sd->prefixes, sd->nprefixes) ||
+        smap_build(&name_map, sd->names, sd->nnames) || smap_build(&ns_map, sd->namespaces, sd->nnamespaces) ||
+        smap_build(&shape_map, shape_key_str, sd->nshapes)) {
+        s_status = 1;
+        return;
+    }
+    s_status = 0;
+}
+
+#ifdef _WIN32
+static INIT_ONCE s_once = INIT_ONCE_STATIC_INIT;
+static BOOL CALLBACK s_init_cb(PINIT_ONCE o, PVOID p, PVOID *ctx)
+{
+    (void)o;
+    (void)p;
+    (void)ctx;
+    s_init();
+    return TRUE;
+}
+static int s_tables(void)
+{
+    InitOnceExecuteOnce(&s_once, s_init_cb, NULL, NULL);
+    return s_status;
+}
+#else
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static int s_tables(void)
+{
+    if (pthread_once(&s_once, s_init) != 0)
+        return -1;
+    return s_status;
+}
+#endif
+
+#define NCODE(c) (scode[XB_T_NODE] + (size_t)(c)*snsym[XB_T_NODE])
+#define VCODE(c) (scode[XB_T_VALUE] + (size_t)(c)*snsym[XB_T_VALUE])
+#define CCODE(c) (scode[XB_T_CHAR] + (size_t)(c)*256u)
+#define LEN(code, s) ((code)[s] & 31u)
+
+/* ---- the dynamic table (history.History with a budget) ---------------------------- */
+void xb_stab_clear(xb_stream *s)
+{
+    s->ntab = 0;
+    s->tsize = 0;
+    s->tused = 0;
+}
+
+/* recency index of the newest entry equal to (p, n), or -1 */
+long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    size_t i;
+    for (i = s->ntab; i-- > 0;) {
+        const xb_tent *t = &s->tab[i];
+        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0))
+            return (long)(s->ntab - 1 - i);
+    }
+    return -1;
+}
+
+/* a reference to entry i: it moves to the front */
+void xb_stab_use(xb_stream *s, size_t i)
+{
+    if (i && i < s->ntab) {
+        size_t k = s->ntab - 1 - i;
+        xb_tent e = s->tab[k];
+        memmove(&s->tab[k], &s->tab[k + 1], i * sizeof(*s->tab));
+        s->tab[s->ntab - 1] = e;
+    }
+}
+
+/* History.add; -1 out of memory */
+int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    uint64_t size = (uint64_t)n + 32;
+    size_t drop = 0, i;
+    if (size > s->budget) {
+        xb_stab_clear(s);
+        return 0;
+    }
+    if (s->ntab + 1 > s->cap_tab) {
+        void *np = xb_grow(s->tab, &s->cap_tab, s->ntab + 1, sizeof(*s->tab));
+        if (!np)
+            return -1;
+        s->tab = np;
+    }
+    if (s->tcap < 2 * (size_t)s->budget + 64) { /* first use, or a larger budget */
+        size_t cap = 2 * (size_t)s->budget + 64;
+        char *a = malloc(cap), *b = malloc(cap);
+        if (!a || !b) {
+            free(a);
+            free(b);
+            return -1;
+        }
+        if (s->tused)
+            memcpy(a, s->tbytes, s->tused);
+        free(s->tbytes);
+        free(s->tspare);
+        s->tbytes = a;
+        s->tspare = b;
+        s->tcap = cap;
+    }
+    if (n > s->tcap - s->tused) {
+        /* compaction: the live strings (at most budget - 32 bytes each time one
+           is added, n + 32 <= budget) to the spare buffer, in table order */
+        size_t used = 0;
+        char *t;
+        for (i = 0; i < s->ntab; i++) {
+            if (s->tab[i].n)
+                memcpy(s->tspare + used, s->tbytes + s->tab[i].off, s->tab[i].n);
+            s->tab[i].off = (uint32_t)used;
+            used += s->tab[i].n;
+        }
+        t = s->tbytes;
+        s->tbytes = s->tspare;
+        s->tspare = t;
+        s->tused = used;
+    }
+    if (n)
+        memcpy(s->tbytes + s->tused, p, n);
+    s->tab[s->ntab].off = (uint32_t)s->tused;
+    s->tab[s->ntab].n = (uint32_t)n;
+    s->tab[s->ntab].h = h;
+    s->tused += n;
+    s->ntab++;
+    s->tsize += size;
+    while (s->tsize > s->budget) {
+        s->tsize -= (uint64_t)s->tab[drop].n + 32;
+        drop++;
+    }
+    if (drop) {
+        for (i = drop; i < s->ntab; i++)
+            s->tab[i - drop] = s->tab[i];
+        s->ntab -= drop;
+    }
+    return 0;
+}
+
+/* _recallable: a token or a live table entry */
+int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    return smap_get(&value_map, p, n, h) >= 0 || xb_stab_find(s, p, n, h) >= 0;
+}
+
+/* encoder.remember; -1 out of memory */
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
+{
+    xb_recent *r = &s->recent[vctx];
+    size_t j;
+    xb_sstr keep = {NULL, 0, 0, 0};
+    for (j = 0; j < r->n; j++)
+        if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
+            break;
+    if (j < r->n) { /* remove it */
+        keep = r->v[j];
+        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
+        r->n--;
+    }
+    if (!rec) {
+        free(keep.p);
+        return 0;
+    }
+    if (!keep.p) {
+        /* a new value: a copy, in the buffer of the value it pushes out if
+           that one is large enough */
+        if (r->n == XB_RECENT) {
+            keep = r->v[XB_RECENT - 1];
+            r->n--;
+        }
+        if (!keep.p || keep.cap < n) {
+            char *np = realloc(keep.p, n ? n : 1);
+            if (!np) {
+                free(keep.p);
+                return -1;
+            }
+            keep.p = np;
+            keep.cap = (uint32_t)(n ? n : 1);
+        }
+        if (n)
+            memcpy(keep.p, p, n);
+        keep.n = (uint32_t)n;
+        keep.h = h;
+    } else if (r->n == XB_RECENT) {
+        free(r->v[XB_RECENT - 1].p);
+        r->n--;
+    }
+    memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
+    r->v[0] = keep;
+    r->n++;
+    return 0;
+}
+
+/* ---- prediction (StreamState.prediction, Entry) ---------------------------------- */
+static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
+{
+    size_t i;
+    if (serial == XB_SERIAL_DOC)
+        return &s->doc;
+    for (i = 0; i < s->ncache; i++)
+        if (s->cache[i].ent.serial == serial)
+            return &s->cache[i].ent;
+    return NULL;
+}
+
+long xb_scache_index(const xb_stream *s, uint32_t serial)
+{
+    size_t i;
+    for (i = 0; i < s->ncache; i++)
+        if (s->cache[i].ent.serial == serial)
+            return (long)i;
+    return -1;
+}
+
+/* the live prediction of the current slot, or kind 0 */
+xb_pev xb_sprediction(xb_stream *s)
+{
+    xb_pev none = {0, 0};
+    xb_pentry *e;
+    if (s->pslot_serial == XB_SERIAL_NONE)
+        return none;
+    e = xb_sentry_of(s, s->pslot_serial);
+    if (!e)
+        return none;
+    if (e->slot[s->pslot_field].kind == 'S' && xb_scache_index(s, e->slot[s->pslot_field].v) < 0)
+        return none;
+    return e->slot[s->pslot_field];
+}
+
+/* learn: event becomes the current slot's prediction; (serial, field) is next */
+void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
+{
+    if (s->pslot_serial != XB_SERIAL_NONE) {
+        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
+        if (e) {
+            e->slot[s->pslot_field].kind = kind;
+            e->slot[s->pslot_field].v = v;
+        }
+    }
+    s->pslot_serial = nserial;
+    s->pslot_field = nfield;
+}
+
+/* ================================================================================== */
+/* ---- encoder ---------------------------------------------------------------------- */
+/* ================================================================================== */
+static void w_grow(xb_stream *s, size_t need)
+{
+    if (need > s->cap_out) {
+        void *p = xb_grow(s->out, &s->cap_out, need, 1);
+        if (!p) {
+            s->oom = 1;
+            s->out_n = 0;
+            return;
+        }
+        s->out = p;
+    }
+}
+
+/* v < 2**n, n <= 32 */
+static void put(xb_stream *s, uint32_t v, unsigned n)
+{
+    if (!n)
+        return;
+    s->acc = (s->acc << n) | v;
+    s->nacc += n;
+    while (s->nacc >= 8) {
+        if (s->out_n + 1 > s->cap_out) {
+            w_grow(s, s->out_n + 1);
+            if (s->oom) {
+                s->nacc -= 8;
+                continue;
+            }
+        }
+        s->nacc -= 8;
+        s->out[s->out_n++] = (uint8_t)(s->acc >> s->nacc);
+    }
+    s->acc &= (1ull << s->nacc) - 1;
+}
+
+static void put64(xb_stream *s, uint64_t v, unsigned n)
+{
+    if (n > 32) {
+        put(s, (uint32_t)(v >> 32), n - 32);
+        put(s, (uint32_t)v, 32);
+    } else {
+        put(s, (uint32_t)v, n);
+    }
+}
+
+static unsigned bitlen(uint64_t x)
+{
+    unsigned b = 0;
+    while (x) {
+        b++;
+        x >>= 1;
+    }
+    return b;
+}
+
+static uint64_t gamma_length(uint64_t n)
+{
+    return 2u * bitlen(n) - 1u;
+}
+
+static void gamma_code(xb_stream *s, uint64_t n)
+{
+    unsigned b = bitlen(n);
+    put64(s, 0, b - 1);
+    put64(s, n, b);
+}
+
+static void sym(xb_stream *s, const uint32_t *code, uint32_t v)
+{
+    put(s, code[v] >> 5, code[v] & 31u);
+}
+
+static void finish_bits(xb_stream *s)
+{
+    if (s->nacc)
+        put(s, 0, 8 - s->nacc);
+}
+
+/* ---- value forms (model.py) ---- */
+static int64_t int_value(const char *p, size_t n, uint64_t *v)
+{
+    uint64_t x = 0;
+    size_t i;
+    if (n == 0 || n > 20 || (p[0] == '0' && n > 1))
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned d;
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        d = (unsigned)(p[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return 0;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 1;
+}
+
+static int is_hex(char c, int *lower, int *upper)
+{
+    if (c >= '0' && c <= '9')
+        return 1;
+    if (c >= 'a' && c <= 'f') {
+        *lower = 1;
+        return 1;
+    }
+    if (c >= 'A' && c <= 'F') {
+        *upper = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int uuid_kind(const char *p, size_t n)
+{
+    int lo = 0, up = 0;
+    size_t i;
+    if (n != 36)
+        return -1;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (p[i] != '-')
+                return -1;
+        } else if (!is_hex(p[i], &lo, &up)) {
+            return -1;
+        }
+    }
+    if (!up)
+        return XB_V_UUID_L;
+    if (!lo)
+        return XB_V_UUID_U;
+    return -1;
+}
+
+static int hex_kind(const char *p, size_t n)
+{
+    int lo = 0, up = 0;
+    size_t i;
+    if (n < XB_HEX_MIN)
+        return -1;
+    for (i = 0; i < n; i++)
+        if (!is_hex(p[i], &lo, &up))
+            return -1;
+    if (!up)
+        return XB_V_HEX_L;
+    if (!lo)
+        return XB_V_HEX_U;
+    return -1;
+}
+
+static int b64v(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* decoded length if canonical padded base64, else -1 */
+static int64_t b64_bytes(const char *p, size_t n)
+{
+    size_t pad = 0, i;
+    if (n < XB_B64_MIN || n % 4)
+        return -1;
+    if (p[n - 1] == '=')
+        pad = p[n - 2] == '=' ? 2 : 1;
+    for (i = 0; i < n - pad; i++)
+        if (b64v((unsigned char)p[i]) < 0)
+            return -1;
+    if (pad == 2 && (b64v((unsigned char)p[n - 3]) & 15))
+        return -1;
+    if (pad == 1 && (b64v((unsigned char)p[n - 2]) & 3))
+        return -1;
+    return (int64_t)(n / 4 * 3 - pad);
+}
+
+typedef struct {
+    int sym; /* -1: not a JID */
+    xb_str local, domain, res;
+    int has_local, has_res;
+} jidp;
+
+static void jid_split(const char *p, size_t n, jidp *j)
+{
+    size_t i, slash = n, at = SIZE_MAX;
+    j->sym = -1;
+    if (!n)
+        return;
+    for (i = 0; i < n; i++)
+        if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+            return;
+    for (i = 0; i < n; i++)
+        if (p[i] == '/') {
+            slash = i;
+            break;
+        }
+    for (i = 0; i < slash; i++)
+        if (p[i] == '@') {
+            at = i;
+            break;
+        }
+    j->has_res = slash < n;
+    j->has_local = at != SIZE_MAX;
+    if (j->has_local) {
+        j->local.p = p;
+        j->local.n = at;
+        j->domain.p = p + at + 1;
+        j->domain.n = slash - at - 1;
+    } else {
+        j->domain.p = p;
+        j->domain.n = slash;
+    }
+    if (j->has_res) {
+        j->res.p = p + slash + 1;
+        j->res.n = n - slash - 1;
+    }
+    if (!j->domain.n || (j->has_local && !j->local.n) || (j->has_res && !j->res.n))
+        return;
+    if (!j->has_local && !j->has_res)
+        return;
+    j->sym = !j->has_res ? XB_V_JID_LD : !j->has_local ? XB_V_JID_DR : XB_V_JID_LDR;
+}
+
+/* _bytes_cost: bytes and terminator in the char table after byte prev (-1: none) */
+static uint64_t bytes_cost(const uint8_t *b, size_t n, int prev)
+{
+    uint64_t c = 0;
+    size_t i;
+    unsigned ctx = prev < 0 ? 0 : sclass[prev];
+    for (i = 0; i < n; i++) {
+        c += LEN(CCODE(ctx), b[i]);
+        ctx = sclass[b[i]];
+    }
+    return c + LEN(CCODE(ctx), 0);
+}
+
+static void write_bytes(xb_stream *s, const uint8_t *b, size_t n, int prev)
+{
+    size_t i;
+    unsigned ctx = prev < 0 ? 0 : sclass[prev];
+    for (i = 0; i < n; i++) {
+        sym(s, CCODE(ctx), b[i]);
+        ctx = sclass[b[i]];
+    }
+    sym(s, CCODE(ctx), 0);
+}
+
+typedef struct {
+    int sym;
+    uint64_t cost;
+    uint64_t ival;
+    int64_t nbytes;
+    jidp jid;
+    unsigned k, L; /* EXTEND */
+} choice;
+
+/* _quick: (symbol, extra) or sym -1; extra -1: none */
+static void quick(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned vctx, int secret, int recall, int *qs,
+                  int64_t *extra)
+{
+    long i = -1;
+    int t;
+    *extra = -1;
+    if (!n) {
+        *qs = XB_V_EMPTY;
+        return;
+    }
+    if (!secret) {
+        if (recall) {
+            xb_recent *r = &s->recent[vctx];
+            size_t j;
+            for (j = 0; j < r->n; j++)
+                if (r->v[j].h == h && r->v[j].n == n && memcmp(r->v[j].p, p, n) == 0)
+                    break;
+            if (j < r->n && xb_srecallable(s, p, n, h)) {
+                *qs = XB_V_RECENT + (int)j;
+                return;
+            }
+        }
+        i = xb_stab_find(s, p, n, h);
+    }
+    if (i >= 0) {
+        if (i < XB_REF_NEAR) {
+            *qs = XB_V_REF + (int)i;
+        } else {
+            *qs = XB_V_REF_FAR;
+            *extra = i - XB_REF_NEAR + 1;
+        }
+        return;
+    }
+    t = smap_get(&value_map, p, n, h);
+    if (t >= 0) {
+        *qs = XB_V_TOKEN + t;
+        return;
+    }
+    *qs = -1;
+}
+
+static void choose(xb_stream *s, const char *p, size_t n, unsigned vctx, int secret, int recall, choice *ch);
+
+static uint64_t est(xb_stream *s, xb_str v, unsigned vctx, int secret)
+{
+    int qs;
+    int64_t extra;
+    const uint32_t *code = VCODE(vctx);
+    choice ch;
+    quick(s, v.p, v.n, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra);
+    if (qs >= 0)
+        return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
+    choose(s, v.p, v.n, vctx, secret, 0, &ch);
+    return ch.cost;
+}
+
+/* _extend: the cheapest EXTEND (cost without the symbol); 0 if none */
+static int extend(xb_stream *s, const char *p, size_t n, unsigned vctx, uint64_t *cost, unsigned *bk, unsigned *bL)
+{
+    xb_recent *r = &s->recent[vctx];
+    const uint8_t *sb = (const uint8_t *)p;
+    int found = 0;
+    size_t k;
+    for (k = 0; k < r->n; k++) {
+        const xb_sstr *src = &r->v[k];
+        size_t m, L = 0;
+        uint64_t c;
+        if (!src->n || !xb_srecallable(s, src->p, src->n, src->h))
+            continue;
+        m = src->n < n ? src->n : n;
+        while (L < m && (uint8_t)src->p[L] == sb[L])
+            L++;
+        while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
+            L--;
+        if (!L)
+            continue;
+        c = 3 + gamma_length(L) + bytes_cost(sb + L, n - L, sb[L - 1]);
+        if (!found || c < *cost) {
+            *cost = c;
+            *bk = (unsigned)k;
+            *bL = (unsigned)L;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+static void choose(xb_stream *s, const char *p, size_t n, unsigned vctx, int secret, int recall, choice *ch)
+{
+    const uint32_t *code = VCODE(vctx);
+    uint64_t v, c;
+    int k;
+    int64_t nb;
+    ch->sym = XB_V_LIT;
+    ch->cost = LEN(code, XB_V_LIT) + bytes_cost((const uint8_t *)p, n, -1);
+    if (int_value(p, n, &v)) {
+        unsigned bl = bitlen(v);
+        c = LEN(code, XB_V_INT) + gamma_length(bl + 1) + (bl > 1 ? bl - 1 : 0);
+        if (c < ch->cost) {
+            ch->sym = XB_V_INT;
+            ch->cost = c;
+            ch->ival = v;
+        }
+    }
+    k = uuid_kind(p, n);
+    if (k >= 0) {
+        c = LEN(code, k) + 128;
+        if (c < ch->cost) {
+            ch->sym = k;
+            ch->cost = c;
+        }
+    }
+    k = hex_kind(p, n);
+    if (k >= 0) {
+        c = LEN(code, k) + gamma_length(n - XB_HEX_MIN + 1) + 4 * (uint64_t)n;
+        if (c < ch->cost) {
+            ch->sym = k;
+            ch->cost = c;
+        }
+    }
+    nb = b64_bytes(p, n);
+    if (nb >= 0) {
+        c = LEN(code, XB_V_B64) + gamma_length((uint64_t)nb) + 8 * (uint64_t)nb;
+        if (c < ch->cost) {
+            ch->sym = XB_V_B64;
+            ch->cost = c;
+            ch->nbytes = nb;
+        }
+    }
+    if (vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN && vctx != XB_VC_JID_RESOURCE) {
+        jidp j;
+        jid_split(p, n, &j);
+        if (j.sym >= 0) {
+            c = LEN(code, j.sym) + est(s, j.domain, XB_VC_JID_DOMAIN, secret);
+            if (j.has_local)
+                c += est(s, j.local, XB_VC_JID_LOCAL, secret);
+            if (j.has_res)
+                c += est(s, j.res, XB_VC_JID_RESOURCE, secret);
+            if (c < ch->cost) {
+                ch->sym = j.sym;
+                ch->cost = c;
+                ch->jid = j;
+            }
+        }
+    }
+    if (recall && !secret) {
+        uint64_t xc = 0;
+        unsigned xk = 0, xL = 0;
+        if (extend(s, p, n, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->cost) {
+            ch->sym = XB_V_EXTEND;
+            ch->cost = LEN(code, XB_V_EXTEND) + xc;
+            ch->k = xk;
+            ch->L = xL;
+        }
+    }
+}
+
+static void put_hex(xb_stream *s, const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = p[i];
+        unsigned d = c <= '9' ? (unsigned)(c - '0') : c <= 'F' ? (unsigned)(c - 'A' + 10) : (unsigned)(c - 'a' + 10);
+        put(s, d, 4);
+    }
+}
+
+static void value(xb_stream *s, xb_str v, unsigned vctx, int secret, int recall);
+
+/* _value */
+static void value1(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned vctx, int secret, int recall)
+{
+    const uint32_t *code = VCODE(vctx);
+    int qs;
+    int64_t extra;
+    choice ch;
+    quick(s, p, n, h, vctx, secret, recall, &qs, &extra);
+    if (qs >= 0) {
+        sym(s, code, (uint32_t)qs);
+        if (extra >= 0)
+            gamma_code(s, (uint64_t)extra);
+        if (qs >= XB_V_REF && qs <= XB_V_REF_FAR)
+            xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1);
+        return;
+    }
+    choose(s, p, n, vctx, secret, recall, &ch);
+    sym(s, code, (uint32_t)ch.sym);
+    switch (ch.sym) {
+    case XB_V_LIT:
+        write_bytes(s, (const uint8_t *)p, n, -1);
+        break;
+    case XB_V_EXTEND:
+        put(s, ch.k, 3);
+        gamma_code(s, ch.L);
+        write_bytes(s, (const uint8_t *)p + ch.L, n - ch.L, (uint8_t)p[ch.L - 1]);
+        break;
+    case XB_V_INT: {
+        unsigned bl = bitlen(ch.ival);
+        gamma_code(s, bl + 1);
+        if (bl > 1)
+            put64(s, ch.ival & ((1ull << (bl - 1)) - 1), bl - 1);
+        break;
+    }
+    case XB_V_UUID_L:
+    case XB_V_UUID_U:
+        put_hex(s, p, 8);
+        put_hex(s, p + 9, 4);
+        put_hex(s, p + 14, 4);
+        put_hex(s, p + 19, 4);
+        put_hex(s, p + 24, 12);
+        break;
+    case XB_V_HEX_L:
+    case XB_V_HEX_U:
+        gamma_code(s, n - XB_HEX_MIN + 1);
+        put_hex(s, p, n);
+        break;
+    case XB_V_B64: {
+        size_t i, pad = p[n - 1] == '=' ? (p[n - 2] == '=' ? 2 : 1) : 0;
+        uint32_t acc = 0;
+        unsigned nb = 0;
+        gamma_code(s, (uint64_t)ch.nbytes);
+        for (i = 0; i < n - pad; i++) {
+            acc = (acc << 6) | (uint32_t)b64v((unsigned char)p[i]);
+            nb += 6;
+            if (nb >= 8) {
+                nb -= 8;
+                put(s, (acc >> nb) & 0xFF, 8);
+            }
+        }
+        break;
+    }
+    default: /* JID */
+        if (ch.jid.has_local)
+            value(s, ch.jid.local, XB_VC_JID_LOCAL, secret, 0);
+        value(s, ch.jid.domain, XB_VC_JID_DOMAIN, secret, 0);
+        if (ch.jid.has_res)
+            value(s, ch.jid.res, XB_VC_JID_RESOURCE, secret, 0);
+        break;
+    }
+    if (!secret && xb_stab_add(s, p, n, h))
+        s->oom = 1;
+}
+
+/* _Coder.value */
+static void value(xb_stream *s, xb_str v, unsigned vctx, int secret, int recall)
+{
+    uint64_t h = xb_shash(v.p, v.n);
+    value1(s, v.p, v.n, h, vctx, secret, recall);
+    if (recall && !secret) {
+        int rec = !v.n || xb_srecallable(s, v.p, v.n, h);
+        if (xb_sremember(s, vctx, v.p, v.n, h, rec))
+            s->oom = 1;
+    }
+}
+
+static int is_secret(xb_stream *s)
+{
+    int r = 0;
+    while (s->sec_pos < s->nsecrets && s->secrets[s->sec_pos] < s->ordinal)
+        s->sec_pos++;
+    if (s->sec_pos < s->nsecrets && s->secrets[s->sec_pos] == s->ordinal)
+        r = 1;
+    s->ordinal++;
+    return r;
+}
+
+/* ---- names and start tags ---- */
+static const xb_str EMPTY_S = {"", 0};
+
+static xb_str sub(xb_str v, size_t a, size_t b)
+{
+    xb_str r;
+    r.p = v.p + a;
+    r.n = b - a;
+    return r;
+}
+
+static void code_prefix(xb_stream *s, xb_str p)
+{
+    int i = smap_get(&prefix_map, p.p, p.n, xb_shash(p.p, p.n));
+    if (i < 0) {
+        sym(s, scode[XB_T_PREFIX], XB_P_LITERAL);
+        value(s, p, XB_VC_NAME, 0, 0);
+    } else {
+        sym(s, scode[XB_T_PREFIX], (uint32_t)(1 + i));
+    }
+}
+
+static void code_name(xb_stream *s, xb_str nm, unsigned ctx)
+{
+    int i = smap_get(&name_map, nm.p, nm.n, xb_shash(nm.p, nm.n));
+    const uint32_t *code = scode[XB_T_NAME] + (size_t)ctx * snsym[XB_T_NAME];
+    if (i < 0) {
+        sym(s, code, XB_NM_LITERAL);
+        value(s, nm, XB_VC_NAME, 0, 0);
+    } else {
+        sym(s, code, (uint32_t)(1 + i));
+    }
+}
+
+static void code_ns(xb_stream *s, xb_str u)
+{
+    int i = smap_get(&ns_map, u.p, u.n, xb_shash(u.p, u.n));
+    if (i < 0) {
+        sym(s, scode[XB_T_NS], XB_NS_LITERAL);
+        value(s, u, XB_VC_NSURI, 0, 0);
+    } else {
+        sym(s, scode[XB_T_NS], (uint32_t)(1 + i));
+    }
+}
+
+static void generic_start(xb_stream *s, const xb_event *ev)
+{
+    const xb_encoder *e = s->enc;
+    const xb_eitem *it = e->items + ev->first;
+    const uint32_t *acode = scode[XB_T_AITEM];
+    uint32_t k;
+    if (ev->colon >= 0) {
+        code_prefix(s, sub(ev->name, 0, (size_t)ev->colon));
+        code_name(s, sub(ev->name, (size_t)ev->colon + 1, ev->name.n), XB_NMC_ELEMENT);
+    } else {
+        code_prefix(s, EMPTY_S);
+        code_name(s, ev->name, XB_NMC_ELEMENT);
+    }
+    for (k = 0; k < ev->nitems; k++) {
+        xb_str a = it[k].qname;
+        if (it[k].is_ns) {
+            if (a.n > 5) {
+                sym(s, acode, XB_A_XMLNS_PREFIX);
+                code_prefix(s, sub(a, 6, a.n));
+            } else {
+                sym(s, acode, XB_A_XMLNS);
+            }
+            code_ns(s, it[k].value);
+        } else if (it[k].colon >= 0) {
+            sym(s, acode, XB_A_PREFIXED);
+            code_prefix(s, sub(a, 0, (size_t)it[k].colon));
+            code_name(s, sub(a, (size_t)it[k].colon + 1, a.n), XB_NMC_ATTR);
+        } else {
+            int i = smap_get(&name_map, a.p, a.n, xb_shash(a.p, a.n));
+            if (i < 0) {
+                sym(s, acode, XB_A_LITERAL);
+                value(s, a, XB_VC_NAME, 0, 0);
+            } else {
+                sym(s, acode, (uint32_t)(XB_A_NAME + i));
+            }
+        }
+    }
+    sym(s, acode, XB_A_END);
+}
+
+/* the serialized shape key of a start tag into s->kbuf; -1 out of memory */
+static int key_of_event(xb_stream *s, const xb_event *ev)
+{
+    const xb_eitem *it = s->enc->items + ev->first;
+    size_t need = ev->name.n + 1, k;
+    char *o;
+    for (k = 0; k < ev->nitems; k++)
+        need += 3 + it[k].qname.n + (it[k].is_ns ? it[k].value.n : 0);
+    if (need > s->kbuf_cap) {
+        void *np = xb_grow(s->kbuf, &s->kbuf_cap, need, 1);
+        if (!np)
+            return -1;
+        s->kbuf = np;
+    }
+    o = s->kbuf;
+    memcpy(o, ev->name.p, ev->name.n);
+    o += ev->name.n;
+    *o++ = 0;
+    for (k = 0; k < ev->nitems; k++) {
+        if (it[k].is_ns) {
+            size_t skip = it[k].qname.n > 5 ? 6 : 5;
+            *o++ = 1;
+            memcpy(o, it[k].qname.p + skip, it[k].qname.n - skip);
+            o += it[k].qname.n - skip;
+            *o++ = 0;
+            if (it[k].value.n)
+                memcpy(o, it[k].value.p, it[k].value.n);
+            o += it[k].value.n;
+            *o++ = 0;
+        } else {
+            *o++ = 2;
+            memcpy(o, it[k].qname.p, it[k].qname.n);
+            o += it[k].qname.n;
+            *o++ = 0;
+        }
+    }
+    s->kbuf_n = (size_t)(o - s->kbuf);
+    return 0;
+}
+
+/* node(): code node symbol v in node context c; ev_kind/ev_v the event (kind 0: not predictable) */
+static void node(xb_stream *s, unsigned c, uint32_t v, uint8_t ev_kind, uint32_t ev_v)
+{
+    xb_pev p = xb_sprediction(s);
+    if (!p.kind)
+        sym(s, NCODE(c), v);
+    else
+        sym(s, NCODE(c + XB_NODE_CONTEXTS), (p.kind == ev_kind && p.v == ev_v) ? n_pred : v);
+}
+
+/* _Coder.other */
+static int other(xb_stream *s, unsigned c, uint32_t v)
+{
+    node(s, c, v, 'N', v);
+    if (v == XB_N_END) {
+        if (s->nopen) {
+            uint32_t ser = s->open[--s->nopen];
+            xb_slearn(s, 'N', v, ser, XB_PS_AFTER);
+        } else {
+            xb_slearn(s, 'N', v, XB_SERIAL_NONE, 0);
+        }
+    } else {
+        xb_slearn(s, 'N', v, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+    }
+    return 0;
+}
+
+/* _Coder.start; -1 out of memory */
+static int start(xb_stream *s, unsigned c, const xb_event *ev)
+{
+    const xb_eitem *it = s->enc->items + ev->first;
+    uint64_t kh;
+    size_t i, n = s->ncache;
+    uint32_t k, serial;
+    xb_scache slot;
+    if (key_of_event(s, ev))
+        return -1;
+    kh = xb_shash(s->kbuf, s->kbuf_n);
+    for (i = 0; i < n; i++)
+        if (s->cache[i].kh == kh && s->cache[i].klen == s->kbuf_n && memcmp(s->cache[i].key, s->kbuf, s->kbuf_n) == 0)
+            break;
+    if (i < n) {
+        serial = s->cache[i].ent.serial;
+        node(s, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
+        slot = s->cache[i];
+        memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
+        s->cache[0] = slot;
+    } else {
+        int j = smap_get(&shape_map, s->kbuf, s->kbuf_n, kh);
+        if (j >= 0) {
+            node(s, c, (uint32_t)(XB_N_SHAPE + j), 0, 0);
+        } else {
+            node(s, c, XB_N_GENERIC, 0, 0);
+            generic_start(s, ev);
+        }
+        if (n == XB_SHAPE_CACHE) {
+            slot = s->cache[n - 1]; /* evicted: its key buffer is reused */
+            n--;
+        } else {
+            memset(&slot, 0, sizeof(slot));
+        }
+        if (s->kbuf_n > slot.kcap) {
+            void *np = xb_grow(slot.key, &slot.kcap, s->kbuf_n, 1);
+            if (!np) {
+                free(slot.key);
+                if (n < s->ncache) /* the evicted entry's buffer is gone */
+                    s->ncache = n;
+                return -1;
+            }
+            slot.key = np;
+        }
+        memcpy(slot.key, s->kbuf, s->kbuf_n);
+        slot.klen = s->kbuf_n;
+        slot.kh = kh;
+        memset(&slot.ent, 0, sizeof(slot.ent));
+        slot.ent.serial = serial = s->next_serial++;
+        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
+        s->cache[0] = slot;
+        s->ncache = n + 1;
+    }
+    xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
+    if (s->nopen + 1 > s->cap_open) {
+        void *np = xb_grow(s->open, &s->cap_open, s->nopen + 1, sizeof(*s->open));
+        if (!np)
+            return -1;
+        s->open = np;
+    }
+    s->open[s->nopen++] = serial;
+    for (k = 0; k < ev->nitems; k++) {
+        int ac;
+        if (it[k].is_ns)
+            continue;
+        ac = xb_context_index(s->d, 0, it[k].qname.p, it[k].qname.n);
+        value(s, it[k].value, ac < 0 ? XB_VC_OTHER_ATTR : (unsigned)(XB_VC_FIXED + ac), is_secret(s), 1);
+    }
+    return 0;
+}
+
+static unsigned text_ctx(xb_stream *s, size_t depth)
+{
+    int c;
+    xb_str nm;
+    if (!depth)
+        return XB_VC_OTHER_TEXT;
+    nm = s->enc->ev[s->names[depth - 1]].name;
+    c = xb_context_index(s->d, 1, nm.p, nm.n);
+    return c < 0 ? XB_VC_OTHER_TEXT : (unsigned)(XB_VC_FIXED + s->d->nattr_contexts + (size_t)c);
+}
+
+static int str_eq(xb_str a, xb_str b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* _Coder.text: 1 if whitespace-only, -1 out of memory */
+static int text(xb_stream *s, unsigned c, const xb_event *ev, size_t depth)
+{
+    xb_str v = ev->value;
+    int secret = depth ? is_secret(s) : 0;
+    if (ev->wsonly) {
+        xb_str *ws;
+        if (depth + 1 > s->cap_ws) {
+            void *np = xb_grow(s->ws, &s->cap_ws, depth + 1, sizeof(*s->ws));
+            if (!np)
+                return -1;
+            s->ws = np;
+        }
+        while (s->nws < depth + 1) {
+            s->ws[s->nws].p = NULL;
+            s->ws[s->nws].n = 0;
+            s->nws++;
+        }
+        ws = s->ws;
+        if (ws[depth].p && str_eq(v, ws[depth])) {
+            other(s, c, XB_N_WS_SAME);
+        } else if (depth >= 1 && ws[depth - 1].p && str_eq(v, ws[depth - 1])) {
+            other(s, c, XB_N_WS_PARENT);
+        } else if (depth >= 1 && ws[depth - 1].p && v.n > ws[depth - 1].n && v.n - ws[depth - 1].n <= XB_WS_DEEPER_MAX &&
+                   memcmp(v.p, ws[depth - 1].p, ws[depth - 1].n) == 0) {
+            size_t i;
+            for (i = ws[depth - 1].n; i < v.n && v.p[i] == ' '; i++)
+                ;
+            if (i == v.n) {
+                other(s, c, (uint32_t)(XB_N_WS_DEEPER + v.n - ws[depth - 1].n - 1));
+            } else {
+                other(s, c, XB_N_TEXT);
+                value(s, v, text_ctx(s, depth), secret, depth > 0);
+            }
+        } else {
+            other(s, c, XB_N_TEXT);
+            value(s, v, text_ctx(s, depth), secret, depth > 0);
+        }
+        ws[depth] = v;
+        return 1;
+    }
+    other(s, c, XB_N_TEXT);
+    value(s, v, text_ctx(s, depth), secret, depth > 0);
+    return 0;
+}
+
+/* ---- exact mode ---- */
+typedef struct {
+    xb_stream *s;
+    int64_t prev;
+} devw;
+
+static void dev_emit(void *ctx, uint64_t slot, const xb_str *payload)
+{
+    devw *w = ctx;
+    gamma_code(w->s, (uint64_t)((int64_t)slot - w->prev));
+    w->prev = (int64_t)slot;
+    if (payload)
+        value(w->s, *payload, XB_VC_MISC, 0, 0);
+}
+
+static void encode_lexical(xb_stream *s)
+{
+    int best[6], *st;
+    uint64_t nbest, nprev, ndev;
+    devw w;
+    xb_enc_styles(s->enc, s->style, best, &nbest, &nprev);
+    if (memcmp(best, s->style, sizeof(best)) == 0 || nprev <= nbest) {
+        put(s, 1, 1);
+        ndev = nprev;
+    } else {
+        put(s, 0, 1);
+        memcpy(s->style, best, sizeof(best));
+        put(s, (uint32_t)best[0], 1);
+        put(s, (uint32_t)best[1], 2);
+        put(s, (uint32_t)best[2], 1);
+        put(s, (uint32_t)best[3], 1);
+        put(s, (uint32_t)best[4], 1);
+        put(s, (uint32_t)best[5], 1);
+        ndev = nbest;
+    }
+    st = s->style;
+    if (s->enc->prolog.n) {
+        put(s, 1, 1);
+        value(s, s->enc->prolog, XB_VC_MISC, 0, 0);
+    } else {
+        put(s, 0, 1);
+    }
+    gamma_code(s, ndev + 1);
+    w.s = s;
+    w.prev = -1;
+    xb_enc_deviations(s->enc, st, dev_emit, &w);
+}
+
+/* encoder.encode_events with the stream state */
+static int encode_events(xb_stream *s)
+{
+    xb_encoder *e = s->enc;
+    size_t k, depth = 0, i, nsec = 0;
+    static const xb_str NL = {"\n", 1};
+    /* the never-indexed list: distinct ordinals, increasing */
+    for (i = 0; i < s->nsecrets; i++)
+        if (!i || s->secrets[i] != s->secrets[i - 1])
+            nsec++;
+    gamma_code(s, nsec + 1);
+    for (i = 0; i < s->nsecrets; i++)
+        if (!i || s->secrets[i] != s->secrets[i - 1])
+            gamma_code(s, (uint64_t)s->secrets[i] - (i ? (uint64_t)s->secrets[i - 1] : (uint64_t)-1));
+    if (1 > s->cap_nctx) {
+        void *np = xb_grow(s->nctx, &s->cap_nctx, 1, 1);
+        if (!np)
+            return -1;
+        s->nctx = np;
+    }
+    if (1 > s->cap_ws) {
+        void *np = xb_grow(s->ws, &s->cap_ws, 1, sizeof(*s->ws));
+        if (!np)
+            return -1;
+        s->ws = np;
+    }
+    s->ws[0] = NL;
+    s->nws = 1;
+    s->nctx[0] = XB_NC_DOC;
+    for (k = 0; k < e->nev; k++) {
+        const xb_event *ev = &e->ev[k];
+        switch (ev->type) {
+        case XE_S:
+            if (start(s, s->nctx[depth], ev))
+                return -1;
+            if (e->open_root)
+                goto done;
+            if (depth + 1 > s->cap_names) {
+                void *np = xb_grow(s->names, &s->cap_names, depth + 1, sizeof(*s->names));
+                if (!np)
+                    return -1;
+                s->names = np;
+            }
+            if (depth + 2 > s->cap_nctx) {
+                void *np = xb_grow(s->nctx, &s->cap_nctx, depth + 2, 1);
+                if (!np)
+                    return -1;
+                s->nctx = np;
+            }
+            s->names[depth] = k;
+            depth++;
+            s->nctx[depth] = XB_NC_START;
+            break;
+        case XE_E:
+            other(s, s->nctx[depth], XB_N_END);
+            depth--;
+            if (depth > 0)
+                s->nctx[depth] = XB_NC_AFTER_ELEM;
+            break;
+        case XE_T: {
+            int r;
+            if (depth == 0 && !s->exact)
+                break;
+            r = text(s, s->nctx[depth], ev, depth);
+            if (r < 0)
+                return -1;
+            if (depth)
+                s->nctx[depth] = r ? XB_NC_AFTER_WS : XB_NC_AFTER_OTHER;
+            break;
+        }
+        default:
+            other(s, s->nctx[depth], ev->type == XE_C ? XB_N_COMMENT : XB_N_PI);
+            value(s, ev->value, XB_VC_MISC, 0, 0);
+            if (depth)
+                s->nctx[depth] = XB_NC_AFTER_OTHER;
+            break;
+        }
+    }
+    other(s, XB_NC_DOC, XB_N_END);
+done:
+    if (s->exact)
+        encode_lexical(s);
+    return 0;
+}
+
+/* ---- public: state ---------------------------------------------------------------- */
+static void state_clear(xb_stream *s)
+{
+    size_t i, j;
+    xb_stab_clear(s);
+    for (i = 0; i < XB_SHAPE_CACHE; i++) {
+        free(s->cache[i].key);
+        free(s->cache[i].dmem);
+        memset(&s->cache[i], 0, sizeof(s->cache[i]));
+    }
+    s->ncache = 0;
+    s->next_serial = 0;
+    memset(&s->doc, 0, sizeof(s->doc));
+    s->doc.serial = XB_SERIAL_DOC;
+    if (s->recent)
+        for (i = 0; i < s->nvctx; i++) {
+            for (j = 0; j < s->recent[i].n; j++)
+                free(s->recent[i].v[j].p);
+            s->recent[i].n = 0;
+        }
+    s->style[0] = 0;
+    s->style[1] = 0;
+    s->style[2] = 1;
+    s->style[3] = 0;
+    s->style[4] = 0;
+    s->style[5] = 0;
+}
+
+int xb_stream_reset(xb_stream *s, uint32_t budget, int exact)
+{
+    if (budget > XB_STREAM_MAX_BUDGET)
+        return -1;
+    state_clear(s);
+    s->budget = budget;
+    s->exact = exact != 0;
+    return 0;
+}
+
+xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary)
+{
+    xb_stream *s;
+    if (dictionary != 1 || budget > XB_STREAM_MAX_BUDGET || s_tables() != 0)
+        return NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->d = sd;
+    s->nvctx = sd->stream_nctx[XB_T_VALUE];
+    s->recent = calloc(s->nvctx, sizeof(*s->recent));
+    s->enc = xb_encoder_new();
+    if (!s->recent || !s->enc) {
+        free(s->recent);
+        xb_encoder_free(s->enc);
+        free(s);
+        return NULL;
+    }
+    xb_stream_reset(s, budget, exact);
+    return s;
+}
+
+
+void xb_stream_free(xb_stream *s)
+{
+    if (!s)
+        return;
+    state_clear(s);
+    free(s->tab);
+    free(s->tbytes);
+    free(s->tspare);
+    free(s->recent);
+    xb_encoder_free(s->enc);
+    free(s->open);
+    free(s->ws);
+    free(s->nctx);
+    free(s->names);
+    free(s->kbuf);
+    free(s->out);
+    xb_stream_dec_release(s);
+    free(s->dsec);
+    free(s);
+}
+
+/* the dynamic table, for tests and inspection: entry i, oldest first */
+size_t xb_stream_table_len(const xb_stream *s)
+{
+    return s->ntab;
+}
+
+const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len)
+{
+    if (i >= s->ntab) {
+        *len = 0;
+        return NULL;
+    }
+    *len = s->tab[i].n;
+    return xb_stab_bytes(s, &s->tab[i]);
+}
+
+/* ---- public: encode one message body ---------------------------------------------- */
+int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                     const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
+{
+    xb_encoder *e = s->enc;
+    xb_encode_options o = *opt;
+    int rc;
+    res->error = XB_OK;
+    res->limit = XB_LIMIT_NONE;
+    res->offset = 0;
+    res->index = 0;
+    res->data = NULL;
+    res->size = 0;
+    res->message[0] = 0;
+    o.exact = s->exact;
+    e->res = res;
+    e->opt = &o;
+    if (o.open_root < 0 || o.open_root > 1 || o.dictionary != 1 || !o.max_size || !o.max_depth ||
+        !o.max_attributes || !o.max_string || !o.max_elements ||
+        (o.context_count && (!o.context_data || !o.context_lens)))
+        return xb_enc_error(e, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "invalid encoder options");
+    e->exact = s->exact;
+    e->in = (const uint8_t *)(xml ? xml : "");
+    e->n = xml ? size : 0;
+    XB_ENC_RESERVE(e, e->ev, e->cap_ev, 1);
+    XB_ENC_RESERVE(e, e->items, e->cap_items, 1);
+    XB_ENC_RESERVE(e, e->binds, e->cap_binds, 1);
+    if (e->n > o.max_size)
+        return xb_enc_error(e, XB_ERR_LIMIT, o.max_size, XB_LIMIT_MAX_SIZE, "input exceeds max_size");
+    rc = xb_scan(e);
+    if (rc)
+        return rc;
+    s->secrets = secrets;
+    s->nsecrets = secrets ? nsecrets : 0;
+    s->sec_pos = 0;
+    s->ordinal = 0;
+    s->pslot_serial = XB_SERIAL_DOC;
+    s->pslot_field = XB_PS_FIRST;
+    s->nopen = 0;
+    s->out_n = 0;
+    s->acc = 0;
+    s->nacc = 0;
+    s->oom = 0;
+    w_grow(s, 64);
+    if (!s->oom && encode_events(s))
+        s->oom = 1;
+    finish_bits(s);
+    e->opt = NULL;
+    if (s->oom) {
+        /* the state may be half updated: the stream cannot go on */
+        state_clear(s);
+        return xb_enc_nomem(e);
+    }
+    res->data = (const char *)s->out;
+    res->size = s->out_n;
+    return XB_OK;
+}

@@ -1,0 +1,156 @@
+/*
+ * Internal definitions of the C stream mode (spec section 14.3): the state a
+ * stream carries from one message to the next, shared by the stream encoder
+ * and decoder in csrc/stream.c. The reference is xmppbin/encoder.py
+ * (StreamState, _Coder in stream mode) and xmppbin/decoder.py (_Decoder with
+ * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
+ *
+ * Memory: the dynamic table is bounded by its budget (at most budget / 32
+ * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys, the
+ * recent values by XB_RECENT per value context (each one a token or, when
+ * inserted, a live table entry, so no larger than the budget); per message
+ * buffers grow with the message and are reused.
+ */
+#ifndef XMPPBIN_XB_STREAM_H
+#define XMPPBIN_XB_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xb_dict.h"
+#include "xmppbin.h"
+
+/* the largest budget a state takes (table offsets are 32-bit; the format's
+ * OPEN frame carries at most 3 varint bytes, 2**21 - 1) */
+#define XB_STREAM_MAX_BUDGET (1u << 24)
+
+/* a string owned by the stream state, with its hash (sstr_hash) */
+typedef struct {
+    char *p;
+    uint32_t n, cap; /* cap: bytes allocated at p */
+    uint64_t h;
+} xb_sstr;
+
+/* a dynamic table entry: its bytes at tbytes + off */
+typedef struct {
+    uint32_t off, n;
+    uint64_t h;
+} xb_tent;
+
+/* a node event (encoder.Entry): kind 0 none, 'S' start of the entry with
+ * serial v, 'N' node symbol v */
+typedef struct {
+    uint8_t kind;
+    uint32_t v;
+} xb_pev;
+
+/* prediction slots of a shape cache entry or of the document level */
+typedef struct {
+    uint32_t serial;
+    xb_pev slot[3]; /* first, after, text */
+} xb_pentry;
+
+#define XB_PS_FIRST 0
+#define XB_PS_AFTER 1
+#define XB_PS_TEXT 2
+#define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
+#define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
+
+/* a shape cache entry: the shape key, serialized (see stream.c:key_*), and
+ * its prediction slots */
+typedef struct {
+    char *key; /* encoder */
+    size_t klen, kcap;
+    uint64_t kh;
+    xb_pentry ent;
+    const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
+    void *dmem;
+    uint16_t dinfo; /* its xb_shape_info bits */
+} xb_scache;
+
+typedef struct {
+    xb_sstr v[XB_RECENT];
+    uint8_t n;
+} xb_recent;
+
+struct xb_stream {
+    const xb_dictionary *d;
+    uint32_t budget;
+    int exact;
+    /* the dynamic table, oldest first: index i (0 = newest) is tab[ntab - 1 - i];
+     * the strings are appended to tbytes (2 * budget + 64 bytes) and, when it is
+     * full, the live ones (at most budget bytes) are copied to tspare, which
+     * becomes tbytes: no allocation per entry */
+    xb_tent *tab;
+    size_t ntab, cap_tab;
+    uint64_t tsize;
+    char *tbytes, *tspare;
+    size_t tcap, tused;
+    /* the shape cache, front first, and node prediction */
+    xb_scache cache[XB_SHAPE_CACHE];
+    size_t ncache;
+    uint32_t next_serial;
+    xb_pentry doc;
+    /* recent values per value context */
+    xb_recent *recent;
+    size_t nvctx;
+    /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
+    int style[6];
+
+    /* ---- per message ---- */
+    struct xb_encoder *enc; /* the scanner, and the events of the message */
+    const uint32_t *secrets;
+    size_t nsecrets, sec_pos;
+    uint64_t ordinal;
+    uint32_t pslot_serial; /* where the next node event is predicted */
+    int pslot_field;
+    uint32_t *open; /* serials of the open elements' entries */
+    size_t nopen, cap_open;
+    xb_str *ws; /* indentation memory (p NULL: None) */
+    size_t nws, cap_ws;
+    uint8_t *nctx;
+    size_t cap_nctx;
+    size_t *names; /* event index of each open element */
+    size_t cap_names;
+    char *kbuf; /* the shape key being built */
+    size_t kbuf_n, kbuf_cap;
+    /* output (bit writer) */
+    uint8_t *out;
+    size_t out_n, cap_out;
+    uint64_t acc;
+    unsigned nacc;
+    int oom;
+    xb_encode_result *eres;
+
+    /* ---- decoder (csrc/stream_dec.h in decode.c) ---- */
+    void *dec;           /* its xb_dec, kept between messages */
+    uint64_t *dsec;      /* the never-indexed ordinals of the message */
+    size_t ndsec, cap_dsec;
+};
+
+/* the bytes of table entry e */
+static inline const char *xb_stab_bytes(const xb_stream *s, const xb_tent *e)
+{
+    return s->tbytes + e->off;
+}
+
+/* shared by the stream encoder and decoder (stream.c) */
+uint64_t xb_shash(const char *p, size_t n);
+void xb_stab_clear(xb_stream *s);
+long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);
+void xb_stab_use(xb_stream *s, size_t i);
+int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h);
+int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h);
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec);
+long xb_scache_index(const xb_stream *s, uint32_t serial);
+xb_pev xb_sprediction(xb_stream *s);
+void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
+/* the decoder's part (decode.c): its xb_dec released */
+void xb_stream_dec_release(xb_stream *s);
+
+/* lexical section pieces from csrc/encode.c (stream mode hooks) */
+void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev);
+void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
+                       void *ctx);
+
+#endif

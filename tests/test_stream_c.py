@@ -1,0 +1,311 @@
+"""Stream mode, C core vs reference: byte-identical frames and identical
+decoding (or identical errors) on the committed real session."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import xmppbin
+from xmppbin import stream
+from xmppbin.errors import XmppbinError
+
+from test_stream import STREAMS
+
+SINGLE_BACKEND = True  # both backends are used explicitly
+
+pytest.importorskip("xmppbin._xmppbin_c")
+
+KEYS = sorted(STREAMS)
+TABLE_SIZES = (stream.DEFAULT_TABLE_SIZE, 0, 64, 4096)
+
+
+def _with_backend(name, fn):
+    previous = xmppbin.backend
+    xmppbin._use_backend(name)
+    try:
+        return fn()
+    finally:
+        xmppbin._use_backend(previous)
+
+
+def encode(name, chunks, **kw) -> bytes:
+    def run():
+        enc = stream.StreamEncoder(**kw)
+        assert (enc._c is not None) == (name == "c")
+        return b"".join(enc.feed(c) for c in chunks) + enc.flush()
+
+    return _with_backend(name, run)
+
+
+def decode(name, frames: bytes):
+    """("ok", events) or (exception class, offset, limit)."""
+
+    def run():
+        dec = stream.StreamDecoder()
+        assert (dec._c is not None) == (name == "c")
+        try:
+            evs = dec.feed(frames)
+            dec.close()
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None))
+        return ("ok", evs)
+
+    return _with_backend(name, run)
+
+
+@pytest.mark.parametrize("table_size", TABLE_SIZES)
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+@pytest.mark.parametrize("key", KEYS, ids=lambda k: f"conn{k[0]}-{k[1]}")
+def test_capture_frames_identical(key, exact, table_size):
+    chunks = STREAMS[key]
+    py = encode("python", chunks, exact=exact, table_size=table_size)
+    c = encode("c", chunks, exact=exact, table_size=table_size)
+    assert c == py
+    assert decode("c", c) == decode("python", py)
+    if exact:
+        assert b"".join(ev.xml for ev in decode("c", c)[1]) == b"".join(chunks)
+
+
+def _frames(exact: bool) -> list[bytes]:
+    return [encode("python", STREAMS[k], exact=exact) for k in KEYS]
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_corrupted_frames_same_errors(exact):
+    rnd = random.Random(0x5EED + exact)
+    frames = _frames(exact)
+    for _ in range(150):
+        data = bytearray(rnd.choice(frames))
+        how = rnd.randrange(4)
+        if how == 0:
+            for _ in range(rnd.randint(1, 3)):
+                i = rnd.randrange(len(data))
+                data[i] ^= 1 << rnd.randrange(8)
+        elif how == 1:
+            del data[rnd.randrange(len(data)) :]
+        elif how == 2:
+            i = rnd.randrange(len(data))
+            data[i] = rnd.randrange(256)
+        else:
+            i = rnd.randrange(len(data))
+            del data[i : i + rnd.randint(1, 4)]
+        assert decode("c", bytes(data)) == decode("python", bytes(data))
+
+
+def _split_frames(data: bytes) -> list[tuple[int, bytes]]:
+    out = []
+    pos = 0
+    while pos < len(data):
+        v, p = stream.get_varint(data, pos, stream.MAX_FRAME_HEADER)
+        kind, n = stream.frame_header(v)
+        out.append((kind, data[p : p + n]))
+        pos = p + n
+    return out
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_corrupted_message_bodies_same_errors(exact):
+    """Corruptions inside OPEN and ELEMENT payloads, framing kept valid: the
+    message decoders themselves must agree (error class, offset, limit, or output)."""
+    rnd = random.Random(0xB0D1 + exact)
+    streams = [_split_frames(f) for f in _frames(exact)]
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(200):
+        frames = list(rnd.choice(streams))
+        coded = [i for i, (k, p) in enumerate(frames) if k in (stream.FRAME_ELEMENT, stream.FRAME_OPEN) and p]
+        i = rnd.choice(coded)
+        kind, payload = frames[i]
+        body = bytearray(payload)
+        lo = 0
+        if kind == stream.FRAME_OPEN:  # keep the budget and the message header
+            lo = len(stream.put_varint(stream.get_varint(payload, 0, 3)[0])) + 2
+            if len(body) <= lo:
+                continue
+        how = rnd.randrange(3)
+        j = rnd.randrange(lo, len(body))
+        if how == 0:
+            body[j] ^= 1 << rnd.randrange(8)
+        elif how == 1:
+            del body[j:]
+        else:
+            body[j] = rnd.randrange(256)
+        frames[i] = (kind, bytes(body))
+        data = b"".join(stream.frame(k, p) for k, p in frames[: i + 1 + rnd.randrange(3)])
+        c, py = decode("c", data), decode("python", data)
+        assert c == py
+        outcomes["ok" if c[0] == "ok" else "error"] += 1
+    assert outcomes["error"] > 50
+
+
+class _NoHit(list):
+    """A shape cache in which the reference encoder never finds a shape: it codes
+    repeated shapes with SHAPE or GENERIC again, so the cache holds equal shapes
+    in several entries (valid, if not what an encoder would send)."""
+
+    def index(self, *args):
+        raise ValueError
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_equal_shapes_in_several_cache_entries(exact):
+    """Spec 14.3: every cache entry has its own serial and slots, also when two
+    hold the same shape; evicting one of them must not disturb the other."""
+    mixed = [b"<presence/>", b"<message to='a@b'><body>hi</body></message>", b"<foo xmlns='x:y'><bar/></foo>",
+             b"<presence/>", b"<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>"]
+    # a cache full of one shape, then another shape evicting its copies one by one
+    units = [b"<presence/>"] * 40 + [b"<foo xmlns='x:y'/>"] * 40 + [mixed[i * 7 % len(mixed)] for i in range(60)]
+
+    def run():
+        enc = stream.StreamEncoder(exact=exact)
+        head = enc.open(stream_header())
+        enc._s.state.cache = _NoHit(enc._s.state.cache)
+        return head + b"".join(enc.element(u) for u in units)
+
+    frames = _with_backend("python", run)
+    c, py = decode("c", frames), decode("python", frames)
+    assert c == py
+    assert c[0] == "ok" and [ev.xml for ev in c[1][1:]] == units
+
+
+def stream_header() -> bytes:
+    from test_stream import HEADER
+
+    return HEADER
+
+
+# ---- generated streams ------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAMES = ["message", "presence", "iq", "body", "x", "item", "query", "foo:bar", "a"]
+_ATTRS = ["to", "from", "id", "type", "jid", "node", "var", "xml:lang", "b"]
+_VALUES = st.one_of(
+    st.sampled_from(["", "user@example.com/res", "room@muc.example.com/nick", "example.com", "chat",
+                     "http://jabber.org/protocol/pubsub#publish", "http://jabber.org/protocol/pubsub#retract",
+                     "muc#roomconfig_roomname", "muc#roomconfig_persistentroom", "12345", "0", "deadbeef00",
+                     "DEADBEEF00", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "aGVsbG8gd29ybGQ=", "a&b<c>'\"",
+                     "x\u00e9\u4e2d\U0001f600"]),
+    st.text(alphabet="ab@/.-_#:0123 \u00e9", max_size=12),
+)
+
+
+@st.composite
+def _element(draw, depth=0):
+    name = draw(st.sampled_from(_NAMES))
+    attrs = draw(st.lists(st.tuples(st.sampled_from(_ATTRS), _VALUES), max_size=3, unique_by=lambda t: t[0]))
+    xmlns = " xmlns:foo='urn:foo'" if name.startswith("foo:") else ""
+    if draw(st.booleans()):
+        xmlns += draw(st.sampled_from(["", " xmlns='jabber:x:data'", " xmlns='urn:xmpp:ping'"]))
+    q = draw(st.sampled_from(["'", '"']))
+    a = "".join(f" {k}={q}{_esc(v, q)}{q}" for k, v in attrs)
+    kids = []
+    if depth < 3:
+        for _ in range(draw(st.integers(0, 3))):
+            kind = draw(st.integers(0, 3))
+            if kind == 0:
+                kids.append(draw(_element(depth + 1)))
+            elif kind == 1:
+                kids.append(draw(st.sampled_from(["\n  ", "\n    ", " ", "\n"])))
+            else:
+                kids.append(_esc(draw(_VALUES), None) or "t")
+    merged = []
+    for k in kids:  # no two adjacent text nodes
+        if merged and not merged[-1].startswith("<") and not k.startswith("<"):
+            merged[-1] += k
+        else:
+            merged.append(k)
+    inner = "".join(merged)
+    if not inner and draw(st.booleans()):
+        return f"<{name}{xmlns}{a}{draw(st.sampled_from(['/>', ' />']))}"
+    return f"<{name}{xmlns}{a}>{inner}</{name}>"
+
+
+def _esc(v: str, q) -> str:
+    v = v.replace("&", "&amp;").replace("<", "&lt;")
+    if q:
+        v = v.replace(q, "&apos;" if q == "'" else "&quot;")
+    return v
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(units=st.lists(_element(), min_size=1, max_size=8), exact=st.booleans(),
+       table_size=st.sampled_from([0, 64, 200, 4096]), sasl=st.booleans())
+def test_generated_streams_identical(units, exact, table_size, sasl):
+    from test_stream import HEADER
+
+    chunks = [HEADER] + [u.encode() for u in units]
+    if sasl:  # a never-indexed value in the middle
+        chunks.insert(2, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>dXNlcg==</auth>")
+    py = encode("python", chunks, exact=exact, table_size=table_size)
+    c = encode("c", chunks, exact=exact, table_size=table_size)
+    assert c == py
+    out_c, out_py = decode("c", c), decode("python", py)
+    assert out_c == out_py
+    assert out_c[0] == "ok"
+    if exact:
+        assert b"".join(ev.xml for ev in out_c[1]) == b"".join(chunks)
+
+
+def _encode_outcome(name, chunks, **kw):
+    """frames, or (exception class, offset, limit) of the first failing unit."""
+
+    def run():
+        enc = stream.StreamEncoder(**kw)
+        out = []
+        try:
+            for c in chunks:
+                out.append(enc.feed(c))
+            out.append(enc.flush())
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None), b"".join(out))
+        return b"".join(out)
+
+    return _with_backend(name, run)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+def test_corrupted_xml_same_encoder_errors(exact):
+    """Corrupted XML units and tight limits: both stream encoders raise the same
+    error at the same offset, after the same frames, or give the same frames."""
+    rnd = random.Random(0xE11C + exact)
+    junk = [b"<", b">", b"&", b"'", b'"', b"\x00", b"\xff", b"]]>", b"<!--x-->", b"<?pi x?>", b"&amp;", b"&#0;",
+            b"xmlns:a='b'", b"/", b" ", b"\r", b"\xc3"]
+    for _ in range(120):
+        key = rnd.choice(KEYS)
+        chunks = list(STREAMS[key])
+        i = rnd.randrange(len(chunks))
+        b = bytearray(chunks[i])
+        j = rnd.randrange(len(b) + 1)
+        if rnd.random() < 0.5:
+            b[j:j] = rnd.choice(junk)
+        elif b:
+            del b[j : j + rnd.randint(1, 3)]
+        chunks[i] = bytes(b)
+        kw = dict(exact=exact, allow_comments=rnd.random() < 0.3)
+        if rnd.random() < 0.3:
+            kw.update(max_string=rnd.choice([8, 40]), max_attributes=rnd.choice([2, 5]), max_depth=rnd.choice([2, 4]))
+        assert _encode_outcome("c", chunks, **kw) == _encode_outcome("python", chunks, **kw)
+
+
+def _decode_with(name, frames: bytes, **kw):
+    def run():
+        dec = stream.StreamDecoder(**kw)
+        try:
+            evs = dec.feed(frames)
+            dec.close()
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None))
+        return ("ok", evs)
+
+    return _with_backend(name, run)
+
+
+@pytest.mark.parametrize("kw", [dict(max_string=8), dict(max_string=40), dict(max_attributes=2), dict(max_depth=2),
+                                dict(max_elements=3), dict(max_size=200), dict(max_size=1000),
+                                dict(max_table_size=100), dict(max_frame=300), dict(context={"": "jabber:client"})],
+                         ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+def test_decoder_limits_and_options_same(kw):
+    for exact in (True, False):
+        for f in _frames(exact):
+            assert _decode_with("c", f, **kw) == _decode_with("python", f, **kw)
