@@ -36,6 +36,20 @@ def test_valid_vector(v):
         assert v["decoded"] == v["xml"]
 
 
+@pytest.mark.parametrize("v", vectors("stream.json"), ids=lambda v: v["name"])
+def test_stream_vector(v):
+    """Stream mode (spec 14): the frames of a whole XML stream, and back."""
+    from xmppbin import stream
+
+    xml = v["xml"].encode("utf-8")
+    assert stream.encode_stream([xml], **v["options"]).hex() == v["frames"]
+    half = len(xml) // 2  # any chunking gives the same frames
+    assert stream.encode_stream([xml[:half], xml[half:]], **v["options"]).hex() == v["frames"]
+    assert stream.decode_stream(bytes.fromhex(v["frames"])).decode("utf-8") == v["decoded"]
+    if v["options"].get("exact"):
+        assert v["decoded"] == v["xml"]
+
+
 @pytest.mark.parametrize("v", vectors("invalid-binary.json"), ids=lambda v: v["name"])
 def test_invalid_binary_vector(v):
     with pytest.raises(xmppbin.DecodeError) as ei:

@@ -20,6 +20,7 @@ sys.path.insert(0, ROOT)
 
 import xmppbin  # noqa: E402
 from xmppbin import model as M  # noqa: E402
+from xmppbin import stream  # noqa: E402
 from xmppbin.bits import BitWriter  # noqa: E402
 from xmppbin.dictionary import get_dictionary  # noqa: E402
 
@@ -307,6 +308,42 @@ def _padding_bits(msg: bytes) -> int:
     return 8
 
 
+_HDR = ("<stream:stream to='capulet.example' xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' version='1.0' xml:lang='en'>")
+_MSG = ("<message to='romeo@montague.example' type='chat' id='{id}'><body>{body}</body>"
+        "<active xmlns='http://jabber.org/protocol/chatstates'/></message>")
+SESSION = (
+    "<?xml version='1.0'?>" + _HDR
+    + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>"
+    + _HDR
+    + "<iq type='set' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>balcony</resource>"
+      "</bind></iq>"
+    + "<presence><show>chat</show><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "
+      "node='http://slixmpp.com/ver/1.17.0' ver='vGCaMERLmMjTo/1xahCCNwJM/E0='/></presence>\n"
+    + _MSG.format(id="m1", body="Wherefore art thou Romeo?")
+    + " "
+    + _MSG.format(id="m2", body="Deny thy father &amp; refuse thy name")
+    + "<iq type='result' id='disco1' to='romeo@montague.example/orchard'>"
+      "<query xmlns='http://jabber.org/protocol/disco#info'><feature var='muc#roomconfig_roomname'/>"
+      "<feature var='muc#roomconfig_roomdesc'/></query></iq>"
+    + "<r xmlns='urn:xmpp:sm:3'/>"
+    + "</stream:stream>"
+)
+# (name, description, XML stream, StreamEncoder options): spec section 14
+STREAM = [
+    ("session-exact", "a c2s session with SASL (never-indexed), a restart, repeated structures and "
+     "values (REF, RECENT, EXTEND, PRED), keepalive whitespace and the plain close tag", SESSION,
+     {"exact": True}),
+    ("session-default", "the same in default mode: infoset, canonical output", SESSION, {}),
+    ("session-tiny-table", "the same with a 64-byte table: most strings do not fit", SESSION,
+     {"exact": True, "table_size": 64}),
+    ("session-no-table", "the same with the table disabled (budget 0)", SESSION, {"table_size": 0}),
+    ("mid-stream", "a stream captured after its header: an announcing OPEN frame, then elements",
+     "<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/><a xmlns='urn:xmpp:sm:3' h='2'/>",
+     {"exact": True, "in_stream": True}),
+]
+
+
 def build():
     valid = []
     for name, desc, xml, opts in VALID:
@@ -341,7 +378,16 @@ def build():
                             "offset": e.offset})
         else:
             raise AssertionError(f"{name} encoded")
-    return {"valid.json": valid, "invalid-binary.json": inv_bin, "invalid-xml.json": inv_xml}
+    streams = []
+    for name, desc, xml, opts in STREAM:
+        frames = stream.encode_stream([xml.encode("utf-8")], **opts)
+        out = stream.decode_stream(frames).decode("utf-8")
+        if opts.get("exact"):
+            assert out == xml, name
+        streams.append({"name": name, "description": desc, "xml": xml, "options": opts, "frames": frames.hex(),
+                        "decoded": out})
+    return {"valid.json": valid, "invalid-binary.json": inv_bin, "invalid-xml.json": inv_xml,
+            "stream.json": streams}
 
 
 def main():
