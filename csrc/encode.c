@@ -64,7 +64,7 @@ int xb_enc_nomem(xb_encoder *e)
 /* ---- hashing ------------------------------------------------------------------------ */
 uint64_t xb_hash_seed;
 const char xb_zeros16[16];
-#define M8(k) ((k) >= 8 ? ~0ull : (1ull << (8 * (k))) - 1)
+#define M8(k) ((k) >= 8 ? ~0ull : (1ull << ((8 * (k)) & 63)) - 1) /* & 63: clang checks the dead branch too */
 #define M16(n) {M8((n) < 8 ? (n) : 8), M8((n) > 8 ? (n) - 8 : 0)}
 const uint64_t xb_mask16[17][2] = {M16(0),  M16(1),  M16(2),  M16(3),  M16(4),  M16(5),
                                    M16(6),  M16(7),  M16(8),  M16(9),  M16(10), M16(11),
