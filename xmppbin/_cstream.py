@@ -14,78 +14,22 @@ from __future__ import annotations
 from array import array as _array
 from typing import Mapping
 
+from ._cdecoder import _ERRORS as _DEC_ERRORS
+from ._cdecoder import _pack_context
+from ._cencoder import _ERRORS as _ENC_ERRORS
+from ._cencoder import _utf8
 from ._cerrors import c_error
 from ._xmppbin_c import ffi, lib
-from .errors import (
-    DecodeLimitError,
-    EncodeLimitError,
-    InvalidDataError,
-    MalformedXMLError,
-    RestrictedXMLDecodeError,
-    RestrictedXMLEncodeError,
-    TrailingDataError,
-    TruncatedError,
-    UnknownDictionaryError,
-)
+from .errors import DecodeLimitError, EncodeLimitError
 from .limits import Limits
 from .xmlscan import scan
 
 if lib.xb_init() != 0:
     raise ImportError("xmppbin C core: the dictionary tables could not be built")
 
-_ENC_ERRORS = {
-    lib.XB_ERR_MALFORMED: MalformedXMLError,
-    lib.XB_ERR_RESTRICTED: RestrictedXMLEncodeError,
-}
-_DEC_ERRORS = {
-    lib.XB_ERR_TRUNCATED: TruncatedError,
-    lib.XB_ERR_TRAILING: TrailingDataError,
-    lib.XB_ERR_UNKNOWN_DICTIONARY: UnknownDictionaryError,
-    lib.XB_ERR_INVALID: InvalidDataError,
-    lib.XB_ERR_RESTRICTED: RestrictedXMLDecodeError,
-}
 #: limits for re-reading a decoded stream header (already within the caller's)
 _HEADER_LIMITS = Limits(*(5 * ((1 << 31) - 1,)))
 _U32 = next(c for c in "IL" if _array(c).itemsize == 4)
-
-
-def _utf8(xml) -> bytes:
-    """The input as bytes, exactly as xmlscan.decode_input takes it."""
-    if isinstance(xml, str):
-        try:
-            return xml.encode("utf-8")
-        except UnicodeEncodeError as e:
-            off = len(xml[: e.start].encode("utf-8", "surrogatepass"))
-            raise MalformedXMLError("lone surrogate in input", off) from None
-    if isinstance(xml, (bytes, bytearray, memoryview)):
-        return bytes(xml)
-    raise TypeError(f"xml must be bytes or str, not {type(xml).__name__}")
-
-
-def _pack_context(context: Mapping[str, str]) -> tuple:
-    """(count, data, lens) of a namespace context for the C option structs (as
-    _cdecoder._pack_context: entries no message string can equal stay unequal)."""
-    parts: list[bytes] = []
-    lens: list[int] = []
-    others: list = []
-    for p, u in context.items():
-        if not isinstance(p, str):
-            continue
-        pb = p.encode("utf-8", "surrogatepass")
-        if isinstance(u, str):
-            ub = u.encode("utf-8", "surrogatepass")
-        else:
-            for i, x in enumerate(others):
-                if x == u:
-                    break
-            else:
-                i = len(others)
-                others.append(u)
-            ub = b"\xff" + str(i).encode("ascii")
-        parts += (pb, ub)
-        lens += (len(pb), len(ub))
-    data = ffi.new("char[]", b"".join(parts) or b"\0")
-    return len(lens) // 2, data, ffi.new("size_t[]", lens or [0])
 
 
 class _EncodeOptions:
