@@ -17,7 +17,6 @@ The C extension is built by `pip install .` / `pip install -e .` or
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess
@@ -43,10 +42,7 @@ except ImportError as exc:  # pragma: no cover - depends on the build
         raise
     pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SHARED = os.path.join(ROOT, "..", "shared", "corpus", "xep-examples.jsonl")
-SAMPLE = os.path.join(HERE, "data", "xep-sample.jsonl")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE = max(1, int(os.environ.get("XMPPBIN_DIFF_SCALE", "1")))
 D = get_dictionary(1)
 
@@ -100,30 +96,21 @@ def encode_record(rec, exact):
         return []
 
 
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
-
-
 @pytest.fixture(scope="module")
-def shared_messages():
-    if not os.path.exists(SHARED):
-        pytest.skip("../shared/corpus is not beside this checkout")
+def shared_messages(shared_records):
+    """conftest.shared_records: a CI run without the shared corpus fails."""
     out = []
-    for rec in load(SHARED):
+    for rec in shared_records:
         for exact in (False, True):
             out += encode_record(rec, exact)
     return out
 
 
 @pytest.fixture(scope="module")
-def sample_messages():
-    """A varied set of valid messages (from the bundled sample, or the shared corpus)."""
-    path = SAMPLE if os.path.exists(SAMPLE) else SHARED
-    if not os.path.exists(path):
-        pytest.skip("no corpus sample")
+def sample_messages(sample_records):
+    """A varied set of valid messages (the bundled sample of the corpus)."""
     out = []
-    for rec in load(path):
+    for rec in sample_records:
         for exact in (False, True):
             out += encode_record(rec, exact)
     return out

@@ -458,13 +458,9 @@ def test_other_dictionary_goes_to_the_reference():
 
 
 # ---- (e) hypothesis documents ------------------------------------------------
-try:
-    import test_properties as tp
-except ImportError:  # pragma: no cover
-    tp = None
+import test_properties as tp  # noqa: E402  (tests/ is on the path, as for test_stream)
 
 
-@pytest.mark.skipif(tp is None, reason="tests/test_properties.py not importable")
 @settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_hypothesis_documents(data):
