@@ -210,6 +210,7 @@ static void sdec_learn_other(xb_dec *d, uint32_t sy);
 static int sdec_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
 static int sdec_style(xb_dec *d, int *kept);
 static void sdec_style_save(xb_dec *d);
+static int sdec_secrets(xb_dec *d);
 
 /* ---- errors ----------------------------------------------------------------- */
 XB_PRINTF(5, 6) XB_COLD
@@ -2845,12 +2846,41 @@ done:
     return 0;
 }
 
+/* A message body from d->pos (after the stateless header, or a stream body,
+ * which starts with its never-indexed list): main stream, lexical section,
+ * end-of-message checks and serialization, as decoder.finish; shared by
+ * stateless messages and stream frames. */
+static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
+{
+    uint64_t end_byte;
+    d->prolog = EMPTY;
+    d->st.text_gt = 1; /* STYLE_DEFAULT */
+    if (!d->out.p && buf_reserve(&d->out, 256))
+        return nomem(d);
+    if (d->stream)
+        TRY(sdec_secrets(d));
+    TRY(run(d));
+    if (d->exact)
+        TRY(lexical(d));
+    end_byte = (d->pos + 7) >> 3;
+    if (end_byte < len)
+        return seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
+                      (unsigned long long)(len - end_byte));
+    if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
+        return seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
+    if (d->exact)
+        return serialize(d);
+    if (d->out_over || d->out.n > d->opt->max_size) /* written while decoding */
+        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
+                      (unsigned long)d->opt->max_size);
+    return 0;
+}
+
 /* ---- entry points ------------------------------------------------------------- */
 static int decode(xb_dec *d)
 {
     const uint8_t *data = d->data;
     size_t len = d->len;
-    uint64_t end_byte;
     unsigned b0;
     if (len > d->opt->max_size)
         return seterr(d, XB_ERR_LIMIT, d->opt->max_size, XB_LIMIT_MAX_SIZE,
@@ -2878,25 +2908,7 @@ static int decode(xb_dec *d)
         return seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 1, XB_LIMIT_NONE, "unknown dictionary id %u", (unsigned)data[1]);
     d->pos = 16;
     d->end = (uint64_t)len * 8;
-    d->prolog = EMPTY;
-    d->st.text_gt = 1; /* STYLE_DEFAULT */
-    if (!d->out.p && buf_reserve(&d->out, 256))
-        return nomem(d);
-    TRY(run(d));
-    if (d->exact)
-        TRY(lexical(d));
-    end_byte = (d->pos + 7) >> 3;
-    if (end_byte < len)
-        return seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
-                      (unsigned long long)(len - end_byte));
-    if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
-        return seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
-    if (d->exact)
-        return serialize(d);
-    if (d->out_over || d->out.n > d->opt->max_size) /* written while decoding */
-        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
-                      (unsigned long)d->opt->max_size);
-    return 0;
+    return decode_body(d, data, len);
 }
 
 int xb_init(void)

@@ -410,7 +410,6 @@ static int sdec_decode(xb_dec *d)
 {
     const uint8_t *data;
     size_t len = d->len;
-    uint64_t end_byte;
     if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
         return nomem(d);
     if (len)
@@ -420,26 +419,7 @@ static int sdec_decode(xb_dec *d)
     d->plen = len + XB_PAD;
     d->pos = 0;
     d->end = (uint64_t)len * 8;
-    d->prolog = EMPTY;
-    d->st.text_gt = 1; /* STYLE_DEFAULT */
-    if (!d->out.p && buf_reserve(&d->out, 256))
-        return nomem(d);
-    TRY(sdec_secrets(d));
-    TRY(run(d));
-    if (d->exact)
-        TRY(lexical(d));
-    end_byte = (d->pos + 7) >> 3;
-    if (end_byte < len)
-        return seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
-                      (unsigned long long)(len - end_byte));
-    if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
-        return seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
-    if (d->exact)
-        return serialize(d);
-    if (d->out_over || d->out.n > d->opt->max_size)
-        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
-                      (unsigned long)d->opt->max_size);
-    return 0;
+    return decode_body(d, data, len);
 }
 
 int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
