@@ -806,6 +806,8 @@ def test_contexts_and_comment_flags(sample_messages):
         {"p": "", "q": ""},
         {"p": 1, "q": 1, 3: "x", "": "jabber:client", "stream": "http://etherx.jabber.org/streams"},
         {"\ud800": "x", "stream": "\udfff"},
+        # unhashable: not cached, so the option struct must keep its own arrays alive
+        {"p": ["x"], "": "jabber:client", "stream": "http://etherx.jabber.org/streams"},
     ]
     cases = []
     for m, ctx, acs in rng.sample(sample_messages, 150):

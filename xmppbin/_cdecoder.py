@@ -46,7 +46,7 @@ _OPTIONS_MAX = 256
 # struct, _OPTIONS entry); decode() checks it inline. Replaced as a whole, so
 # threads see either the old or the new one.
 _NO_OPTIONS = object()
-_last: tuple = (_NO_OPTIONS, None, _NO_OPTIONS, None, None)
+_last: tuple = (_NO_OPTIONS, None, _NO_OPTIONS, None)
 # Per thread (the GIL is released during the C call): the result struct and
 # views of its data and size fields as char * and size_t, which ffi.unpack
 # turns into bytes without a cast per call.
@@ -102,6 +102,8 @@ def _pack_context(context: Mapping[str, str]) -> tuple:
 
 
 def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
+    """(option struct, context data, context lengths) for these arguments, cached.
+    The struct points into the other two: hold the whole tuple while C uses it."""
     global _last
     last = _last
     if last[0] is limits and last[2] is allow_comments and last[1] == context:
@@ -113,8 +115,8 @@ def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
         key = opt = None
     if opt is not None:
         if type(limits) is Limits:  # frozen: the same object has the same values
-            _last = (limits, dict(context), allow_comments, opt[0], opt)
-        return opt[0]
+            _last = (limits, dict(context), allow_comments, opt)
+        return opt
     o = ffi.new("xb_decode_options *")
     o.max_size = limits.max_size
     o.max_depth = limits.max_depth
@@ -126,11 +128,12 @@ def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
     o.context_count = n
     o.context_data = data
     o.context_lens = lens
+    opt = (o, data, lens)
     if key is not None:
         if len(_OPTIONS) >= _OPTIONS_MAX:
             _OPTIONS.clear()
-        _OPTIONS[key] = (o, data, lens)
-    return o
+        _OPTIONS[key] = opt
+    return opt
 
 
 def _error(res) -> Exception:
@@ -155,7 +158,7 @@ def decode(
         res, pdata, psize = _TLS.state
     except AttributeError:
         res, pdata, psize = _new_state()
-    if _xb_decode(data, len(data), opt, res):
+    if _xb_decode(data, len(data), opt[0], res):
         raise _error(res)
     p = pdata[0]
     try:
@@ -182,7 +185,7 @@ def decode_many(
     ptrs = ffi.new("const char *[]", bufs)
     sizes = _from_buffer("size_t[]", _array(_SIZE_T_CODE, map(len, items)))
     res = ffi.new("xb_batch *")
-    if _xb_decode_many(n, ptrs, sizes, opt, res):
+    if _xb_decode_many(n, ptrs, sizes, opt[0], res):
         raise with_index(_error(res.error), res.index)
     try:
         out = _unpack(ffi.cast("char *", res.data), res.size)

@@ -15,8 +15,9 @@ from array import array as _array
 from typing import Mapping
 
 from ._cdecoder import _ERRORS as _DEC_ERRORS
-from ._cdecoder import _pack_context
+from ._cdecoder import _options as _decode_options
 from ._cencoder import _ERRORS as _ENC_ERRORS
+from ._cencoder import _options as _encode_options
 from ._cencoder import _utf8
 from ._cerrors import c_error
 from ._xmppbin_c import ffi, lib
@@ -32,57 +33,6 @@ _HEADER_LIMITS = Limits(*(5 * ((1 << 31) - 1,)))
 _U32 = next(c for c in "IL" if _array(c).itemsize == 4)
 
 
-class _EncodeOptions:
-    """An xb_encode_options struct for (limits, context, allow_comments), both
-    open_root values; rebuilt when the context changes."""
-
-    __slots__ = ("key", "o", "keep")
-
-    def __init__(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
-        self.key = (limits, dict(context), bool(allow_comments))
-        n, data, lens = _pack_context(context)
-        self.keep = (data, lens)
-        o = self.o = ffi.new("xb_encode_options *")
-        o.max_size = limits.max_size
-        o.max_depth = limits.max_depth
-        o.max_attributes = limits.max_attributes
-        o.max_string = limits.max_string
-        o.max_elements = limits.max_elements
-        o.exact = 0
-        o.allow_comments = 1 if allow_comments else 0
-        o.open_root = 0
-        o.dictionary = 1
-        o.context_count = n
-        o.context_data = data
-        o.context_lens = lens
-
-
-class _DecodeOptions:
-    """An xb_decode_options struct for (limits, context, allow_comments)."""
-
-    __slots__ = ("key", "o", "keep")
-
-    def __init__(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
-        self.key = (limits, dict(context), bool(allow_comments))
-        n, data, lens = _pack_context(context)
-        self.keep = (data, lens)
-        o = self.o = ffi.new("xb_decode_options *")
-        o.max_size = limits.max_size
-        o.max_depth = limits.max_depth
-        o.max_attributes = limits.max_attributes
-        o.max_string = limits.max_string
-        o.max_elements = limits.max_elements
-        o.allow_comments = 1 if allow_comments else 0
-        o.context_count = n
-        o.context_data = data
-        o.context_lens = lens
-
-
-def _same(cached, limits, context, allow_comments) -> bool:
-    return (cached is not None and (cached.key[0] is limits or cached.key[0] == limits)
-            and cached.key[1] == context and cached.key[2] == bool(allow_comments))
-
-
 class CStreamState:
     """The C state of one direction of a stream (xb_stream): the dynamic table,
     the shape cache with node prediction, the recent values, the style."""
@@ -93,9 +43,7 @@ class CStreamState:
             raise MemoryError("xmppbin C stream state could not be created")
         self._p = ffi.gc(p, lib.xb_stream_free)
         self._eres = ffi.new("xb_encode_result *")
-        self._eopt: _EncodeOptions | None = None
         self._dres = ffi.new("xb_result *")
-        self._dopt: _DecodeOptions | None = None
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
@@ -116,13 +64,11 @@ class CStreamState:
         """One message body (never-indexed list, main stream, lexical section)
         of a unit: a stream header (open_root) or an element."""
         data = xml if type(xml) is bytes else _utf8(xml)
-        eo = self._eopt
-        if not _same(eo, limits, context, allow_comments):
-            eo = self._eopt = _EncodeOptions(limits, context, allow_comments)
-        eo.o.open_root = 1 if open_root else 0
+        # the cached option structs of the stateless encoder (the stream's state holds its mode)
+        eo = _encode_options(limits, context, False, allow_comments, bool(open_root))
         sec = _array(_U32, secrets) if secrets else None
         res = self._eres
-        rc = lib.xb_stream_encode(self._p, data, len(data), eo.o,
+        rc = lib.xb_stream_encode(self._p, data, len(data), eo[0],
                                   ffi.from_buffer("uint32_t[]", sec) if sec else ffi.NULL,
                                   len(sec) if sec else 0, res)
         if rc:
@@ -136,11 +82,9 @@ class CStreamState:
         start tag ("S", qname, [(qname, value)]) of a stream header, for
         _StreamContext.opened (re-read from the output), else empty. Errors are
         the reference's, offsets into the body."""
-        do = self._dopt
-        if not _same(do, limits, context, allow_comments):
-            do = self._dopt = _DecodeOptions(limits, context, allow_comments)
+        do = _decode_options(limits, context, bool(allow_comments))
         res = self._dres
-        if lib.xb_stream_decode(self._p, body, len(body), 1 if open_root else 0, do.o, res):
+        if lib.xb_stream_decode(self._p, body, len(body), 1 if open_root else 0, do[0], res):
             raise c_error(res, _DEC_ERRORS, DecodeLimitError, "stream decoder")
         try:
             out = ffi.unpack(ffi.cast("char *", res.data), res.size)
