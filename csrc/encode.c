@@ -1707,17 +1707,71 @@ static void choose_style(const devcount *d, style *st)
     }
 }
 
+/* emit(ctx, slot, payload) for every lexical slot spelled unlike style st, in
+ * slot order (payload NULL for QUOTE and EMPTY): encoder.deviations */
+static void walk_deviations(const xb_encoder *e, const style *stp, void (*emit)(void *, uint64_t, const xb_str *),
+                            void *ctx)
+{
+    const style st = *stp;
+    uint64_t slot = 0;
+    size_t k, depth = 0;
+    for (k = 0; k < e->nev; k++) {
+        const xb_event *ev = &e->ev[k];
+        if (ev->type == XE_S) {
+            const xb_eitem *it = e->items + ev->first;
+            int empty = k + 1 < e->nev && e->ev[k + 1].type == XE_E;
+            uint8_t sq = st.dquote ? '"' : '\'';
+            uint32_t i;
+            for (i = 0; i < ev->nitems; i++) {
+                if (!eqz(it[i].ws, " "))
+                    emit(ctx, slot, &it[i].ws);
+                slot++;
+                if (!eqz(it[i].eq, "="))
+                    emit(ctx, slot, &it[i].eq);
+                slot++;
+                if (it[i].quote != sq)
+                    emit(ctx, slot, NULL);
+                slot++;
+                if (attr_dev(&it[i], it[i].value.p == it[i].raw.p ? esc_flags(it[i].value) : 0, st.attr_gt,
+                             st.attr_oq))
+                    emit(ctx, slot, &it[i].raw);
+                slot++;
+            }
+            if (!eqz(ev->raw, (ev->selfclose && empty && st.empty == 1) ? " " : ""))
+                emit(ctx, slot, &ev->raw);
+            slot++;
+            if (empty) {
+                if (ev->selfclose != (st.empty != 2))
+                    emit(ctx, slot, NULL);
+                slot++;
+            }
+            depth++;
+        } else if (ev->type == XE_E) {
+            depth--;
+            if (ev->raw.n)
+                emit(ctx, slot, &ev->raw);
+            slot++;
+        } else if (ev->type == XE_T && depth > 0) {
+            if (text_dev(ev, ev->value.p == ev->raw.p ? esc_flags(ev->value) : 0, st.text_gt, st.text_quot))
+                emit(ctx, slot, &ev->raw);
+            slot++;
+        }
+    }
+}
+
 typedef struct {
-    uint64_t slot;
-    int64_t prev;
+    xb_encoder *e;
+    int64_t prev; /* slot of the previous deviation, -1 before the first */
 } devwriter;
 
-static void dev_emit(xb_encoder *e, devwriter *w, const xb_str *payload)
+/* a deviation of the lexical section: the slot gap, then the payload */
+static void dev_emit(void *ctx, uint64_t slot, const xb_str *payload)
 {
-    gamma_code(e, (uint64_t)((int64_t)w->slot - w->prev));
-    w->prev = (int64_t)w->slot;
+    devwriter *w = ctx;
+    gamma_code(w->e, (uint64_t)((int64_t)slot - w->prev));
+    w->prev = (int64_t)slot;
     if (payload)
-        value(e, *payload, XB_VC_MISC);
+        value(w->e, *payload, XB_VC_MISC);
 }
 
 static void encode_lexical(xb_encoder *e)
@@ -1725,7 +1779,6 @@ static void encode_lexical(xb_encoder *e)
     devcount d;
     style st;
     devwriter w;
-    size_t k, depth = 0;
     count_devs(e, &d);
     choose_style(&d, &st);
     put(e, (uint32_t)st.dquote, 1);
@@ -1741,50 +1794,9 @@ static void encode_lexical(xb_encoder *e)
         put(e, 0, 1);
     }
     gamma_code(e, dev_total(&d, &st) + 1);
-    w.slot = 0;
+    w.e = e;
     w.prev = -1;
-    for (k = 0; k < e->nev; k++) {
-        const xb_event *ev = &e->ev[k];
-        if (ev->type == XE_S) {
-            const xb_eitem *it = e->items + ev->first;
-            int empty = k + 1 < e->nev && e->ev[k + 1].type == XE_E;
-            uint8_t sq = st.dquote ? '"' : '\'';
-            uint32_t i;
-            for (i = 0; i < ev->nitems; i++) {
-                if (!eqz(it[i].ws, " "))
-                    dev_emit(e, &w, &it[i].ws);
-                w.slot++;
-                if (!eqz(it[i].eq, "="))
-                    dev_emit(e, &w, &it[i].eq);
-                w.slot++;
-                if (it[i].quote != sq)
-                    dev_emit(e, &w, NULL);
-                w.slot++;
-                if (attr_dev(&it[i], it[i].value.p == it[i].raw.p ? esc_flags(it[i].value) : 0, st.attr_gt,
-                             st.attr_oq))
-                    dev_emit(e, &w, &it[i].raw);
-                w.slot++;
-            }
-            if (!eqz(ev->raw, (ev->selfclose && empty && st.empty == 1) ? " " : ""))
-                dev_emit(e, &w, &ev->raw);
-            w.slot++;
-            if (empty) {
-                if (ev->selfclose != (st.empty != 2))
-                    dev_emit(e, &w, NULL);
-                w.slot++;
-            }
-            depth++;
-        } else if (ev->type == XE_E) {
-            depth--;
-            if (ev->raw.n)
-                dev_emit(e, &w, &ev->raw);
-            w.slot++;
-        } else if (ev->type == XE_T && depth > 0) {
-            if (text_dev(ev, ev->value.p == ev->raw.p ? esc_flags(ev->value) : 0, st.text_gt, st.text_quot))
-                dev_emit(e, &w, &ev->raw);
-            w.slot++;
-        }
-    }
+    walk_deviations(e, &st, dev_emit, &w);
 }
 
 /* ---- the main stream (encoder.encode_events) ---------------------------------------- */
@@ -2212,49 +2224,6 @@ void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *,
                        void *ctx)
 {
     style st;
-    uint64_t slot = 0;
-    size_t k, depth = 0;
     style_from(&st, v);
-    for (k = 0; k < e->nev; k++) {
-        const xb_event *ev = &e->ev[k];
-        if (ev->type == XE_S) {
-            const xb_eitem *it = e->items + ev->first;
-            int empty = k + 1 < e->nev && e->ev[k + 1].type == XE_E;
-            uint8_t sq = st.dquote ? '"' : '\'';
-            uint32_t i;
-            for (i = 0; i < ev->nitems; i++) {
-                if (!eqz(it[i].ws, " "))
-                    emit(ctx, slot, &it[i].ws);
-                slot++;
-                if (!eqz(it[i].eq, "="))
-                    emit(ctx, slot, &it[i].eq);
-                slot++;
-                if (it[i].quote != sq)
-                    emit(ctx, slot, NULL);
-                slot++;
-                if (attr_dev(&it[i], it[i].value.p == it[i].raw.p ? esc_flags(it[i].value) : 0, st.attr_gt,
-                             st.attr_oq))
-                    emit(ctx, slot, &it[i].raw);
-                slot++;
-            }
-            if (!eqz(ev->raw, (ev->selfclose && empty && st.empty == 1) ? " " : ""))
-                emit(ctx, slot, &ev->raw);
-            slot++;
-            if (empty) {
-                if (ev->selfclose != (st.empty != 2))
-                    emit(ctx, slot, NULL);
-                slot++;
-            }
-            depth++;
-        } else if (ev->type == XE_E) {
-            depth--;
-            if (ev->raw.n)
-                emit(ctx, slot, &ev->raw);
-            slot++;
-        } else if (ev->type == XE_T && depth > 0) {
-            if (text_dev(ev, ev->value.p == ev->raw.p ? esc_flags(ev->value) : 0, st.text_gt, st.text_quot))
-                emit(ctx, slot, &ev->raw);
-            slot++;
-        }
-    }
+    walk_deviations(e, &st, emit, ctx);
 }
