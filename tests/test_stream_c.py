@@ -44,11 +44,11 @@ def encode(name, chunks, **kw) -> bytes:
     return _with_backend(name, run)
 
 
-def decode(name, frames: bytes):
-    """("ok", events) or (exception class, offset, limit)."""
+def decode(name, frames: bytes, **kw):
+    """("ok", events) or (exception class, offset, limit); kw: StreamDecoder options."""
 
     def run():
-        dec = stream.StreamDecoder()
+        dec = stream.StreamDecoder(**kw)
         assert (dec._c is not None) == (name == "c")
         try:
             evs = dec.feed(frames)
@@ -294,19 +294,6 @@ def test_corrupted_xml_same_encoder_errors(exact):
         assert _encode_outcome("c", chunks, **kw) == _encode_outcome("python", chunks, **kw)
 
 
-def _decode_with(name, frames: bytes, **kw):
-    def run():
-        dec = stream.StreamDecoder(**kw)
-        try:
-            evs = dec.feed(frames)
-            dec.close()
-        except XmppbinError as e:
-            return (type(e), e.offset, getattr(e, "limit", None))
-        return ("ok", evs)
-
-    return _with_backend(name, run)
-
-
 @pytest.mark.parametrize("kw", [dict(max_string=8), dict(max_string=40), dict(max_attributes=2), dict(max_depth=2),
                                 dict(max_elements=3), dict(max_size=200), dict(max_size=1000),
                                 dict(max_table_size=100), dict(max_frame=300), dict(context={"": "jabber:client"})],
@@ -314,4 +301,4 @@ def _decode_with(name, frames: bytes, **kw):
 def test_decoder_limits_and_options_same(kw):
     for exact in (True, False):
         for f in _frames(exact):
-            assert _decode_with("c", f, **kw) == _decode_with("python", f, **kw)
+            assert decode("c", f, **kw) == decode("python", f, **kw)
