@@ -87,7 +87,6 @@ def load_records(path: str | os.PathLike | None = None, default_context: dict | 
 sys.path.insert(0, str(REPO / "tests"))
 from infoset import infoset, wrap  # noqa: E402,F401
 
-
 # --------------------------------------------------------------------------- baseline dictionaries
 
 def train_zstd_dict(samples: list[bytes], size: int = ZSTD_DICT_SIZE):

@@ -28,8 +28,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import _corpus as C  # noqa: E402
-import xmppbin  # noqa: E402
 import zstandard  # noqa: E402
+
+import xmppbin  # noqa: E402
 
 TARGET = 0.8
 KINDS = ("stanza", "other-element", "stream-header")

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import _corpus as C
+import pytest
 
 CORPUS = C.corpus_file(os.environ.get(C.CORPUS_ENV) or None)
 if not CORPUS.is_file():
     pytest.skip(f"benchmark corpus not found at {CORPUS} (set ${C.CORPUS_ENV} to the corpus directory "
                 f"or to {C.CORPUS_FILE})", allow_module_level=True)
 
-import xmppbin  # noqa: E402
 import zstandard  # noqa: E402
 from lxml import etree  # noqa: E402
+
+import xmppbin  # noqa: E402
 
 ROUNDS = int(os.environ.get("XMPPBIN_BENCH_ROUNDS", "3"))
 GROUP = "corpus pass"

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 import _corpus as C
-import xmppbin
+import pytest
 from lxml import etree
+
+import xmppbin
 
 ROUNDS = int(os.environ.get("XMPPBIN_BENCH_ROUNDS", "50"))
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from lxml import etree
 

@@ -61,7 +61,8 @@ def compare(data, limits=DEFAULT_LIMITS, context=DEFAULT_CONTEXT, allow_comments
     c = outcome(_cdecoder.decode, data, limits, context, allow_comments)
     if p == c:
         return None
-    return f"data={bytes(data).hex()} limits={limits} allow_comments={allow_comments}\n  python: {p!r:.300}\n  C:      {c!r:.300}"
+    return (f"data={bytes(data).hex()} limits={limits} allow_comments={allow_comments}\n"
+            f"  python: {p!r:.300}\n  C:      {c!r:.300}")
 
 
 def check_all(cases):
@@ -122,7 +123,8 @@ def test_corpus_messages_decode_identically(shared_messages):
     n = check_all(cases)
     assert n >= 2 * 5000
     # and C accepts exactly what it should: every message of an accepted record
-    ok = sum(1 for m, ctx, acs in shared_messages if _cdecoder.decode(m, limits=DEFAULT_LIMITS, context=ctx, allow_comments=acs[0]))
+    ok = sum(1 for m, ctx, acs in shared_messages
+             if _cdecoder.decode(m, limits=DEFAULT_LIMITS, context=ctx, allow_comments=acs[0]))
     assert ok == len(shared_messages)
 
 
@@ -276,9 +278,11 @@ PROLOGS = ["\ufeff", "<?xml version='1.0'?>", '<?xml version="1.0" encoding="UTF
            "<?xml version='1.'?>", "<?xml version='1.0\"?>", "", "x", "<?xml version='1.0'\n?>",
            "<?xml version='1.0' encoding='UTF-8' encoding='x'?>", "<?xml version='1.0'standalone='yes'?>",
            "<?xml version='1.0' standalone='maybe'?>", "<?xml version='1.0' encoding='Utf-8'?>",
-           "<?xml version='1.0' encoding='9x'?>", "<?xml version='1.0' encoding='ascii'?>", "\ufeff\ufeff", "<?xml version='1.0' ?>?>", "<?xml\tversion='1.0'?>"]
-RAW_BYTES = [b"a", b"\xc3\xa9", b"\xc3", b"\xed\xa0\x80", b"\xef\xbf\xbe", b"\x01", b"\x09", b"\x7f", b"\xf4\x90\x80\x80",
-             b"\xe0\x80\x80", b"\xc0\xaf", b"\xf0\x9f\x98\x80", b" ", b"<", b"&", b"\xff", b"-", b"?>"]
+           "<?xml version='1.0' encoding='9x'?>", "<?xml version='1.0' encoding='ascii'?>",
+           "\ufeff\ufeff", "<?xml version='1.0' ?>?>", "<?xml\tversion='1.0'?>"]
+RAW_BYTES = [b"a", b"\xc3\xa9", b"\xc3", b"\xed\xa0\x80", b"\xef\xbf\xbe", b"\x01", b"\x09", b"\x7f",
+             b"\xf4\x90\x80\x80", b"\xe0\x80\x80", b"\xc0\xaf", b"\xf0\x9f\x98\x80", b" ", b"<", b"&", b"\xff",
+             b"-", b"?>"]
 
 
 class SymbolFuzzer:
@@ -771,7 +775,8 @@ def test_namespace_cases():
     for pfx, local, items in NS_CASES:
         data = crafted_tag(rng, pfx, local, items)
         for ctx in contexts:
-            for lim in (DEFAULT_LIMITS, Limits(max_attributes=len(items) or 1), Limits(max_attributes=max(1, len(items) - 1))):
+            for lim in (DEFAULT_LIMITS, Limits(max_attributes=len(items) or 1),
+                        Limits(max_attributes=max(1, len(items) - 1))):
                 cases.append((data, lim, ctx, False))
     check_all(cases)
     # the cases do reach resolve_start: several are accepted, several rejected
@@ -878,7 +883,7 @@ def test_literal_lengths_and_limits():
     rng = random.Random(21)
     cases = []
     valid = []
-    for k, alphabet in enumerate(LITERAL_ALPHABETS):
+    for alphabet in LITERAL_ALPHABETS:
         for n in list(range(0, 40)) + [63, 64, 65, 100, 127, 128, 129, 300]:
             if isinstance(alphabet, str):
                 raw = "".join(rng.choice(alphabet) for _ in range(n)).encode()
@@ -921,7 +926,8 @@ def test_threads_with_large_and_small_outputs(sample_messages):
 
     rng = random.Random(23)
     msgs = [(m, ctx, acs[0]) for m, ctx, acs in rng.sample(sample_messages, 100)]
-    msgs += [(literal_message(bytes([97 + i % 26]) * (1000 * i), i % 2 == 0), DEFAULT_CONTEXT, False) for i in range(1, 8)]
+    msgs += [(literal_message(bytes([97 + i % 26]) * (1000 * i), i % 2 == 0), DEFAULT_CONTEXT, False)
+             for i in range(1, 8)]
     msgs += [(literal_message(b"a" * 300000, False), DEFAULT_CONTEXT, False)]  # more than the cache keeps
     rng.shuffle(msgs)
 
@@ -961,7 +967,8 @@ def test_plain_shape_namespace_cases():
             cases.append((crafted_tag(rng, pfx, local, items), DEFAULT_LIMITS, ctx, False))
     for rec in ('<message xml:lang="en" to="a@b" from="c@d" type="chat"><body xml:lang="de">x</body></message>',
                 '<iq xml:lang="en" type="get" id="1"><query xmlns="jabber:iq:version"/></iq>',
-                '<a xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en"><b xml:lang="x"/><b xml:lang="x"/></a>'):
+                '<a xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en">'
+                '<b xml:lang="x"/><b xml:lang="x"/></a>'):
         m = pyencoder.encode(rec, D, limits=DEFAULT_LIMITS)
         for ctx in contexts:
             cases.append((m, DEFAULT_LIMITS, ctx, False))

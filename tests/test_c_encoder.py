@@ -554,7 +554,8 @@ def test_public_api_uses_it():
         xmppbin._use_backend("c")
         x = "<message to='romeo@montague.lit'><body>hi</body></message>"
         assert xmppbin.encode(x) == pyencoder.encode(x, D, limits=DEFAULT_LIMITS)
-        assert xmppbin.encode_many([x, x], exact=True) == [pyencoder.encode(x, D, limits=DEFAULT_LIMITS, exact=True)] * 2
+        want = pyencoder.encode(x, D, limits=DEFAULT_LIMITS, exact=True)
+        assert xmppbin.encode_many([x, x], exact=True) == [want] * 2
     finally:
         xmppbin._use_backend(prev)
 

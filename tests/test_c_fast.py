@@ -260,11 +260,11 @@ def test_gil_released_for_large_inputs():
         ticks = []
         stop = threading.Event()
 
-        def ticker():
+        def ticker(stop: threading.Event, ticks: list) -> None:
             while not stop.is_set():
                 ticks.append(time.perf_counter())
 
-        t = threading.Thread(target=ticker)
+        t = threading.Thread(target=ticker, args=(stop, ticks))
         t.start()
         try:
             time.sleep(0.01)

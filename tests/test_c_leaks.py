@@ -44,6 +44,7 @@ def inputs(sample_records) -> bytes:
         add(b"D", bytes(b))
     # stream mode: the units of the recorded session (tests/data/capture-session.jsonl)
     from test_stream import STREAMS
+
     from xmppbin.stream import XmlSplitter
 
     for key in sorted(STREAMS):

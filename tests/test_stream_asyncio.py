@@ -7,10 +7,10 @@ import asyncio
 import random
 
 import pytest
+from test_stream import STREAMS
 
 import xmppbin
 from xmppbin import stream
-from test_stream import STREAMS
 
 SINGLE_BACKEND = True  # the transport is what is tested here, not the codec
 

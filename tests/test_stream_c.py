@@ -6,12 +6,11 @@ import os
 import random
 
 import pytest
+from test_stream import STREAMS
 
 import xmppbin
 from xmppbin import stream
 from xmppbin.errors import XmppbinError
-
-from test_stream import STREAMS
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 

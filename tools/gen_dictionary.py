@@ -26,8 +26,8 @@ from lxml import etree  # noqa: E402
 from xmppbin import model as M  # noqa: E402
 from xmppbin.dictionary import STREAM_SET, Dictionary, encode_lengths, huffman_lengths  # noqa: E402
 from xmppbin.encoder import StreamState, encode_events  # noqa: E402
-from xmppbin.stream import DEFAULT_TABLE_SIZE  # noqa: E402
 from xmppbin.limits import Limits  # noqa: E402
+from xmppbin.stream import DEFAULT_TABLE_SIZE  # noqa: E402
 from xmppbin.xmlscan import DEFAULT_CONTEXT, scan  # noqa: E402
 
 DICT_ID = 1

@@ -133,7 +133,7 @@ def render_c(tok, lengths) -> str:
         h.append(f"#define XBD_V1_{c_table_name(t)}_NCTX {len(lengths[t])}")
         h.append(f"#define XBD_V1_{c_table_name(t)}_NSYM {len(lengths[t][0])}")
     h.append("")
-    for name, lst in lists:
+    for name, _lst in lists:
         n = f"XBD_V1_N{name.replace('_', '')}"
         h.append(f"extern const xb_str XBD_V1_{name}[{n}];")
     for name in ("ATTR_CONTEXTS", "TEXT_CONTEXTS"):

@@ -10,12 +10,14 @@ infoset of ``x``; with ``exact=True`` it is ``x`` byte for byte.
 """
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import decoder as _decoder
 from . import encoder as _encoder
-from .dictionary import get_dictionary
+from .dictionary import Dictionary, get_dictionary
 from .errors import (
     DecodeError,
     DecodeLimitError,
@@ -127,8 +129,9 @@ def _use_backend(name: str) -> None:
 # encode_many and decode_many of Encoder and Decoder C methods that code bytes
 # directly and call the Python methods defined here for everything else (other
 # input types, open_root, errors, the Python backend). Not on PyPy.
+_cfast: Any  # an extension module without stubs
 try:
-    from . import _xmppbin_fast as _cfast
+    _cfast = importlib.import_module("._xmppbin_fast", __name__)
 except ImportError:
     _cfast = None
 
@@ -190,6 +193,12 @@ class Encoder(_Prepared):
     max_attributes, max_string, max_elements).
     """
 
+    exact: bool
+    context: dict[str, str]
+    allow_comments: bool
+    limits: Limits
+    dictionary: Dictionary
+
     def __init__(
         self,
         *,
@@ -200,20 +209,20 @@ class Encoder(_Prepared):
         **limits: int,
     ) -> None:
         exact = bool(exact)
-        context = _context(context)
+        ctx = _context(context)
         allow_comments = bool(allow_comments)
-        limits = _limits(limits)
+        lim = _limits(limits)
         try:
-            dictionary = get_dictionary(dictionary)
+            dic = get_dictionary(dictionary)
         except UnknownDictionaryError:
             raise ValueError(f"unknown dictionary id {dictionary!r}") from None
         # as plain attributes (not through __setattr__, which only matters later)
         d = self.__dict__
         d["exact"] = exact
-        d["context"] = context
+        d["context"] = ctx
         d["allow_comments"] = allow_comments
-        d["limits"] = limits
-        d["dictionary"] = dictionary
+        d["limits"] = lim
+        d["dictionary"] = dic
 
     # _fast: what the active backend prepared for these options, made by the
     # second encode() (a single call gains nothing from it): (backend, copy of
@@ -257,7 +266,7 @@ class Encoder(_Prepared):
     def _prepare_encode(self):
         impl = _impl
         ctx = self.context
-        kw = dict(exact=self.exact, limits=self.limits, context=ctx, allow_comments=self.allow_comments)
+        kw: dict[str, Any] = dict(exact=self.exact, limits=self.limits, context=ctx, allow_comments=self.allow_comments)
         fast = None
         if impl.name == "c":
             from . import _cencoder

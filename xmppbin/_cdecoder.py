@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from array import array as _array
+from collections.abc import Mapping
 from itertools import islice as _islice
-from typing import Mapping
 
+from ._cerrors import c_error
 from ._xmppbin_c import ffi, lib
 from .errors import (
     DecodeLimitError,
@@ -23,7 +24,6 @@ from .errors import (
     UnknownDictionaryError,
     with_index,
 )
-from ._cerrors import c_error
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT
 
@@ -87,10 +87,8 @@ def _pack_context(context: Mapping[str, str]) -> tuple:
         if isinstance(u, str):
             ub = u.encode("utf-8", "surrogatepass")
         else:
-            for i, x in enumerate(others):
-                if x == u:
-                    break
-            else:
+            i = next((k for k, x in enumerate(others) if x == u), -1)
+            if i < 0:
                 i = len(others)
                 others.append(u)
             ub = b"\xff" + str(i).encode("ascii")
@@ -108,6 +106,7 @@ def _options(limits: Limits, context: Mapping[str, str], allow_comments: bool):
     last = _last
     if last[0] is limits and last[2] is allow_comments and last[1] == context:
         return last[3]
+    key: tuple | None
     try:
         key = (limits, tuple(context.items()), allow_comments)
         opt = _OPTIONS.get(key)

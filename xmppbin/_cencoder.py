@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import threading
 from array import array as _array
-from typing import Mapping
+from collections.abc import Mapping
 
 from . import encoder as _pyencoder
 from ._cdecoder import _pack_context
+from ._cerrors import c_error
 from ._xmppbin_c import ffi, lib
 from .dictionary import get_dictionary
 from .errors import EncodeLimitError, MalformedXMLError, RestrictedXMLEncodeError, with_index
-from ._cerrors import c_error
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT
 
@@ -54,7 +54,7 @@ _OPTIONS_MAX = 256
 _RECENT: dict = {}
 _RECENT_MAX = 64
 # the last entry used: (limits, context, copy, exact, allow_comments, open_root, option struct)
-_LAST = (None, None, None, None, None, None, None)
+_LAST: tuple = (None, None, None, None, None, None, None)
 _TLS = threading.local()
 #: output buffer per thread; longer messages are read from the encoder's own buffer
 _CAP = 1 << 16
@@ -96,6 +96,7 @@ def _options(limits: Limits, context: Mapping[str, str], exact, allow_comments, 
     if hit is not None and hit[0] is limits and hit[1] is context and hit[2] == context:
         entry = hit[3]
     else:
+        key: tuple | None
         try:
             key = (limits, tuple(context.items()), flags)
             entry = _OPTIONS.get(key)
@@ -271,7 +272,7 @@ def encode_many(
         parts = xmls
     else:
         parts = []
-        for i, x in enumerate(xmls):
+        for x in xmls:
             if type(x) is not bytes:
                 try:
                     x = _utf8(x)
@@ -296,7 +297,7 @@ def encode_many(
     if n == 1:
         return [_unpack(res.data, res.size)]
     out = _unpack(res.data, res.size)
-    ends = ends.tolist()
+    stops = ends.tolist()
     starts = [0]
-    starts += ends
-    return [out[a:b] for a, b in zip(starts, ends)]
+    starts += stops
+    return [out[a:b] for a, b in zip(starts, stops)]

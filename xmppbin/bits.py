@@ -47,6 +47,8 @@ class HuffmanCode:
         self.offset = offset
         self.sorted_syms = order
         self.maxlen = maxlen
+        #: (table name, context) of a dictionary's table (counted by tools/gen_dictionary.py)
+        self.key: tuple[str, int] | None = None
 
 
 def gamma_length(n: int) -> int:

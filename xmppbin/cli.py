@@ -17,7 +17,7 @@ import json
 import sys
 import zlib
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import xmppbin
 
@@ -159,7 +159,8 @@ def _print_table(rows, errors) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="xmppbin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="xmppbin", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"xmppbin {xmppbin.__version__} ({xmppbin.backend})")
     sub = ap.add_subparsers(dest="cmd", required=True)
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Mapping
+from collections.abc import Mapping
+from typing import NoReturn, Protocol
 
 from . import lexical as L
 from . import model as M
 from .bits import BitReader
-from .dictionary import get_dictionary
+from .dictionary import Dictionary, get_dictionary
+from .encoder import Entry, StreamState, remember
 from .errors import (
+    DecodeError,
     DecodeLimitError,
     InvalidDataError,
     RestrictedXMLDecodeError,
@@ -17,7 +20,6 @@ from .errors import (
     TruncatedError,
     UnknownDictionaryError,
 )
-from .encoder import remember
 from .history import History
 from .limits import Limits
 from .xmlscan import _XMLDECL_RE, DEFAULT_CONTEXT, XML_NS, check_chars, is_name, is_ncname, resolve_start, unescape
@@ -27,6 +29,14 @@ _EQ_RE = re.compile(r"[ \t\r\n]*=[ \t\r\n]*")
 _JID_PARTS = (M.VC_JID_LOCAL, M.VC_JID_DOMAIN, M.VC_JID_RESOURCE)
 
 
+class StreamFrame(Protocol):
+    """What stream mode passes for an element frame: the stream's decoding state."""
+
+    exact: bool
+    dictionary: Dictionary
+    state: StreamState
+
+
 class _Decoder:
     def __init__(
         self,
@@ -34,7 +44,7 @@ class _Decoder:
         limits: Limits,
         context: Mapping[str, str],
         allow_comments: bool,
-        stream: "StreamFrame | None" = None,
+        stream: StreamFrame | None = None,
     ) -> None:
         self.limits = limits
         self.allow_comments = allow_comments
@@ -49,9 +59,9 @@ class _Decoder:
             self.d = stream.dictionary
             self.r = BitReader(data, 0)
             self.hist = stream.state.hist
-            self.cache = stream.state.cache
-            self.recent = stream.state.recent
-            self.state = stream.state
+            self.cache: list[tuple] = stream.state.cache
+            self.recent: dict[int, list[str]] | None = stream.state.recent
+            self.state: StreamState | None = stream.state
             self.codes = self.d.stream_codes
             return
         if len(data) > limits.max_size:
@@ -72,8 +82,8 @@ class _Decoder:
         self.d = get_dictionary(data[1], 1)
         self.r = BitReader(data, 2)
         self.hist = History()
-        self.cache: list[tuple] = []
-        self.recent: dict[int, list[str]] | None = None
+        self.cache = []
+        self.recent = None
         self.state = None
         self.codes = self.d.codes
 
@@ -88,10 +98,10 @@ class _Decoder:
             out.append(o)
         self.secrets = frozenset(out)
 
-    def fail(self, msg: str, cls=InvalidDataError):
+    def fail(self, msg: str, cls: type[DecodeError] = InvalidDataError) -> NoReturn:
         raise cls(msg, self.r.offset)
 
-    def limit(self, msg: str, name: str):
+    def limit(self, msg: str, name: str) -> NoReturn:
         raise DecodeLimitError(msg, self.r.offset, name)
 
     # ---- values -------------------------------------------------------------
@@ -282,7 +292,7 @@ class _Decoder:
         r = self.r
         pfx = self.prefix()
         local = self.name(M.NMC_ELEMENT)
-        key = [f"{pfx}:{local}" if pfx else local]
+        key: list[str | tuple[str, ...]] = [f"{pfx}:{local}" if pfx else local]
         acode = self.codes["aitem"][0]
         max_attr = self.limits.max_attributes
         while True:
@@ -329,7 +339,8 @@ class _Decoder:
         prev_text = False
         nelements = 0
         st = self.state  # stream mode: node prediction (spec 14.3)
-        pslot = None if st is None else (st.doc, "first")
+        # the slot the next node symbol is predicted by (stream mode only)
+        pslot: tuple[Entry | None, str] = (None if st is None else st.doc, "first")
         open_entries: list = []
         while True:
             depth = len(names)
@@ -376,17 +387,19 @@ class _Decoder:
                 else:
                     if depth:
                         self.ordinal += 1  # a text node inside the root, coded by a symbol
+                    wsv: str | None
                     if s == M.N_WS_SAME:
-                        value = ws[depth]
+                        wsv = ws[depth]
                     elif depth == 0:
-                        value = None
+                        wsv = None
                     elif s == M.N_WS_PARENT:
-                        value = ws[depth - 1]
+                        wsv = ws[depth - 1]
                     else:
                         base = ws[depth - 1]
-                        value = None if base is None else base + " " * (s - M.N_WS_DEEPER + 1)
-                    if value is None:
+                        wsv = None if base is None else base + " " * (s - M.N_WS_DEEPER + 1)
+                    if wsv is None:
                         self.fail("whitespace symbol without a predecessor")
+                    value = wsv
                     self.check_len(value)
                     self.count(value)
                 is_ws = M.is_ws_only(value)
@@ -413,8 +426,7 @@ class _Decoder:
                         self.fail("invalid comment text")
                     ev(("C", value))
                 else:
-                    target = re.match(r"[^ \t\r\n]*", value).group(0)
-                    rest = value[len(target) :]
+                    target = re.split(r"[ \t\r\n]", value, maxsplit=1)[0]
                     if (
                         not is_name(target)
                         or ":" in target
@@ -634,7 +646,7 @@ def finish(dec: _Decoder, events: list) -> bytes:
     if r.pos & 7 and data[-1] & ((1 << (8 - (r.pos & 7))) - 1):
         raise TrailingDataError("padding bits are not zero", len(data) - 1)
 
-    def fail(msg):
+    def fail(msg: str) -> NoReturn:
         raise InvalidDataError(msg, len(data))
 
     out = serialize(events, st, devs, prolog, fail).encode("utf-8")

@@ -7,18 +7,17 @@ both for id 1.
 from __future__ import annotations
 
 import heapq
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from . import model as M
 from .bits import MAX_CODE_LENGTH, HuffmanCode
 from .errors import UnknownDictionaryError
 
-
 #: prefix of the tables of the stream code set in spec/codes-v<N>.txt
 STREAM_SET = "stream."
 
 
-def table_sizes(d: "Dictionary") -> dict[str, tuple[int, int]]:
+def table_sizes(d: Dictionary) -> dict[str, tuple[int, int]]:
     """(number of contexts, alphabet size) of every Huffman table."""
     return {
         "node": (M.NODE_CONTEXTS, M.N_SHAPE + len(d.shapes)),
@@ -41,7 +40,7 @@ def huffman_lengths(weights: Sequence[int], maxlen: int = MAX_CODE_LENGTH) -> li
         return [1]
     w = list(weights)
     while True:
-        heap = [(w[i], i, (i,)) for i in range(n)]
+        heap: list[tuple[int, int, tuple[int, ...]]] = [(w[i], i, (i,)) for i in range(n)]
         heapq.heapify(heap)
         depth = [0] * n
         seq = n

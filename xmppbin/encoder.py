@@ -1,7 +1,7 @@
 """Pure-Python reference encoder (spec/xmppbin.md)."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from . import lexical as L
 from . import model as M
@@ -76,9 +76,13 @@ class StreamState:
         self.ents.insert(0, e)
         return e
 
-    def prediction(self, slot: tuple):
-        """The live prediction of a slot (entry, field), or None."""
+    def prediction(self, slot: tuple[Entry | None, str] | None) -> tuple | None:
+        """The live prediction of a slot (entry, field), or None (also for no slot)."""
+        if slot is None:
+            return None
         ent, field = slot
+        if ent is None:
+            return None
         if ent is not self.doc and self.by_serial.get(ent.serial) is not ent:
             return None  # the entry has left the cache
         p = getattr(ent, field)
@@ -102,7 +106,8 @@ class _Coder:
             self.hist = state.hist
             self.cache = state.cache
             self.recent = state.recent
-            self.pslot = (state.doc, "first")  # where the next node event is predicted
+            # where the next node event is predicted (None: nowhere, the message ended)
+            self.pslot: tuple[Entry, str] | None = (state.doc, "first")
             self.open: list[Entry] = []  # entries of the open elements
         self.ws: list[str | None] = ["\n"]
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
@@ -138,6 +143,7 @@ class _Coder:
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
         the first L bytes of the context's recent value k, then s's remaining bytes."""
+        assert self.recent is not None  # stream mode only
         sb = s.encode("utf-8")
         best = None
         for k, src in enumerate(self.recent.get(vctx) or ()):
@@ -202,7 +208,8 @@ class _Coder:
     def _choose(self, s: str, vctx: int, secret: bool = False, recall: bool = False):
         """Cheapest of the packed forms, ties resolved in the order below."""
         lens = self.vcodes[vctx].lengths
-        best = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s), None)
+        # (symbol, cost in bits, payload: int, bytes or None)
+        best: tuple[int, int, int | bytes | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s), None)
         n = M.int_value(s)
         if n >= 0:
             c = lens[M.V_INT] + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
@@ -370,6 +377,7 @@ class _Coder:
         """Stream mode: event becomes the prediction of the current slot; nxt
         (entry, field) predicts the next node event."""
         if self.state is not None:
+            assert self.pslot is not None, "a node event after the end of the message"
             ent, field = self.pslot
             setattr(ent, field, event)
             self.pslot = nxt
@@ -432,12 +440,12 @@ class _Coder:
                 self.other(ctx, M.N_WS_PARENT)
             elif (
                 depth >= 1
-                and ws[depth - 1] is not None
-                and value.startswith(ws[depth - 1])
-                and 1 <= len(value) - len(ws[depth - 1]) <= M.WS_DEEPER_MAX
-                and value[len(ws[depth - 1]) :] == " " * (len(value) - len(ws[depth - 1]))
+                and (base := ws[depth - 1]) is not None
+                and value.startswith(base)
+                and 1 <= len(value) - len(base) <= M.WS_DEEPER_MAX
+                and value[len(base) :] == " " * (len(value) - len(base))
             ):
-                self.other(ctx, M.N_WS_DEEPER + len(value) - len(ws[depth - 1]) - 1)
+                self.other(ctx, M.N_WS_DEEPER + len(value) - len(base) - 1)
             else:
                 self.other(ctx, M.N_TEXT)
                 self.value(value, self._text_ctx(parent), secret, depth > 0)
@@ -546,12 +554,13 @@ def choose_style(events) -> L.Style:
     st = L.STYLE_DEFAULT
     for field, _bits in L.STYLE_FIELDS:
         dv = getattr(L.STYLE_DEFAULT, field)
-        best = None
+        best: tuple[int, L.Style] | None = None
         for v in [dv] + [x for x in range(3 if field == "empty" else 2) if x != dv]:
             cand = st._replace(**{field: v})
             cost = len(deviations(events, cand))
             if best is None or cost < best[0]:
                 best = (cost, cand)
+        assert best is not None  # the default value is always a candidate
         st = best[1]
     return st
 
@@ -578,7 +587,7 @@ def encode_lexical(sc, c: _Coder) -> None:
     devs = deviations(events, st)
     w.gamma(len(devs) + 1)
     prev = -1
-    for slot, kind, payload in devs:
+    for slot, _kind, payload in devs:
         w.gamma(slot - prev)
         prev = slot
         if payload is not None:
@@ -615,7 +624,7 @@ def canonical_size(sc) -> int:
     """UTF-8 length of the default-mode decoding of a scanned message."""
     from .decoder import serialize
 
-    events = []
+    events: list[tuple] = []
     depth = 0
     for e in sc.events:
         if e[0] == "S":

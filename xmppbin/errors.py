@@ -9,6 +9,9 @@ from __future__ import annotations
 class XmppbinError(ValueError):
     """Base class of every xmppbin error."""
 
+    #: set (only) on the error of a batch call: which message failed (see with_index)
+    index: int
+
     def __init__(self, message: str, offset: int = 0) -> None:
         self.reason = message
         self.offset = offset

@@ -51,8 +51,9 @@ class History:
             del self.entries[-1 - i]
             self.entries.append(e)
 
-    def get(self, i: int) -> str | None:
-        return self.entries[-1 - i][0] if i < len(self.entries) else None
+    def get(self, i: int) -> str:
+        """Entry i (0 is the newest); the caller checks i < len(self)."""
+        return self.entries[-1 - i][0]
 
     def add(self, s: str) -> None:
         if self.budget is None:

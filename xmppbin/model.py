@@ -202,7 +202,7 @@ def shape_key(name: str, items) -> tuple:
     items are (qname, value, ...) tuples; namespace declarations are part of the
     shape with their URI, attributes with their name only.
     """
-    key = [name]
+    key: list[str | tuple[str, ...]] = [name]
     for it in items:
         a = it[0]
         if a == "xmlns":

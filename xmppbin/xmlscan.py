@@ -19,9 +19,10 @@ expanded.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
+from typing import NoReturn
 
-from .errors import EncodeLimitError, MalformedXMLError, RestrictedXMLEncodeError
+from .errors import EncodeError, EncodeLimitError, MalformedXMLError, RestrictedXMLEncodeError
 from .limits import Limits
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -39,6 +40,13 @@ _QNAME_RE = re.compile(f"{NCNAME}(?::{NCNAME})?")
 _NAME_RE = re.compile(f"[{_START}:][{_CHAR}:]*")
 NCNAME_RE = re.compile(NCNAME)
 _WS_RE = re.compile(r"[ \t\r\n]*")
+
+
+def _ws_at(text: str, pos: int) -> re.Match[str]:
+    """The run of whitespace at pos (possibly empty, so there always is one)."""
+    m = _WS_RE.match(text, pos)
+    assert m is not None
+    return m
 _ILLEGAL_RE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _XMLDECL_RE = re.compile(
     r"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])1\.[0-9]+\1"
@@ -183,10 +191,10 @@ def scan(
     text = decode_input(xml, limits)
     sc = Scan(text)
 
-    def fail(msg: str, i: int, cls=MalformedXMLError):
+    def fail(msg: str, i: int, cls: type[EncodeError] = MalformedXMLError) -> NoReturn:
         raise cls(msg, sc.byte_offset(i))
 
-    def limit(msg: str, i: int, name: str):
+    def limit(msg: str, i: int, name: str) -> NoReturn:
         raise EncodeLimitError(msg, sc.byte_offset(i), name)
 
     def check_string(s: str, i: int) -> None:
@@ -247,7 +255,7 @@ def scan(
             return  # only empty CDATA sections: no text node in the infoset
         ev(("T", value, raw, text_start))
 
-    def _text_error(raw: str, base: int, attr: bool = False):
+    def _text_error(raw: str, base: int, attr: bool = False) -> NoReturn:
         # locate the offending construct for a precise offset; ']]>' is legal in attributes
         i = 0
         while True:
@@ -302,7 +310,7 @@ def scan(
             if m is None:
                 fail("malformed end tag", lt)
             name = m.group(0)
-            w = _WS_RE.match(text, m.end())
+            w = _ws_at(text, m.end())
             if w.end() >= n or text[w.end()] != ">":
                 fail("malformed end tag", lt)
             if not stack:
@@ -373,7 +381,7 @@ def scan(
         p = m.end()
         items: list[tuple] = []
         while True:
-            w = _WS_RE.match(text, p)
+            w = _ws_at(text, p)
             ws = w.group(0)
             p = w.end()
             if p >= n:
@@ -388,10 +396,10 @@ def scan(
                 fail("malformed attribute name", p)
             aname = am.group(0)
             check_string(aname, p)
-            e1 = _WS_RE.match(text, am.end()).end()
+            e1 = _ws_at(text, am.end()).end()
             if e1 >= n or text[e1] != "=":
                 fail(f"attribute {aname} has no '='", p)
-            e2 = _WS_RE.match(text, e1 + 1).end()
+            e2 = _ws_at(text, e1 + 1).end()
             if e2 >= n or text[e2] not in "'\"":
                 fail(f"attribute {aname} value is not quoted", p)
             q = text[e2]

@@ -88,7 +88,7 @@ class Recorder:
 class _Upstream(asyncio.Protocol):
     """Proxy -> Prosody side of one connection."""
 
-    def __init__(self, down: "_Downstream") -> None:
+    def __init__(self, down: _Downstream) -> None:
         self.down = down
         self.transport: asyncio.Transport | None = None
 
@@ -322,7 +322,7 @@ class Prosody:
             if self.logfile.exists() and "Activated service 'c2s'" in self.logfile.read_text(errors="replace"):
                 return
             time.sleep(0.05)
-        raise RuntimeError("Prosody did not start within %.0f s:\n%s" % (PROSODY_START_TIMEOUT, self.tail()))
+        raise RuntimeError(f"Prosody did not start within {PROSODY_START_TIMEOUT:.0f} s:\n{self.tail()}")
 
     def tail(self, n: int = 30) -> str:
         parts = []
@@ -521,8 +521,9 @@ class Scenario:
         await self.settle(0.5)  # caps disco#info round trips triggered by presences
 
         # -- disco, version, ping
-        await self.step("disco#info server", lambda: romeo.plugin["xep_0030"].get_info(jid=DOMAIN, timeout=STEP_TIMEOUT))
-        await self.step("disco#items server", lambda: romeo.plugin["xep_0030"].get_items(jid=DOMAIN, timeout=STEP_TIMEOUT))
+        disco = romeo.plugin["xep_0030"]
+        await self.step("disco#info server", lambda: disco.get_info(jid=DOMAIN, timeout=STEP_TIMEOUT))
+        await self.step("disco#items server", lambda: disco.get_items(jid=DOMAIN, timeout=STEP_TIMEOUT))
         await self.step("disco#info muc", lambda: romeo.plugin["xep_0030"].get_info(jid=MUC, timeout=STEP_TIMEOUT))
         await self.step("disco#items muc", lambda: juliet.plugin["xep_0030"].get_items(jid=MUC, timeout=STEP_TIMEOUT))
         await self.step("disco#info own account", lambda: juliet.plugin["xep_0030"].get_info(
@@ -588,7 +589,8 @@ class Scenario:
             length=192, track="3", timeout=STEP_TIMEOUT))
         avatar = fake_png(2600)
         avatar_id = romeo.plugin["xep_0084"].generate_id(avatar)
-        await self.step("pep avatar data", lambda: romeo.plugin["xep_0084"].publish_avatar(avatar, timeout=STEP_TIMEOUT))
+        avatars = romeo.plugin["xep_0084"]
+        await self.step("pep avatar data", lambda: avatars.publish_avatar(avatar, timeout=STEP_TIMEOUT))
         await self.step("pep avatar metadata", lambda: romeo.plugin["xep_0084"].publish_avatar_metadata(
             [{"id": avatar_id, "type": "image/png", "bytes": str(len(avatar)), "width": "32", "height": "32"}],
             timeout=STEP_TIMEOUT))
@@ -677,7 +679,8 @@ class Scenario:
             sent_ids.append(m["id"])
             await self.settle(0.15)
         # a reply from the phone (sent carbon to juliet/balcony)
-        m = phone.make_message(mto=f"romeo@{DOMAIN}", mbody="Good night, good night! 🌙 Parting is such sweet sorrow", mtype="chat")
+        m = phone.make_message(mto=f"romeo@{DOMAIN}", mbody="Good night, good night! 🌙 Parting is such sweet sorrow",
+                               mtype="chat")
         m["request_receipt"] = True
         m["chat_state"] = "active"
         m.send()

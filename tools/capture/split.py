@@ -31,9 +31,9 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 NS_STREAMS = "http://etherx.jabber.org/streams"
 STANZA_NAMES = {"message", "presence", "iq"}
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     streams = reassemble(chunks)
     kinds: Counter = Counter()
     names: Counter = Counter()
-    for key, data in streams.items():
+    for data in streams.values():
         units = split_stream(data)
         assert b"".join(u.data for u in units) == data
         for u in units:
