@@ -92,10 +92,20 @@ def unescape(raw: str, attr: bool) -> str | None:
     out = []
     i = 0
     n = len(raw)
+    # the next '<' and '&' at or after i (-1: none left), searched again only
+    # once passed, so that the whole scan is linear however many there are
+    lt = raw.find("<")
+    amp = raw.find("&")
     while i < n:
-        lt = raw.find("<", i)
-        amp = raw.find("&", i)
-        j = min(x for x in (lt, amp, n) if x >= 0)
+        if 0 <= lt < i:
+            lt = raw.find("<", i)
+        if 0 <= amp < i:
+            amp = raw.find("&", i)
+        j = n
+        if 0 <= lt < j:
+            j = lt
+        if 0 <= amp < j:
+            j = amp
         if j > i:
             chunk = raw[i:j].replace("\r\n", "\n").replace("\r", "\n")
             if attr:
@@ -174,6 +184,41 @@ def decode_input(xml: bytes | str, limits: Limits) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise MalformedXMLError("invalid UTF-8", e.start) from None
+
+
+def text_error(raw: str, attr: bool) -> tuple[str, int, type[EncodeError]]:
+    """Why unescape(raw, attr) failed: (reason, offset into raw, error class) of the
+    first offending construct; ']]>' is legal in attributes. Linear in len(raw):
+    c, j, k are the next CDATA section, '&' and ']]>' at or after i (-1: none
+    left), searched again only once passed."""
+    i = 0
+    c = -1 if attr else raw.find("<![CDATA[")
+    j = raw.find("&")
+    k = -1 if attr else raw.find("]]>")
+    while True:
+        if 0 <= c < i:
+            c = raw.find("<![CDATA[", i)
+        if 0 <= j < i:
+            j = raw.find("&", i)
+        if 0 <= k < i:
+            k = raw.find("]]>", i)
+        if c >= 0 and (j < 0 or c < j) and (k < 0 or c < k):
+            i = raw.find("]]>", c + 9) + 3  # the scanner found its end
+            continue
+        if j < 0 and k < 0:
+            return "invalid character data", 0, MalformedXMLError
+        if k >= 0 and (j < 0 or k < j):
+            return "']]>' is not allowed in character data", k, MalformedXMLError
+        m = _REF_RE.match(raw, j)
+        if m is None:
+            return "'&' must start a reference ending in ';'", j, MalformedXMLError
+        if m.group(3) is not None and m.group(3) not in _PREDEFINED:
+            if not is_name(m.group(3)):
+                return f"invalid reference {m.group(0)!r}", j, MalformedXMLError
+            return f"entity '&{m.group(3)};' is not predefined", j, RestrictedXMLEncodeError
+        if unescape(m.group(0), False) is None:
+            return f"invalid character reference {m.group(0)!r}", j, MalformedXMLError
+        i = m.end()
 
 
 def scan(
@@ -256,31 +301,8 @@ def scan(
         ev(("T", value, raw, text_start))
 
     def _text_error(raw: str, base: int, attr: bool = False) -> NoReturn:
-        # locate the offending construct for a precise offset; ']]>' is legal in attributes
-        i = 0
-        while True:
-            c = -1 if attr else raw.find("<![CDATA[", i)
-            j = raw.find("&", i)
-            k = -1 if attr else raw.find("]]>", i)
-            if c >= 0 and (j < 0 or c < j) and (k < 0 or c < k):
-                i = raw.find("]]>", c + 9) + 3  # the scanner found its end
-                continue
-            cands = [x for x in (j, k) if x >= 0]
-            if not cands:
-                fail("invalid character data", base)
-            x = min(cands)
-            if x == k and (j < 0 or k < j):
-                fail("']]>' is not allowed in character data", base + k)
-            m = _REF_RE.match(raw, j)
-            if m is None:
-                fail("'&' must start a reference ending in ';'", base + j)
-            if m.group(3) is not None and m.group(3) not in _PREDEFINED:
-                if not is_name(m.group(3)):
-                    fail(f"invalid reference {m.group(0)!r}", base + j)
-                fail(f"entity '&{m.group(3)};' is not predefined", base + j, RestrictedXMLEncodeError)
-            if unescape(m.group(0), False) is None:
-                fail(f"invalid character reference {m.group(0)!r}", base + j)
-            i = m.end()
+        msg, off, cls = text_error(raw, attr)
+        fail(msg, base + off, cls)
 
     while True:
         lt = text.find("<", pos)
