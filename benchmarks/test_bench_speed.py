@@ -7,7 +7,10 @@ Two datasets of complete elements in the default stream context:
            stream headers, records needing extra prefixes and records with comments
   capture  the real Prosody/slixmpp session in tests/data/capture-stanzas.jsonl
 For each: lxml etree.fromstring + etree.tostring (the baseline), xmppbin encode and
-decode one call per stanza, and encode_many / decode_many (one call per pass).
+decode one call per stanza, as Codec methods ("xmppbin encode") and as the
+module-level functions with default options ("module encode": xmppbin.encode(x),
+which should cost what the method costs), and encode_many / decode_many (one call
+per pass).
 The summary prints stanzas/s, MB/s and the speed-up over lxml of every xmppbin row,
 computed from the minimum time of a pass over the rounds ($XMPPBIN_BENCH_ROUNDS,
 default 50; a run takes about 10 s with the C backend).
@@ -92,3 +95,14 @@ def test_decode_single(benchmark, record_throughput, data):
 def test_decode_many(benchmark, record_throughput, data):
     out = run(benchmark, record_throughput, data, "xmppbin decode_many", lambda: data.codec.decode_many(data.encoded))
     assert len(out) == data.count
+
+
+def test_module_encode_single(benchmark, record_throughput, data):
+    enc, xml = xmppbin.encode, data.xml
+    assert run(benchmark, record_throughput, data, "module encode", lambda: [enc(x) for x in xml]) == data.encoded
+
+
+def test_module_decode_single(benchmark, record_throughput, data):
+    dec, msgs = xmppbin.decode, data.encoded
+    out = run(benchmark, record_throughput, data, "module decode", lambda: [dec(m) for m in msgs])
+    assert out == data.codec.decode_many(msgs)

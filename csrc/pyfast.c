@@ -725,6 +725,127 @@ static PyMethodDef method_defs[K_COUNT] = {
      "decode_many($self, datas, /)\n--\n\nDecode many messages in one call; the first invalid one raises."},
 };
 
+/* ---- module-level functions ---------------------------------------------------------- */
+/* xmppbin.encode, decode, encode_many and decode_many (made by function()):
+ * called with one positional argument and no keywords, which the Python
+ * function they stand for hands to the method of its default Codec, they call
+ * that method's entry point above directly, without a Python frame (so the
+ * module-level call costs what codec.encode(x) costs); any other call goes to
+ * the Python function unchanged (options, errors, the Python backend). They
+ * look like that function: __doc__, and through attribute lookup __name__,
+ * __qualname__, __module__, __annotations__..., with __wrapped__ for
+ * inspect.signature() and help(); repr() and pickling by name too. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    int kind;
+    PyObject *codec; /* the default Codec */
+    PyObject *func;  /* the Python function */
+} Function;
+
+typedef PyObject *(*fastmethod)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+static const fastmethod methods[K_COUNT] = {m_encode, m_decode, m_encode_many, m_decode_many};
+
+static PyObject *Function_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Function *f = (Function *)callable;
+    if (PyVectorcall_NARGS(nargsf) == 1 && !kwnames)
+        return methods[f->kind](f->codec, args, 1, NULL);
+    return PyObject_Vectorcall(f->func, args, nargsf, kwnames);
+}
+
+static PyObject *Function_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return r;
+    PyErr_Clear();
+    return PyObject_GetAttr(((Function *)self)->func, name);
+}
+
+static PyObject *Function_doc(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyObject_GetAttrString(((Function *)self)->func, "__doc__");
+}
+
+static PyObject *Function_wrapped(PyObject *self, void *closure)
+{
+    (void)closure;
+    Py_INCREF(((Function *)self)->func);
+    return ((Function *)self)->func;
+}
+
+static PyObject *Function_repr(PyObject *self)
+{
+    return PyObject_Repr(((Function *)self)->func);
+}
+
+/* pickled by name, as functions are */
+static PyObject *Function_reduce(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyObject_GetAttrString(((Function *)self)->func, "__qualname__");
+}
+
+/* not bound when stored in a class (like a built-in function); this also makes
+ * inspect.isroutine() true, so that help() documents it as a function */
+static PyObject *Function_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)obj;
+    (void)type;
+    Py_INCREF(self);
+    return self;
+}
+
+static int Function_traverse(Function *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->codec);
+    Py_VISIT(f->func);
+    return 0;
+}
+
+static int Function_clear(Function *f)
+{
+    Py_CLEAR(f->codec);
+    Py_CLEAR(f->func);
+    return 0;
+}
+
+static void Function_dealloc(Function *f)
+{
+    PyObject_GC_UnTrack(f);
+    Function_clear(f);
+    PyObject_GC_Del(f);
+}
+
+static PyGetSetDef Function_getset[] = {
+    {"__doc__", Function_doc, NULL, NULL, NULL},
+    {"__wrapped__", Function_wrapped, NULL, "the Python function", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Function_methods[] = {
+    {"__reduce__", Function_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject FunctionType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xmppbin._xmppbin_fast.Function",
+    .tp_basicsize = sizeof(Function),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(Function, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_getattro = Function_getattro,
+    .tp_repr = Function_repr,
+    .tp_descr_get = Function_get,
+    .tp_getset = Function_getset,
+    .tp_methods = Function_methods,
+    .tp_traverse = (traverseproc)Function_traverse,
+    .tp_clear = (inquiry)Function_clear,
+    .tp_dealloc = (destructor)Function_dealloc,
+};
+
 /* ---- module functions ---------------------------------------------------------------- */
 static PyObject *f_install(PyObject *mod, PyObject *args)
 {
@@ -760,6 +881,39 @@ static PyObject *f_install(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *f_function(PyObject *mod, PyObject *args)
+{
+    PyObject *func, *codec;
+    const char *name;
+    Function *f;
+    int kind;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "sOO:function", &name, &func, &codec))
+        return NULL;
+    for (kind = 0; kind < K_COUNT; kind++)
+        if (strcmp(name, method_defs[kind].ml_name) == 0)
+            break;
+    if (kind == K_COUNT) {
+        PyErr_Format(PyExc_ValueError, "no fast path for %s", name);
+        return NULL;
+    }
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "function needs the Python function");
+        return NULL;
+    }
+    f = PyObject_GC_New(Function, &FunctionType);
+    if (!f)
+        return NULL;
+    f->vectorcall = Function_vectorcall;
+    f->kind = kind;
+    Py_INCREF(codec);
+    f->codec = codec;
+    Py_INCREF(func);
+    f->func = func;
+    PyObject_GC_Track(f);
+    return (PyObject *)f;
+}
+
 static PyObject *f_set_enabled(PyObject *mod, PyObject *arg)
 {
     int v = PyObject_IsTrue(arg);
@@ -786,6 +940,10 @@ static PyMethodDef module_methods[] = {
      "Replace cls.name (encode, decode, encode_many, decode_many) by its C entry point;\n"
      "python_method(self, *args, **kwargs) is called for everything the C path does not take,\n"
      "prepare(self) makes the Options of self (stored by it) or returns False."},
+    {"function", f_function, METH_VARARGS,
+     "function(name, python_function, codec)\n--\n\n"
+     "The module-level function name (encode, decode, encode_many, decode_many): with one\n"
+     "positional argument the method of codec, else python_function(*args, **kwargs)."},
     {"set_enabled", f_set_enabled, METH_O,
      "set_enabled(flag)\n--\n\nTake the C path (the C backend is selected) or always the Python methods."},
     {"forget", f_forget, METH_O,
@@ -829,6 +987,8 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
         return NULL;
     }
     if (PyType_Ready(&OptionsType) < 0)
+        return NULL;
+    if (PyType_Ready(&FunctionType) < 0)
         return NULL;
     S_cenc = PyUnicode_InternFromString("_cenc");
     S_cdec = PyUnicode_InternFromString("_cdec");

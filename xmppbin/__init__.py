@@ -460,3 +460,14 @@ def decode_many(datas: Iterable[bytes], **options: Any) -> list[bytes]:
     if not options:
         return _DEFAULT_CODEC.decode_many(datas)
     return Decoder(**options).decode_many(datas)
+
+
+if _cfast is not None:
+    # With one positional argument (the calls above that take no options) these
+    # are the C methods of _DEFAULT_CODEC, without a Python frame in between;
+    # every other call goes to the Python functions above, whose name, docstring
+    # and signature they show (see Function in csrc/pyfast.c).
+    encode = _cfast.function("encode", encode, _DEFAULT_CODEC)
+    decode = _cfast.function("decode", decode, _DEFAULT_CODEC)
+    encode_many = _cfast.function("encode_many", encode_many, _DEFAULT_CODEC)
+    decode_many = _cfast.function("decode_many", decode_many, _DEFAULT_CODEC)
