@@ -2,7 +2,7 @@
 """Size of a whole XMPP session in stream mode, against stateless xmppbin and a
 XEP-0138 zlib stream, measured in one run on the same bytes.
 
-Input: a session recorded by tools/capture/record_session.py (default: the
+Input: a session recorded by tools/traffic/record_session.py (default: the
 committed fixture tests/data/capture-session.jsonl), one line per TCP read.
 Each direction of each connection is one stream. Methods, per stream:
 
