@@ -24,6 +24,18 @@ LOCALES = [
     ("ka_GE", 1),
 ]
 
+# Faker has no lorem text in these locales (it falls back to Latin): everyday phrases written
+# for this generator, mixed with Faker's native names, cities and companies
+PHRASES = {
+    "ko_KR": ["안녕하세요!", "오늘 회의는 몇 시에 해요?", "고마워요 🙏", "지금 가는 중이에요", "점심 먹었어요?",
+              "내일 다시 얘기해요", "파일 보냈어요, 확인해 주세요", "ㅋㅋㅋ 진짜요?", "잠깐만요", "주말 잘 보내세요"],
+    "hi_IN": ["नमस्ते!", "आज मीटिंग कितने बजे है?", "धन्यवाद 🙏", "मैं रास्ते में हूँ", "क्या आपने खाना खाया?",
+              "कल फिर बात करते हैं", "फ़ाइल भेज दी है, देख लीजिए", "ठीक है, कोई बात नहीं", "एक मिनट रुकिए"],
+    "ka_GE": ["გამარჯობა!", "მადლობა!", "სად ხარ?", "ხვალ შევხვდეთ", "ფაილი გამოგიგზავნე", "კარგი, გასაგებია"],
+    "tr_TR": ["Merhaba, nasılsın?", "Toplantı saat kaçta?", "Teşekkürler!", "Yoldayım, geliyorum",
+              "Dosyayı gönderdim, bakar mısın?", "Yarın konuşuruz", "Tamam, sorun değil", "Çok güzel olmuş 👏"],
+}
+
 # emoji as people send them: ZWJ sequences, skin tones, flags, keycaps, presentation selectors
 EMOJI_SIMPLE = list("😀😂🤣😊😍🥰😘😎🤔🙄😴😭😡👍👎👏🙏💪🔥✨🎉🎂❤💔💯✅❌⚡🌹🌙☀🍕🍺☕🚀🐱🐶🦄🌈🎶📎📷🔗🕊")
 EMOJI_ZWJ = [
@@ -60,6 +72,7 @@ class Content:
         self._faker_seed = seed
         self.locales = [l for l, _ in LOCALES]
         self.weights = [w for _, w in LOCALES]
+        self._chat_locales: list[str] | None = None
 
     # -- basics -------------------------------------------------------------
     def faker(self, locale: str):
@@ -104,8 +117,15 @@ class Content:
 
     # -- texts ------------------------------------------------------------------
     def sentence(self, locale: str | None = None) -> str:
-        f = self.faker(locale or self.locale())
+        loc = locale or self.locale()
+        f = self.faker(loc)
         r = self.rng.random()
+        if loc in PHRASES:
+            s = self.rng.choice(PHRASES[loc])
+            if r < 0.5:
+                s += " " + self.rng.choice([f.city(), f.name(), f.company(), f.street_name()]) + " " + \
+                    self.rng.choice(PHRASES[loc])
+            return s
         if r < 0.55:
             s = f.sentence(nb_words=self.rng.randint(3, 14))
         elif r < 0.8:
@@ -113,6 +133,11 @@ class Content:
         else:
             s = f.paragraph(nb_sentences=self.rng.randint(1, 3))
         return s
+
+    def paragraph(self, loc: str) -> str:
+        if loc in PHRASES:
+            return " ".join(self.sentence(loc) for _ in range(self.rng.randint(3, 7)))
+        return self.faker(loc).paragraph(nb_sentences=self.rng.randint(3, 7))
 
     def url(self) -> str:
         f = self.faker("en_US")
@@ -157,7 +182,10 @@ class Content:
     def chat_text(self) -> str:
         """One chat message body, in a style drawn from a steady mix."""
         r = self.rng.random()
-        loc = self.locale()
+        if self._chat_locales is None:  # every locale once first, so that small captures hold them all
+            self._chat_locales = list(self.locales)
+            self.rng.shuffle(self._chat_locales)
+        loc = self._chat_locales.pop() if self._chat_locales else self.locale()
         if r < 0.40:
             s = self.sentence(loc)
             if self.rng.random() < 0.35:
@@ -174,8 +202,7 @@ class Content:
         if r < 0.80:
             return self.code_paste()
         if r < 0.87:  # long message: several paragraphs
-            return "\n\n".join(self.faker(loc).paragraph(nb_sentences=self.rng.randint(3, 7))
-                               for _ in range(self.rng.randint(2, 5)))
+            return "\n\n".join(self.paragraph(loc) for _ in range(self.rng.randint(2, 5)))
         if r < 0.94:  # mixed scripts in one message
             return " ".join(self.sentence(self.locale()) for _ in range(2)) + " " + self.emoji()
         return f"> {self.sentence(loc)}\n{self.sentence(loc)}"
@@ -183,7 +210,10 @@ class Content:
     def status(self) -> str:
         r = self.rng.random()
         if r < 0.5:
-            return self.faker(self.locale()).sentence(nb_words=self.rng.randint(2, 6))
+            loc = self.locale()
+            if loc in PHRASES:
+                return self.rng.choice(PHRASES[loc])
+            return self.faker(loc).sentence(nb_words=self.rng.randint(2, 6))
         if r < 0.7:
             return self.emoji() + " " + self.faker(self.locale()).word()
         return self.rng.choice(["Working from home", "In a meeting", "🎧", "Out of office until Monday",
@@ -195,7 +225,7 @@ class Content:
         from PIL import Image, ImageDraw
 
         kind = kind or self.rng.choice(["png", "jpeg", "jpeg"])
-        w = h = size or self.rng.choice([48, 64, 96, 128])
+        w = h = size or self.rng.choice([32, 48, 64, 96])
         img = Image.new("RGB", (w, h), tuple(self.rng.randrange(256) for _ in range(3)))
         d = ImageDraw.Draw(img)
         for _ in range(self.rng.randint(3, 12)):

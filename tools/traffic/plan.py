@@ -45,8 +45,8 @@ class Action:
 
 
 def _bytes_digest(o):
-    if isinstance(o, (bytes, bytearray)):
-        return "sha256:" + hashlib.sha256(o).hexdigest()
+    if isinstance(o, (bytes, bytearray)):  # image bytes: their encoder may differ between Pillow builds
+        return "bytes"
     raise TypeError(type(o).__name__)
 
 
@@ -124,7 +124,7 @@ class Plan:
             for j in sorted(team[u.idx]):
                 items.append({"jid": self.users[j].jid, "name": self.users[j].nick, "subscription": "both",
                               "groups": [rng.choice(groups_pool[:4]) or "Team"]})
-            extra = rng.randint(200, 320) if u.idx < max(2, n // 6) else rng.randint(8, 60)
+            extra = rng.randint(200, 320) if u.idx < max(1, n // 12) else rng.randint(8, 60)
             for k in range(extra):
                 loc = self.c.locale()
                 f = self.c.faker(loc)
@@ -151,14 +151,25 @@ class Plan:
                                    if hasattr(f, "catch_phrase") else f.sentence(nb_words=3),
                                    f.sentence(), members[0], members, self.c.sentence(loc)))
         for u in self.users:
-            if u.idx % 3 == 0:
+            if u.idx % 4 == 0:
                 u.avatar = self.c.image()
         self.round_no = 0
+        self.firsts: set[str] = set()
+        self.jingles = 0
+        self.first_kinds = [x for x, _ in ROUND_KINDS]
+        rng.shuffle(self.first_kinds)
         self.online = set(online)
         self.history: list[tuple[str, int, str]] = []   # (where, author, msg id) to react to
         self.logins_at = {u.idx: 6 + 9 * k for k, u in enumerate(u for u in self.users if u.late)}
 
     # -- rounds ---------------------------------------------------------------------
+    def first(self, what: str) -> bool:
+        """True the first time: rare features show up in small captures too."""
+        if what in self.firsts:
+            return False
+        self.firsts.add(what)
+        return True
+
     def pick_user(self, exclude: set[int] = frozenset()) -> int:
         cand = sorted(self.online - set(exclude))
         return self.c.rng.choice(cand)
@@ -169,6 +180,13 @@ class Plan:
         self.round_no += 1
         acts: list[Action] = []
         for u, at in self.logins_at.items():
+            if at == k + 3:  # messages that wait in offline storage until the login
+                for _ in range(2):
+                    s = self.pick_user()
+                    _, args = self._body_extras(f"chat:{min(s, u)}:{max(s, u)}")
+                    args.update({"from": s, "to": u, "states": False, "receipt": True, "thread": None,
+                                 "full": False})
+                    acts.append(Action("chat", args))
             if at == k:
                 acts.append(Action("login", {"user": u}))
                 self.online.add(u)
@@ -177,7 +195,10 @@ class Plan:
                     acts.append(Action("muc-join", {"user": u, "room": 0, "history": 10}))
         if k and k % 40 == 17:
             acts.append(Action("sm-resume", {"user": self.pick_user()}))
-        kind = rng.choices([x for x, _ in ROUND_KINDS], [w for _, w in ROUND_KINDS])[0]
+        if k < len(self.first_kinds):  # every scenario early, so that small captures hold them all
+            kind = self.first_kinds[k]
+        else:
+            kind = rng.choices([x for x, _ in ROUND_KINDS], [w for _, w in ROUND_KINDS])[0]
         getattr(self, "_r_" + kind.replace("-", "_"))(acts)
         if k % 10 == 9:
             acts.append(Action("ping", {"user": self.pick_user(), "to": DOMAIN}))
@@ -190,10 +211,10 @@ class Plan:
         args: dict = {"body": body, "id": c.msg_id()}
         r = rng.random()
         prev = [h for h in self.history[-30:] if h[0] == where]
-        if prev and r < 0.15:
+        if prev and (r < 0.15 or self.first("reply")):
             w, author, mid = rng.choice(prev)
             args["reply"] = {"id": mid, "author": author}
-        if rng.random() < 0.08 and "://" not in body:
+        if (rng.random() < 0.08 or self.first("preview")) and "://" not in body:
             url = c.url()
             args["body"] = body + " " + url
             args["preview"] = {"url": url, "title": c.sentence(), "desc": c.sentence(),
@@ -215,22 +236,22 @@ class Plan:
                          "thread": thread, "full": rng.random() < 0.3})
             acts.append(Action("chat", args))
             self.history.append((where, s, args["id"]))
-            if s in last_by and rng.random() < 0.12:
+            if s in last_by and (rng.random() < 0.12 or self.first("correct")):
                 acts.append(Action("chat-correct", {"from": s, "to": r, "replace": last_by[s], "id": c.msg_id(),
                                                     "body": c.chat_text()}))
             last_by[s] = args["id"]
-            if r in self.online and rng.random() < 0.25:
+            if r in self.online and (rng.random() < 0.25 or self.first("react")):
                 acts.append(Action("react", {"from": r, "to": s, "ref": args["id"], "id": c.msg_id(),
                                              "emojis": rng.sample(REACTIONS, rng.choice([1, 1, 2]))}))
             if r in self.online and rng.random() < 0.3:
                 acts.append(Action("displayed", {"from": r, "to": s, "ref": args["id"], "id": c.msg_id()}))
-        if rng.random() < 0.08:
+        if rng.random() < 0.08 or self.first("retract"):
             acts.append(Action("retract", {"from": a, "to": b, "ref": last_by.get(a) or args["id"],
                                            "id": c.msg_id()}))
 
     def _r_muc(self, acts: list[Action]) -> None:
         c, rng = self.c, self.c.rng
-        ri = rng.choices(range(len(self.rooms)), [3] + [1] * (len(self.rooms) - 1))[0]
+        ri = rng.choices(range(len(self.rooms)), [1] + [2] * (len(self.rooms) - 1))[0]
         room = self.rooms[ri]
         where = f"muc:{ri}"
         for _ in range(rng.randint(2, 9)):
@@ -242,20 +263,20 @@ class Plan:
             if rng.random() < 0.2:
                 acts.append(Action("muc-react", {"from": rng.choice(room.members), "room": ri, "ref": args["id"],
                                                  "id": c.msg_id(), "emojis": rng.sample(REACTIONS, 1)}))
-            if rng.random() < 0.05:
+            if rng.random() < 0.05 or self.first("muc-correct"):
                 acts.append(Action("muc-correct", {"from": s, "room": ri, "replace": args["id"], "id": c.msg_id(),
                                                    "body": c.chat_text()}))
-        if rng.random() < 0.1 and len(room.members) > 1:
+        if (rng.random() < 0.1 or self.first("muc-pm")) and len(room.members) > 1:
             a, b = rng.sample(room.members, 2)
             acts.append(Action("muc-pm", {"from": a, "to": b, "room": ri, "id": c.msg_id(), "body": c.chat_text()}))
-        if rng.random() < 0.05:
+        if rng.random() < 0.05 or self.first("muc-subject"):
             acts.append(Action("muc-subject", {"room": ri, "subject": c.sentence()}))
 
     def _r_omemo(self, acts: list[Action]) -> None:
         c, rng = self.c, self.c.rng
         a = self.pick_user()
         b = rng.choice([u.idx for u in self.users if u.idx != a])
-        if rng.random() < 0.3:
+        if rng.random() < 0.3 or self.first("omemo-fetch"):
             acts.append(Action("omemo-fetch", {"from": a, "of": b}))
         for t in range(rng.randint(1, 4)):
             s, r = (a, b) if t % 2 == 0 or b not in self.online else (b, a)
@@ -272,7 +293,7 @@ class Plan:
         if rng.random() < 0.5:
             b = rng.choice([u.idx for u in self.users if u.idx != a])
             acts.append(Action("file", {"from": a, "to": b, "id": c.msg_id(), "meta": meta,
-                                        "sims": rng.random() < 0.4}))
+                                        "sims": rng.random() < 0.4 or self.first("sims")}))
         else:
             ri = rng.randrange(len(self.rooms))
             acts.append(Action("file", {"from": rng.choice(self.rooms[ri].members), "room": ri, "id": c.msg_id(),
@@ -286,7 +307,9 @@ class Plan:
         c, rng = self.c, self.c.rng
         a = self.pick_user()
         b = self.pick_user({a})
-        args = {"from": a, "to": b, "sid": c.short_id(22), "media": rng.choice(["file", "audio", "video"]),
+        media = rng.choice(["file", "audio", "video"]) if self.jingles else "audio"  # the first: a call (JMI)
+        self.jingles += 1
+        args = {"from": a, "to": b, "sid": c.short_id(22), "media": media,
                 "ufrag": c.short_id(4), "pwd": c.short_id(22),
                 "fingerprint": ":".join(f"{x:02X}" for x in c.random_bytes(32)),
                 "ssrc": [rng.randint(1, 2**32 - 1) for _ in range(2)],
@@ -308,9 +331,9 @@ class Plan:
         rng = self.c.rng
         a = self.pick_user()
         b = self.pick_user({a})
-        what = rng.sample(["server-info", "server-items", "muc-info", "upload-info", "proxy-info", "peer-info",
-                           "peer-items", "version-server", "version-peer", "time-peer", "last-peer", "ping-peer",
-                           "room-info", "room-items", "account-info"], rng.randint(2, 5))
+        what = ["peer-info"] + rng.sample(["server-info", "server-items", "muc-info", "upload-info", "proxy-info",
+                                           "peer-items", "version-server", "version-peer", "time-peer", "last-peer", "ping-peer",
+                           "room-info", "room-items", "account-info"], rng.randint(1, 4))
         acts.append(Action("disco", {"from": a, "peer": b, "what": what, "room": rng.randrange(len(self.rooms))}))
 
     def _r_presence(self, acts: list[Action]) -> None:
@@ -408,7 +431,7 @@ def digest_of(p: Plan, rounds: list[list[Action]]) -> str:
         h.update(json.dumps([u.name, u.nick, u.resources, u.contacts, u.late, u.device_id], ensure_ascii=False,
                             sort_keys=True).encode())
         if u.avatar:
-            h.update(u.avatar[0])
+            h.update(repr(u.avatar[1:]).encode())
     for r in p.rooms:
         h.update(json.dumps([r.name, r.title, r.desc, r.owner, r.subject], ensure_ascii=False).encode())
     for acts in rounds:

@@ -34,13 +34,13 @@ def script_of(ch: str) -> str:
         return "Emoji"
     if cat == "So" or 0x1F000 <= o <= 0x1FAFF:
         return "Emoji"
-    if cat[0] in "ZPNSC":
-        return "Common" if o < 0x80 or cat[0] in "ZC" else ("Common" if cat[0] != "N" else "Common")
+    if cat[0] in "ZPNSC":  # spaces, punctuation, digits, symbols, controls
+        return "Common"
     name = unicodedata.name(ch, "")
     first = name.split(" ")[0] if name else "UNKNOWN"
     if first in ("CJK", "KANGXI", "IDEOGRAPHIC"):
         return "Han"
-    if first in ("HIRAGANA", "KATAKANA"):
+    if first in ("HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HALFWIDTH"):
         return "Kana"
     if first == "HANGUL":
         return "Hangul"
@@ -172,7 +172,7 @@ def format_table(st: dict, top: int = 30) -> str:
     for k, v in st["body_bytes_by_script"].items():
         w(f"| {k} | {v:,} | {100 * v / max(1, st['body_bytes']):.1f}% |")
     w("")
-    w(f"base64 payload (avatars, OMEMO keys, ...): {st['base64_bytes']:,} bytes")
+    w(f"base64 text (element texts of >= 64 base64 characters: avatars, photos, OMEMO): {st['base64_bytes']:,} bytes")
     es = st["element_sizes"]
     w(f"top-level element sizes: median {es['p50']}, p90 {es['p90']}, p99 {es['p99']}, max {es['max']:,}, mean {es['mean']}")
     w("| size (bytes) | elements |")
