@@ -286,7 +286,7 @@ def live(tmp_path_factory):
     runs = []
     for k in range(2):
         out = tmp_path_factory.mktemp(f"live{k}")
-        r = subprocess.run([sys.executable, "-m", "tools.traffic", "--seed", "5", "--size", "200KB", "--clients", "6",
+        r = subprocess.run([sys.executable, "-m", "tools.traffic", "--seed", "5", "--size", "600KB", "--clients", "6",
                             "--max-seconds", "40", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                            timeout=150)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
@@ -298,6 +298,10 @@ def test_live_capture_round_trips(live):
     for out in live:
         header, chunks = split.read_capture(out / "capture.jsonl")
         assert header["seed"] == 5 and header["steps_failed"] == {}
+        # past the setup (about 320 KB for 6 clients): every scenario kind, both late logins
+        # (rounds 6 and 15) and the stream resumption (round 17) were played
+        assert header["rounds"] >= 18
+        assert {"chat", "groupchat", "omemo", "jingle", "mam", "file", "login", "sm-resume"} <= set(header["actions"])
         dirs = by_direction(chunks)
         assert len(dirs) >= 10
         for key, cs in dirs.items():
