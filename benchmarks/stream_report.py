@@ -5,7 +5,7 @@ XEP-0138 zlib stream, measured in one run on the same bytes.
 Input: captures in the JSONL format of tools/traffic (one line per TCP read);
 by default both committed fixtures: the short recorded session
 tests/data/capture-session.jsonl and the held-out generated capture
-tests/data/traffic-seed9001.jsonl (tools/traffic, 2.4 MB, 26 connections).
+tests/data/traffic-seed9001.jsonl (tools/traffic, 2.4 MB, 27 connections).
 Each direction of each connection is one stream. Methods, per stream:
 
   stream exact      xmppbin.stream.StreamEncoder(exact=True) fed the recorded

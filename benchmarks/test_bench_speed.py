@@ -7,7 +7,7 @@ Two datasets of complete elements in the default stream context:
            stream headers, records needing extra prefixes and records with comments
   capture  the real Prosody/slixmpp session in tests/data/capture-stanzas.jsonl
   traffic  the held-out generated capture tests/data/traffic-seed9001.jsonl
-           (tools/traffic: 26 connections, 2.4 MB of real Prosody/slixmpp traffic)
+           (tools/traffic: 27 connections, 2.4 MB of real Prosody/slixmpp traffic)
 For each: lxml etree.fromstring + etree.tostring (the baseline), xmppbin encode and
 decode one call per stanza, and encode_many / decode_many (one call per pass).
 The summary prints stanzas/s, MB/s and the speed-up over lxml of every xmppbin row,

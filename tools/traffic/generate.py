@@ -915,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
             "faker": faker.VERSION,
             "note": ("Generated c2s traffic on 127.0.0.1 between slixmpp clients and a throwaway Prosody "
                      "(tools/traffic, seeded plan): one line per TCP read, conn = connection number, "
-                     "dir = c2s|s2c, t = seconds since start; plaintext, SCRAM-SHA-1."),
+                     "dir = c2s|s2c, t = seconds since start; plaintext, SCRAM-SHA-256."),
             "domain": DOMAIN, "generator": "tools/traffic", "seed": args.seed, "clients": clients,
             "size_target": args.size, "rounds": len(sc.rounds),
             "plan_digest": digest_of(Plan(args.seed, clients), sc.rounds),
