@@ -27,7 +27,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -298,7 +297,6 @@ class Runner(rs.Scenario):
 
     async def omemo_publish(self, i: int, devices: list[int]) -> None:
         c = self.cl(i)
-        cont = self.plan.c
         lst = "".join(f"<device id='{d}'/>" for d in devices)
         await self.pep_publish(c, f"{NS_OMEMO}.devicelist", "current", f"<list xmlns='{NS_OMEMO}'>{lst}</list>",
                                {"pubsub#access_model": "open"})
@@ -307,7 +305,6 @@ class Runner(rs.Scenario):
         r = random.Random(devices[0])
         b = lambda n: base64.b64encode(r.getrandbits(8 * n).to_bytes(n, "big")).decode()  # noqa: E731
         pre = "".join(f"<preKeyPublic preKeyId='{k}'>{b(33)}</preKeyPublic>" for k in range(1, 101))
-        _ = cont
         await self.pep_publish(c, f"{NS_OMEMO}.bundles:{devices[0]}", "current",
                                f"<bundle xmlns='{NS_OMEMO}'><signedPreKeyPublic signedPreKeyId='1'>{b(33)}"
                                f"</signedPreKeyPublic><signedPreKeySignature>{b(64)}</signedPreKeySignature>"
@@ -891,8 +888,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="xmppbin-traffic-"))
     prosody: rs.Prosody | None = None
     try:
-        # (no PEP there: it would query each client's caps for every fake contact)
-        other = "\n".join(f'VirtualHost "{h}"\n\tmodules_disabled = {{ "pep" }}' for h in OTHER_DOMAINS)
+        # (no PEP there: it would query each client's caps for every fake contact; nor the modules
+        # that need it)
+        other = "\n".join(f'VirtualHost "{h}"\n\tmodules_disabled = {{ "pep", "vcard_legacy", "vcard4", "bookmarks" }}'
+                          for h in OTHER_DOMAINS)
         subst = {"@OTHER_HOSTS@": other, "@UPLOAD@": UPLOAD, "@PROXY65@": PROXY65, "@PROXY_PORT@": str(rs.free_port())}
         eg, ec = EXTRA_GLOBAL, EXTRA_COMPONENTS
         for k, v in subst.items():

@@ -175,7 +175,7 @@ class Plan:
         return self.c.rng.choice(cand)
 
     def next_round(self) -> list[Action]:
-        c, rng = self.c, self.c.rng
+        rng = self.c.rng
         k = self.round_no
         self.round_no += 1
         acts: list[Action] = []
@@ -394,12 +394,10 @@ class Plan:
     def _r_muc_admin(self, acts: list[Action]) -> None:
         c, rng = self.c, self.c.rng
         ri = rng.randrange(len(self.rooms))
-        room = self.rooms[ri]
         what = rng.choice(["members", "set-affiliation", "config"])
         args = {"room": ri, "what": what, "jid": f"{_ascii(c.faker('en_US').user_name())}@{DOMAIN}",
                 "affiliation": rng.choice(["member", "admin", "outcast", "none"]), "reason": c.sentence()}
         acts.append(Action("muc-admin", args))
-        _ = room
 
     def _r_blocklist(self, acts: list[Action]) -> None:
         c, rng = self.c, self.c.rng
