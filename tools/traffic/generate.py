@@ -869,11 +869,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=None,
                     help="accounts (default: 24 for sizes from 1 MB, 8 below; a few have a second resource)")
     ap.add_argument("--out", required=True, type=Path, help="output directory")
-    ap.add_argument("--max-seconds", type=float, default=900.0, help="time limit for the rounds (default 900)")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="time limit for the rounds (default: 300 s + 1 s per 20 KB of --size, "
+                         "about 3.5 times what this machine needs)")
     ap.add_argument("--keep", action="store_true", help="keep Prosody's temporary directory")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     clients = args.clients or (24 if args.size >= 1_000_000 else 8)
+    if args.max_seconds is None:
+        args.max_seconds = 300.0 + args.size / 20_000
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("slixmpp").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)

@@ -202,6 +202,7 @@ class Plan:
         getattr(self, "_r_" + kind.replace("-", "_"))(acts)
         if k % 10 == 9:
             acts.append(Action("ping", {"user": self.pick_user(), "to": DOMAIN}))
+        del self.history[:-100]  # only the last 30 are ever looked at: memory stays flat on long runs
         return acts
 
     def _body_extras(self, where: str) -> tuple[str, dict]:
