@@ -81,6 +81,62 @@ def load_records(path: str | os.PathLike | None = None, default_context: dict | 
     return out
 
 
+# --------------------------------------------------------------------------- captures
+
+#: the held-out generated capture (tools/traffic, seed 9001; see tests/data/README.md)
+TRAFFIC_FIXTURE = REPO / "tests" / "data" / "traffic-seed9001.jsonl"
+#: the short recorded session (tools/traffic/record_session.py)
+SESSION_FIXTURE = REPO / "tests" / "data" / "capture-session.jsonl"
+
+
+@dataclass
+class CaptureRecord(Record):
+    """A top-level element (or stream header) of a captured session. Never seen by any
+    dictionary (they are built from XEP examples), so always held out."""
+
+    source: str = ""
+
+    @property
+    def heldout(self) -> bool:
+        return True
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} conn {self.example} #{self.n}"
+
+
+def load_capture_records(path: str | os.PathLike = TRAFFIC_FIXTURE,
+                         default_context: dict | None = None) -> list[CaptureRecord]:
+    """Stream headers and top-level elements of a capture (JSONL of TCP reads), in the
+    order they completed on the wire, as corpus records (tools/traffic/split.py)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tools.traffic import split
+
+    base = dict(_DEFAULT_CONTEXT if default_context is None else default_context)
+    _, chunks = split.read_capture(path)
+    out = []
+    for i, r in enumerate(split.corpus_records(chunks)):
+        prefixes = dict(r["assumed_prefixes"])
+        out.append(CaptureRecord(xep="capture", kind=r["kind"], example=r["conn"], n=i, assumed_prefixes=prefixes,
+                                 xml=r["xml"].encode("utf-8"), context={**base, **prefixes},
+                                 source=Path(path).name))
+    return out
+
+
+def capture_streams(path: str | os.PathLike) -> dict[tuple[int, str], list[bytes]]:
+    """(connection, direction) -> that direction's TCP reads, in order."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tools.traffic import split
+
+    _, chunks = split.read_capture(path)
+    out: dict[tuple[int, str], list[bytes]] = {}
+    for c in chunks:
+        out.setdefault((c["conn"], c["dir"]), []).append(c["bytes"])
+    return out
+
+
 # --------------------------------------------------------------------------- infoset
 
 # one infoset oracle for tests and benchmarks: tests/infoset.py

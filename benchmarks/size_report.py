@@ -11,7 +11,12 @@ While measuring, every xmppbin output is decoded again: default mode must give
 the input's XML infoset (compared with lxml), exact mode the input byte for
 byte; the baselines must decompress to the input. Any failure: exit status 1.
 
-    python benchmarks/size_report.py [--corpus ../shared/corpus] [--json OUT] [--all]
+Beside it, the same per-message measure on the held-out generated capture
+tests/data/traffic-seed9001.jsonl (tools/traffic: real Prosody + slixmpp traffic,
+every stream header and top-level element of every connection direction, in the
+header's namespace context; no dictionary has seen any of it).
+
+    python benchmarks/size_report.py [--corpus ../shared/corpus] [--capture FILE | --no-capture] [--json OUT] [--all]
 """
 from __future__ import annotations
 
@@ -268,6 +273,9 @@ def main(argv=None) -> int:
     ap.add_argument("--all", action="store_true",
                     help="also report all records (training split included: not a fair measure, "
                          "the dictionaries have seen those)")
+    ap.add_argument("--capture", default=str(C.TRAFFIC_FIXTURE),
+                    help="a capture (tools/traffic JSONL) measured beside the corpus (default: %(default)s)")
+    ap.add_argument("--no-capture", action="store_true", help="measure the XEP corpus only")
     args = ap.parse_args(argv)
 
     path = C.corpus_file(args.corpus)
@@ -295,6 +303,12 @@ def main(argv=None) -> int:
                             "zstd_dict_bytes": len(baselines.zdict.as_bytes()),
                             "deflate_dict_bytes": len(baselines.deflate_dict)}}
     sets = [("held-out", heldout)] + ([("all records", records)] if args.all else [])
+    if not args.no_capture:
+        capture = C.load_capture_records(args.capture, dict(xmppbin.DEFAULT_CONTEXT))
+        out.line(f"capture: {args.capture}: {len(capture):,} records, {sum(len(r.xml) for r in capture):,} bytes "
+                 "(held out: no dictionary has seen it)")
+        out.line()
+        sets.append(("capture", capture))
     ok = True
     for name, recs in sets:
         res = Measure(recs, baselines).result()
@@ -304,7 +318,7 @@ def main(argv=None) -> int:
                  + "".join(f"\n  {n} x {why}" for why, n in reasons.most_common())
                  + ("\n  rejected: " + ", ".join(r["record"] for r in rej) if rej else ""))
         report(out, name, res)
-        results["held_out" if name == "held-out" else "all"] = res
+        results[{"held-out": "held_out", "capture": "capture"}.get(name, "all")] = res
         ok = ok and res["verification"]["ok"]
 
     if args.json:

@@ -2,8 +2,10 @@
 """Size of a whole XMPP session in stream mode, against stateless xmppbin and a
 XEP-0138 zlib stream, measured in one run on the same bytes.
 
-Input: a session recorded by tools/capture/record_session.py (default: the
-committed fixture tests/data/capture-session.jsonl), one line per TCP read.
+Input: captures in the JSONL format of tools/traffic (one line per TCP read);
+by default both committed fixtures: the short recorded session
+tests/data/capture-session.jsonl and the held-out generated capture
+tests/data/traffic-seed9001.jsonl (tools/traffic, 2.4 MB, 27 connections).
 Each direction of each connection is one stream. Methods, per stream:
 
   stream exact      xmppbin.stream.StreamEncoder(exact=True) fed the recorded
@@ -20,7 +22,7 @@ Each direction of each connection is one stream. Methods, per stream:
 Every stream-mode output is decoded again (exact: byte-identical; default:
 the same units' infoset); any mismatch exits with status 1.
 
-    python benchmarks/stream_report.py [--session FILE] [--json OUT]
+    python benchmarks/stream_report.py [--session FILE ...] [--json OUT]
 """
 from __future__ import annotations
 
@@ -28,16 +30,18 @@ import argparse
 import json
 import sys
 import zlib
-from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import _corpus as C  # noqa: E402
 
 import xmppbin  # noqa: E402
 from xmppbin import stream as S  # noqa: E402
 
-DEFAULT_SESSION = HERE.parent / "tests" / "data" / "capture-session.jsonl"
+DEFAULT_SESSIONS = [C.SESSION_FIXTURE, C.TRAFFIC_FIXTURE]
 TARGET = 0.6  # stream mode / zlib sync-flush stream (issue 5)
 
 METHODS = ("stream-exact", "stream-default", "stateless-exact", "stateless-default", "zlib-6", "zlib-9")
@@ -45,14 +49,7 @@ METHODS = ("stream-exact", "stream-default", "stateless-exact", "stateless-defau
 
 def load_streams(path: Path) -> dict[tuple[int, str], list[bytes]]:
     """(connection, direction) -> the TCP reads of that direction, in order."""
-    streams: dict[tuple[int, str], list[bytes]] = defaultdict(list)
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            rec = json.loads(line)
-            if i == 0 and "capture" in rec:
-                continue  # the header line
-            streams[(rec["conn"], rec["dir"])].append(rec["data"].encode("utf-8"))
-    return dict(streams)
+    return C.capture_streams(path)
 
 
 def units(chunks: list[bytes]) -> list[S.StreamEvent]:
@@ -133,11 +130,11 @@ def report(res: dict) -> None:
     t = res["total"]
     print(f"session: {res['session']}")
     print(f"{len(res['rows'])} streams, {t['units']} units, {t['xml']:,} XML bytes (both directions)\n")
-    hdr = f"{'conn dir':<10}{'units':>6}{'XML':>9}" + "".join(f"{m:>18}" for m in METHODS)
+    hdr = f"{'conn dir':<10}{'units':>6}{'XML':>11}" + "".join(f"{m:>18}" for m in METHODS)
     print(hdr)
     for r in res["rows"]:
-        print(f"{r['conn']:<4} {r['dir']:<5}{r['units']:>6}{r['xml']:>9,}" + "".join(f"{r[m]:>18,}" for m in METHODS))
-    print(f"{'total':<10}{t['units']:>6}{t['xml']:>9,}" + "".join(f"{t[m]:>18,}" for m in METHODS))
+        print(f"{r['conn']:<4} {r['dir']:<5}{r['units']:>6}{r['xml']:>11,}" + "".join(f"{r[m]:>18,}" for m in METHODS))
+    print(f"{'total':<10}{t['units']:>6}{t['xml']:>11,}" + "".join(f"{t[m]:>18,}" for m in METHODS))
     print()
     print(f"{'method':<20}{'bytes':>10}{'of XML':>9}{'/ zlib-6':>10}{'/ zlib-9':>10}")
     for m in METHODS:
@@ -153,14 +150,20 @@ def report(res: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--session", type=Path, default=DEFAULT_SESSION)
+    ap.add_argument("--session", type=Path, action="append",
+                    help="a capture (repeatable; default: the two committed fixtures)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
     args = ap.parse_args(argv)
-    res = measure(args.session)
-    report(res)
+    results = []
+    for path in args.session or DEFAULT_SESSIONS:
+        res = measure(path)
+        report(res)
+        print()
+        results.append(res)
     if args.json:
-        args.json.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    return 0 if res["round_trips_ok"] else 1
+        out = results[0] if len(results) == 1 else {"sessions": results}
+        args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return 0 if all(r["round_trips_ok"] for r in results) else 1
 
 
 if __name__ == "__main__":

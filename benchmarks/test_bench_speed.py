@@ -6,6 +6,8 @@ Two datasets of complete elements in the default stream context:
   xep      the XEP example corpus (../shared/corpus; skipped without it), minus
            stream headers, records needing extra prefixes and records with comments
   capture  the real Prosody/slixmpp session in tests/data/capture-stanzas.jsonl
+  traffic  the held-out generated capture tests/data/traffic-seed9001.jsonl
+           (tools/traffic: 27 connections, 2.4 MB of real Prosody/slixmpp traffic)
 For each: lxml etree.fromstring + etree.tostring (the baseline), xmppbin encode and
 decode one call per stanza, as Codec methods ("xmppbin encode") and as the
 module-level functions with default options ("module encode": xmppbin.encode(x),
@@ -38,6 +40,9 @@ def load(name: str) -> list[bytes]:
             pytest.skip(f"XEP corpus not found at {path}")
         with open(path, encoding="utf-8") as f:
             recs = [json.loads(line) for line in f]
+    elif name == "traffic":
+        recs = [{"xml": r.xml.decode("utf-8"), "kind": r.kind, "assumed_prefixes": r.assumed_prefixes}
+                for r in C.load_capture_records(C.TRAFFIC_FIXTURE)]
     else:
         with open(CAPTURE, encoding="utf-8") as f:
             recs = [json.loads(line) for line in f]
@@ -55,7 +60,7 @@ class Dataset:
         self.xml_bytes = sum(map(len, self.xml))
 
 
-@pytest.fixture(scope="module", params=["xep", "capture"])
+@pytest.fixture(scope="module", params=["xep", "capture", "traffic"])
 def data(request):
     return Dataset(request.param)
 

@@ -1,6 +1,6 @@
 """The recorded real session (tests/data/capture-session.jsonl) and its splitter.
 
-The fixture was produced by tools/capture/record_session.py (Prosody + slixmpp on
+The fixture was produced by tools/traffic/record_session.py (Prosody + slixmpp on
 127.0.0.1); these tests only read it, so they need neither Prosody nor slixmpp.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = os.path.dirname(HERE)
 CAPTURE = os.path.join(HERE, "data", "capture-session.jsonl")
 STANZAS = os.path.join(HERE, "data", "capture-stanzas.jsonl")
 
-_spec = importlib.util.spec_from_file_location("capture_split", os.path.join(ROOT, "tools", "capture", "split.py"))
+_spec = importlib.util.spec_from_file_location("capture_split", os.path.join(ROOT, "tools", "traffic", "split.py"))
 split = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = split  # dataclasses look their module up there
 _spec.loader.exec_module(split)

@@ -7,7 +7,7 @@ drives four slixmpp clients through a recording TCP proxy that keeps every
 chunk read from either socket, with its TCP read boundaries.  See README.md
 in this directory for the prerequisites and the output format.
 
-    python tools/capture/record_session.py --out /tmp/session.jsonl
+    python tools/traffic/record_session.py --out /tmp/session.jsonl
 
 Only loopback addresses are ever used.  Prosody is stopped and the temporary
 directory removed at the end, also on errors; every wait is bounded.
@@ -75,6 +75,7 @@ class Recorder:
         self.chunks: list[tuple[int, str, float, bytes]] = []
         self.next_conn = 1
         self.open_conns = 0
+        self.total = 0  # bytes recorded, both directions
 
     def new_conn(self) -> int:
         cid = self.next_conn
@@ -83,6 +84,7 @@ class Recorder:
 
     def add(self, conn: int, direction: str, data: bytes) -> None:
         self.chunks.append((conn, direction, time.monotonic() - self.t0, bytes(data)))
+        self.total += len(data)
 
 
 class _Upstream(asyncio.Protocol):
@@ -218,7 +220,10 @@ def module_available(name: str) -> bool:
 class Prosody:
     """A throwaway Prosody instance living in one temporary directory."""
 
-    def __init__(self, tmpdir: Path, port: int, loglevel: str = "debug") -> None:
+    def __init__(self, tmpdir: Path, port: int, loglevel: str = "debug", *,
+                 modules: list[str] = WANTED_MODULES, muc_modules: list[str] = WANTED_MUC_MODULES,
+                 authentication: str = "internal_hashed", allow_registration: bool = False,
+                 extra_global: str = "", extra_components: str = "") -> None:
         self.tmpdir = tmpdir
         self.port = port
         self.loglevel = loglevel
@@ -228,7 +233,7 @@ class Prosody:
         self.prosody = shutil.which("prosody")
         self.prosodyctl = shutil.which("prosodyctl")
         if not self.prosody or not self.prosodyctl:
-            raise SystemExit("prosody/prosodyctl not found: apt-get install prosody (see tools/capture/README.md)")
+            raise SystemExit("prosody/prosodyctl not found: apt-get install prosody (see tools/traffic/README.md)")
         # Prosody refuses to run as root (mod_posix); when we are root, run it as
         # the 'prosody' system user created by the Debian package.
         self.user: str | None = None
@@ -239,10 +244,14 @@ class Prosody:
                 self.user = "prosody"
             except KeyError:
                 self.run_as_root = True
-        self.modules = [m for m in WANTED_MODULES if module_available(m)]
-        self.missing_modules = [m for m in WANTED_MODULES if m not in self.modules]
-        self.muc_modules = [m for m in WANTED_MUC_MODULES if module_available(m)]
-        self.missing_modules += [m for m in WANTED_MUC_MODULES if m not in self.muc_modules]
+        self.authentication = authentication
+        self.allow_registration = allow_registration
+        self.extra_global = extra_global
+        self.extra_components = extra_components
+        self.modules = [m for m in modules if module_available(m)]
+        self.missing_modules = [m for m in modules if m not in self.modules]
+        self.muc_modules = [m for m in muc_modules if module_available(m)]
+        self.missing_modules += [m for m in muc_modules if m not in self.muc_modules]
 
     # -- helpers ---------------------------------------------------------
     def _popen_kwargs(self) -> dict[str, Any]:
@@ -265,6 +274,7 @@ class Prosody:
 
     def write_config(self) -> None:
         text = TEMPLATE.read_text(encoding="utf-8")
+        (self.tmpdir / "data").mkdir(exist_ok=True)
         repl = {
             "@TMPDIR@": str(self.tmpdir),
             "@PORT@": str(self.port),
@@ -274,6 +284,10 @@ class Prosody:
             "@MUC@": MUC,
             "@MODULES@": ", ".join(lua_str(m) for m in self.modules),
             "@MUC_MODULES@": ", ".join(lua_str(m) for m in self.muc_modules),
+            "@AUTH@": self.authentication,
+            "@ALLOW_REGISTRATION@": "true" if self.allow_registration else "false",
+            "@EXTRA_GLOBAL@": self.extra_global,
+            "@EXTRA_COMPONENTS@": self.extra_components,
         }
         for k, v in repl.items():
             text = text.replace(k, v)
@@ -805,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import slixmpp
     except ImportError:
-        print("slixmpp missing: pip install slixmpp (see tools/capture/README.md)", file=sys.stderr)
+        print("slixmpp missing: pip install slixmpp (see tools/traffic/README.md)", file=sys.stderr)
         return 2
 
     tmp = Path(tempfile.mkdtemp(prefix="xmppbin-capture-"))
@@ -831,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
             "client": f"slixmpp {slixmpp.__version__}",
             "created": created,
             "note": ("Real c2s traffic on 127.0.0.1 between slixmpp clients and a throwaway Prosody "
-                     "(tools/capture/record_session.py): one line per TCP read, conn = connection "
+                     "(tools/traffic/record_session.py): one line per TCP read, conn = connection "
                      "number, dir = c2s|s2c, t = seconds since start; plaintext, SCRAM-SHA-1."),
             "domain": DOMAIN,
             "connections": sc.connections,

@@ -9,8 +9,8 @@ of a stream gives back its bytes.  Each unit carries the namespace context in
 scope: the default namespace and prefixes declared on the last stream header
 of that direction.
 
-    python tools/capture/split.py CAPTURE.jsonl --stanzas OUT.jsonl
-    python tools/capture/split.py CAPTURE.jsonl            # summary only
+    python tools/traffic/split.py CAPTURE.jsonl --stanzas OUT.jsonl
+    python tools/traffic/split.py CAPTURE.jsonl            # summary only
 
 The --stanzas output uses the xmppbin corpus format: one record per stream
 header and top-level element, ``{"xml", "kind", "assumed_prefixes", "conn",
