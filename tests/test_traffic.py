@@ -43,7 +43,8 @@ NS = {
     "ps": "http://jabber.org/protocol/pubsub", "ev": "http://jabber.org/protocol/pubsub#event",
     "upload": "urn:xmpp:http:upload:0", "admin": "http://jabber.org/protocol/muc#admin",
     "owner": "http://jabber.org/protocol/muc#owner", "oid": "urn:xmpp:occupant-id:0", "delay": "urn:xmpp:delay",
-    "og": "https://ogp.me/ns#", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "vcard": "vcard-temp", "blocking": "urn:xmpp:blocking",
+    "og": "https://ogp.me/ns#", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "vcard": "vcard-temp",
+    "blocking": "urn:xmpp:blocking",
     "carbons": "urn:xmpp:carbons:2", "jmi": "urn:xmpp:jingle-message:0",
 }
 

@@ -68,9 +68,9 @@ class Content:
 
         self.rng = random.Random(seed)
         self.seed = seed
-        self._fakers: dict[str, "Faker"] = {}
+        self._fakers: dict[str, Faker] = {}
         self._faker_seed = seed
-        self.locales = [l for l, _ in LOCALES]
+        self.locales = [loc for loc, _ in LOCALES]
         self.weights = [w for _, w in LOCALES]
         self._chat_locales: list[str] | None = None
 
@@ -159,7 +159,8 @@ class Content:
             for _ in range(self.rng.randint(3, 12)):
                 lvl = self.rng.choice(["INFO", "WARN", "ERROR", "DEBUG"])
                 lines.append(f"{self.when().isoformat(timespec='milliseconds')}Z {lvl:5} "
-                             f"[{f.word()}-{self.rng.randint(1, 16)}] {f.ipv4()} \"{self.rng.choice(['GET', 'POST', 'PUT'])} "
+                             f"[{f.word()}-{self.rng.randint(1, 16)}] {f.ipv4()} "
+                             f"\"{self.rng.choice(['GET', 'POST', 'PUT'])} "
                              f"{f.uri_path()} HTTP/1.1\" {self.rng.choice([200, 204, 301, 404, 500, 502])} "
                              f"{self.rng.randint(80, 90000)} {self.rng.random():.3f}s")
             return "\n".join(lines)
@@ -175,7 +176,8 @@ class Content:
                     f"{self.rng.randint(1, 999)})'\n$ echo $? && ls -la /var/log/{f.word()}/ 2>&1 | tail -n 3")
         # a traceback
         return ("Traceback (most recent call last):\n"
-                f"  File \"/usr/lib/python3/dist-packages/{f.word()}/{f.word()}.py\", line {self.rng.randint(10, 900)}, in {f.word()}\n"
+                f"  File \"/usr/lib/python3/dist-packages/{f.word()}/{f.word()}.py\", "
+                f"line {self.rng.randint(10, 900)}, in {f.word()}\n"
                 f"    return self._{f.word()}(*args, **kwargs)\n"
                 f"KeyError: '{f.word()}'")
 

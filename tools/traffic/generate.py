@@ -41,7 +41,7 @@ if __package__ in (None, ""):
 
 from . import record_session as rs  # noqa: E402
 from .content import esc  # noqa: E402
-from .plan import DOMAIN, MUC, OTHER_DOMAINS, NS_OMEMO, PROXY65, UPLOAD, Action, Plan, digest_of  # noqa: E402
+from .plan import DOMAIN, MUC, NS_OMEMO, OTHER_DOMAINS, PROXY65, UPLOAD, Action, Plan, digest_of  # noqa: E402
 
 log = logging.getLogger("traffic")
 
@@ -119,7 +119,7 @@ def lua(v: Any) -> str:
 
 def storage_name(s: str) -> str:
     """Prosody's datamanager file name encoding."""
-    return re.sub(r"[^a-zA-Z0-9]", lambda m: "%%%02x" % ord(m.group(0)), s)
+    return re.sub(r"[^a-zA-Z0-9]", lambda m: f"%{ord(m.group(0)):02x}", s)
 
 
 def write_storage(data: Path, plan: Plan) -> None:
@@ -249,7 +249,7 @@ class Runner(rs.Scenario):
         for i in first:
             await self.profile(i)
         # rooms: owner creates and configures, members join (history for the late ones)
-        for ri, room in enumerate(plan.rooms):
+        for ri, _room in enumerate(plan.rooms):
             await self.try_("muc-create", self.create_room(ri), 30)
         for ri, room in enumerate(plan.rooms):
             for m in room.members:
@@ -277,9 +277,11 @@ class Runner(rs.Scenario):
     async def pep_publish(self, c, node: str, item_id: str | None, payload: str, options: dict | None = None):
         opts = ""
         if options:
-            fields = "".join(f"<field var='{esc(k)}'><value>{esc(str(v))}</value></field>" for k, v in options.items())
+            fields = "".join(f"<field var='{esc(k)}'><value>{esc(str(v))}</value></field>"
+                             for k, v in options.items())
             opts = ("<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
-                    "<value>http://jabber.org/protocol/pubsub#publish-options</value></field>" + fields + "</x></publish-options>")
+                    "<value>http://jabber.org/protocol/pubsub#publish-options</value></field>"
+                    + fields + "</x></publish-options>")
         idattr = f" id='{esc(item_id)}'" if item_id else ""
         iq = c.make_iq_set()
         iq.appendxml(_xml(f"<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='{esc(node)}'>"
@@ -499,8 +501,9 @@ class Runner(rs.Scenario):
             c = self.cl(a["user"])
             if c:
                 room = self.room_jid(a["room"])
+                nick = self.nick(a["user"])
                 fut = self.waiter(c, "groupchat_presence",
-                                  lambda p, n=self.nick(a["user"]): p["from"].resource == n and p["type"] == "unavailable")
+                                  lambda p, n=nick: p["from"].resource == n and p["type"] == "unavailable")
                 c.plugin["xep_0045"].leave_muc(room, self.nick(a["user"]), a["status"])
                 await self.try_("muc-leave", fut)
         elif k == "muc-join":
@@ -536,7 +539,8 @@ class Runner(rs.Scenario):
 
     def file_el(self, m: dict, ns: str = "urn:xmpp:file:metadata:0") -> str:
         desc = f"<desc>{esc(m['desc'])}</desc>" if m["desc"] else ""
-        dims = f"<width>{m['width']}</width><height>{m['height']}</height>" if m["mime"].startswith(("image", "video")) else ""
+        dims = (f"<width>{m['width']}</width><height>{m['height']}</height>"
+                if m["mime"].startswith(("image", "video")) else "")
         return (f"<file xmlns='{ns}'><media-type>{m['mime']}</media-type><name>{esc(m['name'])}</name>"
                 f"<size>{m['size']}</size><date>{m['date']}</date>{dims}{desc}"
                 f"<hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{m['sha256']}</hash>"
@@ -554,12 +558,14 @@ class Runner(rs.Scenario):
             to, mtype = self.plan.users[a["to"]].jid, "chat"
         url = esc(m["url"])
         ex = [f"<file-sharing xmlns='urn:xmpp:sfs:0' disposition='inline' id='{a['id'][:8]}'>{self.file_el(m)}"
-              f"<sources><url-data xmlns='http://jabber.org/protocol/url-data' target='{url}'/></sources></file-sharing>",
+              f"<sources><url-data xmlns='http://jabber.org/protocol/url-data' target='{url}'/></sources>"
+              "</file-sharing>",
               f"<x xmlns='jabber:x:oob'><url>{url}</url></x>"]
         if a["sims"]:
             n = len(m["url"])
             ex.append(f"<reference xmlns='urn:xmpp:reference:0' type='data' begin='0' end='{n}'>"
-                      f"<media-sharing xmlns='urn:xmpp:sims:1'>{self.file_el(m, 'urn:xmpp:jingle:apps:file-transfer:5')}"
+                      "<media-sharing xmlns='urn:xmpp:sims:1'>"
+                      f"{self.file_el(m, 'urn:xmpp:jingle:apps:file-transfer:5')}"
                       f"<sources><reference xmlns='urn:xmpp:reference:0' type='data' uri='{url}'/></sources>"
                       f"</media-sharing></reference>")
         ex.append(f"<origin-id xmlns='{NS['sid']}' id='{a['id']}'/>")
@@ -583,10 +589,12 @@ class Runner(rs.Scenario):
         else:
             media = a["media"]
             pts = ("<payload-type id='111' name='opus' clockrate='48000' channels='2'><parameter name='minptime' "
-                   "value='10'/><parameter name='useinbandfec' value='1'/><rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' "
+                   "value='10'/><parameter name='useinbandfec' value='1'/>"
+                   "<rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' "
                    "type='transport-cc'/></payload-type><payload-type id='0' name='PCMU' clockrate='8000'/>"
                    if media == "audio" else
-                   "<payload-type id='96' name='VP8' clockrate='90000'><rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' "
+                   "<payload-type id='96' name='VP8' clockrate='90000'>"
+                   "<rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' "
                    "type='nack'/><rtcp-fb xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' type='nack' subtype='pli'/>"
                    "</payload-type><payload-type id='98' name='VP9' clockrate='90000'/>")
             cands = "".join(f"<candidate component='1' foundation='{n + 1}' generation='0' id='{sid[:6]}{n}' "
@@ -608,7 +616,8 @@ class Runner(rs.Scenario):
                           f"xmlns='urn:xmpp:jingle:apps:rtp:1' media='{media}'/></propose>",
                           f"<store xmlns='{NS['hints']}'/>"])
             self.message(cb, ini, "chat", {"id": sid + "p"},
-                         [f"<proceed xmlns='urn:xmpp:jingle-message:0' id='{sid}'/>", f"<store xmlns='{NS['hints']}'/>"])
+                         [f"<proceed xmlns='urn:xmpp:jingle-message:0' id='{sid}'/>",
+                          f"<store xmlns='{NS['hints']}'/>"])
         group = "" if a["media"] == "file" else \
             "<group xmlns='urn:xmpp:jingle:apps:grouping:0' semantics='BUNDLE'><content name='0'/></group>"
 
@@ -667,7 +676,8 @@ class Runner(rs.Scenario):
                 "peer-items": lambda: d.get_items(jid=peer, timeout=STEP_TIMEOUT),
                 "room-info": lambda: d.get_info(jid=room, cached=False, timeout=STEP_TIMEOUT),
                 "room-items": lambda: d.get_items(jid=room, timeout=STEP_TIMEOUT),
-                "account-info": lambda: d.get_info(jid=self.plan.users[a["peer"]].jid, cached=False, timeout=STEP_TIMEOUT),
+                "account-info": lambda: d.get_info(jid=self.plan.users[a["peer"]].jid, cached=False,
+                                                   timeout=STEP_TIMEOUT),
                 "version-server": lambda: c.plugin["xep_0092"].get_version(DOMAIN, timeout=STEP_TIMEOUT),
                 "version-peer": lambda: c.plugin["xep_0092"].get_version(peer, timeout=STEP_TIMEOUT),
                 "time-peer": lambda: c.plugin["xep_0202"].get_entity_time(peer, timeout=STEP_TIMEOUT),
@@ -691,7 +701,8 @@ class Runner(rs.Scenario):
             p.appendxml(_xml(f"<idle xmlns='urn:xmpp:idle:1' since='{since}'/>"))
         avatar = self.avatars.get(a["user"], self.plan.users[a["user"]].avatar)
         if avatar is not None:
-            p.appendxml(_xml(f"<x xmlns='vcard-temp:x:update'><photo>{hashlib.sha1(avatar[0]).hexdigest()}</photo></x>"))
+            photo = hashlib.sha1(avatar[0]).hexdigest()
+            p.appendxml(_xml(f"<x xmlns='vcard-temp:x:update'><photo>{photo}</photo></x>"))
         p.send()
         if a["csi"] and len(cs) > 1:
             await asyncio.sleep(0.05)
@@ -717,7 +728,8 @@ class Runner(rs.Scenario):
                 {"pubsub#persist_items": "true", "pubsub#max_items": "max", "pubsub#send_last_published_item": "never",
                  "pubsub#access_model": "whitelist"})
             iq = c.make_iq_get()
-            iq.appendxml(_xml("<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'/></pubsub>"))
+            iq.appendxml(_xml("<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                              "<items node='urn:xmpp:bookmarks:1'/></pubsub>"))
             await self.try_("bookmarks-get", iq.send(timeout=STEP_TIMEOUT))
             iq = c.make_iq_get()
             iq.appendxml(_xml("<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query>"))
@@ -767,7 +779,8 @@ class Runner(rs.Scenario):
         if a["what"] == "members":
             for aff in ("member", "admin", "owner", "outcast"):
                 iq = c.make_iq_get(ito=room.jid)
-                iq.appendxml(_xml(f"<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='{aff}'/></query>"))
+                iq.appendxml(_xml(f"<query xmlns='http://jabber.org/protocol/muc#admin'>"
+                                  f"<item affiliation='{aff}'/></query>"))
                 await self.try_("muc-admin", iq.send(timeout=STEP_TIMEOUT))
             return
         iq = c.make_iq_set(ito=room.jid)
@@ -924,7 +937,8 @@ def main(argv: list[str] | None = None) -> int:
             "plan_digest": digest_of(Plan(args.seed, clients), sc.rounds),
             "actions": dict(sorted(sc.counts.items())),
             "connections": sc.connections,
-            "prosody_modules": prosody.modules + ["muc:" + m for m in prosody.muc_modules] + ["http_file_share", "proxy65"],
+            "prosody_modules": (prosody.modules + ["muc:" + m for m in prosody.muc_modules]
+                                + ["http_file_share", "proxy65"]),
             "prosody_modules_missing": prosody.missing_modules,
             "iq_errors": dict(sorted(sc.iq_errors.items())),
             "steps_failed": {**{k: v for k, v in sc.results.items() if v != "ok"},

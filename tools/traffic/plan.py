@@ -333,8 +333,9 @@ class Plan:
         a = self.pick_user()
         b = self.pick_user({a})
         what = ["peer-info"] + rng.sample(["server-info", "server-items", "muc-info", "upload-info", "proxy-info",
-                                           "peer-items", "version-server", "version-peer", "time-peer", "last-peer", "ping-peer",
-                           "room-info", "room-items", "account-info"], rng.randint(1, 4))
+                                           "peer-items", "version-server", "version-peer", "time-peer", "last-peer",
+                                           "ping-peer", "room-info", "room-items", "account-info"],
+                                          rng.randint(1, 4))
         acts.append(Action("disco", {"from": a, "peer": b, "what": what, "room": rng.randrange(len(self.rooms))}))
 
     def _r_presence(self, acts: list[Action]) -> None:
@@ -374,14 +375,16 @@ class Plan:
 
     def _r_vcard(self, acts: list[Action]) -> None:
         a = self.pick_user()
-        acts.append(Action("vcard-fetch", {"from": a, "of": self.c.rng.choice([u.idx for u in self.users if u.idx != a])}))
+        others = [u.idx for u in self.users if u.idx != a]
+        acts.append(Action("vcard-fetch", {"from": a, "of": self.c.rng.choice(others)}))
 
     def _r_roster(self, acts: list[Action]) -> None:
         c, rng = self.c, self.c.rng
         a = self.pick_user()
         r = rng.random()
         f = c.faker(c.locale())
-        jid = f"{_ascii(c.faker('en_US').user_name())}{rng.randint(1000, 9999)}@{rng.choice(['localhost', 'jabber.example'])}"
+        user = _ascii(c.faker('en_US').user_name())
+        jid = f"{user}{rng.randint(1000, 9999)}@{rng.choice(['localhost', 'jabber.example'])}"
         if r < 0.5:
             acts.append(Action("roster-set", {"user": a, "jid": jid, "name": f.name(),
                                               "groups": [f.word().capitalize()] * rng.randint(0, 1)}))

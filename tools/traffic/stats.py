@@ -85,7 +85,9 @@ def capture_stats(path: str | Path) -> dict:
             el = _wrap(u)
             q = etree.QName(el)
             if split.is_stanza(u):
-                stanza_kinds[f"{q.localname} {el.get('type') or ('normal' if q.localname == 'message' else 'available' if q.localname == 'presence' else '?')}"] += 1
+                default_type = ("normal" if q.localname == "message"
+                                else "available" if q.localname == "presence" else "?")
+                stanza_kinds[f"{q.localname} {el.get('type') or default_type}"] += 1
             else:
                 nonzas[f"{{{q.namespace}}}{q.localname}" if q.namespace else q.localname] += 1
             for child in el.iter():
@@ -145,8 +147,8 @@ def format_table(st: dict, top: int = 30) -> str:
     tot = st["bytes"]["c2s"] + st["bytes"]["s2c"]
     w(f"capture: {st['file']} ({st['file_bytes']:,} bytes on disk)")
     w(f"server: {st['server']}, client: {st['client']}, seed: {st['seed']}")
-    w(f"connections: {st['connections']}, reads: {st['chunks']:,} (c2s {st['reads']['c2s']:,}, s2c {st['reads']['s2c']:,}), "
-      f"duration {st['duration_s']:.1f} s")
+    w(f"connections: {st['connections']}, reads: {st['chunks']:,} "
+      f"(c2s {st['reads']['c2s']:,}, s2c {st['reads']['s2c']:,}), duration {st['duration_s']:.1f} s")
     w(f"payload bytes: {tot:,} (c2s {st['bytes']['c2s']:,}, s2c {st['bytes']['s2c']:,})")
     w("units: " + ", ".join(f"{k} {v:,}" for k, v in sorted(st["units"].items())))
     w("")
@@ -174,7 +176,8 @@ def format_table(st: dict, top: int = 30) -> str:
     w("")
     w(f"base64 text (element texts of >= 64 base64 characters: avatars, photos, OMEMO): {st['base64_bytes']:,} bytes")
     es = st["element_sizes"]
-    w(f"top-level element sizes: median {es['p50']}, p90 {es['p90']}, p99 {es['p99']}, max {es['max']:,}, mean {es['mean']}")
+    w(f"top-level element sizes: median {es['p50']}, p90 {es['p90']}, p99 {es['p99']}, "
+      f"max {es['max']:,}, mean {es['mean']}")
     w("| size (bytes) | elements |")
     w("|---|---:|")
     for k, v in st["size_histogram"].items():
