@@ -454,7 +454,8 @@ class StreamEncoder:
         names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
         self._secret_names = re.compile(b"|".join(map(re.escape, names))) if names else None
         # the C feed loop (splitter, framing, element coding), None with the reference
-        self._feeder: Any = None
+        self._feeder = None if self._c is None else self._c.encode_feeder(
+            self.limits, max_frame, in_stream, names, never_index is not None)
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -683,7 +684,7 @@ class StreamDecoder:
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
         # the C feed loop (frame parser, element and text frames), None with the reference
-        self._feeder: Any = None
+        self._feeder = None if self._c is None else self._c.decode_feeder(max_frame, StreamEvent)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
         """The events of every frame completed so far. An error carries the events
