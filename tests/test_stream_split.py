@@ -255,3 +255,51 @@ def test_c_feed_codes_ordinary_units_without_python(monkeypatch):
         assert b"".join(e.xml for e in evs) == body[:-1]
 
     _with_backend("c", run)
+
+
+HEADERS = [
+    HEADER, b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+    (b"<?xml version='1.0'?>\n <stream:stream xmlns:stream=\"http://etherx.jabber.org/streams\""
+     b" xmlns=\"jabber:server\" to = 'a' >"),
+    b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='a&amp;b'>",
+    b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='a\nb'>",
+    b"<s xmlns='urn:x' a='&#x41;' b=\"'\" c='\"'>", b"<stream:stream xmlns:stream='urn:s' xmlns='urn:\xc3\xa9'>",
+]
+
+
+@pytest.mark.parametrize("xml", HEADERS)
+def test_quick_header_reading_matches_the_scan(xml):
+    """The stream header's root name and attributes read without a scan (when
+    the quick reading applies) are those of the scan."""
+    from xmppbin.xmlscan import scan
+
+    sc = scan(xml, xmppbin.Limits(), {"": "jabber:client"}, True, True, True)
+    root = next(e for e in sc.events if e[0] == "S")
+    quick = _cstream.header_root(xml)
+    if quick is not None:
+        assert quick == (root[1], [(it[0], it[1]) for it in root[2]])
+    # and both backends code and decode it alike, the context taken from it
+    data = xml + b"<message><body>x</body></message>"
+    ref = encode("python", [data], exact=True, allow_comments=True)
+    assert ref[1] is None
+    assert encode("c", [data], exact=True, allow_comments=True) == ref
+    assert decode("c", [ref[0]], allow_comments=True) == decode("python", [ref[0]], allow_comments=True)
+
+
+def test_quick_header_reading_skips_the_prolog():
+    """A decoded stream header may carry comments and PIs before its root (allow_comments)."""
+    from xmppbin.xmlscan import scan
+
+    xml = b"<?xml version='1.0'?>\n<!-- c --><?pi x?> <s:s xmlns:s='urn:s' a=\"1\">"
+    sc = scan(xml, xmppbin.Limits(), {}, True, True, True)
+    root = next(e for e in sc.events if e[0] == "S")
+    assert _cstream.header_root(xml) == (root[1], [(it[0], it[1]) for it in root[2]]) == (
+        "s:s", [("xmlns:s", "urn:s"), ("a", "1")])
+
+
+def test_quick_header_reading_falls_back_on_references_and_newlines():
+    assert _cstream.header_root(HEADERS[3]) is None
+    assert _cstream.header_root(HEADERS[4]) is None
+    assert _cstream.header_root(HEADERS[2]) == (
+        "stream:stream", [("xmlns:stream", "http://etherx.jabber.org/streams"), ("xmlns", "jabber:server"),
+                          ("to", "a")])

@@ -14,6 +14,7 @@ Importing this module raises ImportError when the extension is not built.
 """
 from __future__ import annotations
 
+import re
 from array import array as _array
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,6 +38,32 @@ _HEADER_LIMITS = Limits(*(5 * ((1 << 31) - 1,)))
 _U32 = next(c for c in "IL" if _array(c).itemsize == 4)
 _FEED_LIMITS = {**LIMIT_NAMES, lib.XB_LIMIT_MAX_FRAME: "max_frame"}
 _KINDS = ("element", "text", "open", "close")
+_fdec_feed = lib.xb_fdec_feed
+assert lib.XB_FEED_DONE == 0
+
+
+# The root start tag of a stream header the C coder has accepted (so well-formed):
+# a prolog of whitespace, declaration, PIs and comments, then the start tag, with
+# attribute values that need no unescaping or normalization; else None (scan it).
+_PROLOG = re.compile(rb"(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
+_VALUE = rb"(?:'[^'<&\t\r\n]*'|\"[^\"<&\t\r\n]*\")"
+_NAME = rb"[^\s/>!?=\"'<&]+"
+_START = re.compile(rb"<(" + _NAME + rb")((?:[ \t\r\n]+" + _NAME + rb"[ \t\r\n]*=[ \t\r\n]*" + _VALUE
+                    + rb")*)[ \t\r\n]*>")
+_ATTR = re.compile(rb"(" + _NAME + rb")[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")")
+
+
+def header_root(xml: bytes) -> tuple[str, list[tuple[str, str]]] | None:
+    """(qname, [(attribute qname, value)]) of a well-formed stream header's root
+    start tag (the events stream.py takes from a scan), or None when the quick
+    reading does not apply (the caller scans)."""
+    m = _START.match(xml, _PROLOG.match(xml).end())  # type: ignore[union-attr]
+    if m is None or m.end() != len(xml):
+        return None
+    try:
+        return m.group(1).decode(), [(a.decode(), (v1 or v2).decode()) for a, v1, v2 in _ATTR.findall(m.group(2))]
+    except UnicodeDecodeError:
+        return None
 
 
 def _feed_error(res, errors: dict, limit_cls: type) -> Exception:
@@ -85,6 +112,11 @@ class CStreamState:
         """An OPEN frame: the state emptied, with this budget and mode."""
         if lib.xb_stream_reset(self._p, budget, 1 if exact else 0):
             raise ValueError(f"table budget {budget} is too large for the C stream state")
+
+    @staticmethod
+    def header_root(xml: bytes) -> tuple[str, list[tuple[str, str]]] | None:
+        """header_root(): the root start tag of an accepted stream header, or None."""
+        return header_root(xml)
 
     def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool, names: list[bytes],
                       every_element: bool) -> EncodeFeeder:
@@ -137,6 +169,9 @@ class CStreamState:
             lib.xb_free(res.data)
         if not open_root:
             return out, []
+        quick = header_root(out)
+        if quick is not None:
+            return out, [("S", quick[0], quick[1])]
         sc = scan(out, _HEADER_LIMITS, context, True, True, True)
         root = next(e for e in sc.events if e[0] == "S")
         return out, [("S", root[1], [(it[0], it[1]) for it in root[2]])]
@@ -157,16 +192,22 @@ class EncodeFeeder:
         self._p = ffi.gc(p, lib.xb_fenc_free)
         self._res = ffi.new("xb_feed_result *")
         self._limits = limits
+        self._ctx: Mapping[str, str] | None = None
+        self._ac: bool | None = None
+        self._opt: Any = None
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes]) -> tuple[int, bytes, int] | None:
         """Append the frames of the units data completes to out; None when all
         are done, else (kind, XML, stream offset) of the unit left to the caller
         (feed b"" after coding it). Errors carry nothing; the caller adds out."""
-        eo = _encode_options(self._limits, context, False, allow_comments, False)
-        buf = ffi.from_buffer(data)
+        if context is not self._ctx or allow_comments is not self._ac:
+            # the option struct, kept while the context object stays (a stream header makes a new one)
+            self._opt = _encode_options(self._limits, context, False, allow_comments, False)
+            self._ctx, self._ac = context, allow_comments
         res = self._res
-        rc = lib.xb_fenc_feed(self._p, buf, len(buf), 1 if opened else 0, eo[0], res)
+        rc = lib.xb_fenc_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data),
+                              opened, self._opt[0], res)
         if res.size:
             out.append(ffi.buffer(res.data, res.size)[:])
         if rc == lib.XB_FEED_DONE:
@@ -196,18 +237,28 @@ class DecodeFeeder:
         self._res = ffi.new("xb_feed_result *")
         self._make = make
         self._end = ffi.new("uint64_t *")
+        self._ctx: Mapping[str, str] | None = None
+        self._limits: Limits | None = None
+        self._ac: bool | None = None
+        self._opt: Any = None
+        self._opt0: Any = None
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list) -> tuple[int, bytes, int] | None:
         """Append the events of the frames data completes to out; None when all
         are done, else (type, payload, stream offset of the payload) of an OPEN
         or CLOSE frame (consumed) left to the caller (feed b"" after it)."""
-        do = _decode_options(limits, context, bool(allow_comments))
-        buf = ffi.from_buffer(data)
+        if context is not self._ctx or limits is not self._limits or allow_comments is not self._ac:
+            # the option struct, kept while the context object stays (an OPEN frame makes a new one)
+            self._opt = _decode_options(limits, context, bool(allow_comments))
+            self._opt0 = self._opt[0]
+            self._ctx, self._limits, self._ac = context, limits, allow_comments
         res = self._res
-        rc = lib.xb_fdec_feed(self._p, buf, len(buf), 1 if opened else 0, do[0], res)
-        _events(res, self._make, out)
-        if rc == lib.XB_FEED_DONE:
+        rc = _fdec_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data), opened,
+                        self._opt0, res)
+        if res.nevents:
+            _events(res, self._make, out)
+        if not rc:  # XB_FEED_DONE
             return None
         if rc == lib.XB_FEED_PENDING:
             return res.kind, ffi.buffer(res.unit, res.unit_size)[:], res.unit_offset

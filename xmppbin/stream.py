@@ -529,6 +529,8 @@ class StreamEncoder:
 
     def _open(self, xml: bytes | str) -> bytes:
         s = self._s
+        if self._c is not None and self.never_index is None and type(xml) is bytes:
+            return self._open_c(xml)
         sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
         root = next(e for e in sc.events if e[0] == "S")
         s.state = _encoder.StreamState(self.table_size)
@@ -537,6 +539,27 @@ class StreamEncoder:
         s.context = dict(s.base_context)  # the header is coded in the outer context
         body = self._message(sc, xml, True)
         s.opened(root[1], [(it[0], it[1]) for it in root[2]])
+        self._opened = True
+        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+
+    def _open_c(self, xml: bytes) -> bytes:
+        """_open with the C coder and no never_index callback: the header has no
+        never-indexed values (secret elements concern text), so the C coder
+        scans and codes it (same errors as the scan), and the root's name and
+        bindings are read from the accepted start tag."""
+        s = self._s
+        c = self._c
+        assert c is not None
+        s.state = _encoder.StreamState(self.table_size)
+        c.reset(self.table_size, s.exact)
+        s.context = dict(s.base_context)  # the header is coded in the outer context
+        body = c.encode(xml, self.limits, s.context, self.allow_comments, True, [])
+        root = c.header_root(xml)
+        if root is None:
+            sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
+            ev = next(e for e in sc.events if e[0] == "S")
+            root = ev[1], [(it[0], it[1]) for it in ev[2]]
+        s.opened(*root)
         self._opened = True
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
 
@@ -694,7 +717,9 @@ class StreamDecoder:
         out: list[StreamEvent] = []
         try:
             if self._feeder is not None:
-                self._feed_c(data, out)
+                r = self._feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
+                if r is not None:
+                    self._feed_c(r, out)
                 return out
             self.buf += data
             while True:
@@ -708,12 +733,11 @@ class StreamDecoder:
             self._failed = e
             raise
 
-    def _feed_c(self, data, out: list[StreamEvent]) -> None:
-        """One call into the C feed loop, and back to Python only for OPEN and
-        CLOSE frames (they change the context and the stream's name)."""
+    def _feed_c(self, r: tuple[int, bytes, int] | None, out: list[StreamEvent]) -> None:
+        """After the C feed loop stopped at an OPEN or CLOSE frame r (they change
+        the context and the stream's name): decode it here and go on in C."""
         feeder = self._feeder
         assert feeder is not None
-        r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
         while r is not None:
             kind, payload, base = r
             try:
