@@ -303,3 +303,44 @@ def test_quick_header_reading_falls_back_on_references_and_newlines():
     assert _cstream.header_root(HEADERS[2]) == (
         "stream:stream", [("xmlns:stream", "http://etherx.jabber.org/streams"), ("xmlns", "jabber:server"),
                           ("to", "a")])
+
+
+SECRET_UNITS = [
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFiYwA=</auth>",
+    b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
+    b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></success>",
+    b"<s:response xmlns:s='urn:ietf:params:xml:ns:xmpp-sasl' >eA==</s:response >",
+    b"<response xmlns='urn:other'>eA==</response>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'> </auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' a='1' xml:lang='en'>a&amp;b&#x41;\n c</auth>",
+    b"<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>cj1=\r\n</challenge>",
+    b"<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><![CDATA[x]]></challenge>",
+    b"<initial-response xmlns='urn:xmpp:sasl:2'>AAA</initial-response>",
+    b"<iq type='set'><query xmlns='jabber:iq:register'><password>pw</password></query></iq>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' m='&lt;'>x</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>x</auth >",
+]
+
+
+@pytest.mark.parametrize("xml", SECRET_UNITS)
+@pytest.mark.parametrize("exact", [False, True])
+def test_quick_secret_ordinals_match_the_scan(xml, exact):
+    """Lone secret elements get their never-indexed ordinals without a scan in
+    Python: the same ordinals as the scan's, the same frames as the reference."""
+    from xmppbin.xmlscan import scan
+
+    ctx = dict(xmppbin.DEFAULT_CONTEXT)
+    quick = stream._quick_secrets(xml, ctx, stream.SECRET_ELEMENTS)
+    sc = scan(xml, xmppbin.Limits(), ctx, False, False, exact)
+    if quick is not None:
+        assert quick == stream._secret_ordinals(sc, ctx, stream.SECRET_ELEMENTS, None)
+    data = HEADER + xml + xml
+    ref = encode("python", [data], exact=exact)
+    assert ref[1] is None
+    assert encode("c", [data], exact=exact) == ref
+
+
+def test_quick_secret_ordinals_apply_to_sasl_nonzas():
+    ctx = dict(xmppbin.DEFAULT_CONTEXT)
+    assert [stream._quick_secrets(x, ctx, stream.SECRET_ELEMENTS) for x in SECRET_UNITS[:5]] == [
+        [1], [], None, [0], []]  # None: left to the scan

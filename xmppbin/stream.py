@@ -402,6 +402,46 @@ def _again(e: XmppbinError, what: str, empty: Any) -> XmppbinError:
     return x
 
 
+# A top-level element that is one start tag, character data and its end tag (or
+# an empty-element tag): SASL and SASL2 nonzas. Attribute values that would need
+# unescaping or normalization are left to the scan.
+_QVALUE = rb"(?:'[^'<&\t\r\n]*'|\"[^\"<&\t\r\n]*\")"
+_QNAME_B = rb"[^\s/>!?=\"'<&]+"
+_QATTR = re.compile(rb"(" + _QNAME_B + rb")[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")")
+_QELEMENT = re.compile(rb"<(" + _QNAME_B + rb")((?:[ \t\r\n]+" + _QNAME_B + rb"[ \t\r\n]*=[ \t\r\n]*" + _QVALUE
+                       + rb")*)[ \t\r\n]*(?:/>|>([^<]*?[^ \t\r\n<][^<]*)</\1[ \t\r\n]*>)")
+
+
+def _quick_secrets(xml: bytes, context: Mapping[str, str], secret_elements) -> list[int] | None:
+    """_secret_ordinals without a scan (and without a never_index callback) for an
+    element of a start tag, non-whitespace character data and its end tag, or an
+    empty-element tag; None for anything else (scan it). The element's
+    attributes have ordinals 0..n-1 and its text n."""
+    m = _QELEMENT.fullmatch(xml)
+    if m is None:
+        return None
+    try:
+        qname = m.group(1).decode()
+        attrs = [(a.decode(), (v1 or v2).decode()) for a, v1, v2 in _QATTR.findall(m.group(2))]
+    except UnicodeDecodeError:
+        return None
+    pfx, _, local = qname.rpartition(":")
+    ns = context.get(pfx, "") if pfx != "xml" else XML_NS
+    n = 0
+    for a, v in attrs:
+        if a == "xmlns":
+            if not pfx:
+                ns = v
+        elif a.startswith("xmlns:"):
+            if a[6:] == pfx:
+                ns = v
+        else:
+            n += 1
+    if m.group(3) is None or (ns, local) not in secret_elements:
+        return []
+    return [n]
+
+
 class StreamEncoder:
     """Encodes an XMPP stream (one direction of a session) into frames.
 
@@ -567,6 +607,11 @@ class StreamEncoder:
         s = self._s
         sc = None
         if self._c is None or self._needs_scan(xml):
+            if self._c is not None and self.never_index is None and type(xml) is bytes:
+                quick = _quick_secrets(xml, s.context, self.secret_elements)
+                if quick is not None:  # a lone secret element (SASL): no scan in Python
+                    body = self._c.encode(xml, self.limits, s.context, self.allow_comments, False, quick)
+                    return self._announce() + self._frame(FRAME_ELEMENT, body)
             sc = scan(xml, self.limits, s.context, self.allow_comments, False, s.exact)
         body = self._message(sc, xml)
         head = self._announce()
