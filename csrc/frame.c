@@ -162,6 +162,7 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
 {
     reset_result(res);
     e->out.head = e->out.len = 0;
+    xb_bytes_trim(&e->out, XB_FEED_KEEP);
     int rc = XB_FEED_DONE;
     if (xb_bytes_push(&e->sp.buf, data, size)) {
         xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, e->sp.base, "out of memory");
@@ -214,6 +215,8 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         }
     }
 out:
+    if (rc != XB_FEED_PENDING) /* a pending unit's bytes stay where they are until the next feed */
+        xb_bytes_trim(&e->sp.buf, XB_FEED_KEEP);
     res->data = e->out.p;
     res->size = e->out.len;
     return rc;
@@ -298,23 +301,42 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
 {
     reset_result(res);
     d->out.head = d->out.len = 0;
+    xb_bytes_trim(&d->out, XB_FEED_KEEP);
+    if (d->ev_cap > 3 * 4096) {
+        free(d->ev);
+        d->ev = NULL;
+        d->ev_cap = 0;
+    }
     d->ev_n = 0;
     int rc = XB_FEED_DONE;
-    if (xb_bytes_push(&d->in, data, size)) {
-        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, d->base, "out of memory");
-        rc = XB_FEED_ERROR;
-        goto out;
+    /* Frames are parsed from the input itself when nothing is held; only an
+       unfinished frame at its end is copied (and the rest after a stop). */
+    const unsigned char *src;
+    size_t n, pos = 0;
+    int direct = d->in.head == d->in.len;
+    if (direct) {
+        d->in.head = d->in.len = 0;
+        src = (const unsigned char *)(data ? data : "");
+        n = data ? size : 0;
+    } else {
+        if (xb_bytes_push(&d->in, data, size)) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, d->base, "out of memory");
+            rc = XB_FEED_ERROR;
+            goto out;
+        }
+        src = xb_bytes_live(&d->in);
+        n = d->in.len - d->in.head;
     }
     for (;;) {
-        const unsigned char *u = xb_bytes_live(&d->in);
-        size_t n = d->in.len - d->in.head;
-        if (n == 0)
+        const unsigned char *u = src + pos;
+        size_t m = n - pos;
+        if (m == 0)
             break;
         /* the header varint: at most 4 bytes, minimal */
         uint32_t v = 0;
         size_t i = 0;
         int done = 0;
-        for (; i < MAX_FRAME_HEADER && i < n; i++) {
+        for (; i < MAX_FRAME_HEADER && i < m; i++) {
             v |= (uint32_t)(u[i] & 0x7F) << (7 * i);
             if (!(u[i] & 0x80)) {
                 if (i && u[i] == 0) {
@@ -361,11 +383,11 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             rc = XB_FEED_ERROR;
             goto out;
         }
-        if (n - start < len)
+        if (m - start < len)
             break; /* the payload goes on in the next feed */
         const unsigned char *payload = u + start;
         uint64_t pbase = d->base + start;
-        d->in.head += start + len; /* consumed: the payload stays valid until the next push */
+        pos += start + len; /* consumed: the payload stays valid until this call returns */
         d->base += start + len;
         if (kind == XB_UNIT_TEXT) {
             size_t k = 0;
@@ -405,6 +427,17 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         }
     }
 out:
+    if (direct) {
+        /* keep what was not consumed (the pending payload is read before the next feed) */
+        if (n > pos && xb_bytes_push(&d->in, src + pos, n - pos) && rc != XB_FEED_ERROR) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, d->base, "out of memory");
+            rc = XB_FEED_ERROR;
+        }
+    } else {
+        d->in.head += pos;
+    }
+    if (rc != XB_FEED_PENDING)
+        xb_bytes_trim(&d->in, XB_FEED_KEEP);
     res->data = d->out.p;
     res->size = d->out.len;
     res->events = d->ev;

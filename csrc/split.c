@@ -69,6 +69,27 @@ int xb_bytes_push(xb_bytes *b, const void *data, size_t n)
     return 0;
 }
 
+void xb_bytes_trim(xb_bytes *b, size_t keep)
+{
+    size_t live = b->len - b->head;
+    if (b->cap <= keep || live > b->cap / 4)
+        return;
+    if (live == 0) {
+        free(b->p);
+        memset(b, 0, sizeof *b);
+        return;
+    }
+    memmove(b->p, b->p + b->head, live);
+    b->head = 0;
+    b->len = live;
+    size_t c = live * 2 > keep ? live * 2 : keep;
+    unsigned char *p = realloc(b->p, c);
+    if (p != NULL) { /* else the larger block stays */
+        b->p = p;
+        b->cap = c;
+    }
+}
+
 void xb_bytes_release(xb_bytes *b)
 {
     free(b->p);

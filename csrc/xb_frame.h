@@ -30,6 +30,11 @@ int xb_bytes_push(xb_bytes *b, const void *data, size_t n);
 /* room for n more bytes at p + len; NULL out of memory */
 unsigned char *xb_bytes_reserve(xb_bytes *b, size_t n);
 void xb_bytes_release(xb_bytes *b);
+/* give back memory a large feed left behind: when more than keep bytes are
+   allocated and at most a quarter of them live, shrink to max(2 * live, keep) */
+void xb_bytes_trim(xb_bytes *b, size_t keep);
+/* buffers above this size are trimmed after each feed (a server holds many feeders) */
+#define XB_FEED_KEEP 65536
 
 /* a resumable search (a tag's end, a terminator, a whitespace run) */
 typedef struct xb_find {
