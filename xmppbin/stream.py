@@ -930,15 +930,27 @@ async def read_events(reader, decoder: StreamDecoder | None = None, chunk: int =
     """Async iterator of the stream units read from an asyncio StreamReader (or
     anything with an ``async read(n)``) carrying frames, until end of input;
     a stream that ends inside a frame raises TruncatedError. The decoding of
-    each chunk runs synchronously (it is bounded by the chunk and max_frame)."""
+    each chunk runs synchronously (it is bounded by the chunk and max_frame).
+    On bad input the events decoded before the error are yielded first, then
+    the error is raised (its ``events`` emptied: they were yielded)."""
     dec = StreamDecoder() if decoder is None else decoder
     while True:
         data = await reader.read(chunk)
         if not data:
             dec.close()
             return
-        for ev in dec.feed(data):
+        err: XmppbinError | None
+        try:
+            evs = dec.feed(data)
+        except XmppbinError as e:
+            evs, err = getattr(e, "events", []), e
+            e.events = []  # type: ignore[attr-defined]
+        else:
+            err = None
+        for ev in evs:
             yield ev
+        if err is not None:
+            raise err
 
 
 __all__ = [
