@@ -31,6 +31,7 @@ static void reset_result(xb_feed_result *res)
     res->unit = NULL;
     res->unit_size = 0;
     res->unit_offset = 0;
+    res->need = 0;
 }
 
 static int is_ws(unsigned c)
@@ -349,8 +350,10 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             }
         }
         if (!done) {
-            if (i < MAX_FRAME_HEADER)
-                break; /* the header goes on in the next feed */
+            if (i < MAX_FRAME_HEADER) {
+                res->need = 1; /* the header goes on in the next feed */
+                break;
+            }
             xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "varint longer than %d bytes",
                           MAX_FRAME_HEADER);
             rc = XB_FEED_ERROR;
@@ -383,8 +386,10 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             rc = XB_FEED_ERROR;
             goto out;
         }
-        if (m - start < len)
-            break; /* the payload goes on in the next feed */
+        if (m - start < len) {
+            res->need = start + len - m; /* the payload goes on in the next feed */
+            break;
+        }
         const unsigned char *payload = u + start;
         uint64_t pbase = d->base + start;
         pos += start + len; /* consumed: the payload stays valid until this call returns */

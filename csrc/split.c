@@ -429,6 +429,7 @@ static void reset_result(xb_feed_result *res)
     res->unit = NULL;
     res->unit_size = 0;
     res->unit_offset = 0;
+    res->need = 0;
 }
 
 int xb_split_feed(xb_split *sp, const char *data, size_t size, xb_feed_result *res)

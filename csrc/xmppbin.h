@@ -212,6 +212,10 @@ typedef struct xb_feed_result {
     const unsigned char *unit;
     size_t unit_size;
     uint64_t unit_offset; /* stream offset of the unit / of the payload */
+    /* decoder, XB_FEED_DONE: bytes still needed before the frame it holds can
+       complete or fail (1 while its header is unfinished; 0: nothing held), so
+       a caller fed fewer bytes may keep them until it has that many */
+    size_t need;
 } xb_feed_result;
 
 /* The splitter alone (XmlSplitter, spec 14.1): cuts raw XML stream bytes fed

@@ -242,6 +242,10 @@ class DecodeFeeder:
         self._ac: bool | None = None
         self._opt: Any = None
         self._opt0: Any = None
+        #: bytes still needed before the frame being received can complete or fail;
+        #: a caller fed fewer appends them to ``held`` instead of calling feed()
+        self.need = 0
+        self.held = bytearray()
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list) -> tuple[int, bytes, int] | None:
@@ -253,9 +257,14 @@ class DecodeFeeder:
             self._opt = _decode_options(limits, context, bool(allow_comments))
             self._opt0 = self._opt[0]
             self._ctx, self._limits, self._ac = context, limits, allow_comments
+        if self.held:
+            self.held += data
+            data = bytes(self.held)
+            self.held.clear()
         res = self._res
         rc = _fdec_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data), opened,
                         self._opt0, res)
+        self.need = res.need
         if res.nevents:
             _events(res, self._make, out)
         if not rc:  # XB_FEED_DONE
@@ -266,8 +275,8 @@ class DecodeFeeder:
 
     def buffered(self) -> tuple[int, int]:
         """(bytes held in an unfinished frame, stream offset after them)."""
-        n = lib.xb_fdec_held(self._p, self._end)
-        return n, self._end[0]
+        n = lib.xb_fdec_held(self._p, self._end) + len(self.held)
+        return n, self._end[0] + len(self.held)
 
 
 class CXmlSplitter:

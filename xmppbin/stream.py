@@ -761,8 +761,14 @@ class StreamDecoder:
             raise _again(self._failed, "events", [])
         out: list[StreamEvent] = []
         try:
-            if self._feeder is not None:
-                r = self._feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
+            feeder = self._feeder
+            if feeder is not None:
+                n = len(data)
+                if n < feeder.need:  # cannot complete the frame being received: keep it
+                    feeder.held += data
+                    feeder.need -= n
+                    return out
+                r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
                 if r is not None:
                     self._feed_c(r, out)
                 return out
