@@ -179,6 +179,86 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
 /* The dynamic table (for tests): its entries, oldest first. */
 size_t xb_stream_table_len(const xb_stream *s);
 const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len);
+/* ---- stream I/O path (csrc/split.c, csrc/frame.c; spec 14.1, 14.2, 14.5) ---- */
+/* The unit splitter, the frame writer and parser and the feed loops: one
+   feed call codes every unit or frame its input completes. */
+#define XB_LIMIT_MAX_FRAME 6        /* xb_feed_result.limit: max_frame */
+#define XB_FEED_DONE 0              /* every complete unit/frame was coded */
+#define XB_FEED_PENDING 1           /* stopped before a unit/frame left to the caller */
+#define XB_FEED_ERROR 2             /* error in xb_feed_result */
+/* unit kinds (spec 14.1) = frame types (14.2) */
+#define XB_UNIT_ELEMENT 0
+#define XB_UNIT_TEXT 1
+#define XB_UNIT_OPEN 2
+#define XB_UNIT_CLOSE 3
+
+typedef struct xb_feed_result {
+    /* output of the call so far (also on PENDING and ERROR): frames (encoder),
+       the XML of the events (decoder, splitter); owned by the feeder, valid
+       until its next call */
+    const unsigned char *data;
+    size_t size;
+    /* decoder, splitter: nevents (kind, offset into data, length) triples */
+    const size_t *events;
+    size_t nevents;
+    /* XB_FEED_ERROR: as xb_result, offset from the start of the stream */
+    int error;
+    int limit;
+    uint64_t offset;
+    char message[256];
+    /* XB_FEED_PENDING: the unit (encoder: its XML) or the frame (decoder: its
+       payload) left to the caller, already consumed; valid until the next feed */
+    int kind;
+    const unsigned char *unit;
+    size_t unit_size;
+    uint64_t unit_offset; /* stream offset of the unit / of the payload */
+    /* decoder, XB_FEED_DONE: bytes still needed before the frame it holds can
+       complete or fail (1 while its header is unfinished; 0: nothing held), so
+       a caller fed fewer bytes may keep them until it has that many */
+    size_t need;
+} xb_feed_result;
+
+/* The splitter alone (XmlSplitter, spec 14.1): cuts raw XML stream bytes fed
+   in any chunking into units, in linear time. feed: res->events are the
+   units completed (data: their bytes, contiguous), returns XB_FEED_DONE or
+   XB_FEED_ERROR (with the units before the error). close: the end of input,
+   an unfinished unit (not whitespace) is an error. */
+typedef struct xb_split xb_split;
+xb_split *xb_split_new(uint32_t max_size, int in_stream);
+void xb_split_free(xb_split *sp);
+int xb_split_feed(xb_split *sp, const char *data, size_t size, xb_feed_result *res);
+int xb_split_close(xb_split *sp, xb_feed_result *res);
+
+/* Encoder feed loop (StreamEncoder.feed): split, code elements with the stream
+   state st (borrowed: it must outlive the feeder) and opt (open_root 0, the
+   context of the open stream), frame them and whitespace into res->data.
+   Stops (XB_FEED_PENDING) before a stream header, an end tag, an element
+   while !opened, and an element that may hold never-indexed values: one whose
+   start tags include a local name from names (nnames strings, concatenated,
+   lengths in name_lens), or every element if every_element. The caller codes
+   that unit and feeds again (size 0 to go on). */
+typedef struct xb_fenc xb_fenc;
+xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
+                     const size_t *name_lens, size_t nnames, int every_element);
+void xb_fenc_free(xb_fenc *e);
+int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
+                 xb_feed_result *res);
+/* End of input: trailing whitespace becomes a TEXT frame (res->data); an
+   unfinished unit is an error. XB_FEED_DONE or XB_FEED_ERROR. */
+int xb_fenc_flush(xb_fenc *e, xb_feed_result *res);
+
+/* Decoder feed loop (StreamDecoder.feed): parse frames, decode ELEMENT frames
+   with st (borrowed) and opt, check TEXT frames; events in res. Stops
+   (XB_FEED_PENDING) after consuming an OPEN or CLOSE frame (the caller
+   handles it and feeds again). opened: an OPEN frame was seen (ELEMENT and
+   CLOSE frames before one are errors). */
+typedef struct xb_fdec xb_fdec;
+xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame);
+void xb_fdec_free(xb_fdec *d);
+int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb_decode_options *opt,
+                 xb_feed_result *res);
+/* Bytes held (an unfinished frame); *end: the stream offset after them. */
+size_t xb_fdec_held(const xb_fdec *d, uint64_t *end);
 /* CDEF-END */
 
 #ifdef __cplusplus

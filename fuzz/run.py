@@ -31,6 +31,9 @@ C_TARGETS = {
                "decode"),
     "encode": (["fuzz/fuzz_encode.c", "csrc/encode.c", "csrc/scan.c", "csrc/decode.c", "csrc/dict.c", "csrc/stream.c"],
                "encode"),
+    # the stream I/O path: splitter, framing and both feed loops, whole vs chunked
+    "stream": (["fuzz/fuzz_stream.c", "csrc/split.c", "csrc/frame.c", "csrc/decode.c", "csrc/dict.c", "csrc/stream.c",
+                "csrc/encode.c", "csrc/scan.c"], "stream"),
 }
 
 
@@ -61,6 +64,8 @@ def seeds(kind: str) -> list[bytes]:
         return [b"\0" + m for m in messages]
     if kind == "encode":
         return [b"\0" + x for x in xmls]
+    if kind == "stream":  # fuzz_stream: options byte, then frames or raw XML (both loops get both)
+        return stream_seeds()
     # stream mode (fuzz_diff: options 0x40 | exact << 5 | k << 2): element frame k + 1's body
     from xmppbin import stream
 
@@ -83,6 +88,34 @@ def seeds(kind: str) -> list[bytes]:
                 k += 1
             pos = p + n
     return [b"\0" + m for m in messages] + [b"\x82" + x for x in xmls] + bodies
+
+
+def stream_seeds() -> list[bytes]:
+    """Raw XML streams of the capture (first 4 KB of each direction) and their
+    frames, with a few option bytes (exact, in_stream, chunk sizes)."""
+    import base64
+
+    from xmppbin import stream
+    from xmppbin.errors import XmppbinError
+
+    with open(os.path.join(ROOT, "tests", "data", "capture-session.jsonl"), encoding="utf-8") as f:
+        next(f)
+        recs = [json.loads(line) for line in f]
+    raw: dict = {}
+    for r in recs:
+        data = r["data"].encode() if "data" in r else base64.b64decode(r["data_b64"])
+        raw[(r["conn"], r["dir"])] = raw.get((r["conn"], r["dir"]), b"") + data
+    out = []
+    for i, data in enumerate(raw.values()):
+        data = data[:4000]
+        out.append(bytes([(i % 4) << 5]) + data)
+        for exact in (0, 1):
+            try:
+                frames = stream.encode_stream([data], exact=bool(exact), table_size=4096)
+            except XmppbinError:
+                continue
+            out.append(bytes([exact | (i % 4) << 5]) + frames[:4000])
+    return out
 
 
 def build_c(name: str) -> str:
@@ -134,7 +167,7 @@ def run_diff(seconds: int) -> tuple[int, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("targets", nargs="*", default=["decode", "encode", "diff"])
+    ap.add_argument("targets", nargs="*", default=["decode", "encode", "stream", "diff"])
     ap.add_argument("--seconds", type=int, default=60)
     args = ap.parse_args()
     if shutil.which("clang") is None and any(t in C_TARGETS for t in args.targets):

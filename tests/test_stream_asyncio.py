@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import pytest
+from conftest import BACKENDS
 from test_stream import STREAMS
 
 import xmppbin
@@ -60,9 +61,9 @@ def test_session_over_a_real_socket(key):
 
 def test_truncated_socket_stream_raises():
     async def run():
-        frames = stream.encode_stream([b"<stream:stream xmlns='jabber:client' "
-                                       b"xmlns:stream='http://etherx.jabber.org/streams'>"
-                                       b"<message><body>hi</body></message>"])
+        frames = stream.encode_stream([(b"<stream:stream xmlns='jabber:client' "
+                                        b"xmlns:stream='http://etherx.jabber.org/streams'>"
+                                        b"<message><body>hi</body></message>")])
         reader = asyncio.StreamReader()
         reader.feed_data(frames[:-1])
         reader.feed_eof()
@@ -70,3 +71,37 @@ def test_truncated_socket_stream_raises():
 
     with pytest.raises(xmppbin.TruncatedError):
         asyncio.run(run())
+
+
+class _Reader:
+    """An asyncio-reader stand-in that returns fixed pieces."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = list(pieces)
+
+    async def read(self, n: int) -> bytes:
+        return self.pieces.pop(0) if self.pieces else b""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_read_events_yields_the_events_before_an_error(backend):
+    previous = xmppbin.backend
+    xmppbin._use_backend(backend)
+    try:
+        enc = stream.StreamEncoder(exact=True)
+        raw = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+               b"<presence/><message><body>x</body></message>")
+        frames = enc.feed(raw) + b"\x06\xff\xff\xff"  # an element frame that does not decode
+
+        async def collect():
+            got = []
+            with pytest.raises(xmppbin.DecodeError) as ei:
+                async for ev in stream.read_events(_Reader([frames])):
+                    got.append(ev)
+            return got, ei.value
+
+        got, err = asyncio.run(collect())
+        assert b"".join(ev.xml for ev in got) == raw and err.events == []
+        assert err.offset >= len(frames) - 4
+    finally:
+        xmppbin._use_backend(previous)

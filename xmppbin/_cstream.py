@@ -2,26 +2,31 @@
 stream and the coding of its message bodies, for xmppbin/stream.py.
 
 StreamEncoder / StreamDecoder use it when the active backend is C and the
-dictionary is 1 (``state_for``); the frames, the splitter, the never-indexed
-ordinals and the error offsets stay in stream.py. Output and errors are those
-of the reference (xmppbin/encoder.py, decoder.py with a StreamState): the same
-bytes, the same exception class and offset (and limit).
+dictionary is 1 (``state_for``). Their feed() is one call into the C feed loops
+(csrc/frame.c, csrc/split.c: EncodeFeeder, DecodeFeeder), which split, frame and
+code every ordinary unit; stream.py handles the rare units the loops hand back
+(stream headers, end tags, elements that may hold never-indexed values). Output
+and errors are those of the reference (xmppbin/encoder.py, decoder.py with a
+StreamState, stream.py's XmlSplitter and framing): the same bytes, the same
+exception class and offset (and limit).
 
 Importing this module raises ImportError when the extension is not built.
 """
 from __future__ import annotations
 
+import re
 from array import array as _array
-from typing import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._cdecoder import _ERRORS as _DEC_ERRORS
 from ._cdecoder import _options as _decode_options
 from ._cencoder import _ERRORS as _ENC_ERRORS
 from ._cencoder import _options as _encode_options
 from ._cencoder import _utf8
-from ._cerrors import c_error
+from ._cerrors import LIMIT_NAMES, c_error
 from ._xmppbin_c import ffi, lib
-from .errors import DecodeLimitError, EncodeLimitError
+from .errors import DecodeLimitError, EncodeLimitError, XmppbinError
 from .limits import Limits
 from .xmlscan import scan
 
@@ -31,6 +36,64 @@ if lib.xb_init() != 0:
 #: limits for re-reading a decoded stream header (already within the caller's)
 _HEADER_LIMITS = Limits(*(5 * ((1 << 31) - 1,)))
 _U32 = next(c for c in "IL" if _array(c).itemsize == 4)
+_FEED_LIMITS = {**LIMIT_NAMES, lib.XB_LIMIT_MAX_FRAME: "max_frame"}
+_KINDS = ("element", "text", "open", "close")
+_fdec_feed = lib.xb_fdec_feed
+assert lib.XB_FEED_DONE == 0
+
+
+# The root start tag of a stream header the C coder has accepted (so well-formed):
+# a prolog of whitespace, declaration, PIs and comments, then the start tag, with
+# attribute values that need no unescaping or normalization; else None (scan it).
+_PROLOG = re.compile(rb"(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
+_VALUE = rb"(?:'[^'<&\t\r\n]*'|\"[^\"<&\t\r\n]*\")"
+_NAME = rb"[^\s/>!?=\"'<&]+"
+_START = re.compile(rb"<(" + _NAME + rb")((?:[ \t\r\n]+" + _NAME + rb"[ \t\r\n]*=[ \t\r\n]*" + _VALUE
+                    + rb")*)[ \t\r\n]*>")
+_ATTR = re.compile(rb"(" + _NAME + rb")[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")")
+
+
+def header_root(xml: bytes) -> tuple[str, list[tuple[str, str]]] | None:
+    """(qname, [(attribute qname, value)]) of a well-formed stream header's root
+    start tag (the events stream.py takes from a scan), or None when the quick
+    reading does not apply (the caller scans)."""
+    m = _START.match(xml, _PROLOG.match(xml).end())  # type: ignore[union-attr]
+    if m is None or m.end() != len(xml):
+        return None
+    try:
+        return m.group(1).decode(), [(a.decode(), (v1 or v2).decode()) for a, v1, v2 in _ATTR.findall(m.group(2))]
+    except UnicodeDecodeError:
+        return None
+
+
+def _feed_error(res, errors: dict, limit_cls: type) -> Exception:
+    """The exception of a failed feed call (offsets from the stream's start)."""
+    code = res.error
+    msg = ffi.string(res.message).decode("utf-8", "replace")
+    if code == lib.XB_ERR_LIMIT:
+        return limit_cls(msg, res.offset, _FEED_LIMITS.get(res.limit, ""))
+    if code == lib.XB_ERR_NOMEM:
+        return MemoryError(msg)
+    cls = errors.get(code)
+    if cls is None:
+        return RuntimeError(f"xmppbin C stream feed failed (code {code}): {msg}")
+    return cls(msg, res.offset)
+
+
+def _events(res, make: Callable[[str, bytes], Any], out: list) -> None:
+    """Append the events of a feed result (one XML buffer, (kind, offset, length)
+    triples) to out, each built by make(kind, xml)."""
+    n = res.nevents
+    if not n:
+        return
+    blob = ffi.buffer(res.data, res.size)[:]
+    ev = ffi.unpack(res.events, 3 * n)
+    if n == 1:
+        out.append(make(_KINDS[ev[0]], blob))
+        return
+    for i in range(0, 3 * n, 3):
+        o = ev[i + 1]
+        out.append(make(_KINDS[ev[i]], blob[o : o + ev[i + 2]]))
 
 
 class CStreamState:
@@ -49,6 +112,20 @@ class CStreamState:
         """An OPEN frame: the state emptied, with this budget and mode."""
         if lib.xb_stream_reset(self._p, budget, 1 if exact else 0):
             raise ValueError(f"table budget {budget} is too large for the C stream state")
+
+    @staticmethod
+    def header_root(xml: bytes) -> tuple[str, list[tuple[str, str]]] | None:
+        """header_root(): the root start tag of an accepted stream header, or None."""
+        return header_root(xml)
+
+    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool, names: list[bytes],
+                      every_element: bool) -> EncodeFeeder:
+        """The C feed loop of a StreamEncoder coding with this state."""
+        return EncodeFeeder(self, limits, max_frame, in_stream, names, every_element)
+
+    def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any]) -> DecodeFeeder:
+        """The C feed loop of a StreamDecoder decoding with this state."""
+        return DecodeFeeder(self, max_frame, make)
 
     def table(self) -> list[str]:
         """The strings of the dynamic table, oldest first (as History.entries)."""
@@ -73,7 +150,7 @@ class CStreamState:
                                   len(sec) if sec else 0, res)
         if rc:
             raise c_error(res, _ENC_ERRORS, EncodeLimitError, "stream encoder")
-        return ffi.unpack(res.data, res.size)
+        return ffi.buffer(res.data, res.size)[:]
 
 
     def decode(self, body: bytes, open_root: bool, limits: Limits, context: Mapping[str, str],
@@ -92,9 +169,146 @@ class CStreamState:
             lib.xb_free(res.data)
         if not open_root:
             return out, []
+        quick = header_root(out)
+        if quick is not None:
+            return out, [("S", quick[0], quick[1])]
         sc = scan(out, _HEADER_LIMITS, context, True, True, True)
         root = next(e for e in sc.events if e[0] == "S")
         return out, [("S", root[1], [(it[0], it[1]) for it in root[2]])]
+
+
+class EncodeFeeder:
+    """The encoder feed loop (xb_fenc) of one StreamEncoder: splitter, element
+    coding with the state, framing, in one C call per feed."""
+
+    def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
+                 names: list[bytes], every_element: bool) -> None:
+        lens = ffi.new("size_t[]", [len(n) for n in names] or [0])
+        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, b"".join(names), lens,
+                            len(names), 1 if every_element else 0)
+        if p == ffi.NULL:
+            raise MemoryError("xmppbin C stream encoder could not be created")
+        self._state = state  # the feeder borrows its xb_stream
+        self._p = ffi.gc(p, lib.xb_fenc_free)
+        self._res = ffi.new("xb_feed_result *")
+        self._limits = limits
+        self._ctx: Mapping[str, str] | None = None
+        self._ac: bool | None = None
+        self._opt: Any = None
+
+    def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
+             out: list[bytes]) -> tuple[int, bytes, int] | None:
+        """Append the frames of the units data completes to out; None when all
+        are done, else (kind, XML, stream offset) of the unit left to the caller
+        (feed b"" after coding it). Errors carry nothing; the caller adds out."""
+        if context is not self._ctx or allow_comments is not self._ac:
+            # the option struct, kept while the context object stays (a stream header makes a new one)
+            self._opt = _encode_options(self._limits, context, False, allow_comments, False)
+            self._ctx, self._ac = context, allow_comments
+        res = self._res
+        rc = lib.xb_fenc_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data),
+                              opened, self._opt[0], res)
+        if res.size:
+            out.append(ffi.buffer(res.data, res.size)[:])
+        if rc == lib.XB_FEED_DONE:
+            return None
+        if rc == lib.XB_FEED_PENDING:
+            return res.kind, ffi.buffer(res.unit, res.unit_size)[:], res.unit_offset
+        raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
+
+    def flush(self) -> bytes:
+        """The TEXT frame of trailing whitespace (or b""); an unfinished unit raises."""
+        res = self._res
+        if lib.xb_fenc_flush(self._p, res) != lib.XB_FEED_DONE:
+            raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
+        return ffi.buffer(res.data, res.size)[:]
+
+
+class DecodeFeeder:
+    """The decoder feed loop (xb_fdec) of one StreamDecoder: frame parser,
+    ELEMENT and TEXT frames, in one C call per feed."""
+
+    def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any]) -> None:
+        p = lib.xb_fdec_new(state._p, max_frame)
+        if p == ffi.NULL:
+            raise MemoryError("xmppbin C stream decoder could not be created")
+        self._state = state  # the feeder borrows its xb_stream
+        self._p = ffi.gc(p, lib.xb_fdec_free)
+        self._res = ffi.new("xb_feed_result *")
+        self._make = make
+        self._end = ffi.new("uint64_t *")
+        self._ctx: Mapping[str, str] | None = None
+        self._limits: Limits | None = None
+        self._ac: bool | None = None
+        self._opt: Any = None
+        self._opt0: Any = None
+        #: bytes still needed before the frame being received can complete or fail;
+        #: a caller fed fewer appends them to ``held`` instead of calling feed()
+        self.need = 0
+        self.held = bytearray()
+
+    def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
+             out: list) -> tuple[int, bytes, int] | None:
+        """Append the events of the frames data completes to out; None when all
+        are done, else (type, payload, stream offset of the payload) of an OPEN
+        or CLOSE frame (consumed) left to the caller (feed b"" after it)."""
+        if context is not self._ctx or limits is not self._limits or allow_comments is not self._ac:
+            # the option struct, kept while the context object stays (an OPEN frame makes a new one)
+            self._opt = _decode_options(limits, context, bool(allow_comments))
+            self._opt0 = self._opt[0]
+            self._ctx, self._limits, self._ac = context, limits, allow_comments
+        if self.held:
+            self.held += data
+            data = bytes(self.held)
+            self.held.clear()
+        res = self._res
+        rc = _fdec_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data), opened,
+                        self._opt0, res)
+        self.need = res.need
+        if res.nevents:
+            _events(res, self._make, out)
+        if not rc:  # XB_FEED_DONE
+            return None
+        if rc == lib.XB_FEED_PENDING:
+            return res.kind, ffi.buffer(res.unit, res.unit_size)[:], res.unit_offset
+        raise _feed_error(res, _DEC_ERRORS, DecodeLimitError)
+
+    def buffered(self) -> tuple[int, int]:
+        """(bytes held in an unfinished frame, stream offset after them)."""
+        n = lib.xb_fdec_held(self._p, self._end) + len(self.held)
+        return n, self._end[0] + len(self.held)
+
+
+class CXmlSplitter:
+    """The C splitter alone (xb_split), with XmlSplitter's interface, for tests:
+    feed() returns StreamEvent-like (kind, xml) tuples built by make."""
+
+    def __init__(self, *, max_size: int = Limits().max_size, in_stream: bool = False,
+                 make: Callable[[str, bytes], Any] = lambda k, x: (k, x)) -> None:
+        p = lib.xb_split_new(max_size, 1 if in_stream else 0)
+        if p == ffi.NULL:
+            raise MemoryError("xmppbin C splitter could not be created")
+        self._p = ffi.gc(p, lib.xb_split_free)
+        self._res = ffi.new("xb_feed_result *")
+        self._make = make
+
+    def feed(self, data) -> list:
+        buf = ffi.from_buffer(data)
+        res = self._res
+        rc = lib.xb_split_feed(self._p, buf, len(buf), res)
+        out: list = []
+        _events(res, self._make, out)
+        if rc != lib.XB_FEED_DONE:
+            e = _feed_error(res, _ENC_ERRORS, EncodeLimitError)
+            if isinstance(e, XmppbinError):
+                e.events = out  # type: ignore[attr-defined]
+            raise e
+        return out
+
+    def close(self) -> None:
+        res = self._res
+        if lib.xb_split_close(self._p, res) != lib.XB_FEED_DONE:
+            raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
 
 
 def state_for(dictionary, budget: int, exact: bool) -> CStreamState | None:

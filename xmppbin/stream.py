@@ -26,7 +26,8 @@ cannot probe them.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from . import decoder as _decoder
 from . import encoder as _encoder
@@ -59,6 +60,10 @@ DEFAULT_TABLE_SIZE = 16384
 MAX_TABLE_SIZE = 65536
 #: largest frame payload accepted (bytes)
 DEFAULT_MAX_FRAME = 1 << 20
+#: largest max_frame of an encoder: every frame it writes has a header of at most 4 bytes
+MAX_ENCODER_FRAME = (1 << 25) - 1
+#: largest max_table_size of a decoder: the budget of an OPEN frame is a varint of at most 3 bytes
+MAX_OPEN_BUDGET = (1 << 21) - 1
 MAX_FRAME_HEADER = 4  # bytes of the varint: payload lengths below 2**27 (ELEMENT), 2**25 (others)
 
 SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -168,18 +173,24 @@ class XmlSplitter:
         self.stream_name: bytes | None = None
         self._resume = (0, 0)  # (position, depth) reached in an unfinished element
 
-    def feed(self, data: bytes) -> list[StreamEvent]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
+        """The units completed by data. An error carries the units completed
+        before it in this call as ``e.events``."""
         self.buf += data
-        out = []
-        while True:
-            ev = self._next()
-            if ev is None:
-                break
-            out.append(ev)
-        if len(self.buf) > self.max_size:
-            raise EncodeLimitError(
-                f"a stream unit is longer than max_size={self.max_size}", self.base + self.max_size, "max_size"
-            )
+        out: list[StreamEvent] = []
+        try:
+            while True:
+                ev = self._next()
+                if ev is None:
+                    break
+                out.append(ev)
+            if len(self.buf) > self.max_size:
+                raise EncodeLimitError(
+                    f"a stream unit is longer than max_size={self.max_size}", self.base + self.max_size, "max_size"
+                )
+        except XmppbinError as e:
+            e.events = out  # type: ignore[attr-defined]
+            raise
         return out
 
     def close(self) -> None:
@@ -226,15 +237,15 @@ class XmlSplitter:
                 raise MalformedXMLError("end tag outside the stream", self.base)
             self.depth = 0
             return self._take(end + 1, "close")
-        end = self._tag_end(0)
-        if end is None:
+        tend = self._tag_end(0)
+        if tend is None:
             return None
         name = re.match(rb"<([^\s/>]+)", buf)
         qname = name.group(1) if name else b""
         if self.depth == 0 or qname == self.stream_name:
-            if buf[end - 2] == 0x2F:  # '/>' : a self-closed element, not a header
-                return self._take(end, "element")
-            return self._open(end)
+            if buf[tend - 2] == 0x2F:  # '/>' : a self-closed element, not a header
+                return self._take(tend, "element")
+            return self._open(tend)
         return self._element()
 
     def _open(self, end: int) -> StreamEvent:
@@ -357,7 +368,7 @@ def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_inde
                 if a == "xmlns" or a.startswith("xmlns:"):
                     continue
                 apfx, _, alocal = a.rpartition(":")
-                expanded = "{%s}%s" % (scope.get(apfx, ""), alocal) if apfx else alocal
+                expanded = f"{{{scope.get(apfx, '')}}}{alocal}" if apfx else alocal
                 if never_index is not None and never_index("attr", expanded, it[1]):
                     out.append(ordinal)
                 ordinal += 1
@@ -370,11 +381,65 @@ def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_inde
         elif t == "T" and names:
             ns, local = names[-1]
             if (ns, local) in secret_elements or (
-                never_index is not None and never_index("text", "{%s}%s" % (ns, local), e[1])
+                never_index is not None and never_index("text", f"{{{ns}}}{local}", e[1])
             ):
                 out.append(ordinal)
             ordinal += 1
     return out
+
+
+def _check_option(name: str, value: Any, lo: int, hi: int) -> None:
+    """Validate an integer option as Limits does: ValueError naming it."""
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an int in {lo}..{hi}, got {value!r}")
+
+
+def _again(e: XmppbinError, what: str, empty: Any) -> XmppbinError:
+    """A new exception equal to a stored failure (class, reason, offset, limit),
+    carrying nothing (what: "frames" or "events")."""
+    x = _shift(e, 0)
+    setattr(x, what, empty)
+    return x
+
+
+# A top-level element that is one start tag, character data and its end tag (or
+# an empty-element tag): SASL and SASL2 nonzas. Attribute values that would need
+# unescaping or normalization are left to the scan.
+_QVALUE = rb"(?:'[^'<&\t\r\n]*'|\"[^\"<&\t\r\n]*\")"
+_QNAME_B = rb"[^\s/>!?=\"'<&]+"
+_QATTR = re.compile(rb"(" + _QNAME_B + rb")[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|\"([^\"]*)\")")
+_QELEMENT = re.compile(rb"<(" + _QNAME_B + rb")((?:[ \t\r\n]+" + _QNAME_B + rb"[ \t\r\n]*=[ \t\r\n]*" + _QVALUE
+                       + rb")*)[ \t\r\n]*(?:/>|>([^<]*?[^ \t\r\n<][^<]*)</\1[ \t\r\n]*>)")
+
+
+def _quick_secrets(xml: bytes, context: Mapping[str, str], secret_elements) -> list[int] | None:
+    """_secret_ordinals without a scan (and without a never_index callback) for an
+    element of a start tag, non-whitespace character data and its end tag, or an
+    empty-element tag; None for anything else (scan it). The element's
+    attributes have ordinals 0..n-1 and its text n."""
+    m = _QELEMENT.fullmatch(xml)
+    if m is None:
+        return None
+    try:
+        qname = m.group(1).decode()
+        attrs = [(a.decode(), (v1 or v2).decode()) for a, v1, v2 in _QATTR.findall(m.group(2))]
+    except UnicodeDecodeError:
+        return None
+    pfx, _, local = qname.rpartition(":")
+    ns = context.get(pfx, "") if pfx != "xml" else XML_NS
+    n = 0
+    for a, v in attrs:
+        if a == "xmlns":
+            if not pfx:
+                ns = v
+        elif a.startswith("xmlns:"):
+            if a[6:] == pfx:
+                ns = v
+        else:
+            n += 1
+    if m.group(3) is None or (ns, local) not in secret_elements:
+        return []
+    return [n]
 
 
 class StreamEncoder:
@@ -384,6 +449,13 @@ class StreamEncoder:
     yourself with open()/element()/text()/close(). never_index(kind, name,
     value) -> bool marks further values as secrets (kind "attr" or "text";
     name the attribute's, or the parent element's, expanded name "{ns}local").
+
+    Errors (spec 14.5): an XmppbinError raised by feed() or flush() carries
+    the frames of the units completed before the error in that call as
+    ``e.frames`` (bytes, possibly empty): what was returned before plus
+    ``e.frames`` is the same for any chunking of the input. After any
+    XmppbinError the encoder is failed: every later call raises an error of
+    the same class, reason, offset (and limit), with ``e.frames == b""``.
     """
 
     def __init__(
@@ -400,8 +472,8 @@ class StreamEncoder:
         dictionary: int = 1,
         **limits: int,
     ) -> None:
-        if not isinstance(table_size, int) or not 0 <= table_size <= MAX_TABLE_SIZE:
-            raise ValueError(f"table_size must be 0..{MAX_TABLE_SIZE}")
+        _check_option("table_size", table_size, 0, MAX_TABLE_SIZE)
+        _check_option("max_frame", max_frame, 1, MAX_ENCODER_FRAME)
         self.limits = Limits(**limits)
         self.allow_comments = allow_comments
         self.never_index = never_index
@@ -416,10 +488,14 @@ class StreamEncoder:
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
         self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
         self._opened = False
+        self._failed: XmppbinError | None = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
         names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
         self._secret_names = re.compile(b"|".join(map(re.escape, names))) if names else None
+        # the C feed loop (splitter, framing, element coding), None with the reference
+        self._feeder = None if self._c is None else self._c.encode_feeder(
+            self.limits, max_frame, in_stream, names, never_index is not None)
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -460,9 +536,41 @@ class StreamEncoder:
                                    0, "max_frame")
         return frame(kind, payload)
 
+    def _guard(self, fn: Callable[[Any], bytes], arg: Any) -> bytes:
+        """A unit method: refused once failed; an error fails the encoder."""
+        if self._failed is not None:
+            raise _again(self._failed, "frames", b"")
+        try:
+            return fn(arg)
+        except XmppbinError as e:
+            e.frames = b""  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+
     def open(self, xml: bytes | str) -> bytes:
         """A stream header (optionally with its XML declaration): resets the state."""
+        return self._guard(self._open, xml)
+
+    def element(self, xml: bytes | str) -> bytes:
+        """A top-level element (stanza or nonza) of the open stream."""
+        return self._guard(self._element, xml)
+
+    def text(self, ws: bytes | str) -> bytes:
+        """Whitespace between top-level units (e.g. a keepalive)."""
+        return self._guard(self._text, ws)
+
+    def close(self, xml: bytes | str = b"</stream:stream>") -> bytes:
+        """The closing tag of the stream."""
+        return self._guard(self._close, xml)
+
+    def encode(self, event: StreamEvent) -> bytes:
+        """The frames of one unit (open(), element(), text() or close() by its kind)."""
+        return self._guard(self._encode, event)
+
+    def _open(self, xml: bytes | str) -> bytes:
         s = self._s
+        if self._c is not None and self.never_index is None and type(xml) is bytes:
+            return self._open_c(xml)
         sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
         root = next(e for e in sc.events if e[0] == "S")
         s.state = _encoder.StreamState(self.table_size)
@@ -474,18 +582,42 @@ class StreamEncoder:
         self._opened = True
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
 
-    def element(self, xml: bytes | str) -> bytes:
-        """A top-level element (stanza or nonza) of the open stream."""
+    def _open_c(self, xml: bytes) -> bytes:
+        """_open with the C coder and no never_index callback: the header has no
+        never-indexed values (secret elements concern text), so the C coder
+        scans and codes it (same errors as the scan), and the root's name and
+        bindings are read from the accepted start tag."""
+        s = self._s
+        c = self._c
+        assert c is not None
+        s.state = _encoder.StreamState(self.table_size)
+        c.reset(self.table_size, s.exact)
+        s.context = dict(s.base_context)  # the header is coded in the outer context
+        body = c.encode(xml, self.limits, s.context, self.allow_comments, True, [])
+        root = c.header_root(xml)
+        if root is None:
+            sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
+            ev = next(e for e in sc.events if e[0] == "S")
+            root = ev[1], [(it[0], it[1]) for it in ev[2]]
+        s.opened(*root)
+        self._opened = True
+        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+
+    def _element(self, xml: bytes | str) -> bytes:
         s = self._s
         sc = None
         if self._c is None or self._needs_scan(xml):
+            if self._c is not None and self.never_index is None and type(xml) is bytes:
+                quick = _quick_secrets(xml, s.context, self.secret_elements)
+                if quick is not None:  # a lone secret element (SASL): no scan in Python
+                    body = self._c.encode(xml, self.limits, s.context, self.allow_comments, False, quick)
+                    return self._announce() + self._frame(FRAME_ELEMENT, body)
             sc = scan(xml, self.limits, s.context, self.allow_comments, False, s.exact)
         body = self._message(sc, xml)
         head = self._announce()
         return head + self._frame(FRAME_ELEMENT, body)
 
-    def text(self, ws: bytes | str) -> bytes:
-        """Whitespace between top-level units (e.g. a keepalive)."""
+    def _text(self, ws: bytes | str) -> bytes:
         data = ws.encode("utf-8") if isinstance(ws, str) else bytes(ws)
         if not data or _WS.fullmatch(data) is None:
             raise MalformedXMLError("only whitespace may stand between top-level elements", 0)
@@ -494,8 +626,7 @@ class StreamEncoder:
                                    self.limits.max_size, "max_size")
         return self._frame(FRAME_TEXT, data)
 
-    def close(self, xml: bytes | str = b"</stream:stream>") -> bytes:
-        """The closing tag of the stream."""
+    def _close(self, xml: bytes | str) -> bytes:
         data = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
         name = _close_name(data)
         if name is None:
@@ -503,48 +634,101 @@ class StreamEncoder:
         s = self._s
         if s.stream_qname is not None and name != s.stream_qname:
             raise MalformedXMLError(f"end tag does not match <{s.stream_qname}>", 0)
-        if s.stream_qname is not None and data == f"</{name}>".encode("utf-8"):
+        if s.stream_qname is not None and data == f"</{name}>".encode():
             data = b""  # the plain end tag of the open stream header
         return self._frame(FRAME_CLOSE, data)
 
-    def encode(self, event: StreamEvent) -> bytes:
+    def _encode(self, event: StreamEvent) -> bytes:
         kind, xml = event
         if kind == "element":
-            return self.element(xml)
+            return self._element(xml)
         if kind == "text":
-            return self.text(xml)
+            return self._text(xml)
         if kind == "open":
-            return self.open(xml)
+            return self._open(xml)
         if kind == "close":
-            return self.close(xml)
+            return self._close(xml)
         raise ValueError(f"unknown stream event kind {kind!r}")
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
         """Raw XML stream bytes in, frames for every unit completed so far out.
-        Error offsets count from the start of everything fed."""
-        out = []
-        for ev in self._splitter.feed(data):  # splitter errors count from the start already
+        Error offsets count from the start of everything fed; an error carries
+        the frames completed before it in this call as ``e.frames``."""
+        if self._failed is not None:
+            raise _again(self._failed, "frames", b"")
+        out: list[bytes] = []
+        try:
+            if self._feeder is not None:
+                self._feed_c(data, out)
+                return b"".join(out)
             try:
-                out.append(self.encode(ev))
+                evs = self._splitter.feed(data)  # splitter errors count from the start already
+                err: XmppbinError | None = None
             except XmppbinError as e:
-                raise _shift(e, self._pos) from None
-            self._pos += len(ev.xml)
+                evs, err = getattr(e, "events", []), e
+            for ev in evs:
+                try:
+                    out.append(self._encode(ev))
+                except XmppbinError as e:
+                    raise _shift(e, self._pos) from None
+                self._pos += len(ev.xml)
+            if err is not None:
+                raise err
+        except XmppbinError as e:
+            e.frames = b"".join(out)  # type: ignore[attr-defined]
+            self._failed = e
+            raise
         return b"".join(out)
+
+    def _feed_c(self, data, out: list[bytes]) -> None:
+        """One call into the C feed loop, and back to Python only for the units it
+        leaves to stream.py: stream headers, end tags, the first element of a
+        stream without a header, and elements that may hold never-indexed values."""
+        feeder = self._feeder
+        assert feeder is not None
+        r = feeder.feed(data, self._s.context, self.allow_comments, self._opened, out)
+        while r is not None:
+            kind, xml, pos = r
+            try:
+                out.append(self._encode(StreamEvent(FRAME_KINDS[kind], xml)))
+            except XmppbinError as e:
+                raise _shift(e, pos) from None
+            r = feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out)
 
     def flush(self) -> bytes:
         """End of input: any unfinished unit is an error; trailing whitespace is sent."""
-        out = b""
-        buf = bytes(self._splitter.buf)
-        if buf and _WS.fullmatch(buf):
-            self._splitter.buf.clear()
-            out = self.text(buf)
-        self._splitter.close()
-        return out
+        if self._failed is not None:
+            raise _again(self._failed, "frames", b"")
+        try:
+            if self._feeder is not None:
+                return self._feeder.flush()
+            out = b""
+            buf = bytes(self._splitter.buf)
+            if buf and _WS.fullmatch(buf):
+                try:
+                    out = self._text(buf)
+                except XmppbinError as e:
+                    raise _shift(e, self._splitter.base) from None
+                self._splitter.buf.clear()
+            self._splitter.close()
+            return out
+        except XmppbinError as e:
+            e.frames = b""  # type: ignore[attr-defined]
+            self._failed = e
+            raise
 
 
 class StreamDecoder:
     """Decodes frames, fed in any chunking (one byte at a time included), back
-    into stream units. Memory: the table budget plus one frame."""
+    into stream units. Memory: the table budget plus one frame.
+
+    Errors (spec 14.5): an XmppbinError raised by feed() carries the events
+    decoded before the error in that call as ``e.events`` (a list, possibly
+    empty): the events returned before plus ``e.events`` are the same for any
+    chunking of the input, followed by the same error. After any XmppbinError
+    the decoder is failed: every later feed() or close() raises an error of
+    the same class, reason, offset (and limit), with ``e.events == []``.
+    """
 
     def __init__(
         self,
@@ -555,6 +739,8 @@ class StreamDecoder:
         max_frame: int = DEFAULT_MAX_FRAME,
         **limits: int,
     ) -> None:
+        _check_option("max_table_size", max_table_size, 0, MAX_OPEN_BUDGET)
+        _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
         self.limits = Limits(**limits)
         self.allow_comments = allow_comments
         self.max_table_size = max_table_size
@@ -562,18 +748,56 @@ class StreamDecoder:
         self.buf = bytearray()
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
+        self._failed: XmppbinError | None = None
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
+        # the C feed loop (frame parser, element and text frames), None with the reference
+        self._feeder = None if self._c is None else self._c.decode_feeder(max_frame, StreamEvent)
 
-    def feed(self, data: bytes) -> list[StreamEvent]:
-        self.buf += data
-        out = []
-        while True:
-            ev = self._next()
-            if ev is None:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
+        """The events of every frame completed so far. An error carries the events
+        decoded before it in this call as ``e.events``."""
+        if self._failed is not None:
+            raise _again(self._failed, "events", [])
+        out: list[StreamEvent] = []
+        try:
+            feeder = self._feeder
+            if feeder is not None:
+                n = len(data)
+                if n < feeder.need:  # cannot complete the frame being received: keep it
+                    feeder.held += data
+                    feeder.need -= n
+                    return out
+                r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
+                if r is not None:
+                    self._feed_c(r, out)
                 return out
-            if ev is not _NOTHING:
+            self.buf += data
+            while True:
+                ev = self._next()
+                if ev is None:
+                    return out
+                if ev is not _NOTHING:
+                    out.append(ev)
+        except XmppbinError as e:
+            e.events = out  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+
+    def _feed_c(self, r: tuple[int, bytes, int] | None, out: list[StreamEvent]) -> None:
+        """After the C feed loop stopped at an OPEN or CLOSE frame r (they change
+        the context and the stream's name): decode it here and go on in C."""
+        feeder = self._feeder
+        assert feeder is not None
+        while r is not None:
+            kind, payload, base = r
+            try:
+                ev = self._frame(kind, payload)
+            except DecodeError as e:
+                raise _shift(e, base) from None
+            if ev is not None:
                 out.append(ev)
+            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
 
     def events(self, chunks: Iterable[bytes]) -> Iterator[StreamEvent]:
         for c in chunks:
@@ -582,8 +806,14 @@ class StreamDecoder:
 
     def close(self) -> None:
         """The input ended: a partial frame is a TruncatedError."""
-        if self.buf:
-            raise TruncatedError("the stream ends inside a frame", self.offset + len(self.buf))
+        if self._failed is not None:
+            raise _again(self._failed, "events", [])
+        end = self._feeder.buffered() if self._feeder is not None else (len(self.buf), self.offset + len(self.buf))
+        if end[0]:
+            e = TruncatedError("the stream ends inside a frame", end[1])
+            e.events = []  # type: ignore[attr-defined]
+            self._failed = e
+            raise e
 
     def _next(self) -> StreamEvent | None:
         buf = self.buf
@@ -601,6 +831,8 @@ class StreamDecoder:
             raise InvalidDataError("reserved frame type", self.offset)
         if n > self.max_frame:
             raise DecodeLimitError(f"frame of {n} bytes exceeds max_frame={self.max_frame}", self.offset, "max_frame")
+        if not self._opened and kind in (FRAME_ELEMENT, FRAME_CLOSE):
+            raise InvalidDataError(f"{FRAME_KINDS[kind]} frame before the stream's open frame", self.offset)
         if len(buf) < start + n:
             return None
         payload = bytes(buf[start : start + n])
@@ -613,7 +845,8 @@ class StreamDecoder:
         self.offset += start + n
         return _NOTHING if ev is None else ev
 
-    def _frame(self, kind: int, payload: bytes) -> StreamEvent:
+    def _frame(self, kind: int, payload: bytes) -> StreamEvent | None:
+        """The event of a frame (None for an announcement); offsets into the payload."""
         s = self._s
         if kind == FRAME_TEXT:
             if not payload or _WS.fullmatch(payload) is None:
@@ -621,7 +854,7 @@ class StreamDecoder:
             return StreamEvent("text", payload)
         if kind == FRAME_CLOSE:
             if not payload and s.stream_qname is not None:
-                return StreamEvent("close", f"</{s.stream_qname}>".encode("utf-8"))
+                return StreamEvent("close", f"</{s.stream_qname}>".encode())
             name = _close_name(payload)
             if name is None or (s.stream_qname is not None and name != s.stream_qname):
                 raise InvalidDataError("invalid stream end tag", 0)
@@ -658,7 +891,7 @@ class StreamDecoder:
             root = next(e for e in events if e[0] == "S")
             s.opened(root[1], root[2])
             return StreamEvent("open", out)
-        if not self._opened:
+        if not self._opened:  # not reached from feed(): _next checks it at the header
             raise InvalidDataError("an element frame before the stream's open frame", 0)
         out, _events = self._decode(payload, M.KIND_ELEMENT)
         return StreamEvent("element", out)
@@ -677,7 +910,7 @@ class StreamDecoder:
 _NOTHING = StreamEvent("", b"")  # a frame that yields no unit (an announcement)
 
 
-def _shift(e, base: int):
+def _shift(e: XmppbinError, base: int) -> XmppbinError:
     """The same error with its offset counted from the start of the stream."""
     args = (e.reason, e.offset + base) + ((e.limit,) if hasattr(e, "limit") else ())
     return type(e)(*args)
@@ -703,20 +936,42 @@ async def read_events(reader, decoder: StreamDecoder | None = None, chunk: int =
     """Async iterator of the stream units read from an asyncio StreamReader (or
     anything with an ``async read(n)``) carrying frames, until end of input;
     a stream that ends inside a frame raises TruncatedError. The decoding of
-    each chunk runs synchronously (it is bounded by the chunk and max_frame)."""
+    each chunk runs synchronously (it is bounded by the chunk and max_frame).
+    On bad input the events decoded before the error are yielded first, then
+    the error is raised (its ``events`` emptied: they were yielded)."""
     dec = StreamDecoder() if decoder is None else decoder
     while True:
         data = await reader.read(chunk)
         if not data:
             dec.close()
             return
-        for ev in dec.feed(data):
+        err: XmppbinError | None
+        try:
+            evs = dec.feed(data)
+        except XmppbinError as e:
+            evs, err = getattr(e, "events", []), e
+            e.events = []  # type: ignore[attr-defined]
+        else:
+            err = None
+        for ev in evs:
             yield ev
+        if err is not None:
+            raise err
 
 
 __all__ = [
-    "StreamEncoder", "StreamDecoder", "StreamEvent", "XmlSplitter", "encode_stream", "decode_stream", "read_events",
-    "frame",
-    "frame_header", "DEFAULT_TABLE_SIZE", "MAX_TABLE_SIZE", "DEFAULT_MAX_FRAME", "SECRET_ELEMENTS",
+    "DEFAULT_MAX_FRAME",
+    "DEFAULT_TABLE_SIZE",
+    "MAX_TABLE_SIZE",
+    "SECRET_ELEMENTS",
     "RestrictedXMLEncodeError",
+    "StreamDecoder",
+    "StreamEncoder",
+    "StreamEvent",
+    "XmlSplitter",
+    "decode_stream",
+    "encode_stream",
+    "frame",
+    "frame_header",
+    "read_events",
 ]

@@ -1,0 +1,451 @@
+/*
+ * Stream framing (spec 14.2) and the feed loops of StreamEncoder.feed and
+ * StreamDecoder.feed (xmppbin/stream.py): one call codes every unit or frame
+ * its input completes, calling the stream coder (xb_stream_encode,
+ * xb_stream_decode) per message; the rare units that change the stream's
+ * context (stream headers, end tags) or may hold never-indexed values are
+ * handed back to the caller (XB_FEED_PENDING), which codes them and feeds on.
+ * Errors and offsets are those of the reference (stream.py), offsets from the
+ * start of the stream.
+ *
+ * Uses: split.c (the splitter, via xb_frame.h), xmppbin.h (the stream coder).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "xb_frame.h"
+
+#define MAX_FRAME_HEADER 4
+
+static void reset_result(xb_feed_result *res)
+{
+    res->data = NULL;
+    res->size = 0;
+    res->events = NULL;
+    res->nevents = 0;
+    res->error = XB_OK;
+    res->limit = XB_LIMIT_NONE;
+    res->offset = 0;
+    res->message[0] = 0;
+    res->kind = 0;
+    res->unit = NULL;
+    res->unit_size = 0;
+    res->unit_offset = 0;
+    res->need = 0;
+}
+
+static int is_ws(unsigned c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* ---- frame writer ---- */
+/* append a frame (header varint and payload) to out; -1 out of memory */
+static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
+{
+    uint64_t v = kind == XB_UNIT_ELEMENT ? (uint64_t)n << 1 : (uint64_t)n << 3 | (uint64_t)kind << 1 | 1;
+    unsigned char *q = xb_bytes_reserve(out, 10 + n);
+    if (q == NULL)
+        return -1;
+    size_t k = 0;
+    do {
+        unsigned char b = v & 0x7F;
+        v >>= 7;
+        q[k++] = v ? (unsigned char)(b | 0x80) : b;
+    } while (v);
+    if (n)
+        memcpy(q + k, payload, n);
+    out->len += k + n;
+    return 0;
+}
+
+/* ---- encoder feed loop ---- */
+struct xb_fenc {
+    xb_split sp;
+    xb_stream *st;
+    uint32_t max_frame;
+    xb_bytes out;
+    unsigned char *names; /* secret local names, concatenated */
+    size_t *name_lens;
+    size_t nnames;
+    int every;
+};
+
+xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
+                     const size_t *name_lens, size_t nnames, int every_element)
+{
+    xb_fenc *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    xb_split_init(&e->sp, max_size, in_stream);
+    e->st = st;
+    e->max_frame = max_frame;
+    e->every = every_element;
+    size_t total = 0;
+    for (size_t i = 0; i < nnames; i++)
+        total += name_lens[i];
+    e->names = malloc(total ? total : 1);
+    e->name_lens = malloc(nnames ? nnames * sizeof(size_t) : 1);
+    if (e->names == NULL || e->name_lens == NULL) {
+        xb_fenc_free(e);
+        return NULL;
+    }
+    if (total)
+        memcpy(e->names, names, total);
+    if (nnames)
+        memcpy(e->name_lens, name_lens, nnames * sizeof(size_t));
+    e->nnames = nnames;
+    return e;
+}
+
+void xb_fenc_free(xb_fenc *e)
+{
+    if (e == NULL)
+        return;
+    xb_split_release(&e->sp);
+    xb_bytes_release(&e->out);
+    free(e->names);
+    free(e->name_lens);
+    free(e);
+}
+
+/* Whether a start tag in u[0 .. n) has one of the secret local names (after
+   an optional prefix): the element may hold never-indexed text, so stream.py
+   scans it for the ordinals. A '<' in a comment or CDATA section may give a
+   false positive, which only costs that round trip. */
+static int maybe_secret(const xb_fenc *e, const unsigned char *u, size_t n)
+{
+    if (e->nnames == 0)
+        return 0;
+    size_t i = 0;
+    while (i < n) {
+        const unsigned char *q = memchr(u + i, '<', n - i);
+        if (q == NULL)
+            return 0;
+        size_t a = (size_t)(q - u) + 1, j = a, colon = a;
+        while (j < n && !is_ws(u[j]) && u[j] != '/' && u[j] != '>') {
+            if (u[j] == ':')
+                colon = j + 1;
+            j++;
+        }
+        const unsigned char *name = u + colon;
+        size_t len = j - colon;
+        const unsigned char *s = e->names;
+        for (size_t k = 0; k < e->nnames; s += e->name_lens[k], k++)
+            if (e->name_lens[k] == len && memcmp(s, name, len) == 0)
+                return 1;
+        i = j > a ? j : a;
+    }
+    return 0;
+}
+
+static int text_frame(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off, xb_feed_result *res)
+{
+    if (n > e->sp.max_size) {
+        xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_SIZE, off + e->sp.max_size,
+                      "whitespace longer than max_size=%lu", (unsigned long)e->sp.max_size);
+        return -1;
+    }
+    if (n > e->max_frame) {
+        xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, off, "frame of %lu bytes exceeds max_frame=%lu",
+                      (unsigned long)n, (unsigned long)e->max_frame);
+        return -1;
+    }
+    if (put_frame(&e->out, XB_UNIT_TEXT, u, n)) {
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
+                 xb_feed_result *res)
+{
+    reset_result(res);
+    e->out.head = e->out.len = 0;
+    xb_bytes_trim(&e->out, XB_FEED_KEEP);
+    int rc = XB_FEED_DONE;
+    if (xb_bytes_push(&e->sp.buf, data, size)) {
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, e->sp.base, "out of memory");
+        rc = XB_FEED_ERROR;
+        goto out;
+    }
+    for (;;) {
+        int kind;
+        const unsigned char *u;
+        size_t n;
+        uint64_t off;
+        int r = xb_split_step(&e->sp, &kind, &u, &n, &off, res);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            rc = XB_FEED_ERROR;
+            break;
+        }
+        if (kind == XB_UNIT_TEXT) {
+            if (text_frame(e, u, n, off, res)) {
+                rc = XB_FEED_ERROR;
+                break;
+            }
+            continue;
+        }
+        if (kind != XB_UNIT_ELEMENT || !opened || e->every || maybe_secret(e, u, n)) {
+            res->kind = kind;
+            res->unit = u;
+            res->unit_size = n;
+            res->unit_offset = off;
+            rc = XB_FEED_PENDING;
+            break;
+        }
+        xb_encode_result er;
+        if (xb_stream_encode(e->st, (const char *)u, n, opt, NULL, 0, &er)) {
+            xb_feed_error(res, er.error, er.limit, off + er.offset, "%s", er.message);
+            rc = XB_FEED_ERROR;
+            break;
+        }
+        if (er.size > e->max_frame) {
+            xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, off, "frame of %lu bytes exceeds max_frame=%lu",
+                          (unsigned long)er.size, (unsigned long)e->max_frame);
+            rc = XB_FEED_ERROR;
+            break;
+        }
+        if (put_frame(&e->out, XB_UNIT_ELEMENT, er.data, er.size)) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+            rc = XB_FEED_ERROR;
+            break;
+        }
+    }
+out:
+    if (rc != XB_FEED_PENDING) /* a pending unit's bytes stay where they are until the next feed */
+        xb_bytes_trim(&e->sp.buf, XB_FEED_KEEP);
+    res->data = e->out.p;
+    res->size = e->out.len;
+    return rc;
+}
+
+int xb_fenc_flush(xb_fenc *e, xb_feed_result *res)
+{
+    reset_result(res);
+    e->out.head = e->out.len = 0;
+    const unsigned char *u;
+    size_t n = xb_split_held(&e->sp, &u);
+    size_t i = 0;
+    while (i < n && is_ws(u[i]))
+        i++;
+    if (i < n) {
+        xb_feed_error(res, XB_ERR_MALFORMED, XB_LIMIT_NONE, e->sp.base + n, "the stream ends inside a unit");
+        return XB_FEED_ERROR;
+    }
+    if (n) {
+        if (text_frame(e, u, n, e->sp.base, res))
+            return XB_FEED_ERROR;
+        xb_split_drop(&e->sp);
+    }
+    res->data = e->out.p;
+    res->size = e->out.len;
+    return XB_FEED_DONE;
+}
+
+/* ---- decoder feed loop ---- */
+struct xb_fdec {
+    xb_stream *st;
+    uint32_t max_frame;
+    xb_bytes in;
+    uint64_t base; /* stream offset of in.p[in.head] */
+    xb_bytes out;
+    size_t *ev;
+    size_t ev_n, ev_cap;
+};
+
+xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
+{
+    xb_fdec *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->st = st;
+    d->max_frame = max_frame;
+    return d;
+}
+
+void xb_fdec_free(xb_fdec *d)
+{
+    if (d == NULL)
+        return;
+    xb_bytes_release(&d->in);
+    xb_bytes_release(&d->out);
+    free(d->ev);
+    free(d);
+}
+
+size_t xb_fdec_held(const xb_fdec *d, uint64_t *end)
+{
+    size_t n = d->in.len - d->in.head;
+    *end = d->base + n;
+    return n;
+}
+
+static int add_event(xb_fdec *d, int kind, const void *xml, size_t n)
+{
+    unsigned char *q = xb_bytes_reserve(&d->out, n ? n : 1);
+    if (q == NULL || xb_events_push(&d->ev, &d->ev_n, &d->ev_cap, (size_t)kind, d->out.len, n))
+        return -1;
+    if (n)
+        memcpy(q, xml, n);
+    d->out.len += n;
+    return 0;
+}
+
+static const char *const FRAME_NAMES[4] = {"element", "text", "open", "close"};
+
+int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb_decode_options *opt,
+                 xb_feed_result *res)
+{
+    reset_result(res);
+    d->out.head = d->out.len = 0;
+    xb_bytes_trim(&d->out, XB_FEED_KEEP);
+    if (d->ev_cap > 3 * 4096) {
+        free(d->ev);
+        d->ev = NULL;
+        d->ev_cap = 0;
+    }
+    d->ev_n = 0;
+    int rc = XB_FEED_DONE;
+    /* Frames are parsed from the input itself when nothing is held; only an
+       unfinished frame at its end is copied (and the rest after a stop). */
+    const unsigned char *src;
+    size_t n, pos = 0;
+    int direct = d->in.head == d->in.len;
+    if (direct) {
+        d->in.head = d->in.len = 0;
+        src = (const unsigned char *)(data ? data : "");
+        n = data ? size : 0;
+    } else {
+        if (xb_bytes_push(&d->in, data, size)) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, d->base, "out of memory");
+            rc = XB_FEED_ERROR;
+            goto out;
+        }
+        src = xb_bytes_live(&d->in);
+        n = d->in.len - d->in.head;
+    }
+    for (;;) {
+        const unsigned char *u = src + pos;
+        size_t m = n - pos;
+        if (m == 0)
+            break;
+        /* the header varint: at most 4 bytes, minimal */
+        uint32_t v = 0;
+        size_t i = 0;
+        int done = 0;
+        for (; i < MAX_FRAME_HEADER && i < m; i++) {
+            v |= (uint32_t)(u[i] & 0x7F) << (7 * i);
+            if (!(u[i] & 0x80)) {
+                if (i && u[i] == 0) {
+                    xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "non-minimal varint");
+                    rc = XB_FEED_ERROR;
+                    goto out;
+                }
+                done = 1;
+                break;
+            }
+        }
+        if (!done) {
+            if (i < MAX_FRAME_HEADER) {
+                res->need = 1; /* the header goes on in the next feed */
+                break;
+            }
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "varint longer than %d bytes",
+                          MAX_FRAME_HEADER);
+            rc = XB_FEED_ERROR;
+            goto out;
+        }
+        size_t start = i + 1;
+        int kind;
+        uint32_t len;
+        if (!(v & 1)) {
+            kind = XB_UNIT_ELEMENT;
+            len = v >> 1;
+        } else {
+            kind = (int)((v >> 1) & 3);
+            len = v >> 3;
+            if (kind == XB_UNIT_ELEMENT) {
+                xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "reserved frame type");
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+        }
+        if (len > d->max_frame) {
+            xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, d->base, "frame of %lu bytes exceeds max_frame=%lu",
+                          (unsigned long)len, (unsigned long)d->max_frame);
+            rc = XB_FEED_ERROR;
+            goto out;
+        }
+        if (!opened && (kind == XB_UNIT_ELEMENT || kind == XB_UNIT_CLOSE)) {
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "%s frame before the stream's open frame",
+                          FRAME_NAMES[kind]);
+            rc = XB_FEED_ERROR;
+            goto out;
+        }
+        if (m - start < len) {
+            res->need = start + len - m; /* the payload goes on in the next feed */
+            break;
+        }
+        const unsigned char *payload = u + start;
+        uint64_t pbase = d->base + start;
+        pos += start + len; /* consumed: the payload stays valid until this call returns */
+        d->base += start + len;
+        if (kind == XB_UNIT_TEXT) {
+            size_t k = 0;
+            while (k < len && is_ws(payload[k]))
+                k++;
+            if (len == 0 || k < len) {
+                xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, pbase, "a text frame must hold whitespace only");
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+            if (add_event(d, XB_UNIT_TEXT, payload, len)) {
+                xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, pbase, "out of memory");
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+        } else if (kind == XB_UNIT_ELEMENT) {
+            xb_result r;
+            if (xb_stream_decode(d->st, (const char *)payload, len, 0, opt, &r)) {
+                xb_feed_error(res, r.error, r.limit, pbase + r.offset, "%s", r.message);
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+            int bad = add_event(d, XB_UNIT_ELEMENT, r.data, r.size);
+            xb_free(r.data);
+            if (bad) {
+                xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, pbase, "out of memory");
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+        } else { /* OPEN, CLOSE: the caller's */
+            res->kind = kind;
+            res->unit = payload;
+            res->unit_size = len;
+            res->unit_offset = pbase;
+            rc = XB_FEED_PENDING;
+            goto out;
+        }
+    }
+out:
+    if (direct) {
+        /* keep what was not consumed (the pending payload is read before the next feed) */
+        if (n > pos && xb_bytes_push(&d->in, src + pos, n - pos) && rc != XB_FEED_ERROR) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, d->base, "out of memory");
+            rc = XB_FEED_ERROR;
+        }
+    } else {
+        d->in.head += pos;
+    }
+    if (rc != XB_FEED_PENDING)
+        xb_bytes_trim(&d->in, XB_FEED_KEEP);
+    res->data = d->out.p;
+    res->size = d->out.len;
+    res->events = d->ev;
+    res->nevents = d->ev_n / 3;
+    return rc;
+}

@@ -1,0 +1,481 @@
+/*
+ * The stream unit splitter (spec 14.1), the C twin of XmlSplitter in
+ * xmppbin/stream.py: it finds unit boundaries only (the encoder's scanner
+ * validates each unit), with the same boundaries, errors and offsets for any
+ * chunking of the input.
+ *
+ * Linear time: every search that runs out of input remembers how far it got
+ * (xb_find, the resume point of an unfinished element, the known whitespace),
+ * so a later feed looks at each byte of a unit a bounded number of times.
+ *
+ * Uses: xb_frame.h (its own structs), xmppbin.h (error codes).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xb_frame.h"
+
+#define NONE ((size_t)-1)
+
+/* ---- shared helpers (also used by frame.c) ---- */
+void xb_feed_error(xb_feed_result *r, int error, int limit, uint64_t offset, const char *fmt, ...)
+{
+    va_list ap;
+    r->error = error;
+    r->limit = limit;
+    r->offset = offset;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+}
+
+unsigned char *xb_bytes_reserve(xb_bytes *b, size_t n)
+{
+    if (b->cap - b->len < n) {
+        if (b->head) { /* move the live bytes to the front first */
+            memmove(b->p, b->p + b->head, b->len - b->head);
+            b->len -= b->head;
+            b->head = 0;
+        }
+        if (b->cap - b->len < n) {
+            if (n > SIZE_MAX / 2 - b->len)
+                return NULL;
+            size_t cap = b->cap ? b->cap : 256;
+            while (cap - b->len < n)
+                cap *= 2;
+            unsigned char *p = realloc(b->p, cap);
+            if (p == NULL)
+                return NULL;
+            b->p = p;
+            b->cap = cap;
+        }
+    }
+    return b->p + b->len;
+}
+
+int xb_bytes_push(xb_bytes *b, const void *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (b->head == b->len) /* nothing live: start over at the front */
+        b->head = b->len = 0;
+    unsigned char *q = xb_bytes_reserve(b, n);
+    if (q == NULL)
+        return -1;
+    memcpy(q, data, n);
+    b->len += n;
+    return 0;
+}
+
+void xb_bytes_trim(xb_bytes *b, size_t keep)
+{
+    size_t live = b->len - b->head;
+    if (b->cap <= keep || live > b->cap / 4)
+        return;
+    if (live == 0) {
+        free(b->p);
+        memset(b, 0, sizeof *b);
+        return;
+    }
+    memmove(b->p, b->p + b->head, live);
+    b->head = 0;
+    b->len = live;
+    size_t c = live * 2 > keep ? live * 2 : keep;
+    unsigned char *p = realloc(b->p, c);
+    if (p != NULL) { /* else the larger block stays */
+        b->p = p;
+        b->cap = c;
+    }
+}
+
+void xb_bytes_release(xb_bytes *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+int xb_events_push(size_t **ev, size_t *n, size_t *cap, size_t kind, size_t off, size_t len)
+{
+    if (*cap - *n < 3) {
+        size_t c = *cap ? *cap * 2 : 96;
+        if (c > SIZE_MAX / sizeof(size_t))
+            return -1;
+        size_t *p = realloc(*ev, c * sizeof(size_t));
+        if (p == NULL)
+            return -1;
+        *ev = p;
+        *cap = c;
+    }
+    (*ev)[(*n)++] = kind;
+    (*ev)[(*n)++] = off;
+    (*ev)[(*n)++] = len;
+    return 0;
+}
+
+/* ---- character classes ---- */
+static int is_ws(unsigned c) /* the stream's whitespace: [ \t\r\n] */
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int is_space(unsigned c) /* \s of a Python bytes regex */
+{
+    return is_ws(c) || c == '\f' || c == '\v';
+}
+
+static int starts(const unsigned char *u, size_t n, size_t i, const char *s)
+{
+    size_t k = strlen(s);
+    return n - i >= k && memcmp(u + i, s, k) == 0;
+}
+
+/* ---- resumable searches ---- */
+enum { M_GENERIC, M_COMMENT, M_CDATA, M_PI, M_DECL, M_END };
+
+/* The first t (tl bytes) in u[from .. n), or NONE; f remembers the search. */
+static size_t find_term(xb_find *f, int mode, const unsigned char *u, size_t n, size_t from, const char *t,
+                        size_t tl)
+{
+    size_t s = from;
+    if (f->valid && f->mode == mode && f->start == from)
+        s = f->pos;
+    f->valid = 1;
+    f->mode = mode;
+    f->start = from;
+    while (s < n && n - s >= tl) {
+        const unsigned char *q = memchr(u + s, (unsigned char)t[0], n - s - tl + 1);
+        if (q == NULL)
+            break;
+        size_t k = (size_t)(q - u);
+        if (memcmp(q, t, tl) == 0) {
+            f->pos = k;
+            return k;
+        }
+        s = k + 1;
+    }
+    /* a match can only start where fewer than tl bytes are left */
+    if (n >= tl && n - tl + 1 > s)
+        s = n - tl + 1;
+    f->pos = s;
+    return NONE;
+}
+
+/* Index after the '>' of the markup starting at u[i] ('<'), or 0 (XmlSplitter._tag_end). */
+static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
+{
+    size_t k;
+    if (starts(u, n, i, "<!--")) {
+        k = find_term(f, M_COMMENT, u, n, i + 4, "-->", 3);
+        return k == NONE ? 0 : k + 3;
+    }
+    if (starts(u, n, i, "<![CDATA[")) {
+        k = find_term(f, M_CDATA, u, n, i + 9, "]]>", 3);
+        return k == NONE ? 0 : k + 3;
+    }
+    if (starts(u, n, i, "<?")) {
+        k = find_term(f, M_PI, u, n, i + 2, "?>", 2);
+        return k == NONE ? 0 : k + 2;
+    }
+    size_t j = i + 1;
+    int q = 0;
+    if (f->valid && f->mode == M_GENERIC && f->start == i) {
+        j = f->pos;
+        q = f->quote;
+    }
+    f->valid = 1;
+    f->mode = M_GENERIC;
+    f->start = i;
+    while (j < n) {
+        unsigned c = u[j];
+        if (q) {
+            const unsigned char *e = memchr(u + j, q, n - j);
+            if (e == NULL) {
+                j = n;
+                break;
+            }
+            j = (size_t)(e - u);
+            q = 0;
+        } else if (c == '"' || c == '\'') {
+            q = (int)c;
+        } else if (c == '>') {
+            f->pos = j;
+            f->quote = 0;
+            return j + 1;
+        }
+        j++;
+    }
+    f->pos = j;
+    f->quote = q;
+    return 0;
+}
+
+/* ---- the splitter ---- */
+void xb_split_init(xb_split *sp, uint32_t max_size, int in_stream)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->max_size = max_size;
+    sp->depth = in_stream ? 1 : 0;
+}
+
+void xb_split_release(xb_split *sp)
+{
+    xb_bytes_release(&sp->buf);
+    free(sp->name);
+    free(sp->ev);
+    memset(sp, 0, sizeof *sp);
+}
+
+xb_split *xb_split_new(uint32_t max_size, int in_stream)
+{
+    xb_split *sp = malloc(sizeof *sp);
+    if (sp != NULL)
+        xb_split_init(sp, max_size, in_stream);
+    return sp;
+}
+
+void xb_split_free(xb_split *sp)
+{
+    if (sp == NULL)
+        return;
+    xb_split_release(sp);
+    free(sp);
+}
+
+static int take(xb_split *sp, size_t n, int k, int *kind, const unsigned char **data, size_t *size,
+                uint64_t *offset)
+{
+    *kind = k;
+    *data = xb_bytes_live(&sp->buf);
+    *size = n;
+    *offset = sp->base;
+    sp->buf.head += n;
+    sp->base += n;
+    sp->r_i = 0;
+    sp->r_depth = 0;
+    sp->ws = 0;
+    sp->dws = 0;
+    sp->element = 0;
+    sp->f[0].valid = sp->f[1].valid = 0;
+    return 1;
+}
+
+/* a stream header ending at end: remember its qname (XmlSplitter._open) */
+static int open_unit(xb_split *sp, size_t end, int *kind, const unsigned char **data, size_t *size,
+                     uint64_t *offset, xb_feed_result *err)
+{
+    const unsigned char *u = xb_bytes_live(&sp->buf);
+    /* re.search(rb"<([^\s/>?!]+)", buf[:end]) */
+    size_t a = 0, b = 0;
+    for (size_t k = 0; k + 1 < end; k++) {
+        if (u[k] != '<')
+            continue;
+        size_t j = k + 1;
+        while (j < end && !is_space(u[j]) && u[j] != '/' && u[j] != '>' && u[j] != '?' && u[j] != '!')
+            j++;
+        if (j > k + 1) {
+            a = k + 1;
+            b = j;
+            break;
+        }
+    }
+    free(sp->name);
+    sp->name = NULL;
+    sp->name_len = 0;
+    sp->has_name = 0;
+    if (b > a) {
+        sp->name = malloc(b - a);
+        if (sp->name == NULL) {
+            xb_feed_error(err, XB_ERR_NOMEM, XB_LIMIT_NONE, sp->base, "out of memory");
+            return -1;
+        }
+        memcpy(sp->name, u + a, b - a);
+        sp->name_len = b - a;
+        sp->has_name = 1;
+    }
+    sp->depth = 1;
+    return take(sp, end, XB_UNIT_OPEN, kind, data, size, offset);
+}
+
+int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *size, uint64_t *offset,
+                  xb_feed_result *err)
+{
+    const unsigned char *u = xb_bytes_live(&sp->buf);
+    size_t n = sp->buf.len - sp->buf.head;
+    if (n == 0)
+        return 0;
+    if (sp->element)
+        goto element;
+    /* whitespace between units */
+    size_t w = sp->ws;
+    while (w < n && is_ws(u[w]))
+        w++;
+    sp->ws = w;
+    if (w) {
+        if (w == n)
+            goto more; /* the run may go on */
+        return take(sp, w, XB_UNIT_TEXT, kind, data, size, offset);
+    }
+    if (u[0] != '<') {
+        xb_feed_error(err, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base, "text between top-level elements");
+        return -1;
+    }
+    if (n > 5 && memcmp(u, "<?xml", 5) == 0 && (is_ws(u[5]) || u[5] == '?')) {
+        /* declaration: belongs to the stream header that follows */
+        size_t e = find_term(&sp->f[0], M_DECL, u, n, 0, "?>", 2);
+        if (e == NONE)
+            goto more;
+        size_t s = sp->dws > e + 2 ? sp->dws : e + 2;
+        while (s < n && is_ws(u[s]))
+            s++;
+        sp->dws = s;
+        if (s == n)
+            goto more;
+        size_t hdr = tag_end(&sp->f[1], u, n, s);
+        if (!hdr)
+            goto more;
+        return open_unit(sp, hdr, kind, data, size, offset, err);
+    }
+    if (n >= 2 && u[1] == '/') {
+        size_t e = find_term(&sp->f[0], M_END, u, n, 0, ">", 1);
+        if (e == NONE)
+            goto more;
+        if (sp->depth != 1) {
+            xb_feed_error(err, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base, "end tag outside the stream");
+            return -1;
+        }
+        sp->depth = 0;
+        return take(sp, e + 1, XB_UNIT_CLOSE, kind, data, size, offset);
+    }
+    {
+        size_t end = tag_end(&sp->f[0], u, n, 0);
+        if (!end)
+            goto more;
+        size_t j = 1; /* the qname: re.match(rb"<([^\s/>]+)", buf) */
+        while (j < n && !is_space(u[j]) && u[j] != '/' && u[j] != '>')
+            j++;
+        int same = sp->has_name && j - 1 == sp->name_len && memcmp(u + 1, sp->name, sp->name_len) == 0;
+        if (sp->depth == 0 || same) {
+            if (u[end - 2] == '/') /* '/>': a self-closed element, not a header */
+                return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
+            return open_unit(sp, end, kind, data, size, offset, err);
+        }
+        sp->element = 1;
+    }
+element: {
+    /* a whole top-level element from u[0], resumed where the last feed stopped */
+    size_t i = sp->r_i;
+    int64_t depth = sp->r_depth;
+    for (;;) {
+        if (i >= n)
+            break;
+        if (u[i] != '<') {
+            const unsigned char *q = memchr(u + i, '<', n - i);
+            if (q == NULL) {
+                i = n;
+                break;
+            }
+            i = (size_t)(q - u);
+            continue;
+        }
+        size_t end = tag_end(&sp->f[1], u, n, i);
+        if (!end)
+            break;
+        if (u[i + 1] == '/')
+            depth--;
+        else if (u[i + 1] != '!' && u[i + 1] != '?' && u[end - 2] != '/')
+            depth++;
+        i = end;
+        if (depth <= 0)
+            return take(sp, i, XB_UNIT_ELEMENT, kind, data, size, offset);
+    }
+    sp->r_i = i;
+    sp->r_depth = depth;
+}
+more:
+    if (n > sp->max_size) {
+        xb_feed_error(err, XB_ERR_LIMIT, XB_LIMIT_MAX_SIZE, sp->base + sp->max_size,
+                      "a stream unit is longer than max_size=%lu", (unsigned long)sp->max_size);
+        return -1;
+    }
+    return 0;
+}
+
+size_t xb_split_held(const xb_split *sp, const unsigned char **data)
+{
+    *data = xb_bytes_live(&sp->buf);
+    return sp->buf.len - sp->buf.head;
+}
+
+void xb_split_drop(xb_split *sp)
+{
+    sp->base += sp->buf.len - sp->buf.head;
+    sp->buf.head = sp->buf.len = 0;
+    sp->ws = 0;
+}
+
+static void reset_result(xb_feed_result *res)
+{
+    res->data = NULL;
+    res->size = 0;
+    res->events = NULL;
+    res->nevents = 0;
+    res->error = XB_OK;
+    res->limit = XB_LIMIT_NONE;
+    res->offset = 0;
+    res->message[0] = 0;
+    res->kind = 0;
+    res->unit = NULL;
+    res->unit_size = 0;
+    res->unit_offset = 0;
+    res->need = 0;
+}
+
+int xb_split_feed(xb_split *sp, const char *data, size_t size, xb_feed_result *res)
+{
+    reset_result(res);
+    sp->ev_n = 0;
+    if (xb_bytes_push(&sp->buf, data, size)) {
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, sp->base, "out of memory");
+        return XB_FEED_ERROR;
+    }
+    const unsigned char *first = xb_bytes_live(&sp->buf); /* the units are contiguous from here */
+    int rc;
+    for (;;) {
+        int kind;
+        const unsigned char *u;
+        size_t n;
+        uint64_t off;
+        rc = xb_split_step(sp, &kind, &u, &n, &off, res);
+        if (rc <= 0)
+            break;
+        if (xb_events_push(&sp->ev, &sp->ev_n, &sp->ev_cap, (size_t)kind, (size_t)(u - first), n)) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+            rc = -1;
+            break;
+        }
+    }
+    res->data = first;
+    res->events = sp->ev;
+    res->nevents = sp->ev_n / 3;
+    if (res->nevents) {
+        size_t last = sp->ev_n - 3;
+        res->size = sp->ev[last + 1] + sp->ev[last + 2];
+    }
+    return rc < 0 ? XB_FEED_ERROR : XB_FEED_DONE;
+}
+
+int xb_split_close(xb_split *sp, xb_feed_result *res)
+{
+    reset_result(res);
+    const unsigned char *u;
+    size_t n = xb_split_held(sp, &u);
+    for (size_t i = 0; i < n; i++) {
+        if (!is_ws(u[i])) {
+            xb_feed_error(res, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base + n, "the stream ends inside a unit");
+            return XB_FEED_ERROR;
+        }
+    }
+    return XB_FEED_DONE;
+}
