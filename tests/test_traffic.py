@@ -277,7 +277,9 @@ def _live_ready() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+# session scope: the captures do not depend on the backend, so they are made once, not once
+# per backend (pytest orders the tests by backend and would set up a module fixture twice)
+@pytest.fixture(scope="session")
 def live(tmp_path_factory):
     why = _live_ready()
     if why:
