@@ -20,6 +20,13 @@
  * static strings below), so short ones are copied with one fixed-size move.
  * Shapes whose namespace checks pass on their own (XB_SHAPE_PLAIN) skip most
  * of resolve_start.
+ *
+ * Stream mode (spec 14.3, xb_stream_decode): the same decoder with d->stream
+ * set to the stream's state (csrc/sstate.c): value1() reads references from
+ * its dynamic table and RECENT / EXTEND from its recent values, the node
+ * symbols are predicted, start tags use the stream's shape cache. The
+ * functions that only stream mode needs are at the end of this file; with
+ * d->stream NULL (a stateless message) none of them is called.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -32,6 +39,7 @@
 #include <string.h>
 
 #include "xb_dict.h"
+#include "xb_stream.h"
 #include "xmppbin.h"
 
 #if defined(__GNUC__)
@@ -153,7 +161,7 @@ typedef struct {
     /* exact mode */
     xb_style st;
     xb_str prolog;
-    struct xb_stream *stream; /* stream mode: the stream's state (csrc/stream_dec.h), else NULL */
+    struct xb_stream *stream; /* stream mode: the stream's state (csrc/sstate.c), else NULL */
     /* ---- allocations, kept from message to message (from `chunk` on) ---- */
     /* arena */
     xb_chunk *chunk;
@@ -200,17 +208,17 @@ typedef struct {
 #define XB_PAD 16
 #define DEC_MESSAGE_STATE offsetof(xb_dec, chunk)
 
-/* ---- stream mode hooks: csrc/stream_dec.h, included at the end -------------- */
-static int sdec_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
-static int sdec_content_value(xb_dec *d, unsigned vctx, xb_str *out);
-static void sdec_ws_ordinal(xb_dec *d, size_t depth);
-static int sdec_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy);
-static void sdec_learn_end(xb_dec *d, uint32_t sy);
-static void sdec_learn_other(xb_dec *d, uint32_t sy);
-static int sdec_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
-static int sdec_style(xb_dec *d, int *kept);
-static void sdec_style_save(xb_dec *d);
-static int sdec_secrets(xb_dec *d);
+/* ---- stream mode (spec 14.3): the parts of the decoder that read or update the
+ * stream's state (d->stream); defined at the end of this file ---- */
+static int stream_content_value(xb_dec *d, unsigned vctx, xb_str *out);
+static void stream_ws_ordinal(xb_dec *d, size_t depth);
+static int stream_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy);
+static void stream_learn_end(xb_dec *d, uint32_t sy);
+static void stream_learn_other(xb_dec *d, uint32_t sy);
+static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
+static int stream_style(xb_dec *d, int *kept);
+static void stream_style_save(xb_dec *d);
+static int stream_secrets(xb_dec *d);
 
 /* ---- errors ----------------------------------------------------------------- */
 XB_PRINTF(5, 6) XB_COLD
@@ -922,7 +930,11 @@ static int has_jid_ws(xb_str s)
     return 0;
 }
 
-static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
+static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
+static int str_clean(xb_str s);
+
+/* a JID's parts (secret: never-indexed, stream mode) */
+static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, int secret, xb_str *out)
 {
     xb_str local = NONE, domain = EMPTY, res = NONE;
     xb_str at = {AT_PAD, 1}, slash = {SLASH_PAD, 1};
@@ -930,13 +942,13 @@ static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
     if (vctx == XB_VC_JID_LOCAL || vctx == XB_VC_JID_DOMAIN || vctx == XB_VC_JID_RESOURCE)
         return FAIL(d, "JID inside a JID part");
     if (s != XB_V_JID_DR) {
-        TRY(value_(d, XB_VC_JID_LOCAL, &local));
+        TRY(value1(d, XB_VC_JID_LOCAL, secret, 0, &local));
         clean &= d->vclean;
     }
-    TRY(value_(d, XB_VC_JID_DOMAIN, &domain));
+    TRY(value1(d, XB_VC_JID_DOMAIN, secret, 0, &domain));
     clean &= d->vclean;
     if (s != XB_V_JID_LD) {
-        TRY(value_(d, XB_VC_JID_RESOURCE, &res));
+        TRY(value1(d, XB_VC_JID_RESOURCE, secret, 0, &res));
         clean &= d->vclean;
     }
     d->vclean = clean;
@@ -955,13 +967,33 @@ static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
     }
 }
 
-/* _value(vctx): one string, without counting it towards max_size */
-static int value_(xb_dec *d, unsigned vctx, xb_str *out)
+/* a string of the stream state, copied into the arena (the state's strings may
+ * be evicted before the message is written) */
+static int stream_copy(xb_dec *d, const char *p, size_t n, xb_str *out)
 {
+    char *c = arena_alloc(d, n, 1);
+    if (!c)
+        return nomem(d);
+    if (n)
+        memcpy(c, p, n);
+    out->p = c;
+    out->n = n;
+    d->vclean = str_clean(*out);
+    return 0;
+}
+
+static int read_extend(xb_dec *d, unsigned vctx, xb_str *out);
+
+/* _value(vctx, secret, recall): one string, without counting it towards
+ * max_size. d->stream is the stream's state in stream mode (then references
+ * are to its dynamic table, RECENT and EXTEND exist), NULL for a stateless
+ * message (references are to the message's history); secret and recall are
+ * 0 outside stream mode. */
+static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+{
+    xb_stream *st = d->stream;
     uint32_t s = 0;
     xb_str r = EMPTY;
-    if (d->stream) /* stream mode */
-        return sdec_value(d, vctx, 0, 0, out);
     TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
     d->vclean = 1;
     if (s == XB_V_EMPTY) {
@@ -969,7 +1001,9 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
         return 0;
     }
     if (s >= XB_V_REF && s <= XB_V_REF_FAR) {
-        uint64_t i;
+        uint64_t i, n = st ? st->ntab : d->nhist;
+        if (secret)
+            return FAIL(d, "never-indexed value coded as a reference");
         if (s < XB_V_REF_FAR) {
             i = s - XB_V_REF;
         } else {
@@ -977,24 +1011,46 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
             TRY(read_gamma(d, &g));
             i = (uint64_t)g + XB_REF_NEAR - 1;
         }
-        if (i >= d->nhist)
-            return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i,
-                        (unsigned long long)d->nhist);
+        if (i >= n)
+            return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i, (unsigned long long)n);
+        if (st) {
+            const xb_tent *t = &st->tab[st->ntab - 1 - i];
+            TRY(stream_copy(d, xb_stab_bytes(st, t), t->n, out));
+            xb_stab_use(st, (size_t)i);
+            return 0;
+        }
         *out = d->hist[d->nhist - 1 - i].s;
         d->vclean = d->hist[d->nhist - 1 - i].clean;
         return 0;
     }
-    if (s >= XB_V_RECENT && s <= XB_V_EXTEND) /* stream mode only: stateless messages remember no values */
-        return FAIL(d, "%s outside the values a stream context remembers", s == XB_V_EXTEND ? "EXTEND" : "RECENT");
+    if (s >= XB_V_RECENT && s < XB_V_EXTEND) {
+        unsigned k = s - XB_V_RECENT;
+        const xb_recent *rl;
+        if (st && secret)
+            return FAIL(d, "never-indexed value coded as RECENT");
+        if (!st || !recall) /* stateless messages remember no values */
+            return FAIL(d, "RECENT outside the values a stream context remembers");
+        rl = &st->recent[vctx];
+        if (k >= rl->n || !(!rl->v[k].n || xb_srecallable(st, rl->v[k].p, rl->v[k].n, rl->v[k].h)))
+            return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
+        return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
+    }
     if (s >= XB_V_TOKEN) {
         *out = d->dict->pad_values[s - XB_V_TOKEN];
         d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
         return 0;
     }
-    /* INT, UUID, HEX and B64 strings are clean; LIT and JID set vclean */
+    /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
     case XB_V_LIT:
         TRY(read_literal(d, &r));
+        break;
+    case XB_V_EXTEND:
+        if (st && secret)
+            return FAIL(d, "never-indexed value coded as EXTEND");
+        if (!st || !recall)
+            return FAIL(d, "EXTEND outside the values a stream context remembers");
+        TRY(read_extend(d, vctx, &r));
         break;
     case XB_V_INT:
         TRY(read_int(d, &r));
@@ -1011,18 +1067,28 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
         TRY(read_b64(d, &r));
         break;
     default: /* JID */
-        TRY(read_jid(d, s, vctx, &r));
+        TRY(read_jid(d, s, vctx, secret, &r));
         break;
     }
     /* len(out) > max_string // 4 and len(out.encode()) > max_string */
     if (r.n > d->opt->max_string)
         return too_long(d);
-    RESERVE(d->hist, d->cap_hist, d->nhist + 1);
-    d->hist[d->nhist].s = r;
-    d->hist[d->nhist].clean = d->vclean;
-    d->nhist++;
+    if (st) {
+        if (!secret && xb_stab_add(st, r.p, r.n, xb_shash(r.p, r.n)))
+            return nomem(d);
+    } else {
+        RESERVE(d->hist, d->cap_hist, d->nhist + 1);
+        d->hist[d->nhist].s = r;
+        d->hist[d->nhist].clean = d->vclean;
+        d->nhist++;
+    }
     *out = r;
     return 0;
+}
+
+static int value_(xb_dec *d, unsigned vctx, xb_str *out)
+{
+    return value1(d, vctx, 0, 0, out);
 }
 
 /* check_len: max_string applies to every string of the infoset */
@@ -1781,7 +1847,7 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         if (depth && d->elems[depth - 1].text_ctx >= 0)
             vctx = XB_VC_FIXED + (unsigned)d->dict->nattr_contexts + (unsigned)d->elems[depth - 1].text_ctx;
         if (d->stream && depth) /* stream mode */
-            TRY(sdec_content_value(d, vctx, &v));
+            TRY(stream_content_value(d, vctx, &v));
         else
             TRY(value(d, vctx, &v));
         if (!v.n && (!d->exact || depth == 0))
@@ -1790,7 +1856,7 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         is_ws = is_ws_only(v);
     } else {
         if (d->stream) /* stream mode */
-            sdec_ws_ordinal(d, depth);
+            stream_ws_ordinal(d, depth);
         if (s == XB_N_WS_SAME) {
             v = d->ws[depth];
         } else if (depth == 0) {
@@ -1890,7 +1956,7 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
     if ((uint64_t)depth + 1 > o->max_depth)
         return LIMIT(d, XB_LIMIT_MAX_DEPTH, "nesting deeper than max_depth=%lu", (unsigned long)o->max_depth);
     if (d->stream) { /* stream mode: the stream's shape cache */
-        TRY(sdec_cache(d, s, &key, &info));
+        TRY(stream_cache(d, s, &key, &info));
         goto cached;
     }
     /* the shape cache: the entry used (or the new one) moves to the front */
@@ -1964,7 +2030,7 @@ cached:
             TRY(count(d, it->qname.n));
             unsigned vctx = it->attr_ctx >= 0 ? XB_VC_FIXED + (unsigned)it->attr_ctx : XB_VC_OTHER_ATTR;
             if (d->stream) /* stream mode */
-                TRY(sdec_content_value(d, vctx, &out->value));
+                TRY(stream_content_value(d, vctx, &out->value));
             else
                 TRY(value(d, vctx, &out->value));
             out->clean = d->vclean;
@@ -2035,7 +2101,7 @@ static int run(xb_dec *d)
         uint32_t s = 0;
         int empty = 0;
         if (d->stream) /* stream mode: node prediction */
-            TRY(sdec_node_sym(d, d->ctx[depth], &s));
+            TRY(stream_node_sym(d, d->ctx[depth], &s));
         else
             TRY(read_sym(d, &ncodes[d->ctx[depth]], &s));
         if (d->open_tag) { /* then depth > 0: an END here is the element's own */
@@ -2047,7 +2113,7 @@ static int run(xb_dec *d)
                 if (!root_seen)
                     return FAIL(d, "message has no root element");
                 if (d->stream) /* stream mode */
-                    sdec_learn_end(d, s);
+                    stream_learn_end(d, s);
                 break;
             }
             if (d->exact)
@@ -2060,16 +2126,16 @@ static int run(xb_dec *d)
                 d->ctx[depth - 1] = XB_NC_AFTER_ELEM;
             prev_text = 0;
             if (d->stream) /* stream mode */
-                sdec_learn_end(d, s);
+                stream_learn_end(d, s);
         } else if (s <= XB_N_WS_DEEPER + XB_WS_DEEPER_MAX - 1) {
             TRY(text_node(d, s, depth, &prev_text));
             if (d->stream) /* stream mode */
-                sdec_learn_other(d, s);
+                stream_learn_other(d, s);
         } else if (s == XB_N_COMMENT || s == XB_N_PI) {
             TRY(misc_node(d, s, depth));
             prev_text = 0;
             if (d->stream) /* stream mode */
-                sdec_learn_other(d, s);
+                stream_learn_other(d, s);
         } else {
             TRY(element(d, s, depth, &nelements, &root_seen, &stop));
             prev_text = 0;
@@ -2425,7 +2491,7 @@ static int lexical(xb_dec *d)
     int kept = 0;
 
     if (d->stream) { /* stream mode: 1 = the style of the stream's last message */
-        TRY(sdec_style(d, &kept));
+        TRY(stream_style(d, &kept));
         if (kept)
             goto style_done;
     }
@@ -2444,7 +2510,7 @@ static int lexical(xb_dec *d)
     if (d->st.empty == 3)
         return FAIL(d, "reserved empty-element style");
     if (d->stream) /* stream mode */
-        sdec_style_save(d);
+        stream_style_save(d);
 style_done:
     d->prolog = EMPTY;
     TRY(read_bits(d, 1, &has_prolog));
@@ -2858,7 +2924,7 @@ static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
     if (!d->out.p && buf_reserve(&d->out, 256))
         return nomem(d);
     if (d->stream)
-        TRY(sdec_secrets(d));
+        TRY(stream_secrets(d));
     TRY(run(d));
     if (d->exact)
         TRY(lexical(d));
@@ -3222,4 +3288,366 @@ void xb_free(void *p)
 }
 
 /* ---- stream mode (spec 14.3) ------------------------------------------------- */
-#include "stream_dec.h"
+/* a decoder with the stream code set: its dictionary view */
+typedef struct {
+    xb_dec d;
+    xb_dictionary dict;
+} xb_sdec;
+
+/* _value(vctx, secret, recall) */
+static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+{
+    xb_stream *s = d->stream;
+    uint64_t h;
+    if (!recall || secret)
+        return value1(d, vctx, secret, 0, out);
+    TRY(value1(d, vctx, secret, 1, out));
+    h = xb_shash(out->p, out->n);
+    if (xb_sremember(s, vctx, out->p, out->n, h, !out->n || xb_srecallable(s, out->p, out->n, h)))
+        return nomem(d);
+    return 0;
+}
+
+/* EXTEND: k, L, the first L bytes of recent value k, literal bytes */
+static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
+{
+    xb_stream *s = d->stream;
+    const xb_hcode *cc = d->dict->codes[XB_T_CHAR];
+    uint32_t k = 0, n = 0, b = 0;
+    uint32_t max_string = d->opt->max_string;
+    const xb_sstr *src;
+    size_t len;
+    int clean = 1, chk;
+    unsigned prev;
+    TRY(read_bits(d, 3, &k));
+    TRY(read_gamma(d, &n));
+    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n ||
+        !xb_srecallable(s, s->recent[vctx].v[k].p, s->recent[vctx].v[k].n, s->recent[vctx].v[k].h))
+        return FAIL(d, "EXTEND of recent value %u, which is no recallable recent value of its context", (unsigned)k);
+    src = &s->recent[vctx].v[k];
+    if (n > src->n)
+        return FAIL(d, "EXTEND of %u bytes of a %u-byte value", (unsigned)n, (unsigned)src->n);
+    d->tmp.n = 0;
+    if (buf_reserve(&d->tmp, (size_t)n + 16))
+        return nomem(d);
+    memcpy(d->tmp.p, src->p, n);
+    len = n;
+    prev = (uint8_t)d->tmp.p[len - 1];
+    for (;;) {
+        TRY(read_sym(d, &cc[xb_byte_class(prev)], &b));
+        if (b == 0)
+            break;
+        if (len + 1 > d->tmp.cap) {
+            d->tmp.n = len;
+            if (buf_reserve(&d->tmp, 16))
+                return nomem(d);
+        }
+        d->tmp.p[len++] = (char)b;
+        if (len > max_string)
+            return too_long(d);
+        prev = b;
+    }
+    chk = check_literal(d->tmp.p, len, &clean);
+    if (chk == 1)
+        return FAIL(d, "string is not valid UTF-8");
+    if (chk == 2)
+        return FAIL(d, "string contains a character not allowed in XML");
+    return stream_copy(d, d->tmp.p, len, out);
+}
+
+/* content_value: an attribute value or a text node inside the root */
+static int stream_content_value(xb_dec *d, unsigned vctx, xb_str *out)
+{
+    xb_stream *s = d->stream;
+    int secret = 0;
+    while (s->sec_pos < s->ndsec && s->dsec[s->sec_pos] < s->ordinal)
+        s->sec_pos++;
+    if (s->sec_pos < s->ndsec && s->dsec[s->sec_pos] == s->ordinal)
+        secret = 1;
+    s->ordinal++;
+    TRY(stream_value(d, vctx, secret, 1, out));
+    TRY(check_len(d, *out));
+    return count(d, out->n);
+}
+
+/* a text node inside the root coded by a whitespace symbol has an ordinal too */
+static void stream_ws_ordinal(xb_dec *d, size_t depth)
+{
+    if (depth)
+        d->stream->ordinal++;
+}
+
+/* the next node symbol: in the predicted context if there is a prediction
+ * (PRED stands for it), else in ctx (PRED invalid) */
+static int stream_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy)
+{
+    xb_stream *s = d->stream;
+    const uint32_t n_pred = d->dict->nsym[XB_T_NODE] - 1;
+    xb_pev p = xb_sprediction(s);
+    if (!p.kind) {
+        TRY(read_sym(d, &d->dict->codes[XB_T_NODE][ctx], sy));
+        if (*sy == n_pred)
+            return FAIL(d, "PRED without a prediction");
+        return 0;
+    }
+    TRY(read_sym(d, &d->dict->codes[XB_T_NODE][ctx + XB_NODE_CONTEXTS], sy));
+    if (*sy == n_pred)
+        *sy = p.kind == 'N' ? p.v : (uint32_t)(XB_N_LOCAL + xb_scache_index(s, p.v));
+    return 0;
+}
+
+/* after an end tag (the message's last included): the slot that predicted it
+ * learns it; the next is the ended element's "after" (none after the root) */
+static void stream_learn_end(xb_dec *d, uint32_t sy)
+{
+    xb_stream *s = d->stream;
+    if (s->nopen) {
+        uint32_t ser = s->open[--s->nopen];
+        xb_slearn(s, 'N', sy, ser, XB_PS_AFTER);
+    } else {
+        xb_slearn(s, 'N', sy, XB_SERIAL_NONE, 0);
+    }
+}
+
+/* after a text node, comment or PI: the next is the "text" slot of the
+ * innermost open element (of the document at depth 0) */
+static void stream_learn_other(xb_dec *d, uint32_t sy)
+{
+    xb_stream *s = d->stream;
+    xb_slearn(s, 'N', sy, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+}
+
+/* a copy of a generic start tag's key that lives with the stream state, its
+ * strings followed by XB_STR_PAD zero bytes (as the decoder's strings) */
+static xb_key *stream_key_copy(const xb_key *k, void **mem)
+{
+    size_t n = sizeof(xb_key) + k->nitems * sizeof(xb_kitem) + k->name.n + XB_STR_PAD, i;
+    char *m, *o;
+    xb_key *nk;
+    xb_kitem *items;
+    for (i = 0; i < k->nitems; i++)
+        n += k->items[i].qname.n + k->items[i].uri.n + 2 * XB_STR_PAD;
+    m = calloc(1, n);
+    if (!m)
+        return NULL;
+    nk = (xb_key *)(void *)m;
+    items = (xb_kitem *)(void *)(m + sizeof(xb_key));
+    o = m + sizeof(xb_key) + k->nitems * sizeof(xb_kitem);
+    *nk = *k;
+    nk->items = items;
+#define STREAM_STR(dst, src)                                                                                 \
+    do {                                                                                                   \
+        if ((src).n)                                                                                       \
+            memcpy(o, (src).p, (src).n);                                                                   \
+        (dst).p = o;                                                                                       \
+        (dst).n = (src).n;                                                                                 \
+        o += (src).n + XB_STR_PAD;                                                                         \
+    } while (0)
+    STREAM_STR(nk->name, k->name);
+    for (i = 0; i < k->nitems; i++) {
+        items[i] = k->items[i];
+        STREAM_STR(items[i].qname, k->items[i].qname);
+        STREAM_STR(items[i].uri, k->items[i].uri);
+    }
+#undef STREAM_STR
+    *mem = m;
+    return nk;
+}
+
+/* the stream's shape cache for start tag symbol sy (GENERIC, SHAPE or LOCAL);
+ * the entry moves (or enters) to the front, and the prediction slot learns it */
+static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info)
+{
+    xb_stream *s = d->stream;
+    size_t n = s->ncache;
+    uint32_t serial;
+    xb_scache slot;
+    if (sy == XB_N_GENERIC || sy >= XB_N_SHAPE) {
+        const xb_key *k;
+        unsigned inf = 0;
+        void *mem = NULL;
+        if (sy == XB_N_GENERIC) {
+            const xb_key *ak = NULL;
+            TRY(generic_start(d, &ak, &inf));
+            k = stream_key_copy(ak, &mem);
+            if (!k)
+                return nomem(d);
+        } else {
+            k = &d->dict->pad_shapes[sy - XB_N_SHAPE];
+            inf = d->dict->shape_info[sy - XB_N_SHAPE];
+            if (k->nitems > d->opt->max_attributes)
+                return LIMIT(d, XB_LIMIT_MAX_ATTRIBUTES, "more than max_attributes=%lu attributes",
+                             (unsigned long)d->opt->max_attributes);
+        }
+        if (n == XB_SHAPE_CACHE) {
+            free(s->cache[n - 1].dmem);
+            free(s->cache[n - 1].key);
+            n--;
+        }
+        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
+        memset(&s->cache[0], 0, sizeof(s->cache[0]));
+        s->cache[0].dkey = k;
+        s->cache[0].dmem = mem;
+        s->cache[0].dinfo = (uint16_t)inf;
+        s->cache[0].ent.serial = serial = s->next_serial++;
+        s->ncache = n + 1;
+    } else {
+        size_t j = sy - XB_N_LOCAL;
+        if (j >= n)
+            return FAIL(d, "shape cache entry %lu of %lu", (unsigned long)j, (unsigned long)n);
+        slot = s->cache[j];
+        memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
+        s->cache[0] = slot;
+        serial = slot.ent.serial;
+    }
+    xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
+    RESERVE(s->open, s->cap_open, s->nopen + 1);
+    s->open[s->nopen++] = serial;
+    *key = s->cache[0].dkey;
+    *info = s->cache[0].dinfo;
+    return 0;
+}
+
+/* exact mode: the first bit of the lexical section; 1 = the stream's style */
+static int stream_style(xb_dec *d, int *kept)
+{
+    uint32_t v = 0;
+    TRY(read_bits(d, 1, &v));
+    *kept = (int)v;
+    if (v) {
+        const int *st = d->stream->style;
+        d->st.dquote = st[0];
+        d->st.empty = st[1];
+        d->st.text_gt = st[2];
+        d->st.text_quot = st[3];
+        d->st.attr_gt = st[4];
+        d->st.attr_oq = st[5];
+    }
+    return 0;
+}
+
+static void stream_style_save(xb_dec *d)
+{
+    int *st = d->stream->style;
+    st[0] = d->st.dquote;
+    st[1] = d->st.empty;
+    st[2] = d->st.text_gt;
+    st[3] = d->st.text_quot;
+    st[4] = d->st.attr_gt;
+    st[5] = d->st.attr_oq;
+}
+
+/* read_secrets: the ordinals of the never-indexed values of the message */
+static int stream_secrets(xb_dec *d)
+{
+    xb_stream *s = d->stream;
+    uint32_t n = 0, g = 0, i;
+    uint64_t o = (uint64_t)-1;
+    s->ndsec = 0;
+    TRY(read_gamma(d, &n));
+    for (i = 0; i + 1 < n; i++) {
+        TRY(read_gamma(d, &g));
+        o += g;
+        RESERVE(s->dsec, s->cap_dsec, s->ndsec + 1);
+        s->dsec[s->ndsec++] = o;
+    }
+    return 0;
+}
+
+/* decode() for a stream message body: no message header, the stream's state */
+static int stream_decode(xb_dec *d)
+{
+    const uint8_t *data;
+    size_t len = d->len;
+    if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
+        return nomem(d);
+    if (len)
+        memcpy(d->in.p, d->data, len);
+    memset(d->in.p + len, 0, XB_PAD);
+    d->data = data = (const uint8_t *)d->in.p;
+    d->plen = len + XB_PAD;
+    d->pos = 0;
+    d->end = (uint64_t)len * 8;
+    return decode_body(d, data, len);
+}
+
+int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                     xb_result *res)
+{
+    xb_sdec *w;
+    xb_dec *d;
+    const xb_dictionary *d1;
+    int rc, t;
+    res->data = NULL;
+    res->size = 0;
+    res->error = XB_OK;
+    res->limit = XB_LIMIT_NONE;
+    res->offset = 0;
+    res->message[0] = 0;
+    if (xb_init() != 0 || !(d1 = xb_get_dictionary(1))) {
+        res->error = XB_ERR_INIT;
+        snprintf(res->message, sizeof(res->message), "the dictionary tables could not be built");
+        return res->error;
+    }
+    w = s->dec;
+    if (!w) {
+        w = malloc(sizeof(*w));
+        if (!w) {
+            res->error = XB_ERR_NOMEM;
+            snprintf(res->message, sizeof(res->message), "out of memory");
+            return res->error;
+        }
+        dec_init(&w->d);
+        s->dec = w;
+    }
+    w->dict = *d1;
+    for (t = 0; t < XB_NTABLES; t++) {
+        w->dict.codes[t] = d1->stream_codes[t];
+        w->dict.nctx[t] = d1->stream_nctx[t];
+        w->dict.nsym[t] = d1->stream_nsym[t];
+    }
+    w->dict.char_pairs = d1->stream_char_pairs;
+    d = &w->d;
+    dec_reset(d);
+    d->stream = s;
+    d->data = (const uint8_t *)(body ? body : "");
+    d->len = body ? size : 0;
+    d->opt = opt;
+    d->res = res;
+    d->dict = &w->dict;
+    d->kind = open ? XB_KIND_STREAM_OPEN : XB_KIND_ELEMENT;
+    d->exact = s->exact;
+    s->ordinal = 0;
+    s->sec_pos = 0;
+    s->nopen = 0;
+    s->pslot_serial = XB_SERIAL_DOC;
+    s->pslot_field = XB_PS_FIRST;
+    rc = stream_decode(d);
+    if (rc == XB_OK) {
+        unsigned char *p = malloc(d->out.n ? d->out.n : 1);
+        if (!p) {
+            rc = nomem(d);
+        } else {
+            if (d->out.n)
+                memcpy(p, d->out.p, d->out.n);
+            res->data = p;
+            res->size = d->out.n;
+        }
+    }
+    d->stream = NULL;
+    if (dec_footprint(d) > XB_CACHE_MAX_BYTES) { /* a large message's buffers are not kept */
+        dec_release(d);
+        dec_init(d);
+    }
+    return rc;
+}
+
+void xb_stream_dec_release(xb_stream *s)
+{
+    xb_sdec *w = s->dec;
+    if (w) {
+        dec_release(&w->d);
+        free(w);
+        s->dec = NULL;
+    }
+}

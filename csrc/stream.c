@@ -1,10 +1,12 @@
 /*
- * Stream mode (spec section 14.3) in the C core: the state a stream carries
- * between messages and the coding of one stream message body, bit for bit
+ * Stream mode (spec section 14.3) in the C core: the public stream API
+ * (xb_stream_new / reset / free / encode; xb_stream_decode is the decoder's,
+ * csrc/decode.c) and the coding of one stream message body, bit for bit
  * that of the reference (xmppbin/encoder.py: StreamState, _Coder with a
  * state, encode_events, encode_lexical). Framing, splitting and the
  * never-indexed ordinals stay in Python (xmppbin/stream.py, _cstream.py).
  *
+ * The state itself (dynamic table, recent values, prediction) is csrc/sstate.c.
  * The unit is scanned by the C scanner (csrc/scan.c) into an xb_encoder the
  * state owns; the coding here is deliberately plain (linear searches over
  * the at most budget / 32 table entries and 32 cache entries), mirroring the
@@ -21,403 +23,11 @@
 #include "xb_stream.h"
 #include "xmppbin.h"
 
-#ifdef _WIN32
-#include <windows.h>
-#else
-#include <pthread.h>
-#endif
 
-/* ---- static tables: the stream code set as (code << 5) | length, token maps ------- */
-static const xb_dictionary *sd;
-static uint32_t *scode[XB_NTABLES]; /* scode[t][ctx * nsym + s] */
-static uint32_t snsym[XB_NTABLES];
-static uint32_t n_pred;
-static uint8_t sclass[256];
-
-/* string -> index maps (open addressing, index + 1, 0 empty) */
-typedef struct {
-    uint32_t *slot;
-    uint32_t mask;
-    const xb_str *list;
-} smap;
-static smap value_map, prefix_map, name_map, ns_map, shape_map;
-static char *shape_keys; /* the static shapes' serialized keys */
-static xb_str *shape_key_str;
-static int s_status = -1;
-
-uint64_t xb_shash(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h ^ (h >> 29);
-}
-
-static int smap_build(smap *m, const xb_str *list, size_t n)
-{
-    size_t cap = 16, i;
-    while (cap < 4 * n)
-        cap *= 2;
-    m->slot = calloc(cap, sizeof(*m->slot));
-    if (!m->slot)
-        return -1;
-    m->mask = (uint32_t)(cap - 1);
-    m->list = list;
-    for (i = 0; i < n; i++) {
-        size_t k = (size_t)xb_shash(list[i].p, list[i].n) & m->mask;
-        while (m->slot[k]) {
-            const xb_str *o = &list[m->slot[k] - 1];
-            if (o->n == list[i].n && (o->n == 0 || memcmp(o->p, list[i].p, o->n) == 0))
-                break; /* a duplicate: the last index wins, as in the reference's dict */
-            k = (k + 1) & m->mask;
-        }
-        m->slot[k] = (uint32_t)i + 1;
-    }
-    return 0;
-}
-
-/* index of s, or -1 */
-static int smap_get(const smap *m, const char *p, size_t n, uint64_t h)
-{
-    size_t k = (size_t)h & m->mask;
-    while (m->slot[k]) {
-        const xb_str *o = &m->list[m->slot[k] - 1];
-        if (o->n == n && (n == 0 || memcmp(o->p, p, n) == 0))
-            return (int)m->slot[k] - 1;
-        k = (k + 1) & m->mask;
-    }
-    return -1;
-}
-
-/* serialized shape key (model.shape_key): name NUL, then per item
- * 1 prefix NUL uri NUL (namespace declaration) or 2 qname NUL (attribute);
- * XML strings hold no NUL, so this is unambiguous */
-static size_t key_size_static(const xb_key *k)
-{
-    size_t n = k->name.n + 1;
-    uint32_t i;
-    for (i = 0; i < k->nitems; i++)
-        n += 1 + k->items[i].qname.n + 1 + (k->items[i].is_ns ? k->items[i].uri.n + 1 : 0);
-    return n;
-}
-
-static size_t key_write_static(char *o, const xb_key *k)
-{
-    char *o0 = o;
-    uint32_t i;
-    memcpy(o, k->name.p, k->name.n);
-    o += k->name.n;
-    *o++ = 0;
-    for (i = 0; i < k->nitems; i++) {
-        const xb_kitem *it = &k->items[i];
-        if (it->is_ns) {
-            size_t skip = it->qname.n > 5 ? 6 : 5;
-            *o++ = 1;
-            memcpy(o, it->qname.p + skip, it->qname.n - skip);
-            o += it->qname.n - skip;
-            *o++ = 0;
-            memcpy(o, it->uri.p, it->uri.n);
-            o += it->uri.n;
-            *o++ = 0;
-        } else {
-            *o++ = 2;
-            memcpy(o, it->qname.p, it->qname.n);
-            o += it->qname.n;
-            *o++ = 0;
-        }
-    }
-    return (size_t)(o - o0);
-}
-
-static void s_init(void)
-{
-    int t;
-    size_t i, total = 0, off = 0;
-    if (xb_dict_init() != 0 || !(sd = xb_get_dictionary(1))) {
-        s_status = 1;
-        return;
-    }
-    for (t = 0; t < XB_NTABLES; t++) {
-        uint32_t c, nsym = sd->stream_nsym[t];
-        if (!sd->stream_codes[t]) {
-            s_status = 1;
-            return;
-        }
-        snsym[t] = nsym;
-        scode[t] = calloc((size_t)sd->stream_nctx[t] * nsym, sizeof(uint32_t));
-        if (!scode[t]) {
-            s_status = 1;
-            return;
-        }
-        for (c = 0; c < sd->stream_nctx[t]; c++) {
-            const xb_hcode *h = &sd->stream_codes[t][c];
-            uint32_t *dst = scode[t] + (size_t)c * nsym;
-            uint32_t ln, k;
-            for (ln = 1; ln <= h->maxlen; ln++)
-                for (k = 0; k < h->count[ln]; k++)
-                    dst[h->sorted[h->offset[ln] + k]] = ((h->first[ln] + k) << 5) | ln;
-        }
-    }
-    n_pred = snsym[XB_T_NODE] - 1;
-    for (i = 0; i < 256; i++)
-        sclass[i] = (uint8_t)xb_byte_class((unsigned)i);
-    for (i = 0; i < sd->nshapes; i++)
-        total += key_size_static(&sd->shapes[i]);
-    shape_keys = malloc(total ? total : 1);
-    shape_key_str = malloc((sd->nshapes ? sd->nshapes : 1) * sizeof(*shape_key_str));
-    if (!shape_keys || !shape_key_str) {
-        s_status = 1;
-        return;
-    }
-    for (i = 0; i < sd->nshapes; i++) {
-        size_t n = key_write_static(shape_keys + off, &sd->shapes[i]);
-        shape_key_str[i].p = shape_keys + off;
-        shape_key_str[i].n = n;
-        off += n;
-    }
-    if (smap_build(&value_map, sd->values, sd->nvalues) || smap_build(&prefix_map, sd->prefixes, sd->nprefixes) ||
-        smap_build(&name_map, sd->names, sd->nnames) || smap_build(&ns_map, sd->namespaces, sd->nnamespaces) ||
-        smap_build(&shape_map, shape_key_str, sd->nshapes)) {
-        s_status = 1;
-        return;
-    }
-    s_status = 0;
-}
-
-#ifdef _WIN32
-static INIT_ONCE s_once = INIT_ONCE_STATIC_INIT;
-static BOOL CALLBACK s_init_cb(PINIT_ONCE o, PVOID p, PVOID *ctx)
-{
-    (void)o;
-    (void)p;
-    (void)ctx;
-    s_init();
-    return TRUE;
-}
-static int s_tables(void)
-{
-    InitOnceExecuteOnce(&s_once, s_init_cb, NULL, NULL);
-    return s_status;
-}
-#else
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-static int s_tables(void)
-{
-    if (pthread_once(&s_once, s_init) != 0)
-        return -1;
-    return s_status;
-}
-#endif
-
-#define NCODE(c) (scode[XB_T_NODE] + (size_t)(c)*snsym[XB_T_NODE])
-#define VCODE(c) (scode[XB_T_VALUE] + (size_t)(c)*snsym[XB_T_VALUE])
-#define CCODE(c) (scode[XB_T_CHAR] + (size_t)(c)*256u)
+#define NCODE(c) (xb_scode[XB_T_NODE] + (size_t)(c)*xb_snsym[XB_T_NODE])
+#define VCODE(c) (xb_scode[XB_T_VALUE] + (size_t)(c)*xb_snsym[XB_T_VALUE])
+#define CCODE(c) (xb_scode[XB_T_CHAR] + (size_t)(c)*256u)
 #define LEN(code, s) ((code)[s] & 31u)
-
-/* ---- the dynamic table (history.History with a budget) ---------------------------- */
-void xb_stab_clear(xb_stream *s)
-{
-    s->ntab = 0;
-    s->tsize = 0;
-    s->tused = 0;
-}
-
-/* recency index of the newest entry equal to (p, n), or -1 */
-long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
-{
-    size_t i;
-    for (i = s->ntab; i-- > 0;) {
-        const xb_tent *t = &s->tab[i];
-        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0))
-            return (long)(s->ntab - 1 - i);
-    }
-    return -1;
-}
-
-/* a reference to entry i: it moves to the front */
-void xb_stab_use(xb_stream *s, size_t i)
-{
-    if (i && i < s->ntab) {
-        size_t k = s->ntab - 1 - i;
-        xb_tent e = s->tab[k];
-        memmove(&s->tab[k], &s->tab[k + 1], i * sizeof(*s->tab));
-        s->tab[s->ntab - 1] = e;
-    }
-}
-
-/* History.add; -1 out of memory */
-int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
-{
-    uint64_t size = (uint64_t)n + 32;
-    size_t drop = 0, i;
-    if (size > s->budget) {
-        xb_stab_clear(s);
-        return 0;
-    }
-    if (s->ntab + 1 > s->cap_tab) {
-        void *np = xb_grow(s->tab, &s->cap_tab, s->ntab + 1, sizeof(*s->tab));
-        if (!np)
-            return -1;
-        s->tab = np;
-    }
-    if (s->tcap < 2 * (size_t)s->budget + 64) { /* first use, or a larger budget */
-        size_t cap = 2 * (size_t)s->budget + 64;
-        char *a = malloc(cap), *b = malloc(cap);
-        if (!a || !b) {
-            free(a);
-            free(b);
-            return -1;
-        }
-        if (s->tused)
-            memcpy(a, s->tbytes, s->tused);
-        free(s->tbytes);
-        free(s->tspare);
-        s->tbytes = a;
-        s->tspare = b;
-        s->tcap = cap;
-    }
-    if (n > s->tcap - s->tused) {
-        /* compaction: the live strings (at most budget - 32 bytes each time one
-           is added, n + 32 <= budget) to the spare buffer, in table order */
-        size_t used = 0;
-        char *t;
-        for (i = 0; i < s->ntab; i++) {
-            if (s->tab[i].n)
-                memcpy(s->tspare + used, s->tbytes + s->tab[i].off, s->tab[i].n);
-            s->tab[i].off = (uint32_t)used;
-            used += s->tab[i].n;
-        }
-        t = s->tbytes;
-        s->tbytes = s->tspare;
-        s->tspare = t;
-        s->tused = used;
-    }
-    if (n)
-        memcpy(s->tbytes + s->tused, p, n);
-    s->tab[s->ntab].off = (uint32_t)s->tused;
-    s->tab[s->ntab].n = (uint32_t)n;
-    s->tab[s->ntab].h = h;
-    s->tused += n;
-    s->ntab++;
-    s->tsize += size;
-    while (s->tsize > s->budget) {
-        s->tsize -= (uint64_t)s->tab[drop].n + 32;
-        drop++;
-    }
-    if (drop) {
-        for (i = drop; i < s->ntab; i++)
-            s->tab[i - drop] = s->tab[i];
-        s->ntab -= drop;
-    }
-    return 0;
-}
-
-/* _recallable: a token or a live table entry */
-int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
-{
-    return smap_get(&value_map, p, n, h) >= 0 || xb_stab_find(s, p, n, h) >= 0;
-}
-
-/* encoder.remember; -1 out of memory */
-int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
-{
-    xb_recent *r = &s->recent[vctx];
-    size_t j;
-    xb_sstr keep = {NULL, 0, 0, 0};
-    for (j = 0; j < r->n; j++)
-        if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
-            break;
-    if (j < r->n) { /* remove it */
-        keep = r->v[j];
-        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
-        r->n--;
-    }
-    if (!rec) {
-        free(keep.p);
-        return 0;
-    }
-    if (!keep.p) {
-        /* a new value: a copy, in the buffer of the value it pushes out if
-           that one is large enough */
-        if (r->n == XB_RECENT) {
-            keep = r->v[XB_RECENT - 1];
-            r->n--;
-        }
-        if (!keep.p || keep.cap < n) {
-            char *np = realloc(keep.p, n ? n : 1);
-            if (!np) {
-                free(keep.p);
-                return -1;
-            }
-            keep.p = np;
-            keep.cap = (uint32_t)(n ? n : 1);
-        }
-        if (n)
-            memcpy(keep.p, p, n);
-        keep.n = (uint32_t)n;
-        keep.h = h;
-    } else if (r->n == XB_RECENT) {
-        free(r->v[XB_RECENT - 1].p);
-        r->n--;
-    }
-    memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
-    r->v[0] = keep;
-    r->n++;
-    return 0;
-}
-
-/* ---- prediction (StreamState.prediction, Entry) ---------------------------------- */
-static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
-{
-    size_t i;
-    if (serial == XB_SERIAL_DOC)
-        return &s->doc;
-    for (i = 0; i < s->ncache; i++)
-        if (s->cache[i].ent.serial == serial)
-            return &s->cache[i].ent;
-    return NULL;
-}
-
-long xb_scache_index(const xb_stream *s, uint32_t serial)
-{
-    size_t i;
-    for (i = 0; i < s->ncache; i++)
-        if (s->cache[i].ent.serial == serial)
-            return (long)i;
-    return -1;
-}
-
-/* the live prediction of the current slot, or kind 0 */
-xb_pev xb_sprediction(xb_stream *s)
-{
-    xb_pev none = {0, 0};
-    xb_pentry *e;
-    if (s->pslot_serial == XB_SERIAL_NONE)
-        return none;
-    e = xb_sentry_of(s, s->pslot_serial);
-    if (!e)
-        return none;
-    if (e->slot[s->pslot_field].kind == 'S' && xb_scache_index(s, e->slot[s->pslot_field].v) < 0)
-        return none;
-    return e->slot[s->pslot_field];
-}
-
-/* learn: event becomes the current slot's prediction; (serial, field) is next */
-void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
-{
-    if (s->pslot_serial != XB_SERIAL_NONE) {
-        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
-        if (e) {
-            e->slot[s->pslot_field].kind = kind;
-            e->slot[s->pslot_field].v = v;
-        }
-    }
-    s->pslot_serial = nserial;
-    s->pslot_field = nfield;
-}
 
 /* ================================================================================== */
 /* ---- encoder ---------------------------------------------------------------------- */
@@ -656,10 +266,10 @@ static uint64_t bytes_cost(const uint8_t *b, size_t n, int prev)
 {
     uint64_t c = 0;
     size_t i;
-    unsigned ctx = prev < 0 ? 0 : sclass[prev];
+    unsigned ctx = prev < 0 ? 0 : xb_sclass[prev];
     for (i = 0; i < n; i++) {
         c += LEN(CCODE(ctx), b[i]);
-        ctx = sclass[b[i]];
+        ctx = xb_sclass[b[i]];
     }
     return c + LEN(CCODE(ctx), 0);
 }
@@ -667,10 +277,10 @@ static uint64_t bytes_cost(const uint8_t *b, size_t n, int prev)
 static void write_bytes(xb_stream *s, const uint8_t *b, size_t n, int prev)
 {
     size_t i;
-    unsigned ctx = prev < 0 ? 0 : sclass[prev];
+    unsigned ctx = prev < 0 ? 0 : xb_sclass[prev];
     for (i = 0; i < n; i++) {
         sym(s, CCODE(ctx), b[i]);
-        ctx = sclass[b[i]];
+        ctx = xb_sclass[b[i]];
     }
     sym(s, CCODE(ctx), 0);
 }
@@ -718,7 +328,7 @@ static void quick(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned vc
         }
         return;
     }
-    t = smap_get(&value_map, p, n, h);
+    t = xb_smap_get(&xb_value_map, p, n, h);
     if (t >= 0) {
         *qs = XB_V_TOKEN + t;
         return;
@@ -964,19 +574,19 @@ static xb_str sub(xb_str v, size_t a, size_t b)
 
 static void code_prefix(xb_stream *s, xb_str p)
 {
-    int i = smap_get(&prefix_map, p.p, p.n, xb_shash(p.p, p.n));
+    int i = xb_smap_get(&xb_prefix_map, p.p, p.n, xb_shash(p.p, p.n));
     if (i < 0) {
-        sym(s, scode[XB_T_PREFIX], XB_P_LITERAL);
+        sym(s, xb_scode[XB_T_PREFIX], XB_P_LITERAL);
         value(s, p, XB_VC_NAME, 0, 0);
     } else {
-        sym(s, scode[XB_T_PREFIX], (uint32_t)(1 + i));
+        sym(s, xb_scode[XB_T_PREFIX], (uint32_t)(1 + i));
     }
 }
 
 static void code_name(xb_stream *s, xb_str nm, unsigned ctx)
 {
-    int i = smap_get(&name_map, nm.p, nm.n, xb_shash(nm.p, nm.n));
-    const uint32_t *code = scode[XB_T_NAME] + (size_t)ctx * snsym[XB_T_NAME];
+    int i = xb_smap_get(&xb_name_map, nm.p, nm.n, xb_shash(nm.p, nm.n));
+    const uint32_t *code = xb_scode[XB_T_NAME] + (size_t)ctx * xb_snsym[XB_T_NAME];
     if (i < 0) {
         sym(s, code, XB_NM_LITERAL);
         value(s, nm, XB_VC_NAME, 0, 0);
@@ -987,12 +597,12 @@ static void code_name(xb_stream *s, xb_str nm, unsigned ctx)
 
 static void code_ns(xb_stream *s, xb_str u)
 {
-    int i = smap_get(&ns_map, u.p, u.n, xb_shash(u.p, u.n));
+    int i = xb_smap_get(&xb_ns_map, u.p, u.n, xb_shash(u.p, u.n));
     if (i < 0) {
-        sym(s, scode[XB_T_NS], XB_NS_LITERAL);
+        sym(s, xb_scode[XB_T_NS], XB_NS_LITERAL);
         value(s, u, XB_VC_NSURI, 0, 0);
     } else {
-        sym(s, scode[XB_T_NS], (uint32_t)(1 + i));
+        sym(s, xb_scode[XB_T_NS], (uint32_t)(1 + i));
     }
 }
 
@@ -1000,7 +610,7 @@ static void generic_start(xb_stream *s, const xb_event *ev)
 {
     const xb_encoder *e = s->enc;
     const xb_eitem *it = e->items + ev->first;
-    const uint32_t *acode = scode[XB_T_AITEM];
+    const uint32_t *acode = xb_scode[XB_T_AITEM];
     uint32_t k;
     if (ev->colon >= 0) {
         code_prefix(s, sub(ev->name, 0, (size_t)ev->colon));
@@ -1024,7 +634,7 @@ static void generic_start(xb_stream *s, const xb_event *ev)
             code_prefix(s, sub(a, 0, (size_t)it[k].colon));
             code_name(s, sub(a, (size_t)it[k].colon + 1, a.n), XB_NMC_ATTR);
         } else {
-            int i = smap_get(&name_map, a.p, a.n, xb_shash(a.p, a.n));
+            int i = xb_smap_get(&xb_name_map, a.p, a.n, xb_shash(a.p, a.n));
             if (i < 0) {
                 sym(s, acode, XB_A_LITERAL);
                 value(s, a, XB_VC_NAME, 0, 0);
@@ -1083,7 +693,7 @@ static void node(xb_stream *s, unsigned c, uint32_t v, uint8_t ev_kind, uint32_t
     if (!p.kind)
         sym(s, NCODE(c), v);
     else
-        sym(s, NCODE(c + XB_NODE_CONTEXTS), (p.kind == ev_kind && p.v == ev_v) ? n_pred : v);
+        sym(s, NCODE(c + XB_NODE_CONTEXTS), (p.kind == ev_kind && p.v == ev_v) ? xb_sn_pred : v);
 }
 
 /* _Coder.other */
@@ -1124,7 +734,7 @@ static int start(xb_stream *s, unsigned c, const xb_event *ev)
         memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
         s->cache[0] = slot;
     } else {
-        int j = smap_get(&shape_map, s->kbuf, s->kbuf_n, kh);
+        int j = xb_smap_get(&xb_shape_map, s->kbuf, s->kbuf_n, kh);
         if (j >= 0) {
             node(s, c, (uint32_t)(XB_N_SHAPE + j), 0, 0);
         } else {
@@ -1369,39 +979,12 @@ done:
     return 0;
 }
 
-/* ---- public: state ---------------------------------------------------------------- */
-static void state_clear(xb_stream *s)
-{
-    size_t i, j;
-    xb_stab_clear(s);
-    for (i = 0; i < XB_SHAPE_CACHE; i++) {
-        free(s->cache[i].key);
-        free(s->cache[i].dmem);
-        memset(&s->cache[i], 0, sizeof(s->cache[i]));
-    }
-    s->ncache = 0;
-    s->next_serial = 0;
-    memset(&s->doc, 0, sizeof(s->doc));
-    s->doc.serial = XB_SERIAL_DOC;
-    if (s->recent)
-        for (i = 0; i < s->nvctx; i++) {
-            for (j = 0; j < s->recent[i].n; j++)
-                free(s->recent[i].v[j].p);
-            s->recent[i].n = 0;
-        }
-    s->style[0] = 0;
-    s->style[1] = 0;
-    s->style[2] = 1;
-    s->style[3] = 0;
-    s->style[4] = 0;
-    s->style[5] = 0;
-}
-
+/* ---- public: state ----------------------------------------------------------------- */
 int xb_stream_reset(xb_stream *s, uint32_t budget, int exact)
 {
     if (budget > XB_STREAM_MAX_BUDGET)
         return -1;
-    state_clear(s);
+    xb_sstate_clear(s);
     s->budget = budget;
     s->exact = exact != 0;
     return 0;
@@ -1410,13 +993,13 @@ int xb_stream_reset(xb_stream *s, uint32_t budget, int exact)
 xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary)
 {
     xb_stream *s;
-    if (dictionary != 1 || budget > XB_STREAM_MAX_BUDGET || s_tables() != 0)
+    if (dictionary != 1 || budget > XB_STREAM_MAX_BUDGET || xb_stream_tables() != 0)
         return NULL;
     s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->d = sd;
-    s->nvctx = sd->stream_nctx[XB_T_VALUE];
+    s->d = xb_sdict;
+    s->nvctx = xb_sdict->stream_nctx[XB_T_VALUE];
     s->recent = calloc(s->nvctx, sizeof(*s->recent));
     s->enc = xb_encoder_new();
     if (!s->recent || !s->enc) {
@@ -1434,7 +1017,7 @@ void xb_stream_free(xb_stream *s)
 {
     if (!s)
         return;
-    state_clear(s);
+    xb_sstate_clear(s);
     free(s->tab);
     free(s->tbytes);
     free(s->tspare);
@@ -1517,7 +1100,7 @@ int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode
     e->opt = NULL;
     if (s->oom) {
         /* the state may be half updated: the stream cannot go on */
-        state_clear(s);
+        xb_sstate_clear(s);
         return xb_enc_nomem(e);
     }
     res->data = (const char *)s->out;
