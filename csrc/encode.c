@@ -537,24 +537,8 @@ static inline void store_be64(uint8_t *o, uint64_t w)
     store_be32(o + 4, (uint32_t)w);
 }
 
-static inline unsigned bitlen(uint64_t x)
-{
-#if defined(__GNUC__)
-    return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
-#else
-    unsigned b = 0;
-    while (x) {
-        b++;
-        x >>= 1;
-    }
-    return b;
-#endif
-}
-
-static inline uint64_t gamma_length(uint64_t n)
-{
-    return 2u * bitlen(n) - 1u;
-}
+#define bitlen xb_bitlen
+#define gamma_length xb_gamma_length
 
 /* Elias gamma of n >= 1 */
 static inline void gamma_code(xb_encoder *e, uint64_t n)
@@ -782,11 +766,7 @@ static int64_t b64_bytes(xb_str s, unsigned fall)
     return (int64_t)(n / 4 * 3 - pads);
 }
 
-typedef struct {
-    int sym; /* JID symbol, or -1 */
-    int has_local, has_res;
-    xb_str local, domain, res;
-} jid_parts;
+typedef xb_jid jid_parts;
 
 /* model.jid_split for a non-empty s without JID whitespace (value_flags) */
 static void jid_split(xb_str s, jid_parts *j)
@@ -841,26 +821,31 @@ typedef struct {
 
 #define LEN(code, sy) ((code)[sy] & 31u)
 
-/* the cost of s as a literal: each byte's code depends on the class of the
- * byte before it; then the terminator */
-static uint64_t lit_cost(xb_str s, const uint32_t *code)
+/* the bits of p[0 .. n) in the char table clen (lengths per context and
+ * byte) and the terminator: each byte's code depends on the class of the byte
+ * before it (ctx: that of the byte before p[0], 0 if none) */
+static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, size_t n, unsigned ctx)
 {
-    const uint8_t *p = (const uint8_t *)s.p;
     uint64_t c0 = 0, c1 = 0;
-    unsigned ctx = 0;
     size_t i = 0;
     /* two sums for more parallelism */
-    for (; i + 2 <= s.n; i += 2) {
+    for (; i + 2 <= n; i += 2) {
         uint8_t a = p[i], b = p[i + 1];
-        c0 += char_len[ctx][a];
-        c1 += char_len[char_class[a]][b];
+        c0 += clen[ctx][a];
+        c1 += clen[char_class[a]][b];
         ctx = char_class[b];
     }
-    if (i < s.n) {
-        c0 += char_len[ctx][p[i]];
+    if (i < n) {
+        c0 += clen[ctx][p[i]];
         ctx = char_class[p[i]];
     }
-    return LEN(code, XB_V_LIT) + c0 + c1 + char_len[ctx][0];
+    return c0 + c1 + clen[ctx][0];
+}
+
+/* the cost of s as a literal */
+static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
+{
+    return LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
 }
 
 #define NO_FORM (-1)
@@ -979,16 +964,16 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
     lit_or(s, code, &ch->p, 0);
 }
 
-/* the bytes of s as a literal: one char code per byte (in the context of the
- * class of the byte before), then the terminator */
-static void put_literal(xb_encoder *e, xb_str s)
+/* the bytes p[0 .. n) with the char codes cc (at most 24 bits each), one code
+ * per byte in the context of the class of the byte before (ctx for the first),
+ * then the terminator */
+static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_t n, unsigned ctx)
 {
-    const uint32_t *cc = tcodes[XB_T_CHAR];
-    const uint8_t *b = (const uint8_t *)s.p;
+    const xb_str s = {(const char *)b, n};
     /* codes have at most 24 bits (enc_init checks): 3 bytes per input byte and
        the terminator, and 8-byte stores past the last whole byte */
     uint8_t *o = out_reserve(e, 3 * s.n + 24), *o0 = o;
-    unsigned ctx = 0, nacc = e->nacc; /* < 32 */
+    unsigned nacc = e->nacc; /* < 32 */
     uint64_t acc = e->acc;
     uint32_t c1, c2;
     size_t i = 0;
@@ -1028,6 +1013,12 @@ static void put_literal(xb_encoder *e, xb_str s)
     e->out_n += (size_t)(o - o0);
     e->acc = acc;
     e->nacc = nacc & 7;
+}
+
+/* the bytes of s as a literal */
+static inline void put_literal(xb_encoder *e, xb_str s)
+{
+    put_chars(e, tcodes[XB_T_CHAR], (const uint8_t *)s.p, s.n, 0);
 }
 
 static const uint8_t HEXVAL[256] = {
@@ -1073,6 +1064,7 @@ static void put_uuid(xb_encoder *e, xb_str s)
 }
 
 static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const partinfo *pi);
+static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk);
 
 /* value_h for s not in the history nor a token: the packed form, then s
  * becomes the newest history entry (slot: see hist_add) */
@@ -1092,6 +1084,30 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     case XB_V_LIT:
         put_literal(e, s);
         break;
+    case XB_V_INT:
+    case XB_V_UUID_L:
+    case XB_V_UUID_U:
+    case XB_V_HEX_L:
+    case XB_V_HEX_U:
+    case XB_V_B64:
+        put_packed(e, s, pk);
+        break;
+    default: /* JID: only from choose(), so ch is set */
+        if (ch.jid.has_local)
+            value_h(e, ch.jid.local, XB_VC_JID_LOCAL, ch.part[0].h, &ch.part[0]);
+        value_h(e, ch.jid.domain, XB_VC_JID_DOMAIN, ch.part[1].h, &ch.part[1]);
+        if (ch.jid.has_res)
+            value_h(e, ch.jid.res, XB_VC_JID_RESOURCE, ch.part[2].h, &ch.part[2]);
+        slot = SIZE_MAX; /* the parts were added */
+        break;
+    }
+    hist_add(e, s, h, slot);
+}
+
+/* the payload of a packed form (INT, UUID, HEX, B64) of s */
+static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
+{
+    switch (pk->sym) {
     case XB_V_INT: {
         unsigned bl = bitlen(pk->ival);
         gamma_code(e, bl + 1);
@@ -1131,16 +1147,9 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
             put(e, (uint32_t)(B64_VAL[b[i]] - 1) >> 2, 4);
         break;
     }
-    default: /* JID: only from choose(), so ch is set */
-        if (ch.jid.has_local)
-            value_h(e, ch.jid.local, XB_VC_JID_LOCAL, ch.part[0].h, &ch.part[0]);
-        value_h(e, ch.jid.domain, XB_VC_JID_DOMAIN, ch.part[1].h, &ch.part[1]);
-        if (ch.jid.has_res)
-            value_h(e, ch.jid.res, XB_VC_JID_RESOURCE, ch.part[2].h, &ch.part[2]);
-        slot = SIZE_MAX; /* the parts were added */
+    default:
         break;
     }
-    hist_add(e, s, h, slot);
 }
 
 /* encoder._Coder.value for a non-empty s with hash h; pi: the part's estimate
@@ -2197,4 +2206,83 @@ void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *,
     style st;
     style_from(&st, v);
     walk_deviations(e, &st, emit, ctx);
+}
+
+/* ---- the coder's pieces for the stream coder (csrc/stream.c, xb_enc.h) -------------- */
+void xb_enc_bits_begin(xb_encoder *e)
+{
+    e->out_n = 0;
+    e->acc = 0;
+    e->nacc = 0;
+    e->oom = 0;
+    if (e->cap_out < 64)
+        out_grow(e, 64);
+}
+
+int xb_enc_bits_end(xb_encoder *e)
+{
+    finish_bits(e);
+    return e->oom;
+}
+
+void xb_enc_put(xb_encoder *e, uint32_t v, unsigned n)
+{
+    put(e, v, n);
+}
+
+void xb_enc_put64(xb_encoder *e, uint64_t v, unsigned n)
+{
+    put64(e, v, n);
+}
+
+void xb_enc_gamma(xb_encoder *e, uint64_t n)
+{
+    gamma_code(e, n);
+}
+
+void xb_enc_sym(xb_encoder *e, const uint32_t *code, uint32_t s)
+{
+    sym(e, code, s);
+}
+
+void xb_enc_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *p, size_t n, int prev)
+{
+    put_chars(e, cc, p, n, prev < 0 ? 0u : char_class[prev]);
+}
+
+uint64_t xb_enc_chars_cost(const uint8_t (*clen)[256], const uint8_t *p, size_t n, int prev)
+{
+    return chars_cost(clen, p, n, prev < 0 ? 0u : char_class[prev]);
+}
+
+void xb_enc_forms(xb_str s, unsigned vctx, const uint32_t *code, const uint8_t (*clen)[256], xb_vform *f)
+{
+    unsigned fall, fany;
+    uint64_t lc;
+    packed pk;
+    value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
+    packed_forms(s, code, fall, fany, &pk);
+    lc = LEN(code, XB_V_LIT) + chars_cost(clen, (const uint8_t *)s.p, s.n, 0);
+    if (lc <= pk.cost) {
+        pk.sym = XB_V_LIT;
+        pk.cost = lc;
+    }
+    f->sym = pk.sym;
+    f->cost = pk.cost;
+    f->ival = pk.ival;
+    f->nbytes = pk.nbytes;
+    f->jid.sym = -1;
+    if ((fany & VF_JIDSEP) && !(fany & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
+        vctx != XB_VC_JID_RESOURCE)
+        jid_split(s, &f->jid);
+}
+
+void xb_enc_put_form(xb_encoder *e, xb_str s, const xb_vform *f)
+{
+    packed pk;
+    pk.sym = f->sym;
+    pk.cost = f->cost;
+    pk.ival = f->ival;
+    pk.nbytes = f->nbytes;
+    put_packed(e, s, &pk);
 }

@@ -27,6 +27,8 @@ uint32_t *xb_scode[XB_NTABLES]; /* xb_scode[t][ctx * nsym + s] */
 uint32_t xb_snsym[XB_NTABLES];
 uint32_t xb_sn_pred;
 uint8_t xb_sclass[256];
+static uint8_t sclen[XB_CHAR_CONTEXTS][256];
+const uint8_t (*const xb_sclen)[256] = sclen;
 
 xb_smap xb_value_map, xb_prefix_map, xb_name_map, xb_ns_map, xb_shape_map;
 static char *shape_keys; /* the static shapes' serialized keys */
@@ -150,6 +152,17 @@ static void s_init(void)
         }
     }
     xb_sn_pred = xb_snsym[XB_T_NODE] - 1;
+    if (xb_sdict->stream_nctx[XB_T_CHAR] != XB_CHAR_CONTEXTS || xb_snsym[XB_T_CHAR] != 256) {
+        s_status = 1;
+        return;
+    }
+    for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
+        sclen[i / 256][i % 256] = (uint8_t)(xb_scode[XB_T_CHAR][i] & 31u);
+        if (sclen[i / 256][i % 256] > 24) { /* the encoder's xb_enc_chars relies on it */
+            s_status = 1;
+            return;
+        }
+    }
     for (i = 0; i < 256; i++)
         xb_sclass[i] = (uint8_t)xb_byte_class((unsigned)i);
     for (i = 0; i < xb_sdict->nshapes; i++)

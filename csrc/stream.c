@@ -32,265 +32,27 @@
 /* ================================================================================== */
 /* ---- encoder ---------------------------------------------------------------------- */
 /* ================================================================================== */
-static void w_grow(xb_stream *s, size_t need)
+/* the bit writer is the encoder's (csrc/encode.c), over the output of s->enc */
+static inline void put(xb_stream *s, uint32_t v, unsigned n)
 {
-    if (need > s->cap_out) {
-        void *p = xb_grow(s->out, &s->cap_out, need, 1);
-        if (!p) {
-            s->oom = 1;
-            s->out_n = 0;
-            return;
-        }
-        s->out = p;
-    }
+    xb_enc_put(s->enc, v, n);
 }
 
-/* v < 2**n, n <= 32 */
-static void put(xb_stream *s, uint32_t v, unsigned n)
+static inline void gamma_code(xb_stream *s, uint64_t n)
 {
-    if (!n)
-        return;
-    s->acc = (s->acc << n) | v;
-    s->nacc += n;
-    while (s->nacc >= 8) {
-        if (s->out_n + 1 > s->cap_out) {
-            w_grow(s, s->out_n + 1);
-            if (s->oom) {
-                s->nacc -= 8;
-                continue;
-            }
-        }
-        s->nacc -= 8;
-        s->out[s->out_n++] = (uint8_t)(s->acc >> s->nacc);
-    }
-    s->acc &= (1ull << s->nacc) - 1;
+    xb_enc_gamma(s->enc, n);
 }
 
-static void put64(xb_stream *s, uint64_t v, unsigned n)
+static inline void sym(xb_stream *s, const uint32_t *code, uint32_t v)
 {
-    if (n > 32) {
-        put(s, (uint32_t)(v >> 32), n - 32);
-        put(s, (uint32_t)v, 32);
-    } else {
-        put(s, (uint32_t)v, n);
-    }
+    xb_enc_sym(s->enc, code, v);
 }
 
-static unsigned bitlen(uint64_t x)
-{
-    unsigned b = 0;
-    while (x) {
-        b++;
-        x >>= 1;
-    }
-    return b;
-}
+#define gamma_length xb_gamma_length
 
-static uint64_t gamma_length(uint64_t n)
-{
-    return 2u * bitlen(n) - 1u;
-}
-
-static void gamma_code(xb_stream *s, uint64_t n)
-{
-    unsigned b = bitlen(n);
-    put64(s, 0, b - 1);
-    put64(s, n, b);
-}
-
-static void sym(xb_stream *s, const uint32_t *code, uint32_t v)
-{
-    put(s, code[v] >> 5, code[v] & 31u);
-}
-
-static void finish_bits(xb_stream *s)
-{
-    if (s->nacc)
-        put(s, 0, 8 - s->nacc);
-}
-
-/* ---- value forms (model.py) ---- */
-static int64_t int_value(const char *p, size_t n, uint64_t *v)
-{
-    uint64_t x = 0;
-    size_t i;
-    if (n == 0 || n > 20 || (p[0] == '0' && n > 1))
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned d;
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-        d = (unsigned)(p[i] - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 1;
-}
-
-static int is_hex(char c, int *lower, int *upper)
-{
-    if (c >= '0' && c <= '9')
-        return 1;
-    if (c >= 'a' && c <= 'f') {
-        *lower = 1;
-        return 1;
-    }
-    if (c >= 'A' && c <= 'F') {
-        *upper = 1;
-        return 1;
-    }
-    return 0;
-}
-
-static int uuid_kind(const char *p, size_t n)
-{
-    int lo = 0, up = 0;
-    size_t i;
-    if (n != 36)
-        return -1;
-    for (i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (p[i] != '-')
-                return -1;
-        } else if (!is_hex(p[i], &lo, &up)) {
-            return -1;
-        }
-    }
-    if (!up)
-        return XB_V_UUID_L;
-    if (!lo)
-        return XB_V_UUID_U;
-    return -1;
-}
-
-static int hex_kind(const char *p, size_t n)
-{
-    int lo = 0, up = 0;
-    size_t i;
-    if (n < XB_HEX_MIN)
-        return -1;
-    for (i = 0; i < n; i++)
-        if (!is_hex(p[i], &lo, &up))
-            return -1;
-    if (!up)
-        return XB_V_HEX_L;
-    if (!lo)
-        return XB_V_HEX_U;
-    return -1;
-}
-
-static int b64v(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* decoded length if canonical padded base64, else -1 */
-static int64_t b64_bytes(const char *p, size_t n)
-{
-    size_t pad = 0, i;
-    if (n < XB_B64_MIN || n % 4)
-        return -1;
-    if (p[n - 1] == '=')
-        pad = p[n - 2] == '=' ? 2 : 1;
-    for (i = 0; i < n - pad; i++)
-        if (b64v((unsigned char)p[i]) < 0)
-            return -1;
-    if (pad == 2 && (b64v((unsigned char)p[n - 3]) & 15))
-        return -1;
-    if (pad == 1 && (b64v((unsigned char)p[n - 2]) & 3))
-        return -1;
-    return (int64_t)(n / 4 * 3 - pad);
-}
-
+/* the value choice: a packed form or LIT (xb_enc_forms), JID, EXTEND */
 typedef struct {
-    int sym; /* -1: not a JID */
-    xb_str local, domain, res;
-    int has_local, has_res;
-} jidp;
-
-static void jid_split(const char *p, size_t n, jidp *j)
-{
-    size_t i, slash = n, at = SIZE_MAX;
-    j->sym = -1;
-    if (!n)
-        return;
-    for (i = 0; i < n; i++)
-        if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
-            return;
-    for (i = 0; i < n; i++)
-        if (p[i] == '/') {
-            slash = i;
-            break;
-        }
-    for (i = 0; i < slash; i++)
-        if (p[i] == '@') {
-            at = i;
-            break;
-        }
-    j->has_res = slash < n;
-    j->has_local = at != SIZE_MAX;
-    if (j->has_local) {
-        j->local.p = p;
-        j->local.n = at;
-        j->domain.p = p + at + 1;
-        j->domain.n = slash - at - 1;
-    } else {
-        j->domain.p = p;
-        j->domain.n = slash;
-    }
-    if (j->has_res) {
-        j->res.p = p + slash + 1;
-        j->res.n = n - slash - 1;
-    }
-    if (!j->domain.n || (j->has_local && !j->local.n) || (j->has_res && !j->res.n))
-        return;
-    if (!j->has_local && !j->has_res)
-        return;
-    j->sym = !j->has_res ? XB_V_JID_LD : !j->has_local ? XB_V_JID_DR : XB_V_JID_LDR;
-}
-
-/* _bytes_cost: bytes and terminator in the char table after byte prev (-1: none) */
-static uint64_t bytes_cost(const uint8_t *b, size_t n, int prev)
-{
-    uint64_t c = 0;
-    size_t i;
-    unsigned ctx = prev < 0 ? 0 : xb_sclass[prev];
-    for (i = 0; i < n; i++) {
-        c += LEN(CCODE(ctx), b[i]);
-        ctx = xb_sclass[b[i]];
-    }
-    return c + LEN(CCODE(ctx), 0);
-}
-
-static void write_bytes(xb_stream *s, const uint8_t *b, size_t n, int prev)
-{
-    size_t i;
-    unsigned ctx = prev < 0 ? 0 : xb_sclass[prev];
-    for (i = 0; i < n; i++) {
-        sym(s, CCODE(ctx), b[i]);
-        ctx = xb_sclass[b[i]];
-    }
-    sym(s, CCODE(ctx), 0);
-}
-
-typedef struct {
-    int sym;
-    uint64_t cost;
-    uint64_t ival;
-    int64_t nbytes;
-    jidp jid;
+    xb_vform f; /* f.sym: the chosen symbol */
     unsigned k, L; /* EXTEND */
 } choice;
 
@@ -348,7 +110,7 @@ static uint64_t est(xb_stream *s, xb_str v, unsigned vctx, int secret)
     if (qs >= 0)
         return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
     choose(s, v.p, v.n, vctx, secret, 0, &ch);
-    return ch.cost;
+    return ch.f.cost;
 }
 
 /* _extend: the cheapest EXTEND (cost without the symbol); 0 if none */
@@ -371,7 +133,7 @@ static int extend(xb_stream *s, const char *p, size_t n, unsigned vctx, uint64_t
             L--;
         if (!L)
             continue;
-        c = 3 + gamma_length(L) + bytes_cost(sb + L, n - L, sb[L - 1]);
+        c = 3 + gamma_length(L) + xb_enc_chars_cost(xb_sclen, sb + L, n - L, sb[L - 1]);
         if (!found || c < *cost) {
             *cost = c;
             *bk = (unsigned)k;
@@ -385,80 +147,31 @@ static int extend(xb_stream *s, const char *p, size_t n, unsigned vctx, uint64_t
 static void choose(xb_stream *s, const char *p, size_t n, unsigned vctx, int secret, int recall, choice *ch)
 {
     const uint32_t *code = VCODE(vctx);
-    uint64_t v, c;
-    int k;
-    int64_t nb;
-    ch->sym = XB_V_LIT;
-    ch->cost = LEN(code, XB_V_LIT) + bytes_cost((const uint8_t *)p, n, -1);
-    if (int_value(p, n, &v)) {
-        unsigned bl = bitlen(v);
-        c = LEN(code, XB_V_INT) + gamma_length(bl + 1) + (bl > 1 ? bl - 1 : 0);
-        if (c < ch->cost) {
-            ch->sym = XB_V_INT;
-            ch->cost = c;
-            ch->ival = v;
-        }
-    }
-    k = uuid_kind(p, n);
-    if (k >= 0) {
-        c = LEN(code, k) + 128;
-        if (c < ch->cost) {
-            ch->sym = k;
-            ch->cost = c;
-        }
-    }
-    k = hex_kind(p, n);
-    if (k >= 0) {
-        c = LEN(code, k) + gamma_length(n - XB_HEX_MIN + 1) + 4 * (uint64_t)n;
-        if (c < ch->cost) {
-            ch->sym = k;
-            ch->cost = c;
-        }
-    }
-    nb = b64_bytes(p, n);
-    if (nb >= 0) {
-        c = LEN(code, XB_V_B64) + gamma_length((uint64_t)nb) + 8 * (uint64_t)nb;
-        if (c < ch->cost) {
-            ch->sym = XB_V_B64;
-            ch->cost = c;
-            ch->nbytes = nb;
-        }
-    }
-    if (vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN && vctx != XB_VC_JID_RESOURCE) {
-        jidp j;
-        jid_split(p, n, &j);
-        if (j.sym >= 0) {
-            c = LEN(code, j.sym) + est(s, j.domain, XB_VC_JID_DOMAIN, secret);
-            if (j.has_local)
-                c += est(s, j.local, XB_VC_JID_LOCAL, secret);
-            if (j.has_res)
-                c += est(s, j.res, XB_VC_JID_RESOURCE, secret);
-            if (c < ch->cost) {
-                ch->sym = j.sym;
-                ch->cost = c;
-                ch->jid = j;
-            }
+    xb_str v;
+    v.p = p;
+    v.n = n;
+    xb_enc_forms(v, vctx, code, xb_sclen, &ch->f);
+    if (ch->f.jid.sym >= 0) {
+        const xb_jid *j = &ch->f.jid;
+        uint64_t c = LEN(code, j->sym) + est(s, j->domain, XB_VC_JID_DOMAIN, secret);
+        if (j->has_local)
+            c += est(s, j->local, XB_VC_JID_LOCAL, secret);
+        if (j->has_res)
+            c += est(s, j->res, XB_VC_JID_RESOURCE, secret);
+        if (c < ch->f.cost) {
+            ch->f.sym = j->sym;
+            ch->f.cost = c;
         }
     }
     if (recall && !secret) {
         uint64_t xc = 0;
         unsigned xk = 0, xL = 0;
-        if (extend(s, p, n, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->cost) {
-            ch->sym = XB_V_EXTEND;
-            ch->cost = LEN(code, XB_V_EXTEND) + xc;
+        if (extend(s, p, n, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->f.cost) {
+            ch->f.sym = XB_V_EXTEND;
+            ch->f.cost = LEN(code, XB_V_EXTEND) + xc;
             ch->k = xk;
             ch->L = xL;
         }
-    }
-}
-
-static void put_hex(xb_stream *s, const char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        char c = p[i];
-        unsigned d = c <= '9' ? (unsigned)(c - '0') : c <= 'F' ? (unsigned)(c - 'A' + 10) : (unsigned)(c - 'a' + 10);
-        put(s, d, 4);
     }
 }
 
@@ -481,57 +194,34 @@ static void value1(xb_stream *s, const char *p, size_t n, uint64_t h, unsigned v
         return;
     }
     choose(s, p, n, vctx, secret, recall, &ch);
-    sym(s, code, (uint32_t)ch.sym);
-    switch (ch.sym) {
+    sym(s, code, (uint32_t)ch.f.sym);
+    switch (ch.f.sym) {
     case XB_V_LIT:
-        write_bytes(s, (const uint8_t *)p, n, -1);
+        xb_enc_chars(s->enc, CCODE(0), (const uint8_t *)p, n, -1);
         break;
     case XB_V_EXTEND:
         put(s, ch.k, 3);
         gamma_code(s, ch.L);
-        write_bytes(s, (const uint8_t *)p + ch.L, n - ch.L, (uint8_t)p[ch.L - 1]);
+        xb_enc_chars(s->enc, CCODE(0), (const uint8_t *)p + ch.L, n - ch.L, (uint8_t)p[ch.L - 1]);
         break;
-    case XB_V_INT: {
-        unsigned bl = bitlen(ch.ival);
-        gamma_code(s, bl + 1);
-        if (bl > 1)
-            put64(s, ch.ival & ((1ull << (bl - 1)) - 1), bl - 1);
-        break;
-    }
+    case XB_V_INT:
     case XB_V_UUID_L:
     case XB_V_UUID_U:
-        put_hex(s, p, 8);
-        put_hex(s, p + 9, 4);
-        put_hex(s, p + 14, 4);
-        put_hex(s, p + 19, 4);
-        put_hex(s, p + 24, 12);
-        break;
     case XB_V_HEX_L:
     case XB_V_HEX_U:
-        gamma_code(s, n - XB_HEX_MIN + 1);
-        put_hex(s, p, n);
-        break;
     case XB_V_B64: {
-        size_t i, pad = p[n - 1] == '=' ? (p[n - 2] == '=' ? 2 : 1) : 0;
-        uint32_t acc = 0;
-        unsigned nb = 0;
-        gamma_code(s, (uint64_t)ch.nbytes);
-        for (i = 0; i < n - pad; i++) {
-            acc = (acc << 6) | (uint32_t)b64v((unsigned char)p[i]);
-            nb += 6;
-            if (nb >= 8) {
-                nb -= 8;
-                put(s, (acc >> nb) & 0xFF, 8);
-            }
-        }
+        xb_str v;
+        v.p = p;
+        v.n = n;
+        xb_enc_put_form(s->enc, v, &ch.f);
         break;
     }
     default: /* JID */
-        if (ch.jid.has_local)
-            value(s, ch.jid.local, XB_VC_JID_LOCAL, secret, 0);
-        value(s, ch.jid.domain, XB_VC_JID_DOMAIN, secret, 0);
-        if (ch.jid.has_res)
-            value(s, ch.jid.res, XB_VC_JID_RESOURCE, secret, 0);
+        if (ch.f.jid.has_local)
+            value(s, ch.f.jid.local, XB_VC_JID_LOCAL, secret, 0);
+        value(s, ch.f.jid.domain, XB_VC_JID_DOMAIN, secret, 0);
+        if (ch.f.jid.has_res)
+            value(s, ch.f.jid.res, XB_VC_JID_RESOURCE, secret, 0);
         break;
     }
     if (!secret && xb_stab_add(s, p, n, h))
@@ -1028,7 +718,6 @@ void xb_stream_free(xb_stream *s)
     free(s->nctx);
     free(s->names);
     free(s->kbuf);
-    free(s->out);
     xb_stream_dec_release(s);
     free(s->dsec);
     free(s);
@@ -1089,21 +778,19 @@ int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode
     s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_FIRST;
     s->nopen = 0;
-    s->out_n = 0;
-    s->acc = 0;
-    s->nacc = 0;
     s->oom = 0;
-    w_grow(s, 64);
-    if (!s->oom && encode_events(s))
+    xb_enc_bits_begin(e);
+    if (encode_events(s))
         s->oom = 1;
-    finish_bits(s);
+    if (xb_enc_bits_end(e))
+        s->oom = 1;
     e->opt = NULL;
     if (s->oom) {
         /* the state may be half updated: the stream cannot go on */
         xb_sstate_clear(s);
         return xb_enc_nomem(e);
     }
-    res->data = (const char *)s->out;
-    res->size = s->out_n;
+    res->data = (const char *)e->out;
+    res->size = e->out_n;
     return XB_OK;
 }

@@ -114,12 +114,7 @@ struct xb_stream {
     size_t cap_names;
     char *kbuf; /* the shape key being built */
     size_t kbuf_n, kbuf_cap;
-    /* output (bit writer) */
-    uint8_t *out;
-    size_t out_n, cap_out;
-    uint64_t acc;
-    unsigned nacc;
-    int oom;
+    int oom; /* out of memory while coding (the output is s->enc's) */
     xb_encode_result *eres;
 
     /* ---- decoder (csrc/decode.c in stream mode) ---- */
@@ -147,6 +142,7 @@ extern uint32_t *xb_scode[XB_NTABLES]; /* (code << 5) | length: xb_scode[t][ctx 
 extern uint32_t xb_snsym[XB_NTABLES];
 extern uint32_t xb_sn_pred; /* the node symbol PRED */
 extern uint8_t xb_sclass[256];
+extern const uint8_t (*const xb_sclen)[256]; /* lengths of the char codes: xb_sclen[ctx][byte] */
 extern xb_smap xb_value_map, xb_prefix_map, xb_name_map, xb_ns_map, xb_shape_map;
 /* 0 when the tables are built (once per process), else nonzero */
 int xb_stream_tables(void);
@@ -167,10 +163,5 @@ xb_pev xb_sprediction(xb_stream *s);
 void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
 /* the decoder's part (csrc/decode.c): its xb_dec released */
 void xb_stream_dec_release(xb_stream *s);
-
-/* lexical section pieces from csrc/encode.c (stream mode hooks) */
-void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev);
-void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
-                       void *ctx);
 
 #endif
