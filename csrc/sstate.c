@@ -26,13 +26,10 @@ const xb_dictionary *xb_sdict;
 uint32_t *xb_scode[XB_NTABLES]; /* xb_scode[t][ctx * nsym + s] */
 uint32_t xb_snsym[XB_NTABLES];
 uint32_t xb_sn_pred;
-uint8_t xb_sclass[256];
 static uint8_t sclen[XB_CHAR_CONTEXTS][256];
 const uint8_t (*const xb_sclen)[256] = sclen;
 
-xb_smap xb_value_map, xb_prefix_map, xb_name_map, xb_ns_map, xb_shape_map;
-static char *shape_keys; /* the static shapes' serialized keys */
-static xb_str *shape_key_str;
+xb_smap xb_value_map;
 static int s_status = -1;
 
 uint64_t xb_shash(const char *p, size_t n)
@@ -82,50 +79,10 @@ int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h)
     return -1;
 }
 
-/* serialized shape key (model.shape_key): name NUL, then per item
- * 1 prefix NUL uri NUL (namespace declaration) or 2 qname NUL (attribute);
- * XML strings hold no NUL, so this is unambiguous */
-static size_t key_size_static(const xb_key *k)
-{
-    size_t n = k->name.n + 1;
-    uint32_t i;
-    for (i = 0; i < k->nitems; i++)
-        n += 1 + k->items[i].qname.n + 1 + (k->items[i].is_ns ? k->items[i].uri.n + 1 : 0);
-    return n;
-}
-
-static size_t key_write_static(char *o, const xb_key *k)
-{
-    char *o0 = o;
-    uint32_t i;
-    memcpy(o, k->name.p, k->name.n);
-    o += k->name.n;
-    *o++ = 0;
-    for (i = 0; i < k->nitems; i++) {
-        const xb_kitem *it = &k->items[i];
-        if (it->is_ns) {
-            size_t skip = it->qname.n > 5 ? 6 : 5;
-            *o++ = 1;
-            memcpy(o, it->qname.p + skip, it->qname.n - skip);
-            o += it->qname.n - skip;
-            *o++ = 0;
-            memcpy(o, it->uri.p, it->uri.n);
-            o += it->uri.n;
-            *o++ = 0;
-        } else {
-            *o++ = 2;
-            memcpy(o, it->qname.p, it->qname.n);
-            o += it->qname.n;
-            *o++ = 0;
-        }
-    }
-    return (size_t)(o - o0);
-}
-
 static void s_init(void)
 {
     int t;
-    size_t i, total = 0, off = 0;
+    size_t i;
     if (xb_dict_init() != 0 || !(xb_sdict = xb_get_dictionary(1))) {
         s_status = 1;
         return;
@@ -158,30 +115,12 @@ static void s_init(void)
     }
     for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
         sclen[i / 256][i % 256] = (uint8_t)(xb_scode[XB_T_CHAR][i] & 31u);
-        if (sclen[i / 256][i % 256] > 24) { /* the encoder's xb_enc_chars relies on it */
+        if (sclen[i / 256][i % 256] > 24) { /* the encoder's put_chars relies on it */
             s_status = 1;
             return;
         }
     }
-    for (i = 0; i < 256; i++)
-        xb_sclass[i] = (uint8_t)xb_byte_class((unsigned)i);
-    for (i = 0; i < xb_sdict->nshapes; i++)
-        total += key_size_static(&xb_sdict->shapes[i]);
-    shape_keys = malloc(total ? total : 1);
-    shape_key_str = malloc((xb_sdict->nshapes ? xb_sdict->nshapes : 1) * sizeof(*shape_key_str));
-    if (!shape_keys || !shape_key_str) {
-        s_status = 1;
-        return;
-    }
-    for (i = 0; i < xb_sdict->nshapes; i++) {
-        size_t n = key_write_static(shape_keys + off, &xb_sdict->shapes[i]);
-        shape_key_str[i].p = shape_keys + off;
-        shape_key_str[i].n = n;
-        off += n;
-    }
-    if (smap_build(&xb_value_map, xb_sdict->values, xb_sdict->nvalues) || smap_build(&xb_prefix_map, xb_sdict->prefixes, xb_sdict->nprefixes) ||
-        smap_build(&xb_name_map, xb_sdict->names, xb_sdict->nnames) || smap_build(&xb_ns_map, xb_sdict->namespaces, xb_sdict->nnamespaces) ||
-        smap_build(&xb_shape_map, shape_key_str, xb_sdict->nshapes)) {
+    if (smap_build(&xb_value_map, xb_sdict->values, xb_sdict->nvalues)) {
         s_status = 1;
         return;
     }

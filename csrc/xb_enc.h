@@ -140,6 +140,11 @@ struct xb_encoder {
     unsigned nacc;
     int oom;
 
+    /* ---- the coder: stateless, or stream mode with a state ---- */
+    struct xb_stream *st;            /* stream mode: the stream's state, else NULL */
+    const uint32_t *const *codes;    /* the code set: codes[table][ctx * nsyms[table] + symbol] */
+    const uint32_t *nsyms;
+
     size_t trim_n; /* the largest input since buffers were last trimmed (encode.c: trim) */
     xb_encode_result own_res; /* xb_encode_into */
     const xb_encode_options *bound_opt; /* xb_encoder_bind */
@@ -300,7 +305,6 @@ static inline uint64_t xb_gamma_length(uint64_t n)
     return 2u * xb_bitlen(n) - 1u;
 }
 
-/* ---- csrc/encode.c: the coder's pieces the stream coder (csrc/stream.c) uses ---- */
 /* a JID split into its parts (model.jid_split) */
 typedef struct {
     int sym; /* JID symbol, or -1 */
@@ -308,37 +312,13 @@ typedef struct {
     xb_str local, domain, res;
 } xb_jid;
 
-/* the cheapest of LIT, INT, UUID, HEX, B64 for a value (ties: that order), and
- * the value split as a JID (jid.sym -1 if it is none, or vctx is a JID part's) */
-typedef struct {
-    int sym;
-    uint64_t cost;  /* bits, the symbol included */
-    uint64_t ival;  /* INT */
-    int64_t nbytes; /* B64 */
-    xb_jid jid;
-} xb_vform;
-
-/* the bit writer over e->out: begin (empty), end (the last byte padded;
- * nonzero if out of memory) */
-void xb_enc_bits_begin(xb_encoder *e);
-int xb_enc_bits_end(xb_encoder *e);
-void xb_enc_put(xb_encoder *e, uint32_t v, unsigned n); /* v < 2**n, n <= 32 */
-void xb_enc_put64(xb_encoder *e, uint64_t v, unsigned n);
-void xb_enc_gamma(xb_encoder *e, uint64_t n);
-void xb_enc_sym(xb_encoder *e, const uint32_t *code, uint32_t s); /* code: (code << 5) | length */
-/* p[0 .. n) and the terminator in the char codes cc (at most 24 bits) / their
- * lengths clen[ctx][byte], after byte prev (-1: none) */
-void xb_enc_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *p, size_t n, int prev);
-uint64_t xb_enc_chars_cost(const uint8_t (*clen)[256], const uint8_t *p, size_t n, int prev);
-/* value choice without the value model (references, tokens, JID parts'
- * costs): code is the value context's codes, clen the char code lengths */
-void xb_enc_forms(xb_str s, unsigned vctx, const uint32_t *code, const uint8_t (*clen)[256], xb_vform *f);
-/* the payload of f (INT, UUID, HEX or B64) */
-void xb_enc_put_form(xb_encoder *e, xb_str s, const xb_vform *f);
-/* exact mode: the style choice and the deviation walk (stream.c: encode_lexical) */
-void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev);
-void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
-                       void *ctx);
+struct xb_stream;
+/* csrc/encode.c: xb_stream_encode (xmppbin.h) with the encoder e the state
+ * s owns: scan xml, code it as a stream message body (spec 14.3) with the
+ * state; the result points into e's output. Out of memory clears the state. */
+int xb_enc_stream_message(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
+                          const xb_encode_options *opt, const uint32_t *secrets, size_t nsecrets,
+                          xb_encode_result *res);
 
 /* Scan e->in[0 .. e->n) into e->ev / e->items (xmlscan.scan after decode_input's
  * size check). Returns XB_OK or the error code (res filled in). */

@@ -106,15 +106,8 @@ struct xb_stream {
     int pslot_field;
     uint32_t *open; /* serials of the open elements' entries */
     size_t nopen, cap_open;
-    xb_str *ws; /* indentation memory (p NULL: None) */
-    size_t nws, cap_ws;
-    uint8_t *nctx;
-    size_t cap_nctx;
-    size_t *names; /* event index of each open element */
-    size_t cap_names;
     char *kbuf; /* the shape key being built */
     size_t kbuf_n, kbuf_cap;
-    int oom; /* out of memory while coding (the output is s->enc's) */
     xb_encode_result *eres;
 
     /* ---- decoder (csrc/decode.c in stream mode) ---- */
@@ -141,9 +134,8 @@ extern const xb_dictionary *xb_sdict;
 extern uint32_t *xb_scode[XB_NTABLES]; /* (code << 5) | length: xb_scode[t][ctx * nsym + s] */
 extern uint32_t xb_snsym[XB_NTABLES];
 extern uint32_t xb_sn_pred; /* the node symbol PRED */
-extern uint8_t xb_sclass[256];
 extern const uint8_t (*const xb_sclen)[256]; /* lengths of the char codes: xb_sclen[ctx][byte] */
-extern xb_smap xb_value_map, xb_prefix_map, xb_name_map, xb_ns_map, xb_shape_map;
+extern xb_smap xb_value_map; /* the value tokens (xb_srecallable) */
 /* 0 when the tables are built (once per process), else nonzero */
 int xb_stream_tables(void);
 /* index of p[0 .. n) (hash xb_shash) in m, or -1 */
