@@ -38,23 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xb_dec.h"
 #include "xb_dict.h"
 #include "xb_stream.h"
 #include "xmppbin.h"
-
-#if defined(__GNUC__)
-#define XB_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define XB_LIKELY(x) __builtin_expect(!!(x), 1)
-#define XB_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define XB_NOINLINE __attribute__((noinline))
-#define XB_COLD __attribute__((cold, noinline))
-#else
-#define XB_PRINTF(a, b)
-#define XB_LIKELY(x) (x)
-#define XB_UNLIKELY(x) (x)
-#define XB_NOINLINE
-#define XB_COLD
-#endif
 
 /* A cached decoder state per thread (POSIX threads): the growing arrays and
  * the arena survive between calls instead of being allocated every time. */
@@ -64,13 +51,6 @@
 #else
 #define XB_STATE_CACHE 0
 #endif
-
-#define TRY(x)                                                                                             \
-    do {                                                                                                   \
-        int rc_ = (x);                                                                                     \
-        if (rc_)                                                                                           \
-            return rc_;                                                                                    \
-    } while (0)
 
 static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
 static const char XMLNS_NS[] = "http://www.w3.org/2000/xmlns/";
@@ -86,126 +66,6 @@ static const char SLASH_PAD[1 + XB_STR_PAD] = "/";
 static const xb_str EMPTY = {ZEROS, 0};
 static const xb_str NONE = {NULL, 0}; /* "no string" (Python None), only in the indentation memory */
 
-/* ---- state ------------------------------------------------------------------ */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} xb_buf;
-
-enum { EV_S = 'S', EV_E = 'E', EV_T = 'T', EV_C = 'C', EV_P = 'P' };
-
-typedef struct {
-    uint8_t type;
-    uint8_t clean;   /* T: escaping text changes nothing */
-    uint32_t nitems; /* S: attribute items items[first .. first + nitems) */
-    size_t first;
-    xb_str s; /* S, E: element qname; T, C, P: text */
-} xb_event;
-
-typedef struct {
-    xb_str qname;
-    xb_str value;
-    int clean; /* value has no XB_ESCAPABLE byte */
-} xb_item;
-
-typedef struct {
-    xb_str s;
-    int clean; /* no XB_ESCAPABLE byte */
-} xb_hent;
-
-typedef struct {
-    xb_str prefix;
-    xb_str uri;
-} xb_bind;
-
-typedef struct {
-    xb_str name;
-    int16_t text_ctx;
-    size_t bind_base; /* bindings of outer scopes: binds[0 .. bind_base) */
-} xb_elem;
-
-typedef struct {
-    uint64_t slot;
-    int kind;
-    xb_str payload; /* EMPTY for QUOTE and EMPTY slots */
-} xb_dev;
-
-typedef struct xb_chunk {
-    struct xb_chunk *next;
-    size_t cap, used;
-} xb_chunk;
-#define CHUNK_HDR ((sizeof(xb_chunk) + 15u) & ~(size_t)15u)
-#define CHUNK_MIN 4096u
-#define CHUNK_MAX (1u << 20)
-
-typedef struct {
-    int dquote, empty, text_gt, text_quot, attr_gt, attr_oq;
-} xb_style;
-
-typedef struct {
-    /* ---- per message: zero at the start of every message (dec_reset) ---- */
-    /* input and bit reader (xmppbin/bits.py:BitReader) */
-    const uint8_t *data; /* the message, followed by XB_PAD zero bytes */
-    size_t len, plen;    /* plen = len + XB_PAD */
-    uint64_t pos, end;   /* in bits */
-    const xb_decode_options *opt;
-    xb_result *res;
-    const xb_dictionary *dict;
-    int exact, kind;
-    uint64_t produced;
-    int vclean; /* the last string from value_ has no XB_ESCAPABLE byte */
-    size_t nhist, nev, nitems, nbinds, nelems, nws, nkitems, ndevs, ncache;
-    unsigned chead; /* shape cache: the ring position of entry 0 */
-    uint64_t out_over; /* output bytes past max_size that were counted, not stored */
-    int open_tag;      /* not exact: a start tag waits for its '>' (emit_open) */
-    /* exact mode */
-    xb_style st;
-    xb_str prolog;
-    struct xb_stream *stream; /* stream mode: the stream's state (csrc/sstate.c), else NULL */
-    /* ---- allocations, kept from message to message (from `chunk` on) ---- */
-    /* arena */
-    xb_chunk *chunk;
-    size_t chunk_size;
-    /* growing arrays */
-    xb_hent *hist;
-    size_t cap_hist;
-    xb_event *ev;
-    size_t cap_ev;
-    xb_item *items;
-    size_t cap_items;
-    xb_bind *binds;
-    size_t cap_binds;
-    xb_elem *elems;
-    size_t cap_elems;
-    uint8_t *ctx; /* node context per depth: ctx[0 .. nelems] */
-    size_t cap_ctx;
-    xb_str *ws; /* indentation memory per depth */
-    size_t cap_ws;
-    xb_kitem *kitems; /* generic start tag being read */
-    size_t cap_kitems;
-    xb_str *pa, *pb; /* duplicate detection: pairs */
-    size_t cap_pa, cap_pb;
-    size_t *hset;
-    size_t cap_hset;
-    xb_dev *devs;
-    size_t cap_devs;
-    uint8_t *oc; /* serialize: per open element, was it self-closed? */
-    size_t cap_oc;
-    /* shape cache, a ring: entry i (0 = most recent, i < ncache) is at
-     * (chead + i) % XB_SHAPE_CACHE; keys with their shape_info */
-    const xb_key *cache[XB_SHAPE_CACHE];
-    uint16_t cache_info[XB_SHAPE_CACHE];
-    /* the n of these three is per message too (dec_reset) */
-    xb_buf tmp;  /* literal bytes */
-    xb_buf utmp; /* unescape output */
-    xb_buf out;
-    xb_buf in; /* the padded copy of the message */
-    int registered; /* per-thread cache: its pthread key is set */
-    int out_lent;   /* out.p is the result of the last xb_decode, until xb_free */
-} xb_dec;
-/* zero bytes after the message in the decoder's copy: the bit reader's 8-byte
- * loads stay inside it (the position is at most a few bytes past the end) */
-#define XB_PAD 16
 #define DEC_MESSAGE_STATE offsetof(xb_dec, chunk)
 
 /* ---- stream mode (spec 14.3): the parts of the decoder that read or update the
@@ -220,32 +80,9 @@ static int stream_style(xb_dec *d, int *kept);
 static void stream_style_save(xb_dec *d);
 static int stream_secrets(xb_dec *d);
 
-/* ---- errors ----------------------------------------------------------------- */
-XB_PRINTF(5, 6) XB_COLD
-static int seterr(xb_dec *d, int code, size_t offset, int limit, const char *fmt, ...)
-{
-    va_list ap;
-    d->res->error = code;
-    d->res->offset = offset;
-    d->res->limit = limit;
-    va_start(ap, fmt);
-    vsnprintf(d->res->message, sizeof(d->res->message), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-#define OFFSET(d) ((size_t)((d)->pos >> 3))
-#define FAIL(d, ...) seterr((d), XB_ERR_INVALID, OFFSET(d), XB_LIMIT_NONE, __VA_ARGS__)
-#define LIMIT(d, which, ...) seterr((d), XB_ERR_LIMIT, OFFSET(d), (which), __VA_ARGS__)
-
 XB_COLD static int truncated(xb_dec *d)
 {
-    return seterr(d, XB_ERR_TRUNCATED, d->len, XB_LIMIT_NONE, "message is truncated");
-}
-
-XB_COLD static int nomem(xb_dec *d)
-{
-    return seterr(d, XB_ERR_NOMEM, OFFSET(d), XB_LIMIT_NONE, "out of memory");
+    return xb_dec_seterr(d, XB_ERR_TRUNCATED, d->len, XB_LIMIT_NONE, "message is truncated");
 }
 
 /* A printable excerpt of s for messages. */
@@ -261,7 +98,7 @@ static int excerpt_len(xb_str s)
         if ((need) > (cap)) {                                                                              \
             void *np_ = xb_grow((arr), &(cap), (need), sizeof(*(arr)));                                 \
             if (!np_)                                                                                      \
-                return nomem(d);                                                                           \
+                return xb_dec_nomem(d);                                                                           \
             (arr) = np_;                                                                                   \
         }                                                                                                  \
     } while (0)
@@ -352,11 +189,11 @@ static int concat3(xb_dec *d, xb_str a, xb_str b, xb_str c, xb_str *out)
     char *p;
     size_t n;
     if (a.n > SIZE_MAX - b.n || a.n + b.n > SIZE_MAX - c.n)
-        return nomem(d);
+        return xb_dec_nomem(d);
     n = a.n + b.n + c.n;
     p = arena_alloc(d, n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     arena_copy(p, a.p, a.n);
     arena_copy(p + a.n, b.p, b.n);
     arena_copy(p + a.n + b.n, c.p, c.n);
@@ -700,7 +537,7 @@ static int read_literal(xb_dec *d, xb_str *out)
     uint64_t bits;
     char *t, *p;
     if (d->tmp.cap < 64 && buf_reserve(&d->tmp, 64))
-        return nomem(d);
+        return xb_dec_nomem(d);
     t = d->tmp.p;
     cap = d->tmp.cap;
     lim = cap < max_string ? cap : max_string; /* a step may store 2 bytes */
@@ -767,7 +604,7 @@ static int read_literal(xb_dec *d, xb_str *out)
             d->tmp.n = n;
             if (buf_reserve(&d->tmp, 2)) {
                 d->pos = end - (uint64_t)left;
-                return nomem(d);
+                return xb_dec_nomem(d);
             }
             t = d->tmp.p;
             cap = d->tmp.cap;
@@ -794,7 +631,7 @@ done:
     }
     p = arena_alloc(d, n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (n + XB_STR_PAD <= cap) /* t is read that far */
         arena_copy(p, t, n);
     else
@@ -825,7 +662,7 @@ static int read_int(xb_dec *d, xb_str *out)
     } while (v);
     p = arena_alloc(d, n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     for (i = 0; i < n; i++)
         p[i] = tmp[n - 1 - i];
     out->p = p;
@@ -852,7 +689,7 @@ static int read_uuid(xb_dec *d, int upper, xb_str *out)
     read_hex_digits(d, hex, 32, upper ? HEX_U : HEX_L);
     p = arena_alloc(d, 36, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     for (i = 0; i < 32; i++) {
         if (i == 8 || i == 12 || i == 16 || i == 20)
             p[k++] = '-';
@@ -876,7 +713,7 @@ static int read_hex(xb_dec *d, int upper, xb_str *out)
         return truncated(d);
     p = arena_alloc(d, (size_t)n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     read_hex_digits(d, p, n, upper ? HEX_U : HEX_L);
     out->p = p;
     out->n = (size_t)n;
@@ -898,7 +735,7 @@ static int read_b64(xb_dec *d, xb_str *out)
         return truncated(d);
     p = arena_alloc(d, (size_t)olen, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     for (i = 0; i < n; i += 3) {
         uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
         d->pos += 8;
@@ -973,7 +810,7 @@ static int stream_copy(xb_dec *d, const char *p, size_t n, xb_str *out)
 {
     char *c = arena_alloc(d, n, 1);
     if (!c)
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (n)
         memcpy(c, p, n);
     out->p = c;
@@ -1075,7 +912,7 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
         return too_long(d);
     if (st) {
         if (!secret && xb_stab_add(st, r.p, r.n, xb_shash(r.p, r.n)))
-            return nomem(d);
+            return xb_dec_nomem(d);
     } else {
         RESERVE(d->hist, d->cap_hist, d->nhist + 1);
         d->hist[d->nhist].s = r;
@@ -1272,7 +1109,7 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
     key = arena_alloc(d, sizeof(xb_key), 16);
     items = arena_alloc(d, sizeof(xb_kitem) * (d->nkitems ? d->nkitems : 1), 16);
     if (!key || !items)
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (d->nkitems)
         memcpy(items, d->kitems, sizeof(xb_kitem) * d->nkitems);
     key->name = name;
@@ -1321,7 +1158,7 @@ static int first_dup(xb_dec *d, size_t n, size_t *res)
     size = 64;
     while (size < 2 * n) {
         if (size > SIZE_MAX / 4)
-            return nomem(d);
+            return xb_dec_nomem(d);
         size *= 2;
     }
     RESERVE(d->hset, d->cap_hset, size);
@@ -1453,196 +1290,6 @@ static int resolve_start(xb_dec *d, xb_str name, const xb_item *items, size_t n)
     return 0;
 }
 
-/* ---- output ------------------------------------------------------------------ */
-/* Past max_size only the length is kept: the result is then an error anyway,
- * but the serialization's own checks still come first, as in the reference.
- * The output is out.n + out_over bytes long; the buffer grows up to max_size
- * (a buffer kept from an earlier message may be larger and is used as is). */
-static XB_NOINLINE int put_slow(xb_dec *d, const char *p, size_t n)
-{
-    size_t max = d->opt->max_size, need, c;
-    char *q;
-    if (d->out_over || d->out.n >= max || n > max - d->out.n) {
-        d->out_over += n;
-        return 0;
-    }
-    need = d->out.n + n;
-    c = d->out.cap > max / 2 ? max : 2 * d->out.cap;
-    if (c < 256)
-        c = max < 256 ? max : 256;
-    if (c < need)
-        c = need;
-    q = realloc(d->out.p, c);
-    if (!q)
-        return nomem(d);
-    d->out.p = q;
-    d->out.cap = c;
-    memcpy(d->out.p + d->out.n, p, n);
-    d->out.n += n;
-    return 0;
-}
-
-/* p[0 .. n) to the output (out.p is not NULL: serialize reserves first) */
-static inline int put(xb_dec *d, const char *p, size_t n)
-{
-    if (XB_LIKELY(n <= d->out.cap - d->out.n)) {
-        memcpy(d->out.p + d->out.n, p, n);
-        d->out.n += n;
-        return 0;
-    }
-    return put_slow(d, p, n);
-}
-
-/* a string literal */
-#define PUTL(d, z) put((d), "" z, sizeof(z) - 1)
-
-static inline int put_str(xb_dec *d, xb_str s)
-{
-    return put(d, s.p, s.n);
-}
-
-/* escape_text / escape_attr: one pass (no replacement creates a later target).
- * ESC_CLASS has a bit for each byte they may replace; a mask of the bits that
- * apply in a context selects them. */
-enum { E_AMP = 1, E_LT = 2, E_GT = 4, E_CR = 8, E_APOS = 16, E_QUOT = 32, E_TAB = 64, E_LF = 128 };
-static const uint8_t ESC_CLASS[256] = {['&'] = E_AMP,  ['<'] = E_LT,   ['>'] = E_GT,  ['\r'] = E_CR,
-                                       ['\''] = E_APOS, ['"'] = E_QUOT, ['\t'] = E_TAB, ['\n'] = E_LF};
-
-static unsigned text_mask(const xb_style *st)
-{
-    /* '>' always: without text_gt it is escaped after "]]" only (checked when found) */
-    return E_AMP | E_LT | E_GT | E_CR | (st->text_quot ? E_APOS | E_QUOT : 0u);
-}
-
-static unsigned attr_mask(const xb_style *st, char quote)
-{
-    return E_AMP | E_LT | E_CR | E_TAB | E_LF | (st->attr_gt ? E_GT : 0u) |
-           (quote == '\'' || st->attr_oq ? E_APOS : 0u) | (quote == '"' || st->attr_oq ? E_QUOT : 0u);
-}
-
-/* v escaped with the bytes of mask; gt_after_brackets: '>' only after "]]" */
-static int put_escaped(xb_dec *d, xb_str v, unsigned mask, int gt_after_brackets)
-{
-    const unsigned char *s = (const unsigned char *)v.p;
-    size_t n = v.n, i = 0, run = 0;
-    for (;;) {
-        const char *rep;
-        size_t rn;
-        while (i + 4 <= n &&
-               !((ESC_CLASS[s[i]] | ESC_CLASS[s[i + 1]] | ESC_CLASS[s[i + 2]] | ESC_CLASS[s[i + 3]]) & mask))
-            i += 4;
-        while (i < n && !(ESC_CLASS[s[i]] & mask))
-            i++;
-        if (i == n)
-            break;
-        switch (s[i]) {
-        case '&':
-            rep = "&amp;", rn = 5;
-            break;
-        case '<':
-            rep = "&lt;", rn = 4;
-            break;
-        case '>':
-            if (gt_after_brackets && !(i >= 2 && s[i - 1] == ']' && s[i - 2] == ']')) {
-                i++;
-                continue;
-            }
-            rep = "&gt;", rn = 4;
-            break;
-        case '\r':
-            rep = "&#13;", rn = 5;
-            break;
-        case '\'':
-            rep = "&apos;", rn = 6;
-            break;
-        case '"':
-            rep = "&quot;", rn = 6;
-            break;
-        case '\t':
-            rep = "&#9;", rn = 4;
-            break;
-        default: /* '\n' */
-            rep = "&#10;", rn = 5;
-            break;
-        }
-        if (i > run)
-            TRY(put(d, v.p + run, i - run));
-        TRY(put(d, rep, rn));
-        run = ++i;
-    }
-    return put(d, v.p + run, n - run);
-}
-
-/* ---- unchecked writing into a buffer known to be large enough ---- */
-/* n bytes; the source has XB_STR_PAD readable bytes after its end (see
- * ZEROS) and the destination room for them (out_room), so a short string is
- * one fixed-size move */
-static inline char *w_copy(char *o, const char *p, size_t n)
-{
-    if (XB_LIKELY(n <= XB_STR_PAD))
-        memcpy(o, p, XB_STR_PAD);
-    else
-        memcpy(o, p, n);
-    return o + n;
-}
-
-#define W_LIT(o, z) (memcpy((o), "" z, sizeof(z) - 1), (o) += sizeof(z) - 1)
-
-/* put_escaped into at most 6 * v.n bytes at o */
-static char *w_escaped(char *o, xb_str v, unsigned mask, int gt_after_brackets)
-{
-    const unsigned char *s = (const unsigned char *)v.p;
-    size_t n = v.n, i = 0;
-    for (;;) {
-        unsigned c;
-        while (i + 8 <= n && !((ESC_CLASS[s[i]] | ESC_CLASS[s[i + 1]] | ESC_CLASS[s[i + 2]] | ESC_CLASS[s[i + 3]] |
-                                ESC_CLASS[s[i + 4]] | ESC_CLASS[s[i + 5]] | ESC_CLASS[s[i + 6]] |
-                                ESC_CLASS[s[i + 7]]) &
-                               mask)) {
-            memcpy(o, s + i, 8);
-            o += 8;
-            i += 8;
-        }
-        if (i == n)
-            return o;
-        c = s[i];
-        if (!(ESC_CLASS[c] & mask)) {
-            *o++ = (char)c;
-        } else {
-            switch (c) {
-            case '&':
-                W_LIT(o, "&amp;");
-                break;
-            case '<':
-                W_LIT(o, "&lt;");
-                break;
-            case '>':
-                if (gt_after_brackets && !(i >= 2 && s[i - 1] == ']' && s[i - 2] == ']'))
-                    *o++ = '>';
-                else
-                    W_LIT(o, "&gt;");
-                break;
-            case '\r':
-                W_LIT(o, "&#13;");
-                break;
-            case '\'':
-                W_LIT(o, "&apos;");
-                break;
-            case '"':
-                W_LIT(o, "&quot;");
-                break;
-            case '\t':
-                W_LIT(o, "&#9;");
-                break;
-            default: /* '\n' */
-                W_LIT(o, "&#10;");
-                break;
-            }
-        }
-        i++;
-    }
-}
-
 /* ---- output while decoding (messages that are not exact) ------------------
  * serialize() in the default style without deviations, node by node: empty
  * elements self-close as <x/>, attribute values in single quotes. The '>' of a
@@ -1665,7 +1312,7 @@ static int out_room(xb_dec *d, uint64_t need)
         c = d->out.n + (size_t)need;
     q = realloc(d->out.p, c);
     if (!q)
-        return nomem(d);
+        return xb_dec_nomem(d);
     d->out.p = q;
     d->out.cap = c;
     return 0;
@@ -1683,7 +1330,7 @@ static int out_room(xb_dec *d, uint64_t need)
 static int emit_open_checked(xb_dec *d, xb_str name)
 {
     TRY(PUTL(d, "<"));
-    return put_str(d, name);
+    return xb_dec_put_str(d, name);
 }
 
 /* "<name": then emit_attr for each item, and the '>' waits (open_tag) */
@@ -1694,7 +1341,7 @@ static int emit_open(xb_dec *d, xb_str name)
     OUT_ROOM(d, 1 + (uint64_t)name.n, emit_open_checked(d, name));
     o = d->out.p + d->out.n;
     *o++ = '<';
-    o = w_copy(o, name.p, name.n);
+    o = xb_dec_w_copy(o, name.p, name.n);
     d->out.n = (size_t)(o - d->out.p);
     return 0;
 }
@@ -1702,12 +1349,12 @@ static int emit_open(xb_dec *d, xb_str name)
 static int emit_attr_checked(xb_dec *d, const xb_item *it)
 {
     TRY(PUTL(d, " "));
-    TRY(put_str(d, it->qname));
+    TRY(xb_dec_put_str(d, it->qname));
     TRY(PUTL(d, "='"));
     if (it->clean)
-        TRY(put_str(d, it->value));
+        TRY(xb_dec_put_str(d, it->value));
     else
-        TRY(put_escaped(d, it->value, attr_mask(&d->st, '\''), 0));
+        TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(&d->st, '\''), 0));
     return PUTL(d, "'");
 }
 
@@ -1718,12 +1365,12 @@ static int emit_attr(xb_dec *d, const xb_item *it)
     OUT_ROOM(d, 4 + (uint64_t)it->qname.n + (it->clean ? 1 : 6) * (uint64_t)it->value.n, emit_attr_checked(d, it));
     o = d->out.p + d->out.n;
     *o++ = ' ';
-    o = w_copy(o, it->qname.p, it->qname.n);
+    o = xb_dec_w_copy(o, it->qname.p, it->qname.n);
     W_LIT(o, "='");
     if (it->clean)
-        o = w_copy(o, it->value.p, it->value.n);
+        o = xb_dec_w_copy(o, it->value.p, it->value.n);
     else
-        o = w_escaped(o, it->value, attr_mask(&d->st, '\''), 0);
+        o = xb_dec_w_escaped(o, it->value, xb_dec_attr_mask(&d->st, '\''), 0);
     *o++ = '\'';
     d->out.n = (size_t)(o - d->out.p);
     return 0;
@@ -1739,7 +1386,7 @@ static int emit_tag_end(xb_dec *d, int empty)
 static int emit_end_checked(xb_dec *d, xb_str name)
 {
     TRY(PUTL(d, "</"));
-    TRY(put_str(d, name));
+    TRY(xb_dec_put_str(d, name));
     return PUTL(d, ">");
 }
 
@@ -1750,7 +1397,7 @@ static int emit_end(xb_dec *d, xb_str name)
     OUT_ROOM(d, 3 + (uint64_t)name.n, emit_end_checked(d, name));
     o = d->out.p + d->out.n;
     W_LIT(o, "</");
-    o = w_copy(o, name.p, name.n);
+    o = xb_dec_w_copy(o, name.p, name.n);
     *o++ = '>';
     d->out.n = (size_t)(o - d->out.p);
     return 0;
@@ -1759,8 +1406,8 @@ static int emit_end(xb_dec *d, xb_str name)
 static int emit_text_checked(xb_dec *d, xb_str v, int clean)
 {
     if (clean)
-        return put_str(d, v);
-    return put_escaped(d, v, text_mask(&d->st), !d->st.text_gt);
+        return xb_dec_put_str(d, v);
+    return xb_dec_put_escaped(d, v, xb_dec_text_mask(&d->st), !d->st.text_gt);
 }
 
 /* text inside the root element (escaped unless clean) */
@@ -1770,9 +1417,9 @@ static int emit_text(xb_dec *d, xb_str v, int clean)
     OUT_ROOM(d, (clean ? 1 : 6) * (uint64_t)v.n, emit_text_checked(d, v, clean));
     o = d->out.p + d->out.n;
     if (clean)
-        o = w_copy(o, v.p, v.n);
+        o = xb_dec_w_copy(o, v.p, v.n);
     else
-        o = w_escaped(o, v, text_mask(&d->st), !d->st.text_gt);
+        o = xb_dec_w_escaped(o, v, xb_dec_text_mask(&d->st), !d->st.text_gt);
     d->out.n = (size_t)(o - d->out.p);
     return 0;
 }
@@ -1781,7 +1428,7 @@ static int emit_text(xb_dec *d, xb_str v, int clean)
 static int emit_misc(xb_dec *d, int comment, xb_str v)
 {
     TRY(comment ? PUTL(d, "<!--") : PUTL(d, "<?"));
-    TRY(put_str(d, v));
+    TRY(xb_dec_put_str(d, v));
     return comment ? PUTL(d, "-->") : PUTL(d, "?>");
 }
 
@@ -1873,7 +1520,7 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
                 size_t k = s - XB_N_WS_DEEPER + 1;
                 char *p = arena_alloc(d, base.n + k, 1);
                 if (!p)
-                    return nomem(d);
+                    return xb_dec_nomem(d);
                 if (base.n)
                     memcpy(p, base.p, base.n);
                 memset(p + base.n, ' ', k);
@@ -1912,7 +1559,7 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
 {
     xb_str v = EMPTY;
     if (!d->opt->allow_comments)
-        return seterr(d, XB_ERR_RESTRICTED, OFFSET(d), XB_LIMIT_NONE, "%s not allowed (RFC 6120 11.1)",
+        return xb_dec_seterr(d, XB_ERR_RESTRICTED, OFFSET(d), XB_LIMIT_NONE, "%s not allowed (RFC 6120 11.1)",
                       s == XB_N_COMMENT ? "comment" : "processing instruction");
     TRY(value(d, XB_VC_MISC, &v));
     TRY(count(d, 1));
@@ -2573,7 +2220,7 @@ style_done:
             } else if (kind == XB_SL_TVAL) {
                 int r = unescape_eq(d, payload, 0, d->ev[ek].s);
                 if (r < 0)
-                    return nomem(d);
+                    return xb_dec_nomem(d);
                 ok = r;
             }
             if (!ok)
@@ -2622,9 +2269,9 @@ static int reserve_output(xb_dec *d)
     if (est > d->opt->max_size)
         est = d->opt->max_size;
     if (d->out.cap < est && buf_reserve(&d->out, (size_t)est))
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (!d->out.p && buf_reserve(&d->out, 1))
-        return nomem(d);
+        return xb_dec_nomem(d);
     return 0;
 }
 
@@ -2663,25 +2310,25 @@ static void serialize_plain_unchecked(xb_dec *d)
 {
     const xb_event *ev = d->ev;
     size_t k, i, nev = d->nev, depth = 0;
-    unsigned tmask = text_mask(&d->st), amask = attr_mask(&d->st, '\'');
+    unsigned tmask = xb_dec_text_mask(&d->st), amask = xb_dec_attr_mask(&d->st, '\'');
     int gt_after_brackets = !d->st.text_gt;
     char *o = d->out.p;
-    o = w_copy(o, d->prolog.p, d->prolog.n);
+    o = xb_dec_w_copy(o, d->prolog.p, d->prolog.n);
     for (k = 0; k < nev; k++) {
         const xb_event *e = &ev[k];
         switch (e->type) {
         case EV_S:
             *o++ = '<';
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
                 *o++ = ' ';
-                o = w_copy(o, it->qname.p, it->qname.n);
+                o = xb_dec_w_copy(o, it->qname.p, it->qname.n);
                 W_LIT(o, "='");
                 if (it->clean)
-                    o = w_copy(o, it->value.p, it->value.n);
+                    o = xb_dec_w_copy(o, it->value.p, it->value.n);
                 else
-                    o = w_escaped(o, it->value, amask, 0);
+                    o = xb_dec_w_escaped(o, it->value, amask, 0);
                 *o++ = '\'';
             }
             if (k + 1 < nev && ev[k + 1].type == EV_E) {
@@ -2695,23 +2342,23 @@ static void serialize_plain_unchecked(xb_dec *d)
         case EV_E:
             depth--;
             W_LIT(o, "</");
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             *o++ = '>';
             break;
         case EV_T:
             if (depth > 0 && !e->clean)
-                o = w_escaped(o, e->s, tmask, gt_after_brackets);
+                o = xb_dec_w_escaped(o, e->s, tmask, gt_after_brackets);
             else
-                o = w_copy(o, e->s.p, e->s.n);
+                o = xb_dec_w_copy(o, e->s.p, e->s.n);
             break;
         case EV_C:
             W_LIT(o, "<!--");
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             W_LIT(o, "-->");
             break;
         default:
             W_LIT(o, "<?");
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             W_LIT(o, "?>");
             break;
         }
@@ -2725,33 +2372,33 @@ static int serialize_plain(xb_dec *d)
 {
     const xb_event *ev = d->ev;
     size_t k, i, nev = d->nev, depth = 0;
-    unsigned tmask = text_mask(&d->st), amask = attr_mask(&d->st, '\'');
+    unsigned tmask = xb_dec_text_mask(&d->st), amask = xb_dec_attr_mask(&d->st, '\'');
     int gt_after_brackets = !d->st.text_gt;
     uint64_t bound = plain_bound(d);
     if (bound <= d->opt->max_size) {
         /* the output fits in max_size: one buffer of the bound, no checks */
         if (d->out.cap < bound + XB_STR_PAD && buf_reserve(&d->out, (size_t)bound + XB_STR_PAD))
-            return nomem(d);
+            return xb_dec_nomem(d);
         serialize_plain_unchecked(d);
         return 0;
     }
     TRY(reserve_output(d));
-    TRY(put_str(d, d->prolog));
+    TRY(xb_dec_put_str(d, d->prolog));
     for (k = 0; k < nev; k++) {
         const xb_event *e = &ev[k];
         switch (e->type) {
         case EV_S:
             TRY(PUTL(d, "<"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
                 TRY(PUTL(d, " "));
-                TRY(put_str(d, it->qname));
+                TRY(xb_dec_put_str(d, it->qname));
                 TRY(PUTL(d, "='"));
                 if (it->clean)
-                    TRY(put_str(d, it->value));
+                    TRY(xb_dec_put_str(d, it->value));
                 else
-                    TRY(put_escaped(d, it->value, amask, 0));
+                    TRY(xb_dec_put_escaped(d, it->value, amask, 0));
                 TRY(PUTL(d, "'"));
             }
             if (k + 1 < nev && ev[k + 1].type == EV_E) {
@@ -2765,23 +2412,23 @@ static int serialize_plain(xb_dec *d)
         case EV_E:
             depth--;
             TRY(PUTL(d, "</"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, ">"));
             break;
         case EV_T:
             if (depth > 0 && !e->clean)
-                TRY(put_escaped(d, e->s, tmask, gt_after_brackets));
+                TRY(xb_dec_put_escaped(d, e->s, tmask, gt_after_brackets));
             else
-                TRY(put_str(d, e->s));
+                TRY(xb_dec_put_str(d, e->s));
             break;
         case EV_C:
             TRY(PUTL(d, "<!--"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "-->"));
             break;
         default:
             TRY(PUTL(d, "<?"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "?>"));
             break;
         }
@@ -2796,15 +2443,15 @@ static int serialize(xb_dec *d)
     uint64_t slot = 0;
     char sq = st->dquote ? '"' : '\'';
     char oq = st->dquote ? '\'' : '"';
-    unsigned tmask = text_mask(st);
+    unsigned tmask = xb_dec_text_mask(st);
 
-#define FAIL_END(...) seterr(d, XB_ERR_INVALID, d->len, XB_LIMIT_NONE, __VA_ARGS__)
+#define FAIL_END(...) xb_dec_seterr(d, XB_ERR_INVALID, d->len, XB_LIMIT_NONE, __VA_ARGS__)
     if (!d->ndevs && !st->dquote && !st->empty) {
         TRY(serialize_plain(d));
         goto done;
     }
     TRY(reserve_output(d));
-    TRY(put_str(d, d->prolog));
+    TRY(xb_dec_put_str(d, d->prolog));
     for (k = 0; k < d->nev; k++) {
         const xb_event *e = &d->ev[k];
         const xb_dev *dv;
@@ -2812,23 +2459,23 @@ static int serialize(xb_dec *d)
             int empty, selfclose = 0;
             const xb_dev *tdv;
             TRY(PUTL(d, "<"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
                 char q;
                 dv = dev_at(d, &dc, slot);
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 else
                     TRY(PUTL(d, " "));
-                TRY(put_str(d, it->qname));
+                TRY(xb_dec_put_str(d, it->qname));
                 dv = dev_at(d, &dc, slot + 1);
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 else
                     TRY(PUTL(d, "="));
                 q = dev_at(d, &dc, slot + 2) ? oq : sq;
-                TRY(put(d, &q, 1));
+                TRY(xb_dec_put(d, &q, 1));
                 dv = dev_at(d, &dc, slot + 3);
                 if (dv) {
                     xb_str raw = dv->payload;
@@ -2836,17 +2483,17 @@ static int serialize(xb_dec *d)
                     if (!memchr(raw.p, q, raw.n) && !memchr(raw.p, '<', raw.n)) {
                         r = unescape_eq(d, raw, 1, it->value);
                         if (r < 0)
-                            return nomem(d);
+                            return xb_dec_nomem(d);
                     }
                     if (!r)
                         return FAIL_END("invalid attribute spelling");
-                    TRY(put_str(d, raw));
+                    TRY(xb_dec_put_str(d, raw));
                 } else if (it->clean) {
-                    TRY(put_str(d, it->value));
+                    TRY(xb_dec_put_str(d, it->value));
                 } else {
-                    TRY(put_escaped(d, it->value, attr_mask(st, q), 0));
+                    TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(st, q), 0));
                 }
-                TRY(put(d, &q, 1));
+                TRY(xb_dec_put(d, &q, 1));
                 slot += 4;
             }
             empty = k + 1 < d->nev && d->ev[k + 1].type == EV_E;
@@ -2857,7 +2504,7 @@ static int serialize(xb_dec *d)
                 slot++;
             }
             if (tdv)
-                TRY(put_str(d, tdv->payload));
+                TRY(xb_dec_put_str(d, tdv->payload));
             else if (selfclose && st->empty == 1)
                 TRY(PUTL(d, " "));
             if (selfclose)
@@ -2875,9 +2522,9 @@ static int serialize(xb_dec *d)
                     return FAIL_END("end-tag whitespace on a self-closed element");
             } else {
                 TRY(PUTL(d, "</"));
-                TRY(put_str(d, e->s));
+                TRY(xb_dec_put_str(d, e->s));
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 TRY(PUTL(d, ">"));
             }
             slot++;
@@ -2885,29 +2532,29 @@ static int serialize(xb_dec *d)
             if (depth > 0) {
                 dv = dev_at(d, &dc, slot);
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 else if (e->clean)
-                    TRY(put_str(d, e->s));
+                    TRY(xb_dec_put_str(d, e->s));
                 else
-                    TRY(put_escaped(d, e->s, tmask, !st->text_gt));
+                    TRY(xb_dec_put_escaped(d, e->s, tmask, !st->text_gt));
                 slot++;
             } else {
-                TRY(put_str(d, e->s));
+                TRY(xb_dec_put_str(d, e->s));
             }
         } else if (e->type == EV_C) {
             TRY(PUTL(d, "<!--"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "-->"));
         } else {
             TRY(PUTL(d, "<?"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "?>"));
         }
     }
 #undef FAIL_END
 done:
     if (d->out_over || d->out.n > d->opt->max_size)
-        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
+        return xb_dec_seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
                       (unsigned long)d->opt->max_size);
     return 0;
 }
@@ -2922,7 +2569,7 @@ static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
     d->prolog = EMPTY;
     d->st.text_gt = 1; /* STYLE_DEFAULT */
     if (!d->out.p && buf_reserve(&d->out, 256))
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (d->stream)
         TRY(stream_secrets(d));
     TRY(run(d));
@@ -2930,14 +2577,14 @@ static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
         TRY(lexical(d));
     end_byte = (d->pos + 7) >> 3;
     if (end_byte < len)
-        return seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
+        return xb_dec_seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
                       (unsigned long long)(len - end_byte));
     if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
-        return seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
+        return xb_dec_seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
     if (d->exact)
         return serialize(d);
     if (d->out_over || d->out.n > d->opt->max_size) /* written while decoding */
-        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
+        return xb_dec_seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
                       (unsigned long)d->opt->max_size);
     return 0;
 }
@@ -2949,29 +2596,29 @@ static int decode(xb_dec *d)
     size_t len = d->len;
     unsigned b0;
     if (len > d->opt->max_size)
-        return seterr(d, XB_ERR_LIMIT, d->opt->max_size, XB_LIMIT_MAX_SIZE,
+        return xb_dec_seterr(d, XB_ERR_LIMIT, d->opt->max_size, XB_LIMIT_MAX_SIZE,
                       "message of %llu bytes exceeds max_size=%lu", (unsigned long long)len,
                       (unsigned long)d->opt->max_size);
     if (len < 2)
         return truncated(d);
     if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
-        return nomem(d);
+        return xb_dec_nomem(d);
     memcpy(d->in.p, data, len);
     memset(d->in.p + len, 0, XB_PAD);
     d->data = data = (const uint8_t *)d->in.p;
     d->plen = len + XB_PAD;
     b0 = data[0];
     if (b0 >> 5 != XB_FORMAT_VERSION)
-        return seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u", b0 >> 5);
+        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u", b0 >> 5);
     d->kind = (int)((b0 >> 3) & 3);
     if (d->kind > XB_KIND_STREAM_OPEN)
-        return seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved message kind %d", d->kind);
+        return xb_dec_seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved message kind %d", d->kind);
     if (b0 & 3)
-        return seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved header bits are set");
+        return xb_dec_seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved header bits are set");
     d->exact = (b0 & 4) != 0;
     d->dict = xb_get_dictionary(data[1]);
     if (!d->dict)
-        return seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 1, XB_LIMIT_NONE, "unknown dictionary id %u", (unsigned)data[1]);
+        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 1, XB_LIMIT_NONE, "unknown dictionary id %u", (unsigned)data[1]);
     d->pos = 16;
     d->end = (uint64_t)len * 8;
     return decode_body(d, data, len);
@@ -3201,7 +2848,7 @@ int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_re
              * large buffer is dropped, the next messages start small again */
             unsigned char *p = malloc(d->out.n ? d->out.n : 1);
             if (!p) {
-                rc = nomem(d);
+                rc = xb_dec_nomem(d);
             } else {
                 if (d->out.n)
                     memcpy(p, d->out.p, d->out.n);
@@ -3247,7 +2894,7 @@ int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, cons
         d->res = &res->error;
         rc = decode(d);
         if (rc == XB_OK && buf_reserve(&all, d->out.n ? d->out.n : 1))
-            rc = nomem(d);
+            rc = xb_dec_nomem(d);
         if (rc != XB_OK) {
             res->index = i;
             break;
@@ -3304,7 +2951,7 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
     TRY(value1(d, vctx, secret, 1, out));
     h = xb_shash(out->p, out->n);
     if (xb_sremember(s, vctx, out->p, out->n, h, !out->n || xb_srecallable(s, out->p, out->n, h)))
-        return nomem(d);
+        return xb_dec_nomem(d);
     return 0;
 }
 
@@ -3329,7 +2976,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         return FAIL(d, "EXTEND of %u bytes of a %u-byte value", (unsigned)n, (unsigned)src->n);
     d->tmp.n = 0;
     if (buf_reserve(&d->tmp, (size_t)n + 16))
-        return nomem(d);
+        return xb_dec_nomem(d);
     memcpy(d->tmp.p, src->p, n);
     len = n;
     prev = (uint8_t)d->tmp.p[len - 1];
@@ -3340,7 +2987,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         if (len + 1 > d->tmp.cap) {
             d->tmp.n = len;
             if (buf_reserve(&d->tmp, 16))
-                return nomem(d);
+                return xb_dec_nomem(d);
         }
         d->tmp.p[len++] = (char)b;
         if (len > max_string)
@@ -3471,7 +3118,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
             TRY(generic_start(d, &ak, &inf));
             k = stream_key_copy(ak, &mem);
             if (!k)
-                return nomem(d);
+                return xb_dec_nomem(d);
         } else {
             k = &d->dict->pad_shapes[sy - XB_N_SHAPE];
             inf = d->dict->shape_info[sy - XB_N_SHAPE];
@@ -3560,7 +3207,7 @@ static int stream_decode(xb_dec *d)
     const uint8_t *data;
     size_t len = d->len;
     if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (len)
         memcpy(d->in.p, d->data, len);
     memset(d->in.p + len, 0, XB_PAD);
@@ -3626,7 +3273,7 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     if (rc == XB_OK) {
         unsigned char *p = malloc(d->out.n ? d->out.n : 1);
         if (!p) {
-            rc = nomem(d);
+            rc = xb_dec_nomem(d);
         } else {
             if (d->out.n)
                 memcpy(p, d->out.p, d->out.n);
