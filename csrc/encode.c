@@ -361,12 +361,9 @@ static int build_codes(void)
         for (c = 0; c < dict1->nctx[t]; c++) {
             const xb_hcode *h = &dict1->codes[t][c];
             uint32_t *dst = code_store + off;
-            uint32_t ln, k;
             if (off + nsym > TOTAL_SYMS)
                 return -1;
-            for (ln = 1; ln <= h->maxlen; ln++)
-                for (k = 0; k < h->count[ln]; k++)
-                    dst[h->sorted[h->offset[ln] + k]] = ((h->first[ln] + k) << 5) | ln;
+            xb_code_words(h, dst);
             off += nsym;
         }
     }

@@ -100,12 +100,7 @@ static void s_init(void)
             return;
         }
         for (c = 0; c < xb_sdict->stream_nctx[t]; c++) {
-            const xb_hcode *h = &xb_sdict->stream_codes[t][c];
-            uint32_t *dst = xb_scode[t] + (size_t)c * nsym;
-            uint32_t ln, k;
-            for (ln = 1; ln <= h->maxlen; ln++)
-                for (k = 0; k < h->count[ln]; k++)
-                    dst[h->sorted[h->offset[ln] + k]] = ((h->first[ln] + k) << 5) | ln;
+            xb_code_words(&xb_sdict->stream_codes[t][c], xb_scode[t] + (size_t)c * nsym);
         }
     }
     xb_sn_pred = xb_snsym[XB_T_NODE] - 1;
