@@ -2815,16 +2815,35 @@ static int out_of_memory(xb_result *res)
     return XB_ERR_NOMEM;
 }
 
-int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res)
+/* a result before the call: no output, no error */
+static void result_clear(xb_result *res)
 {
-    xb_dec *d, **slot;
-    int rc;
     res->data = NULL;
     res->size = 0;
     res->error = XB_OK;
     res->limit = XB_LIMIT_NONE;
     res->offset = 0;
     res->message[0] = 0;
+}
+
+/* the output as a new allocation of the caller's (xb_free) */
+static int result_copy(xb_dec *d, xb_result *res)
+{
+    unsigned char *p = malloc(d->out.n ? d->out.n : 1);
+    if (!p)
+        return xb_dec_nomem(d);
+    if (d->out.n)
+        memcpy(p, d->out.p, d->out.n);
+    res->data = p;
+    res->size = d->out.n;
+    return XB_OK;
+}
+
+int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res)
+{
+    xb_dec *d, **slot;
+    int rc;
+    result_clear(res);
     if (XB_UNLIKELY(xb_init() != 0))
         return init_failed(res);
     slot = DEC_SLOT;
@@ -2846,14 +2865,8 @@ int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_re
         } else {
             /* a small output in a large buffer (or no cache): a copy; the
              * large buffer is dropped, the next messages start small again */
-            unsigned char *p = malloc(d->out.n ? d->out.n : 1);
-            if (!p) {
-                rc = xb_dec_nomem(d);
-            } else {
-                if (d->out.n)
-                    memcpy(p, d->out.p, d->out.n);
-                res->data = p;
-                res->size = d->out.n;
+            rc = result_copy(d, res);
+            if (rc == XB_OK) {
                 free(d->out.p);
                 d->out.p = NULL;
                 d->out.cap = 0;
@@ -3225,25 +3238,14 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     xb_dec *d;
     const xb_dictionary *d1;
     int rc, t;
-    res->data = NULL;
-    res->size = 0;
-    res->error = XB_OK;
-    res->limit = XB_LIMIT_NONE;
-    res->offset = 0;
-    res->message[0] = 0;
-    if (xb_init() != 0 || !(d1 = xb_get_dictionary(1))) {
-        res->error = XB_ERR_INIT;
-        snprintf(res->message, sizeof(res->message), "the dictionary tables could not be built");
-        return res->error;
-    }
+    result_clear(res);
+    if (xb_init() != 0 || !(d1 = xb_get_dictionary(1)))
+        return init_failed(res);
     w = s->dec;
     if (!w) {
         w = malloc(sizeof(*w));
-        if (!w) {
-            res->error = XB_ERR_NOMEM;
-            snprintf(res->message, sizeof(res->message), "out of memory");
-            return res->error;
-        }
+        if (!w)
+            return out_of_memory(res);
         dec_init(&w->d);
         s->dec = w;
     }
@@ -3270,17 +3272,8 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_FIRST;
     rc = stream_decode(d);
-    if (rc == XB_OK) {
-        unsigned char *p = malloc(d->out.n ? d->out.n : 1);
-        if (!p) {
-            rc = xb_dec_nomem(d);
-        } else {
-            if (d->out.n)
-                memcpy(p, d->out.p, d->out.n);
-            res->data = p;
-            res->size = d->out.n;
-        }
-    }
+    if (rc == XB_OK)
+        rc = result_copy(d, res);
     d->stream = NULL;
     if (dec_footprint(d) > XB_CACHE_MAX_BYTES) { /* a large message's buffers are not kept */
         dec_release(d);

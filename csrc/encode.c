@@ -1376,30 +1376,20 @@ static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secr
     }
     schoose(e, v, vctx, secret, recall, &ch);
     sym(e, code, (uint32_t)ch.p.sym);
-    switch (ch.p.sym) {
-    case XB_V_LIT:
+    if (ch.p.sym == XB_V_LIT) {
         put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p, v.n, 0);
-        break;
-    case XB_V_EXTEND:
+    } else if (ch.p.sym == XB_V_EXTEND) {
         put(e, ch.k, 3);
         gamma_code(e, ch.L);
         put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p + ch.L, v.n - ch.L, char_class[(uint8_t)v.p[ch.L - 1]]);
-        break;
-    case XB_V_INT:
-    case XB_V_UUID_L:
-    case XB_V_UUID_U:
-    case XB_V_HEX_L:
-    case XB_V_HEX_U:
-    case XB_V_B64:
+    } else if (ch.p.sym <= XB_V_B64) { /* INT, UUID, HEX, B64 */
         put_packed(e, v, &ch.p);
-        break;
-    default: /* JID */
+    } else { /* JID */
         if (ch.jid.has_local)
             svalue(e, ch.jid.local, XB_VC_JID_LOCAL, secret, 0);
         svalue(e, ch.jid.domain, XB_VC_JID_DOMAIN, secret, 0);
         if (ch.jid.has_res)
             svalue(e, ch.jid.res, XB_VC_JID_RESOURCE, secret, 0);
-        break;
     }
     if (!secret && xb_stab_add(s, v.p, v.n, h))
         e->oom = 1;

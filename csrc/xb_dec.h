@@ -27,13 +27,6 @@
 #define XB_COLD
 #endif
 
-#define TRY(x)                                                                                             \
-    do {                                                                                                   \
-        int rc_ = (x);                                                                                     \
-        if (rc_)                                                                                           \
-            return rc_;                                                                                    \
-    } while (0)
-
 /* ---- state ------------------------------------------------------------------ */
 typedef struct {
     char *p;

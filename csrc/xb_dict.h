@@ -261,4 +261,12 @@ uint16_t xb_shape_info(const xb_key *k);
 void xb_code_words(const xb_hcode *h, uint32_t *dst);
 int xb_lookup(const xb_str *list, const uint16_t *sorted, size_t n, const char *s, size_t len);
 
+/* return the error code of x (an int call) if it is not 0 */
+#define TRY(x)                                                                                             \
+    do {                                                                                                   \
+        int rc_ = (x);                                                                                     \
+        if (rc_)                                                                                           \
+            return rc_;                                                                                    \
+    } while (0)
+
 #endif
