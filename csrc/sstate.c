@@ -1,9 +1,9 @@
 /*
  * The state a stream carries from one message to the next (spec section
- * 14.3), shared by the stream encoder (csrc/stream.c) and the message
- * decoder in stream mode (csrc/decode.c): the dynamic table, the recent
- * values, the shape cache's prediction slots, and the stream code set with
- * the token maps it is looked up in. It codes nothing and reads no bits:
+ * 14.3), shared by the coder (csrc/encode.c) and the decoder (csrc/decode.c)
+ * in stream mode: the dynamic table, the recent values, the shape cache's
+ * prediction slots, and the stream code set (with the value token map the
+ * recallable test uses). It codes nothing and reads no bits:
  * xmppbin/encoder.py's StreamState, History with a budget, Entry.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)

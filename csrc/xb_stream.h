@@ -1,7 +1,8 @@
 /*
  * Internal definitions of the C stream mode (spec section 14.3): the state a
- * stream carries from one message to the next, shared by the stream encoder
- * and decoder (csrc/sstate.c holds its functions). The reference is xmppbin/encoder.py
+ * stream carries from one message to the next, shared by the coder
+ * (csrc/encode.c) and the decoder (csrc/decode.c) in stream mode;
+ * csrc/sstate.c holds its functions. The reference is xmppbin/encoder.py
  * (StreamState, _Coder in stream mode) and xmppbin/decoder.py (_Decoder with
  * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
  *
