@@ -33,11 +33,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODULE = "xmppbin._xmppbin_c"
 FAST_MODULE = "xmppbin._xmppbin_fast"
-SOURCES = ["csrc/decode.c", "csrc/dict.c", "csrc/scan.c", "csrc/encode.c", "csrc/stream.c", "csrc/split.c",
-           "csrc/frame.c"]
+# in dependency order (csrc/README.md); tools/check_c_deps.py checks it
+SOURCES = ["csrc/dict.c", "csrc/util.c", "csrc/dec_out.c", "csrc/scan.c", "csrc/sstate.c", "csrc/encode.c",
+           "csrc/decode.c", "csrc/stream.c", "csrc/split.c", "csrc/frame.c"]
 FAST_SOURCES = ["csrc/pyfast.c"] + SOURCES
-HEADERS = ["csrc/xmppbin.h", "csrc/xb_dict.h", "csrc/dict_v1.h", "csrc/xb_enc.h", "csrc/xb_stream.h",
-           "csrc/stream_dec.h", "csrc/xb_frame.h"]
+HEADERS = ["csrc/xmppbin.h", "csrc/xb_dict.h", "csrc/dict_v1.h", "csrc/xb_enc.h", "csrc/xb_stream.h", "csrc/xb_dec.h",
+           "csrc/xb_frame.h"]
 
 
 def _cdef() -> str:

@@ -20,6 +20,13 @@
  * static strings below), so short ones are copied with one fixed-size move.
  * Shapes whose namespace checks pass on their own (XB_SHAPE_PLAIN) skip most
  * of resolve_start.
+ *
+ * Stream mode (spec 14.3, xb_stream_decode): the same decoder with d->stream
+ * set to the stream's state (csrc/sstate.c): value1() reads references from
+ * its dynamic table and RECENT / EXTEND from its recent values, the node
+ * symbols are predicted, start tags use the stream's shape cache. The
+ * functions that only stream mode needs are at the end of this file; with
+ * d->stream NULL (a stateless message) none of them is called.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -31,22 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xb_dec.h"
 #include "xb_dict.h"
+#include "xb_stream.h"
 #include "xmppbin.h"
-
-#if defined(__GNUC__)
-#define XB_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define XB_LIKELY(x) __builtin_expect(!!(x), 1)
-#define XB_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define XB_NOINLINE __attribute__((noinline))
-#define XB_COLD __attribute__((cold, noinline))
-#else
-#define XB_PRINTF(a, b)
-#define XB_LIKELY(x) (x)
-#define XB_UNLIKELY(x) (x)
-#define XB_NOINLINE
-#define XB_COLD
-#endif
 
 /* A cached decoder state per thread (POSIX threads): the growing arrays and
  * the arena survive between calls instead of being allocated every time. */
@@ -56,13 +51,6 @@
 #else
 #define XB_STATE_CACHE 0
 #endif
-
-#define TRY(x)                                                                                             \
-    do {                                                                                                   \
-        int rc_ = (x);                                                                                     \
-        if (rc_)                                                                                           \
-            return rc_;                                                                                    \
-    } while (0)
 
 static const char XML_NS[] = "http://www.w3.org/XML/1998/namespace";
 static const char XMLNS_NS[] = "http://www.w3.org/2000/xmlns/";
@@ -78,166 +66,23 @@ static const char SLASH_PAD[1 + XB_STR_PAD] = "/";
 static const xb_str EMPTY = {ZEROS, 0};
 static const xb_str NONE = {NULL, 0}; /* "no string" (Python None), only in the indentation memory */
 
-/* ---- state ------------------------------------------------------------------ */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} xb_buf;
-
-enum { EV_S = 'S', EV_E = 'E', EV_T = 'T', EV_C = 'C', EV_P = 'P' };
-
-typedef struct {
-    uint8_t type;
-    uint8_t clean;   /* T: escaping text changes nothing */
-    uint32_t nitems; /* S: attribute items items[first .. first + nitems) */
-    size_t first;
-    xb_str s; /* S, E: element qname; T, C, P: text */
-} xb_event;
-
-typedef struct {
-    xb_str qname;
-    xb_str value;
-    int clean; /* value has no XB_ESCAPABLE byte */
-} xb_item;
-
-typedef struct {
-    xb_str s;
-    int clean; /* no XB_ESCAPABLE byte */
-} xb_hent;
-
-typedef struct {
-    xb_str prefix;
-    xb_str uri;
-} xb_bind;
-
-typedef struct {
-    xb_str name;
-    int16_t text_ctx;
-    size_t bind_base; /* bindings of outer scopes: binds[0 .. bind_base) */
-} xb_elem;
-
-typedef struct {
-    uint64_t slot;
-    int kind;
-    xb_str payload; /* EMPTY for QUOTE and EMPTY slots */
-} xb_dev;
-
-typedef struct xb_chunk {
-    struct xb_chunk *next;
-    size_t cap, used;
-} xb_chunk;
-#define CHUNK_HDR ((sizeof(xb_chunk) + 15u) & ~(size_t)15u)
-#define CHUNK_MIN 4096u
-#define CHUNK_MAX (1u << 20)
-
-typedef struct {
-    int dquote, empty, text_gt, text_quot, attr_gt, attr_oq;
-} xb_style;
-
-typedef struct {
-    /* ---- per message: zero at the start of every message (dec_reset) ---- */
-    /* input and bit reader (xmppbin/bits.py:BitReader) */
-    const uint8_t *data; /* the message, followed by XB_PAD zero bytes */
-    size_t len, plen;    /* plen = len + XB_PAD */
-    uint64_t pos, end;   /* in bits */
-    const xb_decode_options *opt;
-    xb_result *res;
-    const xb_dictionary *dict;
-    int exact, kind;
-    uint64_t produced;
-    int vclean; /* the last string from value_ has no XB_ESCAPABLE byte */
-    size_t nhist, nev, nitems, nbinds, nelems, nws, nkitems, ndevs, ncache;
-    unsigned chead; /* shape cache: the ring position of entry 0 */
-    uint64_t out_over; /* output bytes past max_size that were counted, not stored */
-    int open_tag;      /* not exact: a start tag waits for its '>' (emit_open) */
-    /* exact mode */
-    xb_style st;
-    xb_str prolog;
-    struct xb_stream *stream; /* stream mode: the stream's state (csrc/stream_dec.h), else NULL */
-    /* ---- allocations, kept from message to message (from `chunk` on) ---- */
-    /* arena */
-    xb_chunk *chunk;
-    size_t chunk_size;
-    /* growing arrays */
-    xb_hent *hist;
-    size_t cap_hist;
-    xb_event *ev;
-    size_t cap_ev;
-    xb_item *items;
-    size_t cap_items;
-    xb_bind *binds;
-    size_t cap_binds;
-    xb_elem *elems;
-    size_t cap_elems;
-    uint8_t *ctx; /* node context per depth: ctx[0 .. nelems] */
-    size_t cap_ctx;
-    xb_str *ws; /* indentation memory per depth */
-    size_t cap_ws;
-    xb_kitem *kitems; /* generic start tag being read */
-    size_t cap_kitems;
-    xb_str *pa, *pb; /* duplicate detection: pairs */
-    size_t cap_pa, cap_pb;
-    size_t *hset;
-    size_t cap_hset;
-    xb_dev *devs;
-    size_t cap_devs;
-    uint8_t *oc; /* serialize: per open element, was it self-closed? */
-    size_t cap_oc;
-    /* shape cache, a ring: entry i (0 = most recent, i < ncache) is at
-     * (chead + i) % XB_SHAPE_CACHE; keys with their shape_info */
-    const xb_key *cache[XB_SHAPE_CACHE];
-    uint16_t cache_info[XB_SHAPE_CACHE];
-    /* the n of these three is per message too (dec_reset) */
-    xb_buf tmp;  /* literal bytes */
-    xb_buf utmp; /* unescape output */
-    xb_buf out;
-    xb_buf in; /* the padded copy of the message */
-    int registered; /* per-thread cache: its pthread key is set */
-    int out_lent;   /* out.p is the result of the last xb_decode, until xb_free */
-} xb_dec;
-/* zero bytes after the message in the decoder's copy: the bit reader's 8-byte
- * loads stay inside it (the position is at most a few bytes past the end) */
-#define XB_PAD 16
 #define DEC_MESSAGE_STATE offsetof(xb_dec, chunk)
 
-/* ---- stream mode hooks: csrc/stream_dec.h, included at the end -------------- */
-static int sdec_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
-static int sdec_content_value(xb_dec *d, unsigned vctx, xb_str *out);
-static void sdec_ws_ordinal(xb_dec *d, size_t depth);
-static int sdec_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy);
-static void sdec_learn_end(xb_dec *d, uint32_t sy);
-static void sdec_learn_other(xb_dec *d, uint32_t sy);
-static int sdec_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
-static int sdec_style(xb_dec *d, int *kept);
-static void sdec_style_save(xb_dec *d);
-static int sdec_secrets(xb_dec *d);
-
-/* ---- errors ----------------------------------------------------------------- */
-XB_PRINTF(5, 6) XB_COLD
-static int seterr(xb_dec *d, int code, size_t offset, int limit, const char *fmt, ...)
-{
-    va_list ap;
-    d->res->error = code;
-    d->res->offset = offset;
-    d->res->limit = limit;
-    va_start(ap, fmt);
-    vsnprintf(d->res->message, sizeof(d->res->message), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-#define OFFSET(d) ((size_t)((d)->pos >> 3))
-#define FAIL(d, ...) seterr((d), XB_ERR_INVALID, OFFSET(d), XB_LIMIT_NONE, __VA_ARGS__)
-#define LIMIT(d, which, ...) seterr((d), XB_ERR_LIMIT, OFFSET(d), (which), __VA_ARGS__)
+/* ---- stream mode (spec 14.3): the parts of the decoder that read or update the
+ * stream's state (d->stream); defined at the end of this file ---- */
+static int stream_content_value(xb_dec *d, unsigned vctx, xb_str *out);
+static void stream_ws_ordinal(xb_dec *d, size_t depth);
+static int stream_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy);
+static void stream_learn_end(xb_dec *d, uint32_t sy);
+static void stream_learn_other(xb_dec *d, uint32_t sy);
+static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
+static int stream_style(xb_dec *d, int *kept);
+static void stream_style_save(xb_dec *d);
+static int stream_secrets(xb_dec *d);
 
 XB_COLD static int truncated(xb_dec *d)
 {
-    return seterr(d, XB_ERR_TRUNCATED, d->len, XB_LIMIT_NONE, "message is truncated");
-}
-
-XB_COLD static int nomem(xb_dec *d)
-{
-    return seterr(d, XB_ERR_NOMEM, OFFSET(d), XB_LIMIT_NONE, "out of memory");
+    return xb_dec_seterr(d, XB_ERR_TRUNCATED, d->len, XB_LIMIT_NONE, "message is truncated");
 }
 
 /* A printable excerpt of s for messages. */
@@ -253,7 +98,7 @@ static int excerpt_len(xb_str s)
         if ((need) > (cap)) {                                                                              \
             void *np_ = xb_grow((arr), &(cap), (need), sizeof(*(arr)));                                 \
             if (!np_)                                                                                      \
-                return nomem(d);                                                                           \
+                return xb_dec_nomem(d);                                                                           \
             (arr) = np_;                                                                                   \
         }                                                                                                  \
     } while (0)
@@ -344,11 +189,11 @@ static int concat3(xb_dec *d, xb_str a, xb_str b, xb_str c, xb_str *out)
     char *p;
     size_t n;
     if (a.n > SIZE_MAX - b.n || a.n + b.n > SIZE_MAX - c.n)
-        return nomem(d);
+        return xb_dec_nomem(d);
     n = a.n + b.n + c.n;
     p = arena_alloc(d, n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     arena_copy(p, a.p, a.n);
     arena_copy(p + a.n, b.p, b.n);
     arena_copy(p + a.n + b.n, c.p, c.n);
@@ -692,7 +537,7 @@ static int read_literal(xb_dec *d, xb_str *out)
     uint64_t bits;
     char *t, *p;
     if (d->tmp.cap < 64 && buf_reserve(&d->tmp, 64))
-        return nomem(d);
+        return xb_dec_nomem(d);
     t = d->tmp.p;
     cap = d->tmp.cap;
     lim = cap < max_string ? cap : max_string; /* a step may store 2 bytes */
@@ -759,7 +604,7 @@ static int read_literal(xb_dec *d, xb_str *out)
             d->tmp.n = n;
             if (buf_reserve(&d->tmp, 2)) {
                 d->pos = end - (uint64_t)left;
-                return nomem(d);
+                return xb_dec_nomem(d);
             }
             t = d->tmp.p;
             cap = d->tmp.cap;
@@ -786,7 +631,7 @@ done:
     }
     p = arena_alloc(d, n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (n + XB_STR_PAD <= cap) /* t is read that far */
         arena_copy(p, t, n);
     else
@@ -817,7 +662,7 @@ static int read_int(xb_dec *d, xb_str *out)
     } while (v);
     p = arena_alloc(d, n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     for (i = 0; i < n; i++)
         p[i] = tmp[n - 1 - i];
     out->p = p;
@@ -844,7 +689,7 @@ static int read_uuid(xb_dec *d, int upper, xb_str *out)
     read_hex_digits(d, hex, 32, upper ? HEX_U : HEX_L);
     p = arena_alloc(d, 36, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     for (i = 0; i < 32; i++) {
         if (i == 8 || i == 12 || i == 16 || i == 20)
             p[k++] = '-';
@@ -868,7 +713,7 @@ static int read_hex(xb_dec *d, int upper, xb_str *out)
         return truncated(d);
     p = arena_alloc(d, (size_t)n, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     read_hex_digits(d, p, n, upper ? HEX_U : HEX_L);
     out->p = p;
     out->n = (size_t)n;
@@ -890,7 +735,7 @@ static int read_b64(xb_dec *d, xb_str *out)
         return truncated(d);
     p = arena_alloc(d, (size_t)olen, 1);
     if (!p)
-        return nomem(d);
+        return xb_dec_nomem(d);
     for (i = 0; i < n; i += 3) {
         uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
         d->pos += 8;
@@ -922,7 +767,11 @@ static int has_jid_ws(xb_str s)
     return 0;
 }
 
-static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
+static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
+static int str_clean(xb_str s);
+
+/* a JID's parts (secret: never-indexed, stream mode) */
+static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, int secret, xb_str *out)
 {
     xb_str local = NONE, domain = EMPTY, res = NONE;
     xb_str at = {AT_PAD, 1}, slash = {SLASH_PAD, 1};
@@ -930,13 +779,13 @@ static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
     if (vctx == XB_VC_JID_LOCAL || vctx == XB_VC_JID_DOMAIN || vctx == XB_VC_JID_RESOURCE)
         return FAIL(d, "JID inside a JID part");
     if (s != XB_V_JID_DR) {
-        TRY(value_(d, XB_VC_JID_LOCAL, &local));
+        TRY(value1(d, XB_VC_JID_LOCAL, secret, 0, &local));
         clean &= d->vclean;
     }
-    TRY(value_(d, XB_VC_JID_DOMAIN, &domain));
+    TRY(value1(d, XB_VC_JID_DOMAIN, secret, 0, &domain));
     clean &= d->vclean;
     if (s != XB_V_JID_LD) {
-        TRY(value_(d, XB_VC_JID_RESOURCE, &res));
+        TRY(value1(d, XB_VC_JID_RESOURCE, secret, 0, &res));
         clean &= d->vclean;
     }
     d->vclean = clean;
@@ -955,13 +804,33 @@ static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, xb_str *out)
     }
 }
 
-/* _value(vctx): one string, without counting it towards max_size */
-static int value_(xb_dec *d, unsigned vctx, xb_str *out)
+/* a string of the stream state, copied into the arena (the state's strings may
+ * be evicted before the message is written) */
+static int stream_copy(xb_dec *d, const char *p, size_t n, xb_str *out)
 {
+    char *c = arena_alloc(d, n, 1);
+    if (!c)
+        return xb_dec_nomem(d);
+    if (n)
+        memcpy(c, p, n);
+    out->p = c;
+    out->n = n;
+    d->vclean = str_clean(*out);
+    return 0;
+}
+
+static int read_extend(xb_dec *d, unsigned vctx, xb_str *out);
+
+/* _value(vctx, secret, recall): one string, without counting it towards
+ * max_size. d->stream is the stream's state in stream mode (then references
+ * are to its dynamic table, RECENT and EXTEND exist), NULL for a stateless
+ * message (references are to the message's history); secret and recall are
+ * 0 outside stream mode. */
+static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+{
+    xb_stream *st = d->stream;
     uint32_t s = 0;
     xb_str r = EMPTY;
-    if (d->stream) /* stream mode */
-        return sdec_value(d, vctx, 0, 0, out);
     TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
     d->vclean = 1;
     if (s == XB_V_EMPTY) {
@@ -969,7 +838,9 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
         return 0;
     }
     if (s >= XB_V_REF && s <= XB_V_REF_FAR) {
-        uint64_t i;
+        uint64_t i, n = st ? st->ntab : d->nhist;
+        if (secret)
+            return FAIL(d, "never-indexed value coded as a reference");
         if (s < XB_V_REF_FAR) {
             i = s - XB_V_REF;
         } else {
@@ -977,24 +848,46 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
             TRY(read_gamma(d, &g));
             i = (uint64_t)g + XB_REF_NEAR - 1;
         }
-        if (i >= d->nhist)
-            return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i,
-                        (unsigned long long)d->nhist);
+        if (i >= n)
+            return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i, (unsigned long long)n);
+        if (st) {
+            const xb_tent *t = &st->tab[st->ntab - 1 - i];
+            TRY(stream_copy(d, xb_stab_bytes(st, t), t->n, out));
+            xb_stab_use(st, (size_t)i);
+            return 0;
+        }
         *out = d->hist[d->nhist - 1 - i].s;
         d->vclean = d->hist[d->nhist - 1 - i].clean;
         return 0;
     }
-    if (s >= XB_V_RECENT && s <= XB_V_EXTEND) /* stream mode only: stateless messages remember no values */
-        return FAIL(d, "%s outside the values a stream context remembers", s == XB_V_EXTEND ? "EXTEND" : "RECENT");
+    if (s >= XB_V_RECENT && s < XB_V_EXTEND) {
+        unsigned k = s - XB_V_RECENT;
+        const xb_recent *rl;
+        if (st && secret)
+            return FAIL(d, "never-indexed value coded as RECENT");
+        if (!st || !recall) /* stateless messages remember no values */
+            return FAIL(d, "RECENT outside the values a stream context remembers");
+        rl = &st->recent[vctx];
+        if (k >= rl->n || !(!rl->v[k].n || xb_srecallable(st, rl->v[k].p, rl->v[k].n, rl->v[k].h)))
+            return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
+        return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
+    }
     if (s >= XB_V_TOKEN) {
         *out = d->dict->pad_values[s - XB_V_TOKEN];
         d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
         return 0;
     }
-    /* INT, UUID, HEX and B64 strings are clean; LIT and JID set vclean */
+    /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
     case XB_V_LIT:
         TRY(read_literal(d, &r));
+        break;
+    case XB_V_EXTEND:
+        if (st && secret)
+            return FAIL(d, "never-indexed value coded as EXTEND");
+        if (!st || !recall)
+            return FAIL(d, "EXTEND outside the values a stream context remembers");
+        TRY(read_extend(d, vctx, &r));
         break;
     case XB_V_INT:
         TRY(read_int(d, &r));
@@ -1011,18 +904,28 @@ static int value_(xb_dec *d, unsigned vctx, xb_str *out)
         TRY(read_b64(d, &r));
         break;
     default: /* JID */
-        TRY(read_jid(d, s, vctx, &r));
+        TRY(read_jid(d, s, vctx, secret, &r));
         break;
     }
     /* len(out) > max_string // 4 and len(out.encode()) > max_string */
     if (r.n > d->opt->max_string)
         return too_long(d);
-    RESERVE(d->hist, d->cap_hist, d->nhist + 1);
-    d->hist[d->nhist].s = r;
-    d->hist[d->nhist].clean = d->vclean;
-    d->nhist++;
+    if (st) {
+        if (!secret && xb_stab_add(st, r.p, r.n, xb_shash(r.p, r.n)))
+            return xb_dec_nomem(d);
+    } else {
+        RESERVE(d->hist, d->cap_hist, d->nhist + 1);
+        d->hist[d->nhist].s = r;
+        d->hist[d->nhist].clean = d->vclean;
+        d->nhist++;
+    }
     *out = r;
     return 0;
+}
+
+static int value_(xb_dec *d, unsigned vctx, xb_str *out)
+{
+    return value1(d, vctx, 0, 0, out);
 }
 
 /* check_len: max_string applies to every string of the infoset */
@@ -1206,7 +1109,7 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
     key = arena_alloc(d, sizeof(xb_key), 16);
     items = arena_alloc(d, sizeof(xb_kitem) * (d->nkitems ? d->nkitems : 1), 16);
     if (!key || !items)
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (d->nkitems)
         memcpy(items, d->kitems, sizeof(xb_kitem) * d->nkitems);
     key->name = name;
@@ -1255,7 +1158,7 @@ static int first_dup(xb_dec *d, size_t n, size_t *res)
     size = 64;
     while (size < 2 * n) {
         if (size > SIZE_MAX / 4)
-            return nomem(d);
+            return xb_dec_nomem(d);
         size *= 2;
     }
     RESERVE(d->hset, d->cap_hset, size);
@@ -1387,196 +1290,6 @@ static int resolve_start(xb_dec *d, xb_str name, const xb_item *items, size_t n)
     return 0;
 }
 
-/* ---- output ------------------------------------------------------------------ */
-/* Past max_size only the length is kept: the result is then an error anyway,
- * but the serialization's own checks still come first, as in the reference.
- * The output is out.n + out_over bytes long; the buffer grows up to max_size
- * (a buffer kept from an earlier message may be larger and is used as is). */
-static XB_NOINLINE int put_slow(xb_dec *d, const char *p, size_t n)
-{
-    size_t max = d->opt->max_size, need, c;
-    char *q;
-    if (d->out_over || d->out.n >= max || n > max - d->out.n) {
-        d->out_over += n;
-        return 0;
-    }
-    need = d->out.n + n;
-    c = d->out.cap > max / 2 ? max : 2 * d->out.cap;
-    if (c < 256)
-        c = max < 256 ? max : 256;
-    if (c < need)
-        c = need;
-    q = realloc(d->out.p, c);
-    if (!q)
-        return nomem(d);
-    d->out.p = q;
-    d->out.cap = c;
-    memcpy(d->out.p + d->out.n, p, n);
-    d->out.n += n;
-    return 0;
-}
-
-/* p[0 .. n) to the output (out.p is not NULL: serialize reserves first) */
-static inline int put(xb_dec *d, const char *p, size_t n)
-{
-    if (XB_LIKELY(n <= d->out.cap - d->out.n)) {
-        memcpy(d->out.p + d->out.n, p, n);
-        d->out.n += n;
-        return 0;
-    }
-    return put_slow(d, p, n);
-}
-
-/* a string literal */
-#define PUTL(d, z) put((d), "" z, sizeof(z) - 1)
-
-static inline int put_str(xb_dec *d, xb_str s)
-{
-    return put(d, s.p, s.n);
-}
-
-/* escape_text / escape_attr: one pass (no replacement creates a later target).
- * ESC_CLASS has a bit for each byte they may replace; a mask of the bits that
- * apply in a context selects them. */
-enum { E_AMP = 1, E_LT = 2, E_GT = 4, E_CR = 8, E_APOS = 16, E_QUOT = 32, E_TAB = 64, E_LF = 128 };
-static const uint8_t ESC_CLASS[256] = {['&'] = E_AMP,  ['<'] = E_LT,   ['>'] = E_GT,  ['\r'] = E_CR,
-                                       ['\''] = E_APOS, ['"'] = E_QUOT, ['\t'] = E_TAB, ['\n'] = E_LF};
-
-static unsigned text_mask(const xb_style *st)
-{
-    /* '>' always: without text_gt it is escaped after "]]" only (checked when found) */
-    return E_AMP | E_LT | E_GT | E_CR | (st->text_quot ? E_APOS | E_QUOT : 0u);
-}
-
-static unsigned attr_mask(const xb_style *st, char quote)
-{
-    return E_AMP | E_LT | E_CR | E_TAB | E_LF | (st->attr_gt ? E_GT : 0u) |
-           (quote == '\'' || st->attr_oq ? E_APOS : 0u) | (quote == '"' || st->attr_oq ? E_QUOT : 0u);
-}
-
-/* v escaped with the bytes of mask; gt_after_brackets: '>' only after "]]" */
-static int put_escaped(xb_dec *d, xb_str v, unsigned mask, int gt_after_brackets)
-{
-    const unsigned char *s = (const unsigned char *)v.p;
-    size_t n = v.n, i = 0, run = 0;
-    for (;;) {
-        const char *rep;
-        size_t rn;
-        while (i + 4 <= n &&
-               !((ESC_CLASS[s[i]] | ESC_CLASS[s[i + 1]] | ESC_CLASS[s[i + 2]] | ESC_CLASS[s[i + 3]]) & mask))
-            i += 4;
-        while (i < n && !(ESC_CLASS[s[i]] & mask))
-            i++;
-        if (i == n)
-            break;
-        switch (s[i]) {
-        case '&':
-            rep = "&amp;", rn = 5;
-            break;
-        case '<':
-            rep = "&lt;", rn = 4;
-            break;
-        case '>':
-            if (gt_after_brackets && !(i >= 2 && s[i - 1] == ']' && s[i - 2] == ']')) {
-                i++;
-                continue;
-            }
-            rep = "&gt;", rn = 4;
-            break;
-        case '\r':
-            rep = "&#13;", rn = 5;
-            break;
-        case '\'':
-            rep = "&apos;", rn = 6;
-            break;
-        case '"':
-            rep = "&quot;", rn = 6;
-            break;
-        case '\t':
-            rep = "&#9;", rn = 4;
-            break;
-        default: /* '\n' */
-            rep = "&#10;", rn = 5;
-            break;
-        }
-        if (i > run)
-            TRY(put(d, v.p + run, i - run));
-        TRY(put(d, rep, rn));
-        run = ++i;
-    }
-    return put(d, v.p + run, n - run);
-}
-
-/* ---- unchecked writing into a buffer known to be large enough ---- */
-/* n bytes; the source has XB_STR_PAD readable bytes after its end (see
- * ZEROS) and the destination room for them (out_room), so a short string is
- * one fixed-size move */
-static inline char *w_copy(char *o, const char *p, size_t n)
-{
-    if (XB_LIKELY(n <= XB_STR_PAD))
-        memcpy(o, p, XB_STR_PAD);
-    else
-        memcpy(o, p, n);
-    return o + n;
-}
-
-#define W_LIT(o, z) (memcpy((o), "" z, sizeof(z) - 1), (o) += sizeof(z) - 1)
-
-/* put_escaped into at most 6 * v.n bytes at o */
-static char *w_escaped(char *o, xb_str v, unsigned mask, int gt_after_brackets)
-{
-    const unsigned char *s = (const unsigned char *)v.p;
-    size_t n = v.n, i = 0;
-    for (;;) {
-        unsigned c;
-        while (i + 8 <= n && !((ESC_CLASS[s[i]] | ESC_CLASS[s[i + 1]] | ESC_CLASS[s[i + 2]] | ESC_CLASS[s[i + 3]] |
-                                ESC_CLASS[s[i + 4]] | ESC_CLASS[s[i + 5]] | ESC_CLASS[s[i + 6]] |
-                                ESC_CLASS[s[i + 7]]) &
-                               mask)) {
-            memcpy(o, s + i, 8);
-            o += 8;
-            i += 8;
-        }
-        if (i == n)
-            return o;
-        c = s[i];
-        if (!(ESC_CLASS[c] & mask)) {
-            *o++ = (char)c;
-        } else {
-            switch (c) {
-            case '&':
-                W_LIT(o, "&amp;");
-                break;
-            case '<':
-                W_LIT(o, "&lt;");
-                break;
-            case '>':
-                if (gt_after_brackets && !(i >= 2 && s[i - 1] == ']' && s[i - 2] == ']'))
-                    *o++ = '>';
-                else
-                    W_LIT(o, "&gt;");
-                break;
-            case '\r':
-                W_LIT(o, "&#13;");
-                break;
-            case '\'':
-                W_LIT(o, "&apos;");
-                break;
-            case '"':
-                W_LIT(o, "&quot;");
-                break;
-            case '\t':
-                W_LIT(o, "&#9;");
-                break;
-            default: /* '\n' */
-                W_LIT(o, "&#10;");
-                break;
-            }
-        }
-        i++;
-    }
-}
-
 /* ---- output while decoding (messages that are not exact) ------------------
  * serialize() in the default style without deviations, node by node: empty
  * elements self-close as <x/>, attribute values in single quotes. The '>' of a
@@ -1599,7 +1312,7 @@ static int out_room(xb_dec *d, uint64_t need)
         c = d->out.n + (size_t)need;
     q = realloc(d->out.p, c);
     if (!q)
-        return nomem(d);
+        return xb_dec_nomem(d);
     d->out.p = q;
     d->out.cap = c;
     return 0;
@@ -1617,7 +1330,7 @@ static int out_room(xb_dec *d, uint64_t need)
 static int emit_open_checked(xb_dec *d, xb_str name)
 {
     TRY(PUTL(d, "<"));
-    return put_str(d, name);
+    return xb_dec_put_str(d, name);
 }
 
 /* "<name": then emit_attr for each item, and the '>' waits (open_tag) */
@@ -1628,7 +1341,7 @@ static int emit_open(xb_dec *d, xb_str name)
     OUT_ROOM(d, 1 + (uint64_t)name.n, emit_open_checked(d, name));
     o = d->out.p + d->out.n;
     *o++ = '<';
-    o = w_copy(o, name.p, name.n);
+    o = xb_dec_w_copy(o, name.p, name.n);
     d->out.n = (size_t)(o - d->out.p);
     return 0;
 }
@@ -1636,12 +1349,12 @@ static int emit_open(xb_dec *d, xb_str name)
 static int emit_attr_checked(xb_dec *d, const xb_item *it)
 {
     TRY(PUTL(d, " "));
-    TRY(put_str(d, it->qname));
+    TRY(xb_dec_put_str(d, it->qname));
     TRY(PUTL(d, "='"));
     if (it->clean)
-        TRY(put_str(d, it->value));
+        TRY(xb_dec_put_str(d, it->value));
     else
-        TRY(put_escaped(d, it->value, attr_mask(&d->st, '\''), 0));
+        TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(&d->st, '\''), 0));
     return PUTL(d, "'");
 }
 
@@ -1652,12 +1365,12 @@ static int emit_attr(xb_dec *d, const xb_item *it)
     OUT_ROOM(d, 4 + (uint64_t)it->qname.n + (it->clean ? 1 : 6) * (uint64_t)it->value.n, emit_attr_checked(d, it));
     o = d->out.p + d->out.n;
     *o++ = ' ';
-    o = w_copy(o, it->qname.p, it->qname.n);
+    o = xb_dec_w_copy(o, it->qname.p, it->qname.n);
     W_LIT(o, "='");
     if (it->clean)
-        o = w_copy(o, it->value.p, it->value.n);
+        o = xb_dec_w_copy(o, it->value.p, it->value.n);
     else
-        o = w_escaped(o, it->value, attr_mask(&d->st, '\''), 0);
+        o = xb_dec_w_escaped(o, it->value, xb_dec_attr_mask(&d->st, '\''), 0);
     *o++ = '\'';
     d->out.n = (size_t)(o - d->out.p);
     return 0;
@@ -1673,7 +1386,7 @@ static int emit_tag_end(xb_dec *d, int empty)
 static int emit_end_checked(xb_dec *d, xb_str name)
 {
     TRY(PUTL(d, "</"));
-    TRY(put_str(d, name));
+    TRY(xb_dec_put_str(d, name));
     return PUTL(d, ">");
 }
 
@@ -1684,7 +1397,7 @@ static int emit_end(xb_dec *d, xb_str name)
     OUT_ROOM(d, 3 + (uint64_t)name.n, emit_end_checked(d, name));
     o = d->out.p + d->out.n;
     W_LIT(o, "</");
-    o = w_copy(o, name.p, name.n);
+    o = xb_dec_w_copy(o, name.p, name.n);
     *o++ = '>';
     d->out.n = (size_t)(o - d->out.p);
     return 0;
@@ -1693,8 +1406,8 @@ static int emit_end(xb_dec *d, xb_str name)
 static int emit_text_checked(xb_dec *d, xb_str v, int clean)
 {
     if (clean)
-        return put_str(d, v);
-    return put_escaped(d, v, text_mask(&d->st), !d->st.text_gt);
+        return xb_dec_put_str(d, v);
+    return xb_dec_put_escaped(d, v, xb_dec_text_mask(&d->st), !d->st.text_gt);
 }
 
 /* text inside the root element (escaped unless clean) */
@@ -1704,9 +1417,9 @@ static int emit_text(xb_dec *d, xb_str v, int clean)
     OUT_ROOM(d, (clean ? 1 : 6) * (uint64_t)v.n, emit_text_checked(d, v, clean));
     o = d->out.p + d->out.n;
     if (clean)
-        o = w_copy(o, v.p, v.n);
+        o = xb_dec_w_copy(o, v.p, v.n);
     else
-        o = w_escaped(o, v, text_mask(&d->st), !d->st.text_gt);
+        o = xb_dec_w_escaped(o, v, xb_dec_text_mask(&d->st), !d->st.text_gt);
     d->out.n = (size_t)(o - d->out.p);
     return 0;
 }
@@ -1715,7 +1428,7 @@ static int emit_text(xb_dec *d, xb_str v, int clean)
 static int emit_misc(xb_dec *d, int comment, xb_str v)
 {
     TRY(comment ? PUTL(d, "<!--") : PUTL(d, "<?"));
-    TRY(put_str(d, v));
+    TRY(xb_dec_put_str(d, v));
     return comment ? PUTL(d, "-->") : PUTL(d, "?>");
 }
 
@@ -1781,7 +1494,7 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         if (depth && d->elems[depth - 1].text_ctx >= 0)
             vctx = XB_VC_FIXED + (unsigned)d->dict->nattr_contexts + (unsigned)d->elems[depth - 1].text_ctx;
         if (d->stream && depth) /* stream mode */
-            TRY(sdec_content_value(d, vctx, &v));
+            TRY(stream_content_value(d, vctx, &v));
         else
             TRY(value(d, vctx, &v));
         if (!v.n && (!d->exact || depth == 0))
@@ -1790,7 +1503,7 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
         is_ws = is_ws_only(v);
     } else {
         if (d->stream) /* stream mode */
-            sdec_ws_ordinal(d, depth);
+            stream_ws_ordinal(d, depth);
         if (s == XB_N_WS_SAME) {
             v = d->ws[depth];
         } else if (depth == 0) {
@@ -1807,7 +1520,7 @@ static int text_node(xb_dec *d, uint32_t s, size_t depth, int *prev_text)
                 size_t k = s - XB_N_WS_DEEPER + 1;
                 char *p = arena_alloc(d, base.n + k, 1);
                 if (!p)
-                    return nomem(d);
+                    return xb_dec_nomem(d);
                 if (base.n)
                     memcpy(p, base.p, base.n);
                 memset(p + base.n, ' ', k);
@@ -1846,7 +1559,7 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
 {
     xb_str v = EMPTY;
     if (!d->opt->allow_comments)
-        return seterr(d, XB_ERR_RESTRICTED, OFFSET(d), XB_LIMIT_NONE, "%s not allowed (RFC 6120 11.1)",
+        return xb_dec_seterr(d, XB_ERR_RESTRICTED, OFFSET(d), XB_LIMIT_NONE, "%s not allowed (RFC 6120 11.1)",
                       s == XB_N_COMMENT ? "comment" : "processing instruction");
     TRY(value(d, XB_VC_MISC, &v));
     TRY(count(d, 1));
@@ -1890,7 +1603,7 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
     if ((uint64_t)depth + 1 > o->max_depth)
         return LIMIT(d, XB_LIMIT_MAX_DEPTH, "nesting deeper than max_depth=%lu", (unsigned long)o->max_depth);
     if (d->stream) { /* stream mode: the stream's shape cache */
-        TRY(sdec_cache(d, s, &key, &info));
+        TRY(stream_cache(d, s, &key, &info));
         goto cached;
     }
     /* the shape cache: the entry used (or the new one) moves to the front */
@@ -1964,7 +1677,7 @@ cached:
             TRY(count(d, it->qname.n));
             unsigned vctx = it->attr_ctx >= 0 ? XB_VC_FIXED + (unsigned)it->attr_ctx : XB_VC_OTHER_ATTR;
             if (d->stream) /* stream mode */
-                TRY(sdec_content_value(d, vctx, &out->value));
+                TRY(stream_content_value(d, vctx, &out->value));
             else
                 TRY(value(d, vctx, &out->value));
             out->clean = d->vclean;
@@ -2035,7 +1748,7 @@ static int run(xb_dec *d)
         uint32_t s = 0;
         int empty = 0;
         if (d->stream) /* stream mode: node prediction */
-            TRY(sdec_node_sym(d, d->ctx[depth], &s));
+            TRY(stream_node_sym(d, d->ctx[depth], &s));
         else
             TRY(read_sym(d, &ncodes[d->ctx[depth]], &s));
         if (d->open_tag) { /* then depth > 0: an END here is the element's own */
@@ -2047,7 +1760,7 @@ static int run(xb_dec *d)
                 if (!root_seen)
                     return FAIL(d, "message has no root element");
                 if (d->stream) /* stream mode */
-                    sdec_learn_end(d, s);
+                    stream_learn_end(d, s);
                 break;
             }
             if (d->exact)
@@ -2060,16 +1773,16 @@ static int run(xb_dec *d)
                 d->ctx[depth - 1] = XB_NC_AFTER_ELEM;
             prev_text = 0;
             if (d->stream) /* stream mode */
-                sdec_learn_end(d, s);
+                stream_learn_end(d, s);
         } else if (s <= XB_N_WS_DEEPER + XB_WS_DEEPER_MAX - 1) {
             TRY(text_node(d, s, depth, &prev_text));
             if (d->stream) /* stream mode */
-                sdec_learn_other(d, s);
+                stream_learn_other(d, s);
         } else if (s == XB_N_COMMENT || s == XB_N_PI) {
             TRY(misc_node(d, s, depth));
             prev_text = 0;
             if (d->stream) /* stream mode */
-                sdec_learn_other(d, s);
+                stream_learn_other(d, s);
         } else {
             TRY(element(d, s, depth, &nelements, &root_seen, &stop));
             prev_text = 0;
@@ -2425,7 +2138,7 @@ static int lexical(xb_dec *d)
     int kept = 0;
 
     if (d->stream) { /* stream mode: 1 = the style of the stream's last message */
-        TRY(sdec_style(d, &kept));
+        TRY(stream_style(d, &kept));
         if (kept)
             goto style_done;
     }
@@ -2444,7 +2157,7 @@ static int lexical(xb_dec *d)
     if (d->st.empty == 3)
         return FAIL(d, "reserved empty-element style");
     if (d->stream) /* stream mode */
-        sdec_style_save(d);
+        stream_style_save(d);
 style_done:
     d->prolog = EMPTY;
     TRY(read_bits(d, 1, &has_prolog));
@@ -2507,7 +2220,7 @@ style_done:
             } else if (kind == XB_SL_TVAL) {
                 int r = unescape_eq(d, payload, 0, d->ev[ek].s);
                 if (r < 0)
-                    return nomem(d);
+                    return xb_dec_nomem(d);
                 ok = r;
             }
             if (!ok)
@@ -2556,9 +2269,9 @@ static int reserve_output(xb_dec *d)
     if (est > d->opt->max_size)
         est = d->opt->max_size;
     if (d->out.cap < est && buf_reserve(&d->out, (size_t)est))
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (!d->out.p && buf_reserve(&d->out, 1))
-        return nomem(d);
+        return xb_dec_nomem(d);
     return 0;
 }
 
@@ -2597,25 +2310,25 @@ static void serialize_plain_unchecked(xb_dec *d)
 {
     const xb_event *ev = d->ev;
     size_t k, i, nev = d->nev, depth = 0;
-    unsigned tmask = text_mask(&d->st), amask = attr_mask(&d->st, '\'');
+    unsigned tmask = xb_dec_text_mask(&d->st), amask = xb_dec_attr_mask(&d->st, '\'');
     int gt_after_brackets = !d->st.text_gt;
     char *o = d->out.p;
-    o = w_copy(o, d->prolog.p, d->prolog.n);
+    o = xb_dec_w_copy(o, d->prolog.p, d->prolog.n);
     for (k = 0; k < nev; k++) {
         const xb_event *e = &ev[k];
         switch (e->type) {
         case EV_S:
             *o++ = '<';
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
                 *o++ = ' ';
-                o = w_copy(o, it->qname.p, it->qname.n);
+                o = xb_dec_w_copy(o, it->qname.p, it->qname.n);
                 W_LIT(o, "='");
                 if (it->clean)
-                    o = w_copy(o, it->value.p, it->value.n);
+                    o = xb_dec_w_copy(o, it->value.p, it->value.n);
                 else
-                    o = w_escaped(o, it->value, amask, 0);
+                    o = xb_dec_w_escaped(o, it->value, amask, 0);
                 *o++ = '\'';
             }
             if (k + 1 < nev && ev[k + 1].type == EV_E) {
@@ -2629,23 +2342,23 @@ static void serialize_plain_unchecked(xb_dec *d)
         case EV_E:
             depth--;
             W_LIT(o, "</");
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             *o++ = '>';
             break;
         case EV_T:
             if (depth > 0 && !e->clean)
-                o = w_escaped(o, e->s, tmask, gt_after_brackets);
+                o = xb_dec_w_escaped(o, e->s, tmask, gt_after_brackets);
             else
-                o = w_copy(o, e->s.p, e->s.n);
+                o = xb_dec_w_copy(o, e->s.p, e->s.n);
             break;
         case EV_C:
             W_LIT(o, "<!--");
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             W_LIT(o, "-->");
             break;
         default:
             W_LIT(o, "<?");
-            o = w_copy(o, e->s.p, e->s.n);
+            o = xb_dec_w_copy(o, e->s.p, e->s.n);
             W_LIT(o, "?>");
             break;
         }
@@ -2659,33 +2372,33 @@ static int serialize_plain(xb_dec *d)
 {
     const xb_event *ev = d->ev;
     size_t k, i, nev = d->nev, depth = 0;
-    unsigned tmask = text_mask(&d->st), amask = attr_mask(&d->st, '\'');
+    unsigned tmask = xb_dec_text_mask(&d->st), amask = xb_dec_attr_mask(&d->st, '\'');
     int gt_after_brackets = !d->st.text_gt;
     uint64_t bound = plain_bound(d);
     if (bound <= d->opt->max_size) {
         /* the output fits in max_size: one buffer of the bound, no checks */
         if (d->out.cap < bound + XB_STR_PAD && buf_reserve(&d->out, (size_t)bound + XB_STR_PAD))
-            return nomem(d);
+            return xb_dec_nomem(d);
         serialize_plain_unchecked(d);
         return 0;
     }
     TRY(reserve_output(d));
-    TRY(put_str(d, d->prolog));
+    TRY(xb_dec_put_str(d, d->prolog));
     for (k = 0; k < nev; k++) {
         const xb_event *e = &ev[k];
         switch (e->type) {
         case EV_S:
             TRY(PUTL(d, "<"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
                 TRY(PUTL(d, " "));
-                TRY(put_str(d, it->qname));
+                TRY(xb_dec_put_str(d, it->qname));
                 TRY(PUTL(d, "='"));
                 if (it->clean)
-                    TRY(put_str(d, it->value));
+                    TRY(xb_dec_put_str(d, it->value));
                 else
-                    TRY(put_escaped(d, it->value, amask, 0));
+                    TRY(xb_dec_put_escaped(d, it->value, amask, 0));
                 TRY(PUTL(d, "'"));
             }
             if (k + 1 < nev && ev[k + 1].type == EV_E) {
@@ -2699,23 +2412,23 @@ static int serialize_plain(xb_dec *d)
         case EV_E:
             depth--;
             TRY(PUTL(d, "</"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, ">"));
             break;
         case EV_T:
             if (depth > 0 && !e->clean)
-                TRY(put_escaped(d, e->s, tmask, gt_after_brackets));
+                TRY(xb_dec_put_escaped(d, e->s, tmask, gt_after_brackets));
             else
-                TRY(put_str(d, e->s));
+                TRY(xb_dec_put_str(d, e->s));
             break;
         case EV_C:
             TRY(PUTL(d, "<!--"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "-->"));
             break;
         default:
             TRY(PUTL(d, "<?"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "?>"));
             break;
         }
@@ -2730,15 +2443,15 @@ static int serialize(xb_dec *d)
     uint64_t slot = 0;
     char sq = st->dquote ? '"' : '\'';
     char oq = st->dquote ? '\'' : '"';
-    unsigned tmask = text_mask(st);
+    unsigned tmask = xb_dec_text_mask(st);
 
-#define FAIL_END(...) seterr(d, XB_ERR_INVALID, d->len, XB_LIMIT_NONE, __VA_ARGS__)
+#define FAIL_END(...) xb_dec_seterr(d, XB_ERR_INVALID, d->len, XB_LIMIT_NONE, __VA_ARGS__)
     if (!d->ndevs && !st->dquote && !st->empty) {
         TRY(serialize_plain(d));
         goto done;
     }
     TRY(reserve_output(d));
-    TRY(put_str(d, d->prolog));
+    TRY(xb_dec_put_str(d, d->prolog));
     for (k = 0; k < d->nev; k++) {
         const xb_event *e = &d->ev[k];
         const xb_dev *dv;
@@ -2746,23 +2459,23 @@ static int serialize(xb_dec *d)
             int empty, selfclose = 0;
             const xb_dev *tdv;
             TRY(PUTL(d, "<"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             for (i = 0; i < e->nitems; i++) {
                 const xb_item *it = &d->items[e->first + i];
                 char q;
                 dv = dev_at(d, &dc, slot);
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 else
                     TRY(PUTL(d, " "));
-                TRY(put_str(d, it->qname));
+                TRY(xb_dec_put_str(d, it->qname));
                 dv = dev_at(d, &dc, slot + 1);
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 else
                     TRY(PUTL(d, "="));
                 q = dev_at(d, &dc, slot + 2) ? oq : sq;
-                TRY(put(d, &q, 1));
+                TRY(xb_dec_put(d, &q, 1));
                 dv = dev_at(d, &dc, slot + 3);
                 if (dv) {
                     xb_str raw = dv->payload;
@@ -2770,17 +2483,17 @@ static int serialize(xb_dec *d)
                     if (!memchr(raw.p, q, raw.n) && !memchr(raw.p, '<', raw.n)) {
                         r = unescape_eq(d, raw, 1, it->value);
                         if (r < 0)
-                            return nomem(d);
+                            return xb_dec_nomem(d);
                     }
                     if (!r)
                         return FAIL_END("invalid attribute spelling");
-                    TRY(put_str(d, raw));
+                    TRY(xb_dec_put_str(d, raw));
                 } else if (it->clean) {
-                    TRY(put_str(d, it->value));
+                    TRY(xb_dec_put_str(d, it->value));
                 } else {
-                    TRY(put_escaped(d, it->value, attr_mask(st, q), 0));
+                    TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(st, q), 0));
                 }
-                TRY(put(d, &q, 1));
+                TRY(xb_dec_put(d, &q, 1));
                 slot += 4;
             }
             empty = k + 1 < d->nev && d->ev[k + 1].type == EV_E;
@@ -2791,7 +2504,7 @@ static int serialize(xb_dec *d)
                 slot++;
             }
             if (tdv)
-                TRY(put_str(d, tdv->payload));
+                TRY(xb_dec_put_str(d, tdv->payload));
             else if (selfclose && st->empty == 1)
                 TRY(PUTL(d, " "));
             if (selfclose)
@@ -2809,9 +2522,9 @@ static int serialize(xb_dec *d)
                     return FAIL_END("end-tag whitespace on a self-closed element");
             } else {
                 TRY(PUTL(d, "</"));
-                TRY(put_str(d, e->s));
+                TRY(xb_dec_put_str(d, e->s));
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 TRY(PUTL(d, ">"));
             }
             slot++;
@@ -2819,29 +2532,29 @@ static int serialize(xb_dec *d)
             if (depth > 0) {
                 dv = dev_at(d, &dc, slot);
                 if (dv)
-                    TRY(put_str(d, dv->payload));
+                    TRY(xb_dec_put_str(d, dv->payload));
                 else if (e->clean)
-                    TRY(put_str(d, e->s));
+                    TRY(xb_dec_put_str(d, e->s));
                 else
-                    TRY(put_escaped(d, e->s, tmask, !st->text_gt));
+                    TRY(xb_dec_put_escaped(d, e->s, tmask, !st->text_gt));
                 slot++;
             } else {
-                TRY(put_str(d, e->s));
+                TRY(xb_dec_put_str(d, e->s));
             }
         } else if (e->type == EV_C) {
             TRY(PUTL(d, "<!--"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "-->"));
         } else {
             TRY(PUTL(d, "<?"));
-            TRY(put_str(d, e->s));
+            TRY(xb_dec_put_str(d, e->s));
             TRY(PUTL(d, "?>"));
         }
     }
 #undef FAIL_END
 done:
     if (d->out_over || d->out.n > d->opt->max_size)
-        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
+        return xb_dec_seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
                       (unsigned long)d->opt->max_size);
     return 0;
 }
@@ -2856,22 +2569,22 @@ static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
     d->prolog = EMPTY;
     d->st.text_gt = 1; /* STYLE_DEFAULT */
     if (!d->out.p && buf_reserve(&d->out, 256))
-        return nomem(d);
+        return xb_dec_nomem(d);
     if (d->stream)
-        TRY(sdec_secrets(d));
+        TRY(stream_secrets(d));
     TRY(run(d));
     if (d->exact)
         TRY(lexical(d));
     end_byte = (d->pos + 7) >> 3;
     if (end_byte < len)
-        return seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
+        return xb_dec_seterr(d, XB_ERR_TRAILING, (size_t)end_byte, XB_LIMIT_NONE, "%llu bytes after the end of the message",
                       (unsigned long long)(len - end_byte));
     if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
-        return seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
+        return xb_dec_seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
     if (d->exact)
         return serialize(d);
     if (d->out_over || d->out.n > d->opt->max_size) /* written while decoding */
-        return seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
+        return xb_dec_seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
                       (unsigned long)d->opt->max_size);
     return 0;
 }
@@ -2883,29 +2596,29 @@ static int decode(xb_dec *d)
     size_t len = d->len;
     unsigned b0;
     if (len > d->opt->max_size)
-        return seterr(d, XB_ERR_LIMIT, d->opt->max_size, XB_LIMIT_MAX_SIZE,
+        return xb_dec_seterr(d, XB_ERR_LIMIT, d->opt->max_size, XB_LIMIT_MAX_SIZE,
                       "message of %llu bytes exceeds max_size=%lu", (unsigned long long)len,
                       (unsigned long)d->opt->max_size);
     if (len < 2)
         return truncated(d);
     if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
-        return nomem(d);
+        return xb_dec_nomem(d);
     memcpy(d->in.p, data, len);
     memset(d->in.p + len, 0, XB_PAD);
     d->data = data = (const uint8_t *)d->in.p;
     d->plen = len + XB_PAD;
     b0 = data[0];
     if (b0 >> 5 != XB_FORMAT_VERSION)
-        return seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u", b0 >> 5);
+        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u", b0 >> 5);
     d->kind = (int)((b0 >> 3) & 3);
     if (d->kind > XB_KIND_STREAM_OPEN)
-        return seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved message kind %d", d->kind);
+        return xb_dec_seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved message kind %d", d->kind);
     if (b0 & 3)
-        return seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved header bits are set");
+        return xb_dec_seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved header bits are set");
     d->exact = (b0 & 4) != 0;
     d->dict = xb_get_dictionary(data[1]);
     if (!d->dict)
-        return seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 1, XB_LIMIT_NONE, "unknown dictionary id %u", (unsigned)data[1]);
+        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 1, XB_LIMIT_NONE, "unknown dictionary id %u", (unsigned)data[1]);
     d->pos = 16;
     d->end = (uint64_t)len * 8;
     return decode_body(d, data, len);
@@ -3102,16 +2815,35 @@ static int out_of_memory(xb_result *res)
     return XB_ERR_NOMEM;
 }
 
-int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res)
+/* a result before the call: no output, no error */
+static void result_clear(xb_result *res)
 {
-    xb_dec *d, **slot;
-    int rc;
     res->data = NULL;
     res->size = 0;
     res->error = XB_OK;
     res->limit = XB_LIMIT_NONE;
     res->offset = 0;
     res->message[0] = 0;
+}
+
+/* the output as a new allocation of the caller's (xb_free) */
+static int result_copy(xb_dec *d, xb_result *res)
+{
+    unsigned char *p = malloc(d->out.n ? d->out.n : 1);
+    if (!p)
+        return xb_dec_nomem(d);
+    if (d->out.n)
+        memcpy(p, d->out.p, d->out.n);
+    res->data = p;
+    res->size = d->out.n;
+    return XB_OK;
+}
+
+int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_result *res)
+{
+    xb_dec *d, **slot;
+    int rc;
+    result_clear(res);
     if (XB_UNLIKELY(xb_init() != 0))
         return init_failed(res);
     slot = DEC_SLOT;
@@ -3133,14 +2865,8 @@ int xb_decode(const char *data, size_t size, const xb_decode_options *opt, xb_re
         } else {
             /* a small output in a large buffer (or no cache): a copy; the
              * large buffer is dropped, the next messages start small again */
-            unsigned char *p = malloc(d->out.n ? d->out.n : 1);
-            if (!p) {
-                rc = nomem(d);
-            } else {
-                if (d->out.n)
-                    memcpy(p, d->out.p, d->out.n);
-                res->data = p;
-                res->size = d->out.n;
+            rc = result_copy(d, res);
+            if (rc == XB_OK) {
                 free(d->out.p);
                 d->out.p = NULL;
                 d->out.cap = 0;
@@ -3181,7 +2907,7 @@ int xb_decode_many(size_t n, const char *const *datas, const size_t *sizes, cons
         d->res = &res->error;
         rc = decode(d);
         if (rc == XB_OK && buf_reserve(&all, d->out.n ? d->out.n : 1))
-            rc = nomem(d);
+            rc = xb_dec_nomem(d);
         if (rc != XB_OK) {
             res->index = i;
             break;
@@ -3222,4 +2948,346 @@ void xb_free(void *p)
 }
 
 /* ---- stream mode (spec 14.3) ------------------------------------------------- */
-#include "stream_dec.h"
+/* a decoder with the stream code set: its dictionary view */
+typedef struct {
+    xb_dec d;
+    xb_dictionary dict;
+} xb_sdec;
+
+/* _value(vctx, secret, recall) */
+static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+{
+    xb_stream *s = d->stream;
+    uint64_t h;
+    if (!recall || secret)
+        return value1(d, vctx, secret, 0, out);
+    TRY(value1(d, vctx, secret, 1, out));
+    h = xb_shash(out->p, out->n);
+    if (xb_sremember(s, vctx, out->p, out->n, h, !out->n || xb_srecallable(s, out->p, out->n, h)))
+        return xb_dec_nomem(d);
+    return 0;
+}
+
+/* EXTEND: k, L, the first L bytes of recent value k, literal bytes */
+static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
+{
+    xb_stream *s = d->stream;
+    const xb_hcode *cc = d->dict->codes[XB_T_CHAR];
+    uint32_t k = 0, n = 0, b = 0;
+    uint32_t max_string = d->opt->max_string;
+    const xb_sstr *src;
+    size_t len;
+    int clean = 1, chk;
+    unsigned prev;
+    TRY(read_bits(d, 3, &k));
+    TRY(read_gamma(d, &n));
+    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n ||
+        !xb_srecallable(s, s->recent[vctx].v[k].p, s->recent[vctx].v[k].n, s->recent[vctx].v[k].h))
+        return FAIL(d, "EXTEND of recent value %u, which is no recallable recent value of its context", (unsigned)k);
+    src = &s->recent[vctx].v[k];
+    if (n > src->n)
+        return FAIL(d, "EXTEND of %u bytes of a %u-byte value", (unsigned)n, (unsigned)src->n);
+    d->tmp.n = 0;
+    if (buf_reserve(&d->tmp, (size_t)n + 16))
+        return xb_dec_nomem(d);
+    memcpy(d->tmp.p, src->p, n);
+    len = n;
+    prev = (uint8_t)d->tmp.p[len - 1];
+    for (;;) {
+        TRY(read_sym(d, &cc[xb_byte_class(prev)], &b));
+        if (b == 0)
+            break;
+        if (len + 1 > d->tmp.cap) {
+            d->tmp.n = len;
+            if (buf_reserve(&d->tmp, 16))
+                return xb_dec_nomem(d);
+        }
+        d->tmp.p[len++] = (char)b;
+        if (len > max_string)
+            return too_long(d);
+        prev = b;
+    }
+    chk = check_literal(d->tmp.p, len, &clean);
+    if (chk == 1)
+        return FAIL(d, "string is not valid UTF-8");
+    if (chk == 2)
+        return FAIL(d, "string contains a character not allowed in XML");
+    return stream_copy(d, d->tmp.p, len, out);
+}
+
+/* content_value: an attribute value or a text node inside the root */
+static int stream_content_value(xb_dec *d, unsigned vctx, xb_str *out)
+{
+    xb_stream *s = d->stream;
+    int secret = 0;
+    while (s->sec_pos < s->ndsec && s->dsec[s->sec_pos] < s->ordinal)
+        s->sec_pos++;
+    if (s->sec_pos < s->ndsec && s->dsec[s->sec_pos] == s->ordinal)
+        secret = 1;
+    s->ordinal++;
+    TRY(stream_value(d, vctx, secret, 1, out));
+    TRY(check_len(d, *out));
+    return count(d, out->n);
+}
+
+/* a text node inside the root coded by a whitespace symbol has an ordinal too */
+static void stream_ws_ordinal(xb_dec *d, size_t depth)
+{
+    if (depth)
+        d->stream->ordinal++;
+}
+
+/* the next node symbol: in the predicted context if there is a prediction
+ * (PRED stands for it), else in ctx (PRED invalid) */
+static int stream_node_sym(xb_dec *d, unsigned ctx, uint32_t *sy)
+{
+    xb_stream *s = d->stream;
+    const uint32_t n_pred = d->dict->nsym[XB_T_NODE] - 1;
+    xb_pev p = xb_sprediction(s);
+    if (!p.kind) {
+        TRY(read_sym(d, &d->dict->codes[XB_T_NODE][ctx], sy));
+        if (*sy == n_pred)
+            return FAIL(d, "PRED without a prediction");
+        return 0;
+    }
+    TRY(read_sym(d, &d->dict->codes[XB_T_NODE][ctx + XB_NODE_CONTEXTS], sy));
+    if (*sy == n_pred)
+        *sy = p.kind == 'N' ? p.v : (uint32_t)(XB_N_LOCAL + xb_scache_index(s, p.v));
+    return 0;
+}
+
+/* after an end tag (the message's last included): the slot that predicted it
+ * learns it; the next is the ended element's "after" (none after the root) */
+static void stream_learn_end(xb_dec *d, uint32_t sy)
+{
+    xb_stream *s = d->stream;
+    if (s->nopen) {
+        uint32_t ser = s->open[--s->nopen];
+        xb_slearn(s, 'N', sy, ser, XB_PS_AFTER);
+    } else {
+        xb_slearn(s, 'N', sy, XB_SERIAL_NONE, 0);
+    }
+}
+
+/* after a text node, comment or PI: the next is the "text" slot of the
+ * innermost open element (of the document at depth 0) */
+static void stream_learn_other(xb_dec *d, uint32_t sy)
+{
+    xb_stream *s = d->stream;
+    xb_slearn(s, 'N', sy, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+}
+
+/* a copy of a generic start tag's key that lives with the stream state, its
+ * strings followed by XB_STR_PAD zero bytes (as the decoder's strings) */
+static xb_key *stream_key_copy(const xb_key *k, void **mem)
+{
+    size_t n = sizeof(xb_key) + k->nitems * sizeof(xb_kitem) + k->name.n + XB_STR_PAD, i;
+    char *m, *o;
+    xb_key *nk;
+    xb_kitem *items;
+    for (i = 0; i < k->nitems; i++)
+        n += k->items[i].qname.n + k->items[i].uri.n + 2 * XB_STR_PAD;
+    m = calloc(1, n);
+    if (!m)
+        return NULL;
+    nk = (xb_key *)(void *)m;
+    items = (xb_kitem *)(void *)(m + sizeof(xb_key));
+    o = m + sizeof(xb_key) + k->nitems * sizeof(xb_kitem);
+    *nk = *k;
+    nk->items = items;
+#define STREAM_STR(dst, src)                                                                                 \
+    do {                                                                                                   \
+        if ((src).n)                                                                                       \
+            memcpy(o, (src).p, (src).n);                                                                   \
+        (dst).p = o;                                                                                       \
+        (dst).n = (src).n;                                                                                 \
+        o += (src).n + XB_STR_PAD;                                                                         \
+    } while (0)
+    STREAM_STR(nk->name, k->name);
+    for (i = 0; i < k->nitems; i++) {
+        items[i] = k->items[i];
+        STREAM_STR(items[i].qname, k->items[i].qname);
+        STREAM_STR(items[i].uri, k->items[i].uri);
+    }
+#undef STREAM_STR
+    *mem = m;
+    return nk;
+}
+
+/* the stream's shape cache for start tag symbol sy (GENERIC, SHAPE or LOCAL);
+ * the entry moves (or enters) to the front, and the prediction slot learns it */
+static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info)
+{
+    xb_stream *s = d->stream;
+    size_t n = s->ncache;
+    uint32_t serial;
+    xb_scache slot;
+    if (sy == XB_N_GENERIC || sy >= XB_N_SHAPE) {
+        const xb_key *k;
+        unsigned inf = 0;
+        void *mem = NULL;
+        if (sy == XB_N_GENERIC) {
+            const xb_key *ak = NULL;
+            TRY(generic_start(d, &ak, &inf));
+            k = stream_key_copy(ak, &mem);
+            if (!k)
+                return xb_dec_nomem(d);
+        } else {
+            k = &d->dict->pad_shapes[sy - XB_N_SHAPE];
+            inf = d->dict->shape_info[sy - XB_N_SHAPE];
+            if (k->nitems > d->opt->max_attributes)
+                return LIMIT(d, XB_LIMIT_MAX_ATTRIBUTES, "more than max_attributes=%lu attributes",
+                             (unsigned long)d->opt->max_attributes);
+        }
+        if (n == XB_SHAPE_CACHE) {
+            free(s->cache[n - 1].dmem);
+            free(s->cache[n - 1].key);
+            n--;
+        }
+        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
+        memset(&s->cache[0], 0, sizeof(s->cache[0]));
+        s->cache[0].dkey = k;
+        s->cache[0].dmem = mem;
+        s->cache[0].dinfo = (uint16_t)inf;
+        s->cache[0].ent.serial = serial = s->next_serial++;
+        s->ncache = n + 1;
+    } else {
+        size_t j = sy - XB_N_LOCAL;
+        if (j >= n)
+            return FAIL(d, "shape cache entry %lu of %lu", (unsigned long)j, (unsigned long)n);
+        slot = s->cache[j];
+        memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
+        s->cache[0] = slot;
+        serial = slot.ent.serial;
+    }
+    xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
+    RESERVE(s->open, s->cap_open, s->nopen + 1);
+    s->open[s->nopen++] = serial;
+    *key = s->cache[0].dkey;
+    *info = s->cache[0].dinfo;
+    return 0;
+}
+
+/* exact mode: the first bit of the lexical section; 1 = the stream's style */
+static int stream_style(xb_dec *d, int *kept)
+{
+    uint32_t v = 0;
+    TRY(read_bits(d, 1, &v));
+    *kept = (int)v;
+    if (v) {
+        const int *st = d->stream->style;
+        d->st.dquote = st[0];
+        d->st.empty = st[1];
+        d->st.text_gt = st[2];
+        d->st.text_quot = st[3];
+        d->st.attr_gt = st[4];
+        d->st.attr_oq = st[5];
+    }
+    return 0;
+}
+
+static void stream_style_save(xb_dec *d)
+{
+    int *st = d->stream->style;
+    st[0] = d->st.dquote;
+    st[1] = d->st.empty;
+    st[2] = d->st.text_gt;
+    st[3] = d->st.text_quot;
+    st[4] = d->st.attr_gt;
+    st[5] = d->st.attr_oq;
+}
+
+/* read_secrets: the ordinals of the never-indexed values of the message */
+static int stream_secrets(xb_dec *d)
+{
+    xb_stream *s = d->stream;
+    uint32_t n = 0, g = 0, i;
+    uint64_t o = (uint64_t)-1;
+    s->ndsec = 0;
+    TRY(read_gamma(d, &n));
+    for (i = 0; i + 1 < n; i++) {
+        TRY(read_gamma(d, &g));
+        o += g;
+        RESERVE(s->dsec, s->cap_dsec, s->ndsec + 1);
+        s->dsec[s->ndsec++] = o;
+    }
+    return 0;
+}
+
+/* decode() for a stream message body: no message header, the stream's state */
+static int stream_decode(xb_dec *d)
+{
+    const uint8_t *data;
+    size_t len = d->len;
+    if (d->in.cap < len + XB_PAD && buf_reserve(&d->in, len + XB_PAD))
+        return xb_dec_nomem(d);
+    if (len)
+        memcpy(d->in.p, d->data, len);
+    memset(d->in.p + len, 0, XB_PAD);
+    d->data = data = (const uint8_t *)d->in.p;
+    d->plen = len + XB_PAD;
+    d->pos = 0;
+    d->end = (uint64_t)len * 8;
+    return decode_body(d, data, len);
+}
+
+int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                     xb_result *res)
+{
+    xb_sdec *w;
+    xb_dec *d;
+    const xb_dictionary *d1;
+    int rc, t;
+    result_clear(res);
+    if (xb_init() != 0 || !(d1 = xb_get_dictionary(1)))
+        return init_failed(res);
+    w = s->dec;
+    if (!w) {
+        w = malloc(sizeof(*w));
+        if (!w)
+            return out_of_memory(res);
+        dec_init(&w->d);
+        s->dec = w;
+    }
+    w->dict = *d1;
+    for (t = 0; t < XB_NTABLES; t++) {
+        w->dict.codes[t] = d1->stream_codes[t];
+        w->dict.nctx[t] = d1->stream_nctx[t];
+        w->dict.nsym[t] = d1->stream_nsym[t];
+    }
+    w->dict.char_pairs = d1->stream_char_pairs;
+    d = &w->d;
+    dec_reset(d);
+    d->stream = s;
+    d->data = (const uint8_t *)(body ? body : "");
+    d->len = body ? size : 0;
+    d->opt = opt;
+    d->res = res;
+    d->dict = &w->dict;
+    d->kind = open ? XB_KIND_STREAM_OPEN : XB_KIND_ELEMENT;
+    d->exact = s->exact;
+    s->ordinal = 0;
+    s->sec_pos = 0;
+    s->nopen = 0;
+    s->pslot_serial = XB_SERIAL_DOC;
+    s->pslot_field = XB_PS_FIRST;
+    rc = stream_decode(d);
+    if (rc == XB_OK)
+        rc = result_copy(d, res);
+    d->stream = NULL;
+    if (dec_footprint(d) > XB_CACHE_MAX_BYTES) { /* a large message's buffers are not kept */
+        dec_release(d);
+        dec_init(d);
+    }
+    return rc;
+}
+
+void xb_stream_dec_release(xb_stream *s)
+{
+    xb_sdec *w = s->dec;
+    if (w) {
+        dec_release(&w->d);
+        free(w);
+        s->dec = NULL;
+    }
+}

@@ -520,6 +520,14 @@ int xb_lookup(const xb_str *list, const uint16_t *sorted, size_t n, const char *
     return -1;
 }
 
+void xb_code_words(const xb_hcode *h, uint32_t *dst)
+{
+    uint32_t ln, k;
+    for (ln = 1; ln <= h->maxlen; ln++)
+        for (k = 0; k < h->count[ln]; k++)
+            dst[h->sorted[h->offset[ln] + k]] = ((h->first[ln] + k) << 5) | ln;
+}
+
 void *xb_grow(void *p, size_t *cap, size_t need, size_t elsize)
 {
     size_t c = *cap ? *cap : 16;

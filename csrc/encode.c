@@ -26,6 +26,7 @@
 
 #include "dict_v1.h"
 #include "xb_enc.h"
+#include "xb_stream.h"
 
 /* SSE2 (every x86-64) for classifying values; portable code elsewhere */
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
@@ -42,35 +43,14 @@
 #endif
 #endif
 
-/* ---- errors and memory ------------------------------------------------------------ */
-int xb_enc_error(xb_encoder *e, int code, size_t offset, int limit, const char *fmt, ...)
-{
-    va_list ap;
-    e->res->error = code;
-    e->res->offset = offset;
-    e->res->limit = limit;
-    va_start(ap, fmt);
-    vsnprintf(e->res->message, sizeof(e->res->message), fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* the event walk that the stateless and the stream coder share, inlined into
+ * each with its `stream` flag a constant (see encode_events) */
+#if defined(__GNUC__)
+#define XB_SHARED_INLINE static inline __attribute__((always_inline))
+#else
+#define XB_SHARED_INLINE static inline
+#endif
 
-int xb_enc_nomem(xb_encoder *e)
-{
-    return xb_enc_error(e, XB_ERR_NOMEM, 0, XB_LIMIT_NONE, "out of memory");
-}
-
-
-/* ---- hashing ------------------------------------------------------------------------ */
-uint64_t xb_hash_seed;
-const char xb_zeros16[16];
-#define M8(k) ((k) >= 8 ? ~0ull : (1ull << ((8 * (k)) & 63)) - 1) /* & 63: clang checks the dead branch too */
-#define M16(n) {M8((n) < 8 ? (n) : 8), M8((n) > 8 ? (n) - 8 : 0)}
-const uint64_t xb_mask16[17][2] = {M16(0),  M16(1),  M16(2),  M16(3),  M16(4),  M16(5),
-                                   M16(6),  M16(7),  M16(8),  M16(9),  M16(10), M16(11),
-                                   M16(12), M16(13), M16(14), M16(15), M16(16)};
-#undef M16
-#undef M8
 #define hash_seed xb_hash_seed
 #define mix64 xb_mix64
 #define str_hash xb_str_hash
@@ -381,12 +361,9 @@ static int build_codes(void)
         for (c = 0; c < dict1->nctx[t]; c++) {
             const xb_hcode *h = &dict1->codes[t][c];
             uint32_t *dst = code_store + off;
-            uint32_t ln, k;
             if (off + nsym > TOTAL_SYMS)
                 return -1;
-            for (ln = 1; ln <= h->maxlen; ln++)
-                for (k = 0; k < h->count[ln]; k++)
-                    dst[h->sorted[h->offset[ln] + k]] = ((h->first[ln] + k) << 5) | ln;
+            xb_code_words(h, dst);
             off += nsym;
         }
     }
@@ -566,24 +543,8 @@ static inline void store_be64(uint8_t *o, uint64_t w)
     store_be32(o + 4, (uint32_t)w);
 }
 
-static inline unsigned bitlen(uint64_t x)
-{
-#if defined(__GNUC__)
-    return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
-#else
-    unsigned b = 0;
-    while (x) {
-        b++;
-        x >>= 1;
-    }
-    return b;
-#endif
-}
-
-static inline uint64_t gamma_length(uint64_t n)
-{
-    return 2u * bitlen(n) - 1u;
-}
+#define bitlen xb_bitlen
+#define gamma_length xb_gamma_length
 
 /* Elias gamma of n >= 1 */
 static inline void gamma_code(xb_encoder *e, uint64_t n)
@@ -811,11 +772,7 @@ static int64_t b64_bytes(xb_str s, unsigned fall)
     return (int64_t)(n / 4 * 3 - pads);
 }
 
-typedef struct {
-    int sym; /* JID symbol, or -1 */
-    int has_local, has_res;
-    xb_str local, domain, res;
-} jid_parts;
+typedef xb_jid jid_parts;
 
 /* model.jid_split for a non-empty s without JID whitespace (value_flags) */
 static void jid_split(xb_str s, jid_parts *j)
@@ -870,26 +827,31 @@ typedef struct {
 
 #define LEN(code, sy) ((code)[sy] & 31u)
 
-/* the cost of s as a literal: each byte's code depends on the class of the
- * byte before it; then the terminator */
-static uint64_t lit_cost(xb_str s, const uint32_t *code)
+/* the bits of p[0 .. n) in the char table clen (lengths per context and
+ * byte) and the terminator: each byte's code depends on the class of the byte
+ * before it (ctx: that of the byte before p[0], 0 if none) */
+static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, size_t n, unsigned ctx)
 {
-    const uint8_t *p = (const uint8_t *)s.p;
     uint64_t c0 = 0, c1 = 0;
-    unsigned ctx = 0;
     size_t i = 0;
     /* two sums for more parallelism */
-    for (; i + 2 <= s.n; i += 2) {
+    for (; i + 2 <= n; i += 2) {
         uint8_t a = p[i], b = p[i + 1];
-        c0 += char_len[ctx][a];
-        c1 += char_len[char_class[a]][b];
+        c0 += clen[ctx][a];
+        c1 += clen[char_class[a]][b];
         ctx = char_class[b];
     }
-    if (i < s.n) {
-        c0 += char_len[ctx][p[i]];
+    if (i < n) {
+        c0 += clen[ctx][p[i]];
         ctx = char_class[p[i]];
     }
-    return LEN(code, XB_V_LIT) + c0 + c1 + char_len[ctx][0];
+    return c0 + c1 + clen[ctx][0];
+}
+
+/* the cost of s as a literal */
+static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
+{
+    return LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
 }
 
 #define NO_FORM (-1)
@@ -1008,16 +970,16 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
     lit_or(s, code, &ch->p, 0);
 }
 
-/* the bytes of s as a literal: one char code per byte (in the context of the
- * class of the byte before), then the terminator */
-static void put_literal(xb_encoder *e, xb_str s)
+/* the bytes p[0 .. n) with the char codes cc (at most 24 bits each), one code
+ * per byte in the context of the class of the byte before (ctx for the first),
+ * then the terminator */
+static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_t n, unsigned ctx)
 {
-    const uint32_t *cc = tcodes[XB_T_CHAR];
-    const uint8_t *b = (const uint8_t *)s.p;
+    const xb_str s = {(const char *)b, n};
     /* codes have at most 24 bits (enc_init checks): 3 bytes per input byte and
        the terminator, and 8-byte stores past the last whole byte */
     uint8_t *o = out_reserve(e, 3 * s.n + 24), *o0 = o;
-    unsigned ctx = 0, nacc = e->nacc; /* < 32 */
+    unsigned nacc = e->nacc; /* < 32 */
     uint64_t acc = e->acc;
     uint32_t c1, c2;
     size_t i = 0;
@@ -1057,6 +1019,12 @@ static void put_literal(xb_encoder *e, xb_str s)
     e->out_n += (size_t)(o - o0);
     e->acc = acc;
     e->nacc = nacc & 7;
+}
+
+/* the bytes of s as a literal */
+static inline void put_literal(xb_encoder *e, xb_str s)
+{
+    put_chars(e, tcodes[XB_T_CHAR], (const uint8_t *)s.p, s.n, 0);
 }
 
 static const uint8_t HEXVAL[256] = {
@@ -1102,6 +1070,7 @@ static void put_uuid(xb_encoder *e, xb_str s)
 }
 
 static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const partinfo *pi);
+static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk);
 
 /* value_h for s not in the history nor a token: the packed form, then s
  * becomes the newest history entry (slot: see hist_add) */
@@ -1121,6 +1090,30 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     case XB_V_LIT:
         put_literal(e, s);
         break;
+    case XB_V_INT:
+    case XB_V_UUID_L:
+    case XB_V_UUID_U:
+    case XB_V_HEX_L:
+    case XB_V_HEX_U:
+    case XB_V_B64:
+        put_packed(e, s, pk);
+        break;
+    default: /* JID: only from choose(), so ch is set */
+        if (ch.jid.has_local)
+            value_h(e, ch.jid.local, XB_VC_JID_LOCAL, ch.part[0].h, &ch.part[0]);
+        value_h(e, ch.jid.domain, XB_VC_JID_DOMAIN, ch.part[1].h, &ch.part[1]);
+        if (ch.jid.has_res)
+            value_h(e, ch.jid.res, XB_VC_JID_RESOURCE, ch.part[2].h, &ch.part[2]);
+        slot = SIZE_MAX; /* the parts were added */
+        break;
+    }
+    hist_add(e, s, h, slot);
+}
+
+/* the payload of a packed form (INT, UUID, HEX, B64) of s */
+static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
+{
+    switch (pk->sym) {
     case XB_V_INT: {
         unsigned bl = bitlen(pk->ival);
         gamma_code(e, bl + 1);
@@ -1160,16 +1153,9 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
             put(e, (uint32_t)(B64_VAL[b[i]] - 1) >> 2, 4);
         break;
     }
-    default: /* JID: only from choose(), so ch is set */
-        if (ch.jid.has_local)
-            value_h(e, ch.jid.local, XB_VC_JID_LOCAL, ch.part[0].h, &ch.part[0]);
-        value_h(e, ch.jid.domain, XB_VC_JID_DOMAIN, ch.part[1].h, &ch.part[1]);
-        if (ch.jid.has_res)
-            value_h(e, ch.jid.res, XB_VC_JID_RESOURCE, ch.part[2].h, &ch.part[2]);
-        slot = SIZE_MAX; /* the parts were added */
+    default:
         break;
     }
-    hist_add(e, s, h, slot);
 }
 
 /* encoder._Coder.value for a non-empty s with hash h; pi: the part's estimate
@@ -1199,7 +1185,10 @@ static void value_h(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const pa
     value_new(e, s, vctx, h, pi, slot);
 }
 
-static void value(xb_encoder *e, xb_str s, unsigned vctx)
+static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall);
+
+/* _Coder.value without a state: the message's history */
+static void hvalue(xb_encoder *e, xb_str s, unsigned vctx)
 {
     if (!s.n)
         sym(e, VCODE(vctx), XB_V_EMPTY);
@@ -1207,11 +1196,392 @@ static void value(xb_encoder *e, xb_str s, unsigned vctx)
         value_h(e, s, vctx, xb_str_hash_padded(s.p, s.n), NULL);
 }
 
+/* a value that is neither never-indexed nor remembered (names, URIs,
+ * comments...), stateless or with a state */
+static void value(xb_encoder *e, xb_str s, unsigned vctx)
+{
+    if (e->st)
+        svalue(e, s, vctx, 0, 0);
+    else
+        hvalue(e, s, vctx);
+}
+
+static void generic_start(xb_encoder *e, const xb_event *ev);
+static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h);
+
+/* ================================================================================== */
+/* ---- stream mode (spec 14.3): the value model of a stream state ------------------- */
+/* ================================================================================== */
+/* With e->st set (xb_enc_stream_body), the same coder codes a stream message
+ * body: the stream code set (e->codes), references into the state's dynamic
+ * table instead of the message's history, RECENT / EXTEND, never-indexed
+ * values, node prediction and the state's shape cache (xmppbin/encoder.py,
+ * _Coder with a state). The functions below are that model; everything else
+ * (value forms, names, start tags, text, the event walk) is shared. */
+#define SVCODE(c) (xb_scode[XB_T_VALUE] + (size_t)(c)*xb_snsym[XB_T_VALUE])
+
+static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall);
+
+/* _quick: (symbol, extra) or sym -1; extra -1: none */
+static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int secret, int recall, int *qs,
+                   int64_t *extra)
+{
+    long i = -1;
+    int t;
+    *extra = -1;
+    if (!v.n) {
+        *qs = XB_V_EMPTY;
+        return;
+    }
+    if (!secret) {
+        if (recall) {
+            const xb_recent *r = &s->recent[vctx];
+            size_t j;
+            for (j = 0; j < r->n; j++)
+                if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
+                    break;
+            if (j < r->n && xb_srecallable(s, v.p, v.n, h)) {
+                *qs = XB_V_RECENT + (int)j;
+                return;
+            }
+        }
+        i = xb_stab_find(s, v.p, v.n, h);
+    }
+    if (i >= 0) {
+        if (i < XB_REF_NEAR) {
+            *qs = XB_V_REF + (int)i;
+        } else {
+            *qs = XB_V_REF_FAR;
+            *extra = i - XB_REF_NEAR + 1;
+        }
+        return;
+    }
+    t = stab_find(&value_tab, v.p, v.n, xb_str_hash_padded(v.p, v.n));
+    *qs = t >= 0 ? XB_V_TOKEN + t : -1;
+}
+
+/* a value choice in stream mode: a packed form or LIT (forms), JID, EXTEND */
+typedef struct {
+    packed p;
+    jid_parts jid;
+    unsigned k, L; /* EXTEND */
+} schoice;
+
+static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall, schoice *ch);
+
+/* _est */
+static uint64_t sest(xb_encoder *e, xb_str v, unsigned vctx, int secret)
+{
+    const uint32_t *code = SVCODE(vctx);
+    int qs;
+    int64_t extra;
+    schoice ch;
+    squick(e->st, v, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra);
+    if (qs >= 0)
+        return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
+    schoose(e, v, vctx, secret, 0, &ch);
+    return ch.p.cost;
+}
+
+/* _extend: the cheapest EXTEND (cost without the symbol); 0 if none */
+static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t *cost, unsigned *bk, unsigned *bL)
+{
+    const xb_recent *r = &s->recent[vctx];
+    const uint8_t *sb = (const uint8_t *)v.p;
+    size_t n = v.n, k;
+    int found = 0;
+    for (k = 0; k < r->n; k++) {
+        const xb_sstr *src = &r->v[k];
+        size_t m, L = 0;
+        uint64_t c;
+        if (!src->n || !xb_srecallable(s, src->p, src->n, src->h))
+            continue;
+        m = src->n < n ? src->n : n;
+        while (L < m && (uint8_t)src->p[L] == sb[L])
+            L++;
+        while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
+            L--;
+        if (!L)
+            continue;
+        c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, char_class[sb[L - 1]]);
+        if (!found || c < *cost) {
+            *cost = c;
+            *bk = (unsigned)k;
+            *bL = (unsigned)L;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+/* _choose with a state: the order of the stateless choice (LIT, INT, UUID,
+ * HEX, B64, JID), then EXTEND; the JID parts are estimated with the state */
+static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall, schoice *ch)
+{
+    const uint32_t *code = SVCODE(vctx);
+    unsigned fall, fany;
+    uint64_t lc;
+    value_flags((const uint8_t *)v.p, v.n, &fall, &fany);
+    packed_forms(v, code, fall, fany, &ch->p);
+    lc = LEN(code, XB_V_LIT) + chars_cost(xb_sclen, (const uint8_t *)v.p, v.n, 0);
+    if (lc <= ch->p.cost) {
+        ch->p.sym = XB_V_LIT;
+        ch->p.cost = lc;
+    }
+    ch->jid.sym = -1;
+    if ((fany & VF_JIDSEP) && !(fany & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
+        vctx != XB_VC_JID_RESOURCE) {
+        const jid_parts *j = &ch->jid;
+        jid_split(v, &ch->jid);
+        if (j->sym >= 0) {
+            uint64_t c = LEN(code, j->sym) + sest(e, j->domain, XB_VC_JID_DOMAIN, secret);
+            if (j->has_local)
+                c += sest(e, j->local, XB_VC_JID_LOCAL, secret);
+            if (j->has_res)
+                c += sest(e, j->res, XB_VC_JID_RESOURCE, secret);
+            if (c < ch->p.cost) {
+                ch->p.sym = j->sym;
+                ch->p.cost = c;
+            }
+        }
+    }
+    if (recall && !secret) {
+        uint64_t xc = 0;
+        unsigned xk = 0, xL = 0;
+        if (sextend(e->st, v, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->p.cost) {
+            ch->p.sym = XB_V_EXTEND;
+            ch->p.cost = LEN(code, XB_V_EXTEND) + xc;
+            ch->k = xk;
+            ch->L = xL;
+        }
+    }
+}
+
+/* _value with a state */
+static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secret, int recall)
+{
+    xb_stream *s = e->st;
+    const uint32_t *code = SVCODE(vctx);
+    int qs;
+    int64_t extra;
+    schoice ch;
+    squick(s, v, h, vctx, secret, recall, &qs, &extra);
+    if (qs >= 0) {
+        sym(e, code, (uint32_t)qs);
+        if (extra >= 0)
+            gamma_code(e, (uint64_t)extra);
+        if (qs >= XB_V_REF && qs <= XB_V_REF_FAR)
+            xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1);
+        return;
+    }
+    schoose(e, v, vctx, secret, recall, &ch);
+    sym(e, code, (uint32_t)ch.p.sym);
+    if (ch.p.sym == XB_V_LIT) {
+        put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p, v.n, 0);
+    } else if (ch.p.sym == XB_V_EXTEND) {
+        put(e, ch.k, 3);
+        gamma_code(e, ch.L);
+        put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p + ch.L, v.n - ch.L, char_class[(uint8_t)v.p[ch.L - 1]]);
+    } else if (ch.p.sym <= XB_V_B64) { /* INT, UUID, HEX, B64 */
+        put_packed(e, v, &ch.p);
+    } else { /* JID */
+        if (ch.jid.has_local)
+            svalue(e, ch.jid.local, XB_VC_JID_LOCAL, secret, 0);
+        svalue(e, ch.jid.domain, XB_VC_JID_DOMAIN, secret, 0);
+        if (ch.jid.has_res)
+            svalue(e, ch.jid.res, XB_VC_JID_RESOURCE, secret, 0);
+    }
+    if (!secret && xb_stab_add(s, v.p, v.n, h))
+        e->oom = 1;
+}
+
+/* _Coder.value with a state: secret (never-indexed), recall (a context that
+ * remembers recent values) */
+static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall)
+{
+    xb_stream *s = e->st;
+    uint64_t h = xb_shash(v.p, v.n);
+    svalue1(e, v, h, vctx, secret, recall);
+    if (recall && !secret) {
+        int rec = !v.n || xb_srecallable(s, v.p, v.n, h);
+        if (xb_sremember(s, vctx, v.p, v.n, h, rec))
+            e->oom = 1;
+    }
+}
+
+/* the next content value (attribute value or text inside the root): is it
+ * never-indexed? */
+static int ssecret(xb_stream *s)
+{
+    int r = 0;
+    while (s->sec_pos < s->nsecrets && s->secrets[s->sec_pos] < s->ordinal)
+        s->sec_pos++;
+    if (s->sec_pos < s->nsecrets && s->secrets[s->sec_pos] == s->ordinal)
+        r = 1;
+    s->ordinal++;
+    return r;
+}
+
+/* node symbol v in node context c, predicted; ev_kind / ev_v the event
+ * (kind 0: not predictable) */
+static void snode(xb_encoder *e, unsigned c, uint32_t v, uint8_t ev_kind, uint32_t ev_v)
+{
+    xb_pev p = xb_sprediction(e->st);
+    const uint32_t *node = xb_scode[XB_T_NODE];
+    const size_t nn = xb_snsym[XB_T_NODE];
+    if (!p.kind)
+        sym(e, node + c * nn, v);
+    else
+        sym(e, node + (c + XB_NODE_CONTEXTS) * nn, (p.kind == ev_kind && p.v == ev_v) ? xb_sn_pred : v);
+}
+
+/* _Coder.other with a state: the symbol, and what the prediction learns */
+static void sother(xb_encoder *e, unsigned c, uint32_t v)
+{
+    xb_stream *s = e->st;
+    snode(e, c, v, 'N', v);
+    if (v == XB_N_END) {
+        if (s->nopen) {
+            uint32_t ser = s->open[--s->nopen];
+            xb_slearn(s, 'N', v, ser, XB_PS_AFTER);
+        } else {
+            xb_slearn(s, 'N', v, XB_SERIAL_NONE, 0);
+        }
+    } else {
+        xb_slearn(s, 'N', v, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+    }
+}
+
+/* the serialized shape key of a start tag into s->kbuf (model.shape_key):
+ * name NUL, then per item 1 prefix NUL uri NUL (namespace declaration) or
+ * 2 qname NUL (attribute); -1 out of memory */
+static int skey(xb_encoder *e, const xb_event *ev)
+{
+    xb_stream *s = e->st;
+    const xb_eitem *it = e->items + ev->first;
+    size_t need = ev->name.n + 1, k;
+    char *o;
+    for (k = 0; k < ev->nitems; k++)
+        need += 3 + it[k].qname.n + (it[k].is_ns ? it[k].value.n : 0);
+    if (need > s->kbuf_cap) {
+        void *np = xb_grow(s->kbuf, &s->kbuf_cap, need, 1);
+        if (!np)
+            return -1;
+        s->kbuf = np;
+    }
+    o = s->kbuf;
+    memcpy(o, ev->name.p, ev->name.n);
+    o += ev->name.n;
+    *o++ = 0;
+    for (k = 0; k < ev->nitems; k++) {
+        if (it[k].is_ns) {
+            size_t skip = it[k].qname.n > 5 ? 6 : 5;
+            *o++ = 1;
+            memcpy(o, it[k].qname.p + skip, it[k].qname.n - skip);
+            o += it[k].qname.n - skip;
+            *o++ = 0;
+            if (it[k].value.n)
+                memcpy(o, it[k].value.p, it[k].value.n);
+            o += it[k].value.n;
+            *o++ = 0;
+        } else {
+            *o++ = 2;
+            memcpy(o, it[k].qname.p, it[k].qname.n);
+            o += it[k].qname.n;
+            *o++ = 0;
+        }
+    }
+    s->kbuf_n = (size_t)(o - s->kbuf);
+    return 0;
+}
+
+/* _Coder.start's shape cache with a state (its entries outlive the message,
+ * so they are keyed by the serialized shape key): the node symbol, the
+ * generic start tag if neither cached nor static, the entry to the front;
+ * -1 out of memory. h: the shape hash of the tag (static shapes). */
+static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t h)
+{
+    xb_stream *s = e->st;
+    uint64_t kh;
+    size_t i, n = s->ncache;
+    uint32_t serial;
+    xb_scache slot;
+    if (skey(e, ev))
+        return -1;
+    kh = xb_shash(s->kbuf, s->kbuf_n);
+    for (i = 0; i < n; i++)
+        if (s->cache[i].kh == kh && s->cache[i].klen == s->kbuf_n && memcmp(s->cache[i].key, s->kbuf, s->kbuf_n) == 0)
+            break;
+    if (i < n) {
+        serial = s->cache[i].ent.serial;
+        snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
+        slot = s->cache[i];
+        memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
+        s->cache[0] = slot;
+    } else {
+        int j = static_shape(e, ev, h);
+        if (j >= 0) {
+            snode(e, c, (uint32_t)(XB_N_SHAPE + j), 0, 0);
+        } else {
+            snode(e, c, XB_N_GENERIC, 0, 0);
+            generic_start(e, ev);
+        }
+        if (n == XB_SHAPE_CACHE) {
+            slot = s->cache[n - 1]; /* evicted: its key buffer is reused */
+            n--;
+        } else {
+            memset(&slot, 0, sizeof(slot));
+        }
+        if (s->kbuf_n > slot.kcap) {
+            void *np = xb_grow(slot.key, &slot.kcap, s->kbuf_n, 1);
+            if (!np) {
+                free(slot.key);
+                if (n < s->ncache) /* the evicted entry's buffer is gone */
+                    s->ncache = n;
+                return -1;
+            }
+            slot.key = np;
+        }
+        memcpy(slot.key, s->kbuf, s->kbuf_n);
+        slot.klen = s->kbuf_n;
+        slot.kh = kh;
+        memset(&slot.ent, 0, sizeof(slot.ent));
+        slot.ent.serial = serial = s->next_serial++;
+        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
+        s->cache[0] = slot;
+        s->ncache = n + 1;
+    }
+    xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
+    if (s->nopen + 1 > s->cap_open) {
+        void *np = xb_grow(s->open, &s->cap_open, s->nopen + 1, sizeof(*s->open));
+        if (!np)
+            return -1;
+        s->open = np;
+    }
+    s->open[s->nopen++] = serial;
+    return 0;
+}
+
+/* the never-indexed ordinals of the message (distinct, increasing), as
+ * encoder.encode_events writes them first */
+static void ssecrets(xb_encoder *e)
+{
+    const xb_stream *s = e->st;
+    size_t i, nsec = 0;
+    for (i = 0; i < s->nsecrets; i++)
+        if (!i || s->secrets[i] != s->secrets[i - 1])
+            nsec++;
+    gamma_code(e, nsec + 1);
+    for (i = 0; i < s->nsecrets; i++)
+        if (!i || s->secrets[i] != s->secrets[i - 1])
+            gamma_code(e, (uint64_t)s->secrets[i] - (i ? (uint64_t)s->secrets[i - 1] : (uint64_t)-1));
+}
+
 /* ---- names and start tags ---------------------------------------------------------- */
 static void code_prefix(xb_encoder *e, xb_str p)
 {
     int i = stab_get(&prefix_tab, p);
-    const uint32_t *code = tcodes[XB_T_PREFIX];
+    const uint32_t *code = e->codes[XB_T_PREFIX];
     if (i < 0) {
         sym(e, code, XB_P_LITERAL);
         value(e, p, XB_VC_NAME);
@@ -1223,7 +1593,7 @@ static void code_prefix(xb_encoder *e, xb_str p)
 static void code_name(xb_encoder *e, xb_str n, unsigned ctx)
 {
     int i = stab_get(&name_tab, n);
-    const uint32_t *code = tcodes[XB_T_NAME] + (size_t)ctx * tnsym[XB_T_NAME];
+    const uint32_t *code = e->codes[XB_T_NAME] + (size_t)ctx * e->nsyms[XB_T_NAME];
     if (i < 0) {
         sym(e, code, XB_NM_LITERAL);
         value(e, n, XB_VC_NAME);
@@ -1235,7 +1605,7 @@ static void code_name(xb_encoder *e, xb_str n, unsigned ctx)
 static void code_ns(xb_encoder *e, xb_str u)
 {
     int i = stab_get(&ns_tab, u);
-    const uint32_t *code = tcodes[XB_T_NS];
+    const uint32_t *code = e->codes[XB_T_NS];
     if (i < 0) {
         sym(e, code, XB_NS_LITERAL);
         value(e, u, XB_VC_NSURI);
@@ -1258,7 +1628,7 @@ static const xb_str EMPTY_S = {xb_zeros16, 0};
 static void generic_start(xb_encoder *e, const xb_event *ev)
 {
     const xb_eitem *it = e->items + ev->first;
-    const uint32_t *acode = tcodes[XB_T_AITEM];
+    const uint32_t *acode = e->codes[XB_T_AITEM];
     uint32_t k;
     if (ev->colon >= 0) {
         code_prefix(e, sub(ev->name, 0, (size_t)ev->colon));
@@ -1338,20 +1708,48 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
 }
 
 /* encoder._Coder.start; -1 if out of memory */
-static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
+/* the hash of the shape key of a start tag (as static_shape_hash) */
+static inline uint64_t shape_hash(const xb_encoder *e, const xb_event *ev)
 {
-    const xb_event *ev = &e->ev[evi];
-    xb_eitem *it = e->items + ev->first;
-    uint64_t h;
-    size_t i, n = e->ncache;
+    const xb_eitem *it = e->items + ev->first;
+    uint64_t h = ev->nh;
     uint32_t k;
-    /* the hash of the shape key (as static_shape_hash) */
-    h = ev->nh;
     for (k = 0; k < ev->nitems; k++) {
         h = shape_step(h, it[k].qh + (it[k].is_ns ? SHAPE_NS : SHAPE_ATTR));
         if (it[k].is_ns)
             h = shape_step(h, xb_str_hash_padded(it[k].value.p, it[k].value.n));
     }
+    return h;
+}
+
+/* _Coder.start with a state (node context c): the state's shape cache; every
+ * attribute value has an ordinal (never-indexed or not) and is remembered */
+static int sstart(xb_encoder *e, unsigned c, size_t evi)
+{
+    const xb_event *ev = &e->ev[evi];
+    xb_eitem *it = e->items + ev->first;
+    uint32_t k;
+    if (sstart_shape(e, c, ev, shape_hash(e, ev)))
+        return -1;
+    for (k = 0; k < ev->nitems; k++) {
+        int a;
+        if (it[k].is_ns)
+            continue;
+        a = stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
+        it[k].vctx = (int16_t)(a < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + a);
+        svalue(e, it[k].value, (unsigned)it[k].vctx, ssecret(e->st), 1);
+    }
+    return 0;
+}
+
+/* encoder._Coder.start without a state (node codes ncode); -1 if out of memory */
+static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
+{
+    const xb_event *ev = &e->ev[evi];
+    xb_eitem *it = e->items + ev->first;
+    uint64_t h = shape_hash(e, ev);
+    size_t i, n = e->ncache;
+    uint32_t k;
     for (i = 0; i < n; i++)
         if (e->cache[i].hash == h && same_shape(e, ev, &e->ev[e->cache[i].ev]))
             break;
@@ -1387,7 +1785,7 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
     e->cache[0].ev = evi;
     for (k = 0; k < ev->nitems; k++)
         if (!it[k].is_ns)
-            value(e, it[k].value, (unsigned)it[k].vctx);
+            hvalue(e, it[k].value, (unsigned)it[k].vctx);
     return 0;
 }
 
@@ -1414,10 +1812,37 @@ static int all_spaces(xb_str s, size_t from)
     return 1;
 }
 
-/* returns 1 if the text was whitespace-only (wsonly: model.is_ws_only(v), from
- * the scanner), -1 on out of memory */
-static int text(xb_encoder *e, const uint32_t *ncode, xb_str v, int wsonly, size_t depth)
+/* The event walk is written once and compiled twice: with stream = 0 for the
+ * stateless coder and 1 for the stream coder (a constant, so neither has the
+ * other's branches). */
+
+/* a node symbol other than a start tag's in node context c (ncode: its
+ * codes, stateless), predicted with a state */
+XB_SHARED_INLINE void other(xb_encoder *e, int stream, const uint32_t *ncode, unsigned c, uint32_t v)
 {
+    if (stream)
+        sother(e, c, v);
+    else
+        sym(e, ncode, v);
+}
+
+/* a text node's value (secret: never-indexed); with a state, text inside the
+ * root is remembered */
+XB_SHARED_INLINE void text_value(xb_encoder *e, int stream, xb_str v, size_t depth, int secret)
+{
+    if (stream)
+        svalue(e, v, text_ctx(e, depth), secret, depth > 0);
+    else
+        hvalue(e, v, text_ctx(e, depth));
+}
+
+/* returns 1 if the text was whitespace-only (wsonly: model.is_ws_only(v), from
+ * the scanner), -1 on out of memory; c: the node context, ncode its codes */
+XB_SHARED_INLINE int text(xb_encoder *e, int stream, const uint32_t *ncode, unsigned c, xb_str v, int wsonly,
+                          size_t depth)
+{
+    /* with a state, every text inside the root has an ordinal */
+    int secret = stream && depth ? ssecret(e->st) : 0;
     if (wsonly) {
         xb_str *ws;
         if (depth + 1 > e->nws) {
@@ -1435,22 +1860,22 @@ static int text(xb_encoder *e, const uint32_t *ncode, xb_str v, int wsonly, size
         }
         ws = e->ws;
         if (ws[depth].p && str_eq(v, ws[depth])) {
-            sym(e, ncode, XB_N_WS_SAME);
+            other(e, stream, ncode, c, XB_N_WS_SAME);
         } else if (depth >= 1 && ws[depth - 1].p && str_eq(v, ws[depth - 1])) {
-            sym(e, ncode, XB_N_WS_PARENT);
+            other(e, stream, ncode, c, XB_N_WS_PARENT);
         } else if (depth >= 1 && ws[depth - 1].p && v.n > ws[depth - 1].n &&
                    v.n - ws[depth - 1].n <= XB_WS_DEEPER_MAX && memcmp(v.p, ws[depth - 1].p, ws[depth - 1].n) == 0 &&
                    all_spaces(v, ws[depth - 1].n)) {
-            sym(e, ncode, (uint32_t)(XB_N_WS_DEEPER + v.n - ws[depth - 1].n - 1));
+            other(e, stream, ncode, c, (uint32_t)(XB_N_WS_DEEPER + v.n - ws[depth - 1].n - 1));
         } else {
-            sym(e, ncode, XB_N_TEXT);
-            value(e, v, text_ctx(e, depth));
+            other(e, stream, ncode, c, XB_N_TEXT);
+            text_value(e, stream, v, depth, secret);
         }
         ws[depth] = v;
         return 1;
     }
-    sym(e, ncode, XB_N_TEXT);
-    value(e, v, text_ctx(e, depth));
+    other(e, stream, ncode, c, XB_N_TEXT);
+    text_value(e, stream, v, depth, secret);
     return 0;
 }
 
@@ -1800,10 +2225,12 @@ static void encode_lexical(xb_encoder *e)
 }
 
 /* ---- the main stream (encoder.encode_events) ---------------------------------------- */
-static int encode_events(xb_encoder *e)
+static void slexical(xb_encoder *e);
+
+XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
 {
-    const uint32_t *node = tcodes[XB_T_NODE];
-    const size_t nn = tnsym[XB_T_NODE];
+    const uint32_t *node = e->codes[XB_T_NODE];
+    const size_t nn = e->nsyms[XB_T_NODE];
     size_t k, depth = 0; /* depth = len(names); node context stack: nctx[0 .. depth] */
     static const char NL16[16] = "\n"; /* padded, see str_eq */
     static const xb_str NL = {NL16, 1};
@@ -1815,11 +2242,13 @@ static int encode_events(xb_encoder *e)
     e->ws[0] = NL;
     e->nws = 1;
     e->nctx[0] = XB_NC_DOC;
+    if (stream) /* the never-indexed list first */
+        ssecrets(e);
     for (k = 0; k < e->nev; k++) {
         const xb_event *ev = &e->ev[k];
         switch (ev->type) {
         case XE_S:
-            if (start(e, node + e->nctx[depth] * nn, k))
+            if (stream ? sstart(e, e->nctx[depth], k) : start(e, node + e->nctx[depth] * nn, k))
                 return xb_enc_nomem(e);
             if (e->open_root)
                 goto done;
@@ -1831,7 +2260,7 @@ static int encode_events(xb_encoder *e)
             e->nctx[depth] = XB_NC_START;
             break;
         case XE_E:
-            sym(e, node + e->nctx[depth] * nn, XB_N_END);
+            other(e, stream, node + e->nctx[depth] * nn, e->nctx[depth], XB_N_END);
             depth--;
             if (depth > 0)
                 e->nctx[depth] = XB_NC_AFTER_ELEM;
@@ -1840,7 +2269,7 @@ static int encode_events(xb_encoder *e)
             int r;
             if (depth == 0 && !e->exact)
                 break;
-            r = text(e, node + e->nctx[depth] * nn, ev->value, ev->wsonly, depth);
+            r = text(e, stream, node + e->nctx[depth] * nn, e->nctx[depth], ev->value, ev->wsonly, depth);
             if (r < 0)
                 return xb_enc_nomem(e);
             if (depth)
@@ -1848,17 +2277,24 @@ static int encode_events(xb_encoder *e)
             break;
         }
         default: /* comment or PI */
-            sym(e, node + e->nctx[depth] * nn, ev->type == XE_C ? XB_N_COMMENT : XB_N_PI);
-            value(e, ev->value, XB_VC_MISC);
+            other(e, stream, node + e->nctx[depth] * nn, e->nctx[depth], ev->type == XE_C ? XB_N_COMMENT : XB_N_PI);
+            if (stream)
+                svalue(e, ev->value, XB_VC_MISC, 0, 0);
+            else
+                hvalue(e, ev->value, XB_VC_MISC);
             if (depth)
                 e->nctx[depth] = XB_NC_AFTER_OTHER;
             break;
         }
     }
-    sym(e, node + XB_NC_DOC * nn, XB_N_END);
+    other(e, stream, node + XB_NC_DOC * nn, XB_NC_DOC, XB_N_END);
 done:
-    if (e->exact)
-        encode_lexical(e);
+    if (e->exact) {
+        if (stream)
+            slexical(e);
+        else
+            encode_lexical(e);
+    }
     return 0;
 }
 
@@ -1954,12 +2390,10 @@ static int bad_options(xb_encoder *e)
     return 0;
 }
 
-/* encoder.encode for one input; the message is appended to e->out */
-static int encode_one(xb_encoder *e, const char *xml, size_t size)
+/* the input's size check and the scan (xmlscan.scan) */
+static int scan_input(xb_encoder *e, const char *xml, size_t size)
 {
     const xb_encode_options *o = e->opt;
-    size_t start;
-    int rc;
     e->in = (const uint8_t *)(xml ? xml : "");
     e->n = xml ? size : 0;
     if (e->n > e->trim_n)
@@ -1968,7 +2402,15 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
         return xb_enc_error(e, XB_ERR_LIMIT, o->max_size, XB_LIMIT_MAX_SIZE,
                             "input of %llu bytes exceeds max_size=%lu", (unsigned long long)e->n,
                             (unsigned long)o->max_size);
-    rc = xb_scan(e);
+    return xb_scan(e);
+}
+
+/* encoder.encode for one input; the message is appended to e->out */
+static int encode_one(xb_encoder *e, const char *xml, size_t size)
+{
+    const xb_encode_options *o = e->opt;
+    size_t start;
+    int rc = scan_input(e, xml, size);
     if (rc)
         return rc;
     if (!e->exact && 6 * (uint64_t)e->n > o->max_size && canonical_size(e) > o->max_size)
@@ -1984,10 +2426,13 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
     e->nacc = 0;
     e->oom = 0;
     e->ncache = 0;
+    e->st = NULL;
+    e->codes = tcodes;
+    e->nsyms = tnsym;
     hist_reset(e);
     if (!e->cap_htab && hist_grow(e)) /* the index is never empty */
         return xb_enc_nomem(e);
-    rc = encode_events(e);
+    rc = encode_events(e, 0);
     if (rc)
         return rc;
     finish_bits(e);
@@ -2201,7 +2646,7 @@ static void style_from(style *st, const int v[6])
     st->attr_oq = v[5];
 }
 
-void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev)
+static void enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev)
 {
     devcount d;
     style st, pv;
@@ -2220,10 +2665,100 @@ void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t
 
 /* emit(ctx, slot, payload) for every deviation from style v, in slot order
  * (payload NULL for QUOTE and EMPTY); the walk of encode_lexical */
-void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
+static void enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
                        void *ctx)
 {
     style st;
     style_from(&st, v);
     walk_deviations(e, &st, emit, ctx);
+}
+
+
+/* exact mode with a state: 1 and the deviations from the stream's style if
+ * they are no more than from the best style, else 0, the best style (which
+ * becomes the stream's) and its deviations (encoder.encode_lexical) */
+static void slexical(xb_encoder *e)
+{
+    xb_stream *s = e->st;
+    int best[6];
+    uint64_t nbest, nprev, ndev;
+    devwriter w;
+    enc_styles(e, s->style, best, &nbest, &nprev);
+    if (memcmp(best, s->style, sizeof(best)) == 0 || nprev <= nbest) {
+        put(e, 1, 1);
+        ndev = nprev;
+    } else {
+        put(e, 0, 1);
+        memcpy(s->style, best, sizeof(best));
+        put(e, (uint32_t)best[0], 1);
+        put(e, (uint32_t)best[1], 2);
+        put(e, (uint32_t)best[2], 1);
+        put(e, (uint32_t)best[3], 1);
+        put(e, (uint32_t)best[4], 1);
+        put(e, (uint32_t)best[5], 1);
+        ndev = nbest;
+    }
+    if (e->prolog.n) {
+        put(e, 1, 1);
+        value(e, e->prolog, XB_VC_MISC);
+    } else {
+        put(e, 0, 1);
+    }
+    gamma_code(e, ndev + 1);
+    w.e = e;
+    w.prev = -1;
+    enc_deviations(e, s->style, dev_emit, &w);
+}
+
+/* ---- stream mode: one message body (xb_stream_encode, csrc/stream.c) ------------------ */
+static int stream_body(xb_encoder *e, xb_stream *s)
+{
+    int rc;
+    if (xb_stream_tables() != 0)
+        return -1;
+    e->st = s;
+    e->codes = (const uint32_t *const *)xb_scode;
+    e->nsyms = xb_snsym;
+    e->out_n = 0;
+    e->acc = 0;
+    e->nacc = 0;
+    e->oom = 0;
+    if (e->cap_out < 64)
+        out_grow(e, 64);
+    rc = e->oom ? -1 : encode_events(e, 1);
+    finish_bits(e);
+    e->st = NULL;
+    e->codes = tcodes;
+    e->nsyms = tnsym;
+    return rc || e->oom ? -1 : 0;
+}
+
+int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
+{
+    xb_encode_options o = *opt;
+    int rc;
+    o.exact = s->exact; /* the stream's mode */
+    rc = begin(e, &o, res);
+    if (!rc)
+        rc = scan_input(e, xml, size);
+    if (!rc) {
+        s->secrets = secrets;
+        s->nsecrets = secrets ? nsecrets : 0;
+        s->sec_pos = 0;
+        s->ordinal = 0;
+        s->pslot_serial = XB_SERIAL_DOC;
+        s->pslot_field = XB_PS_FIRST;
+        s->nopen = 0;
+        if (stream_body(e, s)) {
+            /* the state may be half updated: the stream cannot go on */
+            xb_sstate_clear(s);
+            rc = xb_enc_nomem(e);
+        } else {
+            res->data = (const char *)e->out;
+            res->size = e->out_n;
+        }
+    }
+    e->opt = NULL;
+    return rc;
 }

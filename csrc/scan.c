@@ -38,12 +38,6 @@ static const char STREAM_NS[] = "http://etherx.jabber.org/streams";
             return xb_enc_error(e, XB_ERR_LIMIT, (off), XB_LIMIT_MAX_STRING,                              \
                                 "string longer than max_string=%lu", (unsigned long)e->opt->max_string);   \
     } while (0)
-#define TRY(x)                                                                                             \
-    do {                                                                                                   \
-        int rc_ = (x);                                                                                     \
-        if (rc_)                                                                                           \
-            return rc_;                                                                                    \
-    } while (0)
 /* at most this many bytes of a name in messages */
 #define SHOW(s) (int)((s).n > 60 ? 60 : (s).n), (s).p
 

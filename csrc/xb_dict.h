@@ -256,6 +256,17 @@ int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len
 /* The shape_info bits (XB_SHAPE_PLAIN ...) of any start-tag shape. */
 uint16_t xb_shape_info(const xb_key *k);
 /* Index of s in a string list through its sorted index array, or -1. */
+/* the code of every symbol of canonical code h as (code << 5) | length, at
+ * dst[symbol] (the encoders' form; symbols without a code are left alone) */
+void xb_code_words(const xb_hcode *h, uint32_t *dst);
 int xb_lookup(const xb_str *list, const uint16_t *sorted, size_t n, const char *s, size_t len);
+
+/* return the error code of x (an int call) if it is not 0 */
+#define TRY(x)                                                                                             \
+    do {                                                                                                   \
+        int rc_ = (x);                                                                                     \
+        if (rc_)                                                                                           \
+            return rc_;                                                                                    \
+    } while (0)
 
 #endif

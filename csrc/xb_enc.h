@@ -140,6 +140,11 @@ struct xb_encoder {
     unsigned nacc;
     int oom;
 
+    /* ---- the coder: stateless, or stream mode with a state ---- */
+    struct xb_stream *st;            /* stream mode: the stream's state, else NULL */
+    const uint32_t *const *codes;    /* the code set: codes[table][ctx * nsyms[table] + symbol] */
+    const uint32_t *nsyms;
+
     size_t trim_n; /* the largest input since buffers were last trimmed (encode.c: trim) */
     xb_encode_result own_res; /* xb_encode_into */
     const xb_encode_options *bound_opt; /* xb_encoder_bind */
@@ -279,6 +284,41 @@ int xb_enc_nomem(xb_encoder *e);
             (arr) = np_;                                                                                   \
         }                                                                                                  \
     } while (0)
+
+static inline unsigned xb_bitlen(uint64_t x)
+{
+#if defined(__GNUC__)
+    return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
+#else
+    unsigned b = 0;
+    while (x) {
+        b++;
+        x >>= 1;
+    }
+    return b;
+#endif
+}
+
+/* the length of the Elias gamma code of n >= 1 */
+static inline uint64_t xb_gamma_length(uint64_t n)
+{
+    return 2u * xb_bitlen(n) - 1u;
+}
+
+/* a JID split into its parts (model.jid_split) */
+typedef struct {
+    int sym; /* JID symbol, or -1 */
+    int has_local, has_res;
+    xb_str local, domain, res;
+} xb_jid;
+
+struct xb_stream;
+/* csrc/encode.c: xb_stream_encode (xmppbin.h) with the encoder e the state
+ * s owns: scan xml, code it as a stream message body (spec 14.3) with the
+ * state; the result points into e's output. Out of memory clears the state. */
+int xb_enc_stream_message(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
+                          const xb_encode_options *opt, const uint32_t *secrets, size_t nsecrets,
+                          xb_encode_result *res);
 
 /* Scan e->in[0 .. e->n) into e->ev / e->items (xmlscan.scan after decode_input's
  * size check). Returns XB_OK or the error code (res filled in). */

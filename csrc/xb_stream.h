@@ -1,7 +1,8 @@
 /*
  * Internal definitions of the C stream mode (spec section 14.3): the state a
- * stream carries from one message to the next, shared by the stream encoder
- * and decoder in csrc/stream.c. The reference is xmppbin/encoder.py
+ * stream carries from one message to the next, shared by the coder
+ * (csrc/encode.c) and the decoder (csrc/decode.c) in stream mode;
+ * csrc/sstate.c holds its functions. The reference is xmppbin/encoder.py
  * (StreamState, _Coder in stream mode) and xmppbin/decoder.py (_Decoder with
  * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
  *
@@ -106,23 +107,11 @@ struct xb_stream {
     int pslot_field;
     uint32_t *open; /* serials of the open elements' entries */
     size_t nopen, cap_open;
-    xb_str *ws; /* indentation memory (p NULL: None) */
-    size_t nws, cap_ws;
-    uint8_t *nctx;
-    size_t cap_nctx;
-    size_t *names; /* event index of each open element */
-    size_t cap_names;
     char *kbuf; /* the shape key being built */
     size_t kbuf_n, kbuf_cap;
-    /* output (bit writer) */
-    uint8_t *out;
-    size_t out_n, cap_out;
-    uint64_t acc;
-    unsigned nacc;
-    int oom;
     xb_encode_result *eres;
 
-    /* ---- decoder (csrc/stream_dec.h in decode.c) ---- */
+    /* ---- decoder (csrc/decode.c in stream mode) ---- */
     void *dec;           /* its xb_dec, kept between messages */
     uint64_t *dsec;      /* the never-indexed ordinals of the message */
     size_t ndsec, cap_dsec;
@@ -134,7 +123,27 @@ static inline const char *xb_stab_bytes(const xb_stream *s, const xb_tent *e)
     return s->tbytes + e->off;
 }
 
-/* shared by the stream encoder and decoder (stream.c) */
+/* ---- csrc/sstate.c: the static stream tables (built once, xb_stream_tables) ---- */
+/* string -> index maps (open addressing, index + 1, 0 empty) */
+typedef struct {
+    uint32_t *slot;
+    uint32_t mask;
+    const xb_str *list;
+} xb_smap;
+
+extern const xb_dictionary *xb_sdict;
+extern uint32_t *xb_scode[XB_NTABLES]; /* (code << 5) | length: xb_scode[t][ctx * nsym + s] */
+extern uint32_t xb_snsym[XB_NTABLES];
+extern uint32_t xb_sn_pred; /* the node symbol PRED */
+extern const uint8_t (*const xb_sclen)[256]; /* lengths of the char codes: xb_sclen[ctx][byte] */
+extern xb_smap xb_value_map; /* the value tokens (xb_srecallable) */
+/* 0 when the tables are built (once per process), else nonzero */
+int xb_stream_tables(void);
+/* index of p[0 .. n) (hash xb_shash) in m, or -1 */
+int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h);
+
+/* ---- csrc/sstate.c: the state, for the stream encoder and the decoder ---- */
+void xb_sstate_clear(xb_stream *s);
 uint64_t xb_shash(const char *p, size_t n);
 void xb_stab_clear(xb_stream *s);
 long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);
@@ -145,12 +154,7 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);
 void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
-/* the decoder's part (decode.c): its xb_dec released */
+/* the decoder's part (csrc/decode.c): its xb_dec released */
 void xb_stream_dec_release(xb_stream *s);
-
-/* lexical section pieces from csrc/encode.c (stream mode hooks) */
-void xb_enc_styles(const xb_encoder *e, const int prev[6], int best[6], uint64_t *nbest, uint64_t *nprev);
-void xb_enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(void *, uint64_t, const xb_str *),
-                       void *ctx);
 
 #endif

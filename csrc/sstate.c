@@ -1,0 +1,380 @@
+/*
+ * The state a stream carries from one message to the next (spec section
+ * 14.3), shared by the coder (csrc/encode.c) and the decoder (csrc/decode.c)
+ * in stream mode: the dynamic table, the recent values, the shape cache's
+ * prediction slots, and the stream code set (with the value token map the
+ * recallable test uses). It codes nothing and reads no bits:
+ * xmppbin/encoder.py's StreamState, History with a budget, Entry.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xb_stream.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <pthread.h>
+#endif
+
+/* ---- static tables: the stream code set as (code << 5) | length, token maps ------- */
+const xb_dictionary *xb_sdict;
+uint32_t *xb_scode[XB_NTABLES]; /* xb_scode[t][ctx * nsym + s] */
+uint32_t xb_snsym[XB_NTABLES];
+uint32_t xb_sn_pred;
+static uint8_t sclen[XB_CHAR_CONTEXTS][256];
+const uint8_t (*const xb_sclen)[256] = sclen;
+
+xb_smap xb_value_map;
+static int s_status = -1;
+
+uint64_t xb_shash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static int smap_build(xb_smap *m, const xb_str *list, size_t n)
+{
+    size_t cap = 16, i;
+    while (cap < 4 * n)
+        cap *= 2;
+    m->slot = calloc(cap, sizeof(*m->slot));
+    if (!m->slot)
+        return -1;
+    m->mask = (uint32_t)(cap - 1);
+    m->list = list;
+    for (i = 0; i < n; i++) {
+        size_t k = (size_t)xb_shash(list[i].p, list[i].n) & m->mask;
+        while (m->slot[k]) {
+            const xb_str *o = &list[m->slot[k] - 1];
+            if (o->n == list[i].n && (o->n == 0 || memcmp(o->p, list[i].p, o->n) == 0))
+                break; /* a duplicate: the last index wins, as in the reference's dict */
+            k = (k + 1) & m->mask;
+        }
+        m->slot[k] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+/* index of s, or -1 */
+int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h)
+{
+    size_t k = (size_t)h & m->mask;
+    while (m->slot[k]) {
+        const xb_str *o = &m->list[m->slot[k] - 1];
+        if (o->n == n && (n == 0 || memcmp(o->p, p, n) == 0))
+            return (int)m->slot[k] - 1;
+        k = (k + 1) & m->mask;
+    }
+    return -1;
+}
+
+static void s_init(void)
+{
+    int t;
+    size_t i;
+    if (xb_dict_init() != 0 || !(xb_sdict = xb_get_dictionary(1))) {
+        s_status = 1;
+        return;
+    }
+    for (t = 0; t < XB_NTABLES; t++) {
+        uint32_t c, nsym = xb_sdict->stream_nsym[t];
+        if (!xb_sdict->stream_codes[t]) {
+            s_status = 1;
+            return;
+        }
+        xb_snsym[t] = nsym;
+        xb_scode[t] = calloc((size_t)xb_sdict->stream_nctx[t] * nsym, sizeof(uint32_t));
+        if (!xb_scode[t]) {
+            s_status = 1;
+            return;
+        }
+        for (c = 0; c < xb_sdict->stream_nctx[t]; c++) {
+            xb_code_words(&xb_sdict->stream_codes[t][c], xb_scode[t] + (size_t)c * nsym);
+        }
+    }
+    xb_sn_pred = xb_snsym[XB_T_NODE] - 1;
+    if (xb_sdict->stream_nctx[XB_T_CHAR] != XB_CHAR_CONTEXTS || xb_snsym[XB_T_CHAR] != 256) {
+        s_status = 1;
+        return;
+    }
+    for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
+        sclen[i / 256][i % 256] = (uint8_t)(xb_scode[XB_T_CHAR][i] & 31u);
+        if (sclen[i / 256][i % 256] > 24) { /* the encoder's put_chars relies on it */
+            s_status = 1;
+            return;
+        }
+    }
+    if (smap_build(&xb_value_map, xb_sdict->values, xb_sdict->nvalues)) {
+        s_status = 1;
+        return;
+    }
+    s_status = 0;
+}
+
+#ifdef _WIN32
+static INIT_ONCE s_once = INIT_ONCE_STATIC_INIT;
+static BOOL CALLBACK s_init_cb(PINIT_ONCE o, PVOID p, PVOID *ctx)
+{
+    (void)o;
+    (void)p;
+    (void)ctx;
+    s_init();
+    return TRUE;
+}
+int xb_stream_tables(void)
+{
+    InitOnceExecuteOnce(&s_once, s_init_cb, NULL, NULL);
+    return s_status;
+}
+#else
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+int xb_stream_tables(void)
+{
+    if (pthread_once(&s_once, s_init) != 0)
+        return -1;
+    return s_status;
+}
+#endif
+
+
+/* ---- the dynamic table (history.History with a budget) ---------------------------- */
+void xb_stab_clear(xb_stream *s)
+{
+    s->ntab = 0;
+    s->tsize = 0;
+    s->tused = 0;
+}
+
+/* recency index of the newest entry equal to (p, n), or -1 */
+long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    size_t i;
+    for (i = s->ntab; i-- > 0;) {
+        const xb_tent *t = &s->tab[i];
+        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0))
+            return (long)(s->ntab - 1 - i);
+    }
+    return -1;
+}
+
+/* a reference to entry i: it moves to the front */
+void xb_stab_use(xb_stream *s, size_t i)
+{
+    if (i && i < s->ntab) {
+        size_t k = s->ntab - 1 - i;
+        xb_tent e = s->tab[k];
+        memmove(&s->tab[k], &s->tab[k + 1], i * sizeof(*s->tab));
+        s->tab[s->ntab - 1] = e;
+    }
+}
+
+/* History.add; -1 out of memory */
+int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    uint64_t size = (uint64_t)n + 32;
+    size_t drop = 0, i;
+    if (size > s->budget) {
+        xb_stab_clear(s);
+        return 0;
+    }
+    if (s->ntab + 1 > s->cap_tab) {
+        void *np = xb_grow(s->tab, &s->cap_tab, s->ntab + 1, sizeof(*s->tab));
+        if (!np)
+            return -1;
+        s->tab = np;
+    }
+    if (s->tcap < 2 * (size_t)s->budget + 64) { /* first use, or a larger budget */
+        size_t cap = 2 * (size_t)s->budget + 64;
+        char *a = malloc(cap), *b = malloc(cap);
+        if (!a || !b) {
+            free(a);
+            free(b);
+            return -1;
+        }
+        if (s->tused)
+            memcpy(a, s->tbytes, s->tused);
+        free(s->tbytes);
+        free(s->tspare);
+        s->tbytes = a;
+        s->tspare = b;
+        s->tcap = cap;
+    }
+    if (n > s->tcap - s->tused) {
+        /* compaction: the live strings (at most budget - 32 bytes each time one
+           is added, n + 32 <= budget) to the spare buffer, in table order */
+        size_t used = 0;
+        char *t;
+        for (i = 0; i < s->ntab; i++) {
+            if (s->tab[i].n)
+                memcpy(s->tspare + used, s->tbytes + s->tab[i].off, s->tab[i].n);
+            s->tab[i].off = (uint32_t)used;
+            used += s->tab[i].n;
+        }
+        t = s->tbytes;
+        s->tbytes = s->tspare;
+        s->tspare = t;
+        s->tused = used;
+    }
+    if (n)
+        memcpy(s->tbytes + s->tused, p, n);
+    s->tab[s->ntab].off = (uint32_t)s->tused;
+    s->tab[s->ntab].n = (uint32_t)n;
+    s->tab[s->ntab].h = h;
+    s->tused += n;
+    s->ntab++;
+    s->tsize += size;
+    while (s->tsize > s->budget) {
+        s->tsize -= (uint64_t)s->tab[drop].n + 32;
+        drop++;
+    }
+    if (drop) {
+        for (i = drop; i < s->ntab; i++)
+            s->tab[i - drop] = s->tab[i];
+        s->ntab -= drop;
+    }
+    return 0;
+}
+
+/* _recallable: a token or a live table entry */
+int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    return xb_smap_get(&xb_value_map, p, n, h) >= 0 || xb_stab_find(s, p, n, h) >= 0;
+}
+
+/* encoder.remember; -1 out of memory */
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
+{
+    xb_recent *r = &s->recent[vctx];
+    size_t j;
+    xb_sstr keep = {NULL, 0, 0, 0};
+    for (j = 0; j < r->n; j++)
+        if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
+            break;
+    if (j < r->n) { /* remove it */
+        keep = r->v[j];
+        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
+        r->n--;
+    }
+    if (!rec) {
+        free(keep.p);
+        return 0;
+    }
+    if (!keep.p) {
+        /* a new value: a copy, in the buffer of the value it pushes out if
+           that one is large enough */
+        if (r->n == XB_RECENT) {
+            keep = r->v[XB_RECENT - 1];
+            r->n--;
+        }
+        if (!keep.p || keep.cap < n) {
+            char *np = realloc(keep.p, n ? n : 1);
+            if (!np) {
+                free(keep.p);
+                return -1;
+            }
+            keep.p = np;
+            keep.cap = (uint32_t)(n ? n : 1);
+        }
+        if (n)
+            memcpy(keep.p, p, n);
+        keep.n = (uint32_t)n;
+        keep.h = h;
+    } else if (r->n == XB_RECENT) {
+        free(r->v[XB_RECENT - 1].p);
+        r->n--;
+    }
+    memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
+    r->v[0] = keep;
+    r->n++;
+    return 0;
+}
+
+/* ---- prediction (StreamState.prediction, Entry) ---------------------------------- */
+static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
+{
+    size_t i;
+    if (serial == XB_SERIAL_DOC)
+        return &s->doc;
+    for (i = 0; i < s->ncache; i++)
+        if (s->cache[i].ent.serial == serial)
+            return &s->cache[i].ent;
+    return NULL;
+}
+
+long xb_scache_index(const xb_stream *s, uint32_t serial)
+{
+    size_t i;
+    for (i = 0; i < s->ncache; i++)
+        if (s->cache[i].ent.serial == serial)
+            return (long)i;
+    return -1;
+}
+
+/* the live prediction of the current slot, or kind 0 */
+xb_pev xb_sprediction(xb_stream *s)
+{
+    xb_pev none = {0, 0};
+    xb_pentry *e;
+    if (s->pslot_serial == XB_SERIAL_NONE)
+        return none;
+    e = xb_sentry_of(s, s->pslot_serial);
+    if (!e)
+        return none;
+    if (e->slot[s->pslot_field].kind == 'S' && xb_scache_index(s, e->slot[s->pslot_field].v) < 0)
+        return none;
+    return e->slot[s->pslot_field];
+}
+
+/* learn: event becomes the current slot's prediction; (serial, field) is next */
+void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
+{
+    if (s->pslot_serial != XB_SERIAL_NONE) {
+        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
+        if (e) {
+            e->slot[s->pslot_field].kind = kind;
+            e->slot[s->pslot_field].v = v;
+        }
+    }
+    s->pslot_serial = nserial;
+    s->pslot_field = nfield;
+}
+
+/* the state of a new stream (the buffers are kept) */
+void xb_sstate_clear(xb_stream *s)
+{
+    size_t i, j;
+    xb_stab_clear(s);
+    for (i = 0; i < XB_SHAPE_CACHE; i++) {
+        free(s->cache[i].key);
+        free(s->cache[i].dmem);
+        memset(&s->cache[i], 0, sizeof(s->cache[i]));
+    }
+    s->ncache = 0;
+    s->next_serial = 0;
+    memset(&s->doc, 0, sizeof(s->doc));
+    s->doc.serial = XB_SERIAL_DOC;
+    if (s->recent)
+        for (i = 0; i < s->nvctx; i++) {
+            for (j = 0; j < s->recent[i].n; j++)
+                free(s->recent[i].v[j].p);
+            s->recent[i].n = 0;
+        }
+    s->style[0] = 0;
+    s->style[1] = 0;
+    s->style[2] = 1;
+    s->style[3] = 0;
+    s->style[4] = 0;
+    s->style[5] = 0;
+}
+
