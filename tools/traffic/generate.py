@@ -829,24 +829,7 @@ async def run_clients(prosody_port: int, plan: Plan, size: int, max_seconds: flo
     server = await rs.start_proxy(rec, prosody_port)
     proxy_port = server.sockets[0].getsockname()[1]
     sc = Runner(proxy_port, rec, plan, size, max_seconds)
-    try:
-        await asyncio.wait_for(sc.run(), max_seconds + 120)
-    except Exception as exc:  # noqa: BLE001
-        sc.results["scenario"] = f"aborted: {type(exc).__name__}: {exc}"
-        log.error("scenario aborted: %r", exc, exc_info=True)
-    finally:
-        for c in sc.clients:
-            if c.transport is not None:
-                c.abort()
-            c.cancel_connection_attempt()
-        server.close()
-        deadline = time.monotonic() + 3
-        while rec.open_conns > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        try:
-            await asyncio.wait_for(server.wait_closed(), 2)
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001
-            pass
+    await rs.play(sc, rec, server, max_seconds + 120)
     return rec, sc
 
 

@@ -784,8 +784,16 @@ async def run_clients(prosody_port: int) -> tuple[Recorder, Scenario]:
     proxy_port = server.sockets[0].getsockname()[1]
     log.info("recording proxy on %s:%d -> %s:%d", LOOPBACK, proxy_port, LOOPBACK, prosody_port)
     sc = Scenario(proxy_port, rec)
+    await play(sc, rec, server, SCENARIO_TIMEOUT)
+    return rec, sc
+
+
+async def play(sc, rec: Recorder, server, timeout: float) -> None:
+    """Run a scenario (anything with run(), clients and results) through the recording
+    proxy `server`, within `timeout` seconds; then drop its clients and close the proxy.
+    A scenario that fails is recorded in sc.results["scenario"], not raised."""
     try:
-        await asyncio.wait_for(sc.run(), SCENARIO_TIMEOUT)
+        await asyncio.wait_for(sc.run(), timeout)
     except Exception as exc:  # noqa: BLE001
         sc.results["scenario"] = f"aborted: {type(exc).__name__}: {exc}"
         log.error("scenario aborted: %r", exc, exc_info=True)
@@ -803,7 +811,6 @@ async def run_clients(prosody_port: int) -> tuple[Recorder, Scenario]:
             await asyncio.wait_for(server.wait_closed(), 2)
         except (asyncio.TimeoutError, Exception):  # noqa: BLE001
             pass
-    return rec, sc
 
 
 def main(argv: list[str] | None = None) -> int:
