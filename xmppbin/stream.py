@@ -25,6 +25,7 @@ cannot probe them.
 """
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -496,6 +497,8 @@ class StreamEncoder:
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
             self.limits, max_frame, in_stream, names, never_index is not None)
+        #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
+        self._cfeed = None if self._feeder is None else self._feeder.fast
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -686,7 +689,12 @@ class StreamEncoder:
         stream without a header, and elements that may hold never-indexed values."""
         feeder = self._feeder
         assert feeder is not None
-        r = feeder.feed(data, self._s.context, self.allow_comments, self._opened, out)
+        self._pending_c(feeder.feed(data, self._s.context, self.allow_comments, self._opened, out), out)
+
+    def _pending_c(self, r: tuple[int, bytes, int] | None, out: list[bytes]) -> None:
+        """The unit r the C feed loop stopped at (or None): coded here, then on in C."""
+        feeder = self._feeder
+        assert feeder is not None
         while r is not None:
             kind, xml, pos = r
             try:
@@ -694,6 +702,18 @@ class StreamEncoder:
             except XmppbinError as e:
                 raise _shift(e, pos) from None
             r = feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out)
+
+    def _resume_c(self, rc: int, out: list[bytes]) -> bytes:
+        """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
+        XB_FEED_ERROR) after the frames in out: go on as feed() would."""
+        assert self._feeder is not None
+        try:
+            self._pending_c(self._feeder.outcome(rc), out)
+        except XmppbinError as e:
+            e.frames = b"".join(out)  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+        return b"".join(out)
 
     def flush(self) -> bytes:
         """End of input: any unfinished unit is an error; trailing whitespace is sent."""
@@ -753,6 +773,8 @@ class StreamDecoder:
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
         # the C feed loop (frame parser, element and text frames), None with the reference
         self._feeder = None if self._c is None else self._c.decode_feeder(max_frame, StreamEvent)
+        #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
+        self._cfeed = None if self._feeder is None else self._feeder.fast
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
         """The events of every frame completed so far. An error carries the events
@@ -763,11 +785,6 @@ class StreamDecoder:
         try:
             feeder = self._feeder
             if feeder is not None:
-                n = len(data)
-                if n < feeder.need:  # cannot complete the frame being received: keep it
-                    feeder.held += data
-                    feeder.need -= n
-                    return out
                 r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
                 if r is not None:
                     self._feed_c(r, out)
@@ -798,6 +815,20 @@ class StreamDecoder:
             if ev is not None:
                 out.append(ev)
             r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
+
+    def _resume_c(self, rc: int, out: list[StreamEvent]) -> list[StreamEvent]:
+        """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
+        XB_FEED_ERROR) after the events in out: go on as feed() would."""
+        assert self._feeder is not None
+        try:
+            r = self._feeder.outcome(rc)
+            if r is not None:
+                self._feed_c(r, out)
+        except XmppbinError as e:
+            e.events = out  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+        return out
 
     def events(self, chunks: Iterable[bytes]) -> Iterator[StreamEvent]:
         for c in chunks:
@@ -908,6 +939,26 @@ class StreamDecoder:
 
 
 _NOTHING = StreamEvent("", b"")  # a frame that yields no unit (an announcement)
+
+#: the Python feed() methods (the C entry points of _install_feed call them for
+#: everything they do not take; tests call them to compare the two paths)
+_PY_FEED = {0: StreamEncoder.feed, 1: StreamDecoder.feed}
+
+
+def _install_feed() -> None:
+    """With xmppbin._xmppbin_fast (csrc/pyfast.c), StreamEncoder.feed and
+    StreamDecoder.feed become C methods that call the C feed loop of an object
+    that has one (its _cfeed) directly, and the Python methods above for
+    everything else (no C state, other input types, errors, a failed object)."""
+    try:
+        fast: Any = importlib.import_module("._xmppbin_fast", __package__)
+    except ImportError:
+        return
+    fast.install_feed(StreamEncoder, 0, _PY_FEED[0], StreamEvent)
+    fast.install_feed(StreamDecoder, 1, _PY_FEED[1], StreamEvent)
+
+
+_install_feed()
 
 
 def _shift(e: XmppbinError, base: int) -> XmppbinError:
