@@ -877,7 +877,7 @@ typedef struct {
 } Feed;
 
 static PyTypeObject FeedType;
-static PyObject *S_cfeed, *S_failed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume;
+static PyObject *S_cfeed, *S_failed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
 static PyObject *S_element, *S_text;
 static PyObject *feed_fallback[2], *event_type; /* the Python feed methods; StreamEvent */
 
@@ -1073,6 +1073,11 @@ static PyObject *stream_event(PyObject *kind, const unsigned char *p, size_t n)
     Py_INCREF(kind);
     PyTuple_SET_ITEM(ev, 0, kind);
     PyTuple_SET_ITEM(ev, 1, x);
+    /* a str and a bytes object: nothing the cycle collector needs to see (it
+       would untrack the tuple itself on its first pass, as it does for tuples
+       of atomic objects); a session's thousands of events then cost it nothing */
+    if (PyObject_GC_IsTracked(ev))
+        PyObject_GC_UnTrack(ev);
     return ev;
 }
 
@@ -1177,22 +1182,51 @@ static PyObject *call_feed_python(int dir, PyObject *self, PyObject *const *args
     return r;
 }
 
-/* self._resume_c(rc, out) */
-static PyObject *resume(PyObject *self, int rc, PyObject *out)
+/* self._unit_c(rc, out): the unit left to Python coded, or the error raised */
+static int unit(PyObject *self, int rc, PyObject *out)
 {
     PyObject *code = PyLong_FromLong(rc), *r;
     if (!code)
-        return NULL;
-    r = PyObject_CallMethodObjArgs(self, S_resume, code, out, NULL);
+        return -1;
+    r = PyObject_CallMethodObjArgs(self, S_unit, code, out, NULL);
     Py_DECREF(code);
-    return r;
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
+/* append the events of a decoder feed result to out; -1 (error set) */
+static int add_events(PyObject *out, const xb_feed_result *res)
+{
+    size_t i, n = res->nevents;
+    for (i = 0; i < n; i++) {
+        const size_t *e = res->events + 3 * i;
+        PyObject *ev;
+        int bad;
+        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT) { /* not produced by the loop */
+            PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
+            return -1;
+        }
+        ev = stream_event(e[0] == XB_UNIT_ELEMENT ? S_element : S_text, res->data + e[1], e[2]);
+        if (!ev)
+            return -1;
+        bad = PyList_Append(out, ev);
+        Py_DECREF(ev);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* One feed in C: xb_fdec_feed, and after each OPEN or CLOSE frame (or an
+ * error) self._unit_c, then on in C with the options it prepared (or, should
+ * they not be current, self._resume_c(out) for the rest). */
 static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     Feed *f;
     Py_buffer view;
-    PyObject *out, *r;
+    PyObject *out;
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 1)))
         return call_feed_python(1, self, args, nargs, kwnames);
@@ -1212,23 +1246,61 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         return call_feed_python(1, self, args, nargs, kwnames);
     }
     rc = xb_fdec_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
-    out = feed_events(f->res);
-    if (out && rc != XB_FEED_DONE) {
-        /* the pending payload may point into the input: released after Python read it */
-        r = resume(self, rc, out);
-        Py_DECREF(out);
-        out = r;
+    if (rc == XB_FEED_DONE) { /* the usual case: the list made at its size */
+        out = feed_events(f->res);
+        PyBuffer_Release(&view);
+        Py_DECREF(f);
+        return out;
+    }
+    out = PyList_New(0);
+    while (out) {
+        if (add_events(out, f->res) || (rc != XB_FEED_DONE && unit(self, rc, out))) {
+            Py_CLEAR(out);
+            break;
+        }
+        if (rc == XB_FEED_DONE)
+            break;
+        /* the pending payload pointed into the input: read by now */
+        if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+            PyObject *r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
+            Py_DECREF(out);
+            out = r;
+            break;
+        }
+        rc = xb_fdec_feed(f->loop, NULL, 0, opened, f->opt, f->res);
     }
     PyBuffer_Release(&view);
     Py_DECREF(f);
     return out;
 }
 
+/* the bytes of the frames in list out joined with the frames of res */
+static PyObject *join_frames(PyObject *out, const xb_feed_result *res)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(out), total = (Py_ssize_t)res->size;
+    PyObject *r;
+    char *w;
+    for (i = 0; i < n; i++)
+        total += PyBytes_GET_SIZE(PyList_GET_ITEM(out, i));
+    r = PyBytes_FromStringAndSize(NULL, total);
+    if (!r)
+        return NULL;
+    w = PyBytes_AS_STRING(r);
+    for (i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(out, i);
+        memcpy(w, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+        w += PyBytes_GET_SIZE(b);
+    }
+    if (res->size)
+        memcpy(w, res->data, res->size);
+    return r;
+}
+
 static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     Feed *f;
     Py_buffer view;
-    PyObject *out, *r;
+    PyObject *out, *r = NULL;
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 0)))
         return call_feed_python(0, self, args, nargs, kwnames);
@@ -1238,21 +1310,32 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     }
     rc = xb_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     PyBuffer_Release(&view);
-    out = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
-    if (out && rc != XB_FEED_DONE) {
-        PyObject *lst = PyList_New(1);
-        if (!lst) {
-            Py_DECREF(out);
-            Py_DECREF(f);
-            return NULL;
-        }
-        PyList_SET_ITEM(lst, 0, out);
-        r = resume(self, rc, lst);
-        Py_DECREF(lst);
-        out = r;
+    if (rc == XB_FEED_DONE) {
+        r = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        Py_DECREF(f);
+        return r;
     }
+    /* the frames so far, then the unit left to Python (its frame appended by _unit_c) */
+    out = PyList_New(0);
+    while (out) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        int bad = !b || PyList_Append(out, b);
+        Py_XDECREF(b);
+        if (bad || unit(self, rc, out))
+            break;
+        if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+            r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
+            break;
+        }
+        rc = xb_fenc_feed(f->loop, NULL, 0, opened, f->opt, f->res);
+        if (rc == XB_FEED_DONE) {
+            r = join_frames(out, f->res);
+            break;
+        }
+    }
+    Py_XDECREF(out);
     Py_DECREF(f);
-    return out;
+    return r;
 }
 
 static PyMethodDef feed_defs[2] = {
@@ -1459,10 +1542,11 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
     S_limits = PyUnicode_InternFromString("limits");
     S_allow_comments = PyUnicode_InternFromString("allow_comments");
     S_resume = PyUnicode_InternFromString("_resume_c");
+    S_unit = PyUnicode_InternFromString("_unit_c");
     S_element = PyUnicode_InternFromString("element");
     S_text = PyUnicode_InternFromString("text");
     if (!S_cenc || !S_cdec || !S_cfeed || !S_failed || !S_opened || !S_s || !S_context || !S_limits ||
-        !S_allow_comments || !S_resume || !S_element || !S_text)
+        !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text)
         return NULL;
     m = PyModule_Create(&module_def);
     if (!m)

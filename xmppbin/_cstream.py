@@ -219,17 +219,21 @@ class EncodeFeeder:
         are done, else (kind, XML, stream offset) of the unit left to the caller
         (feed b"" after coding it). Errors carry nothing; the caller adds out."""
         if context is not self._ctx or allow_comments is not self._ac:
-            # the option struct, kept while the context object stays (a stream header makes a new one)
-            self._opt = _encode_options(self._limits, context, False, allow_comments, False)
-            self._ctx, self._ac = context, allow_comments
-            if self.fast is not None:
-                self.fast.set_options(_addr(self._opt[0]), self._opt, context, None, allow_comments)
+            self.prepare(context, allow_comments)
         res = self._res
         rc = lib.xb_fenc_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data),
                               opened, self._opt[0], res)
         if res.size:
             out.append(ffi.buffer(res.data, res.size)[:])
         return self.outcome(rc)
+
+    def prepare(self, context: Mapping[str, str], allow_comments: bool) -> None:
+        """The option struct for this context, kept while the context object
+        stays (a stream header makes a new one), also given to the C entry."""
+        self._opt = _encode_options(self._limits, context, False, allow_comments, False)
+        self._ctx, self._ac = context, allow_comments
+        if self.fast is not None:
+            self.fast.set_options(_addr(self._opt[0]), self._opt, context, None, allow_comments)
 
     def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
         """What a call of the loop that returned rc leaves to the caller (its
@@ -276,12 +280,7 @@ class DecodeFeeder:
         are done, else (type, payload, stream offset of the payload) of an OPEN
         or CLOSE frame (consumed) left to the caller (feed b"" after it)."""
         if context is not self._ctx or limits is not self._limits or allow_comments is not self._ac:
-            # the option struct, kept while the context object stays (an OPEN frame makes a new one)
-            self._opt = _decode_options(limits, context, bool(allow_comments))
-            self._opt0 = self._opt[0]
-            self._ctx, self._limits, self._ac = context, limits, allow_comments
-            if self.fast is not None:
-                self.fast.set_options(_addr(self._opt0), self._opt, context, limits, allow_comments)
+            self.prepare(limits, context, allow_comments)
         res = self._res
         # (a feed that cannot complete the frame being received only appends it, in C)
         rc = _fdec_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data), opened,
@@ -291,6 +290,15 @@ class DecodeFeeder:
         if not rc:  # XB_FEED_DONE
             return None
         return self.outcome(rc)
+
+    def prepare(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
+        """The option struct for these options, kept while the context object
+        stays (an OPEN frame makes a new one), also given to the C entry."""
+        self._opt = _decode_options(limits, context, bool(allow_comments))
+        self._opt0 = self._opt[0]
+        self._ctx, self._limits, self._ac = context, limits, allow_comments
+        if self.fast is not None:
+            self.fast.set_options(_addr(self._opt0), self._opt, context, limits, allow_comments)
 
     def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
         """What a call of the loop that returned rc leaves to the caller (its

@@ -499,6 +499,11 @@ class StreamEncoder:
             self.limits, max_frame, in_stream, names, never_index is not None)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
+        if self._feeder is not None and self._cfeed is not None:
+            try:
+                self._feeder.prepare(self._s.context, self.allow_comments)
+            except (TypeError, ValueError):
+                pass  # the first feed() raises it, as without the C entry
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -703,12 +708,34 @@ class StreamEncoder:
                 raise _shift(e, pos) from None
             r = feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out)
 
-    def _resume_c(self, rc: int, out: list[bytes]) -> bytes:
+    def _unit_c(self, rc: int, out: list[bytes]) -> None:
         """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
-        XB_FEED_ERROR) after the frames in out: go on as feed() would."""
-        assert self._feeder is not None
+        XB_FEED_ERROR) after the frames in out: the pending unit coded (its
+        frame appended to out, the options of a new context prepared), or the
+        error raised as feed() raises it. The C method then feeds on."""
+        feeder = self._feeder
+        assert feeder is not None
         try:
-            self._pending_c(self._feeder.outcome(rc), out)
+            r = feeder.outcome(rc)
+            assert r is not None
+            kind, xml, pos = r
+            try:
+                out.append(self._encode(StreamEvent(FRAME_KINDS[kind], xml)))
+            except XmppbinError as e:
+                raise _shift(e, pos) from None
+            feeder.prepare(self._s.context, self.allow_comments)
+        except XmppbinError as e:
+            e.frames = b"".join(out)  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+
+    def _resume_c(self, out: list[bytes]) -> bytes:
+        """feed() in C after _unit_c, when it cannot feed on itself (the options
+        changed): the rest of the call as feed() would do it."""
+        feeder = self._feeder
+        assert feeder is not None
+        try:
+            self._pending_c(feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out), out)
         except XmppbinError as e:
             e.frames = b"".join(out)  # type: ignore[attr-defined]
             self._failed = e
@@ -775,6 +802,11 @@ class StreamDecoder:
         self._feeder = None if self._c is None else self._c.decode_feeder(max_frame, StreamEvent)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
+        if self._feeder is not None and self._cfeed is not None:
+            try:
+                self._feeder.prepare(self.limits, self._s.context, self.allow_comments)
+            except (TypeError, ValueError):
+                pass  # the first feed() raises it, as without the C entry
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
         """The events of every frame completed so far. An error carries the events
@@ -816,12 +848,37 @@ class StreamDecoder:
                 out.append(ev)
             r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
 
-    def _resume_c(self, rc: int, out: list[StreamEvent]) -> list[StreamEvent]:
+    def _unit_c(self, rc: int, out: list[StreamEvent]) -> None:
         """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
-        XB_FEED_ERROR) after the events in out: go on as feed() would."""
-        assert self._feeder is not None
+        XB_FEED_ERROR) after the events in out: the pending OPEN or CLOSE frame
+        decoded (its event appended to out, the options of a new context
+        prepared), or the error raised as feed() raises it. The C method then
+        feeds on."""
+        feeder = self._feeder
+        assert feeder is not None
         try:
-            r = self._feeder.outcome(rc)
+            r = feeder.outcome(rc)
+            assert r is not None
+            kind, payload, base = r
+            try:
+                ev = self._frame(kind, payload)
+            except DecodeError as e:
+                raise _shift(e, base) from None
+            if ev is not None:
+                out.append(ev)
+            feeder.prepare(self.limits, self._s.context, self.allow_comments)
+        except XmppbinError as e:
+            e.events = out  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+
+    def _resume_c(self, out: list[StreamEvent]) -> list[StreamEvent]:
+        """feed() in C after _unit_c, when it cannot feed on itself (the options
+        changed): the rest of the call as feed() would do it."""
+        feeder = self._feeder
+        assert feeder is not None
+        try:
+            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
             if r is not None:
                 self._feed_c(r, out)
         except XmppbinError as e:
