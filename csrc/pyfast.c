@@ -33,6 +33,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -874,10 +875,11 @@ typedef struct {
     PyObject *keep;        /* the Python feeder owning loop and res */
     PyObject *opt_keep;    /* the owner of opt */
     PyObject *ctx, *limits, *ac; /* the objects opt was made from */
+    char failed;           /* the object failed (set by its _failed property): Python raises */
 } Feed;
 
 static PyTypeObject FeedType;
-static PyObject *S_cfeed, *S_failed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
+static PyObject *S_cfeed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
 static PyObject *S_element, *S_text;
 static PyObject *feed_fallback[2], *event_type; /* the Python feed methods; StreamEvent */
 
@@ -951,6 +953,7 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     Py_INCREF(keep);
     f->keep = keep;
     f->opt_keep = f->ctx = f->limits = f->ac = NULL;
+    f->failed = 0;
     PyObject_GC_Track(f);
     return (PyObject *)f;
 }
@@ -1012,6 +1015,11 @@ static PyMethodDef Feed_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef Feed_members[] = {
+    {"failed", T_BOOL, offsetof(Feed, failed), 0, "the object failed: every feed goes to the Python method"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyTypeObject FeedType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xmppbin._xmppbin_fast.Feed",
     .tp_basicsize = sizeof(Feed),
@@ -1019,6 +1027,7 @@ static PyTypeObject FeedType = {
     .tp_doc = "Feed(dir, loop, result, owner)\n--\n\nThe C entry of a stream feed loop (see csrc/pyfast.c).",
     .tp_new = Feed_new,
     .tp_methods = Feed_methods,
+    .tp_members = Feed_members,
     .tp_traverse = (traverseproc)Feed_traverse,
     .tp_clear = (inquiry)Feed_clear,
     .tp_dealloc = (destructor)Feed_dealloc,
@@ -1130,20 +1139,14 @@ static int feed_input(PyObject *data, Py_buffer *view)
 /* self's Feed of direction dir, if the fast path may be taken (new reference) */
 static Feed *feed_of(PyObject *self, int dir)
 {
-    PyObject *f = attr(self, S_cfeed), *failed;
+    PyObject *f = attr(self, S_cfeed);
     if (!f)
         return NULL;
-    if (Py_TYPE(f) != &FeedType || ((Feed *)f)->dir != dir || !((Feed *)f)->loop) {
+    /* failed: the Python method raises the stored error */
+    if (Py_TYPE(f) != &FeedType || ((Feed *)f)->dir != dir || !((Feed *)f)->loop || ((Feed *)f)->failed) {
         Py_DECREF(f);
         return NULL;
     }
-    failed = attr(self, S_failed);
-    if (failed != Py_None) { /* failed (or unknown): the Python method raises */
-        Py_XDECREF(failed);
-        Py_DECREF(f);
-        return NULL;
-    }
-    Py_DECREF(failed);
     return (Feed *)f;
 }
 
@@ -1535,7 +1538,6 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
     S_cenc = PyUnicode_InternFromString("_cenc");
     S_cdec = PyUnicode_InternFromString("_cdec");
     S_cfeed = PyUnicode_InternFromString("_cfeed");
-    S_failed = PyUnicode_InternFromString("_failed");
     S_opened = PyUnicode_InternFromString("_opened");
     S_s = PyUnicode_InternFromString("_s");
     S_context = PyUnicode_InternFromString("context");
@@ -1545,7 +1547,7 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
     S_unit = PyUnicode_InternFromString("_unit_c");
     S_element = PyUnicode_InternFromString("element");
     S_text = PyUnicode_InternFromString("text");
-    if (!S_cenc || !S_cdec || !S_cfeed || !S_failed || !S_opened || !S_s || !S_context || !S_limits ||
+    if (!S_cenc || !S_cdec || !S_cfeed || !S_opened || !S_s || !S_context || !S_limits ||
         !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text)
         return NULL;
     m = PyModule_Create(&module_def);

@@ -443,6 +443,23 @@ def _quick_secrets(xml: bytes, context: Mapping[str, str], secret_elements) -> l
     return [n]
 
 
+def _failed_get(self) -> XmppbinError | None:
+    return self._error
+
+
+def _failed_set(self, e: XmppbinError | None) -> None:
+    """The stored failure (spec 14.5); the C feed() entry (_cfeed) is told, so
+    that it hands every call of a failed object to the Python method."""
+    self._error = e
+    fast = self.__dict__.get("_cfeed")
+    if fast is not None:
+        fast.failed = e is not None
+
+
+#: StreamEncoder._failed and StreamDecoder._failed: the error that failed the object, or None
+_FAILED = property(_failed_get, _failed_set)
+
+
 class StreamEncoder:
     """Encodes an XMPP stream (one direction of a session) into frames.
 
@@ -458,6 +475,8 @@ class StreamEncoder:
     XmppbinError the encoder is failed: every later call raises an error of
     the same class, reason, offset (and limit), with ``e.frames == b""``.
     """
+
+    _failed = _FAILED
 
     def __init__(
         self,
@@ -489,7 +508,7 @@ class StreamEncoder:
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
         self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
         self._opened = False
-        self._failed: XmppbinError | None = None
+        self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
         names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
@@ -777,6 +796,8 @@ class StreamDecoder:
     the same class, reason, offset (and limit), with ``e.events == []``.
     """
 
+    _failed = _FAILED
+
     def __init__(
         self,
         *,
@@ -795,7 +816,7 @@ class StreamDecoder:
         self.buf = bytearray()
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
-        self._failed: XmppbinError | None = None
+        self._failed = None
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
         # the C feed loop (frame parser, element and text frames), None with the reference
