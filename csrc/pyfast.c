@@ -899,21 +899,49 @@ static PyObject *addr_arg(PyObject *v, void **out)
 /* This module has its own copy of the core, whose tables are built on first
  * use by the calls that make objects (xb_stream_new, xb_encoder_new; xb_init
  * at import): a loop and state made by the cffi module are coded here with
- * this copy's tables, so they are built before the first Feed. */
+ * this copy's tables, so they are built before the first Feed, and a message
+ * is coded and decoded once with a stream state of this copy, so that any
+ * table the stream coder builds on first use is built too. */
 static int core_ready(void)
 {
     static int ready;
-    xb_stream *s;
+    static const char xml[] = "<message to='a@b/c' id='x'><body>hi</body></message>";
+    xb_stream *s, *t;
     xb_encoder *e;
+    int ok;
     if (ready)
         return 0;
     s = xb_stream_new(0, 0, 1);
+    t = xb_stream_new(0, 0, 1);
     e = xb_encoder_new();
+    ok = s && t && e;
+    if (ok) {
+        xb_encode_options eo;
+        xb_decode_options dopt;
+        xb_encode_result er;
+        xb_result dr;
+        memset(&eo, 0, sizeof eo);
+        memset(&dopt, 0, sizeof dopt);
+        eo.max_size = eo.max_depth = eo.max_attributes = eo.max_string = eo.max_elements = 1u << 20;
+        dopt.max_size = dopt.max_depth = dopt.max_attributes = dopt.max_string = dopt.max_elements = 1u << 20;
+        eo.open_root = 0;
+        eo.dictionary = 1;
+        ok = xb_stream_encode(s, xml, sizeof xml - 1, &eo, NULL, 0, &er) == XB_OK;
+        if (ok) {
+            ok = xb_stream_decode(t, er.data, er.size, 0, &dopt, &dr) == XB_OK;
+            if (ok) {
+                ok = dr.size > 0;
+                xb_free(dr.data);
+            }
+        }
+    }
     if (s)
         xb_stream_free(s);
+    if (t)
+        xb_stream_free(t);
     if (e)
         xb_encoder_free(e);
-    if (!s || !e) {
+    if (!ok) {
         PyErr_SetString(PyExc_MemoryError, "xmppbin C core: the stream tables could not be built");
         return -1;
     }
