@@ -309,3 +309,36 @@ def test_feeders_freed():
     del enc, dec
     gc.collect()
     assert [r() for r in refs] == [None, None]
+
+
+@pytest.mark.parametrize("key_", sorted(STREAMS)[:3], ids=lambda k: f"conn{k[0]}-{k[1]}")
+def test_options_not_prepared_after_a_unit_go_on_in_python(key_):
+    """Should the options not be current after a unit left to Python (_unit_c
+    prepares them), the C method hands the rest of the call to _resume_c."""
+    chunks = STREAMS[key_]
+    frames = frames_of(chunks, exact=True)
+
+    def stale(obj):
+        obj._feeder.prepare = lambda *args: None  # the C entry keeps the first context's options
+        return obj
+
+    enc = stale(make(stream.StreamEncoder, True, exact=True))
+    counting = Counting(enc._feeder)
+    assert b"".join(enc.feed(c) for c in chunks) + enc.flush() == frames
+    assert counting.calls > 0  # _resume_c fed on through the cffi loop
+    dec = stale(make(stream.StreamDecoder, True))
+    counting = Counting(dec._feeder)
+    assert b"".join(ev.xml for ev in dec.feed(frames)) == b"".join(chunks)
+    assert counting.calls > 0
+    bad = frames + b"\x81\x00\xff"  # a non-minimal frame header after the stream
+    outcomes = []
+    for dec in (stale(make(stream.StreamDecoder, True)), make(stream.StreamDecoder, False)):
+        got = []
+        for piece in (bad, b"x"):
+            try:
+                got.append(("ok", dec.feed(piece)))
+            except XmppbinError as e:
+                got.append(("err", key(e), e.events))
+        outcomes.append(got)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][-1][0] == "err"
