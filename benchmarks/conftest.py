@@ -44,6 +44,7 @@ def record_throughput(benchmark):
 def pytest_terminal_summary(terminalreporter):
     _throughput_summary(terminalreporter)
     _speedup_summary(terminalreporter)
+    _stream_summary(terminalreporter)
 
 
 def _throughput_summary(terminalreporter):
@@ -75,3 +76,24 @@ def _speedup_summary(terminalreporter):
             tr.write_line(f"{ds:<8} {what:<22} {r['stanzas'] / r['min_s']:>12,.0f} stanzas/s  "
                           f"{r['MB_per_s']:>7.2f} MB/s  {base[ds] / r['min_s']:>6.2f}x  "
                           f"({r.get('backend', '?')} backend)")
+
+
+def _stream_summary(terminalreporter):
+    """test_bench_stream.py: stream rows over the batch rows of the same dataset
+    (ratios of MB/s, from MIN times of this run)."""
+    rows = {r["name"]: r for r in _RESULTS if r.get("dataset") and r["name"].startswith(r["dataset"] + ": ")}
+    pairs = [("stream encode (TCP reads)", "encode_many (units)", 0.5),
+             ("stream decode (whole)", "decode_many (units)", 0.5),
+             ("stream decode (1 byte/feed)", "decode_many (units)", 0.1)]
+    lines = []
+    for ds in sorted({r["dataset"] for r in rows.values()}, key=lambda d: [r["dataset"] for r in _RESULTS].index(d)):
+        for what, base, target in pairs:
+            a, b = rows.get(f"{ds}: {what}"), rows.get(f"{ds}: {base}")
+            if a and b:
+                ratio = a["MB_per_s"] / b["MB_per_s"]
+                lines.append(f"{ds:<18} {what:<28} {a['MB_per_s']:>8.2f} MB/s / {base:<20} {b['MB_per_s']:>8.2f} "
+                             f"MB/s = {ratio:>5.2f}x  (target >= {target}x)")
+    if lines:
+        terminalreporter.write_sep("-", "stream mode over the batch calls on the same units (MB/s ratios, same run)")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,22 +1,27 @@
-"""Stream mode speed on the committed real session (tests/data/capture-session.jsonl,
-every direction of its c2s connections, tools/capture/README.md) and on a generated
-session of about 5 MB (each direction's stanzas after its last stream header
-repeated 40 times, then its end tag, fed in the direction's recorded read sizes),
-against the stateless batch calls on the same units:
+"""Stream mode speed on recorded sessions, against the stateless batch calls on
+the same units. Datasets (all in the JSONL capture format of tools/capture and
+tools/traffic: one line per TCP read):
+
+    capture           tests/data/capture-session.jsonl (real Prosody + slixmpp session, 475 KB)
+    traffic-seed9001  tests/data/traffic-seed9001.jsonl (tools/traffic, seed 9001, 2.6 MB)
+    session           the capture.jsonl named by XMPPBIN_BENCH_SESSION, when set (e.g. one of
+                      >= 5 MB made by `python -m tools.traffic --seed 2 --size 5MB --out DIR`)
+
+Every direction of every connection is one stream. Rows:
 
     stream encode   one StreamEncoder per direction fed the recorded TCP reads, flushed
     encode_many     Codec().encode_many of the element units of every direction
     stream decode   one StreamDecoder per direction fed its frames whole
     decode_many     Codec().decode_many of encode_many's messages
     decode 1 byte   one StreamDecoder per direction fed its frames one byte at a time
-                    (the capture only)
 
 MB/s count XML bytes (the whole stream for the stream rows, the element units for
 the batch rows). Targets (issue 9): stream encode >= 0.5x encode_many, stream
 decode >= 0.5x decode_many, one byte at a time >= 0.1x decode_many (ratios of MB/s
-from the MIN times of one run).
+from the MIN times of one run), printed per dataset after the table.
 
-    python -m pytest benchmarks/test_bench_stream.py --benchmark-only -q
+    XMPPBIN_BENCH_ROUNDS=30 XMPPBIN_BENCH_SESSION=/path/capture.jsonl \
+        python -m pytest benchmarks/test_bench_stream.py --benchmark-only -q
 """
 from __future__ import annotations
 
@@ -31,15 +36,19 @@ from xmppbin import stream
 
 ROUNDS = int(os.environ.get("XMPPBIN_BENCH_ROUNDS", "30"))
 HERE = os.path.dirname(os.path.abspath(__file__))
-CAPTURE = os.path.join(HERE, "..", "tests", "data", "capture-session.jsonl")
+DATA = os.path.join(HERE, "..", "tests", "data")
+DATASETS = {
+    "capture": os.path.join(DATA, "capture-session.jsonl"),
+    "traffic-seed9001": os.path.join(DATA, "traffic-seed9001.jsonl"),
+}
+if os.environ.get("XMPPBIN_BENCH_SESSION"):
+    DATASETS["session"] = os.environ["XMPPBIN_BENCH_SESSION"]
 
 
-REPEAT = 40  # the generated session: about 5 MB of XML
-
-
-def capture_directions() -> list[list[bytes]]:
+def directions(path: str) -> list[list[bytes]]:
+    """The TCP reads of each (connection, direction) of a JSONL capture."""
     dirs: dict = {}
-    with open(CAPTURE, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         next(f)
         for line in f:
             r = json.loads(line)
@@ -48,32 +57,12 @@ def capture_directions() -> list[list[bytes]]:
     return [dirs[k] for k in sorted(dirs)]
 
 
-def generated_directions(repeat: int) -> list[list[bytes]]:
-    """Each direction: its XML up to its last stream header, the units after it
-    (stanzas, whitespace) repeated, its end tag; cut in its recorded read sizes."""
-    out = []
-    for chs in capture_directions():
-        units = stream.XmlSplitter().feed(b"".join(chs))
-        last = max(i for i, ev in enumerate(units) if ev.kind == "open")
-        head = b"".join(ev.xml for ev in units[: last + 1])
-        body = b"".join(ev.xml for ev in units[last + 1 :] if ev.kind in ("element", "text"))
-        data = head + body * repeat + b"</stream:stream>"
-        sizes = [len(c) for c in chs]
-        pieces, pos, i = [], 0, 0
-        while pos < len(data):
-            pieces.append(data[pos : pos + sizes[i % len(sizes)]])
-            pos += sizes[i % len(sizes)]
-            i += 1
-        out.append(pieces)
-    return out
-
-
 class Session:
     """The directions of a session: chunks as read, element units, frames."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.chunks = capture_directions() if name == "capture" else generated_directions(REPEAT)
+        self.chunks = directions(DATASETS[name])
         self.xml_bytes = sum(len(c) for chs in self.chunks for c in chs)
         self.units = []
         for chs in self.chunks:
@@ -95,14 +84,9 @@ def get_session(name: str) -> Session:
     return _SESSIONS[name]
 
 
-@pytest.fixture(scope="module", params=["capture", "generated"])
+@pytest.fixture(scope="module", params=list(DATASETS))
 def session(request):
     return get_session(request.param)
-
-
-@pytest.fixture(scope="module")
-def capture_session():
-    return get_session("capture")
 
 
 def run(benchmark, record_throughput, session, what, fn, count, nbytes, rounds=ROUNDS):
@@ -170,8 +154,7 @@ def _decode_bytewise(frames):
     return out
 
 
-def test_stream_decode_one_byte_at_a_time(benchmark, record_throughput, capture_session):
-    session = capture_session  # 5 MB one byte at a time would take minutes; the capture shows the per-call cost
+def test_stream_decode_one_byte_at_a_time(benchmark, record_throughput, session):
     out = run(benchmark, record_throughput, session, "stream decode (1 byte/feed)",
               lambda: _decode_bytewise(session.frames), len(session.units), session.xml_bytes,
               rounds=max(3, ROUNDS // 6))

@@ -255,6 +255,7 @@ struct xb_fdec {
     xb_bytes out;
     size_t *ev;
     size_t ev_n, ev_cap;
+    size_t need; /* bytes still needed before the frame held can complete or fail */
 };
 
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
@@ -297,10 +298,31 @@ static int add_event(xb_fdec *d, int kind, const void *xml, size_t n)
 
 static const char *const FRAME_NAMES[4] = {"element", "text", "open", "close"};
 
+int xb_fdec_hold(xb_fdec *d, const char *data, size_t size)
+{
+    if (size >= d->need)
+        return 0;
+    /* the frame cannot complete: keep the bytes without parsing the frame again
+       (a caller feeding one byte at a time stays linear) */
+    if (xb_bytes_push(&d->in, data, size))
+        return -1;
+    d->need -= size;
+    return 1;
+}
+
 int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb_decode_options *opt,
                  xb_feed_result *res)
 {
     reset_result(res);
+    int held = xb_fdec_hold(d, data, size);
+    if (held) {
+        if (held < 0) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, d->base, "out of memory");
+            return XB_FEED_ERROR;
+        }
+        res->need = d->need;
+        return XB_FEED_DONE;
+    }
     d->out.head = d->out.len = 0;
     xb_bytes_trim(&d->out, XB_FEED_KEEP);
     if (d->ev_cap > 3 * 4096) {
@@ -443,6 +465,7 @@ out:
     }
     if (rc != XB_FEED_PENDING)
         xb_bytes_trim(&d->in, XB_FEED_KEEP);
+    d->need = rc == XB_FEED_DONE ? res->need : 0;
     res->data = d->out.p;
     res->size = d->out.len;
     res->events = d->ev;

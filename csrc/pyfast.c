@@ -33,6 +33,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -846,6 +847,569 @@ static PyTypeObject FunctionType = {
     .tp_dealloc = (destructor)Function_dealloc,
 };
 
+/* ---- stream feed loops ------------------------------------------------------------------ */
+/* StreamEncoder.feed and StreamDecoder.feed (xmppbin/stream.py) with the C
+ * stream state: one call into the feed loops of csrc/frame.c, with the input
+ * through the buffer protocol and the result (frames as bytes, events as
+ * StreamEvent tuples) built here. The loops and the state belong to the cffi
+ * objects of xmppbin/_cstream.py (EncodeFeeder, DecodeFeeder), which make a
+ * Feed with the addresses of their xb_fenc / xb_fdec and xb_feed_result and
+ * give it the address of their option struct whenever they make one. The
+ * same feeder is used by both paths, so they can alternate freely.
+ *
+ * Taken when the object has a Feed (self._cfeed), is not failed, the input is
+ * bytes, a bytearray or a byte memoryview, and the options the feeder prepared
+ * are those of the object's current context (and limits, allow_comments);
+ * anything else calls the Python method. When the loop stops at a unit it
+ * leaves to Python (XB_FEED_PENDING) or fails (XB_FEED_ERROR), what it
+ * produced so far is built here and self._resume_c(rc, out) goes on in Python:
+ * it codes the unit and feeds on, or raises the error of the cffi path (with
+ * e.frames / e.events and the failed state), so results and errors are those
+ * of the Python method. */
+typedef struct {
+    PyObject_HEAD
+    int dir;               /* 0: xb_fenc (encoder), 1: xb_fdec (decoder) */
+    void *loop;            /* the xb_fenc / xb_fdec of keep */
+    xb_feed_result *res;   /* its result struct (keep's) */
+    const void *opt;       /* xb_encode_options / xb_decode_options, NULL until set */
+    PyObject *keep;        /* the Python feeder owning loop and res */
+    PyObject *opt_keep;    /* the owner of opt */
+    PyObject *ctx, *limits, *ac; /* the objects opt was made from */
+    char failed;           /* the object failed (set by its _failed property): Python raises */
+} Feed;
+
+static PyTypeObject FeedType;
+static PyObject *S_cfeed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
+static PyObject *S_element, *S_text;
+static PyObject *feed_fallback[2], *event_type; /* the Python feed methods; StreamEvent */
+
+static PyObject *addr_arg(PyObject *v, void **out)
+{
+    void *p = PyLong_AsVoidPtr(v);
+    if (!p && PyErr_Occurred())
+        return NULL;
+    if (!p) {
+        PyErr_SetString(PyExc_ValueError, "NULL address");
+        return NULL;
+    }
+    *out = p;
+    return v;
+}
+
+/* This module has its own copy of the core, whose tables are built on first
+ * use by the calls that make objects (xb_stream_new, xb_encoder_new; xb_init
+ * at import): a loop and state made by the cffi module are coded here with
+ * this copy's tables, so they are built before the first Feed, and a message
+ * is coded and decoded once with a stream state of this copy, so that any
+ * table the stream coder builds on first use is built too. */
+static int core_ready(void)
+{
+    static int ready;
+    static const char xml[] = "<message to='a@b/c' id='x'><body>hi</body></message>";
+    xb_stream *s, *t;
+    xb_encoder *e;
+    int ok;
+    if (ready)
+        return 0;
+    s = xb_stream_new(0, 0, 1);
+    t = xb_stream_new(0, 0, 1);
+    e = xb_encoder_new();
+    ok = s && t && e;
+    if (ok) {
+        xb_encode_options eo;
+        xb_decode_options dopt;
+        xb_encode_result er;
+        xb_result dr;
+        memset(&eo, 0, sizeof eo);
+        memset(&dopt, 0, sizeof dopt);
+        eo.max_size = eo.max_depth = eo.max_attributes = eo.max_string = eo.max_elements = 1u << 20;
+        dopt.max_size = dopt.max_depth = dopt.max_attributes = dopt.max_string = dopt.max_elements = 1u << 20;
+        eo.open_root = 0;
+        eo.dictionary = 1;
+        ok = xb_stream_encode(s, xml, sizeof xml - 1, &eo, NULL, 0, &er) == XB_OK;
+        if (ok) {
+            ok = xb_stream_decode(t, er.data, er.size, 0, &dopt, &dr) == XB_OK;
+            if (ok) {
+                ok = dr.size > 0;
+                xb_free(dr.data);
+            }
+        }
+    }
+    if (s)
+        xb_stream_free(s);
+    if (t)
+        xb_stream_free(t);
+    if (e)
+        xb_encoder_free(e);
+    if (!ok) {
+        PyErr_SetString(PyExc_MemoryError, "xmppbin C core: the stream tables could not be built");
+        return -1;
+    }
+    ready = 1;
+    return 0;
+}
+
+/* Feed(dir, loop address, result address, owner) */
+static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    int dir;
+    PyObject *a_loop, *a_res, *keep;
+    void *loop, *res;
+    Feed *f;
+    (void)type;
+    if (core_ready())
+        return NULL;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "Feed takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "iOOO:Feed", &dir, &a_loop, &a_res, &keep))
+        return NULL;
+    if (dir != 0 && dir != 1) {
+        PyErr_SetString(PyExc_ValueError, "dir must be 0 (encoder) or 1 (decoder)");
+        return NULL;
+    }
+    if (!addr_arg(a_loop, &loop) || !addr_arg(a_res, &res))
+        return NULL;
+    f = PyObject_GC_New(Feed, &FeedType);
+    if (!f)
+        return NULL;
+    f->dir = dir;
+    f->loop = loop;
+    f->res = res;
+    f->opt = NULL;
+    Py_INCREF(keep);
+    f->keep = keep;
+    f->opt_keep = f->ctx = f->limits = f->ac = NULL;
+    f->failed = 0;
+    PyObject_GC_Track(f);
+    return (PyObject *)f;
+}
+
+/* set_options(address, owner, context, limits, allow_comments) */
+static PyObject *Feed_set_options(Feed *f, PyObject *args)
+{
+    PyObject *a, *owner, *ctx, *limits, *ac;
+    void *opt;
+    if (!PyArg_ParseTuple(args, "OOOOO:set_options", &a, &owner, &ctx, &limits, &ac))
+        return NULL;
+    if (!addr_arg(a, &opt))
+        return NULL;
+    f->opt = opt;
+    Py_INCREF(owner);
+    Py_XSETREF(f->opt_keep, owner);
+    Py_INCREF(ctx);
+    Py_XSETREF(f->ctx, ctx);
+    Py_INCREF(limits);
+    Py_XSETREF(f->limits, limits);
+    Py_INCREF(ac);
+    Py_XSETREF(f->ac, ac);
+    Py_RETURN_NONE;
+}
+
+static int Feed_traverse(Feed *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->keep);
+    Py_VISIT(f->opt_keep);
+    Py_VISIT(f->ctx);
+    Py_VISIT(f->limits);
+    Py_VISIT(f->ac);
+    return 0;
+}
+
+static int Feed_clear(Feed *f)
+{
+    f->opt = NULL;
+    f->loop = NULL;
+    Py_CLEAR(f->keep);
+    Py_CLEAR(f->opt_keep);
+    Py_CLEAR(f->ctx);
+    Py_CLEAR(f->limits);
+    Py_CLEAR(f->ac);
+    return 0;
+}
+
+static void Feed_dealloc(Feed *f)
+{
+    PyObject_GC_UnTrack(f);
+    Feed_clear(f);
+    PyObject_GC_Del(f);
+}
+
+static PyMethodDef Feed_methods[] = {
+    {"set_options", (PyCFunction)Feed_set_options, METH_VARARGS,
+     "set_options(address, owner, context, limits, allow_comments)\n--\n\n"
+     "The option struct the feeder made (kept alive by owner) for these objects."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Feed_members[] = {
+    {"failed", T_BOOL, offsetof(Feed, failed), 0, "the object failed: every feed goes to the Python method"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject FeedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xmppbin._xmppbin_fast.Feed",
+    .tp_basicsize = sizeof(Feed),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Feed(dir, loop, result, owner)\n--\n\nThe C entry of a stream feed loop (see csrc/pyfast.c).",
+    .tp_new = Feed_new,
+    .tp_methods = Feed_methods,
+    .tp_members = Feed_members,
+    .tp_traverse = (traverseproc)Feed_traverse,
+    .tp_clear = (inquiry)Feed_clear,
+    .tp_dealloc = (destructor)Feed_dealloc,
+};
+
+/* obj.name is expected (a new reference), or NULL with no error set */
+static PyObject *attr(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (!v)
+        PyErr_Clear();
+    return v;
+}
+
+/* The options of f are still those of self's context (and limits and
+   allow_comments): 1, else 0 (no error set). */
+static int feed_options_current(Feed *f, PyObject *self)
+{
+    PyObject *s, *ctx, *ac, *lim = NULL;
+    int ok;
+    if (!f->opt)
+        return 0;
+    s = attr(self, S_s);
+    if (!s)
+        return 0;
+    ctx = attr(s, S_context);
+    Py_DECREF(s);
+    if (!ctx)
+        return 0;
+    ac = attr(self, S_allow_comments);
+    if (f->dir == 1)
+        lim = attr(self, S_limits);
+    ok = ctx == f->ctx && ac && ac == f->ac && (f->dir == 0 || (lim && lim == f->limits));
+    Py_DECREF(ctx);
+    Py_XDECREF(ac);
+    Py_XDECREF(lim);
+    return ok;
+}
+
+/* a StreamEvent(kind, xml) */
+static PyObject *stream_event(PyObject *kind, const unsigned char *p, size_t n)
+{
+    PyTypeObject *t = (PyTypeObject *)event_type;
+    PyObject *x = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n), *ev;
+    if (!x)
+        return NULL;
+    ev = t->tp_alloc(t, 2);
+    if (!ev) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    Py_INCREF(kind);
+    PyTuple_SET_ITEM(ev, 0, kind);
+    PyTuple_SET_ITEM(ev, 1, x);
+    /* a str and a bytes object: nothing the cycle collector needs to see (it
+       would untrack the tuple itself on its first pass, as it does for tuples
+       of atomic objects); a session's thousands of events then cost it nothing */
+    if (PyObject_GC_IsTracked(ev))
+        PyObject_GC_UnTrack(ev);
+    return ev;
+}
+
+/* the events of a decoder feed result, in a new list */
+static PyObject *feed_events(const xb_feed_result *res)
+{
+    size_t i, n = res->nevents;
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        const size_t *e = res->events + 3 * i;
+        PyObject *ev;
+        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT) { /* not produced by the loop */
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
+            return NULL;
+        }
+        ev = stream_event(e[0] == XB_UNIT_ELEMENT ? S_element : S_text, res->data + e[1], e[2]);
+        if (!ev) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, ev);
+    }
+    return out;
+}
+
+/* the input as contiguous bytes: 1 (view filled, release it), 0 (not taken) */
+static int feed_input(PyObject *data, Py_buffer *view)
+{
+    if (PyBytes_CheckExact(data) || PyByteArray_CheckExact(data)) {
+        if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) == 0)
+            return 1;
+        PyErr_Clear();
+        return 0;
+    }
+    if (PyMemoryView_Check(data)) {
+        const Py_buffer *b = PyMemoryView_GET_BUFFER(data);
+        /* len(data) is the length in bytes only for one dimension of bytes */
+        if (b->ndim == 1 && b->itemsize == 1 && PyBuffer_IsContiguous(b, 'C')) {
+            if (PyObject_GetBuffer(data, view, PyBUF_SIMPLE) == 0)
+                return 1;
+            PyErr_Clear();
+        }
+    }
+    return 0;
+}
+
+/* self's Feed of direction dir, if the fast path may be taken (new reference) */
+static Feed *feed_of(PyObject *self, int dir)
+{
+    PyObject *f = attr(self, S_cfeed);
+    if (!f)
+        return NULL;
+    /* failed: the Python method raises the stored error */
+    if (Py_TYPE(f) != &FeedType || ((Feed *)f)->dir != dir || !((Feed *)f)->loop || ((Feed *)f)->failed) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    return (Feed *)f;
+}
+
+/* self._opened as 0/1, or -1 (not known: take the Python path) */
+static int opened_of(PyObject *self)
+{
+    PyObject *v = attr(self, S_opened);
+    int r;
+    if (!v)
+        return -1;
+    r = v == Py_True ? 1 : v == Py_False ? 0 : -1;
+    Py_DECREF(v);
+    return r;
+}
+
+static PyObject *call_feed_python(int dir, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    PyObject *small[8], **arr = small, *r;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, total = 1 + nargs + nkw, i;
+    if (!feed_fallback[dir]) {
+        PyErr_SetString(PyExc_RuntimeError, "xmppbin._xmppbin_fast: stream feed is not installed");
+        return NULL;
+    }
+    if (total > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
+        arr = PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
+        if (!arr)
+            return PyErr_NoMemory();
+    }
+    arr[0] = self;
+    for (i = 0; i < nargs + nkw; i++)
+        arr[1 + i] = args[i];
+    r = PyObject_Vectorcall(feed_fallback[dir], arr, (size_t)(1 + nargs), kwnames);
+    if (arr != small)
+        PyMem_Free(arr);
+    return r;
+}
+
+/* self._unit_c(rc, out): the unit left to Python coded, or the error raised */
+static int unit(PyObject *self, int rc, PyObject *out)
+{
+    PyObject *code = PyLong_FromLong(rc), *r;
+    if (!code)
+        return -1;
+    r = PyObject_CallMethodObjArgs(self, S_unit, code, out, NULL);
+    Py_DECREF(code);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* append the events of a decoder feed result to out; -1 (error set) */
+static int add_events(PyObject *out, const xb_feed_result *res)
+{
+    size_t i, n = res->nevents;
+    for (i = 0; i < n; i++) {
+        const size_t *e = res->events + 3 * i;
+        PyObject *ev;
+        int bad;
+        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT) { /* not produced by the loop */
+            PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
+            return -1;
+        }
+        ev = stream_event(e[0] == XB_UNIT_ELEMENT ? S_element : S_text, res->data + e[1], e[2]);
+        if (!ev)
+            return -1;
+        bad = PyList_Append(out, ev);
+        Py_DECREF(ev);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* One feed in C: xb_fdec_feed, and after each OPEN or CLOSE frame (or an
+ * error) self._unit_c, then on in C with the options it prepared (or, should
+ * they not be current, self._resume_c(out) for the rest). */
+static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Feed *f;
+    Py_buffer view;
+    PyObject *out;
+    int rc, opened;
+    if (nargs != 1 || kwnames || !(f = feed_of(self, 1)))
+        return call_feed_python(1, self, args, nargs, kwnames);
+    if (!feed_input(args[0], &view)) {
+        Py_DECREF(f);
+        return call_feed_python(1, self, args, nargs, kwnames);
+    }
+    rc = xb_fdec_hold(f->loop, view.buf, (size_t)view.len);
+    if (rc > 0) { /* kept: the frame being received is not complete */
+        PyBuffer_Release(&view);
+        Py_DECREF(f);
+        return PyList_New(0);
+    }
+    if (rc < 0 || !feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+        PyBuffer_Release(&view);
+        Py_DECREF(f);
+        return call_feed_python(1, self, args, nargs, kwnames);
+    }
+    rc = xb_fdec_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
+    if (rc == XB_FEED_DONE) { /* the usual case: the list made at its size */
+        out = feed_events(f->res);
+        PyBuffer_Release(&view);
+        Py_DECREF(f);
+        return out;
+    }
+    out = PyList_New(0);
+    while (out) {
+        if (add_events(out, f->res) || (rc != XB_FEED_DONE && unit(self, rc, out))) {
+            Py_CLEAR(out);
+            break;
+        }
+        if (rc == XB_FEED_DONE)
+            break;
+        /* the pending payload pointed into the input: read by now */
+        if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+            PyObject *r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
+            Py_DECREF(out);
+            out = r;
+            break;
+        }
+        rc = xb_fdec_feed(f->loop, NULL, 0, opened, f->opt, f->res);
+    }
+    PyBuffer_Release(&view);
+    Py_DECREF(f);
+    return out;
+}
+
+/* the bytes of the frames in list out joined with the frames of res */
+static PyObject *join_frames(PyObject *out, const xb_feed_result *res)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(out), total = (Py_ssize_t)res->size;
+    PyObject *r;
+    char *w;
+    for (i = 0; i < n; i++)
+        total += PyBytes_GET_SIZE(PyList_GET_ITEM(out, i));
+    r = PyBytes_FromStringAndSize(NULL, total);
+    if (!r)
+        return NULL;
+    w = PyBytes_AS_STRING(r);
+    for (i = 0; i < n; i++) {
+        PyObject *b = PyList_GET_ITEM(out, i);
+        memcpy(w, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+        w += PyBytes_GET_SIZE(b);
+    }
+    if (res->size)
+        memcpy(w, res->data, res->size);
+    return r;
+}
+
+static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Feed *f;
+    Py_buffer view;
+    PyObject *out, *r = NULL;
+    int rc, opened;
+    if (nargs != 1 || kwnames || !(f = feed_of(self, 0)))
+        return call_feed_python(0, self, args, nargs, kwnames);
+    if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0 || !feed_input(args[0], &view)) {
+        Py_DECREF(f);
+        return call_feed_python(0, self, args, nargs, kwnames);
+    }
+    rc = xb_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
+    PyBuffer_Release(&view);
+    if (rc == XB_FEED_DONE) {
+        r = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        Py_DECREF(f);
+        return r;
+    }
+    /* the frames so far, then the unit left to Python (its frame appended by _unit_c) */
+    out = PyList_New(0);
+    while (out) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        int bad = !b || PyList_Append(out, b);
+        Py_XDECREF(b);
+        if (bad || unit(self, rc, out))
+            break;
+        if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+            r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
+            break;
+        }
+        rc = xb_fenc_feed(f->loop, NULL, 0, opened, f->opt, f->res);
+        if (rc == XB_FEED_DONE) {
+            r = join_frames(out, f->res);
+            break;
+        }
+    }
+    Py_XDECREF(out);
+    Py_DECREF(f);
+    return r;
+}
+
+static PyMethodDef feed_defs[2] = {
+    {"feed", FASTCALL(m_encoder_feed), METH_FASTCALL | METH_KEYWORDS,
+     "feed($self, data, /)\n--\n\nRaw XML stream bytes in, frames for every unit completed so far out.\n"
+     "Error offsets count from the start of everything fed; an error carries the frames\n"
+     "completed before it in this call as ``e.frames``."},
+    {"feed", FASTCALL(m_decoder_feed), METH_FASTCALL | METH_KEYWORDS,
+     "feed($self, data, /)\n--\n\nThe events of every frame completed so far. An error carries the events\n"
+     "decoded before it in this call as ``e.events``."},
+};
+
+/* install_feed(cls, dir, python_method, event_type) */
+static PyObject *f_install_feed(PyObject *mod, PyObject *args)
+{
+    PyObject *cls, *py, *evt, *descr;
+    int dir;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "O!iOO!:install_feed", &PyType_Type, &cls, &dir, &py, &PyType_Type, &evt))
+        return NULL;
+    if (dir != 0 && dir != 1) {
+        PyErr_SetString(PyExc_ValueError, "dir must be 0 (encoder) or 1 (decoder)");
+        return NULL;
+    }
+    if (!PyCallable_Check(py) || !PyType_IsSubtype((PyTypeObject *)evt, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "install_feed needs the Python method and a tuple type");
+        return NULL;
+    }
+    descr = PyDescr_NewMethod((PyTypeObject *)cls, &feed_defs[dir]);
+    if (!descr)
+        return NULL;
+    Py_INCREF(py);
+    Py_XSETREF(feed_fallback[dir], py);
+    Py_INCREF(evt);
+    Py_XSETREF(event_type, evt);
+    if (PyObject_SetAttrString(cls, "feed", descr)) {
+        Py_DECREF(descr);
+        return NULL;
+    }
+    Py_DECREF(descr);
+    Py_RETURN_NONE;
+}
+
 /* ---- module functions ---------------------------------------------------------------- */
 static PyObject *f_install(PyObject *mod, PyObject *args)
 {
@@ -946,6 +1510,10 @@ static PyMethodDef module_methods[] = {
      "positional argument the method of codec, else python_function(*args, **kwargs)."},
     {"set_enabled", f_set_enabled, METH_O,
      "set_enabled(flag)\n--\n\nTake the C path (the C backend is selected) or always the Python methods."},
+    {"install_feed", f_install_feed, METH_VARARGS,
+     "install_feed(cls, dir, python_method, event_type)\n--\n\n"
+     "Replace cls.feed (dir 0: StreamEncoder, 1: StreamDecoder) by its C entry point, which\n"
+     "calls python_method(self, *args, **kwargs) for everything it does not take."},
     {"forget", f_forget, METH_O,
      "forget(obj)\n--\n\nThe options of obj changed: drop what the C path remembers of them."},
     {NULL, NULL, 0, NULL},
@@ -959,6 +1527,9 @@ static void module_free(void *m)
         xb_encoder_free(pool[--npool]);
     cache_clear(0);
     cache_clear(1);
+    Py_CLEAR(feed_fallback[0]);
+    Py_CLEAR(feed_fallback[1]);
+    Py_CLEAR(event_type);
     for (k = 0; k < K_COUNT; k++) {
         Py_CLEAR(fallback[k]);
         Py_CLEAR(prepare[k]);
@@ -990,9 +1561,22 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
         return NULL;
     if (PyType_Ready(&FunctionType) < 0)
         return NULL;
+    if (PyType_Ready(&FeedType) < 0)
+        return NULL;
     S_cenc = PyUnicode_InternFromString("_cenc");
     S_cdec = PyUnicode_InternFromString("_cdec");
-    if (!S_cenc || !S_cdec)
+    S_cfeed = PyUnicode_InternFromString("_cfeed");
+    S_opened = PyUnicode_InternFromString("_opened");
+    S_s = PyUnicode_InternFromString("_s");
+    S_context = PyUnicode_InternFromString("context");
+    S_limits = PyUnicode_InternFromString("limits");
+    S_allow_comments = PyUnicode_InternFromString("allow_comments");
+    S_resume = PyUnicode_InternFromString("_resume_c");
+    S_unit = PyUnicode_InternFromString("_unit_c");
+    S_element = PyUnicode_InternFromString("element");
+    S_text = PyUnicode_InternFromString("text");
+    if (!S_cenc || !S_cdec || !S_cfeed || !S_opened || !S_s || !S_context || !S_limits ||
+        !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text)
         return NULL;
     m = PyModule_Create(&module_def);
     if (!m)
@@ -1000,6 +1584,12 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
     Py_INCREF(&OptionsType);
     if (PyModule_AddObject(m, "Options", (PyObject *)&OptionsType) < 0) {
         Py_DECREF(&OptionsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&FeedType);
+    if (PyModule_AddObject(m, "Feed", (PyObject *)&FeedType) < 0) {
+        Py_DECREF(&FeedType);
         Py_DECREF(m);
         return NULL;
     }

@@ -259,6 +259,11 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
                  xb_feed_result *res);
 /* Bytes held (an unfinished frame); *end: the stream offset after them. */
 size_t xb_fdec_held(const xb_fdec *d, uint64_t *end);
+/* Keep size bytes that cannot complete the frame being received (fewer than
+   the need of the last XB_FEED_DONE) without parsing: 1 (kept, nothing to
+   decode), 0 (not kept: call xb_fdec_feed), -1 (out of memory, not kept).
+   xb_fdec_feed does this first itself. */
+int xb_fdec_hold(xb_fdec *d, const char *data, size_t size);
 /* CDEF-END */
 
 #ifdef __cplusplus

@@ -14,6 +14,7 @@ Importing this module raises ImportError when the extension is not built.
 """
 from __future__ import annotations
 
+import importlib
 import re
 from array import array as _array
 from collections.abc import Callable, Mapping
@@ -40,6 +41,20 @@ _FEED_LIMITS = {**LIMIT_NAMES, lib.XB_LIMIT_MAX_FRAME: "max_frame"}
 _KINDS = ("element", "text", "open", "close")
 _fdec_feed = lib.xb_fdec_feed
 assert lib.XB_FEED_DONE == 0
+
+# The CPython entry of the feed loops (csrc/pyfast.c, Feed): when it is built,
+# StreamEncoder.feed / StreamDecoder.feed are C methods that call the loops of
+# the feeders below directly (stream.py installs them), and these objects give
+# it their addresses and option structs. None: every feed goes through cffi.
+_Feed: Any
+try:
+    _Feed = importlib.import_module("._xmppbin_fast", __package__).Feed
+except ImportError:
+    _Feed = None
+
+
+def _addr(p) -> int:
+    return int(ffi.cast("uintptr_t", p))
 
 
 # The root start tag of a stream header the C coder has accepted (so well-formed):
@@ -195,6 +210,8 @@ class EncodeFeeder:
         self._ctx: Mapping[str, str] | None = None
         self._ac: bool | None = None
         self._opt: Any = None
+        #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
+        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res), self)
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes]) -> tuple[int, bytes, int] | None:
@@ -202,16 +219,28 @@ class EncodeFeeder:
         are done, else (kind, XML, stream offset) of the unit left to the caller
         (feed b"" after coding it). Errors carry nothing; the caller adds out."""
         if context is not self._ctx or allow_comments is not self._ac:
-            # the option struct, kept while the context object stays (a stream header makes a new one)
-            self._opt = _encode_options(self._limits, context, False, allow_comments, False)
-            self._ctx, self._ac = context, allow_comments
+            self.prepare(context, allow_comments)
         res = self._res
         rc = lib.xb_fenc_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data),
                               opened, self._opt[0], res)
         if res.size:
             out.append(ffi.buffer(res.data, res.size)[:])
+        return self.outcome(rc)
+
+    def prepare(self, context: Mapping[str, str], allow_comments: bool) -> None:
+        """The option struct for this context, kept while the context object
+        stays (a stream header makes a new one), also given to the C entry."""
+        self._opt = _encode_options(self._limits, context, False, allow_comments, False)
+        self._ctx, self._ac = context, allow_comments
+        if self.fast is not None:
+            self.fast.set_options(_addr(self._opt[0]), self._opt, context, None, allow_comments)
+
+    def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
+        """What a call of the loop that returned rc leaves to the caller (its
+        frames taken): None, the pending unit, or its error raised."""
         if rc == lib.XB_FEED_DONE:
             return None
+        res = self._res
         if rc == lib.XB_FEED_PENDING:
             return res.kind, ffi.buffer(res.unit, res.unit_size)[:], res.unit_offset
         raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
@@ -242,10 +271,8 @@ class DecodeFeeder:
         self._ac: bool | None = None
         self._opt: Any = None
         self._opt0: Any = None
-        #: bytes still needed before the frame being received can complete or fail;
-        #: a caller fed fewer appends them to ``held`` instead of calling feed()
-        self.need = 0
-        self.held = bytearray()
+        #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
+        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res), self)
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list) -> tuple[int, bytes, int] | None:
@@ -253,30 +280,40 @@ class DecodeFeeder:
         are done, else (type, payload, stream offset of the payload) of an OPEN
         or CLOSE frame (consumed) left to the caller (feed b"" after it)."""
         if context is not self._ctx or limits is not self._limits or allow_comments is not self._ac:
-            # the option struct, kept while the context object stays (an OPEN frame makes a new one)
-            self._opt = _decode_options(limits, context, bool(allow_comments))
-            self._opt0 = self._opt[0]
-            self._ctx, self._limits, self._ac = context, limits, allow_comments
-        if self.held:
-            self.held += data
-            data = bytes(self.held)
-            self.held.clear()
+            self.prepare(limits, context, allow_comments)
         res = self._res
+        # (a feed that cannot complete the frame being received only appends it, in C)
         rc = _fdec_feed(self._p, data if type(data) is bytes else ffi.from_buffer(data), len(data), opened,
                         self._opt0, res)
-        self.need = res.need
         if res.nevents:
             _events(res, self._make, out)
         if not rc:  # XB_FEED_DONE
             return None
+        return self.outcome(rc)
+
+    def prepare(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
+        """The option struct for these options, kept while the context object
+        stays (an OPEN frame makes a new one), also given to the C entry."""
+        self._opt = _decode_options(limits, context, bool(allow_comments))
+        self._opt0 = self._opt[0]
+        self._ctx, self._limits, self._ac = context, limits, allow_comments
+        if self.fast is not None:
+            self.fast.set_options(_addr(self._opt0), self._opt, context, limits, allow_comments)
+
+    def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
+        """What a call of the loop that returned rc leaves to the caller (its
+        events taken): None, the pending frame, or its error raised."""
+        if rc == lib.XB_FEED_DONE:
+            return None
+        res = self._res
         if rc == lib.XB_FEED_PENDING:
             return res.kind, ffi.buffer(res.unit, res.unit_size)[:], res.unit_offset
         raise _feed_error(res, _DEC_ERRORS, DecodeLimitError)
 
     def buffered(self) -> tuple[int, int]:
         """(bytes held in an unfinished frame, stream offset after them)."""
-        n = lib.xb_fdec_held(self._p, self._end) + len(self.held)
-        return n, self._end[0] + len(self.held)
+        n = lib.xb_fdec_held(self._p, self._end)
+        return n, self._end[0]
 
 
 class CXmlSplitter:

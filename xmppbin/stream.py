@@ -25,6 +25,7 @@ cannot probe them.
 """
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -442,6 +443,23 @@ def _quick_secrets(xml: bytes, context: Mapping[str, str], secret_elements) -> l
     return [n]
 
 
+def _failed_get(self) -> XmppbinError | None:
+    return self._error
+
+
+def _failed_set(self, e: XmppbinError | None) -> None:
+    """The stored failure (spec 14.5); the C feed() entry (_cfeed) is told, so
+    that it hands every call of a failed object to the Python method."""
+    self._error = e
+    fast = self.__dict__.get("_cfeed")
+    if fast is not None:
+        fast.failed = e is not None
+
+
+#: StreamEncoder._failed and StreamDecoder._failed: the error that failed the object, or None
+_FAILED = property(_failed_get, _failed_set)
+
+
 class StreamEncoder:
     """Encodes an XMPP stream (one direction of a session) into frames.
 
@@ -457,6 +475,8 @@ class StreamEncoder:
     XmppbinError the encoder is failed: every later call raises an error of
     the same class, reason, offset (and limit), with ``e.frames == b""``.
     """
+
+    _failed = _FAILED
 
     def __init__(
         self,
@@ -488,7 +508,7 @@ class StreamEncoder:
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
         self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
         self._opened = False
-        self._failed: XmppbinError | None = None
+        self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
         names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
@@ -496,6 +516,13 @@ class StreamEncoder:
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
             self.limits, max_frame, in_stream, names, never_index is not None)
+        #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
+        self._cfeed = None if self._feeder is None else self._feeder.fast
+        if self._feeder is not None and self._cfeed is not None:
+            try:
+                self._feeder.prepare(self._s.context, self.allow_comments)
+            except (TypeError, ValueError):
+                pass  # the first feed() raises it, as without the C entry
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -686,7 +713,12 @@ class StreamEncoder:
         stream without a header, and elements that may hold never-indexed values."""
         feeder = self._feeder
         assert feeder is not None
-        r = feeder.feed(data, self._s.context, self.allow_comments, self._opened, out)
+        self._pending_c(feeder.feed(data, self._s.context, self.allow_comments, self._opened, out), out)
+
+    def _pending_c(self, r: tuple[int, bytes, int] | None, out: list[bytes]) -> None:
+        """The unit r the C feed loop stopped at (or None): coded here, then on in C."""
+        feeder = self._feeder
+        assert feeder is not None
         while r is not None:
             kind, xml, pos = r
             try:
@@ -694,6 +726,40 @@ class StreamEncoder:
             except XmppbinError as e:
                 raise _shift(e, pos) from None
             r = feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out)
+
+    def _unit_c(self, rc: int, out: list[bytes]) -> None:
+        """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
+        XB_FEED_ERROR) after the frames in out: the pending unit coded (its
+        frame appended to out, the options of a new context prepared), or the
+        error raised as feed() raises it. The C method then feeds on."""
+        feeder = self._feeder
+        assert feeder is not None
+        try:
+            r = feeder.outcome(rc)
+            assert r is not None
+            kind, xml, pos = r
+            try:
+                out.append(self._encode(StreamEvent(FRAME_KINDS[kind], xml)))
+            except XmppbinError as e:
+                raise _shift(e, pos) from None
+            feeder.prepare(self._s.context, self.allow_comments)
+        except XmppbinError as e:
+            e.frames = b"".join(out)  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+
+    def _resume_c(self, out: list[bytes]) -> bytes:
+        """feed() in C after _unit_c, when it cannot feed on itself (the options
+        changed): the rest of the call as feed() would do it."""
+        feeder = self._feeder
+        assert feeder is not None
+        try:
+            self._pending_c(feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out), out)
+        except XmppbinError as e:
+            e.frames = b"".join(out)  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+        return b"".join(out)
 
     def flush(self) -> bytes:
         """End of input: any unfinished unit is an error; trailing whitespace is sent."""
@@ -730,6 +796,8 @@ class StreamDecoder:
     the same class, reason, offset (and limit), with ``e.events == []``.
     """
 
+    _failed = _FAILED
+
     def __init__(
         self,
         *,
@@ -748,11 +816,18 @@ class StreamDecoder:
         self.buf = bytearray()
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
-        self._failed: XmppbinError | None = None
+        self._failed = None
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
         # the C feed loop (frame parser, element and text frames), None with the reference
         self._feeder = None if self._c is None else self._c.decode_feeder(max_frame, StreamEvent)
+        #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
+        self._cfeed = None if self._feeder is None else self._feeder.fast
+        if self._feeder is not None and self._cfeed is not None:
+            try:
+                self._feeder.prepare(self.limits, self._s.context, self.allow_comments)
+            except (TypeError, ValueError):
+                pass  # the first feed() raises it, as without the C entry
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
         """The events of every frame completed so far. An error carries the events
@@ -763,11 +838,6 @@ class StreamDecoder:
         try:
             feeder = self._feeder
             if feeder is not None:
-                n = len(data)
-                if n < feeder.need:  # cannot complete the frame being received: keep it
-                    feeder.held += data
-                    feeder.need -= n
-                    return out
                 r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
                 if r is not None:
                     self._feed_c(r, out)
@@ -798,6 +868,45 @@ class StreamDecoder:
             if ev is not None:
                 out.append(ev)
             r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
+
+    def _unit_c(self, rc: int, out: list[StreamEvent]) -> None:
+        """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
+        XB_FEED_ERROR) after the events in out: the pending OPEN or CLOSE frame
+        decoded (its event appended to out, the options of a new context
+        prepared), or the error raised as feed() raises it. The C method then
+        feeds on."""
+        feeder = self._feeder
+        assert feeder is not None
+        try:
+            r = feeder.outcome(rc)
+            assert r is not None
+            kind, payload, base = r
+            try:
+                ev = self._frame(kind, payload)
+            except DecodeError as e:
+                raise _shift(e, base) from None
+            if ev is not None:
+                out.append(ev)
+            feeder.prepare(self.limits, self._s.context, self.allow_comments)
+        except XmppbinError as e:
+            e.events = out  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+
+    def _resume_c(self, out: list[StreamEvent]) -> list[StreamEvent]:
+        """feed() in C after _unit_c, when it cannot feed on itself (the options
+        changed): the rest of the call as feed() would do it."""
+        feeder = self._feeder
+        assert feeder is not None
+        try:
+            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
+            if r is not None:
+                self._feed_c(r, out)
+        except XmppbinError as e:
+            e.events = out  # type: ignore[attr-defined]
+            self._failed = e
+            raise
+        return out
 
     def events(self, chunks: Iterable[bytes]) -> Iterator[StreamEvent]:
         for c in chunks:
@@ -908,6 +1017,26 @@ class StreamDecoder:
 
 
 _NOTHING = StreamEvent("", b"")  # a frame that yields no unit (an announcement)
+
+#: the Python feed() methods (the C entry points of _install_feed call them for
+#: everything they do not take; tests call them to compare the two paths)
+_PY_FEED = {0: StreamEncoder.feed, 1: StreamDecoder.feed}
+
+
+def _install_feed() -> None:
+    """With xmppbin._xmppbin_fast (csrc/pyfast.c), StreamEncoder.feed and
+    StreamDecoder.feed become C methods that call the C feed loop of an object
+    that has one (its _cfeed) directly, and the Python methods above for
+    everything else (no C state, other input types, errors, a failed object)."""
+    try:
+        fast: Any = importlib.import_module("._xmppbin_fast", __package__)
+    except ImportError:
+        return
+    fast.install_feed(StreamEncoder, 0, _PY_FEED[0], StreamEvent)
+    fast.install_feed(StreamDecoder, 1, _PY_FEED[1], StreamEvent)
+
+
+_install_feed()
 
 
 def _shift(e: XmppbinError, base: int) -> XmppbinError:
