@@ -896,57 +896,34 @@ static PyObject *addr_arg(PyObject *v, void **out)
     return v;
 }
 
-/* This module has its own copy of the core, whose tables are built on first
- * use by the calls that make objects (xb_stream_new, xb_encoder_new; xb_init
- * at import): a loop and state made by the cffi module are coded here with
- * this copy's tables, so they are built before the first Feed, and a message
- * is coded and decoded once with a stream state of this copy, so that any
- * table the stream coder builds on first use is built too. */
-static int core_ready(void)
+/* The loops and stream states of a Feed are made by the cffi module, with its
+ * copy of the core and the tables that copy builds; so the loops are run by
+ * that copy too, through the addresses of its functions (core_functions(), set
+ * once by xmppbin/_cstream.py), never by this module's copy of the sources. */
+typedef int (*fenc_feed_fn)(xb_fenc *, const char *, size_t, int, const xb_encode_options *, xb_feed_result *);
+typedef int (*fdec_feed_fn)(xb_fdec *, const char *, size_t, int, const xb_decode_options *, xb_feed_result *);
+typedef int (*fdec_hold_fn)(xb_fdec *, const char *, size_t);
+static fenc_feed_fn core_fenc_feed;
+static fdec_feed_fn core_fdec_feed;
+static fdec_hold_fn core_fdec_hold;
+_Static_assert(sizeof(void *) == sizeof(fenc_feed_fn), "function pointers travel as data pointers");
+
+/* core_functions(xb_fenc_feed, xb_fdec_feed, xb_fdec_hold): their addresses in the cffi module */
+static PyObject *f_core_functions(PyObject *mod, PyObject *args)
 {
-    static int ready;
-    static const char xml[] = "<message to='a@b/c' id='x'><body>hi</body></message>";
-    xb_stream *s, *t;
-    xb_encoder *e;
-    int ok;
-    if (ready)
-        return 0;
-    s = xb_stream_new(0, 0, 1);
-    t = xb_stream_new(0, 0, 1);
-    e = xb_encoder_new();
-    ok = s && t && e;
-    if (ok) {
-        xb_encode_options eo;
-        xb_decode_options dopt;
-        xb_encode_result er;
-        xb_result dr;
-        memset(&eo, 0, sizeof eo);
-        memset(&dopt, 0, sizeof dopt);
-        eo.max_size = eo.max_depth = eo.max_attributes = eo.max_string = eo.max_elements = 1u << 20;
-        dopt.max_size = dopt.max_depth = dopt.max_attributes = dopt.max_string = dopt.max_elements = 1u << 20;
-        eo.open_root = 0;
-        eo.dictionary = 1;
-        ok = xb_stream_encode(s, xml, sizeof xml - 1, &eo, NULL, 0, &er) == XB_OK;
-        if (ok) {
-            ok = xb_stream_decode(t, er.data, er.size, 0, &dopt, &dr) == XB_OK;
-            if (ok) {
-                ok = dr.size > 0;
-                xb_free(dr.data);
-            }
-        }
-    }
-    if (s)
-        xb_stream_free(s);
-    if (t)
-        xb_stream_free(t);
-    if (e)
-        xb_encoder_free(e);
-    if (!ok) {
-        PyErr_SetString(PyExc_MemoryError, "xmppbin C core: the stream tables could not be built");
-        return -1;
-    }
-    ready = 1;
-    return 0;
+    PyObject *a, *b, *c;
+    void *pa, *pb, *pc;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OOO:core_functions", &a, &b, &c))
+        return NULL;
+    if (!addr_arg(a, &pa) || !addr_arg(b, &pb) || !addr_arg(c, &pc))
+        return NULL;
+    /* function pointers travel as integers (C11 has no void * <-> function pointer
+     * conversion; POSIX guarantees the round trip, as dlsym does) */
+    memcpy(&core_fenc_feed, &pa, sizeof pa);
+    memcpy(&core_fdec_feed, &pb, sizeof pb);
+    memcpy(&core_fdec_hold, &pc, sizeof pc);
+    Py_RETURN_NONE;
 }
 
 /* Feed(dir, loop address, result address, owner) */
@@ -957,8 +934,10 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     void *loop, *res;
     Feed *f;
     (void)type;
-    if (core_ready())
+    if (!core_fenc_feed || !core_fdec_feed || !core_fdec_hold) {
+        PyErr_SetString(PyExc_RuntimeError, "xmppbin: core_functions() was not called before Feed()");
         return NULL;
+    }
     if (kw && PyDict_GET_SIZE(kw)) {
         PyErr_SetString(PyExc_TypeError, "Feed takes no keyword arguments");
         return NULL;
@@ -1265,7 +1244,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         Py_DECREF(f);
         return call_feed_python(1, self, args, nargs, kwnames);
     }
-    rc = xb_fdec_hold(f->loop, view.buf, (size_t)view.len);
+    rc = core_fdec_hold(f->loop, view.buf, (size_t)view.len);
     if (rc > 0) { /* kept: the frame being received is not complete */
         PyBuffer_Release(&view);
         Py_DECREF(f);
@@ -1276,7 +1255,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         Py_DECREF(f);
         return call_feed_python(1, self, args, nargs, kwnames);
     }
-    rc = xb_fdec_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
+    rc = core_fdec_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     if (rc == XB_FEED_DONE) { /* the usual case: the list made at its size */
         out = feed_events(f->res);
         PyBuffer_Release(&view);
@@ -1298,7 +1277,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
             out = r;
             break;
         }
-        rc = xb_fdec_feed(f->loop, NULL, 0, opened, f->opt, f->res);
+        rc = core_fdec_feed(f->loop, NULL, 0, opened, f->opt, f->res);
     }
     PyBuffer_Release(&view);
     Py_DECREF(f);
@@ -1339,7 +1318,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         Py_DECREF(f);
         return call_feed_python(0, self, args, nargs, kwnames);
     }
-    rc = xb_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
+    rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     PyBuffer_Release(&view);
     if (rc == XB_FEED_DONE) {
         r = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
@@ -1358,7 +1337,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
             r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
             break;
         }
-        rc = xb_fenc_feed(f->loop, NULL, 0, opened, f->opt, f->res);
+        rc = core_fenc_feed(f->loop, NULL, 0, opened, f->opt, f->res);
         if (rc == XB_FEED_DONE) {
             r = join_frames(out, f->res);
             break;
@@ -1510,6 +1489,10 @@ static PyMethodDef module_methods[] = {
      "positional argument the method of codec, else python_function(*args, **kwargs)."},
     {"set_enabled", f_set_enabled, METH_O,
      "set_enabled(flag)\n--\n\nTake the C path (the C backend is selected) or always the Python methods."},
+    {"core_functions", f_core_functions, METH_VARARGS,
+     "core_functions(fenc_feed, fdec_feed, fdec_hold)\n--\n\n"
+     "The addresses of xb_fenc_feed, xb_fdec_feed and xb_fdec_hold in the cffi module, whose\n"
+     "loops and states Feed objects run (call once, before the first Feed)."},
     {"install_feed", f_install_feed, METH_VARARGS,
      "install_feed(cls, dir, python_method, event_type)\n--\n\n"
      "Replace cls.feed (dir 0: StreamEncoder, 1: StreamDecoder) by its C entry point, which\n"

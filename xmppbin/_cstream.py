@@ -46,15 +46,20 @@ assert lib.XB_FEED_DONE == 0
 # StreamEncoder.feed / StreamDecoder.feed are C methods that call the loops of
 # the feeders below directly (stream.py installs them), and these objects give
 # it their addresses and option structs. None: every feed goes through cffi.
-_Feed: Any
-try:
-    _Feed = importlib.import_module("._xmppbin_fast", __package__).Feed
-except ImportError:
-    _Feed = None
-
-
 def _addr(p) -> int:
     return int(ffi.cast("uintptr_t", p))
+
+
+_Feed: Any
+try:
+    _fast: Any = importlib.import_module("._xmppbin_fast", __package__)
+except ImportError:
+    _Feed = None
+else:
+    # the loops and states are this module's (cffi) objects, run by this module's code:
+    # the fast module calls these functions, not its own copy of the core
+    _fast.core_functions(*(_addr(ffi.addressof(lib, fn)) for fn in ("xb_fenc_feed", "xb_fdec_feed", "xb_fdec_hold")))
+    _Feed = _fast.Feed
 
 
 # The root start tag of a stream header the C coder has accepted (so well-formed):
