@@ -2948,6 +2948,10 @@ void xb_free(void *p)
 }
 
 /* ---- stream mode (spec 14.3) ------------------------------------------------- */
+/* a stream state keeps its decoder's buffers only while they total at most
+ * this (one state per connection: less than the per-thread decoder) */
+#define XB_STREAM_DEC_KEEP ((size_t)1 << 18)
+
 /* a decoder with the stream code set: its dictionary view */
 typedef struct {
     xb_dec d;
@@ -3079,7 +3083,7 @@ static void stream_learn_other(xb_dec *d, uint32_t sy)
 
 /* a copy of a generic start tag's key that lives with the stream state, its
  * strings followed by XB_STR_PAD zero bytes (as the decoder's strings) */
-static xb_key *stream_key_copy(const xb_key *k, void **mem)
+static xb_key *stream_key_copy(const xb_key *k, void **mem, size_t *size)
 {
     size_t n = sizeof(xb_key) + k->nitems * sizeof(xb_kitem) + k->name.n + XB_STR_PAD, i;
     char *m, *o;
@@ -3090,6 +3094,7 @@ static xb_key *stream_key_copy(const xb_key *k, void **mem)
     m = calloc(1, n);
     if (!m)
         return NULL;
+    *size = n;
     nk = (xb_key *)(void *)m;
     items = (xb_kitem *)(void *)(m + sizeof(xb_key));
     o = m + sizeof(xb_key) + k->nitems * sizeof(xb_kitem);
@@ -3126,10 +3131,11 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         const xb_key *k;
         unsigned inf = 0;
         void *mem = NULL;
+        size_t msize = 0;
         if (sy == XB_N_GENERIC) {
             const xb_key *ak = NULL;
             TRY(generic_start(d, &ak, &inf));
-            k = stream_key_copy(ak, &mem);
+            k = stream_key_copy(ak, &mem, &msize);
             if (!k)
                 return xb_dec_nomem(d);
         } else {
@@ -3148,6 +3154,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         memset(&s->cache[0], 0, sizeof(s->cache[0]));
         s->cache[0].dkey = k;
         s->cache[0].dmem = mem;
+        s->cache[0].dsize = msize;
         s->cache[0].dinfo = (uint16_t)inf;
         s->cache[0].ent.serial = serial = s->next_serial++;
         s->ncache = n + 1;
@@ -3275,11 +3282,17 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     if (rc == XB_OK)
         rc = result_copy(d, res);
     d->stream = NULL;
-    if (dec_footprint(d) > XB_CACHE_MAX_BYTES) { /* a large message's buffers are not kept */
+    if (dec_footprint(d) > XB_STREAM_DEC_KEEP) { /* a large message's buffers are not kept */
         dec_release(d);
         dec_init(d);
     }
     return rc;
+}
+
+size_t xb_stream_dec_footprint(const xb_stream *s)
+{
+    const xb_sdec *w = s->dec;
+    return w ? sizeof(*w) + dec_footprint(&w->d) : 0;
 }
 
 void xb_stream_dec_release(xb_stream *s)

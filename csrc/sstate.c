@@ -378,3 +378,22 @@ void xb_sstate_clear(xb_stream *s)
     s->style[5] = 0;
 }
 
+
+/* the bytes the state holds (capacities): the struct, the table (entries and
+ * its two string buffers), the recent values' copies, the shape keys (the
+ * encoder's serialized keys, the decoder's copies of generic keys) and the
+ * per-message arrays kept in the state */
+size_t xb_sstate_footprint(const xb_stream *s)
+{
+    size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
+               s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec), i, j;
+    if (s->recent) {
+        n += s->nvctx * sizeof(*s->recent);
+        for (i = 0; i < s->nvctx; i++)
+            for (j = 0; j < s->recent[i].n; j++)
+                n += s->recent[i].v[j].cap;
+    }
+    for (i = 0; i < s->ncache; i++)
+        n += s->cache[i].kcap + s->cache[i].dsize;
+    return n;
+}

@@ -10,7 +10,9 @@
  * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys, the
  * recent values by XB_RECENT per value context (each one a token or, when
  * inserted, a live table entry, so no larger than the budget); per message
- * buffers grow with the message and are reused.
+ * buffers grow with the message and are reused (the encoder's above 64 KiB
+ * released before the next message, the decoder's when they total more than
+ * 256 KiB). xb_stream_footprint counts all of it (capacities).
  */
 #ifndef XMPPBIN_XB_STREAM_H
 #define XMPPBIN_XB_STREAM_H
@@ -66,6 +68,7 @@ typedef struct {
     xb_pentry ent;
     const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
     void *dmem;
+    size_t dsize; /* bytes at dmem */
     uint16_t dinfo; /* its xb_shape_info bits */
 } xb_scache;
 
@@ -154,7 +157,11 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);
 void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
-/* the decoder's part (csrc/decode.c): its xb_dec released */
+/* the bytes of the state itself (xb_stream and what it owns, without the
+ * encoder's and the decoder's per-message buffers) */
+size_t xb_sstate_footprint(const xb_stream *s);
+/* the decoder's part (csrc/decode.c): its xb_dec released; the bytes it holds */
 void xb_stream_dec_release(xb_stream *s);
+size_t xb_stream_dec_footprint(const xb_stream *s);
 
 #endif

@@ -259,6 +259,12 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
                  xb_feed_result *res);
 /* Bytes held (an unfinished frame); *end: the stream offset after them. */
 size_t xb_fdec_held(const xb_fdec *d, uint64_t *end);
+/* The bytes a stream state holds (capacities of every allocation reachable
+   from it: the struct, the dynamic table's entries and string buffers, the
+   recent values, the shape keys, the prediction slots, and the buffers the
+   encoder and the decoder keep between messages). The feeders' (xb_fenc,
+   xb_fdec) frame and unit buffers are not included. */
+size_t xb_stream_footprint(const xb_stream *s);
 /* CDEF-END */
 
 #ifdef __cplusplus
