@@ -3132,6 +3132,8 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         unsigned inf = 0;
         void *mem = NULL;
         size_t msize = 0;
+        if (n == XB_SHAPE_CACHE && s->cache[n - 1].dmem) /* room to bury the evicted key */
+            RESERVE(s->dead, s->cap_dead, s->ndead + 1);
         if (sy == XB_N_GENERIC) {
             const xb_key *ak = NULL;
             TRY(generic_start(d, &ak, &inf));
@@ -3146,7 +3148,10 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
                              (unsigned long)d->opt->max_attributes);
         }
         if (n == XB_SHAPE_CACHE) {
-            free(s->cache[n - 1].dmem);
+            /* the evicted key's strings may be those of earlier start tags of
+               this message (their items, bindings, names): freed after it */
+            if (s->cache[n - 1].dmem)
+                s->dead[s->ndead++] = s->cache[n - 1].dmem;
             free(s->cache[n - 1].key);
             n--;
         }
@@ -3282,6 +3287,7 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     if (rc == XB_OK)
         rc = result_copy(d, res);
     d->stream = NULL;
+    xb_sstate_bury(s);
     if (dec_footprint(d) > XB_STREAM_DEC_KEEP) { /* a large message's buffers are not kept */
         dec_release(d);
         dec_init(d);

@@ -350,10 +350,18 @@ void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfi
     s->pslot_field = nfield;
 }
 
+/* free the decoder's shape keys evicted during the message */
+void xb_sstate_bury(xb_stream *s)
+{
+    while (s->ndead)
+        free(s->dead[--s->ndead]);
+}
+
 /* the state of a new stream (the buffers are kept) */
 void xb_sstate_clear(xb_stream *s)
 {
     size_t i, j;
+    xb_sstate_bury(s);
     xb_stab_clear(s);
     for (i = 0; i < XB_SHAPE_CACHE; i++) {
         free(s->cache[i].key);
@@ -386,7 +394,8 @@ void xb_sstate_clear(xb_stream *s)
 size_t xb_sstate_footprint(const xb_stream *s)
 {
     size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
-               s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec), i, j;
+               s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
+               s->cap_dead * sizeof(*s->dead), i, j;
     if (s->recent) {
         n += s->nvctx * sizeof(*s->recent);
         for (i = 0; i < s->nvctx; i++)

@@ -62,6 +62,7 @@ void xb_stream_free(xb_stream *s)
     free(s->kbuf);
     xb_stream_dec_release(s);
     free(s->dsec);
+    free(s->dead);
     free(s);
 }
 

@@ -118,6 +118,8 @@ struct xb_stream {
     void *dec;           /* its xb_dec, kept between messages */
     uint64_t *dsec;      /* the never-indexed ordinals of the message */
     size_t ndsec, cap_dsec;
+    void **dead;         /* shape keys (dmem) evicted during the message, freed after it */
+    size_t ndead, cap_dead;
 };
 
 /* the bytes of table entry e */
@@ -147,6 +149,7 @@ int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h);
 
 /* ---- csrc/sstate.c: the state, for the stream encoder and the decoder ---- */
 void xb_sstate_clear(xb_stream *s);
+void xb_sstate_bury(xb_stream *s);
 uint64_t xb_shash(const char *p, size_t n);
 void xb_stab_clear(xb_stream *s);
 long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);
