@@ -3132,8 +3132,9 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         unsigned inf = 0;
         void *mem = NULL;
         size_t msize = 0;
-        if (n == XB_SHAPE_CACHE && s->cache[n - 1].dmem) /* room to bury the evicted key */
-            RESERVE(s->dead, s->cap_dead, s->ndead + 1);
+        size_t c;
+        /* room to bury the keys evicted by count or by bytes */
+        RESERVE(s->dead, s->cap_dead, s->ndead + XB_SHAPE_CACHE + 1);
         if (sy == XB_N_GENERIC) {
             const xb_key *ak = NULL;
             TRY(generic_start(d, &ak, &inf));
@@ -3162,7 +3163,14 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         s->cache[0].dsize = msize;
         s->cache[0].dinfo = (uint16_t)inf;
         s->cache[0].ent.serial = serial = s->next_serial++;
+        s->cache[0].cost = (uint64_t)k->name.n + 32;
+        for (c = 0; c < k->nitems; c++)
+            s->cache[0].cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
         s->ncache = n + 1;
+        *key = k;
+        *info = inf;
+        if (xb_sbound_shapes(s))
+            return xb_dec_nomem(d);
     } else {
         size_t j = sy - XB_N_LOCAL;
         if (j >= n)
@@ -3171,12 +3179,12 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
         s->cache[0] = slot;
         serial = slot.ent.serial;
+        *key = slot.dkey;
+        *info = slot.dinfo;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     RESERVE(s->open, s->cap_open, s->nopen + 1);
     s->open[s->nopen++] = serial;
-    *key = s->cache[0].dkey;
-    *info = s->cache[0].dinfo;
     return 0;
 }
 

@@ -1547,9 +1547,16 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
         slot.kh = kh;
         memset(&slot.ent, 0, sizeof(slot.ent));
         slot.ent.serial = serial = s->next_serial++;
+        slot.cost = (uint64_t)ev->name.n + 32;
+        for (i = 0; i < ev->nitems; i++) {
+            const xb_eitem *it = &e->items[ev->first + i];
+            slot.cost += it->qname.n + (it->is_ns ? it->value.n : 0);
+        }
         memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
         s->cache[0] = slot;
         s->ncache = n + 1;
+        if (xb_sbound_shapes(s))
+            return -1;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     if (s->nopen + 1 > s->cap_open) {

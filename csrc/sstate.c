@@ -357,6 +357,30 @@ void xb_sstate_bury(xb_stream *s)
         free(s->dead[--s->ndead]);
 }
 
+/* After an insertion into the shape cache (spec 14.3): the oldest entries
+ * are evicted while the entries' costs exceed max(budget, 4096), the new one
+ * too if it alone does. The decoder's evicted keys are buried (freed after the
+ * message), in room it reserved (s->cap_dead >= s->ndead + XB_SHAPE_CACHE). */
+int xb_sbound_shapes(xb_stream *s)
+{
+    uint64_t total = 0, bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
+    size_t i;
+    for (i = 0; i < s->ncache; i++)
+        total += s->cache[i].cost;
+    while (total > bound) {
+        xb_scache *c = &s->cache[--s->ncache];
+        total -= c->cost;
+        if (c->dmem) {
+            if (s->ndead >= s->cap_dead)
+                return -1; /* not reserved: a bug, reported as out of memory */
+            s->dead[s->ndead++] = c->dmem;
+        }
+        free(c->key);
+        memset(c, 0, sizeof(*c));
+    }
+    return 0;
+}
+
 /* the state of a new stream (the buffers are kept) */
 void xb_sstate_clear(xb_stream *s)
 {

@@ -7,7 +7,8 @@
  * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
  *
  * Memory: the dynamic table is bounded by its budget (at most budget / 32
- * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys, the
+ * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys and
+ * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
  * recent values by XB_RECENT per value context (each one a token or, when
  * inserted, a live table entry, so no larger than the budget); per message
  * buffers grow with the message and are reused (the encoder's above 64 KiB
@@ -69,6 +70,7 @@ typedef struct {
     const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
     void *dmem;
     size_t dsize; /* bytes at dmem */
+    uint64_t cost; /* what it counts toward the cache's bound (xb_sbound_shapes) */
     uint16_t dinfo; /* its xb_shape_info bits */
 } xb_scache;
 
@@ -150,6 +152,9 @@ int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h);
 /* ---- csrc/sstate.c: the state, for the stream encoder and the decoder ---- */
 void xb_sstate_clear(xb_stream *s);
 void xb_sstate_bury(xb_stream *s);
+/* the shape cache's bytes are bounded by max(budget, XB_SHAPE_BYTES_MIN) (spec 14.3) */
+#define XB_SHAPE_BYTES_MIN 4096u
+int xb_sbound_shapes(xb_stream *s);
 uint64_t xb_shash(const char *p, size_t n);
 void xb_stab_clear(xb_stream *s);
 long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);

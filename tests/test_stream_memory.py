@@ -8,6 +8,7 @@ import os
 import pytest
 
 import xmppbin
+from xmppbin import model as M
 from xmppbin import stream
 
 SINGLE_BACKEND = True  # the C backend is selected explicitly (the reference has no footprint)
@@ -144,3 +145,76 @@ def test_shapes_evicted_inside_a_message_outlive_it(exact):
     assert out["c"] == out["python"]
     if exact:
         assert out["c"][1] == [HEADER, msg, msg]
+
+
+# ---- the shape cache's bytes are bounded by max(budget, 4096) (spec 14.3) ----
+def run_both(budget: int, data: bytes, exact: bool = True):
+    """Frames and decoded units of data with both backends (asserted equal), and
+    the reference encoder's and decoder's shape caches after it."""
+    out = {}
+    for name in ("c", "python"):
+        xmppbin._use_backend(name)
+        enc, dec = stream.StreamEncoder(exact=exact, table_size=budget), stream.StreamDecoder()
+        frames = enc.feed(data)
+        units = [ev.xml for ev in dec.feed(frames)]
+        out[name] = (frames, units)
+        if name == "python":
+            caches = (list(enc._s.state.cache), list(dec._s.state.cache))
+    assert out["c"] == out["python"]
+    if exact:
+        assert b"".join(out["c"][1]) == data
+    return out["c"][0], caches
+
+
+@pytest.mark.parametrize("budget", [0, 4096, 6000])
+def test_shape_bytes_limit_fits_and_one_more_evicts(budget):
+    """After <message><x a.../></message> the cache is [x, message, y, stream]:
+    the header's entry is evicted; with the rest costing exactly the bound y
+    stays (the last message codes it LOCAL), one byte more evicts y too (the
+    last message codes it GENERIC, which evicts x)."""
+    bound = max(budget, 4096)
+    y = b"<message><y b='1'/></message>"
+    costs = {"message": 32 + 7, "y": 32 + 1 + 1}
+
+    def data(n: int) -> bytes:
+        return HEADER + y + b"<message><x %s='1'/></message>" % (b"a" * n) + y
+
+    n = bound - costs["message"] - costs["y"] - (32 + 1)  # x's cost: 32 + len("x") + n
+    fits, (ecache, dcache) = run_both(budget, data(n))
+    assert ecache == dcache
+    assert [k[0] for k in ecache] == ["y", "message", "x"]  # the header's entry went, y stayed (LOCAL)
+    assert sum(M.shape_cost(k) for k in ecache) == bound
+    over, (ecache, dcache) = run_both(budget, data(n + 1))
+    assert ecache == dcache
+    # y was evicted by x; coming back as a new entry (GENERIC) it evicted x in turn
+    assert [k[0] for k in ecache] == ["y", "message"]
+    assert len(over) > len(fits) + 1
+
+
+def test_a_shape_larger_than_the_bound_empties_the_cache():
+    msg = b"<message><z %s='1'/></message>" % (b"q" * 5000)
+    frames, (ecache, dcache) = run_both(4096, HEADER + msg + msg + msg)
+    assert ecache == dcache == []
+    _, (ecache, _) = run_both(4096, HEADER + msg + b"<message/>")
+    assert [k[0] for k in ecache] == ["message"]
+
+
+def test_count_limit_still_applies():
+    inner = b"".join(b"<q%d/>" % i for i in range(40))
+    _, (ecache, dcache) = run_both(16384, HEADER + b"<message>" + inner + b"</message>")
+    assert len(ecache) == len(dcache) == M.SHAPE_CACHE
+
+
+def test_adversarial_shapes_keep_the_footprint_bounded():
+    """32 distinct start tags with 20 KB attribute names per message: the caches
+    keep at most max(budget, 4096) bytes of shapes, so once the message's own
+    buffers are released (next message) the footprint is back within 64 KiB of
+    an ordinary stream's (it held 32 x 20 KB of keys on each side before)."""
+    enc, dec = pair(table_size=4096)
+    run(enc, dec, HEADER + STANZA * 5)
+    e0, d0 = enc.footprint(), dec.footprint()
+    for r in range(3):
+        inner = b"".join(b"<t%d %s='v'/>" % (i, b"n" * 20000 + b"%d" % r) for i in range(32))
+        run(enc, dec, b"<message>" + inner + b"</message>")
+        run(enc, dec, STANZA)
+        assert enc.footprint() < e0 + (1 << 16) and dec.footprint() < d0 + (1 << 16), r
