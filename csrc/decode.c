@@ -2948,6 +2948,10 @@ void xb_free(void *p)
 }
 
 /* ---- stream mode (spec 14.3) ------------------------------------------------- */
+/* a stream state keeps its decoder's buffers only while they total at most
+ * this (one state per connection: less than the per-thread decoder) */
+#define XB_STREAM_DEC_KEEP ((size_t)1 << 18)
+
 /* a decoder with the stream code set: its dictionary view */
 typedef struct {
     xb_dec d;
@@ -3079,7 +3083,7 @@ static void stream_learn_other(xb_dec *d, uint32_t sy)
 
 /* a copy of a generic start tag's key that lives with the stream state, its
  * strings followed by XB_STR_PAD zero bytes (as the decoder's strings) */
-static xb_key *stream_key_copy(const xb_key *k, void **mem)
+static xb_key *stream_key_copy(const xb_key *k, void **mem, size_t *size)
 {
     size_t n = sizeof(xb_key) + k->nitems * sizeof(xb_kitem) + k->name.n + XB_STR_PAD, i;
     char *m, *o;
@@ -3090,6 +3094,7 @@ static xb_key *stream_key_copy(const xb_key *k, void **mem)
     m = calloc(1, n);
     if (!m)
         return NULL;
+    *size = n;
     nk = (xb_key *)(void *)m;
     items = (xb_kitem *)(void *)(m + sizeof(xb_key));
     o = m + sizeof(xb_key) + k->nitems * sizeof(xb_kitem);
@@ -3126,10 +3131,14 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         const xb_key *k;
         unsigned inf = 0;
         void *mem = NULL;
+        size_t msize = 0;
+        size_t c;
+        /* room to bury the keys evicted by count or by bytes */
+        RESERVE(s->dead, s->cap_dead, s->ndead + XB_SHAPE_CACHE + 1);
         if (sy == XB_N_GENERIC) {
             const xb_key *ak = NULL;
             TRY(generic_start(d, &ak, &inf));
-            k = stream_key_copy(ak, &mem);
+            k = stream_key_copy(ak, &mem, &msize);
             if (!k)
                 return xb_dec_nomem(d);
         } else {
@@ -3140,7 +3149,10 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
                              (unsigned long)d->opt->max_attributes);
         }
         if (n == XB_SHAPE_CACHE) {
-            free(s->cache[n - 1].dmem);
+            /* the evicted key's strings may be those of earlier start tags of
+               this message (their items, bindings, names): freed after it */
+            if (s->cache[n - 1].dmem)
+                s->dead[s->ndead++] = s->cache[n - 1].dmem;
             free(s->cache[n - 1].key);
             n--;
         }
@@ -3148,9 +3160,17 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         memset(&s->cache[0], 0, sizeof(s->cache[0]));
         s->cache[0].dkey = k;
         s->cache[0].dmem = mem;
+        s->cache[0].dsize = msize;
         s->cache[0].dinfo = (uint16_t)inf;
         s->cache[0].ent.serial = serial = s->next_serial++;
+        s->cache[0].cost = (uint64_t)k->name.n + 32;
+        for (c = 0; c < k->nitems; c++)
+            s->cache[0].cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
         s->ncache = n + 1;
+        *key = k;
+        *info = inf;
+        if (xb_sbound_shapes(s))
+            return xb_dec_nomem(d);
     } else {
         size_t j = sy - XB_N_LOCAL;
         if (j >= n)
@@ -3159,12 +3179,12 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
         s->cache[0] = slot;
         serial = slot.ent.serial;
+        *key = slot.dkey;
+        *info = slot.dinfo;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     RESERVE(s->open, s->cap_open, s->nopen + 1);
     s->open[s->nopen++] = serial;
-    *key = s->cache[0].dkey;
-    *info = s->cache[0].dinfo;
     return 0;
 }
 
@@ -3275,11 +3295,18 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     if (rc == XB_OK)
         rc = result_copy(d, res);
     d->stream = NULL;
-    if (dec_footprint(d) > XB_CACHE_MAX_BYTES) { /* a large message's buffers are not kept */
+    xb_sstate_bury(s);
+    if (dec_footprint(d) > XB_STREAM_DEC_KEEP) { /* a large message's buffers are not kept */
         dec_release(d);
         dec_init(d);
     }
     return rc;
+}
+
+size_t xb_stream_dec_footprint(const xb_stream *s)
+{
+    const xb_sdec *w = s->dec;
+    return w ? sizeof(*w) + dec_footprint(&w->d) : 0;
 }
 
 void xb_stream_dec_release(xb_stream *s)

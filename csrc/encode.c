@@ -1547,9 +1547,16 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
         slot.kh = kh;
         memset(&slot.ent, 0, sizeof(slot.ent));
         slot.ent.serial = serial = s->next_serial++;
+        slot.cost = (uint64_t)ev->name.n + 32;
+        for (i = 0; i < ev->nitems; i++) {
+            const xb_eitem *it = &e->items[ev->first + i];
+            slot.cost += it->qname.n + (it->is_ns ? it->value.n : 0);
+        }
         memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
         s->cache[0] = slot;
         s->ncache = n + 1;
+        if (xb_sbound_shapes(s))
+            return -1;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     if (s->nopen + 1 > s->cap_open) {
@@ -2451,16 +2458,20 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
  * doubled by the growth policy). */
 #define KEEP_BYTES ((size_t)1 << 20)
 #define TRIM_INPUT ((size_t)4096)
+/* A stream state's encoder (one per connection, thousands per server) keeps
+ * less: buffers above 64 KiB are released before the next message. */
+#define KEEP_STREAM ((size_t)1 << 16)
 #define TRIM(arr, cap)                                                                                     \
     do {                                                                                                   \
-        if ((cap) * sizeof(*(arr)) > KEEP_BYTES) {                                                         \
+        if ((cap) * sizeof(*(arr)) > keep) {                                                         \
             free(arr);                                                                                     \
             (arr) = NULL;                                                                                  \
             (cap) = 0;                                                                                     \
         }                                                                                                  \
     } while (0)
 
-static void trim(xb_encoder *e)
+/* keep: KEEP_BYTES, or KEEP_STREAM for a stream state's encoder */
+static void trim(xb_encoder *e, size_t keep)
 {
     TRIM(e->inbuf, e->cap_inbuf);
     TRIM(e->ev, e->cap_ev);
@@ -2469,7 +2480,7 @@ static void trim(xb_encoder *e)
     TRIM(e->binds, e->cap_binds);
     TRIM(e->open, e->cap_open);
     TRIM(e->dset, e->cap_dset);
-    if (e->cap_hist * sizeof(*e->hist) > KEEP_BYTES) {
+    if (e->cap_hist * sizeof(*e->hist) > keep) {
         free(e->hist);
         free(e->hhash);
         e->hist = NULL;
@@ -2481,7 +2492,7 @@ static void trim(xb_encoder *e)
     TRIM(e->nctx, e->cap_nctx);
     TRIM(e->names, e->cap_names);
     TRIM(e->out, e->cap_out);
-    if (e->cap_htab * sizeof(*e->htab) > KEEP_BYTES) {
+    if (e->cap_htab * sizeof(*e->htab) > keep) {
         free(e->htab);
         e->htab = NULL;
         e->cap_htab = 0;
@@ -2506,7 +2517,7 @@ static int begin(xb_encoder *e, const xb_encode_options *opt, xb_encode_result *
         return res->error;
     e->exact = opt->exact != 0;
     if (e->trim_n > TRIM_INPUT) {
-        trim(e);
+        trim(e, KEEP_BYTES);
         e->trim_n = 0;
     }
     e->out_n = 0;
@@ -2609,6 +2620,19 @@ xb_encoder *xb_encoder_new(void)
         return NULL;
     e = calloc(1, sizeof(*e));
     return e;
+}
+
+/* the bytes e holds: the context and the capacity of every buffer (kept
+ * between calls, each trimmed to at most KEEP_BYTES after a large input) */
+size_t xb_encoder_footprint(const xb_encoder *e)
+{
+    if (!e)
+        return 0;
+    return sizeof(*e) + e->cap_inbuf + e->cap_ev * sizeof(*e->ev) + e->cap_items * sizeof(*e->items) +
+           e->cap_arena + e->cap_binds * sizeof(*e->binds) + e->cap_open * sizeof(*e->open) +
+           e->cap_dset * sizeof(*e->dset) + e->cap_hist * (sizeof(*e->hist) + sizeof(*e->hhash)) +
+           e->cap_htab * sizeof(*e->htab) + e->cap_ws * sizeof(*e->ws) + e->cap_nctx * sizeof(*e->nctx) +
+           e->cap_names * sizeof(*e->names) + e->cap_out;
 }
 
 void xb_encoder_free(xb_encoder *e)
@@ -2739,6 +2763,15 @@ int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
     xb_encode_options o = *opt;
     int rc;
     o.exact = s->exact; /* the stream's mode */
+    if (e->trim_n > TRIM_INPUT) { /* before begin: its trim keeps more */
+        trim(e, KEEP_STREAM);
+        e->trim_n = 0;
+        if (s->kbuf_cap > KEEP_STREAM) {
+            free(s->kbuf);
+            s->kbuf = NULL;
+            s->kbuf_cap = 0;
+        }
+    }
     rc = begin(e, &o, res);
     if (!rc)
         rc = scan_input(e, xml, size);

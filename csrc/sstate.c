@@ -350,10 +350,42 @@ void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfi
     s->pslot_field = nfield;
 }
 
+/* free the decoder's shape keys evicted during the message */
+void xb_sstate_bury(xb_stream *s)
+{
+    while (s->ndead)
+        free(s->dead[--s->ndead]);
+}
+
+/* After an insertion into the shape cache (spec 14.3): the oldest entries
+ * are evicted while the entries' costs exceed max(budget, 4096), the new one
+ * too if it alone does. The decoder's evicted keys are buried (freed after the
+ * message), in room it reserved (s->cap_dead >= s->ndead + XB_SHAPE_CACHE). */
+int xb_sbound_shapes(xb_stream *s)
+{
+    uint64_t total = 0, bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
+    size_t i;
+    for (i = 0; i < s->ncache; i++)
+        total += s->cache[i].cost;
+    while (total > bound) {
+        xb_scache *c = &s->cache[--s->ncache];
+        total -= c->cost;
+        if (c->dmem) {
+            if (s->ndead >= s->cap_dead)
+                return -1; /* not reserved: a bug, reported as out of memory */
+            s->dead[s->ndead++] = c->dmem;
+        }
+        free(c->key);
+        memset(c, 0, sizeof(*c));
+    }
+    return 0;
+}
+
 /* the state of a new stream (the buffers are kept) */
 void xb_sstate_clear(xb_stream *s)
 {
     size_t i, j;
+    xb_sstate_bury(s);
     xb_stab_clear(s);
     for (i = 0; i < XB_SHAPE_CACHE; i++) {
         free(s->cache[i].key);
@@ -378,3 +410,23 @@ void xb_sstate_clear(xb_stream *s)
     s->style[5] = 0;
 }
 
+
+/* the bytes the state holds (capacities): the struct, the table (entries and
+ * its two string buffers), the recent values' copies, the shape keys (the
+ * encoder's serialized keys, the decoder's copies of generic keys) and the
+ * per-message arrays kept in the state */
+size_t xb_sstate_footprint(const xb_stream *s)
+{
+    size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
+               s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
+               s->cap_dead * sizeof(*s->dead), i, j;
+    if (s->recent) {
+        n += s->nvctx * sizeof(*s->recent);
+        for (i = 0; i < s->nvctx; i++)
+            for (j = 0; j < s->recent[i].n; j++)
+                n += s->recent[i].v[j].cap;
+    }
+    for (i = 0; i < s->ncache; i++)
+        n += s->cache[i].kcap + s->cache[i].dsize;
+    return n;
+}

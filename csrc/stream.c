@@ -62,7 +62,16 @@ void xb_stream_free(xb_stream *s)
     free(s->kbuf);
     xb_stream_dec_release(s);
     free(s->dsec);
+    free(s->dead);
     free(s);
+}
+
+/* the bytes the state holds: its own (table, recent values, shape cache,
+ * prediction), the encoder's scanner and coder buffers and the decoder's,
+ * all kept between messages; capacities, not lengths */
+size_t xb_stream_footprint(const xb_stream *s)
+{
+    return xb_sstate_footprint(s) + xb_encoder_footprint(s->enc) + xb_stream_dec_footprint(s);
 }
 
 /* the dynamic table, for tests and inspection: entry i, oldest first */

@@ -313,6 +313,8 @@ typedef struct {
 } xb_jid;
 
 struct xb_stream;
+/* csrc/encode.c: the bytes the encoder e holds (its context and buffers) */
+size_t xb_encoder_footprint(const xb_encoder *e);
 /* csrc/encode.c: xb_stream_encode (xmppbin.h) with the encoder e the state
  * s owns: scan xml, code it as a stream message body (spec 14.3) with the
  * state; the result points into e's output. Out of memory clears the state. */

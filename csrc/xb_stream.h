@@ -7,10 +7,13 @@
  * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
  *
  * Memory: the dynamic table is bounded by its budget (at most budget / 32
- * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys, the
+ * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys and
+ * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
  * recent values by XB_RECENT per value context (each one a token or, when
  * inserted, a live table entry, so no larger than the budget); per message
- * buffers grow with the message and are reused.
+ * buffers grow with the message and are reused (the encoder's above 64 KiB
+ * released before the next message, the decoder's when they total more than
+ * 256 KiB). xb_stream_footprint counts all of it (capacities).
  */
 #ifndef XMPPBIN_XB_STREAM_H
 #define XMPPBIN_XB_STREAM_H
@@ -66,6 +69,8 @@ typedef struct {
     xb_pentry ent;
     const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
     void *dmem;
+    size_t dsize; /* bytes at dmem */
+    uint64_t cost; /* what it counts toward the cache's bound (xb_sbound_shapes) */
     uint16_t dinfo; /* its xb_shape_info bits */
 } xb_scache;
 
@@ -115,6 +120,8 @@ struct xb_stream {
     void *dec;           /* its xb_dec, kept between messages */
     uint64_t *dsec;      /* the never-indexed ordinals of the message */
     size_t ndsec, cap_dsec;
+    void **dead;         /* shape keys (dmem) evicted during the message, freed after it */
+    size_t ndead, cap_dead;
 };
 
 /* the bytes of table entry e */
@@ -144,6 +151,10 @@ int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h);
 
 /* ---- csrc/sstate.c: the state, for the stream encoder and the decoder ---- */
 void xb_sstate_clear(xb_stream *s);
+void xb_sstate_bury(xb_stream *s);
+/* the shape cache's bytes are bounded by max(budget, XB_SHAPE_BYTES_MIN) (spec 14.3) */
+#define XB_SHAPE_BYTES_MIN 4096u
+int xb_sbound_shapes(xb_stream *s);
 uint64_t xb_shash(const char *p, size_t n);
 void xb_stab_clear(xb_stream *s);
 long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);
@@ -154,7 +165,11 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);
 void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
-/* the decoder's part (csrc/decode.c): its xb_dec released */
+/* the bytes of the state itself (xb_stream and what it owns, without the
+ * encoder's and the decoder's per-message buffers) */
+size_t xb_sstate_footprint(const xb_stream *s);
+/* the decoder's part (csrc/decode.c): its xb_dec released; the bytes it holds */
 void xb_stream_dec_release(xb_stream *s);
+size_t xb_stream_dec_footprint(const xb_stream *s);
 
 #endif

@@ -264,6 +264,12 @@ size_t xb_fdec_held(const xb_fdec *d, uint64_t *end);
    decode), 0 (not kept: call xb_fdec_feed), -1 (out of memory, not kept).
    xb_fdec_feed does this first itself. */
 int xb_fdec_hold(xb_fdec *d, const char *data, size_t size);
+/* The bytes a stream state holds (capacities of every allocation reachable
+   from it: the struct, the dynamic table's entries and string buffers, the
+   recent values, the shape keys, the prediction slots, and the buffers the
+   encoder and the decoder keep between messages). The feeders' (xb_fenc,
+   xb_fdec) frame and unit buffers are not included. */
+size_t xb_stream_footprint(const xb_stream *s);
 /* CDEF-END */
 
 #ifdef __cplusplus

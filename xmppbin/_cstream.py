@@ -147,6 +147,12 @@ class CStreamState:
         """The C feed loop of a StreamDecoder decoding with this state."""
         return DecodeFeeder(self, max_frame, make)
 
+    def footprint(self) -> int:
+        """Bytes the C state holds (xb_stream_footprint): capacities of its table,
+        recent values, shape cache, prediction slots and the encoder's and
+        decoder's buffers kept between messages."""
+        return int(lib.xb_stream_footprint(self._p))
+
     def table(self) -> list[str]:
         """The strings of the dynamic table, oldest first (as History.entries)."""
         n = ffi.new("size_t *")

@@ -467,7 +467,11 @@ class _Decoder:
                     key = cache.pop(i)
                 cache.insert(0, key)
                 if st is not None:
-                    ent = st.hit(s - M.N_LOCAL) if M.N_LOCAL <= s < M.N_SHAPE else st.enter(evicted is not None)
+                    if M.N_LOCAL <= s < M.N_SHAPE:
+                        ent = st.hit(s - M.N_LOCAL)
+                    else:
+                        ent = st.enter(evicted is not None)
+                        st.bound_shapes(cache)
                     setattr(pslot[0], pslot[1], ("S", ent.serial))
                     pslot = (ent, "first")
                     open_entries.append(ent)

@@ -76,6 +76,16 @@ class StreamState:
         self.ents.insert(0, e)
         return e
 
+    def bound_shapes(self, cache: list) -> None:
+        """After an insertion into the shape cache (spec 14.3): the oldest
+        entries are evicted while its bytes exceed max(budget, 4096); a shape
+        larger than that evicts itself too (the cache is left empty)."""
+        bound = max(self.hist.budget or 0, M.SHAPE_BYTES_MIN)
+        total = sum(M.shape_cost(k) for k in cache)
+        while total > bound:
+            total -= M.shape_cost(cache.pop())
+            del self.by_serial[self.ents.pop().serial]
+
     def prediction(self, slot: tuple[Entry | None, str] | None) -> tuple | None:
         """The live prediction of a slot (entry, field), or None (also for no slot)."""
         if slot is None:
@@ -406,6 +416,8 @@ class _Coder:
         cache.insert(0, key)
         if st is not None:
             ent = st.hit(i) if i >= 0 else st.enter(evicted is not None)
+            if i < 0:
+                st.bound_shapes(cache)
             self.learn(("S", ent.serial), (ent, "first"))
             self.open.append(ent)
         actx = self.d.attr_ctx

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 
 FORMAT_VERSION = 1
@@ -194,6 +195,24 @@ def jid_split(s: str):
 def is_ws_only(s: str) -> bool:
     """Whitespace-only text eligible for the indentation symbols (no CR)."""
     return bool(s) and not s.strip(" \t\n") and "\r" not in s
+
+
+#: stream mode (spec 14.3): the shape cache's bytes are bounded by max(budget, SHAPE_BYTES_MIN)
+SHAPE_BYTES_MIN = 4096
+
+
+@functools.lru_cache(maxsize=4096)
+def shape_cost(key: tuple) -> int:
+    """Bytes a shape cache entry counts in stream mode (spec 14.3): the UTF-8
+    lengths of the element qname, of every item's qname (``xmlns``,
+    ``xmlns:p`` for a namespace declaration) and of every declared URI, + 32."""
+    n = len(key[0].encode("utf-8")) + 32
+    for it in key[1:]:
+        if it[0] == "x":
+            n += (5 if it[1] == "" else 6 + len(it[1].encode("utf-8"))) + len(it[2].encode("utf-8"))
+        else:
+            n += len(it[1].encode("utf-8"))
+    return n
 
 
 def shape_key(name: str, items) -> tuple:

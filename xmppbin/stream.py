@@ -574,6 +574,14 @@ class StreamEncoder:
             self._failed = e
             raise
 
+    def footprint(self) -> int | None:
+        """Bytes held by the C stream state of this encoder (dynamic table,
+        recent values, shape cache and prediction, and the coder's buffers kept
+        between messages; capacities, spec 14.3 "Budget"), or None with the
+        pure-Python reference. The feed loop's unit and frame buffers are not
+        included."""
+        return None if self._c is None else self._c.footprint()
+
     def open(self, xml: bytes | str) -> bytes:
         """A stream header (optionally with its XML declaration): resets the state."""
         return self._guard(self._open, xml)
@@ -912,6 +920,13 @@ class StreamDecoder:
         for c in chunks:
             yield from self.feed(c)
         self.close()
+
+    def footprint(self) -> int | None:
+        """Bytes held by the C stream state of this decoder (as
+        StreamEncoder.footprint(): the state and the decoder's buffers kept
+        between messages, not the frame being read), or None with the
+        pure-Python reference."""
+        return None if self._c is None else self._c.footprint()
 
     def close(self) -> None:
         """The input ended: a partial frame is a TruncatedError."""
