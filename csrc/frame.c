@@ -17,22 +17,6 @@
 
 #define MAX_FRAME_HEADER 4
 
-static void reset_result(xb_feed_result *res)
-{
-    res->data = NULL;
-    res->size = 0;
-    res->events = NULL;
-    res->nevents = 0;
-    res->error = XB_OK;
-    res->limit = XB_LIMIT_NONE;
-    res->offset = 0;
-    res->message[0] = 0;
-    res->kind = 0;
-    res->unit = NULL;
-    res->unit_size = 0;
-    res->unit_offset = 0;
-    res->need = 0;
-}
 
 static int is_ws(unsigned c)
 {
@@ -161,7 +145,7 @@ static int text_frame(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off
 int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
                  xb_feed_result *res)
 {
-    reset_result(res);
+    xb_feed_reset(res);
     e->out.head = e->out.len = 0;
     xb_bytes_trim(&e->out, XB_FEED_KEEP);
     int rc = XB_FEED_DONE;
@@ -225,7 +209,7 @@ out:
 
 int xb_fenc_flush(xb_fenc *e, xb_feed_result *res)
 {
-    reset_result(res);
+    xb_feed_reset(res);
     e->out.head = e->out.len = 0;
     const unsigned char *u;
     size_t n = xb_split_held(&e->sp, &u);
@@ -313,7 +297,7 @@ int xb_fdec_hold(xb_fdec *d, const char *data, size_t size)
 int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb_decode_options *opt,
                  xb_feed_result *res)
 {
-    reset_result(res);
+    xb_feed_reset(res);
     int held = xb_fdec_hold(d, data, size);
     if (held) {
         if (held < 0) {

@@ -415,26 +415,10 @@ void xb_split_drop(xb_split *sp)
     sp->ws = 0;
 }
 
-static void reset_result(xb_feed_result *res)
-{
-    res->data = NULL;
-    res->size = 0;
-    res->events = NULL;
-    res->nevents = 0;
-    res->error = XB_OK;
-    res->limit = XB_LIMIT_NONE;
-    res->offset = 0;
-    res->message[0] = 0;
-    res->kind = 0;
-    res->unit = NULL;
-    res->unit_size = 0;
-    res->unit_offset = 0;
-    res->need = 0;
-}
 
 int xb_split_feed(xb_split *sp, const char *data, size_t size, xb_feed_result *res)
 {
-    reset_result(res);
+    xb_feed_reset(res);
     sp->ev_n = 0;
     if (xb_bytes_push(&sp->buf, data, size)) {
         xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, sp->base, "out of memory");
@@ -468,7 +452,7 @@ int xb_split_feed(xb_split *sp, const char *data, size_t size, xb_feed_result *r
 
 int xb_split_close(xb_split *sp, xb_feed_result *res)
 {
-    reset_result(res);
+    xb_feed_reset(res);
     const unsigned char *u;
     size_t n = xb_split_held(sp, &u);
     for (size_t i = 0; i < n; i++) {

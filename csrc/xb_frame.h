@@ -12,6 +12,24 @@
 
 #include "xmppbin.h"
 
+/* an empty result: no output, no error, no unit */
+static inline void xb_feed_reset(xb_feed_result *res)
+{
+    res->data = NULL;
+    res->size = 0;
+    res->events = NULL;
+    res->nevents = 0;
+    res->error = XB_OK;
+    res->limit = XB_LIMIT_NONE;
+    res->offset = 0;
+    res->message[0] = 0;
+    res->kind = 0;
+    res->unit = NULL;
+    res->unit_size = 0;
+    res->unit_offset = 0;
+    res->need = 0;
+}
+
 /* a growable byte buffer: live bytes p[head .. len) */
 typedef struct xb_bytes {
     unsigned char *p;

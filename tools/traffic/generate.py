@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -934,15 +933,7 @@ def main(argv: list[str] | None = None) -> int:
         print((args.out / "stats.txt").read_text(encoding="utf-8"))
         return 1 if (not rec.chunks or "scenario" in sc.results) else 0
     finally:
-        if prosody is not None:
-            try:
-                prosody.stop()
-            except Exception as exc:  # noqa: BLE001
-                log.error("stopping Prosody: %r", exc)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        rs.cleanup(prosody, tmp, args.keep)
 
 
 if __name__ == "__main__":

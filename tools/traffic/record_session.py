@@ -873,16 +873,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  not recorded: {k}: {v}")
         return 1 if (not rec.chunks or "scenario" in failed) else 0
     finally:
-        if prosody is not None:
-            try:
-                prosody.stop()
-            except Exception as exc:  # noqa: BLE001
-                log.error("stopping Prosody: %r", exc)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(prosody, tmp, args.keep)
 
+
+
+def cleanup(prosody, tmp, keep: bool) -> None:
+    """Stop Prosody (if it was started) and remove its directory unless asked to keep it."""
+    if prosody is not None:
+        try:
+            prosody.stop()
+        except Exception as exc:  # noqa: BLE001
+            log.error("stopping Prosody: %r", exc)
+    if keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     sys.exit(main())
