@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import platform
 import sys
 
 import pytest
@@ -40,6 +42,32 @@ def shared_records() -> list[dict]:
             pytest.fail(f"CI run without the shared corpus at {SHARED}")
         pytest.skip("../shared/corpus is not beside this checkout")
     return load(SHARED)
+
+
+def require(name: str):
+    """xmppbin's compiled module `name` (e.g. "_cstream"), for a test module that needs it.
+    Without the build the test module is skipped, except under CI, where the build is
+    required (the fast module on CPython only: PyPy has none)."""
+    try:
+        return importlib.import_module("xmppbin." + name)
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        fast = name == "_xmppbin_fast"
+        if os.environ.get("CI") and (not fast or platform.python_implementation() == "CPython"):
+            raise
+        what = "fast module" if fast else "C extension"
+        pytest.skip(f"{what} not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+
+
+def with_backend(name: str, fn):
+    """fn() with backend `name` active, the previous one restored after."""
+    import xmppbin
+
+    previous = xmppbin.backend
+    xmppbin._use_backend(name)
+    try:
+        return fn()
+    finally:
+        xmppbin._use_backend(previous)
 
 
 def available_backends() -> list[str]:

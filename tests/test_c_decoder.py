@@ -23,6 +23,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import require
 
 from xmppbin import decoder as pydecoder
 from xmppbin import encoder as pyencoder
@@ -35,12 +36,7 @@ from xmppbin.xmlscan import DEFAULT_CONTEXT, XML_NS, XMLNS_NS
 
 SINGLE_BACKEND = True  # compares the two implementations directly
 
-try:
-    from xmppbin import _cdecoder
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+_cdecoder = require("_cdecoder")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE = max(1, int(os.environ.get("XMPPBIN_DIFF_SCALE", "1")))

@@ -25,6 +25,7 @@ import random
 import threading
 
 import pytest
+from conftest import require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,12 +36,7 @@ from xmppbin.errors import LimitExceededError, XmppbinError
 from xmppbin.limits import DEFAULT_LIMITS, Limits
 from xmppbin.xmlscan import DEFAULT_CONTEXT, STREAM_NS, XML_NS, XMLNS_NS
 
-try:
-    from xmppbin import _cencoder
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+_cencoder = require("_cencoder")
 
 SINGLE_BACKEND = True  # differential: both implementations are called explicitly
 

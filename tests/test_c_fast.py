@@ -12,13 +12,12 @@ on CPython it is required.
 from __future__ import annotations
 
 import copy
-import os
 import pickle
-import platform
 import random
 import threading
 
 import pytest
+from conftest import require
 
 import xmppbin
 from xmppbin import decoder as pydecoder
@@ -29,12 +28,7 @@ from xmppbin.limits import DEFAULT_LIMITS, Limits
 
 SINGLE_BACKEND = True  # switches backends itself
 
-try:
-    from xmppbin import _xmppbin_fast  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI") and platform.python_implementation() == "CPython":
-        raise
-    pytest.skip(f"fast module not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+_xmppbin_fast = require("_xmppbin_fast")
 
 D = get_dictionary(1)
 

@@ -8,9 +8,8 @@ the C comparison runs on 200k references (a couple of seconds with the reference
 """
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import require
 
 from xmppbin import encoder as pyencoder
 from xmppbin.dictionary import get_dictionary
@@ -18,12 +17,8 @@ from xmppbin.errors import MalformedXMLError, RestrictedXMLEncodeError, XmppbinE
 from xmppbin.limits import Limits
 from xmppbin.xmlscan import text_error, unescape
 
-try:
-    from xmppbin import _cdecoder, _cencoder
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+_cdecoder = require("_cdecoder")
+_cencoder = require("_cencoder")
 
 SINGLE_BACKEND = True  # both implementations are called explicitly
 

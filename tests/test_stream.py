@@ -21,9 +21,10 @@ HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 
 
-def capture_streams() -> dict:
+def capture_streams(path: str = CAPTURE) -> dict:
+    """The TCP reads of each (conn, dir) of a capture (tools/traffic format)."""
     out: dict = {}
-    with open(CAPTURE, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         next(f)
         for line in f:
             c = json.loads(line)

@@ -2,36 +2,21 @@
 decoding (or identical errors) on the committed real session."""
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
+from conftest import require, with_backend
 from test_stream import STREAMS
 
-import xmppbin
 from xmppbin import stream
 from xmppbin.errors import XmppbinError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 
-try:
-    import xmppbin._xmppbin_c  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+require("_xmppbin_c")
 
 KEYS = sorted(STREAMS)
 TABLE_SIZES = (stream.DEFAULT_TABLE_SIZE, 0, 64, 4096)
-
-
-def _with_backend(name, fn):
-    previous = xmppbin.backend
-    xmppbin._use_backend(name)
-    try:
-        return fn()
-    finally:
-        xmppbin._use_backend(previous)
 
 
 def encode(name, chunks, **kw) -> bytes:
@@ -40,7 +25,7 @@ def encode(name, chunks, **kw) -> bytes:
         assert (enc._c is not None) == (name == "c")
         return b"".join(enc.feed(c) for c in chunks) + enc.flush()
 
-    return _with_backend(name, run)
+    return with_backend(name, run)
 
 
 def decode(name, frames: bytes, **kw):
@@ -56,7 +41,7 @@ def decode(name, frames: bytes, **kw):
             return (type(e), e.offset, getattr(e, "limit", None))
         return ("ok", evs)
 
-    return _with_backend(name, run)
+    return with_backend(name, run)
 
 
 @pytest.mark.parametrize("table_size", TABLE_SIZES)
@@ -167,7 +152,7 @@ def test_equal_shapes_in_several_cache_entries(exact):
         enc._s.state.cache = _NoHit(enc._s.state.cache)
         return head + b"".join(enc.element(u) for u in units)
 
-    frames = _with_backend("python", run)
+    frames = with_backend("python", run)
     c, py = decode("c", frames), decode("python", frames)
     assert c == py
     assert c[0] == "ok" and [ev.xml for ev in c[1][1:]] == units
@@ -266,7 +251,7 @@ def _encode_outcome(name, chunks, **kw):
             return (type(e), e.offset, getattr(e, "limit", None), b"".join(out))
         return b"".join(out)
 
-    return _with_backend(name, run)
+    return with_backend(name, run)
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])

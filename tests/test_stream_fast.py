@@ -13,17 +13,15 @@ on CPython it is required.
 from __future__ import annotations
 
 import array
-import base64
 import itertools
-import json
 import os
-import platform
 import random
 
 import pytest
+from conftest import require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_stream import HEADER, STREAMS
+from test_stream import HEADER, STREAMS, capture_streams
 from test_stream_contract import bad_streams, stanzas
 
 import xmppbin
@@ -32,12 +30,7 @@ from xmppbin.errors import XmppbinError
 
 SINGLE_BACKEND = True  # the C backend only: both paths use the C stream state
 
-try:
-    from xmppbin import _xmppbin_fast
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI") and platform.python_implementation() == "CPython":
-        raise
-    pytest.skip(f"fast module not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+_xmppbin_fast = require("_xmppbin_fast")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAFFIC = os.path.join(HERE, "data", "traffic-seed9001.jsonl")
@@ -51,18 +44,7 @@ def _c_backend():
     xmppbin._use_backend(previous)
 
 
-def traffic_streams() -> dict:
-    out: dict = {}
-    with open(TRAFFIC, encoding="utf-8") as f:
-        next(f)
-        for line in f:
-            r = json.loads(line)
-            data = r["data"].encode() if "data" in r else base64.b64decode(r["data_b64"])
-            out.setdefault((r["conn"], r["dir"]), []).append(data)
-    return out
-
-
-TRAFFIC_STREAMS = traffic_streams()
+TRAFFIC_STREAMS = capture_streams(TRAFFIC)
 
 
 def make(cls, fast: bool, **kw):

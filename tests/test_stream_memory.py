@@ -3,9 +3,8 @@ xb_stream_footprint): exact differences against hand-computed sizes, growth
 with a large unit and release after it, no growth on repeated traffic."""
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import require
 
 import xmppbin
 from xmppbin import model as M
@@ -13,12 +12,7 @@ from xmppbin import stream
 
 SINGLE_BACKEND = True  # the C backend is selected explicitly (the reference has no footprint)
 
-try:
-    import xmppbin._xmppbin_c  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+require("_xmppbin_c")
 
 HEADER = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
           b"to='capulet.example' version='1.0'>")

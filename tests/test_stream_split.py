@@ -4,10 +4,10 @@ events and errors for any chunking, on the committed capture and on
 hypothesis streams; and the feed loops stay in C for ordinary units."""
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
+from conftest import require, with_backend
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_stream import HEADER, STREAMS
@@ -18,23 +18,9 @@ from xmppbin.errors import XmppbinError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 
-try:
-    from xmppbin import _cstream
-except ImportError as exc:  # pragma: no cover - depends on the build
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"C extension not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+_cstream = require("_cstream")
 
 KEYS = sorted(STREAMS)
-
-
-def _with_backend(name, fn):
-    previous = xmppbin.backend
-    xmppbin._use_backend(name)
-    try:
-        return fn()
-    finally:
-        xmppbin._use_backend(previous)
 
 
 def pieces(data: bytes, cuts) -> list[bytes]:
@@ -75,7 +61,7 @@ def encode(name, chunks, **kw):
             return out + e.frames, (type(e), e.offset, getattr(e, "limit", None))
         return out, None
 
-    return _with_backend(name, run)
+    return with_backend(name, run)
 
 
 def decode(name, chunks, **kw):
@@ -91,7 +77,7 @@ def decode(name, chunks, **kw):
             return evs + e.events, (type(e), e.offset, getattr(e, "limit", None))
         return evs, None
 
-    return _with_backend(name, run)
+    return with_backend(name, run)
 
 
 # ---- the splitter ------------------------------------------------------------------
@@ -255,7 +241,7 @@ def test_c_feed_codes_ordinary_units_without_python(monkeypatch):
         assert calls == ["open", stream.FRAME_OPEN] and len(evs) == 99  # the last space may go on
         assert b"".join(e.xml for e in evs) == body[:-1]
 
-    _with_backend("c", run)
+    with_backend("c", run)
 
 
 HEADERS = [
