@@ -137,6 +137,18 @@ def capture_streams(path: str | os.PathLike) -> dict[tuple[int, str], list[bytes
     return out
 
 
+def stream_units(chunks: list[bytes]) -> list:
+    """The units (xmppbin.stream.StreamEvent) of one direction's reads, by the reference splitter."""
+    from xmppbin import stream
+
+    sp = stream.XmlSplitter()
+    out = []
+    for c in chunks:
+        out += sp.feed(c)
+    sp.close()
+    return out
+
+
 # --------------------------------------------------------------------------- infoset
 
 # one infoset oracle for tests and benchmarks: tests/infoset.py

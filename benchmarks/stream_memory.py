@@ -40,31 +40,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import _corpus as C  # noqa: E402
+
 import xmppbin  # noqa: E402
-from tools.traffic import split  # noqa: E402
 from xmppbin import stream as S  # noqa: E402
 
 DATA = HERE.parent / "tests" / "data"
 DEFAULT_SESSIONS = [DATA / "capture-session.jsonl", DATA / "traffic-seed9001.jsonl"]
 BUDGETS = (4096, 16384, 65536)
-
-
-def capture_streams(path: Path) -> dict[tuple[int, str], list[bytes]]:
-    """(connection, direction) -> that direction's TCP reads, in order."""
-    _, chunks = split.read_capture(path)
-    out: dict[tuple[int, str], list[bytes]] = {}
-    for c in chunks:
-        out.setdefault((c["conn"], c["dir"]), []).append(c["bytes"])
-    return out
-
-
-def units(chunks: list[bytes]) -> list[S.StreamEvent]:
-    sp = S.XmlSplitter()
-    out = []
-    for c in chunks:
-        out += sp.feed(c)
-    sp.close()
-    return out
 
 
 def measure_direction(evs: list[S.StreamEvent], budget: int) -> dict:
@@ -146,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     print(hdr)
     print("-" * len(hdr))
     for path in sessions:
-        streams = capture_streams(path)
-        dirs = {k: units(v) for k, v in sorted(streams.items())}
+        streams = C.capture_streams(path)
+        dirs = {k: C.stream_units(v) for k, v in sorted(streams.items())}
         if first is None:
             first = next(iter(dirs.values()))
         rows = {}

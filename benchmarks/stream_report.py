@@ -47,20 +47,6 @@ TARGET = 0.6  # stream mode / zlib sync-flush stream (issue 5)
 METHODS = ("stream-exact", "stream-default", "stateless-exact", "stateless-default", "zlib-6", "zlib-9")
 
 
-def load_streams(path: Path) -> dict[tuple[int, str], list[bytes]]:
-    """(connection, direction) -> the TCP reads of that direction, in order."""
-    return C.capture_streams(path)
-
-
-def units(chunks: list[bytes]) -> list[S.StreamEvent]:
-    sp = S.XmlSplitter()
-    out = []
-    for c in chunks:
-        out += sp.feed(c)
-    sp.close()
-    return out
-
-
 def stream_size(chunks: list[bytes], exact: bool) -> tuple[int, bool]:
     """Bytes of the stream-mode encoding, and whether it decoded back."""
     enc = S.StreamEncoder(exact=exact)
@@ -72,7 +58,7 @@ def stream_size(chunks: list[bytes], exact: bool) -> tuple[int, bool]:
     if exact:
         ok = b"".join(e.xml for e in back) == xml
     else:
-        want = units(chunks)
+        want = C.stream_units(chunks)
         ok = [e.kind for e in back] == [e.kind for e in want] and all(
             _same(a, b) for a, b in zip(back, want))
     return len(data), ok
@@ -106,11 +92,11 @@ def zlib_size(evs: list[S.StreamEvent], level: int) -> int:
 
 
 def measure(path: Path) -> dict:
-    streams = load_streams(path)
+    streams = C.capture_streams(path)
     rows = []
     ok = True
     for (conn, direction), chunks in sorted(streams.items()):
-        evs = units(chunks)
+        evs = C.stream_units(chunks)
         row = {"conn": conn, "dir": direction, "units": len(evs), "xml": sum(map(len, chunks))}
         for exact, name in ((True, "stream-exact"), (False, "stream-default")):
             row[name], good = stream_size(chunks, exact)
