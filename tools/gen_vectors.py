@@ -34,6 +34,8 @@ VALID = [
     ("message-chat", "Chat message with body and thread",
      "<message from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat' id='m1'>"
      "<body>Wherefore art thou, Romeo?</body><thread>e0ffe42b28561960c6b12b944a092794b9683a38</thread></message>", {}),
+    ("chat-multilingual", "Chat text in several scripts: the UTF-8 literal contexts of 8.1",
+     "<message to='romeo@montague.lit' type='chat'><body>Привет! שלום. مرحبا 你好 ไทย 😀👍</body></message>", {}),
     ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
     ("stream-features", "Stream features use the stream prefix from the context",
      "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
@@ -169,10 +171,10 @@ class Craft:
 
     def lit(self, ctx, data: bytes):
         self.value(ctx, M.V_LIT)
-        prev = -1
+        ctx = M.CC_FIRST
         for b in data + b"\0":
-            self.sym("char", 0 if prev < 0 else M.CHAR_CLASS[prev], b)
-            prev = b
+            self.sym("char", ctx, b)
+            ctx = M.CHAR_NEXT[ctx][b]
         return self
 
     def bits(self, v, n):
