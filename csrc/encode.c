@@ -833,10 +833,16 @@ static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, 
     /* two sums for more parallelism */
     for (; i + 2 <= n; i += 2) {
         uint8_t a = p[i], b = p[i + 1];
-        unsigned ca = xb_char_next[ctx][a];
+        unsigned ca;
         c0 += clen[ctx][a];
+        if ((a | b) < 0x80) { /* ASCII: the contexts depend on the bytes only, no chain */
+            ca = xb_char_next[0][a];
+            ctx = xb_char_next[0][b];
+        } else {
+            ca = xb_char_next[ctx][a];
+            ctx = xb_char_next[ca][b];
+        }
         c1 += clen[ca][b];
-        ctx = xb_char_next[ca][b];
     }
     if (i < n) {
         c0 += clen[ctx][p[i]];
@@ -992,10 +998,16 @@ static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_
     }
     for (; i + 2 <= s.n; i += 2) {
         const uint8_t b1 = b[i], b2 = b[i + 1];
-        const unsigned c = xb_char_next[ctx][b1];
+        unsigned c;
         c1 = cc[ctx * 256 + b1];
+        if ((b1 | b2) < 0x80) { /* ASCII: the contexts depend on the bytes only */
+            c = xb_char_next[0][b1];
+            ctx = xb_char_next[0][b2];
+        } else {
+            c = xb_char_next[ctx][b1];
+            ctx = xb_char_next[c][b2];
+        }
         c2 = cc[c * 256 + b2];
-        ctx = xb_char_next[c][b2];
         acc = (acc << (c1 & 31u)) | (c1 >> 5);
         acc = (acc << (c2 & 31u)) | (c2 >> 5);
         nacc += (c1 & 31u) + (c2 & 31u);
