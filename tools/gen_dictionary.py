@@ -8,15 +8,15 @@ held-out XEPs measure compactness honestly (benchmarks/size_report.py).
     python tools/gen_dictionary.py [--corpus ../shared/corpus] [--out spec] [--traffic STANZAS.jsonl]
     python tools/gen_tables.py          # then regenerate xmppbin/_dict_v1.py
 
-The committed spec/codes-v1.txt was made with the literal (char) tables also
-trained on generated traffic of seed 2 (never 9001, the held-out test capture),
-at the default --traffic-weight:
+The committed spec/codes-v1.txt was made with the code lengths also trained
+on generated traffic of seed 2 (never 9001, the held-out test capture), at the
+default --traffic-weight:
 
     python -m tools.traffic --seed 2 --size 5MB --out /tmp/traffic-2
     python tools/gen_dictionary.py --traffic /tmp/traffic-2/stanzas.jsonl
 
-Only the char tables see the traffic (TRAFFIC_TABLES); tokens, shapes and
-every other code stay trained on the XEP training split.
+The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
+shapes are chosen from the XEP training split alone.
 
 Deterministic: the same corpus gives byte-identical files.
 """
@@ -237,9 +237,9 @@ def make_dict(tok, lengths):
     )
 
 
-# Tables whose counts also come from generated traffic (--traffic): only the
-# literal byte codes; tokens, shapes and every other table stay XEP-trained.
-TRAFFIC_TABLES = ("char",)
+# Tables whose counts also come from generated traffic (--traffic): the code
+# lengths of every table; the token lists and shapes stay XEP-trained.
+TRAFFIC_TABLES: tuple[str, ...] = ("node", "prefix", "name", "aitem", "ns", "value", "char")
 
 
 def train_lengths(d: Dictionary, scans, traffic=()) -> dict:
@@ -259,13 +259,12 @@ TRAFFIC_WEIGHT = 0.1  # set by --traffic-weight
 
 
 def merge_counts(cw: CountWriter, tw: CountWriter) -> None:
-    """Add the traffic counts of TRAFFIC_TABLES to cw: in the contexts after
-    ASCII bytes (and of the first byte) scaled by TRAFFIC_WEIGHT, so that the
-    XEP statistics of ASCII text keep their weight (a count > 0 stays > 0); in
-    the UTF-8 contexts (8.1), which the XEP examples hardly reach, in full."""
+    """Add the traffic counts of TRAFFIC_TABLES to cw, scaled by TRAFFIC_WEIGHT
+    so that the XEP statistics keep their weight (a count > 0 stays > 0); in
+    the UTF-8 char contexts (8.1), which the XEP examples hardly reach, in full."""
     for key, cnt in tw.counts.items():
-        if key[0] in TRAFFIC_TABLES:
-            w = TRAFFIC_WEIGHT if key[1] < M.CC_SCRIPT else 1.0
+        if key[0] in TRAFFIC_TABLES or key[0].removeprefix(STREAM_SET) in TRAFFIC_TABLES:
+            w = TRAFFIC_WEIGHT if key[0] != "char" or key[1] < M.CC_SCRIPT else 1.0
             dst = cw.counts[key]
             for sym, c in cnt.items():
                 dst[sym] += max(1, int(c * w + 0.5))
@@ -339,18 +338,21 @@ def write_codes(path, lengths):
 
 
 def main():
-    global TRAFFIC_WEIGHT
+    global TRAFFIC_WEIGHT, TRAFFIC_TABLES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
     ap.add_argument("--out", default=os.path.join(ROOT, "spec"))
     ap.add_argument("--rounds", type=int, default=3, help="training rounds of the code lengths")
     ap.add_argument("--traffic", action="append", default=[],
-                    help="generated traffic records (tools/traffic/split.py --stanzas) to train the char "
-                         "tables on too; never the held-out seed 9001")
+                    help="generated traffic records (tools/traffic/split.py --stanzas) to train the code "
+                         "lengths on too; never the held-out seed 9001")
     ap.add_argument("--traffic-weight", type=float, default=TRAFFIC_WEIGHT,
                     help="weight of a traffic count against an XEP count")
+    ap.add_argument("--traffic-tables", default=",".join(TRAFFIC_TABLES),
+                    help="comma-separated tables whose counts include the traffic")
     args = ap.parse_args()
     TRAFFIC_WEIGHT = args.traffic_weight
+    TRAFFIC_TABLES = tuple(args.traffic_tables.split(","))
     recs = load_training(args.corpus)
     scans, groups = scan_all(recs)
     tscans, tgroups = [], []
