@@ -515,11 +515,90 @@ static inline uint64_t load64_be(const uint8_t *p)
            ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
 }
 
+static unsigned bitlen64(uint64_t x)
+{
+    unsigned n = 0;
+    while (x) {
+        n++;
+        x >>= 1;
+    }
+    return n;
+}
+
+/* A copy (spec 8.11) in a literal whose bytes so far are d->tmp.p[0 .. *n),
+ * the symbol XB_COPY just read: its length and distance, then the bytes
+ * appended to d->tmp (which may move), *cls and *acc updated over them. The
+ * window is d->win, then the literal's bytes so far. */
+static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls, unsigned *acc)
+{
+    uint32_t g = 0;
+    uint64_t x = 0, len, w, dist, src, k;
+    size_t wn = d->win.n, at = *n;
+    const char *win = d->win.p;
+    char *t;
+    unsigned c = *cls, a = 0;
+    if (secret)
+        return FAIL(d, "never-indexed value coded with a copy");
+    TRY(read_gamma(d, &g));
+    len = (uint64_t)g + XB_COPY_MIN - 1;
+    w = (uint64_t)wn + at;
+    if (w == 0)
+        return FAIL(d, "copy before any literal byte");
+    TRY(read_bits64(d, bitlen64(w - 1), &x));
+    dist = x + 1;
+    if (dist > w)
+        return FAIL(d, "copy from %llu bytes back in a window of %llu", (unsigned long long)dist,
+                    (unsigned long long)w);
+    if (at + len > d->opt->max_string)
+        return too_long(d);
+    d->tmp.n = at;
+    if (buf_reserve(&d->tmp, (size_t)len + 2))
+        return xb_dec_nomem(d);
+    t = d->tmp.p;
+    src = w - dist;
+    k = 0;
+    if (src < wn) { /* from the literals before this one */
+        size_t m = (size_t)(wn - src < len ? wn - src : len);
+        memcpy(t + at, win + src, m);
+        k = m;
+        src = wn;
+    }
+    src -= wn; /* then from this literal, the copy may overlap its own bytes */
+    if (k < len) {
+        if (at + k - src >= len - k) {
+            memcpy(t + at + k, t + src, (size_t)(len - k));
+        } else {
+            for (; k < len; k++)
+                t[at + k] = t[src++];
+        }
+    }
+    for (k = 0; k < len; k++) {
+        unsigned b = (unsigned char)t[at + k];
+        a |= b >= 0x80 || xb_byte_class(b) >= 10 ? 1u : 0u;
+        c = xb_char_next[c][b];
+    }
+    if (a)
+        *acc |= XB_CP_ODD;
+    *cls = c;
+    *n = at + (size_t)len;
+    return 0;
+}
+
+/* Append a literal's bytes to the copy window (spec 8.11). */
+static int window_add(xb_dec *d, const char *p, size_t n)
+{
+    if (buf_reserve(&d->win, n ? n : 1))
+        return xb_dec_nomem(d);
+    memcpy(d->win.p + d->win.n, p, n);
+    d->win.n += n;
+    return 0;
+}
+
 /* LIT: bytes in the char table up to the terminator 0, each coded in the
  * context the bytes before it lead to (xb_char_next); mostly two at a time with
  * dict->char_pairs, else (a long code, near the end of the message or of
  * max_string) one at a time, with the checks in the reference's order. */
-static int read_literal(xb_dec *d, xb_str *out)
+static int read_literal(xb_dec *d, int secret, xb_str *out)
 {
     const uint32_t(*cpair)[1u << XB_LUT_BITS] = d->dict->char_pairs;
     const xb_hcode *cc = d->dict->codes[XB_T_CHAR];
@@ -595,6 +674,16 @@ static int read_literal(xb_dec *d, xb_str *out)
         }
         if (b == 0)
             goto done;
+        if (b == XB_COPY) {
+            d->pos = end - (uint64_t)left;
+            TRY(read_copy(d, secret, &n, &cls, &acc));
+            left = (int64_t)(end - d->pos);
+            t = d->tmp.p;
+            cap = d->tmp.cap;
+            lim = cap < max_string ? cap : max_string;
+            LIT_LOAD();
+            continue;
+        }
         acc |= xb_byte_class(b) >= 10 ? XB_CP_ODD : 0;
         cls = xb_char_next[cls][b];
         if (n >= max_string) {
@@ -629,6 +718,8 @@ done:
     } else {
         d->vclean = 1; /* [a-zA-Z0-9 ./:_@-] only */
     }
+    if (!secret)
+        TRY(window_add(d, t, n));
     p = arena_alloc(d, n, 1);
     if (!p)
         return xb_dec_nomem(d);
@@ -880,7 +971,7 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
     /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
     case XB_V_LIT:
-        TRY(read_literal(d, &r));
+        TRY(read_literal(d, secret, &r));
         break;
     case XB_V_EXTEND:
         if (st && secret)
@@ -2652,6 +2743,7 @@ static void dec_release(xb_dec *d)
     free(d->oc);
     free(d->tmp.p);
     free(d->utmp.p);
+    free(d->win.p);
     if (!d->out_lent) /* else it is the caller's (xb_free frees it) */
         free(d->out.p);
     free(d->in.p);
@@ -2678,7 +2770,7 @@ static void dec_reset(xb_dec *d)
         c->used = 0;
     }
     memset(d, 0, DEC_MESSAGE_STATE);
-    d->tmp.n = d->utmp.n = d->out.n = 0;
+    d->tmp.n = d->utmp.n = d->out.n = d->win.n = 0;
 }
 
 /* Bytes held by d's allocations (roughly). */
@@ -3001,6 +3093,11 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         TRY(read_sym(d, &cc[ctx], &b));
         if (b == 0)
             break;
+        if (b == XB_COPY) {
+            unsigned acc = 0;
+            TRY(read_copy(d, 0, &len, &ctx, &acc));
+            continue;
+        }
         if (len + 1 > d->tmp.cap) {
             d->tmp.n = len;
             if (buf_reserve(&d->tmp, 16))
@@ -3016,6 +3113,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         return FAIL(d, "string is not valid UTF-8");
     if (chk == 2)
         return FAIL(d, "string contains a character not allowed in XML");
+    TRY(window_add(d, d->tmp.p, len));
     return stream_copy(d, d->tmp.p, len, out);
 }
 

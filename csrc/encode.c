@@ -812,6 +812,7 @@ typedef struct {
     uint64_t h;
     int tok;  /* token index, -1 if none */
     int have; /* ch is the part's packed form (it was not in the history) */
+    size_t win_n; /* the window's length then (a LIT's cost depends on it) */
     packed ch;
 } partinfo;
 
@@ -851,10 +852,164 @@ static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, 
     return c0 + c1 + clen[ctx][0];
 }
 
-/* the cost of s as a literal */
-static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
+/* ---- in-message copies of literal bytes (spec 8.11) ---- */
+struct xb_copy {
+    size_t at, len; /* bytes at .. at + len of the literal */
+    uint64_t dist;
+};
+
+#define WHASH_BITS 14
+
+static inline uint32_t whash(const uint8_t *p)
 {
-    return LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
+    return (xb_load32((const char *)p) * 2654435761u) >> (32 - WHASH_BITS);
+}
+
+/* a new message: an empty window */
+static void win_reset(xb_encoder *e)
+{
+    e->wbase += e->win_n + 1;
+    e->win_n = 0;
+}
+
+/* room for a literal of n bytes after the window; -1 (e->oom) if out of memory */
+static int win_reserve(xb_encoder *e, size_t n)
+{
+    size_t need = e->win_n + n + 8;
+    void *p;
+    if (need > e->cap_win) {
+        p = xb_grow(e->win, &e->cap_win, need, 1);
+        if (!p)
+            goto oom;
+        e->win = p;
+    }
+    if (need > e->cap_wprev) {
+        p = xb_grow(e->wprev, &e->cap_wprev, need, sizeof(uint64_t));
+        if (!p)
+            goto oom;
+        e->wprev = p;
+    }
+    if (!e->whead) {
+        e->whead = calloc((size_t)1 << WHASH_BITS, sizeof(uint64_t));
+        if (!e->whead)
+            goto oom;
+    }
+    return 0;
+oom:
+    e->oom = 1;
+    return -1;
+}
+
+static inline void win_insert(xb_encoder *e, size_t q)
+{
+    uint32_t h = whash(e->win + q);
+    e->wprev[q] = e->whead[h];
+    e->whead[h] = e->wbase + q;
+}
+
+/* the greedy parse of bs[start .. n) (encoder._Coder._parse): the bits of
+ * its bytes, copies and terminator in the char table clen from context ctx;
+ * with rec, the copies in e->cps[0 .. *ncp). The window is win[0 .. win_n),
+ * then bs; positions after win_n - 3 are indexed for this call only. */
+static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
+                          unsigned ctx, int secret, int rec, size_t *ncp)
+{
+    size_t wn = e->win_n, q, q0, i, nc = 0;
+    uint64_t cost = 0;
+    const uint8_t *buf;
+    if (ncp)
+        *ncp = 0;
+    if (secret || n - start < XB_COPY_MIN || win_reserve(e, n))
+        return chars_cost(clen, bs + start, n - start, ctx);
+    memcpy(e->win + wn, bs, n);
+    buf = e->win;
+    q0 = q = wn >= XB_COPY_MIN - 1 ? wn - (XB_COPY_MIN - 1) : 0;
+    i = start;
+    while (i < n) {
+        size_t best_len = 0, best_p = 0;
+        if (i + XB_COPY_MIN <= n) {
+            size_t pos = wn + i;
+            uint32_t key;
+            uint64_t pa;
+            unsigned seen = 0;
+            while (q + XB_COPY_MIN <= pos)
+                win_insert(e, q++);
+            key = xb_load32((const char *)buf + pos);
+            for (pa = e->whead[whash(buf + pos)]; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
+                size_t pl = (size_t)(pa - e->wbase), L;
+                if (xb_load32((const char *)buf + pl) != key)
+                    continue;
+                L = XB_COPY_MIN;
+                while (i + L < n && buf[pl + L] == bs[i + L])
+                    L++;
+                if (L > best_len) {
+                    best_len = L;
+                    best_p = pl;
+                }
+                if (++seen == XB_COPY_CANDIDATES)
+                    break;
+            }
+        }
+        if (best_len) {
+            uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
+            unsigned c2 = ctx;
+            size_t j;
+            for (j = i; j < i + best_len; j++) {
+                lit += clen[c2][bs[j]];
+                c2 = xb_char_next[c2][bs[j]];
+            }
+            cpy = clen[ctx][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
+            if (cpy < lit) {
+                if (rec) {
+                    if (nc >= e->cap_cps) {
+                        void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
+                        if (!p) {
+                            e->oom = 1;
+                            break;
+                        }
+                        e->cps = p;
+                    }
+                    e->cps[nc].at = i;
+                    e->cps[nc].len = best_len;
+                    e->cps[nc].dist = w - best_p;
+                }
+                nc++;
+                cost += cpy;
+                i += best_len;
+                ctx = c2;
+                continue;
+            }
+        }
+        cost += clen[ctx][bs[i]];
+        ctx = xb_char_next[ctx][bs[i]];
+        i++;
+    }
+    while (q > q0) { /* unindex this call's positions, newest first */
+        q--;
+        e->whead[whash(buf + q)] = e->wprev[q];
+    }
+    if (ncp)
+        *ncp = nc;
+    return cost + clen[ctx][0];
+}
+
+/* the literal's bytes join the window (not those of a never-indexed value) */
+static void win_add(xb_encoder *e, const uint8_t *bs, size_t n)
+{
+    size_t wn = e->win_n, q;
+    if (win_reserve(e, n))
+        return;
+    memcpy(e->win + wn, bs, n);
+    e->win_n = wn + n;
+    for (q = wn >= XB_COPY_MIN - 1 ? wn - (XB_COPY_MIN - 1) : 0; q + XB_COPY_MIN <= e->win_n; q++)
+        win_insert(e, q);
+}
+
+/* the cost of s as a literal */
+static inline uint64_t lit_cost(xb_encoder *e, xb_str s, const uint32_t *code)
+{
+    return LEN(code, XB_V_LIT) +
+           lit_parse(e, (const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0, 0, 0, 0, NULL);
 }
 
 #define NO_FORM (-1)
@@ -904,14 +1059,14 @@ static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned
 
 /* LIT or the packed form in *ch, whichever is cheaper (LIT on ties); with
  * need_cost, ch->cost is the exact cost, else it may be unset for LIT */
-static void lit_or(xb_str s, const uint32_t *code, packed *ch, int need_cost)
+static void lit_or(xb_encoder *e, xb_str s, const uint32_t *code, packed *ch, int need_cost)
 {
     uint64_t lc;
     if (ch->sym == NO_FORM && !need_cost) {
         ch->sym = XB_V_LIT; /* nothing else: no need to price it */
         return;
     }
-    lc = lit_cost(s, code);
+    lc = lit_cost(e, s, code);
     if (lc <= ch->cost) {
         ch->sym = XB_V_LIT;
         ch->cost = lc;
@@ -941,8 +1096,9 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
         return LEN(code, XB_V_TOKEN + pi->tok);
     value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
     packed_forms(s, code, fall, fany, &pi->ch);
-    lit_or(s, code, &pi->ch, 1);
+    lit_or(e, s, code, &pi->ch, 1);
     pi->have = 1;
+    pi->win_n = e->win_n;
     return pi->ch.cost;
 }
 
@@ -970,13 +1126,13 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
             }
         }
     }
-    lit_or(s, code, &ch->p, 0);
+    lit_or(e, s, code, &ch->p, 0);
 }
 
 /* the bytes p[0 .. n) with the char codes cc (at most 24 bits each), one code
  * per byte in the context the bytes before lead to (ctx for the first),
  * then the terminator */
-static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_t n, unsigned ctx)
+static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_t n, unsigned ctx, int term)
 {
     const xb_str s = {(const char *)b, n};
     /* codes have at most 24 bits (enc_init checks): 3 bytes per input byte and
@@ -986,8 +1142,8 @@ static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_
     uint64_t acc = e->acc;
     uint32_t c1, c2;
     size_t i = 0;
-    if (!o)
-        return;
+    if (!o || (!n && !term))
+        return ctx;
     /* whole bytes out first: then fewer than 8 bits are pending, so two codes
        fit in acc; each step writes the pending bits as 8 bytes and keeps the
        whole ones */
@@ -1021,20 +1177,49 @@ static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_
         acc = (acc << (c1 & 31u)) | (c1 >> 5);
         nacc += c1 & 31u;
     }
-    c1 = cc[ctx * 256]; /* the terminator */
-    acc = (acc << (c1 & 31u)) | (c1 >> 5);
-    nacc += c1 & 31u;
-    store_be64(o, acc << (64 - nacc));
-    o += nacc >> 3;
+    if (term) {
+        c1 = cc[ctx * 256]; /* the terminator */
+        acc = (acc << (c1 & 31u)) | (c1 >> 5);
+        nacc += c1 & 31u;
+    }
+    if (nacc) { /* (0 only without the terminator, after whole bytes) */
+        store_be64(o, acc << (64 - nacc));
+        o += nacc >> 3;
+    }
     e->out_n += (size_t)(o - o0);
     e->acc = acc;
     e->nacc = nacc & 7;
+    return ctx;
+}
+
+/* the bytes bs[start .. n) of a literal (or an EXTEND's suffix) from context
+ * ctx, with the copies of the greedy parse (spec 8.11), and the terminator;
+ * then, unless never-indexed, the literal joins the window */
+static void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs, size_t n,
+                    size_t start, unsigned ctx, int secret)
+{
+    size_t nc = 0, k, i = start, j;
+    if (!secret && n - start >= XB_COPY_MIN)
+        lit_parse(e, clen, bs, n, start, ctx, 0, 1, &nc);
+    for (k = 0; k < nc; k++) {
+        const struct xb_copy *c = &e->cps[k];
+        ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
+        sym(e, cc + (size_t)ctx * 256, XB_COPY);
+        gamma_code(e, c->len - XB_COPY_MIN + 1);
+        put64(e, c->dist - 1, bitlen((uint64_t)e->win_n + c->at - 1));
+        for (j = c->at; j < c->at + c->len; j++)
+            ctx = xb_char_next[ctx][bs[j]];
+        i = c->at + c->len;
+    }
+    put_chars(e, cc, bs + i, n - i, ctx, 1);
+    if (!secret)
+        win_add(e, bs, n);
 }
 
 /* the bytes of s as a literal */
 static inline void put_literal(xb_encoder *e, xb_str s)
 {
-    put_chars(e, tcodes[XB_T_CHAR], (const uint8_t *)s.p, s.n, 0);
+    put_lit(e, tcodes[XB_T_CHAR], (const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0, 0, 0);
 }
 
 static const uint8_t HEXVAL[256] = {
@@ -1089,7 +1274,7 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     const uint32_t *code = VCODE(vctx);
     vchoice ch;
     const packed *pk;
-    if (pi && pi->have) {
+    if (pi && pi->have && pi->win_n == e->win_n) {
         pk = &pi->ch;
     } else {
         choose(e, s, vctx, &ch);
@@ -1294,8 +1479,9 @@ static uint64_t sest(xb_encoder *e, xb_str v, unsigned vctx, int secret)
 }
 
 /* _extend: the cheapest EXTEND (cost without the symbol); 0 if none */
-static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t *cost, unsigned *bk, unsigned *bL)
+static int sextend(xb_encoder *e, xb_str v, unsigned vctx, uint64_t *cost, unsigned *bk, unsigned *bL)
 {
+    const xb_stream *s = e->st;
     const xb_recent *r = &s->recent[vctx];
     const uint8_t *sb = (const uint8_t *)v.p;
     size_t n = v.n, k;
@@ -1313,7 +1499,7 @@ static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t *cost, 
             L--;
         if (!L)
             continue;
-        c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, xb_char_ctx_after(sb, L));
+        c = 3 + gamma_length(L) + lit_parse(e, xb_sclen, sb, n, L, xb_char_ctx_after(sb, L), 0, 0, NULL);
         if (!found || c < *cost) {
             *cost = c;
             *bk = (unsigned)k;
@@ -1333,7 +1519,7 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     uint64_t lc;
     value_flags((const uint8_t *)v.p, v.n, &fall, &fany);
     packed_forms(v, code, fall, fany, &ch->p);
-    lc = LEN(code, XB_V_LIT) + chars_cost(xb_sclen, (const uint8_t *)v.p, v.n, 0);
+    lc = LEN(code, XB_V_LIT) + lit_parse(e, xb_sclen, (const uint8_t *)v.p, v.n, 0, 0, secret, 0, NULL);
     if (lc <= ch->p.cost) {
         ch->p.sym = XB_V_LIT;
         ch->p.cost = lc;
@@ -1358,7 +1544,7 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     if (recall && !secret) {
         uint64_t xc = 0;
         unsigned xk = 0, xL = 0;
-        if (sextend(e->st, v, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->p.cost) {
+        if (sextend(e, v, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->p.cost) {
             ch->p.sym = XB_V_EXTEND;
             ch->p.cost = LEN(code, XB_V_EXTEND) + xc;
             ch->k = xk;
@@ -1387,12 +1573,12 @@ static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secr
     schoose(e, v, vctx, secret, recall, &ch);
     sym(e, code, (uint32_t)ch.p.sym);
     if (ch.p.sym == XB_V_LIT) {
-        put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p, v.n, 0);
+        put_lit(e, xb_scode[XB_T_CHAR], xb_sclen, (const uint8_t *)v.p, v.n, 0, 0, secret);
     } else if (ch.p.sym == XB_V_EXTEND) {
         put(e, ch.k, 3);
         gamma_code(e, ch.L);
-        put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p + ch.L, v.n - ch.L,
-                  xb_char_ctx_after((const uint8_t *)v.p, ch.L));
+        put_lit(e, xb_scode[XB_T_CHAR], xb_sclen, (const uint8_t *)v.p, v.n, ch.L,
+                xb_char_ctx_after((const uint8_t *)v.p, ch.L), 0);
     } else if (ch.p.sym <= XB_V_B64) { /* INT, UUID, HEX, B64 */
         put_packed(e, v, &ch.p);
     } else { /* JID */
@@ -2448,6 +2634,7 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
     e->codes = tcodes;
     e->nsyms = tnsym;
     hist_reset(e);
+    win_reset(e);
     if (!e->cap_htab && hist_grow(e)) /* the index is never empty */
         return xb_enc_nomem(e);
     rc = encode_events(e, 0);
@@ -2660,6 +2847,10 @@ void xb_encoder_free(xb_encoder *e)
     free(e->hist);
     free(e->hhash);
     free(e->htab);
+    free(e->win);
+    free(e->wprev);
+    free(e->whead);
+    free(e->cps);
     free(e->ws);
     free(e->nctx);
     free(e->names);
@@ -2758,6 +2949,7 @@ static int stream_body(xb_encoder *e, xb_stream *s)
     e->acc = 0;
     e->nacc = 0;
     e->oom = 0;
+    win_reset(e);
     if (e->cap_out < 64)
         out_grow(e, 64);
     rc = e->oom ? -1 : encode_events(e, 1);

@@ -138,6 +138,7 @@ typedef struct {
     uint16_t cache_info[XB_SHAPE_CACHE];
     /* the n of these three is per message too (dec_reset) */
     xb_buf tmp;  /* literal bytes */
+    xb_buf win;  /* the message's literal bytes so far: the copy window (spec 8.11) */
     xb_buf utmp; /* unescape output */
     xb_buf out;
     xb_buf in; /* the padded copy of the message */

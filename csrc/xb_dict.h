@@ -93,6 +93,11 @@ typedef struct {
 #define XB_RECENT 8
 #define XB_V_EXTEND (XB_V_RECENT + XB_RECENT)
 #define XB_V_TOKEN (XB_V_EXTEND + 1)
+/* in-message copies of literal bytes (spec 8.11): char symbol XB_COPY, then
+ * GAMMA(len - XB_COPY_MIN + 1) and distance - 1 in bl(window - 1) bits */
+#define XB_COPY 1
+#define XB_COPY_MIN 4
+#define XB_COPY_CANDIDATES 16
 
 #define XB_VC_OTHER_ATTR 0
 #define XB_VC_OTHER_TEXT 1

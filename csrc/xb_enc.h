@@ -133,6 +133,16 @@ struct xb_encoder {
     xb_ename *names; /* open elements */
     size_t cap_names;
 
+    /* ---- the copy window: the message's literal bytes so far (spec 8.11) ---- */
+    uint8_t *win; /* the window, then (while a literal is parsed) the literal */
+    size_t win_n, cap_win;
+    uint64_t *wprev; /* per window position: the previous one with the same hash */
+    size_t cap_wprev;
+    uint64_t *whead; /* per hash: the newest position; positions are absolute, */
+    uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
+    struct xb_copy *cps; /* the copies of the literal being written */
+    size_t cap_cps;
+
     /* ---- output (bit writer) ---- */
     uint8_t *out;
     size_t out_n, cap_out;

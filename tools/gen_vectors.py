@@ -34,6 +34,9 @@ VALID = [
     ("message-chat", "Chat message with body and thread",
      "<message from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat' id='m1'>"
      "<body>Wherefore art thou, Romeo?</body><thread>e0ffe42b28561960c6b12b944a092794b9683a38</thread></message>", {}),
+    ("literal-copy", "A repeated phrase: copies of earlier literal bytes of the message (8.11)",
+     "<message to='romeo@montague.lit' type='groupchat'><subject>the balcony scene tonight</subject>"
+     "<body>Meet me at the balcony scene tonight, by the balcony scene!</body></message>", {}),
     ("chat-multilingual", "Chat text in several scripts: the UTF-8 literal contexts of 8.1",
      "<message to='romeo@montague.lit' type='chat'><body>Привет! שלום. مرحبا 你好 ไทย 😀👍</body></message>", {}),
     ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
@@ -177,6 +180,24 @@ class Craft:
             ctx = M.CHAR_NEXT[ctx][b]
         return self
 
+    def lit_copy(self, ctx, data: bytes, at: int, length: int, dist: int, window: int):
+        """A LIT of data[:at], a copy (8.11) of length bytes from dist back in
+        a window of `window` bytes, then the rest of data; ends with the terminator."""
+        self.value(ctx, M.V_LIT)
+        ctx = M.CC_FIRST
+        for b in data[:at]:
+            self.sym("char", ctx, b)
+            ctx = M.CHAR_NEXT[ctx][b]
+        self.sym("char", ctx, M.COPY)
+        self.w.gamma(length - M.COPY_MIN + 1)
+        if window:
+            self.w.write(dist - 1, (window - 1).bit_length())
+        self.copy_end = self.w.nbits  # bits after the copy's fields (an error's offset)
+        for b in data[at:] + b"\0":
+            self.sym("char", ctx, b)
+            ctx = M.CHAR_NEXT[ctx][b]
+        return self
+
     def bits(self, v, n):
         self.w.write(v, n)
         return self
@@ -241,8 +262,13 @@ def invalid_binary():
          b"\xc0\xaf").done(), "InvalidDataError", "overlong UTF-8"),
         ("surrogate-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT,
          b"\xed\xa0\x80").done(), "InvalidDataError", "UTF-8 of a surrogate"),
-        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(body_ctx, b"a\x01")
+        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(body_ctx, b"a\x02")
          .done(), "InvalidDataError", "a character XML does not allow"),
+        ("copy-before-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(body_ctx, b"abcd", 0, 4, 1, 0).done(), "InvalidDataError", "a copy before any literal byte"),
+        ("copy-beyond-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(body_ctx, b"abcde", 5, 4, 6, 5).done(), "InvalidDataError",
+         "a copy from 6 bytes back in a window of 5"),
         ("bad-name", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT,
          M.NM_LITERAL).lit(M.VC_NAME, b"1abc").done(), "InvalidDataError", "element name that is not an NCName"),
         ("unbound-prefix", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, M.P_LITERAL).lit(M.VC_NAME, b"zz")

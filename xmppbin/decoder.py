@@ -53,6 +53,7 @@ class _Decoder:
         self.produced = 0
         self.secrets: frozenset[int] = frozenset()
         self.ordinal = 0
+        self.win = bytearray()  # literal bytes decoded so far (copy window, 8.11)
         if stream is not None:  # an element frame: no header, state from the stream
             self.kind = M.KIND_ELEMENT
             self.exact = stream.exact
@@ -169,16 +170,45 @@ class _Decoder:
                     self.fail(f"EXTEND of {n} bytes of a {len(src)}-byte value")
                 buf += src[:n]
                 ctx = M.char_context_after(buf)
+            win = self.win
+            w0 = len(win)
+            win += buf
+            copy = M.COPY
             while True:
                 b = r.sym(cc[ctx])
                 if b == 0:
                     break
-                buf.append(b)
-                if len(buf) > max_string:
+                if b == copy:
+                    # copy (8.11): GAMMA(len - 3), distance - 1 in bl(W - 1) bits
+                    if secret:
+                        self.fail("never-indexed value coded with a copy")
+                    L = r.gamma() + M.COPY_MIN - 1
+                    W = len(win)
+                    if W == 0:
+                        self.fail("copy before any literal byte")
+                    dist = r.read((W - 1).bit_length()) + 1
+                    if dist > W:
+                        self.fail(f"copy from {dist} bytes back in a window of {W}")
+                    if W - w0 + L > max_string:
+                        self.limit(f"string longer than max_string={max_string}", "max_string")
+                    p = W - dist
+                    if dist >= L:
+                        win += win[p : p + L]
+                    else:
+                        for j in range(p, p + L):
+                            win.append(win[j])
+                    for b in win[W:]:
+                        ctx = nxt[ctx][b]
+                    continue
+                win.append(b)
+                if len(win) - w0 > max_string:
                     self.limit(f"string longer than max_string={max_string}", "max_string")
                 ctx = nxt[ctx][b]
+            raw = bytes(win[w0:])
+            if secret:
+                del win[w0:]
             try:
-                out = buf.decode("utf-8")
+                out = raw.decode("utf-8")
             except UnicodeDecodeError:
                 self.fail("string is not valid UTF-8")
             if check_chars(out) >= 0:

@@ -120,6 +120,8 @@ class _Coder:
             self.pslot: tuple[Entry, str] | None = (state.doc, "first")
             self.open: list[Entry] = []  # entries of the open elements
         self.ws: list[str | None] = ["\n"]
+        self.win = bytearray()  # literal bytes coded so far (copy window, 8.11)
+        self.widx: dict[bytes, list[int]] = {}  # window positions by their first 4 bytes
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
         self.codes = d.codes if state is None else d.stream_codes
@@ -128,27 +130,112 @@ class _Coder:
         self.ccodes = self.codes["char"]
 
     # ---- values -------------------------------------------------------------
-    def _lit_cost(self, s: str) -> int:
-        return self._bytes_cost(s.encode("utf-8"), M.CC_FIRST)
+    def _lit_cost(self, s: str, secret: bool = False) -> int:
+        return self._bytes_cost(s.encode("utf-8"), M.CC_FIRST, 0, secret)
 
-    def _bytes_cost(self, bs: bytes, ctx: int) -> int:
-        """Bits of bytes bs and the terminator in the char table, from context ctx (8.1)."""
-        cost = 0
+    def _parse(self, bs: bytes, ctx: int, start: int, secret: bool):
+        """The greedy parse of bs[start:] (spec 8.11): (cost in bits of the
+        bytes, copies and terminator, list of (position, length, distance) copies).
+        The window is every literal byte the message coded before this value,
+        then bs[:position]. A never-indexed value has no copies."""
         cc = self.ccodes
         nxt = M.CHAR_NEXT
-        for b in bs:
+        n = len(bs)
+        if secret or n - start < M.COPY_MIN:
+            cost = 0
+            for b in bs[start:]:
+                cost += cc[ctx].lengths[b]
+                ctx = nxt[ctx][b]
+            return cost + cc[ctx].lengths[0], ()
+        win = self.win
+        w0 = len(win)
+        buf = bytes(win) + bs
+        widx = self.widx
+        local: dict[bytes, list[int]] = {}
+        q = max(0, w0 - M.COPY_MIN + 1)  # next position to index (widx holds those before)
+        cost = 0
+        copies = []
+        i = start
+        while i < n:
+            best_len = 0
+            best_p = 0
+            if i + M.COPY_MIN <= n:
+                key = bs[i : i + M.COPY_MIN]
+                pos = w0 + i
+                while q + M.COPY_MIN <= pos:
+                    local.setdefault(buf[q : q + M.COPY_MIN], []).append(q)
+                    q += 1
+                seen = 0
+                for lst in (local.get(key), widx.get(key)):
+                    if not lst:
+                        continue
+                    for p in reversed(lst):
+                        if p + M.COPY_MIN > pos:
+                            continue
+                        if seen == M.COPY_CANDIDATES:
+                            break
+                        seen += 1
+                        L = M.COPY_MIN
+                        while i + L < n and buf[p + L] == bs[i + L]:
+                            L += 1
+                        if L > best_len:
+                            best_len, best_p = L, p
+                    if seen == M.COPY_CANDIDATES:
+                        break
+            if best_len:
+                lit = 0
+                c2 = ctx
+                for b in bs[i : i + best_len]:
+                    lit += cc[c2].lengths[b]
+                    c2 = nxt[c2][b]
+                W = w0 + i
+                cpy = cc[ctx].lengths[M.COPY] + gamma_length(best_len - M.COPY_MIN + 1) + (W - 1).bit_length()
+                if cpy < lit:
+                    copies.append((i, best_len, W - best_p))
+                    cost += cpy
+                    i += best_len
+                    ctx = c2
+                    continue
+            b = bs[i]
             cost += cc[ctx].lengths[b]
             ctx = nxt[ctx][b]
-        return cost + cc[ctx].lengths[0]
+            i += 1
+        return cost + cc[ctx].lengths[0], copies
 
-    def _write_bytes(self, bs: bytes, ctx: int) -> None:
+    def _bytes_cost(self, bs: bytes, ctx: int, start: int = 0, secret: bool = False) -> int:
+        """Bits of bytes bs[start:] (copies included) and the terminator, from context ctx (8.1, 8.11)."""
+        return self._parse(bs, ctx, start, secret)[0]
+
+    def _write_bytes(self, bs: bytes, ctx: int, start: int = 0, secret: bool = False) -> None:
         w = self.w
         cc = self.ccodes
         nxt = M.CHAR_NEXT
-        for b in bs:
+        _, copies = self._parse(bs, ctx, start, secret)
+        i = start
+        for p, n, dist in copies:
+            for b in bs[i:p]:
+                w.sym(cc[ctx], b)
+                ctx = nxt[ctx][b]
+            w.sym(cc[ctx], M.COPY)
+            w.gamma(n - M.COPY_MIN + 1)
+            w.write(dist - 1, (len(self.win) + p - 1).bit_length())
+            for b in bs[p : p + n]:
+                ctx = nxt[ctx][b]
+            i = p + n
+        for b in bs[i:]:
             w.sym(cc[ctx], b)
             ctx = nxt[ctx][b]
         w.sym(cc[ctx], 0)
+        if not secret:
+            self._add_window(bs)
+
+    def _add_window(self, bs: bytes) -> None:
+        win = self.win
+        widx = self.widx
+        w0 = len(win)
+        win += bs
+        for j in range(max(0, w0 - M.COPY_MIN + 1), len(win) - M.COPY_MIN + 1):
+            widx.setdefault(bytes(win[j : j + M.COPY_MIN]), []).append(j)
 
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
@@ -168,7 +255,7 @@ class _Coder:
                 L -= 1
             if L == 0:
                 continue
-            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb[L:], M.char_context_after(sb[:L]))
+            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb, M.char_context_after(sb[:L]), L)
             if best is None or c < best[0]:
                 best = (c, k, L)
         return best
@@ -219,7 +306,7 @@ class _Coder:
         """Cheapest of the packed forms, ties resolved in the order below."""
         lens = self.vcodes[vctx].lengths
         # (symbol, cost in bits, payload: int, bytes or None)
-        best: tuple[int, int, int | bytes | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s), None)
+        best: tuple[int, int, int | bytes | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s, secret), None)
         n = M.int_value(s)
         if n >= 0:
             c = lens[M.V_INT] + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
@@ -281,13 +368,13 @@ class _Coder:
         sym, _, extra = self._choose(s, vctx, secret, recall)
         w.sym(code, sym)
         if sym == M.V_LIT:
-            self._write_bytes(s.encode("utf-8"), M.CC_FIRST)
+            self._write_bytes(s.encode("utf-8"), M.CC_FIRST, 0, secret)
         elif sym == M.V_EXTEND:
             k, n = extra
             sb = s.encode("utf-8")
             w.write(k, M.RECENT_BITS)
             w.gamma(n)
-            self._write_bytes(sb[n:], M.char_context_after(sb[:n]))
+            self._write_bytes(sb, M.char_context_after(sb[:n]), n)
         elif sym == M.V_INT:
             bl = extra.bit_length()
             w.gamma(bl + 1)

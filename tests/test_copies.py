@@ -1,0 +1,169 @@
+"""In-message copies of literal bytes (spec 8.11), on both backends.
+
+A literal may copy bytes the message already coded as literals: the char
+symbol 0x01 (no literal can hold it), GAMMA(len - 3), then distance - 1 in
+bl(window - 1) bits. Checked: the exact bytes of the vector that uses copies,
+a copy at the largest distance accepted and one byte further rejected (with
+the error offset), a copy before any literal byte rejected, a secret in the
+same message neither copies nor is copied (CRIME probe), and C == reference
+on copy-rich input, stateless and in stream mode.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+from conftest import BACKENDS, require, with_backend
+
+import xmppbin
+from xmppbin import model as M
+from xmppbin import stream
+from xmppbin.bits import BitWriter
+from xmppbin.dictionary import get_dictionary
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+from gen_vectors import MESSAGE, Craft  # noqa: E402
+
+D = get_dictionary(1)
+VEC = os.path.join(os.path.dirname(__file__), "..", "spec", "vectors", "valid.json")
+TEXT_CTX = D.text_ctx.get("message", M.VC_OTHER_TEXT)
+HEADER = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+          b"to='example.com' version='1.0'>")
+
+
+def _copy_msg(dist: int, length: int = 4) -> bytes:
+    """<message>abcde + a copy of `length` bytes from `dist` back</message>: window 5."""
+    return (Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+            .lit_copy(TEXT_CTX, b"abcde", 5, length, dist, 5)
+            .node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done())
+
+
+def test_vector_with_copies_is_exact_and_smaller(monkeypatch):
+    v = next(x for x in json.load(open(VEC, encoding="utf-8"))["vectors"] if x["name"] == "literal-copy")
+    assert xmppbin.encode(v["xml"]).hex() == v["binary"]
+    assert xmppbin.decode(bytes.fromhex(v["binary"])).decode() == v["decoded"]
+    # the reference without copies codes it longer: the vector does use them
+    monkeypatch.setattr(M, "COPY_MIN", 10**9)
+    without = with_backend("python", lambda: xmppbin.encode(v["xml"]))
+    assert len(without) > len(bytes.fromhex(v["binary"])) + 2
+
+
+@pytest.mark.parametrize("dist, length, text", [
+    (5, 4, "abcdeabcd"),  # the largest distance: the window's first byte
+    (1, 6, "abcdeeeeeee"),  # overlapping: each copied byte is there when it is read
+    (3, 9, "abcdecdecdecde"),
+])
+def test_copy_within_the_window_is_accepted(dist, length, text):
+    assert xmppbin.decode(_copy_msg(dist, length)).decode() == f"<message>{text}</message>"
+
+
+def test_copy_beyond_the_window_is_rejected():
+    m = _copy_msg(6)  # 3 distance bits can say 6; the window has 5 bytes
+    with pytest.raises(xmppbin.InvalidDataError) as ei:
+        xmppbin.decode(m)
+    assert "window of 5" in str(ei.value)
+    # the offset: right after the distance field (the 2 header bytes, then the bits up to it)
+    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcde", 5, 4, 6, 5)
+    assert ei.value.offset == 2 + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
+
+
+def _err_offset(m: bytes) -> int:
+    try:
+        xmppbin.decode(m)
+    except xmppbin.InvalidDataError as e:
+        return e.offset
+    raise AssertionError("decoded")
+
+
+def test_copy_before_any_literal_byte_is_rejected():
+    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcd", 0, 4, 1, 0)
+    m = c.node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done()
+    with pytest.raises(xmppbin.InvalidDataError) as ei:
+        xmppbin.decode(m)
+    assert "before any literal byte" in str(ei.value)
+    # the offset: right after the length (no distance is read)
+    assert ei.value.offset == 2 + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
+
+
+def test_copy_longer_than_max_string_is_a_limit():
+    m = _copy_msg(1, 100)
+    with pytest.raises(xmppbin.DecodeLimitError):
+        xmppbin.decode(m, max_string=50)
+    assert xmppbin.decode(m, max_string=105).decode() == "<message>abcde" + "e" * 100 + "</message>"
+
+
+def _docs():
+    words = ["balcony", "montague", "capulet", "wherefore", "urn:xmpp:features:", "http://jabber.org/protocol/"]
+    docs = []
+    for i in range(40):
+        a, b, c = words[i % 6], words[(i * 5 + 1) % 6], words[(i * 7 + 2) % 6]
+        docs.append(f"<message to='{a}@{b}.example/{c}{i}' id='{a}{i}'><body>{a} {b} {c} {a}{b} {c}{a}</body>"
+                    f"<subject>{b}{c} and {a}{b}{c}</subject><x xmlns='{c}{a}'><v>{'Привет ' * (i % 4)}{a}</v></x>"
+                    f"</message>")
+    return docs
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_c_and_reference_copy_alike(exact):
+    require("_cencoder")
+    docs = _docs()
+    p = with_backend("python", lambda: [xmppbin.encode(x, exact=exact) for x in docs])
+    c = with_backend("c", lambda: [xmppbin.encode(x, exact=exact) for x in docs])
+    assert p == c
+    dc = with_backend("c", lambda: [xmppbin.decode(m) for m in p])
+    assert dc == with_backend("python", lambda: [xmppbin.decode(m) for m in p])
+    if exact:
+        assert [x.decode() for x in dc] == docs
+
+
+def test_stream_copies_alike():
+    require("_cstream")
+    data = HEADER + "".join(_docs()).encode()
+
+    def run():
+        frames = stream.StreamEncoder(exact=True).feed(data)
+        assert b"".join(ev.xml for ev in stream.StreamDecoder().feed(frames)) == data
+        return frames
+
+    assert with_backend("python", run) == with_backend("c", run)
+
+
+@pytest.mark.parametrize("secret_first", [True, False])
+def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
+    """A guess sharing a long substring with a never-indexed value in the same
+    message costs the same whatever the secret is: the secret is neither a
+    copy's source nor its target. Measured in bits with the reference (whole
+    bytes would round), the C coder giving the same frames."""
+    nbits = []
+
+    class CountingWriter(BitWriter):
+        def getvalue(self):
+            nbits.append(self.nbits)
+            return super().getvalue()
+
+    monkeypatch.setattr(stream, "BitWriter", CountingWriter)
+
+    def bits(secret, guess, public=False):
+        def run():
+            enc = stream.StreamEncoder(
+                exact=True, never_index=None if public else (lambda kind, name, value: name == "{urn:x}pw"))
+            enc.open(HEADER)
+            pw = f"<pw xmlns='urn:x'>{secret}</pw>"
+            body = f"<body>{guess}</body>"
+            return enc.element(f"<message>{pw + body if secret_first else body + pw}</message>")
+
+        frame = with_backend("python", run)
+        if "c" in BACKENDS:
+            assert with_backend("c", run) == frame
+        return nbits[-1]
+
+    # the attacker compares a guess sharing a substring with the secret with
+    # one sharing nothing: the difference is the same as for another secret
+    near, far = "hunter2-correct-horse-battery", "qvzkwjx-pmyfbgl-xzqvk-wjpmyfb"
+    for secret in ("hunter2-correct-horse-battery", "xx-hunter2-correct-horse-yy", "correct-horse"):
+        other = "".join("qzjxvkwpmybf"[ord(ch) % 12] for ch in secret)
+        assert bits(secret, near) - bits(secret, far) == bits(other, near) - bits(other, far)
+    # while two public values do copy each other
+    assert bits(near, near, True) < bits(far, near, True) - 60
