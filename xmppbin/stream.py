@@ -508,6 +508,7 @@ class StreamEncoder:
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
         self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
         self._opened = False
+        self._ended = False  # the end tag of the open stream was encoded
         self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
@@ -582,6 +583,16 @@ class StreamEncoder:
         included."""
         return None if self._c is None else self._c.footprint()
 
+    @property
+    def opened(self) -> bool:
+        """An OPEN frame (a stream header, or an announcement) was written."""
+        return self._opened
+
+    @property
+    def ended(self) -> bool:
+        """The end tag of the stream was encoded (and no stream header since)."""
+        return self._ended
+
     def open(self, xml: bytes | str) -> bytes:
         """A stream header (optionally with its XML declaration): resets the state."""
         return self._guard(self._open, xml)
@@ -615,6 +626,7 @@ class StreamEncoder:
         body = self._message(sc, xml, True)
         s.opened(root[1], [(it[0], it[1]) for it in root[2]])
         self._opened = True
+        self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
 
     def _open_c(self, xml: bytes) -> bytes:
@@ -636,6 +648,7 @@ class StreamEncoder:
             root = ev[1], [(it[0], it[1]) for it in ev[2]]
         s.opened(*root)
         self._opened = True
+        self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
 
     def _element(self, xml: bytes | str) -> bytes:
@@ -671,7 +684,9 @@ class StreamEncoder:
             raise MalformedXMLError(f"end tag does not match <{s.stream_qname}>", 0)
         if s.stream_qname is not None and data == f"</{name}>".encode():
             data = b""  # the plain end tag of the open stream header
-        return self._frame(FRAME_CLOSE, data)
+        out = self._frame(FRAME_CLOSE, data)
+        self._ended = True
+        return out
 
     def _encode(self, event: StreamEvent) -> bytes:
         kind, xml = event
