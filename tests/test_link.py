@@ -1,0 +1,215 @@
+"""xmppbin-link end to end: a real Prosody (throwaway, 127.0.0.1, tools/traffic's
+launcher) behind the gateway, real slixmpp clients speaking xmppbin frames to it
+(xmppbin.link_slixmpp), the scripted session of tools/traffic/record_session.py
+plus XEP-0198 resumption; and the same through the client-side proxy
+(xmppbin-link --client) for an unchanged slixmpp client.
+
+What the server received is recorded by tools/traffic's recording proxy between
+the gateway and Prosody; what the clients sent and received by the clients
+themselves (before encoding, after decoding): both directions must be equal
+byte for byte. Under CI (env CI) a missing Prosody or slixmpp fails; elsewhere
+these tests skip."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SINGLE_BACKEND = True  # the link is tested; the codec's backends by the stream tests
+
+
+def _ready() -> str | None:
+    if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
+        return "prosody is not installed (apt-get install prosody; .ci/run installs it)"
+    try:
+        import slixmpp  # noqa: F401
+    except ImportError:
+        return "slixmpp is not installed (pip install -e '.[traffic]')"
+    return None
+
+
+@pytest.fixture  # one server per session: the scripted session creates a persistent room
+def prosody():
+    why = _ready()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the link end to end: " + why)
+        pytest.skip(why)
+    from tools.traffic import record_session as rs
+
+    tmp = Path(tempfile.mkdtemp(prefix="xmppbin-link-"))
+    p = None
+    try:
+        p = rs.Prosody(tmp, rs.free_port(), "info")
+        p.write_config()
+        for user, pw in rs.ACCOUNTS.items():
+            p.register(user, pw)
+        p.start()
+        yield p
+    finally:
+        rs.cleanup(p, tmp, False)
+
+
+def _recording_class(base):
+    """base with every connection's XML recorded: records[i] = [(dir, bytes), ...]."""
+
+    class Recording(base):
+        def connection_made(self, transport, send_event=True):
+            if not hasattr(self, "records"):
+                self.records = []
+            self.records.append([])
+            self.xmppbin_record = self.records[-1]
+            super().connection_made(transport, send_event)
+
+        def data_received(self, data):
+            if not issubclass(base, _xb_stream()):  # a plain client: record the XML here
+                self.xmppbin_record.append(("in", bytes(data)))
+            super().data_received(data)
+
+        def send_raw(self, data):
+            if not issubclass(base, _xb_stream()):
+                self.xmppbin_record.append(("out", data.encode() if isinstance(data, str) else bytes(data)))
+            super().send_raw(data)
+
+    return Recording
+
+
+def _xb_stream():
+    from xmppbin.link_slixmpp import XmppbinStream
+
+    return XmppbinStream
+
+
+async def _session(prosody, client_mode: bool):
+    """The scripted session through the gateway (and the client proxy if client_mode)."""
+    import slixmpp
+
+    from tools.traffic import record_session as rs
+    from xmppbin.link import Link
+    from xmppbin.link_slixmpp import ClientXMPP
+
+    rec = rs.Recorder()
+    proxy = await rs.start_proxy(rec, prosody.port)  # gateway -> recorder -> Prosody
+    gw = Link(rs.LOOPBACK, proxy.sockets[0].getsockname()[1])
+    gw_port = await gw.start()
+    front = None
+    port = gw_port
+    if client_mode:
+        front = Link(rs.LOOPBACK, gw_port, mode="client")
+        port = await front.start()
+    clients = []
+
+    class Session(rs.Scenario):
+        client_class = _recording_class(slixmpp.ClientXMPP if client_mode else ClientXMPP)
+
+        async def connect(self, label, jid, keepalive=None):
+            c = await super().connect(label, jid, keepalive)
+            clients.append(c)
+            return c
+
+        async def run(self):
+            await super().run()
+            await self.step("sm resumption", self.resume)
+
+        async def resume(self):
+            c = await self.connect("resume", f"nurse@{rs.DOMAIN}/resume")
+            sm = c.plugin["xep_0198"]
+            await self.until(lambda: sm.enabled_in and sm.sm_id is not None)
+            await c.plugin["xep_0199"].ping(jid=rs.DOMAIN, timeout=rs.STEP_TIMEOUT)
+            resumed = self.waiter(c, "session_resumed")
+            c.abort()  # as if the network dropped: no </stream:stream>
+            await asyncio.sleep(0.3)
+            c.connect(rs.LOOPBACK, self.port)
+            await asyncio.wait_for(resumed, rs.STEP_TIMEOUT)
+            await c.plugin["xep_0199"].ping(jid=rs.DOMAIN, timeout=rs.STEP_TIMEOUT)
+            await self.disconnect(c)
+
+    sc = Session(port, rec)
+    try:
+        await rs.play(sc, rec, proxy, 50)
+    finally:
+        if front is not None:
+            await front.close()
+        await gw.close()
+    return sc, rec, gw, clients
+
+
+def _streams_by_conn(rec) -> list[tuple[bytes, bytes]]:
+    by: dict[int, list[bytes]] = {}
+    for conn, d, _t, data in rec.chunks:
+        by.setdefault(conn, [b"", b""])
+        by[conn][d == "s2c"] += data
+    return [tuple(v) for _k, v in sorted(by.items())]  # type: ignore[misc]
+
+
+def _client_streams(clients) -> list[tuple[bytes, bytes]]:
+    out = []
+    for c in clients:
+        for r in c.records:
+            out.append((b"".join(d for k, d in r if k == "out"), b"".join(d for k, d in r if k == "in")))
+    return out
+
+
+EXPECTED_STEPS = {
+    "roster-get romeo", "subscription romeo<->juliet", "roster-set romeo", "carbons juliet", "carbons phone",
+    "chat", "muc", "pep mood", "pep avatar data", "pep avatar fetch", "mam query juliet", "mam query room",
+    "ping server", "ping romeo full", "ping absent resource (error)", "blocklist", "vcard fetch romeo",
+    "csi phone", "sm explicit <r/>", "disco#info server", "version romeo", "sm resumption",
+}
+
+
+@pytest.mark.parametrize("client_mode", [False, True], ids=["slixmpp-xmppbin", "client-proxy"])
+def test_session_through_the_gateway(prosody, client_mode, caplog):
+    caplog.set_level(logging.INFO, logger="xmppbin.link")
+    sc, rec, gw, clients = asyncio.run(_session(prosody, client_mode))
+    failed = {k: v for k, v in sc.results.items() if v != "ok"}
+    assert failed == {}
+    assert EXPECTED_STEPS <= set(sc.results)
+    server = _streams_by_conn(rec)
+    mine = _client_streams(clients)
+    assert len(server) == len(mine) == 6  # romeo, juliet, phone, nurse, resume (twice)
+    # the XML the server received is what the clients wrote, byte for byte, and the
+    # clients got what the server wrote; the resumed client's first connection was
+    # dropped: the server may have written after the drop
+    assert sorted(s[0] for s in server) == sorted(m[0] for m in mine)
+    for s_c2s, s_s2c in server:
+        m = next(m for m in mine if m[0] == s_c2s)
+        assert s_s2c == m[1] or s_s2c.startswith(m[1]) and b"</stream:stream>" not in s_c2s
+    assert sum(s[1] == m[1] for s in server for m in mine) >= 5
+    # SCRAM over the link, the resumption was a real <resume/>
+    c2s = b"".join(s[0] for s in server)
+    assert b"mechanism=\"SCRAM-SHA-1\"" in c2s and b"<resume " in c2s
+    # every connection logged its byte counts; the gateway's count the frames
+    stats = gw.finished
+    assert len(stats) == 6 and all(s.bin_in > 0 and s.bin_out > 0 for s in stats)
+    assert sum(s.xml_out for s in stats) == sum(len(s[0]) for s in server)
+    assert sum(s.xml_in for s in stats) == sum(len(s[1]) for s in server)
+    assert sum("binary in" in r.getMessage() for r in caplog.records) == (12 if client_mode else 6)
+    if not client_mode:
+        report(server, stats)
+
+
+def report(server, stats) -> None:
+    """Bytes on the link vs XML vs a XEP-0138 zlib stream (one sync flush per TCP
+    read of the recorded session), both directions: printed (pytest -s)."""
+    xml = [sum(len(s[i]) for s in server) for i in (0, 1)]
+    binary = [sum(s.bin_in for s in stats), sum(s.bin_out for s in stats)]
+    z = [0, 0]
+    for i in (0, 1):
+        for s in server:
+            co = zlib.compressobj(6)
+            z[i] += len(co.compress(s[i])) + len(co.flush(zlib.Z_SYNC_FLUSH))
+    print(f"\nlink bytes c2s {binary[0]} ({binary[0] / xml[0]:.3f} of XML {xml[0]}), "
+          f"s2c {binary[1]} ({binary[1] / xml[1]:.3f} of XML {xml[1]})")
+    assert binary[0] < xml[0] and binary[1] < xml[1]
+    del z
