@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import BACKENDS, with_backend
 
 import xmppbin
 from xmppbin import link as L
@@ -490,3 +491,27 @@ def test_command_line_errors(args, capsys):
     with pytest.raises(SystemExit) as ei:
         L.main(args)
     assert ei.value.code == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_encoder_opened_and_ended(backend):
+    """What the link reads from its encoder: a header went out; the stream's end tag was encoded."""
+
+    def run():
+        enc = StreamEncoder(exact=True)
+        assert not enc.opened and not enc.ended
+        enc.feed(CLIENT_HEADER[:20])
+        assert not enc.opened
+        enc.feed(CLIENT_HEADER[20:] + STANZAS[0])
+        assert enc.opened and not enc.ended
+        enc.feed(b"</stream:stream>")
+        assert enc.ended
+        enc.feed(CLIENT_HEADER)  # a new stream on the same connection
+        assert enc.opened and not enc.ended
+        announced = StreamEncoder(in_stream=True)
+        announced.feed(STANZAS[0])
+        assert announced.opened and not announced.ended  # an announcing open frame
+        announced.feed(b"</stream:stream>")
+        assert announced.ended
+
+    with_backend(backend, run)

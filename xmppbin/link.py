@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
 import logging
 import re
@@ -59,7 +60,6 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,8 +229,6 @@ class _Conn:
             if out:
                 w.write(out)
                 self.stats.xml_out += len(out)
-                if self.link.tap is not None:
-                    self.link.tap(self.stats.cid, "xml_out", bytes(out))
             if refused:
                 raise _Fault("STARTTLS refused (the link replaces TLS)",
                              to_down=f"<failure xmlns='{TLS_NS.decode()}'/>".encode())
@@ -261,8 +259,6 @@ class _Conn:
                     self.stats.bin_out += len(frames)
                 return
             self.stats.xml_in += len(data)
-            if self.link.tap is not None:
-                self.link.tap(self.stats.cid, "xml_in", bytes(data))
             err: XmppbinError | None = None
             try:
                 frames = enc.feed(data)
@@ -389,8 +385,7 @@ class Link:
     mode "client": XML in, frames upstream (to a gateway)."""
 
     def __init__(self, host: str, port: int, *, mode: str = "gateway", options: LinkOptions | None = None,
-                 up_ssl: ssl.SSLContext | None = None, server_hostname: str | None = None,
-                 tap: Callable[[int, str, bytes], Any] | None = None) -> None:
+                 up_ssl: ssl.SSLContext | None = None, server_hostname: str | None = None) -> None:
         if mode not in ("gateway", "client"):
             raise ValueError(f"mode must be 'gateway' or 'client', not {mode!r}")
         self.host = host
@@ -399,10 +394,9 @@ class Link:
         self.options = options or LinkOptions()
         self.up_ssl = up_ssl
         self.server_hostname = server_hostname or host
-        #: tap(cid, "xml_in" | "xml_out", data): the XML read from and written to the XML side
-        self.tap = tap
         self.conns: dict[int, _Conn] = {}
-        self.finished: list[ConnStats] = []
+        #: the byte counts of the last 1,024 connections that closed
+        self.finished: collections.deque[ConnStats] = collections.deque(maxlen=1024)
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task] = set()
         self.server: asyncio.AbstractServer | None = None
