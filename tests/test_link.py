@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import zlib
@@ -64,11 +65,19 @@ def _recording_class(base):
     """base with every connection's XML recorded: records[i] = [(dir, bytes), ...]."""
 
     class Recording(base):
+        test_ca: Path | None = None  # the CA of the gateway's certificate
+
+        def connect(self, host=None, port=None):
+            if self.test_ca is not None:
+                self.ca_certs = self.test_ca  # (slixmpp sets ca_certs on the instance)
+            return super().connect(host, port)
+
         def connection_made(self, transport, send_event=True):
             if not hasattr(self, "records"):
                 self.records = []
             self.records.append([])
             self.xmppbin_record = self.records[-1]
+            self.xmppbin_tls = transport.get_extra_info("ssl_object") is not None
             super().connection_made(transport, send_event)
 
         def data_received(self, data):
@@ -90,8 +99,11 @@ def _xb_stream():
     return XmppbinStream
 
 
-async def _session(prosody, client_mode: bool):
-    """The scripted session through the gateway (and the client proxy if client_mode)."""
+async def _session(prosody, client_mode: bool, tls: Path | None = None):
+    """The scripted session through the gateway (and the client proxy if client_mode);
+    tls: a directory with cert.pem and key.pem for direct TLS to the gateway."""
+    import ssl
+
     import slixmpp
 
     from tools.traffic import record_session as rs
@@ -101,7 +113,11 @@ async def _session(prosody, client_mode: bool):
     rec = rs.Recorder()
     proxy = await rs.start_proxy(rec, prosody.port)  # gateway -> recorder -> Prosody
     gw = Link(rs.LOOPBACK, proxy.sockets[0].getsockname()[1])
-    gw_port = await gw.start()
+    sctx = None
+    if tls is not None:
+        sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sctx.load_cert_chain(tls / "cert.pem", tls / "key.pem")
+    gw_port = await gw.start(ssl=sctx)
     front = None
     port = gw_port
     if client_mode:
@@ -113,6 +129,9 @@ async def _session(prosody, client_mode: bool):
         client_class = _recording_class(slixmpp.ClientXMPP if client_mode else ClientXMPP)
 
         async def connect(self, label, jid, keepalive=None):
+            if tls is not None:
+                self.client_class.xmppbin_direct_tls = True
+                self.client_class.test_ca = tls / "cert.pem"
             c = await super().connect(label, jid, keepalive)
             clients.append(c)
             return c
@@ -168,10 +187,18 @@ EXPECTED_STEPS = {
 }
 
 
-@pytest.mark.parametrize("client_mode", [False, True], ids=["slixmpp-xmppbin", "client-proxy"])
-def test_session_through_the_gateway(prosody, client_mode, caplog):
+@pytest.mark.parametrize("client_mode,tls", [(False, False), (True, False), (False, True)],
+                         ids=["slixmpp-xmppbin", "client-proxy", "slixmpp-xmppbin-tls"])
+def test_session_through_the_gateway(prosody, client_mode, tls, caplog, tmp_path):
     caplog.set_level(logging.INFO, logger="xmppbin.link")
-    sc, rec, gw, clients = asyncio.run(_session(prosody, client_mode))
+    if tls:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"), "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, capture_output=True, timeout=60)
+    sc, rec, gw, clients = asyncio.run(_session(prosody, client_mode, tmp_path if tls else None))
+    if tls:  # every client connection was TLS
+        assert all(c.xmppbin_tls for c in clients) and len(clients) == 5
     failed = {k: v for k, v in sc.results.items() if v != "ok"}
     assert failed == {}
     assert EXPECTED_STEPS <= set(sc.results)
@@ -195,7 +222,7 @@ def test_session_through_the_gateway(prosody, client_mode, caplog):
     assert sum(s.xml_out for s in stats) == sum(len(s[0]) for s in server)
     assert sum(s.xml_in for s in stats) == sum(len(s[1]) for s in server)
     assert sum("binary in" in r.getMessage() for r in caplog.records) == (12 if client_mode else 6)
-    if not client_mode:
+    if not client_mode and not tls:
         r = report(rec, stats)
         assert r["binary"]["c2s"] < r["zlib"]["c2s"] and r["binary"]["s2c"] < r["zlib"]["s2c"]
 

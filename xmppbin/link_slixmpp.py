@@ -4,7 +4,7 @@
 
     c = ClientXMPP("juliet@example.com/balcony", password)
     c.enable_starttls = False          # the link replaces TLS (the gateway refuses STARTTLS)
-    c.enable_direct_tls = True         # gateway started with --cert/--key (False for plain TCP)
+    c.xmppbin_direct_tls = True        # gateway started with --cert/--key (False: plain TCP)
     c.connect("gateway.example.com", 5223)
 
 slixmpp's XmlStream is itself the asyncio Protocol of its connection: it
@@ -16,6 +16,12 @@ frames received are decoded by a StreamDecoder and the XML handed to slixmpp's
 parser. Both coders are new for every TCP connection (connection_made), as the
 XML parser is, so reconnection and XEP-0198 resumption work unchanged. A
 whitespace keepalive (send_raw(" ")) is sent at once as a TEXT frame.
+
+Direct TLS to the gateway: slixmpp 1.17 uses direct TLS only for the SRV
+service names in ``tls_services``, never for an address given to connect()
+(its record has the service name ""); ``xmppbin_direct_tls = True`` adds ""
+to them, so slixmpp's own TLS path runs (its ``ssl_context``, ``ca_certs``,
+the certificate checked for the JID's domain, or ``default_domain``).
 
 A decode error (bad frames from the gateway) is logged and the connection
 aborted, as slixmpp does with XML it cannot parse.
@@ -48,7 +54,15 @@ class XmppbinStream:
     xmppbin_encoder_options: dict[str, Any] = {}
     xmppbin_decoder_options: dict[str, Any] = {}
     xmppbin_record: list[tuple[str, bytes]] | None = None
+    #: direct TLS to the gateway at the address given to connect()
+    xmppbin_direct_tls = False
     transport: Any
+    tls_services: set[str]
+
+    def connect(self, host: str | None = None, port: int | None = None) -> Any:
+        if self.xmppbin_direct_tls:
+            self.tls_services = set(self.tls_services) | {""}
+        return super().connect(host, port)  # type: ignore[misc]
 
     def connection_made(self, transport: Any, send_event: bool = True) -> None:
         self._xb_enc = StreamEncoder(exact=True, **self.xmppbin_encoder_options)
