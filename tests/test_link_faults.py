@@ -515,3 +515,46 @@ def test_encoder_opened_and_ended(backend):
         assert announced.ended
 
     with_backend(backend, run)
+
+
+def test_client_proxy_bad_frames_from_the_gateway():
+    """--client mode: frames that do not decode come from the gateway side; the XML
+    client gets a stream header (none came yet) and a stream error, and the proxy
+    goes on serving other connections."""
+
+    async def run():
+        base_tasks, base_fds = len(asyncio.all_tasks()), _fds()
+
+        async def bad_gateway(reader, writer):
+            await reader.read(65536)
+            writer.write(b"\x07garbage")  # a reserved frame type
+            await writer.drain()
+            await reader.read(65536)
+            writer.close()
+
+        bad = await asyncio.start_server(bad_gateway, "127.0.0.1", 0)
+        front = L.Link("127.0.0.1", bad.sockets[0].getsockname()[1], mode="client")
+        port = await front.start()
+        outs = []
+        for _ in range(2):
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(CLIENT_HEADER)
+            got = b""
+            while data := await asyncio.wait_for(r.read(65536), 5):
+                got += data
+            outs.append(got)
+            w.close()
+            await w.wait_closed()
+        await _quiet(front, 2)
+        await front.close()
+        bad.close()
+        await bad.wait_closed()
+        await asyncio.sleep(0.05)
+        assert len(asyncio.all_tasks()) == base_tasks and _fds() == base_fds
+        return outs, list(front.finished)
+
+    outs, stats = _run(run())
+    for got, st in zip(outs, stats):
+        assert got.startswith(L.DEFAULT_HEADER)
+        _error(got[len(L.DEFAULT_HEADER):], "undefined-condition")
+        assert b"InvalidDataError" in got and "bad frames from the gateway" in st.outcome

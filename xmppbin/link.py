@@ -41,6 +41,11 @@ Decisions (see README "Binary link"):
   away without ``</stream:stream>`` gives the client ``remote-connection-failed``.
 * Every connection's byte counts (binary in/out, XML in/out) are logged when it
   closes (logger ``xmppbin.link``, level INFO).
+* Whitespace keepalives read from an XML side (a server's, or an unchanged
+  client's through --client) become a TEXT frame only when the next unit starts:
+  the encoder's splitter cannot tell a finished whitespace run from one still
+  arriving. Frames are decoded and written at once, so keepalives sent as frames
+  (xmppbin.link_slixmpp frames them at once) reach the XML side at once.
 
 Memory per connection is bounded: each socket's reader buffers at most
 2 * ``chunk`` bytes (asyncio pauses reading above that), each writer waits
