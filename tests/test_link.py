@@ -244,3 +244,66 @@ def report(rec, stats) -> dict:
         print(f"link bytes {d}: XML {xml[d]}, zlib stream {z[d]} ({z[d] / xml[d]:.3f}), "
               f"xmppbin frames {binary[d]} ({binary[d] / xml[d]:.3f} of XML, {binary[d] / z[d]:.3f} of zlib)")
     return {"xml": xml, "zlib": z, "binary": binary}
+
+
+class _Transport:
+    """What slixmpp's XmlStream uses of an asyncio transport, keeping what is written."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+
+def test_slixmpp_frames_and_secrets():
+    """link_slixmpp without a network: what slixmpp writes goes out as frames (a
+    keepalive at once), what comes in as frames reaches slixmpp as the XML; the
+    SASL payload is never indexed, so a later frame quoting it has the same size
+    whatever the secret."""
+    pytest.importorskip("slixmpp")
+    from xmppbin.link_slixmpp import ClientXMPP
+    from xmppbin.stream import FRAME_TEXT, StreamDecoder, StreamEncoder, frame, frame_header, get_varint
+
+    def frames(data: bytes) -> list[int]:
+        sizes, pos = [], 0
+        while pos < len(data):
+            v, p = get_varint(data, pos, 4)
+            sizes.append(p + frame_header(v)[1] - pos)
+            pos = p + frame_header(v)[1]
+        return sizes
+
+    def run(secret: str):
+        c = ClientXMPP("romeo@localhost/orchard", "pw")
+        c.xmppbin_record = []
+        t = _Transport()
+        c.connection_made(t, send_event=False)  # sends the stream header
+        c.send_raw(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{secret}</auth>")
+        n = len(t.data)
+        c.send_raw(" ")
+        assert t.data[n:] == frame(FRAME_TEXT, b" ")  # a TEXT frame at once
+        c.send_raw("<message><body>AHJvbWVvAHIwbWVvLU1vbnRhZ3Vl</body></message>")
+        # frames in: the server's header and features reach slixmpp's parser as XML
+        enc = StreamEncoder(exact=True)
+        server = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                  b"xmlns:stream='http://etherx.jabber.org/streams' id='x' from='localhost' version='1.0'>"
+                  b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                  b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+        got = []
+        c.add_event_handler("stream_negotiated", lambda e: None)
+        c.start_stream_handler = lambda xml: got.append(xml.tag)  # the header reached the parser
+        c.data_received(enc.feed(server))
+        assert got == ["{http://etherx.jabber.org/streams}stream"]
+        assert c.xmppbin_record[-1] == ("in", server)
+        out = b"".join(d for k, d in c.xmppbin_record if k == "out")
+        assert b"".join(ev.xml for ev in StreamDecoder().feed(t.data)) == out
+        return frames(t.data)
+
+    a = run("AHJvbWVvAHIwbWVvLU1vbnRhZ3Vl")
+    b = run("AGp1bGlldABjYXB1bGV0ISEhISE=")
+    # header, auth (its size is the secret's own), keepalive, and the message quoting
+    # the first secret: not a reference to it (that would be a few bytes)
+    assert len(a) == len(b) == 4 and a[0] == b[0] and a[2:] == b[2:] and a[3] > 25
