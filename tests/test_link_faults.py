@@ -295,7 +295,9 @@ def test_corrupted_frame():
         c = await BinClient.connect(port)
         await c.echo(STANZAS[2])
         c.w.write(b"\x06\xff\xff\xff")  # an element frame that does not decode
-        return await c.rest()
+        got = await c.rest()
+        await c.close()
+        return got
 
     st, srv, got = _run(_fault(fault))
     _error(got, "not-well-formed")
@@ -313,7 +315,9 @@ def test_frame_over_the_limit():
         big = c.enc.feed(b"<message><body>" + bytes(range(65, 91)) * 60 + b"</body></message>")
         assert len(big) > 1027
         c.w.write(big[:3])  # the header alone is refused: the payload is never buffered
-        return await c.rest()
+        got = await c.rest()
+        await c.close()
+        return got
 
     st, _srv, got = _run(_fault(fault, max_frame=1024))
     _error(got, "policy-violation")
@@ -378,7 +382,9 @@ def test_server_going_away():
         c = await BinClient.connect(port)
         await c.echo(STANZAS[1])
         srv.writers[1].transport.abort()
-        return await c.rest()
+        got = await c.rest()
+        await c.close()
+        return got
 
     st, _srv, got = _run(_fault(fault))
     _error(got, "remote-connection-failed")
@@ -389,7 +395,9 @@ def test_starttls_is_refused():
     async def fault(srv, gw, port):
         c = await BinClient.connect(port)
         c.send(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-        return await c.rest()
+        got = await c.rest()
+        await c.close()
+        return got
 
     st, srv, got = _run(_fault(fault))
     assert got == b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"
