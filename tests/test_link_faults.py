@@ -7,6 +7,7 @@ before and after)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -143,6 +144,8 @@ class BinClient:
 
 
 def _fds() -> int:
+    """Open file descriptors of this process (garbage of earlier tests collected first)."""
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 
