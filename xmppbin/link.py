@@ -177,10 +177,10 @@ class _Conn:
     def _send_error(self, kind: str, element: bytes) -> None:
         """Write element and the stream end tag to one side, best effort. A side
         without a stream header yet gets one first if it is downstream."""
-        try:
-            w = self._side(kind)[1]
-        except AssertionError:
+        pair = self.down if self._is_down(kind) else self.up
+        if pair is None:  # the upstream was never reached
             return
+        w = pair[1]
         if w.is_closing():
             return
         try:
