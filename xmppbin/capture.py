@@ -77,7 +77,7 @@ class Direction:
 
     @property
     def name(self) -> str:
-        return f"{self.conn}/{self.dir}"
+        return f"{self.conn}/{self.dir}" + (f"@{self.start}" if self.start else "")
 
     def meta(self) -> dict[str, Any]:
         return {"conn": self.conn, "dir": self.dir, "in_stream": self.in_stream, "start": self.start,
@@ -162,7 +162,10 @@ def reassemble(chunks: Iterable[dict]) -> dict[tuple[int, str], bytes]:
 
 def session_directions(path: str | Path) -> list[Direction]:
     _, chunks = read_capture(path)
-    return [Direction(str(conn), d, data) for (conn, d), data in reassemble(chunks).items()]
+    out = [Direction(str(conn), d, data) for (conn, d), data in reassemble(chunks).items()]
+    for d in out:
+        trim_tail(d)  # a recording stopped inside a unit
+    return out
 
 
 # ---------------------------------------------------------------------------
