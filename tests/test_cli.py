@@ -9,6 +9,7 @@ import sys
 
 import xmppbin
 
+SINGLE_BACKEND = True  # the subprocesses run the default backend whatever the parameter says
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = os.path.join(HERE, "data", "xep-sample.jsonl")
 

@@ -322,14 +322,34 @@ def _reassemble_flow(conn: str, d: str, flow: _Flow) -> list[Direction]:
     return [p for p in out if p.data or p.problems]
 
 
+def splitter(in_stream: bool) -> Any:
+    """A stream splitter: the C one (csrc/split.c) with the C backend, else XmlSplitter
+    (the same units and errors; tests/test_stream_split.py)."""
+    from . import backend
+    from .stream import StreamEvent
+
+    if backend == "c":
+        try:
+            from ._cstream import CXmlSplitter
+        except ImportError:
+            pass
+        else:
+            return CXmlSplitter(in_stream=in_stream, make=StreamEvent)
+    return XmlSplitter(in_stream=in_stream)
+
+
+def split_units(data: bytes, in_stream: bool) -> list:
+    """The whole units of data (StreamEvents); an unfinished last one is not among them."""
+    return list(splitter(in_stream).feed(data))
+
+
 def trim_tail(d: Direction) -> None:
     """Cut an unfinished last unit (a gap or the end of the capture came inside it), reported."""
-    sp = XmlSplitter(in_stream=d.in_stream)
     try:
-        sp.feed(d.data)
+        evs = split_units(d.data, d.in_stream)
     except XmppbinError:
         return  # malformed: the encoder reports it with its offset
-    rest = bytes(sp.buf)
+    rest = d.data[sum(len(ev.xml) for ev in evs):]
     if rest.strip(b" \t\r\n"):
         n = len(d.data) - len(rest)
         d.problems.append(Problem("truncated", d.start + n, len(rest), f"the last {len(rest)} bytes (from stream "

@@ -388,7 +388,8 @@ def _encode_records(inp: Input, args) -> int:
 # ---------------------------------------------------------------------------
 
 def _stream_name(meta: dict) -> str:
-    return f"{meta.get('conn')}-{meta.get('dir')}".replace("/", "_").replace(":", "_")
+    at = f"@{meta['start']}" if meta.get("start") else ""
+    return f"{meta.get('conn')}-{meta.get('dir')}{at}".replace("/", "_").replace(":", "_")
 
 
 def cmd_decode(args) -> int:
@@ -427,7 +428,8 @@ def _decode_xmb(inp: Input, args) -> int:
         def want(sid: int, meta: dict) -> bool:
             if args.stream is None:
                 return True
-            return args.stream in (str(sid), f"{meta.get('conn')}/{meta.get('dir')}")
+            name = f"{meta.get('conn')}/{meta.get('dir')}"
+            return args.stream in (str(sid), name, f"{name}@{meta.get('start', 0)}")
 
         def on_open(sid: int, meta: dict) -> None:
             st = streams[sid] = {"meta": meta, "want": want(sid, meta), "f": None}
@@ -603,8 +605,7 @@ def _zstd(dict_path: str | None, samples: list[bytes]):
 def _stats_direction(job: tuple[dict, bytes, dict]) -> dict:
     meta, data, opts = job
     exact = opts["exact"]
-    sp = S.XmlSplitter(in_stream=meta["in_stream"])
-    evs = sp.feed(data)
+    evs = C.split_units(data, meta["in_stream"])
     enc = S.StreamEncoder(**opts, in_stream=meta["in_stream"])
     ctx_enc = S.StreamEncoder(**opts, in_stream=meta["in_stream"])
     z = zlib.compressobj(9)
@@ -797,58 +798,88 @@ def _stats_records(inp: Input, args) -> int:
 # dump
 # ---------------------------------------------------------------------------
 
-def _dump_frames(out: IO[str], data: bytes, base: int, unit0: int) -> int:
-    """One line per frame of a run of whole frames; returns the frame count."""
+def _frames(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(offset, kind, length with header) of each whole frame of a run of frames."""
     pos = 0
-    n = 0
     while pos < len(data):
         r = S.get_varint(data, pos, len(data))
         if r is None:
-            out.write(f"  {base + pos:>10}  (incomplete frame header)\n")
-            break
+            return
         v, body = r
         kind, length = (S.FRAME_ELEMENT, v >> 1) if not v & 1 else ((v >> 1) & 3, v >> 3)
-        out.write(f"  {base + pos:>10}  unit {unit0 + n:<6} {S.FRAME_KINDS[kind]:<8} {body - pos + length:>7} B"
-                  f"  {data[body:body + 24].hex()}{'...' if length > 24 else ''}\n")
+        yield pos, kind, body - pos + length
         pos = body + length
-        n += 1
-    return n
+
+
+def _short(xml: bytes, n: int = 70) -> str:
+    t = xml.decode("utf-8", "replace")
+    return repr(t if len(t) <= n else t[:n - 3] + "...")
 
 
 def cmd_dump(args) -> int:
     inp = Input(args.input, None, detect=False)
     out = sys.stdout
     try:
-        if inp.fmt != "xmb":
-            raw = inp.read_all()
-            if args.hex:
-                raw = bytes.fromhex(raw.decode("ascii").strip())
-            xml = xmppbin.decode(raw, context=_context(args.context), allow_comments=args.allow_comments)
-            out.write(f"message: {len(raw)} bytes, {len(raw) * 8} bits for {len(xml)} bytes of XML "
-                      f"({len(raw) * 8 / max(1, len(xml)):.2f} bits per XML byte)\n  {raw.hex()}\n")
-            out.write(xml.decode("utf-8", "replace") + "\n")
-            return EXIT_OK
-        try:
-            f = inp.reader()
-            units: dict[int, int] = defaultdict(int)
-            for pos, kind, payload in X.read_blocks(f):
-                name = X._NAMES[kind]
-                if kind == X.END_FILE:
-                    out.write(f"{pos:>10}  {name} streams={int.from_bytes(payload, 'little')}\n")
-                    continue
-                sid = int.from_bytes(payload[:4], "little")
-                body = payload[4:]
-                if kind == X.FRAMES:
-                    out.write(f"{pos:>10}  {name} stream {sid}: {len(body)} bytes\n")
-                    units[sid] += _dump_frames(out, body, pos + 9, units[sid])
-                else:
-                    out.write(f"{pos:>10}  {name} stream {sid}: {body.decode('utf-8', 'replace')}\n")
-        except X.ArchiveError as e:
-            out.flush()
-            raise CliError(f"{inp.label}: {e}", EXIT_DAMAGED) from None
+        if args.items:
+            xmppbin._use_backend("python")  # the reference decoder, traced
+        from .trace import format_items, tracing
+
+        with tracing() as items:
+            if inp.fmt != "xmb":
+                raw = inp.read_all()
+                if args.hex:
+                    raw = bytes.fromhex(raw.decode("ascii").strip())
+                xml = xmppbin.decode(raw, context=_context(args.context), allow_comments=args.allow_comments)
+                out.write(f"message: {len(raw)} bytes, {len(raw) * 8} bits for {len(xml)} bytes of XML "
+                          f"({len(raw) * 8 / max(1, len(xml)):.2f} bits per XML byte)\n  {raw.hex()}\n")
+                if args.items:
+                    out.write(format_items(items, "  ") + "\n")
+                out.write(xml.decode("utf-8", "replace") + "\n")
+                return EXIT_OK
+            _dump_xmb(inp, args, out, items, format_items)
         return EXIT_OK
     finally:
         inp.close()
+
+
+def _dump_xmb(inp: Input, args, out: IO[str], items: list, format_items) -> None:
+    units: dict[int, int] = defaultdict(int)
+    decs: dict[int, S.StreamDecoder] = {}
+    opts = {"context": _context(args.context), "allow_comments": args.allow_comments}
+    try:
+        for pos, kind, payload in X.read_blocks(inp.reader()):
+            name = X._NAMES[kind]
+            if kind == X.END_FILE:
+                out.write(f"{pos:>10}  {name} streams={int.from_bytes(payload, 'little')}\n")
+                continue
+            sid = int.from_bytes(payload[:4], "little")
+            body = payload[4:]
+            if kind == X.STREAM:
+                decs[sid] = S.StreamDecoder(**opts)
+            if kind != X.FRAMES:
+                out.write(f"{pos:>10}  {name} stream {sid}: {body.decode('utf-8', 'replace')}\n")
+                continue
+            out.write(f"{pos:>10}  {name} stream {sid}: {len(body)} bytes\n")
+            for off, fkind, n in _frames(body):
+                frame = body[off:off + n]
+                line = (f"  {pos + 9 + off:>10}  unit {units[sid]:<6} {S.FRAME_KINDS[fkind]:<8} {n:>7} B")
+                if args.items:
+                    del items[:]
+                    try:
+                        evs = decs[sid].feed(frame)
+                    except xmppbin.XmppbinError as e:
+                        raise CliError(f"{inp.label}: stream {sid} unit {units[sid]} (file byte {pos + 9 + off}): "
+                                       f"{type(e).__name__}: {e.reason}") from None
+                    xml = b"".join(ev.xml for ev in evs)
+                    out.write(f"{line}  {n * 8 / max(1, len(xml)):.2f} bits/XML byte  {_short(xml)}\n")
+                    if items:
+                        out.write(format_items(items, "                ") + "\n")
+                else:
+                    out.write(f"{line}  {frame[:24].hex()}{'...' if n > 24 else ''}\n")
+                units[sid] += 1
+    except X.ArchiveError as e:
+        out.flush()
+        raise CliError(f"{inp.label}: {e}", EXIT_DAMAGED) from None
 
 
 # ---------------------------------------------------------------------------
@@ -923,6 +954,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dump", help="list the blocks and frames of an .xmb file, or one message")
     p.add_argument("input", nargs="?", default="-")
     p.add_argument("--hex", action="store_true", help="the input is one message in hex")
+    p.add_argument("--items", action="store_true", help="decode every frame with the reference decoder and list "
+                   "what it reads: names, namespaces, values (token, literal, table hit...) with their bits")
     common(p, exact=False)
     p.set_defaults(func=cmd_dump)
     return ap
