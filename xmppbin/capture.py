@@ -30,6 +30,7 @@ import base64
 import ipaddress
 import json
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,15 +240,39 @@ def _addr(a: bytes) -> str:
     return str(ipaddress.ip_address(a))
 
 
-def pcap_directions(path: str | Path, fmt: str = "pcap", ports: Iterable[int] = XMPP_PORTS) -> list[Direction]:
-    """The XMPP streams of a pcap/pcapng file, one Direction per connection and direction
-    that carried data, in order of the connection's first packet."""
-    dpkt = _dpkt()
+_U16 = struct.Struct(">H")
+_TCP = struct.Struct(">HHI")
 
-    ports = set(ports)
-    flows: dict[tuple, _Flow] = {}
-    conns: dict[tuple, str] = {}   # (server endpoint, client endpoint) -> label
+
+def _tcp_fast(buf: bytes, lt: int) -> tuple[bytes, bytes, int, int, int, int, bytes] | None:
+    """(src, dst, sport, dport, seq, flags, payload) of an Ethernet/IPv4/TCP packet without
+    options the slow path needs (no VLAN, no fragment), parsed with struct; None for
+    anything else (dpkt reads it then)."""
+    if lt != 1 or len(buf) < 54 or buf[12:14] != b"\x08\x00":
+        return None
+    v = buf[14]
+    if v >> 4 != 4 or buf[23] != 6 or _U16.unpack_from(buf, 20)[0] & 0x3FFF:  # TCP, not a fragment
+        return None
+    ihl = (v & 15) * 4
+    total = _U16.unpack_from(buf, 16)[0]
+    t = 14 + ihl
+    if ihl < 20 or total < ihl + 20 or 14 + total > len(buf):
+        return None
+    sport, dport, seq = _TCP.unpack_from(buf, t)
+    thl = (buf[t + 12] >> 4) * 4
+    if thl < 20 or ihl + thl > total:
+        return None
+    return buf[26:30], buf[30:34], sport, dport, seq, buf[t + 13], buf[t + thl:14 + total]
+
+
+def _segments(path: str | Path, fmt: str):
+    """(src, dst, sport, dport, seq, flags, payload) of every TCP segment of a capture."""
+    dpkt = _dpkt()
     for _i, lt, buf in _packets(path, fmt):
+        r = _tcp_fast(buf, lt)
+        if r is not None:
+            yield r
+            continue
         try:
             ip = _ip_of(buf, lt)
         except (dpkt.dpkt.Error, IndexError, ValueError):
@@ -255,26 +280,33 @@ def pcap_directions(path: str | Path, fmt: str = "pcap", ports: Iterable[int] = 
         tcp = getattr(ip, "data", None)
         if not isinstance(tcp, dpkt.tcp.TCP):
             continue
-        src, dst = (_addr(ip.src), tcp.sport), (_addr(ip.dst), tcp.dport)
-        if tcp.dport in ports:
-            server, client, d = dst, src, "c2s"
-        elif tcp.sport in ports:
-            server, client, d = src, dst, "s2c"
+        yield bytes(ip.src), bytes(ip.dst), tcp.sport, tcp.dport, tcp.seq, tcp.flags, bytes(tcp.data)
+
+
+def pcap_directions(path: str | Path, fmt: str = "pcap", ports: Iterable[int] = XMPP_PORTS) -> list[Direction]:
+    """The XMPP streams of a pcap/pcapng file, one Direction per connection and direction
+    that carried data, in order of the connection's first packet."""
+    ports = set(ports)
+    flows: dict[tuple, _Flow] = {}
+    conns: dict[tuple, str] = {}   # (server endpoint, client endpoint) -> label
+    for src_ip, dst_ip, sport, dport, seq, flags, payload in _segments(path, fmt):
+        if dport in ports:
+            ck, d = (dst_ip, dport, src_ip, sport), "c2s"
+        elif sport in ports:
+            ck, d = (src_ip, sport, dst_ip, dport), "s2c"
         else:
             continue
-        ck = (server, client)
         if ck not in conns:
-            conns[ck] = f"{client[0]}:{client[1]}-{server[0]}:{server[1]}"
+            conns[ck] = f"{_addr(ck[2])}:{ck[3]}-{_addr(ck[0])}:{ck[1]}"
         key = (ck, d)
         flow = flows.get(key)
-        syn = bool(tcp.flags & dpkt.tcp.TH_SYN)
+        syn = bool(flags & 0x02)
         if flow is None:
-            flow = flows[key] = _Flow(((tcp.seq + 1) & 0xFFFFFFFF) if syn else None)
+            flow = flows[key] = _Flow(((seq + 1) & 0xFFFFFFFF) if syn else None)
         elif syn and flow.isn is None and not flow.segs:
-            flow.isn = (tcp.seq + 1) & 0xFFFFFFFF
-        payload = bytes(tcp.data)
+            flow.isn = (seq + 1) & 0xFFFFFFFF
         if payload:
-            flow.add(tcp.seq, payload)
+            flow.add(seq, payload)
     out = []
     order = {ck: n for n, ck in enumerate(conns)}
     for (ck, d), flow in sorted(flows.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
