@@ -5,6 +5,7 @@ mid-connection), .xmb files, verify, stats, dump, pipes, and every error path wi
 exit code."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import zlib
 import dpkt
 import pytest
 
+import xmppbin
 from xmppbin import capture as C
 from xmppbin import xmb as X
 
@@ -247,6 +249,21 @@ def test_session_records_and_element_inputs(tmp_path, session):
     assert r.returncode == 0 and r.stdout.startswith(X.MAGIC)
     r2 = run("decode", "--stream", "1/s2c", stdin=r.stdout)
     assert r2.returncode == 0 and r2.stdout == streams[(1, "s2c")]
+    # JSON Lines out: every header and element with its own binary, where it is, its context
+    r = run("encode", "--to", "jsonl", "--exact", SESSION)
+    assert r.returncode == 0 and r.stderr == b""
+    recs = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    n = 0
+    for (conn, d), data in streams.items():
+        units = C.XmlSplitter().feed(data)
+        mine = [x for x in recs if x["conn"] == str(conn) and x["dir"] == d]
+        assert [x["xml"].encode() for x in mine] == [u.xml for u in units if u.kind in ("open", "element")]
+        for x in mine:
+            assert data[x["offset"]:].startswith(x["xml"].encode())
+            ctx = dict(xmppbin.DEFAULT_CONTEXT, **x.get("context", {}))
+            assert xmppbin.decode(base64.b64decode(x["xmppbin"]), context=ctx) == x["xml"].encode()
+        n += len(mine)
+    assert n == len(recs) == 758
     # a dump without its stream header (stanzas only)
     body = streams[(1, "c2s")]
     start = body.index(b"<iq ")
@@ -439,7 +456,7 @@ def test_dump_items_traces_the_reference_decoder(tmp_path, session):
     assert items[1][4].strip() == "'message'" and items[4][4].strip() == "'5e0e3b8c-1d2a-4bb1-a8de-3f5a2f5d9f4a'"
     assert items[4][0] == "135"  # 6 symbol bits + 128 bits of UUID + ... as read, counted by the reader
     assert sum(int(i[0]) for i in items) <= len(msg) * 8 - 16
-    assert lines[-1].encode() == xmppbin_decode(msg)
+    assert lines[-1].encode() == xmppbin.decode(msg)
     # frames of a stream: one line per unit with its bits per XML byte, the items under it
     _, streams = session
     enc = run("encode", "--from", "stream", stdin=streams[(3, "c2s")]).stdout
@@ -447,9 +464,3 @@ def test_dump_items_traces_the_reference_decoder(tmp_path, session):
     assert d.returncode == 0, d.stderr
     units = [line for line in d.stdout.decode().splitlines() if " unit " in line]
     assert len(units) == len(C.XmlSplitter().feed(streams[(3, "c2s")])) and all("bits/XML byte" in u for u in units)
-
-
-def xmppbin_decode(data: bytes) -> bytes:
-    import xmppbin
-
-    return xmppbin.decode(data)

@@ -262,7 +262,7 @@ def cmd_encode(args) -> int:
             return _encode_records(inp, args)
         if inp.fmt == "xmb":
             raise CliError(f"{inp.label} is already an .xmb file (decode it, or verify it)", EXIT_USAGE)
-        if inp.fmt == "stream" and args.jobs <= 1:
+        if inp.fmt == "stream" and args.jobs <= 1 and args.to == "xmb":
             return _encode_stream_file(inp, args)
         return _encode_capture(inp, args)
     finally:
@@ -316,7 +316,59 @@ def _map(fn, jobs: list, n: int) -> Iterator:
         yield from ex.map(fn, jobs)
 
 
+def _jsonl_direction(job: tuple[dict, bytes, dict]) -> tuple[list[str], str | None]:
+    """JSONL records of one direction: every stream header and top-level element with its
+    own (stateless) binary, the context of its stream header, and where it is."""
+    meta, data, opts = job
+    out: list[str] = []
+    ctx_enc = S.StreamEncoder(**opts, in_stream=meta["in_stream"])
+    pos = meta["start"]
+    for i, ev in enumerate(C.split_units(data, meta["in_stream"])):
+        try:
+            if ev.kind == "open":
+                ctx_enc.open(ev.xml)
+                msg = xmppbin.encode(ev.xml, exact=opts["exact"], open_root=True, context=opts["context"],
+                                     allow_comments=opts["allow_comments"])
+            elif ev.kind == "element":
+                msg = xmppbin.encode(ev.xml, exact=opts["exact"], context=ctx_enc._s.context,
+                                     allow_comments=opts["allow_comments"])
+            else:
+                ctx_enc.encode(ev)
+                pos += len(ev.xml)
+                continue
+        except xmppbin.XmppbinError as e:
+            return out, f"unit {i}: {type(e).__name__}: {e.reason} (stream byte {pos + e.offset})"
+        rec = {"conn": meta["conn"], "dir": meta["dir"], "unit": i, "offset": pos,
+               "kind": "stream-header" if ev.kind == "open" else "element", "xml": ev.xml.decode("utf-8"),
+               "xmppbin": base64.b64encode(msg).decode("ascii")}
+        if ev.kind == "element":
+            ctx = ctx_enc._s.context
+            rec["context"] = {k: v for k, v in ctx.items() if xmppbin.DEFAULT_CONTEXT.get(k) != v}
+        out.append(json.dumps(rec, ensure_ascii=False))
+        pos += len(ev.xml)
+    return out, None
+
+
+def _encode_capture_jsonl(inp: Input, args) -> int:
+    dirs = _directions(inp, args)
+    opts = _options(args)
+    jobs = [(d.meta(), d.data, opts) for d in dirs]
+    code = EXIT_OK
+    with _output(args.output) as f:
+        for d, (lines, err) in zip(dirs, _map(_jsonl_direction, jobs, args.jobs)):
+            if lines:
+                f.write(("\n".join(lines) + "\n").encode("utf-8"))
+            if err is not None:
+                _warn(f"{inp.label}: {_where(d.conn, d.dir)}{err}")
+                code = EXIT_REJECTED
+    if _report_problems(inp.label, dirs) and code == EXIT_OK:
+        code = EXIT_INCOMPLETE
+    return code
+
+
 def _encode_capture(inp: Input, args) -> int:
+    if args.to == "jsonl":
+        return _encode_capture_jsonl(inp, args)
     dirs = _directions(inp, args)
     opts = _options(args)
     source = os.path.basename(inp.label)
@@ -913,6 +965,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default="-", help="input file (default: - for stdin)")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument("--hex", action="store_true", help="one element: write hex instead of binary")
+    p.add_argument("--to", choices=("xmb", "jsonl"), default="xmb",
+                   help="captures: an .xmb file (default), or JSON Lines with every stream header and element, "
+                        "its stateless binary in base64 (\"xmppbin\"), the namespaces it inherits (\"context\"), "
+                        "connection, direction, unit index and stream offset")
     p.add_argument("--open-root", action="store_true", help="one element: the input is a stream header left open")
     capture(p)
     common(p)
@@ -921,6 +977,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="(the same as encode)")
     p.add_argument("input", nargs="?", default="-")
     p.add_argument("-o", "--output")
+    p.add_argument("--to", choices=("xmb", "jsonl"), default="xmb", help=argparse.SUPPRESS)
     p.add_argument("--hex", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--open-root", action="store_true", help=argparse.SUPPRESS)
     capture(p)
