@@ -464,3 +464,32 @@ def test_dump_items_traces_the_reference_decoder(tmp_path, session):
     assert d.returncode == 0, d.stderr
     units = [line for line in d.stdout.decode().splitlines() if " unit " in line]
     assert len(units) == len(C.XmlSplitter().feed(streams[(3, "c2s")])) and all("bits/XML byte" in u for u in units)
+
+
+def test_verify_against_names_the_first_difference(tmp_path, session):
+    """A capture against an .xmb made from it in default mode (canonical XML, not byte-exact):
+    verify --against reports, per direction, the unit and stream byte of the first
+    difference and a short diff; against the exact-mode file, 0 losses."""
+    from xmppbin import stream as S
+
+    _, streams = session
+    assert run("encode", SESSION, "-o", tmp_path / "d.xmb").returncode == 0
+    assert run("encode", "--exact", SESSION, "-o", tmp_path / "e.xmb").returncode == 0
+    r = run("verify", SESSION, "--against", tmp_path / "e.xmb")
+    assert r.returncode == 0 and r.stdout.decode() == (
+        f"{SESSION}: 8 streams, {sum(map(len, streams.values())):,} bytes of XML: 0 losses in {tmp_path / 'e.xmb'}\n")
+    r = run("verify", SESSION, "--against", tmp_path / "d.xmb")
+    assert r.returncode == 4 and r.stdout == b""
+    lines = err_line(r).splitlines()
+    assert len(lines) == 8
+    data = streams[(1, "c2s")]
+    evs = S.StreamDecoder().feed(S.encode_stream([data]))
+    back = b"".join(ev.xml for ev in evs)
+    off = next(i for i, (a, b) in enumerate(zip(back, data)) if a != b)
+    ends = [sum(len(ev.xml) for ev in evs[:k + 1]) for k in range(len(evs))]
+    unit = next(i for i, e in enumerate(ends) if e > off)
+    assert unit == 1 and off > len(evs[0].xml)
+    assert lines[0] == (f"xmppbin: {SESSION}: connection 1 c2s: unit {unit}: first difference at stream byte {off}: "
+                        f"expected {data[off - 20:off + 40]!r}, decoded {back[off - 20:off + 40]!r}")
+    r = run("verify", SESSION, "--against", SESSION)
+    assert r.returncode == 2 and err_line(r) == f"xmppbin: {SESSION}: --against takes an .xmb file"

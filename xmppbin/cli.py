@@ -558,14 +558,68 @@ def _verify_direction(job: tuple[dict, bytes, dict]) -> str | None:
 
     X.read_streams(io.BytesIO(X.file_head() + blocks + X.file_end(1)), lambda s, m: None, on_events,
                    lambda s, e: None, context=opts["context"], allow_comments=opts["allow_comments"])
-    back = b"".join(parts)
+    return _difference(data, b"".join(parts), units, meta["start"])
+
+
+def _difference(data: bytes, back: bytes, units: list[int], start: int) -> str | None:
+    """None if back == data, else where they first differ: unit, stream byte, a short diff."""
     if back == data:
         return None
     off = _first_difference(back, data)
     unit = next((i for i, e in enumerate(units) if e > off), len(units))
     lo = max(0, off - 20)
-    return (f"unit {unit}: first difference at stream byte {off + meta['start']}: "
+    return (f"unit {unit}: first difference at stream byte {off + start}: "
             f"expected {data[lo:off + 40]!r}, decoded {back[lo:off + 40]!r}")
+
+
+def _verify_against(inp: Input, args, dirs: list[C.Direction]) -> int:
+    """The capture against an .xmb file made from it: every stream decoded and compared."""
+    arch = Input(args.against, None, detect=False)
+    try:
+        if arch.fmt != "xmb":
+            raise CliError(f"{arch.label}: --against takes an .xmb file", EXIT_USAGE)
+        metas: dict[int, dict] = {}
+        parts: dict[int, list[bytes]] = defaultdict(list)
+        ends: dict[int, list[int]] = defaultdict(list)
+        sizes: dict[int, int] = defaultdict(int)
+
+        def on_events(sid: int, evs: list) -> None:
+            for ev in evs:
+                parts[sid].append(ev.xml)
+                sizes[sid] += len(ev.xml)
+                ends[sid].append(sizes[sid])
+
+        try:
+            X.read_streams(arch.reader(), metas.__setitem__, on_events, lambda s, e: None,
+                           context=_context(args.context), allow_comments=args.allow_comments)
+        except X.ArchiveError as e:
+            raise CliError(f"{arch.label}: {e}", EXIT_DAMAGED) from None
+        except X.StreamError as e:
+            raise CliError(f"{arch.label}: {e}", EXIT_DAMAGED) from None
+    finally:
+        arch.close()
+    by_key = {(m.get("conn"), m.get("dir"), m.get("start", 0)): sid for sid, m in metas.items()}
+    losses = 0
+    for d in dirs:
+        sid = by_key.pop((d.conn, d.dir, d.start), None)
+        if sid is None:
+            _warn(f"{inp.label}: {_where(d.conn, d.dir)}not in {arch.label}")
+            losses += 1
+            continue
+        res = _difference(d.data, b"".join(parts[sid]), ends[sid], d.start)
+        if res is not None:
+            _warn(f"{inp.label}: {_where(d.conn, d.dir)}{res}")
+            losses += 1
+    for (conn, di, _start), _sid in by_key.items():
+        _warn(f"{arch.label}: {_where(conn, di)}not in {inp.label}")
+        losses += 1
+    incomplete = _report_problems(inp.label, dirs)
+    if losses:
+        return EXIT_DAMAGED
+    if not args.quiet:
+        print(f"{inp.label}: {len(dirs)} streams, {sum(len(d.data) for d in dirs):,} bytes of XML: "
+              f"0 losses in {arch.label}")
+    return EXIT_INCOMPLETE if incomplete else EXIT_OK
 
 
 def cmd_verify(args) -> int:
@@ -577,6 +631,8 @@ def cmd_verify(args) -> int:
             raise CliError(f"{inp.label}: verify takes a capture (pcap, pcapng, session, stream) or an .xmb file",
                            EXIT_USAGE)
         dirs = _directions(inp, args)
+        if args.against:
+            return _verify_against(inp, args, dirs)
         opts = _options(args)
         opts["exact"] = True
         jobs = [(d.meta(), d.data, opts) for d in dirs]
@@ -995,6 +1051,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="round trip of a capture, or check an .xmb file")
     p.add_argument("input", nargs="?", default="-")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line on success")
+    p.add_argument("--against", metavar="FILE.xmb", help="compare the capture with this .xmb file made from it "
+                   "(default: an exact round trip in memory)")
     capture(p)
     common(p, exact=False)
     p.set_defaults(func=cmd_verify)
