@@ -229,7 +229,9 @@ def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> di
     rows = []  # per record: {"xml": n, method: size}
     rejected = []
     failures: list[str] = []
-    nodes, lost = [], defaultdict(int)
+    nodes: list[dict] = []
+    labels: list[str] = []
+    lost: dict[str, int] = defaultdict(int)
     for rec in recs:
         try:
             default = codec(rec, False).encode(rec.xml, open_root=rec.open_root)
@@ -250,6 +252,7 @@ def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> di
         if "whatsapp" in peers:
             node, why = P.xml_to_node(C.wrap(rec.xml, rec.context, rec.open_root))
             nodes.append(node)
+            labels.append(rec.label)
             for w in why:
                 lost[w] += 1
             if not why and (C.infoset(P.node_to_xml(node), rec.context)
@@ -261,11 +264,14 @@ def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> di
     if "whatsapp" in peers and nodes:
         out, summary = P.run_baileys(nodes, rounds=1)
         wa_fail = 0
-        for row, o in zip(rows, out):
+        failed = []
+        for row, o, label in zip(rows, out, labels):
             row["whatsapp"] = o["size"]
             if not o["ok"]:
                 wa_fail += 1
+                failed.append(label)
         res["whatsapp"] = {"conversion_loss": dict(lost), "decode_not_equal_or_error": wa_fail,
+                           "failed_records": failed[:20],
                            "errors": sorted({o["error"] for o in out if o["error"]})[:10]}
     res["methods"] = summarize(rows)
     res["_rows"] = rows
@@ -553,11 +559,16 @@ def plots(rep: dict, out: Path) -> list[str]:
         xs = [p["stanzas"] for p in pts]
         ax.plot(xs, [p["enc_footprint"] / 1024 for p in pts], label="StreamEncoder.footprint()")
         ax.plot(xs, [p["dec_footprint"] / 1024 for p in pts], label="StreamDecoder.footprint()")
-        ax.plot(xs, [p["rss"] / 1024 / 1024 * 1024 / 1024 for p in pts], label="process RSS (MiB, not KiB)")
         ax.set_xlabel("stanzas on one stream")
-        ax.set_ylabel("KiB (footprints) / MiB (RSS)")
+        ax.set_ylabel("footprint, KiB")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8)
+        ax2 = ax.twinx()
+        ax2.plot(xs, [p["rss"] / 2**20 for p in pts], color="C2", label="process RSS")
+        ax2.set_ylabel("process RSS, MiB")
+        ax2.set_ylim(bottom=0)
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower right")
         ax.set_title(f"Stream mode as a session grows: {sc['session']['corpus']}\n{cmd}", fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "scaling-session.png", dpi=110)
@@ -570,6 +581,34 @@ def plots(rep: dict, out: Path) -> list[str]:
 
 def _pct(v) -> str:
     return "-" if v is None else f"{v:.1f}%"
+
+
+HEADLINE_METHODS = ("xmppbin-default", "xmppbin-exact", "zstd-19-dict16k", "zstd-19-dict64k-lean",
+                    "deflate-9-dict32k", "brotli-11", "whatsapp")
+
+
+def headline(rep: dict) -> list[str]:
+    """The headline table: aggregate % of XML per corpus, per stanza and per stream."""
+    names = list(rep["sizes"])
+    L = ["## Headline", "", f"Aggregate size in % of the XML bytes (lower is better); `{rep['command']}`, "
+         f"{rep['date']}.", "",
+         "| per stanza | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for m in HEADLINE_METHODS:
+        if all(m in rep["sizes"][n]["methods"] for n in names):
+            L.append(f"| {METHODS[m][0]} | " + " | ".join(
+                _pct(rep["sizes"][n]["methods"][m]["pct_of_xml"]) for n in names) + " |")
+    L.append("| records | " + " | ".join(f"{rep['sizes'][n]['records']:,}" for n in names) + " |")
+    if rep.get("streams"):
+        sn = list(rep["streams"])
+        L += ["", "| per stream | " + " | ".join(sn) + " |", "|---|" + "---:|" * len(sn)]
+        for m in ("stream-exact", "stream-default", "stateless-exact", "zlib-6"):
+            L.append(f"| {m} | " + " | ".join(_pct(rep["streams"][n]["methods"][m]["pct_of_xml"]) for n in sn)
+                     + " |")
+        L.append("| streams | " + " | ".join(str(rep["streams"][n]["streams"]) for n in sn) + " |")
+    L += ["", "WhatsApp: Baileys' WABinary codec on the node form of the same stanzas (its token dictionary is "
+          "made for WhatsApp, not XMPP; what the conversion loses is counted below). EXI: not measured, see "
+          "Peers.", ""]
+    return L
 
 
 def markdown(rep: dict) -> str:
@@ -586,7 +625,7 @@ def markdown(rep: dict) -> str:
     if rep["quick"]:
         L += ["**Quick mode**: a sample of every corpus (every k-th record, at most 150; the first streams "
               "of each capture). Not the figures to quote.", ""]
-    L += ["## Corpora", ""]
+    L += headline(rep) + ["## Corpora", ""]
     for k, d in CORPORA.items():
         L.append(f"* **{k}**: {d}")
     t = rep["training"]
@@ -733,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
                           "xmppbin default mode, the lexical form (quotes, references, spacing in tags)."}
         except P.PeerMissing as e:
             rep["peers"]["whatsapp"] = {"status": f"missing: {e}"}
-    rep["peers"]["exi"] = {"status": "missing", "detail": EXI_NOTE}
+    rep["peers"]["exi"] = {"status": "missing (no working EXI implementation installs here)", "detail": EXI_NOTE}
 
     corpora, training, notes = load_corpora(corpus, args.quick)
     rep["training"] = notes["training"]
@@ -779,7 +818,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-EXI_NOTE = "not measured yet (see benchmarks/README.md, EXI)."
+EXI_NOTE = (
+    "No EXI row: no maintained EXI implementation that installs here could code these stanzas. Tried "
+    "(2026-12-04): npm `exificient.js@0.0.5` (the JavaScript port of EXIficient, its latest version) installs, "
+    "but it cannot code schema-less EXI: its encoder throws 'TODO StartElement Generic not implemented yet' "
+    "for SE(*), which every built-in (schema-less) grammar needs, and it always runs in strict mode; schema-"
+    "informed use needs grammars as JSON generated from the XSDs by the Java tool exificient-grammars "
+    "(Grammars2JSON), which comes from Maven Central, not reachable from these machines (Java 17 is "
+    "installed, no EXIficient jar is); it also sorts attributes by local name, does not keep namespace "
+    "prefixes, and needs a DOM parser that node lacks. PyPI and Debian: no EXI implementation found in the "
+    "package lists (`apt-cache search` for exi, exificient, 'efficient xml interchange': none; no OpenEXI "
+    "or EXIficient package). See benchmarks/README.md."
+)
 
 if __name__ == "__main__":
     sys.exit(main())
