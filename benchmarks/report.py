@@ -165,7 +165,7 @@ def load_corpora(corpus: Path, quick: bool) -> tuple[dict, list[bytes], dict]:
         "traffic-seed9001": sample(C.load_capture_records(C.TRAFFIC_FIXTURE, dict(xmppbin.DEFAULT_CONTEXT)), n),
     }
     notes["training"] = {"records": len(training), "xml_bytes": sum(map(len, training)),
-                         "source": f"{corpus}, XEP number not divisible by 5"}
+                         "source": f"{os.path.relpath(corpus, C.REPO)}, XEP number not divisible by 5"}
     return out, training, notes
 
 
