@@ -218,14 +218,7 @@ class Compressors:
 
 
 def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> dict:
-    codecs: dict = {}
-
-    def codec(rec, exact: bool):
-        key = (rec.context_key, exact)
-        if key not in codecs:
-            codecs[key] = xmppbin.Codec(exact=exact, context=rec.context)
-        return codecs[key]
-
+    sizer = C.XmppbinSizer()
     rows = []  # per record: {"xml": n, method: size}
     rejected = []
     failures: list[str] = []
@@ -233,19 +226,12 @@ def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> di
     labels: list[str] = []
     lost: dict[str, int] = defaultdict(int)
     for rec in recs:
-        try:
-            default = codec(rec, False).encode(rec.xml, open_root=rec.open_root)
-        except xmppbin.RestrictedXMLError as e:
-            rejected.append({"record": rec.label, "error": f"{type(e).__name__}: {e}"})
+        xb, bad_xb, why_rejected = sizer.sizes(rec)
+        if xb is None:
+            rejected.append({"record": rec.label, "error": why_rejected})
             continue
-        row = {"xml": len(rec.xml), "xmppbin-default": len(default)}
-        back = codec(rec, False).decode(default)
-        if C.infoset(back, rec.context, rec.open_root) != C.infoset(rec.xml, rec.context, rec.open_root):
-            failures.append(f"{rec.label}: xmppbin default: infoset differs")
-        exact = codec(rec, True).encode(rec.xml, open_root=rec.open_root)
-        row["xmppbin-exact"] = len(exact)
-        if codec(rec, True).decode(exact) != rec.xml:
-            failures.append(f"{rec.label}: xmppbin exact: bytes differ")
+        failures += bad_xb
+        row = {"xml": len(rec.xml), "xmppbin-default": xb["default"], "xmppbin-exact": xb["exact"]}
         s, bad = comp.sizes(rec.xml)
         row.update(s)
         failures += [f"{rec.label}: {k}: decompressed bytes differ" for k in bad]
