@@ -618,6 +618,7 @@ def markdown(rep: dict) -> str:
           "edited by hand.", "",
           f"Machine: {m['cpu']}, {m['cpus_usable']} usable CPUs, {m['platform']}; load average at start "
           f"{m['loadavg_start'][0]:.2f}, at end {m['loadavg_end'][0]:.2f} ({m['note']}).", "",
+          "Time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in rep.get("stages_s", {}).items()) + ".", "",
           "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val not in (None, "")), ""]
     if rep["quick"]:
         L += ["**Quick mode**: a sample of every corpus (every k-th record, at most 150; the first streams "
@@ -771,9 +772,20 @@ def main(argv: list[str] | None = None) -> int:
             rep["peers"]["whatsapp"] = {"status": f"missing: {e}"}
     rep["peers"]["exi"] = {"status": "missing (no working EXI implementation installs here)", "detail": EXI_NOTE}
 
+    stages: dict[str, float] = {}
+    mark = [time.perf_counter()]
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(now - mark[0], 2)
+        mark[0] = now
+        print(f"{name}: {stages[name]:.1f} s", flush=True)
+
+    stage("setup and peers")
     corpora, training, notes = load_corpora(corpus, args.quick)
     rep["training"] = notes["training"]
     comp = Compressors(training)
+    stage("corpora and dictionaries")
     rep["dictionaries"] = {"deflate_bytes": len(comp.deflate_dict),
                            "zstd_bytes": {str(s): v[3] for s, v in comp.zstd.items()}}
     rep["sizes"] = {}
@@ -783,28 +795,31 @@ def main(argv: list[str] | None = None) -> int:
         res.pop("_rows")
         rep["sizes"][name] = res
         ok = ok and not res["failures"]
-        print(f"sizes: {name}: {res['records']} records", flush=True)
+        stage(f"sizes {name} ({res['records']} records)")
     rep["streams"] = {}
     for path in (C.SESSION_FIXTURE, C.TRAFFIC_FIXTURE):
         s = measure_streams(path, 4 if args.quick else None)
         rep["streams"][path.stem] = s
         ok = ok and s["round_trips_ok"]
-        print(f"streams: {path.name}: {s['streams']} streams", flush=True)
+        stage(f"streams {path.stem} ({s['streams']} streams)")
     if not args.no_speed:
         rep["speed"] = run_speed(out, args.quick)
         if "whatsapp" in peers:
             rep["speed"]["baileys"] = baileys_speed(args.quick)
-        print("speed: done", flush=True)
+        stage("speed")
     rep["scaling"] = {}
     if not args.no_scaling:
         rep["scaling"]["stanza"] = scaling_stanza(args.quick)
         traffic = C.load_capture_records(C.TRAFFIC_FIXTURE, dict(xmppbin.DEFAULT_CONTEXT))
         n = args.session_stanzas or (5000 if args.quick else 100_000)
         rep["scaling"]["session"] = scaling_session(traffic, n)
-        print("scaling: done", flush=True)
+        stage("scaling")
     rep["machine"]["loadavg_end"] = list(os.getloadavg())
-    rep["elapsed_s"] = time.perf_counter() - t0
+    rep["elapsed_s"] = time.perf_counter() - t0  # the plots need it; set again after them
     rep["plots"] = plots(rep, out)
+    stage("plots")
+    rep["stages_s"] = stages
+    rep["elapsed_s"] = time.perf_counter() - t0
     rep["methods"] = {k: {"label": a, "how": b} for k, (a, b) in METHODS.items()}
     rep["stream_methods"] = STREAM_METHODS
     rep["corpora"] = CORPORA
