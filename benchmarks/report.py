@@ -93,6 +93,12 @@ STREAM_METHODS = {
     "stateless-default": "every unit its own framed xmppbin default message",
     "zlib-6": "XEP-0138: one zlib stream per direction, compressobj(6), Z_SYNC_FLUSH after every unit",
     "zlib-9": "the same with compressobj(9)",
+    "deflate-9-dict32k": "one raw deflate-9 stream per direction with the 32 KiB preset dictionary, "
+                         "Z_SYNC_FLUSH after every unit",
+    "zstd-19-dict16k": "one zstd-19 stream per direction with the 16 KiB dictionary "
+                       "(ZstdCompressor(level=19, dict_data=d).compressobj()), a block flush "
+                       "(COMPRESSOBJ_FLUSH_BLOCK) after every unit; frame header and end counted",
+    "brotli-11": "one brotli-11 stream per direction (brotli.Compressor(quality=11)), flush() after every unit",
 }
 
 
@@ -284,16 +290,51 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def measure_streams(path: Path, max_streams: int | None) -> dict:
+def stateful_sizes(evs: list, comp: Compressors) -> tuple[dict, list[str]]:
+    """The stream's units through one compressor state per method, flushed after every unit
+    (what a server must do to send each stanza at once); each decompressed again."""
+    import brotli
+
+    xml = b"".join(ev.xml for ev in evs)
+    out: dict[str, int] = {}
+    bad: list[str] = []
+    c = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=comp.deflate_dict)
+    d = b"".join(c.compress(ev.xml) + c.flush(zlib.Z_SYNC_FLUSH) for ev in evs)
+    out["deflate-9-dict32k"] = len(d)
+    if C.inflate_raw(d, comp.deflate_dict) != xml:
+        bad.append("deflate-9-dict32k")
+    std, _, dec, _ = comp.zstd[16384]
+    z = std.compressobj()
+    d = b"".join(z.compress(ev.xml) + z.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK) for ev in evs) + z.flush()
+    out["zstd-19-dict16k"] = len(d)
+    if dec.decompressobj().decompress(d) != xml:
+        bad.append("zstd-19-dict16k")
+    b = brotli.Compressor(quality=11)
+    d = b"".join(b.process(ev.xml) + b.flush() for ev in evs) + b.finish()
+    out["brotli-11"] = len(d)
+    if brotli.decompress(d) != xml:
+        bad.append("brotli-11")
+    return out, bad
+
+
+def measure_streams(path: Path, max_streams: int | None, comp: Compressors) -> dict:
     res = stream_report.measure(path, max_streams=max_streams)
     rows = res["rows"]
+    streams = C.capture_streams(path)
+    ok = res["round_trips_ok"]
+    for row in rows:
+        extra, bad = stateful_sizes(C.stream_units(streams[(row["conn"], row["dir"])]), comp)
+        row.update(extra)
+        ok = ok and not bad
+    total_xml = res["total"]["xml"]
     out = {"capture": path.name, "streams": len(rows), "units": res["total"]["units"],
-           "xml_bytes": res["total"]["xml"], "round_trips_ok": res["round_trips_ok"], "methods": {}}
-    for m in stream_report.METHODS:
-        tot = res["total"][m]
-        out["methods"][m] = {"bytes": tot, "pct_of_xml": 100 * tot / res["total"]["xml"],
+           "xml_bytes": total_xml, "round_trips_ok": ok, "methods": {}}
+    zlib6 = res["total"]["zlib-6"]
+    for m in STREAM_METHODS:
+        tot = sum(r[m] for r in rows)
+        out["methods"][m] = {"bytes": tot, "pct_of_xml": 100 * tot / total_xml,
                              "median_pct_of_xml": 100 * statistics.median(r[m] / r["xml"] for r in rows),
-                             "vs_zlib6": tot / res["total"]["zlib-6"]}
+                             "vs_zlib6": tot / zlib6}
     return out
 
 
@@ -598,7 +639,8 @@ def headline(rep: dict) -> list[str]:
     if rep.get("streams"):
         sn = list(rep["streams"])
         L += ["", "| per stream | " + " | ".join(sn) + " |", "|---|" + "---:|" * len(sn)]
-        for m in ("stream-exact", "stream-default", "stateless-exact", "zlib-6"):
+        for m in ("stream-exact", "stream-default", "stateless-exact", "zlib-6", "deflate-9-dict32k",
+                  "zstd-19-dict16k", "brotli-11"):
             L.append(f"| {m} | " + " | ".join(_pct(rep["streams"][n]["methods"][m]["pct_of_xml"]) for n in sn)
                      + " |")
         L.append("| streams | " + " | ".join(str(rep["streams"][n]["streams"]) for n in sn) + " |")
@@ -798,7 +840,7 @@ def main(argv: list[str] | None = None) -> int:
         stage(f"sizes {name} ({res['records']} records)")
     rep["streams"] = {}
     for path in (C.SESSION_FIXTURE, C.TRAFFIC_FIXTURE):
-        s = measure_streams(path, 4 if args.quick else None)
+        s = measure_streams(path, 4 if args.quick else None, comp)
         rep["streams"][path.stem] = s
         ok = ok and s["round_trips_ok"]
         stage(f"streams {path.stem} ({s['streams']} streams)")
