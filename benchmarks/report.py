@@ -404,6 +404,33 @@ def _heap_peak(fn) -> int:
     return peak
 
 
+def _rss_peak_delta(fn) -> int | None:
+    """Peak RSS added by fn(), C allocations included: fn runs once in a forked child, whose
+    ru_maxrss (KiB on Linux) is read before and after it. None where fork is not available."""
+    import multiprocessing as mp
+    import resource
+
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        fn()
+        send.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+
+    p = ctx.Process(target=child)
+    p.start()
+    got = recv.recv() if recv.poll(120) else None
+    p.join()
+    return None if got is None else got * 1024
+
+
+def _minus(v: int | None, base: int) -> int | None:
+    return None if v is None else max(0, v - base)
+
+
 def scaling_stanza(quick: bool) -> dict:
     """Time and Python heap peak of encode/decode (C backend) as one stanza grows."""
     from lxml import etree
@@ -423,14 +450,20 @@ def scaling_stanza(quick: bool) -> dict:
                    + b"</query></iq>") for w in width],
     }
     parser = etree.XMLParser(huge_tree=True)
+    # what a forked child adds to its peak RSS for nothing (the pipe, the first pages it writes)
+    rss_base = max((_rss_peak_delta(lambda: None) or 0) for _ in range(3))
 
     def lxml_time(xml: bytes, rep: int) -> float | None:
         try:
             return _best(lambda: etree.tostring(etree.fromstring(xml, parser)), rep)
         except etree.XMLSyntaxError:  # libxml2's nesting limit (2048 with huge_tree)
             return None
-    out: dict = {"backend": xmppbin.backend, "series": {}, "memory": "tracemalloc peak of the call: the Python "
-                 "heap (input/output bytes objects and Python-side objects); the C core's malloc is not traced"}
+    out: dict = {"backend": xmppbin.backend, "series": {},
+                 "memory": "heap peak: tracemalloc peak of the call (the Python heap: input/output bytes objects "
+                 "and Python-side objects; the C core's malloc is not traced); RSS peak: what the call added to "
+                 "the peak RSS of a forked child (C allocations included; page granularity, 0 when the "
+                 "call fits in memory the process already had; minus what a child adds calling nothing, the "
+                 "largest of 3 tries: rss_baseline)", "rss_baseline": rss_base}
     for name, items in series.items():
         pts = []
         for n, xml in items:
@@ -445,6 +478,8 @@ def scaling_stanza(quick: bool) -> dict:
                 "lxml_s": lxml_time(xml, rep),
                 "encode_heap_peak": _heap_peak(lambda x=xml: codec.encode(x)),
                 "decode_heap_peak": _heap_peak(lambda e=enc: codec.decode(e)),
+                "encode_rss_peak_delta": _minus(_rss_peak_delta(lambda x=xml: codec.encode(x)), rss_base),
+                "decode_rss_peak_delta": _minus(_rss_peak_delta(lambda e=enc: codec.decode(e)), rss_base),
             })
         out["series"][name] = pts
     return out
@@ -579,8 +614,12 @@ def plots(rep: dict, out: Path) -> list[str]:
             ax = axes[1][j]
             ax.loglog(xs, [p["encode_heap_peak"] for p in pts], "o-", label="encode", ms=3)
             ax.loglog(xs, [p["decode_heap_peak"] for p in pts], "o-", label="decode", ms=3)
+            for k, lab in (("encode_rss_peak_delta", "encode, RSS"), ("decode_rss_peak_delta", "decode, RSS")):
+                have = [(x, p[k]) for x, p in zip(xs, pts) if p.get(k)]
+                if have:
+                    ax.loglog([h[0] for h in have], [h[1] for h in have], "s--", label=lab, ms=3)
             ax.set_xlabel("XML bytes")
-            ax.set_ylabel("Python heap peak, bytes (tracemalloc)")
+            ax.set_ylabel("peak bytes: heap (tracemalloc), RSS added")
             ax.legend(fontsize=7)
         fig.suptitle(f"Scaling of one stanza (C backend)\n{cmd}", fontsize=9)
         fig.tight_layout()
@@ -612,6 +651,10 @@ def plots(rep: dict, out: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- markdown
+
+def _bytes(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
 
 def _us(v) -> str:
     return "fails (libxml2 depth limit)" if v is None else f"{v * 1e6:,.1f} µs"
@@ -735,13 +778,15 @@ def markdown(rep: dict) -> str:
     if sc.get("stanza"):
         L += ["", "## Scaling", "", "One stanza grows (C backend; best of repeats; "
               f"{sc['stanza']['memory']}):", "",
-              "| series | n | XML bytes | encoded | encode | decode | lxml | encode heap peak |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| series | n | XML bytes | encoded | encode | decode | lxml | encode heap peak | encode RSS peak "
+              "| decode RSS peak |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, pts in sc["stanza"]["series"].items():
             for p in pts:
                 L.append(f"| {name} | {p['n']:,} | {p['xml_bytes']:,} | {p['encoded_bytes']:,} | "
                          f"{p['encode_s'] * 1e6:,.1f} µs | {p['decode_s'] * 1e6:,.1f} µs | {_us(p['lxml_s'])}"
-                         f" | {p['encode_heap_peak']:,} |")
+                         f" | {p['encode_heap_peak']:,} | {_bytes(p['encode_rss_peak_delta'])} | "
+                         f"{_bytes(p['decode_rss_peak_delta'])} |")
         L += ["", "*body*: one message with a body of n bytes; *depth*: n nested elements; *width*: a roster "
               "result with n items."]
     if sc.get("session"):
