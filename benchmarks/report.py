@@ -404,69 +404,79 @@ def _heap_peak(fn) -> int:
     return peak
 
 
-def _rss_peak_delta(fn) -> int | None:
-    """Peak RSS added by fn(), C allocations included: fn runs once in a forked child, whose
-    ru_maxrss (KiB on Linux) is read before and after it. None where fork is not available."""
-    import multiprocessing as mp
-    import resource
-
-    if "fork" not in mp.get_all_start_methods():
-        return None
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-
-    def child() -> None:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        fn()
-        send.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
-
-    p = ctx.Process(target=child)
-    p.start()
-    got = recv.recv() if recv.poll(120) else None
-    p.join()
-    return None if got is None else got * 1024
+BIG_LIMITS = {"max_size": 1 << 24, "max_string": 1 << 24, "max_depth": 1 << 20, "max_elements": 1 << 20}
 
 
-def _minus(v: int | None, base: int) -> int | None:
-    return None if v is None else max(0, v - base)
-
-
-def scaling_stanza(quick: bool) -> dict:
-    """Time and Python heap peak of encode/decode (C backend) as one stanza grows."""
-    from lxml import etree
-
-    big = {"max_size": 1 << 24, "max_string": 1 << 24, "max_depth": 1 << 20, "max_elements": 1 << 20}
-    codec = xmppbin.Codec(**big)  # default mode is timed; exact mode checks the round trip
-    exact = xmppbin.Codec(exact=True, **big)
-    body = [2 ** k for k in range(4, 21 if not quick else 15, 2)] + ([1 << 20] if not quick else [])
+def stanza_series(quick: bool) -> dict:
+    """name -> [(n, xml)], in growing order: a body of n bytes, n nested elements, n roster items."""
+    body = [2 ** k for k in range(4, 21 if not quick else 15, 2)]
     depth = [1, 4, 16, 64, 256, 1024] + ([4096] if not quick else [])
     width = [1, 16, 256, 4096] + ([32768] if not quick else [])
-    series = {
+    return {
         "body": [(n, b"<message to='a@example.org' type='chat'><body>" + b"x" * n + b"</body></message>")
-                 for n in sorted(set(body))],
+                 for n in body],
         "depth": [(d, b"<message>" + b"<x xmlns='urn:a'>" * d + b"t" + b"</x>" * d + b"</message>") for d in depth],
         "width": [(w, b"<iq type='result'><query xmlns='jabber:iq:roster'>"
                    + b"".join(b"<item jid='u%d@example.org' subscription='both'/>" % i for i in range(w))
                    + b"</query></iq>") for w in width],
     }
+
+
+def rss_series(name: str, quick: bool) -> list:
+    """Run in a fresh process (see scaling_stanza): per point of the series, in growing order,
+    what one encode and one decode call add to the process's peak RSS (ru_maxrss against the
+    larger of the current RSS and the peak so far), C allocations included."""
+    import resource
+
+    def rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def peak() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    codec = xmppbin.Codec(**BIG_LIMITS)
+    codec.decode(codec.encode(b"<message/>"))
+    out = []
+    for _, xml in stanza_series(quick)[name]:
+        before = max(rss(), peak())
+        enc = codec.encode(xml)
+        e = max(0, peak() - before)
+        before = max(rss(), peak())
+        codec.decode(enc)
+        out.append((e, max(0, peak() - before)))
+    return out
+
+
+def scaling_stanza(quick: bool) -> dict:
+    """Time and memory of encode/decode (C backend) as one stanza grows."""
+    from lxml import etree
+
+    codec = xmppbin.Codec(**BIG_LIMITS)  # default mode is timed; exact mode checks the round trip
+    exact = xmppbin.Codec(exact=True, **BIG_LIMITS)
     parser = etree.XMLParser(huge_tree=True)
-    # what a forked child adds to its peak RSS for nothing (the pipe, the first pages it writes)
-    rss_base = max((_rss_peak_delta(lambda: None) or 0) for _ in range(3))
 
     def lxml_time(xml: bytes, rep: int) -> float | None:
         try:
             return _best(lambda: etree.tostring(etree.fromstring(xml, parser)), rep)
         except etree.XMLSyntaxError:  # libxml2's nesting limit (2048 with huge_tree)
             return None
+
     out: dict = {"backend": xmppbin.backend, "series": {},
                  "memory": "heap peak: tracemalloc peak of the call (the Python heap: input/output bytes objects "
-                 "and Python-side objects; the C core's malloc is not traced); RSS peak: what the call added to "
-                 "the peak RSS of a forked child (C allocations included; page granularity, 0 when the "
-                 "call fits in memory the process already had; minus what a child adds calling nothing, the "
-                 "largest of 3 tries: rss_baseline)", "rss_baseline": rss_base}
-    for name, items in series.items():
+                 "and Python-side objects; the C core's malloc is not traced); RSS peak: what one call adds "
+                 "to the peak RSS of a fresh process coding the series in growing order (C allocations "
+                 "included; page granularity; 0 when the call fits in memory the process already had)"}
+    have_proc = Path("/proc/self/statm").is_file()
+    for name, items in stanza_series(quick).items():
+        rss: list = [(None, None)] * len(items)
+        if have_proc:
+            r = subprocess.run([sys.executable, "-c", "import sys, json; sys.path.insert(0, sys.argv[1]); "
+                                "import report; print(json.dumps(report.rss_series(sys.argv[2], sys.argv[3] == '1')))",
+                                str(HERE), name, "1" if quick else "0"],
+                               capture_output=True, text=True, timeout=600, check=True)
+            rss = json.loads(r.stdout)
         pts = []
-        for n, xml in items:
+        for (n, xml), (rss_e, rss_d) in zip(items, rss):
             enc = codec.encode(xml)
             if exact.decode(exact.encode(xml)) != xml:
                 raise AssertionError(f"scaling {name} {n}: the exact round trip failed")
@@ -478,8 +488,8 @@ def scaling_stanza(quick: bool) -> dict:
                 "lxml_s": lxml_time(xml, rep),
                 "encode_heap_peak": _heap_peak(lambda x=xml: codec.encode(x)),
                 "decode_heap_peak": _heap_peak(lambda e=enc: codec.decode(e)),
-                "encode_rss_peak_delta": _minus(_rss_peak_delta(lambda x=xml: codec.encode(x)), rss_base),
-                "decode_rss_peak_delta": _minus(_rss_peak_delta(lambda e=enc: codec.decode(e)), rss_base),
+                "encode_rss_peak_delta": rss_e,
+                "decode_rss_peak_delta": rss_d,
             })
         out["series"][name] = pts
     return out
