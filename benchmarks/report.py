@@ -138,7 +138,9 @@ def versions() -> dict:
         "zstandard": zstandard.__version__, "libzstd": ".".join(map(str, zstandard.ZSTD_VERSION)),
         "zlib": zlib.ZLIB_RUNTIME_VERSION, "brotli": brotli.__version__,
         "git_commit": _run(["git", "-C", str(HERE), "rev-parse", "HEAD"]),
-        "git_dirty": bool(_run(["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"])),
+        # the results directory itself (rewritten by this run) does not count
+        "git_dirty": bool(_run(["git", "-C", str(HERE.parent), "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":!benchmarks/results"])),
         "node": P.node_version(), "baileys": P.baileys_version(),
     }
     try:
