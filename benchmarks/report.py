@@ -410,18 +410,27 @@ BIG_LIMITS = {"max_size": 1 << 24, "max_string": 1 << 24, "max_depth": 1 << 20, 
 
 
 def stanza_series(quick: bool) -> dict:
-    """name -> [(n, xml)], in growing order: a body of n bytes, n nested elements, n roster items."""
+    """name -> [(n, make)], in growing order, make() giving the XML: a body of n bytes,
+    n nested elements, a roster result with n items. Made one at a time, so that a
+    process measuring its peak RSS holds only the stanza it codes."""
     body = [2 ** k for k in range(4, 21 if not quick else 15, 2)]
     depth = [1, 4, 16, 64, 256, 1024] + ([4096] if not quick else [])
     width = [1, 16, 256, 4096] + ([32768] if not quick else [])
-    return {
-        "body": [(n, b"<message to='a@example.org' type='chat'><body>" + b"x" * n + b"</body></message>")
-                 for n in body],
-        "depth": [(d, b"<message>" + b"<x xmlns='urn:a'>" * d + b"t" + b"</x>" * d + b"</message>") for d in depth],
-        "width": [(w, b"<iq type='result'><query xmlns='jabber:iq:roster'>"
-                   + b"".join(b"<item jid='u%d@example.org' subscription='both'/>" % i for i in range(w))
-                   + b"</query></iq>") for w in width],
-    }
+
+    def message(n: int) -> bytes:
+        return b"<message to='a@example.org' type='chat'><body>" + b"x" * n + b"</body></message>"
+
+    def nested(d: int) -> bytes:
+        return b"<message>" + b"<x xmlns='urn:a'>" * d + b"t" + b"</x>" * d + b"</message>"
+
+    def roster(w: int) -> bytes:
+        return (b"<iq type='result'><query xmlns='jabber:iq:roster'>"
+                + b"".join(b"<item jid='u%d@example.org' subscription='both'/>" % i for i in range(w))
+                + b"</query></iq>")
+
+    return {"body": [(n, lambda n=n: message(n)) for n in body],
+            "depth": [(d, lambda d=d: nested(d)) for d in depth],
+            "width": [(w, lambda w=w: roster(w)) for w in width]}
 
 
 def rss_series(name: str, quick: bool) -> list:
@@ -439,7 +448,8 @@ def rss_series(name: str, quick: bool) -> list:
     codec = xmppbin.Codec(**BIG_LIMITS)
     codec.decode(codec.encode(b"<message/>"))
     out = []
-    for _, xml in stanza_series(quick)[name]:
+    for _, make in stanza_series(quick)[name]:
+        xml = make()
         before = max(rss(), peak())
         enc = codec.encode(xml)
         e = max(0, peak() - before)
@@ -478,7 +488,8 @@ def scaling_stanza(quick: bool) -> dict:
                                capture_output=True, text=True, timeout=600, check=True)
             rss = json.loads(r.stdout)
         pts = []
-        for (n, xml), (rss_e, rss_d) in zip(items, rss):
+        for (n, make), (rss_e, rss_d) in zip(items, rss):
+            xml = make()
             enc = codec.encode(xml)
             if exact.decode(exact.encode(xml)) != xml:
                 raise AssertionError(f"scaling {name} {n}: the exact round trip failed")
