@@ -435,24 +435,36 @@ def stanza_series(quick: bool) -> dict:
 
 def rss_series(name: str, quick: bool) -> list:
     """Run in a fresh process (see scaling_stanza): per point of the series, in growing order,
-    what one encode and one decode call add to the process's peak RSS (ru_maxrss against the
-    larger of the current RSS and the peak so far), C allocations included."""
-    import resource
-
+    what one encode and one decode call add to the process's peak RSS (VmHWM, reset before
+    each call where the kernel allows, against the larger of the current RSS and that peak),
+    C allocations included."""
     def rss() -> int:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
     def peak() -> int:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # VmHWM: this process image's peak RSS (ru_maxrss would carry the peak of the
+        # process that forked us across exec)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise OSError("no VmHWM in /proc/self/status")
+
+    def reset_peak() -> None:
+        try:  # Linux >= 4.0: "5" resets the peak RSS to the current RSS
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            pass
 
     codec = xmppbin.Codec(**BIG_LIMITS)
     codec.decode(codec.encode(b"<message/>"))
     out = []
     for _, make in stanza_series(quick)[name]:
         xml = make()
+        reset_peak()
         before = max(rss(), peak())
         enc = codec.encode(xml)
         e = max(0, peak() - before)
+        reset_peak()
         before = max(rss(), peak())
         codec.decode(enc)
         out.append((e, max(0, peak() - before)))
@@ -476,8 +488,9 @@ def scaling_stanza(quick: bool) -> dict:
     out: dict = {"backend": xmppbin.backend, "series": {},
                  "memory": "heap peak: tracemalloc peak of the call (the Python heap: input/output bytes objects "
                  "and Python-side objects; the C core's malloc is not traced); RSS peak: what one call adds "
-                 "to the peak RSS of a fresh process coding the series in growing order (C allocations "
-                 "included; page granularity; 0 when the call fits in memory the process already had)"}
+                 "to the peak RSS (VmHWM) of a fresh process coding the series in growing order (C "
+                 "allocations included; page granularity; 0 when the call fits in memory the process "
+                 "already had)"}
     have_proc = Path("/proc/self/statm").is_file()
     for name, items in stanza_series(quick).items():
         rss: list = [(None, None)] * len(items)
