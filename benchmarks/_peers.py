@@ -62,8 +62,11 @@ def ensure_wabinary() -> Path:
     if not npm:
         raise PeerMissing("npm not found on PATH (needed once to fetch baileys)")
     CACHE.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run([npm, "pack", f"baileys@{version}", "--pack-destination", str(CACHE)],
-                       capture_output=True, text=True, cwd=CACHE, timeout=300)
+    try:
+        r = subprocess.run([npm, "pack", f"baileys@{version}", "--pack-destination", str(CACHE)],
+                           capture_output=True, text=True, cwd=CACHE, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise PeerMissing(f"`npm pack baileys@{version}` failed: {e}") from None
     tgz = CACHE / f"baileys-{version}.tgz"
     if r.returncode != 0 or not tgz.is_file():
         raise PeerMissing(f"`npm pack baileys@{version}` failed: {r.stderr.strip()[-300:]}")
