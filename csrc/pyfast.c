@@ -876,6 +876,7 @@ typedef struct {
     PyObject *opt_keep;    /* the owner of opt */
     PyObject *ctx, *limits, *ac; /* the objects opt was made from */
     char failed;           /* the object failed (set by its _failed property): Python raises */
+    PyObject *error;       /* what failed it here (fail_feed), or NULL: read by the _failed property */
 } Feed;
 
 static PyTypeObject FeedType;
@@ -961,6 +962,7 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     f->keep = keep;
     f->opt_keep = f->ctx = f->limits = f->ac = NULL;
     f->failed = 0;
+    f->error = NULL;
     PyObject_GC_Track(f);
     return (PyObject *)f;
 }
@@ -993,6 +995,7 @@ static int Feed_traverse(Feed *f, visitproc visit, void *arg)
     Py_VISIT(f->ctx);
     Py_VISIT(f->limits);
     Py_VISIT(f->ac);
+    Py_VISIT(f->error);
     return 0;
 }
 
@@ -1005,6 +1008,7 @@ static int Feed_clear(Feed *f)
     Py_CLEAR(f->ctx);
     Py_CLEAR(f->limits);
     Py_CLEAR(f->ac);
+    Py_CLEAR(f->error);
     return 0;
 }
 
@@ -1024,6 +1028,8 @@ static PyMethodDef Feed_methods[] = {
 
 static PyMemberDef Feed_members[] = {
     {"failed", T_BOOL, offsetof(Feed, failed), 0, "the object failed: every feed goes to the Python method"},
+    {"error", T_OBJECT, offsetof(Feed, error), READONLY,
+     "the exception that failed the object inside the C method (its result could not be built), or None"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -1074,11 +1080,69 @@ static int feed_options_current(Feed *f, PyObject *self)
     return ok;
 }
 
+/* Test hook (_fail_results(n), tests/test_stream_fast.py): the n-th result
+ * object the feed methods build from now on (an event, the frames' bytes, the
+ * empty list of a decoder call that completed no frame)
+ * fails with MemoryError, as it would without memory; 0: off. */
+static long fail_countdown;
+
+static int hook_fails(void)
+{
+    if (fail_countdown > 0 && --fail_countdown == 0) {
+        PyErr_NoMemory();
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *f_fail_results(PyObject *mod, PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    (void)mod;
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    fail_countdown = n > 0 ? n : 0;
+    Py_RETURN_NONE;
+}
+
+/* the frames' bytes of an encoder result */
+static PyObject *result_bytes(const char *p, size_t n)
+{
+    if (hook_fails())
+        return NULL;
+    return PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
+}
+
+/* The method is failing (an exception is set) after the loop consumed input:
+ * the state went on, the output of the call is lost, so the object fails for
+ * good (spec 14.5), unless the Python side already failed it (_unit_c,
+ * _resume_c). Nothing is allocated: the exception itself is kept, and the
+ * _failed property of the object reads it from here. */
+static void fail_feed(Feed *f)
+{
+    PyObject *t, *v, *tb;
+    if (f->failed || !PyErr_Occurred())
+        return;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (v && tb)
+        PyException_SetTraceback(v, tb);
+    f->failed = 1;
+    if (v) {
+        Py_INCREF(v);
+        Py_XSETREF(f->error, v);
+    }
+    PyErr_Restore(t, v, tb);
+}
+
 /* a StreamEvent(kind, xml) */
 static PyObject *stream_event(PyObject *kind, const unsigned char *p, size_t n)
 {
     PyTypeObject *t = (PyTypeObject *)event_type;
-    PyObject *x = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n), *ev;
+    PyObject *x, *ev;
+    if (hook_fails())
+        return NULL;
+    x = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
     if (!x)
         return NULL;
     ev = t->tp_alloc(t, 2);
@@ -1247,8 +1311,11 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fdec_hold(f->loop, view.buf, (size_t)view.len);
     if (rc > 0) { /* kept: the frame being received is not complete */
         PyBuffer_Release(&view);
+        out = hook_fails() ? NULL : PyList_New(0);
+        if (!out)
+            fail_feed(f); /* the bytes are held: feeding them again would repeat them */
         Py_DECREF(f);
-        return PyList_New(0);
+        return out;
     }
     if (rc < 0 || !feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
         PyBuffer_Release(&view);
@@ -1259,6 +1326,8 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     if (rc == XB_FEED_DONE) { /* the usual case: the list made at its size */
         out = feed_events(f->res);
         PyBuffer_Release(&view);
+        if (!out)
+            fail_feed(f);
         Py_DECREF(f);
         return out;
     }
@@ -1280,6 +1349,8 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         rc = core_fdec_feed(f->loop, NULL, 0, opened, f->opt, f->res);
     }
     PyBuffer_Release(&view);
+    if (!out)
+        fail_feed(f);
     Py_DECREF(f);
     return out;
 }
@@ -1292,7 +1363,7 @@ static PyObject *join_frames(PyObject *out, const xb_feed_result *res)
     char *w;
     for (i = 0; i < n; i++)
         total += PyBytes_GET_SIZE(PyList_GET_ITEM(out, i));
-    r = PyBytes_FromStringAndSize(NULL, total);
+    r = hook_fails() ? NULL : PyBytes_FromStringAndSize(NULL, total);
     if (!r)
         return NULL;
     w = PyBytes_AS_STRING(r);
@@ -1321,14 +1392,16 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     PyBuffer_Release(&view);
     if (rc == XB_FEED_DONE) {
-        r = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        r = result_bytes((const char *)f->res->data, f->res->size);
+        if (!r)
+            fail_feed(f);
         Py_DECREF(f);
         return r;
     }
     /* the frames so far, then the unit left to Python (its frame appended by _unit_c) */
     out = PyList_New(0);
     while (out) {
-        PyObject *b = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        PyObject *b = result_bytes((const char *)f->res->data, f->res->size);
         int bad = !b || PyList_Append(out, b);
         Py_XDECREF(b);
         if (bad || unit(self, rc, out))
@@ -1344,6 +1417,8 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         }
     }
     Py_XDECREF(out);
+    if (!r)
+        fail_feed(f);
     Py_DECREF(f);
     return r;
 }
@@ -1493,6 +1568,9 @@ static PyMethodDef module_methods[] = {
      "core_functions(fenc_feed, fdec_feed, fdec_hold)\n--\n\n"
      "The addresses of xb_fenc_feed, xb_fdec_feed and xb_fdec_hold in the cffi module, whose\n"
      "loops and states Feed objects run (call once, before the first Feed)."},
+    {"_fail_results", f_fail_results, METH_O,
+     "_fail_results(n)\n--\n\nTest hook: the n-th result object the stream feed methods build from now on "
+     "fails with MemoryError (0: off)."},
     {"install_feed", f_install_feed, METH_VARARGS,
      "install_feed(cls, dir, python_method, event_type)\n--\n\n"
      "Replace cls.feed (dir 0: StreamEncoder, 1: StreamDecoder) by its C entry point, which\n"

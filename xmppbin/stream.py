@@ -395,10 +395,16 @@ def _check_option(name: str, value: Any, lo: int, hi: int) -> None:
         raise ValueError(f"{name} must be an int in {lo}..{hi}, got {value!r}")
 
 
-def _again(e: XmppbinError, what: str, empty: Any) -> XmppbinError:
-    """A new exception equal to a stored failure (class, reason, offset, limit),
-    carrying nothing (what: "frames" or "events")."""
-    x = _shift(e, 0)
+#: what fails a StreamEncoder / StreamDecoder for good (spec 14.5): an xmppbin
+#: error, or running out of memory after the call may have changed the state
+#: (in the C feed loop, or while its output was being built)
+_FAILS = (XmppbinError, MemoryError)
+
+
+def _again(e: Exception, what: str, empty: Any) -> Exception:
+    """A new exception equal to a stored failure (class, reason, offset, limit;
+    for a MemoryError its message), carrying nothing (what: "frames" or "events")."""
+    x = _shift(e, 0) if isinstance(e, XmppbinError) else type(e)(*e.args)
     setattr(x, what, empty)
     return x
 
@@ -443,11 +449,18 @@ def _quick_secrets(xml: bytes, context: Mapping[str, str], secret_elements) -> l
     return [n]
 
 
-def _failed_get(self) -> XmppbinError | None:
-    return self._error
+def _failed_get(self) -> Exception | None:
+    e = self._error
+    if e is None:
+        # the C feed() entry fails the object itself when building its result
+        # runs out of memory (csrc/pyfast.c: fail_feed): nothing to allocate then
+        fast = self.__dict__.get("_cfeed")
+        if fast is not None and fast.error is not None:
+            e = self._error = fast.error
+    return e
 
 
-def _failed_set(self, e: XmppbinError | None) -> None:
+def _failed_set(self, e: Exception | None) -> None:
     """The stored failure (spec 14.5); the C feed() entry (_cfeed) is told, so
     that it hands every call of a failed object to the Python method."""
     self._error = e
@@ -569,8 +582,8 @@ class StreamEncoder:
             raise _again(self._failed, "frames", b"")
         try:
             return fn(arg)
-        except XmppbinError as e:
-            e.frames = b""  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b""  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -709,8 +722,8 @@ class StreamEncoder:
                 self._pos += len(ev.xml)
             if err is not None:
                 raise err
-        except XmppbinError as e:
-            e.frames = b"".join(out)  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
             raise
         return b"".join(out)
@@ -751,8 +764,8 @@ class StreamEncoder:
             except XmppbinError as e:
                 raise _shift(e, pos) from None
             feeder.prepare(self._s.context, self.allow_comments)
-        except XmppbinError as e:
-            e.frames = b"".join(out)  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -763,8 +776,8 @@ class StreamEncoder:
         assert feeder is not None
         try:
             self._pending_c(feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out), out)
-        except XmppbinError as e:
-            e.frames = b"".join(out)  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
             raise
         return b"".join(out)
@@ -786,8 +799,8 @@ class StreamEncoder:
                 self._splitter.buf.clear()
             self._splitter.close()
             return out
-        except XmppbinError as e:
-            e.frames = b""  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b""  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -857,8 +870,8 @@ class StreamDecoder:
                     return out
                 if ev is not _NOTHING:
                     out.append(ev)
-        except XmppbinError as e:
-            e.events = out  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -896,8 +909,8 @@ class StreamDecoder:
             if ev is not None:
                 out.append(ev)
             feeder.prepare(self.limits, self._s.context, self.allow_comments)
-        except XmppbinError as e:
-            e.events = out  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -910,8 +923,8 @@ class StreamDecoder:
             r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
             if r is not None:
                 self._feed_c(r, out)
-        except XmppbinError as e:
-            e.events = out  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
         return out
