@@ -25,6 +25,7 @@ cannot probe them.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -346,6 +347,15 @@ def _c_state(d: Dictionary, budget: int, exact: bool):
     return _cstream.state_for(d, budget, exact)
 
 
+@functools.lru_cache(maxsize=16)
+def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[bytes] | None]:
+    """The local names of the secret elements (UTF-8, sorted) and a pattern
+    finding any of them, made once per set: a StreamEncoder per connection
+    would otherwise spend a third of its construction compiling it."""
+    names = sorted({local.encode("utf-8") for _ns, local in secret_elements})
+    return names, (re.compile(b"|".join(map(re.escape, names))) if names else None)
+
+
 def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_index) -> list[int]:
     """Ordinals (attribute values and text nodes inside the root, in document
     order) of the values to send never-indexed."""
@@ -524,8 +534,7 @@ class StreamEncoder:
         self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
-        names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
-        self._secret_names = re.compile(b"|".join(map(re.escape, names))) if names else None
+        names, self._secret_names = _secret_names(self.secret_elements)
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
             self.limits, max_frame, in_stream, names, never_index is not None)
