@@ -192,13 +192,17 @@ static void tidx_put(xb_stream *s, uint64_t h, uint32_t seq)
     s->tidx[k] = tslot(h, seq);
 }
 
-/* the slot holding (h, seq) (it is there) */
+/* the slot holding (h, seq), which is there (SIZE_MAX, unreachable, if not:
+ * the probe ends at an empty slot, never loops) */
 static size_t tidx_slot(const xb_stream *s, uint64_t h, uint32_t seq)
 {
     uint64_t want = tslot(h, seq);
     size_t k = (uint32_t)h & s->tidx_mask;
-    while (s->tidx[k] != want)
+    while (s->tidx[k] != want) {
+        if (!s->tidx[k])
+            return SIZE_MAX;
         k = (k + 1) & s->tidx_mask;
+    }
     return k;
 }
 
@@ -206,6 +210,8 @@ static size_t tidx_slot(const xb_stream *s, uint64_t h, uint32_t seq)
 static void tidx_del(xb_stream *s, uint64_t h, uint32_t seq)
 {
     size_t m = s->tidx_mask, k = tidx_slot(s, h, seq), j = k;
+    if (k == SIZE_MAX)
+        return;
     for (;;) {
         size_t home;
         j = (j + 1) & m;
@@ -314,13 +320,16 @@ int xb_stab_use(xb_stream *s, size_t i)
 {
     if (i && i < s->ntab) {
         size_t k = s->ntab - 1 - i;
-        xb_tent e = s->tab[k];
+        xb_tent e;
         uint32_t seq;
+        size_t slot;
         if (next_seq(s, &seq))
             return -1;
-        /* the renumbering keeps the order: e is still at k, with a new seq */
+        /* (a renumbering keeps the order: the entry is still at k) */
         e = s->tab[k];
-        s->tidx[tidx_slot(s, e.h, e.seq)] = tslot(e.h, seq);
+        slot = tidx_slot(s, e.h, e.seq);
+        if (slot != SIZE_MAX)
+            s->tidx[slot] = tslot(e.h, seq);
         e.seq = seq;
         memmove(&s->tab[k], &s->tab[k + 1], i * sizeof(*s->tab));
         s->tab[s->ntab - 1] = e;
@@ -332,7 +341,7 @@ int xb_stab_use(xb_stream *s, size_t i)
 int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
 {
     uint64_t size = (uint64_t)n + 32;
-    size_t drop = 0, i, head = (size_t)(s->tab - s->tab_mem);
+    size_t drop = 0, i, head = s->tab_mem ? (size_t)(s->tab - s->tab_mem) : 0;
     uint32_t seq;
     if (size > s->budget) {
         xb_stab_clear(s);

@@ -7,7 +7,8 @@
  * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
  *
  * Memory: the dynamic table is bounded by its budget (at most budget / 32
- * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys and
+ * entries, each its UTF-8 bytes; its index 8 bytes per slot, at most 4 slots
+ * per entry), the shape cache by XB_SHAPE_CACHE keys and
  * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
  * recent values by XB_RECENT per value context (each one a token or, when
  * inserted, a live table entry, so no larger than the budget); per message
