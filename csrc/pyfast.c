@@ -1207,10 +1207,35 @@ static int feed_input(PyObject *data, Py_buffer *view)
     return 0;
 }
 
+/* The class of each direction (install_feed) and the offset of its _cfeed
+ * slot (a member descriptor of the class: xmppbin/stream.py's __slots__), or
+ * 0: found by attribute lookup, which costs a one-byte feed() a third of its
+ * time. */
+static PyTypeObject *cfeed_cls[2];
+static Py_ssize_t cfeed_off[2];
+
+static void cfeed_slot(PyObject *cls, int dir)
+{
+    PyObject *d = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict, S_cfeed); /* borrowed */
+    cfeed_off[dir] = 0;
+    cfeed_cls[dir] = (PyTypeObject *)cls;
+    if (d && Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX)
+        cfeed_off[dir] = ((PyMemberDescrObject *)d)->d_member->offset;
+    PyErr_Clear();
+}
+
 /* self's Feed of direction dir, if the fast path may be taken (new reference) */
 static Feed *feed_of(PyObject *self, int dir)
 {
-    PyObject *f = attr(self, S_cfeed);
+    PyObject *f;
+    if (cfeed_off[dir] && Py_IS_TYPE(self, cfeed_cls[dir])) {
+        f = *(PyObject **)((char *)self + cfeed_off[dir]);
+        if (!f)
+            return NULL; /* not set (or deleted) */
+        Py_INCREF(f);
+    } else {
+        f = attr(self, S_cfeed);
+    }
     if (!f)
         return NULL;
     /* failed: the Python method raises the stored error */
@@ -1452,6 +1477,9 @@ static PyObject *f_install_feed(PyObject *mod, PyObject *args)
     descr = PyDescr_NewMethod((PyTypeObject *)cls, &feed_defs[dir]);
     if (!descr)
         return NULL;
+    Py_INCREF(cls);
+    Py_XDECREF(cfeed_cls[dir]);
+    cfeed_slot(cls, dir);
     Py_INCREF(py);
     Py_XSETREF(feed_fallback[dir], py);
     Py_INCREF(evt);

@@ -394,3 +394,24 @@ def test_encoder_out_of_memory_building_frames_fails_it(fail_results, nth):
     fail_results(0)
     ok = make(stream.StreamEncoder, True)
     assert ok.feed(HEADER + STANZA % (0, 0)) and ok.feed(STANZA % (1, 1))
+
+
+def test_cfeed_slot_read_at_its_offset():
+    """feed() finds the Feed in the _cfeed slot of the exact class; an unset
+    slot (deleted) or a subclass instance goes by attribute lookup: the same
+    results either way."""
+    assert type(stream.StreamDecoder.__dict__["_cfeed"]).__name__ == "member_descriptor"
+    assert type(stream.StreamEncoder.__dict__["_cfeed"]).__name__ == "member_descriptor"
+    frames = frames_of([HEADER, STANZA % (1, 1), STANZA % (2, 2)])
+    want = make(stream.StreamDecoder, True).feed(frames)
+    gone = make(stream.StreamDecoder, True)
+    del gone._cfeed
+    assert gone.feed(frames) == want
+
+    class Sub(stream.StreamDecoder):
+        pass
+
+    assert Sub().feed(frames) == want
+    enc = make(stream.StreamEncoder, True)
+    del enc._cfeed
+    assert enc.feed(HEADER + STANZA % (1, 1) + STANZA % (2, 2)) == frames

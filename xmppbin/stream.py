@@ -464,7 +464,7 @@ def _failed_get(self) -> Exception | None:
     if e is None:
         # the C feed() entry fails the object itself when building its result
         # runs out of memory (csrc/pyfast.c: fail_feed): nothing to allocate then
-        fast = self.__dict__.get("_cfeed")
+        fast = getattr(self, "_cfeed", None)
         if fast is not None and fast.error is not None:
             e = self._error = fast.error
     return e
@@ -474,7 +474,7 @@ def _failed_set(self, e: Exception | None) -> None:
     """The stored failure (spec 14.5); the C feed() entry (_cfeed) is told, so
     that it hands every call of a failed object to the Python method."""
     self._error = e
-    fast = self.__dict__.get("_cfeed")
+    fast = getattr(self, "_cfeed", None)
     if fast is not None:
         fast.failed = e is not None
 
@@ -499,6 +499,8 @@ class StreamEncoder:
     the same class, reason, offset (and limit), with ``e.frames == b""``.
     """
 
+    #: _cfeed is a slot: the C feed() reads it at its offset (csrc/pyfast.c: feed_of)
+    __slots__ = ("_cfeed", "__dict__", "__weakref__")
     _failed = _FAILED
 
     def __init__(
@@ -826,6 +828,8 @@ class StreamDecoder:
     the same class, reason, offset (and limit), with ``e.events == []``.
     """
 
+    #: _cfeed is a slot: the C feed() reads it at its offset (csrc/pyfast.c: feed_of)
+    __slots__ = ("_cfeed", "__dict__", "__weakref__")
     _failed = _FAILED
 
     def __init__(
