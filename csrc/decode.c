@@ -516,7 +516,7 @@ static inline uint64_t load64_be(const uint8_t *p)
 }
 
 /* LIT: bytes in the char table up to the terminator 0, each coded in the
- * context of the class of the byte before it; mostly two at a time with
+ * context the bytes before it lead to (xb_char_next); mostly two at a time with
  * dict->char_pairs, else (a long code, near the end of the message or of
  * max_string) one at a time, with the checks in the reference's order. */
 static int read_literal(xb_dec *d, xb_str *out)
@@ -595,7 +595,8 @@ static int read_literal(xb_dec *d, xb_str *out)
         }
         if (b == 0)
             goto done;
-        cls = xb_byte_class(b);
+        acc |= xb_byte_class(b) >= 10 ? XB_CP_ODD : 0;
+        cls = xb_char_next[cls][b];
         if (n >= max_string) {
             d->pos = end - (uint64_t)left;
             return too_long(d);
@@ -611,7 +612,6 @@ static int read_literal(xb_dec *d, xb_str *out)
             lim = cap < max_string ? cap : max_string;
         }
         t[n++] = (char)b;
-        acc |= cls >= 10 ? XB_CP_ODD : 0;
         LIT_LOAD();
     }
     }
@@ -2981,7 +2981,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
     const xb_sstr *src;
     size_t len;
     int clean = 1, chk;
-    unsigned prev;
+    unsigned ctx;
     TRY(read_bits(d, 3, &k));
     TRY(read_gamma(d, &n));
     if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n || !xb_srecent_ok(s, &s->recent[vctx].v[k]))
@@ -2994,9 +2994,9 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         return xb_dec_nomem(d);
     memcpy(d->tmp.p, src->p, n);
     len = n;
-    prev = (uint8_t)d->tmp.p[len - 1];
+    ctx = xb_char_ctx_after((const uint8_t *)d->tmp.p, len);
     for (;;) {
-        TRY(read_sym(d, &cc[xb_byte_class(prev)], &b));
+        TRY(read_sym(d, &cc[ctx], &b));
         if (b == 0)
             break;
         if (len + 1 > d->tmp.cap) {
@@ -3007,7 +3007,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         d->tmp.p[len++] = (char)b;
         if (len > max_string)
             return too_long(d);
-        prev = b;
+        ctx = xb_char_next[ctx][b];
     }
     chk = check_literal(d->tmp.p, len, &clean);
     if (chk == 1)

@@ -68,6 +68,74 @@ static xb_hcode v1_codes[V1_NCODES + V1_STREAM_NCODES];
 static uint16_t v1_sorted[V1_NSYMS + V1_STREAM_NSYMS];
 static uint8_t v1_lengths[V1_NSYMS + V1_STREAM_NSYMS];
 static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+
+uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
+
+/* The literal byte automaton of spec 8.1 (xmppbin/model.py _char_next). */
+#define CC_SCRIPT 11u
+#define CC_INVALID 27u
+#define CC_LEAD 28u
+#define CC_MID 54u
+#define CC_MID4 61u
+#define CC_LAST4 62u
+_Static_assert(CC_LAST4 + 1 == XB_CHAR_CONTEXTS, "char contexts");
+
+/* the script range (0 .. 15) of a lead byte 0xC2 .. 0xF4 */
+static unsigned char_script(unsigned lead)
+{
+    static const uint8_t lo[16] = {0xC2, 0xC4, 0xCE, 0xD0, 0xD4, 0xD7, 0xD8, 0xDC,
+                                   0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE, 0xF0};
+    unsigned i = 15;
+    while (lead < lo[i])
+        i--;
+    return i;
+}
+
+/* the lead range (0 .. 25) of a lead byte 0xC2 .. 0xF4 */
+static const uint8_t lead_lo[26] = {0xC2, 0xC3, 0xC4, 0xC6, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD4, 0xD5, 0xD6, 0xD7,
+                                    0xD8, 0xD9, 0xDA, 0xDC, 0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE, 0xF0, 0xF1};
+static unsigned char_lead(unsigned lead)
+{
+    unsigned i = 25;
+    while (lead < lead_lo[i])
+        i--;
+    return i;
+}
+
+/* the mid range (0 .. 6) of a lead byte 0xE0 .. 0xEF */
+static unsigned char_mid(unsigned lead)
+{
+    static const uint8_t lo[7] = {0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE};
+    unsigned i = 6;
+    while (lead < lo[i])
+        i--;
+    return i;
+}
+
+static unsigned char_next(unsigned ctx, unsigned b)
+{
+    static const uint8_t mid_lo[7] = {0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE};
+    if (b >= 0x80 && b <= 0xBF && ctx >= CC_LEAD) { /* an expected continuation byte */
+        if (ctx < CC_MID) {
+            unsigned lead = lead_lo[ctx - CC_LEAD];
+            if (lead < 0xE0)
+                return CC_SCRIPT + char_script(lead);
+            if (lead < 0xF0)
+                return CC_MID + char_mid(lead);
+            return CC_MID4;
+        }
+        if (ctx < CC_MID4)
+            return CC_SCRIPT + char_script(mid_lo[ctx - CC_MID]);
+        if (ctx == CC_MID4)
+            return CC_LAST4;
+        return CC_SCRIPT + char_script(0xF0);
+    }
+    if (b < 0x80) /* anything else starts a character */
+        return xb_byte_class(b);
+    if (b < 0xC2 || b > 0xF4)
+        return CC_INVALID;
+    return CC_LEAD + char_lead(b);
+}
 static uint32_t v1_stream_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
 static uint16_t v1_shape_info[XBD_V1_NSHAPES];
 /* the padded copies (xb_dict.h); the pool is about 90 KiB for v1 (bss pages
@@ -380,19 +448,19 @@ static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
     b1 = e1 >> 4;
     if (b1 == 0)
         return (len1 << 16) | XB_CP_STOP;
-    c1 = xb_byte_class(b1);
+    c1 = xb_char_next[ctx][b1];
     /* the code after b1 starts with the other XB_LUT_BITS - len1 bits of x;
      * it is known if it is no longer than that */
     e2 = cc[c1].lut[(x << len1) & ((1u << XB_LUT_BITS) - 1)];
     len2 = e2 & 15u;
     if (!e2 || len1 + len2 > XB_LUT_BITS)
-        return b1 | (len1 << 16) | (1u << 21) | (c1 >= 10 ? XB_CP_ODD : 0) | (c1 << 25);
+        return b1 | (len1 << 16) | (1u << 21) | (xb_byte_class(b1) >= 10 ? XB_CP_ODD : 0) | (c1 << 25);
     b2 = e2 >> 4;
     if (b2 == 0)
-        return b1 | ((len1 + len2) << 16) | (1u << 21) | XB_CP_STOP | (c1 >= 10 ? XB_CP_ODD : 0);
-    c2 = xb_byte_class(b2);
-    return b1 | (b2 << 8) | ((len1 + len2) << 16) | (2u << 21) | (c1 >= 10 || c2 >= 10 ? XB_CP_ODD : 0) |
-           (c2 << 25);
+        return b1 | ((len1 + len2) << 16) | (1u << 21) | XB_CP_STOP | (xb_byte_class(b1) >= 10 ? XB_CP_ODD : 0);
+    c2 = xb_char_next[c1][b2];
+    return b1 | (b2 << 8) | ((len1 + len2) << 16) | (2u << 21) |
+           (xb_byte_class(b1) >= 10 || xb_byte_class(b2) >= 10 ? XB_CP_ODD : 0) | (c2 << 25);
 }
 
 static void do_init(void)
@@ -441,6 +509,9 @@ static void do_init(void)
     }
     {
         uint32_t k, e;
+        for (k = 0; k < XB_CHAR_CONTEXTS; k++)
+            for (e = 0; e < 256; e++)
+                xb_char_next[k][e] = (uint8_t)char_next(k, e);
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
             for (e = 0; e < (1u << XB_LUT_BITS); e++)
                 v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);

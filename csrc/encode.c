@@ -80,8 +80,6 @@ static const uint32_t *tcodes[XB_NTABLES];
 static uint32_t tnsym[XB_NTABLES];
 static uint8_t char_len[XB_CHAR_CONTEXTS][256];
 
-/* model.CHAR_CLASS */
-static uint8_t char_class[256];
 
 /* byte classes for the packed forms: one pass over a value classifies it */
 #define VF_DIGIT 1u   /* 0-9 */
@@ -384,8 +382,6 @@ static void enc_init(void)
         enc_status = 1;
         return;
     }
-    for (i = 0; i < 256; i++)
-        char_class[i] = (uint8_t)xb_byte_class((unsigned)i);
     init_vflags();
     for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
         char_len[i / 256][i % 256] = (uint8_t)(tcodes[XB_T_CHAR][i] & 31);
@@ -828,8 +824,8 @@ typedef struct {
 #define LEN(code, sy) ((code)[sy] & 31u)
 
 /* the bits of p[0 .. n) in the char table clen (lengths per context and
- * byte) and the terminator: each byte's code depends on the class of the byte
- * before it (ctx: that of the byte before p[0], 0 if none) */
+ * byte) and the terminator: each byte's code depends on the context the bytes
+ * before it lead to (spec 8.1; ctx: the context of p[0]) */
 static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, size_t n, unsigned ctx)
 {
     uint64_t c0 = 0, c1 = 0;
@@ -837,13 +833,20 @@ static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, 
     /* two sums for more parallelism */
     for (; i + 2 <= n; i += 2) {
         uint8_t a = p[i], b = p[i + 1];
+        unsigned ca;
         c0 += clen[ctx][a];
-        c1 += clen[char_class[a]][b];
-        ctx = char_class[b];
+        if ((a | b) < 0x80) { /* ASCII: the contexts depend on the bytes only, no chain */
+            ca = xb_char_next[0][a];
+            ctx = xb_char_next[0][b];
+        } else {
+            ca = xb_char_next[ctx][a];
+            ctx = xb_char_next[ca][b];
+        }
+        c1 += clen[ca][b];
     }
     if (i < n) {
         c0 += clen[ctx][p[i]];
-        ctx = char_class[p[i]];
+        ctx = xb_char_next[ctx][p[i]];
     }
     return c0 + c1 + clen[ctx][0];
 }
@@ -971,7 +974,7 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
 }
 
 /* the bytes p[0 .. n) with the char codes cc (at most 24 bits each), one code
- * per byte in the context of the class of the byte before (ctx for the first),
+ * per byte in the context the bytes before lead to (ctx for the first),
  * then the terminator */
 static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_t n, unsigned ctx)
 {
@@ -995,9 +998,16 @@ static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_
     }
     for (; i + 2 <= s.n; i += 2) {
         const uint8_t b1 = b[i], b2 = b[i + 1];
+        unsigned c;
         c1 = cc[ctx * 256 + b1];
-        c2 = cc[char_class[b1] * 256 + b2];
-        ctx = char_class[b2];
+        if ((b1 | b2) < 0x80) { /* ASCII: the contexts depend on the bytes only */
+            c = xb_char_next[0][b1];
+            ctx = xb_char_next[0][b2];
+        } else {
+            c = xb_char_next[ctx][b1];
+            ctx = xb_char_next[c][b2];
+        }
+        c2 = cc[c * 256 + b2];
         acc = (acc << (c1 & 31u)) | (c1 >> 5);
         acc = (acc << (c2 & 31u)) | (c2 >> 5);
         nacc += (c1 & 31u) + (c2 & 31u);
@@ -1007,7 +1017,7 @@ static void put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, size_
     }
     if (i < s.n) {
         c1 = cc[ctx * 256 + b[i]];
-        ctx = char_class[b[i]];
+        ctx = xb_char_next[ctx][b[i]];
         acc = (acc << (c1 & 31u)) | (c1 >> 5);
         nacc += c1 & 31u;
     }
@@ -1301,7 +1311,7 @@ static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t *cost, 
             L--;
         if (!L || !xb_srecent_ok(s, src)) /* (L > 0: src is not empty) */
             continue;
-        c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, char_class[sb[L - 1]]);
+        c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, xb_char_ctx_after(sb, L));
         if (!found || c < *cost) {
             *cost = c;
             *bk = (unsigned)k;
@@ -1380,7 +1390,8 @@ static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secr
     } else if (ch.p.sym == XB_V_EXTEND) {
         put(e, ch.k, 3);
         gamma_code(e, ch.L);
-        put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p + ch.L, v.n - ch.L, char_class[(uint8_t)v.p[ch.L - 1]]);
+        put_chars(e, xb_scode[XB_T_CHAR], (const uint8_t *)v.p + ch.L, v.n - ch.L,
+                  xb_char_ctx_after((const uint8_t *)v.p, ch.L));
     } else if (ch.p.sym <= XB_V_B64) { /* INT, UUID, HEX, B64 */
         put_packed(e, v, &ch.p);
     } else { /* JID */

@@ -104,7 +104,13 @@ typedef struct {
 #define XB_VC_MISC 7
 #define XB_VC_FIXED 8
 
-#define XB_CHAR_CONTEXTS 12
+/* literal byte contexts (spec 8.1, xmppbin/model.py CHAR_NEXT): 0 before the
+ * first byte, 1 .. 10 after an ASCII byte (xb_byte_class), 11 + i after a
+ * complete character whose lead byte is in script range i (27: after a byte
+ * that starts no UTF-8 character), 28 + i after a lead byte of lead range i, 54
+ * + i before the last byte of a 3-byte character of mid range i, 61 and 62
+ * before the third and fourth byte of a 4-byte character. */
+#define XB_CHAR_CONTEXTS 63
 #define XB_HEX_MIN 6
 #define XB_B64_MIN 8
 #define XB_INT_MAX_BITS 64
@@ -143,8 +149,9 @@ typedef struct {
     const uint8_t *lengths; /* code length of every symbol */
 } xb_hcode;
 
-/* char_class of xmppbin/model.py: the context of a literal byte is the class
- * of the byte before it (context 0 for the first byte). b is 0 .. 255. */
+/* char_class of xmppbin/model.py: the context after an ASCII byte b is its
+ * class (1 .. 10); class 11 (b >= 0x80) and 10 mark the bytes that need the
+ * UTF-8 / XML Char check (XB_CP_ODD). b is 0 .. 255. */
 static inline unsigned xb_byte_class(unsigned b)
 {
     if (b >= 0x61 && b <= 0x7A)
@@ -178,12 +185,12 @@ static inline unsigned xb_byte_class(unsigned b)
  * the bits both take (XB_CP_LEN), how many bytes of the string they are (0
  * if b1 is the terminator 0, 1 if b2 is or there is no b2, else 2), STOP if
  * the terminator is among them, ODD if a stored byte has class 10 or 11, and
- * the class of the last byte (the next context; 0 for a terminator). */
+ * the context after the last byte (xb_char_next; 0 for a terminator). */
 #define XB_CP_LEN(e) (((e) >> 16) & 31u)
 #define XB_CP_NSTORE(e) (((e) >> 21) & 3u)
 #define XB_CP_STOP (1u << 23)
 #define XB_CP_ODD (1u << 24)
-#define XB_CP_CLS(e) (((e) >> 25) & 15u)
+#define XB_CP_CLS(e) (((e) >> 25) & 63u)
 
 /* Per-shape facts for the decoder, shape_info[i] for shapes[i]:
  * XB_SHAPE_PLAIN when the namespace checks (xmlscan.py:resolve_start) that
@@ -246,6 +253,20 @@ typedef struct {
  * capacity doubling from 16; *cap is updated on success. NULL on overflow or
  * when out of memory (the old array is then untouched). Shared by the codec. */
 void *xb_grow(void *p, size_t *cap, size_t need, size_t elsize);
+
+/* xb_char_next[ctx][b]: the literal context after byte b coded in context ctx
+ * (spec 8.1); filled by xb_dict_init. */
+extern uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
+
+/* the literal context after the bytes p[0 .. n) (0 if n is 0) */
+static inline unsigned xb_char_ctx_after(const uint8_t *p, size_t n)
+{
+    unsigned ctx = 0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        ctx = xb_char_next[ctx][p[i]];
+    return ctx;
+}
 
 /* Build the decoding tables (once per process; thread-safe). 0 on success. */
 int xb_dict_init(void);

@@ -304,12 +304,12 @@ class SymbolFuzzer:
 
     def lit(self, vctx, raw: bytes):
         self.sym("value", vctx, M.V_LIT)
-        prev = -1
+        ctx = M.CC_FIRST
         for b in raw:
             if b:
-                self.sym("char", 0 if prev < 0 else M.CHAR_CLASS[prev], b)
-                prev = b
-        self.sym("char", 0 if prev < 0 else M.CHAR_CLASS[prev], 0)
+                self.sym("char", ctx, b)
+                ctx = M.CHAR_NEXT[ctx][b]
+        self.sym("char", ctx, 0)
         self.nhist += 1
 
     def exact_value(self, vctx, s: str):
@@ -868,6 +868,9 @@ LITERAL_ALPHABETS = [
     "a b,c;d=e#f!g?h(i)j+k*l~",
     "ab&<>'\"\t\n\r ]",
     "aé€😀 ",
+    # every UTF-8 context of spec 8.1, valid, and lead / continuation bytes mixed at random
+    "Привет שלום مرحبا 中文 한국 ไทย Ἀθ Հ ǅ ‘’ 😀👍 \ue000 ",
+    b"a \xc2\xc3\xc5\xce\xd0\xd5\xd7\xd8\xdc\xe0\xe1\xe2\xe3\xe4\xea\xee\xf0\xf1\xf4\x80\x9f\xa0\xbf",
     b"ab\x01\x1f\x7f\x80\xbf\xc0\xc3\xe2\xed\xa0\xf0\xf4\x90\xff",
 ]
 

@@ -5,8 +5,18 @@ Source: the XEP example corpus and the XEP schemas in ../shared/corpus. Only the
 training split is used (XEPs whose number is not divisible by 5), so that the
 held-out XEPs measure compactness honestly (benchmarks/size_report.py).
 
-    python tools/gen_dictionary.py [--corpus ../shared/corpus] [--out spec]
+    python tools/gen_dictionary.py [--corpus ../shared/corpus] [--out spec] [--traffic STANZAS.jsonl]
     python tools/gen_tables.py          # then regenerate xmppbin/_dict_v1.py
+
+The committed spec/codes-v1.txt was made with the code lengths also trained
+on generated traffic of seed 2 (never 9001, the held-out test capture), at the
+default --traffic-weight:
+
+    python -m tools.traffic --seed 2 --size 5MB --out /tmp/traffic-2
+    python tools/gen_dictionary.py --traffic /tmp/traffic-2/stanzas.jsonl
+
+The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
+shapes are chosen from the XEP training split alone.
 
 Deterministic: the same corpus gives byte-identical files.
 """
@@ -99,7 +109,13 @@ def top(counter: Counter, minimum: int, cap: int) -> list:
     return [k for k, _ in items[:cap]]
 
 
-def scan_all(recs):
+def load_traffic(path: str):
+    """Records of generated traffic (tools/traffic/split.py --stanzas output)."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def scan_all(recs, group_key=lambda r: r["xep"]):
     """Scans of the records, and the same grouped by XEP (corpus order)."""
     out = []
     groups: dict[str, list] = {}
@@ -108,10 +124,10 @@ def scan_all(recs):
         try:
             sc = scan(r["xml"], lim, record_context(r), True, r["kind"] == "stream-header")
         except ValueError as e:  # records that are not restricted XML are skipped
-            print(f"skip XEP-{r['xep']} ex {r['example']}: {e}", file=sys.stderr)
+            print(f"skip XEP-{r.get('xep')} ex {r.get('example')}: {e}", file=sys.stderr)
             continue
         out.append(sc)
-        groups.setdefault(r["xep"], []).append(sc)
+        groups.setdefault(group_key(r), []).append(sc)
     return out, list(groups.values())
 
 
@@ -221,15 +237,40 @@ def make_dict(tok, lengths):
     )
 
 
-def train_lengths(d: Dictionary, scans) -> dict:
+# Tables whose counts also come from generated traffic (--traffic): the code
+# lengths of every table; the token lists and shapes stay XEP-trained.
+TRAFFIC_TABLES: tuple[str, ...] = ("node", "prefix", "name", "aitem", "ns", "value", "char")
+
+
+def train_lengths(d: Dictionary, scans, traffic=()) -> dict:
     """Code lengths of the stateless code set: every record on its own."""
     cw = CountWriter()
     for sc in scans:
         encode_events(sc, d, True, cw)
+    if traffic:
+        tw = CountWriter()
+        for sc in traffic:
+            encode_events(sc, d, True, tw)
+        merge_counts(cw, tw)
     return lengths_of(d, cw)
 
 
-def train_stream_lengths(d: Dictionary, groups) -> dict:
+TRAFFIC_WEIGHT = 0.1  # set by --traffic-weight
+
+
+def merge_counts(cw: CountWriter, tw: CountWriter) -> None:
+    """Add the traffic counts of TRAFFIC_TABLES to cw, scaled by TRAFFIC_WEIGHT
+    so that the XEP statistics keep their weight (a count > 0 stays > 0); in
+    the UTF-8 char contexts (8.1), which the XEP examples hardly reach, in full."""
+    for key, cnt in tw.counts.items():
+        if key[0] in TRAFFIC_TABLES or key[0].removeprefix(STREAM_SET) in TRAFFIC_TABLES:
+            w = TRAFFIC_WEIGHT if key[0] != "char" or key[1] < M.CC_SCRIPT else 1.0
+            dst = cw.counts[key]
+            for sym, c in cnt.items():
+                dst[sym] += max(1, int(c * w + 0.5))
+
+
+def train_stream_lengths(d: Dictionary, groups, traffic_groups=()) -> dict:
     """Code lengths of the stream code set (spec 14.3): the records of each
     training XEP, in document order, coded as one stream with the stream
     state (dynamic table of the default budget, shape cache); a stream header
@@ -241,18 +282,34 @@ def train_stream_lengths(d: Dictionary, groups) -> dict:
             if sc.open_root:
                 state = StreamState(DEFAULT_TABLE_SIZE)
             encode_events(sc, d, True, cw, state, ())
+    if traffic_groups:
+        tw = CountWriter()
+        for group in traffic_groups:
+            state = StreamState(DEFAULT_TABLE_SIZE)
+            for sc in group:
+                if sc.open_root:
+                    state = StreamState(DEFAULT_TABLE_SIZE)
+                encode_events(sc, d, True, tw, state, ())
+        merge_counts(cw, tw)
     return {STREAM_SET + t: v for t, v in lengths_of(d, cw, d.stream_sizes).items()}
 
 
 def lengths_of(d: Dictionary, cw: CountWriter, sizes=None) -> dict:
     lengths = {}
     for table, (nctx, nsym) in (sizes or d.sizes).items():
-        glob = Counter()
-        for c in range(nctx):
-            glob.update(cw.counts[(table, c)])
-        tot_all = sum(glob.values())
+        # the smoothing prior of a context: the counts of all contexts of its
+        # group (char: the ASCII contexts 0..10 and the UTF-8 ones apart, 8.1)
+        groups = [range(nctx)] if table != "char" else [range(M.CC_SCRIPT), range(M.CC_SCRIPT, nctx)]
+        globs = {}
+        for g in groups:
+            glob = Counter()
+            for c in g:
+                glob.update(cw.counts[(table, c)])
+            for c in g:
+                globs[c] = (glob, sum(glob.values()))
         per = []
         for c in range(nctx):
+            glob, tot_all = globs[c]
             cnt = cw.counts[(table, c)]
             tot = sum(cnt.values())
             w = [256 * cnt[s] + (64 * glob[s] * (tot + 1)) // (tot_all + 1) + 1 for s in range(nsym)]
@@ -281,20 +338,35 @@ def write_codes(path, lengths):
 
 
 def main():
+    global TRAFFIC_WEIGHT, TRAFFIC_TABLES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
     ap.add_argument("--out", default=os.path.join(ROOT, "spec"))
     ap.add_argument("--rounds", type=int, default=3, help="training rounds of the code lengths")
+    ap.add_argument("--traffic", action="append", default=[],
+                    help="generated traffic records (tools/traffic/split.py --stanzas) to train the code "
+                         "lengths on too; never the held-out seed 9001")
+    ap.add_argument("--traffic-weight", type=float, default=TRAFFIC_WEIGHT,
+                    help="weight of a traffic count against an XEP count")
+    ap.add_argument("--traffic-tables", default=",".join(TRAFFIC_TABLES),
+                    help="comma-separated tables whose counts include the traffic")
     args = ap.parse_args()
+    TRAFFIC_WEIGHT = args.traffic_weight
+    TRAFFIC_TABLES = tuple(args.traffic_tables.split(","))
     recs = load_training(args.corpus)
     scans, groups = scan_all(recs)
+    tscans, tgroups = [], []
+    for path in args.traffic:
+        a, b = scan_all(load_traffic(path), lambda r, p=path: (p, r["conn"], r["dir"]))
+        tscans += a
+        tgroups += b
     tok = choose_tokens(scans, args.corpus)
     d = make_dict(tok, None)
     for _ in range(args.rounds):
-        lengths = train_lengths(d, scans)
+        lengths = train_lengths(d, scans, tscans)
         d = make_dict(tok, lengths)
     for _ in range(args.rounds):  # the stream set, starting from the stateless one
-        lengths.update(train_stream_lengths(d, groups))
+        lengths.update(train_stream_lengths(d, groups, tgroups))
         d = make_dict(tok, lengths)
     write_tokens(os.path.join(args.out, "tokens-v1.txt"), tok)
     write_codes(os.path.join(args.out, "codes-v1.txt"), lengths)

@@ -34,6 +34,8 @@ VALID = [
     ("message-chat", "Chat message with body and thread",
      "<message from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat' id='m1'>"
      "<body>Wherefore art thou, Romeo?</body><thread>e0ffe42b28561960c6b12b944a092794b9683a38</thread></message>", {}),
+    ("chat-multilingual", "Chat text in several scripts: the UTF-8 literal contexts of 8.1",
+     "<message to='romeo@montague.lit' type='chat'><body>Привет! שלום. مرحبا 你好 ไทย 😀👍</body></message>", {}),
     ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
     ("stream-features", "Stream features use the stream prefix from the context",
      "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
@@ -169,10 +171,10 @@ class Craft:
 
     def lit(self, ctx, data: bytes):
         self.value(ctx, M.V_LIT)
-        prev = -1
+        ctx = M.CC_FIRST
         for b in data + b"\0":
-            self.sym("char", 0 if prev < 0 else M.CHAR_CLASS[prev], b)
-            prev = b
+            self.sym("char", ctx, b)
+            ctx = M.CHAR_NEXT[ctx][b]
         return self
 
     def bits(self, v, n):
@@ -291,21 +293,28 @@ def invalid_binary():
         ("stream-open-truncated", Craft(kind=1).node(M.NC_DOC, M.N_GENERIC).done(), "TruncatedError",
          "a stream header cut inside its start tag"),
     ]
-    # a truncated real message and one with non-zero padding
+    # a truncated real message and one with non-zero padding (the first of these
+    # bodies whose message has padding bits: their number depends on the codes)
     msg = xmppbin.encode("<message to='romeo@montague.lit'><body>Hi</body></message>")
     cases.append(("truncated-middle", msg[: len(msg) // 2], "TruncatedError", "the first half of a message"))
-    pad = _padding_bits(msg)
-    if pad:
-        cases.append(("nonzero-padding", msg[:-1] + bytes([msg[-1] | 1]), "TrailingDataError",
-                      "a padding bit set"))
+    for body in ("Hi", "Hi!", "Hello", "Hey", "Yo"):
+        msg = xmppbin.encode(f"<message to='romeo@montague.lit'><body>{body}</body></message>")
+        if _padding_bits(f"<message to='romeo@montague.lit'><body>{body}</body></message>"):
+            cases.append(("nonzero-padding", msg[:-1] + bytes([msg[-1] | 1]), "TrailingDataError",
+                          "a padding bit set"))
+            break
     return cases
 
 
-def _padding_bits(msg: bytes) -> int:
-    for k in range(8):
-        if msg[-1] & (1 << k):
-            return k
-    return 8
+def _padding_bits(xml: str) -> int:
+    """The number of padding bits at the end of the default-mode message of xml."""
+    from xmppbin.encoder import encode_events
+    from xmppbin.limits import Limits
+    from xmppbin.xmlscan import DEFAULT_CONTEXT, scan
+
+    w = BitWriter()
+    encode_events(scan(xml.encode(), Limits(), DEFAULT_CONTEXT, False, False), get_dictionary(1), False, w)
+    return -w.nbits % 8
 
 
 _HDR = ("<stream:stream to='capulet.example' xmlns='jabber:client' "

@@ -151,9 +151,9 @@ class _Decoder:
             return d.values[s - M.V_TOKEN]
         if s == M.V_LIT or s == M.V_EXTEND:
             cc = self.codes["char"]
-            cls = M.CHAR_CLASS
+            nxt = M.CHAR_NEXT
             buf = bytearray()
-            prev = -1
+            ctx = M.CC_FIRST
             if s == M.V_EXTEND:
                 if secret:
                     self.fail("never-indexed value coded as EXTEND")
@@ -168,15 +168,15 @@ class _Decoder:
                 if n > len(src):
                     self.fail(f"EXTEND of {n} bytes of a {len(src)}-byte value")
                 buf += src[:n]
-                prev = buf[-1]
+                ctx = M.char_context_after(buf)
             while True:
-                b = r.sym(cc[0 if prev < 0 else cls[prev]])
+                b = r.sym(cc[ctx])
                 if b == 0:
                     break
                 buf.append(b)
                 if len(buf) > max_string:
                     self.limit(f"string longer than max_string={max_string}", "max_string")
-                prev = b
+                ctx = nxt[ctx][b]
             try:
                 out = buf.decode("utf-8")
             except UnicodeDecodeError:

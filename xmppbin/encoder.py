@@ -129,26 +129,26 @@ class _Coder:
 
     # ---- values -------------------------------------------------------------
     def _lit_cost(self, s: str) -> int:
-        return self._bytes_cost(s.encode("utf-8"), -1)
+        return self._bytes_cost(s.encode("utf-8"), M.CC_FIRST)
 
-    def _bytes_cost(self, bs: bytes, prev: int) -> int:
-        """Bits of bytes bs and the terminator in the char table, after byte prev (-1: none)."""
+    def _bytes_cost(self, bs: bytes, ctx: int) -> int:
+        """Bits of bytes bs and the terminator in the char table, from context ctx (8.1)."""
         cost = 0
         cc = self.ccodes
-        cls = M.CHAR_CLASS
+        nxt = M.CHAR_NEXT
         for b in bs:
-            cost += cc[0 if prev < 0 else cls[prev]].lengths[b]
-            prev = b
-        return cost + cc[0 if prev < 0 else cls[prev]].lengths[0]
+            cost += cc[ctx].lengths[b]
+            ctx = nxt[ctx][b]
+        return cost + cc[ctx].lengths[0]
 
-    def _write_bytes(self, bs: bytes, prev: int) -> None:
+    def _write_bytes(self, bs: bytes, ctx: int) -> None:
         w = self.w
         cc = self.ccodes
-        cls = M.CHAR_CLASS
+        nxt = M.CHAR_NEXT
         for b in bs:
-            w.sym(cc[0 if prev < 0 else cls[prev]], b)
-            prev = b
-        w.sym(cc[0 if prev < 0 else cls[prev]], 0)
+            w.sym(cc[ctx], b)
+            ctx = nxt[ctx][b]
+        w.sym(cc[ctx], 0)
 
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
@@ -168,7 +168,7 @@ class _Coder:
                 L -= 1
             if L == 0:
                 continue
-            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb[L:], sb[L - 1])
+            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb[L:], M.char_context_after(sb[:L]))
             if best is None or c < best[0]:
                 best = (c, k, L)
         return best
@@ -281,13 +281,13 @@ class _Coder:
         sym, _, extra = self._choose(s, vctx, secret, recall)
         w.sym(code, sym)
         if sym == M.V_LIT:
-            self._write_bytes(s.encode("utf-8"), -1)
+            self._write_bytes(s.encode("utf-8"), M.CC_FIRST)
         elif sym == M.V_EXTEND:
             k, n = extra
             sb = s.encode("utf-8")
             w.write(k, M.RECENT_BITS)
             w.gamma(n)
-            self._write_bytes(sb[n:], sb[n - 1])
+            self._write_bytes(sb[n:], M.char_context_after(sb[:n]))
         elif sym == M.V_INT:
             bl = extra.bit_length()
             w.gamma(bl + 1)

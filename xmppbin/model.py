@@ -86,14 +86,13 @@ VC_JID_RESOURCE = 6
 VC_MISC = 7
 VC_FIXED = 8
 
-CHAR_CONTEXTS = 12
 HEX_MIN = 6
 B64_MIN = 8
 INT_MAX_BITS = 64
 
 
 def char_class(b: int) -> int:
-    """Context of a literal byte: the class of the byte before it (-1 = none)."""
+    """The class of byte b: the literal context after an ASCII byte (spec 8.1); 0 for b < 0."""
     if b < 0:
         return 0
     if 0x61 <= b <= 0x7A:
@@ -120,6 +119,76 @@ def char_class(b: int) -> int:
 
 
 CHAR_CLASS = bytes(char_class(b) for b in range(256))
+
+# --- literal byte contexts (spec 8.1, "Char contexts") ------------------------------
+# The context of a literal byte is the state of a small automaton over the bytes
+# before it in the string: 0 before the first byte; 1..10 after an ASCII byte (its
+# class above); then, for UTF-8, the script of the last complete character (by its
+# lead byte), the lead byte group while the first continuation byte is due, and
+# the lead group while a later continuation byte of a 3- or 4-byte character is due.
+# After an ASCII byte the context is its char_class, whatever came before it.
+CC_FIRST = 0
+# after a complete non-ASCII character: lead byte ranges, then "invalid"
+CHAR_SCRIPTS = ((0xC2, 0xC3), (0xC4, 0xCD), (0xCE, 0xCF), (0xD0, 0xD3), (0xD4, 0xD6), (0xD7, 0xD7),
+                (0xD8, 0xDB), (0xDC, 0xDF), (0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3),
+                (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF), (0xF0, 0xF4))
+CC_SCRIPT = 11  # 11 + i: after a character whose lead byte is in CHAR_SCRIPTS[i]
+CC_INVALID = CC_SCRIPT + len(CHAR_SCRIPTS)  # 27: after a byte that starts no UTF-8 character
+# first continuation byte due: lead byte ranges
+CHAR_LEADS = ((0xC2, 0xC2), (0xC3, 0xC3), (0xC4, 0xC5), (0xC6, 0xCD), (0xCE, 0xCE), (0xCF, 0xCF),
+              (0xD0, 0xD0), (0xD1, 0xD1), (0xD2, 0xD3), (0xD4, 0xD4), (0xD5, 0xD5), (0xD6, 0xD6),
+              (0xD7, 0xD7), (0xD8, 0xD8), (0xD9, 0xD9), (0xDA, 0xDB), (0xDC, 0xDF), (0xE0, 0xE0),
+              (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF),
+              (0xF0, 0xF0), (0xF1, 0xF4))
+CC_LEAD = CC_INVALID + 1  # 28 + i: after lead byte in CHAR_LEADS[i]
+# second continuation byte of a 3-byte character, by lead byte range; then the
+# second and third continuation bytes of a 4-byte character
+CHAR_MIDS = ((0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF))
+CC_MID = CC_LEAD + len(CHAR_LEADS)  # 54 + i
+CC_MID4 = CC_MID + len(CHAR_MIDS)  # 61: second continuation byte of a 4-byte character
+CC_LAST4 = CC_MID4 + 1  # 62: third continuation byte of a 4-byte character
+CHAR_CONTEXTS = CC_LAST4 + 1  # 63
+
+
+def _range_index(ranges, b: int) -> int:
+    for i, (lo, hi) in enumerate(ranges):
+        if lo <= b <= hi:
+            return i
+    return -1
+
+
+def _char_next(ctx: int, b: int) -> int:
+    """The context after byte b, coded in context ctx (spec 8.1)."""
+    if 0x80 <= b <= 0xBF and ctx >= CC_LEAD:  # an expected continuation byte
+        if ctx < CC_MID:
+            lead = CHAR_LEADS[ctx - CC_LEAD][0]
+            if lead < 0xE0:
+                return CC_SCRIPT + _range_index(CHAR_SCRIPTS, lead)
+            if lead < 0xF0:
+                return CC_MID + _range_index(CHAR_MIDS, lead)
+            return CC_MID4
+        if ctx < CC_MID4:
+            return CC_SCRIPT + _range_index(CHAR_SCRIPTS, CHAR_MIDS[ctx - CC_MID][0])
+        if ctx == CC_MID4:
+            return CC_LAST4
+        return CC_SCRIPT + _range_index(CHAR_SCRIPTS, 0xF0)
+    if b < 0x80:  # anything else starts a character
+        return char_class(b)
+    i = _range_index(CHAR_LEADS, b)
+    return CC_INVALID if i < 0 else CC_LEAD + i
+
+
+# CHAR_NEXT[ctx][b]: the context of the byte after b, b coded in context ctx
+CHAR_NEXT = tuple(bytes(_char_next(c, b) for b in range(256)) for c in range(CHAR_CONTEXTS))
+
+
+def char_context_after(bs: bytes | bytearray) -> int:
+    """The context after the bytes bs of a literal (CC_FIRST for none)."""
+    ctx = CC_FIRST
+    nxt = CHAR_NEXT
+    for b in bs:
+        ctx = nxt[ctx][b]
+    return ctx
 
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _INT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
