@@ -155,6 +155,52 @@ def stream_units(chunks: list[bytes]) -> list:
 sys.path.insert(0, str(REPO / "tests"))
 from infoset import infoset, wrap  # noqa: E402,F401
 
+# --------------------------------------------------------------------------- xmppbin sizes
+
+class XmppbinSizer:
+    """xmppbin default- and exact-mode sizes of corpus records, one message each, every
+    output decoded again: default mode must give the input's infoset, exact mode its bytes.
+    One Codec per (namespace context, mode), reused. Used by size_report.py and report.py."""
+
+    def __init__(self) -> None:
+        self.codecs: dict = {}
+
+    def codec(self, rec: Record, exact: bool):
+        import xmppbin
+
+        key = (rec.context_key, exact)
+        if key not in self.codecs:
+            self.codecs[key] = xmppbin.Codec(exact=exact, context=rec.context)
+        return self.codecs[key]
+
+    def sizes(self, rec: Record) -> tuple[dict | None, list[str], str | None]:
+        """({"default": bytes, "exact": bytes}, round-trip failures, None), or
+        (None, [], the error) when xmppbin rejects the record as restricted XML."""
+        import xmppbin
+
+        try:
+            default = self.codec(rec, False).encode(rec.xml, open_root=rec.open_root)
+        except xmppbin.RestrictedXMLError as e:
+            return None, [], f"{type(e).__name__}: {e}"
+        out = {"default": len(default)}
+        failures = []
+        try:
+            back = self.codec(rec, False).decode(default)
+            if infoset(back, rec.context, rec.open_root) != infoset(rec.xml, rec.context, rec.open_root):
+                failures.append(f"{rec.label}: default mode: decoded infoset differs from the input")
+        except Exception as e:  # noqa: BLE001 - any failure to round-trip is reported
+            failures.append(f"{rec.label}: default mode: {type(e).__name__}: {e}")
+        try:
+            exact = self.codec(rec, True).encode(rec.xml, open_root=rec.open_root)
+            out["exact"] = len(exact)
+            if self.codec(rec, True).decode(exact) != rec.xml:
+                failures.append(f"{rec.label}: exact mode: decoded bytes differ from the input")
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{rec.label}: exact mode: {type(e).__name__}: {e}")
+            out["exact"] = 0
+        return out, failures, None
+
+
 # --------------------------------------------------------------------------- baseline dictionaries
 
 def train_zstd_dict(samples: list[bytes], size: int = ZSTD_DICT_SIZE):

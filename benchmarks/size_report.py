@@ -92,7 +92,7 @@ class Baselines:
 class Measure:
     def __init__(self, records, baselines: Baselines):
         self.baselines = baselines
-        self.codecs: dict = {}
+        self.xmppbin = C.XmppbinSizer()
         self.totals = defaultdict(int)                       # method -> bytes; "xml" -> bytes
         self.by_kind = defaultdict(lambda: defaultdict(int))  # kind -> method -> bytes
         self.count = 0
@@ -102,35 +102,14 @@ class Measure:
         for rec in records:
             self.add(rec)
 
-    def codec(self, rec, exact):
-        key = (rec.context_key, exact)
-        if key not in self.codecs:
-            self.codecs[key] = xmppbin.Codec(exact=exact, context=rec.context)
-        return self.codecs[key]
-
     def add(self, rec):
-        sizes = {}
-        try:
-            default = self.codec(rec, False).encode(rec.xml, open_root=rec.open_root)
-        except xmppbin.RestrictedXMLError as e:
+        xb, failures, rejected = self.xmppbin.sizes(rec)
+        if xb is None:
             self.rejected.append({"record": rec.label, "kind": rec.kind, "xml_bytes": len(rec.xml),
-                                  "error": f"{type(e).__name__}: {e}"})
+                                  "error": rejected})
             return
-        sizes["xmppbin"] = len(default)
-        try:
-            back = self.codec(rec, False).decode(default)
-            if C.infoset(back, rec.context, rec.open_root) != C.infoset(rec.xml, rec.context, rec.open_root):
-                self.failures.append(f"{rec.label}: default mode: decoded infoset differs from the input")
-        except Exception as e:  # noqa: BLE001 - any failure to round-trip is reported
-            self.failures.append(f"{rec.label}: default mode: {type(e).__name__}: {e}")
-        try:
-            exact = self.codec(rec, True).encode(rec.xml, open_root=rec.open_root)
-            sizes["xmppbin-exact"] = len(exact)
-            if self.codec(rec, True).decode(exact) != rec.xml:
-                self.failures.append(f"{rec.label}: exact mode: decoded bytes differ from the input")
-        except Exception as e:  # noqa: BLE001
-            self.failures.append(f"{rec.label}: exact mode: {type(e).__name__}: {e}")
-            sizes["xmppbin-exact"] = 0
+        self.failures.extend(failures)
+        sizes = {"xmppbin": xb["default"], "xmppbin-exact": xb["exact"]}
         base, errors = self.baselines.sizes(rec.xml)
         sizes.update(base)
         self.failures.extend(f"{rec.label}: {e}" for e in errors)

@@ -91,11 +91,12 @@ def zlib_size(evs: list[S.StreamEvent], level: int) -> int:
     return sum(len(z.compress(ev.xml)) + len(z.flush(zlib.Z_SYNC_FLUSH)) for ev in evs)
 
 
-def measure(path: Path) -> dict:
+def measure(path: Path, max_streams: int | None = None) -> dict:
+    """Every stream of a capture (or its first max_streams, in (connection, direction) order)."""
     streams = C.capture_streams(path)
     rows = []
     ok = True
-    for (conn, direction), chunks in sorted(streams.items()):
+    for (conn, direction), chunks in sorted(streams.items())[:max_streams]:
         evs = C.stream_units(chunks)
         row = {"conn": conn, "dir": direction, "units": len(evs), "xml": sum(map(len, chunks))}
         for exact, name in ((True, "stream-exact"), (False, "stream-default")):

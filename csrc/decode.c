@@ -944,8 +944,7 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
         if (st) {
             const xb_tent *t = &st->tab[st->ntab - 1 - i];
             TRY(stream_copy(d, xb_stab_bytes(st, t), t->n, out));
-            xb_stab_use(st, (size_t)i);
-            return 0;
+            return xb_stab_use(st, (size_t)i) ? xb_dec_nomem(d) : 0;
         }
         *out = d->hist[d->nhist - 1 - i].s;
         d->vclean = d->hist[d->nhist - 1 - i].clean;
@@ -959,7 +958,7 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
         if (!st || !recall) /* stateless messages remember no values */
             return FAIL(d, "RECENT outside the values a stream context remembers");
         rl = &st->recent[vctx];
-        if (k >= rl->n || !(!rl->v[k].n || xb_srecallable(st, rl->v[k].p, rl->v[k].n, rl->v[k].h)))
+        if (k >= rl->n || !xb_srecent_ok(st, &rl->v[k]))
             return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
         return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
     }
@@ -3059,7 +3058,7 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
         return value1(d, vctx, secret, 0, out);
     TRY(value1(d, vctx, secret, 1, out));
     h = xb_shash(out->p, out->n);
-    if (xb_sremember(s, vctx, out->p, out->n, h, !out->n || xb_srecallable(s, out->p, out->n, h)))
+    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1))
         return xb_dec_nomem(d);
     return 0;
 }
@@ -3077,8 +3076,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
     unsigned ctx;
     TRY(read_bits(d, 3, &k));
     TRY(read_gamma(d, &n));
-    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n ||
-        !xb_srecallable(s, s->recent[vctx].v[k].p, s->recent[vctx].v[k].n, s->recent[vctx].v[k].h))
+    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n || !xb_srecent_ok(s, &s->recent[vctx].v[k]))
         return FAIL(d, "EXTEND of recent value %u, which is no recallable recent value of its context", (unsigned)k);
     src = &s->recent[vctx].v[k];
     if (n > src->n)

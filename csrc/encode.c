@@ -1435,7 +1435,7 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
             for (j = 0; j < r->n; j++)
                 if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
                     break;
-            if (j < r->n && xb_srecallable(s, v.p, v.n, h)) {
+            if (j < r->n && xb_srecent_ok(s, &r->v[j])) {
                 *qs = XB_V_RECENT + (int)j;
                 return;
             }
@@ -1490,14 +1490,12 @@ static int sextend(xb_encoder *e, xb_str v, unsigned vctx, uint64_t *cost, unsig
         const xb_sstr *src = &r->v[k];
         size_t m, L = 0;
         uint64_t c;
-        if (!src->n || !xb_srecallable(s, src->p, src->n, src->h))
-            continue;
         m = src->n < n ? src->n : n;
         while (L < m && (uint8_t)src->p[L] == sb[L])
             L++;
         while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
             L--;
-        if (!L)
+        if (!L || !xb_srecent_ok(s, src)) /* (L > 0: src is not empty) */
             continue;
         c = 3 + gamma_length(L) + lit_parse(e, xb_sclen, sb, n, L, xb_char_ctx_after(sb, L), 0, 0, NULL);
         if (!found || c < *cost) {
@@ -1566,8 +1564,9 @@ static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secr
         sym(e, code, (uint32_t)qs);
         if (extra >= 0)
             gamma_code(e, (uint64_t)extra);
-        if (qs >= XB_V_REF && qs <= XB_V_REF_FAR)
-            xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1);
+        if (qs >= XB_V_REF && qs <= XB_V_REF_FAR &&
+            xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1))
+            e->oom = 1;
         return;
     }
     schoose(e, v, vctx, secret, recall, &ch);
@@ -1600,7 +1599,7 @@ static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recal
     uint64_t h = xb_shash(v.p, v.n);
     svalue1(e, v, h, vctx, secret, recall);
     if (recall && !secret) {
-        int rec = !v.n || xb_srecallable(s, v.p, v.n, h);
+        int rec = v.n ? xb_srecallable(s, v.p, v.n, h) : 1; /* 2: a token */
         if (xb_sremember(s, vctx, v.p, v.n, h, rec))
             e->oom = 1;
     }

@@ -876,6 +876,7 @@ typedef struct {
     PyObject *opt_keep;    /* the owner of opt */
     PyObject *ctx, *limits, *ac; /* the objects opt was made from */
     char failed;           /* the object failed (set by its _failed property): Python raises */
+    PyObject *error;       /* what failed it here (fail_feed), or NULL: read by the _failed property */
 } Feed;
 
 static PyTypeObject FeedType;
@@ -961,6 +962,7 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     f->keep = keep;
     f->opt_keep = f->ctx = f->limits = f->ac = NULL;
     f->failed = 0;
+    f->error = NULL;
     PyObject_GC_Track(f);
     return (PyObject *)f;
 }
@@ -993,6 +995,7 @@ static int Feed_traverse(Feed *f, visitproc visit, void *arg)
     Py_VISIT(f->ctx);
     Py_VISIT(f->limits);
     Py_VISIT(f->ac);
+    Py_VISIT(f->error);
     return 0;
 }
 
@@ -1005,6 +1008,7 @@ static int Feed_clear(Feed *f)
     Py_CLEAR(f->ctx);
     Py_CLEAR(f->limits);
     Py_CLEAR(f->ac);
+    Py_CLEAR(f->error);
     return 0;
 }
 
@@ -1024,6 +1028,8 @@ static PyMethodDef Feed_methods[] = {
 
 static PyMemberDef Feed_members[] = {
     {"failed", T_BOOL, offsetof(Feed, failed), 0, "the object failed: every feed goes to the Python method"},
+    {"error", T_OBJECT, offsetof(Feed, error), READONLY,
+     "the exception that failed the object inside the C method (its result could not be built), or None"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -1074,11 +1080,69 @@ static int feed_options_current(Feed *f, PyObject *self)
     return ok;
 }
 
+/* Test hook (_fail_results(n), tests/test_stream_fast.py): the n-th result
+ * object the feed methods build from now on (an event, the frames' bytes, the
+ * empty list of a decoder call that completed no frame)
+ * fails with MemoryError, as it would without memory; 0: off. */
+static long fail_countdown;
+
+static int hook_fails(void)
+{
+    if (fail_countdown > 0 && --fail_countdown == 0) {
+        PyErr_NoMemory();
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *f_fail_results(PyObject *mod, PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    (void)mod;
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    fail_countdown = n > 0 ? n : 0;
+    Py_RETURN_NONE;
+}
+
+/* the frames' bytes of an encoder result */
+static PyObject *result_bytes(const char *p, size_t n)
+{
+    if (hook_fails())
+        return NULL;
+    return PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
+}
+
+/* The method is failing (an exception is set) after the loop consumed input:
+ * the state went on, the output of the call is lost, so the object fails for
+ * good (spec 14.5), unless the Python side already failed it (_unit_c,
+ * _resume_c). Nothing is allocated: the exception itself is kept, and the
+ * _failed property of the object reads it from here. */
+static void fail_feed(Feed *f)
+{
+    PyObject *t, *v, *tb;
+    if (f->failed || !PyErr_Occurred())
+        return;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (v && tb)
+        PyException_SetTraceback(v, tb);
+    f->failed = 1;
+    if (v) {
+        Py_INCREF(v);
+        Py_XSETREF(f->error, v);
+    }
+    PyErr_Restore(t, v, tb);
+}
+
 /* a StreamEvent(kind, xml) */
 static PyObject *stream_event(PyObject *kind, const unsigned char *p, size_t n)
 {
     PyTypeObject *t = (PyTypeObject *)event_type;
-    PyObject *x = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n), *ev;
+    PyObject *x, *ev;
+    if (hook_fails())
+        return NULL;
+    x = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
     if (!x)
         return NULL;
     ev = t->tp_alloc(t, 2);
@@ -1143,10 +1207,35 @@ static int feed_input(PyObject *data, Py_buffer *view)
     return 0;
 }
 
+/* The class of each direction (install_feed) and the offset of its _cfeed
+ * slot (a member descriptor of the class: xmppbin/stream.py's __slots__), or
+ * 0: found by attribute lookup, which costs a one-byte feed() a third of its
+ * time. */
+static PyTypeObject *cfeed_cls[2];
+static Py_ssize_t cfeed_off[2];
+
+static void cfeed_slot(PyObject *cls, int dir)
+{
+    PyObject *d = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict, S_cfeed); /* borrowed */
+    cfeed_off[dir] = 0;
+    cfeed_cls[dir] = (PyTypeObject *)cls;
+    if (d && Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX)
+        cfeed_off[dir] = ((PyMemberDescrObject *)d)->d_member->offset;
+    PyErr_Clear();
+}
+
 /* self's Feed of direction dir, if the fast path may be taken (new reference) */
 static Feed *feed_of(PyObject *self, int dir)
 {
-    PyObject *f = attr(self, S_cfeed);
+    PyObject *f;
+    if (cfeed_off[dir] && Py_IS_TYPE(self, cfeed_cls[dir])) {
+        f = *(PyObject **)((char *)self + cfeed_off[dir]);
+        if (!f)
+            return NULL; /* not set (or deleted) */
+        Py_INCREF(f);
+    } else {
+        f = attr(self, S_cfeed);
+    }
     if (!f)
         return NULL;
     /* failed: the Python method raises the stored error */
@@ -1247,8 +1336,11 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fdec_hold(f->loop, view.buf, (size_t)view.len);
     if (rc > 0) { /* kept: the frame being received is not complete */
         PyBuffer_Release(&view);
+        out = hook_fails() ? NULL : PyList_New(0);
+        if (!out)
+            fail_feed(f); /* the bytes are held: feeding them again would repeat them */
         Py_DECREF(f);
-        return PyList_New(0);
+        return out;
     }
     if (rc < 0 || !feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
         PyBuffer_Release(&view);
@@ -1259,6 +1351,8 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     if (rc == XB_FEED_DONE) { /* the usual case: the list made at its size */
         out = feed_events(f->res);
         PyBuffer_Release(&view);
+        if (!out)
+            fail_feed(f);
         Py_DECREF(f);
         return out;
     }
@@ -1280,6 +1374,8 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         rc = core_fdec_feed(f->loop, NULL, 0, opened, f->opt, f->res);
     }
     PyBuffer_Release(&view);
+    if (!out)
+        fail_feed(f);
     Py_DECREF(f);
     return out;
 }
@@ -1292,7 +1388,7 @@ static PyObject *join_frames(PyObject *out, const xb_feed_result *res)
     char *w;
     for (i = 0; i < n; i++)
         total += PyBytes_GET_SIZE(PyList_GET_ITEM(out, i));
-    r = PyBytes_FromStringAndSize(NULL, total);
+    r = hook_fails() ? NULL : PyBytes_FromStringAndSize(NULL, total);
     if (!r)
         return NULL;
     w = PyBytes_AS_STRING(r);
@@ -1321,14 +1417,16 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     PyBuffer_Release(&view);
     if (rc == XB_FEED_DONE) {
-        r = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        r = result_bytes((const char *)f->res->data, f->res->size);
+        if (!r)
+            fail_feed(f);
         Py_DECREF(f);
         return r;
     }
     /* the frames so far, then the unit left to Python (its frame appended by _unit_c) */
     out = PyList_New(0);
     while (out) {
-        PyObject *b = PyBytes_FromStringAndSize((const char *)f->res->data, (Py_ssize_t)f->res->size);
+        PyObject *b = result_bytes((const char *)f->res->data, f->res->size);
         int bad = !b || PyList_Append(out, b);
         Py_XDECREF(b);
         if (bad || unit(self, rc, out))
@@ -1344,6 +1442,8 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         }
     }
     Py_XDECREF(out);
+    if (!r)
+        fail_feed(f);
     Py_DECREF(f);
     return r;
 }
@@ -1377,6 +1477,9 @@ static PyObject *f_install_feed(PyObject *mod, PyObject *args)
     descr = PyDescr_NewMethod((PyTypeObject *)cls, &feed_defs[dir]);
     if (!descr)
         return NULL;
+    Py_INCREF(cls);
+    Py_XDECREF(cfeed_cls[dir]);
+    cfeed_slot(cls, dir);
     Py_INCREF(py);
     Py_XSETREF(feed_fallback[dir], py);
     Py_INCREF(evt);
@@ -1493,6 +1596,9 @@ static PyMethodDef module_methods[] = {
      "core_functions(fenc_feed, fdec_feed, fdec_hold)\n--\n\n"
      "The addresses of xb_fenc_feed, xb_fdec_feed and xb_fdec_hold in the cffi module, whose\n"
      "loops and states Feed objects run (call once, before the first Feed)."},
+    {"_fail_results", f_fail_results, METH_O,
+     "_fail_results(n)\n--\n\nTest hook: the n-th result object the stream feed methods build from now on "
+     "fails with MemoryError (0: off)."},
     {"install_feed", f_install_feed, METH_VARARGS,
      "install_feed(cls, dir, python_method, event_type)\n--\n\n"
      "Replace cls.feed (dir 0: StreamEncoder, 1: StreamDecoder) by its C entry point, which\n"

@@ -32,15 +32,44 @@ const uint8_t (*const xb_sclen)[256] = sclen;
 xb_smap xb_value_map;
 static int s_status = -1;
 
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The state's string hash: 8 bytes at a time (the last 8 overlapping), in
+ * native byte order; it never leaves the process (no format depends on it). */
 uint64_t xb_shash(const char *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9E3779B97F4A7C15ull * ((uint64_t)n + 1), w;
+    if (n > 8) {
+        const char *end = p + n;
+        while (end - p > 8) {
+            h = (h ^ load64(p)) * 0xbf58476d1ce4e5b9ull;
+            h ^= h >> 31;
+            p += 8;
+        }
+        w = load64(end - 8);
+    } else if (n >= 4) {
+        w = load32(p) << 32 | load32(p + n - 4);
+    } else if (n) {
+        w = (uint64_t)(uint8_t)p[0] << 16 | (uint64_t)(uint8_t)p[n / 2] << 8 | (uint8_t)p[n - 1];
+    } else {
+        w = 0;
     }
-    return h ^ (h >> 29);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    return h ^ (h >> 32);
 }
 
 static int smap_build(xb_smap *m, const xb_str *list, size_t n)
@@ -149,50 +178,189 @@ int xb_stream_tables(void)
 
 
 /* ---- the dynamic table (history.History with a budget) ---------------------------- */
+/* The index: a slot is (uint32_t)h << 32 | seq; its home is (uint32_t)h & mask. */
+static inline uint64_t tslot(uint64_t h, uint32_t seq)
+{
+    return (uint64_t)(uint32_t)h << 32 | seq;
+}
+
+static void tidx_put(xb_stream *s, uint64_t h, uint32_t seq)
+{
+    size_t k = (uint32_t)h & s->tidx_mask;
+    while (s->tidx[k])
+        k = (k + 1) & s->tidx_mask;
+    s->tidx[k] = tslot(h, seq);
+}
+
+/* the slot holding (h, seq), which is there (SIZE_MAX, unreachable, if not:
+ * the probe ends at an empty slot, never loops) */
+static size_t tidx_slot(const xb_stream *s, uint64_t h, uint32_t seq)
+{
+    uint64_t want = tslot(h, seq);
+    size_t k = (uint32_t)h & s->tidx_mask;
+    while (s->tidx[k] != want) {
+        if (!s->tidx[k])
+            return SIZE_MAX;
+        k = (k + 1) & s->tidx_mask;
+    }
+    return k;
+}
+
+/* remove (h, seq): backward-shift deletion, no tombstones */
+static void tidx_del(xb_stream *s, uint64_t h, uint32_t seq)
+{
+    size_t m = s->tidx_mask, k = tidx_slot(s, h, seq), j = k;
+    if (k == SIZE_MAX)
+        return;
+    for (;;) {
+        size_t home;
+        j = (j + 1) & m;
+        if (!s->tidx[j])
+            break;
+        home = (uint32_t)(s->tidx[j] >> 32) & m;
+        /* slot j may move to the hole at k unless its home lies in (k, j] */
+        if (k <= j ? (home <= k || home > j) : (home <= k && home > j)) {
+            s->tidx[k] = s->tidx[j];
+            k = j;
+        }
+    }
+    s->tidx[k] = 0;
+}
+
+/* the records to the start of tab_mem, seqs 1 .. ntab, the index rebuilt
+ * with at least 2 * need slots; -1 out of memory (the state unchanged) */
+static int tab_renumber(xb_stream *s, size_t need)
+{
+    size_t cap = 16, i;
+    while (cap < 2 * need)
+        cap *= 2;
+    if (!s->tidx || cap > s->tidx_mask + 1) {
+        uint64_t *t = calloc(cap, sizeof(*t));
+        if (!t)
+            return -1;
+        free(s->tidx);
+        s->tidx = t;
+        s->tidx_mask = cap - 1;
+    } else {
+        memset(s->tidx, 0, (s->tidx_mask + 1) * sizeof(*s->tidx));
+    }
+    if (s->tab != s->tab_mem && s->ntab)
+        memmove(s->tab_mem, s->tab, s->ntab * sizeof(*s->tab));
+    s->tab = s->tab_mem;
+    for (i = 0; i < s->ntab; i++) {
+        s->tab[i].seq = (uint32_t)i + 1;
+        tidx_put(s, s->tab[i].h, s->tab[i].seq);
+    }
+    s->tseq = (uint32_t)s->ntab + 1;
+    return 0;
+}
+
 void xb_stab_clear(xb_stream *s)
 {
+    s->tab = s->tab_mem;
     s->ntab = 0;
     s->tsize = 0;
     s->tused = 0;
+    s->tseq = 1;
+    if (s->tidx)
+        memset(s->tidx, 0, (s->tidx_mask + 1) * sizeof(*s->tidx));
+}
+
+/* the position in tab of the entry with seq (it is live: tab is sorted by seq) */
+static size_t tab_pos(const xb_stream *s, uint32_t seq)
+{
+    size_t lo = 0, hi = s->ntab;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->tab[mid].seq <= seq)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* recency index of the newest entry equal to (p, n), or -1 */
 long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
 {
-    size_t i;
-    for (i = s->ntab; i-- > 0;) {
-        const xb_tent *t = &s->tab[i];
-        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0))
-            return (long)(s->ntab - 1 - i);
+    size_t k, best = 0;
+    uint32_t tag = (uint32_t)h, bseq = 0;
+    int found = 0;
+    if (!s->ntab)
+        return -1;
+    for (k = tag & s->tidx_mask; s->tidx[k]; k = (k + 1) & s->tidx_mask) {
+        uint32_t seq = (uint32_t)s->tidx[k];
+        size_t i;
+        const xb_tent *t;
+        if ((uint32_t)(s->tidx[k] >> 32) != tag || (found && seq < bseq))
+            continue;
+        i = tab_pos(s, seq);
+        t = &s->tab[i];
+        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0)) {
+            best = i;
+            bseq = seq;
+            found = 1;
+        }
     }
-    return -1;
+    return found ? (long)(s->ntab - 1 - best) : -1;
 }
 
-/* a reference to entry i: it moves to the front */
-void xb_stab_use(xb_stream *s, size_t i)
+/* the next seq, renumbering when it would overflow; -1 out of memory */
+static int next_seq(xb_stream *s, uint32_t *seq)
+{
+    if (s->tseq == UINT32_MAX && tab_renumber(s, s->ntab + 1))
+        return -1;
+    *seq = s->tseq++;
+    return 0;
+}
+
+/* a reference to entry i: it moves to the front; -1 out of memory (only when
+ * the seqs are renumbered, once in 2**32 references; the table unchanged) */
+int xb_stab_use(xb_stream *s, size_t i)
 {
     if (i && i < s->ntab) {
         size_t k = s->ntab - 1 - i;
-        xb_tent e = s->tab[k];
+        xb_tent e;
+        uint32_t seq;
+        size_t slot;
+        if (next_seq(s, &seq))
+            return -1;
+        /* (a renumbering keeps the order: the entry is still at k) */
+        e = s->tab[k];
+        slot = tidx_slot(s, e.h, e.seq);
+        if (slot != SIZE_MAX)
+            s->tidx[slot] = tslot(e.h, seq);
+        e.seq = seq;
         memmove(&s->tab[k], &s->tab[k + 1], i * sizeof(*s->tab));
         s->tab[s->ntab - 1] = e;
     }
+    return 0;
 }
 
 /* History.add; -1 out of memory */
 int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
 {
     uint64_t size = (uint64_t)n + 32;
-    size_t drop = 0, i;
+    size_t drop = 0, i, head = s->tab_mem ? (size_t)(s->tab - s->tab_mem) : 0;
+    uint32_t seq;
     if (size > s->budget) {
         xb_stab_clear(s);
         return 0;
     }
-    if (s->ntab + 1 > s->cap_tab) {
-        void *np = xb_grow(s->tab, &s->cap_tab, s->ntab + 1, sizeof(*s->tab));
-        if (!np)
+    if (head + s->ntab + 1 > s->cap_tab) {
+        if (s->ntab + 1 > s->cap_tab / 2) { /* at most half full after the move */
+            void *np = xb_grow(s->tab_mem, &s->cap_tab, 2 * (s->ntab + 1), sizeof(*s->tab));
+            if (!np)
+                return -1;
+            s->tab_mem = np;
+            s->tab = s->tab_mem + head;
+        }
+        /* the records to the start, renumbered, the index sized for them */
+        if (tab_renumber(s, s->ntab + 1))
             return -1;
-        s->tab = np;
+    } else if (!s->tidx || 2 * (s->ntab + 1) > s->tidx_mask + 1) {
+        if (tab_renumber(s, s->ntab + 1))
+            return -1;
     }
     if (s->tcap < 2 * (size_t)s->budget + 64) { /* first use, or a larger budget */
         size_t cap = 2 * (size_t)s->budget + 64;
@@ -210,6 +378,8 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
         s->tspare = b;
         s->tcap = cap;
     }
+    if (next_seq(s, &seq))
+        return -1;
     if (n > s->tcap - s->tused) {
         /* compaction: the live strings (at most budget - 32 bytes each time one
            is added, n + 32 <= budget) to the spare buffer, in table order */
@@ -231,25 +401,27 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
     s->tab[s->ntab].off = (uint32_t)s->tused;
     s->tab[s->ntab].n = (uint32_t)n;
     s->tab[s->ntab].h = h;
+    s->tab[s->ntab].seq = seq;
+    tidx_put(s, h, seq);
     s->tused += n;
     s->ntab++;
     s->tsize += size;
     while (s->tsize > s->budget) {
         s->tsize -= (uint64_t)s->tab[drop].n + 32;
+        tidx_del(s, s->tab[drop].h, s->tab[drop].seq);
         drop++;
     }
-    if (drop) {
-        for (i = drop; i < s->ntab; i++)
-            s->tab[i - drop] = s->tab[i];
-        s->ntab -= drop;
-    }
+    s->tab += drop;
+    s->ntab -= drop;
     return 0;
 }
 
-/* _recallable: a token or a live table entry */
+/* _recallable: a token (2) or a live table entry (1), else 0 */
 int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
 {
-    return xb_smap_get(&xb_value_map, p, n, h) >= 0 || xb_stab_find(s, p, n, h) >= 0;
+    if (xb_smap_get(&xb_value_map, p, n, h) >= 0)
+        return 2;
+    return xb_stab_find(s, p, n, h) >= 0;
 }
 
 /* encoder.remember; -1 out of memory */
@@ -257,7 +429,7 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
 {
     xb_recent *r = &s->recent[vctx];
     size_t j;
-    xb_sstr keep = {NULL, 0, 0, 0};
+    xb_sstr keep = {NULL, 0, 0, 0, 0};
     for (j = 0; j < r->n; j++)
         if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
             break;
@@ -294,6 +466,7 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
         free(r->v[XB_RECENT - 1].p);
         r->n--;
     }
+    keep.tok = rec == 2;
     memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
     r->v[0] = keep;
     r->n++;
@@ -417,7 +590,8 @@ void xb_sstate_clear(xb_stream *s)
  * per-message arrays kept in the state */
 size_t xb_sstate_footprint(const xb_stream *s)
 {
-    size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
+    size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tidx ? (s->tidx_mask + 1) * sizeof(*s->tidx) : 0) +
+               (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
                s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
                s->cap_dead * sizeof(*s->dead), i, j;
     if (s->recent) {

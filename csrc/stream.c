@@ -53,7 +53,8 @@ void xb_stream_free(xb_stream *s)
     if (!s)
         return;
     xb_sstate_clear(s);
-    free(s->tab);
+    free(s->tab_mem);
+    free(s->tidx);
     free(s->tbytes);
     free(s->tspare);
     free(s->recent);

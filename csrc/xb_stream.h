@@ -7,7 +7,8 @@
  * stream=...); the frames themselves stay in Python (xmppbin/stream.py).
  *
  * Memory: the dynamic table is bounded by its budget (at most budget / 32
- * entries, each its UTF-8 bytes), the shape cache by XB_SHAPE_CACHE keys and
+ * entries, each its UTF-8 bytes; its index 8 bytes per slot, at most 4 slots
+ * per entry), the shape cache by XB_SHAPE_CACHE keys and
  * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
  * recent values by XB_RECENT per value context (each one a token or, when
  * inserted, a live table entry, so no larger than the budget); per message
@@ -28,17 +29,20 @@
  * OPEN frame carries at most 3 varint bytes, 2**21 - 1) */
 #define XB_STREAM_MAX_BUDGET (1u << 24)
 
-/* a string owned by the stream state, with its hash (sstr_hash) */
+/* a string owned by the stream state, with its hash (xb_shash) */
 typedef struct {
     char *p;
     uint32_t n, cap; /* cap: bytes allocated at p */
     uint64_t h;
+    int tok; /* a value token (recallable for good), from xb_srecallable */
 } xb_sstr;
 
-/* a dynamic table entry: its bytes at tbytes + off */
+/* a dynamic table entry: its bytes at tbytes + off; seq orders the entries
+ * (increasing from the oldest) and names the entry in the table's index */
 typedef struct {
     uint32_t off, n;
     uint64_t h;
+    uint32_t seq;
 } xb_tent;
 
 /* a node event (encoder.Entry): kind 0 none, 'S' start of the entry with
@@ -86,9 +90,18 @@ struct xb_stream {
     /* the dynamic table, oldest first: index i (0 = newest) is tab[ntab - 1 - i];
      * the strings are appended to tbytes (2 * budget + 64 bytes) and, when it is
      * full, the live ones (at most budget bytes) are copied to tspare, which
-     * becomes tbytes: no allocation per entry */
-    xb_tent *tab;
+     * becomes tbytes: no allocation per entry. tab points into tab_mem
+     * (cap_tab records): evicting the oldest entries moves tab, and the live
+     * records go back to the start of tab_mem when the end is reached. */
+    xb_tent *tab, *tab_mem;
     size_t ntab, cap_tab;
+    /* the table's index: open addressing (linear probing) over tidx_mask + 1
+     * slots (0 or at least twice ntab), a live entry's slot holding
+     * (uint32_t)h << 32 | seq (0: empty); seqs are renumbered 1.. ntab when
+     * the records go back to the start of tab_mem or tseq would overflow */
+    uint64_t *tidx;
+    size_t tidx_mask;
+    uint32_t tseq; /* the next entry's seq */
     uint64_t tsize;
     char *tbytes, *tspare;
     size_t tcap, tused;
@@ -158,9 +171,16 @@ int xb_sbound_shapes(xb_stream *s);
 uint64_t xb_shash(const char *p, size_t n);
 void xb_stab_clear(xb_stream *s);
 long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h);
-void xb_stab_use(xb_stream *s, size_t i);
+int xb_stab_use(xb_stream *s, size_t i);
 int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h);
+/* recallable (spec 14.3): 2 a value token, 1 a live table entry, 0 neither */
 int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h);
+/* a recent value is still recallable (empty, a token, or a live entry) */
+static inline int xb_srecent_ok(const xb_stream *s, const xb_sstr *v)
+{
+    return !v->n || v->tok || xb_stab_find(s, v->p, v->n, v->h) >= 0;
+}
+/* rec: recallable, as xb_srecallable gives it (2: a token) */
 int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec);
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);

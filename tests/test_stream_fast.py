@@ -324,3 +324,94 @@ def test_options_not_prepared_after_a_unit_go_on_in_python(key_):
         outcomes.append(got)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][-1][0] == "err"
+
+
+STANZA = b"<message to='a@b/c' id='%d' type='chat'><body>hello %d</body></message>"
+
+
+@pytest.fixture
+def fail_results():
+    """_xmppbin_fast._fail_results(n), switched off again after the test."""
+    yield _xmppbin_fast._fail_results
+    _xmppbin_fast._fail_results(0)
+
+
+@pytest.mark.parametrize("nth", [1, 3])
+def test_decoder_out_of_memory_building_events_fails_it(fail_results, nth):
+    """A MemoryError while the C method builds its events (the frames are
+    consumed, the state went on) fails the decoder for good (spec 14.5): every
+    later feed() and close() raises a new MemoryError carrying no events."""
+    frames = frames_of([HEADER] + [STANZA % (i, i) for i in range(6)])
+    dec = make(stream.StreamDecoder, True)
+    assert dec.feed(frames[:40])  # the stream header
+    fail_results(nth)
+    with pytest.raises(MemoryError) as first:
+        dec.feed(frames[40:])
+    assert dec._failed is first.value and dec._cfeed.failed and dec._cfeed.error is first.value
+    for call in (lambda: dec.feed(frames[40:]), lambda: dec.feed(b""), dec.close):
+        with pytest.raises(MemoryError) as again:
+            call()
+        assert again.value is not first.value and again.value.args == first.value.args
+        assert again.value.events == []
+    # a new decoder of the same bytes is not affected: the header and 6 stanzas
+    fail_results(0)
+    evs = make(stream.StreamDecoder, True).feed(frames)
+    assert [ev.kind for ev in evs] == ["open"] + ["element"] * 6 and evs[-1].xml == STANZA % (5, 5)
+
+
+def test_decoder_out_of_memory_holding_a_partial_frame_fails_it(fail_results):
+    """A frame's first bytes are held in C; when the empty result list cannot
+    be made, feeding the bytes again would repeat them: the decoder fails."""
+    frames = frames_of([HEADER, STANZA % (1, 1)])
+    dec = make(stream.StreamDecoder, True)
+    assert dec.feed(frames[:-5])
+    fail_results(1)
+    with pytest.raises(MemoryError) as first:
+        dec.feed(frames[-5:-1])  # the last frame still lacks a byte: held
+    assert dec._failed is first.value
+    with pytest.raises(MemoryError) as again:
+        dec.feed(frames[-1:])
+    assert again.value is not first.value and again.value.events == []
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_encoder_out_of_memory_building_frames_fails_it(fail_results, nth):
+    """The same for StreamEncoder.feed(): the units are coded into the state,
+    their frames cannot be returned, so the encoder fails for good; flush()
+    too. nth 2: the frames before a stream header (left to Python) are built,
+    the joined result is not."""
+    enc = make(stream.StreamEncoder, True)
+    enc.feed(HEADER + STANZA % (0, 0))
+    fail_results(nth)
+    with pytest.raises(MemoryError) as first:
+        enc.feed(STANZA % (1, 1) + b"</stream:stream>" + HEADER + STANZA % (2, 2))
+    assert enc._failed is first.value and enc._cfeed.failed
+    for call in (lambda: enc.feed(STANZA % (3, 3)), enc.flush):
+        with pytest.raises(MemoryError) as again:
+            call()
+        assert again.value is not first.value and again.value.args == first.value.args
+        assert again.value.frames == b""
+    fail_results(0)
+    ok = make(stream.StreamEncoder, True)
+    assert ok.feed(HEADER + STANZA % (0, 0)) and ok.feed(STANZA % (1, 1))
+
+
+def test_cfeed_slot_read_at_its_offset():
+    """feed() finds the Feed in the _cfeed slot of the exact class; an unset
+    slot (deleted) or a subclass instance goes by attribute lookup: the same
+    results either way."""
+    assert type(stream.StreamDecoder.__dict__["_cfeed"]).__name__ == "member_descriptor"
+    assert type(stream.StreamEncoder.__dict__["_cfeed"]).__name__ == "member_descriptor"
+    frames = frames_of([HEADER, STANZA % (1, 1), STANZA % (2, 2)])
+    want = make(stream.StreamDecoder, True).feed(frames)
+    gone = make(stream.StreamDecoder, True)
+    del gone._cfeed
+    assert gone.feed(frames) == want
+
+    class Sub(stream.StreamDecoder):
+        pass
+
+    assert Sub().feed(frames) == want
+    enc = make(stream.StreamEncoder, True)
+    del enc._cfeed
+    assert enc.feed(HEADER + STANZA % (1, 1) + STANZA % (2, 2)) == frames

@@ -25,6 +25,7 @@ cannot probe them.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -346,6 +347,15 @@ def _c_state(d: Dictionary, budget: int, exact: bool):
     return _cstream.state_for(d, budget, exact)
 
 
+@functools.lru_cache(maxsize=16)
+def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[bytes] | None]:
+    """The local names of the secret elements (UTF-8, sorted) and a pattern
+    finding any of them, made once per set: a StreamEncoder per connection
+    would otherwise spend a third of its construction compiling it."""
+    names = sorted({local.encode("utf-8") for _ns, local in secret_elements})
+    return names, (re.compile(b"|".join(map(re.escape, names))) if names else None)
+
+
 def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_index) -> list[int]:
     """Ordinals (attribute values and text nodes inside the root, in document
     order) of the values to send never-indexed."""
@@ -395,10 +405,16 @@ def _check_option(name: str, value: Any, lo: int, hi: int) -> None:
         raise ValueError(f"{name} must be an int in {lo}..{hi}, got {value!r}")
 
 
-def _again(e: XmppbinError, what: str, empty: Any) -> XmppbinError:
-    """A new exception equal to a stored failure (class, reason, offset, limit),
-    carrying nothing (what: "frames" or "events")."""
-    x = _shift(e, 0)
+#: what fails a StreamEncoder / StreamDecoder for good (spec 14.5): an xmppbin
+#: error, or running out of memory after the call may have changed the state
+#: (in the C feed loop, or while its output was being built)
+_FAILS = (XmppbinError, MemoryError)
+
+
+def _again(e: Exception, what: str, empty: Any) -> Exception:
+    """A new exception equal to a stored failure (class, reason, offset, limit;
+    for a MemoryError its message), carrying nothing (what: "frames" or "events")."""
+    x = _shift(e, 0) if isinstance(e, XmppbinError) else type(e)(*e.args)
     setattr(x, what, empty)
     return x
 
@@ -443,15 +459,22 @@ def _quick_secrets(xml: bytes, context: Mapping[str, str], secret_elements) -> l
     return [n]
 
 
-def _failed_get(self) -> XmppbinError | None:
-    return self._error
+def _failed_get(self) -> Exception | None:
+    e = self._error
+    if e is None:
+        # the C feed() entry fails the object itself when building its result
+        # runs out of memory (csrc/pyfast.c: fail_feed): nothing to allocate then
+        fast = getattr(self, "_cfeed", None)
+        if fast is not None and fast.error is not None:
+            e = self._error = fast.error
+    return e
 
 
-def _failed_set(self, e: XmppbinError | None) -> None:
+def _failed_set(self, e: Exception | None) -> None:
     """The stored failure (spec 14.5); the C feed() entry (_cfeed) is told, so
     that it hands every call of a failed object to the Python method."""
     self._error = e
-    fast = self.__dict__.get("_cfeed")
+    fast = getattr(self, "_cfeed", None)
     if fast is not None:
         fast.failed = e is not None
 
@@ -476,6 +499,8 @@ class StreamEncoder:
     the same class, reason, offset (and limit), with ``e.frames == b""``.
     """
 
+    #: _cfeed is a slot: the C feed() reads it at its offset (csrc/pyfast.c: feed_of)
+    __slots__ = ("_cfeed", "__dict__", "__weakref__")
     _failed = _FAILED
 
     def __init__(
@@ -508,11 +533,11 @@ class StreamEncoder:
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
         self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
         self._opened = False
+        self._ended = False  # the end tag of the open stream was encoded
         self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
-        names = sorted({local.encode("utf-8") for _ns, local in self.secret_elements})
-        self._secret_names = re.compile(b"|".join(map(re.escape, names))) if names else None
+        names, self._secret_names = _secret_names(self.secret_elements)
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
             self.limits, max_frame, in_stream, names, never_index is not None)
@@ -569,8 +594,8 @@ class StreamEncoder:
             raise _again(self._failed, "frames", b"")
         try:
             return fn(arg)
-        except XmppbinError as e:
-            e.frames = b""  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b""  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -581,6 +606,16 @@ class StreamEncoder:
         pure-Python reference. The feed loop's unit and frame buffers are not
         included."""
         return None if self._c is None else self._c.footprint()
+
+    @property
+    def opened(self) -> bool:
+        """An OPEN frame (a stream header, or an announcement) was written."""
+        return self._opened
+
+    @property
+    def ended(self) -> bool:
+        """The end tag of the stream was encoded (and no stream header since)."""
+        return self._ended
 
     def open(self, xml: bytes | str) -> bytes:
         """A stream header (optionally with its XML declaration): resets the state."""
@@ -615,6 +650,7 @@ class StreamEncoder:
         body = self._message(sc, xml, True)
         s.opened(root[1], [(it[0], it[1]) for it in root[2]])
         self._opened = True
+        self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
 
     def _open_c(self, xml: bytes) -> bytes:
@@ -636,6 +672,7 @@ class StreamEncoder:
             root = ev[1], [(it[0], it[1]) for it in ev[2]]
         s.opened(*root)
         self._opened = True
+        self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
 
     def _element(self, xml: bytes | str) -> bytes:
@@ -671,7 +708,9 @@ class StreamEncoder:
             raise MalformedXMLError(f"end tag does not match <{s.stream_qname}>", 0)
         if s.stream_qname is not None and data == f"</{name}>".encode():
             data = b""  # the plain end tag of the open stream header
-        return self._frame(FRAME_CLOSE, data)
+        out = self._frame(FRAME_CLOSE, data)
+        self._ended = True
+        return out
 
     def _encode(self, event: StreamEvent) -> bytes:
         kind, xml = event
@@ -709,8 +748,8 @@ class StreamEncoder:
                 self._pos += len(ev.xml)
             if err is not None:
                 raise err
-        except XmppbinError as e:
-            e.frames = b"".join(out)  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
             raise
         return b"".join(out)
@@ -751,8 +790,8 @@ class StreamEncoder:
             except XmppbinError as e:
                 raise _shift(e, pos) from None
             feeder.prepare(self._s.context, self.allow_comments)
-        except XmppbinError as e:
-            e.frames = b"".join(out)  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -763,8 +802,8 @@ class StreamEncoder:
         assert feeder is not None
         try:
             self._pending_c(feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out), out)
-        except XmppbinError as e:
-            e.frames = b"".join(out)  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
             raise
         return b"".join(out)
@@ -786,8 +825,8 @@ class StreamEncoder:
                 self._splitter.buf.clear()
             self._splitter.close()
             return out
-        except XmppbinError as e:
-            e.frames = b""  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.frames = b""  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -804,6 +843,8 @@ class StreamDecoder:
     the same class, reason, offset (and limit), with ``e.events == []``.
     """
 
+    #: _cfeed is a slot: the C feed() reads it at its offset (csrc/pyfast.c: feed_of)
+    __slots__ = ("_cfeed", "__dict__", "__weakref__")
     _failed = _FAILED
 
     def __init__(
@@ -857,8 +898,8 @@ class StreamDecoder:
                     return out
                 if ev is not _NOTHING:
                     out.append(ev)
-        except XmppbinError as e:
-            e.events = out  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -896,8 +937,8 @@ class StreamDecoder:
             if ev is not None:
                 out.append(ev)
             feeder.prepare(self.limits, self._s.context, self.allow_comments)
-        except XmppbinError as e:
-            e.events = out  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
 
@@ -910,8 +951,8 @@ class StreamDecoder:
             r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
             if r is not None:
                 self._feed_c(r, out)
-        except XmppbinError as e:
-            e.events = out  # type: ignore[attr-defined]
+        except _FAILS as e:
+            e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
         return out

@@ -401,10 +401,11 @@ PLUGINS = [
 ]
 
 
-def make_client(jid: str, password: str, keepalive: int | None = None):
+def make_client(jid: str, password: str, keepalive: int | None = None, cls: Any = None):
+    """A slixmpp client for the loopback server (cls: a ClientXMPP subclass, e.g. xmppbin's link client)."""
     import slixmpp
 
-    c = slixmpp.ClientXMPP(jid, password)
+    c = (cls or slixmpp.ClientXMPP)(jid, password)
     # plaintext on loopback: no direct TLS, no STARTTLS, SCRAM over the clear stream
     c.enable_direct_tls = False
     c.enable_starttls = False
@@ -423,6 +424,9 @@ def make_client(jid: str, password: str, keepalive: int | None = None):
 
 
 class Scenario:
+    #: the client class of connect() (None: slixmpp.ClientXMPP)
+    client_class: Any = None
+
     def __init__(self, proxy_port: int, rec: Recorder) -> None:
         self.port = proxy_port
         self.rec = rec
@@ -474,7 +478,7 @@ class Scenario:
         await asyncio.sleep(t)
 
     async def connect(self, label: str, jid: str, keepalive: int | None = None):
-        c = make_client(jid, ACCOUNTS[jid.split("@")[0]], keepalive)
+        c = make_client(jid, ACCOUNTS[jid.split("@")[0]], keepalive, self.client_class)
         started = self.waiter(c, "session_start")
         failed = self.waiter(c, "failed_auth")
         self.connections[str(self.rec.next_conn)] = jid

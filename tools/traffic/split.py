@@ -26,14 +26,14 @@ lxml).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from xmppbin.capture import read_capture, reassemble
 
 NS_STREAMS = "http://etherx.jabber.org/streams"
 STANZA_NAMES = {"message", "presence", "iq"}
@@ -67,32 +67,7 @@ class Unit:
 # reading captures
 # ---------------------------------------------------------------------------
 
-def read_capture(path: str | Path) -> tuple[dict, list[dict]]:
-    """Return (header, chunks); each chunk dict gets a "bytes" key with its raw bytes."""
-    header: dict = {}
-    chunks: list[dict] = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if not line.strip():
-                continue
-            obj = json.loads(line)
-            if i == 0 and "capture" in obj:
-                header = obj
-                continue
-            if "data" in obj:
-                obj["bytes"] = obj["data"].encode("utf-8")
-            else:
-                obj["bytes"] = base64.b64decode(obj["data_b64"])
-            chunks.append(obj)
-    return header, chunks
-
-
-def reassemble(chunks: Iterable[dict]) -> dict[tuple[int, str], bytes]:
-    """Concatenate the chunks of each (conn, dir), in order of first appearance."""
-    parts: dict[tuple[int, str], list[bytes]] = {}
-    for c in chunks:
-        parts.setdefault((c["conn"], c["dir"]), []).append(c["bytes"])
-    return {k: b"".join(v) for k, v in parts.items()}
+# read_capture and reassemble live in xmppbin.capture (the command line reads captures too)
 
 
 # ---------------------------------------------------------------------------
