@@ -894,6 +894,11 @@ static int win_reserve(xb_encoder *e, size_t n)
         if (!e->whead)
             goto oom;
     }
+    if (!e->wstamp) {
+        e->wstamp = calloc((size_t)1 << WHASH_BITS, sizeof(uint32_t));
+        if (!e->wstamp)
+            goto oom;
+    }
     return 0;
 oom:
     e->oom = 1;
@@ -907,23 +912,63 @@ static inline void win_insert(xb_encoder *e, size_t q)
     e->whead[h] = e->wbase + q;
 }
 
+/* whether the greedy parse could find a copy at all: some window position
+ * p in [q0, end - 3) with p >= from has a 4-byte hash that an earlier
+ * position of the message has (indexed ones: whead; this call's: wstamp).
+ * Without one, the parse is the plain bytes (spec 8.11 needs a 4-byte match). */
+static int has_candidate(xb_encoder *e, size_t q0, size_t from, size_t end)
+{
+    const uint8_t *buf = e->win;
+    uint32_t g = ++e->wgen;
+    size_t p;
+    if (!g) { /* wrapped: no stamp is current */
+        memset(e->wstamp, 0, sizeof(uint32_t) << WHASH_BITS);
+        g = e->wgen = 1;
+    }
+    for (p = q0; p + XB_COPY_MIN <= end; p++) {
+        uint32_t h = whash(buf + p);
+        if (p >= from && (e->whead[h] >= e->wbase || e->wstamp[h] == g))
+            return 1;
+        e->wstamp[h] = g;
+    }
+    return 0;
+}
+
 /* the greedy parse of bs[start .. n) (encoder._Coder._parse): the bits of
  * its bytes, copies and terminator in the char table clen from context ctx;
- * with rec, the copies in e->cps[0 .. *ncp). The window is win[0 .. win_n),
- * then bs; positions after win_n - 3 are indexed for this call only. */
+ * the copies in e->cps[0 .. *ncp) (ncp may be NULL). The window is
+ * win[0 .. win_n), then bs; positions after win_n - 3 are indexed for this
+ * call only. The same call again (same window, arguments and bytes) reuses
+ * the result: a value's literal is priced, then written with the same parse. */
 static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
-                          unsigned ctx, int secret, int rec, size_t *ncp)
+                          unsigned ctx, int secret, size_t *ncp)
 {
     size_t wn = e->win_n, q, q0, i, nc = 0;
     uint64_t cost = 0;
     const uint8_t *buf;
+    const int rec = 1;
+    unsigned ctx0;
     if (ncp)
         *ncp = 0;
-    if (secret || n - start < XB_COPY_MIN || win_reserve(e, n))
+    if (secret || n - start < XB_COPY_MIN)
+        return chars_cost(clen, bs + start, n - start, ctx);
+    if (e->pc_ok && e->pc_wbase == e->wbase && e->pc_wn == wn && e->pc_n == n && e->pc_start == start &&
+        e->pc_ctx == ctx && e->pc_clen == (const void *)clen && !memcmp(e->win + wn, bs, n)) {
+        if (ncp)
+            *ncp = e->pc_nc;
+        return e->pc_cost;
+    }
+    e->pc_ok = 0;
+    if (win_reserve(e, n))
         return chars_cost(clen, bs + start, n - start, ctx);
     memcpy(e->win + wn, bs, n);
     buf = e->win;
+    ctx0 = ctx;
     q0 = q = wn >= XB_COPY_MIN - 1 ? wn - (XB_COPY_MIN - 1) : 0;
+    if (!has_candidate(e, q0, wn + start, wn + n)) { /* no copy possible: the plain bytes */
+        cost = chars_cost(clen, bs + start, n - start, ctx);
+        goto done;
+    }
     i = start;
     while (i < n) {
         size_t best_len = 0, best_p = 0;
@@ -988,9 +1033,22 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
         q--;
         e->whead[whash(buf + q)] = e->wprev[q];
     }
+    cost += clen[ctx][0];
+done:
     if (ncp)
         *ncp = nc;
-    return cost + clen[ctx][0];
+    if (!e->oom) {
+        e->pc_ok = 1;
+        e->pc_wbase = e->wbase;
+        e->pc_wn = wn;
+        e->pc_n = n;
+        e->pc_start = start;
+        e->pc_ctx = ctx0;
+        e->pc_clen = (const void *)clen;
+        e->pc_nc = nc;
+        e->pc_cost = cost;
+    }
+    return cost;
 }
 
 /* the literal's bytes join the window (not those of a never-indexed value) */
@@ -1009,7 +1067,7 @@ static void win_add(xb_encoder *e, const uint8_t *bs, size_t n)
 static inline uint64_t lit_cost(xb_encoder *e, xb_str s, const uint32_t *code)
 {
     return LEN(code, XB_V_LIT) +
-           lit_parse(e, (const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0, 0, 0, 0, NULL);
+           lit_parse(e, (const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0, 0, 0, NULL);
 }
 
 #define NO_FORM (-1)
@@ -1200,7 +1258,7 @@ static void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256
 {
     size_t nc = 0, k, i = start, j;
     if (!secret && n - start >= XB_COPY_MIN)
-        lit_parse(e, clen, bs, n, start, ctx, 0, 1, &nc);
+        lit_parse(e, clen, bs, n, start, ctx, 0, &nc);
     for (k = 0; k < nc; k++) {
         const struct xb_copy *c = &e->cps[k];
         ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
@@ -1497,7 +1555,7 @@ static int sextend(xb_encoder *e, xb_str v, unsigned vctx, uint64_t *cost, unsig
             L--;
         if (!L || !xb_srecent_ok(s, src)) /* (L > 0: src is not empty) */
             continue;
-        c = 3 + gamma_length(L) + lit_parse(e, xb_sclen, sb, n, L, xb_char_ctx_after(sb, L), 0, 0, NULL);
+        c = 3 + gamma_length(L) + lit_parse(e, xb_sclen, sb, n, L, xb_char_ctx_after(sb, L), 0, NULL);
         if (!found || c < *cost) {
             *cost = c;
             *bk = (unsigned)k;
@@ -1517,7 +1575,7 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     uint64_t lc;
     value_flags((const uint8_t *)v.p, v.n, &fall, &fany);
     packed_forms(v, code, fall, fany, &ch->p);
-    lc = LEN(code, XB_V_LIT) + lit_parse(e, xb_sclen, (const uint8_t *)v.p, v.n, 0, 0, secret, 0, NULL);
+    lc = LEN(code, XB_V_LIT) + lit_parse(e, xb_sclen, (const uint8_t *)v.p, v.n, 0, 0, secret, NULL);
     if (lc <= ch->p.cost) {
         ch->p.sym = XB_V_LIT;
         ch->p.cost = lc;
@@ -2850,6 +2908,7 @@ void xb_encoder_free(xb_encoder *e)
     free(e->wprev);
     free(e->whead);
     free(e->cps);
+    free(e->wstamp);
     free(e->ws);
     free(e->nctx);
     free(e->names);
