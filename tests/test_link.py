@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,30 +20,16 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import require_live_xmpp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SINGLE_BACKEND = True  # the link is tested; the codec's backends by the stream tests
 
-
-def _ready() -> str | None:
-    if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
-        return "prosody is not installed (apt-get install prosody; .ci/run installs it)"
-    try:
-        import slixmpp  # noqa: F401
-    except ImportError:
-        return "slixmpp is not installed (pip install -e '.[traffic]')"
-    return None
-
-
 @pytest.fixture  # one server per session: the scripted session creates a persistent room
 def prosody():
-    why = _ready()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the link end to end: " + why)
-        pytest.skip(why)
+    require_live_xmpp("run the link end to end")
     from tools.traffic import record_session as rs
 
     tmp = Path(tempfile.mkdtemp(prefix="xmppbin-link-"))
