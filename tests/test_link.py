@@ -204,7 +204,12 @@ def test_session_through_the_gateway(prosody, client_mode, tls, caplog, tmp_path
     stats = gw.finished
     assert len(stats) == 6 and all(s.bin_in > 0 and s.bin_out > 0 for s in stats)
     assert sum(s.xml_out for s in stats) == sum(len(s[0]) for s in server)
-    assert sum(s.xml_in for s in stats) == sum(len(s[1]) for s in server)
+    # what the gateway read from the server: all the server wrote, but for what the server wrote to
+    # the dropped connection after the client got its last bytes (an SM <r/>, say), which the gateway
+    # may or may not have read before it closed that connection
+    late = sum(len(s_s2c) - len(next(m for m in mine if m[0] == s_c2s)[1]) for s_c2s, s_s2c in server)
+    total = sum(len(s[1]) for s in server)
+    assert total - late <= sum(s.xml_in for s in stats) <= total
     assert sum("binary in" in r.getMessage() for r in caplog.records) == (12 if client_mode else 6)
     if not client_mode and not tls:
         r = report(rec, stats)
