@@ -567,8 +567,14 @@ def plots(rep: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    made = []
+    made: list[str] = []
     cmd = rep["command"]
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        made.append(name)
 
     # size per bucket, one panel per corpus
     sizes = rep["sizes"]
@@ -593,10 +599,7 @@ def plots(rep: dict, out: Path) -> list[str]:
     axes[0].set_ylabel("% of XML bytes (aggregate; lower is better)")
     axes[-1].legend(fontsize=7)
     fig.suptitle(f"Size per message by XML size bucket (records per bucket in brackets)\n{cmd}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "size-buckets.png", dpi=110)
-    plt.close(fig)
-    made.append("size-buckets.png")
+    save(fig, "size-buckets.png")
 
     if rep.get("streams"):
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -612,10 +615,7 @@ def plots(rep: dict, out: Path) -> list[str]:
         ax.set_title(f"Per stream (each direction of each connection)\n{cmd}", fontsize=9)
         ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / "size-streams.png", dpi=110)
-        plt.close(fig)
-        made.append("size-streams.png")
+        save(fig, "size-streams.png")
 
     if rep.get("speed", {}).get("rows"):
         rows = rep["speed"]["rows"]
@@ -627,10 +627,7 @@ def plots(rep: dict, out: Path) -> list[str]:
         ax.set_xlabel("speed relative to lxml parse+serialize (min time, same run; log scale)")
         ax.set_title(f"Speed, {rep['speed']['corpus']}", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "speed.png", dpi=110)
-        plt.close(fig)
-        made.append("speed.png")
+        save(fig, "speed.png")
 
     sc = rep.get("scaling", {})
     if sc.get("stanza"):
@@ -658,10 +655,7 @@ def plots(rep: dict, out: Path) -> list[str]:
             ax.set_ylabel("peak bytes: heap (tracemalloc), RSS added")
             ax.legend(fontsize=7)
         fig.suptitle(f"Scaling of one stanza (C backend)\n{cmd}", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / "scaling-stanza.png", dpi=110)
-        plt.close(fig)
-        made.append("scaling-stanza.png")
+        save(fig, "scaling-stanza.png")
     if sc.get("session"):
         pts = sc["session"]["points"]
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -679,10 +673,7 @@ def plots(rep: dict, out: Path) -> list[str]:
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower right")
         ax.set_title(f"Stream mode as a session grows: {sc['session']['corpus']}\n{cmd}", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "scaling-session.png", dpi=110)
-        plt.close(fig)
-        made.append("scaling-session.png")
+        save(fig, "scaling-session.png")
     return made
 
 

@@ -370,15 +370,12 @@ static Options *options_of(PyObject *self, int kind)
     return NULL;
 }
 
-/* the Python method: fallback[kind](self, *args, **kwargs) */
-static PyObject *call_python(int kind, PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+/* fn(self, *args, **kwargs) for a method called with vectorcall arguments */
+static PyObject *call_with_self(PyObject *fn, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
 {
     PyObject *small[8], **arr = small, *r;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, total = 1 + nargs + nkw, i;
-    if (!fallback[kind]) {
-        PyErr_SetString(PyExc_RuntimeError, "xmppbin._xmppbin_fast is not installed");
-        return NULL;
-    }
     if (total > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
         arr = PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
         if (!arr)
@@ -387,10 +384,20 @@ static PyObject *call_python(int kind, PyObject *self, PyObject *const *args, Py
     arr[0] = self;
     for (i = 0; i < nargs + nkw; i++)
         arr[1 + i] = args[i];
-    r = PyObject_Vectorcall(fallback[kind], arr, (size_t)(1 + nargs), kwnames);
+    r = PyObject_Vectorcall(fn, arr, (size_t)(1 + nargs), kwnames);
     if (arr != small)
         PyMem_Free(arr);
     return r;
+}
+
+/* the Python method: fallback[kind](self, *args, **kwargs) */
+static PyObject *call_python(int kind, PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (!fallback[kind]) {
+        PyErr_SetString(PyExc_RuntimeError, "xmppbin._xmppbin_fast is not installed");
+        return NULL;
+    }
+    return call_with_self(fallback[kind], self, args, nargs, kwnames);
 }
 
 /* ---- single calls ------------------------------------------------------------------- */
@@ -1261,24 +1268,11 @@ static int opened_of(PyObject *self)
 static PyObject *call_feed_python(int dir, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                   PyObject *kwnames)
 {
-    PyObject *small[8], **arr = small, *r;
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, total = 1 + nargs + nkw, i;
     if (!feed_fallback[dir]) {
         PyErr_SetString(PyExc_RuntimeError, "xmppbin._xmppbin_fast: stream feed is not installed");
         return NULL;
     }
-    if (total > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
-        arr = PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
-        if (!arr)
-            return PyErr_NoMemory();
-    }
-    arr[0] = self;
-    for (i = 0; i < nargs + nkw; i++)
-        arr[1 + i] = args[i];
-    r = PyObject_Vectorcall(feed_fallback[dir], arr, (size_t)(1 + nargs), kwnames);
-    if (arr != small)
-        PyMem_Free(arr);
-    return r;
+    return call_with_self(feed_fallback[dir], self, args, nargs, kwnames);
 }
 
 /* self._unit_c(rc, out): the unit left to Python coded, or the error raised */

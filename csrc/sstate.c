@@ -32,20 +32,6 @@ const uint8_t (*const xb_sclen)[256] = sclen;
 xb_smap xb_value_map;
 static int s_status = -1;
 
-static inline uint64_t load64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint64_t load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* The state's string hash: 8 bytes at a time (the last 8 overlapping), in
  * native byte order; it never leaves the process (no format depends on it). */
 uint64_t xb_shash(const char *p, size_t n)
@@ -54,13 +40,13 @@ uint64_t xb_shash(const char *p, size_t n)
     if (n > 8) {
         const char *end = p + n;
         while (end - p > 8) {
-            h = (h ^ load64(p)) * 0xbf58476d1ce4e5b9ull;
+            h = (h ^ xb_load64(p)) * 0xbf58476d1ce4e5b9ull;
             h ^= h >> 31;
             p += 8;
         }
-        w = load64(end - 8);
+        w = xb_load64(end - 8);
     } else if (n >= 4) {
-        w = load32(p) << 32 | load32(p + n - 4);
+        w = (uint64_t)xb_load32(p) << 32 | (uint64_t)xb_load32(p + n - 4);
     } else if (n) {
         w = (uint64_t)(uint8_t)p[0] << 16 | (uint64_t)(uint8_t)p[n / 2] << 8 | (uint8_t)p[n - 1];
     } else {

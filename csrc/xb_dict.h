@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- strings ------------------------------------------------------------ */
 /* A byte string (UTF-8) that is not NUL-terminated. p is never NULL, except
@@ -258,6 +259,22 @@ typedef struct {
  * capacity doubling from 16; *cap is updated on success. NULL on overflow or
  * when out of memory (the old array is then untouched). Shared by the codec. */
 void *xb_grow(void *p, size_t *cap, size_t need, size_t elsize);
+
+/* unaligned native-order loads (memcpy: no aliasing or alignment UB), for the
+ * hashes and comparisons of the layers above */
+static inline uint64_t xb_load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t xb_load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
 
 /* xb_char_next[ctx][b]: the literal context after byte b coded in context ctx
  * (spec 8.1); filled by xb_dict_init. */

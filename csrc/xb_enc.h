@@ -172,20 +172,6 @@ struct xb_encoder {
 };
 
 /* ---- small inline helpers ---- */
-static inline uint64_t xb_load64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t xb_load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* equality of two byte strings of length n (short ones without a call) */
 static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
 {

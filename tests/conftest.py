@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import sys
 
 import pytest
@@ -56,6 +57,23 @@ def require(name: str):
             raise
         what = "fast module" if fast else "C extension"
         pytest.skip(f"{what} not built ({exc}); run: python csrc/build_ffi.py", allow_module_level=True)
+
+
+def require_live_xmpp(purpose: str) -> None:
+    """A real Prosody and slixmpp, for tests that run live sessions: without them the test is
+    skipped, except under CI, where they are required (.ci/run installs both)."""
+    why = None
+    if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
+        why = "prosody is not installed (apt-get install prosody; .ci/run installs it)"
+    else:
+        try:
+            import slixmpp  # noqa: F401
+        except ImportError:
+            why = "slixmpp is not installed (pip install -e '.[traffic]')"
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must {purpose}: {why}")
+        pytest.skip(why)
 
 
 def with_backend(name: str, fn):

@@ -9,14 +9,13 @@ plan says, and it must hold the scenarios the generator promises.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import require_live_xmpp
 from lxml import etree
 
 from xmppbin import stream as S
@@ -266,26 +265,12 @@ def test_plan_is_deterministic():
 # a small live capture (Prosody + slixmpp)
 # ---------------------------------------------------------------------------
 
-def _live_ready() -> str | None:
-    """Why a live capture cannot be made here, or None."""
-    if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
-        return "prosody is not installed (apt-get install prosody; .ci/run installs it)"
-    try:
-        import slixmpp  # noqa: F401
-    except ImportError:
-        return "slixmpp is not installed (pip install -e '.[traffic]')"
-    return None
-
 
 # session scope: the captures do not depend on the backend, so they are made once, not once
 # per backend (pytest orders the tests by backend and would set up a module fixture twice)
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
-    why = _live_ready()
-    if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must make a live capture: " + why)
-        pytest.skip(why)
+    require_live_xmpp("make a live capture")
     runs = []
     for k in range(2):
         out = tmp_path_factory.mktemp(f"live{k}")

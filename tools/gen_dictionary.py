@@ -275,22 +275,19 @@ def train_stream_lengths(d: Dictionary, groups, traffic_groups=()) -> dict:
     training XEP, in document order, coded as one stream with the stream
     state (dynamic table of the default budget, shape cache); a stream header
     resets the state as an open frame does. Keys carry the STREAM_SET prefix."""
-    cw = CountWriter()
-    for group in groups:
-        state = StreamState(DEFAULT_TABLE_SIZE)
-        for sc in group:
-            if sc.open_root:
-                state = StreamState(DEFAULT_TABLE_SIZE)
-            encode_events(sc, d, True, cw, state, ())
-    if traffic_groups:
-        tw = CountWriter()
-        for group in traffic_groups:
+    def count(groups) -> CountWriter:
+        w = CountWriter()
+        for group in groups:
             state = StreamState(DEFAULT_TABLE_SIZE)
             for sc in group:
                 if sc.open_root:
                     state = StreamState(DEFAULT_TABLE_SIZE)
-                encode_events(sc, d, True, tw, state, ())
-        merge_counts(cw, tw)
+                encode_events(sc, d, True, w, state, ())
+        return w
+
+    cw = count(groups)
+    if traffic_groups:
+        merge_counts(cw, count(traffic_groups))
     return {STREAM_SET + t: v for t, v in lengths_of(d, cw, d.stream_sizes).items()}
 
 

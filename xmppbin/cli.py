@@ -1017,7 +1017,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                        help="processes, one connection direction each (output identical to -j 1)")
 
-    p = sub.add_parser("encode", help="capture -> .xmb; records -> JSONL; element -> message")
+    p = sub.add_parser("encode", aliases=["convert"], help="capture -> .xmb; records -> JSONL; element -> message")
     p.add_argument("input", nargs="?", default="-", help="input file (default: - for stdin)")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument("--hex", action="store_true", help="one element: write hex instead of binary")
@@ -1026,16 +1026,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "its stateless binary in base64 (\"xmppbin\"), the namespaces it inherits (\"context\"), "
                         "connection, direction, unit index and stream offset")
     p.add_argument("--open-root", action="store_true", help="one element: the input is a stream header left open")
-    capture(p)
-    common(p)
-    p.set_defaults(func=cmd_encode)
-
-    p = sub.add_parser("convert", help="(the same as encode)")
-    p.add_argument("input", nargs="?", default="-")
-    p.add_argument("-o", "--output")
-    p.add_argument("--to", choices=("xmb", "jsonl"), default="xmb", help=argparse.SUPPRESS)
-    p.add_argument("--hex", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--open-root", action="store_true", help=argparse.SUPPRESS)
     capture(p)
     common(p)
     p.set_defaults(func=cmd_encode)
