@@ -865,6 +865,27 @@ static inline uint32_t whash(const uint8_t *p)
     return (xb_load32((const char *)p) * 2654435761u) >> (32 - WHASH_BITS);
 }
 
+/* spec 8.11: a copy may start only at an anchor of its literal: a position
+ * that is a multiple of 16 (0 included), or a byte that is no UTF-8
+ * continuation byte after a byte that is no ASCII letter or digit. XB_ANCHOR_AFTER[b]: b is such a byte before */
+static const uint8_t XB_ANCHOR_AFTER[256] = {
+#define R8(x) x, x, x, x, x, x, x, x
+    R8(1), R8(1), R8(1), R8(1), R8(1), R8(1), /* 0x00-0x2F */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, /* 0-9 */
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* @ A-O */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, /* P-Z */
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* ` a-o */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, /* p-z */
+    R8(1), R8(1), R8(1), R8(1), R8(1), R8(1), R8(1), R8(1),
+    R8(1), R8(1), R8(1), R8(1), R8(1), R8(1), R8(1), R8(1),
+#undef R8
+};
+
+static inline int is_anchor(const uint8_t *s, size_t i)
+{
+    return !(i % 16) || (XB_ANCHOR_AFTER[s[i - 1]] && (s[i] & 0xC0) != 0x80);
+}
+
 /* a new message: an empty window */
 static void win_reset(xb_encoder *e)
 {
@@ -875,7 +896,7 @@ static void win_reset(xb_encoder *e)
 /* room for a literal of n bytes after the window; -1 (e->oom) if out of memory */
 static int win_reserve(xb_encoder *e, size_t n)
 {
-    size_t need = e->win_n + n + 8;
+    size_t need = e->win_n + n + 16; /* 16 readable bytes after each position (find_anchors) */
     void *p;
     if (need > e->cap_win) {
         p = xb_grow(e->win, &e->cap_win, need, 1);
@@ -912,42 +933,120 @@ static inline void win_insert(xb_encoder *e, size_t q)
     e->whead[h] = e->wbase + q;
 }
 
-/* whether the greedy parse could find a copy at all: some window position
- * p in [q0, end - 3) with p >= from has a 4-byte hash that an earlier
- * position of the message has (indexed ones: whead; this call's: wstamp).
- * Without one, the parse is the plain bytes (spec 8.11 needs a 4-byte match). */
-static int has_candidate(xb_encoder *e, size_t q0, size_t from, size_t end)
+/* the longest match (spec 8.11) for bs[i ..) at window position pos = wn + i
+ * among the candidates of the hash chain; its length (0: none) and start */
+static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i, size_t n, size_t pos,
+                               size_t *best_p)
 {
     const uint8_t *buf = e->win;
+    size_t best_len = 0;
+    unsigned seen = 0;
+    uint32_t key = xb_load32((const char *)buf + pos);
+    uint64_t pa;
+    for (pa = e->whead[whash(buf + pos)]; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
+        size_t pl = (size_t)(pa - e->wbase), L;
+        if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
+            continue;
+        if (xb_load32((const char *)buf + pl) != key) /* another key of the same hash */
+            continue;
+        L = XB_COPY_MIN;
+        while (i + L < n && buf[pl + L] == bs[i + L])
+            L++;
+        if (L > best_len) {
+            best_len = L;
+            *best_p = pl;
+        }
+        if (++seen == XB_COPY_CANDIDATES)
+            break;
+    }
+    return best_len;
+}
+
+/* the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a key
+ * (position <= n - XB_COPY_MIN) into e->anch[0 .. e->nanch), for the bytes
+ * at window position wn; p has 16 readable bytes after every position */
+static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
+{
+    size_t lim = n - XB_COPY_MIN, na = 0, i;
+    size_t *a;
+    if (e->cap_anch < lim + 1) {
+        void *q = xb_grow(e->anch, &e->cap_anch, lim + 1, sizeof(size_t));
+        if (!q) {
+            e->oom = 1;
+            return -1;
+        }
+        e->anch = q;
+    }
+    a = e->anch;
+#ifdef XB_SSE2
+    {
+        unsigned sep = 1; /* position 0 is an anchor */
+        for (i = 0; i <= lim; i += 16) {
+            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+                                         _mm_set1_epi8((char)(-128 + 10)));
+            __m128i ltr = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
+                                                      _mm_set1_epi8((char)(0x80 - 'a'))),
+                                         _mm_set1_epi8((char)(-128 + 26)));
+            __m128i cont = _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80));
+            unsigned alnum = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, ltr));
+            /* i is a multiple of 16: an anchor whatever its bytes */
+            unsigned m = ((((~alnum << 1) | sep) & ~(unsigned)_mm_movemask_epi8(cont)) | 1u) & 0xFFFFu;
+            sep = (~alnum >> 15) & 1u;
+            if (lim - i < 15)
+                m &= (2u << (lim - i)) - 1u;
+            while (m) {
+                a[na++] = i + (size_t)__builtin_ctz(m);
+                m &= m - 1;
+            }
+        }
+    }
+#else
+    for (i = 0; i <= lim; i++)
+        if (is_anchor(p, i))
+            a[na++] = i;
+#endif
+    e->nanch = na;
+    e->anch_ok = 1;
+    e->anch_wbase = e->wbase;
+    e->anch_wn = wn;
+    e->anch_n = n;
+    return 0;
+}
+
+/* whether no anchor of the literal at window position wn (e->anch) can have a
+ * copy candidate: none has the hash of an indexed window anchor or of an
+ * earlier anchor of it. Then the greedy parse is the plain bytes. */
+static int no_candidate(xb_encoder *e, size_t wn)
+{
     uint32_t g = ++e->wgen;
-    size_t p;
+    size_t k;
+    const uint8_t *p = e->win + wn;
     if (!g) { /* wrapped: no stamp is current */
         memset(e->wstamp, 0, sizeof(uint32_t) << WHASH_BITS);
         g = e->wgen = 1;
     }
-    for (p = q0; p + XB_COPY_MIN <= end; p++) {
-        uint32_t h = whash(buf + p);
-        if (p >= from && (e->whead[h] >= e->wbase || e->wstamp[h] == g))
-            return 1;
+    for (k = 0; k < e->nanch; k++) {
+        uint32_t h = whash(p + e->anch[k]);
+        if (e->whead[h] >= e->wbase || e->wstamp[h] == g)
+            return 0;
         e->wstamp[h] = g;
     }
-    return 0;
+    return 1;
 }
 
 /* the greedy parse of bs[start .. n) (encoder._Coder._parse): the bits of
  * its bytes, copies and terminator in the char table clen from context ctx;
  * the copies in e->cps[0 .. *ncp) (ncp may be NULL). The window is
- * win[0 .. win_n), then bs; positions after win_n - 3 are indexed for this
- * call only. The same call again (same window, arguments and bytes) reuses
- * the result: a value's literal is priced, then written with the same parse. */
+ * win[0 .. win_n), then bs; the anchors of bs are indexed for this call only.
+ * The same call again (same window, arguments and bytes) reuses the result:
+ * a value's literal is priced, then written with the same parse. */
 static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                           unsigned ctx, int secret, size_t *ncp)
 {
-    size_t wn = e->win_n, q, q0, i, nc = 0;
+    size_t wn = e->win_n, i, j, nc = 0, na = 0, lim;
     uint64_t cost = 0;
-    const uint8_t *buf;
-    const int rec = 1;
-    unsigned ctx0;
+    unsigned ctx0 = ctx;
     if (ncp)
         *ncp = 0;
     if (secret || n - start < XB_COPY_MIN)
@@ -962,50 +1061,46 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
     if (win_reserve(e, n))
         return chars_cost(clen, bs + start, n - start, ctx);
     memcpy(e->win + wn, bs, n);
-    buf = e->win;
-    ctx0 = ctx;
-    q0 = q = wn >= XB_COPY_MIN - 1 ? wn - (XB_COPY_MIN - 1) : 0;
-    if (!has_candidate(e, q0, wn + start, wn + n)) { /* no copy possible: the plain bytes */
-        cost = chars_cost(clen, bs + start, n - start, ctx);
+    if (find_anchors(e, e->win + wn, n, wn))
+        return chars_cost(clen, bs + start, n - start, ctx);
+    if (!start && no_candidate(e, wn)) { /* the common case: no copy possible, the plain bytes */
+        /* put_lit (ncp set) needs no cost: mark it unknown, not reusable */
+        if (ncp)
+            return 0;
+        cost = chars_cost(clen, bs, n, ctx);
         goto done;
     }
+    lim = n - XB_COPY_MIN; /* anchors at or before lim have a key */
+    if (e->cap_lanch < n) {
+        void *p = xb_grow(e->lanch, &e->cap_lanch, n, sizeof(size_t));
+        if (!p) {
+            e->oom = 1;
+            return chars_cost(clen, bs + start, n - start, ctx);
+        }
+        e->lanch = p;
+    }
+#define LOCAL_ANCHOR(j)                                                                                         \
+    do {                                                                                                        \
+        win_insert(e, wn + (j));                                                                                \
+        e->lanch[na++] = wn + (j);                                                                              \
+    } while (0)
+    for (j = 0; j < start && j <= lim; j++) /* the EXTEND prefix's anchors */
+        if (is_anchor(bs, j))
+            LOCAL_ANCHOR(j);
     i = start;
     while (i < n) {
-        size_t best_len = 0, best_p = 0;
-        if (i + XB_COPY_MIN <= n) {
-            size_t pos = wn + i;
-            uint32_t key;
-            uint64_t pa;
-            unsigned seen = 0;
-            while (q + XB_COPY_MIN <= pos)
-                win_insert(e, q++);
-            key = xb_load32((const char *)buf + pos);
-            for (pa = e->whead[whash(buf + pos)]; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
-                size_t pl = (size_t)(pa - e->wbase), L;
-                if (xb_load32((const char *)buf + pl) != key)
-                    continue;
-                L = XB_COPY_MIN;
-                while (i + L < n && buf[pl + L] == bs[i + L])
-                    L++;
-                if (L > best_len) {
-                    best_len = L;
-                    best_p = pl;
+        if (i <= lim && is_anchor(bs, i)) {
+            size_t best_p = 0, best_len;
+            if (e->whead[whash(e->win + wn + i)] >= e->wbase &&
+                (best_len = lit_match(e, bs, i, n, wn + i, &best_p)) != 0) {
+                uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
+                unsigned c2 = ctx;
+                for (j = i; j < i + best_len; j++) {
+                    lit += clen[c2][bs[j]];
+                    c2 = xb_char_next[c2][bs[j]];
                 }
-                if (++seen == XB_COPY_CANDIDATES)
-                    break;
-            }
-        }
-        if (best_len) {
-            uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
-            unsigned c2 = ctx;
-            size_t j;
-            for (j = i; j < i + best_len; j++) {
-                lit += clen[c2][bs[j]];
-                c2 = xb_char_next[c2][bs[j]];
-            }
-            cpy = clen[ctx][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
-            if (cpy < lit) {
-                if (rec) {
+                cpy = clen[ctx][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
+                if (cpy < lit) {
                     if (nc >= e->cap_cps) {
                         void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
                         if (!p) {
@@ -1017,21 +1112,27 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
                     e->cps[nc].at = i;
                     e->cps[nc].len = best_len;
                     e->cps[nc].dist = w - best_p;
+                    nc++;
+                    cost += cpy;
+                    LOCAL_ANCHOR(i);
+                    for (j = i + 1; j < i + best_len && j <= lim; j++) /* the copied bytes' anchors */
+                        if (is_anchor(bs, j))
+                            LOCAL_ANCHOR(j);
+                    i += best_len;
+                    ctx = c2;
+                    continue;
                 }
-                nc++;
-                cost += cpy;
-                i += best_len;
-                ctx = c2;
-                continue;
             }
+            LOCAL_ANCHOR(i);
         }
         cost += clen[ctx][bs[i]];
         ctx = xb_char_next[ctx][bs[i]];
         i++;
     }
-    while (q > q0) { /* unindex this call's positions, newest first */
-        q--;
-        e->whead[whash(buf + q)] = e->wprev[q];
+#undef LOCAL_ANCHOR
+    while (na) { /* unindex this call's anchors, newest first */
+        size_t q = e->lanch[--na];
+        e->whead[whash(e->win + q)] = e->wprev[q];
     }
     cost += clen[ctx][0];
 done:
@@ -1051,16 +1152,26 @@ done:
     return cost;
 }
 
-/* the literal's bytes join the window (not those of a never-indexed value) */
+/* the literal's bytes join the window (not those of a never-indexed value):
+ * its anchors with a key inside it are indexed */
 static void win_add(xb_encoder *e, const uint8_t *bs, size_t n)
 {
-    size_t wn = e->win_n, q;
+    size_t wn = e->win_n, j;
     if (win_reserve(e, n))
         return;
-    memcpy(e->win + wn, bs, n);
+    if (memcmp(e->win + wn, bs, n)) { /* not the bytes of the last parse */
+        memcpy(e->win + wn, bs, n);
+        e->anch_ok = 0;
+    }
     e->win_n = wn + n;
-    for (q = wn >= XB_COPY_MIN - 1 ? wn - (XB_COPY_MIN - 1) : 0; q + XB_COPY_MIN <= e->win_n; q++)
-        win_insert(e, q);
+    if (n < XB_COPY_MIN)
+        return;
+    /* the anchors the parse of these bytes found, unless another parse ran since */
+    if (!(e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n) &&
+        find_anchors(e, e->win + wn, n, wn))
+        return;
+    for (j = 0; j < e->nanch; j++)
+        win_insert(e, wn + e->anch[j]);
 }
 
 /* the cost of s as a literal */
@@ -2907,8 +3018,10 @@ void xb_encoder_free(xb_encoder *e)
     free(e->win);
     free(e->wprev);
     free(e->whead);
-    free(e->cps);
     free(e->wstamp);
+    free(e->lanch);
+    free(e->anch);
+    free(e->cps);
     free(e->ws);
     free(e->nctx);
     free(e->names);

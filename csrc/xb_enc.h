@@ -141,11 +141,17 @@ struct xb_encoder {
     uint64_t *whead; /* per hash: the newest position; positions are absolute, */
     uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
     struct xb_copy *cps; /* the copies of the last parse (lit_parse) */
+    size_t *anch; /* the anchors of the last literal parsed (find_anchors) */
+    size_t nanch, cap_anch, anch_wn, anch_n;
+    uint64_t anch_wbase;
+    int anch_ok;
+    size_t *lanch; /* the anchors a parse indexed for itself, to unindex */
+    size_t cap_lanch;
+    uint32_t *wstamp; /* per hash: the last pre-scan (wgen) that saw it */
+    uint32_t wgen;
     size_t cap_cps;
     /* the last parse, reused while the window and arguments are the same (its
        bytes are still at win + win_n): pricing and writing a literal parse it once */
-    uint32_t *wstamp; /* per hash: the last pre-scan (wgen) that saw it */
-    uint32_t wgen;
     int pc_ok;
     uint64_t pc_wbase, pc_cost;
     size_t pc_wn, pc_n, pc_start, pc_nc;

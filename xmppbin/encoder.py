@@ -137,7 +137,8 @@ class _Coder:
         """The greedy parse of bs[start:] (spec 8.11): (cost in bits of the
         bytes, copies and terminator, list of (position, length, distance) copies).
         The window is every literal byte the message coded before this value,
-        then bs[:position]. A never-indexed value has no copies."""
+        then bs[:position]; a copy starts at an anchor of bs and its candidates
+        are anchors of earlier literals and of bs. A never-indexed value has no copies."""
         cc = self.ccodes
         nxt = M.CHAR_NEXT
         n = len(bs)
@@ -149,57 +150,63 @@ class _Coder:
             return cost + cc[ctx].lengths[0], ()
         win = self.win
         w0 = len(win)
-        buf = bytes(win) + bs
-        widx = self.widx
-        local: dict[bytes, list[int]] = {}
-        q = max(0, w0 - M.COPY_MIN + 1)  # next position to index (widx holds those before)
-        cost = 0
-        copies = []
-        i = start
-        while i < n:
-            best_len = 0
-            best_p = 0
-            if i + M.COPY_MIN <= n:
-                key = bs[i : i + M.COPY_MIN]
-                pos = w0 + i
-                while q + M.COPY_MIN <= pos:
-                    local.setdefault(buf[q : q + M.COPY_MIN], []).append(q)
-                    q += 1
-                seen = 0
-                for lst in (local.get(key), widx.get(key)):
-                    if not lst:
-                        continue
-                    for p in reversed(lst):
-                        if p + M.COPY_MIN > pos:
+        win += bs  # the window followed by the literal, while it is parsed
+        try:
+            widx = self.widx
+            local: dict[bytes, list[int]] = {}  # this literal's anchors, by their key
+            lim = n - M.COPY_MIN
+            for j in range(min(start, lim + 1)):  # the EXTEND prefix's anchors
+                if M.is_anchor(bs, j):
+                    local.setdefault(bs[j : j + M.COPY_MIN], []).append(w0 + j)
+            cost = 0
+            copies = []
+            i = start
+            while i < n:
+                if i <= lim and M.is_anchor(bs, i):
+                    key = bs[i : i + M.COPY_MIN]
+                    pos = w0 + i
+                    best_len = 0
+                    best_p = 0
+                    seen = 0
+                    for lst in (local.get(key), widx.get(key)):
+                        if not lst:
                             continue
+                        for p in reversed(lst):
+                            if p + M.COPY_MIN > pos:
+                                continue
+                            if seen == M.COPY_CANDIDATES:
+                                break
+                            seen += 1
+                            L = M.COPY_MIN
+                            while i + L < n and win[p + L] == bs[i + L]:
+                                L += 1
+                            if L > best_len:
+                                best_len, best_p = L, p
                         if seen == M.COPY_CANDIDATES:
                             break
-                        seen += 1
-                        L = M.COPY_MIN
-                        while i + L < n and buf[p + L] == bs[i + L]:
-                            L += 1
-                        if L > best_len:
-                            best_len, best_p = L, p
-                    if seen == M.COPY_CANDIDATES:
-                        break
-            if best_len:
-                lit = 0
-                c2 = ctx
-                for b in bs[i : i + best_len]:
-                    lit += cc[c2].lengths[b]
-                    c2 = nxt[c2][b]
-                W = w0 + i
-                cpy = cc[ctx].lengths[M.COPY] + gamma_length(best_len - M.COPY_MIN + 1) + (W - 1).bit_length()
-                if cpy < lit:
-                    copies.append((i, best_len, W - best_p))
-                    cost += cpy
-                    i += best_len
-                    ctx = c2
-                    continue
-            b = bs[i]
-            cost += cc[ctx].lengths[b]
-            ctx = nxt[ctx][b]
-            i += 1
+                    local.setdefault(key, []).append(pos)
+                    if best_len:
+                        lit = 0
+                        c2 = ctx
+                        for b in bs[i : i + best_len]:
+                            lit += cc[c2].lengths[b]
+                            c2 = nxt[c2][b]
+                        cpy = cc[ctx].lengths[M.COPY] + gamma_length(best_len - M.COPY_MIN + 1) + (pos - 1).bit_length()
+                        if cpy < lit:
+                            copies.append((i, best_len, pos - best_p))
+                            cost += cpy
+                            for j in range(i + 1, min(i + best_len, lim + 1)):  # the copied bytes' anchors
+                                if M.is_anchor(bs, j):
+                                    local.setdefault(bs[j : j + M.COPY_MIN], []).append(w0 + j)
+                            i += best_len
+                            ctx = c2
+                            continue
+                b = bs[i]
+                cost += cc[ctx].lengths[b]
+                ctx = nxt[ctx][b]
+                i += 1
+        finally:
+            del win[w0:]
         return cost + cc[ctx].lengths[0], copies
 
     def _bytes_cost(self, bs: bytes, ctx: int, start: int = 0, secret: bool = False) -> int:
@@ -234,8 +241,9 @@ class _Coder:
         widx = self.widx
         w0 = len(win)
         win += bs
-        for j in range(max(0, w0 - M.COPY_MIN + 1), len(win) - M.COPY_MIN + 1):
-            widx.setdefault(bytes(win[j : j + M.COPY_MIN]), []).append(j)
+        for j in range(len(bs) - M.COPY_MIN + 1):  # its anchors with a key inside it
+            if M.is_anchor(bs, j):
+                widx.setdefault(bs[j : j + M.COPY_MIN], []).append(w0 + j)
 
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:

@@ -75,6 +75,14 @@ RECENT_BITS = 3  # bits of the recent-value index of EXTEND
 COPY = 1  # char symbol of an in-message copy (spec 8.11); no literal holds byte 0x01
 COPY_MIN = 4  # shortest copy; its length is coded as GAMMA(len - COPY_MIN + 1)
 COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
+# A copy starts only at an anchor of its literal (8.11): a position that is a multiple
+# of 16 (0 included), or a byte that is no UTF-8 continuation byte after a byte that is
+# no ASCII letter or digit.
+ANCHOR_AFTER = bytes(0 if chr(b).isascii() and chr(b).isalnum() else 1 for b in range(256))
+
+
+def is_anchor(s: bytes, i: int) -> bool:
+    return i % 16 == 0 or (ANCHOR_AFTER[s[i - 1]] == 1 and s[i] & 0xC0 != 0x80)
 V_EXTEND = V_RECENT + RECENT  # 36: stream mode, a prefix of a recent value of the context + literal suffix
 V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
 
