@@ -167,3 +167,38 @@ def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
         assert bits(secret, near) - bits(secret, far) == bits(other, near) - bits(other, far)
     # while two public values do copy each other
     assert bits(near, near, True) < bits(far, near, True) - 60
+
+
+def _ref_coder():
+    from xmppbin.encoder import _Coder
+    return _Coder(D, BitWriter())
+
+
+def test_copies_start_only_at_anchors():
+    """spec 8.11: a copy starts at an anchor of its literal and copies from a
+    window anchor; the same 12 bytes after a letter (no anchor) are not copied,
+    after '-' (an anchor on both sides) they are."""
+    co = _ref_coder()
+    co._add_window(b"zzabcdefghijkl")
+    assert list(co._parse(b"Qabcdefghijkl", M.CC_FIRST, 0, False)[1]) == []
+    co = _ref_coder()
+    co._add_window(b"zz-abcdefghijkl")
+    assert co._parse(b"Q-abcdefghijkl", M.CC_FIRST, 0, False)[1] == [(2, 12, 14)]  # W = 15 + 2, window anchor 3
+    assert [M.is_anchor(b"ab-c\xd0\xb0d", i) for i in range(7)] == [True, False, False, True, False, False, True]
+    assert M.is_anchor(b"a" * 40, 32) and not M.is_anchor(b"a" * 40, 33)
+
+
+def test_a_run_is_copied_from_the_sixteenth_byte():
+    """Positions that are multiples of 16 are anchors whatever the bytes: a run
+    of one letter costs 16 bytes and one overlapping copy (distance 16)."""
+    assert _ref_coder()._parse(b"n" * 100, M.CC_FIRST, 0, False)[1] == [(16, 84, 16)]
+
+
+@pytest.mark.parametrize("body", ["zzabcdefghijkl Qabcdefghijkl", "zz-abcdefghijkl Q-abcdefghijkl", "n" * 300,
+                                  "ab" * 70 + "é" * 40 + "漢字" * 30])
+def test_c_and_reference_anchor_alike(body):
+    require("_cencoder")
+    doc = f"<message><body>{body}</body><subject>{body[::-1]}</subject></message>"
+    p = with_backend("python", lambda: xmppbin.encode(doc))
+    assert p == with_backend("c", lambda: xmppbin.encode(doc))
+    assert with_backend("c", lambda: xmppbin.decode(p)) == with_backend("python", lambda: xmppbin.decode(p))
