@@ -1044,7 +1044,8 @@ static int no_candidate(xb_encoder *e, size_t wn)
 static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                           unsigned ctx, int secret, size_t *ncp)
 {
-    size_t wn = e->win_n, i, j, nc = 0, na = 0, lim;
+    size_t wn = e->win_n, i, j, k, nan, nc = 0;
+    const size_t *an;
     uint64_t cost = 0;
     unsigned ctx0 = ctx;
     if (ncp)
@@ -1070,68 +1071,59 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
         cost = chars_cost(clen, bs, n, ctx);
         goto done;
     }
-    lim = n - XB_COPY_MIN; /* anchors at or before lim have a key */
-    if (e->cap_lanch < n) {
-        void *p = xb_grow(e->lanch, &e->cap_lanch, n, sizeof(size_t));
-        if (!p) {
-            e->oom = 1;
-            return chars_cost(clen, bs + start, n - start, ctx);
-        }
-        e->lanch = p;
-    }
-#define LOCAL_ANCHOR(j)                                                                                         \
-    do {                                                                                                        \
-        win_insert(e, wn + (j));                                                                                \
-        e->lanch[na++] = wn + (j);                                                                              \
-    } while (0)
-    for (j = 0; j < start && j <= lim; j++) /* the EXTEND prefix's anchors */
-        if (is_anchor(bs, j))
-            LOCAL_ANCHOR(j);
+    /* the anchors (e->anch, in order) are indexed as the parse passes them:
+       those of the EXTEND prefix first, each other one after its lookup */
+    an = e->anch;
+    nan = e->nanch;
+    for (k = 0; k < nan && an[k] < start; k++)
+        win_insert(e, wn + an[k]);
     i = start;
-    while (i < n) {
-        if (i <= lim && is_anchor(bs, i)) {
-            size_t best_p = 0, best_len;
-            if (e->whead[whash(e->win + wn + i)] >= e->wbase &&
-                (best_len = lit_match(e, bs, i, n, wn + i, &best_p)) != 0) {
-                uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
-                unsigned c2 = ctx;
-                for (j = i; j < i + best_len; j++) {
-                    lit += clen[c2][bs[j]];
-                    c2 = xb_char_next[c2][bs[j]];
-                }
-                cpy = clen[ctx][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
-                if (cpy < lit) {
-                    if (nc >= e->cap_cps) {
-                        void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
-                        if (!p) {
-                            e->oom = 1;
-                            break;
-                        }
-                        e->cps = p;
-                    }
-                    e->cps[nc].at = i;
-                    e->cps[nc].len = best_len;
-                    e->cps[nc].dist = w - best_p;
-                    nc++;
-                    cost += cpy;
-                    LOCAL_ANCHOR(i);
-                    for (j = i + 1; j < i + best_len && j <= lim; j++) /* the copied bytes' anchors */
-                        if (is_anchor(bs, j))
-                            LOCAL_ANCHOR(j);
-                    i += best_len;
-                    ctx = c2;
-                    continue;
-                }
-            }
-            LOCAL_ANCHOR(i);
+    for (;;) {
+        size_t next = k < nan ? an[k] : n, best_p = 0, best_len;
+        for (; i < next; i++) { /* plain bytes up to the next anchor */
+            cost += clen[ctx][bs[i]];
+            ctx = xb_char_next[ctx][bs[i]];
         }
+        if (i >= n)
+            break;
+        /* i == an[k]: an anchor with a key */
+        if (e->whead[whash(e->win + wn + i)] >= e->wbase &&
+            (best_len = lit_match(e, bs, i, n, wn + i, &best_p)) != 0) {
+            uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
+            unsigned c2 = ctx;
+            for (j = i; j < i + best_len; j++) {
+                lit += clen[c2][bs[j]];
+                c2 = xb_char_next[c2][bs[j]];
+            }
+            cpy = clen[ctx][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
+            if (cpy < lit) {
+                if (nc >= e->cap_cps) {
+                    void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
+                    if (!p) {
+                        e->oom = 1;
+                        break;
+                    }
+                    e->cps = p;
+                }
+                e->cps[nc].at = i;
+                e->cps[nc].len = best_len;
+                e->cps[nc].dist = w - best_p;
+                nc++;
+                cost += cpy;
+                i += best_len;
+                ctx = c2;
+                for (; k < nan && an[k] < i; k++) /* this anchor and the copied bytes' */
+                    win_insert(e, wn + an[k]);
+                continue;
+            }
+        }
+        win_insert(e, wn + an[k++]);
         cost += clen[ctx][bs[i]];
         ctx = xb_char_next[ctx][bs[i]];
         i++;
     }
-#undef LOCAL_ANCHOR
-    while (na) { /* unindex this call's anchors, newest first */
-        size_t q = e->lanch[--na];
+    while (k) { /* unindex this call's anchors, newest first */
+        size_t q = wn + an[--k];
         e->whead[whash(e->win + q)] = e->wprev[q];
     }
     cost += clen[ctx][0];
@@ -3019,7 +3011,6 @@ void xb_encoder_free(xb_encoder *e)
     free(e->wprev);
     free(e->whead);
     free(e->wstamp);
-    free(e->lanch);
     free(e->anch);
     free(e->cps);
     free(e->ws);

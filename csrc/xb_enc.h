@@ -145,8 +145,6 @@ struct xb_encoder {
     size_t nanch, cap_anch, anch_wn, anch_n;
     uint64_t anch_wbase;
     int anch_ok;
-    size_t *lanch; /* the anchors a parse indexed for itself, to unindex */
-    size_t cap_lanch;
     uint32_t *wstamp; /* per hash: the last pre-scan (wgen) that saw it */
     uint32_t wgen;
     size_t cap_cps;
