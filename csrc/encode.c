@@ -1257,7 +1257,13 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
         return LEN(code, XB_V_TOKEN + pi->tok);
     value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
     packed_forms(s, code, fall, fany, &pi->ch);
-    lit_or(e, s, code, &pi->ch, 1);
+    { /* spec 8.8: est prices LIT without copies (the plain bytes) */
+        uint64_t lc = LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
+        if (lc <= pi->ch.cost) {
+            pi->ch.sym = XB_V_LIT;
+            pi->ch.cost = lc;
+        }
+    }
     pi->have = 1;
     pi->win_n = e->win_n;
     return pi->ch.cost;
@@ -1435,7 +1441,10 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     const uint32_t *code = VCODE(vctx);
     vchoice ch;
     const packed *pk;
-    if (pi && pi->have && pi->win_n == e->win_n) {
+    /* the estimate's LIT stands (its copies can only make LIT cheaper than
+       the plain bytes est priced); a packed form is chosen again with the
+       copies counted */
+    if (pi && pi->have && pi->win_n == e->win_n && pi->ch.sym == XB_V_LIT) {
         pk = &pi->ch;
     } else {
         choose(e, s, vctx, &ch);
@@ -1635,7 +1644,9 @@ static uint64_t sest(xb_encoder *e, xb_str v, unsigned vctx, int secret)
     squick(e->st, v, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra);
     if (qs >= 0)
         return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
-    schoose(e, v, vctx, secret, 0, &ch);
+    /* priced as if never-indexed: LIT without copies (spec 8.8's est); a part
+       context has no JID form and est no EXTEND, so nothing else changes */
+    schoose(e, v, vctx, 1, 0, &ch);
     return ch.p.cost;
 }
 

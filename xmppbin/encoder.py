@@ -308,7 +308,9 @@ class _Coder:
         if q is not None:
             sym, extra = q
             return lens[sym] + (gamma_length(extra) if extra is not None else 0)
-        return self._choose(s, vctx, secret)[1]
+        # priced as if never-indexed (8.8): LIT without copies, the plain bytes;
+        # a part context has no JID form and est no EXTEND, nothing else changes
+        return self._choose(s, vctx, True)[1]
 
     def _choose(self, s: str, vctx: int, secret: bool = False, recall: bool = False):
         """Cheapest of the packed forms, ties resolved in the order below."""
