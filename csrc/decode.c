@@ -210,10 +210,16 @@ static inline uint32_t peek32_at(const uint8_t *data, size_t len, uint64_t pos)
     return (uint32_t)((v << sh) >> 32);
 }
 
-/* The next 32 bits, zeros past the end of the data. */
+/* The next 32 bits, zeros past the end of the data. Every reader checks
+ * pos + n <= end before it moves on (read_gamma's 1 bit is data: the padding
+ * is zero), so pos / 8 <= len and the 8 bytes from there lie in the padded
+ * copy (len + XB_PAD bytes): one load, no bounds test. */
 static inline uint32_t peek32(const xb_dec *d)
 {
-    return peek32_at(d->data, d->plen, d->pos);
+    const uint8_t *p = d->data + (size_t)(d->pos >> 3);
+    uint64_t v = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) | ((uint64_t)p[3] << 32) |
+                 ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+    return (uint32_t)((v << (d->pos & 7)) >> 32);
 }
 
 /* read(n), n <= 32 */
@@ -726,7 +732,7 @@ static int has_jid_ws(xb_str s)
     return 0;
 }
 
-static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
+static inline int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
 static int str_clean(xb_str s);
 
 /* a JID's parts (secret: never-indexed, stream mode) */
@@ -785,17 +791,10 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out);
  * are to its dynamic table, RECENT and EXTEND exist), NULL for a stateless
  * message (references are to the message's history); secret and recall are
  * 0 outside stream mode. */
-static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secret, int recall, xb_str *out)
 {
     xb_stream *st = d->stream;
-    uint32_t s = 0;
     xb_str r = EMPTY;
-    TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
-    d->vclean = 1;
-    if (s == XB_V_EMPTY) {
-        *out = EMPTY;
-        return 0;
-    }
     if (s >= XB_V_REF && s <= XB_V_REF_FAR) {
         uint64_t i, n = st ? st->ntab : d->nhist;
         if (secret)
@@ -829,11 +828,6 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
         if (k >= rl->n || !xb_srecent_ok(st, &rl->v[k]))
             return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
         return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
-    }
-    if (s >= XB_V_TOKEN) {
-        *out = d->dict->pad_values[s - XB_V_TOKEN];
-        d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
-        return 0;
     }
     /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
@@ -879,6 +873,25 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
     }
     *out = r;
     return 0;
+}
+
+/* value1 with its common cases inline (a token of the dictionary, the empty
+ * string); value1_sym reads every other form of the symbol s. */
+static inline int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+{
+    uint32_t s = 0;
+    TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
+    d->vclean = 1;
+    if (s >= XB_V_TOKEN) {
+        *out = d->dict->pad_values[s - XB_V_TOKEN];
+        d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
+        return 0;
+    }
+    if (s == XB_V_EMPTY) {
+        *out = EMPTY;
+        return 0;
+    }
+    return value1_sym(d, s, vctx, secret, recall, out);
 }
 
 static int value_(xb_dec *d, unsigned vctx, xb_str *out)
@@ -1253,16 +1266,12 @@ static int resolve_start(xb_dec *d, xb_str name, const xb_item *items, size_t n)
  * elements self-close as <x/>, attribute values in single quotes. The '>' of a
  * start tag waits for the next node (open_tag): "/>" if that is its end. */
 
-/* Room for need more bytes in out: 0 if there is (write unchecked), -1 if the
- * output would pass max_size (write with put, which counts what is past it),
- * else an error code. */
-static int out_room(xb_dec *d, uint64_t need)
+/* out_room when out is too small (need includes the padding): grown, or -1
+ * if the output would pass max_size, or an error code. */
+static XB_NOINLINE int out_grow(xb_dec *d, uint64_t need)
 {
     size_t max = d->opt->max_size, c;
     char *q;
-    need += XB_STR_PAD; /* for w_copy */
-    if (XB_LIKELY(need <= d->out.cap - d->out.n))
-        return 0;
     if (d->out_over || need > max || d->out.n > max - need)
         return -1;
     c = d->out.cap < 128 ? 256 : 2 * d->out.cap;
@@ -1274,6 +1283,17 @@ static int out_room(xb_dec *d, uint64_t need)
     d->out.p = q;
     d->out.cap = c;
     return 0;
+}
+
+/* Room for need more bytes in out: 0 if there is (write unchecked), -1 if the
+ * output would pass max_size (write with put, which counts what is past it),
+ * else an error code. The common case (room) is inline. */
+static inline int out_room(xb_dec *d, uint64_t need)
+{
+    need += XB_STR_PAD; /* for w_copy */
+    if (XB_LIKELY(need <= d->out.cap - d->out.n))
+        return 0;
+    return out_grow(d, need);
 }
 
 #define OUT_ROOM(d, need, checked)                                                                         \
