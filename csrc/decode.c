@@ -95,20 +95,12 @@ static int excerpt_len(xb_str s)
 /* ---- memory ----------------------------------------------------------------- */
 
 
-/* n bytes from the arena; align is 1 or 16. NULL when out of memory. */
-static void *arena_alloc(xb_dec *d, size_t n, size_t align)
+/* arena_alloc when the current chunk has no room (or there is none): a new
+ * chunk, or a dedicated one for a large n. NULL when out of memory. */
+static XB_NOINLINE void *arena_alloc_new(xb_dec *d, size_t n)
 {
     xb_chunk *c = d->chunk, *nc;
     size_t cap;
-    if (n == 0)
-        n = 1;
-    if (c && align > 1)
-        c->used = (c->used + 15u) & ~(size_t)15u;
-    if (c && c->used <= c->cap && c->cap - c->used >= n) {
-        void *p = (char *)c + CHUNK_HDR + c->used;
-        c->used += n;
-        return p;
-    }
     if (n > SIZE_MAX - CHUNK_HDR - 16 - XB_STR_PAD)
         return NULL;
     if (c && n > d->chunk_size / 4) {
@@ -134,6 +126,23 @@ static void *arena_alloc(xb_dec *d, size_t n, size_t align)
     nc->next = c;
     d->chunk = nc;
     return (char *)nc + CHUNK_HDR;
+}
+
+/* n bytes from the arena; align is 1 or 16. NULL when out of memory. The
+ * common case (room in the current chunk) is inline, a new chunk is not. */
+static inline void *arena_alloc(xb_dec *d, size_t n, size_t align)
+{
+    xb_chunk *c = d->chunk;
+    if (n == 0)
+        n = 1;
+    if (c && align > 1)
+        c->used = (c->used + 15u) & ~(size_t)15u;
+    if (XB_LIKELY(c && c->used <= c->cap && c->cap - c->used >= n)) {
+        void *p = (char *)c + CHUNK_HDR + c->used;
+        c->used += n;
+        return p;
+    }
+    return arena_alloc_new(d, n);
 }
 
 /* n bytes from src, which has XB_STR_PAD readable bytes after it, to the end
