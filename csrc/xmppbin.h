@@ -241,6 +241,12 @@ typedef struct xb_fenc xb_fenc;
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
                      const size_t *name_lens, size_t nnames, int every_element);
 void xb_fenc_free(xb_fenc *e);
+/* The namespaces of the secret elements named by xb_fenc_new's names (one per
+   name, concatenated, lengths in ns_lens): the loop then codes itself an
+   element whose tags with those local names declare their own namespace (not
+   a secret element, or a root holding only character data, its text then
+   never indexed) instead of stopping before it. 0, or -1 out of memory. */
+int xb_fenc_secret_ns(xb_fenc *e, const char *nss, const size_t *ns_lens);
 int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
                  xb_feed_result *res);
 /* End of input: trailing whitespace becomes a TEXT frame (res->data); an

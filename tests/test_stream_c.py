@@ -286,3 +286,68 @@ def test_decoder_limits_and_options_same(kw):
     for exact in (True, False):
         for f in _frames(exact):
             assert decode("c", f, **kw) == decode("python", f, **kw)
+
+
+# Elements with a secret element's local name (csrc/frame.c: secret_ordinals):
+# True when the C feed loop settles them itself (the tag declares its own
+# namespace), False when they go to stream.py. Frames identical either way.
+_SECRET_NAMED = [
+    (b"<message><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>q83vEjRWeJA=</hash></message>", True),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>dXNlcg==</auth>", True),
+    (b'<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="SCRAM-SHA-1">biws</auth >', True),
+    (b"<s:auth xmlns:s='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN' xml:lang='en'>eA==</s:auth>", True),
+    (b"<response xmlns='urn:xmpp:sasl:2'>  c=biws \n</response>", True),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a&amp;b&#x41;</auth>", True),
+    (b"<auth xmlns='urn:x:not-sasl'>not a secret</auth>", True),
+    (b"<message><body>pw</body><token xmlns='urn:other'>t</token><hash xmlns=''/></message>", True),
+    (b"<iq type='set'><query xmlns='jabber:iq:register'><password>x</password></query></iq>", False),
+    (b"<iq type='set'><query xmlns='jabber:iq:auth'><password xmlns='jabber:iq:auth'>x</password></query></iq>",
+     False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'> \n </auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a<![CDATA[<b>]]>c</auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a<b/>c</auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' m='a&amp;b'>x</auth>", False),
+    (b"<s:auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' xmlns:s='urn:x'>x</s:auth>", True),
+    (b"<auth>inherited</auth>", False),
+]
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+@pytest.mark.parametrize("unit,settled", _SECRET_NAMED)
+def test_secret_named_elements_in_the_c_loop(unit, settled, exact, monkeypatch):
+    """An element whose tags carry a secret element's local name: the C loop
+    codes it (and its never-indexed text) when the name's own namespace is
+    declared in the tag, else hands it to stream.py; the frames are the
+    reference's, and a repeat of the text later in the stream is no reference
+    to a secret."""
+    from test_stream import HEADER
+
+    later = b"<message><body>dXNlcg==</body><x>eA==</x></message>"
+    chunks = [HEADER, unit, later, unit]
+    calls = []
+    orig = stream.StreamEncoder._unit_c
+    monkeypatch.setattr(stream.StreamEncoder, "_unit_c", lambda self, rc, out: calls.append(rc) or orig(self, rc, out))
+    c = encode("c", chunks, exact=exact)
+    monkeypatch.undo()
+    assert c == encode("python", chunks, exact=exact)
+    # the header is always stream.py's; the element twice more unless settled in C
+    assert len(calls) == (1 if settled else 3)
+    assert decode("c", c) == decode("python", c)
+
+
+@pytest.mark.parametrize("unit", [
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' a='1' a='2'>x</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' xmlns='urn:y'>x</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>x</auth2>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>x]]>y</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\xff</auth>",
+    b"<hash xmlns='urn:xmpp:hashes:2'>x</hash >",
+])
+def test_secret_named_malformed_same_errors(unit):
+    """Malformed elements with a secret local name: the same error, offset and
+    frames before it as the reference, whichever path takes them."""
+    from test_stream import HEADER
+
+    chunks = [HEADER, b"<a/>", unit]
+    assert _encode_outcome("c", chunks) == _encode_outcome("python", chunks)

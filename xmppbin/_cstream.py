@@ -138,10 +138,11 @@ class CStreamState:
         """header_root(): the root start tag of an accepted stream header, or None."""
         return header_root(xml)
 
-    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool, names: list[bytes],
-                      every_element: bool) -> EncodeFeeder:
-        """The C feed loop of a StreamEncoder coding with this state."""
-        return EncodeFeeder(self, limits, max_frame, in_stream, names, every_element)
+    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool,
+                      secrets: tuple[list[bytes], list[bytes]], every_element: bool) -> EncodeFeeder:
+        """The C feed loop of a StreamEncoder coding with this state; secrets:
+        the secret elements' local names and namespaces (UTF-8)."""
+        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element)
 
     def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any]) -> DecodeFeeder:
         """The C feed loop of a StreamDecoder decoding with this state."""
@@ -203,16 +204,28 @@ class CStreamState:
         return out, [("S", root[1], [(it[0], it[1]) for it in root[2]])]
 
 
+#: (names, lengths, namespaces, lengths) given to xb_fenc_new / xb_fenc_secret_ns, per set
+_SECRET_ARGS: dict[tuple, tuple] = {}
+
+
 class EncodeFeeder:
     """The encoder feed loop (xb_fenc) of one StreamEncoder: splitter, element
     coding with the state, framing, in one C call per feed."""
 
     def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
-                 names: list[bytes], every_element: bool) -> None:
-        lens = ffi.new("size_t[]", [len(n) for n in names] or [0])
-        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, b"".join(names), lens,
+                 secrets: tuple[list[bytes], list[bytes]], every_element: bool) -> None:
+        names, nss = secrets
+        key = (tuple(names), tuple(nss))
+        packed = _SECRET_ARGS.get(key)
+        if packed is None:  # made once per set of secret elements
+            packed = _SECRET_ARGS[key] = (b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]),
+                                          b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]))
+        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
                             len(names), 1 if every_element else 0)
         if p == ffi.NULL:
+            raise MemoryError("xmppbin C stream encoder could not be created")
+        if names and lib.xb_fenc_secret_ns(p, packed[2], packed[3]):
+            lib.xb_fenc_free(p)
             raise MemoryError("xmppbin C stream encoder could not be created")
         self._state = state  # the feeder borrows its xb_stream
         self._p = ffi.gc(p, lib.xb_fenc_free)

@@ -356,6 +356,15 @@ def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[b
     return names, (re.compile(b"|".join(map(re.escape, names))) if names else None)
 
 
+@functools.lru_cache(maxsize=16)
+def _secret_pairs(secret_elements: frozenset) -> tuple[list[bytes], list[bytes]]:
+    """The secret elements as (local names, their namespaces), UTF-8, sorted:
+    the C feed loop codes an element itself when the tags with those local
+    names declare their own namespace (csrc/frame.c: secret_ordinals)."""
+    pairs = sorted((local.encode("utf-8"), ns.encode("utf-8")) for ns, local in secret_elements)
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
 def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_index) -> list[int]:
     """Ordinals (attribute values and text nodes inside the root, in document
     order) of the values to send never-indexed."""
@@ -537,10 +546,10 @@ class StreamEncoder:
         self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
-        names, self._secret_names = _secret_names(self.secret_elements)
+        self._secret_names = _secret_names(self.secret_elements)[1]
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
-            self.limits, max_frame, in_stream, names, never_index is not None)
+            self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
         if self._feeder is not None and self._cfeed is not None:
