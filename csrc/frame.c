@@ -54,6 +54,8 @@ struct xb_fenc {
     size_t nnames;
     unsigned char *nss; /* their namespaces (xb_fenc_secret_ns), or NULL */
     size_t *ns_lens;
+    uint64_t len_mask;  /* bit k: a name of k bytes (bit 63: 63 or more) */
+    uint8_t first[256]; /* 1: a name starts with this byte */
     int every;
 };
 
@@ -81,6 +83,12 @@ xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int i
     if (nnames)
         memcpy(e->name_lens, name_lens, nnames * sizeof(size_t));
     e->nnames = nnames;
+    const unsigned char *s = e->names;
+    for (size_t i = 0; i < nnames; s += name_lens[i], i++) {
+        e->len_mask |= (uint64_t)1 << (name_lens[i] < 63 ? name_lens[i] : 63);
+        if (name_lens[i])
+            e->first[s[0]] = 1;
+    }
     return e;
 }
 
@@ -226,6 +234,11 @@ static int secret_ordinals(const xb_fenc *e, const unsigned char *u, size_t n, u
         const unsigned char *name = u + colon;
         size_t len = j - colon;
         const unsigned char *s = e->names;
+        /* most tags: no name of this length, or none starting with this byte */
+        if (!(e->len_mask >> (len < 63 ? len : 63) & 1) || (len && !e->first[name[0]])) {
+            i = j > a ? j : a;
+            continue;
+        }
         for (size_t k = 0; k < e->nnames; s += e->name_lens[k], k++) {
             if (e->name_lens[k] != len || memcmp(s, name, len) != 0)
                 continue;

@@ -254,6 +254,8 @@ class EncodeFeeder:
     def prepare(self, context: Mapping[str, str], allow_comments: bool) -> None:
         """The option struct for this context, kept while the context object
         stays (a stream header makes a new one), also given to the C entry."""
+        if context is self._ctx and allow_comments is self._ac and self._opt is not None:
+            return  # unchanged (the contexts of stream.py are never changed in place)
         self._opt = _encode_options(self._limits, context, False, allow_comments, False)
         self._ctx, self._ac = context, allow_comments
         if self.fast is not None:
@@ -318,6 +320,8 @@ class DecodeFeeder:
     def prepare(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
         """The option struct for these options, kept while the context object
         stays (an OPEN frame makes a new one), also given to the C entry."""
+        if context is self._ctx and limits is self._limits and allow_comments is self._ac and self._opt is not None:
+            return  # unchanged (the contexts of stream.py are never changed in place)
         self._opt = _decode_options(limits, context, bool(allow_comments))
         self._opt0 = self._opt[0]
         self._ctx, self._limits, self._ac = context, limits, allow_comments
