@@ -454,8 +454,13 @@ int xb_fdec_hold(xb_fdec *d, const char *data, size_t size)
         return 0;
     /* the frame cannot complete: keep the bytes without parsing the frame again
        (a caller feeding one byte at a time stays linear) */
-    if (xb_bytes_push(&d->in, data, size))
+    if (size <= 8 && d->in.cap - d->in.len >= size) { /* the usual small piece: no call */
+        for (size_t i = 0; i < size; i++)
+            d->in.p[d->in.len + i] = (unsigned char)data[i];
+        d->in.len += size;
+    } else if (xb_bytes_push(&d->in, data, size)) {
         return -1;
+    }
     d->need -= size;
     return 1;
 }

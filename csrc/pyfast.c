@@ -1323,6 +1323,16 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 1)))
         return call_feed_python(1, self, args, nargs, kwnames);
+    if (PyBytes_CheckExact(args[0])) { /* bytes: read in place (no buffer to release) */
+        rc = core_fdec_hold(f->loop, PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]));
+        if (rc > 0) { /* kept: the frame being received is not complete */
+            out = hook_fails() ? NULL : PyList_New(0);
+            if (!out)
+                fail_feed(f);
+            Py_DECREF(f);
+            return out;
+        }
+    }
     if (!feed_input(args[0], &view)) {
         Py_DECREF(f);
         return call_feed_python(1, self, args, nargs, kwnames);

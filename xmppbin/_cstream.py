@@ -234,8 +234,11 @@ class EncodeFeeder:
         self._ctx: Mapping[str, str] | None = None
         self._ac: bool | None = None
         self._opt: Any = None
-        #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
-        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res), self)
+        #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
+        #: keeps the loop, its result and the state alive, not this object (no
+        #: reference cycle: a StreamEncoder is freed when its last reference goes)
+        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res),
+                                                     (self._p, self._res, state._p))
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes]) -> tuple[int, bytes, int] | None:
@@ -298,7 +301,9 @@ class DecodeFeeder:
         self._opt: Any = None
         self._opt0: Any = None
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
-        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res), self)
+        #: (keeping the loop, its result and the state alive, as EncodeFeeder's)
+        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res),
+                                                     (self._p, self._res, state._p))
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list) -> tuple[int, bytes, int] | None:
