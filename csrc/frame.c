@@ -57,6 +57,9 @@ struct xb_fenc {
     uint64_t len_mask;  /* bit k: a name of k bytes (bit 63: 63 or more) */
     uint8_t first[256]; /* 1: a name starts with this byte */
     int every;
+    char *stream_name; /* the open stream header's qname (xb_fenc_set_stream), or NULL */
+    size_t stream_len;
+    int ended; /* an end tag of the stream was framed here since */
 };
 
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
@@ -102,7 +105,51 @@ void xb_fenc_free(xb_fenc *e)
     free(e->name_lens);
     free(e->nss);
     free(e->ns_lens);
+    free(e->stream_name);
     free(e);
+}
+
+/* a copy of name[0 .. n) into *p (NULL when name is NULL); -1 out of memory */
+static int set_name(char **p, size_t *len, const char *name, size_t n)
+{
+    char *c = NULL;
+    if (name != NULL) {
+        c = malloc(n ? n : 1);
+        if (c == NULL)
+            return -1;
+        if (n)
+            memcpy(c, name, n);
+    }
+    free(*p);
+    *p = c;
+    *len = n;
+    return 0;
+}
+
+int xb_fenc_set_stream(xb_fenc *e, const char *qname, size_t n)
+{
+    e->ended = 0;
+    return set_name(&e->stream_name, &e->stream_len, qname, n);
+}
+
+int xb_fenc_ended(const xb_fenc *e)
+{
+    return e->ended;
+}
+
+/* The unit u[0 .. n) is "</" name whitespace* ">" (the end tag of the open stream
+   header): its CLOSE frame payload length (0 for the plain "</name>", else
+   n), or -1 when it is not. */
+static long close_payload(const char *name, size_t len, const unsigned char *u, size_t n)
+{
+    if (name == NULL || n < len + 3 || u[0] != '<' || u[1] != '/' || memcmp(u + 2, name, len) != 0)
+        return -1;
+    size_t z = 2 + len;
+    while (z < n && is_ws(u[z]))
+        z++;
+    if (z + 1 != n || u[z] != '>')
+        return -1;
+    return n == len + 3 ? 0 : (long)n;
 }
 
 int xb_fenc_secret_ns(xb_fenc *e, const char *nss, const size_t *ns_lens)
@@ -337,6 +384,26 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
             }
             continue;
         }
+        if (kind == XB_UNIT_CLOSE) {
+            /* the end tag of the open stream header, as stream.py frames it */
+            long plen = close_payload(e->stream_name, e->stream_len, u, n);
+            if (plen >= 0) {
+                if ((size_t)plen > e->max_frame) {
+                    xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, off,
+                                  "frame of %lu bytes exceeds max_frame=%lu", (unsigned long)plen,
+                                  (unsigned long)e->max_frame);
+                    rc = XB_FEED_ERROR;
+                    break;
+                }
+                if (put_frame(&e->out, XB_UNIT_CLOSE, u, (size_t)plen)) {
+                    xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+                    rc = XB_FEED_ERROR;
+                    break;
+                }
+                e->ended = 1;
+                continue;
+            }
+        }
         uint32_t sec[1];
         size_t nsec = 0;
         if (kind != XB_UNIT_ELEMENT || !opened || e->every || secret_ordinals(e, u, n, sec, &nsec)) {
@@ -406,6 +473,8 @@ struct xb_fdec {
     size_t *ev;
     size_t ev_n, ev_cap;
     size_t need; /* bytes still needed before the frame held can complete or fail */
+    char *stream_name; /* the stream header's qname (xb_fdec_set_stream), or NULL */
+    size_t stream_len;
 };
 
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
@@ -425,7 +494,13 @@ void xb_fdec_free(xb_fdec *d)
     xb_bytes_release(&d->in);
     xb_bytes_release(&d->out);
     free(d->ev);
+    free(d->stream_name);
     free(d);
+}
+
+int xb_fdec_set_stream(xb_fdec *d, const char *qname, size_t n)
+{
+    return set_name(&d->stream_name, &d->stream_len, qname, n);
 }
 
 size_t xb_fdec_held(const xb_fdec *d, uint64_t *end)
@@ -599,6 +674,20 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
                 rc = XB_FEED_ERROR;
                 goto out;
             }
+        } else if (kind == XB_UNIT_CLOSE && len == 0 && d->stream_name != NULL) {
+            /* the plain end tag of the stream header: "</" qname ">" */
+            unsigned char *q = xb_bytes_reserve(&d->out, d->stream_len + 3);
+            if (q == NULL || xb_events_push(&d->ev, &d->ev_n, &d->ev_cap, XB_UNIT_CLOSE, d->out.len,
+                                            d->stream_len + 3)) {
+                xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, pbase, "out of memory");
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+            q[0] = '<';
+            q[1] = '/';
+            memcpy(q + 2, d->stream_name, d->stream_len);
+            q[d->stream_len + 2] = '>';
+            d->out.len += d->stream_len + 3;
         } else { /* OPEN, CLOSE: the caller's */
             res->kind = kind;
             res->unit = payload;

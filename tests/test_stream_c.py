@@ -351,3 +351,57 @@ def test_secret_named_malformed_same_errors(unit):
 
     chunks = [HEADER, b"<a/>", unit]
     assert _encode_outcome("c", chunks) == _encode_outcome("python", chunks)
+
+
+@pytest.mark.parametrize("end", [b"</stream:stream>", b"</stream:stream \n >", b"</stream:streamx>", b"</other>"])
+@pytest.mark.parametrize("max_frame", [stream.DEFAULT_MAX_FRAME, 12])
+def test_stream_end_tag_in_the_c_loops(end, max_frame, monkeypatch):
+    """The end tag of the open stream header: framed by the C encoder loop
+    itself (not stream.py) when it is the header's, as the reference frames it
+    (empty CLOSE for the plain tag, else its bytes; max_frame checked), with
+    ended() set and cleared by the next header; a mismatch is stream.py's
+    error. The C decoder loop gives the close event of an empty CLOSE frame."""
+    from test_stream import HEADER
+
+    chunks = [HEADER, b"<a/>", end, HEADER, b"<b/>"]
+    calls = []
+    for cls in (stream.StreamEncoder, stream.StreamDecoder):
+        orig = cls._unit_c
+        monkeypatch.setattr(cls, "_unit_c", lambda self, rc, out, o=orig: calls.append(rc) or o(self, rc, out))
+
+    def run():
+        enc = stream.StreamEncoder(max_frame=max_frame)
+        out, ended = [], []
+        try:
+            for c in chunks:
+                out.append(enc.feed(c))
+                ended.append(enc.ended)
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None), b"".join(out) + e.frames, ended)
+        return (b"".join(out), ended)
+
+    c = with_backend("c", run)
+    header_calls = len(calls)
+    py = with_backend("python", run)
+    assert c == py
+    plain = end in (b"</stream:stream>", b"</stream:stream \n >")
+    if plain and max_frame > 20:
+        assert c[1] == [False, False, True, False, False]
+        assert header_calls == 2  # the two headers only
+        calls.clear()
+        out = decode("c", c[0])
+        # the OPEN frames only (a CLOSE frame with a payload is stream.py's)
+        assert len(calls) == (2 if end == b"</stream:stream>" else 3)
+        assert out == decode("python", c[0])
+        assert [ev.kind for ev in out[1]] == ["open", "element", "close", "open", "element"]
+        assert out[1][2].xml == end
+
+
+def test_empty_close_frame_without_a_header_same_error():
+    """An empty CLOSE frame after an announcing OPEN frame (no stream header
+    named): not taken by the C loop; the reference's error."""
+    enc = stream.StreamEncoder(in_stream=True)
+    frames = enc.feed(b"<a/>") + stream.frame(stream.FRAME_CLOSE, b"")
+    out = decode("c", frames)
+    assert out == decode("python", frames)
+    assert out[0] is not None and out[0] != "ok"

@@ -264,6 +264,17 @@ class EncodeFeeder:
         if self.fast is not None:
             self.fast.set_options(_addr(self._opt[0]), self._opt, context, None, allow_comments)
 
+    def set_stream(self, qname: str | None) -> None:
+        """The qname of the stream header just coded (None: not known): the loop
+        frames its end tag itself from now on (and clears ended())."""
+        q = b"" if qname is None else qname.encode("utf-8")
+        if lib.xb_fenc_set_stream(self._p, ffi.NULL if qname is None else q, len(q)):
+            raise MemoryError("xmppbin C stream encoder: out of memory")
+
+    def ended(self) -> bool:
+        """The loop framed the end tag of the stream since set_stream()."""
+        return bool(lib.xb_fenc_ended(self._p))
+
     def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
         """What a call of the loop that returned rc leaves to the caller (its
         frames taken): None, the pending unit, or its error raised."""
@@ -309,7 +320,9 @@ class DecodeFeeder:
              out: list) -> tuple[int, bytes, int] | None:
         """Append the events of the frames data completes to out; None when all
         are done, else (type, payload, stream offset of the payload) of an OPEN
-        or CLOSE frame (consumed) left to the caller (feed b"" after it)."""
+        or CLOSE frame (consumed) left to the caller (feed b"" after it); the
+        loop gives the close event of an empty CLOSE frame itself once
+        set_stream() named the stream."""
         if context is not self._ctx or limits is not self._limits or allow_comments is not self._ac:
             self.prepare(limits, context, allow_comments)
         res = self._res
@@ -332,6 +345,13 @@ class DecodeFeeder:
         self._ctx, self._limits, self._ac = context, limits, allow_comments
         if self.fast is not None:
             self.fast.set_options(_addr(self._opt0), self._opt, context, limits, allow_comments)
+
+    def set_stream(self, qname: str | None) -> None:
+        """The qname of the stream header just decoded (None: not known): an
+        empty CLOSE frame then gives its close event in the loop."""
+        q = b"" if qname is None else qname.encode("utf-8")
+        if lib.xb_fdec_set_stream(self._p, ffi.NULL if qname is None else q, len(q)):
+            raise MemoryError("xmppbin C stream decoder: out of memory")
 
     def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
         """What a call of the loop that returned rc leaves to the caller (its

@@ -103,6 +103,12 @@ def _close_name(data: bytes) -> str | None:
     return None if m is None else m.group(1)
 
 
+@functools.lru_cache(maxsize=64)
+def _closes_itself(qname: str) -> bool:
+    """_close takes "</qname>" as the end tag of a stream header named qname."""
+    return _close_name(f"</{qname}>".encode("utf-8", "surrogatepass")) == qname
+
+
 class StreamEvent(NamedTuple):
     """One unit of the XML stream: kind is "open", "element", "text" or "close"."""
 
@@ -683,7 +689,7 @@ class StreamEncoder:
     @property
     def ended(self) -> bool:
         """The end tag of the stream was encoded (and no stream header since)."""
-        return self._ended
+        return self._ended or (self._feeder is not None and self._feeder.ended())
 
     def open(self, xml: bytes | str) -> bytes:
         """A stream header (optionally with its XML declaration): resets the state."""
@@ -716,6 +722,7 @@ class StreamEncoder:
             self._c.reset(self.table_size, s.exact)
         body = self._message(sc, xml, True)
         s.opened(root[1], [(it[0], it[1]) for it in root[2]])
+        self._named()
         self._opened = True
         self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
@@ -737,9 +744,17 @@ class StreamEncoder:
             ev = next(e for e in sc.events if e[0] == "S")
             root = ev[1], [(it[0], it[1]) for it in ev[2]]
         s.opened(*root)
+        self._named()
         self._opened = True
         self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+
+    def _named(self) -> None:
+        """A stream header was coded: the C feed loop frames its end tag itself
+        when _close would take it as the plain or spaced end tag of the stream."""
+        if self._feeder is not None:
+            q = self._s.stream_qname
+            self._feeder.set_stream(q if q is not None and _closes_itself(q) else None)
 
     def _element(self, xml: bytes | str) -> bytes:
         s = self._s
@@ -1120,6 +1135,8 @@ class StreamDecoder:
             out, events = self._decode(body, M.KIND_STREAM_OPEN)
             root = next(e for e in events if e[0] == "S")
             s.opened(root[1], root[2])
+            if self._feeder is not None:  # the C loop gives the plain end tag's event
+                self._feeder.set_stream(s.stream_qname)
             return StreamEvent("open", out)
         if not self._opened:  # not reached from feed(): _next checks it at the header
             raise InvalidDataError("an element frame before the stream's open frame", 0)
