@@ -3,8 +3,9 @@
  * StreamDecoder.feed (xmppbin/stream.py): one call codes every unit or frame
  * its input completes, calling the stream coder (xb_stream_encode,
  * xb_stream_decode) per message; the rare units that change the stream's
- * context (stream headers, end tags) or may hold never-indexed values are
- * handed back to the caller (XB_FEED_PENDING), which codes them and feeds on.
+ * context (stream headers, end tags other than that of the stream the caller
+ * named) or may hold never-indexed values the loop cannot settle are handed
+ * back to the caller (XB_FEED_PENDING), which codes them and feeds on.
  * Errors and offsets are those of the reference (stream.py), offsets from the
  * start of the stream.
  *

@@ -232,10 +232,12 @@ int xb_split_close(xb_split *sp, xb_feed_result *res);
 /* Encoder feed loop (StreamEncoder.feed): split, code elements with the stream
    state st (borrowed: it must outlive the feeder) and opt (open_root 0, the
    context of the open stream), frame them and whitespace into res->data.
-   Stops (XB_FEED_PENDING) before a stream header, an end tag, an element
-   while !opened, and an element that may hold never-indexed values: one whose
-   start tags include a local name from names (nnames strings, concatenated,
-   lengths in name_lens), or every element if every_element. The caller codes
+   Stops (XB_FEED_PENDING) before a stream header, an end tag (but that of
+   the stream named by xb_fenc_set_stream), an element while !opened, and an
+   element that may hold never-indexed values: one whose start tags include a
+   local name from names (nnames strings, concatenated, lengths in name_lens;
+   with their namespaces given by xb_fenc_secret_ns, only the elements it
+   cannot settle itself), or every element if every_element. The caller codes
    that unit and feeds again (size 0 to go on). */
 typedef struct xb_fenc xb_fenc;
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,

@@ -4,8 +4,10 @@ stream and the coding of its message bodies, for xmppbin/stream.py.
 StreamEncoder / StreamDecoder use it when the active backend is C and the
 dictionary is 1 (``state_for``). Their feed() is one call into the C feed loops
 (csrc/frame.c, csrc/split.c: EncodeFeeder, DecodeFeeder), which split, frame and
-code every ordinary unit; stream.py handles the rare units the loops hand back
-(stream headers, end tags, elements that may hold never-indexed values). Output
+code every ordinary unit, the end tag of a stream header stream.py named, and
+the elements with a secret element's name they can settle (csrc/frame.c);
+stream.py handles the rare units the loops hand back (stream headers, other end
+tags, elements that may hold never-indexed values the loop cannot tell). Output
 and errors are those of the reference (xmppbin/encoder.py, decoder.py with a
 StreamState, stream.py's XmlSplitter and framing): the same bytes, the same
 exception class and offset (and limit).
