@@ -368,6 +368,11 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
         size_t e = find_term(&sp->f[0], M_END, u, n, 0, ">", 1);
         if (e == NONE)
             goto more;
+        if (e + 1 > sp->max_size) { /* as when it arrives in pieces (the end tag is not scanned) */
+            xb_feed_error(err, XB_ERR_LIMIT, XB_LIMIT_MAX_SIZE, sp->base + sp->max_size,
+                          "a stream unit is longer than max_size=%lu", (unsigned long)sp->max_size);
+            return -1;
+        }
         if (sp->depth != 1) {
             xb_feed_error(err, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base, "end tag outside the stream");
             return -1;

@@ -9,7 +9,7 @@ from conftest import require, with_backend
 from test_stream import STREAMS
 
 from xmppbin import stream
-from xmppbin.errors import XmppbinError
+from xmppbin.errors import EncodeLimitError, XmppbinError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 
@@ -405,3 +405,22 @@ def test_empty_close_frame_without_a_header_same_error():
     out = decode("c", frames)
     assert out == decode("python", frames)
     assert out[0] is not None and out[0] != "ok"
+
+
+@pytest.mark.parametrize("end", [b"</stream:stream" + b" " * 300 + b">", b"</x y='" + b"q" * 300 + b"'>"])
+def test_long_end_tag_same_error_for_any_chunking(end):
+    """An end tag longer than max_size (spec 14.1): the splitter's limit error
+    at its start + max_size whether it arrives whole or in pieces (it used to
+    be the end tag's own error when whole: a fuzz_stream finding), both backends."""
+    from test_stream import HEADER
+
+    data = HEADER + b"<a/>" + end + b"<b/>"
+    kw = {"max_size": len(HEADER) + 8}
+    whole = [data]
+    pieces = [data[i : i + 7] for i in range(0, len(data), 7)]
+    outcomes = {(name, len(chunks)): _encode_outcome(name, chunks, **kw)
+                for name in ("c", "python") for chunks in (whole, pieces)}
+    first = outcomes[("c", 1)]
+    assert first[0] is EncodeLimitError and first[2] == "max_size"
+    assert first[1] == len(HEADER) + 4 + kw["max_size"]
+    assert all(o[:3] == first[:3] for o in outcomes.values())

@@ -241,6 +241,10 @@ class XmlSplitter:
             end = buf.find(b">")
             if end < 0:
                 return None
+            if end + 1 > self.max_size:  # as when it arrives in pieces (the end tag is not scanned)
+                raise EncodeLimitError(
+                    f"a stream unit is longer than max_size={self.max_size}", self.base + self.max_size, "max_size"
+                )
             if self.depth != 1:
                 raise MalformedXMLError("end tag outside the stream", self.base)
             self.depth = 0
