@@ -2318,7 +2318,7 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
         return value1(d, vctx, secret, 0, out);
     TRY(value1(d, vctx, secret, 1, out));
     h = xb_shash(out->p, out->n);
-    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1))
+    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1, -2))
         return xb_dec_nomem(d);
     return 0;
 }

@@ -411,14 +411,18 @@ int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
 }
 
 /* encoder.remember; -1 out of memory */
-int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at)
 {
     xb_recent *r = &s->recent[vctx];
     size_t j;
     xb_sstr keep = {NULL, 0, 0, 0, 0};
-    for (j = 0; j < r->n; j++)
-        if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
-            break;
+    if (at >= -1) {
+        j = at < 0 ? r->n : (size_t)at;
+    } else {
+        for (j = 0; j < r->n; j++)
+            if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
+                break;
+    }
     if (j < r->n) { /* remove it */
         keep = r->v[j];
         memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));

@@ -180,8 +180,9 @@ static inline int xb_srecent_ok(const xb_stream *s, const xb_sstr *v)
 {
     return !v->n || v->tok || xb_stab_find(s, v->p, v->n, v->h) >= 0;
 }
-/* rec: recallable, as xb_srecallable gives it (2: a token) */
-int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec);
+/* rec: recallable, as xb_srecallable gives it (2: a token); at: the index of
+ * the value in its context's list, -1 when it is not there, -2 to look */
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at);
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);
 void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
