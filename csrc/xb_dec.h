@@ -25,50 +25,6 @@
 #define XB_UNLIKELY(x) (x)
 #define XB_NOINLINE
 #define XB_COLD
-
-/* ---- csrc/serialize.c: exact mode (lexical section checks, serialization) ---- */
-static inline int xb_starts_with(const char *p, size_t n, size_t i, const char *z)
-{
-    size_t m = strlen(z);
-    return n - i >= m && memcmp(p + i, z, m) == 0;
-}
-
-/* Lexical slots (lexical.py:slots) are visited with a cursor instead of a list. */
-typedef struct {
-    size_t k;      /* event */
-    size_t depth;  /* open elements before event k */
-    uint64_t base; /* number of the first slot of event k */
-} xb_slot_cursor;
-
-static inline uint64_t xb_event_slots(const xb_dec *d, size_t k, size_t depth)
-{
-    const xb_event *e = &d->ev[k];
-    switch (e->type) {
-    case EV_S:
-        return 4 * (uint64_t)e->nitems + 1 + (k + 1 < d->nev && d->ev[k + 1].type == EV_E);
-    case EV_E:
-        return 1;
-    case EV_T:
-        return depth > 0;
-    default:
-        return 0;
-    }
-}
-
-/* (kind, event, item) of slot idx >= the cursor's base */
-void xb_cursor_seek(const xb_dec *d, xb_slot_cursor *c, uint64_t idx, int *kind, size_t *k, size_t *item);
-/* the deviation of slot (deviations are in slot order, *dc the first not yet
- * passed), or NULL */
-const xb_dev *xb_dev_at(const xb_dec *d, size_t *dc, uint64_t slot);
-/* _XMLDECL_RE.match(s, i): the end of the match or -1, and the encoding name */
-long xb_match_xmldecl(xb_str s, size_t i, xb_str *enc);
-/* s equals the lower-case z, ASCII letters compared without case */
-int xb_ascii_ieq(xb_str s, const char *z);
-/* unescape(raw, attr) == target; -1 out of memory */
-int xb_unescape_eq(xb_dec *d, xb_str raw, int attr, xb_str target);
-/* the output of an exact message from its events, items and deviations */
-int xb_serialize(xb_dec *d);
-
 #endif
 
 /* ---- state ------------------------------------------------------------------ */
