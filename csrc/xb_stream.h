@@ -127,7 +127,7 @@ struct xb_stream {
     /* the listed values that are not empty, by h & (XB_RLISTED - 1): an
      * eviction, or a value that may share the bytes of a listed one, looks in
      * the lists only when its string's count is not 0 */
-#define XB_RLISTED 256
+#define XB_RLISTED 1024
     uint16_t rlisted[XB_RLISTED];
     size_t rbytes; /* bytes of the recent values' blobs (each string once) */
     /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
