@@ -1335,14 +1335,7 @@ static int emit_open(xb_dec *d, xb_str name)
 
 static int emit_attr_checked(xb_dec *d, const xb_item *it)
 {
-    TRY(PUTL(d, " "));
-    TRY(xb_dec_put_str(d, it->qname));
-    TRY(PUTL(d, "='"));
-    if (it->clean)
-        TRY(xb_dec_put_str(d, it->value));
-    else
-        TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(&d->st, '\''), 0));
-    return PUTL(d, "'");
+    return xb_dec_put_attr(d, it, xb_dec_attr_mask(&d->st, '\''));
 }
 
 /* " qname='value'" */

@@ -458,15 +458,7 @@ static int serialize_plain(xb_dec *d)
             TRY(PUTL(d, "<"));
             TRY(xb_dec_put_str(d, e->s));
             for (i = 0; i < e->nitems; i++) {
-                const xb_item *it = &d->items[e->first + i];
-                TRY(PUTL(d, " "));
-                TRY(xb_dec_put_str(d, it->qname));
-                TRY(PUTL(d, "='"));
-                if (it->clean)
-                    TRY(xb_dec_put_str(d, it->value));
-                else
-                    TRY(xb_dec_put_escaped(d, it->value, amask, 0));
-                TRY(PUTL(d, "'"));
+                TRY(xb_dec_put_attr(d, &d->items[e->first + i], amask));
             }
             if (k + 1 < nev && ev[k + 1].type == EV_E) {
                 TRY(PUTL(d, "/>"));

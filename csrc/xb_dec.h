@@ -213,6 +213,17 @@ unsigned xb_dec_attr_mask(const xb_style *st, char quote);
 /* v escaped with the bytes of mask; gt_after_brackets: '>' only after "]]" */
 int xb_dec_put_escaped(xb_dec *d, xb_str v, unsigned mask, int gt_after_brackets);
 
+/* " qname='value'", the value escaped with mask unless clean (the checked
+ * writers of decode.c and serialize.c) */
+static inline int xb_dec_put_attr(xb_dec *d, const xb_item *it, unsigned mask)
+{
+    TRY(PUTL(d, " "));
+    TRY(xb_dec_put_str(d, it->qname));
+    TRY(PUTL(d, "='"));
+    TRY(it->clean ? xb_dec_put_str(d, it->value) : xb_dec_put_escaped(d, it->value, mask, 0));
+    return PUTL(d, "'");
+}
+
 /* ---- unchecked writing into a buffer known to be large enough ---- */
 /* n bytes; the source has XB_STR_PAD readable bytes after its end (see
  * ZEROS) and the destination room for them (out_room), so a short string is
