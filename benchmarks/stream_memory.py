@@ -22,9 +22,9 @@ decoder, and the totals over all directions. Also, once: the Python objects'
 own overhead (tracemalloc) of one StreamEncoder + StreamDecoder pair.
 
 With --adversarial: the footprints after a peer sends, in each of the 47
-attribute value contexts, 8 rounds of long distinct values (what spec 14.3
-says is still not tied to the budget: recent values kept after the table
-evicted them).
+attribute value contexts, 8 rounds of long values, distinct, or one per round
+shared by every context (spec 14.3: recent values leave their lists when the
+table evicts them, and the C core holds a listed string once).
 
     python benchmarks/stream_memory.py [--session FILE ...] [--json OUT] [--adversarial]
 """
@@ -94,11 +94,13 @@ HEADER = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jab
 FILLER = b"<message to='a@example.org' type='chat'><body>hi</body></message>"
 
 
-def adversarial(budget: int) -> dict:
+def adversarial(budget: int, shared: bool = False) -> dict:
     """What the recent values can be made to hold: 8 rounds of one message per
     known attribute name (one value context each), every value distinct and as
     long as the table takes (budget - 40 bytes), so each is recallable when it
-    is remembered and evicted soon after; then one ordinary stanza."""
+    is remembered and evicted soon after; then one ordinary stanza. shared:
+    one value per round, the same in every context (a table reference after
+    the first; listed in all 47 contexts at once)."""
     from xmppbin.dictionary import get_dictionary
 
     names = sorted({a for a in get_dictionary(1).attr_ctx if ":" not in a})
@@ -107,7 +109,7 @@ def adversarial(budget: int) -> dict:
     before = (enc.footprint(), dec.footprint())
     for r in range(8):
         for i, a in enumerate(names):
-            v = b"%d-%d-" % (r, i) + b"v" * (budget - 50)
+            v = (b"%d-" % r if shared else b"%d-%d-" % (r, i)) + b"v" * (budget - 50)
             dec.feed(enc.feed(b"<message %s='%s'/>" % (a.encode(), v)))
     dec.feed(enc.feed(FILLER))
     return {"contexts": len(names), "before": before, "after": (enc.footprint(), dec.footprint())}
@@ -166,9 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.adversarial:
         report["adversarial"] = {}
         for budget in BUDGETS:
-            r = report["adversarial"][budget] = adversarial(budget)
-            print(f"adversarial values, {r['contexts']} attribute contexts, budget {budget:>6}: encoder "
-                  f"{r['before'][0]:,} -> {r['after'][0]:,} bytes, decoder {r['before'][1]:,} -> {r['after'][1]:,}")
+            for shared in (False, True):
+                r = adversarial(budget, shared)
+                report["adversarial"][f"{budget}{'-shared' if shared else ''}"] = r
+                print(f"adversarial values ({'shared' if shared else 'distinct'}), {r['contexts']} attribute "
+                      f"contexts, budget {budget:>6}: encoder {r['before'][0]:,} -> {r['after'][0]:,} bytes, "
+                      f"decoder {r['before'][1]:,} -> {r['after'][1]:,}")
     if a.json:
         a.json.write_text(json.dumps(report, indent=1))
     return 0

@@ -35,7 +35,7 @@ MODULE = "xmppbin._xmppbin_c"
 FAST_MODULE = "xmppbin._xmppbin_fast"
 # in dependency order (csrc/README.md); tools/check_c_deps.py checks it
 SOURCES = ["csrc/dict.c", "csrc/util.c", "csrc/dec_out.c", "csrc/scan.c", "csrc/sstate.c", "csrc/encode.c",
-           "csrc/decode.c", "csrc/stream.c", "csrc/split.c", "csrc/frame.c"]
+           "csrc/serialize.c", "csrc/decode.c", "csrc/stream.c", "csrc/split.c", "csrc/frame.c"]
 FAST_SOURCES = ["csrc/pyfast.c"] + SOURCES
 HEADERS = ["csrc/xmppbin.h", "csrc/xb_dict.h", "csrc/dict_v1.h", "csrc/xb_enc.h", "csrc/xb_stream.h", "csrc/xb_dec.h",
            "csrc/xb_frame.h"]

@@ -29,6 +29,32 @@ int xb_dec_nomem(xb_dec *d)
     return xb_dec_seterr(d, XB_ERR_NOMEM, OFFSET(d), XB_LIMIT_NONE, "out of memory");
 }
 
+/* ---- growing buffers -------------------------------------------------------- */
+int xb_buf_grow(xb_buf *b, size_t extra)
+{
+    size_t need, c;
+    char *p;
+    if (b->cap - b->n >= extra)
+        return 0;
+    if (extra > SIZE_MAX - b->n)
+        return -1;
+    need = b->n + extra;
+    c = b->cap ? b->cap : 256;
+    while (c < need) {
+        if (c > SIZE_MAX / 2) {
+            c = need;
+            break;
+        }
+        c *= 2;
+    }
+    p = realloc(b->p, c);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = c;
+    return 0;
+}
+
 /* ---- output ------------------------------------------------------------------ */
 /* Past max_size only the length is kept: the result is then an error anyway,
  * but the serialization's own checks still come first, as in the reference.

@@ -13,7 +13,8 @@
  * the output buffer itself, which xb_free gives back.
  *
  * Speed: a message that is not exact is serialized while it is decoded (the
- * emit_* functions; exact messages go through events and serialize()). Values
+ * emit_* functions; exact messages go through events and xb_serialize() in
+ * csrc/serialize.c). Values
  * carry a "clean" flag (no byte that escaping may replace) so that most are
  * copied without a scan; strings that reach the output have XB_STR_PAD
  * readable bytes after them (the dictionary's padded copies, the arena, the
@@ -93,55 +94,13 @@ static int excerpt_len(xb_str s)
 
 /* ---- memory ----------------------------------------------------------------- */
 
-#define RESERVE(arr, cap, need)                                                                            \
-    do {                                                                                                   \
-        if ((need) > (cap)) {                                                                              \
-            void *np_ = xb_grow((arr), &(cap), (need), sizeof(*(arr)));                                 \
-            if (!np_)                                                                                      \
-                return xb_dec_nomem(d);                                                                           \
-            (arr) = np_;                                                                                   \
-        }                                                                                                  \
-    } while (0)
 
-static int buf_reserve(xb_buf *b, size_t extra)
-{
-    size_t need, c;
-    char *p;
-    if (b->cap - b->n >= extra)
-        return 0;
-    if (extra > SIZE_MAX - b->n)
-        return -1;
-    need = b->n + extra;
-    c = b->cap ? b->cap : 256;
-    while (c < need) {
-        if (c > SIZE_MAX / 2) {
-            c = need;
-            break;
-        }
-        c *= 2;
-    }
-    p = realloc(b->p, c);
-    if (!p)
-        return -1;
-    b->p = p;
-    b->cap = c;
-    return 0;
-}
-
-/* n bytes from the arena; align is 1 or 16. NULL when out of memory. */
-static void *arena_alloc(xb_dec *d, size_t n, size_t align)
+/* arena_alloc when the current chunk has no room (or there is none): a new
+ * chunk, or a dedicated one for a large n. NULL when out of memory. */
+static XB_NOINLINE void *arena_alloc_new(xb_dec *d, size_t n)
 {
     xb_chunk *c = d->chunk, *nc;
     size_t cap;
-    if (n == 0)
-        n = 1;
-    if (c && align > 1)
-        c->used = (c->used + 15u) & ~(size_t)15u;
-    if (c && c->used <= c->cap && c->cap - c->used >= n) {
-        void *p = (char *)c + CHUNK_HDR + c->used;
-        c->used += n;
-        return p;
-    }
     if (n > SIZE_MAX - CHUNK_HDR - 16 - XB_STR_PAD)
         return NULL;
     if (c && n > d->chunk_size / 4) {
@@ -167,6 +126,23 @@ static void *arena_alloc(xb_dec *d, size_t n, size_t align)
     nc->next = c;
     d->chunk = nc;
     return (char *)nc + CHUNK_HDR;
+}
+
+/* n bytes from the arena; align is 1 or 16. NULL when out of memory. The
+ * common case (room in the current chunk) is inline, a new chunk is not. */
+static inline void *arena_alloc(xb_dec *d, size_t n, size_t align)
+{
+    xb_chunk *c = d->chunk;
+    if (n == 0)
+        n = 1;
+    if (c && align > 1)
+        c->used = (c->used + 15u) & ~(size_t)15u;
+    if (XB_LIKELY(c && c->used <= c->cap && c->cap - c->used >= n)) {
+        void *p = (char *)c + CHUNK_HDR + c->used;
+        c->used += n;
+        return p;
+    }
+    return arena_alloc_new(d, n);
 }
 
 /* n bytes from src, which has XB_STR_PAD readable bytes after it, to the end
@@ -243,10 +219,16 @@ static inline uint32_t peek32_at(const uint8_t *data, size_t len, uint64_t pos)
     return (uint32_t)((v << sh) >> 32);
 }
 
-/* The next 32 bits, zeros past the end of the data. */
+/* The next 32 bits, zeros past the end of the data. Every reader checks
+ * pos + n <= end before it moves on (read_gamma's 1 bit is data: the padding
+ * is zero), so pos / 8 <= len and the 8 bytes from there lie in the padded
+ * copy (len + XB_PAD bytes): one load, no bounds test. */
 static inline uint32_t peek32(const xb_dec *d)
 {
-    return peek32_at(d->data, d->plen, d->pos);
+    const uint8_t *p = d->data + (size_t)(d->pos >> 3);
+    uint64_t v = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) | ((uint64_t)p[3] << 32) |
+                 ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+    return (uint32_t)((v << (d->pos & 7)) >> 32);
 }
 
 /* read(n), n <= 32 */
@@ -390,14 +372,6 @@ static int32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
     }
     *i = k + len;
     return (int32_t)cp;
-}
-
-/* is_xml_char: Char of XML 1.0 */
-static int is_xml_char(uint32_t c)
-{
-    if (c < 0x20)
-        return c == 0x9 || c == 0xA || c == 0xD;
-    return c <= 0xD7FF || (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
 /* bytes of literal strings: XB_ESCAPABLE, an ASCII character not allowed in
@@ -858,7 +832,7 @@ static int has_jid_ws(xb_str s)
     return 0;
 }
 
-static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
+static inline int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
 static int str_clean(xb_str s);
 
 /* a JID's parts (secret: never-indexed, stream mode) */
@@ -917,17 +891,10 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out);
  * are to its dynamic table, RECENT and EXTEND exist), NULL for a stateless
  * message (references are to the message's history); secret and recall are
  * 0 outside stream mode. */
-static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secret, int recall, xb_str *out)
 {
     xb_stream *st = d->stream;
-    uint32_t s = 0;
     xb_str r = EMPTY;
-    TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
-    d->vclean = 1;
-    if (s == XB_V_EMPTY) {
-        *out = EMPTY;
-        return 0;
-    }
     if (s >= XB_V_REF && s <= XB_V_REF_FAR) {
         uint64_t i, n = st ? st->ntab : d->nhist;
         if (secret)
@@ -961,11 +928,6 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
         if (k >= rl->n || !xb_srecent_ok(st, &rl->v[k]))
             return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
         return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
-    }
-    if (s >= XB_V_TOKEN) {
-        *out = d->dict->pad_values[s - XB_V_TOKEN];
-        d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
-        return 0;
     }
     /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
@@ -1011,6 +973,25 @@ static int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
     }
     *out = r;
     return 0;
+}
+
+/* value1 with its common cases inline (a token of the dictionary, the empty
+ * string); value1_sym reads every other form of the symbol s. */
+static inline int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out)
+{
+    uint32_t s = 0;
+    TRY(read_sym(d, &d->dict->codes[XB_T_VALUE][vctx], &s));
+    d->vclean = 1;
+    if (s >= XB_V_TOKEN) {
+        *out = d->dict->pad_values[s - XB_V_TOKEN];
+        d->vclean = out->p[-1]; /* see xb_dictionary.pad_values */
+        return 0;
+    }
+    if (s == XB_V_EMPTY) {
+        *out = EMPTY;
+        return 0;
+    }
+    return value1_sym(d, s, vctx, secret, recall, out);
 }
 
 static int value_(xb_dec *d, unsigned vctx, xb_str *out)
@@ -1385,16 +1366,12 @@ static int resolve_start(xb_dec *d, xb_str name, const xb_item *items, size_t n)
  * elements self-close as <x/>, attribute values in single quotes. The '>' of a
  * start tag waits for the next node (open_tag): "/>" if that is its end. */
 
-/* Room for need more bytes in out: 0 if there is (write unchecked), -1 if the
- * output would pass max_size (write with put, which counts what is past it),
- * else an error code. */
-static int out_room(xb_dec *d, uint64_t need)
+/* out_room when out is too small (need includes the padding): grown, or -1
+ * if the output would pass max_size, or an error code. */
+static XB_NOINLINE int out_grow(xb_dec *d, uint64_t need)
 {
     size_t max = d->opt->max_size, c;
     char *q;
-    need += XB_STR_PAD; /* for w_copy */
-    if (XB_LIKELY(need <= d->out.cap - d->out.n))
-        return 0;
     if (d->out_over || need > max || d->out.n > max - need)
         return -1;
     c = d->out.cap < 128 ? 256 : 2 * d->out.cap;
@@ -1406,6 +1383,17 @@ static int out_room(xb_dec *d, uint64_t need)
     d->out.p = q;
     d->out.cap = c;
     return 0;
+}
+
+/* Room for need more bytes in out: 0 if there is (write unchecked), -1 if the
+ * output would pass max_size (write with put, which counts what is past it),
+ * else an error code. The common case (room) is inline. */
+static inline int out_room(xb_dec *d, uint64_t need)
+{
+    need += XB_STR_PAD; /* for w_copy */
+    if (XB_LIKELY(need <= d->out.cap - d->out.n))
+        return 0;
+    return out_grow(d, need);
 }
 
 #define OUT_ROOM(d, need, checked)                                                                         \
@@ -1438,14 +1426,7 @@ static int emit_open(xb_dec *d, xb_str name)
 
 static int emit_attr_checked(xb_dec *d, const xb_item *it)
 {
-    TRY(PUTL(d, " "));
-    TRY(xb_dec_put_str(d, it->qname));
-    TRY(PUTL(d, "='"));
-    if (it->clean)
-        TRY(xb_dec_put_str(d, it->value));
-    else
-        TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(&d->st, '\''), 0));
-    return PUTL(d, "'");
+    return xb_dec_put_attr(d, it, xb_dec_attr_mask(&d->st, '\''));
 }
 
 /* " qname='value'" */
@@ -1804,7 +1785,9 @@ cached:
     return 0;
 }
 
-static int run(xb_dec *d)
+/* noinline: element() is inlined here (one call site); with run() inlined into
+ * decode_body instead, gcc keeps element() out of line, 2 % more instructions */
+static XB_NOINLINE int run(xb_dec *d)
 {
     const xb_hcode *ncodes = d->dict->codes[XB_T_NODE];
     const xb_decode_options *o = d->opt;
@@ -1885,346 +1868,14 @@ static int run(xb_dec *d)
     return 0;
 }
 
-/* ---- unescape (xmlscan.py:unescape) ---------------------------------------- */
-static int put_utf8(xb_buf *b, uint32_t c)
-{
-    char t[4];
-    size_t n;
-    if (c < 0x80) {
-        t[0] = (char)c;
-        n = 1;
-    } else if (c < 0x800) {
-        t[0] = (char)(0xC0 | (c >> 6));
-        t[1] = (char)(0x80 | (c & 0x3F));
-        n = 2;
-    } else if (c < 0x10000) {
-        t[0] = (char)(0xE0 | (c >> 12));
-        t[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        t[2] = (char)(0x80 | (c & 0x3F));
-        n = 3;
-    } else {
-        t[0] = (char)(0xF0 | (c >> 18));
-        t[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-        t[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-        t[3] = (char)(0x80 | (c & 0x3F));
-        n = 4;
-    }
-    if (buf_reserve(b, n))
-        return -1;
-    memcpy(b->p + b->n, t, n);
-    b->n += n;
-    return 0;
-}
-
-/* Line-end normalization of raw[i:j] (and in attributes whitespace to spaces). */
-static int put_normalized(xb_buf *b, const char *p, size_t i, size_t j, int attr)
-{
-    if (buf_reserve(b, j - i))
-        return -1;
-    for (; i < j; i++) {
-        char c = p[i];
-        if (c == '\r') {
-            if (i + 1 < j && p[i + 1] == '\n')
-                continue;
-            c = '\n';
-        }
-        if (attr && (c == '\t' || c == '\n'))
-            c = ' ';
-        b->p[b->n++] = c;
-    }
-    return 0;
-}
-
-static int starts_with(const char *p, size_t n, size_t i, const char *z)
-{
-    size_t m = strlen(z);
-    return n - i >= m && memcmp(p + i, z, m) == 0;
-}
-
-/* Index of z in p[i:n], or n. */
-static size_t find(const char *p, size_t n, size_t i, const char *z)
-{
-    size_t m = strlen(z);
-    for (; i + m <= n; i++)
-        if (p[i] == z[0] && memcmp(p + i, z, m) == 0)
-            return i;
-    return n;
-}
-
-/* unescape(raw, attr) into d->utmp: 1 if valid, 0 if None, -1 out of memory */
-static int unescape(xb_dec *d, xb_str raw, int attr)
-{
-    const char *p = raw.p;
-    size_t n = raw.n, i = 0;
-    xb_buf *b = &d->utmp;
-    b->n = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && p[j] != '<' && p[j] != '&')
-            j++;
-        if (j > i) {
-            if (!attr && find(p, j, i, "]]>") < j)
-                return 0;
-            if (put_normalized(b, p, i, j, attr))
-                return -1;
-        }
-        if (j == n)
-            break;
-        if (p[j] == '<') {
-            size_t end;
-            if (attr || !starts_with(p, n, j, "<![CDATA["))
-                return 0;
-            end = find(p, n, j + 9, "]]>");
-            if (end == n)
-                return 0;
-            if (put_normalized(b, p, j + 9, end, 0))
-                return -1;
-            i = end + 3;
-            continue;
-        }
-        /* &(?:#([0-9]+)|#x([0-9a-fA-F]+)|([^;&<\s]*)); */
-        if (j + 1 < n && p[j + 1] == '#') {
-            uint32_t cp = 0;
-            size_t k = j + 2, start;
-            if (k < n && p[k] >= '0' && p[k] <= '9') {
-                start = k;
-                while (k < n && p[k] >= '0' && p[k] <= '9') {
-                    if (cp <= 0x10FFFF)
-                        cp = cp * 10 + (uint32_t)(p[k] - '0');
-                    k++;
-                }
-            } else if (k < n && p[k] == 'x') {
-                k++;
-                start = k;
-                while (k < n && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f') ||
-                                 (p[k] >= 'A' && p[k] <= 'F'))) {
-                    if (cp <= 0x10FFFF)
-                        cp = cp * 16 + (uint32_t)(p[k] <= '9' ? p[k] - '0' : (p[k] | 0x20) - 'a' + 10);
-                    k++;
-                }
-            } else {
-                return 0; /* only the name alternative can match: '#...' is no entity */
-            }
-            if (k == start || k >= n || p[k] != ';')
-                return 0; /* ditto */
-            if (cp > 0x10FFFF || !is_xml_char(cp))
-                return 0;
-            if (put_utf8(b, cp))
-                return -1;
-            i = k + 1;
-        } else {
-            static const char *const names[5] = {"lt;", "gt;", "amp;", "apos;", "quot;"};
-            static const char chars[5] = {'<', '>', '&', '\'', '"'};
-            int e;
-            for (e = 0; e < 5; e++)
-                if (starts_with(p, n, j + 1, names[e]))
-                    break;
-            if (e == 5)
-                return 0;
-            if (buf_reserve(b, 1))
-                return -1;
-            b->p[b->n++] = chars[e];
-            i = j + 1 + strlen(names[e]);
-        }
-    }
-    return 1;
-}
-
-/* unescape(raw, attr) == target; -1 out of memory */
-static int unescape_eq(xb_dec *d, xb_str raw, int attr, xb_str target)
-{
-    int r = unescape(d, raw, attr);
-    if (r <= 0)
-        return r;
-    return d->utmp.n == target.n && (target.n == 0 || memcmp(d->utmp.p, target.p, target.n) == 0);
-}
-
-/* ---- exact mode (_Decoder.lexical) ----------------------------------------- */
-/* _XMLDECL_RE.match(s, i): the end of the match or -1, and the encoding name */
-static long match_xmldecl(xb_str s, size_t i, xb_str *enc)
-{
-    const char *p = s.p;
-    size_t n = s.n, k, save;
-    char q;
-#define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
-#define SKIP_WS()                                                                                          \
-    while (i < n && WS(p[i]))                                                                              \
-    i++
-    *enc = NONE;
-    if (!starts_with(p, n, i, "<?xml"))
-        return -1;
-    i += 5;
-    k = i;
-    SKIP_WS();
-    if (i == k || !starts_with(p, n, i, "version"))
-        return -1;
-    i += 7;
-    SKIP_WS();
-    if (i >= n || p[i] != '=')
-        return -1;
-    i++;
-    SKIP_WS();
-    if (i >= n || (p[i] != '\'' && p[i] != '"'))
-        return -1;
-    q = p[i++];
-    if (!starts_with(p, n, i, "1."))
-        return -1;
-    i += 2;
-    k = i;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
-        i++;
-    if (i == k || i >= n || p[i] != q)
-        return -1;
-    i++;
-    /* (?:[ws]+encoding[ws]*=[ws]*(['"])([A-Za-z][A-Za-z0-9._-]*)\2)? */
-    save = i;
-    for (;;) {
-        size_t e0;
-        k = i;
-        SKIP_WS();
-        if (i == k || !starts_with(p, n, i, "encoding"))
-            break;
-        i += 8;
-        SKIP_WS();
-        if (i >= n || p[i] != '=')
-            break;
-        i++;
-        SKIP_WS();
-        if (i >= n || (p[i] != '\'' && p[i] != '"'))
-            break;
-        q = p[i++];
-        e0 = i;
-        if (i >= n || !((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')))
-            break;
-        i++;
-        while (i < n && ((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
-                         (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '_' || p[i] == '-'))
-            i++;
-        if (i >= n || p[i] != q)
-            break;
-        enc->p = p + e0;
-        enc->n = i - e0;
-        save = i + 1;
-        break;
-    }
-    i = save;
-    /* (?:[ws]+standalone[ws]*=[ws]*(['"])(?:yes|no)\4)? */
-    for (;;) {
-        k = i;
-        SKIP_WS();
-        if (i == k || !starts_with(p, n, i, "standalone"))
-            break;
-        i += 10;
-        SKIP_WS();
-        if (i >= n || p[i] != '=')
-            break;
-        i++;
-        SKIP_WS();
-        if (i >= n || (p[i] != '\'' && p[i] != '"'))
-            break;
-        q = p[i++];
-        if (starts_with(p, n, i, "yes"))
-            i += 3;
-        else if (starts_with(p, n, i, "no"))
-            i += 2;
-        else
-            break;
-        if (i >= n || p[i] != q)
-            break;
-        save = i + 1;
-        break;
-    }
-    i = save;
-    SKIP_WS();
-    if (!starts_with(p, n, i, "?>"))
-        return -1;
-    return (long)(i + 2);
-#undef SKIP_WS
-#undef WS
-}
-
-static int ascii_ieq(xb_str s, const char *z)
-{
-    size_t n = strlen(z), i;
-    if (s.n != n)
-        return 0;
-    for (i = 0; i < n; i++) {
-        char c = s.p[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (c != z[i])
-            return 0;
-    }
-    return 1;
-}
-
-/* Lexical slots (lexical.py:slots) are visited with a cursor instead of a list. */
-typedef struct {
-    size_t k;      /* event */
-    size_t depth;  /* open elements before event k */
-    uint64_t base; /* number of the first slot of event k */
-} slot_cursor;
-
-static uint64_t event_slots(const xb_dec *d, size_t k, size_t depth)
-{
-    const xb_event *e = &d->ev[k];
-    switch (e->type) {
-    case EV_S:
-        return 4 * (uint64_t)e->nitems + 1 + (k + 1 < d->nev && d->ev[k + 1].type == EV_E);
-    case EV_E:
-        return 1;
-    case EV_T:
-        return depth > 0;
-    default:
-        return 0;
-    }
-}
-
-static void cursor_step(const xb_dec *d, slot_cursor *c)
-{
-    c->base += event_slots(d, c->k, c->depth);
-    if (d->ev[c->k].type == EV_S)
-        c->depth++;
-    else if (d->ev[c->k].type == EV_E)
-        c->depth--;
-    c->k++;
-}
-
-/* (kind, event, item) of slot idx >= the cursor's base */
-static void cursor_seek(const xb_dec *d, slot_cursor *c, uint64_t idx, int *kind, size_t *k, size_t *item)
-{
-    uint64_t sub;
-    while (c->base + event_slots(d, c->k, c->depth) <= idx)
-        cursor_step(d, c);
-    sub = idx - c->base;
-    *k = c->k;
-    *item = 0;
-    switch (d->ev[c->k].type) {
-    case EV_S:
-        if (sub < 4 * (uint64_t)d->ev[c->k].nitems) {
-            *kind = (int)(sub % 4);
-            *item = (size_t)(sub / 4);
-        } else {
-            *kind = sub == 4 * (uint64_t)d->ev[c->k].nitems ? XB_SL_TAGEND : XB_SL_EMPTY;
-        }
-        break;
-    case EV_E:
-        *kind = XB_SL_ENDWS;
-        break;
-    default:
-        *kind = XB_SL_TVAL;
-        break;
-    }
-}
-
-static const xb_dev *dev_at(const xb_dec *d, size_t *dc, uint64_t slot);
-
+/* ---- exact mode (_Decoder.lexical): the lexical section; its checks and the
+ * serialization are in csrc/serialize.c ------------------------------------ */
 static int lexical(xb_dec *d)
 {
     uint32_t v = 0, g = 0, has_prolog = 0;
     uint64_t lex_total = 0, ndev, nslots = 0, idx, j;
     size_t k, depth = 0;
-    slot_cursor cur = {0, 0, 0};
+    xb_slot_cursor cur = {0, 0, 0};
     int kept = 0;
 
     if (d->stream) { /* stream mode: 1 = the style of the stream's last message */
@@ -2257,11 +1908,11 @@ style_done:
         int bom;
         TRY(value_(d, XB_VC_MISC, &pr));
         TRY(check_len(d, pr));
-        bom = starts_with(pr.p, pr.n, 0, "\xef\xbb\xbf");
-        end = match_xmldecl(pr, bom ? 3 : 0, &enc);
+        bom = xb_starts_with(pr.p, pr.n, 0, "\xef\xbb\xbf");
+        end = xb_match_xmldecl(pr, bom ? 3 : 0, &enc);
         if (!((bom && pr.n == 3) || (end >= 0 && (size_t)end == pr.n)))
             return FAIL(d, "invalid prolog");
-        if (end >= 0 && enc.p && !ascii_ieq(enc, "utf-8") && !ascii_ieq(enc, "utf8"))
+        if (end >= 0 && enc.p && !xb_ascii_ieq(enc, "utf-8") && !xb_ascii_ieq(enc, "utf8"))
             return FAIL(d, "prolog declares an encoding other than UTF-8");
         lex_total += pr.n;
         d->prolog = pr;
@@ -2269,7 +1920,7 @@ style_done:
     TRY(read_gamma(d, &g));
     ndev = (uint64_t)g - 1;
     for (k = 0; k < d->nev; k++) {
-        nslots += event_slots(d, k, depth);
+        nslots += xb_event_slots(d, k, depth);
         if (d->ev[k].type == EV_S)
             depth++;
         else if (d->ev[k].type == EV_E)
@@ -2287,7 +1938,7 @@ style_done:
         idx += g; /* idx + 1 <= nslots before, so no overflow */
         if (idx >= nslots)
             return FAIL(d, "deviation beyond the last lexical slot");
-        cursor_seek(d, &cur, idx, &kind, &ek, &item);
+        xb_cursor_seek(d, &cur, idx, &kind, &ek, &item);
         if (kind != XB_SL_QUOTE && kind != XB_SL_EMPTY) {
             TRY(value_(d, XB_VC_MISC, &payload));
             TRY(check_len(d, payload));
@@ -2308,7 +1959,7 @@ style_done:
             } else if (kind == XB_SL_TAGEND || kind == XB_SL_ENDWS) {
                 ok = all_ws(payload);
             } else if (kind == XB_SL_TVAL) {
-                int r = unescape_eq(d, payload, 0, d->ev[ek].s);
+                int r = xb_unescape_eq(d, payload, 0, d->ev[ek].s);
                 if (r < 0)
                     return xb_dec_nomem(d);
                 ok = r;
@@ -2329,323 +1980,17 @@ style_done:
         size_t k, dc = 0, dep = 0;
         for (k = 0; k < d->nev; k++) {
             if (d->ev[k].type == EV_T && dep > 0 && d->ev[k].s.n == 0) {
-                const xb_dev *dv = dev_at(d, &dc, slot);
+                const xb_dev *dv = xb_dev_at(d, &dc, slot);
                 if (!dv || dv->payload.n == 0)
                     return FAIL(d, "empty text node");
             }
-            slot += event_slots(d, k, dep);
+            slot += xb_event_slots(d, k, dep);
             if (d->ev[k].type == EV_S)
                 dep++;
             else if (d->ev[k].type == EV_E)
                 dep--;
         }
     }
-    return 0;
-}
-
-/* ---- serialization (decoder.serialize) ------------------------------------- */
-static const xb_dev *dev_at(const xb_dec *d, size_t *dc, uint64_t slot)
-{
-    while (*dc < d->ndevs && d->devs[*dc].slot < slot)
-        (*dc)++;
-    return (*dc < d->ndevs && d->devs[*dc].slot == slot) ? &d->devs[*dc] : NULL;
-}
-
-/* A first output buffer of about the expected size (names and values are
- * counted in produced), at most max_size. */
-static int reserve_output(xb_dec *d)
-{
-    uint64_t est = d->produced + 8 * (uint64_t)d->nev + 8 * (uint64_t)d->nitems + d->prolog.n + 64;
-    if (est > d->opt->max_size)
-        est = d->opt->max_size;
-    if (d->out.cap < est && buf_reserve(&d->out, (size_t)est))
-        return xb_dec_nomem(d);
-    if (!d->out.p && buf_reserve(&d->out, 1))
-        return xb_dec_nomem(d);
-    return 0;
-}
-
-/* An upper bound of the size of serialize_plain's output (escaping makes at
- * most 6 bytes of one). */
-static uint64_t plain_bound(const xb_dec *d)
-{
-    uint64_t b = d->prolog.n;
-    size_t k, i;
-    for (k = 0; k < d->nev; k++) {
-        const xb_event *e = &d->ev[k];
-        switch (e->type) {
-        case EV_S:
-            b += 3 + (uint64_t)e->s.n;
-            for (i = 0; i < e->nitems; i++) {
-                const xb_item *it = &d->items[e->first + i];
-                b += 4 + (uint64_t)it->qname.n + (it->clean ? 1 : 6) * (uint64_t)it->value.n;
-            }
-            break;
-        case EV_E:
-            b += 3 + (uint64_t)e->s.n;
-            break;
-        case EV_T:
-            b += (e->clean ? 1 : 6) * (uint64_t)e->s.n;
-            break;
-        default:
-            b += 7 + (uint64_t)e->s.n;
-            break;
-        }
-    }
-    return b;
-}
-
-/* serialize_plain into a buffer of at least bound bytes */
-static void serialize_plain_unchecked(xb_dec *d)
-{
-    const xb_event *ev = d->ev;
-    size_t k, i, nev = d->nev, depth = 0;
-    unsigned tmask = xb_dec_text_mask(&d->st), amask = xb_dec_attr_mask(&d->st, '\'');
-    int gt_after_brackets = !d->st.text_gt;
-    char *o = d->out.p;
-    o = xb_dec_w_copy(o, d->prolog.p, d->prolog.n);
-    for (k = 0; k < nev; k++) {
-        const xb_event *e = &ev[k];
-        switch (e->type) {
-        case EV_S:
-            *o++ = '<';
-            o = xb_dec_w_copy(o, e->s.p, e->s.n);
-            for (i = 0; i < e->nitems; i++) {
-                const xb_item *it = &d->items[e->first + i];
-                *o++ = ' ';
-                o = xb_dec_w_copy(o, it->qname.p, it->qname.n);
-                W_LIT(o, "='");
-                if (it->clean)
-                    o = xb_dec_w_copy(o, it->value.p, it->value.n);
-                else
-                    o = xb_dec_w_escaped(o, it->value, amask, 0);
-                *o++ = '\'';
-            }
-            if (k + 1 < nev && ev[k + 1].type == EV_E) {
-                W_LIT(o, "/>");
-                k++; /* the end of the self-closed element writes nothing */
-            } else {
-                *o++ = '>';
-                depth++;
-            }
-            break;
-        case EV_E:
-            depth--;
-            W_LIT(o, "</");
-            o = xb_dec_w_copy(o, e->s.p, e->s.n);
-            *o++ = '>';
-            break;
-        case EV_T:
-            if (depth > 0 && !e->clean)
-                o = xb_dec_w_escaped(o, e->s, tmask, gt_after_brackets);
-            else
-                o = xb_dec_w_copy(o, e->s.p, e->s.n);
-            break;
-        case EV_C:
-            W_LIT(o, "<!--");
-            o = xb_dec_w_copy(o, e->s.p, e->s.n);
-            W_LIT(o, "-->");
-            break;
-        default:
-            W_LIT(o, "<?");
-            o = xb_dec_w_copy(o, e->s.p, e->s.n);
-            W_LIT(o, "?>");
-            break;
-        }
-    }
-    d->out.n = (size_t)(o - d->out.p);
-}
-
-/* serialize() in the default style without deviations (every message that is
- * not exact): empty elements self-close as <x/>, attributes in single quotes. */
-static int serialize_plain(xb_dec *d)
-{
-    const xb_event *ev = d->ev;
-    size_t k, i, nev = d->nev, depth = 0;
-    unsigned tmask = xb_dec_text_mask(&d->st), amask = xb_dec_attr_mask(&d->st, '\'');
-    int gt_after_brackets = !d->st.text_gt;
-    uint64_t bound = plain_bound(d);
-    if (bound <= d->opt->max_size) {
-        /* the output fits in max_size: one buffer of the bound, no checks */
-        if (d->out.cap < bound + XB_STR_PAD && buf_reserve(&d->out, (size_t)bound + XB_STR_PAD))
-            return xb_dec_nomem(d);
-        serialize_plain_unchecked(d);
-        return 0;
-    }
-    TRY(reserve_output(d));
-    TRY(xb_dec_put_str(d, d->prolog));
-    for (k = 0; k < nev; k++) {
-        const xb_event *e = &ev[k];
-        switch (e->type) {
-        case EV_S:
-            TRY(PUTL(d, "<"));
-            TRY(xb_dec_put_str(d, e->s));
-            for (i = 0; i < e->nitems; i++) {
-                const xb_item *it = &d->items[e->first + i];
-                TRY(PUTL(d, " "));
-                TRY(xb_dec_put_str(d, it->qname));
-                TRY(PUTL(d, "='"));
-                if (it->clean)
-                    TRY(xb_dec_put_str(d, it->value));
-                else
-                    TRY(xb_dec_put_escaped(d, it->value, amask, 0));
-                TRY(PUTL(d, "'"));
-            }
-            if (k + 1 < nev && ev[k + 1].type == EV_E) {
-                TRY(PUTL(d, "/>"));
-                k++; /* the end of the self-closed element writes nothing */
-            } else {
-                TRY(PUTL(d, ">"));
-                depth++;
-            }
-            break;
-        case EV_E:
-            depth--;
-            TRY(PUTL(d, "</"));
-            TRY(xb_dec_put_str(d, e->s));
-            TRY(PUTL(d, ">"));
-            break;
-        case EV_T:
-            if (depth > 0 && !e->clean)
-                TRY(xb_dec_put_escaped(d, e->s, tmask, gt_after_brackets));
-            else
-                TRY(xb_dec_put_str(d, e->s));
-            break;
-        case EV_C:
-            TRY(PUTL(d, "<!--"));
-            TRY(xb_dec_put_str(d, e->s));
-            TRY(PUTL(d, "-->"));
-            break;
-        default:
-            TRY(PUTL(d, "<?"));
-            TRY(xb_dec_put_str(d, e->s));
-            TRY(PUTL(d, "?>"));
-            break;
-        }
-    }
-    return 0;
-}
-
-static int serialize(xb_dec *d)
-{
-    const xb_style *st = &d->st;
-    size_t k, dc = 0, depth = 0, noc = 0, i;
-    uint64_t slot = 0;
-    char sq = st->dquote ? '"' : '\'';
-    char oq = st->dquote ? '\'' : '"';
-    unsigned tmask = xb_dec_text_mask(st);
-
-#define FAIL_END(...) xb_dec_seterr(d, XB_ERR_INVALID, d->len, XB_LIMIT_NONE, __VA_ARGS__)
-    if (!d->ndevs && !st->dquote && !st->empty) {
-        TRY(serialize_plain(d));
-        goto done;
-    }
-    TRY(reserve_output(d));
-    TRY(xb_dec_put_str(d, d->prolog));
-    for (k = 0; k < d->nev; k++) {
-        const xb_event *e = &d->ev[k];
-        const xb_dev *dv;
-        if (e->type == EV_S) {
-            int empty, selfclose = 0;
-            const xb_dev *tdv;
-            TRY(PUTL(d, "<"));
-            TRY(xb_dec_put_str(d, e->s));
-            for (i = 0; i < e->nitems; i++) {
-                const xb_item *it = &d->items[e->first + i];
-                char q;
-                dv = dev_at(d, &dc, slot);
-                if (dv)
-                    TRY(xb_dec_put_str(d, dv->payload));
-                else
-                    TRY(PUTL(d, " "));
-                TRY(xb_dec_put_str(d, it->qname));
-                dv = dev_at(d, &dc, slot + 1);
-                if (dv)
-                    TRY(xb_dec_put_str(d, dv->payload));
-                else
-                    TRY(PUTL(d, "="));
-                q = dev_at(d, &dc, slot + 2) ? oq : sq;
-                TRY(xb_dec_put(d, &q, 1));
-                dv = dev_at(d, &dc, slot + 3);
-                if (dv) {
-                    xb_str raw = dv->payload;
-                    int r = 0;
-                    if (!memchr(raw.p, q, raw.n) && !memchr(raw.p, '<', raw.n)) {
-                        r = unescape_eq(d, raw, 1, it->value);
-                        if (r < 0)
-                            return xb_dec_nomem(d);
-                    }
-                    if (!r)
-                        return FAIL_END("invalid attribute spelling");
-                    TRY(xb_dec_put_str(d, raw));
-                } else if (it->clean) {
-                    TRY(xb_dec_put_str(d, it->value));
-                } else {
-                    TRY(xb_dec_put_escaped(d, it->value, xb_dec_attr_mask(st, q), 0));
-                }
-                TRY(xb_dec_put(d, &q, 1));
-                slot += 4;
-            }
-            empty = k + 1 < d->nev && d->ev[k + 1].type == EV_E;
-            tdv = dev_at(d, &dc, slot); /* the TAGEND slot */
-            slot++;
-            if (empty) {
-                selfclose = (st->empty != 2) != (dev_at(d, &dc, slot) != NULL);
-                slot++;
-            }
-            if (tdv)
-                TRY(xb_dec_put_str(d, tdv->payload));
-            else if (selfclose && st->empty == 1)
-                TRY(PUTL(d, " "));
-            if (selfclose)
-                TRY(PUTL(d, "/>"));
-            else
-                TRY(PUTL(d, ">"));
-            RESERVE(d->oc, d->cap_oc, noc + 1);
-            d->oc[noc++] = (uint8_t)selfclose;
-            depth++;
-        } else if (e->type == EV_E) {
-            depth--;
-            dv = dev_at(d, &dc, slot);
-            if (d->oc[--noc]) {
-                if (dv)
-                    return FAIL_END("end-tag whitespace on a self-closed element");
-            } else {
-                TRY(PUTL(d, "</"));
-                TRY(xb_dec_put_str(d, e->s));
-                if (dv)
-                    TRY(xb_dec_put_str(d, dv->payload));
-                TRY(PUTL(d, ">"));
-            }
-            slot++;
-        } else if (e->type == EV_T) {
-            if (depth > 0) {
-                dv = dev_at(d, &dc, slot);
-                if (dv)
-                    TRY(xb_dec_put_str(d, dv->payload));
-                else if (e->clean)
-                    TRY(xb_dec_put_str(d, e->s));
-                else
-                    TRY(xb_dec_put_escaped(d, e->s, tmask, !st->text_gt));
-                slot++;
-            } else {
-                TRY(xb_dec_put_str(d, e->s));
-            }
-        } else if (e->type == EV_C) {
-            TRY(PUTL(d, "<!--"));
-            TRY(xb_dec_put_str(d, e->s));
-            TRY(PUTL(d, "-->"));
-        } else {
-            TRY(PUTL(d, "<?"));
-            TRY(xb_dec_put_str(d, e->s));
-            TRY(PUTL(d, "?>"));
-        }
-    }
-#undef FAIL_END
-done:
-    if (d->out_over || d->out.n > d->opt->max_size)
-        return xb_dec_seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
-                      (unsigned long)d->opt->max_size);
     return 0;
 }
 
@@ -2672,7 +2017,7 @@ static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
     if ((d->pos & 7) && (data[len - 1] & ((1u << (8 - (d->pos & 7))) - 1)))
         return xb_dec_seterr(d, XB_ERR_TRAILING, len - 1, XB_LIMIT_NONE, "padding bits are not zero");
     if (d->exact)
-        return serialize(d);
+        return xb_serialize(d);
     if (d->out_over || d->out.n > d->opt->max_size) /* written while decoding */
         return xb_dec_seterr(d, XB_ERR_LIMIT, d->len, XB_LIMIT_MAX_SIZE, "output exceeds max_size=%lu",
                       (unsigned long)d->opt->max_size);
@@ -3058,7 +2403,7 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
         return value1(d, vctx, secret, 0, out);
     TRY(value1(d, vctx, secret, 1, out));
     h = xb_shash(out->p, out->n);
-    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1))
+    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1, -2))
         return xb_dec_nomem(d);
     return 0;
 }

@@ -1588,8 +1588,11 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h);
 static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall);
 
 /* _quick: (symbol, extra) or sym -1; extra -1: none */
+/* *rj (when recall, not secret and v not empty; else left alone): the index
+ * of the recent value equal to v in its list, or -1 for none. One table
+ * lookup at most. */
 static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int secret, int recall, int *qs,
-                   int64_t *extra)
+                   int64_t *extra, int *rj)
 {
     long i = -1;
     int t;
@@ -1599,18 +1602,26 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
         return;
     }
     if (!secret) {
+        const xb_recent *r = &s->recent[vctx];
+        size_t j = r->n;
         if (recall) {
-            const xb_recent *r = &s->recent[vctx];
-            size_t j;
             for (j = 0; j < r->n; j++)
                 if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
                     break;
-            if (j < r->n && xb_srecent_ok(s, &r->v[j])) {
+            *rj = j < r->n ? (int)j : -1;
+            if (j < r->n && r->v[j].tok) {
                 *qs = XB_V_RECENT + (int)j;
                 return;
             }
         }
         i = xb_stab_find(s, v.p, v.n, h);
+        if (j < r->n) {
+            if (i >= 0) { /* a recent value still recallable (xb_srecent_ok) */
+                *qs = XB_V_RECENT + (int)j;
+                return;
+            }
+            i = -1; /* a recent value whose entry was evicted: not in the table */
+        }
     }
     if (i >= 0) {
         if (i < XB_REF_NEAR) {
@@ -1641,7 +1652,7 @@ static uint64_t sest(xb_encoder *e, xb_str v, unsigned vctx, int secret)
     int qs;
     int64_t extra;
     schoice ch;
-    squick(e->st, v, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra);
+    squick(e->st, v, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra, NULL);
     if (qs >= 0)
         return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
     /* priced as if never-indexed: LIT without copies (spec 8.8's est); a part
@@ -1723,15 +1734,17 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     }
 }
 
-/* _value with a state */
-static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secret, int recall)
+/* _value with a state; returns what xb_srecallable would give for v after
+ * it (when recall, not secret), *rj what squick found in the recent list
+ * (-2: not looked, v is empty), without a second table lookup */
+static int svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secret, int recall, int *rj)
 {
     xb_stream *s = e->st;
     const uint32_t *code = SVCODE(vctx);
     int qs;
     int64_t extra;
     schoice ch;
-    squick(s, v, h, vctx, secret, recall, &qs, &extra);
+    squick(s, v, h, vctx, secret, recall, &qs, &extra, rj);
     if (qs >= 0) {
         sym(e, code, (uint32_t)qs);
         if (extra >= 0)
@@ -1739,7 +1752,15 @@ static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secr
         if (qs >= XB_V_REF && qs <= XB_V_REF_FAR &&
             xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1))
             e->oom = 1;
-        return;
+        if (!recall || secret)
+            return 0;
+        if (qs == XB_V_EMPTY)
+            return 1;
+        if (qs >= XB_V_RECENT && qs < XB_V_EXTEND) /* a token, or a live entry */
+            return s->recent[vctx].v[qs - XB_V_RECENT].tok ? 2 : 1;
+        if (xb_smap_get(&xb_value_map, v.p, v.n, h) >= 0)
+            return 2;
+        return qs >= XB_V_REF && qs <= XB_V_REF_FAR; /* a token is in no table */
     }
     schoose(e, v, vctx, secret, recall, &ch);
     sym(e, code, (uint32_t)ch.p.sym);
@@ -1759,8 +1780,16 @@ static void svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secr
         if (ch.jid.has_res)
             svalue(e, ch.jid.res, XB_VC_JID_RESOURCE, secret, 0);
     }
-    if (!secret && xb_stab_add(s, v.p, v.n, h))
+    if (secret)
+        return 0;
+    if (xb_stab_add(s, v.p, v.n, h))
         e->oom = 1;
+    if (!recall)
+        return 0;
+    if (xb_smap_get(&xb_value_map, v.p, v.n, h) >= 0)
+        return 2;
+    /* the newest entry, unless it alone exceeds the budget (xb_stab_add) */
+    return (uint64_t)v.n + 32 <= s->budget;
 }
 
 /* _Coder.value with a state: secret (never-indexed), recall (a context that
@@ -1769,12 +1798,9 @@ static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recal
 {
     xb_stream *s = e->st;
     uint64_t h = xb_shash(v.p, v.n);
-    svalue1(e, v, h, vctx, secret, recall);
-    if (recall && !secret) {
-        int rec = v.n ? xb_srecallable(s, v.p, v.n, h) : 1; /* 2: a token */
-        if (xb_sremember(s, vctx, v.p, v.n, h, rec))
-            e->oom = 1;
-    }
+    int rj = -2, rec = svalue1(e, v, h, vctx, secret, recall, &rj); /* rec 2: a token */
+    if (recall && !secret && xb_sremember(s, vctx, v.p, v.n, h, rec, rj))
+        e->oom = 1;
 }
 
 /* the next content value (attribute value or text inside the root): is it

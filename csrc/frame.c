@@ -3,8 +3,9 @@
  * StreamDecoder.feed (xmppbin/stream.py): one call codes every unit or frame
  * its input completes, calling the stream coder (xb_stream_encode,
  * xb_stream_decode) per message; the rare units that change the stream's
- * context (stream headers, end tags) or may hold never-indexed values are
- * handed back to the caller (XB_FEED_PENDING), which codes them and feeds on.
+ * context (stream headers, end tags other than that of the stream the caller
+ * named) or may hold never-indexed values the loop cannot settle are handed
+ * back to the caller (XB_FEED_PENDING), which codes them and feeds on.
  * Errors and offsets are those of the reference (stream.py), offsets from the
  * start of the stream.
  *
@@ -52,7 +53,14 @@ struct xb_fenc {
     unsigned char *names; /* secret local names, concatenated */
     size_t *name_lens;
     size_t nnames;
+    unsigned char *nss; /* their namespaces (xb_fenc_secret_ns), or NULL */
+    size_t *ns_lens;
+    uint64_t len_mask;  /* bit k: a name of k bytes (bit 63: 63 or more) */
+    uint8_t first[256]; /* 1: a name starts with this byte */
     int every;
+    char *stream_name; /* the open stream header's qname (xb_fenc_set_stream), or NULL */
+    size_t stream_len;
+    int ended; /* an end tag of the stream was framed here since */
 };
 
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
@@ -79,6 +87,12 @@ xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int i
     if (nnames)
         memcpy(e->name_lens, name_lens, nnames * sizeof(size_t));
     e->nnames = nnames;
+    const unsigned char *s = e->names;
+    for (size_t i = 0; i < nnames; s += name_lens[i], i++) {
+        e->len_mask |= (uint64_t)1 << (name_lens[i] < 63 ? name_lens[i] : 63);
+        if (name_lens[i])
+            e->first[s[0]] = 1;
+    }
     return e;
 }
 
@@ -90,18 +104,168 @@ void xb_fenc_free(xb_fenc *e)
     xb_bytes_release(&e->out);
     free(e->names);
     free(e->name_lens);
+    free(e->nss);
+    free(e->ns_lens);
+    free(e->stream_name);
     free(e);
 }
 
-/* Whether a start tag in u[0 .. n) has one of the secret local names (after
-   an optional prefix): the element may hold never-indexed text, so stream.py
-   scans it for the ordinals. A '<' in a comment or CDATA section may give a
-   false positive, which only costs that round trip. */
-static int maybe_secret(const xb_fenc *e, const unsigned char *u, size_t n)
+/* a copy of name[0 .. n) into *p (NULL when name is NULL); -1 out of memory */
+static int set_name(char **p, size_t *len, const char *name, size_t n)
 {
+    char *c = NULL;
+    if (name != NULL) {
+        c = malloc(n ? n : 1);
+        if (c == NULL)
+            return -1;
+        if (n)
+            memcpy(c, name, n);
+    }
+    free(*p);
+    *p = c;
+    *len = n;
+    return 0;
+}
+
+int xb_fenc_set_stream(xb_fenc *e, const char *qname, size_t n)
+{
+    e->ended = 0;
+    return set_name(&e->stream_name, &e->stream_len, qname, n);
+}
+
+int xb_fenc_ended(const xb_fenc *e)
+{
+    return e->ended;
+}
+
+/* The unit u[0 .. n) is "</" name whitespace* ">" (the end tag of the open stream
+   header): its CLOSE frame payload length (0 for the plain "</name>", else
+   n), or -1 when it is not. */
+static long close_payload(const char *name, size_t len, const unsigned char *u, size_t n)
+{
+    if (name == NULL || n < len + 3 || u[0] != '<' || u[1] != '/' || memcmp(u + 2, name, len) != 0)
+        return -1;
+    size_t z = 2 + len;
+    while (z < n && is_ws(u[z]))
+        z++;
+    if (z + 1 != n || u[z] != '>')
+        return -1;
+    return n == len + 3 ? 0 : (long)n;
+}
+
+int xb_fenc_secret_ns(xb_fenc *e, const char *nss, const size_t *ns_lens)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < e->nnames; i++)
+        total += ns_lens[i];
+    unsigned char *p = malloc(total ? total : 1);
+    size_t *l = malloc(e->nnames ? e->nnames * sizeof(size_t) : 1);
+    if (p == NULL || l == NULL) {
+        free(p);
+        free(l);
+        return -1;
+    }
+    if (total)
+        memcpy(p, nss, total);
+    if (e->nnames)
+        memcpy(l, ns_lens, e->nnames * sizeof(size_t));
+    free(e->nss);
+    free(e->ns_lens);
+    e->nss = p;
+    e->ns_lens = l;
+    return 0;
+}
+
+/* The namespace a start tag at u[a .. n) (after its '<'; its name ends at
+   name_end, its prefix is u[a .. a + plen), plen 0: none) declares for its own
+   name: 1 (*ns, *nslen set), 0 (no such declaration: the namespace is
+   inherited), -1 (the tag cannot be read simply: an unusual attribute, a value
+   with '<', '&', a tab or a line break, no '>'). *attrs: its attributes other
+   than namespace declarations; *end: the position after its '>' (or "/>"),
+   *empty: it is an empty-element tag. */
+static int own_ns(const unsigned char *u, size_t n, size_t a, size_t name_end, size_t plen,
+                  const unsigned char **ns, size_t *nslen, size_t *attrs, size_t *end, int *empty)
+{
+    size_t i = name_end;
+    int found = 0;
+    *attrs = 0;
+    for (;;) {
+        size_t ws = i;
+        while (i < n && is_ws(u[i]))
+            i++;
+        if (i >= n)
+            return -1;
+        if (u[i] == '>' || (u[i] == '/' && i + 1 < n && u[i + 1] == '>')) {
+            *empty = u[i] == '/';
+            *end = i + (*empty ? 2 : 1);
+            return found;
+        }
+        if (i == ws)
+            return -1; /* an attribute must follow whitespace */
+        size_t an = i;
+        while (i < n && !is_ws(u[i]) && u[i] != '=' && u[i] != '>' && u[i] != '/' && u[i] != '<' &&
+               u[i] != '"' && u[i] != '\'' && u[i] != '&')
+            i++;
+        size_t alen = i - an;
+        while (i < n && is_ws(u[i]))
+            i++;
+        if (alen == 0 || i >= n || u[i] != '=')
+            return -1;
+        i++;
+        while (i < n && is_ws(u[i]))
+            i++;
+        if (i >= n || (u[i] != '"' && u[i] != '\''))
+            return -1;
+        unsigned char q = u[i++];
+        size_t v = i;
+        while (i < n && u[i] != q) {
+            if (u[i] == '<' || u[i] == '&' || u[i] == '\t' || u[i] == '\r' || u[i] == '\n')
+                return -1;
+            i++;
+        }
+        if (i >= n)
+            return -1;
+        size_t vlen = i - v;
+        i++;
+        const unsigned char *at = u + an;
+        int decl = 0;
+        if (alen == 5 && memcmp(at, "xmlns", 5) == 0) {
+            decl = 1;
+            if (plen == 0) {
+                if (found)
+                    return -1;
+                found = 1, *ns = u + v, *nslen = vlen;
+            }
+        } else if (alen > 6 && memcmp(at, "xmlns:", 6) == 0) {
+            decl = 1;
+            if (plen && alen - 6 == plen && memcmp(at + 6, u + a, plen) == 0) {
+                if (found)
+                    return -1;
+                found = 1, *ns = u + v, *nslen = vlen;
+            }
+        }
+        if (!decl)
+            (*attrs)++;
+    }
+}
+
+/* The never-indexed values of an element unit u[0 .. n) when the C loop can
+   tell them (what stream.py's _secret_ordinals gives): 0 with *nsec ordinals
+   in sec[0] (at most one), or 1 when the unit goes to stream.py. Without the
+   secret elements' namespaces (xb_fenc_secret_ns), any start tag with one of
+   their local names goes to stream.py. With them, a start tag with such a
+   local name is settled here when it declares its own namespace: not a
+   secret element, or the unit's root that holds only non-blank character data
+   (a SASL exchange), whose text is the value after its attributes. Anything
+   else goes to stream.py (an inherited namespace, a nested secret element).
+   A '<' in a comment or CDATA section may send a unit there needlessly. */
+static int secret_ordinals(const xb_fenc *e, const unsigned char *u, size_t n, uint32_t *sec, size_t *nsec)
+{
+    *nsec = 0;
     if (e->nnames == 0)
         return 0;
     size_t i = 0;
+    int first = 1;
     while (i < n) {
         const unsigned char *q = memchr(u + i, '<', n - i);
         if (q == NULL)
@@ -112,12 +276,60 @@ static int maybe_secret(const xb_fenc *e, const unsigned char *u, size_t n)
                 colon = j + 1;
             j++;
         }
+        int root = first && j > a && u[a] != '!' && u[a] != '?';
+        if (j > a && u[a] != '!' && u[a] != '?')
+            first = 0;
         const unsigned char *name = u + colon;
         size_t len = j - colon;
         const unsigned char *s = e->names;
-        for (size_t k = 0; k < e->nnames; s += e->name_lens[k], k++)
-            if (e->name_lens[k] == len && memcmp(s, name, len) == 0)
+        /* most tags: no name of this length, or none starting with this byte */
+        if (!(e->len_mask >> (len < 63 ? len : 63) & 1) || (len && !e->first[name[0]])) {
+            i = j > a ? j : a;
+            continue;
+        }
+        for (size_t k = 0; k < e->nnames; s += e->name_lens[k], k++) {
+            if (e->name_lens[k] != len || memcmp(s, name, len) != 0)
+                continue;
+            if (e->nss == NULL)
                 return 1;
+            const unsigned char *ns = NULL;
+            size_t nslen = 0, attrs, end;
+            int empty;
+            size_t plen = colon > a ? colon - 1 - a : 0;
+            if (plen == 3 && memcmp(u + a, "xml", 3) == 0)
+                break; /* the xml namespace: no secret element */
+            int r = own_ns(u, n, a, j, plen, &ns, &nslen, &attrs, &end, &empty);
+            if (r <= 0)
+                return 1;
+            /* is (ns, local) a secret element? (the names of one local name may repeat) */
+            const unsigned char *s2 = e->names, *nsp2 = e->nss;
+            int secret = 0;
+            for (size_t k2 = 0; k2 < e->nnames; s2 += e->name_lens[k2], nsp2 += e->ns_lens[k2], k2++)
+                if (e->name_lens[k2] == len && memcmp(s2, name, len) == 0 && e->ns_lens[k2] == nslen &&
+                    (nslen == 0 || memcmp(nsp2, ns, nslen) == 0))
+                    secret = 1;
+            if (!secret)
+                break;
+            if (!root || empty)
+                return 1;
+            /* the root: non-blank character data without markup, then its end tag */
+            size_t qlen = j - a, t = end, blank = 1;
+            while (t < n && u[t] != '<') {
+                if (!is_ws(u[t]))
+                    blank = 0;
+                t++;
+            }
+            if (blank || t + 2 + qlen > n || u[t + 1] != '/' || memcmp(u + t + 2, u + a, qlen) != 0)
+                return 1;
+            size_t z = t + 2 + qlen;
+            while (z < n && is_ws(u[z]))
+                z++;
+            if (z + 1 != n || u[z] != '>')
+                return 1;
+            sec[0] = (uint32_t)attrs;
+            *nsec = 1;
+            return 0;
+        }
         i = j > a ? j : a;
     }
     return 0;
@@ -173,7 +385,29 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
             }
             continue;
         }
-        if (kind != XB_UNIT_ELEMENT || !opened || e->every || maybe_secret(e, u, n)) {
+        if (kind == XB_UNIT_CLOSE) {
+            /* the end tag of the open stream header, as stream.py frames it */
+            long plen = close_payload(e->stream_name, e->stream_len, u, n);
+            if (plen >= 0) {
+                if ((size_t)plen > e->max_frame) {
+                    xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, off,
+                                  "frame of %lu bytes exceeds max_frame=%lu", (unsigned long)plen,
+                                  (unsigned long)e->max_frame);
+                    rc = XB_FEED_ERROR;
+                    break;
+                }
+                if (put_frame(&e->out, XB_UNIT_CLOSE, u, (size_t)plen)) {
+                    xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+                    rc = XB_FEED_ERROR;
+                    break;
+                }
+                e->ended = 1;
+                continue;
+            }
+        }
+        uint32_t sec[1];
+        size_t nsec = 0;
+        if (kind != XB_UNIT_ELEMENT || !opened || e->every || secret_ordinals(e, u, n, sec, &nsec)) {
             res->kind = kind;
             res->unit = u;
             res->unit_size = n;
@@ -182,7 +416,7 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
             break;
         }
         xb_encode_result er;
-        if (xb_stream_encode(e->st, (const char *)u, n, opt, NULL, 0, &er)) {
+        if (xb_stream_encode(e->st, (const char *)u, n, opt, nsec ? sec : NULL, nsec, &er)) {
             xb_feed_error(res, er.error, er.limit, off + er.offset, "%s", er.message);
             rc = XB_FEED_ERROR;
             break;
@@ -240,6 +474,8 @@ struct xb_fdec {
     size_t *ev;
     size_t ev_n, ev_cap;
     size_t need; /* bytes still needed before the frame held can complete or fail */
+    char *stream_name; /* the stream header's qname (xb_fdec_set_stream), or NULL */
+    size_t stream_len;
 };
 
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
@@ -259,7 +495,13 @@ void xb_fdec_free(xb_fdec *d)
     xb_bytes_release(&d->in);
     xb_bytes_release(&d->out);
     free(d->ev);
+    free(d->stream_name);
     free(d);
+}
+
+int xb_fdec_set_stream(xb_fdec *d, const char *qname, size_t n)
+{
+    return set_name(&d->stream_name, &d->stream_len, qname, n);
 }
 
 size_t xb_fdec_held(const xb_fdec *d, uint64_t *end)
@@ -288,8 +530,13 @@ int xb_fdec_hold(xb_fdec *d, const char *data, size_t size)
         return 0;
     /* the frame cannot complete: keep the bytes without parsing the frame again
        (a caller feeding one byte at a time stays linear) */
-    if (xb_bytes_push(&d->in, data, size))
+    if (size <= 8 && d->in.cap - d->in.len >= size) { /* the usual small piece: no call */
+        for (size_t i = 0; i < size; i++)
+            d->in.p[d->in.len + i] = (unsigned char)data[i];
+        d->in.len += size;
+    } else if (xb_bytes_push(&d->in, data, size)) {
         return -1;
+    }
     d->need -= size;
     return 1;
 }
@@ -428,6 +675,20 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
                 rc = XB_FEED_ERROR;
                 goto out;
             }
+        } else if (kind == XB_UNIT_CLOSE && len == 0 && d->stream_name != NULL) {
+            /* the plain end tag of the stream header: "</" qname ">" */
+            unsigned char *q = xb_bytes_reserve(&d->out, d->stream_len + 3);
+            if (q == NULL || xb_events_push(&d->ev, &d->ev_n, &d->ev_cap, XB_UNIT_CLOSE, d->out.len,
+                                            d->stream_len + 3)) {
+                xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, pbase, "out of memory");
+                rc = XB_FEED_ERROR;
+                goto out;
+            }
+            q[0] = '<';
+            q[1] = '/';
+            memcpy(q + 2, d->stream_name, d->stream_len);
+            q[d->stream_len + 2] = '>';
+            d->out.len += d->stream_len + 3;
         } else { /* OPEN, CLOSE: the caller's */
             res->kind = kind;
             res->unit = payload;

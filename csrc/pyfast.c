@@ -888,7 +888,7 @@ typedef struct {
 
 static PyTypeObject FeedType;
 static PyObject *S_cfeed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
-static PyObject *S_element, *S_text;
+static PyObject *S_element, *S_text, *S_close;
 static PyObject *feed_fallback[2], *event_type; /* the Python feed methods; StreamEvent */
 
 static PyObject *addr_arg(PyObject *v, void **out)
@@ -1168,6 +1168,12 @@ static PyObject *stream_event(PyObject *kind, const unsigned char *p, size_t n)
     return ev;
 }
 
+/* the kind string of an event of the decoder loop */
+static PyObject *event_kind(size_t kind)
+{
+    return kind == XB_UNIT_ELEMENT ? S_element : kind == XB_UNIT_TEXT ? S_text : S_close;
+}
+
 /* the events of a decoder feed result, in a new list */
 static PyObject *feed_events(const xb_feed_result *res)
 {
@@ -1178,12 +1184,12 @@ static PyObject *feed_events(const xb_feed_result *res)
     for (i = 0; i < n; i++) {
         const size_t *e = res->events + 3 * i;
         PyObject *ev;
-        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT) { /* not produced by the loop */
+        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT && e[0] != XB_UNIT_CLOSE) { /* not produced by the loop */
             Py_DECREF(out);
             PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
             return NULL;
         }
-        ev = stream_event(e[0] == XB_UNIT_ELEMENT ? S_element : S_text, res->data + e[1], e[2]);
+        ev = stream_event(event_kind(e[0]), res->data + e[1], e[2]);
         if (!ev) {
             Py_DECREF(out);
             return NULL;
@@ -1297,11 +1303,11 @@ static int add_events(PyObject *out, const xb_feed_result *res)
         const size_t *e = res->events + 3 * i;
         PyObject *ev;
         int bad;
-        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT) { /* not produced by the loop */
+        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT && e[0] != XB_UNIT_CLOSE) { /* not produced by the loop */
             PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
             return -1;
         }
-        ev = stream_event(e[0] == XB_UNIT_ELEMENT ? S_element : S_text, res->data + e[1], e[2]);
+        ev = stream_event(event_kind(e[0]), res->data + e[1], e[2]);
         if (!ev)
             return -1;
         bad = PyList_Append(out, ev);
@@ -1323,6 +1329,16 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 1)))
         return call_feed_python(1, self, args, nargs, kwnames);
+    if (PyBytes_CheckExact(args[0])) { /* bytes: read in place (no buffer to release) */
+        rc = core_fdec_hold(f->loop, PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]));
+        if (rc > 0) { /* kept: the frame being received is not complete */
+            out = hook_fails() ? NULL : PyList_New(0);
+            if (!out)
+                fail_feed(f);
+            Py_DECREF(f);
+            return out;
+        }
+    }
     if (!feed_input(args[0], &view)) {
         Py_DECREF(f);
         return call_feed_python(1, self, args, nargs, kwnames);
@@ -1658,8 +1674,9 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
     S_unit = PyUnicode_InternFromString("_unit_c");
     S_element = PyUnicode_InternFromString("element");
     S_text = PyUnicode_InternFromString("text");
+    S_close = PyUnicode_InternFromString("close");
     if (!S_cenc || !S_cdec || !S_cfeed || !S_opened || !S_s || !S_context || !S_limits ||
-        !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text)
+        !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text || !S_close)
         return NULL;
     m = PyModule_Create(&module_def);
     if (!m)

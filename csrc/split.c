@@ -17,7 +17,31 @@
 
 #include "xb_frame.h"
 
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
+#include <emmintrin.h>
+#define XB_SSE2 1
+#endif
+
 #define NONE ((size_t)-1)
+
+/* the first position in [j, n) holding '>', '"' or '\'', or n */
+static size_t tag_stop(const unsigned char *u, size_t j, size_t n)
+{
+#ifdef XB_SSE2
+    const __m128i gt = _mm_set1_epi8('>'), dq = _mm_set1_epi8('"'), sq = _mm_set1_epi8('\'');
+    while (n - j >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + j));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, dq)), _mm_cmpeq_epi8(v, sq)));
+        if (m)
+            return j + (size_t)__builtin_ctz(m);
+        j += 16;
+    }
+#endif
+    while (j < n && u[j] != '>' && u[j] != '"' && u[j] != '\'')
+        j++;
+    return j;
+}
 
 /* ---- shared helpers (also used by frame.c) ---- */
 void xb_feed_error(xb_feed_result *r, int error, int limit, uint64_t offset, const char *fmt, ...)
@@ -188,7 +212,6 @@ static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
     f->mode = M_GENERIC;
     f->start = i;
     while (j < n) {
-        unsigned c = u[j];
         if (q) {
             const unsigned char *e = memchr(u + j, q, n - j);
             if (e == NULL) {
@@ -197,12 +220,16 @@ static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
             }
             j = (size_t)(e - u);
             q = 0;
-        } else if (c == '"' || c == '\'') {
-            q = (int)c;
-        } else if (c == '>') {
-            f->pos = j;
-            f->quote = 0;
-            return j + 1;
+        } else {
+            j = tag_stop(u, j, n);
+            if (j == n)
+                break;
+            if (u[j] == '>') {
+                f->pos = j;
+                f->quote = 0;
+                return j + 1;
+            }
+            q = (int)u[j];
         }
         j++;
     }
@@ -341,6 +368,11 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
         size_t e = find_term(&sp->f[0], M_END, u, n, 0, ">", 1);
         if (e == NONE)
             goto more;
+        if (e + 1 > sp->max_size) { /* as when it arrives in pieces (the end tag is not scanned) */
+            xb_feed_error(err, XB_ERR_LIMIT, XB_LIMIT_MAX_SIZE, sp->base + sp->max_size,
+                          "a stream unit is longer than max_size=%lu", (unsigned long)sp->max_size);
+            return -1;
+        }
         if (sp->depth != 1) {
             xb_feed_error(err, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base, "end tag outside the stream");
             return -1;

@@ -323,6 +323,93 @@ int xb_stab_use(xb_stream *s, size_t i)
     return 0;
 }
 
+/* the recent values that may be table entries (StreamState._gone) */
+static inline int listed_entry(const xb_sstr *v)
+{
+    return v->n && !v->tok;
+}
+
+static inline void listed_add(xb_stream *s, const xb_sstr *v)
+{
+    if (v->n)
+        s->rlisted[v->h & (XB_RLISTED - 1)]++;
+}
+
+static inline void listed_del(xb_stream *s, const xb_sstr *v)
+{
+    if (v->n)
+        s->rlisted[v->h & (XB_RLISTED - 1)]--;
+}
+
+/* a recent value's reference to its bytes given up */
+static void blob_release(xb_stream *s, xb_sstr *v)
+{
+    if (v->blob && !--v->blob->refs) {
+        s->rbytes -= sizeof(*v->blob) + v->blob->n;
+        free(v->blob);
+    }
+    v->blob = NULL;
+    v->p = NULL;
+}
+
+/* the bytes of a listed value equal to (p, n), or NULL */
+static xb_rblob *blob_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    size_t c, j;
+    if (!n || !s->rlisted[h & (XB_RLISTED - 1)])
+        return NULL;
+    for (c = 0; c < s->nvctx; c++) {
+        const xb_recent *r = &s->recent[c];
+        for (j = 0; j < r->n; j++)
+            if (r->v[j].h == h && r->v[j].n == n && memcmp(r->v[j].p, p, n) == 0)
+                return r->v[j].blob;
+    }
+    return NULL;
+}
+
+/* (p, n) is no longer a live entry: it leaves every recent list (unless a
+ * token), the others keeping their order */
+static void recent_drop(xb_stream *s, const char *p, size_t n, uint64_t h)
+{
+    size_t c, j, k;
+    if (!s->recent || !s->rlisted[h & (XB_RLISTED - 1)])
+        return;
+    for (c = 0; c < s->nvctx; c++) {
+        xb_recent *r = &s->recent[c];
+        for (j = k = 0; j < r->n; j++) {
+            xb_sstr *v = &r->v[j];
+            if (listed_entry(v) && v->h == h && v->n == n && memcmp(v->p, p, n) == 0) {
+                listed_del(s, v);
+                blob_release(s, v);
+                continue;
+            }
+            r->v[k++] = *v;
+        }
+        r->n = (uint8_t)k;
+    }
+}
+
+/* the table was emptied: only empty values and tokens stay */
+static void recent_drop_all(xb_stream *s)
+{
+    size_t c, j, k;
+    if (!s->recent)
+        return;
+    for (c = 0; c < s->nvctx; c++) {
+        xb_recent *r = &s->recent[c];
+        for (j = k = 0; j < r->n; j++) {
+            xb_sstr *v = &r->v[j];
+            if (listed_entry(v)) {
+                listed_del(s, v);
+                blob_release(s, v);
+                continue;
+            }
+            r->v[k++] = *v;
+        }
+        r->n = (uint8_t)k;
+    }
+}
+
 /* History.add; -1 out of memory */
 int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
 {
@@ -331,6 +418,7 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
     uint32_t seq;
     if (size > s->budget) {
         xb_stab_clear(s);
+        recent_drop_all(s);
         return 0;
     }
     if (head + s->ntab + 1 > s->cap_tab) {
@@ -399,6 +487,13 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
     }
     s->tab += drop;
     s->ntab -= drop;
+    /* the evicted strings with no live entry left leave the recent lists
+       (their records and bytes are still where they were) */
+    for (i = drop; i > 0; i--) {
+        const xb_tent *t = s->tab - i;
+        if (s->rlisted[t->h & (XB_RLISTED - 1)] && xb_stab_find(s, s->tbytes + t->off, t->n, t->h) < 0)
+            recent_drop(s, s->tbytes + t->off, t->n, t->h);
+    }
     return 0;
 }
 
@@ -410,49 +505,61 @@ int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
     return xb_stab_find(s, p, n, h) >= 0;
 }
 
-/* encoder.remember; -1 out of memory */
-int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec)
+/* encoder.remember; -1 out of memory (the lists unchanged) */
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at)
 {
     xb_recent *r = &s->recent[vctx];
     size_t j;
-    xb_sstr keep = {NULL, 0, 0, 0, 0};
-    for (j = 0; j < r->n; j++)
-        if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
-            break;
-    if (j < r->n) { /* remove it */
-        keep = r->v[j];
-        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
-        r->n--;
+    xb_sstr keep = {NULL, NULL, 0, 0, 0};
+    if (at >= 0 && ((size_t)at >= r->n || r->v[at].h != h || r->v[at].n != n))
+        at = -2; /* (the lists changed since it was looked up) */
+    if (at >= -1) {
+        j = at < 0 ? r->n : (size_t)at;
+    } else {
+        for (j = 0; j < r->n; j++)
+            if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
+                break;
     }
     if (!rec) {
-        free(keep.p);
-        return 0;
-    }
-    if (!keep.p) {
-        /* a new value: a copy, in the buffer of the value it pushes out if
-           that one is large enough */
-        if (r->n == XB_RECENT) {
-            keep = r->v[XB_RECENT - 1];
+        if (j < r->n) { /* it leaves the list */
+            listed_del(s, &r->v[j]);
+            blob_release(s, &r->v[j]);
+            memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
             r->n--;
         }
-        if (!keep.p || keep.cap < n) {
-            char *np = realloc(keep.p, n ? n : 1);
-            if (!np) {
-                free(keep.p);
+        return 0;
+    }
+    if (j < r->n) { /* it moves to the front */
+        keep = r->v[j];
+        listed_del(s, &keep);
+        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
+        r->n--;
+    } else { /* a new value: the bytes of an equal listed one, or a copy */
+        xb_rblob *b = blob_find(s, p, n, h);
+        if (b) {
+            b->refs++;
+        } else {
+            b = malloc(sizeof(*b) + n);
+            if (!b)
                 return -1;
-            }
-            keep.p = np;
-            keep.cap = (uint32_t)(n ? n : 1);
+            b->refs = 1;
+            b->n = (uint32_t)n;
+            if (n)
+                memcpy(b->b, p, n);
+            s->rbytes += sizeof(*b) + n;
         }
-        if (n)
-            memcpy(keep.p, p, n);
+        keep.blob = b;
+        keep.p = b->b;
         keep.n = (uint32_t)n;
         keep.h = h;
-    } else if (r->n == XB_RECENT) {
-        free(r->v[XB_RECENT - 1].p);
+    }
+    if (r->n == XB_RECENT) { /* the oldest leaves */
+        listed_del(s, &r->v[XB_RECENT - 1]);
+        blob_release(s, &r->v[XB_RECENT - 1]);
         r->n--;
     }
     keep.tok = rec == 2;
+    listed_add(s, &keep);
     memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
     r->v[0] = keep;
     r->n++;
@@ -558,9 +665,10 @@ void xb_sstate_clear(xb_stream *s)
     if (s->recent)
         for (i = 0; i < s->nvctx; i++) {
             for (j = 0; j < s->recent[i].n; j++)
-                free(s->recent[i].v[j].p);
+                blob_release(s, &s->recent[i].v[j]);
             s->recent[i].n = 0;
         }
+    memset(s->rlisted, 0, sizeof(s->rlisted));
     s->style[0] = 0;
     s->style[1] = 0;
     s->style[2] = 1;
@@ -571,7 +679,7 @@ void xb_sstate_clear(xb_stream *s)
 
 
 /* the bytes the state holds (capacities): the struct, the table (entries and
- * its two string buffers), the recent values' copies, the shape keys (the
+ * its two string buffers), the recent values' bytes, the shape keys (the
  * encoder's serialized keys, the decoder's copies of generic keys) and the
  * per-message arrays kept in the state */
 size_t xb_sstate_footprint(const xb_stream *s)
@@ -579,13 +687,9 @@ size_t xb_sstate_footprint(const xb_stream *s)
     size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tidx ? (s->tidx_mask + 1) * sizeof(*s->tidx) : 0) +
                (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
                s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
-               s->cap_dead * sizeof(*s->dead), i, j;
-    if (s->recent) {
-        n += s->nvctx * sizeof(*s->recent);
-        for (i = 0; i < s->nvctx; i++)
-            for (j = 0; j < s->recent[i].n; j++)
-                n += s->recent[i].v[j].cap;
-    }
+               s->cap_dead * sizeof(*s->dead), i;
+    if (s->recent)
+        n += s->nvctx * sizeof(*s->recent) + s->rbytes;
     for (i = 0; i < s->ncache; i++)
         n += s->cache[i].kcap + s->cache[i].dsize;
     return n;

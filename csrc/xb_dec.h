@@ -1,6 +1,6 @@
 /*
- * Internal interface of the message decoder (csrc/decode.c) and its output
- * writer (csrc/dec_out.c): the decoder's state, error reporting into the
+ * Internal interface of the message decoder (csrc/decode.c), its output
+ * writer (csrc/dec_out.c) and its exact-mode layer (csrc/serialize.c): the decoder's state, error reporting into the
  * result, and writing the XML output (growing buffer, escaping).
  */
 #ifndef XMPPBIN_XB_DEC_H
@@ -156,6 +156,36 @@ XB_COLD int xb_dec_nomem(xb_dec *d);
 #define FAIL(d, ...) xb_dec_seterr((d), XB_ERR_INVALID, OFFSET(d), XB_LIMIT_NONE, __VA_ARGS__)
 #define LIMIT(d, which, ...) xb_dec_seterr((d), XB_ERR_LIMIT, OFFSET(d), (which), __VA_ARGS__)
 
+/* ---- csrc/dec_out.c: growing buffers and arrays ---- */
+/* b->p grown so that extra more bytes fit (doubling from 256); -1 when out of
+ * memory or the size overflows */
+int xb_buf_grow(xb_buf *b, size_t extra);
+static inline int buf_reserve(xb_buf *b, size_t extra)
+{
+    if (XB_LIKELY(b->cap - b->n >= extra))
+        return 0;
+    return xb_buf_grow(b, extra);
+}
+
+/* arr (with capacity cap) grown to need elements; returns the out-of-memory
+ * error from the calling function (which has an xb_dec *d) */
+#define RESERVE(arr, cap, need)                                                                            \
+    do {                                                                                                   \
+        if ((need) > (cap)) {                                                                              \
+            void *np_ = xb_grow((arr), &(cap), (need), sizeof(*(arr)));                                    \
+            if (!np_)                                                                                      \
+                return xb_dec_nomem(d);                                                                    \
+            (arr) = np_;                                                                                   \
+        }                                                                                                  \
+    } while (0)
+
+/* is_xml_char: Char of XML 1.0 */
+static inline int is_xml_char(uint32_t c)
+{
+    if (c < 0x20)
+        return c == 0x9 || c == 0xA || c == 0xD;
+    return c <= 0xD7FF || (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
+}
 
 /* ---- csrc/dec_out.c: the output ---- */
 XB_NOINLINE int xb_dec_put_slow(xb_dec *d, const char *p, size_t n);
@@ -184,6 +214,17 @@ unsigned xb_dec_attr_mask(const xb_style *st, char quote);
 /* v escaped with the bytes of mask; gt_after_brackets: '>' only after "]]" */
 int xb_dec_put_escaped(xb_dec *d, xb_str v, unsigned mask, int gt_after_brackets);
 
+/* " qname='value'", the value escaped with mask unless clean (the checked
+ * writers of decode.c and serialize.c) */
+static inline int xb_dec_put_attr(xb_dec *d, const xb_item *it, unsigned mask)
+{
+    TRY(PUTL(d, " "));
+    TRY(xb_dec_put_str(d, it->qname));
+    TRY(PUTL(d, "='"));
+    TRY(it->clean ? xb_dec_put_str(d, it->value) : xb_dec_put_escaped(d, it->value, mask, 0));
+    return PUTL(d, "'");
+}
+
 /* ---- unchecked writing into a buffer known to be large enough ---- */
 /* n bytes; the source has XB_STR_PAD readable bytes after its end (see
  * ZEROS) and the destination room for them (out_room), so a short string is
@@ -201,5 +242,49 @@ static inline char *xb_dec_w_copy(char *o, const char *p, size_t n)
 
 /* xb_dec_put_escaped into at most 6 * v.n bytes at o; the end */
 char *xb_dec_w_escaped(char *o, xb_str v, unsigned mask, int gt_after_brackets);
+
+
+/* ---- csrc/serialize.c: exact mode (lexical section checks, serialization) ---- */
+static inline int xb_starts_with(const char *p, size_t n, size_t i, const char *z)
+{
+    size_t m = strlen(z);
+    return n - i >= m && memcmp(p + i, z, m) == 0;
+}
+
+/* Lexical slots (lexical.py:slots) are visited with a cursor instead of a list. */
+typedef struct {
+    size_t k;      /* event */
+    size_t depth;  /* open elements before event k */
+    uint64_t base; /* number of the first slot of event k */
+} xb_slot_cursor;
+
+static inline uint64_t xb_event_slots(const xb_dec *d, size_t k, size_t depth)
+{
+    const xb_event *e = &d->ev[k];
+    switch (e->type) {
+    case EV_S:
+        return 4 * (uint64_t)e->nitems + 1 + (k + 1 < d->nev && d->ev[k + 1].type == EV_E);
+    case EV_E:
+        return 1;
+    case EV_T:
+        return depth > 0;
+    default:
+        return 0;
+    }
+}
+
+/* (kind, event, item) of slot idx >= the cursor's base */
+void xb_cursor_seek(const xb_dec *d, xb_slot_cursor *c, uint64_t idx, int *kind, size_t *k, size_t *item);
+/* the deviation of slot (deviations are in slot order, *dc the first not yet
+ * passed), or NULL */
+const xb_dev *xb_dev_at(const xb_dec *d, size_t *dc, uint64_t slot);
+/* _XMLDECL_RE.match(s, i): the end of the match or -1, and the encoding name */
+long xb_match_xmldecl(xb_str s, size_t i, xb_str *enc);
+/* s equals the lower-case z, ASCII letters compared without case */
+int xb_ascii_ieq(xb_str s, const char *z);
+/* unescape(raw, attr) == target; -1 out of memory */
+int xb_unescape_eq(xb_dec *d, xb_str raw, int attr, xb_str target);
+/* the output of an exact message from its events, items and deviations */
+int xb_serialize(xb_dec *d);
 
 #endif

@@ -10,8 +10,10 @@
  * entries, each its UTF-8 bytes; its index 8 bytes per slot, at most 4 slots
  * per entry), the shape cache by XB_SHAPE_CACHE keys and
  * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
- * recent values by XB_RECENT per value context (each one a token or, when
- * inserted, a live table entry, so no larger than the budget); per message
+ * recent values by XB_RECENT per value context (each one empty, a token or
+ * equal to a live table entry; a string listed in several contexts is held
+ * once, so the non-token bytes are distinct strings of the table, at most
+ * the budget); per message
  * buffers grow with the message and are reused (the encoder's above 64 KiB
  * released before the next message, the decoder's when they total more than
  * 256 KiB). xb_stream_footprint counts all of it (capacities).
@@ -29,11 +31,18 @@
  * OPEN frame carries at most 3 varint bytes, 2**21 - 1) */
 #define XB_STREAM_MAX_BUDGET (1u << 24)
 
-/* a string owned by the stream state, with its hash (xb_shash) */
+/* the bytes of a recent value, shared by every list that holds the value */
+typedef struct {
+    uint32_t refs, n;
+    char b[];
+} xb_rblob;
+
+/* a recent value: its bytes (p = blob->b), its hash (xb_shash) */
 typedef struct {
     char *p;
-    uint32_t n, cap; /* cap: bytes allocated at p */
+    xb_rblob *blob;
     uint64_t h;
+    uint32_t n;
     int tok; /* a value token (recallable for good), from xb_srecallable */
 } xb_sstr;
 
@@ -110,9 +119,17 @@ struct xb_stream {
     size_t ncache;
     uint32_t next_serial;
     xb_pentry doc;
-    /* recent values per value context */
+    /* recent values per value context: every one recallable (spec 14.3: a
+     * value leaves every list when the table's last entry equal to it is
+     * evicted or the table is emptied, unless it is empty or a token) */
     xb_recent *recent;
     size_t nvctx;
+    /* the listed values that are not empty, by h & (XB_RLISTED - 1): an
+     * eviction, or a value that may share the bytes of a listed one, looks in
+     * the lists only when its string's count is not 0 */
+#define XB_RLISTED 1024
+    uint16_t rlisted[XB_RLISTED];
+    size_t rbytes; /* bytes of the recent values' blobs (each string once) */
     /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
     int style[6];
 
@@ -180,8 +197,9 @@ static inline int xb_srecent_ok(const xb_stream *s, const xb_sstr *v)
 {
     return !v->n || v->tok || xb_stab_find(s, v->p, v->n, v->h) >= 0;
 }
-/* rec: recallable, as xb_srecallable gives it (2: a token) */
-int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec);
+/* rec: recallable, as xb_srecallable gives it (2: a token); at: the index of
+ * the value in its context's list, -1 when it is not there, -2 to look */
+int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at);
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);
 void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);

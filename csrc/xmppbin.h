@@ -232,15 +232,30 @@ int xb_split_close(xb_split *sp, xb_feed_result *res);
 /* Encoder feed loop (StreamEncoder.feed): split, code elements with the stream
    state st (borrowed: it must outlive the feeder) and opt (open_root 0, the
    context of the open stream), frame them and whitespace into res->data.
-   Stops (XB_FEED_PENDING) before a stream header, an end tag, an element
-   while !opened, and an element that may hold never-indexed values: one whose
-   start tags include a local name from names (nnames strings, concatenated,
-   lengths in name_lens), or every element if every_element. The caller codes
+   Stops (XB_FEED_PENDING) before a stream header, an end tag (but that of
+   the stream named by xb_fenc_set_stream), an element while !opened, and an
+   element that may hold never-indexed values: one whose start tags include a
+   local name from names (nnames strings, concatenated, lengths in name_lens;
+   with their namespaces given by xb_fenc_secret_ns, only the elements it
+   cannot settle itself), or every element if every_element. The caller codes
    that unit and feeds again (size 0 to go on). */
 typedef struct xb_fenc xb_fenc;
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
                      const size_t *name_lens, size_t nnames, int every_element);
 void xb_fenc_free(xb_fenc *e);
+/* The namespaces of the secret elements named by xb_fenc_new's names (one per
+   name, concatenated, lengths in ns_lens): the loop then codes itself an
+   element whose tags with those local names declare their own namespace (not
+   a secret element, or a root holding only character data, its text then
+   never indexed) instead of stopping before it. 0, or -1 out of memory. */
+int xb_fenc_secret_ns(xb_fenc *e, const char *nss, const size_t *ns_lens);
+/* The qname of the stream header the caller coded (NULL: none known): the
+   loop then frames that header's end tag itself (CLOSE, empty for the plain
+   "</qname>", else the tag's bytes) instead of stopping before it, and
+   records it (xb_fenc_ended). Clears the record. 0, or -1 out of memory. */
+int xb_fenc_set_stream(xb_fenc *e, const char *qname, size_t n);
+/* 1: an end tag was framed by the loop since the last xb_fenc_set_stream */
+int xb_fenc_ended(const xb_fenc *e);
 int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
                  xb_feed_result *res);
 /* End of input: trailing whitespace becomes a TEXT frame (res->data); an
@@ -250,10 +265,14 @@ int xb_fenc_flush(xb_fenc *e, xb_feed_result *res);
 /* Decoder feed loop (StreamDecoder.feed): parse frames, decode ELEMENT frames
    with st (borrowed) and opt, check TEXT frames; events in res. Stops
    (XB_FEED_PENDING) after consuming an OPEN or CLOSE frame (the caller
-   handles it and feeds again). opened: an OPEN frame was seen (ELEMENT and
+   handles it and feeds again; see xb_fdec_set_stream). opened: an OPEN frame was seen (ELEMENT and
    CLOSE frames before one are errors). */
 typedef struct xb_fdec xb_fdec;
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame);
+/* The qname of the stream header the caller decoded (NULL: none known): an
+   empty CLOSE frame then gives a close event "</qname>" here (kind
+   XB_UNIT_CLOSE) instead of stopping. 0, or -1 out of memory. */
+int xb_fdec_set_stream(xb_fdec *d, const char *qname, size_t n);
 void xb_fdec_free(xb_fdec *d);
 int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb_decode_options *opt,
                  xb_feed_result *res);

@@ -30,7 +30,8 @@ def test_csrc_has_no_cycle_and_no_fragment():
     order = [line.split()[0] for line in out.getvalue().splitlines()[1:]]
     # the layers of csrc/README.md, each after what it uses
     for low, high in [("dict.c", "scan.c"), ("util.c", "scan.c"), ("scan.c", "encode.c"), ("sstate.c", "encode.c"),
-                      ("sstate.c", "decode.c"), ("dec_out.c", "decode.c"), ("encode.c", "stream.c"),
+                      ("sstate.c", "decode.c"), ("dec_out.c", "decode.c"), ("dec_out.c", "serialize.c"),
+                      ("serialize.c", "decode.c"), ("encode.c", "stream.c"),
                       ("decode.c", "stream.c")]:
         assert order.index(low) < order.index(high), (low, high, order)
 
@@ -44,7 +45,8 @@ def test_csrc_layers_use_only_lower_layers():
     assert g.uses["sstate.c"] <= {"dict.c"}
     assert g.uses["dec_out.c"] == set()
     assert g.uses["encode.c"] <= {"dict.c", "util.c", "scan.c", "sstate.c"}
-    assert g.uses["decode.c"] <= {"dict.c", "sstate.c", "dec_out.c"}
+    assert g.uses["serialize.c"] <= {"dict.c", "dec_out.c"}
+    assert g.uses["decode.c"] <= {"dict.c", "sstate.c", "dec_out.c", "serialize.c"}
     assert g.uses["stream.c"] <= {"dict.c", "util.c", "scan.c", "sstate.c", "encode.c", "decode.c"}
     assert "stream.c" not in g.uses["decode.c"] and "stream.c" not in g.uses["sstate.c"]
 

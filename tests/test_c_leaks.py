@@ -18,7 +18,7 @@ SINGLE_BACKEND = True  # drives the C API directly
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SOURCES = ["tests/c/leakcheck.c", "csrc/dict.c", "csrc/util.c", "csrc/dec_out.c", "csrc/scan.c", "csrc/sstate.c",
-           "csrc/encode.c", "csrc/decode.c", "csrc/stream.c"]
+           "csrc/encode.c", "csrc/serialize.c", "csrc/decode.c", "csrc/stream.c"]
 
 
 def inputs(sample_records) -> bytes:

@@ -15,6 +15,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import _corpus as C  # noqa: E402
 import report  # noqa: E402
+from conftest import require_shared_corpus  # noqa: E402
 
 import xmppbin  # noqa: E402
 
@@ -25,8 +26,7 @@ SINGLE_BACKEND = True
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    if not C.corpus_file().is_file():
-        pytest.fail(f"the XEP corpus is needed: {C.corpus_file()}")
+    require_shared_corpus()  # the report reads the XEP corpus (benchmarks/_corpus.py: the same file)
     out = tmp_path_factory.mktemp("report")
     rc = report.main(["--quick", "--out", str(out), "--session-stanzas", "2000"])
     assert rc == 0

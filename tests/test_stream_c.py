@@ -9,7 +9,7 @@ from conftest import require, with_backend
 from test_stream import STREAMS
 
 from xmppbin import stream
-from xmppbin.errors import XmppbinError
+from xmppbin.errors import EncodeLimitError, XmppbinError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 
@@ -286,3 +286,141 @@ def test_decoder_limits_and_options_same(kw):
     for exact in (True, False):
         for f in _frames(exact):
             assert decode("c", f, **kw) == decode("python", f, **kw)
+
+
+# Elements with a secret element's local name (csrc/frame.c: secret_ordinals):
+# True when the C feed loop settles them itself (the tag declares its own
+# namespace), False when they go to stream.py. Frames identical either way.
+_SECRET_NAMED = [
+    (b"<message><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>q83vEjRWeJA=</hash></message>", True),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>dXNlcg==</auth>", True),
+    (b'<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="SCRAM-SHA-1">biws</auth >', True),
+    (b"<s:auth xmlns:s='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN' xml:lang='en'>eA==</s:auth>", True),
+    (b"<response xmlns='urn:xmpp:sasl:2'>  c=biws \n</response>", True),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a&amp;b&#x41;</auth>", True),
+    (b"<auth xmlns='urn:x:not-sasl'>not a secret</auth>", True),
+    (b"<message><body>pw</body><token xmlns='urn:other'>t</token><hash xmlns=''/></message>", True),
+    (b"<iq type='set'><query xmlns='jabber:iq:register'><password>x</password></query></iq>", False),
+    (b"<iq type='set'><query xmlns='jabber:iq:auth'><password xmlns='jabber:iq:auth'>x</password></query></iq>",
+     False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'> \n </auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a<![CDATA[<b>]]>c</auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a<b/>c</auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' m='a&amp;b'>x</auth>", False),
+    (b"<s:auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' xmlns:s='urn:x'>x</s:auth>", True),
+    (b"<auth>inherited</auth>", False),
+]
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "default"])
+@pytest.mark.parametrize("unit,settled", _SECRET_NAMED)
+def test_secret_named_elements_in_the_c_loop(unit, settled, exact, monkeypatch):
+    """An element whose tags carry a secret element's local name: the C loop
+    codes it (and its never-indexed text) when the name's own namespace is
+    declared in the tag, else hands it to stream.py; the frames are the
+    reference's, and a repeat of the text later in the stream is no reference
+    to a secret."""
+    from test_stream import HEADER
+
+    later = b"<message><body>dXNlcg==</body><x>eA==</x></message>"
+    chunks = [HEADER, unit, later, unit]
+    calls = []
+    orig = stream.StreamEncoder._unit_c
+    monkeypatch.setattr(stream.StreamEncoder, "_unit_c", lambda self, rc, out: calls.append(rc) or orig(self, rc, out))
+    c = encode("c", chunks, exact=exact)
+    monkeypatch.undo()
+    assert c == encode("python", chunks, exact=exact)
+    # the header is always stream.py's; the element twice more unless settled in C
+    assert len(calls) == (1 if settled else 3)
+    assert decode("c", c) == decode("python", c)
+
+
+@pytest.mark.parametrize("unit", [
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' a='1' a='2'>x</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' xmlns='urn:y'>x</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>x</auth2>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>x]]>y</auth>",
+    b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\xff</auth>",
+    b"<hash xmlns='urn:xmpp:hashes:2'>x</hash >",
+])
+def test_secret_named_malformed_same_errors(unit):
+    """Malformed elements with a secret local name: the same error, offset and
+    frames before it as the reference, whichever path takes them."""
+    from test_stream import HEADER
+
+    chunks = [HEADER, b"<a/>", unit]
+    assert _encode_outcome("c", chunks) == _encode_outcome("python", chunks)
+
+
+@pytest.mark.parametrize("end", [b"</stream:stream>", b"</stream:stream \n >", b"</stream:streamx>", b"</other>"])
+@pytest.mark.parametrize("max_frame", [stream.DEFAULT_MAX_FRAME, 12])
+def test_stream_end_tag_in_the_c_loops(end, max_frame, monkeypatch):
+    """The end tag of the open stream header: framed by the C encoder loop
+    itself (not stream.py) when it is the header's, as the reference frames it
+    (empty CLOSE for the plain tag, else its bytes; max_frame checked), with
+    ended() set and cleared by the next header; a mismatch is stream.py's
+    error. The C decoder loop gives the close event of an empty CLOSE frame."""
+    from test_stream import HEADER
+
+    chunks = [HEADER, b"<a/>", end, HEADER, b"<b/>"]
+    calls = []
+    for cls in (stream.StreamEncoder, stream.StreamDecoder):
+        orig = cls._unit_c
+        monkeypatch.setattr(cls, "_unit_c", lambda self, rc, out, o=orig: calls.append(rc) or o(self, rc, out))
+
+    def run():
+        enc = stream.StreamEncoder(max_frame=max_frame)
+        out, ended = [], []
+        try:
+            for c in chunks:
+                out.append(enc.feed(c))
+                ended.append(enc.ended)
+        except XmppbinError as e:
+            return (type(e), e.offset, getattr(e, "limit", None), b"".join(out) + e.frames, ended)
+        return (b"".join(out), ended)
+
+    c = with_backend("c", run)
+    header_calls = len(calls)
+    py = with_backend("python", run)
+    assert c == py
+    plain = end in (b"</stream:stream>", b"</stream:stream \n >")
+    if plain and max_frame > 20:
+        assert c[1] == [False, False, True, False, False]
+        assert header_calls == 2  # the two headers only
+        calls.clear()
+        out = decode("c", c[0])
+        # the OPEN frames only (a CLOSE frame with a payload is stream.py's)
+        assert len(calls) == (2 if end == b"</stream:stream>" else 3)
+        assert out == decode("python", c[0])
+        assert [ev.kind for ev in out[1]] == ["open", "element", "close", "open", "element"]
+        assert out[1][2].xml == end
+
+
+def test_empty_close_frame_without_a_header_same_error():
+    """An empty CLOSE frame after an announcing OPEN frame (no stream header
+    named): not taken by the C loop; the reference's error."""
+    enc = stream.StreamEncoder(in_stream=True)
+    frames = enc.feed(b"<a/>") + stream.frame(stream.FRAME_CLOSE, b"")
+    out = decode("c", frames)
+    assert out == decode("python", frames)
+    assert out[0] is not None and out[0] != "ok"
+
+
+@pytest.mark.parametrize("end", [b"</stream:stream" + b" " * 300 + b">", b"</x y='" + b"q" * 300 + b"'>"])
+def test_long_end_tag_same_error_for_any_chunking(end):
+    """An end tag longer than max_size (spec 14.1): the splitter's limit error
+    at its start + max_size whether it arrives whole or in pieces (it used to
+    be the end tag's own error when whole: a fuzz_stream finding), both backends."""
+    from test_stream import HEADER
+
+    data = HEADER + b"<a/>" + end + b"<b/>"
+    kw = {"max_size": len(HEADER) + 8}
+    whole = [data]
+    pieces = [data[i : i + 7] for i in range(0, len(data), 7)]
+    outcomes = {(name, len(chunks)): _encode_outcome(name, chunks, **kw)
+                for name in ("c", "python") for chunks in (whole, pieces)}
+    first = outcomes[("c", 1)]
+    assert first[0] is EncodeLimitError and first[2] == "max_size"
+    assert first[1] == len(HEADER) + 4 + kw["max_size"]
+    assert all(o[:3] == first[:3] for o in outcomes.values())

@@ -293,6 +293,26 @@ def test_feeders_freed():
     assert [r() for r in refs] == [None, None]
 
 
+def test_coders_freed_without_the_cycle_collector():
+    """No reference cycle through the C entry (a server makes a coder per
+    connection: each would otherwise wait for the cycle collector)."""
+    import gc
+    import weakref
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        enc = make(stream.StreamEncoder, True)
+        dec = make(stream.StreamDecoder, True)
+        assert dec.feed(enc.feed(HEADER + b"<a/>"))
+        refs = [weakref.ref(o) for o in (enc, dec, enc._feeder, dec._feeder, enc._c, dec._c)]
+        del enc, dec
+        assert [r() for r in refs] == [None] * 6
+    finally:
+        if was:
+            gc.enable()
+
+
 @pytest.mark.parametrize("key_", sorted(STREAMS)[:3], ids=lambda k: f"conn{k[0]}-{k[1]}")
 def test_options_not_prepared_after_a_unit_go_on_in_python(key_):
     """Should the options not be current after a unit left to Python (_unit_c
@@ -302,6 +322,15 @@ def test_options_not_prepared_after_a_unit_go_on_in_python(key_):
 
     def stale(obj):
         obj._feeder.prepare = lambda *args: None  # the C entry keeps the first context's options
+        # a stream header gives an equal context as a new object (stream.py
+        # shares equal contexts, which would keep the options current)
+        opened = obj._s.opened
+
+        def opened_copy(name, items):
+            opened(name, items)
+            obj._s.context = dict(obj._s.context)
+
+        obj._s.opened = opened_copy
         return obj
 
     enc = stale(make(stream.StreamEncoder, True, exact=True))

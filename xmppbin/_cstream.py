@@ -4,8 +4,10 @@ stream and the coding of its message bodies, for xmppbin/stream.py.
 StreamEncoder / StreamDecoder use it when the active backend is C and the
 dictionary is 1 (``state_for``). Their feed() is one call into the C feed loops
 (csrc/frame.c, csrc/split.c: EncodeFeeder, DecodeFeeder), which split, frame and
-code every ordinary unit; stream.py handles the rare units the loops hand back
-(stream headers, end tags, elements that may hold never-indexed values). Output
+code every ordinary unit, the end tag of a stream header stream.py named, and
+the elements with a secret element's name they can settle (csrc/frame.c);
+stream.py handles the rare units the loops hand back (stream headers, other end
+tags, elements that may hold never-indexed values the loop cannot tell). Output
 and errors are those of the reference (xmppbin/encoder.py, decoder.py with a
 StreamState, stream.py's XmlSplitter and framing): the same bytes, the same
 exception class and offset (and limit).
@@ -138,10 +140,11 @@ class CStreamState:
         """header_root(): the root start tag of an accepted stream header, or None."""
         return header_root(xml)
 
-    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool, names: list[bytes],
-                      every_element: bool) -> EncodeFeeder:
-        """The C feed loop of a StreamEncoder coding with this state."""
-        return EncodeFeeder(self, limits, max_frame, in_stream, names, every_element)
+    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool,
+                      secrets: tuple[list[bytes], list[bytes]], every_element: bool) -> EncodeFeeder:
+        """The C feed loop of a StreamEncoder coding with this state; secrets:
+        the secret elements' local names and namespaces (UTF-8)."""
+        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element)
 
     def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any]) -> DecodeFeeder:
         """The C feed loop of a StreamDecoder decoding with this state."""
@@ -203,16 +206,28 @@ class CStreamState:
         return out, [("S", root[1], [(it[0], it[1]) for it in root[2]])]
 
 
+#: (names, lengths, namespaces, lengths) given to xb_fenc_new / xb_fenc_secret_ns, per set
+_SECRET_ARGS: dict[tuple, tuple] = {}
+
+
 class EncodeFeeder:
     """The encoder feed loop (xb_fenc) of one StreamEncoder: splitter, element
     coding with the state, framing, in one C call per feed."""
 
     def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
-                 names: list[bytes], every_element: bool) -> None:
-        lens = ffi.new("size_t[]", [len(n) for n in names] or [0])
-        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, b"".join(names), lens,
+                 secrets: tuple[list[bytes], list[bytes]], every_element: bool) -> None:
+        names, nss = secrets
+        key = (tuple(names), tuple(nss))
+        packed = _SECRET_ARGS.get(key)
+        if packed is None:  # made once per set of secret elements
+            packed = _SECRET_ARGS[key] = (b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]),
+                                          b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]))
+        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
                             len(names), 1 if every_element else 0)
         if p == ffi.NULL:
+            raise MemoryError("xmppbin C stream encoder could not be created")
+        if names and lib.xb_fenc_secret_ns(p, packed[2], packed[3]):
+            lib.xb_fenc_free(p)
             raise MemoryError("xmppbin C stream encoder could not be created")
         self._state = state  # the feeder borrows its xb_stream
         self._p = ffi.gc(p, lib.xb_fenc_free)
@@ -221,8 +236,11 @@ class EncodeFeeder:
         self._ctx: Mapping[str, str] | None = None
         self._ac: bool | None = None
         self._opt: Any = None
-        #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
-        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res), self)
+        #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
+        #: keeps the loop, its result and the state alive, not this object (no
+        #: reference cycle: a StreamEncoder is freed when its last reference goes)
+        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res),
+                                                     (self._p, self._res, state._p))
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes]) -> tuple[int, bytes, int] | None:
@@ -241,10 +259,23 @@ class EncodeFeeder:
     def prepare(self, context: Mapping[str, str], allow_comments: bool) -> None:
         """The option struct for this context, kept while the context object
         stays (a stream header makes a new one), also given to the C entry."""
+        if context is self._ctx and allow_comments is self._ac and self._opt is not None:
+            return  # unchanged (the contexts of stream.py are never changed in place)
         self._opt = _encode_options(self._limits, context, False, allow_comments, False)
         self._ctx, self._ac = context, allow_comments
         if self.fast is not None:
             self.fast.set_options(_addr(self._opt[0]), self._opt, context, None, allow_comments)
+
+    def set_stream(self, qname: str | None) -> None:
+        """The qname of the stream header just coded (None: not known): the loop
+        frames its end tag itself from now on (and clears ended())."""
+        q = b"" if qname is None else qname.encode("utf-8")
+        if lib.xb_fenc_set_stream(self._p, ffi.NULL if qname is None else q, len(q)):
+            raise MemoryError("xmppbin C stream encoder: out of memory")
+
+    def ended(self) -> bool:
+        """The loop framed the end tag of the stream since set_stream()."""
+        return bool(lib.xb_fenc_ended(self._p))
 
     def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
         """What a call of the loop that returned rc leaves to the caller (its
@@ -283,13 +314,17 @@ class DecodeFeeder:
         self._opt: Any = None
         self._opt0: Any = None
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
-        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res), self)
+        #: (keeping the loop, its result and the state alive, as EncodeFeeder's)
+        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res),
+                                                     (self._p, self._res, state._p))
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list) -> tuple[int, bytes, int] | None:
         """Append the events of the frames data completes to out; None when all
         are done, else (type, payload, stream offset of the payload) of an OPEN
-        or CLOSE frame (consumed) left to the caller (feed b"" after it)."""
+        or CLOSE frame (consumed) left to the caller (feed b"" after it); the
+        loop gives the close event of an empty CLOSE frame itself once
+        set_stream() named the stream."""
         if context is not self._ctx or limits is not self._limits or allow_comments is not self._ac:
             self.prepare(limits, context, allow_comments)
         res = self._res
@@ -305,11 +340,20 @@ class DecodeFeeder:
     def prepare(self, limits: Limits, context: Mapping[str, str], allow_comments: bool) -> None:
         """The option struct for these options, kept while the context object
         stays (an OPEN frame makes a new one), also given to the C entry."""
+        if context is self._ctx and limits is self._limits and allow_comments is self._ac and self._opt is not None:
+            return  # unchanged (the contexts of stream.py are never changed in place)
         self._opt = _decode_options(limits, context, bool(allow_comments))
         self._opt0 = self._opt[0]
         self._ctx, self._limits, self._ac = context, limits, allow_comments
         if self.fast is not None:
             self.fast.set_options(_addr(self._opt0), self._opt, context, limits, allow_comments)
+
+    def set_stream(self, qname: str | None) -> None:
+        """The qname of the stream header just decoded (None: not known): an
+        empty CLOSE frame then gives its close event in the loop."""
+        q = b"" if qname is None else qname.encode("utf-8")
+        if lib.xb_fdec_set_stream(self._p, ffi.NULL if qname is None else q, len(q)):
+            raise MemoryError("xmppbin C stream decoder: out of memory")
 
     def outcome(self, rc: int) -> tuple[int, bytes, int] | None:
         """What a call of the loop that returned rc leaves to the caller (its

@@ -63,6 +63,7 @@ class _Decoder:
             self.cache: list[tuple] = stream.state.cache
             self.recent: dict[int, list[str]] | None = stream.state.recent
             self.state: StreamState | None = stream.state
+            stream.state.tokens = self.d.value_map
             self.codes = self.d.stream_codes
             return
         if len(data) > limits.max_size:

@@ -45,9 +45,15 @@ class StreamState:
 
     def __init__(self, budget: int) -> None:
         self.hist = History(budget)
+        self.hist.gone = self._gone
         self.cache: list[tuple] = []
-        #: value context -> its most recent values, newest first (spec 14.3)
+        #: value context -> its most recent values, newest first (spec 14.3);
+        #: every one recallable: a value leaves every list when it stops being
+        #: a live table entry (unless empty or a value token)
         self.recent: dict[int, list[str]] = {}
+        #: the value tokens of the stream's dictionary (set by the coder and
+        #: the decoder of each message)
+        self.tokens: Mapping[str, int] = {}
         #: exact mode: the style of the last message (spec 14.3)
         self.style = L.STYLE_DEFAULT
         #: node prediction (spec 14.3): the entry of every shape cache entry, in
@@ -58,6 +64,17 @@ class StreamState:
         self.by_serial: dict[int, Entry] = {}
         self.serial = 0
         self.doc = Entry(-1)
+
+    def _gone(self, s: str | None) -> None:
+        """The table's last entry equal to s was evicted (None: the table was
+        emptied): the recent values no longer recallable leave their lists,
+        the others keeping their order (spec 14.3)."""
+        tokens = self.tokens
+        for lst in self.recent.values():
+            if s is None:
+                lst[:] = [v for v in lst if not v or v in tokens]
+            elif s and s in lst and s not in tokens:  # (empty: recallable for good)
+                lst.remove(s)
 
     def enter(self, evicted: bool) -> Entry:
         """A shape newly inserted at the front of the cache (evicted: it pushed
@@ -116,6 +133,7 @@ class _Coder:
             self.hist = state.hist
             self.cache = state.cache
             self.recent = state.recent
+            state.tokens = d.value_map
             # where the next node event is predicted (None: nowhere, the message ended)
             self.pslot: tuple[Entry, str] | None = (state.doc, "first")
             self.open: list[Entry] = []  # entries of the open elements

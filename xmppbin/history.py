@@ -13,12 +13,13 @@ reference however much else passes (spec 14.3).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 ENTRY_OVERHEAD = 32
 
 
 class History:
-    __slots__ = ("entries", "pos", "serial", "size", "budget")
+    __slots__ = ("entries", "pos", "serial", "size", "budget", "gone")
 
     def __init__(self, budget: int | None = None) -> None:
         self.entries: deque = deque()  # (string, size), oldest first
@@ -28,6 +29,10 @@ class History:
         self.serial = 0  # serial of the next entry
         self.size = 0
         self.budget = budget
+        #: with a budget: called with a string when its last entry leaves the
+        #: table (evicted), and with None when the table is emptied (spec 14.3:
+        #: the recent values that stop being recallable leave their lists)
+        self.gone: Callable[[str | None], None] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -80,8 +85,12 @@ class History:
             self.pos[s] = n
         else:
             del self.pos[s]
+            if self.gone is not None:
+                self.gone(s)
 
     def clear(self) -> None:
         self.entries.clear()
         self.pos.clear()
         self.size = 0
+        if self.gone is not None:
+            self.gone(None)

@@ -47,7 +47,7 @@ from .errors import (
     UnknownDictionaryError,
     XmppbinError,
 )
-from .limits import Limits
+from .limits import DEFAULT_LIMITS, Limits
 from .xmlscan import DEFAULT_CONTEXT, NCNAME, XML_NS, scan
 
 FRAME_ELEMENT = 0
@@ -101,6 +101,12 @@ def _close_name(data: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     return None if m is None else m.group(1)
+
+
+@functools.lru_cache(maxsize=64)
+def _closes_itself(qname: str) -> bool:
+    """_close takes "</qname>" as the end tag of a stream header named qname."""
+    return _close_name(f"</{qname}>".encode("utf-8", "surrogatepass")) == qname
 
 
 class StreamEvent(NamedTuple):
@@ -235,6 +241,10 @@ class XmlSplitter:
             end = buf.find(b">")
             if end < 0:
                 return None
+            if end + 1 > self.max_size:  # as when it arrives in pieces (the end tag is not scanned)
+                raise EncodeLimitError(
+                    f"a stream unit is longer than max_size={self.max_size}", self.base + self.max_size, "max_size"
+                )
             if self.depth != 1:
                 raise MalformedXMLError("end tag outside the stream", self.base)
             self.depth = 0
@@ -315,26 +325,77 @@ class XmlSplitter:
 
 # ---- stream state shared by both sides -----------------------------------------
 class _StreamContext:
-    """Per-direction stream state: the coding state, mode, dictionary, context."""
+    """Per-direction stream state: the coding state, mode, dictionary, context.
+
+    The contexts (base_context, context) are shared, interned dicts that
+    nobody changes: the option structs of the C coder are cached by their
+    identity. The reference's coding state is made when first used (the C
+    backend keeps its own, _cstream.CStreamState)."""
 
     def __init__(self, base_context: Mapping[str, str], table_size: int, exact: bool, d: Dictionary) -> None:
-        self.base_context = dict(base_context)
-        self.context = dict(base_context)  # what elements inherit
-        self.state = _encoder.StreamState(table_size)
+        self.base_context = _intern_context(dict(base_context))
+        self.context = self.base_context  # what elements inherit
+        self._budget = table_size
+        self._state: _encoder.StreamState | None = None
         self.exact = exact
         self.dictionary = d
         self.stream_qname: str | None = None
 
+    @property
+    def state(self) -> _encoder.StreamState:
+        """The reference's coding state (made on first use)."""
+        if self._state is None:
+            self._state = _encoder.StreamState(self._budget)
+        return self._state
+
+    @state.setter
+    def state(self, st: _encoder.StreamState) -> None:
+        self._state = st
+
+    def reset(self, budget: int) -> None:
+        """A new stream: an empty coding state with this budget, the outer context."""
+        self._budget = budget
+        self._state = None
+        self.context = self.base_context
+
     def opened(self, name: str, items) -> None:
         """A new stream header: reset the coding state, take its bindings."""
-        ctx = dict(self.base_context)
-        for a, v in items:
-            if a == "xmlns":
-                ctx[""] = v
-            elif a.startswith("xmlns:"):
-                ctx[a[6:]] = v
-        self.context = ctx
+        decls = tuple((a, v) for a, v in items if a == "xmlns" or a.startswith("xmlns:"))
+        key = (id(self.base_context), decls)
+        hit = _OPENED.get(key)
+        if hit is None or hit[0] is not self.base_context:
+            ctx = dict(self.base_context)
+            for a, v in decls:
+                if a == "xmlns":
+                    ctx[""] = v
+                else:
+                    ctx[a[6:]] = v
+            if len(_OPENED) >= 256:
+                _OPENED.clear()
+            hit = _OPENED[key] = (self.base_context, _intern_context(ctx))
+        self.context = hit[1]
         self.stream_qname = name
+
+
+#: interned contexts (see _StreamContext), and the contexts of opened streams by
+#: (id(base context), declarations) -> (base context, context)
+_CONTEXTS: dict[tuple, dict[str, str]] = {}
+_OPENED: dict[tuple, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _intern_context(ctx: dict[str, str]) -> dict[str, str]:
+    """The shared dict equal to ctx (ctx itself the first time; not to be changed)."""
+    try:
+        key = tuple(ctx.items())
+        hit = _CONTEXTS.get(key)
+    except TypeError:  # unhashable values: not shared
+        return ctx
+    if hit is not None:
+        return hit
+    if len(_CONTEXTS) >= 256:
+        _CONTEXTS.clear()
+    _CONTEXTS[key] = ctx
+    return ctx
 
 
 def _c_state(d: Dictionary, budget: int, exact: bool):
@@ -354,6 +415,15 @@ def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[b
     would otherwise spend a third of its construction compiling it."""
     names = sorted({local.encode("utf-8") for _ns, local in secret_elements})
     return names, (re.compile(b"|".join(map(re.escape, names))) if names else None)
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_pairs(secret_elements: frozenset) -> tuple[list[bytes], list[bytes]]:
+    """The secret elements as (local names, their namespaces), UTF-8, sorted:
+    the C feed loop codes an element itself when the tags with those local
+    names declare their own namespace (csrc/frame.c: secret_ordinals)."""
+    pairs = sorted((local.encode("utf-8"), ns.encode("utf-8")) for ns, local in secret_elements)
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _secret_ordinals(sc, context: Mapping[str, str], secret_elements, never_index) -> list[int]:
@@ -519,7 +589,7 @@ class StreamEncoder:
     ) -> None:
         _check_option("table_size", table_size, 0, MAX_TABLE_SIZE)
         _check_option("max_frame", max_frame, 1, MAX_ENCODER_FRAME)
-        self.limits = Limits(**limits)
+        self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
         self.never_index = never_index
         self.secret_elements = frozenset(secret_elements)
@@ -531,16 +601,17 @@ class StreamEncoder:
         except UnknownDictionaryError:
             raise ValueError(f"unknown dictionary id {dictionary!r}") from None
         self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
-        self._splitter = XmlSplitter(max_size=self.limits.max_size, in_stream=in_stream)
+        self._in_stream = in_stream
+        self._splitter_: XmlSplitter | None = None
         self._opened = False
         self._ended = False  # the end tag of the open stream was encoded
         self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
-        names, self._secret_names = _secret_names(self.secret_elements)
+        self._secret_names = _secret_names(self.secret_elements)[1]
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
-            self.limits, max_frame, in_stream, names, never_index is not None)
+            self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
         if self._feeder is not None and self._cfeed is not None:
@@ -548,6 +619,13 @@ class StreamEncoder:
                 self._feeder.prepare(self._s.context, self.allow_comments)
             except (TypeError, ValueError):
                 pass  # the first feed() raises it, as without the C entry
+
+    @property
+    def _splitter(self) -> XmlSplitter:
+        """The reference's splitter (made when first used: the C feed loop has its own)."""
+        if self._splitter_ is None:
+            self._splitter_ = XmlSplitter(max_size=self.limits.max_size, in_stream=self._in_stream)
+        return self._splitter_
 
     def _head(self, kind: int) -> bytes:
         s = self._s
@@ -615,7 +693,7 @@ class StreamEncoder:
     @property
     def ended(self) -> bool:
         """The end tag of the stream was encoded (and no stream header since)."""
-        return self._ended
+        return self._ended or (self._feeder is not None and self._feeder.ended())
 
     def open(self, xml: bytes | str) -> bytes:
         """A stream header (optionally with its XML declaration): resets the state."""
@@ -643,12 +721,12 @@ class StreamEncoder:
             return self._open_c(xml)
         sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
         root = next(e for e in sc.events if e[0] == "S")
-        s.state = _encoder.StreamState(self.table_size)
+        s.reset(self.table_size)  # the header is coded in the outer context
         if self._c is not None:
             self._c.reset(self.table_size, s.exact)
-        s.context = dict(s.base_context)  # the header is coded in the outer context
         body = self._message(sc, xml, True)
         s.opened(root[1], [(it[0], it[1]) for it in root[2]])
+        self._named()
         self._opened = True
         self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
@@ -661,9 +739,8 @@ class StreamEncoder:
         s = self._s
         c = self._c
         assert c is not None
-        s.state = _encoder.StreamState(self.table_size)
+        s.reset(self.table_size)  # the header is coded in the outer context
         c.reset(self.table_size, s.exact)
-        s.context = dict(s.base_context)  # the header is coded in the outer context
         body = c.encode(xml, self.limits, s.context, self.allow_comments, True, [])
         root = c.header_root(xml)
         if root is None:
@@ -671,9 +748,17 @@ class StreamEncoder:
             ev = next(e for e in sc.events if e[0] == "S")
             root = ev[1], [(it[0], it[1]) for it in ev[2]]
         s.opened(*root)
+        self._named()
         self._opened = True
         self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+
+    def _named(self) -> None:
+        """A stream header was coded: the C feed loop frames its end tag itself
+        when _close would take it as the plain or spaced end tag of the stream."""
+        if self._feeder is not None:
+            q = self._s.stream_qname
+            self._feeder.set_stream(q if q is not None and _closes_itself(q) else None)
 
     def _element(self, xml: bytes | str) -> bytes:
         s = self._s
@@ -858,7 +943,7 @@ class StreamDecoder:
     ) -> None:
         _check_option("max_table_size", max_table_size, 0, MAX_OPEN_BUDGET)
         _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
-        self.limits = Limits(**limits)
+        self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
         self.max_table_size = max_table_size
         self.max_frame = max_frame
@@ -1042,10 +1127,9 @@ class StreamDecoder:
                 raise InvalidDataError("invalid message header in an open frame", p)
             s.exact = bool(b0 & 4)
             s.dictionary = get_dictionary(dict_id, p + 1)
-            s.state = _encoder.StreamState(budget)
+            s.reset(budget)
             if self._c is not None:
                 self._c.reset(budget, s.exact)
-            s.context = dict(s.base_context)
             self._opened = True
             body = payload[p + 2 :]
             if kind == M.KIND_ELEMENT:  # an announcement: no header
@@ -1055,6 +1139,8 @@ class StreamDecoder:
             out, events = self._decode(body, M.KIND_STREAM_OPEN)
             root = next(e for e in events if e[0] == "S")
             s.opened(root[1], root[2])
+            if self._feeder is not None:  # the C loop gives the plain end tag's event
+                self._feeder.set_stream(s.stream_qname)
             return StreamEvent("open", out)
         if not self._opened:  # not reached from feed(): _next checks it at the header
             raise InvalidDataError("an element frame before the stream's open frame", 0)

@@ -1,0 +1,101 @@
+"""Spec 14.3, recent values bounded by the table: a recent value that is a
+table entry leaves every recent list when the table's last entry equal to it
+is evicted (or the table is emptied), the others keeping their order, so
+RECENT+k names the next one. Both backends: identical frames, identical
+decoding, identical errors."""
+from __future__ import annotations
+
+import pytest
+from conftest import require, with_backend
+from test_stream import HEADER
+
+from xmppbin import stream
+from xmppbin.errors import InvalidDataError, XmppbinError
+
+SINGLE_BACKEND = True  # both backends are used explicitly
+
+require("_xmppbin_c")
+
+BUDGET = 200
+A = "first-evicted-value-" + "a" * 20  # 40 bytes: a 72-byte entry
+X = "second-kept-value-" + "x" * 22  # 40 bytes
+MSGS = [
+    b"<message id='result'/>",  # a token: recallable for good
+    f"<message id='{A}'/>".encode(),
+    f"<message id='{X}'/>".encode(),
+]
+EVICT_A = b"<message><body>" + b"z" * 40 + b"</body></message>"  # 3 x 72 > 200: A leaves the table
+EMPTY_TABLE = b"<message><body>" + b"z" * 200 + b"</body></message>"  # larger than the budget
+LAST = b"<message id='result'/>"
+# the id context's list before LAST, and the RECENT index LAST is coded with
+CASES = {"evicted": (EVICT_A, [X, "result"], 1), "emptied": (EMPTY_TABLE, ["result"], 0)}
+# the last frame of each case (the same from both backends)
+GOLDEN = {"evicted": "04d525", "emptied": "04d414"}
+
+
+def frames_of(name: str, middle: bytes, old_rule: bool = False) -> list[bytes]:
+    """The frames of the sequence; old_rule (reference only): recent values
+    stay in their lists after eviction (the rule before this version)."""
+
+    def run():
+        enc = stream.StreamEncoder(exact=True, table_size=BUDGET)
+        assert (enc._c is not None) == (name == "c")
+        out = [enc.open(HEADER)]
+        if old_rule:
+            enc._s.state.hist.gone = None
+        out += [enc.element(m) for m in MSGS + [middle, LAST]]
+        return out
+
+    return with_backend(name, run)
+
+
+def decode(name: str, data: bytes):
+    def run():
+        dec = stream.StreamDecoder()
+        assert (dec._c is not None) == (name == "c")
+        try:
+            evs = dec.feed(data)
+            dec.close()
+        except XmppbinError as e:
+            return (type(e), e.offset, str(e))
+        return ("ok", [e.xml for e in evs])
+
+    return with_backend(name, run)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_eviction_removes_a_recent_value(case):
+    middle, listed, k = CASES[case]
+    py = frames_of("python", middle)
+    assert frames_of("c", middle) == py
+    assert py[-1].hex() == GOLDEN[case]
+    data = b"".join(py)
+    for name in ("python", "c"):
+        assert decode(name, data) == ("ok", [HEADER] + MSGS + [middle, LAST])
+
+    # the reference's lists after the middle message: the evicted value is gone
+    def state_after_middle():
+        enc = stream.StreamEncoder(exact=True, table_size=BUDGET)
+        enc.open(HEADER)
+        for m in MSGS + [middle]:
+            enc.element(m)
+        return [lst for lst in enc._s.state.recent.values() if "result" in lst]
+
+    assert with_backend("python", state_after_middle) == [listed]
+    assert listed.index("result") == k  # LAST is RECENT+k (GOLDEN)
+
+    # the old rule kept A (and, emptied, X) in their slots, not recallable:
+    # LAST was RECENT+2, a slot that no longer exists: both decoders reject it
+    old = frames_of("python", middle, old_rule=True)
+    assert old[:-1] == py[:-1] and old[-1] != py[-1]
+    bad = b"".join(old)
+    errs = [decode(name, bad) for name in ("python", "c")]
+    assert errs[0][:2] == errs[1][:2]
+    cls, offset, msg = errs[0]
+    assert cls is InvalidDataError
+    assert len(listed) <= 2 and "RECENT 2 is no recallable recent value of its context" in msg
+    # the frame's header byte, then the payload: the never-indexed list, the
+    # node symbol and the value symbol end in its second byte
+    start = len(bad) - len(old[-1])
+    assert old[-1][0] == (len(old[-1]) - 1) << 1  # a one-byte ELEMENT frame header
+    assert offset == start + 2
