@@ -886,15 +886,23 @@ static inline int is_anchor(const uint8_t *s, size_t i)
     return !(i % 16) || (XB_ANCHOR_AFTER[s[i - 1]] && (s[i] & 0xC0) != 0x80);
 }
 
-/* a new message: an empty window */
+/* a new message: an empty window, nothing indexed yet */
+static void anch_rollback(xb_encoder *e);
+
 static void win_reset(xb_encoder *e)
 {
+    anch_rollback(e); /* no indexed position past the window */
     e->wbase += e->win_n + 1;
     e->win_n = 0;
 }
 
-/* room for a literal of n bytes after the window; -1 (e->oom) if out of memory */
-static int win_reserve(xb_encoder *e, size_t n)
+#if defined(__GNUC__)
+#define XB_ENC_COLD __attribute__((cold, noinline))
+#else
+#define XB_ENC_COLD
+#endif
+
+static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
 {
     size_t need = e->win_n + n + 16; /* 16 readable bytes after each position (find_anchors) */
     void *p;
@@ -915,35 +923,37 @@ static int win_reserve(xb_encoder *e, size_t n)
         if (!e->whead)
             goto oom;
     }
-    if (!e->wstamp) {
-        e->wstamp = calloc((size_t)1 << WHASH_BITS, sizeof(uint32_t));
-        if (!e->wstamp)
-            goto oom;
-    }
+    e->cap_w = e->cap_win < e->cap_wprev ? e->cap_win : e->cap_wprev;
     return 0;
 oom:
     e->oom = 1;
     return -1;
 }
 
-static inline void win_insert(xb_encoder *e, size_t q)
+/* room for a literal of n bytes after the window; -1 (e->oom) if out of memory */
+static inline int win_reserve(xb_encoder *e, size_t n)
 {
-    uint32_t h = whash(e->win + q);
+    if (e->win_n + n + 16 <= e->cap_w)
+        return 0;
+    return win_grow(e, n);
+}
+
+static inline void win_insert(xb_encoder *e, size_t q, uint32_t h)
+{
     e->wprev[q] = e->whead[h];
     e->whead[h] = e->wbase + q;
 }
 
 /* the longest match (spec 8.11) for bs[i ..) at window position pos = wn + i
  * among the candidates of the hash chain; its length (0: none) and start */
-static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i, size_t n, size_t pos,
+static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i, size_t n, size_t pos, uint64_t pa,
                                size_t *best_p)
 {
     const uint8_t *buf = e->win;
     size_t best_len = 0;
     unsigned seen = 0;
     uint32_t key = xb_load32((const char *)buf + pos);
-    uint64_t pa;
-    for (pa = e->whead[whash(buf + pos)]; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
+    for (; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
         size_t pl = (size_t)(pa - e->wbase), L;
         if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
             continue;
@@ -962,22 +972,74 @@ static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i,
     return best_len;
 }
 
+/* one anchor j of the literal p at window position wn: its position; if its
+ * hash was indexed before it, it is also a "maybe" anchor; then it is indexed */
+#define XB_ANCHOR_AT(j)                                                                                                \
+    do {                                                                                                               \
+        const size_t j_ = (j);                                                                                         \
+        const uint32_t h_ = whash(p + j_);                                                                             \
+        const uint64_t o_ = whead[h_];                                                                                 \
+        a[na++] = j_;                                                                                                  \
+        mb[nm] = j_;                                                                                                   \
+        nm += o_ >= wbase;                                                                                             \
+        wp[j_] = o_;                                                                                                   \
+        whead[h_] = base + j_;                                                                                         \
+    } while (0)
+
+/* undo the indexing of the anchors of a literal that was parsed but did not
+ * join the window (find_anchors indexes them while it stands after it) */
+static void anch_unindex(xb_encoder *e)
+{
+    size_t k = e->nanch, wn = e->anch_wn;
+    const uint8_t *p = e->win + wn; /* its bytes are still there */
+    while (k) { /* newest first */
+        k--;
+        e->whead[whash(p + e->anch[k])] = e->wprev[wn + e->anch[k]];
+    }
+}
+
+static void anch_rollback(xb_encoder *e)
+{
+    if (e->anch_ok && e->anch_wbase == e->wbase)
+        anch_unindex(e);
+    e->anch_ok = 0;
+}
+
 /* the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a key
  * (position <= n - XB_COPY_MIN) into e->anch[0 .. e->nanch), for the bytes
- * at window position wn; p has 16 readable bytes after every position */
+ * at window position wn (p has 16 readable bytes after every position). They
+ * are indexed at once (whead, wprev: the chain below an anchor is then what
+ * the parse would have indexed before it), and those whose hash was indexed
+ * before them, the only ones that can have a copy candidate, are listed in
+ * e->anch_m[0 .. e->nmaybe) (none: the greedy parse is the plain bytes). The
+ * caller commits them (anch_ok = 0: the bytes joined the window) or undoes
+ * them (anch_rollback) before anything else is indexed. */
 static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
 {
     size_t lim = n - XB_COPY_MIN, na = 0, i;
     size_t *a;
+    uint64_t *whead = e->whead, *wp = e->wprev + wn;
+    const uint64_t wbase = e->wbase, base = wbase + wn;
+    size_t *mb, nm = 0;
+    e->anch_ok = 0;
     if (e->cap_anch < lim + 1) {
-        void *q = xb_grow(e->anch, &e->cap_anch, lim + 1, sizeof(size_t));
+        size_t cap = e->cap_anch;
+        void *q = xb_grow(e->anch, &cap, lim + 1, sizeof(size_t)), *r;
         if (!q) {
             e->oom = 1;
             return -1;
         }
         e->anch = q;
+        r = realloc(e->anch_m, cap * sizeof(size_t));
+        if (!r) {
+            e->oom = 1;
+            return -1;
+        }
+        e->anch_m = r;
+        e->cap_anch = cap;
     }
     a = e->anch;
+    mb = e->anch_m;
 #ifdef XB_SSE2
     {
         unsigned sep = 1; /* position 0 is an anchor */
@@ -996,7 +1058,7 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
             if (lim - i < 15)
                 m &= (2u << (lim - i)) - 1u;
             while (m) {
-                a[na++] = i + (size_t)__builtin_ctz(m);
+                XB_ANCHOR_AT(i + (size_t)__builtin_ctz(m));
                 m &= m - 1;
             }
         }
@@ -1004,91 +1066,75 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
 #else
     for (i = 0; i <= lim; i++)
         if (is_anchor(p, i))
-            a[na++] = i;
+            XB_ANCHOR_AT(i);
 #endif
     e->nanch = na;
+    e->nmaybe = nm;
     e->anch_ok = 1;
-    e->anch_wbase = e->wbase;
+    e->anch_wbase = wbase;
     e->anch_wn = wn;
     e->anch_n = n;
     return 0;
 }
-
-/* whether no anchor of the literal at window position wn (e->anch) can have a
- * copy candidate: none has the hash of an indexed window anchor or of an
- * earlier anchor of it. Then the greedy parse is the plain bytes. */
-static int no_candidate(xb_encoder *e, size_t wn)
-{
-    uint32_t g = ++e->wgen;
-    size_t k;
-    const uint8_t *p = e->win + wn;
-    if (!g) { /* wrapped: no stamp is current */
-        memset(e->wstamp, 0, sizeof(uint32_t) << WHASH_BITS);
-        g = e->wgen = 1;
-    }
-    for (k = 0; k < e->nanch; k++) {
-        uint32_t h = whash(p + e->anch[k]);
-        if (e->whead[h] >= e->wbase || e->wstamp[h] == g)
-            return 0;
-        e->wstamp[h] = g;
-    }
-    return 1;
-}
+#undef XB_ANCHOR_AT
 
 /* the greedy parse of bs[start .. n) (encoder._Coder._parse): the bits of
  * its bytes, copies and terminator in the char table clen from context ctx;
  * the copies in e->cps[0 .. *ncp) (ncp may be NULL). The window is
- * win[0 .. win_n), then bs; the anchors of bs are indexed for this call only.
- * The same call again (same window, arguments and bytes) reuses the result:
- * a value's literal is priced, then written with the same parse. */
+ * win[0 .. win_n), then bs, whose anchors stay indexed (find_anchors) until
+ * the literal joins the window or another literal is parsed. The same call
+ * again (same window, arguments and bytes) reuses the result: a value's
+ * literal is priced, then written with the same parse. */
 static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                           unsigned ctx, int secret, size_t *ncp)
 {
-    size_t wn = e->win_n, i, j, k, nan, nc = 0;
-    const size_t *an;
+    size_t wn = e->win_n, i, j, q, nm, nc = 0;
+    const size_t *mb;
     uint64_t cost = 0;
     unsigned ctx0 = ctx;
     if (ncp)
         *ncp = 0;
     if (secret || n - start < XB_COPY_MIN)
         return chars_cost(clen, bs + start, n - start, ctx);
-    if (e->pc_ok && e->pc_wbase == e->wbase && e->pc_wn == wn && e->pc_n == n && e->pc_start == start &&
-        e->pc_ctx == ctx && e->pc_clen == (const void *)clen && !memcmp(e->win + wn, bs, n)) {
-        if (ncp)
-            *ncp = e->pc_nc;
-        return e->pc_cost;
+    if (e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n &&
+        !memcmp(e->win + wn, bs, n)) { /* these bytes' anchors are indexed */
+        if (e->pc_ok && e->pc_start == start && e->pc_ctx == ctx && e->pc_clen == (const void *)clen) {
+            if (ncp)
+                *ncp = e->pc_nc;
+            return e->pc_cost;
+        }
+    } else {
+        anch_rollback(e);
+        if (win_reserve(e, n))
+            return chars_cost(clen, bs + start, n - start, ctx);
+        memcpy(e->win + wn, bs, n);
+        if (find_anchors(e, e->win + wn, n, wn))
+            return chars_cost(clen, bs + start, n - start, ctx);
     }
     e->pc_ok = 0;
-    if (win_reserve(e, n))
-        return chars_cost(clen, bs + start, n - start, ctx);
-    memcpy(e->win + wn, bs, n);
-    if (find_anchors(e, e->win + wn, n, wn))
-        return chars_cost(clen, bs + start, n - start, ctx);
-    if (!start && no_candidate(e, wn)) { /* the common case: no copy possible, the plain bytes */
+    if (!start && !e->nmaybe) { /* the common case: no copy possible, the plain bytes */
         /* put_lit (ncp set) needs no cost: mark it unknown, not reusable */
         if (ncp)
             return 0;
         cost = chars_cost(clen, bs, n, ctx);
         goto done;
     }
-    /* the anchors (e->anch, in order) are indexed as the parse passes them:
-       those of the EXTEND prefix first, each other one after its lookup */
-    an = e->anch;
-    nan = e->nanch;
-    for (k = 0; k < nan && an[k] < start; k++)
-        win_insert(e, wn + an[k]);
+    /* every anchor is indexed (find_anchors): the chain below anchor i holds
+       the window's anchors and this literal's before i, as if they had been
+       indexed as the parse passed them; only the anchors whose chain was not
+       empty then (e->anch_m) can have a candidate */
+    mb = e->anch_m;
+    nm = e->nmaybe;
     i = start;
-    for (;;) {
-        size_t next = k < nan ? an[k] : n, best_p = 0, best_len;
-        for (; i < next; i++) { /* plain bytes up to the next anchor */
+    for (q = 0; q < nm; q++) {
+        size_t pos = mb[q], best_p = 0, best_len;
+        if (pos < i) /* in the EXTEND prefix or a copy */
+            continue;
+        for (; i < pos; i++) { /* plain bytes up to the anchor */
             cost += clen[ctx][bs[i]];
             ctx = xb_char_next[ctx][bs[i]];
         }
-        if (i >= n)
-            break;
-        /* i == an[k]: an anchor with a key */
-        if (e->whead[whash(e->win + wn + i)] >= e->wbase &&
-            (best_len = lit_match(e, bs, i, n, wn + i, &best_p)) != 0) {
+        if ((best_len = lit_match(e, bs, i, n, wn + i, e->wprev[wn + i], &best_p)) != 0) {
             uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
             unsigned c2 = ctx;
             for (j = i; j < i + best_len; j++) {
@@ -1112,19 +1158,16 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
                 cost += cpy;
                 i += best_len;
                 ctx = c2;
-                for (; k < nan && an[k] < i; k++) /* this anchor and the copied bytes' */
-                    win_insert(e, wn + an[k]);
                 continue;
             }
         }
-        win_insert(e, wn + an[k++]);
         cost += clen[ctx][bs[i]];
         ctx = xb_char_next[ctx][bs[i]];
         i++;
     }
-    while (k) { /* unindex this call's anchors, newest first */
-        size_t q = wn + an[--k];
-        e->whead[whash(e->win + q)] = e->wprev[q];
+    for (; i < n; i++) {
+        cost += clen[ctx][bs[i]];
+        ctx = xb_char_next[ctx][bs[i]];
     }
     cost += clen[ctx][0];
 done:
@@ -1132,9 +1175,6 @@ done:
         *ncp = nc;
     if (!e->oom) {
         e->pc_ok = 1;
-        e->pc_wbase = e->wbase;
-        e->pc_wn = wn;
-        e->pc_n = n;
         e->pc_start = start;
         e->pc_ctx = ctx0;
         e->pc_clen = (const void *)clen;
@@ -1148,22 +1188,23 @@ done:
  * its anchors with a key inside it are indexed */
 static void win_add(xb_encoder *e, const uint8_t *bs, size_t n)
 {
-    size_t wn = e->win_n, j;
-    if (win_reserve(e, n))
-        return;
-    if (memcmp(e->win + wn, bs, n)) { /* not the bytes of the last parse */
+    size_t wn = e->win_n;
+    if (!(e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n &&
+          !memcmp(e->win + wn, bs, n))) { /* not the bytes of the last parse */
+        anch_rollback(e);
+        if (win_reserve(e, n))
+            return;
         memcpy(e->win + wn, bs, n);
-        e->anch_ok = 0;
+        e->win_n = wn + n;
+        if (n < XB_COPY_MIN)
+            return;
+        if (find_anchors(e, e->win + wn, n, wn))
+            return;
+    } else {
+        e->win_n = wn + n;
     }
-    e->win_n = wn + n;
-    if (n < XB_COPY_MIN)
-        return;
-    /* the anchors the parse of these bytes found, unless another parse ran since */
-    if (!(e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n) &&
-        find_anchors(e, e->win + wn, n, wn))
-        return;
-    for (j = 0; j < e->nanch; j++)
-        win_insert(e, wn + e->anch[j]);
+    e->anch_ok = 0; /* its anchors stay indexed */
+    e->pc_ok = 0;
 }
 
 /* the cost of s as a literal */
@@ -3047,8 +3088,8 @@ void xb_encoder_free(xb_encoder *e)
     free(e->win);
     free(e->wprev);
     free(e->whead);
-    free(e->wstamp);
     free(e->anch);
+    free(e->anch_m);
     free(e->cps);
     free(e->ws);
     free(e->nctx);

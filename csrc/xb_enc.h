@@ -142,17 +142,18 @@ struct xb_encoder {
     uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
     struct xb_copy *cps; /* the copies of the last parse (lit_parse) */
     size_t *anch; /* the anchors of the last literal parsed (find_anchors) */
+    size_t *anch_m; /* those of them whose hash was indexed before them */
+    size_t nmaybe;
     size_t nanch, cap_anch, anch_wn, anch_n;
     uint64_t anch_wbase;
-    int anch_ok;
-    uint32_t *wstamp; /* per hash: the last pre-scan (wgen) that saw it */
-    uint32_t wgen;
+    int anch_ok; /* anch are indexed, for bytes at win + anch_wn past the window */
+    size_t cap_w; /* room of win and wprev (0 until whead exists) */
     size_t cap_cps;
-    /* the last parse, reused while the window and arguments are the same (its
-       bytes are still at win + win_n): pricing and writing a literal parse it once */
+    /* the last parse, reused while anch_ok holds for the same bytes and the
+       arguments are the same: pricing and writing a literal parse it once */
     int pc_ok;
-    uint64_t pc_wbase, pc_cost;
-    size_t pc_wn, pc_n, pc_start, pc_nc;
+    uint64_t pc_cost;
+    size_t pc_start, pc_nc;
     unsigned pc_ctx;
     const void *pc_clen;
 
