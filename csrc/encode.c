@@ -812,7 +812,6 @@ typedef struct {
     uint64_t h;
     int tok;  /* token index, -1 if none */
     int have; /* ch is the part's packed form (it was not in the history) */
-    size_t win_n; /* the window's length then (a LIT's cost depends on it) */
     packed ch;
 } partinfo;
 
@@ -1082,28 +1081,21 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
  * its bytes, copies and terminator in the char table clen from context ctx;
  * the copies in e->cps[0 .. *ncp) (ncp may be NULL). The window is
  * win[0 .. win_n), then bs, whose anchors stay indexed (find_anchors) until
- * the literal joins the window or another literal is parsed. The same call
- * again (same window, arguments and bytes) reuses the result: a value's
- * literal is priced, then written with the same parse. */
+ * the literal joins the window (win_add) or another literal is parsed. Only
+ * a chosen LIT or EXTEND suffix is parsed (put_lit): forms are priced with
+ * the plain bytes (spec 8.8). */
 static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                           unsigned ctx, int secret, size_t *ncp)
 {
     size_t wn = e->win_n, i, j, q, nm, nc = 0;
     const size_t *mb;
     uint64_t cost = 0;
-    unsigned ctx0 = ctx;
     if (ncp)
         *ncp = 0;
     if (secret || n - start < XB_COPY_MIN)
         return chars_cost(clen, bs + start, n - start, ctx);
-    if (e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n &&
-        !memcmp(e->win + wn, bs, n)) { /* these bytes' anchors are indexed */
-        if (e->pc_ok && e->pc_start == start && e->pc_ctx == ctx && e->pc_clen == (const void *)clen) {
-            if (ncp)
-                *ncp = e->pc_nc;
-            return e->pc_cost;
-        }
-    } else {
+    if (!(e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n &&
+          !memcmp(e->win + wn, bs, n))) { /* unless these bytes' anchors are indexed */
         anch_rollback(e);
         if (win_reserve(e, n))
             return chars_cost(clen, bs + start, n - start, ctx);
@@ -1111,13 +1103,10 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
         if (find_anchors(e, e->win + wn, n, wn))
             return chars_cost(clen, bs + start, n - start, ctx);
     }
-    e->pc_ok = 0;
     if (!start && !e->nmaybe) { /* the common case: no copy possible, the plain bytes */
-        /* put_lit (ncp set) needs no cost: mark it unknown, not reusable */
-        if (ncp)
+        if (ncp) /* put_lit needs no cost */
             return 0;
-        cost = chars_cost(clen, bs, n, ctx);
-        goto done;
+        return chars_cost(clen, bs, n, ctx);
     }
     /* every anchor is indexed (find_anchors): the chain below anchor i holds
        the window's anchors and this literal's before i, as if they had been
@@ -1170,17 +1159,8 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
         ctx = xb_char_next[ctx][bs[i]];
     }
     cost += clen[ctx][0];
-done:
     if (ncp)
         *ncp = nc;
-    if (!e->oom) {
-        e->pc_ok = 1;
-        e->pc_start = start;
-        e->pc_ctx = ctx0;
-        e->pc_clen = (const void *)clen;
-        e->pc_nc = nc;
-        e->pc_cost = cost;
-    }
     return cost;
 }
 
@@ -1204,14 +1184,14 @@ static void win_add(xb_encoder *e, const uint8_t *bs, size_t n)
         e->win_n = wn + n;
     }
     e->anch_ok = 0; /* its anchors stay indexed */
-    e->pc_ok = 0;
 }
 
 /* the cost of s as a literal */
-static inline uint64_t lit_cost(xb_encoder *e, xb_str s, const uint32_t *code)
+/* the cost of s as a literal when forms are chosen: the plain bytes, without
+ * copies (spec 8.8); a chosen LIT is then coded with its copies (put_lit) */
+static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
 {
-    return LEN(code, XB_V_LIT) +
-           lit_parse(e, (const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0, 0, 0, NULL);
+    return LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
 }
 
 #define NO_FORM (-1)
@@ -1261,14 +1241,14 @@ static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned
 
 /* LIT or the packed form in *ch, whichever is cheaper (LIT on ties); with
  * need_cost, ch->cost is the exact cost, else it may be unset for LIT */
-static void lit_or(xb_encoder *e, xb_str s, const uint32_t *code, packed *ch, int need_cost)
+static void lit_or(xb_str s, const uint32_t *code, packed *ch, int need_cost)
 {
     uint64_t lc;
     if (ch->sym == NO_FORM && !need_cost) {
         ch->sym = XB_V_LIT; /* nothing else: no need to price it */
         return;
     }
-    lc = lit_cost(e, s, code);
+    lc = lit_cost(s, code);
     if (lc <= ch->cost) {
         ch->sym = XB_V_LIT;
         ch->cost = lc;
@@ -1306,7 +1286,6 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
         }
     }
     pi->have = 1;
-    pi->win_n = e->win_n;
     return pi->ch.cost;
 }
 
@@ -1334,7 +1313,7 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
             }
         }
     }
-    lit_or(e, s, code, &ch->p, 0);
+    lit_or(s, code, &ch->p, 0);
 }
 
 /* the bytes p[0 .. n) with the char codes cc (at most 24 bits each), one code
@@ -1482,10 +1461,8 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     const uint32_t *code = VCODE(vctx);
     vchoice ch;
     const packed *pk;
-    /* the estimate's LIT stands (its copies can only make LIT cheaper than
-       the plain bytes est priced); a packed form is chosen again with the
-       copies counted */
-    if (pi && pi->have && pi->win_n == e->win_n && pi->ch.sym == XB_V_LIT) {
+    /* a JID part: est chose its form as choose() would (plain prices, 8.8) */
+    if (pi && pi->have) {
         pk = &pi->ch;
     } else {
         choose(e, s, vctx, &ch);
@@ -1721,7 +1698,7 @@ static int sextend(xb_encoder *e, xb_str v, unsigned vctx, uint64_t *cost, unsig
             L--;
         if (!L || !xb_srecent_ok(s, src)) /* (L > 0: src is not empty) */
             continue;
-        c = 3 + gamma_length(L) + lit_parse(e, xb_sclen, sb, n, L, xb_char_ctx_after(sb, L), 0, NULL);
+        c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, xb_char_ctx_after(sb, L));
         if (!found || c < *cost) {
             *cost = c;
             *bk = (unsigned)k;
@@ -1741,7 +1718,7 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     uint64_t lc;
     value_flags((const uint8_t *)v.p, v.n, &fall, &fany);
     packed_forms(v, code, fall, fany, &ch->p);
-    lc = LEN(code, XB_V_LIT) + lit_parse(e, xb_sclen, (const uint8_t *)v.p, v.n, 0, 0, secret, NULL);
+    lc = LEN(code, XB_V_LIT) + chars_cost(xb_sclen, (const uint8_t *)v.p, v.n, 0);
     if (lc <= ch->p.cost) {
         ch->p.sym = XB_V_LIT;
         ch->p.cost = lc;

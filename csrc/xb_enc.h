@@ -149,13 +149,6 @@ struct xb_encoder {
     int anch_ok; /* anch are indexed, for bytes at win + anch_wn past the window */
     size_t cap_w; /* room of win and wprev (0 until whead exists) */
     size_t cap_cps;
-    /* the last parse, reused while anch_ok holds for the same bytes and the
-       arguments are the same: pricing and writing a literal parse it once */
-    int pc_ok;
-    uint64_t pc_cost;
-    size_t pc_start, pc_nc;
-    unsigned pc_ctx;
-    const void *pc_clen;
 
     /* ---- output (bit writer) ---- */
     uint8_t *out;

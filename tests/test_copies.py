@@ -205,47 +205,54 @@ def test_c_and_reference_anchor_alike(body):
 
 
 JID_DOCS = [
-    # the domain of the JID in 'to' repeats a literal of 'from': whether est
-    # counts that copy changes how 'to' is coded
+    # the domain of the JID in 'to' repeats a literal of 'from' (est once
+    # priced it with copies and coded 'to' differently)
     "<presence from='carol7@intranet' type='unavailable' to='david.jones9@intranet/desk'/>",
     "<message from='erin@chat.example.org' to='frank.miller@chat.example.org/phone'><body>hi</body></message>",
 ]
 
 
-@pytest.mark.parametrize("doc", JID_DOCS)
-def test_jid_estimate_prices_parts_without_copies(doc, monkeypatch):
-    """Spec 8.8: est(p, c) prices a part's LIT without copies. The reference with
-    est pricing copies (the rule before) codes these documents differently, so
-    they exercise the rule; both backends code them alike and they round-trip."""
+# the thread is HEX when LIT is priced plain, LIT with a copy when priced with
+# copies; then the body copies from it: whether pricing counts copies changes it
+PRICED_DOCS = JID_DOCS + [
+    "<message><thread>cafe1234cafe1234cafe1234</thread><body>cafe1234cafe1234cafe1234 yes</body></message>",
+]
+
+
+@pytest.mark.parametrize("doc", PRICED_DOCS)
+def test_forms_are_priced_without_copies(doc, monkeypatch):
+    """Spec 8.8: choosing a value's form prices LIT (and est a JID part's LIT)
+    as its plain bytes, without copies; only the chosen LIT is coded with
+    them. Both backends code these documents alike and they round-trip; the
+    last one is coded differently by a reference that prices copies."""
     from xmppbin import encoder as E
 
     coder = next(v for v in vars(E).values() if isinstance(v, type) and hasattr(v, "_est") and hasattr(v, "_choose"))
     require("_cencoder")
     new = with_backend("python", lambda: xmppbin.encode(doc))
     assert with_backend("c", lambda: xmppbin.encode(doc)) == new
+    assert with_backend("c", lambda: xmppbin.decode(new)) == with_backend("python", lambda: xmppbin.decode(new))
 
-    plain_est = coder._est
+    plain_cost = coder._lit_cost
 
-    def est_with_copies(self, s, vctx, secret=False):
-        if self._quick(s, vctx, secret) is not None:
-            return plain_est(self, s, vctx, secret)
-        return self._choose(s, vctx, secret)[1]
+    def cost_with_copies(self, s, secret=False):
+        return plain_cost(self, s, False)
 
-    monkeypatch.setattr(coder, "_est", est_with_copies)
+    monkeypatch.setattr(coder, "_lit_cost", cost_with_copies)
     old = with_backend("python", lambda: xmppbin.encode(doc))
     monkeypatch.undo()
-    assert old != new
+    assert (old != new) == (doc not in JID_DOCS)
     assert with_backend("python", lambda: xmppbin.decode(new)) == with_backend("python", lambda: xmppbin.decode(old))
 
 
 def test_stream_jid_estimate_alike():
     """The stream encoder's est (sest in C) prices parts plain too: same frames."""
     require("_cstream")
-    data = HEADER + "".join(JID_DOCS * 2).encode()
+    data = HEADER + "".join(PRICED_DOCS * 2).encode()
 
     def run():
         frames = stream.StreamEncoder().feed(data)
-        assert len(list(stream.StreamDecoder().feed(frames))) == 1 + 2 * len(JID_DOCS)
+        assert len(list(stream.StreamDecoder().feed(frames))) == 1 + 2 * len(PRICED_DOCS)
         return frames
 
     assert with_backend("python", run) == with_backend("c", run)

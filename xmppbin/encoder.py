@@ -281,7 +281,8 @@ class _Coder:
                 L -= 1
             if L == 0:
                 continue
-            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb, M.char_context_after(sb[:L]), L)
+            # priced without copies (8.8): the plain bytes of the suffix
+            c = M.RECENT_BITS + gamma_length(L) + self._bytes_cost(sb, M.char_context_after(sb[:L]), L, True)
             if best is None or c < best[0]:
                 best = (c, k, L)
         return best
@@ -334,7 +335,8 @@ class _Coder:
         """Cheapest of the packed forms, ties resolved in the order below."""
         lens = self.vcodes[vctx].lengths
         # (symbol, cost in bits, payload: int, bytes or None)
-        best: tuple[int, int, int | bytes | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s, secret), None)
+        # LIT is priced without copies (8.8): the plain bytes; a chosen LIT is coded with them
+        best: tuple[int, int, int | bytes | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s, True), None)
         n = M.int_value(s)
         if n >= 0:
             c = lens[M.V_INT] + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
