@@ -886,11 +886,8 @@ static inline int is_anchor(const uint8_t *s, size_t i)
 }
 
 /* a new message: an empty window, nothing indexed yet */
-static void anch_rollback(xb_encoder *e);
-
 static void win_reset(xb_encoder *e)
 {
-    anch_rollback(e); /* no indexed position past the window */
     e->wbase += e->win_n + 1;
     e->win_n = 0;
 }
@@ -971,73 +968,39 @@ static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i,
     return best_len;
 }
 
-/* one anchor j of the literal p at window position wn: its position; if its
- * hash was indexed before it, it is also a "maybe" anchor; then it is indexed */
+/* one anchor j of the literal p at window position wn: it is indexed, and if
+ * its hash was indexed before it, it is listed as a "maybe" anchor */
 #define XB_ANCHOR_AT(j)                                                                                                \
     do {                                                                                                               \
         const size_t j_ = (j);                                                                                         \
         const uint32_t h_ = whash(p + j_);                                                                             \
         const uint64_t o_ = whead[h_];                                                                                 \
-        a[na++] = j_;                                                                                                  \
         mb[nm] = j_;                                                                                                   \
         nm += o_ >= wbase;                                                                                             \
         wp[j_] = o_;                                                                                                   \
         whead[h_] = base + j_;                                                                                         \
     } while (0)
 
-/* undo the indexing of the anchors of a literal that was parsed but did not
- * join the window (find_anchors indexes them while it stands after it) */
-static void anch_unindex(xb_encoder *e)
-{
-    size_t k = e->nanch, wn = e->anch_wn;
-    const uint8_t *p = e->win + wn; /* its bytes are still there */
-    while (k) { /* newest first */
-        k--;
-        e->whead[whash(p + e->anch[k])] = e->wprev[wn + e->anch[k]];
-    }
-}
-
-static void anch_rollback(xb_encoder *e)
-{
-    if (e->anch_ok && e->anch_wbase == e->wbase)
-        anch_unindex(e);
-    e->anch_ok = 0;
-}
-
-/* the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a key
- * (position <= n - XB_COPY_MIN) into e->anch[0 .. e->nanch), for the bytes
- * at window position wn (p has 16 readable bytes after every position). They
- * are indexed at once (whead, wprev: the chain below an anchor is then what
- * the parse would have indexed before it), and those whose hash was indexed
- * before them, the only ones that can have a copy candidate, are listed in
- * e->anch_m[0 .. e->nmaybe) (none: the greedy parse is the plain bytes). The
- * caller commits them (anch_ok = 0: the bytes joined the window) or undoes
- * them (anch_rollback) before anything else is indexed. */
+/* index the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a
+ * key (position <= n - XB_COPY_MIN), the bytes of the window at position wn
+ * (p has 16 readable bytes after every position). Indexed at once, the chain
+ * below an anchor is what the greedy parse would have indexed before it;
+ * those whose hash was indexed before them, the only ones that can have a
+ * copy candidate, are listed in e->anch_m[0 .. e->nmaybe). */
 static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
 {
-    size_t lim = n - XB_COPY_MIN, na = 0, i;
-    size_t *a;
+    size_t lim = n - XB_COPY_MIN, i;
     uint64_t *whead = e->whead, *wp = e->wprev + wn;
     const uint64_t wbase = e->wbase, base = wbase + wn;
     size_t *mb, nm = 0;
-    e->anch_ok = 0;
     if (e->cap_anch < lim + 1) {
-        size_t cap = e->cap_anch;
-        void *q = xb_grow(e->anch, &cap, lim + 1, sizeof(size_t)), *r;
+        void *q = xb_grow(e->anch_m, &e->cap_anch, lim + 1, sizeof(size_t));
         if (!q) {
             e->oom = 1;
             return -1;
         }
-        e->anch = q;
-        r = realloc(e->anch_m, cap * sizeof(size_t));
-        if (!r) {
-            e->oom = 1;
-            return -1;
-        }
-        e->anch_m = r;
-        e->cap_anch = cap;
+        e->anch_m = q;
     }
-    a = e->anch;
     mb = e->anch_m;
 #ifdef XB_SSE2
     {
@@ -1067,51 +1030,30 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
         if (is_anchor(p, i))
             XB_ANCHOR_AT(i);
 #endif
-    e->nanch = na;
     e->nmaybe = nm;
-    e->anch_ok = 1;
-    e->anch_wbase = wbase;
-    e->anch_wn = wn;
-    e->anch_n = n;
     return 0;
 }
 #undef XB_ANCHOR_AT
 
-/* the greedy parse of bs[start .. n) (encoder._Coder._parse): the bits of
- * its bytes, copies and terminator in the char table clen from context ctx;
- * the copies in e->cps[0 .. *ncp) (ncp may be NULL). The window is
- * win[0 .. win_n), then bs, whose anchors stay indexed (find_anchors) until
- * the literal joins the window (win_add) or another literal is parsed. Only
- * a chosen LIT or EXTEND suffix is parsed (put_lit): forms are priced with
- * the plain bytes (spec 8.8). */
-static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
-                          unsigned ctx, int secret, size_t *ncp)
+/* a chosen literal bs[0 .. n) (not never-indexed) joins the window and its
+ * anchors are indexed; the greedy parse (encoder._Coder._parse) of its bytes
+ * bs[start .. n) from char context ctx in the table clen puts its copies in
+ * e->cps; their number. Forms are priced with the plain bytes (spec 8.8), so
+ * only a literal being coded is parsed. */
+static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
+                       unsigned ctx)
 {
-    size_t wn = e->win_n, i, j, q, nm, nc = 0;
+    size_t wn = e->win_n, i, q, nm, nc = 0;
     const size_t *mb;
-    uint64_t cost = 0;
-    if (ncp)
-        *ncp = 0;
-    if (secret || n - start < XB_COPY_MIN)
-        return chars_cost(clen, bs + start, n - start, ctx);
-    if (!(e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n &&
-          !memcmp(e->win + wn, bs, n))) { /* unless these bytes' anchors are indexed */
-        anch_rollback(e);
-        if (win_reserve(e, n))
-            return chars_cost(clen, bs + start, n - start, ctx);
-        memcpy(e->win + wn, bs, n);
-        if (find_anchors(e, e->win + wn, n, wn))
-            return chars_cost(clen, bs + start, n - start, ctx);
-    }
-    if (!start && !e->nmaybe) { /* the common case: no copy possible, the plain bytes */
-        if (ncp) /* put_lit needs no cost */
-            return 0;
-        return chars_cost(clen, bs, n, ctx);
-    }
-    /* every anchor is indexed (find_anchors): the chain below anchor i holds
-       the window's anchors and this literal's before i, as if they had been
-       indexed as the parse passed them; only the anchors whose chain was not
-       empty then (e->anch_m) can have a candidate */
+    if (win_reserve(e, n))
+        return 0;
+    memcpy(e->win + wn, bs, n);
+    e->win_n = wn + n;
+    if (n < XB_COPY_MIN || find_anchors(e, e->win + wn, n, wn) || n - start < XB_COPY_MIN || !e->nmaybe)
+        return 0;
+    /* the chain below anchor i holds the window's anchors and this literal's
+       before i, as if they had been indexed as the parse passed them; only
+       the anchors whose chain was not empty (e->anch_m) can have a candidate */
     mb = e->anch_m;
     nm = e->nmaybe;
     i = start;
@@ -1119,13 +1061,12 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
         size_t pos = mb[q], best_p = 0, best_len;
         if (pos < i) /* in the EXTEND prefix or a copy */
             continue;
-        for (; i < pos; i++) { /* plain bytes up to the anchor */
-            cost += clen[ctx][bs[i]];
+        for (; i < pos; i++) /* plain bytes up to the anchor */
             ctx = xb_char_next[ctx][bs[i]];
-        }
         if ((best_len = lit_match(e, bs, i, n, wn + i, e->wprev[wn + i], &best_p)) != 0) {
             uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
             unsigned c2 = ctx;
+            size_t j;
             for (j = i; j < i + best_len; j++) {
                 lit += clen[c2][bs[j]];
                 c2 = xb_char_next[c2][bs[j]];
@@ -1136,7 +1077,7 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
                     void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
                     if (!p) {
                         e->oom = 1;
-                        break;
+                        return nc;
                     }
                     e->cps = p;
                 }
@@ -1144,49 +1085,17 @@ static uint64_t lit_parse(xb_encoder *e, const uint8_t (*clen)[256], const uint8
                 e->cps[nc].len = best_len;
                 e->cps[nc].dist = w - best_p;
                 nc++;
-                cost += cpy;
                 i += best_len;
                 ctx = c2;
                 continue;
             }
         }
-        cost += clen[ctx][bs[i]];
         ctx = xb_char_next[ctx][bs[i]];
         i++;
     }
-    for (; i < n; i++) {
-        cost += clen[ctx][bs[i]];
-        ctx = xb_char_next[ctx][bs[i]];
-    }
-    cost += clen[ctx][0];
-    if (ncp)
-        *ncp = nc;
-    return cost;
+    return nc;
 }
 
-/* the literal's bytes join the window (not those of a never-indexed value):
- * its anchors with a key inside it are indexed */
-static void win_add(xb_encoder *e, const uint8_t *bs, size_t n)
-{
-    size_t wn = e->win_n;
-    if (!(e->anch_ok && e->anch_wbase == e->wbase && e->anch_wn == wn && e->anch_n == n &&
-          !memcmp(e->win + wn, bs, n))) { /* not the bytes of the last parse */
-        anch_rollback(e);
-        if (win_reserve(e, n))
-            return;
-        memcpy(e->win + wn, bs, n);
-        e->win_n = wn + n;
-        if (n < XB_COPY_MIN)
-            return;
-        if (find_anchors(e, e->win + wn, n, wn))
-            return;
-    } else {
-        e->win_n = wn + n;
-    }
-    e->anch_ok = 0; /* its anchors stay indexed */
-}
-
-/* the cost of s as a literal */
 /* the cost of s as a literal when forms are chosen: the plain bytes, without
  * copies (spec 8.8); a chosen LIT is then coded with its copies (put_lit) */
 static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
@@ -1385,22 +1294,20 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
 static void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs, size_t n,
                     size_t start, unsigned ctx, int secret)
 {
-    size_t nc = 0, k, i = start, j;
-    if (!secret && n - start >= XB_COPY_MIN)
-        lit_parse(e, clen, bs, n, start, ctx, 0, &nc);
+    size_t nc = 0, k, i = start, j, wn = e->win_n;
+    if (!secret) /* it joins the window, after the copies it may have */
+        nc = lit_join(e, clen, bs, n, start, ctx);
     for (k = 0; k < nc; k++) {
         const struct xb_copy *c = &e->cps[k];
         ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
         sym(e, cc + (size_t)ctx * 256, XB_COPY);
         gamma_code(e, c->len - XB_COPY_MIN + 1);
-        put64(e, c->dist - 1, bitlen((uint64_t)e->win_n + c->at - 1));
+        put64(e, c->dist - 1, bitlen((uint64_t)wn + c->at - 1));
         for (j = c->at; j < c->at + c->len; j++)
             ctx = xb_char_next[ctx][bs[j]];
         i = c->at + c->len;
     }
     put_chars(e, cc, bs + i, n - i, ctx, 1);
-    if (!secret)
-        win_add(e, bs, n);
 }
 
 /* the bytes of s as a literal */
@@ -3065,7 +2972,6 @@ void xb_encoder_free(xb_encoder *e)
     free(e->win);
     free(e->wprev);
     free(e->whead);
-    free(e->anch);
     free(e->anch_m);
     free(e->cps);
     free(e->ws);

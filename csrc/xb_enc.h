@@ -134,19 +134,15 @@ struct xb_encoder {
     size_t cap_names;
 
     /* ---- the copy window: the message's literal bytes so far (spec 8.11) ---- */
-    uint8_t *win; /* the window, then (while a literal is parsed) the literal */
+    uint8_t *win; /* the window */
     size_t win_n, cap_win;
     uint64_t *wprev; /* per window position: the previous one with the same hash */
     size_t cap_wprev;
     uint64_t *whead; /* per hash: the newest position; positions are absolute, */
     uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
-    struct xb_copy *cps; /* the copies of the last parse (lit_parse) */
-    size_t *anch; /* the anchors of the last literal parsed (find_anchors) */
-    size_t *anch_m; /* those of them whose hash was indexed before them */
-    size_t nmaybe;
-    size_t nanch, cap_anch, anch_wn, anch_n;
-    uint64_t anch_wbase;
-    int anch_ok; /* anch are indexed, for bytes at win + anch_wn past the window */
+    struct xb_copy *cps; /* the copies of the last parse (lit_join) */
+    size_t *anch_m; /* the anchors of the last literal whose hash was indexed before them */
+    size_t nmaybe, cap_anch;
     size_t cap_w; /* room of win and wprev (0 until whead exists) */
     size_t cap_cps;
 
