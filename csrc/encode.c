@@ -857,11 +857,13 @@ struct xb_copy {
     uint64_t dist;
 };
 
-#define WHASH_BITS 14
+#define WTAB_BITS 14 /* initial slots of the key table */
 
-static inline uint32_t whash(const uint8_t *p)
+/* the slot of a 4-byte key: multiply-shift with the process's random odd seed,
+ * so crafted input cannot predict which keys share a probe sequence */
+static inline size_t wslot(uint32_t key, uint64_t seed, unsigned shift)
 {
-    return (xb_load32((const char *)p) * 2654435761u) >> (32 - WHASH_BITS);
+    return (size_t)(((uint64_t)key * seed) >> shift);
 }
 
 /* spec 8.11: a copy may start only at an anchor of its literal: a position
@@ -890,6 +892,7 @@ static void win_reset(xb_encoder *e)
 {
     e->wbase += e->win_n + 1;
     e->win_n = 0;
+    e->wlive = 0;
 }
 
 #if defined(__GNUC__)
@@ -914,10 +917,13 @@ static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
             goto oom;
         e->wprev = p;
     }
-    if (!e->whead) {
-        e->whead = calloc((size_t)1 << WHASH_BITS, sizeof(uint64_t));
-        if (!e->whead)
+    if (!e->wtab) {
+        e->wtab = calloc((size_t)1 << WTAB_BITS, sizeof(*e->wtab));
+        if (!e->wtab)
             goto oom;
+        e->wmask = ((size_t)1 << WTAB_BITS) - 1;
+        e->wshift = 64 - WTAB_BITS;
+        e->wgrow = (size_t)1 << (WTAB_BITS - 1);
     }
     e->cap_w = e->cap_win < e->cap_wprev ? e->cap_win : e->cap_wprev;
     return 0;
@@ -934,26 +940,46 @@ static inline int win_reserve(xb_encoder *e, size_t n)
     return win_grow(e, n);
 }
 
-static inline void win_insert(xb_encoder *e, size_t q, uint32_t h)
+/* the key table holds more than half its slots: twice as many slots, the
+ * keys of this message moved (those of older messages dropped); -1 (e->oom)
+ * if out of memory. Keeps at most half the slots used, so probes stay short. */
+static XB_ENC_COLD int wtab_grow(xb_encoder *e)
 {
-    e->wprev[q] = e->whead[h];
-    e->whead[h] = e->wbase + q;
+    size_t n = (e->wmask + 1) * 2, k, h;
+    struct xb_wslot *t;
+    if (n > SIZE_MAX / sizeof(*t) || !(t = calloc(n, sizeof(*t)))) {
+        e->oom = 1;
+        return -1;
+    }
+    for (k = 0; k <= e->wmask; k++) {
+        if (e->wtab[k].head < e->wbase)
+            continue;
+        for (h = wslot(e->wtab[k].key, xb_hash_seed, e->wshift - 1); t[h].head; h = (h + 1) & (n - 1))
+            ;
+        t[h] = e->wtab[k];
+    }
+    free(e->wtab);
+    e->wtab = t;
+    e->wmask = n - 1;
+    e->wshift--;
+    e->wgrow = n / 2;
+    return 0;
 }
 
 /* the longest match (spec 8.11) for bs[i ..) at window position pos = wn + i
  * among the candidates of the hash chain; its length (0: none) and start */
-static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i, size_t n, size_t pos, uint64_t pa,
+static inline size_t lit_match(xb_encoder *e, const uint8_t *bs, size_t i, size_t n, size_t pos, uint64_t pa,
                                size_t *best_p)
 {
     const uint8_t *buf = e->win;
     size_t best_len = 0;
     unsigned seen = 0;
-    uint32_t key = xb_load32((const char *)buf + pos);
+    uint64_t steps = 0;
+    /* the chain holds only anchors with this key (the key table is exact) */
     for (; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
         size_t pl = (size_t)(pa - e->wbase), L;
+        steps++;
         if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
-            continue;
-        if (xb_load32((const char *)buf + pl) != key) /* another key of the same hash */
             continue;
         L = XB_COPY_MIN;
         while (i + L < n && buf[pl + L] == bs[i + L])
@@ -965,20 +991,40 @@ static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i,
         if (++seen == XB_COPY_CANDIDATES)
             break;
     }
+    e->copy_steps += steps;
     return best_len;
 }
 
-/* one anchor j of the literal p at window position wn: it is indexed, and if
- * its hash was indexed before it, it is listed as a "maybe" anchor */
+/* one anchor j of the literal p at window position wn: it is indexed under
+ * its key, and if the key was indexed before it, it is listed as a "maybe"
+ * anchor. A key new to the message claims a free slot (one whose head is
+ * older than the message); past half the slots the table grows. */
 #define XB_ANCHOR_AT(j)                                                                                                \
     do {                                                                                                               \
         const size_t j_ = (j);                                                                                         \
-        const uint32_t h_ = whash(p + j_);                                                                             \
-        const uint64_t o_ = whead[h_];                                                                                 \
+        const uint32_t k_ = xb_load32((const char *)p + j_);                                                           \
+        size_t h_ = wslot(k_, seed, shift);                                                                            \
+        uint64_t o_;                                                                                                   \
+        while ((o_ = wt[h_].head) >= wbase && wt[h_].key != k_) {                                                      \
+            h_ = (h_ + 1) & mask;                                                                                      \
+            probes++;                                                                                                  \
+        }                                                                                                              \
         mb[nm] = j_;                                                                                                   \
         nm += o_ >= wbase;                                                                                             \
         wp[j_] = o_;                                                                                                   \
-        whead[h_] = base + j_;                                                                                         \
+        wt[h_].head = base + j_;                                                                                       \
+        if (o_ < wbase) {                                                                                              \
+            wt[h_].key = k_;                                                                                           \
+            if (++live > grow) {                                                                                       \
+                e->wlive = live;                                                                                       \
+                if (wtab_grow(e))                                                                                      \
+                    return -1;                                                                                         \
+                wt = e->wtab;                                                                                          \
+                mask = e->wmask;                                                                                       \
+                shift = e->wshift;                                                                                     \
+                grow = e->wgrow;                                                                                       \
+            }                                                                                                          \
+        }                                                                                                              \
     } while (0)
 
 /* index the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a
@@ -990,7 +1036,13 @@ static inline size_t lit_match(const xb_encoder *e, const uint8_t *bs, size_t i,
 static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
 {
     size_t lim = n - XB_COPY_MIN, i;
-    uint64_t *whead = e->whead, *wp = e->wprev + wn;
+    struct xb_wslot *wt = e->wtab;
+    size_t mask = e->wmask;
+    unsigned shift = e->wshift;
+    size_t live = e->wlive, grow = e->wgrow;
+    const uint64_t seed = xb_hash_seed;
+    uint64_t probes = 0;
+    uint64_t *wp = e->wprev + wn;
     const uint64_t wbase = e->wbase, base = wbase + wn;
     size_t *mb, nm = 0;
     if (e->cap_anch < lim + 1) {
@@ -1031,6 +1083,8 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
             XB_ANCHOR_AT(i);
 #endif
     e->nmaybe = nm;
+    e->wlive = live;
+    e->copy_steps += probes;
     return 0;
 }
 #undef XB_ANCHOR_AT
@@ -2955,6 +3009,11 @@ size_t xb_encoder_footprint(const xb_encoder *e)
            e->cap_names * sizeof(*e->names) + e->cap_out;
 }
 
+uint64_t xb_encoder_copy_steps(const xb_encoder *e)
+{
+    return e->copy_steps;
+}
+
 void xb_encoder_free(xb_encoder *e)
 {
     if (!e)
@@ -2971,7 +3030,7 @@ void xb_encoder_free(xb_encoder *e)
     free(e->htab);
     free(e->win);
     free(e->wprev);
-    free(e->whead);
+    free(e->wtab);
     free(e->anch_m);
     free(e->cps);
     free(e->ws);

@@ -136,15 +136,24 @@ struct xb_encoder {
     /* ---- the copy window: the message's literal bytes so far (spec 8.11) ---- */
     uint8_t *win; /* the window */
     size_t win_n, cap_win;
-    uint64_t *wprev; /* per window position: the previous one with the same hash */
+    uint64_t *wprev; /* per window position: the previous anchor with the same key */
     size_t cap_wprev;
-    uint64_t *whead; /* per hash: the newest position; positions are absolute, */
+    /* per key (open addressing, linear probing): the newest anchor with that key;
+       positions are absolute, a slot whose head is < wbase is free */
+    struct xb_wslot {
+        uint64_t head;
+        uint32_t key;
+    } *wtab;
+    size_t wmask;  /* slots - 1 (a power of two) */
+    unsigned wshift; /* 64 - log2(slots) */
+    size_t wlive, wgrow; /* keys of this message; grow past wgrow (half the slots) */
     uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
     struct xb_copy *cps; /* the copies of the last parse (lit_join) */
     size_t *anch_m; /* the anchors of the last literal whose hash was indexed before them */
     size_t nmaybe, cap_anch;
-    size_t cap_w; /* room of win and wprev (0 until whead exists) */
+    size_t cap_w; /* room of win and wprev (0 until wtab exists) */
     size_t cap_cps;
+    uint64_t copy_steps; /* chain entries the copy search visited (xb_encoder_copy_steps) */
 
     /* ---- output (bit writer) ---- */
     uint8_t *out;

@@ -123,6 +123,9 @@ typedef struct xb_encode_result {
 typedef struct xb_encoder xb_encoder;
 xb_encoder *xb_encoder_new(void);
 void xb_encoder_free(xb_encoder *enc);
+/* Work counter for tests (spec 8.11): the chain entries the copy search of
+   this encoder has visited since it was created. */
+uint64_t xb_encoder_copy_steps(const xb_encoder *enc);
 
 /* Encode one UTF-8 XML input (xmppbin.encoder.encode). Returns res->error. */
 int xb_encode(xb_encoder *enc, const char *xml, size_t size, const xb_encode_options *opt,
