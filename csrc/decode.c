@@ -834,7 +834,7 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         if (!st || !recall) /* stateless messages remember no values */
             return FAIL(d, "RECENT outside the values a stream context remembers");
         rl = &st->recent[vctx];
-        if (k >= rl->n || !xb_srecent_ok(st, &rl->v[k]))
+        if (k >= rl->n) /* (every listed value is recallable: spec 14.3) */
             return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
         return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
     }
@@ -2311,7 +2311,7 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
         return value1(d, vctx, secret, 0, out);
     TRY(value1(d, vctx, secret, 1, out));
     h = xb_shash(out->p, out->n);
-    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1, -2))
+    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? -1 : 1, -2))
         return xb_dec_nomem(d);
     return 0;
 }
@@ -2329,7 +2329,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
     unsigned ctx;
     TRY(read_bits(d, 3, &k));
     TRY(read_gamma(d, &n));
-    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n || !xb_srecent_ok(s, &s->recent[vctx].v[k]))
+    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n)
         return FAIL(d, "EXTEND of recent value %u, which is no recallable recent value of its context", (unsigned)k);
     src = &s->recent[vctx].v[k];
     if (n > src->n)

@@ -1235,7 +1235,7 @@ static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recal
 /* _quick: (symbol, extra) or sym -1; extra -1: none */
 /* *rj (when recall, not secret and v not empty; else left alone): the index
  * of the recent value equal to v in its list, or -1 for none. One table
- * lookup at most. */
+ * lookup at most, none for a listed value. */
 static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int secret, int recall, int *qs,
                    int64_t *extra, int *rj)
 {
@@ -1247,26 +1247,20 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
         return;
     }
     if (!secret) {
-        const xb_recent *r = &s->recent[vctx];
-        size_t j = r->n;
         if (recall) {
+            /* a listed value is recallable (spec 14.3's removal rule): RECENT */
+            const xb_recent *r = &s->recent[vctx];
+            size_t j;
             for (j = 0; j < r->n; j++)
                 if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
                     break;
             *rj = j < r->n ? (int)j : -1;
-            if (j < r->n && r->v[j].tok) {
+            if (j < r->n) {
                 *qs = XB_V_RECENT + (int)j;
                 return;
             }
         }
         i = xb_stab_find(s, v.p, v.n, h);
-        if (j < r->n) {
-            if (i >= 0) { /* a recent value still recallable (xb_srecent_ok) */
-                *qs = XB_V_RECENT + (int)j;
-                return;
-            }
-            i = -1; /* a recent value whose entry was evicted: not in the table */
-        }
     }
     if (i >= 0) {
         if (i < XB_REF_NEAR) {
@@ -1320,7 +1314,7 @@ static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t *cost, 
             L++;
         while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
             L--;
-        if (!L || !xb_srecent_ok(s, src)) /* (L > 0: src is not empty) */
+        if (!L) /* (every listed value is recallable: spec 14.3) */
             continue;
         c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, xb_char_ctx_after(sb, L));
         if (!found || c < *cost) {

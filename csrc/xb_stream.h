@@ -11,9 +11,8 @@
  * per entry), the shape cache by XB_SHAPE_CACHE keys and
  * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
  * recent values by XB_RECENT per value context (each one empty, a token or
- * equal to a live table entry; a string listed in several contexts is held
- * once, so the non-token bytes are distinct strings of the table, at most
- * the budget); per message
+ * equal to a live table entry, whose bytes it points to: no bytes of its
+ * own); per message
  * buffers grow with the message and are reused (the encoder's above 64 KiB
  * released before the next message, the decoder's when they total more than
  * 256 KiB). xb_stream_footprint counts all of it (capacities).
@@ -31,16 +30,15 @@
  * OPEN frame carries at most 3 varint bytes, 2**21 - 1) */
 #define XB_STREAM_MAX_BUDGET (1u << 24)
 
-/* the bytes of a recent value, shared by every list that holds the value */
+/* a recent value: its bytes, its hash (xb_shash). The bytes are not the
+ * list's own: a listed value is empty, a value token (p: the dictionary's
+ * string, tok 1) or equal to a live table entry (spec 14.3's removal rule),
+ * and then p points to the bytes of an equal entry in tbytes, which are not
+ * overwritten before the next compaction of the table's strings; the
+ * compaction (and a new buffer) points every listed value to its entry's new
+ * place (recent_repoint). */
 typedef struct {
-    uint32_t refs, n;
-    char b[];
-} xb_rblob;
-
-/* a recent value: its bytes (p = blob->b), its hash (xb_shash) */
-typedef struct {
-    char *p;
-    xb_rblob *blob;
+    const char *p;
     uint64_t h;
     uint32_t n;
     int tok; /* a value token (recallable for good), from xb_srecallable */
@@ -129,7 +127,6 @@ struct xb_stream {
      * the lists only when its string's count is not 0 */
 #define XB_RLISTED 1024
     uint16_t rlisted[XB_RLISTED];
-    size_t rbytes; /* bytes of the recent values' blobs (each string once) */
     /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
     int style[6];
 
@@ -192,13 +189,9 @@ int xb_stab_use(xb_stream *s, size_t i);
 int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h);
 /* recallable (spec 14.3): 2 a value token, 1 a live table entry, 0 neither */
 int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h);
-/* a recent value is still recallable (empty, a token, or a live entry) */
-static inline int xb_srecent_ok(const xb_stream *s, const xb_sstr *v)
-{
-    return !v->n || v->tok || xb_stab_find(s, v->p, v->n, v->h) >= 0;
-}
-/* rec: recallable, as xb_srecallable gives it (2: a token); at: the index of
- * the value in its context's list, -1 when it is not there, -2 to look */
+/* rec: recallable, as xb_srecallable gives it (2: a token), or -1 to find
+ * out here; at: the index of the value in its context's list, -1 when it is
+ * not there, -2 to look */
 int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at);
 long xb_scache_index(const xb_stream *s, uint32_t serial);
 xb_pev xb_sprediction(xb_stream *s);
