@@ -2469,7 +2469,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
     xb_stream *s = d->stream;
     size_t n = s->ncache;
     uint32_t serial;
-    xb_scache slot;
+    xb_scache *slot;
     if (sy == XB_N_GENERIC || sy >= XB_N_SHAPE) {
         const xb_key *k;
         unsigned inf = 0;
@@ -2494,21 +2494,23 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         if (n == XB_SHAPE_CACHE) {
             /* the evicted key's strings may be those of earlier start tags of
                this message (their items, bindings, names): freed after it */
-            if (s->cache[n - 1].dmem)
-                s->dead[s->ndead++] = s->cache[n - 1].dmem;
-            free(s->cache[n - 1].key);
+            if (s->cache[n - 1]->dmem)
+                s->dead[s->ndead++] = s->cache[n - 1]->dmem;
+            free(s->cache[n - 1]->key);
             n--;
         }
+        slot = s->cache[n]; /* the evicted entry, or a free pool slot */
         memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
-        memset(&s->cache[0], 0, sizeof(s->cache[0]));
-        s->cache[0].dkey = k;
-        s->cache[0].dmem = mem;
-        s->cache[0].dsize = msize;
-        s->cache[0].dinfo = (uint16_t)inf;
-        s->cache[0].ent.serial = serial = s->next_serial++;
-        s->cache[0].cost = (uint64_t)k->name.n + 32;
+        s->cache[0] = slot;
+        memset(slot, 0, sizeof(*slot));
+        slot->dkey = k;
+        slot->dmem = mem;
+        slot->dsize = msize;
+        slot->dinfo = (uint16_t)inf;
+        slot->ent.serial = serial = s->next_serial++;
+        slot->cost = (uint64_t)k->name.n + 32;
         for (c = 0; c < k->nitems; c++)
-            s->cache[0].cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
+            slot->cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
         s->ncache = n + 1;
         *key = k;
         *info = inf;
@@ -2521,9 +2523,9 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         slot = s->cache[j];
         memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
         s->cache[0] = slot;
-        serial = slot.ent.serial;
-        *key = slot.dkey;
-        *info = slot.dinfo;
+        serial = slot->ent.serial;
+        *key = slot->dkey;
+        *info = slot->dinfo;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     RESERVE(s->open, s->cap_open, s->nopen + 1);
@@ -2594,14 +2596,19 @@ static int stream_decode(xb_dec *d)
     return decode_body(d, data, len);
 }
 
-int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
-                     xb_result *res)
+/* lend (not NULL): when *lend is set to 1, res->data is the decoder's output
+ * buffer, valid until the next call with s; else (and when lend is NULL) a
+ * malloc'd copy the caller frees (a message whose buffers are not kept) */
+static int stream_decode_msg(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                             xb_result *res, int *lend)
 {
     xb_sdec *w;
     xb_dec *d;
     const xb_dictionary *d1;
-    int rc, t;
+    int rc, t, keep;
     result_clear(res);
+    if (lend)
+        *lend = 0;
     if (xb_init() != 0 || !(d1 = xb_get_dictionary(1)))
         return init_failed(res);
     w = s->dec;
@@ -2635,15 +2642,35 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_FIRST;
     rc = stream_decode(d);
-    if (rc == XB_OK)
-        rc = result_copy(d, res);
+    keep = dec_footprint(d) <= XB_STREAM_DEC_KEEP;
+    if (rc == XB_OK) {
+        if (lend && keep) {
+            res->data = (unsigned char *)d->out.p;
+            res->size = d->out.n;
+            *lend = 1;
+        } else {
+            rc = result_copy(d, res);
+        }
+    }
     d->stream = NULL;
     xb_sstate_bury(s);
-    if (dec_footprint(d) > XB_STREAM_DEC_KEEP) { /* a large message's buffers are not kept */
+    if (!keep) { /* a large message's buffers are not kept */
         dec_release(d);
         dec_init(d);
     }
     return rc;
+}
+
+int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                     xb_result *res)
+{
+    return stream_decode_msg(s, body, size, open, opt, res, NULL);
+}
+
+int xb_stream_decode_lend(xb_stream *s, const char *body, size_t size, const xb_decode_options *opt, xb_result *res,
+                          int *lent)
+{
+    return stream_decode_msg(s, body, size, 0, opt, res, lent);
 }
 
 size_t xb_stream_dec_footprint(const xb_stream *s)

@@ -1535,17 +1535,19 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
     uint64_t kh;
     size_t i, n = s->ncache;
     uint32_t serial;
-    xb_scache slot;
+    xb_scache *slot;
     if (skey(e, ev))
         return -1;
     kh = xb_shash(s->kbuf, s->kbuf_n);
-    for (i = 0; i < n; i++)
-        if (s->cache[i].kh == kh && s->cache[i].klen == s->kbuf_n && memcmp(s->cache[i].key, s->kbuf, s->kbuf_n) == 0)
+    for (i = 0; i < n; i++) {
+        const xb_scache *t = s->cache[i];
+        if (t->kh == kh && t->klen == s->kbuf_n && memcmp(t->key, s->kbuf, s->kbuf_n) == 0)
             break;
+    }
     if (i < n) {
-        serial = s->cache[i].ent.serial;
-        snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
         slot = s->cache[i];
+        serial = slot->ent.serial;
+        snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
         memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
         s->cache[0] = slot;
     } else {
@@ -1556,31 +1558,30 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             snode(e, c, XB_N_GENERIC, 0, 0);
             generic_start(e, ev);
         }
-        if (n == XB_SHAPE_CACHE) {
-            slot = s->cache[n - 1]; /* evicted: its key buffer is reused */
-            n--;
-        } else {
-            memset(&slot, 0, sizeof(slot));
-        }
-        if (s->kbuf_n > slot.kcap) {
-            void *np = xb_grow(slot.key, &slot.kcap, s->kbuf_n, 1);
+        if (n == XB_SHAPE_CACHE)
+            n--; /* the last entry is evicted: its key buffer is reused */
+        slot = s->cache[n]; /* the evicted entry, or a free pool slot */
+        if (s->kbuf_n > slot->kcap) {
+            void *np = xb_grow(slot->key, &slot->kcap, s->kbuf_n, 1);
             if (!np) {
-                free(slot.key);
-                if (n < s->ncache) /* the evicted entry's buffer is gone */
+                free(slot->key);
+                memset(slot, 0, sizeof(*slot));
+                slot->ent.serial = XB_SERIAL_NONE;
+                if (n < s->ncache) /* the evicted entry is gone */
                     s->ncache = n;
                 return -1;
             }
-            slot.key = np;
+            slot->key = np;
         }
-        memcpy(slot.key, s->kbuf, s->kbuf_n);
-        slot.klen = s->kbuf_n;
-        slot.kh = kh;
-        memset(&slot.ent, 0, sizeof(slot.ent));
-        slot.ent.serial = serial = s->next_serial++;
-        slot.cost = (uint64_t)ev->name.n + 32;
+        memcpy(slot->key, s->kbuf, s->kbuf_n);
+        slot->klen = s->kbuf_n;
+        slot->kh = kh;
+        memset(&slot->ent, 0, sizeof(slot->ent));
+        slot->ent.serial = serial = s->next_serial++;
+        slot->cost = (uint64_t)ev->name.n + 32;
         for (i = 0; i < ev->nitems; i++) {
             const xb_eitem *it = &e->items[ev->first + i];
-            slot.cost += it->qname.n + (it->is_ns ? it->value.n : 0);
+            slot->cost += it->qname.n + (it->is_ns ? it->value.n : 0);
         }
         memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
         s->cache[0] = slot;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "xb_frame.h"
+#include "xb_stream.h"
 
 #define MAX_FRAME_HEADER 4
 
@@ -663,13 +664,15 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             }
         } else if (kind == XB_UNIT_ELEMENT) {
             xb_result r;
-            if (xb_stream_decode(d->st, (const char *)payload, len, 0, opt, &r)) {
+            int lent = 0;
+            if (xb_stream_decode_lend(d->st, (const char *)payload, len, opt, &r, &lent)) {
                 xb_feed_error(res, r.error, r.limit, pbase + r.offset, "%s", r.message);
                 rc = XB_FEED_ERROR;
                 goto out;
             }
             int bad = add_event(d, XB_UNIT_ELEMENT, r.data, r.size);
-            xb_free(r.data);
+            if (!lent)
+                xb_free(r.data);
             if (bad) {
                 xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, pbase, "out of memory");
                 rc = XB_FEED_ERROR;

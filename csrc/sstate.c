@@ -598,8 +598,8 @@ static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
     if (serial == XB_SERIAL_DOC)
         return &s->doc;
     for (i = 0; i < s->ncache; i++)
-        if (s->cache[i].ent.serial == serial)
-            return &s->cache[i].ent;
+        if (s->cache[i]->ent.serial == serial)
+            return &s->cache[i]->ent;
     return NULL;
 }
 
@@ -607,7 +607,7 @@ long xb_scache_index(const xb_stream *s, uint32_t serial)
 {
     size_t i;
     for (i = 0; i < s->ncache; i++)
-        if (s->cache[i].ent.serial == serial)
+        if (s->cache[i]->ent.serial == serial)
             return (long)i;
     return -1;
 }
@@ -657,9 +657,9 @@ int xb_sbound_shapes(xb_stream *s)
     uint64_t total = 0, bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
     size_t i;
     for (i = 0; i < s->ncache; i++)
-        total += s->cache[i].cost;
+        total += s->cache[i]->cost;
     while (total > bound) {
-        xb_scache *c = &s->cache[--s->ncache];
+        xb_scache *c = s->cache[--s->ncache];
         total -= c->cost;
         if (c->dmem) {
             if (s->ndead >= s->cap_dead)
@@ -668,6 +668,7 @@ int xb_sbound_shapes(xb_stream *s)
         }
         free(c->key);
         memset(c, 0, sizeof(*c));
+        c->ent.serial = XB_SERIAL_NONE;
     }
     return 0;
 }
@@ -679,9 +680,14 @@ void xb_sstate_clear(xb_stream *s)
     xb_sstate_bury(s);
     xb_stab_clear(s);
     for (i = 0; i < XB_SHAPE_CACHE; i++) {
-        free(s->cache[i].key);
-        free(s->cache[i].dmem);
-        memset(&s->cache[i], 0, sizeof(s->cache[i]));
+        xb_scache *c = &s->pool[i];
+        if (c->key || c->dmem || c->ent.serial != XB_SERIAL_NONE) {
+            free(c->key);
+            free(c->dmem);
+            memset(c, 0, sizeof(*c));
+            c->ent.serial = XB_SERIAL_NONE;
+        }
+        s->cache[i] = c;
     }
     s->ncache = 0;
     s->next_serial = 0;
@@ -713,6 +719,6 @@ size_t xb_sstate_footprint(const xb_stream *s)
     if (s->recent)
         n += s->nvctx * sizeof(*s->recent);
     for (i = 0; i < s->ncache; i++)
-        n += s->cache[i].kcap + s->cache[i].dsize;
+        n += s->cache[i]->kcap + s->cache[i]->dsize;
     return n;
 }

@@ -112,8 +112,11 @@ struct xb_stream {
     uint64_t tsize;
     char *tbytes, *tspare;
     size_t tcap, tused;
-    /* the shape cache, front first, and node prediction */
-    xb_scache cache[XB_SHAPE_CACHE];
+    /* the shape cache, front first, and node prediction: the entries live in
+     * pool and cache[] orders them (a move to the front moves pointers);
+     * cache[0 .. ncache) are the entries, the rest the free pool slots */
+    xb_scache pool[XB_SHAPE_CACHE];
+    xb_scache *cache[XB_SHAPE_CACHE];
     size_t ncache;
     uint32_t next_serial;
     xb_pentry doc;
@@ -199,6 +202,14 @@ void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfi
 /* the bytes of the state itself (xb_stream and what it owns, without the
  * encoder's and the decoder's per-message buffers) */
 size_t xb_sstate_footprint(const xb_stream *s);
+/* xb_stream_decode of a message body (not the root's start) whose output may
+ * be lent: with *lent 1, res->data (not to be freed) stays valid until the
+ * next call with s, xb_stream_dec_release or xb_stream_free (no copy, no
+ * allocation per message: csrc/frame.c's feed loop); with *lent 0 it is a copy
+ * to xb_free, as xb_stream_decode's (a large message, whose buffers the
+ * state does not keep) */
+int xb_stream_decode_lend(xb_stream *s, const char *body, size_t size, const xb_decode_options *opt, xb_result *res,
+                          int *lent);
 /* the decoder's part (csrc/decode.c): its xb_dec released; the bytes it holds */
 void xb_stream_dec_release(xb_stream *s);
 size_t xb_stream_dec_footprint(const xb_stream *s);
