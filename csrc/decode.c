@@ -2497,6 +2497,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
             if (s->cache[n - 1]->dmem)
                 s->dead[s->ndead++] = s->cache[n - 1]->dmem;
             free(s->cache[n - 1]->key);
+            s->shape_bytes -= s->cache[n - 1]->cost;
             n--;
         }
         slot = s->cache[n]; /* the evicted entry, or a free pool slot */
@@ -2511,6 +2512,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         slot->cost = (uint64_t)k->name.n + 32;
         for (c = 0; c < k->nitems; c++)
             slot->cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
+        s->shape_bytes += slot->cost;
         s->ncache = n + 1;
         *key = k;
         *info = inf;

@@ -555,16 +555,19 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
     if (!rec) {
         if (j < r->n) { /* it leaves the list */
             listed_del(s, &r->v[j]);
-            memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
+            for (; j + 1 < r->n; j++) /* (at most 7 records: no memmove call) */
+                r->v[j] = r->v[j + 1];
             r->n--;
         }
         return 0;
     }
     if (j < r->n) { /* it moves to the front */
-        keep = r->v[j];
-        listed_del(s, &keep);
-        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
-        r->n--;
+        keep = r->v[j]; /* (still listed: its count unchanged) */
+        for (; j > 0; j--)
+            r->v[j] = r->v[j - 1];
+        keep.tok = rec == 2;
+        r->v[0] = keep;
+        return 0;
     } else { /* a new value: the bytes of its token or table entry */
         if (rec < 0) { /* not known: a token, else a live entry, else neither */
             keep.p = recent_bytes(s, p, n, h, 2);
@@ -585,21 +588,27 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
     }
     keep.tok = rec == 2;
     listed_add(s, &keep);
-    memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
+    for (j = r->n; j > 0; j--)
+        r->v[j] = r->v[j - 1];
     r->v[0] = keep;
     r->n++;
     return 0;
 }
 
 /* ---- prediction (StreamState.prediction, Entry) ---------------------------------- */
-static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
+/* xb_sentry_of without its hint: a look through the cache, the hint set */
+xb_pentry *xb_sentry_slow(xb_stream *s, uint32_t serial)
 {
     size_t i;
     if (serial == XB_SERIAL_DOC)
         return &s->doc;
+    if (serial == XB_SERIAL_NONE)
+        return NULL;
     for (i = 0; i < s->ncache; i++)
-        if (s->cache[i]->ent.serial == serial)
+        if (s->cache[i]->ent.serial == serial) {
+            s->shint[serial % XB_SHINT] = (uint8_t)(s->cache[i] - s->pool);
             return &s->cache[i]->ent;
+        }
     return NULL;
 }
 
@@ -610,35 +619,6 @@ long xb_scache_index(const xb_stream *s, uint32_t serial)
         if (s->cache[i]->ent.serial == serial)
             return (long)i;
     return -1;
-}
-
-/* the live prediction of the current slot, or kind 0 */
-xb_pev xb_sprediction(xb_stream *s)
-{
-    xb_pev none = {0, 0};
-    xb_pentry *e;
-    if (s->pslot_serial == XB_SERIAL_NONE)
-        return none;
-    e = xb_sentry_of(s, s->pslot_serial);
-    if (!e)
-        return none;
-    if (e->slot[s->pslot_field].kind == 'S' && xb_scache_index(s, e->slot[s->pslot_field].v) < 0)
-        return none;
-    return e->slot[s->pslot_field];
-}
-
-/* learn: event becomes the current slot's prediction; (serial, field) is next */
-void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
-{
-    if (s->pslot_serial != XB_SERIAL_NONE) {
-        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
-        if (e) {
-            e->slot[s->pslot_field].kind = kind;
-            e->slot[s->pslot_field].v = v;
-        }
-    }
-    s->pslot_serial = nserial;
-    s->pslot_field = nfield;
 }
 
 /* free the decoder's shape keys evicted during the message */
@@ -654,13 +634,10 @@ void xb_sstate_bury(xb_stream *s)
  * message), in room it reserved (s->cap_dead >= s->ndead + XB_SHAPE_CACHE). */
 int xb_sbound_shapes(xb_stream *s)
 {
-    uint64_t total = 0, bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
-    size_t i;
-    for (i = 0; i < s->ncache; i++)
-        total += s->cache[i]->cost;
-    while (total > bound) {
+    uint64_t bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
+    while (s->shape_bytes > bound) {
         xb_scache *c = s->cache[--s->ncache];
-        total -= c->cost;
+        s->shape_bytes -= c->cost;
         if (c->dmem) {
             if (s->ndead >= s->cap_dead)
                 return -1; /* not reserved: a bug, reported as out of memory */
@@ -690,6 +667,7 @@ void xb_sstate_clear(xb_stream *s)
         s->cache[i] = c;
     }
     s->ncache = 0;
+    s->shape_bytes = 0;
     s->next_serial = 0;
     memset(&s->doc, 0, sizeof(s->doc));
     s->doc.serial = XB_SERIAL_DOC;

@@ -71,12 +71,12 @@ typedef struct {
 #define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
 #define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
 
-/* a shape cache entry: the shape key, serialized (see stream.c:key_*), and
+/* a shape cache entry: the shape key, serialized (encode.c:skey), and
  * its prediction slots */
 typedef struct {
     char *key; /* encoder */
     size_t klen, kcap;
-    uint64_t kh;
+    uint64_t kh; /* encoder: the shape hash of the key (encode.c:shape_hash) */
     xb_pentry ent;
     const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
     void *dmem;
@@ -117,6 +117,12 @@ struct xb_stream {
      * cache[0 .. ncache) are the entries, the rest the free pool slots */
     xb_scache pool[XB_SHAPE_CACHE];
     xb_scache *cache[XB_SHAPE_CACHE];
+    /* shint[serial % XB_SHINT]: the pool slot that last held that serial, a
+     * hint checked against the slot's serial (a free or evicted slot has
+     * XB_SERIAL_NONE, a reused one a new serial: serials are not reused) */
+#define XB_SHINT 64
+    uint8_t shint[XB_SHINT];
+    uint64_t shape_bytes; /* the entries' costs (xb_sbound_shapes) */
     size_t ncache;
     uint32_t next_serial;
     xb_pentry doc;
@@ -197,8 +203,57 @@ int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h);
  * not there, -2 to look */
 int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at);
 long xb_scache_index(const xb_stream *s, uint32_t serial);
-xb_pev xb_sprediction(xb_stream *s);
-void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
+/* the slots of the cache entry with that serial (or of the document level),
+ * NULL if it is not in the cache */
+xb_pentry *xb_sentry_slow(xb_stream *s, uint32_t serial);
+static inline xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
+{
+    xb_scache *c;
+    if (serial == XB_SERIAL_DOC)
+        return &s->doc;
+    c = &s->pool[s->shint[serial % XB_SHINT]];
+    if (c->ent.serial == serial && serial != XB_SERIAL_NONE)
+        return &c->ent;
+    return xb_sentry_slow(s, serial);
+}
+
+/* the live prediction of the current slot, or kind 0 */
+static inline xb_pev xb_sprediction(xb_stream *s)
+{
+    xb_pev none = {0, 0};
+    xb_pentry *e;
+    if (s->pslot_serial == XB_SERIAL_NONE)
+        return none;
+    e = xb_sentry_of(s, s->pslot_serial);
+    if (!e)
+        return none;
+    if (e->slot[s->pslot_field].kind == 'S' && !xb_sentry_of(s, e->slot[s->pslot_field].v))
+        return none;
+    return e->slot[s->pslot_field];
+}
+
+/* the live prediction of slot field of e (NULL: none), or kind 0 */
+static inline xb_pev xb_sprediction_at(xb_stream *s, const xb_pentry *e, int field)
+{
+    xb_pev none = {0, 0};
+    if (!e || (e->slot[field].kind == 'S' && !xb_sentry_of(s, e->slot[field].v)))
+        return none;
+    return e->slot[field];
+}
+
+/* learn: event becomes the current slot's prediction; (serial, field) is next */
+static inline void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
+{
+    if (s->pslot_serial != XB_SERIAL_NONE) {
+        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
+        if (e) {
+            e->slot[s->pslot_field].kind = kind;
+            e->slot[s->pslot_field].v = v;
+        }
+    }
+    s->pslot_serial = nserial;
+    s->pslot_field = nfield;
+}
 /* the bytes of the state itself (xb_stream and what it owns, without the
  * encoder's and the decoder's per-message buffers) */
 size_t xb_sstate_footprint(const xb_stream *s);
