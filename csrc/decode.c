@@ -820,6 +820,9 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         if (st) {
             const xb_tent *t = &st->tab[st->ntab - 1 - i];
             TRY(stream_copy(d, xb_stab_bytes(st, t), t->n, out));
+            st->vh = t->h;
+            st->vh_p = out->p;
+            st->vh_n = out->n;
             return xb_stab_use(st, (size_t)i) ? xb_dec_nomem(d) : 0;
         }
         *out = d->hist[d->nhist - 1 - i].s;
@@ -836,7 +839,11 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         rl = &st->recent[vctx];
         if (k >= rl->n) /* (every listed value is recallable: spec 14.3) */
             return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
-        return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
+        TRY(stream_copy(d, rl->v[k].p, rl->v[k].n, out));
+        st->vh = rl->v[k].h;
+        st->vh_p = out->p;
+        st->vh_n = out->n;
+        return 0;
     }
     /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
@@ -872,8 +879,13 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
     if (r.n > d->opt->max_string)
         return too_long(d);
     if (st) {
-        if (!secret && xb_stab_add(st, r.p, r.n, xb_shash(r.p, r.n)))
-            return xb_dec_nomem(d);
+        if (!secret) {
+            st->vh = xb_shash(r.p, r.n);
+            st->vh_p = r.p;
+            st->vh_n = r.n;
+            if (xb_stab_add(st, r.p, r.n, st->vh))
+                return xb_dec_nomem(d);
+        }
     } else {
         RESERVE(d->hist, d->cap_hist, d->nhist + 1);
         d->hist[d->nhist].s = r;
@@ -988,13 +1000,23 @@ static int push_kitem(xb_dec *d, int is_ns, xb_str qname, xb_str uri)
 }
 
 /* no XB_ESCAPABLE byte in s */
+/* 1 for the bytes XB_ESCAPABLE names */
+static const uint8_t ESCAPABLE[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1,
+                                       ['&'] = 1,  ['\''] = 1, ['<'] = 1,  ['>'] = 1};
+
+/* s has no byte escaping may replace (a table look-up per byte, four at a
+ * time, instead of eight comparisons) */
 static int str_clean(xb_str s)
 {
-    size_t i;
-    for (i = 0; i < s.n; i++)
-        if (XB_ESCAPABLE(s.p[i]))
+    const uint8_t *p = (const uint8_t *)s.p;
+    size_t i = 0;
+    unsigned m = 0;
+    for (; i + 4 <= s.n; i += 4)
+        if (ESCAPABLE[p[i]] | ESCAPABLE[p[i + 1]] | ESCAPABLE[p[i + 2]] | ESCAPABLE[p[i + 3]])
             return 0;
-    return 1;
+    for (; i < s.n; i++)
+        m |= ESCAPABLE[p[i]];
+    return !m;
 }
 
 static int has_colon(const char *p, size_t n)
@@ -2310,7 +2332,9 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
     if (!recall || secret)
         return value1(d, vctx, secret, 0, out);
     TRY(value1(d, vctx, secret, 1, out));
-    h = xb_shash(out->p, out->n);
+    /* (a value token or the empty string leaves vh as it was: another pointer) */
+    h = out->n && out->p == s->vh_p && out->n == s->vh_n ? s->vh : xb_shash(out->p, out->n);
+    s->vh_p = NULL;
     if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? -1 : 1, -2))
         return xb_dec_nomem(d);
     return 0;
@@ -2641,6 +2665,7 @@ static int stream_decode_msg(xb_stream *s, const char *body, size_t size, int op
     s->ordinal = 0;
     s->sec_pos = 0;
     s->nopen = 0;
+    s->vh_p = NULL;
     s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_FIRST;
     rc = stream_decode(d);

@@ -156,6 +156,12 @@ struct xb_stream {
     void *dec;           /* its xb_dec, kept between messages */
     uint64_t *dsec;      /* the never-indexed ordinals of the message */
     size_t ndsec, cap_dsec;
+    /* the hash of the value value1_sym (decode.c) last read with a state
+     * (a reference, RECENT, or one it added to the table), known there: for
+     * stream_value's remember, if its bytes are still (vh_p, vh_n) */
+    const char *vh_p;
+    size_t vh_n;
+    uint64_t vh;
     void **dead;         /* shape keys (dmem) evicted during the message, freed after it */
     size_t ndead, cap_dead;
 };
