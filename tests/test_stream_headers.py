@@ -399,3 +399,35 @@ def test_max_table_size_changed_after_construction():
         dec = c_obj(stream.StreamDecoder, headers, max_table_size=999)
         dec.max_table_size = 1000
         assert [ev.kind for ev in dec.feed(data)] == ["open"]
+
+
+def test_headers_learned_in_threads():
+    """Encoders in several threads, each stream with declarations of its own
+    (learned by the shared header set while the others code): every stream's
+    frames are the reference's, and each header's context is its own."""
+    import threading
+    import uuid
+
+    tag = uuid.uuid4().hex
+    streams = [[f"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='urn:{tag}:{i}'>".encode(),
+                b"<message xmlns:x='urn:x'><x:body>%d</x:body></message>" % i, b"<iq id='%d'/>" % i,
+                b"</stream:stream>"] * 3 for i in range(16)]
+
+    def encode_all(chunks):
+        enc = stream.StreamEncoder()
+        return b"".join(enc.feed(c) for c in chunks) + enc.flush(), enc._s.context[""]
+
+    want = reference(lambda: [encode_all(chunks) for chunks in streams])
+    got: list = [None] * len(streams)
+
+    def work(i):
+        for _ in range(3):
+            got[i] = encode_all(streams[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(streams))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == want
+    assert [c for _, c in got] == [f"urn:{tag}:{i}" for i in range(len(streams))]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from array import array as _array
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -263,6 +264,9 @@ class HeaderSet:
         self.contexts: list[Mapping[str, str]] = []
         self.options: list[Any] = []
         self._known: set[bytes] = set()
+        # one learner at a time: xb_hdrs_add runs without the GIL, and the
+        # index it gives must be that of the lists' new items
+        self._lock = threading.Lock()
 
     def learn(self, decls, context: Mapping[str, str]) -> None:
         """A header with these declarations opened context (in the base context):
@@ -272,14 +276,17 @@ class HeaderSet:
             return
         opt = (_decode_options(self.limits, context, self.ac) if self.dec
                else _encode_options(self.limits, context, False, self.ac, False))
-        # published to the loops (which may run in other threads) after the lists have it
-        self.contexts.append(context)
-        self.options.append(opt)
-        if lib.xb_hdrs_add(self._p, sig, len(sig), opt[0]) < 0:
-            self.contexts.pop()
-            self.options.pop()
-            return
-        self._known.add(sig)
+        with self._lock:
+            if sig in self._known:
+                return
+            # published to the loops (which may run in other threads) after the lists have it
+            self.contexts.append(context)
+            self.options.append(opt)
+            if lib.xb_hdrs_add(self._p, sig, len(sig), opt[0]) < 0:  # else the lists' last index
+                self.contexts.pop()
+                self.options.pop()
+                return
+            self._known.add(sig)
 
 
 #: HeaderSet by (dec, limits, id(base context), allow_comments)
