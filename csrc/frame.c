@@ -928,8 +928,8 @@ static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t bas
     } else {
         xb_result r;
         if (xb_stream_decode(d->st, (const char *)body, blen, 1, d->hdrs->base, &r)) {
-            /* offsets into the body, counted from the payload as stream.py does */
-            xb_feed_error(res, r.error, r.limit, base + r.offset, "%s", r.message);
+            /* offsets into the body, which starts after the budget and the message header */
+            xb_feed_error(res, r.error, r.limit, base + h + 2 + r.offset, "%s", r.message);
             return -1;
         }
         unsigned char sig[XB_SIG_MAX];

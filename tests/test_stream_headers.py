@@ -280,6 +280,11 @@ def test_bad_open_frame_errors_are_the_references():
         "dictionary-2": ("UnknownDictionaryError", "unknown dictionary id 2", 2),
         "announce-body": ("InvalidDataError", "an announcing open frame has no body", 3),
         "no-header": ("TruncatedError", "frame is truncated", 1),
+        # errors in the header's body: offsets from the stream's start (14.5),
+        # not from the payload's (the body follows the budget and the message header)
+        "body-truncated": ("TruncatedError", "message is truncated", len(bad_open_frames()["body-truncated"])),
+        "body-garbage": ("TrailingDataError", "2 bytes after the end of the message",
+                         len(bad_open_frames()["body-garbage"]) - 2),
     }
     frames = bad_open_frames()
     for name, (cls, reason, off) in cases.items():

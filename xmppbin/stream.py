@@ -1204,7 +1204,10 @@ class StreamDecoder:
                 if body:
                     raise InvalidDataError("an announcing open frame has no body", p + 2)
                 return None
-            out, events = self._decode(body, M.KIND_STREAM_OPEN)
+            try:
+                out, events = self._decode(body, M.KIND_STREAM_OPEN)
+            except DecodeError as e:  # offsets into the body: the payload's are 14.5's
+                raise _shift(e, p + 2) from None
             root = next(e for e in events if e[0] == "S")
             decls = s.opened(root[1], root[2])
             if self._feeder is not None:  # the C loop gives the plain end tag's event
