@@ -29,19 +29,31 @@ static int is_ws(unsigned c)
 }
 
 /* ---- frame writer ---- */
-/* append a frame (header varint and payload) to out; -1 out of memory */
-static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
+/* v as a varint at q (at most 10 bytes); its length */
+static size_t put_varint(unsigned char *q, uint64_t v)
 {
-    uint64_t v = kind == XB_UNIT_ELEMENT ? (uint64_t)n << 1 : (uint64_t)n << 3 | (uint64_t)kind << 1 | 1;
-    unsigned char *q = xb_bytes_reserve(out, 10 + n);
-    if (q == NULL)
-        return -1;
     size_t k = 0;
     do {
         unsigned char b = v & 0x7F;
         v >>= 7;
         q[k++] = v ? (unsigned char)(b | 0x80) : b;
     } while (v);
+    return k;
+}
+
+/* the header value of a frame of this kind and payload length (spec 14.2) */
+static uint64_t frame_header(int kind, size_t n)
+{
+    return kind == XB_UNIT_ELEMENT ? (uint64_t)n << 1 : (uint64_t)n << 3 | (uint64_t)kind << 1 | 1;
+}
+
+/* append a frame (header varint and payload) to out; -1 out of memory */
+static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
+{
+    unsigned char *q = xb_bytes_reserve(out, 10 + n);
+    if (q == NULL)
+        return -1;
+    size_t k = put_varint(q, frame_header(kind, n));
     if (n)
         memcpy(q + k, payload, n);
     out->len += k + n;
@@ -280,17 +292,6 @@ static int ascii_qname(const unsigned char *q, size_t n)
     return n > 0 && k > 0;
 }
 
-static size_t put_varint(unsigned char *q, uint64_t v)
-{
-    size_t k = 0;
-    do {
-        unsigned char b = v & 0x7F;
-        v >>= 7;
-        q[k++] = v ? (unsigned char)(b | 0x80) : b;
-    } while (v);
-    return k;
-}
-
 /* ---- encoder feed loop ---- */
 struct xb_fenc {
     xb_split sp;
@@ -441,7 +442,7 @@ static int open_unit(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off,
         xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
         return -1;
     }
-    size_t w = put_varint(q, (uint64_t)plen << 3 | (uint64_t)XB_UNIT_OPEN << 1 | 1);
+    size_t w = put_varint(q, frame_header(XB_UNIT_OPEN, plen));
     memcpy(q + w, head, hn);
     if (er.size)
         memcpy(q + w + hn, er.data, er.size);
