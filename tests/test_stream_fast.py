@@ -29,19 +29,13 @@ from xmppbin import stream
 from xmppbin.errors import XmppbinError
 
 SINGLE_BACKEND = True  # the C backend only: both paths use the C stream state
+pytestmark = pytest.mark.usefixtures("c_backend")
 
 _xmppbin_fast = require("_xmppbin_fast")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAFFIC = os.path.join(HERE, "data", "traffic-seed9001.jsonl")
 
-
-@pytest.fixture(autouse=True)
-def _c_backend():
-    previous = xmppbin.backend
-    xmppbin._use_backend("c")
-    yield
-    xmppbin._use_backend(previous)
 
 
 TRAFFIC_STREAMS = capture_streams(TRAFFIC)

@@ -16,11 +16,11 @@ import pytest
 from conftest import require, with_backend
 from test_stream import HEADER, STREAMS
 
-import xmppbin
 from xmppbin import stream
 from xmppbin.errors import XmppbinError
 
 SINGLE_BACKEND = True  # the C backend, compared with the reference explicitly
+pytestmark = pytest.mark.usefixtures("c_backend")
 
 require("_xmppbin_c")
 
@@ -54,13 +54,6 @@ BAD_HEADERS = {
     "xmlns-prefix": b"<xmlns:stream xmlns:stream='http://etherx.jabber.org/streams'>",
 }
 
-
-@pytest.fixture(autouse=True)
-def _c_backend():
-    previous = xmppbin.backend
-    xmppbin._use_backend("c")
-    yield
-    xmppbin._use_backend(previous)
 
 
 def session(name: str) -> list[bytes]:
