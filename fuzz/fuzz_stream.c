@@ -223,6 +223,21 @@ static void same(out *a, out *b)
     memset(b, 0, sizeof *b);
 }
 
+/* the decoder and the encoder loop each fed the input whole and in pieces of
+   chunk bytes (with header sets dh / eh, or NULL): the same results */
+static void both_loops(const uint8_t *data, size_t size, uint8_t f, size_t chunk, uint32_t budget, uint32_t max_frame,
+                       const xb_decode_options *dopt, const xb_encode_options *eopt, const xb_encode_options *hopt,
+                       xb_hdrs *dh, xb_hdrs *eh)
+{
+    out a = {0}, b = {0};
+    run_decoder(data, size, 0, max_frame, dopt, dh, &a);
+    run_decoder(data, size, chunk, max_frame, dopt, dh, &b);
+    same(&a, &b);
+    run_encoder(data, size, 0, f & 1, (f >> 1) & 1, budget, max_frame, eopt, hopt, eh, &a);
+    run_encoder(data, size, chunk, f & 1, (f >> 1) & 1, budget, max_frame, eopt, hopt, eh, &b);
+    same(&a, &b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t f = size ? data[0] : 0;
@@ -258,13 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const size_t CHUNKS[4] = {1, 3, 7, 64};
     size_t chunk = CHUNKS[(f >> 5) & 3];
 
-    out a = {0}, b = {0};
-    run_decoder(data, size, 0, max_frame, &dopt, NULL, &a);
-    run_decoder(data, size, chunk, max_frame, &dopt, NULL, &b);
-    same(&a, &b);
-    run_encoder(data, size, 0, f & 1, (f >> 1) & 1, budget, max_frame, &eopt, &hopt, NULL, &a);
-    run_encoder(data, size, chunk, f & 1, (f >> 1) & 1, budget, max_frame, &eopt, &hopt, NULL, &b);
-    same(&a, &b);
+    both_loops(data, size, f, chunk, budget, max_frame, &dopt, &eopt, &hopt, NULL, NULL);
 
     /* the loops code headers themselves (every context with the element options) */
     xb_hdrs *dh = xb_hdrs_new(&dopt), *eh = xb_hdrs_new(&hopt);
@@ -275,12 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 4; i++)
         if (xb_hdrs_add(dh, sigs[i], sig_lens[i], &dopt) != i || xb_hdrs_add(eh, sigs[i], sig_lens[i], &eopt) != i)
             abort();
-    run_decoder(data, size, 0, max_frame, &dopt, dh, &a);
-    run_decoder(data, size, chunk, max_frame, &dopt, dh, &b);
-    same(&a, &b);
-    run_encoder(data, size, 0, f & 1, (f >> 1) & 1, budget, max_frame, &eopt, &hopt, eh, &a);
-    run_encoder(data, size, chunk, f & 1, (f >> 1) & 1, budget, max_frame, &eopt, &hopt, eh, &b);
-    same(&a, &b);
+    both_loops(data, size, f, chunk, budget, max_frame, &dopt, &eopt, &hopt, dh, eh);
     xb_hdrs_free(dh);
     xb_hdrs_free(eh);
     return 0;
