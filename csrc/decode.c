@@ -911,6 +911,9 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         if (st) {
             const xb_tent *t = &st->tab[st->ntab - 1 - i];
             TRY(stream_copy(d, xb_stab_bytes(st, t), t->n, out));
+            st->vh = t->h;
+            st->vh_p = out->p;
+            st->vh_n = out->n;
             return xb_stab_use(st, (size_t)i) ? xb_dec_nomem(d) : 0;
         }
         *out = d->hist[d->nhist - 1 - i].s;
@@ -925,9 +928,13 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         if (!st || !recall) /* stateless messages remember no values */
             return FAIL(d, "RECENT outside the values a stream context remembers");
         rl = &st->recent[vctx];
-        if (k >= rl->n || !xb_srecent_ok(st, &rl->v[k]))
+        if (k >= rl->n) /* (every listed value is recallable: spec 14.3) */
             return FAIL(d, "RECENT %u is no recallable recent value of its context", k);
-        return stream_copy(d, rl->v[k].p, rl->v[k].n, out);
+        TRY(stream_copy(d, rl->v[k].p, rl->v[k].n, out));
+        st->vh = rl->v[k].h;
+        st->vh_p = out->p;
+        st->vh_n = out->n;
+        return 0;
     }
     /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
     switch (s) {
@@ -963,8 +970,13 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
     if (r.n > d->opt->max_string)
         return too_long(d);
     if (st) {
-        if (!secret && xb_stab_add(st, r.p, r.n, xb_shash(r.p, r.n)))
-            return xb_dec_nomem(d);
+        if (!secret) {
+            st->vh = xb_shash(r.p, r.n);
+            st->vh_p = r.p;
+            st->vh_n = r.n;
+            if (xb_stab_add(st, r.p, r.n, st->vh))
+                return xb_dec_nomem(d);
+        }
     } else {
         RESERVE(d->hist, d->cap_hist, d->nhist + 1);
         d->hist[d->nhist].s = r;
@@ -1079,13 +1091,23 @@ static int push_kitem(xb_dec *d, int is_ns, xb_str qname, xb_str uri)
 }
 
 /* no XB_ESCAPABLE byte in s */
+/* 1 for the bytes XB_ESCAPABLE names */
+static const uint8_t ESCAPABLE[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1,
+                                       ['&'] = 1,  ['\''] = 1, ['<'] = 1,  ['>'] = 1};
+
+/* s has no byte escaping may replace (a table look-up per byte, four at a
+ * time, instead of eight comparisons) */
 static int str_clean(xb_str s)
 {
-    size_t i;
-    for (i = 0; i < s.n; i++)
-        if (XB_ESCAPABLE(s.p[i]))
+    const uint8_t *p = (const uint8_t *)s.p;
+    size_t i = 0;
+    unsigned m = 0;
+    for (; i + 4 <= s.n; i += 4)
+        if (ESCAPABLE[p[i]] | ESCAPABLE[p[i + 1]] | ESCAPABLE[p[i + 2]] | ESCAPABLE[p[i + 3]])
             return 0;
-    return 1;
+    for (; i < s.n; i++)
+        m |= ESCAPABLE[p[i]];
+    return !m;
 }
 
 static int has_colon(const char *p, size_t n)
@@ -2402,8 +2424,10 @@ static int stream_value(xb_dec *d, unsigned vctx, int secret, int recall, xb_str
     if (!recall || secret)
         return value1(d, vctx, secret, 0, out);
     TRY(value1(d, vctx, secret, 1, out));
-    h = xb_shash(out->p, out->n);
-    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? xb_srecallable(s, out->p, out->n, h) : 1, -2))
+    /* (a value token or the empty string leaves vh as it was: another pointer) */
+    h = out->n && out->p == s->vh_p && out->n == s->vh_n ? s->vh : xb_shash(out->p, out->n);
+    s->vh_p = NULL;
+    if (xb_sremember(s, vctx, out->p, out->n, h, out->n ? -1 : 1, -2))
         return xb_dec_nomem(d);
     return 0;
 }
@@ -2421,7 +2445,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
     unsigned ctx;
     TRY(read_bits(d, 3, &k));
     TRY(read_gamma(d, &n));
-    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n || !xb_srecent_ok(s, &s->recent[vctx].v[k]))
+    if (k >= s->recent[vctx].n || !s->recent[vctx].v[k].n)
         return FAIL(d, "EXTEND of recent value %u, which is no recallable recent value of its context", (unsigned)k);
     src = &s->recent[vctx].v[k];
     if (n > src->n)
@@ -2567,7 +2591,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
     xb_stream *s = d->stream;
     size_t n = s->ncache;
     uint32_t serial;
-    xb_scache slot;
+    xb_scache *slot;
     if (sy == XB_N_GENERIC || sy >= XB_N_SHAPE) {
         const xb_key *k;
         unsigned inf = 0;
@@ -2592,21 +2616,25 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         if (n == XB_SHAPE_CACHE) {
             /* the evicted key's strings may be those of earlier start tags of
                this message (their items, bindings, names): freed after it */
-            if (s->cache[n - 1].dmem)
-                s->dead[s->ndead++] = s->cache[n - 1].dmem;
-            free(s->cache[n - 1].key);
+            if (s->cache[n - 1]->dmem)
+                s->dead[s->ndead++] = s->cache[n - 1]->dmem;
+            free(s->cache[n - 1]->key);
+            s->shape_bytes -= s->cache[n - 1]->cost;
             n--;
         }
+        slot = s->cache[n]; /* the evicted entry, or a free pool slot */
         memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
-        memset(&s->cache[0], 0, sizeof(s->cache[0]));
-        s->cache[0].dkey = k;
-        s->cache[0].dmem = mem;
-        s->cache[0].dsize = msize;
-        s->cache[0].dinfo = (uint16_t)inf;
-        s->cache[0].ent.serial = serial = s->next_serial++;
-        s->cache[0].cost = (uint64_t)k->name.n + 32;
+        s->cache[0] = slot;
+        memset(slot, 0, sizeof(*slot));
+        slot->dkey = k;
+        slot->dmem = mem;
+        slot->dsize = msize;
+        slot->dinfo = (uint16_t)inf;
+        slot->ent.serial = serial = s->next_serial++;
+        slot->cost = (uint64_t)k->name.n + 32;
         for (c = 0; c < k->nitems; c++)
-            s->cache[0].cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
+            slot->cost += k->items[c].qname.n + (k->items[c].is_ns ? k->items[c].uri.n : 0);
+        s->shape_bytes += slot->cost;
         s->ncache = n + 1;
         *key = k;
         *info = inf;
@@ -2619,9 +2647,9 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         slot = s->cache[j];
         memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
         s->cache[0] = slot;
-        serial = slot.ent.serial;
-        *key = slot.dkey;
-        *info = slot.dinfo;
+        serial = slot->ent.serial;
+        *key = slot->dkey;
+        *info = slot->dinfo;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
     RESERVE(s->open, s->cap_open, s->nopen + 1);
@@ -2692,14 +2720,19 @@ static int stream_decode(xb_dec *d)
     return decode_body(d, data, len);
 }
 
-int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
-                     xb_result *res)
+/* lend (not NULL): when *lend is set to 1, res->data is the decoder's output
+ * buffer, valid until the next call with s; else (and when lend is NULL) a
+ * malloc'd copy the caller frees (a message whose buffers are not kept) */
+static int stream_decode_msg(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                             xb_result *res, int *lend)
 {
     xb_sdec *w;
     xb_dec *d;
     const xb_dictionary *d1;
-    int rc, t;
+    int rc, t, keep;
     result_clear(res);
+    if (lend)
+        *lend = 0;
     if (xb_init() != 0 || !(d1 = xb_get_dictionary(1)))
         return init_failed(res);
     w = s->dec;
@@ -2730,18 +2763,39 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
     s->ordinal = 0;
     s->sec_pos = 0;
     s->nopen = 0;
+    s->vh_p = NULL;
     s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_FIRST;
     rc = stream_decode(d);
-    if (rc == XB_OK)
-        rc = result_copy(d, res);
+    keep = dec_footprint(d) <= XB_STREAM_DEC_KEEP;
+    if (rc == XB_OK) {
+        if (lend && keep) {
+            res->data = (unsigned char *)d->out.p;
+            res->size = d->out.n;
+            *lend = 1;
+        } else {
+            rc = result_copy(d, res);
+        }
+    }
     d->stream = NULL;
     xb_sstate_bury(s);
-    if (dec_footprint(d) > XB_STREAM_DEC_KEEP) { /* a large message's buffers are not kept */
+    if (!keep) { /* a large message's buffers are not kept */
         dec_release(d);
         dec_init(d);
     }
     return rc;
+}
+
+int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, const xb_decode_options *opt,
+                     xb_result *res)
+{
+    return stream_decode_msg(s, body, size, open, opt, res, NULL);
+}
+
+int xb_stream_decode_lend(xb_stream *s, const char *body, size_t size, const xb_decode_options *opt, xb_result *res,
+                          int *lent)
+{
+    return stream_decode_msg(s, body, size, 0, opt, res, lent);
 }
 
 size_t xb_stream_dec_footprint(const xb_stream *s)

@@ -1569,7 +1569,7 @@ static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recal
 /* _quick: (symbol, extra) or sym -1; extra -1: none */
 /* *rj (when recall, not secret and v not empty; else left alone): the index
  * of the recent value equal to v in its list, or -1 for none. One table
- * lookup at most. */
+ * lookup at most, none for a listed value. */
 static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int secret, int recall, int *qs,
                    int64_t *extra, int *rj)
 {
@@ -1581,26 +1581,20 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
         return;
     }
     if (!secret) {
-        const xb_recent *r = &s->recent[vctx];
-        size_t j = r->n;
         if (recall) {
+            /* a listed value is recallable (spec 14.3's removal rule): RECENT */
+            const xb_recent *r = &s->recent[vctx];
+            size_t j;
             for (j = 0; j < r->n; j++)
                 if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
                     break;
             *rj = j < r->n ? (int)j : -1;
-            if (j < r->n && r->v[j].tok) {
+            if (j < r->n) {
                 *qs = XB_V_RECENT + (int)j;
                 return;
             }
         }
         i = xb_stab_find(s, v.p, v.n, h);
-        if (j < r->n) {
-            if (i >= 0) { /* a recent value still recallable (xb_srecent_ok) */
-                *qs = XB_V_RECENT + (int)j;
-                return;
-            }
-            i = -1; /* a recent value whose entry was evicted: not in the table */
-        }
     }
     if (i >= 0) {
         if (i < XB_REF_NEAR) {
@@ -1640,30 +1634,55 @@ static uint64_t sest(xb_encoder *e, xb_str v, unsigned vctx, int secret)
     return ch.p.cost;
 }
 
-/* _extend: the cheapest EXTEND (cost without the symbol); 0 if none */
-static int sextend(xb_encoder *e, xb_str v, unsigned vctx, uint64_t *cost, unsigned *bk, unsigned *bL)
+/* _extend: the cheapest EXTEND (cost without the symbol); 0 if none. litc:
+ * chars_cost of all of v from context 0 (LIT without its symbol). The
+ * suffix after L bytes is coded from the context the chain from 0 reaches
+ * after them (xb_char_ctx_after), so its cost is litc less the cost of the
+ * first L bytes on that chain: one walk up to the longest L gives every k's. */
+static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t litc, uint64_t *cost, unsigned *bk,
+                   unsigned *bL)
 {
-    const xb_stream *s = e->st;
     const xb_recent *r = &s->recent[vctx];
     const uint8_t *sb = (const uint8_t *)v.p;
-    size_t n = v.n, k;
+    size_t n = v.n, k, Ls[XB_RECENT], maxL = 0, i, j, m = 0;
+    uint64_t pre[XB_RECENT], acc = 0;
+    unsigned order[XB_RECENT], ctx = 0;
     int found = 0;
     for (k = 0; k < r->n; k++) {
         const xb_sstr *src = &r->v[k];
-        size_t m, L = 0;
-        uint64_t c;
-        m = src->n < n ? src->n : n;
-        while (L < m && (uint8_t)src->p[L] == sb[L])
+        size_t mm = src->n < n ? src->n : n, L = 0;
+        while (L < mm && (uint8_t)src->p[L] == sb[L])
             L++;
         while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
             L--;
-        if (!L || !xb_srecent_ok(s, src)) /* (L > 0: src is not empty) */
+        Ls[k] = L; /* (every listed value is recallable: spec 14.3; L > 0: src is not empty) */
+        if (!L)
             continue;
-        c = 3 + gamma_length(L) + chars_cost(xb_sclen, sb + L, n - L, xb_char_ctx_after(sb, L));
+        if (L > maxL)
+            maxL = L;
+        for (j = m++; j > 0 && Ls[order[j - 1]] > L; j--) /* by L */
+            order[j] = order[j - 1];
+        order[j] = (unsigned)k;
+    }
+    if (!m)
+        return 0;
+    for (i = 0, j = 0; j < m; i++) {
+        while (j < m && Ls[order[j]] == i)
+            pre[order[j++]] = acc;
+        if (i < maxL) {
+            acc += xb_sclen[ctx][sb[i]];
+            ctx = xb_char_next[ctx][sb[i]];
+        }
+    }
+    for (k = 0; k < r->n; k++) {
+        uint64_t c;
+        if (!Ls[k])
+            continue;
+        c = 3 + gamma_length(Ls[k]) + (litc - pre[k]);
         if (!found || c < *cost) {
             *cost = c;
             *bk = (unsigned)k;
-            *bL = (unsigned)L;
+            *bL = (unsigned)Ls[k];
             found = 1;
         }
     }
@@ -1676,10 +1695,11 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
 {
     const uint32_t *code = SVCODE(vctx);
     unsigned fall, fany;
-    uint64_t lc;
+    uint64_t lc, litc;
     value_flags((const uint8_t *)v.p, v.n, &fall, &fany);
     packed_forms(v, code, fall, fany, &ch->p);
-    lc = LEN(code, XB_V_LIT) + chars_cost(xb_sclen, (const uint8_t *)v.p, v.n, 0);
+    litc = chars_cost(xb_sclen, (const uint8_t *)v.p, v.n, 0);
+    lc = LEN(code, XB_V_LIT) + litc;
     if (lc <= ch->p.cost) {
         ch->p.sym = XB_V_LIT;
         ch->p.cost = lc;
@@ -1704,7 +1724,7 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     if (recall && !secret) {
         uint64_t xc = 0;
         unsigned xk = 0, xL = 0;
-        if (sextend(e, v, vctx, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->p.cost) {
+        if (sextend(e->st, v, vctx, litc, &xc, &xk, &xL) && LEN(code, XB_V_EXTEND) + xc < ch->p.cost) {
             ch->p.sym = XB_V_EXTEND;
             ch->p.cost = LEN(code, XB_V_EXTEND) + xc;
             ch->k = xk;
@@ -1808,20 +1828,34 @@ static void snode(xb_encoder *e, unsigned c, uint32_t v, uint8_t ev_kind, uint32
         sym(e, node + (c + XB_NODE_CONTEXTS) * nn, (p.kind == ev_kind && p.v == ev_v) ? xb_sn_pred : v);
 }
 
-/* _Coder.other with a state: the symbol, and what the prediction learns */
+/* _Coder.other with a state: the symbol, and what the prediction learns (the
+ * current slot looked up once: the shape cache does not change in between) */
 static void sother(xb_encoder *e, unsigned c, uint32_t v)
 {
     xb_stream *s = e->st;
-    snode(e, c, v, 'N', v);
+    const uint32_t *node = xb_scode[XB_T_NODE];
+    const size_t nn = xb_snsym[XB_T_NODE];
+    xb_pentry *cur = s->pslot_serial == XB_SERIAL_NONE ? NULL : xb_sentry_of(s, s->pslot_serial);
+    xb_pev p = xb_sprediction_at(s, cur, s->pslot_field);
+    if (!p.kind)
+        sym(e, node + c * nn, v);
+    else
+        sym(e, node + (c + XB_NODE_CONTEXTS) * nn, (p.kind == 'N' && p.v == v) ? xb_sn_pred : v);
+    if (cur) {
+        cur->slot[s->pslot_field].kind = 'N';
+        cur->slot[s->pslot_field].v = v;
+    }
     if (v == XB_N_END) {
         if (s->nopen) {
-            uint32_t ser = s->open[--s->nopen];
-            xb_slearn(s, 'N', v, ser, XB_PS_AFTER);
+            s->pslot_serial = s->open[--s->nopen];
+            s->pslot_field = XB_PS_AFTER;
         } else {
-            xb_slearn(s, 'N', v, XB_SERIAL_NONE, 0);
+            s->pslot_serial = XB_SERIAL_NONE;
+            s->pslot_field = 0;
         }
     } else {
-        xb_slearn(s, 'N', v, s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC, XB_PS_TEXT);
+        s->pslot_serial = s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC;
+        s->pslot_field = XB_PS_TEXT;
     }
 }
 
@@ -1868,27 +1902,54 @@ static int skey(xb_encoder *e, const xb_event *ev)
     return 0;
 }
 
+/* the start tag ev has the serialized shape key (key, klen) (skey's bytes),
+ * compared piece by piece without building it */
+static int skey_eq(const xb_encoder *e, const xb_event *ev, const char *key, size_t klen)
+{
+    const xb_eitem *it = e->items + ev->first;
+    const char *o = key, *end = key + klen;
+    size_t k;
+    if ((size_t)(end - o) < ev->name.n + 1 || memcmp(o, ev->name.p, ev->name.n) != 0 || o[ev->name.n])
+        return 0;
+    o += ev->name.n + 1;
+    for (k = 0; k < ev->nitems; k++) {
+        if (it[k].is_ns) {
+            size_t skip = it[k].qname.n > 5 ? 6 : 5, pl = it[k].qname.n - skip, vn = it[k].value.n;
+            if ((size_t)(end - o) < 3 + pl + vn || o[0] != 1 || memcmp(o + 1, it[k].qname.p + skip, pl) != 0 ||
+                o[1 + pl] || (vn && memcmp(o + 2 + pl, it[k].value.p, vn) != 0) || o[2 + pl + vn])
+                return 0;
+            o += 3 + pl + vn;
+        } else {
+            size_t qn = it[k].qname.n;
+            if ((size_t)(end - o) < 2 + qn || o[0] != 2 || memcmp(o + 1, it[k].qname.p, qn) != 0 || o[1 + qn])
+                return 0;
+            o += 2 + qn;
+        }
+    }
+    return o == end;
+}
+
 /* _Coder.start's shape cache with a state (its entries outlive the message,
- * so they are keyed by the serialized shape key): the node symbol, the
+ * so they are keyed by the serialized shape key, found by the shape hash h:
+ * the key is built only for a new entry): the node symbol, the
  * generic start tag if neither cached nor static, the entry to the front;
  * -1 out of memory. h: the shape hash of the tag (static shapes). */
 static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t h)
 {
     xb_stream *s = e->st;
-    uint64_t kh;
+    uint64_t kh = h;
     size_t i, n = s->ncache;
     uint32_t serial;
-    xb_scache slot;
-    if (skey(e, ev))
-        return -1;
-    kh = xb_shash(s->kbuf, s->kbuf_n);
-    for (i = 0; i < n; i++)
-        if (s->cache[i].kh == kh && s->cache[i].klen == s->kbuf_n && memcmp(s->cache[i].key, s->kbuf, s->kbuf_n) == 0)
+    xb_scache *slot;
+    for (i = 0; i < n; i++) {
+        const xb_scache *t = s->cache[i];
+        if (t->kh == kh && skey_eq(e, ev, t->key, t->klen))
             break;
+    }
     if (i < n) {
-        serial = s->cache[i].ent.serial;
-        snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
         slot = s->cache[i];
+        serial = slot->ent.serial;
+        snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
         memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
         s->cache[0] = slot;
     } else {
@@ -1899,32 +1960,36 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             snode(e, c, XB_N_GENERIC, 0, 0);
             generic_start(e, ev);
         }
+        if (skey(e, ev))
+            return -1;
         if (n == XB_SHAPE_CACHE) {
-            slot = s->cache[n - 1]; /* evicted: its key buffer is reused */
-            n--;
-        } else {
-            memset(&slot, 0, sizeof(slot));
+            n--; /* the last entry is evicted: its key buffer is reused */
+            s->shape_bytes -= s->cache[n]->cost;
         }
-        if (s->kbuf_n > slot.kcap) {
-            void *np = xb_grow(slot.key, &slot.kcap, s->kbuf_n, 1);
+        slot = s->cache[n]; /* the evicted entry, or a free pool slot */
+        if (s->kbuf_n > slot->kcap) {
+            void *np = xb_grow(slot->key, &slot->kcap, s->kbuf_n, 1);
             if (!np) {
-                free(slot.key);
-                if (n < s->ncache) /* the evicted entry's buffer is gone */
+                free(slot->key);
+                memset(slot, 0, sizeof(*slot));
+                slot->ent.serial = XB_SERIAL_NONE;
+                if (n < s->ncache) /* the evicted entry is gone */
                     s->ncache = n;
                 return -1;
             }
-            slot.key = np;
+            slot->key = np;
         }
-        memcpy(slot.key, s->kbuf, s->kbuf_n);
-        slot.klen = s->kbuf_n;
-        slot.kh = kh;
-        memset(&slot.ent, 0, sizeof(slot.ent));
-        slot.ent.serial = serial = s->next_serial++;
-        slot.cost = (uint64_t)ev->name.n + 32;
+        memcpy(slot->key, s->kbuf, s->kbuf_n);
+        slot->klen = s->kbuf_n;
+        slot->kh = kh;
+        memset(&slot->ent, 0, sizeof(slot->ent));
+        slot->ent.serial = serial = s->next_serial++;
+        slot->cost = (uint64_t)ev->name.n + 32;
         for (i = 0; i < ev->nitems; i++) {
             const xb_eitem *it = &e->items[ev->first + i];
-            slot.cost += it->qname.n + (it->is_ns ? it->value.n : 0);
+            slot->cost += it->qname.n + (it->is_ns ? it->value.n : 0);
         }
+        s->shape_bytes += slot->cost;
         memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
         s->cache[0] = slot;
         s->ncache = n + 1;

@@ -11,12 +11,16 @@
  *
  * Uses: split.c (the splitter, via xb_frame.h), xmppbin.h (the stream coder).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xb_frame.h"
+#include "xb_stream.h"
 
 #define MAX_FRAME_HEADER 4
+#define FORMAT_VERSION 1 /* xmppbin/model.py */
+#define KIND_STREAM_OPEN 1
 
 
 static int is_ws(unsigned c)
@@ -25,23 +29,267 @@ static int is_ws(unsigned c)
 }
 
 /* ---- frame writer ---- */
-/* append a frame (header varint and payload) to out; -1 out of memory */
-static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
+/* v as a varint at q (at most 10 bytes); its length */
+static size_t put_varint(unsigned char *q, uint64_t v)
 {
-    uint64_t v = kind == XB_UNIT_ELEMENT ? (uint64_t)n << 1 : (uint64_t)n << 3 | (uint64_t)kind << 1 | 1;
-    unsigned char *q = xb_bytes_reserve(out, 10 + n);
-    if (q == NULL)
-        return -1;
     size_t k = 0;
     do {
         unsigned char b = v & 0x7F;
         v >>= 7;
         q[k++] = v ? (unsigned char)(b | 0x80) : b;
     } while (v);
+    return k;
+}
+
+/* the header value of a frame of this kind and payload length (spec 14.2) */
+static uint64_t frame_header(int kind, size_t n)
+{
+    return kind == XB_UNIT_ELEMENT ? (uint64_t)n << 1 : (uint64_t)n << 3 | (uint64_t)kind << 1 | 1;
+}
+
+/* append a frame (header varint and payload) to out; -1 out of memory */
+static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
+{
+    unsigned char *q = xb_bytes_reserve(out, 10 + n);
+    if (q == NULL)
+        return -1;
+    size_t k = put_varint(q, frame_header(kind, n));
     if (n)
         memcpy(q + k, payload, n);
     out->len += k + n;
     return 0;
+}
+
+/* ---- stream headers ---- */
+/* entries of a set: a stream sees a handful of declaration sets (c2s, s2s, ...) */
+#define XB_HDRS_MAX 32
+/* the longest declaration signature the loops read (longer: the caller's) */
+#define XB_SIG_MAX 1024
+
+struct xb_hdrs {
+    const void *base;
+    struct {
+        unsigned char *sig;
+        size_t len;
+        const void *opt;
+    } e[XB_HDRS_MAX];
+    atomic_size_t n; /* entries published (release store after filling e[n]) */
+};
+
+xb_hdrs *xb_hdrs_new(const void *base_options)
+{
+    xb_hdrs *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->base = base_options;
+    atomic_init(&h->n, 0);
+    return h;
+}
+
+int xb_hdrs_add(xb_hdrs *h, const char *sig, size_t n, const void *options)
+{
+    /* one writer at a time (the caller's lock: the GIL) */
+    size_t k = atomic_load_explicit(&h->n, memory_order_relaxed);
+    if (k >= XB_HDRS_MAX || n > XB_SIG_MAX)
+        return -1;
+    unsigned char *c = malloc(n ? n : 1);
+    if (c == NULL)
+        return -1;
+    if (n)
+        memcpy(c, sig, n);
+    h->e[k].sig = c;
+    h->e[k].len = n;
+    h->e[k].opt = options;
+    atomic_store_explicit(&h->n, k + 1, memory_order_release);
+    return (int)k;
+}
+
+void xb_hdrs_free(xb_hdrs *h)
+{
+    if (h == NULL)
+        return;
+    size_t n = atomic_load_explicit(&h->n, memory_order_relaxed);
+    for (size_t k = 0; k < n; k++)
+        free(h->e[k].sig);
+    free(h);
+}
+
+/* the index of the entry with this signature, or -1 */
+static int hdrs_find(const xb_hdrs *h, const unsigned char *sig, size_t n)
+{
+    size_t m = atomic_load_explicit(&((xb_hdrs *)h)->n, memory_order_acquire);
+    for (size_t k = 0; k < m; k++)
+        if (h->e[k].len == n && (n == 0 || memcmp(h->e[k].sig, sig, n) == 0))
+            return (int)k;
+    return -1;
+}
+
+/* u[0 .. n) is well-formed UTF-8 (as Python's strict decoder takes it) */
+static int utf8_ok(const unsigned char *u, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = u[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F; /* no surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else
+            return 0;
+        if (n - i <= k)
+            return 0;
+        if (u[i + 1] < lo || u[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j <= k; j++)
+            if (u[i + j] < 0x80 || u[i + j] > 0xBF)
+                return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* c may be in a name of header_root's reading: not whitespace (Python's \s of
+   bytes) nor one of / > ! ? = " ' < & */
+static int hname(unsigned c)
+{
+    return !(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == '/' || c == '>' ||
+             c == '!' || c == '?' || c == '=' || c == '"' || c == '\'' || c == '<' || c == '&');
+}
+
+/* the first occurrence of the k bytes t at or after u[i] (before n), or n */
+static size_t find(const unsigned char *u, size_t n, size_t i, const char *t, size_t k)
+{
+    for (; i + k <= n; i++)
+        if (u[i] == (unsigned char)t[0] && memcmp(u + i, t, k) == 0)
+            return i;
+    return n;
+}
+
+/* The root start tag of a stream header u[0 .. n) as xmppbin/_cstream.py's
+   header_root reads it (a prolog of whitespace, PIs and comments, then the
+   start tag, ending the input, with attribute values without '<', '&', tab or
+   line breaks, all of it UTF-8): 1 with the qname at u[*qa .. *qa + *ql) and
+   the declaration signature (see xb_hdrs) in sig[0 .. *siglen), else 0 (a
+   signature longer than cap included). */
+static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, unsigned char *sig, size_t cap,
+                      size_t *siglen)
+{
+    size_t i = 0, sl = 0;
+    for (;;) { /* (?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)* */
+        if (i < n && is_ws(u[i])) {
+            while (i < n && is_ws(u[i]))
+                i++;
+        } else if (n - i >= 2 && u[i] == '<' && u[i + 1] == '?') {
+            size_t e = find(u, n, i + 2, "?>", 2);
+            if (e == n)
+                break;
+            i = e + 2;
+        } else if (n - i >= 4 && memcmp(u + i, "<!--", 4) == 0) {
+            size_t e = find(u, n, i + 4, "-->", 3);
+            if (e == n)
+                break;
+            i = e + 3;
+        } else
+            break;
+    }
+    size_t start = i;
+    if (i >= n || u[i] != '<')
+        return 0;
+    i++;
+    *qa = i;
+    while (i < n && hname(u[i]))
+        i++;
+    *ql = i - *qa;
+    if (*ql == 0)
+        return 0;
+    for (;;) {
+        size_t w = i;
+        while (i < n && is_ws(u[i]))
+            i++;
+        if (i < n && u[i] == '>') {
+            if (i + 1 != n)
+                return 0;
+            break;
+        }
+        if (i == w || i >= n || !hname(u[i]))
+            return 0;
+        size_t an = i;
+        while (i < n && hname(u[i]))
+            i++;
+        size_t alen = i - an;
+        while (i < n && is_ws(u[i]))
+            i++;
+        if (i >= n || u[i] != '=')
+            return 0;
+        i++;
+        while (i < n && is_ws(u[i]))
+            i++;
+        if (i >= n || (u[i] != '"' && u[i] != '\''))
+            return 0;
+        unsigned char q = u[i++];
+        size_t v = i;
+        while (i < n && u[i] != q) {
+            if (u[i] == '<' || u[i] == '&' || u[i] == '\t' || u[i] == '\r' || u[i] == '\n')
+                return 0;
+            i++;
+        }
+        if (i >= n)
+            return 0;
+        size_t vlen = i - v;
+        i++;
+        if ((alen == 5 && memcmp(u + an, "xmlns", 5) == 0) || (alen > 6 && memcmp(u + an, "xmlns:", 6) == 0)) {
+            if (cap - sl < alen + vlen + 2)
+                return 0;
+            memcpy(sig + sl, u + an, alen);
+            sl += alen;
+            sig[sl++] = 0;
+            memcpy(sig + sl, u + v, vlen);
+            sl += vlen;
+            sig[sl++] = 0;
+        }
+    }
+    if (!utf8_ok(u + start, n - start))
+        return 0;
+    *siglen = sl;
+    return 1;
+}
+
+/* q[0 .. n) is an ASCII QName (NCName, optionally ':' NCName): the end tag
+   "</q>" is the plain end tag stream.py's _close takes for it */
+static int ascii_qname(const unsigned char *q, size_t n)
+{
+    int colon = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++, k++) {
+        unsigned c = q[i];
+        int start = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+        if (c == ':') {
+            if (colon || k == 0)
+                return 0;
+            colon = 1;
+            k = (size_t)-1; /* the next character starts a name */
+            continue;
+        }
+        if (k == 0 ? !start : !(start || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return 0;
+    }
+    return n > 0 && k > 0;
 }
 
 /* ---- encoder feed loop ---- */
@@ -61,6 +309,9 @@ struct xb_fenc {
     char *stream_name; /* the open stream header's qname (xb_fenc_set_stream), or NULL */
     size_t stream_len;
     int ended; /* an end tag of the stream was framed here since */
+    const xb_hdrs *hdrs; /* the header contexts (xb_fenc_set_headers), or NULL */
+    uint32_t budget;
+    int exact;
 };
 
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
@@ -136,6 +387,72 @@ int xb_fenc_set_stream(xb_fenc *e, const char *qname, size_t n)
 int xb_fenc_ended(const xb_fenc *e)
 {
     return e->ended;
+}
+
+void xb_fenc_set_headers(xb_fenc *e, xb_hdrs *h, uint32_t budget, int exact)
+{
+    e->hdrs = h;
+    e->budget = budget;
+    e->exact = exact ? 1 : 0;
+}
+
+const char *xb_fenc_stream_name(const xb_fenc *e, size_t *n)
+{
+    *n = e->stream_len;
+    return e->stream_name;
+}
+
+/* A stream header unit u[0 .. n) at stream offset off, coded here as
+   stream.py's StreamEncoder._open_c codes it: 1 (its OPEN frame written, the
+   element options of its context in *opt), 0 (not one the loop can take:
+   nothing done, the caller's), -1 (error in res). */
+static int open_unit(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off, const xb_encode_options **opt,
+                     xb_feed_result *res)
+{
+    unsigned char sig[XB_SIG_MAX];
+    size_t qa, ql, sl;
+    if (!header_tag(u, n, &qa, &ql, sig, sizeof sig, &sl) || !ascii_qname(u + qa, ql))
+        return 0;
+    int k = hdrs_find(e->hdrs, sig, sl);
+    if (k < 0 || xb_stream_reset(e->st, e->budget, e->exact))
+        return 0;
+    xb_encode_result er;
+    if (xb_stream_encode(e->st, (const char *)u, n, e->hdrs->base, NULL, 0, &er)) {
+        xb_feed_error(res, er.error, er.limit, off + er.offset, "%s", er.message);
+        return -1;
+    }
+    if (set_name(&e->stream_name, &e->stream_len, (const char *)u + qa, ql)) {
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+        return -1;
+    }
+    e->ended = 0;
+    /* payload: varint(budget), the message header, the body */
+    unsigned char head[12];
+    size_t hn = put_varint(head, e->budget);
+    head[hn++] = (unsigned char)(FORMAT_VERSION << 5 | KIND_STREAM_OPEN << 3 | e->exact << 2);
+    head[hn++] = 1; /* dictionary */
+    size_t plen = hn + er.size;
+    if (plen > e->max_frame) {
+        xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, off, "frame of %lu bytes exceeds max_frame=%lu",
+                      (unsigned long)plen, (unsigned long)e->max_frame);
+        return -1;
+    }
+    unsigned char *q = xb_bytes_reserve(&e->out, 10 + plen);
+    if (q == NULL) {
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
+        return -1;
+    }
+    size_t w = put_varint(q, frame_header(XB_UNIT_OPEN, plen));
+    memcpy(q + w, head, hn);
+    if (er.size)
+        memcpy(q + w + hn, er.data, er.size);
+    e->out.len += w + plen;
+    res->headers++;
+    res->header_ctx = k;
+    res->header_budget = e->budget;
+    res->header_exact = e->exact;
+    *opt = e->hdrs->e[k].opt;
+    return 1;
 }
 
 /* The unit u[0 .. n) is "</" name whitespace* ">" (the end tag of the open stream
@@ -405,6 +722,17 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
                 continue;
             }
         }
+        if (kind == XB_UNIT_OPEN && e->hdrs != NULL && !e->every) {
+            int r = open_unit(e, u, n, off, &opt, res);
+            if (r < 0) {
+                rc = XB_FEED_ERROR;
+                break;
+            }
+            if (r > 0) {
+                opened = 1;
+                continue;
+            }
+        }
         uint32_t sec[1];
         size_t nsec = 0;
         if (kind != XB_UNIT_ELEMENT || !opened || e->every || secret_ordinals(e, u, n, sec, &nsec)) {
@@ -476,6 +804,8 @@ struct xb_fdec {
     size_t need; /* bytes still needed before the frame held can complete or fail */
     char *stream_name; /* the stream header's qname (xb_fdec_set_stream), or NULL */
     size_t stream_len;
+    const xb_hdrs *hdrs; /* the header contexts (xb_fdec_set_headers), or NULL */
+    uint32_t max_table;
 };
 
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
@@ -504,6 +834,18 @@ int xb_fdec_set_stream(xb_fdec *d, const char *qname, size_t n)
     return set_name(&d->stream_name, &d->stream_len, qname, n);
 }
 
+void xb_fdec_set_headers(xb_fdec *d, xb_hdrs *h, uint32_t max_table_size)
+{
+    d->hdrs = h;
+    d->max_table = max_table_size;
+}
+
+const char *xb_fdec_stream_name(const xb_fdec *d, size_t *n)
+{
+    *n = d->stream_len;
+    return d->stream_name;
+}
+
 size_t xb_fdec_held(const xb_fdec *d, uint64_t *end)
 {
     size_t n = d->in.len - d->in.head;
@@ -520,6 +862,99 @@ static int add_event(xb_fdec *d, int kind, const void *xml, size_t n)
         memcpy(q, xml, n);
     d->out.len += n;
     return 0;
+}
+
+/* An OPEN frame's payload p[0 .. n) at stream offset base, decoded here as
+   stream.py's StreamDecoder._frame decodes it: 1 (done: its event added, the
+   options of its context in *opt), 0 (the caller's: dictionary other than 1,
+   or a header whose root the loop cannot read or whose context the set does
+   not know; the state may have been reset and the header decoded, which the
+   caller does again from the start), -1 (error in res). */
+static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t base, const xb_decode_options **opt,
+                      xb_feed_result *res)
+{
+    /* the budget: a varint of at most 3 bytes */
+    uint32_t budget = 0;
+    size_t i = 0;
+    for (;; i++) {
+        if (i == 3) {
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base, "varint longer than 3 bytes");
+            return -1;
+        }
+        if (i >= n) {
+            xb_feed_error(res, XB_ERR_TRUNCATED, XB_LIMIT_NONE, base + n, "frame is truncated");
+            return -1;
+        }
+        budget |= (uint32_t)(p[i] & 0x7F) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            if (i && p[i] == 0) {
+                xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base, "non-minimal varint");
+                return -1;
+            }
+            break;
+        }
+    }
+    size_t h = i + 1;
+    if (budget > d->max_table) {
+        xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_TABLE_SIZE, base,
+                      "table budget %lu exceeds max_table_size=%lu", (unsigned long)budget,
+                      (unsigned long)d->max_table);
+        return -1;
+    }
+    if (n < h + 2) {
+        xb_feed_error(res, XB_ERR_TRUNCATED, XB_LIMIT_NONE, base + n, "frame is truncated");
+        return -1;
+    }
+    unsigned b0 = p[h];
+    if (b0 >> 5 != FORMAT_VERSION) {
+        xb_feed_error(res, XB_ERR_UNKNOWN_DICTIONARY, XB_LIMIT_NONE, base + h, "unsupported format version %u",
+                      b0 >> 5);
+        return -1;
+    }
+    unsigned kind = (b0 >> 3) & 3;
+    if (kind > KIND_STREAM_OPEN || (b0 & 3)) {
+        xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h, "invalid message header in an open frame");
+        return -1;
+    }
+    int exact = (b0 & 4) ? 1 : 0;
+    if (p[h + 1] != 1 || xb_stream_reset(d->st, budget, exact))
+        return 0; /* another dictionary: the caller's error */
+    const unsigned char *body = p + h + 2;
+    size_t blen = n - h - 2;
+    int k = -1;
+    if (kind == 0) { /* an announcement: no header */
+        if (blen) {
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h + 2, "an announcing open frame has no body");
+            return -1;
+        }
+    } else {
+        xb_result r;
+        if (xb_stream_decode(d->st, (const char *)body, blen, 1, d->hdrs->base, &r)) {
+            /* offsets into the body, which starts after the budget and the message header */
+            xb_feed_error(res, r.error, r.limit, base + h + 2 + r.offset, "%s", r.message);
+            return -1;
+        }
+        unsigned char sig[XB_SIG_MAX];
+        size_t qa, ql, sl;
+        const unsigned char *x = (const unsigned char *)r.data;
+        if (!header_tag(x, r.size, &qa, &ql, sig, sizeof sig, &sl) || (k = hdrs_find(d->hdrs, sig, sl)) < 0) {
+            xb_free(r.data);
+            return 0;
+        }
+        int bad = set_name(&d->stream_name, &d->stream_len, (const char *)x + qa, ql) ||
+                  add_event(d, XB_UNIT_OPEN, x, r.size);
+        xb_free(r.data);
+        if (bad) {
+            xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, base, "out of memory");
+            return -1;
+        }
+    }
+    res->headers++;
+    res->header_ctx = k;
+    res->header_budget = budget;
+    res->header_exact = exact;
+    *opt = k < 0 ? d->hdrs->base : d->hdrs->e[k].opt;
+    return 1;
 }
 
 static const char *const FRAME_NAMES[4] = {"element", "text", "open", "close"};
@@ -663,13 +1098,15 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             }
         } else if (kind == XB_UNIT_ELEMENT) {
             xb_result r;
-            if (xb_stream_decode(d->st, (const char *)payload, len, 0, opt, &r)) {
+            int lent = 0;
+            if (xb_stream_decode_lend(d->st, (const char *)payload, len, opt, &r, &lent)) {
                 xb_feed_error(res, r.error, r.limit, pbase + r.offset, "%s", r.message);
                 rc = XB_FEED_ERROR;
                 goto out;
             }
             int bad = add_event(d, XB_UNIT_ELEMENT, r.data, r.size);
-            xb_free(r.data);
+            if (!lent)
+                xb_free(r.data);
             if (bad) {
                 xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, pbase, "out of memory");
                 rc = XB_FEED_ERROR;
@@ -689,7 +1126,19 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             memcpy(q + 2, d->stream_name, d->stream_len);
             q[d->stream_len + 2] = '>';
             d->out.len += d->stream_len + 3;
-        } else { /* OPEN, CLOSE: the caller's */
+        } else {
+            if (kind == XB_UNIT_OPEN && d->hdrs != NULL) {
+                int r = open_frame(d, payload, len, pbase, &opt, res);
+                if (r < 0) {
+                    rc = XB_FEED_ERROR;
+                    goto out;
+                }
+                if (r > 0) {
+                    opened = 1;
+                    continue;
+                }
+            }
+            /* OPEN, CLOSE: the caller's */
             res->kind = kind;
             res->unit = payload;
             res->unit_size = len;

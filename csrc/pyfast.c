@@ -888,7 +888,7 @@ typedef struct {
 
 static PyTypeObject FeedType;
 static PyObject *S_cfeed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
-static PyObject *S_element, *S_text, *S_close;
+static PyObject *S_element, *S_text, *S_close, *S_open, *S_header;
 static PyObject *feed_fallback[2], *event_type; /* the Python feed methods; StreamEvent */
 
 static PyObject *addr_arg(PyObject *v, void **out)
@@ -1171,7 +1171,7 @@ static PyObject *stream_event(PyObject *kind, const unsigned char *p, size_t n)
 /* the kind string of an event of the decoder loop */
 static PyObject *event_kind(size_t kind)
 {
-    return kind == XB_UNIT_ELEMENT ? S_element : kind == XB_UNIT_TEXT ? S_text : S_close;
+    return kind == XB_UNIT_ELEMENT ? S_element : kind == XB_UNIT_TEXT ? S_text : kind == XB_UNIT_OPEN ? S_open : S_close;
 }
 
 /* the events of a decoder feed result, in a new list */
@@ -1184,7 +1184,7 @@ static PyObject *feed_events(const xb_feed_result *res)
     for (i = 0; i < n; i++) {
         const size_t *e = res->events + 3 * i;
         PyObject *ev;
-        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT && e[0] != XB_UNIT_CLOSE) { /* not produced by the loop */
+        if (e[0] > XB_UNIT_CLOSE) { /* not produced by the loop */
             Py_DECREF(out);
             PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
             return NULL;
@@ -1295,6 +1295,21 @@ static int unit(PyObject *self, int rc, PyObject *out)
     return 0;
 }
 
+/* The loop coded stream headers (OPEN units / frames) itself: self._header_c()
+   takes the state of the last one (context, stream name, options); 0, or -1
+   (error set) */
+static int header_synced(PyObject *self, const xb_feed_result *res)
+{
+    PyObject *r;
+    if (!res->headers)
+        return 0;
+    r = PyObject_CallMethodObjArgs(self, S_header, NULL);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 /* append the events of a decoder feed result to out; -1 (error set) */
 static int add_events(PyObject *out, const xb_feed_result *res)
 {
@@ -1303,7 +1318,7 @@ static int add_events(PyObject *out, const xb_feed_result *res)
         const size_t *e = res->events + 3 * i;
         PyObject *ev;
         int bad;
-        if (e[0] != XB_UNIT_ELEMENT && e[0] != XB_UNIT_TEXT && e[0] != XB_UNIT_CLOSE) { /* not produced by the loop */
+        if (e[0] > XB_UNIT_CLOSE) { /* not produced by the loop */
             PyErr_SetString(PyExc_RuntimeError, "xmppbin: unexpected event kind from the C feed loop");
             return -1;
         }
@@ -1359,7 +1374,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     }
     rc = core_fdec_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     if (rc == XB_FEED_DONE) { /* the usual case: the list made at its size */
-        out = feed_events(f->res);
+        out = header_synced(self, f->res) ? NULL : feed_events(f->res);
         PyBuffer_Release(&view);
         if (!out)
             fail_feed(f);
@@ -1368,7 +1383,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     }
     out = PyList_New(0);
     while (out) {
-        if (add_events(out, f->res) || (rc != XB_FEED_DONE && unit(self, rc, out))) {
+        if (add_events(out, f->res) || header_synced(self, f->res) || (rc != XB_FEED_DONE && unit(self, rc, out))) {
             Py_CLEAR(out);
             break;
         }
@@ -1427,7 +1442,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
     PyBuffer_Release(&view);
     if (rc == XB_FEED_DONE) {
-        r = result_bytes((const char *)f->res->data, f->res->size);
+        r = header_synced(self, f->res) ? NULL : result_bytes((const char *)f->res->data, f->res->size);
         if (!r)
             fail_feed(f);
         Py_DECREF(f);
@@ -1439,7 +1454,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         PyObject *b = result_bytes((const char *)f->res->data, f->res->size);
         int bad = !b || PyList_Append(out, b);
         Py_XDECREF(b);
-        if (bad || unit(self, rc, out))
+        if (bad || header_synced(self, f->res) || unit(self, rc, out))
             break;
         if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
             r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
@@ -1447,7 +1462,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         }
         rc = core_fenc_feed(f->loop, NULL, 0, opened, f->opt, f->res);
         if (rc == XB_FEED_DONE) {
-            r = join_frames(out, f->res);
+            r = header_synced(self, f->res) ? NULL : join_frames(out, f->res);
             break;
         }
     }
@@ -1675,8 +1690,10 @@ PyMODINIT_FUNC PyInit__xmppbin_fast(void)
     S_element = PyUnicode_InternFromString("element");
     S_text = PyUnicode_InternFromString("text");
     S_close = PyUnicode_InternFromString("close");
+    S_open = PyUnicode_InternFromString("open");
+    S_header = PyUnicode_InternFromString("_header_c");
     if (!S_cenc || !S_cdec || !S_cfeed || !S_opened || !S_s || !S_context || !S_limits ||
-        !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text || !S_close)
+        !S_allow_comments || !S_resume || !S_unit || !S_element || !S_text || !S_close || !S_open || !S_header)
         return NULL;
     m = PyModule_Create(&module_def);
     if (!m)

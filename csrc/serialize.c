@@ -165,34 +165,53 @@ int xb_unescape_eq(xb_dec *d, xb_str raw, int attr, xb_str target)
 }
 
 /* ---- exact mode (_Decoder.lexical) ----------------------------------------- */
+static int xml_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A pseudo-attribute's start in an XML declaration at p[i ..
+   n): [ws]+ name [ws]* '=' [ws]* and an opening quote. The index after the
+   quote (the quote in *q), or 0 when it is not there. */
+static size_t pseudo_attr(const char *p, size_t n, size_t i, const char *name, char *q)
+{
+    size_t k = i;
+    while (i < n && xml_ws(p[i]))
+        i++;
+    if (i == k || !xb_starts_with(p, n, i, name))
+        return 0;
+    i += strlen(name);
+    while (i < n && xml_ws(p[i]))
+        i++;
+    if (i >= n || p[i] != '=')
+        return 0;
+    i++;
+    while (i < n && xml_ws(p[i]))
+        i++;
+    if (i >= n || (p[i] != '\'' && p[i] != '"'))
+        return 0;
+    *q = p[i];
+    return i + 1;
+}
+
+static int ascii_letter(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 /* _XMLDECL_RE.match(s, i): the end of the match or -1, and the encoding name */
 long xb_match_xmldecl(xb_str s, size_t i, xb_str *enc)
 {
     const char *p = s.p;
-    size_t n = s.n, k, save;
+    size_t n = s.n, k, v;
     char q;
-#define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
-#define SKIP_WS()                                                                                          \
-    while (i < n && WS(p[i]))                                                                              \
-    i++
     *enc = NONE;
     if (!xb_starts_with(p, n, i, "<?xml"))
         return -1;
     i += 5;
-    k = i;
-    SKIP_WS();
-    if (i == k || !xb_starts_with(p, n, i, "version"))
-        return -1;
-    i += 7;
-    SKIP_WS();
-    if (i >= n || p[i] != '=')
-        return -1;
-    i++;
-    SKIP_WS();
-    if (i >= n || (p[i] != '\'' && p[i] != '"'))
-        return -1;
-    q = p[i++];
-    if (!xb_starts_with(p, n, i, "1."))
+    /* [ws]+version[ws]*=[ws]*(['"])1\.[0-9]+\1 */
+    i = pseudo_attr(p, n, i, "version", &q);
+    if (i == 0 || !xb_starts_with(p, n, i, "1."))
         return -1;
     i += 2;
     k = i;
@@ -202,70 +221,30 @@ long xb_match_xmldecl(xb_str s, size_t i, xb_str *enc)
         return -1;
     i++;
     /* (?:[ws]+encoding[ws]*=[ws]*(['"])([A-Za-z][A-Za-z0-9._-]*)\2)? */
-    save = i;
-    for (;;) {
-        size_t e0;
-        k = i;
-        SKIP_WS();
-        if (i == k || !xb_starts_with(p, n, i, "encoding"))
-            break;
-        i += 8;
-        SKIP_WS();
-        if (i >= n || p[i] != '=')
-            break;
-        i++;
-        SKIP_WS();
-        if (i >= n || (p[i] != '\'' && p[i] != '"'))
-            break;
-        q = p[i++];
-        e0 = i;
-        if (i >= n || !((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')))
-            break;
-        i++;
-        while (i < n && ((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
-                         (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '_' || p[i] == '-'))
-            i++;
-        if (i >= n || p[i] != q)
-            break;
-        enc->p = p + e0;
-        enc->n = i - e0;
-        save = i + 1;
-        break;
+    v = pseudo_attr(p, n, i, "encoding", &q);
+    if (v && v < n && ascii_letter(p[v])) {
+        k = v + 1;
+        while (k < n && (ascii_letter(p[k]) || (p[k] >= '0' && p[k] <= '9') || p[k] == '.' || p[k] == '_' ||
+                         p[k] == '-'))
+            k++;
+        if (k < n && p[k] == q) {
+            enc->p = p + v;
+            enc->n = k - v;
+            i = k + 1;
+        }
     }
-    i = save;
     /* (?:[ws]+standalone[ws]*=[ws]*(['"])(?:yes|no)\4)? */
-    for (;;) {
-        k = i;
-        SKIP_WS();
-        if (i == k || !xb_starts_with(p, n, i, "standalone"))
-            break;
-        i += 10;
-        SKIP_WS();
-        if (i >= n || p[i] != '=')
-            break;
-        i++;
-        SKIP_WS();
-        if (i >= n || (p[i] != '\'' && p[i] != '"'))
-            break;
-        q = p[i++];
-        if (xb_starts_with(p, n, i, "yes"))
-            i += 3;
-        else if (xb_starts_with(p, n, i, "no"))
-            i += 2;
-        else
-            break;
-        if (i >= n || p[i] != q)
-            break;
-        save = i + 1;
-        break;
+    v = pseudo_attr(p, n, i, "standalone", &q);
+    if (v) {
+        k = xb_starts_with(p, n, v, "yes") ? v + 3 : xb_starts_with(p, n, v, "no") ? v + 2 : 0;
+        if (k && k < n && p[k] == q)
+            i = k + 1;
     }
-    i = save;
-    SKIP_WS();
+    while (i < n && xml_ws(p[i]))
+        i++;
     if (!xb_starts_with(p, n, i, "?>"))
         return -1;
     return (long)(i + 2);
-#undef SKIP_WS
-#undef WS
 }
 
 int xb_ascii_ieq(xb_str s, const char *z)

@@ -190,17 +190,19 @@ static size_t find_term(xb_find *f, int mode, const unsigned char *u, size_t n, 
 static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
 {
     size_t k;
-    if (starts(u, n, i, "<!--")) {
-        k = find_term(f, M_COMMENT, u, n, i + 4, "-->", 3);
-        return k == NONE ? 0 : k + 3;
-    }
-    if (starts(u, n, i, "<![CDATA[")) {
-        k = find_term(f, M_CDATA, u, n, i + 9, "]]>", 3);
-        return k == NONE ? 0 : k + 3;
-    }
-    if (starts(u, n, i, "<?")) {
-        k = find_term(f, M_PI, u, n, i + 2, "?>", 2);
-        return k == NONE ? 0 : k + 2;
+    if (i + 1 < n && (u[i + 1] == '!' || u[i + 1] == '?')) { /* (each form below starts so) */
+        if (starts(u, n, i, "<!--")) {
+            k = find_term(f, M_COMMENT, u, n, i + 4, "-->", 3);
+            return k == NONE ? 0 : k + 3;
+        }
+        if (starts(u, n, i, "<![CDATA[")) {
+            k = find_term(f, M_CDATA, u, n, i + 9, "]]>", 3);
+            return k == NONE ? 0 : k + 3;
+        }
+        if (starts(u, n, i, "<?")) {
+            k = find_term(f, M_PI, u, n, i + 2, "?>", 2);
+            return k == NONE ? 0 : k + 2;
+        }
     }
     size_t j = i + 1;
     int q = 0;

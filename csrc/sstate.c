@@ -341,30 +341,31 @@ static inline void listed_del(xb_stream *s, const xb_sstr *v)
         s->rlisted[v->h & (XB_RLISTED - 1)]--;
 }
 
-/* a recent value's reference to its bytes given up */
-static void blob_release(xb_stream *s, xb_sstr *v)
+/* every listed value that is a table entry points to the bytes of a live
+ * entry equal to it in tbytes (after a compaction moved them; the old bytes
+ * still readable where the listed values point). Every such value has one
+ * (the removal rule); one without (a bug) would leave its lists. */
+static void recent_repoint(xb_stream *s)
 {
-    if (v->blob && !--v->blob->refs) {
-        s->rbytes -= sizeof(*v->blob) + v->blob->n;
-        free(v->blob);
-    }
-    v->blob = NULL;
-    v->p = NULL;
-}
-
-/* the bytes of a listed value equal to (p, n), or NULL */
-static xb_rblob *blob_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
-{
-    size_t c, j;
-    if (!n || !s->rlisted[h & (XB_RLISTED - 1)])
-        return NULL;
+    size_t c, j, k;
+    if (!s->recent)
+        return;
     for (c = 0; c < s->nvctx; c++) {
-        const xb_recent *r = &s->recent[c];
-        for (j = 0; j < r->n; j++)
-            if (r->v[j].h == h && r->v[j].n == n && memcmp(r->v[j].p, p, n) == 0)
-                return r->v[j].blob;
+        xb_recent *r = &s->recent[c];
+        for (j = k = 0; j < r->n; j++) {
+            xb_sstr *v = &r->v[j];
+            if (listed_entry(v)) {
+                long i = xb_stab_find(s, v->p, v->n, v->h);
+                if (i < 0) {
+                    listed_del(s, v);
+                    continue;
+                }
+                v->p = xb_stab_bytes(s, &s->tab[s->ntab - 1 - (size_t)i]);
+            }
+            r->v[k++] = *v;
+        }
+        r->n = (uint8_t)k;
     }
-    return NULL;
 }
 
 /* (p, n) is no longer a live entry: it leaves every recent list (unless a
@@ -380,7 +381,6 @@ static void recent_drop(xb_stream *s, const char *p, size_t n, uint64_t h)
             xb_sstr *v = &r->v[j];
             if (listed_entry(v) && v->h == h && v->n == n && memcmp(v->p, p, n) == 0) {
                 listed_del(s, v);
-                blob_release(s, v);
                 continue;
             }
             r->v[k++] = *v;
@@ -401,7 +401,6 @@ static void recent_drop_all(xb_stream *s)
             xb_sstr *v = &r->v[j];
             if (listed_entry(v)) {
                 listed_del(s, v);
-                blob_release(s, v);
                 continue;
             }
             r->v[k++] = *v;
@@ -446,6 +445,13 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
         }
         if (s->tused)
             memcpy(a, s->tbytes, s->tused);
+        if (s->recent) { /* the listed values to the same offsets in the new buffer */
+            size_t c, j;
+            for (c = 0; c < s->nvctx; c++)
+                for (j = 0; j < s->recent[c].n; j++)
+                    if (listed_entry(&s->recent[c].v[j]))
+                        s->recent[c].v[j].p = a + (s->recent[c].v[j].p - s->tbytes);
+        }
         free(s->tbytes);
         free(s->tspare);
         s->tbytes = a;
@@ -469,6 +475,7 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
         s->tbytes = s->tspare;
         s->tspare = t;
         s->tused = used;
+        recent_repoint(s);
     }
     if (n)
         memcpy(s->tbytes + s->tused, p, n);
@@ -505,12 +512,35 @@ int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h)
     return xb_stab_find(s, p, n, h) >= 0;
 }
 
-/* encoder.remember; -1 out of memory (the lists unchanged) */
+/* where a new listed value's bytes are: the dictionary's string of a token,
+ * an equal live table entry's (the newest, or the one moved to the front,
+ * when the value was just coded) */
+static const char *recent_bytes(const xb_stream *s, const char *p, size_t n, uint64_t h, int rec)
+{
+    const xb_tent *t;
+    long i;
+    if (!n)
+        return "";
+    if (rec == 2) {
+        int k = xb_smap_get(&xb_value_map, p, n, h);
+        return k >= 0 ? xb_value_map.list[k].p : NULL;
+    }
+    if (!s->ntab)
+        return NULL;
+    t = &s->tab[s->ntab - 1];
+    if (t->h == h && t->n == n && memcmp(xb_stab_bytes(s, t), p, n) == 0)
+        return xb_stab_bytes(s, t);
+    i = xb_stab_find(s, p, n, h);
+    return i < 0 ? NULL : xb_stab_bytes(s, &s->tab[s->ntab - 1 - (size_t)i]);
+}
+
+/* encoder.remember; -1 when rec says recallable but the value is neither a
+ * token nor a live entry (a bug; the lists unchanged) */
 int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at)
 {
     xb_recent *r = &s->recent[vctx];
     size_t j;
-    xb_sstr keep = {NULL, NULL, 0, 0, 0};
+    xb_sstr keep = {NULL, 0, 0, 0};
     if (at >= 0 && ((size_t)at >= r->n || r->v[at].h != h || r->v[at].n != n))
         at = -2; /* (the lists changed since it was looked up) */
     if (at >= -1) {
@@ -520,61 +550,65 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
             if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
                 break;
     }
+    if (rec < 0 && j < r->n) /* a listed value is recallable */
+        rec = r->v[j].tok ? 2 : 1;
     if (!rec) {
         if (j < r->n) { /* it leaves the list */
             listed_del(s, &r->v[j]);
-            blob_release(s, &r->v[j]);
-            memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
+            for (; j + 1 < r->n; j++) /* (at most 7 records: no memmove call) */
+                r->v[j] = r->v[j + 1];
             r->n--;
         }
         return 0;
     }
     if (j < r->n) { /* it moves to the front */
-        keep = r->v[j];
-        listed_del(s, &keep);
-        memmove(&r->v[j], &r->v[j + 1], (r->n - 1 - j) * sizeof(*r->v));
-        r->n--;
-    } else { /* a new value: the bytes of an equal listed one, or a copy */
-        xb_rblob *b = blob_find(s, p, n, h);
-        if (b) {
-            b->refs++;
+        keep = r->v[j]; /* (still listed: its count unchanged) */
+        for (; j > 0; j--)
+            r->v[j] = r->v[j - 1];
+        keep.tok = rec == 2;
+        r->v[0] = keep;
+        return 0;
+    } else { /* a new value: the bytes of its token or table entry */
+        if (rec < 0) { /* not known: a token, else a live entry, else neither */
+            keep.p = recent_bytes(s, p, n, h, 2);
+            rec = keep.p ? 2 : 1;
+            if (!keep.p && !(keep.p = recent_bytes(s, p, n, h, 1)))
+                return 0; /* not recallable, and not listed */
         } else {
-            b = malloc(sizeof(*b) + n);
-            if (!b)
-                return -1;
-            b->refs = 1;
-            b->n = (uint32_t)n;
-            if (n)
-                memcpy(b->b, p, n);
-            s->rbytes += sizeof(*b) + n;
+            keep.p = recent_bytes(s, p, n, h, rec);
         }
-        keep.blob = b;
-        keep.p = b->b;
+        if (!keep.p)
+            return -1;
         keep.n = (uint32_t)n;
         keep.h = h;
     }
     if (r->n == XB_RECENT) { /* the oldest leaves */
         listed_del(s, &r->v[XB_RECENT - 1]);
-        blob_release(s, &r->v[XB_RECENT - 1]);
         r->n--;
     }
     keep.tok = rec == 2;
     listed_add(s, &keep);
-    memmove(&r->v[1], &r->v[0], r->n * sizeof(*r->v));
+    for (j = r->n; j > 0; j--)
+        r->v[j] = r->v[j - 1];
     r->v[0] = keep;
     r->n++;
     return 0;
 }
 
 /* ---- prediction (StreamState.prediction, Entry) ---------------------------------- */
-static xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
+/* xb_sentry_of without its hint: a look through the cache, the hint set */
+xb_pentry *xb_sentry_slow(xb_stream *s, uint32_t serial)
 {
     size_t i;
     if (serial == XB_SERIAL_DOC)
         return &s->doc;
+    if (serial == XB_SERIAL_NONE)
+        return NULL;
     for (i = 0; i < s->ncache; i++)
-        if (s->cache[i].ent.serial == serial)
-            return &s->cache[i].ent;
+        if (s->cache[i]->ent.serial == serial) {
+            s->shint[serial % XB_SHINT] = (uint8_t)(s->cache[i] - s->pool);
+            return &s->cache[i]->ent;
+        }
     return NULL;
 }
 
@@ -582,38 +616,9 @@ long xb_scache_index(const xb_stream *s, uint32_t serial)
 {
     size_t i;
     for (i = 0; i < s->ncache; i++)
-        if (s->cache[i].ent.serial == serial)
+        if (s->cache[i]->ent.serial == serial)
             return (long)i;
     return -1;
-}
-
-/* the live prediction of the current slot, or kind 0 */
-xb_pev xb_sprediction(xb_stream *s)
-{
-    xb_pev none = {0, 0};
-    xb_pentry *e;
-    if (s->pslot_serial == XB_SERIAL_NONE)
-        return none;
-    e = xb_sentry_of(s, s->pslot_serial);
-    if (!e)
-        return none;
-    if (e->slot[s->pslot_field].kind == 'S' && xb_scache_index(s, e->slot[s->pslot_field].v) < 0)
-        return none;
-    return e->slot[s->pslot_field];
-}
-
-/* learn: event becomes the current slot's prediction; (serial, field) is next */
-void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
-{
-    if (s->pslot_serial != XB_SERIAL_NONE) {
-        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
-        if (e) {
-            e->slot[s->pslot_field].kind = kind;
-            e->slot[s->pslot_field].v = v;
-        }
-    }
-    s->pslot_serial = nserial;
-    s->pslot_field = nfield;
 }
 
 /* free the decoder's shape keys evicted during the message */
@@ -629,13 +634,10 @@ void xb_sstate_bury(xb_stream *s)
  * message), in room it reserved (s->cap_dead >= s->ndead + XB_SHAPE_CACHE). */
 int xb_sbound_shapes(xb_stream *s)
 {
-    uint64_t total = 0, bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
-    size_t i;
-    for (i = 0; i < s->ncache; i++)
-        total += s->cache[i].cost;
-    while (total > bound) {
-        xb_scache *c = &s->cache[--s->ncache];
-        total -= c->cost;
+    uint64_t bound = s->budget > XB_SHAPE_BYTES_MIN ? s->budget : XB_SHAPE_BYTES_MIN;
+    while (s->shape_bytes > bound) {
+        xb_scache *c = s->cache[--s->ncache];
+        s->shape_bytes -= c->cost;
         if (c->dmem) {
             if (s->ndead >= s->cap_dead)
                 return -1; /* not reserved: a bug, reported as out of memory */
@@ -643,6 +645,7 @@ int xb_sbound_shapes(xb_stream *s)
         }
         free(c->key);
         memset(c, 0, sizeof(*c));
+        c->ent.serial = XB_SERIAL_NONE;
     }
     return 0;
 }
@@ -650,24 +653,27 @@ int xb_sbound_shapes(xb_stream *s)
 /* the state of a new stream (the buffers are kept) */
 void xb_sstate_clear(xb_stream *s)
 {
-    size_t i, j;
+    size_t i;
     xb_sstate_bury(s);
     xb_stab_clear(s);
     for (i = 0; i < XB_SHAPE_CACHE; i++) {
-        free(s->cache[i].key);
-        free(s->cache[i].dmem);
-        memset(&s->cache[i], 0, sizeof(s->cache[i]));
+        xb_scache *c = &s->pool[i];
+        if (c->key || c->dmem || c->ent.serial != XB_SERIAL_NONE) {
+            free(c->key);
+            free(c->dmem);
+            memset(c, 0, sizeof(*c));
+            c->ent.serial = XB_SERIAL_NONE;
+        }
+        s->cache[i] = c;
     }
     s->ncache = 0;
+    s->shape_bytes = 0;
     s->next_serial = 0;
     memset(&s->doc, 0, sizeof(s->doc));
     s->doc.serial = XB_SERIAL_DOC;
     if (s->recent)
-        for (i = 0; i < s->nvctx; i++) {
-            for (j = 0; j < s->recent[i].n; j++)
-                blob_release(s, &s->recent[i].v[j]);
+        for (i = 0; i < s->nvctx; i++)
             s->recent[i].n = 0;
-        }
     memset(s->rlisted, 0, sizeof(s->rlisted));
     s->style[0] = 0;
     s->style[1] = 0;
@@ -689,8 +695,8 @@ size_t xb_sstate_footprint(const xb_stream *s)
                s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
                s->cap_dead * sizeof(*s->dead), i;
     if (s->recent)
-        n += s->nvctx * sizeof(*s->recent) + s->rbytes;
+        n += s->nvctx * sizeof(*s->recent);
     for (i = 0; i < s->ncache; i++)
-        n += s->cache[i].kcap + s->cache[i].dsize;
+        n += s->cache[i]->kcap + s->cache[i]->dsize;
     return n;
 }

@@ -35,7 +35,9 @@ xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary)
         return NULL;
     s->d = xb_sdict;
     s->nvctx = xb_sdict->stream_nctx[XB_T_VALUE];
-    s->recent = calloc(s->nvctx, sizeof(*s->recent));
+    /* (the lists are emptied by xb_stream_reset; entries past a list's
+       length are never read) */
+    s->recent = malloc(s->nvctx * sizeof(*s->recent));
     s->enc = xb_encoder_new();
     if (!s->recent || !s->enc) {
         free(s->recent);

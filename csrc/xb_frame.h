@@ -28,6 +28,10 @@ static inline void xb_feed_reset(xb_feed_result *res)
     res->unit_size = 0;
     res->unit_offset = 0;
     res->need = 0;
+    res->headers = 0;
+    res->header_ctx = -1;
+    res->header_budget = 0;
+    res->header_exact = 0;
 }
 
 /* a growable byte buffer: live bytes p[head .. len) */

@@ -11,9 +11,8 @@
  * per entry), the shape cache by XB_SHAPE_CACHE keys and
  * by max(budget, XB_SHAPE_BYTES_MIN) bytes (xb_sbound_shapes), the
  * recent values by XB_RECENT per value context (each one empty, a token or
- * equal to a live table entry; a string listed in several contexts is held
- * once, so the non-token bytes are distinct strings of the table, at most
- * the budget); per message
+ * equal to a live table entry, whose bytes it points to: no bytes of its
+ * own); per message
  * buffers grow with the message and are reused (the encoder's above 64 KiB
  * released before the next message, the decoder's when they total more than
  * 256 KiB). xb_stream_footprint counts all of it (capacities).
@@ -31,16 +30,15 @@
  * OPEN frame carries at most 3 varint bytes, 2**21 - 1) */
 #define XB_STREAM_MAX_BUDGET (1u << 24)
 
-/* the bytes of a recent value, shared by every list that holds the value */
+/* a recent value: its bytes, its hash (xb_shash). The bytes are not the
+ * list's own: a listed value is empty, a value token (p: the dictionary's
+ * string, tok 1) or equal to a live table entry (spec 14.3's removal rule),
+ * and then p points to the bytes of an equal entry in tbytes, which are not
+ * overwritten before the next compaction of the table's strings; the
+ * compaction (and a new buffer) points every listed value to its entry's new
+ * place (recent_repoint). */
 typedef struct {
-    uint32_t refs, n;
-    char b[];
-} xb_rblob;
-
-/* a recent value: its bytes (p = blob->b), its hash (xb_shash) */
-typedef struct {
-    char *p;
-    xb_rblob *blob;
+    const char *p;
     uint64_t h;
     uint32_t n;
     int tok; /* a value token (recallable for good), from xb_srecallable */
@@ -73,12 +71,12 @@ typedef struct {
 #define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
 #define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
 
-/* a shape cache entry: the shape key, serialized (see stream.c:key_*), and
+/* a shape cache entry: the shape key, serialized (encode.c:skey), and
  * its prediction slots */
 typedef struct {
     char *key; /* encoder */
     size_t klen, kcap;
-    uint64_t kh;
+    uint64_t kh; /* encoder: the shape hash of the key (encode.c:shape_hash) */
     xb_pentry ent;
     const xb_key *dkey; /* decoder: the key, static or in dmem (owned) */
     void *dmem;
@@ -114,8 +112,17 @@ struct xb_stream {
     uint64_t tsize;
     char *tbytes, *tspare;
     size_t tcap, tused;
-    /* the shape cache, front first, and node prediction */
-    xb_scache cache[XB_SHAPE_CACHE];
+    /* the shape cache, front first, and node prediction: the entries live in
+     * pool and cache[] orders them (a move to the front moves pointers);
+     * cache[0 .. ncache) are the entries, the rest the free pool slots */
+    xb_scache pool[XB_SHAPE_CACHE];
+    xb_scache *cache[XB_SHAPE_CACHE];
+    /* shint[serial % XB_SHINT]: the pool slot that last held that serial, a
+     * hint checked against the slot's serial (a free or evicted slot has
+     * XB_SERIAL_NONE, a reused one a new serial: serials are not reused) */
+#define XB_SHINT 64
+    uint8_t shint[XB_SHINT];
+    uint64_t shape_bytes; /* the entries' costs (xb_sbound_shapes) */
     size_t ncache;
     uint32_t next_serial;
     xb_pentry doc;
@@ -129,7 +136,6 @@ struct xb_stream {
      * the lists only when its string's count is not 0 */
 #define XB_RLISTED 1024
     uint16_t rlisted[XB_RLISTED];
-    size_t rbytes; /* bytes of the recent values' blobs (each string once) */
     /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
     int style[6];
 
@@ -150,6 +156,12 @@ struct xb_stream {
     void *dec;           /* its xb_dec, kept between messages */
     uint64_t *dsec;      /* the never-indexed ordinals of the message */
     size_t ndsec, cap_dsec;
+    /* the hash of the value value1_sym (decode.c) last read with a state
+     * (a reference, RECENT, or one it added to the table), known there: for
+     * stream_value's remember, if its bytes are still (vh_p, vh_n) */
+    const char *vh_p;
+    size_t vh_n;
+    uint64_t vh;
     void **dead;         /* shape keys (dmem) evicted during the message, freed after it */
     size_t ndead, cap_dead;
 };
@@ -192,20 +204,73 @@ int xb_stab_use(xb_stream *s, size_t i);
 int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h);
 /* recallable (spec 14.3): 2 a value token, 1 a live table entry, 0 neither */
 int xb_srecallable(const xb_stream *s, const char *p, size_t n, uint64_t h);
-/* a recent value is still recallable (empty, a token, or a live entry) */
-static inline int xb_srecent_ok(const xb_stream *s, const xb_sstr *v)
-{
-    return !v->n || v->tok || xb_stab_find(s, v->p, v->n, v->h) >= 0;
-}
-/* rec: recallable, as xb_srecallable gives it (2: a token); at: the index of
- * the value in its context's list, -1 when it is not there, -2 to look */
+/* rec: recallable, as xb_srecallable gives it (2: a token), or -1 to find
+ * out here; at: the index of the value in its context's list, -1 when it is
+ * not there, -2 to look */
 int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t h, int rec, int at);
 long xb_scache_index(const xb_stream *s, uint32_t serial);
-xb_pev xb_sprediction(xb_stream *s);
-void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield);
+/* the slots of the cache entry with that serial (or of the document level),
+ * NULL if it is not in the cache */
+xb_pentry *xb_sentry_slow(xb_stream *s, uint32_t serial);
+static inline xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
+{
+    xb_scache *c;
+    if (serial == XB_SERIAL_DOC)
+        return &s->doc;
+    c = &s->pool[s->shint[serial % XB_SHINT]];
+    if (c->ent.serial == serial && serial != XB_SERIAL_NONE)
+        return &c->ent;
+    return xb_sentry_slow(s, serial);
+}
+
+/* the live prediction of the current slot, or kind 0 */
+static inline xb_pev xb_sprediction(xb_stream *s)
+{
+    xb_pev none = {0, 0};
+    xb_pentry *e;
+    if (s->pslot_serial == XB_SERIAL_NONE)
+        return none;
+    e = xb_sentry_of(s, s->pslot_serial);
+    if (!e)
+        return none;
+    if (e->slot[s->pslot_field].kind == 'S' && !xb_sentry_of(s, e->slot[s->pslot_field].v))
+        return none;
+    return e->slot[s->pslot_field];
+}
+
+/* the live prediction of slot field of e (NULL: none), or kind 0 */
+static inline xb_pev xb_sprediction_at(xb_stream *s, const xb_pentry *e, int field)
+{
+    xb_pev none = {0, 0};
+    if (!e || (e->slot[field].kind == 'S' && !xb_sentry_of(s, e->slot[field].v)))
+        return none;
+    return e->slot[field];
+}
+
+/* learn: event becomes the current slot's prediction; (serial, field) is next */
+static inline void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
+{
+    if (s->pslot_serial != XB_SERIAL_NONE) {
+        xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
+        if (e) {
+            e->slot[s->pslot_field].kind = kind;
+            e->slot[s->pslot_field].v = v;
+        }
+    }
+    s->pslot_serial = nserial;
+    s->pslot_field = nfield;
+}
 /* the bytes of the state itself (xb_stream and what it owns, without the
  * encoder's and the decoder's per-message buffers) */
 size_t xb_sstate_footprint(const xb_stream *s);
+/* xb_stream_decode of a message body (not the root's start) whose output may
+ * be lent: with *lent 1, res->data (not to be freed) stays valid until the
+ * next call with s, xb_stream_dec_release or xb_stream_free (no copy, no
+ * allocation per message: csrc/frame.c's feed loop); with *lent 0 it is a copy
+ * to xb_free, as xb_stream_decode's (a large message, whose buffers the
+ * state does not keep) */
+int xb_stream_decode_lend(xb_stream *s, const char *body, size_t size, const xb_decode_options *opt, xb_result *res,
+                          int *lent);
 /* the decoder's part (csrc/decode.c): its xb_dec released; the bytes it holds */
 void xb_stream_dec_release(xb_stream *s);
 size_t xb_stream_dec_footprint(const xb_stream *s);

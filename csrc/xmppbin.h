@@ -186,6 +186,7 @@ const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len);
 /* The unit splitter, the frame writer and parser and the feed loops: one
    feed call codes every unit or frame its input completes. */
 #define XB_LIMIT_MAX_FRAME 6        /* xb_feed_result.limit: max_frame */
+#define XB_LIMIT_MAX_TABLE_SIZE 7   /* xb_feed_result.limit: max_table_size (decoder) */
 #define XB_FEED_DONE 0              /* every complete unit/frame was coded */
 #define XB_FEED_PENDING 1           /* stopped before a unit/frame left to the caller */
 #define XB_FEED_ERROR 2             /* error in xb_feed_result */
@@ -219,6 +220,14 @@ typedef struct xb_feed_result {
        complete or fail (1 while its header is unfinished; 0: nothing held), so
        a caller fed fewer bytes may keep them until it has that many */
     size_t need;
+    /* encoder and decoder loops: the stream headers (OPEN units / frames) the
+       call coded itself (see xb_hdrs), and of the last one: the context it
+       opened (the index xb_hdrs_add gave its declarations; -1: the base
+       context, an announcing OPEN frame), its table budget and exact flag */
+    int headers;
+    int header_ctx;
+    uint32_t header_budget;
+    int header_exact;
 } xb_feed_result;
 
 /* The splitter alone (XmlSplitter, spec 14.1): cuts raw XML stream bytes fed
@@ -286,6 +295,44 @@ size_t xb_fdec_held(const xb_fdec *d, uint64_t *end);
    decode), 0 (not kept: call xb_fdec_feed), -1 (out of memory, not kept).
    xb_fdec_feed does this first itself. */
 int xb_fdec_hold(xb_fdec *d, const char *data, size_t size);
+/* The stream-header contexts of one option set (csrc/frame.c), shared by the
+   feeders of the streams coded with those options: the options of the base
+   context (encoder: xb_encode_options with open_root 1, for a header's body;
+   decoder: xb_decode_options, for a header's body and the elements after an
+   announcing OPEN frame), and per known set of namespace declarations of a
+   stream header (its signature: "attribute\0value\0" per xmlns or xmlns:p
+   attribute of the root start tag, in document order) the element options of
+   the context that header opens. The options are borrowed (they must outlive
+   the set); the set must outlive the feeders given it. xb_hdrs_add may run
+   while feeders read the set in other threads (entries are published
+   atomically, never changed): it returns the entry's index, or -1 (the set
+   is full, or out of memory). */
+typedef struct xb_hdrs xb_hdrs;
+xb_hdrs *xb_hdrs_new(const void *base_options);
+int xb_hdrs_add(xb_hdrs *h, const char *sig, size_t n, const void *options);
+void xb_hdrs_free(xb_hdrs *h);
+/* With a set (NULL: none), the encoder loop codes a stream header itself
+   when it can read its root start tag simply (as xmppbin/_cstream.py's
+   header_root), the root's name is an ASCII QName and the set knows its
+   declarations: the state reset with budget and exact, the OPEN frame,
+   the header's end tag named (xb_fenc_set_stream) and the elements after it
+   coded with that context's options (res->headers, header_ctx). Others stop
+   the loop as before. Not with every_element. */
+void xb_fenc_set_headers(xb_fenc *e, xb_hdrs *h, uint32_t budget, int exact);
+/* With a set (NULL: none), the decoder loop decodes an OPEN frame itself:
+   the checks of the reference (budget varint, max_table_size, format version,
+   kind and reserved bits), then, for dictionary 1, the reset, the header's
+   body and its "open" event (kind XB_UNIT_OPEN), its root's qname named
+   (xb_fdec_set_stream) and the context the set knows for its declarations
+   (res->headers, header_ctx, header_budget, header_exact); an announcing
+   OPEN frame too. Other OPEN frames stop the loop as before (the caller
+   decodes them from the start: the state it reset and the header it decoded
+   are reset again). */
+void xb_fdec_set_headers(xb_fdec *d, xb_hdrs *h, uint32_t max_table_size);
+/* The qname of the open stream (xb_fenc_set_stream, xb_fdec_set_stream or a
+   header the loop coded), or NULL. */
+const char *xb_fenc_stream_name(const xb_fenc *e, size_t *n);
+const char *xb_fdec_stream_name(const xb_fdec *d, size_t *n);
 /* The bytes a stream state holds (capacities of every allocation reachable
    from it: the struct, the dynamic table's entries and string buffers, the
    recent values, the shape keys, the prediction slots, and the buffers the

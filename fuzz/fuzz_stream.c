@@ -6,7 +6,11 @@
  * harness does what stream.py does with the units the loops hand back (OPEN
  * frames reset the state and decode the header; stream headers, end tags and
  * announced elements are coded and framed), so the two runs must give the same
- * output and the same error at the same offset: any chunking, same result. */
+ * output and the same error at the same offset: any chunking, same result.
+ * Both loops run again with header sets (xb_hdrs: the usual c2s and s2s
+ * declarations, and none) so that they code stream headers and OPEN frames
+ * themselves (csrc/frame.c: open_unit, open_frame): whole and chunked must
+ * agree there too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,10 @@
 static const char CTX[] = "jabber:clientstreamhttp://etherx.jabber.org/streams";
 static const size_t CTX_LENS[4] = {0, 13, 6, 32};
 static const char NAMES[] = "authresponsepassword";
+/* declaration signatures the header sets know (xb_hdrs) */
+static const char SIG_C2S[] = "xmlns\0jabber:client\0xmlns:stream\0http://etherx.jabber.org/streams";
+static const char SIG_S2S[] = "xmlns:stream\0http://etherx.jabber.org/streams\0xmlns\0jabber:server";
+static const char SIG_STREAM[] = "xmlns:stream\0http://etherx.jabber.org/streams";
 static const size_t NAME_LENS[3] = {4, 8, 8};
 
 typedef struct out {
@@ -72,12 +80,13 @@ static void check_result(const xb_feed_result *r, int rc)
 
 /* The decoder feed loop over data in chunks of `chunk` bytes (0: whole). */
 static void run_decoder(const uint8_t *data, size_t size, size_t chunk, uint32_t max_frame,
-                        const xb_decode_options *opt, out *o)
+                        const xb_decode_options *opt, xb_hdrs *h, out *o)
 {
     xb_stream *st = xb_stream_new(0, 0, 1);
     xb_fdec *d = st ? xb_fdec_new(st, max_frame) : NULL;
     if (d == NULL)
         abort();
+    xb_fdec_set_headers(d, h, 4096);
     xb_feed_result r;
     int opened = 0;
     size_t pos = 0;
@@ -140,12 +149,14 @@ static void run_decoder(const uint8_t *data, size_t size, size_t chunk, uint32_t
 
 /* The encoder feed loop over data in chunks, then flush. */
 static void run_encoder(const uint8_t *data, size_t size, size_t chunk, int exact, int in_stream, uint32_t budget,
-                        uint32_t max_frame, const xb_encode_options *eopt, const xb_encode_options *hopt, out *o)
+                        uint32_t max_frame, const xb_encode_options *eopt, const xb_encode_options *hopt, xb_hdrs *h,
+                        out *o)
 {
     xb_stream *st = xb_stream_new(budget, exact, 1);
     xb_fenc *e = st ? xb_fenc_new(st, eopt->max_size, max_frame, in_stream, NAMES, NAME_LENS, 3, 0) : NULL;
     if (e == NULL)
         abort();
+    xb_fenc_set_headers(e, h, budget, exact);
     xb_feed_result r;
     xb_encode_result er;
     int opened = 0;
@@ -212,6 +223,21 @@ static void same(out *a, out *b)
     memset(b, 0, sizeof *b);
 }
 
+/* the decoder and the encoder loop each fed the input whole and in pieces of
+   chunk bytes (with header sets dh / eh, or NULL): the same results */
+static void both_loops(const uint8_t *data, size_t size, uint8_t f, size_t chunk, uint32_t budget, uint32_t max_frame,
+                       const xb_decode_options *dopt, const xb_encode_options *eopt, const xb_encode_options *hopt,
+                       xb_hdrs *dh, xb_hdrs *eh)
+{
+    out a = {0}, b = {0};
+    run_decoder(data, size, 0, max_frame, dopt, dh, &a);
+    run_decoder(data, size, chunk, max_frame, dopt, dh, &b);
+    same(&a, &b);
+    run_encoder(data, size, 0, f & 1, (f >> 1) & 1, budget, max_frame, eopt, hopt, eh, &a);
+    run_encoder(data, size, chunk, f & 1, (f >> 1) & 1, budget, max_frame, eopt, hopt, eh, &b);
+    same(&a, &b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t f = size ? data[0] : 0;
@@ -247,12 +273,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const size_t CHUNKS[4] = {1, 3, 7, 64};
     size_t chunk = CHUNKS[(f >> 5) & 3];
 
-    out a = {0}, b = {0};
-    run_decoder(data, size, 0, max_frame, &dopt, &a);
-    run_decoder(data, size, chunk, max_frame, &dopt, &b);
-    same(&a, &b);
-    run_encoder(data, size, 0, f & 1, (f >> 1) & 1, budget, max_frame, &eopt, &hopt, &a);
-    run_encoder(data, size, chunk, f & 1, (f >> 1) & 1, budget, max_frame, &eopt, &hopt, &b);
-    same(&a, &b);
+    both_loops(data, size, f, chunk, budget, max_frame, &dopt, &eopt, &hopt, NULL, NULL);
+
+    /* the loops code headers themselves (every context with the element options) */
+    xb_hdrs *dh = xb_hdrs_new(&dopt), *eh = xb_hdrs_new(&hopt);
+    if (dh == NULL || eh == NULL)
+        abort();
+    const char *sigs[4] = {SIG_C2S, SIG_S2S, SIG_STREAM, ""};
+    const size_t sig_lens[4] = {sizeof SIG_C2S, sizeof SIG_S2S, sizeof SIG_STREAM, 0};
+    for (int i = 0; i < 4; i++)
+        if (xb_hdrs_add(dh, sigs[i], sig_lens[i], &dopt) != i || xb_hdrs_add(eh, sigs[i], sig_lens[i], &eopt) != i)
+            abort();
+    both_loops(data, size, f, chunk, budget, max_frame, &dopt, &eopt, &hopt, dh, eh);
+    xb_hdrs_free(dh);
+    xb_hdrs_free(eh);
     return 0;
 }

@@ -122,6 +122,19 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend_name", BACKENDS[:1] if single else BACKENDS, scope="session")
 
 
+@pytest.fixture
+def c_backend():
+    """The C backend active during a test, the previous one restored after:
+    modules that test the C core alone use it for every test
+    (pytestmark = pytest.mark.usefixtures("c_backend"))."""
+    import xmppbin
+
+    previous = xmppbin.backend
+    xmppbin._use_backend("c")
+    yield
+    xmppbin._use_backend(previous)
+
+
 @pytest.fixture(autouse=True)
 def _active_backend(backend_name):
     import xmppbin

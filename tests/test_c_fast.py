@@ -27,18 +27,12 @@ from xmppbin.errors import LimitExceededError, XmppbinError
 from xmppbin.limits import DEFAULT_LIMITS, Limits
 
 SINGLE_BACKEND = True  # switches backends itself
+pytestmark = pytest.mark.usefixtures("c_backend")
 
 _xmppbin_fast = require("_xmppbin_fast")
 
 D = get_dictionary(1)
 
-
-@pytest.fixture(autouse=True)
-def c_backend():
-    prev = xmppbin.backend
-    xmppbin._use_backend("c")
-    yield
-    xmppbin._use_backend(prev)
 
 
 def ref_encode(x, **kw):

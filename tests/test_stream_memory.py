@@ -11,6 +11,7 @@ from xmppbin import model as M
 from xmppbin import stream
 
 SINGLE_BACKEND = True  # the C backend is selected explicitly (the reference has no footprint)
+pytestmark = pytest.mark.usefixtures("c_backend")
 
 require("_xmppbin_c")
 
@@ -27,13 +28,6 @@ def pair(**kw):
 def run(enc, dec, data: bytes) -> None:
     dec.feed(enc.feed(data))
 
-
-@pytest.fixture(autouse=True)
-def c_backend():
-    previous = xmppbin.backend
-    xmppbin._use_backend("c")
-    yield
-    xmppbin._use_backend(previous)
 
 
 def test_reference_has_no_footprint():

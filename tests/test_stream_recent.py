@@ -99,3 +99,31 @@ def test_eviction_removes_a_recent_value(case):
     start = len(bad) - len(old[-1])
     assert old[-1][0] == (len(old[-1]) - 1) << 1  # a one-byte ELEMENT frame header
     assert offset == start + 2
+
+
+def test_recent_values_across_table_compactions():
+    """The C core's listed values hold no bytes of their own: they point to an
+    equal live entry in the table's string buffer, and every compaction of
+    that buffer (at a 256-byte budget, one every few messages here) moves
+    them. "keep" stays listed in the id context for the whole run (RECENT
+    each time) and its entry stays live (the JID's local part refers to it,
+    moving it to the front) while distinct bodies and resources churn the
+    table through many compactions; other ids are evicted and come back.
+    C frames equal the reference's, and both decoders give the stanzas back."""
+    budget = 256
+    msgs = []
+    for i in range(240):
+        mid = "keep" if i % 3 else f"id-{i % 7}-" + "q" * (i % 5)
+        body = f"{i:04d}-" + "b" * (i % 37)
+        to = f"keep@example.net/r{i}"
+        msgs.append(f"<message id='{mid}' to='{to}' type='chat'><body>{body}</body></message>".encode())
+
+    def run():
+        enc = stream.StreamEncoder(exact=True, table_size=budget)
+        return [enc.open(HEADER)] + [enc.element(m) for m in msgs]
+
+    py = with_backend("python", run)
+    assert with_backend("c", run) == py
+    data = b"".join(py)
+    for name in ("python", "c"):
+        assert decode(name, data) == ("ok", [HEADER] + msgs)

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from array import array as _array
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import xmppbin as _package  # (being) initialized: its backend is read per call
 
 from ._cdecoder import _ERRORS as _DEC_ERRORS
 from ._cdecoder import _options as _decode_options
@@ -29,9 +32,12 @@ from ._cencoder import _options as _encode_options
 from ._cencoder import _utf8
 from ._cerrors import LIMIT_NAMES, c_error
 from ._xmppbin_c import ffi, lib
+from .dictionary import get_dictionary
 from .errors import DecodeLimitError, EncodeLimitError, XmppbinError
 from .limits import Limits
 from .xmlscan import scan
+
+_DICT1 = get_dictionary(1)
 
 if lib.xb_init() != 0:
     raise ImportError("xmppbin C core: the dictionary tables could not be built")
@@ -39,7 +45,7 @@ if lib.xb_init() != 0:
 #: limits for re-reading a decoded stream header (already within the caller's)
 _HEADER_LIMITS = Limits(*(5 * ((1 << 31) - 1,)))
 _U32 = next(c for c in "IL" if _array(c).itemsize == 4)
-_FEED_LIMITS = {**LIMIT_NAMES, lib.XB_LIMIT_MAX_FRAME: "max_frame"}
+_FEED_LIMITS = {**LIMIT_NAMES, lib.XB_LIMIT_MAX_FRAME: "max_frame", lib.XB_LIMIT_MAX_TABLE_SIZE: "max_table_size"}
 _KINDS = ("element", "text", "open", "close")
 _fdec_feed = lib.xb_fdec_feed
 assert lib.XB_FEED_DONE == 0
@@ -127,8 +133,11 @@ class CStreamState:
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream state could not be created")
         self._p = ffi.gc(p, lib.xb_stream_free)
-        self._eres = ffi.new("xb_encode_result *")
-        self._dres = ffi.new("xb_result *")
+        # the result structs of encode() / decode() (stream.py's units) are made
+        # when first used: the feed loops have their own
+
+    _eres: Any = None
+    _dres: Any = None
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
@@ -141,14 +150,22 @@ class CStreamState:
         return header_root(xml)
 
     def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool,
-                      secrets: tuple[list[bytes], list[bytes]], every_element: bool) -> EncodeFeeder:
+                      secrets: tuple[list[bytes], list[bytes]], every_element: bool,
+                      base_context: Mapping[str, str], allow_comments: bool, budget: int,
+                      exact: bool) -> EncodeFeeder:
         """The C feed loop of a StreamEncoder coding with this state; secrets:
-        the secret elements' local names and namespaces (UTF-8)."""
-        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element)
+        the secret elements' local names and namespaces (UTF-8). Unless
+        every_element, it codes the stream headers it can itself (budget,
+        exact: the OPEN frames'; base_context: the stream's outer context)."""
+        hs = None if every_element else header_set(0, limits, base_context, allow_comments)
+        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact)
 
-    def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any]) -> DecodeFeeder:
-        """The C feed loop of a StreamDecoder decoding with this state."""
-        return DecodeFeeder(self, max_frame, make)
+    def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any], limits: Limits,
+                      base_context: Mapping[str, str], allow_comments: bool, max_table_size: int) -> DecodeFeeder:
+        """The C feed loop of a StreamDecoder decoding with this state; it
+        decodes the OPEN frames it can itself."""
+        hs = header_set(1, limits, base_context, allow_comments)
+        return DecodeFeeder(self, max_frame, make, hs, max_table_size)
 
     def footprint(self) -> int:
         """Bytes the C state holds (xb_stream_footprint): capacities of its table,
@@ -174,6 +191,8 @@ class CStreamState:
         eo = _encode_options(limits, context, False, allow_comments, bool(open_root))
         sec = _array(_U32, secrets) if secrets else None
         res = self._eres
+        if res is None:
+            res = self._eres = ffi.new("xb_encode_result *")
         rc = lib.xb_stream_encode(self._p, data, len(data), eo[0],
                                   ffi.from_buffer("uint32_t[]", sec) if sec else ffi.NULL,
                                   len(sec) if sec else 0, res)
@@ -190,6 +209,8 @@ class CStreamState:
         the reference's, offsets into the body."""
         do = _decode_options(limits, context, bool(allow_comments))
         res = self._dres
+        if res is None:
+            res = self._dres = ffi.new("xb_result *")
         if lib.xb_stream_decode(self._p, body, len(body), 1 if open_root else 0, do[0], res):
             raise c_error(res, _DEC_ERRORS, DecodeLimitError, "stream decoder")
         try:
@@ -206,8 +227,89 @@ class CStreamState:
         return out, [("S", root[1], [(it[0], it[1]) for it in root[2]])]
 
 
+#: the most contexts a HeaderSet learns (xb_hdrs holds 32)
+_HEADER_CONTEXTS = 32
+
+
+def decl_signature(decls) -> bytes | None:
+    """The signature of a stream header's namespace declarations ((attribute,
+    value) pairs, in order) as the C loops compute it (xb_hdrs), or None."""
+    try:
+        return b"".join(a.encode("utf-8") + b"\0" + v.encode("utf-8") + b"\0" for a, v in decls)
+    except (UnicodeEncodeError, AttributeError):
+        return None
+
+
+class HeaderSet:
+    """The stream-header contexts of one option set (xb_hdrs), shared by the C
+    feed loops of every StreamEncoder (dec=False) or StreamDecoder (dec=True)
+    with these limits, base context and allow_comments: the options of the
+    base context (a header's body), and per set of namespace declarations a
+    header had (learn(): the first header with them is coded by stream.py)
+    the context it opens and that context's element options. The loops code
+    a header with known declarations themselves (csrc/frame.c: open_unit,
+    open_frame) and report the index of its context (contexts[k])."""
+
+    def __init__(self, dec: bool, limits: Limits, base: Mapping[str, str], allow_comments: bool) -> None:
+        self.dec = dec
+        self.limits = limits
+        self.base = base
+        self.ac = bool(allow_comments)
+        self.base_opt = (_decode_options(limits, base, self.ac) if dec
+                         else _encode_options(limits, base, False, self.ac, True))
+        p = lib.xb_hdrs_new(self.base_opt[0])
+        if p == ffi.NULL:
+            raise MemoryError("xmppbin C stream header set could not be created")
+        self._p = ffi.gc(p, lib.xb_hdrs_free)
+        self.contexts: list[Mapping[str, str]] = []
+        self.options: list[Any] = []
+        self._known: set[bytes] = set()
+        # one learner at a time: xb_hdrs_add runs without the GIL, and the
+        # index it gives must be that of the lists' new items
+        self._lock = threading.Lock()
+
+    def learn(self, decls, context: Mapping[str, str]) -> None:
+        """A header with these declarations opened context (in the base context):
+        the loops code the next ones themselves."""
+        sig = decl_signature(decls)
+        if sig is None or sig in self._known or len(self.contexts) >= _HEADER_CONTEXTS:
+            return
+        opt = (_decode_options(self.limits, context, self.ac) if self.dec
+               else _encode_options(self.limits, context, False, self.ac, False))
+        with self._lock:
+            if sig in self._known:
+                return
+            # published to the loops (which may run in other threads) after the lists have it
+            self.contexts.append(context)
+            self.options.append(opt)
+            if lib.xb_hdrs_add(self._p, sig, len(sig), opt[0]) < 0:  # else the lists' last index
+                self.contexts.pop()
+                self.options.pop()
+                return
+            self._known.add(sig)
+
+
+#: HeaderSet by (dec, limits, id(base context), allow_comments)
+_HEADER_SETS: dict[tuple, HeaderSet] = {}
+
+
+def header_set(dec: int, limits: Limits, base: Mapping[str, str], allow_comments: bool) -> HeaderSet:
+    """The shared HeaderSet of these options (made once)."""
+    try:
+        key = (dec, limits, id(base), bool(allow_comments))
+        hs = _HEADER_SETS.get(key)
+    except TypeError:  # unhashable limits: not shared
+        return HeaderSet(bool(dec), limits, base, allow_comments)
+    if hs is None or hs.base is not base:
+        if len(_HEADER_SETS) >= 64:
+            _HEADER_SETS.clear()
+        hs = _HEADER_SETS[key] = HeaderSet(bool(dec), limits, base, allow_comments)
+    return hs
+
+
 #: (names, lengths, namespaces, lengths) given to xb_fenc_new / xb_fenc_secret_ns, per set
-_SECRET_ARGS: dict[tuple, tuple] = {}
+#: (by the names and namespaces, and by id of the lists given: (lists, that tuple))
+_SECRET_ARGS: dict[Any, tuple] = {}
 
 
 class EncodeFeeder:
@@ -215,13 +317,21 @@ class EncodeFeeder:
     coding with the state, framing, in one C call per feed."""
 
     def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
-                 secrets: tuple[list[bytes], list[bytes]], every_element: bool) -> None:
+                 secrets: tuple[list[bytes], list[bytes]], every_element: bool, headers: HeaderSet | None = None,
+                 budget: int = 0, exact: bool = False) -> None:
         names, nss = secrets
-        key = (tuple(names), tuple(nss))
-        packed = _SECRET_ARGS.get(key)
-        if packed is None:  # made once per set of secret elements
-            packed = _SECRET_ARGS[key] = (b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]),
-                                          b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]))
+        hit = _SECRET_ARGS.get(id(names))  # the lists of stream._secret_pairs (cached per set)
+        if hit is not None and hit[0] is names and hit[1] is nss:
+            packed = hit[2]
+        else:
+            key = (tuple(names), tuple(nss))
+            packed = _SECRET_ARGS.get(key)
+            if packed is None:  # made once per set of secret elements
+                packed = _SECRET_ARGS[key] = (b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]),
+                                              b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]))
+            if len(_SECRET_ARGS) >= 256:
+                _SECRET_ARGS.clear()
+            _SECRET_ARGS[id(names)] = (names, nss, packed)
         p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
                             len(names), 1 if every_element else 0)
         if p == ffi.NULL:
@@ -236,17 +346,25 @@ class EncodeFeeder:
         self._ctx: Mapping[str, str] | None = None
         self._ac: bool | None = None
         self._opt: Any = None
+        self._hs = headers  # the loop borrows its xb_hdrs
+        self._budget = budget
+        self._exact = 1 if exact else 0
+        if headers is not None:
+            lib.xb_fenc_set_headers(p, headers._p, budget, self._exact)
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
-        #: keeps the loop, its result and the state alive, not this object (no
-        #: reference cycle: a StreamEncoder is freed when its last reference goes)
+        #: keeps the loop, its result, the state and the header set alive, not this
+        #: object (no reference cycle: a StreamEncoder is freed when its last reference goes)
         self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res),
-                                                     (self._p, self._res, state._p))
+                                                     (self._p, self._res, state._p, headers))
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
-             out: list[bytes]) -> tuple[int, bytes, int] | None:
+             out: list[bytes], synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
         """Append the frames of the units data completes to out; None when all
         are done, else (kind, XML, stream offset) of the unit left to the caller
-        (feed b"" after coding it). Errors carry nothing; the caller adds out."""
+        (feed b"" after coding it). Errors carry nothing; the caller adds out.
+        synced() is called when the loop coded stream headers (before an error
+        is raised): the caller takes their state (header_ctx(), stream_name(),
+        then adopt())."""
         if context is not self._ctx or allow_comments is not self._ac:
             self.prepare(context, allow_comments)
         res = self._res
@@ -254,6 +372,8 @@ class EncodeFeeder:
                               opened, self._opt[0], res)
         if res.size:
             out.append(ffi.buffer(res.data, res.size)[:])
+        if res.headers:
+            synced()
         return self.outcome(rc)
 
     def prepare(self, context: Mapping[str, str], allow_comments: bool) -> None:
@@ -263,8 +383,48 @@ class EncodeFeeder:
             return  # unchanged (the contexts of stream.py are never changed in place)
         self._opt = _encode_options(self._limits, context, False, allow_comments, False)
         self._ctx, self._ac = context, allow_comments
+        hs = self._hs
+        if hs is not None and hs.ac != bool(allow_comments):  # the headers' options follow
+            hs = self._hs = header_set(0, self._limits, hs.base, allow_comments)
+            lib.xb_fenc_set_headers(self._p, hs._p, self._budget, self._exact)
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt[0]), self._opt, context, None, allow_comments)
+            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), context, None, allow_comments)
+
+    def learn(self, decls, context: Mapping[str, str]) -> None:
+        """stream.py coded a header with these declarations (HeaderSet.learn)."""
+        if self._hs is not None:
+            self._hs.learn(decls, context)
+
+    def set_headers(self, hs: HeaderSet | None) -> None:
+        """The header set the loop codes stream headers with (None: they all go to stream.py)."""
+        self._hs = hs
+        lib.xb_fenc_set_headers(self._p, ffi.NULL if hs is None else hs._p, self._budget, self._exact)
+        if self.fast is not None and self._opt is not None:  # the C entry keeps the set alive
+            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), self._ctx, None, self._ac)
+
+    def header_ctx(self) -> int:
+        """The context index (in the header set) of the last header the last call coded."""
+        return self._res.header_ctx
+
+    def context_of(self, k: int) -> Mapping[str, str]:
+        assert self._hs is not None
+        return self._hs.contexts[k]
+
+    def adopt(self, k: int, context: Mapping[str, str]) -> None:
+        """The loop coded a header opening context (entry k of the header set):
+        its element options are the current ones (the loop went on with them)."""
+        hs = self._hs
+        assert hs is not None
+        self._opt = hs.options[k]
+        self._ctx = context
+        if self.fast is not None:
+            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), context, None, self._ac)
+
+    def stream_name(self) -> str | None:
+        """The qname of the open stream as the loop knows it (set_stream, or a header it coded)."""
+        n = ffi.new("size_t *")
+        p = lib.xb_fenc_stream_name(self._p, n)
+        return None if p == ffi.NULL else ffi.unpack(p, n[0]).decode("utf-8")
 
     def set_stream(self, qname: str | None) -> None:
         """The qname of the stream header just coded (None: not known): the loop
@@ -299,7 +459,8 @@ class DecodeFeeder:
     """The decoder feed loop (xb_fdec) of one StreamDecoder: frame parser,
     ELEMENT and TEXT frames, in one C call per feed."""
 
-    def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any]) -> None:
+    def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any],
+                 headers: HeaderSet | None = None, max_table_size: int = 0) -> None:
         p = lib.xb_fdec_new(state._p, max_frame)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream decoder could not be created")
@@ -307,19 +468,23 @@ class DecodeFeeder:
         self._p = ffi.gc(p, lib.xb_fdec_free)
         self._res = ffi.new("xb_feed_result *")
         self._make = make
-        self._end = ffi.new("uint64_t *")
+        self._end: Any = None
         self._ctx: Mapping[str, str] | None = None
         self._limits: Limits | None = None
         self._ac: bool | None = None
         self._opt: Any = None
         self._opt0: Any = None
+        self._hs = headers  # the loop borrows its xb_hdrs
+        self._max_table = max_table_size
+        if headers is not None:
+            lib.xb_fdec_set_headers(p, headers._p, max_table_size)
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
-        #: (keeping the loop, its result and the state alive, as EncodeFeeder's)
+        #: (keeping the loop, its result, the state and the header set alive, as EncodeFeeder's)
         self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res),
-                                                     (self._p, self._res, state._p))
+                                                     (self._p, self._res, state._p, headers))
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
-             out: list) -> tuple[int, bytes, int] | None:
+             out: list, synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
         """Append the events of the frames data completes to out; None when all
         are done, else (type, payload, stream offset of the payload) of an OPEN
         or CLOSE frame (consumed) left to the caller (feed b"" after it); the
@@ -333,6 +498,8 @@ class DecodeFeeder:
                         self._opt0, res)
         if res.nevents:
             _events(res, self._make, out)
+        if res.headers:
+            synced()
         if not rc:  # XB_FEED_DONE
             return None
         return self.outcome(rc)
@@ -345,8 +512,56 @@ class DecodeFeeder:
         self._opt = _decode_options(limits, context, bool(allow_comments))
         self._opt0 = self._opt[0]
         self._ctx, self._limits, self._ac = context, limits, allow_comments
+        hs = self._hs
+        if hs is not None and (hs.ac != bool(allow_comments) or hs.limits != limits):  # the headers' options follow
+            hs = self._hs = header_set(1, limits, hs.base, allow_comments)
+            lib.xb_fdec_set_headers(self._p, hs._p, self._max_table)
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt0), self._opt, context, limits, allow_comments)
+            self.fast.set_options(_addr(self._opt0), (self._opt, hs), context, limits, allow_comments)
+
+    def learn(self, decls, context: Mapping[str, str]) -> None:
+        """stream.py decoded a header with these declarations (HeaderSet.learn)."""
+        if self._hs is not None:
+            self._hs.learn(decls, context)
+
+    def set_max_table(self, n: int) -> None:
+        """The largest budget of an OPEN frame (StreamDecoder.max_table_size)."""
+        self._max_table = n
+        lib.xb_fdec_set_headers(self._p, ffi.NULL if self._hs is None else self._hs._p, n)
+
+    def set_headers(self, hs: HeaderSet | None) -> None:
+        """The header set the loop decodes OPEN frames with (None: they all go to stream.py)."""
+        self._hs = hs
+        lib.xb_fdec_set_headers(self._p, ffi.NULL if hs is None else hs._p, self._max_table)
+        if self.fast is not None and self._opt is not None:  # the C entry keeps the set alive
+            self.fast.set_options(_addr(self._opt0), (self._opt, hs), self._ctx, self._limits, self._ac)
+
+    def header(self) -> tuple[int, int, bool]:
+        """(context index or -1 for the base context, budget, exact) of the last
+        OPEN frame the last call decoded."""
+        res = self._res
+        return res.header_ctx, res.header_budget, bool(res.header_exact)
+
+    def context_of(self, k: int) -> Mapping[str, str]:
+        assert self._hs is not None
+        return self._hs.contexts[k] if k >= 0 else self._hs.base
+
+    def adopt(self, k: int, context: Mapping[str, str]) -> None:
+        """The loop decoded an OPEN frame opening context (entry k of the
+        header set, -1: the base context): its options are the current ones."""
+        hs = self._hs
+        assert hs is not None
+        self._opt = hs.base_opt if k < 0 else hs.options[k]
+        self._opt0 = self._opt[0]
+        self._ctx = context
+        if self.fast is not None:
+            self.fast.set_options(_addr(self._opt0), (self._opt, hs), context, self._limits, self._ac)
+
+    def stream_name(self) -> str | None:
+        """The qname of the open stream as the loop knows it (set_stream, or a header it decoded)."""
+        n = ffi.new("size_t *")
+        p = lib.xb_fdec_stream_name(self._p, n)
+        return None if p == ffi.NULL else ffi.unpack(p, n[0]).decode("utf-8")
 
     def set_stream(self, qname: str | None) -> None:
         """The qname of the stream header just decoded (None: not known): an
@@ -367,6 +582,8 @@ class DecodeFeeder:
 
     def buffered(self) -> tuple[int, int]:
         """(bytes held in an unfinished frame, stream offset after them)."""
+        if self._end is None:
+            self._end = ffi.new("uint64_t *")
         n = lib.xb_fdec_held(self._p, self._end)
         return n, self._end[0]
 
@@ -406,10 +623,7 @@ class CXmlSplitter:
 def state_for(dictionary, budget: int, exact: bool) -> CStreamState | None:
     """A C stream state if the C backend is active and the dictionary is 1, else
     None (the reference codes the stream)."""
-    import xmppbin
-
-    from .dictionary import get_dictionary
-
-    if xmppbin.backend != "c" or dictionary is not get_dictionary(1):
+    if _package.backend != "c" or dictionary is not _DICT1:
         return None
     return CStreamState(budget, exact)
+

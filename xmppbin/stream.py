@@ -332,8 +332,9 @@ class _StreamContext:
     identity. The reference's coding state is made when first used (the C
     backend keeps its own, _cstream.CStreamState)."""
 
-    def __init__(self, base_context: Mapping[str, str], table_size: int, exact: bool, d: Dictionary) -> None:
-        self.base_context = _intern_context(dict(base_context))
+    def __init__(self, base_context: Mapping[str, str] | None, table_size: int, exact: bool, d: Dictionary) -> None:
+        # None: DEFAULT_CONTEXT, interned once (the usual case: no copy per object)
+        self.base_context = _default_base() if base_context is None else _intern_context(dict(base_context))
         self.context = self.base_context  # what elements inherit
         self._budget = table_size
         self._state: _encoder.StreamState | None = None
@@ -358,8 +359,9 @@ class _StreamContext:
         self._state = None
         self.context = self.base_context
 
-    def opened(self, name: str, items) -> None:
-        """A new stream header: reset the coding state, take its bindings."""
+    def opened(self, name: str, items) -> tuple:
+        """A new stream header: take its bindings; returns its namespace
+        declarations ((attribute, value) pairs, in order)."""
         decls = tuple((a, v) for a, v in items if a == "xmlns" or a.startswith("xmlns:"))
         key = (id(self.base_context), decls)
         hit = _OPENED.get(key)
@@ -375,12 +377,19 @@ class _StreamContext:
             hit = _OPENED[key] = (self.base_context, _intern_context(ctx))
         self.context = hit[1]
         self.stream_qname = name
+        return decls
 
 
 #: interned contexts (see _StreamContext), and the contexts of opened streams by
 #: (id(base context), declarations) -> (base context, context)
 _CONTEXTS: dict[tuple, dict[str, str]] = {}
 _OPENED: dict[tuple, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _default_base() -> dict[str, str]:
+    """The interned copy of DEFAULT_CONTEXT every stream without a context starts from."""
+    return _intern_context(dict(DEFAULT_CONTEXT))
 
 
 def _intern_context(ctx: dict[str, str]) -> dict[str, str]:
@@ -398,14 +407,21 @@ def _intern_context(ctx: dict[str, str]) -> dict[str, str]:
     return ctx
 
 
+_CSTREAM: Any = False  # xmppbin._cstream once imported (None: not built)
+
+
 def _c_state(d: Dictionary, budget: int, exact: bool):
     """The C stream state (xmppbin._cstream) when the C backend is active and
     the dictionary is 1, else None: the reference codes the stream."""
-    try:
-        from . import _cstream
-    except ImportError:
-        return None
-    return _cstream.state_for(d, budget, exact)
+    global _CSTREAM
+    cs = _CSTREAM
+    if cs is False:
+        try:
+            from . import _cstream as cs
+        except ImportError:
+            cs = None
+        _CSTREAM = cs
+    return None if cs is None else cs.state_for(d, budget, exact)
 
 
 @functools.lru_cache(maxsize=16)
@@ -600,7 +616,7 @@ class StreamEncoder:
             d = get_dictionary(dictionary)
         except UnknownDictionaryError:
             raise ValueError(f"unknown dictionary id {dictionary!r}") from None
-        self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, table_size, exact, d)
+        self._s = _StreamContext(context, table_size, exact, d)
         self._in_stream = in_stream
         self._splitter_: XmlSplitter | None = None
         self._opened = False
@@ -611,7 +627,8 @@ class StreamEncoder:
         self._secret_names = _secret_names(self.secret_elements)[1]
         # the C feed loop (splitter, framing, element coding), None with the reference
         self._feeder = None if self._c is None else self._c.encode_feeder(
-            self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None)
+            self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None,
+            self._s.base_context, allow_comments, table_size, exact)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
         if self._feeder is not None and self._cfeed is not None:
@@ -725,7 +742,9 @@ class StreamEncoder:
         if self._c is not None:
             self._c.reset(self.table_size, s.exact)
         body = self._message(sc, xml, True)
-        s.opened(root[1], [(it[0], it[1]) for it in root[2]])
+        decls = s.opened(root[1], [(it[0], it[1]) for it in root[2]])
+        if self._feeder is not None:
+            self._feeder.learn(decls, s.context)
         self._named()
         self._opened = True
         self._ended = False
@@ -747,11 +766,27 @@ class StreamEncoder:
             sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
             ev = next(e for e in sc.events if e[0] == "S")
             root = ev[1], [(it[0], it[1]) for it in ev[2]]
-        s.opened(*root)
+        decls = s.opened(*root)
+        if self._feeder is not None:  # the C loop codes the next such headers itself
+            self._feeder.learn(decls, s.context)
         self._named()
         self._opened = True
         self._ended = False
         return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+
+    def _header_c(self) -> None:
+        """The C feed loop coded stream headers itself (csrc/frame.c: open_unit):
+        the state the last one leaves, as _open_c leaves it."""
+        feeder = self._feeder
+        assert feeder is not None
+        k = feeder.header_ctx()
+        s = self._s
+        s.reset(self.table_size)
+        s.context = feeder.context_of(k)
+        s.stream_qname = feeder.stream_name()
+        self._opened = True
+        self._ended = False
+        feeder.adopt(k, s.context)
 
     def _named(self) -> None:
         """A stream header was coded: the C feed loop frames its end tag itself
@@ -845,7 +880,8 @@ class StreamEncoder:
         stream without a header, and elements that may hold never-indexed values."""
         feeder = self._feeder
         assert feeder is not None
-        self._pending_c(feeder.feed(data, self._s.context, self.allow_comments, self._opened, out), out)
+        self._pending_c(feeder.feed(data, self._s.context, self.allow_comments, self._opened, out, self._header_c),
+                        out)
 
     def _pending_c(self, r: tuple[int, bytes, int] | None, out: list[bytes]) -> None:
         """The unit r the C feed loop stopped at (or None): coded here, then on in C."""
@@ -857,7 +893,7 @@ class StreamEncoder:
                 out.append(self._encode(StreamEvent(FRAME_KINDS[kind], xml)))
             except XmppbinError as e:
                 raise _shift(e, pos) from None
-            r = feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out)
+            r = feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out, self._header_c)
 
     def _unit_c(self, rc: int, out: list[bytes]) -> None:
         """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
@@ -886,7 +922,8 @@ class StreamEncoder:
         feeder = self._feeder
         assert feeder is not None
         try:
-            self._pending_c(feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out), out)
+            self._pending_c(feeder.feed(b"", self._s.context, self.allow_comments, self._opened, out,
+                                        self._header_c), out)
         except _FAILS as e:
             e.frames = b"".join(out)  # type: ignore[union-attr]
             self._failed = e
@@ -951,10 +988,11 @@ class StreamDecoder:
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
         self._failed = None
-        self._s = _StreamContext(DEFAULT_CONTEXT if context is None else context, 0, False, get_dictionary(1))
+        self._s = _StreamContext(context, 0, False, get_dictionary(1))
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
         # the C feed loop (frame parser, element and text frames), None with the reference
-        self._feeder = None if self._c is None else self._c.decode_feeder(max_frame, StreamEvent)
+        self._feeder = None if self._c is None else self._c.decode_feeder(
+            max_frame, StreamEvent, self.limits, self._s.base_context, allow_comments, max_table_size)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
         if self._feeder is not None and self._cfeed is not None:
@@ -972,7 +1010,8 @@ class StreamDecoder:
         try:
             feeder = self._feeder
             if feeder is not None:
-                r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out)
+                r = feeder.feed(data, self.limits, self._s.context, self.allow_comments, self._opened, out,
+                                self._header_c)
                 if r is not None:
                     self._feed_c(r, out)
                 return out
@@ -1001,7 +1040,35 @@ class StreamDecoder:
                 raise _shift(e, base) from None
             if ev is not None:
                 out.append(ev)
-            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
+            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out,
+                            self._header_c)
+
+    @property
+    def max_table_size(self) -> int:
+        """The largest table budget an OPEN frame may announce."""
+        return self._max_table_size
+
+    @max_table_size.setter
+    def max_table_size(self, n: int) -> None:
+        self._max_table_size = n
+        feeder = self.__dict__.get("_feeder")
+        if feeder is not None:  # the C loop checks OPEN frames too
+            feeder.set_max_table(n)
+
+    def _header_c(self) -> None:
+        """The C feed loop decoded OPEN frames itself (csrc/frame.c: open_frame):
+        the state the last one leaves, as _frame leaves it."""
+        feeder = self._feeder
+        assert feeder is not None
+        k, budget, exact = feeder.header()
+        s = self._s
+        s.exact = exact
+        s.reset(budget)
+        if k >= 0:  # a stream header (else an announcement: the base context)
+            s.context = feeder.context_of(k)
+            s.stream_qname = feeder.stream_name()
+        self._opened = True
+        feeder.adopt(k, s.context)
 
     def _unit_c(self, rc: int, out: list[StreamEvent]) -> None:
         """feed() in C (csrc/pyfast.c) stopped with rc (XB_FEED_PENDING or
@@ -1033,7 +1100,8 @@ class StreamDecoder:
         feeder = self._feeder
         assert feeder is not None
         try:
-            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out)
+            r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out,
+                            self._header_c)
             if r is not None:
                 self._feed_c(r, out)
         except _FAILS as e:
@@ -1136,11 +1204,15 @@ class StreamDecoder:
                 if body:
                     raise InvalidDataError("an announcing open frame has no body", p + 2)
                 return None
-            out, events = self._decode(body, M.KIND_STREAM_OPEN)
+            try:
+                out, events = self._decode(body, M.KIND_STREAM_OPEN)
+            except DecodeError as e:  # offsets into the body: the payload's are 14.5's
+                raise _shift(e, p + 2) from None
             root = next(e for e in events if e[0] == "S")
-            s.opened(root[1], root[2])
+            decls = s.opened(root[1], root[2])
             if self._feeder is not None:  # the C loop gives the plain end tag's event
                 self._feeder.set_stream(s.stream_qname)
+                self._feeder.learn(decls, s.context)  # and decodes the next such headers itself
             return StreamEvent("open", out)
         if not self._opened:  # not reached from feed(): _next checks it at the header
             raise InvalidDataError("an element frame before the stream's open frame", 0)
