@@ -272,8 +272,10 @@ static int stab_build(stab *t, sbucket *b, size_t nb, const xb_str *list, size_t
 }
 
 /* index of the token p[0 .. n) with hash h64, or -1; p and the list's strings
- * have 16 readable bytes (xb_padded_eq) */
-static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64)
+ * have 16 readable bytes (xb_padded_eq). Always inlined: with the copy search
+ * in this file GCC's unit growth limit stopped inlining it (value_h, est_part:
+ * +1.5M instructions per traffic encode_many pass) */
+XB_SHARED_INLINE int stab_find(const stab *t, const char *p, size_t n, uint64_t h64)
 {
     uint32_t k = (uint32_t)h64 & t->mask;
     const uint16_t tag = stab_tag(h64);
@@ -315,7 +317,7 @@ static inline int stab_find(const stab *t, const char *p, size_t n, uint64_t h64
     }
 }
 
-static inline int stab_get(const stab *t, xb_str s)
+XB_SHARED_INLINE int stab_get(const stab *t, xb_str s)
 {
     return stab_find(t, s.p, s.n, xb_str_hash_padded(s.p, s.n));
 }
@@ -386,6 +388,14 @@ static void enc_init(void)
     for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
         char_len[i / 256][i % 256] = (uint8_t)(tcodes[XB_T_CHAR][i] & 31);
         if (char_len[i / 256][i % 256] > 24) { /* put_literal relies on it */
+            enc_status = 1;
+            return;
+        }
+    }
+    /* the context after a byte that is no UTF-8 continuation byte is the same
+       from every context (ctx_at, put_chars' ASCII pairs rely on it) */
+    for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
+        if ((i % 256 & 0xC0) != 0x80 && xb_char_next[i / 256][i % 256] != xb_char_next[0][i % 256]) {
             enc_status = 1;
             return;
         }
@@ -859,11 +869,12 @@ struct xb_copy {
 
 #define WTAB_BITS 14 /* initial slots of the key table */
 
-/* the slot of a 4-byte key: multiply-shift with the process's random odd seed,
- * so crafted input cannot predict which keys share a probe sequence */
-static inline size_t wslot(uint32_t key, uint64_t seed, unsigned shift)
+/* the slot of a 4-byte key: the high half of a multiply with the process's
+ * random odd seed, so crafted input cannot predict which keys share a probe
+ * sequence; masked to the table (at most 2^32 slots are told apart) */
+static inline size_t wslot(uint32_t key, uint64_t seed, size_t mask)
 {
-    return (size_t)(((uint64_t)key * seed) >> shift);
+    return (size_t)(((uint64_t)key * seed) >> 32) & mask;
 }
 
 /* spec 8.11: a copy may start only at an anchor of its literal: a position
@@ -897,8 +908,10 @@ static void win_reset(xb_encoder *e)
 
 #if defined(__GNUC__)
 #define XB_ENC_COLD __attribute__((cold, noinline))
+#define XB_ENC_NOINLINE __attribute__((noinline))
 #else
 #define XB_ENC_COLD
+#define XB_ENC_NOINLINE
 #endif
 
 static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
@@ -922,7 +935,6 @@ static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
         if (!e->wtab)
             goto oom;
         e->wmask = ((size_t)1 << WTAB_BITS) - 1;
-        e->wshift = 64 - WTAB_BITS;
         e->wgrow = (size_t)1 << (WTAB_BITS - 1);
     }
     e->cap_w = e->cap_win < e->cap_wprev ? e->cap_win : e->cap_wprev;
@@ -954,21 +966,39 @@ static XB_ENC_COLD int wtab_grow(xb_encoder *e)
     for (k = 0; k <= e->wmask; k++) {
         if (e->wtab[k].head < e->wbase)
             continue;
-        for (h = wslot(e->wtab[k].key, xb_hash_seed, e->wshift - 1); t[h].head; h = (h + 1) & (n - 1))
+        for (h = wslot(e->wtab[k].key, xb_hash_seed, n - 1); t[h].head; h = (h + 1) & (n - 1))
             ;
         t[h] = e->wtab[k];
     }
     free(e->wtab);
     e->wtab = t;
     e->wmask = n - 1;
-    e->wshift--;
     e->wgrow = n / 2;
     return 0;
 }
 
-/* the longest match (spec 8.11) for bs[i ..) at window position pos = wn + i
- * among the candidates of the hash chain; its length (0: none) and start */
-static inline size_t lit_match(xb_encoder *e, const uint8_t *bs, size_t i, size_t n, size_t pos, uint64_t pa,
+/* the char context before bs[i], from kctx, the context before bs[k] (k <= i):
+ * after a byte that is no UTF-8 continuation byte the context is the same
+ * whatever the context before it (enc_init checks), so only the bytes after
+ * the last such byte are stepped through */
+static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t i)
+{
+    size_t j = i;
+    while (j > k && (bs[j - 1] & 0xC0) == 0x80)
+        j--;
+    if (j > k) {
+        kctx = xb_char_next[0][bs[j - 1]];
+        k = j;
+    }
+    for (; k < i; k++)
+        kctx = xb_char_next[kctx][bs[k]];
+    return kctx;
+}
+
+/* the longest match (spec 8.11) for the literal's bytes s[i .. n) (s: the
+ * literal in the window, at window position pos - i) among the candidates of
+ * the key's chain from pa; its length (0: none) and start */
+static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t n, size_t pos, uint64_t pa,
                                size_t *best_p)
 {
     const uint8_t *buf = e->win;
@@ -981,9 +1011,23 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *bs, size_t i, size_
         steps++;
         if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
             continue;
+        /* (both sides stay inside the window: pl + L < pos + L <= window end) */
         L = XB_COPY_MIN;
-        while (i + L < n && buf[pl + L] == bs[i + L])
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        while (i + L + 8 <= n) {
+            const uint64_t x = xb_load64((const char *)buf + pl + L) ^ xb_load64((const char *)s + i + L);
+            if (x) {
+                L += (size_t)__builtin_ctzll(x) >> 3;
+                goto matched;
+            }
+            L += 8;
+        }
+#endif
+        while (i + L < n && buf[pl + L] == s[i + L])
             L++;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    matched:
+#endif
         if (L > best_len) {
             best_len = L;
             *best_p = pl;
@@ -995,56 +1039,19 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *bs, size_t i, size_
     return best_len;
 }
 
-/* one anchor j of the literal p at window position wn: it is indexed under
- * its key, and if the key was indexed before it, it is listed as a "maybe"
- * anchor. A key new to the message claims a free slot (one whose head is
- * older than the message); past half the slots the table grows. */
-#define XB_ANCHOR_AT(j)                                                                                                \
-    do {                                                                                                               \
-        const size_t j_ = (j);                                                                                         \
-        const uint32_t k_ = xb_load32((const char *)p + j_);                                                           \
-        size_t h_ = wslot(k_, seed, shift);                                                                            \
-        uint64_t o_;                                                                                                   \
-        while ((o_ = wt[h_].head) >= wbase && wt[h_].key != k_) {                                                      \
-            h_ = (h_ + 1) & mask;                                                                                      \
-            probes++;                                                                                                  \
-        }                                                                                                              \
-        mb[nm] = j_;                                                                                                   \
-        nm += o_ >= wbase;                                                                                             \
-        wp[j_] = o_;                                                                                                   \
-        wt[h_].head = base + j_;                                                                                       \
-        if (o_ < wbase) {                                                                                              \
-            wt[h_].key = k_;                                                                                           \
-            if (++live > grow) {                                                                                       \
-                e->wlive = live;                                                                                       \
-                if (wtab_grow(e))                                                                                      \
-                    return -1;                                                                                         \
-                wt = e->wtab;                                                                                          \
-                mask = e->wmask;                                                                                       \
-                shift = e->wshift;                                                                                     \
-                grow = e->wgrow;                                                                                       \
-            }                                                                                                          \
-        }                                                                                                              \
-    } while (0)
-
 /* index the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a
  * key (position <= n - XB_COPY_MIN), the bytes of the window at position wn
  * (p has 16 readable bytes after every position). Indexed at once, the chain
  * below an anchor is what the greedy parse would have indexed before it;
- * those whose hash was indexed before them, the only ones that can have a
- * copy candidate, are listed in e->anch_m[0 .. e->nmaybe). */
+ * those whose key was indexed before them, the only ones that can have a
+ * copy candidate, are listed in e->anch_m[0 .. e->nmaybe). Two passes: the
+ * anchors' positions (into e->anch_m), then each one indexed under its key
+ * (the list compacted in place to the "maybe" ones); a key new to the
+ * message claims a free slot (one whose head is older than the message). */
 static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
 {
-    size_t lim = n - XB_COPY_MIN, i;
-    struct xb_wslot *wt = e->wtab;
-    size_t mask = e->wmask;
-    unsigned shift = e->wshift;
-    size_t live = e->wlive, grow = e->wgrow;
-    const uint64_t seed = xb_hash_seed;
-    uint64_t probes = 0;
-    uint64_t *wp = e->wprev + wn;
-    const uint64_t wbase = e->wbase, base = wbase + wn;
-    size_t *mb, nm = 0;
+    size_t lim = n - XB_COPY_MIN, i, na = 0, nm = 0, k;
+    size_t *mb;
     if (e->cap_anch < lim + 1) {
         void *q = xb_grow(e->anch_m, &e->cap_anch, lim + 1, sizeof(size_t));
         if (!q) {
@@ -1071,33 +1078,56 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
             sep = (~alnum >> 15) & 1u;
             if (lim - i < 15)
                 m &= (2u << (lim - i)) - 1u;
-            while (m) {
-                XB_ANCHOR_AT(i + (size_t)__builtin_ctz(m));
-                m &= m - 1;
-            }
+            for (; m; m &= m - 1)
+                mb[na++] = i + (size_t)__builtin_ctz(m);
         }
     }
 #else
     for (i = 0; i <= lim; i++)
         if (is_anchor(p, i))
-            XB_ANCHOR_AT(i);
+            mb[na++] = i;
 #endif
+    /* each anchor may bring a new key: room for all of them at most half full */
+    while (e->wlive + na > e->wgrow)
+        if (wtab_grow(e))
+            return -1;
+    {
+        struct xb_wslot *const wt = e->wtab;
+        const size_t mask = e->wmask;
+        const uint64_t seed = xb_hash_seed, wbase = e->wbase, base = wbase + wn;
+        uint64_t *const wp = e->wprev + wn;
+        uint64_t probes = 0;
+        for (k = 0; k < na; k++) {
+            const size_t j = mb[k];
+            const uint32_t key = xb_load32((const char *)p + j);
+            size_t h = wslot(key, seed, mask);
+            uint64_t o;
+            while ((o = wt[h].head) >= wbase && wt[h].key != key) {
+                h = (h + 1) & mask;
+                probes++;
+            }
+            wp[j] = o;
+            wt[h].head = base + j;
+            wt[h].key = key;
+            mb[nm] = j;
+            nm += o >= wbase;
+        }
+        e->copy_steps += probes;
+    }
     e->nmaybe = nm;
-    e->wlive = live;
-    e->copy_steps += probes;
+    e->wlive += na - nm;
     return 0;
 }
-#undef XB_ANCHOR_AT
 
 /* a chosen literal bs[0 .. n) (not never-indexed) joins the window and its
  * anchors are indexed; the greedy parse (encoder._Coder._parse) of its bytes
  * bs[start .. n) from char context ctx in the table clen puts its copies in
  * e->cps; their number. Forms are priced with the plain bytes (spec 8.8), so
  * only a literal being coded is parsed. */
-static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
+static XB_ENC_NOINLINE size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                        unsigned ctx)
 {
-    size_t wn = e->win_n, i, q, nm, nc = 0;
+    size_t wn = e->win_n, i, q, nm, nc = 0, kpos;
     const size_t *mb;
     if (win_reserve(e, n))
         return 0;
@@ -1107,25 +1137,31 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
         return 0;
     /* the chain below anchor i holds the window's anchors and this literal's
        before i, as if they had been indexed as the parse passed them; only
-       the anchors whose chain was not empty (e->anch_m) can have a candidate */
+       the anchors whose chain was not empty (e->anch_m) can have a candidate.
+       The char context is found only where a match is priced (ctx_at from
+       the last known one: kctx before byte kpos) */
     mb = e->anch_m;
     nm = e->nmaybe;
     i = start;
+    kpos = start;
     for (q = 0; q < nm; q++) {
         size_t pos = mb[q], best_p = 0, best_len;
         if (pos < i) /* in the EXTEND prefix or a copy */
             continue;
-        for (; i < pos; i++) /* plain bytes up to the anchor */
-            ctx = xb_char_next[ctx][bs[i]];
-        if ((best_len = lit_match(e, bs, i, n, wn + i, e->wprev[wn + i], &best_p)) != 0) {
-            uint64_t lit = 0, cpy, w = (uint64_t)wn + i;
-            unsigned c2 = ctx;
-            size_t j;
-            for (j = i; j < i + best_len; j++) {
-                lit += clen[c2][bs[j]];
-                c2 = xb_char_next[c2][bs[j]];
+        i = pos; /* plain bytes up to the anchor */
+        if ((best_len = lit_match(e, e->win + wn, i, n, wn + i, e->wprev[wn + i], &best_p)) != 0) {
+            const uint64_t w = (uint64_t)wn + i;
+            const size_t end = i + best_len;
+            unsigned c = ctx_at(bs, kpos, ctx, i);
+            uint64_t lit = 0, cpy = clen[c][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
+            size_t j = i;
+            ctx = c;
+            kpos = i;
+            /* the copy wins once its bytes cost more than it (the sum only grows) */
+            for (; j < end && lit <= cpy; j++) {
+                lit += clen[c][bs[j]];
+                c = xb_char_next[c][bs[j]];
             }
-            cpy = clen[ctx][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
             if (cpy < lit) {
                 if (nc >= e->cap_cps) {
                     void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
@@ -1139,12 +1175,12 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
                 e->cps[nc].len = best_len;
                 e->cps[nc].dist = w - best_p;
                 nc++;
-                i += best_len;
-                ctx = c2;
+                i = end;
+                ctx = c;
+                kpos = j;
                 continue;
             }
         }
-        ctx = xb_char_next[ctx][bs[i]];
         i++;
     }
     return nc;
@@ -1348,7 +1384,7 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
 static void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs, size_t n,
                     size_t start, unsigned ctx, int secret)
 {
-    size_t nc = 0, k, i = start, j, wn = e->win_n;
+    size_t nc = 0, k, i = start, wn = e->win_n;
     if (!secret) /* it joins the window, after the copies it may have */
         nc = lit_join(e, clen, bs, n, start, ctx);
     for (k = 0; k < nc; k++) {
@@ -1357,9 +1393,8 @@ static void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256
         sym(e, cc + (size_t)ctx * 256, XB_COPY);
         gamma_code(e, c->len - XB_COPY_MIN + 1);
         put64(e, c->dist - 1, bitlen((uint64_t)wn + c->at - 1));
-        for (j = c->at; j < c->at + c->len; j++)
-            ctx = xb_char_next[ctx][bs[j]];
         i = c->at + c->len;
+        ctx = ctx_at(bs, c->at, ctx, i);
     }
     put_chars(e, cc, bs + i, n - i, ctx, 1);
 }

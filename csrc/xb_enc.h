@@ -145,7 +145,6 @@ struct xb_encoder {
         uint32_t key;
     } *wtab;
     size_t wmask;  /* slots - 1 (a power of two) */
-    unsigned wshift; /* 64 - log2(slots) */
     size_t wlive, wgrow; /* keys of this message; grow past wgrow (half the slots) */
     uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
     struct xb_copy *cps; /* the copies of the last parse (lit_join) */
