@@ -1338,9 +1338,34 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
         o += nacc >> 3;
         nacc &= 7;
     }
-    for (; i + 2 <= s.n; i += 2) {
+    while (i + 2 <= s.n) {
         const uint8_t b1 = b[i], b2 = b[i + 1];
         unsigned c;
+        if (i + 4 <= s.n && !(xb_load32((const char *)b + i) & 0x80808080u)) {
+            /* four ASCII bytes: their contexts come from the bytes before them
+               alone; one store when the four codes fit in acc (the common case) */
+            const uint8_t b3 = b[i + 2], b4 = b[i + 3];
+            const uint32_t d1 = cc[ctx * 256 + b1], d2 = cc[xb_char_next[0][b1] * 256u + b2],
+                           d3 = cc[xb_char_next[0][b2] * 256u + b3], d4 = cc[xb_char_next[0][b3] * 256u + b4];
+            const unsigned l12 = (d1 & 31u) + (d2 & 31u), l34 = (d3 & 31u) + (d4 & 31u);
+            ctx = xb_char_next[0][b4];
+            acc = (acc << (d1 & 31u)) | (d1 >> 5);
+            acc = (acc << (d2 & 31u)) | (d2 >> 5);
+            nacc += l12;
+            if (nacc + l34 > 64) { /* (nacc <= 7 + 48) */
+                store_be64(o, acc << (64 - nacc));
+                o += nacc >> 3;
+                nacc &= 7;
+            }
+            acc = (acc << (d3 & 31u)) | (d3 >> 5);
+            acc = (acc << (d4 & 31u)) | (d4 >> 5);
+            nacc += l34; /* 4 <= nacc <= 64 */
+            store_be64(o, acc << (64 - nacc));
+            o += nacc >> 3;
+            nacc &= 7;
+            i += 4;
+            continue;
+        }
         c1 = cc[ctx * 256 + b1];
         if ((b1 | b2) < 0x80) { /* ASCII: the contexts depend on the bytes only */
             c = xb_char_next[0][b1];
@@ -1356,6 +1381,7 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
         store_be64(o, acc << (64 - nacc));
         o += nacc >> 3;
         nacc &= 7;
+        i += 2;
     }
     if (i < s.n) {
         c1 = cc[ctx * 256 + b[i]];
