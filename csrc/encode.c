@@ -867,7 +867,9 @@ struct xb_copy {
     uint64_t dist;
 };
 
-#define WTAB_BITS 14 /* initial slots of the key table */
+/* initial slots of the key table: 4 KiB, grown by the messages that need
+ * more (a new encoder per stream direction clears only these) */
+#define WTAB_BITS 8
 
 /* the slot of a 4-byte key: the high half of a multiply with the process's
  * random odd seed, so crafted input cannot predict which keys share a probe
@@ -901,7 +903,8 @@ static inline int is_anchor(const uint8_t *s, size_t i)
 /* a new message: an empty window, nothing indexed yet */
 static void win_reset(xb_encoder *e)
 {
-    e->wbase += e->win_n + 1;
+    e->wbase += e->nanch + 1;
+    e->nanch = 0;
     e->win_n = 0;
     e->wlive = 0;
 }
@@ -918,17 +921,13 @@ static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
 {
     size_t need = e->win_n + n + 16; /* 16 readable bytes after each position (find_anchors) */
     void *p;
+    if (need > UINT32_MAX) /* (positions are 32-bit; max_size is far below) */
+        goto oom;
     if (need > e->cap_win) {
         p = xb_grow(e->win, &e->cap_win, need, 1);
         if (!p)
             goto oom;
         e->win = p;
-    }
-    if (need > e->cap_wprev) {
-        p = xb_grow(e->wprev, &e->cap_wprev, need, sizeof(uint64_t));
-        if (!p)
-            goto oom;
-        e->wprev = p;
     }
     if (!e->wtab) {
         e->wtab = calloc((size_t)1 << WTAB_BITS, sizeof(*e->wtab));
@@ -937,7 +936,7 @@ static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
         e->wmask = ((size_t)1 << WTAB_BITS) - 1;
         e->wgrow = (size_t)1 << (WTAB_BITS - 1);
     }
-    e->cap_w = e->cap_win < e->cap_wprev ? e->cap_win : e->cap_wprev;
+    e->cap_w = e->cap_win;
     return 0;
 oom:
     e->oom = 1;
@@ -997,8 +996,8 @@ static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t
 
 /* the longest match (spec 8.11) for the literal's bytes s[i .. n) (s: the
  * literal in the window, at window position pos - i) among the candidates of
- * the key's chain from pa; its length (0: none) and start */
-static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t n, size_t pos, uint64_t pa,
+ * the key's chain from anchor r - 1 (r = 0: none); its length (0: none) and start */
+static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t n, size_t pos, uint32_t r,
                                size_t *best_p)
 {
     const uint8_t *buf = e->win;
@@ -1006,8 +1005,8 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
     unsigned seen = 0;
     uint64_t steps = 0;
     /* the chain holds only anchors with this key (the key table is exact) */
-    for (; pa >= e->wbase; pa = e->wprev[pa - e->wbase]) {
-        size_t pl = (size_t)(pa - e->wbase), L;
+    for (; r; r = e->anch[r - 1].prev) {
+        size_t pl = e->anch[r - 1].pos, L;
         steps++;
         if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
             continue;
@@ -1039,28 +1038,32 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
     return best_len;
 }
 
+/* room for need anchors in e->anch; NULL (e->oom) if out of memory */
+static XB_ENC_COLD struct xb_anchor *anch_grow(xb_encoder *e, size_t need)
+{
+    void *q = xb_grow(e->anch, &e->cap_anchors, need, sizeof(struct xb_anchor));
+    if (!q) {
+        e->oom = 1;
+        return NULL;
+    }
+    return e->anch = q;
+}
+
 /* index the anchors (spec 8.11) of p[0 .. n) (n >= XB_COPY_MIN) that have a
  * key (position <= n - XB_COPY_MIN), the bytes of the window at position wn
  * (p has 16 readable bytes after every position). Indexed at once, the chain
  * below an anchor is what the greedy parse would have indexed before it;
  * those whose key was indexed before them, the only ones that can have a
- * copy candidate, are listed in e->anch_m[0 .. e->nmaybe). Two passes: the
- * anchors' positions (into e->anch_m), then each one indexed under its key
- * (the list compacted in place to the "maybe" ones); a key new to the
- * message claims a free slot (one whose head is older than the message). */
+ * copy candidate, are listed (by ordinal) in e->anch_m[0 .. e->nmaybe). Two
+ * passes: the anchors' window positions (into e->anch), then each one indexed
+ * under its key; a key new to the message claims a free slot (one whose head
+ * is older than the message). */
 static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
 {
-    size_t lim = n - XB_COPY_MIN, i, na = 0, nm = 0, k;
-    size_t *mb;
-    if (e->cap_anch < lim + 1) {
-        void *q = xb_grow(e->anch_m, &e->cap_anch, lim + 1, sizeof(size_t));
-        if (!q) {
-            e->oom = 1;
-            return -1;
-        }
-        e->anch_m = q;
-    }
-    mb = e->anch_m;
+    const size_t lim = n - XB_COPY_MIN, a0 = e->nanch; /* a0: the ordinal of the literal's first anchor */
+    size_t i, na = a0, nm = 0, k, cap = e->cap_anchors;
+    struct xb_anchor *an = e->anch;
+    uint32_t *mb;
 #ifdef XB_SSE2
     {
         unsigned sep = 1; /* position 0 is an anchor */
@@ -1078,44 +1081,70 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
             sep = (~alnum >> 15) & 1u;
             if (lim - i < 15)
                 m &= (2u << (lim - i)) - 1u;
+            if (na + 16 > cap) {
+                if (!(an = anch_grow(e, na + 16)))
+                    return -1;
+                cap = e->cap_anchors;
+            }
             for (; m; m &= m - 1)
-                mb[na++] = i + (size_t)__builtin_ctz(m);
+                an[na++].pos = (uint32_t)(wn + i + (size_t)__builtin_ctz(m));
         }
     }
 #else
-    for (i = 0; i <= lim; i++)
+    for (i = 0; i <= lim; i++) {
+        if (na + 1 > cap) {
+            if (!(an = anch_grow(e, na + 1)))
+                return -1;
+            cap = e->cap_anchors;
+        }
         if (is_anchor(p, i))
-            mb[na++] = i;
+            an[na++].pos = (uint32_t)(wn + i);
+    }
 #endif
-    /* each anchor may bring a new key: room for all of them at most half full */
-    while (e->wlive + na > e->wgrow)
-        if (wtab_grow(e))
+    if (e->cap_anch < na - a0) {
+        void *q = xb_grow(e->anch_m, &e->cap_anch, na - a0, sizeof(uint32_t));
+        if (!q) {
+            e->oom = 1;
             return -1;
-    {
+        }
+        e->anch_m = q;
+    }
+    mb = e->anch_m;
+    /* in runs that fit the table's room (each anchor may bring a new key),
+       so the loop checks no growth; the table grows when its room is used up
+       by new keys (then it is half full) */
+    for (k = a0; k < na;) {
         struct xb_wslot *const wt = e->wtab;
-        const size_t mask = e->wmask;
-        const uint64_t seed = xb_hash_seed, wbase = e->wbase, base = wbase + wn;
-        uint64_t *const wp = e->wprev + wn;
-        uint64_t probes = 0;
-        for (k = 0; k < na; k++) {
-            const size_t j = mb[k];
-            const uint32_t key = xb_load32((const char *)p + j);
+        const size_t mask = e->wmask, room = e->wgrow - e->wlive, end = na - k < room ? na : k + room;
+        const uint64_t seed = xb_hash_seed, wbase = e->wbase;
+        const uint8_t *const w = e->win;
+        const size_t nm0 = nm, k0 = k;
+        if (!room) {
+            if (wtab_grow(e))
+                return -1;
+            continue;
+        }
+        for (; k < end; k++) {
+            const uint32_t key = xb_load32((const char *)w + an[k].pos);
             size_t h = wslot(key, seed, mask);
             uint64_t o;
             while ((o = wt[h].head) >= wbase && wt[h].key != key) {
                 h = (h + 1) & mask;
-                probes++;
+                e->copy_steps++;
             }
-            wp[j] = o;
-            wt[h].head = base + j;
+            wt[h].head = wbase + k;
             wt[h].key = key;
-            mb[nm] = j;
-            nm += o >= wbase;
+            if (o >= wbase) {
+                an[k].prev = (uint32_t)(o - wbase) + 1;
+                mb[nm++] = (uint32_t)k;
+            } else {
+                an[k].prev = 0;
+            }
         }
-        e->copy_steps += probes;
+        e->wlive += (end - k0) - (nm - nm0); /* the new keys */
     }
+    e->nanch = na;
     e->nmaybe = nm;
-    e->wlive += na - nm;
     return 0;
 }
 
@@ -1124,11 +1153,11 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
  * bs[start .. n) from char context ctx in the table clen puts its copies in
  * e->cps; their number. Forms are priced with the plain bytes (spec 8.8), so
  * only a literal being coded is parsed. */
-static XB_ENC_NOINLINE size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
+static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                        unsigned ctx)
 {
     size_t wn = e->win_n, i, q, nm, nc = 0, kpos;
-    const size_t *mb;
+    const uint32_t *mb;
     if (win_reserve(e, n))
         return 0;
     memcpy(e->win + wn, bs, n);
@@ -1145,11 +1174,11 @@ static XB_ENC_NOINLINE size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256]
     i = start;
     kpos = start;
     for (q = 0; q < nm; q++) {
-        size_t pos = mb[q], best_p = 0, best_len;
+        size_t pos = e->anch[mb[q]].pos - wn, best_p = 0, best_len;
         if (pos < i) /* in the EXTEND prefix or a copy */
             continue;
         i = pos; /* plain bytes up to the anchor */
-        if ((best_len = lit_match(e, e->win + wn, i, n, wn + i, e->wprev[wn + i], &best_p)) != 0) {
+        if ((best_len = lit_match(e, e->win + wn, i, n, wn + i, e->anch[mb[q]].prev, &best_p)) != 0) {
             const uint64_t w = (uint64_t)wn + i;
             const size_t end = i + best_len;
             unsigned c = ctx_at(bs, kpos, ctx, i);
@@ -1406,9 +1435,11 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
 
 /* the bytes bs[start .. n) of a literal (or an EXTEND's suffix) from context
  * ctx, with the copies of the greedy parse (spec 8.11), and the terminator;
- * then, unless never-indexed, the literal joins the window */
-static void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs, size_t n,
-                    size_t start, unsigned ctx, int secret)
+ * then, unless never-indexed, the literal joins the window. Out of line, with
+ * lit_join inlined into it (fewer instructions than the other way round, and
+ * the event walk keeps its inlined helpers) */
+static XB_ENC_NOINLINE void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
+                                    const uint8_t *bs, size_t n, size_t start, unsigned ctx, int secret)
 {
     size_t nc = 0, k, i = start, wn = e->win_n;
     if (!secret) /* it joins the window, after the copies it may have */
@@ -2992,6 +3023,22 @@ static void trim(xb_encoder *e, size_t keep)
     TRIM(e->nctx, e->cap_nctx);
     TRIM(e->names, e->cap_names);
     TRIM(e->out, e->cap_out);
+    /* the copy window (spec 8.11) and its anchors; the key table is made
+       again at its first size by win_grow */
+    if (e->cap_win > keep) {
+        free(e->win);
+        e->win = NULL;
+        e->cap_win = e->cap_w = 0;
+    }
+    TRIM(e->anch, e->cap_anchors);
+    if (e->wtab && (e->wmask + 1) * sizeof(*e->wtab) > keep) {
+        free(e->wtab);
+        e->wtab = NULL;
+        e->wmask = e->wlive = e->wgrow = 0;
+        e->cap_w = 0;
+    }
+    TRIM(e->anch_m, e->cap_anch);
+    TRIM(e->cps, e->cap_cps);
     if (e->cap_htab * sizeof(*e->htab) > keep) {
         free(e->htab);
         e->htab = NULL;
@@ -3132,7 +3179,9 @@ size_t xb_encoder_footprint(const xb_encoder *e)
            e->cap_arena + e->cap_binds * sizeof(*e->binds) + e->cap_open * sizeof(*e->open) +
            e->cap_dset * sizeof(*e->dset) + e->cap_hist * (sizeof(*e->hist) + sizeof(*e->hhash)) +
            e->cap_htab * sizeof(*e->htab) + e->cap_ws * sizeof(*e->ws) + e->cap_nctx * sizeof(*e->nctx) +
-           e->cap_names * sizeof(*e->names) + e->cap_out;
+           e->cap_names * sizeof(*e->names) + e->cap_out + e->cap_win + e->cap_anchors * sizeof(*e->anch) +
+           (e->wtab ? (e->wmask + 1) * sizeof(*e->wtab) : 0) + e->cap_anch * sizeof(*e->anch_m) +
+           e->cap_cps * sizeof(*e->cps);
 }
 
 uint64_t xb_encoder_copy_steps(const xb_encoder *e)
@@ -3155,7 +3204,7 @@ void xb_encoder_free(xb_encoder *e)
     free(e->hhash);
     free(e->htab);
     free(e->win);
-    free(e->wprev);
+    free(e->anch);
     free(e->wtab);
     free(e->anch_m);
     free(e->cps);

@@ -136,8 +136,13 @@ struct xb_encoder {
     /* ---- the copy window: the message's literal bytes so far (spec 8.11) ---- */
     uint8_t *win; /* the window */
     size_t win_n, cap_win;
-    uint64_t *wprev; /* per window position: the previous anchor with the same key */
-    size_t cap_wprev;
+    /* per anchor of the message, by ordinal (the message's anchors in window
+       order): its window position, and 1 + the ordinal of the previous anchor
+       with the same key (0: none) */
+    struct xb_anchor {
+        uint32_t pos, prev;
+    } *anch;
+    size_t nanch, cap_anchors;
     /* per key (open addressing, linear probing): the newest anchor with that key;
        positions are absolute, a slot whose head is < wbase is free */
     struct xb_wslot {
@@ -146,11 +151,11 @@ struct xb_encoder {
     } *wtab;
     size_t wmask;  /* slots - 1 (a power of two) */
     size_t wlive, wgrow; /* keys of this message; grow past wgrow (half the slots) */
-    uint64_t wbase;  /* win[0] is wbase (>= 1), so older messages' are < wbase */
+    uint64_t wbase;  /* the message's first anchor is wbase + 0 (>= 1), older messages' are < wbase */
     struct xb_copy *cps; /* the copies of the last parse (lit_join) */
-    size_t *anch_m; /* the anchors of the last literal whose hash was indexed before them */
+    uint32_t *anch_m; /* the ordinals of the last literal's anchors whose key was indexed before them */
     size_t nmaybe, cap_anch;
-    size_t cap_w; /* room of win and wprev (0 until wtab exists) */
+    size_t cap_w; /* room of win (0 until wtab exists) */
     size_t cap_cps;
     uint64_t copy_steps; /* chain entries the copy search visited (xb_encoder_copy_steps) */
 
