@@ -1001,6 +1001,7 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
                                size_t *best_p)
 {
     const uint8_t *buf = e->win;
+    const size_t rest = n - i; /* no match is longer */
     size_t best_len = 0;
     unsigned seen = 0;
     uint64_t steps = 0;
@@ -1011,25 +1012,35 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
         if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
             continue;
         /* (both sides stay inside the window: pl + L < pos + L <= window end) */
+        if (best_len && buf[pl + best_len] != s[i + best_len]) {
+            /* not longer than the best: examined, not extended (best_len < rest) */
+            if (++seen == XB_COPY_CANDIDATES)
+                break;
+            continue;
+        }
         L = XB_COPY_MIN;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        while (i + L + 8 <= n) {
-            const uint64_t x = xb_load64((const char *)buf + pl + L) ^ xb_load64((const char *)s + i + L);
+        /* 8 bytes a step; the window has 16 readable bytes after its end
+           (win_reserve), so the last step reads past the literal and masks */
+        for (;;) {
+            uint64_t x = xb_load64((const char *)buf + pl + L) ^ xb_load64((const char *)s + i + L);
+            if (rest - L < 8)
+                x |= ~(uint64_t)0 << ((rest - L) * 8);
             if (x) {
                 L += (size_t)__builtin_ctzll(x) >> 3;
-                goto matched;
+                break;
             }
             L += 8;
         }
-#endif
-        while (i + L < n && buf[pl + L] == s[i + L])
+#else
+        while (L < rest && buf[pl + L] == s[i + L])
             L++;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    matched:
 #endif
         if (L > best_len) {
             best_len = L;
             *best_p = pl;
+            if (L == rest) /* no farther candidate is longer */
+                break;
         }
         if (++seen == XB_COPY_CANDIDATES)
             break;
