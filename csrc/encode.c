@@ -1197,6 +1197,18 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
             size_t j = i;
             ctx = c;
             kpos = i;
+            if (best_len >= 8 && !(xb_load64((const char *)bs + i) & 0x8080808080808080ull)) {
+                /* eight ASCII bytes priced at once, each in the context its
+                   byte before alone gives (no loop exit to predict; most
+                   copies win within them) */
+                const uint8_t *b = bs + i;
+                uint8_t(*const nx)[256] = xb_char_next;
+                lit = (uint64_t)clen[c][b[0]] + clen[nx[0][b[0]]][b[1]] + clen[nx[0][b[1]]][b[2]] +
+                      clen[nx[0][b[2]]][b[3]] + clen[nx[0][b[3]]][b[4]] + clen[nx[0][b[4]]][b[5]] +
+                      clen[nx[0][b[5]]][b[6]] + clen[nx[0][b[6]]][b[7]];
+                c = nx[0][b[7]];
+                j = i + 8;
+            }
             /* the copy wins once its bytes cost more than it (the sum only grows) */
             for (; j < end && lit <= cpy; j++) {
                 lit += clen[c][bs[j]];
