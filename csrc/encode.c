@@ -2859,10 +2859,12 @@ static int stream_body(xb_encoder *e, xb_stream *s)
     return rc || e->oom ? -1 : 0;
 }
 
-int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
+static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          const uint32_t *secrets, size_t nsecrets, xb_secret_check check, const void *ctx,
+                          xb_encode_result *res)
 {
     xb_encode_options o = *opt;
+    uint32_t sec[1];
     int rc;
     o.exact = s->exact; /* the stream's mode */
     if (e->trim_n > TRIM_INPUT) { /* before begin: its trim keeps more */
@@ -2877,6 +2879,13 @@ int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
     rc = begin(e, &o, res);
     if (!rc)
         rc = scan_input(e, xml, size);
+    if (!rc && check) {
+        if (check(ctx, e, sec, &nsecrets)) {
+            e->opt = NULL;
+            return XB_ENC_DECLINED;
+        }
+        secrets = sec;
+    }
     if (!rc) {
         s->secrets = secrets;
         s->nsecrets = secrets ? nsecrets : 0;
@@ -2896,4 +2905,16 @@ int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
     }
     e->opt = NULL;
     return rc;
+}
+
+int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
+{
+    return stream_message(e, s, xml, size, opt, secrets, nsecrets, NULL, NULL, res);
+}
+
+int xb_enc_stream_checked(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          xb_secret_check check, const void *ctx, xb_encode_result *res)
+{
+    return stream_message(e, s, xml, size, opt, NULL, 0, check, ctx, res);
 }

@@ -395,6 +395,12 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
                 return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
             return open_unit(sp, end, kind, data, size, offset, err);
         }
+        /* the first tag is known: the loop below goes on after it (a comment,
+           PI or self-closed element at the top is the whole unit) */
+        if (u[1] == '!' || u[1] == '?' || u[end - 2] == '/')
+            return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
+        sp->r_i = end;
+        sp->r_depth = 1;
         sp->element = 1;
     }
 element: {
