@@ -43,6 +43,25 @@ static size_t tag_stop(const unsigned char *u, size_t j, size_t n)
     return j;
 }
 
+/* the first position in [j, n) holding c, or n: inline, as the gaps it
+   crosses (an attribute value, the text between two tags) are mostly short */
+static size_t find_byte(const unsigned char *u, size_t j, size_t n, unsigned char c)
+{
+#ifdef XB_SSE2
+    const __m128i vc = _mm_set1_epi8((char)c);
+    while (n - j >= 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(u + j)), vc));
+        if (m)
+            return j + (size_t)__builtin_ctz(m);
+        j += 16;
+    }
+#endif
+    while (j < n && u[j] != c)
+        j++;
+    return j;
+}
+
 /* ---- shared helpers (also used by frame.c) ---- */
 void xb_feed_error(xb_feed_result *r, int error, int limit, uint64_t offset, const char *fmt, ...)
 {
@@ -215,12 +234,9 @@ static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
     f->start = i;
     while (j < n) {
         if (q) {
-            const unsigned char *e = memchr(u + j, q, n - j);
-            if (e == NULL) {
-                j = n;
+            j = find_byte(u, j, n, (unsigned char)q);
+            if (j == n)
                 break;
-            }
-            j = (size_t)(e - u);
             q = 0;
         } else {
             j = tag_stop(u, j, n);
@@ -411,12 +427,7 @@ element: {
         if (i >= n)
             break;
         if (u[i] != '<') {
-            const unsigned char *q = memchr(u + i, '<', n - i);
-            if (q == NULL) {
-                i = n;
-                break;
-            }
-            i = (size_t)(q - u);
+            i = find_byte(u, i, n, '<');
             continue;
         }
         size_t end = tag_end(&sp->f[1], u, n, i);
