@@ -54,8 +54,11 @@ assert lib.XB_FEED_DONE == 0
 # StreamEncoder.feed / StreamDecoder.feed are C methods that call the loops of
 # the feeders below directly (stream.py installs them), and these objects give
 # it their addresses and option structs. None: every feed goes through cffi.
+_UINTPTR = ffi.typeof("uintptr_t")
+
+
 def _addr(p) -> int:
-    return int(ffi.cast("uintptr_t", p))
+    return int(ffi.cast(_UINTPTR, p))
 
 
 _Feed: Any
