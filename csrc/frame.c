@@ -236,16 +236,10 @@ static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, 
         while (i < n && hname(u[i]))
             i++;
         size_t alen = i - an;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (i >= n || u[i] != '=')
+        unsigned char q;
+        i = xb_eq_quote(u, n, i, &q);
+        if (!i)
             return 0;
-        i++;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (i >= n || (u[i] != '"' && u[i] != '\''))
-            return 0;
-        unsigned char q = u[i++];
         size_t v = i;
         while (i < n && u[i] != q) {
             if (u[i] == '<' || u[i] == '&' || u[i] == '\t' || u[i] == '\r' || u[i] == '\n')

@@ -180,18 +180,10 @@ static size_t pseudo_attr(const char *p, size_t n, size_t i, const char *name, c
         i++;
     if (i == k || !xb_starts_with(p, n, i, name))
         return 0;
-    i += strlen(name);
-    while (i < n && xml_ws(p[i]))
-        i++;
-    if (i >= n || p[i] != '=')
-        return 0;
-    i++;
-    while (i < n && xml_ws(p[i]))
-        i++;
-    if (i >= n || (p[i] != '\'' && p[i] != '"'))
-        return 0;
-    *q = p[i];
-    return i + 1;
+    unsigned char uq = 0;
+    i = xb_eq_quote((const unsigned char *)p, n, i + strlen(name), &uq);
+    *q = (char)uq;
+    return i;
 }
 
 static int ascii_letter(char c)
