@@ -439,8 +439,9 @@ def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[b
 @functools.lru_cache(maxsize=16)
 def _secret_pairs(secret_elements: frozenset) -> tuple[list[bytes], list[bytes]]:
     """The secret elements as (local names, their namespaces), UTF-8, sorted:
-    the C feed loop codes an element itself when the tags with those local
-    names declare their own namespace (csrc/frame.c: secret_ordinals)."""
+    the C feed loop codes an element itself when the elements with those
+    local names declare their own namespace (csrc/frame.c: secret_ordinals,
+    which reads the scanned events)."""
     pairs = sorted((local.encode("utf-8"), ns.encode("utf-8")) for ns, local in secret_elements)
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
