@@ -2525,8 +2525,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
             n--;
         }
         slot = s->cache[n]; /* the evicted entry, or a free pool slot */
-        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, n, slot);
         memset(slot, 0, sizeof(*slot));
         slot->dkey = k;
         slot->dmem = mem;
@@ -2547,8 +2546,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         if (j >= n)
             return FAIL(d, "shape cache entry %lu of %lu", (unsigned long)j, (unsigned long)n);
         slot = s->cache[j];
-        memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, j, slot);
         serial = slot->ent.serial;
         *key = slot->dkey;
         *info = slot->dinfo;

@@ -1614,8 +1614,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
         slot = s->cache[i];
         serial = slot->ent.serial;
         snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
-        memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, i, slot);
     } else {
         int j = static_shape(e, ev, h);
         if (j >= 0) {
@@ -1654,8 +1653,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             slot->cost += it->qname.n + (it->is_ns ? it->value.n : 0);
         }
         s->shape_bytes += slot->cost;
-        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, n, slot);
         s->ncache = n + 1;
         if (xb_sbound_shapes(s))
             return -1;
