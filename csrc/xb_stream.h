@@ -167,9 +167,9 @@ struct xb_stream {
 };
 
 /* the bytes of table entry e */
-/* the shape cache entry slot to the front, the i entries before it one
- * place back (spec 14.3's move to front; a loop, not memmove: i is mostly
- * small and the call's size dispatch cost more than the moves) */
+/* the shape cache entry slot (s->cache[i], or the slot a new entry takes at
+ * i = ncache) to the front, the i entries before it one place back (spec
+ * 14.3's move to front, for the encoder and the decoder) */
 static inline void xb_scache_front(xb_stream *s, size_t i, xb_scache *slot)
 {
     for (; i > 0; i--)
