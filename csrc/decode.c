@@ -1448,18 +1448,13 @@ static int push_event(xb_dec *d, int type, xb_str s, size_t first, uint32_t nite
     return 0;
 }
 
-/* SP, TAB, CR, LF */
-static int is_xml_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 /* s consists of SP/TAB/CR/LF only ([ \t\r\n]*) */
 static int all_ws(xb_str s)
 {
     size_t i;
     for (i = 0; i < s.n; i++)
-        if (!is_xml_ws(s.p[i]))
+        if (!xb_xml_ws(s.p[i]))
             return 0;
     return 1;
 }
@@ -1571,13 +1566,13 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
     } else {
         xb_str target = v;
         size_t i = 0;
-        while (i < v.n && !is_xml_ws(v.p[i]))
+        while (i < v.n && !xb_xml_ws(v.p[i]))
             i++;
         target.n = i;
         if (!is_name(target, 1) || memchr(target.p, ':', target.n) ||
             (target.n == 3 && (target.p[0] | 0x20) == 'x' && (target.p[1] | 0x20) == 'm' &&
              (target.p[2] | 0x20) == 'l') ||
-            str_contains(v, "?>") || (i < v.n && !is_xml_ws(v.p[i])))
+            str_contains(v, "?>") || (i < v.n && !xb_xml_ws(v.p[i])))
             return FAIL(d, "invalid processing instruction");
     }
     if (d->exact)
@@ -1880,7 +1875,7 @@ style_done:
                 ok = payload.n > 0 && all_ws(payload);
             } else if (kind == XB_SL_EQ) {
                 size_t a = 0, b = payload.n;
-                while (a < b && is_xml_ws(payload.p[a]))
+                while (a < b && xb_xml_ws(payload.p[a]))
                     a++;
                 ok = a < b && payload.p[a] == '=';
                 if (ok) {

@@ -26,10 +26,6 @@
 #define KIND_STREAM_OPEN 1
 
 
-static int is_ws(unsigned c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 /* ---- frame writer ---- */
 /* v as a varint at q (at most 10 bytes); its length */
@@ -195,8 +191,8 @@ static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, 
 {
     size_t i = 0, sl = 0;
     for (;;) { /* (?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)* */
-        if (i < n && is_ws(u[i])) {
-            while (i < n && is_ws(u[i]))
+        if (i < n && xb_xml_ws(u[i])) {
+            while (i < n && xb_xml_ws(u[i]))
                 i++;
         } else if (n - i >= 2 && u[i] == '<' && u[i + 1] == '?') {
             size_t e = find(u, n, i + 2, "?>", 2);
@@ -223,7 +219,7 @@ static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, 
         return 0;
     for (;;) {
         size_t w = i;
-        while (i < n && is_ws(u[i]))
+        while (i < n && xb_xml_ws(u[i]))
             i++;
         if (i < n && u[i] == '>') {
             if (i + 1 != n)
@@ -464,7 +460,7 @@ static long close_payload(const char *name, size_t len, const unsigned char *u, 
     if (name == NULL || n < len + 3 || u[0] != '<' || u[1] != '/' || memcmp(u + 2, name, len) != 0)
         return -1;
     size_t z = 2 + len;
-    while (z < n && is_ws(u[z]))
+    while (z < n && xb_xml_ws(u[z]))
         z++;
     if (z + 1 != n || u[z] != '>')
         return -1;
@@ -578,7 +574,7 @@ static int secret_ordinals(const void *ctx, const xb_encoder *enc, uint32_t *sec
         for (size_t i = 0; i < raw.n; i++) {
             if (raw.p[i] == '<')
                 return 1;
-            if (!is_ws((unsigned char)raw.p[i]))
+            if (!xb_xml_ws((unsigned char)raw.p[i]))
                 blank = 0;
         }
         if (blank)
@@ -716,7 +712,7 @@ int xb_fenc_flush(xb_fenc *e, xb_feed_result *res)
     const unsigned char *u;
     size_t n = xb_split_held(&e->sp, &u);
     size_t i = 0;
-    while (i < n && is_ws(u[i]))
+    while (i < n && xb_xml_ws(u[i]))
         i++;
     if (i < n) {
         xb_feed_error(res, XB_ERR_MALFORMED, XB_LIMIT_NONE, e->sp.base + n, "the stream ends inside a unit");
@@ -1024,7 +1020,7 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         d->base += start + len;
         if (kind == XB_UNIT_TEXT) {
             size_t k = 0;
-            while (k < len && is_ws(payload[k]))
+            while (k < len && xb_xml_ws(payload[k]))
                 k++;
             if (len == 0 || k < len) {
                 xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, pbase, "a text frame must hold whitespace only");
