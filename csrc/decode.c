@@ -1539,18 +1539,13 @@ static int push_event(xb_dec *d, int type, xb_str s, size_t first, uint32_t nite
     return 0;
 }
 
-/* SP, TAB, CR, LF */
-static int is_xml_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 /* s consists of SP/TAB/CR/LF only ([ \t\r\n]*) */
 static int all_ws(xb_str s)
 {
     size_t i;
     for (i = 0; i < s.n; i++)
-        if (!is_xml_ws(s.p[i]))
+        if (!xb_xml_ws(s.p[i]))
             return 0;
     return 1;
 }
@@ -1662,13 +1657,13 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
     } else {
         xb_str target = v;
         size_t i = 0;
-        while (i < v.n && !is_xml_ws(v.p[i]))
+        while (i < v.n && !xb_xml_ws(v.p[i]))
             i++;
         target.n = i;
         if (!is_name(target, 1) || memchr(target.p, ':', target.n) ||
             (target.n == 3 && (target.p[0] | 0x20) == 'x' && (target.p[1] | 0x20) == 'm' &&
              (target.p[2] | 0x20) == 'l') ||
-            str_contains(v, "?>") || (i < v.n && !is_xml_ws(v.p[i])))
+            str_contains(v, "?>") || (i < v.n && !xb_xml_ws(v.p[i])))
             return FAIL(d, "invalid processing instruction");
     }
     if (d->exact)
@@ -1971,7 +1966,7 @@ style_done:
                 ok = payload.n > 0 && all_ws(payload);
             } else if (kind == XB_SL_EQ) {
                 size_t a = 0, b = payload.n;
-                while (a < b && is_xml_ws(payload.p[a]))
+                while (a < b && xb_xml_ws(payload.p[a]))
                     a++;
                 ok = a < b && payload.p[a] == '=';
                 if (ok) {
@@ -2623,8 +2618,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
             n--;
         }
         slot = s->cache[n]; /* the evicted entry, or a free pool slot */
-        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, n, slot);
         memset(slot, 0, sizeof(*slot));
         slot->dkey = k;
         slot->dmem = mem;
@@ -2645,8 +2639,7 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         if (j >= n)
             return FAIL(d, "shape cache entry %lu of %lu", (unsigned long)j, (unsigned long)n);
         slot = s->cache[j];
-        memmove(&s->cache[1], &s->cache[0], j * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, j, slot);
         serial = slot->ent.serial;
         *key = slot->dkey;
         *info = slot->dinfo;

@@ -2065,8 +2065,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
         slot = s->cache[i];
         serial = slot->ent.serial;
         snode(e, c, (uint32_t)(XB_N_LOCAL + i), 'S', serial);
-        memmove(&s->cache[1], &s->cache[0], i * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, i, slot);
     } else {
         int j = static_shape(e, ev, h);
         if (j >= 0) {
@@ -2105,8 +2104,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             slot->cost += it->qname.n + (it->is_ns ? it->value.n : 0);
         }
         s->shape_bytes += slot->cost;
-        memmove(&s->cache[1], &s->cache[0], n * sizeof(s->cache[0]));
-        s->cache[0] = slot;
+        xb_scache_front(s, n, slot);
         s->ncache = n + 1;
         if (xb_sbound_shapes(s))
             return -1;
@@ -3340,10 +3338,12 @@ static int stream_body(xb_encoder *e, xb_stream *s)
     return rc || e->oom ? -1 : 0;
 }
 
-int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
+static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          const uint32_t *secrets, size_t nsecrets, xb_secret_check check, const void *ctx,
+                          xb_encode_result *res)
 {
     xb_encode_options o = *opt;
+    uint32_t sec[1];
     int rc;
     o.exact = s->exact; /* the stream's mode */
     if (e->trim_n > TRIM_INPUT) { /* before begin: its trim keeps more */
@@ -3358,6 +3358,13 @@ int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
     rc = begin(e, &o, res);
     if (!rc)
         rc = scan_input(e, xml, size);
+    if (!rc && check) {
+        if (check(ctx, e, sec, &nsecrets)) {
+            e->opt = NULL;
+            return XB_ENC_DECLINED;
+        }
+        secrets = sec;
+    }
     if (!rc) {
         s->secrets = secrets;
         s->nsecrets = secrets ? nsecrets : 0;
@@ -3377,4 +3384,16 @@ int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
     }
     e->opt = NULL;
     return rc;
+}
+
+int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
+{
+    return stream_message(e, s, xml, size, opt, secrets, nsecrets, NULL, NULL, res);
+}
+
+int xb_enc_stream_checked(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          xb_secret_check check, const void *ctx, xb_encode_result *res)
+{
+    return stream_message(e, s, xml, size, opt, NULL, 0, check, ctx, res);
 }

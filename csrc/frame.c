@@ -9,12 +9,15 @@
  * Errors and offsets are those of the reference (stream.py), offsets from the
  * start of the stream.
  *
- * Uses: split.c (the splitter, via xb_frame.h), xmppbin.h (the stream coder).
+ * Uses: split.c (the splitter, via xb_frame.h), encode.c (the stream coder,
+ * xb_enc_stream_checked, via xb_enc.h: it reads the scanned events for the
+ * never-indexed check), xmppbin.h.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "xb_enc.h"
 #include "xb_frame.h"
 #include "xb_stream.h"
 
@@ -23,10 +26,6 @@
 #define KIND_STREAM_OPEN 1
 
 
-static int is_ws(unsigned c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 /* ---- frame writer ---- */
 /* v as a varint at q (at most 10 bytes); its length */
@@ -192,8 +191,8 @@ static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, 
 {
     size_t i = 0, sl = 0;
     for (;;) { /* (?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)* */
-        if (i < n && is_ws(u[i])) {
-            while (i < n && is_ws(u[i]))
+        if (i < n && xb_xml_ws(u[i])) {
+            while (i < n && xb_xml_ws(u[i]))
                 i++;
         } else if (n - i >= 2 && u[i] == '<' && u[i + 1] == '?') {
             size_t e = find(u, n, i + 2, "?>", 2);
@@ -220,7 +219,7 @@ static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, 
         return 0;
     for (;;) {
         size_t w = i;
-        while (i < n && is_ws(u[i]))
+        while (i < n && xb_xml_ws(u[i]))
             i++;
         if (i < n && u[i] == '>') {
             if (i + 1 != n)
@@ -233,16 +232,10 @@ static int header_tag(const unsigned char *u, size_t n, size_t *qa, size_t *ql, 
         while (i < n && hname(u[i]))
             i++;
         size_t alen = i - an;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (i >= n || u[i] != '=')
+        unsigned char q;
+        i = xb_eq_quote(u, n, i, &q);
+        if (!i)
             return 0;
-        i++;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (i >= n || (u[i] != '"' && u[i] != '\''))
-            return 0;
-        unsigned char q = u[i++];
         size_t v = i;
         while (i < n && u[i] != q) {
             if (u[i] == '<' || u[i] == '&' || u[i] == '\t' || u[i] == '\r' || u[i] == '\n')
@@ -303,8 +296,7 @@ struct xb_fenc {
     size_t nnames;
     unsigned char *nss; /* their namespaces (xb_fenc_secret_ns), or NULL */
     size_t *ns_lens;
-    uint64_t len_mask;  /* bit k: a name of k bytes (bit 63: 63 or more) */
-    uint8_t first[256]; /* 1: a name starts with this byte */
+    uint8_t sig[256];   /* 1: a name has this name_sig */
     int every;
     char *stream_name; /* the open stream header's qname (xb_fenc_set_stream), or NULL */
     size_t stream_len;
@@ -313,6 +305,14 @@ struct xb_fenc {
     uint32_t budget;
     int exact;
 };
+
+/* a name's signature: its length, first and last two bytes (element names
+   that share their length and first byte, as presence and password, differ) */
+static unsigned name_sig(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    return n == 0 ? 0 : (unsigned)(n * 37u + u[0] * 11u + u[n - 1] * 3u + u[n > 1 ? n - 2 : 0]) & 255u;
+}
 
 xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int in_stream, const char *names,
                      const size_t *name_lens, size_t nnames, int every_element)
@@ -339,11 +339,8 @@ xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int i
         memcpy(e->name_lens, name_lens, nnames * sizeof(size_t));
     e->nnames = nnames;
     const unsigned char *s = e->names;
-    for (size_t i = 0; i < nnames; s += name_lens[i], i++) {
-        e->len_mask |= (uint64_t)1 << (name_lens[i] < 63 ? name_lens[i] : 63);
-        if (name_lens[i])
-            e->first[s[0]] = 1;
-    }
+    for (size_t i = 0; i < nnames; s += name_lens[i], i++)
+        e->sig[name_sig((const char *)s, name_lens[i])] = 1;
     return e;
 }
 
@@ -463,7 +460,7 @@ static long close_payload(const char *name, size_t len, const unsigned char *u, 
     if (name == NULL || n < len + 3 || u[0] != '<' || u[1] != '/' || memcmp(u + 2, name, len) != 0)
         return -1;
     size_t z = 2 + len;
-    while (z < n && is_ws(u[z]))
+    while (z < n && xb_xml_ws(u[z]))
         z++;
     if (z + 1 != n || u[z] != '>')
         return -1;
@@ -493,161 +490,98 @@ int xb_fenc_secret_ns(xb_fenc *e, const char *nss, const size_t *ns_lens)
     return 0;
 }
 
-/* The namespace a start tag at u[a .. n) (after its '<'; its name ends at
-   name_end, its prefix is u[a .. a + plen), plen 0: none) declares for its own
-   name: 1 (*ns, *nslen set), 0 (no such declaration: the namespace is
-   inherited), -1 (the tag cannot be read simply: an unusual attribute, a value
-   with '<', '&', a tab or a line break, no '>'). *attrs: its attributes other
-   than namespace declarations; *end: the position after its '>' (or "/>"),
-   *empty: it is an empty-element tag. */
-static int own_ns(const unsigned char *u, size_t n, size_t a, size_t name_end, size_t plen,
-                  const unsigned char **ns, size_t *nslen, size_t *attrs, size_t *end, int *empty)
+/* The namespace a start tag declares for its own name (the element's item
+   "xmlns" when it has no prefix, "xmlns:" + prefix when it has one): 1 (*ns
+   set), 0 (none: the namespace is inherited). *attrs: its attributes other
+   than namespace declarations. */
+static int own_ns(const xb_encoder *enc, const xb_event *ev, xb_str *ns, size_t *attrs)
 {
-    size_t i = name_end;
+    const xb_eitem *it = enc->items + ev->first;
+    size_t plen = ev->colon > 0 ? (size_t)ev->colon : 0;
     int found = 0;
     *attrs = 0;
-    for (;;) {
-        size_t ws = i;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (i >= n)
-            return -1;
-        if (u[i] == '>' || (u[i] == '/' && i + 1 < n && u[i + 1] == '>')) {
-            *empty = u[i] == '/';
-            *end = i + (*empty ? 2 : 1);
-            return found;
-        }
-        if (i == ws)
-            return -1; /* an attribute must follow whitespace */
-        size_t an = i;
-        while (i < n && !is_ws(u[i]) && u[i] != '=' && u[i] != '>' && u[i] != '/' && u[i] != '<' &&
-               u[i] != '"' && u[i] != '\'' && u[i] != '&')
-            i++;
-        size_t alen = i - an;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (alen == 0 || i >= n || u[i] != '=')
-            return -1;
-        i++;
-        while (i < n && is_ws(u[i]))
-            i++;
-        if (i >= n || (u[i] != '"' && u[i] != '\''))
-            return -1;
-        unsigned char q = u[i++];
-        size_t v = i;
-        while (i < n && u[i] != q) {
-            if (u[i] == '<' || u[i] == '&' || u[i] == '\t' || u[i] == '\r' || u[i] == '\n')
-                return -1;
-            i++;
-        }
-        if (i >= n)
-            return -1;
-        size_t vlen = i - v;
-        i++;
-        const unsigned char *at = u + an;
-        int decl = 0;
-        if (alen == 5 && memcmp(at, "xmlns", 5) == 0) {
-            decl = 1;
-            if (plen == 0) {
-                if (found)
-                    return -1;
-                found = 1, *ns = u + v, *nslen = vlen;
-            }
-        } else if (alen > 6 && memcmp(at, "xmlns:", 6) == 0) {
-            decl = 1;
-            if (plen && alen - 6 == plen && memcmp(at + 6, u + a, plen) == 0) {
-                if (found)
-                    return -1;
-                found = 1, *ns = u + v, *nslen = vlen;
-            }
-        }
-        if (!decl)
+    for (uint32_t i = 0; i < ev->nitems; i++) {
+        if (!it[i].is_ns) {
             (*attrs)++;
-    }
-}
-
-/* The never-indexed values of an element unit u[0 .. n) when the C loop can
-   tell them (what stream.py's _secret_ordinals gives): 0 with *nsec ordinals
-   in sec[0] (at most one), or 1 when the unit goes to stream.py. Without the
-   secret elements' namespaces (xb_fenc_secret_ns), any start tag with one of
-   their local names goes to stream.py. With them, a start tag with such a
-   local name is settled here when it declares its own namespace: not a
-   secret element, or the unit's root that holds only non-blank character data
-   (a SASL exchange), whose text is the value after its attributes. Anything
-   else goes to stream.py (an inherited namespace, a nested secret element).
-   A '<' in a comment or CDATA section may send a unit there needlessly. */
-static int secret_ordinals(const xb_fenc *e, const unsigned char *u, size_t n, uint32_t *sec, size_t *nsec)
-{
-    *nsec = 0;
-    if (e->nnames == 0)
-        return 0;
-    size_t i = 0;
-    int first = 1;
-    while (i < n) {
-        const unsigned char *q = memchr(u + i, '<', n - i);
-        if (q == NULL)
-            return 0;
-        size_t a = (size_t)(q - u) + 1, j = a, colon = a;
-        while (j < n && !is_ws(u[j]) && u[j] != '/' && u[j] != '>') {
-            if (u[j] == ':')
-                colon = j + 1;
-            j++;
-        }
-        int root = first && j > a && u[a] != '!' && u[a] != '?';
-        if (j > a && u[a] != '!' && u[a] != '?')
-            first = 0;
-        const unsigned char *name = u + colon;
-        size_t len = j - colon;
-        const unsigned char *s = e->names;
-        /* most tags: no name of this length, or none starting with this byte */
-        if (!(e->len_mask >> (len < 63 ? len : 63) & 1) || (len && !e->first[name[0]])) {
-            i = j > a ? j : a;
             continue;
         }
-        for (size_t k = 0; k < e->nnames; s += e->name_lens[k], k++) {
-            if (e->name_lens[k] != len || memcmp(s, name, len) != 0)
-                continue;
-            if (e->nss == NULL)
-                return 1;
-            const unsigned char *ns = NULL;
-            size_t nslen = 0, attrs, end;
-            int empty;
-            size_t plen = colon > a ? colon - 1 - a : 0;
-            if (plen == 3 && memcmp(u + a, "xml", 3) == 0)
-                break; /* the xml namespace: no secret element */
-            int r = own_ns(u, n, a, j, plen, &ns, &nslen, &attrs, &end, &empty);
-            if (r <= 0)
-                return 1;
-            /* is (ns, local) a secret element? (the names of one local name may repeat) */
-            const unsigned char *s2 = e->names, *nsp2 = e->nss;
-            int secret = 0;
-            for (size_t k2 = 0; k2 < e->nnames; s2 += e->name_lens[k2], nsp2 += e->ns_lens[k2], k2++)
-                if (e->name_lens[k2] == len && memcmp(s2, name, len) == 0 && e->ns_lens[k2] == nslen &&
-                    (nslen == 0 || memcmp(nsp2, ns, nslen) == 0))
-                    secret = 1;
-            if (!secret)
-                break;
-            if (!root || empty)
-                return 1;
-            /* the root: non-blank character data without markup, then its end tag */
-            size_t qlen = j - a, t = end, blank = 1;
-            while (t < n && u[t] != '<') {
-                if (!is_ws(u[t]))
-                    blank = 0;
-                t++;
-            }
-            if (blank || t + 2 + qlen > n || u[t + 1] != '/' || memcmp(u + t + 2, u + a, qlen) != 0)
-                return 1;
-            size_t z = t + 2 + qlen;
-            while (z < n && is_ws(u[z]))
-                z++;
-            if (z + 1 != n || u[z] != '>')
-                return 1;
-            sec[0] = (uint32_t)attrs;
-            *nsec = 1;
-            return 0;
+        const xb_str q = it[i].qname; /* "xmlns" or "xmlns:p" */
+        if (plen == 0 ? q.n == 5 : q.n == 6 + plen && memcmp(q.p + 6, ev->name.p, plen) == 0) {
+            *ns = it[i].value;
+            found = 1;
         }
-        i = j > a ? j : a;
+    }
+    return found;
+}
+
+/* is (ns, local) one of the secret elements? (a local name may repeat) */
+static int secret_pair(const xb_fenc *e, xb_str ns, const char *local, size_t len)
+{
+    const unsigned char *s = e->names, *nsp = e->nss;
+    for (size_t k = 0; k < e->nnames; s += e->name_lens[k], nsp += e->ns_lens[k], k++)
+        if (e->name_lens[k] == len && memcmp(s, local, len) == 0 && e->ns_lens[k] == ns.n &&
+            (ns.n == 0 || memcmp(nsp, ns.p, ns.n) == 0))
+            return 1;
+    return 0;
+}
+
+/* The never-indexed values of a scanned element unit (xb_secret_check, what
+   stream.py's _secret_ordinals gives) when the C loop can tell them: 0 with
+   *nsec ordinals in sec[0] (at most one), or 1 when the unit goes to
+   stream.py. Without the secret elements' namespaces (xb_fenc_secret_ns),
+   any element with one of their local names goes to stream.py. With them, an
+   element with such a local name is settled here when it declares its own
+   namespace: not a secret element, or the unit's root that holds only
+   non-blank character data (a SASL exchange), whose text is the value after
+   its attributes. Anything else goes to stream.py (an inherited namespace,
+   the xml prefix, a nested secret element, markup or blank text in one). */
+static int secret_ordinals(const void *ctx, const xb_encoder *enc, uint32_t *sec, size_t *nsec)
+{
+    const xb_fenc *e = ctx;
+    int root = 1;
+    *nsec = 0;
+    for (size_t k = 0; k < enc->nev; k++) {
+        const xb_event *ev = &enc->ev[k];
+        if (ev->type != XE_S)
+            continue;
+        size_t c = ev->colon >= 0 ? (size_t)ev->colon + 1 : 0, len = ev->name.n - c;
+        const char *local = ev->name.p + c;
+        int is_root = root;
+        root = 0;
+        /* most elements: no secret name with the same signature */
+        if (!e->sig[name_sig(local, len)])
+            continue;
+        const unsigned char *s = e->names;
+        size_t k2;
+        for (k2 = 0; k2 < e->nnames; s += e->name_lens[k2], k2++)
+            if (e->name_lens[k2] == len && memcmp(s, local, len) == 0)
+                break;
+        if (k2 == e->nnames)
+            continue;
+        xb_str ns;
+        size_t attrs;
+        if (e->nss == NULL || ev->colon == 0 || (c == 4 && memcmp(ev->name.p, "xml", 3) == 0) ||
+            !own_ns(enc, ev, &ns, &attrs))
+            return 1;
+        if (!secret_pair(e, ns, local, len))
+            continue;
+        /* the root: non-blank character data without markup, then its end tag */
+        if (!is_root || ev->selfclose || k + 3 != enc->nev || enc->ev[k + 1].type != XE_T ||
+            enc->ev[k + 2].type != XE_E)
+            return 1;
+        const xb_str raw = enc->ev[k + 1].raw;
+        size_t blank = 1;
+        for (size_t i = 0; i < raw.n; i++) {
+            if (raw.p[i] == '<')
+                return 1;
+            if (!xb_xml_ws((unsigned char)raw.p[i]))
+                blank = 0;
+        }
+        if (blank)
+            return 1;
+        sec[0] = (uint32_t)attrs;
+        *nsec = 1;
+        return 0;
     }
     return 0;
 }
@@ -733,9 +667,12 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
                 continue;
             }
         }
-        uint32_t sec[1];
-        size_t nsec = 0;
-        if (kind != XB_UNIT_ELEMENT || !opened || e->every || secret_ordinals(e, u, n, sec, &nsec)) {
+        xb_encode_result er;
+        int cr = XB_ENC_DECLINED;
+        if (kind == XB_UNIT_ELEMENT && opened && !e->every)
+            cr = xb_enc_stream_checked(e->st->enc, e->st, (const char *)u, n, opt, e->nnames ? secret_ordinals : NULL,
+                                      e, &er);
+        if (cr == XB_ENC_DECLINED) {
             res->kind = kind;
             res->unit = u;
             res->unit_size = n;
@@ -743,8 +680,7 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
             rc = XB_FEED_PENDING;
             break;
         }
-        xb_encode_result er;
-        if (xb_stream_encode(e->st, (const char *)u, n, opt, nsec ? sec : NULL, nsec, &er)) {
+        if (cr) {
             xb_feed_error(res, er.error, er.limit, off + er.offset, "%s", er.message);
             rc = XB_FEED_ERROR;
             break;
@@ -776,7 +712,7 @@ int xb_fenc_flush(xb_fenc *e, xb_feed_result *res)
     const unsigned char *u;
     size_t n = xb_split_held(&e->sp, &u);
     size_t i = 0;
-    while (i < n && is_ws(u[i]))
+    while (i < n && xb_xml_ws(u[i]))
         i++;
     if (i < n) {
         xb_feed_error(res, XB_ERR_MALFORMED, XB_LIMIT_NONE, e->sp.base + n, "the stream ends inside a unit");
@@ -1084,7 +1020,7 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         d->base += start + len;
         if (kind == XB_UNIT_TEXT) {
             size_t k = 0;
-            while (k < len && is_ws(payload[k]))
+            while (k < len && xb_xml_ws(payload[k]))
                 k++;
             if (len == 0 || k < len) {
                 xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, pbase, "a text frame must hold whitespace only");

@@ -1062,6 +1062,11 @@ static PyObject *attr(PyObject *obj, PyObject *name)
     return v;
 }
 
+/* the attributes the feed methods read on every call (self_attr) */
+enum { SL_CFEED, SL_S, SL_OPENED, SL_AC, SL_LIMITS, SL_N };
+static PyObject *self_attr(PyObject *self, int dir, int k);
+static PyObject *context_of(PyObject *s);
+
 /* The options of f are still those of self's context (and limits and
    allow_comments): 1, else 0 (no error set). */
 static int feed_options_current(Feed *f, PyObject *self)
@@ -1070,16 +1075,16 @@ static int feed_options_current(Feed *f, PyObject *self)
     int ok;
     if (!f->opt)
         return 0;
-    s = attr(self, S_s);
+    s = self_attr(self, f->dir, SL_S);
     if (!s)
         return 0;
-    ctx = attr(s, S_context);
+    ctx = context_of(s);
     Py_DECREF(s);
     if (!ctx)
         return 0;
-    ac = attr(self, S_allow_comments);
+    ac = self_attr(self, f->dir, SL_AC);
     if (f->dir == 1)
-        lim = attr(self, S_limits);
+        lim = self_attr(self, f->dir, SL_LIMITS);
     ok = ctx == f->ctx && ac && ac == f->ac && (f->dir == 0 || (lim && lim == f->limits));
     Py_DECREF(ctx);
     Py_XDECREF(ac);
@@ -1225,24 +1230,72 @@ static int feed_input(PyObject *data, Py_buffer *view)
  * 0: found by attribute lookup, which costs a one-byte feed() a third of its
  * time. */
 static PyTypeObject *cfeed_cls[2];
-static Py_ssize_t cfeed_off[2];
+/* their names and slot offsets (0: not a slot of the class, found by attribute lookup) */
+static PyObject **const slot_names[SL_N] = {&S_cfeed, &S_s, &S_opened, &S_allow_comments, &S_limits};
+static Py_ssize_t slot_offs[2][SL_N];
+/* the class of self._s (xmppbin/stream.py's _StreamContext) and the offset of its context slot */
+static PyTypeObject *ctx_cls;
+static Py_ssize_t ctx_off;
+
+/* the offset of cls's own slot name (a member descriptor in its dict), or 0 */
+static Py_ssize_t member_offset(PyTypeObject *cls, PyObject *name)
+{
+    PyObject *d = PyDict_GetItemWithError(cls->tp_dict, name); /* borrowed */
+    Py_ssize_t off = 0;
+    if (d && Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX)
+        off = ((PyMemberDescrObject *)d)->d_member->offset;
+    PyErr_Clear();
+    return off;
+}
 
 static void cfeed_slot(PyObject *cls, int dir)
 {
-    PyObject *d = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict, S_cfeed); /* borrowed */
-    cfeed_off[dir] = 0;
     cfeed_cls[dir] = (PyTypeObject *)cls;
-    if (d && Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX)
-        cfeed_off[dir] = ((PyMemberDescrObject *)d)->d_member->offset;
-    PyErr_Clear();
+    for (int k = 0; k < SL_N; k++)
+        slot_offs[dir][k] = member_offset((PyTypeObject *)cls, *slot_names[k]);
+}
+
+/* self's attribute k (an object of direction dir's class: read from its slot), new reference or NULL */
+static PyObject *self_attr(PyObject *self, int dir, int k)
+{
+    Py_ssize_t off = slot_offs[dir][k];
+    if (off && Py_IS_TYPE(self, cfeed_cls[dir])) {
+        PyObject *v = *(PyObject **)((char *)self + off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return attr(self, *slot_names[k]);
+}
+
+/* s.context of self._s, new reference or NULL */
+static PyObject *context_of(PyObject *s)
+{
+    if (!ctx_cls) {
+        Py_ssize_t off = member_offset(Py_TYPE(s), S_context);
+        if (off) {
+            Py_INCREF(Py_TYPE(s));
+            ctx_cls = Py_TYPE(s);
+            ctx_off = off;
+        }
+    }
+    if (ctx_cls && Py_IS_TYPE(s, ctx_cls)) {
+        PyObject *v = *(PyObject **)((char *)s + ctx_off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return attr(s, S_context);
 }
 
 /* self's Feed of direction dir, if the fast path may be taken (new reference) */
 static Feed *feed_of(PyObject *self, int dir)
 {
     PyObject *f;
-    if (cfeed_off[dir] && Py_IS_TYPE(self, cfeed_cls[dir])) {
-        f = *(PyObject **)((char *)self + cfeed_off[dir]);
+    if (slot_offs[dir][SL_CFEED] && Py_IS_TYPE(self, cfeed_cls[dir])) {
+        f = *(PyObject **)((char *)self + slot_offs[dir][SL_CFEED]);
         if (!f)
             return NULL; /* not set (or deleted) */
         Py_INCREF(f);
@@ -1260,9 +1313,9 @@ static Feed *feed_of(PyObject *self, int dir)
 }
 
 /* self._opened as 0/1, or -1 (not known: take the Python path) */
-static int opened_of(PyObject *self)
+static int opened_of(const Feed *f, PyObject *self)
 {
-    PyObject *v = attr(self, S_opened);
+    PyObject *v = self_attr(self, f->dir, SL_OPENED);
     int r;
     if (!v)
         return -1;
@@ -1367,7 +1420,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         Py_DECREF(f);
         return out;
     }
-    if (rc < 0 || !feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+    if (rc < 0 || !feed_options_current(f, self) || (opened = opened_of(f, self)) < 0) {
         PyBuffer_Release(&view);
         Py_DECREF(f);
         return call_feed_python(1, self, args, nargs, kwnames);
@@ -1390,7 +1443,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         if (rc == XB_FEED_DONE)
             break;
         /* the pending payload pointed into the input: read by now */
-        if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+        if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0) {
             PyObject *r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
             Py_DECREF(out);
             out = r;
@@ -1435,7 +1488,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 0)))
         return call_feed_python(0, self, args, nargs, kwnames);
-    if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0 || !feed_input(args[0], &view)) {
+    if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0 || !feed_input(args[0], &view)) {
         Py_DECREF(f);
         return call_feed_python(0, self, args, nargs, kwnames);
     }
@@ -1456,7 +1509,7 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
         Py_XDECREF(b);
         if (bad || header_synced(self, f->res) || unit(self, rc, out))
             break;
-        if (!feed_options_current(f, self) || (opened = opened_of(self)) < 0) {
+        if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0) {
             r = PyObject_CallMethodObjArgs(self, S_resume, out, NULL);
             break;
         }

@@ -42,10 +42,6 @@ static const char STREAM_NS[] = "http://etherx.jabber.org/streams";
 #define SHOW(s) (int)((s).n > 60 ? 60 : (s).n), (s).p
 
 /* ---- characters ------------------------------------------------------------- */
-static inline int is_ws(unsigned c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 
 static const uint8_t WS_TAB[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
@@ -1228,7 +1224,7 @@ int xb_scan(xb_encoder *e)
     /* BOM and XML declaration */
     if (STARTS(s, n, 0, "\xEF\xBB\xBF"))
         pos = 3;
-    if (STARTS(s, n, pos, "<?xml") && pos + 5 < n && is_ws(s[pos + 5])) {
+    if (STARTS(s, n, pos, "<?xml") && pos + 5 < n && xb_xml_ws(s[pos + 5])) {
         size_t ea, eb, end = match_xmldecl(s, n, pos, &ea, &eb);
         if (!end)
             return MALFORMED(pos, "malformed XML declaration");
@@ -1349,7 +1345,7 @@ int xb_scan(xb_encoder *e)
                 return MALFORMED(lt, "XML declaration not at the start of the input");
             if (memchr(s + lt + 2, ':', nm_end - lt - 2))
                 return MALFORMED(lt, "processing instruction target contains ':'");
-            if (end > nm_end && !is_ws(s[nm_end]))
+            if (end > nm_end && !xb_xml_ws(s[nm_end]))
                 return MALFORMED(lt, "malformed processing instruction");
             if (!opt->allow_comments)
                 return RESTRICTED(lt, "processing instructions are not allowed in XMPP (RFC 6120 11.1)");

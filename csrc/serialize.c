@@ -165,10 +165,6 @@ int xb_unescape_eq(xb_dec *d, xb_str raw, int attr, xb_str target)
 }
 
 /* ---- exact mode (_Decoder.lexical) ----------------------------------------- */
-static int xml_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 /* A pseudo-attribute's start in an XML declaration at p[i ..
    n): [ws]+ name [ws]* '=' [ws]* and an opening quote. The index after the
@@ -176,22 +172,14 @@ static int xml_ws(char c)
 static size_t pseudo_attr(const char *p, size_t n, size_t i, const char *name, char *q)
 {
     size_t k = i;
-    while (i < n && xml_ws(p[i]))
+    while (i < n && xb_xml_ws(p[i]))
         i++;
     if (i == k || !xb_starts_with(p, n, i, name))
         return 0;
-    i += strlen(name);
-    while (i < n && xml_ws(p[i]))
-        i++;
-    if (i >= n || p[i] != '=')
-        return 0;
-    i++;
-    while (i < n && xml_ws(p[i]))
-        i++;
-    if (i >= n || (p[i] != '\'' && p[i] != '"'))
-        return 0;
-    *q = p[i];
-    return i + 1;
+    unsigned char uq = 0;
+    i = xb_eq_quote((const unsigned char *)p, n, i + strlen(name), &uq);
+    *q = (char)uq;
+    return i;
 }
 
 static int ascii_letter(char c)
@@ -240,7 +228,7 @@ long xb_match_xmldecl(xb_str s, size_t i, xb_str *enc)
         if (k && k < n && p[k] == q)
             i = k + 1;
     }
-    while (i < n && xml_ws(p[i]))
+    while (i < n && xb_xml_ws(p[i]))
         i++;
     if (!xb_starts_with(p, n, i, "?>"))
         return -1;

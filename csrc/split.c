@@ -8,13 +8,14 @@
  * (xb_find, the resume point of an unfinished element, the known whitespace),
  * so a later feed looks at each byte of a unit a bounded number of times.
  *
- * Uses: xb_frame.h (its own structs), xmppbin.h (error codes).
+ * Uses: xb_frame.h (its own structs), xb_dict.h (xb_xml_ws), xmppbin.h (error codes).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "xb_dict.h"
 #include "xb_frame.h"
 
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
@@ -39,6 +40,25 @@ static size_t tag_stop(const unsigned char *u, size_t j, size_t n)
     }
 #endif
     while (j < n && u[j] != '>' && u[j] != '"' && u[j] != '\'')
+        j++;
+    return j;
+}
+
+/* the first position in [j, n) holding c, or n: inline, as the gaps it
+   crosses (an attribute value, the text between two tags) are mostly short */
+static size_t find_byte(const unsigned char *u, size_t j, size_t n, unsigned char c)
+{
+#ifdef XB_SSE2
+    const __m128i vc = _mm_set1_epi8((char)c);
+    while (n - j >= 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(u + j)), vc));
+        if (m)
+            return j + (size_t)__builtin_ctz(m);
+        j += 16;
+    }
+#endif
+    while (j < n && u[j] != c)
         j++;
     return j;
 }
@@ -139,14 +159,10 @@ int xb_events_push(size_t **ev, size_t *n, size_t *cap, size_t kind, size_t off,
 }
 
 /* ---- character classes ---- */
-static int is_ws(unsigned c) /* the stream's whitespace: [ \t\r\n] */
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 static int is_space(unsigned c) /* \s of a Python bytes regex */
 {
-    return is_ws(c) || c == '\f' || c == '\v';
+    return xb_xml_ws(c) || c == '\f' || c == '\v';
 }
 
 static int starts(const unsigned char *u, size_t n, size_t i, const char *s)
@@ -215,12 +231,9 @@ static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
     f->start = i;
     while (j < n) {
         if (q) {
-            const unsigned char *e = memchr(u + j, q, n - j);
-            if (e == NULL) {
-                j = n;
+            j = find_byte(u, j, n, (unsigned char)q);
+            if (j == n)
                 break;
-            }
-            j = (size_t)(e - u);
             q = 0;
         } else {
             j = tag_stop(u, j, n);
@@ -338,7 +351,7 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
         goto element;
     /* whitespace between units */
     size_t w = sp->ws;
-    while (w < n && is_ws(u[w]))
+    while (w < n && xb_xml_ws(u[w]))
         w++;
     sp->ws = w;
     if (w) {
@@ -350,13 +363,13 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
         xb_feed_error(err, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base, "text between top-level elements");
         return -1;
     }
-    if (n > 5 && memcmp(u, "<?xml", 5) == 0 && (is_ws(u[5]) || u[5] == '?')) {
+    if (n > 5 && memcmp(u, "<?xml", 5) == 0 && (xb_xml_ws(u[5]) || u[5] == '?')) {
         /* declaration: belongs to the stream header that follows */
         size_t e = find_term(&sp->f[0], M_DECL, u, n, 0, "?>", 2);
         if (e == NONE)
             goto more;
         size_t s = sp->dws > e + 2 ? sp->dws : e + 2;
-        while (s < n && is_ws(u[s]))
+        while (s < n && xb_xml_ws(u[s]))
             s++;
         sp->dws = s;
         if (s == n)
@@ -395,6 +408,12 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
                 return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
             return open_unit(sp, end, kind, data, size, offset, err);
         }
+        /* the first tag is known: the loop below goes on after it (a comment,
+           PI or self-closed element at the top is the whole unit) */
+        if (u[1] == '!' || u[1] == '?' || u[end - 2] == '/')
+            return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
+        sp->r_i = end;
+        sp->r_depth = 1;
         sp->element = 1;
     }
 element: {
@@ -405,12 +424,7 @@ element: {
         if (i >= n)
             break;
         if (u[i] != '<') {
-            const unsigned char *q = memchr(u + i, '<', n - i);
-            if (q == NULL) {
-                i = n;
-                break;
-            }
-            i = (size_t)(q - u);
+            i = find_byte(u, i, n, '<');
             continue;
         }
         size_t end = tag_end(&sp->f[1], u, n, i);
@@ -490,7 +504,7 @@ int xb_split_close(xb_split *sp, xb_feed_result *res)
     const unsigned char *u;
     size_t n = xb_split_held(sp, &u);
     for (size_t i = 0; i < n; i++) {
-        if (!is_ws(u[i])) {
+        if (!xb_xml_ws(u[i])) {
             xb_feed_error(res, XB_ERR_MALFORMED, XB_LIMIT_NONE, sp->base + n, "the stream ends inside a unit");
             return XB_FEED_ERROR;
         }

@@ -341,11 +341,18 @@ static inline void listed_del(xb_stream *s, const xb_sstr *v)
         s->rlisted[v->h & (XB_RLISTED - 1)]--;
 }
 
-/* every listed value that is a table entry points to the bytes of a live
- * entry equal to it in tbytes (after a compaction moved them; the old bytes
- * still readable where the listed values point). Every such value has one
- * (the removal rule); one without (a bug) would leave its lists. */
-static void recent_repoint(xb_stream *s)
+/* What recent_sweep does to each listed value that is a table entry */
+enum {
+    SWEEP_REPOINT, /* point it to the bytes of a live entry equal to it in
+                    * tbytes (after a compaction moved them; the old bytes
+                    * still readable where it points). Every such value has
+                    * one (the removal rule); one without (a bug) leaves. */
+    SWEEP_DROP,    /* (p, n) is no longer a live entry: a value equal to it leaves */
+    SWEEP_ALL      /* the table was emptied: every one leaves */
+};
+
+/* one pass over every recent list (tokens and empty values stay; the lists keep their order) */
+static void recent_sweep(xb_stream *s, int what, const char *p, size_t n, uint64_t h)
 {
     size_t c, j, k;
     if (!s->recent)
@@ -355,12 +362,21 @@ static void recent_repoint(xb_stream *s)
         for (j = k = 0; j < r->n; j++) {
             xb_sstr *v = &r->v[j];
             if (listed_entry(v)) {
-                long i = xb_stab_find(s, v->p, v->n, v->h);
-                if (i < 0) {
+                int gone;
+                if (what == SWEEP_ALL) {
+                    gone = 1;
+                } else if (what == SWEEP_DROP) {
+                    gone = v->h == h && v->n == n && memcmp(v->p, p, n) == 0;
+                } else {
+                    long i = xb_stab_find(s, v->p, v->n, v->h);
+                    gone = i < 0;
+                    if (!gone)
+                        v->p = xb_stab_bytes(s, &s->tab[s->ntab - 1 - (size_t)i]);
+                }
+                if (gone) {
                     listed_del(s, v);
                     continue;
                 }
-                v->p = xb_stab_bytes(s, &s->tab[s->ntab - 1 - (size_t)i]);
             }
             r->v[k++] = *v;
         }
@@ -368,45 +384,20 @@ static void recent_repoint(xb_stream *s)
     }
 }
 
-/* (p, n) is no longer a live entry: it leaves every recent list (unless a
- * token), the others keeping their order */
+static void recent_repoint(xb_stream *s)
+{
+    recent_sweep(s, SWEEP_REPOINT, NULL, 0, 0);
+}
+
 static void recent_drop(xb_stream *s, const char *p, size_t n, uint64_t h)
 {
-    size_t c, j, k;
-    if (!s->recent || !s->rlisted[h & (XB_RLISTED - 1)])
-        return;
-    for (c = 0; c < s->nvctx; c++) {
-        xb_recent *r = &s->recent[c];
-        for (j = k = 0; j < r->n; j++) {
-            xb_sstr *v = &r->v[j];
-            if (listed_entry(v) && v->h == h && v->n == n && memcmp(v->p, p, n) == 0) {
-                listed_del(s, v);
-                continue;
-            }
-            r->v[k++] = *v;
-        }
-        r->n = (uint8_t)k;
-    }
+    if (s->recent && s->rlisted[h & (XB_RLISTED - 1)])
+        recent_sweep(s, SWEEP_DROP, p, n, h);
 }
 
-/* the table was emptied: only empty values and tokens stay */
 static void recent_drop_all(xb_stream *s)
 {
-    size_t c, j, k;
-    if (!s->recent)
-        return;
-    for (c = 0; c < s->nvctx; c++) {
-        xb_recent *r = &s->recent[c];
-        for (j = k = 0; j < r->n; j++) {
-            xb_sstr *v = &r->v[j];
-            if (listed_entry(v)) {
-                listed_del(s, v);
-                continue;
-            }
-            r->v[k++] = *v;
-        }
-        r->n = (uint8_t)k;
-    }
+    recent_sweep(s, SWEEP_ALL, NULL, 0, 0);
 }
 
 /* History.add; -1 out of memory */

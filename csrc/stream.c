@@ -93,6 +93,29 @@ const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len)
     return xb_stab_bytes(s, &s->tab[i]);
 }
 
+size_t xb_stream_recent_check(const xb_stream *s, size_t *stale)
+{
+    size_t c, j, listed = 0;
+    *stale = 0;
+    if (!s->recent)
+        return 0;
+    for (c = 0; c < s->nvctx; c++) {
+        const xb_recent *r = &s->recent[c];
+        for (j = 0; j < r->n; j++) {
+            const xb_sstr *v = &r->v[j];
+            if (!v->n || v->tok)
+                continue;
+            listed++;
+            /* (addresses compared as integers: v->p may point elsewhere, which is the bug looked for) */
+            uintptr_t a = (uintptr_t)v->p, lo = (uintptr_t)s->tbytes;
+            if (!s->tbytes || a < lo || a - lo > s->tused || v->n > s->tused - (a - lo) ||
+                xb_stab_find(s, v->p, v->n, v->h) < 0)
+                (*stale)++;
+        }
+    }
+    return listed;
+}
+
 /* ---- public: encode one message body (the coder is csrc/encode.c's) ------------------ */
 int xb_stream_encode(xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
                      const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)

@@ -260,6 +260,31 @@ typedef struct {
  * when out of memory (the old array is then untouched). Shared by the codec. */
 void *xb_grow(void *p, size_t *cap, size_t need, size_t elsize);
 
+/* XML's whitespace (S): SP, TAB, CR, LF */
+static inline int xb_xml_ws(unsigned c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* After an attribute's name at p[i]: [ws]* '=' [ws]* and an opening quote
+ * ([ws]: xb_xml_ws). The index after the quote (the quote in *q), or 0
+ * when they are not there (the stream headers' quick reading, csrc/frame.c,
+ * and the XML declaration's pseudo-attributes, csrc/serialize.c). */
+static inline size_t xb_eq_quote(const unsigned char *p, size_t n, size_t i, unsigned char *q)
+{
+    while (i < n && xb_xml_ws(p[i]))
+        i++;
+    if (i >= n || p[i] != '=')
+        return 0;
+    i++;
+    while (i < n && xb_xml_ws(p[i]))
+        i++;
+    if (i >= n || (p[i] != '"' && p[i] != '\''))
+        return 0;
+    *q = p[i];
+    return i + 1;
+}
+
 /* unaligned native-order loads (memcpy: no aliasing or alignment UB), for the
  * hashes and comparisons of the layers above */
 static inline uint64_t xb_load64(const char *p)

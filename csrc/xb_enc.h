@@ -333,6 +333,17 @@ size_t xb_encoder_footprint(const xb_encoder *e);
 int xb_enc_stream_message(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
                           const xb_encode_options *opt, const uint32_t *secrets, size_t nsecrets,
                           xb_encode_result *res);
+/* The never-indexed ordinals of a message, told from its scanned events
+ * (e->ev, e->items) by the caller (csrc/frame.c): 0 with *nsec ordinals in
+ * sec[0 .. 1), or 1: the caller declines to code the message here. */
+typedef int (*xb_secret_check)(const void *ctx, const xb_encoder *e, uint32_t *sec, size_t *nsec);
+#define XB_ENC_DECLINED (-1)
+/* xb_enc_stream_message whose never-indexed ordinals check(ctx, ...) tells
+ * after the scan: XB_OK, an error code (res filled in), or XB_ENC_DECLINED
+ * (check declined; the state is untouched) */
+int xb_enc_stream_checked(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
+                          const xb_encode_options *opt, xb_secret_check check, const void *ctx,
+                          xb_encode_result *res);
 
 /* Scan e->in[0 .. e->n) into e->ev / e->items (xmlscan.scan after decode_input's
  * size check). Returns XB_OK or the error code (res filled in). */

@@ -166,6 +166,16 @@ struct xb_stream {
     size_t ndead, cap_dead;
 };
 
+/* the shape cache entry slot (s->cache[i], or the slot a new entry takes at
+ * i = ncache) to the front, the i entries before it one place back (spec
+ * 14.3's move to front, for the encoder and the decoder) */
+static inline void xb_scache_front(xb_stream *s, size_t i, xb_scache *slot)
+{
+    for (; i > 0; i--)
+        s->cache[i] = s->cache[i - 1];
+    s->cache[0] = slot;
+}
+
 /* the bytes of table entry e */
 static inline const char *xb_stab_bytes(const xb_stream *s, const xb_tent *e)
 {

@@ -182,6 +182,11 @@ int xb_stream_decode(xb_stream *s, const char *body, size_t size, int open, cons
 /* The dynamic table (for tests): its entries, oldest first. */
 size_t xb_stream_table_len(const xb_stream *s);
 const char *xb_stream_table_entry(const xb_stream *s, size_t i, size_t *len);
+/* The recent values (for tests): how many are table entries (neither empty
+   nor a token); *stale: how many of those do not point into the table's
+   live string buffer at the bytes of an equal live entry (0 unless a bug:
+   spec 14.3's removal rule, the compaction's repointing). */
+size_t xb_stream_recent_check(const xb_stream *s, size_t *stale);
 /* ---- stream I/O path (csrc/split.c, csrc/frame.c; spec 14.1, 14.2, 14.5) ---- */
 /* The unit splitter, the frame writer and parser and the feed loops: one
    feed call codes every unit or frame its input completes. */

@@ -96,6 +96,8 @@ static void run_decoder(const uint8_t *data, size_t size, size_t chunk, uint32_t
         pos += n;
         for (;;) {
             check_result(&r, rc);
+            if (r.headers) /* the loop coded a stream header itself: the stream is open (as stream.py's sync) */
+                opened = 1;
             for (size_t i = 0; i < r.nevents; i++)
                 put(o, r.data + r.events[3 * i + 1], r.events[3 * i + 2]);
             if (rc == XB_FEED_ERROR) {
@@ -167,6 +169,8 @@ static void run_encoder(const uint8_t *data, size_t size, size_t chunk, int exac
         pos += n;
         for (;;) {
             check_result(&r, rc);
+            if (r.headers) /* the loop coded a stream header itself: the stream is open (as stream.py's sync) */
+                opened = 1;
             put(o, r.data, r.size);
             if (rc == XB_FEED_ERROR) {
                 o->error = r.error;

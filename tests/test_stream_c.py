@@ -307,7 +307,10 @@ _SECRET_NAMED = [
     (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'> \n </auth>", False),
     (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a<![CDATA[<b>]]>c</auth>", False),
     (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>a<b/>c</auth>", False),
-    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' m='a&amp;b'>x</auth>", False),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' m='a&amp;b'>x</auth>", True),
+    (b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' m='a\tb&#10;>'>x</auth>", True),
+    (b"<message><body><![CDATA[<auth>x</auth>]]></body></message>", True),
+    (b"<message><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>x</auth></message>", False),
     (b"<s:auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' xmlns:s='urn:x'>x</s:auth>", True),
     (b"<auth>inherited</auth>", False),
 ]

@@ -101,6 +101,39 @@ def test_eviction_removes_a_recent_value(case):
     assert offset == start + 2
 
 
+def _churn() -> list[bytes]:
+    """240 stanzas that churn a 256-byte table through many compactions while
+    "keep" stays listed in the id context and its entry stays live."""
+    msgs = []
+    for i in range(240):
+        mid = "keep" if i % 3 else f"id-{i % 7}-" + "q" * (i % 5)
+        body = f"{i:04d}-" + "b" * (i % 37)
+        to = f"keep@example.net/r{i}"
+        msgs.append(f"<message id='{mid}' to='{to}' type='chat'><body>{body}</body></message>".encode())
+    return msgs
+
+
+def test_listed_values_point_into_the_live_table(c_backend):
+    """The C state's invariant after every message of _churn (the frames
+    alone cannot show it: a compaction swaps two string buffers, so a value
+    left pointing to the old one still reads equal bytes until the next
+    compaction overwrites them): every listed value that is a table entry
+    points into the live string buffer, at an equal live entry
+    (xb_stream_recent_check). Without the compaction's repointing
+    (sstate.c: recent_repoint) this fails after the first compaction."""
+    from xmppbin._cstream import ffi, lib
+
+    enc = stream.StreamEncoder(exact=True, table_size=256)
+    enc.open(HEADER)
+    stale = ffi.new("size_t *")
+    listed = []
+    for i, m in enumerate(_churn()):
+        enc.element(m)
+        listed.append(lib.xb_stream_recent_check(enc._c._p, stale))
+        assert stale[0] == 0, f"after message {i}"
+    assert min(listed[10:]) > 0  # "keep" and others are listed throughout
+
+
 def test_recent_values_across_table_compactions():
     """The C core's listed values hold no bytes of their own: they point to an
     equal live entry in the table's string buffer, and every compaction of
@@ -111,12 +144,7 @@ def test_recent_values_across_table_compactions():
     table through many compactions; other ids are evicted and come back.
     C frames equal the reference's, and both decoders give the stanzas back."""
     budget = 256
-    msgs = []
-    for i in range(240):
-        mid = "keep" if i % 3 else f"id-{i % 7}-" + "q" * (i % 5)
-        body = f"{i:04d}-" + "b" * (i % 37)
-        to = f"keep@example.net/r{i}"
-        msgs.append(f"<message id='{mid}' to='{to}' type='chat'><body>{body}</body></message>".encode())
+    msgs = _churn()
 
     def run():
         enc = stream.StreamEncoder(exact=True, table_size=budget)

@@ -54,8 +54,11 @@ assert lib.XB_FEED_DONE == 0
 # StreamEncoder.feed / StreamDecoder.feed are C methods that call the loops of
 # the feeders below directly (stream.py installs them), and these objects give
 # it their addresses and option structs. None: every feed goes through cffi.
+_UINTPTR = ffi.typeof("uintptr_t")
+
+
 def _addr(p) -> int:
-    return int(ffi.cast("uintptr_t", p))
+    return int(ffi.cast(_UINTPTR, p))
 
 
 _Feed: Any
@@ -263,6 +266,9 @@ class HeaderSet:
         self._p = ffi.gc(p, lib.xb_hdrs_free)
         self.contexts: list[Mapping[str, str]] = []
         self.options: list[Any] = []
+        # the addresses of the option structs, for the C entry (Feed.set_options)
+        self.base_addr = _addr(self.base_opt[0])
+        self.addrs: list[int] = []
         self._known: set[bytes] = set()
         # one learner at a time: xb_hdrs_add runs without the GIL, and the
         # index it gives must be that of the lists' new items
@@ -282,9 +288,11 @@ class HeaderSet:
             # published to the loops (which may run in other threads) after the lists have it
             self.contexts.append(context)
             self.options.append(opt)
+            self.addrs.append(_addr(opt[0]))
             if lib.xb_hdrs_add(self._p, sig, len(sig), opt[0]) < 0:  # else the lists' last index
                 self.contexts.pop()
                 self.options.pop()
+                self.addrs.pop()
                 return
             self._known.add(sig)
 
@@ -312,9 +320,34 @@ def header_set(dec: int, limits: Limits, base: Mapping[str, str], allow_comments
 _SECRET_ARGS: dict[Any, tuple] = {}
 
 
+#: stream names as str, by their UTF-8 bytes
+_NAMES: dict[bytes, str] = {}
+
+
+def _stream_name(feeder, get) -> str | None:
+    """The stream name a feed loop knows (get: xb_fenc_stream_name or
+    xb_fdec_stream_name), through the feeder's size_t (made once) and _NAMES."""
+    n = feeder._np
+    if n is None:
+        n = feeder._np = ffi.new("size_t *")
+    p = get(feeder._p, n)
+    if p == ffi.NULL:
+        return None
+    b = ffi.unpack(p, n[0])
+    name = _NAMES.get(b)
+    if name is None:
+        name = b.decode("utf-8")
+        if len(_NAMES) >= 256:
+            _NAMES.clear()
+        _NAMES[b] = name
+    return name
+
+
 class EncodeFeeder:
     """The encoder feed loop (xb_fenc) of one StreamEncoder: splitter, element
     coding with the state, framing, in one C call per feed."""
+
+    _np: Any = None  # the size_t of stream_name(), made when first used
 
     def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
                  secrets: tuple[list[bytes], list[bytes]], every_element: bool, headers: HeaderSet | None = None,
@@ -418,13 +451,11 @@ class EncodeFeeder:
         self._opt = hs.options[k]
         self._ctx = context
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), context, None, self._ac)
+            self.fast.set_options(hs.addrs[k], (self._opt, hs), context, None, self._ac)
 
     def stream_name(self) -> str | None:
         """The qname of the open stream as the loop knows it (set_stream, or a header it coded)."""
-        n = ffi.new("size_t *")
-        p = lib.xb_fenc_stream_name(self._p, n)
-        return None if p == ffi.NULL else ffi.unpack(p, n[0]).decode("utf-8")
+        return _stream_name(self, lib.xb_fenc_stream_name)
 
     def set_stream(self, qname: str | None) -> None:
         """The qname of the stream header just coded (None: not known): the loop
@@ -458,6 +489,8 @@ class EncodeFeeder:
 class DecodeFeeder:
     """The decoder feed loop (xb_fdec) of one StreamDecoder: frame parser,
     ELEMENT and TEXT frames, in one C call per feed."""
+
+    _np: Any = None  # the size_t of stream_name(), made when first used
 
     def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any],
                  headers: HeaderSet | None = None, max_table_size: int = 0) -> None:
@@ -555,13 +588,12 @@ class DecodeFeeder:
         self._opt0 = self._opt[0]
         self._ctx = context
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt0), (self._opt, hs), context, self._limits, self._ac)
+            self.fast.set_options(hs.base_addr if k < 0 else hs.addrs[k], (self._opt, hs), context, self._limits,
+                                  self._ac)
 
     def stream_name(self) -> str | None:
         """The qname of the open stream as the loop knows it (set_stream, or a header it decoded)."""
-        n = ffi.new("size_t *")
-        p = lib.xb_fdec_stream_name(self._p, n)
-        return None if p == ffi.NULL else ffi.unpack(p, n[0]).decode("utf-8")
+        return _stream_name(self, lib.xb_fdec_stream_name)
 
     def set_stream(self, qname: str | None) -> None:
         """The qname of the stream header just decoded (None: not known): an

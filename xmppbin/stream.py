@@ -332,6 +332,9 @@ class _StreamContext:
     identity. The reference's coding state is made when first used (the C
     backend keeps its own, _cstream.CStreamState)."""
 
+    # slots: the C feed() reads context on every call (csrc/pyfast.c: context_of)
+    __slots__ = ("base_context", "context", "_budget", "_state", "exact", "dictionary", "stream_qname", "__dict__")
+
     def __init__(self, base_context: Mapping[str, str] | None, table_size: int, exact: bool, d: Dictionary) -> None:
         # None: DEFAULT_CONTEXT, interned once (the usual case: no copy per object)
         self.base_context = _default_base() if base_context is None else _intern_context(dict(base_context))
@@ -436,8 +439,9 @@ def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[b
 @functools.lru_cache(maxsize=16)
 def _secret_pairs(secret_elements: frozenset) -> tuple[list[bytes], list[bytes]]:
     """The secret elements as (local names, their namespaces), UTF-8, sorted:
-    the C feed loop codes an element itself when the tags with those local
-    names declare their own namespace (csrc/frame.c: secret_ordinals)."""
+    the C feed loop codes an element itself when the elements with those
+    local names declare their own namespace (csrc/frame.c: secret_ordinals,
+    which reads the scanned events)."""
     pairs = sorted((local.encode("utf-8"), ns.encode("utf-8")) for ns, local in secret_elements)
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -586,7 +590,8 @@ class StreamEncoder:
     """
 
     #: _cfeed is a slot: the C feed() reads it at its offset (csrc/pyfast.c: feed_of)
-    __slots__ = ("_cfeed", "__dict__", "__weakref__")
+    # slots: the C feed() reads them on every call (csrc/pyfast.c: self_attr)
+    __slots__ = ("_cfeed", "_s", "_opened", "allow_comments", "limits", "__dict__", "__weakref__")
     _failed = _FAILED
 
     def __init__(
@@ -966,7 +971,8 @@ class StreamDecoder:
     """
 
     #: _cfeed is a slot: the C feed() reads it at its offset (csrc/pyfast.c: feed_of)
-    __slots__ = ("_cfeed", "__dict__", "__weakref__")
+    # slots: the C feed() reads them on every call (csrc/pyfast.c: self_attr)
+    __slots__ = ("_cfeed", "_s", "_opened", "allow_comments", "limits", "__dict__", "__weakref__")
     _failed = _FAILED
 
     def __init__(
