@@ -881,7 +881,9 @@ static inline size_t wslot(uint32_t key, uint64_t seed, size_t mask)
 
 /* spec 8.11: a copy may start only at an anchor of its literal: a position
  * that is a multiple of 16 (0 included), or a byte that is no UTF-8
- * continuation byte after a byte that is no ASCII letter or digit. XB_ANCHOR_AFTER[b]: b is such a byte before */
+ * continuation byte after a byte that is no ASCII letter or digit. XB_ANCHOR_AFTER[b]: b is such a byte before.
+ * The portable scan only: the vector scan (find_anchors) tests the rule 16 positions at once. */
+#ifndef XB_SSE2
 static const uint8_t XB_ANCHOR_AFTER[256] = {
 #define R8(x) x, x, x, x, x, x, x, x
     R8(1), R8(1), R8(1), R8(1), R8(1), R8(1), /* 0x00-0x2F */
@@ -899,6 +901,7 @@ static inline int is_anchor(const uint8_t *s, size_t i)
 {
     return !(i % 16) || (XB_ANCHOR_AFTER[s[i - 1]] && (s[i] & 0xC0) != 0x80);
 }
+#endif
 
 /* a new message: an empty window, nothing indexed yet */
 static void win_reset(xb_encoder *e)
