@@ -2857,14 +2857,15 @@ static int stream_body(xb_encoder *e, xb_stream *s)
     return rc || e->oom ? -1 : 0;
 }
 
-static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          const uint32_t *secrets, size_t nsecrets, xb_secret_check check, const void *ctx,
-                          xb_encode_result *res)
+/* The first half of a stream message: its options (the stream's mode) kept
+   in e->sopt, begin and the scan. The state is untouched; on an error e is
+   done with the call. */
+static int stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                       xb_encode_result *res)
 {
-    xb_encode_options o = *opt;
-    uint32_t sec[1];
     int rc;
-    o.exact = s->exact; /* the stream's mode */
+    e->sopt = *opt;
+    e->sopt.exact = s->exact; /* the stream's mode */
     if (e->trim_n > TRIM_INPUT) { /* before begin: its trim keeps more */
         trim(e, KEEP_STREAM);
         e->trim_n = 0;
@@ -2874,35 +2875,53 @@ static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
             s->kbuf_cap = 0;
         }
     }
-    rc = begin(e, &o, res);
+    rc = begin(e, &e->sopt, res);
     if (!rc)
         rc = scan_input(e, xml, size);
-    if (!rc && check) {
+    if (rc)
+        e->opt = NULL;
+    return rc;
+}
+
+/* The second half, after stream_scan returned 0: the never-indexed ordinals
+   (secrets, or check's), then the body coded with the state. */
+static int stream_code(xb_encoder *e, xb_stream *s, const uint32_t *secrets, size_t nsecrets, xb_secret_check check,
+                       const void *ctx, xb_encode_result *res)
+{
+    uint32_t sec[1];
+    int rc = 0;
+    if (check) {
         if (check(ctx, e, sec, &nsecrets)) {
             e->opt = NULL;
             return XB_ENC_DECLINED;
         }
         secrets = sec;
     }
-    if (!rc) {
-        s->secrets = secrets;
-        s->nsecrets = secrets ? nsecrets : 0;
-        s->sec_pos = 0;
-        s->ordinal = 0;
-        s->pslot_serial = XB_SERIAL_DOC;
-        s->pslot_field = XB_PS_FIRST;
-        s->nopen = 0;
-        if (stream_body(e, s)) {
-            /* the state may be half updated: the stream cannot go on */
-            xb_sstate_clear(s);
-            rc = xb_enc_nomem(e);
-        } else {
-            res->data = (const char *)e->out;
-            res->size = e->out_n;
-        }
+    s->secrets = secrets;
+    s->nsecrets = secrets ? nsecrets : 0;
+    s->sec_pos = 0;
+    s->ordinal = 0;
+    s->pslot_serial = XB_SERIAL_DOC;
+    s->pslot_field = XB_PS_FIRST;
+    s->nopen = 0;
+    if (stream_body(e, s)) {
+        /* the state may be half updated: the stream cannot go on */
+        xb_sstate_clear(s);
+        rc = xb_enc_nomem(e);
+    } else {
+        res->data = (const char *)e->out;
+        res->size = e->out_n;
     }
     e->opt = NULL;
     return rc;
+}
+
+static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                          const uint32_t *secrets, size_t nsecrets, xb_secret_check check, const void *ctx,
+                          xb_encode_result *res)
+{
+    int rc = stream_scan(e, s, xml, size, opt, res);
+    return rc ? rc : stream_code(e, s, secrets, nsecrets, check, ctx, res);
 }
 
 int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
@@ -2915,4 +2934,15 @@ int xb_enc_stream_checked(xb_encoder *e, xb_stream *s, const char *xml, size_t s
                           xb_secret_check check, const void *ctx, xb_encode_result *res)
 {
     return stream_message(e, s, xml, size, opt, NULL, 0, check, ctx, res);
+}
+
+int xb_enc_stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                       xb_encode_result *res)
+{
+    return stream_scan(e, s, xml, size, opt, res);
+}
+
+int xb_enc_stream_code(xb_encoder *e, xb_stream *s, xb_secret_check check, const void *ctx, xb_encode_result *res)
+{
+    return stream_code(e, s, NULL, 0, check, ctx, res);
 }

@@ -381,6 +381,12 @@ int xb_fenc_set_stream(xb_fenc *e, const char *qname, size_t n)
     return set_name(&e->stream_name, &e->stream_len, qname, n);
 }
 
+void xb_fenc_candidates(const xb_fenc *e, uint64_t *taken, uint64_t *undone)
+{
+    *taken = e->sp.ncand;
+    *undone = e->sp.nundo;
+}
+
 int xb_fenc_ended(const xb_fenc *e)
 {
     return e->ended;
@@ -622,6 +628,8 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         const unsigned char *u;
         size_t n;
         uint64_t off;
+        /* the C coder scans every element unit it is given: candidates allowed */
+        e->sp.fast = opened && !e->every;
         int r = xb_split_step(&e->sp, &kind, &u, &n, &off, res);
         if (r == 0)
             break;
@@ -669,9 +677,18 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         }
         xb_encode_result er;
         int cr = XB_ENC_DECLINED;
-        if (kind == XB_UNIT_ELEMENT && opened && !e->every)
-            cr = xb_enc_stream_checked(e->st->enc, e->st, (const char *)u, n, opt, e->nnames ? secret_ordinals : NULL,
-                                      e, &er);
+        if (kind == XB_UNIT_ELEMENT && opened && !e->every) {
+            if (e->sp.cand) { /* a guessed end (split.c: candidate_end): kept only if the unit scans */
+                if (xb_enc_stream_scan(e->st->enc, e->st, (const char *)u, n, opt, &er)) {
+                    xb_split_undo(&e->sp);
+                    continue;
+                }
+                cr = xb_enc_stream_code(e->st->enc, e->st, e->nnames ? secret_ordinals : NULL, e, &er);
+            } else {
+                cr = xb_enc_stream_checked(e->st->enc, e->st, (const char *)u, n, opt,
+                                          e->nnames ? secret_ordinals : NULL, e, &er);
+            }
+        }
         if (cr == XB_ENC_DECLINED) {
             res->kind = kind;
             res->unit = u;

@@ -253,6 +253,49 @@ static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
     return 0;
 }
 
+/* The candidate end of the element whose first tag (qname q, ql bytes) ends
+ * at u[i]: the index after the first end tag </q> (q, optional whitespace,
+ * '>') after it, found by the '<' bytes only. 0 (no candidate: the tags are
+ * read) when none is complete in u[.. n), or when a start tag <q comes first
+ * (an element nested in one of its own name, as a carbon-copied message: the
+ * first end tag is the inner one's). A candidate is only a guess: in a
+ * well-formed unit it is the element's end (its last markup is the root's
+ * end tag, so the depth the tags give first returns to 0 there), and a unit
+ * the caller's scanner rejects goes back (xb_split_undo). */
+static size_t candidate_end(const unsigned char *u, size_t n, size_t i, const unsigned char *q, size_t ql)
+{
+    for (;;) {
+        i = find_byte(u, i, n, '<');
+        if (n - i < ql + 3) /* not even "<q>" left (i == n included) */
+            return 0;
+        if (u[i + 1] == '/') {
+            if (u[i + 2] == q[0] && memcmp(u + i + 2, q, ql) == 0) {
+                size_t j = i + 2 + ql;
+                while (j < n && xb_xml_ws(u[j]))
+                    j++;
+                if (j == n)
+                    return 0;
+                if (u[j] == '>')
+                    return j + 1;
+            }
+        } else if (u[i + 1] == q[0] && memcmp(u + i + 1, q, ql) == 0) {
+            unsigned char c = u[i + 1 + ql];
+            if (xb_xml_ws(c) || c == '>' || c == '/')
+                return 0;
+        }
+        i++;
+    }
+}
+
+void xb_split_undo(xb_split *sp)
+{
+    sp->buf.head -= sp->cand_n;
+    sp->base -= sp->cand_n;
+    sp->cand = 0;
+    sp->nofast = 1;
+    sp->nundo++;
+}
+
 /* ---- the splitter ---- */
 void xb_split_init(xb_split *sp, uint32_t max_size, int in_stream)
 {
@@ -288,6 +331,8 @@ void xb_split_free(xb_split *sp)
 static int take(xb_split *sp, size_t n, int k, int *kind, const unsigned char **data, size_t *size,
                 uint64_t *offset)
 {
+    sp->cand = 0;
+    sp->nofast = 0;
     *kind = k;
     *data = xb_bytes_live(&sp->buf);
     *size = n;
@@ -412,6 +457,16 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
            PI or self-closed element at the top is the whole unit) */
         if (u[1] == '!' || u[1] == '?' || u[end - 2] == '/')
             return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
+        if (sp->fast && !sp->nofast && j > 1) {
+            size_t k = candidate_end(u, n, end, u + 1, j - 1);
+            if (k) {
+                take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);
+                sp->cand = 1;
+                sp->cand_n = k;
+                sp->ncand++;
+                return 1;
+            }
+        }
         sp->r_i = end;
         sp->r_depth = 1;
         sp->element = 1;

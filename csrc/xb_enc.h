@@ -147,6 +147,7 @@ struct xb_encoder {
 
     size_t trim_n; /* the largest input since buffers were last trimmed (encode.c: trim) */
     xb_encode_result own_res; /* xb_encode_into */
+    xb_encode_options sopt;   /* a stream message's options (stream_scan): e->opt between its two halves */
     const xb_encode_options *bound_opt; /* xb_encoder_bind */
     char *bound_out;
     size_t bound_cap;
@@ -318,6 +319,15 @@ typedef int (*xb_secret_check)(const void *ctx, const xb_encoder *e, uint32_t *s
 int xb_enc_stream_checked(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
                           const xb_encode_options *opt, xb_secret_check check, const void *ctx,
                           xb_encode_result *res);
+
+/* xb_enc_stream_checked in two calls: the scan (XB_OK or an error code; the
+ * state untouched either way), then, after XB_OK only, the coding (as
+ * xb_enc_stream_checked after its scan). Between them the caller may look at
+ * the scanned unit, or drop it. */
+int xb_enc_stream_scan(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
+                       const xb_encode_options *opt, xb_encode_result *res);
+int xb_enc_stream_code(xb_encoder *e, struct xb_stream *s, xb_secret_check check, const void *ctx,
+                       xb_encode_result *res);
 
 /* Scan e->in[0 .. e->n) into e->ev / e->items (xmlscan.scan after decode_input's
  * size check). Returns XB_OK or the error code (res filled in). */

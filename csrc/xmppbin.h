@@ -335,6 +335,10 @@ void xb_fdec_set_headers(xb_fdec *d, xb_hdrs *h, uint32_t max_table_size);
    header the loop coded), or NULL. */
 const char *xb_fenc_stream_name(const xb_fenc *e, size_t *n);
 const char *xb_fdec_stream_name(const xb_fdec *d, size_t *n);
+/* Test hook: how many element units the loop took at a guessed end (the
+   splitter's candidate path, csrc/split.c) and how many of those the scan
+   rejected (then split by reading their tags), since xb_fenc_new. */
+void xb_fenc_candidates(const xb_fenc *e, uint64_t *taken, uint64_t *undone);
 /* The bytes a stream state holds (capacities of every allocation reachable
    from it: the struct, the dynamic table's entries and string buffers, the
    recent values, the shape keys, the prediction slots, and the buffers the
