@@ -934,11 +934,13 @@ static PyObject *f_core_functions(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* Feed(dir, loop address, result address, owner) */
+static PyObject *Feed_set_options(Feed *f, PyObject *args);
+
+/* Feed(dir, loop address, result address, owner[, the arguments of set_options]) */
 static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     int dir;
-    PyObject *a_loop, *a_res, *keep;
+    PyObject *a_loop, *a_res, *keep, *a_opt = NULL, *owner = NULL, *ctx = NULL, *limits = NULL, *ac = NULL;
     void *loop, *res;
     Feed *f;
     (void)type;
@@ -950,8 +952,12 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_TypeError, "Feed takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "iOOO:Feed", &dir, &a_loop, &a_res, &keep))
+    if (!PyArg_ParseTuple(args, "iOOO|OOOOO:Feed", &dir, &a_loop, &a_res, &keep, &a_opt, &owner, &ctx, &limits, &ac))
         return NULL;
+    if (a_opt && !ac) {
+        PyErr_SetString(PyExc_TypeError, "Feed takes 4 arguments, or 9 with the options");
+        return NULL;
+    }
     if (dir != 0 && dir != 1) {
         PyErr_SetString(PyExc_ValueError, "dir must be 0 (encoder) or 1 (decoder)");
         return NULL;
@@ -971,6 +977,20 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     f->failed = 0;
     f->error = NULL;
     PyObject_GC_Track(f);
+    if (a_opt) { /* the options at once: set_options with the last five arguments */
+        PyObject *r, *rest = PyTuple_GetSlice(args, 4, 9);
+        if (!rest) {
+            Py_DECREF(f);
+            return NULL;
+        }
+        r = Feed_set_options(f, rest);
+        Py_DECREF(rest);
+        if (!r) {
+            Py_DECREF(f);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
     return (PyObject *)f;
 }
 
@@ -1044,7 +1064,8 @@ static PyTypeObject FeedType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xmppbin._xmppbin_fast.Feed",
     .tp_basicsize = sizeof(Feed),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Feed(dir, loop, result, owner)\n--\n\nThe C entry of a stream feed loop (see csrc/pyfast.c).",
+    .tp_doc = "Feed(dir, loop, result, owner[, address, owner, context, limits, allow_comments])\n--\n\n"
+              "The C entry of a stream feed loop (see csrc/pyfast.c); the optional arguments are set_options'.",
     .tp_new = Feed_new,
     .tp_methods = Feed_methods,
     .tp_members = Feed_members,

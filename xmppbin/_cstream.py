@@ -61,6 +61,22 @@ def _addr(p) -> int:
     return int(ffi.cast(_UINTPTR, p))
 
 
+#: id(option entry) -> (entry, the address of its struct): the feeders give the
+#: C entry the address of the option struct they use, once per entry, not per object
+_OPT_ADDRS: dict[int, tuple[Any, int]] = {}
+
+
+def _opt_addr(entry) -> int:
+    hit = _OPT_ADDRS.get(id(entry))
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    a = _addr(entry[0])
+    if len(_OPT_ADDRS) >= 256:
+        _OPT_ADDRS.clear()
+    _OPT_ADDRS[id(entry)] = (entry, a)
+    return a
+
+
 _Feed: Any
 try:
     _fast: Any = importlib.import_module("._xmppbin_fast", __package__)
@@ -155,20 +171,23 @@ class CStreamState:
     def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool,
                       secrets: tuple[list[bytes], list[bytes]], every_element: bool,
                       base_context: Mapping[str, str], allow_comments: bool, budget: int,
-                      exact: bool) -> EncodeFeeder:
+                      exact: bool, context: Mapping[str, str] | None = None) -> EncodeFeeder:
         """The C feed loop of a StreamEncoder coding with this state; secrets:
         the secret elements' local names and namespaces (UTF-8). Unless
         every_element, it codes the stream headers it can itself (budget,
         exact: the OPEN frames'; base_context: the stream's outer context)."""
         hs = None if every_element else header_set(0, limits, base_context, allow_comments)
-        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact)
+        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact,
+                            context, allow_comments)
 
     def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any], limits: Limits,
-                      base_context: Mapping[str, str], allow_comments: bool, max_table_size: int) -> DecodeFeeder:
+                      base_context: Mapping[str, str], allow_comments: bool, max_table_size: int,
+                      context: Mapping[str, str] | None = None) -> DecodeFeeder:
         """The C feed loop of a StreamDecoder decoding with this state; it
-        decodes the OPEN frames it can itself."""
+        decodes the OPEN frames it can itself. context: the options of the
+        first feed (with limits and allow_comments), prepared at once."""
         hs = header_set(1, limits, base_context, allow_comments)
-        return DecodeFeeder(self, max_frame, make, hs, max_table_size)
+        return DecodeFeeder(self, max_frame, make, hs, max_table_size, limits, context, allow_comments)
 
     def footprint(self) -> int:
         """Bytes the C state holds (xb_stream_footprint): capacities of its table,
@@ -351,7 +370,8 @@ class EncodeFeeder:
 
     def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
                  secrets: tuple[list[bytes], list[bytes]], every_element: bool, headers: HeaderSet | None = None,
-                 budget: int = 0, exact: bool = False) -> None:
+                 budget: int = 0, exact: bool = False, context: Mapping[str, str] | None = None,
+                 allow_comments: bool = False) -> None:
         names, nss = secrets
         hit = _SECRET_ARGS.get(id(names))  # the lists of stream._secret_pairs (cached per set)
         if hit is not None and hit[0] is names and hit[1] is nss:
@@ -387,8 +407,21 @@ class EncodeFeeder:
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
         #: keeps the loop, its result, the state and the header set alive, not this
         #: object (no reference cycle: a StreamEncoder is freed when its last reference goes)
-        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res),
-                                                     (self._p, self._res, state._p, headers))
+        self.fast = None
+        if _Feed is not None:
+            keep = (self._p, self._res, state._p, headers)
+            opt = None
+            if context is not None:  # prepare() at once: the options in the same call
+                try:
+                    opt = _encode_options(limits, context, False, allow_comments, False)
+                except (TypeError, ValueError):
+                    pass  # the first feed() raises it, as without the C entry
+            if opt is None:
+                self.fast = _Feed(0, _addr(self._p), _addr(self._res), keep)
+            else:
+                self._opt, self._ctx, self._ac = opt, context, allow_comments
+                self.fast = _Feed(0, _addr(self._p), _addr(self._res), keep, _opt_addr(opt), (opt, headers),
+                                  context, None, allow_comments)
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes], synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -421,7 +454,7 @@ class EncodeFeeder:
             hs = self._hs = header_set(0, self._limits, hs.base, allow_comments)
             lib.xb_fenc_set_headers(self._p, hs._p, self._budget, self._exact)
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), context, None, allow_comments)
+            self.fast.set_options(_opt_addr(self._opt), (self._opt, hs), context, None, allow_comments)
 
     def learn(self, decls, context: Mapping[str, str]) -> None:
         """stream.py coded a header with these declarations (HeaderSet.learn)."""
@@ -433,7 +466,7 @@ class EncodeFeeder:
         self._hs = hs
         lib.xb_fenc_set_headers(self._p, ffi.NULL if hs is None else hs._p, self._budget, self._exact)
         if self.fast is not None and self._opt is not None:  # the C entry keeps the set alive
-            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), self._ctx, None, self._ac)
+            self.fast.set_options(_opt_addr(self._opt), (self._opt, hs), self._ctx, None, self._ac)
 
     def header_ctx(self) -> int:
         """The context index (in the header set) of the last header the last call coded."""
@@ -493,7 +526,8 @@ class DecodeFeeder:
     _np: Any = None  # the size_t of stream_name(), made when first used
 
     def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any],
-                 headers: HeaderSet | None = None, max_table_size: int = 0) -> None:
+                 headers: HeaderSet | None = None, max_table_size: int = 0, limits: Limits | None = None,
+                 context: Mapping[str, str] | None = None, allow_comments: bool = False) -> None:
         p = lib.xb_fdec_new(state._p, max_frame)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream decoder could not be created")
@@ -513,8 +547,22 @@ class DecodeFeeder:
             lib.xb_fdec_set_headers(p, headers._p, max_table_size)
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
         #: (keeping the loop, its result, the state and the header set alive, as EncodeFeeder's)
-        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res),
-                                                     (self._p, self._res, state._p, headers))
+        self.fast = None
+        if _Feed is not None:
+            keep = (self._p, self._res, state._p, headers)
+            opt = None
+            if context is not None and limits is not None:  # prepare() at once
+                try:
+                    opt = _decode_options(limits, context, bool(allow_comments))
+                except (TypeError, ValueError):
+                    pass  # the first feed() raises it, as without the C entry
+            if opt is None:
+                self.fast = _Feed(1, _addr(self._p), _addr(self._res), keep)
+            else:
+                self._opt, self._opt0 = opt, opt[0]
+                self._ctx, self._limits, self._ac = context, limits, allow_comments
+                self.fast = _Feed(1, _addr(self._p), _addr(self._res), keep, _opt_addr(opt), (opt, headers),
+                                  context, limits, allow_comments)
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list, synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -550,7 +598,7 @@ class DecodeFeeder:
             hs = self._hs = header_set(1, limits, hs.base, allow_comments)
             lib.xb_fdec_set_headers(self._p, hs._p, self._max_table)
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt0), (self._opt, hs), context, limits, allow_comments)
+            self.fast.set_options(_opt_addr(self._opt), (self._opt, hs), context, limits, allow_comments)
 
     def learn(self, decls, context: Mapping[str, str]) -> None:
         """stream.py decoded a header with these declarations (HeaderSet.learn)."""

@@ -631,16 +631,12 @@ class StreamEncoder:
         self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
         self._secret_names = _secret_names(self.secret_elements)[1]
         # the C feed loop (splitter, framing, element coding), None with the reference
+        # (its options for the first feed() prepared at once: context)
         self._feeder = None if self._c is None else self._c.encode_feeder(
             self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None,
-            self._s.base_context, allow_comments, table_size, exact)
+            self._s.base_context, allow_comments, table_size, exact, self._s.context)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
-        if self._feeder is not None and self._cfeed is not None:
-            try:
-                self._feeder.prepare(self._s.context, self.allow_comments)
-            except (TypeError, ValueError):
-                pass  # the first feed() raises it, as without the C entry
 
     @property
     def _splitter(self) -> XmlSplitter:
@@ -997,15 +993,12 @@ class StreamDecoder:
         self._s = _StreamContext(context, 0, False, get_dictionary(1))
         self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
         # the C feed loop (frame parser, element and text frames), None with the reference
+        # (its options for the first feed() prepared at once: context)
         self._feeder = None if self._c is None else self._c.decode_feeder(
-            max_frame, StreamEvent, self.limits, self._s.base_context, allow_comments, max_table_size)
+            max_frame, StreamEvent, self.limits, self._s.base_context, allow_comments, max_table_size,
+            self._s.context)
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
-        if self._feeder is not None and self._cfeed is not None:
-            try:
-                self._feeder.prepare(self.limits, self._s.context, self.allow_comments)
-            except (TypeError, ValueError):
-                pass  # the first feed() raises it, as without the C entry
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
         """The events of every frame completed so far. An error carries the events
