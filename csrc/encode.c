@@ -1607,7 +1607,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
     xb_scache *slot;
     for (i = 0; i < n; i++) {
         const xb_scache *t = s->cache[i];
-        if (t->kh == kh && skey_eq(e, ev, t->key, t->klen))
+        if (t->kh == kh && skey_eq(e, ev, xb_scache_key(t), t->klen))
             break;
     }
     if (i < n) {
@@ -1630,7 +1630,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             s->shape_bytes -= s->cache[n]->cost;
         }
         slot = s->cache[n]; /* the evicted entry, or a free pool slot */
-        if (s->kbuf_n > slot->kcap) {
+        if (s->kbuf_n > XB_SKEY_INLINE && s->kbuf_n > slot->kcap) {
             void *np = xb_grow(slot->key, &slot->kcap, s->kbuf_n, 1);
             if (!np) {
                 free(slot->key);
@@ -1642,7 +1642,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             }
             slot->key = np;
         }
-        memcpy(slot->key, s->kbuf, s->kbuf_n);
+        memcpy(s->kbuf_n <= XB_SKEY_INLINE ? slot->kin : slot->key, s->kbuf, s->kbuf_n);
         slot->klen = s->kbuf_n;
         slot->kh = kh;
         memset(&slot->ent, 0, sizeof(slot->ent));

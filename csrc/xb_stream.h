@@ -71,10 +71,16 @@ typedef struct {
 #define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
 #define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
 
+/* encoder: a shape key of at most this many bytes is kept in its entry
+ * (kin), a longer one in key (kcap bytes, kept for reuse): 95 % of the start
+ * tags of the recorded session have keys this short, and a new stream then
+ * fills its cache without an allocation per entry */
+#define XB_SKEY_INLINE 48
+
 /* a shape cache entry: the shape key, serialized (encode.c:skey), and
  * its prediction slots */
 typedef struct {
-    char *key; /* encoder */
+    char *key; /* encoder: a key longer than XB_SKEY_INLINE (xb_scache_key) */
     size_t klen, kcap;
     uint64_t kh; /* encoder: the shape hash of the key (encode.c:shape_hash) */
     xb_pentry ent;
@@ -83,7 +89,14 @@ typedef struct {
     size_t dsize; /* bytes at dmem */
     uint64_t cost; /* what it counts toward the cache's bound (xb_sbound_shapes) */
     uint16_t dinfo; /* its xb_shape_info bits */
+    char kin[XB_SKEY_INLINE]; /* encoder: a key of at most XB_SKEY_INLINE bytes */
 } xb_scache;
+
+/* the encoder's serialized key of c (klen bytes) */
+static inline const char *xb_scache_key(const xb_scache *c)
+{
+    return c->klen <= XB_SKEY_INLINE ? c->kin : c->key;
+}
 
 typedef struct {
     xb_sstr v[XB_RECENT];
