@@ -304,6 +304,7 @@ struct xb_fenc {
     const xb_hdrs *hdrs; /* the header contexts (xb_fenc_set_headers), or NULL */
     uint32_t budget;
     int exact;
+    xb_stream *own; /* st, when the loop owns it (xb_fenc_open) */
 };
 
 /* a name's signature: its length, first and last two bytes (element names
@@ -355,7 +356,33 @@ void xb_fenc_free(xb_fenc *e)
     free(e->nss);
     free(e->ns_lens);
     free(e->stream_name);
+    xb_stream_free(e->own);
     free(e);
+}
+
+xb_fenc *xb_fenc_open(uint32_t budget, int exact, uint32_t max_size, uint32_t max_frame, int in_stream,
+                      const char *names, const size_t *name_lens, size_t nnames, const char *nss,
+                      const size_t *ns_lens, int every_element, xb_hdrs *hdrs)
+{
+    xb_stream *st = xb_stream_new(budget, exact, 1);
+    xb_fenc *e = st ? xb_fenc_new(st, max_size, max_frame, in_stream, names, name_lens, nnames, every_element) : NULL;
+    if (e == NULL) {
+        xb_stream_free(st);
+        return NULL;
+    }
+    e->own = st;
+    if (nnames && xb_fenc_secret_ns(e, nss, ns_lens)) {
+        xb_fenc_free(e);
+        return NULL;
+    }
+    if (hdrs != NULL)
+        xb_fenc_set_headers(e, hdrs, budget, exact);
+    return e;
+}
+
+xb_stream *xb_fenc_state(const xb_fenc *e)
+{
+    return e->st;
 }
 
 /* a copy of name[0 .. n) into *p (NULL when name is NULL); -1 out of memory */

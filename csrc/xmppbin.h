@@ -321,6 +321,16 @@ void xb_hdrs_free(xb_hdrs *h);
    coded with that context's options (res->headers, header_ctx). Others stop
    the loop as before. Not with every_element. */
 void xb_fenc_set_headers(xb_fenc *e, xb_hdrs *h, uint32_t budget, int exact);
+/* A StreamEncoder's C side in one call: a stream state (xb_stream_new with
+   budget and exact) owned by a loop (xb_fenc_new; xb_fenc_free frees both),
+   the secret elements' namespaces (xb_fenc_secret_ns, when nnames) and the
+   header set (xb_fenc_set_headers with budget and exact, when hdrs). NULL out
+   of memory or with a budget too large. */
+xb_fenc *xb_fenc_open(uint32_t budget, int exact, uint32_t max_size, uint32_t max_frame, int in_stream,
+                      const char *names, const size_t *name_lens, size_t nnames, const char *nss,
+                      const size_t *ns_lens, int every_element, xb_hdrs *hdrs);
+/* the stream state of a loop made by xb_fenc_open (or given to xb_fenc_new) */
+xb_stream *xb_fenc_state(const xb_fenc *e);
 /* With a set (NULL: none), the decoder loop decodes an OPEN frame itself:
    the checks of the reference (budget varint, max_table_size, format version,
    kind and reserved bits), then, for dictionary 1, the reset, the header's

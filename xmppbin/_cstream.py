@@ -157,6 +157,16 @@ class CStreamState:
 
     _eres: Any = None
     _dres: Any = None
+    _owner: Any = None  # the encoder loop that owns the state (owned_by), else None
+
+    @classmethod
+    def owned_by(cls, p, owner) -> CStreamState:
+        """The state p of an encoder loop that owns it (xb_fenc_open): owner,
+        the loop's pointer, is kept with it (it frees p)."""
+        self = cls.__new__(cls)
+        self._p = p
+        self._owner = owner
+        return self
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
@@ -368,10 +378,12 @@ class EncodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
+    def __init__(self, state: CStreamState | None, limits: Limits, max_frame: int, in_stream: bool,
                  secrets: tuple[list[bytes], list[bytes]], every_element: bool, headers: HeaderSet | None = None,
                  budget: int = 0, exact: bool = False, context: Mapping[str, str] | None = None,
                  allow_comments: bool = False) -> None:
+        """state None: the loop makes its own (xb_fenc_open, one C call), then
+        the feeder's state (a CStreamState borrowing it)."""
         names, nss = secrets
         hit = _SECRET_ARGS.get(id(names))  # the lists of stream._secret_pairs (cached per set)
         if hit is not None and hit[0] is names and hit[1] is nss:
@@ -385,15 +397,26 @@ class EncodeFeeder:
             if len(_SECRET_ARGS) >= 256:
                 _SECRET_ARGS.clear()
             _SECRET_ARGS[id(names)] = (names, nss, packed)
-        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
-                            len(names), 1 if every_element else 0)
-        if p == ffi.NULL:
-            raise MemoryError("xmppbin C stream encoder could not be created")
-        if names and lib.xb_fenc_secret_ns(p, packed[2], packed[3]):
-            lib.xb_fenc_free(p)
-            raise MemoryError("xmppbin C stream encoder could not be created")
-        self._state = state  # the feeder borrows its xb_stream
-        self._p = ffi.gc(p, lib.xb_fenc_free)
+        if state is None:  # state, loop, secrets' namespaces and header set in one call
+            p = lib.xb_fenc_open(budget, 1 if exact else 0, limits.max_size, max_frame, 1 if in_stream else 0,
+                                 packed[0], packed[1], len(names), packed[2], packed[3], 1 if every_element else 0,
+                                 ffi.NULL if headers is None else headers._p)
+            if p == ffi.NULL:
+                raise MemoryError("xmppbin C stream encoder could not be created")
+            self._p = ffi.gc(p, lib.xb_fenc_free)
+            state = CStreamState.owned_by(lib.xb_fenc_state(p), self._p)
+        else:
+            p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
+                                len(names), 1 if every_element else 0)
+            if p == ffi.NULL:
+                raise MemoryError("xmppbin C stream encoder could not be created")
+            if names and lib.xb_fenc_secret_ns(p, packed[2], packed[3]):
+                lib.xb_fenc_free(p)
+                raise MemoryError("xmppbin C stream encoder could not be created")
+            self._p = ffi.gc(p, lib.xb_fenc_free)
+            if headers is not None:
+                lib.xb_fenc_set_headers(p, headers._p, budget, 1 if exact else 0)
+        self._state = state  # the feeder borrows its xb_stream (or owns it: xb_fenc_open)
         self._res = ffi.new("xb_feed_result *")
         self._limits = limits
         self._ctx: Mapping[str, str] | None = None
@@ -402,8 +425,6 @@ class EncodeFeeder:
         self._hs = headers  # the loop borrows its xb_hdrs
         self._budget = budget
         self._exact = 1 if exact else 0
-        if headers is not None:
-            lib.xb_fenc_set_headers(p, headers._p, budget, self._exact)
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
         #: keeps the loop, its result, the state and the header set alive, not this
         #: object (no reference cycle: a StreamEncoder is freed when its last reference goes)
@@ -698,6 +719,18 @@ class CXmlSplitter:
         res = self._res
         if lib.xb_split_close(self._p, res) != lib.XB_FEED_DONE:
             raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
+
+
+def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
+                secrets: tuple[list[bytes], list[bytes]], every_element: bool, base_context: Mapping[str, str],
+                allow_comments: bool, budget: int, exact: bool, context: Mapping[str, str]) -> EncodeFeeder | None:
+    """The C feed loop of a StreamEncoder with its own state (its _state),
+    as state_for(...).encode_feeder(...) in fewer calls; None as state_for."""
+    if _package.backend != "c" or dictionary is not _DICT1:
+        return None
+    hs = None if every_element else header_set(0, limits, base_context, allow_comments)
+    return EncodeFeeder(None, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact, context,
+                        allow_comments)
 
 
 def state_for(dictionary, budget: int, exact: bool) -> CStreamState | None:

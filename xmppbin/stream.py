@@ -413,9 +413,8 @@ def _intern_context(ctx: dict[str, str]) -> dict[str, str]:
 _CSTREAM: Any = False  # xmppbin._cstream once imported (None: not built)
 
 
-def _c_state(d: Dictionary, budget: int, exact: bool):
-    """The C stream state (xmppbin._cstream) when the C backend is active and
-    the dictionary is 1, else None: the reference codes the stream."""
+def _c_module():
+    """xmppbin._cstream (imported once), or None when the C core is not built."""
     global _CSTREAM
     cs = _CSTREAM
     if cs is False:
@@ -424,6 +423,13 @@ def _c_state(d: Dictionary, budget: int, exact: bool):
         except ImportError:
             cs = None
         _CSTREAM = cs
+    return cs
+
+
+def _c_state(d: Dictionary, budget: int, exact: bool):
+    """The C stream state (xmppbin._cstream) when the C backend is active and
+    the dictionary is 1, else None: the reference codes the stream."""
+    cs = _c_module()
     return None if cs is None else cs.state_for(d, budget, exact)
 
 
@@ -628,13 +634,14 @@ class StreamEncoder:
         self._ended = False  # the end tag of the open stream was encoded
         self._failed = None
         self._pos = 0  # stream offset of the next unit fed through feed()
-        self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
         self._secret_names = _secret_names(self.secret_elements)[1]
-        # the C feed loop (splitter, framing, element coding), None with the reference
-        # (its options for the first feed() prepared at once: context)
-        self._feeder = None if self._c is None else self._c.encode_feeder(
-            self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None,
+        # the C feed loop (splitter, framing, element coding) with its state, None with
+        # the reference (its options for the first feed() prepared at once: context)
+        cs = _c_module()
+        self._feeder = None if cs is None else cs.encoder_for(
+            d, self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None,
             self._s.base_context, allow_comments, table_size, exact, self._s.context)
+        self._c = None if self._feeder is None else self._feeder._state  # None: the reference codes the messages
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
 
