@@ -2916,24 +2916,11 @@ static int stream_code(xb_encoder *e, xb_stream *s, const uint32_t *secrets, siz
     return rc;
 }
 
-static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          const uint32_t *secrets, size_t nsecrets, xb_secret_check check, const void *ctx,
-                          xb_encode_result *res)
-{
-    int rc = stream_scan(e, s, xml, size, opt, res);
-    return rc ? rc : stream_code(e, s, secrets, nsecrets, check, ctx, res);
-}
-
 int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
                           const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
 {
-    return stream_message(e, s, xml, size, opt, secrets, nsecrets, NULL, NULL, res);
-}
-
-int xb_enc_stream_checked(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          xb_secret_check check, const void *ctx, xb_encode_result *res)
-{
-    return stream_message(e, s, xml, size, opt, NULL, 0, check, ctx, res);
+    int rc = stream_scan(e, s, xml, size, opt, res);
+    return rc ? rc : stream_code(e, s, secrets, nsecrets, NULL, NULL, res);
 }
 
 int xb_enc_stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,

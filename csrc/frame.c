@@ -10,8 +10,8 @@
  * start of the stream.
  *
  * Uses: split.c (the splitter, via xb_frame.h), encode.c (the stream coder,
- * xb_enc_stream_checked, via xb_enc.h: it reads the scanned events for the
- * never-indexed check), xmppbin.h.
+ * xb_enc_stream_scan / xb_enc_stream_code, via xb_enc.h: it reads the scanned
+ * events for the never-indexed check), xmppbin.h.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -705,16 +705,13 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         xb_encode_result er;
         int cr = XB_ENC_DECLINED;
         if (kind == XB_UNIT_ELEMENT && opened && !e->every) {
-            if (e->sp.cand) { /* a guessed end (split.c: candidate_end): kept only if the unit scans */
-                if (xb_enc_stream_scan(e->st->enc, e->st, (const char *)u, n, opt, &er)) {
-                    xb_split_undo(&e->sp);
-                    continue;
-                }
-                cr = xb_enc_stream_code(e->st->enc, e->st, e->nnames ? secret_ordinals : NULL, e, &er);
-            } else {
-                cr = xb_enc_stream_checked(e->st->enc, e->st, (const char *)u, n, opt,
-                                          e->nnames ? secret_ordinals : NULL, e, &er);
+            cr = xb_enc_stream_scan(e->st->enc, e->st, (const char *)u, n, opt, &er);
+            if (cr && e->sp.cand) { /* a guessed end (split.c: candidate_end) is kept only if the unit scans */
+                xb_split_undo(&e->sp);
+                continue;
             }
+            if (!cr)
+                cr = xb_enc_stream_code(e->st->enc, e->st, e->nnames ? secret_ordinals : NULL, e, &er);
         }
         if (cr == XB_ENC_DECLINED) {
             res->kind = kind;

@@ -313,17 +313,12 @@ int xb_enc_stream_message(xb_encoder *e, struct xb_stream *s, const char *xml, s
  * sec[0 .. 1), or 1: the caller declines to code the message here. */
 typedef int (*xb_secret_check)(const void *ctx, const xb_encoder *e, uint32_t *sec, size_t *nsec);
 #define XB_ENC_DECLINED (-1)
-/* xb_enc_stream_message whose never-indexed ordinals check(ctx, ...) tells
- * after the scan: XB_OK, an error code (res filled in), or XB_ENC_DECLINED
- * (check declined; the state is untouched) */
-int xb_enc_stream_checked(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
-                          const xb_encode_options *opt, xb_secret_check check, const void *ctx,
-                          xb_encode_result *res);
-
-/* xb_enc_stream_checked in two calls: the scan (XB_OK or an error code; the
- * state untouched either way), then, after XB_OK only, the coding (as
- * xb_enc_stream_checked after its scan). Between them the caller may look at
- * the scanned unit, or drop it. */
+/* xb_enc_stream_message in two calls, for the feed loop (csrc/frame.c):
+ * xb_enc_stream_scan scans xml (XB_OK or an error code, res filled in; the
+ * state untouched either way); after XB_OK only, xb_enc_stream_code codes it
+ * with the never-indexed ordinals check(ctx, ...) tells from the scanned
+ * events: XB_OK, an error code, or XB_ENC_DECLINED (check declined; the
+ * state is untouched). Between them the caller may drop the scanned unit. */
 int xb_enc_stream_scan(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
                        const xb_encode_options *opt, xb_encode_result *res);
 int xb_enc_stream_code(xb_encoder *e, struct xb_stream *s, xb_secret_check check, const void *ctx,
