@@ -614,8 +614,10 @@ class StreamEncoder:
         dictionary: int = 1,
         **limits: int,
     ) -> None:
-        _check_option("table_size", table_size, 0, MAX_TABLE_SIZE)
-        _check_option("max_frame", max_frame, 1, MAX_ENCODER_FRAME)
+        if table_size is not DEFAULT_TABLE_SIZE:  # (the defaults are valid: one check less per connection)
+            _check_option("table_size", table_size, 0, MAX_TABLE_SIZE)
+        if max_frame is not DEFAULT_MAX_FRAME:
+            _check_option("max_frame", max_frame, 1, MAX_ENCODER_FRAME)
         self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
         self.never_index = never_index
@@ -632,7 +634,7 @@ class StreamEncoder:
         self._splitter_: XmlSplitter | None = None
         self._opened = False
         self._ended = False  # the end tag of the open stream was encoded
-        self._failed = None
+        self._error = None  # (self._failed: no C entry to tell yet)
         self._pos = 0  # stream offset of the next unit fed through feed()
         self._secret_names = _secret_names(self.secret_elements)[1]
         # the C feed loop (splitter, framing, element coding) with its state, None with
