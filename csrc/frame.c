@@ -783,6 +783,7 @@ struct xb_fdec {
     size_t stream_len;
     const xb_hdrs *hdrs; /* the header contexts (xb_fdec_set_headers), or NULL */
     uint32_t max_table;
+    xb_stream *own; /* st, when the loop owns it (xb_fdec_open) */
 };
 
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
@@ -803,7 +804,27 @@ void xb_fdec_free(xb_fdec *d)
     xb_bytes_release(&d->out);
     free(d->ev);
     free(d->stream_name);
+    xb_stream_free(d->own);
     free(d);
+}
+
+xb_fdec *xb_fdec_open(uint32_t max_frame, xb_hdrs *hdrs, uint32_t max_table_size)
+{
+    xb_stream *st = xb_stream_new(0, 0, 1);
+    xb_fdec *d = st ? xb_fdec_new(st, max_frame) : NULL;
+    if (d == NULL) {
+        xb_stream_free(st);
+        return NULL;
+    }
+    d->own = st;
+    if (hdrs != NULL)
+        xb_fdec_set_headers(d, hdrs, max_table_size);
+    return d;
+}
+
+xb_stream *xb_fdec_state(const xb_fdec *d)
+{
+    return d->st;
 }
 
 int xb_fdec_set_stream(xb_fdec *d, const char *qname, size_t n)

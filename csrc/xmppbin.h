@@ -341,6 +341,13 @@ xb_stream *xb_fenc_state(const xb_fenc *e);
    decodes them from the start: the state it reset and the header it decoded
    are reset again). */
 void xb_fdec_set_headers(xb_fdec *d, xb_hdrs *h, uint32_t max_table_size);
+/* A StreamDecoder's C side in one call: a stream state (xb_stream_new, its
+   budget and mode set by the first OPEN frame) owned by a loop (xb_fdec_new;
+   xb_fdec_free frees both) and the header set (xb_fdec_set_headers, when
+   hdrs). NULL out of memory. */
+xb_fdec *xb_fdec_open(uint32_t max_frame, xb_hdrs *hdrs, uint32_t max_table_size);
+/* the stream state of a loop made by xb_fdec_open (or given to xb_fdec_new) */
+xb_stream *xb_fdec_state(const xb_fdec *d);
 /* The qname of the open stream (xb_fenc_set_stream, xb_fdec_set_stream or a
    header the loop coded), or NULL. */
 const char *xb_fenc_stream_name(const xb_fenc *e, size_t *n);

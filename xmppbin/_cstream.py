@@ -2,7 +2,7 @@
 stream and the coding of its message bodies, for xmppbin/stream.py.
 
 StreamEncoder / StreamDecoder use it when the active backend is C and the
-dictionary is 1 (``state_for``). Their feed() is one call into the C feed loops
+dictionary is 1 (``encoder_for``, ``decoder_for``). Their feed() is one call into the C feed loops
 (csrc/frame.c, csrc/split.c: EncodeFeeder, DecodeFeeder), which split, frame and
 code every ordinary unit, the end tag of a stream header stream.py named, and
 the elements with a secret element's name they can settle (csrc/frame.c);
@@ -145,28 +145,18 @@ def _events(res, make: Callable[[str, bytes], Any], out: list) -> None:
 
 class CStreamState:
     """The C state of one direction of a stream (xb_stream): the dynamic table,
-    the shape cache with node prediction, the recent values, the style."""
-
-    def __init__(self, budget: int, exact: bool) -> None:
-        p = lib.xb_stream_new(budget, 1 if exact else 0, 1)
-        if p == ffi.NULL:
-            raise MemoryError("xmppbin C stream state could not be created")
-        self._p = ffi.gc(p, lib.xb_stream_free)
-        # the result structs of encode() / decode() (stream.py's units) are made
-        # when first used: the feed loops have their own
+    the shape cache with node prediction, the recent values, the style. It is
+    the state p of a feed loop that owns it (xb_fenc_open, xb_fdec_open): owner,
+    the loop's pointer, is kept with it (it frees p)."""
 
     _eres: Any = None
     _dres: Any = None
-    _owner: Any = None  # the encoder loop that owns the state (owned_by), else None
 
-    @classmethod
-    def owned_by(cls, p, owner) -> CStreamState:
-        """The state p of an encoder loop that owns it (xb_fenc_open): owner,
-        the loop's pointer, is kept with it (it frees p)."""
-        self = cls.__new__(cls)
+    def __init__(self, p, owner) -> None:
         self._p = p
         self._owner = owner
-        return self
+        # the result structs of encode() / decode() (stream.py's units) are made
+        # when first used: the feed loops have their own
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
@@ -177,27 +167,6 @@ class CStreamState:
     def header_root(xml: bytes) -> tuple[str, list[tuple[str, str]]] | None:
         """header_root(): the root start tag of an accepted stream header, or None."""
         return header_root(xml)
-
-    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool,
-                      secrets: tuple[list[bytes], list[bytes]], every_element: bool,
-                      base_context: Mapping[str, str], allow_comments: bool, budget: int,
-                      exact: bool, context: Mapping[str, str] | None = None) -> EncodeFeeder:
-        """The C feed loop of a StreamEncoder coding with this state; secrets:
-        the secret elements' local names and namespaces (UTF-8). Unless
-        every_element, it codes the stream headers it can itself (budget,
-        exact: the OPEN frames'; base_context: the stream's outer context)."""
-        hs = None if every_element else header_set(0, limits, base_context, allow_comments)
-        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact,
-                            context, allow_comments)
-
-    def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any], limits: Limits,
-                      base_context: Mapping[str, str], allow_comments: bool, max_table_size: int,
-                      context: Mapping[str, str] | None = None) -> DecodeFeeder:
-        """The C feed loop of a StreamDecoder decoding with this state; it
-        decodes the OPEN frames it can itself. context: the options of the
-        first feed (with limits and allow_comments), prepared at once."""
-        hs = header_set(1, limits, base_context, allow_comments)
-        return DecodeFeeder(self, max_frame, make, hs, max_table_size, limits, context, allow_comments)
 
     def footprint(self) -> int:
         """Bytes the C state holds (xb_stream_footprint): capacities of its table,
@@ -378,12 +347,12 @@ class EncodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, state: CStreamState | None, limits: Limits, max_frame: int, in_stream: bool,
-                 secrets: tuple[list[bytes], list[bytes]], every_element: bool, headers: HeaderSet | None = None,
-                 budget: int = 0, exact: bool = False, context: Mapping[str, str] | None = None,
-                 allow_comments: bool = False) -> None:
-        """state None: the loop makes its own (xb_fenc_open, one C call), then
-        the feeder's state (a CStreamState borrowing it)."""
+    def __init__(self, limits: Limits, max_frame: int, in_stream: bool, secrets: tuple[list[bytes], list[bytes]],
+                 every_element: bool, headers: HeaderSet | None = None, budget: int = 0, exact: bool = False,
+                 context: Mapping[str, str] | None = None, allow_comments: bool = False) -> None:
+        """The loop with its own stream state (xb_fenc_open, one C call: the
+        state, the secret elements' namespaces, the header set); context and
+        allow_comments: the options of the first feed, prepared at once."""
         names, nss = secrets
         hit = _SECRET_ARGS.get(id(names))  # the lists of stream._secret_pairs (cached per set)
         if hit is not None and hit[0] is names and hit[1] is nss:
@@ -397,26 +366,13 @@ class EncodeFeeder:
             if len(_SECRET_ARGS) >= 256:
                 _SECRET_ARGS.clear()
             _SECRET_ARGS[id(names)] = (names, nss, packed)
-        if state is None:  # state, loop, secrets' namespaces and header set in one call
-            p = lib.xb_fenc_open(budget, 1 if exact else 0, limits.max_size, max_frame, 1 if in_stream else 0,
-                                 packed[0], packed[1], len(names), packed[2], packed[3], 1 if every_element else 0,
-                                 ffi.NULL if headers is None else headers._p)
-            if p == ffi.NULL:
-                raise MemoryError("xmppbin C stream encoder could not be created")
-            self._p = ffi.gc(p, lib.xb_fenc_free)
-            state = CStreamState.owned_by(lib.xb_fenc_state(p), self._p)
-        else:
-            p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
-                                len(names), 1 if every_element else 0)
-            if p == ffi.NULL:
-                raise MemoryError("xmppbin C stream encoder could not be created")
-            if names and lib.xb_fenc_secret_ns(p, packed[2], packed[3]):
-                lib.xb_fenc_free(p)
-                raise MemoryError("xmppbin C stream encoder could not be created")
-            self._p = ffi.gc(p, lib.xb_fenc_free)
-            if headers is not None:
-                lib.xb_fenc_set_headers(p, headers._p, budget, 1 if exact else 0)
-        self._state = state  # the feeder borrows its xb_stream (or owns it: xb_fenc_open)
+        p = lib.xb_fenc_open(budget, 1 if exact else 0, limits.max_size, max_frame, 1 if in_stream else 0,
+                             packed[0], packed[1], len(names), packed[2], packed[3], 1 if every_element else 0,
+                             ffi.NULL if headers is None else headers._p)
+        if p == ffi.NULL:
+            raise MemoryError("xmppbin C stream encoder could not be created")
+        self._p = ffi.gc(p, lib.xb_fenc_free)
+        self._state = state = CStreamState(lib.xb_fenc_state(p), self._p)
         self._res = ffi.new("xb_feed_result *")
         self._limits = limits
         self._ctx: Mapping[str, str] | None = None
@@ -546,14 +502,17 @@ class DecodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any],
-                 headers: HeaderSet | None = None, max_table_size: int = 0, limits: Limits | None = None,
-                 context: Mapping[str, str] | None = None, allow_comments: bool = False) -> None:
-        p = lib.xb_fdec_new(state._p, max_frame)
+    def __init__(self, max_frame: int, make: Callable[[str, bytes], Any], headers: HeaderSet | None = None,
+                 max_table_size: int = 0, limits: Limits | None = None, context: Mapping[str, str] | None = None,
+                 allow_comments: bool = False) -> None:
+        """The loop with its own stream state (xb_fdec_open, one C call: the
+        state and the header set); limits, context and allow_comments: the
+        options of the first feed, prepared at once."""
+        p = lib.xb_fdec_open(max_frame, ffi.NULL if headers is None else headers._p, max_table_size)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream decoder could not be created")
-        self._state = state  # the feeder borrows its xb_stream
         self._p = ffi.gc(p, lib.xb_fdec_free)
+        self._state = state = CStreamState(lib.xb_fdec_state(p), self._p)
         self._res = ffi.new("xb_feed_result *")
         self._make = make
         self._end: Any = None
@@ -564,8 +523,6 @@ class DecodeFeeder:
         self._opt0: Any = None
         self._hs = headers  # the loop borrows its xb_hdrs
         self._max_table = max_table_size
-        if headers is not None:
-            lib.xb_fdec_set_headers(p, headers._p, max_table_size)
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
         #: (keeping the loop, its result, the state and the header set alive, as EncodeFeeder's)
         self.fast = None
@@ -724,19 +681,22 @@ class CXmlSplitter:
 def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
                 secrets: tuple[list[bytes], list[bytes]], every_element: bool, base_context: Mapping[str, str],
                 allow_comments: bool, budget: int, exact: bool, context: Mapping[str, str]) -> EncodeFeeder | None:
-    """The C feed loop of a StreamEncoder with its own state (its _state),
-    as state_for(...).encode_feeder(...) in fewer calls; None as state_for."""
+    """The C feed loop of a StreamEncoder with its own state (its _state), or
+    None: the C backend is not active or the dictionary is not 1 (the reference
+    codes the stream)."""
     if _package.backend != "c" or dictionary is not _DICT1:
         return None
     hs = None if every_element else header_set(0, limits, base_context, allow_comments)
-    return EncodeFeeder(None, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact, context,
+    return EncodeFeeder(limits, max_frame, in_stream, secrets, every_element, hs, budget, exact, context,
                         allow_comments)
 
 
-def state_for(dictionary, budget: int, exact: bool) -> CStreamState | None:
-    """A C stream state if the C backend is active and the dictionary is 1, else
-    None (the reference codes the stream)."""
-    if _package.backend != "c" or dictionary is not _DICT1:
+def decoder_for(max_frame: int, make: Callable[[str, bytes], Any], limits: Limits, base_context: Mapping[str, str],
+                allow_comments: bool, max_table_size: int, context: Mapping[str, str]) -> DecodeFeeder | None:
+    """The C feed loop of a StreamDecoder with its own state (its _state), or
+    None: the C backend is not active (the reference decodes the stream)."""
+    if _package.backend != "c":
         return None
-    return CStreamState(budget, exact)
+    hs = header_set(1, limits, base_context, allow_comments)
+    return DecodeFeeder(max_frame, make, hs, max_table_size, limits, context, allow_comments)
 

@@ -426,13 +426,6 @@ def _c_module():
     return cs
 
 
-def _c_state(d: Dictionary, budget: int, exact: bool):
-    """The C stream state (xmppbin._cstream) when the C backend is active and
-    the dictionary is 1, else None: the reference codes the stream."""
-    cs = _c_module()
-    return None if cs is None else cs.state_for(d, budget, exact)
-
-
 @functools.lru_cache(maxsize=16)
 def _secret_names(secret_elements: frozenset) -> tuple[list[bytes], re.Pattern[bytes] | None]:
     """The local names of the secret elements (UTF-8, sorted) and a pattern
@@ -989,8 +982,10 @@ class StreamDecoder:
         max_frame: int = DEFAULT_MAX_FRAME,
         **limits: int,
     ) -> None:
-        _check_option("max_table_size", max_table_size, 0, MAX_OPEN_BUDGET)
-        _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
+        if max_table_size is not MAX_TABLE_SIZE:  # (the defaults are valid)
+            _check_option("max_table_size", max_table_size, 0, MAX_OPEN_BUDGET)
+        if max_frame is not DEFAULT_MAX_FRAME:
+            _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
         self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
         self.max_table_size = max_table_size
@@ -998,14 +993,15 @@ class StreamDecoder:
         self.buf = bytearray()
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
-        self._failed = None
+        self._error = None  # (self._failed: no C entry to tell yet)
         self._s = _StreamContext(context, 0, False, get_dictionary(1))
-        self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
-        # the C feed loop (frame parser, element and text frames), None with the reference
-        # (its options for the first feed() prepared at once: context)
-        self._feeder = None if self._c is None else self._c.decode_feeder(
+        # the C feed loop (frame parser, element and text frames) with its state, None with
+        # the reference (its options for the first feed() prepared at once: context)
+        cs = _c_module()
+        self._feeder = None if cs is None else cs.decoder_for(
             max_frame, StreamEvent, self.limits, self._s.base_context, allow_comments, max_table_size,
             self._s.context)
+        self._c = None if self._feeder is None else self._feeder._state  # None: the reference decodes
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
 
