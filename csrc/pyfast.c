@@ -934,7 +934,7 @@ static PyObject *f_core_functions(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *Feed_set_options(Feed *f, PyObject *args);
+static int feed_options(Feed *f, PyObject *a, PyObject *owner, PyObject *ctx, PyObject *limits, PyObject *ac);
 
 /* Feed(dir, loop address, result address, owner[, the arguments of set_options]) */
 static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -977,32 +977,19 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     f->failed = 0;
     f->error = NULL;
     PyObject_GC_Track(f);
-    if (a_opt) { /* the options at once: set_options with the last five arguments */
-        PyObject *r, *rest = PyTuple_GetSlice(args, 4, 9);
-        if (!rest) {
-            Py_DECREF(f);
-            return NULL;
-        }
-        r = Feed_set_options(f, rest);
-        Py_DECREF(rest);
-        if (!r) {
-            Py_DECREF(f);
-            return NULL;
-        }
-        Py_DECREF(r);
+    if (a_opt && feed_options(f, a_opt, owner, ctx, limits, ac)) { /* the options at once */
+        Py_DECREF(f);
+        return NULL;
     }
     return (PyObject *)f;
 }
 
-/* set_options(address, owner, context, limits, allow_comments) */
-static PyObject *Feed_set_options(Feed *f, PyObject *args)
+/* the option struct at address a (kept alive by owner) for these objects: 0, or -1 with an error set */
+static int feed_options(Feed *f, PyObject *a, PyObject *owner, PyObject *ctx, PyObject *limits, PyObject *ac)
 {
-    PyObject *a, *owner, *ctx, *limits, *ac;
     void *opt;
-    if (!PyArg_ParseTuple(args, "OOOOO:set_options", &a, &owner, &ctx, &limits, &ac))
-        return NULL;
     if (!addr_arg(a, &opt))
-        return NULL;
+        return -1;
     f->opt = opt;
     Py_INCREF(owner);
     Py_XSETREF(f->opt_keep, owner);
@@ -1012,6 +999,17 @@ static PyObject *Feed_set_options(Feed *f, PyObject *args)
     Py_XSETREF(f->limits, limits);
     Py_INCREF(ac);
     Py_XSETREF(f->ac, ac);
+    return 0;
+}
+
+/* set_options(address, owner, context, limits, allow_comments) */
+static PyObject *Feed_set_options(Feed *f, PyObject *args)
+{
+    PyObject *a, *owner, *ctx, *limits, *ac;
+    if (!PyArg_ParseTuple(args, "OOOOO:set_options", &a, &owner, &ctx, &limits, &ac))
+        return NULL;
+    if (feed_options(f, a, owner, ctx, limits, ac))
+        return NULL;
     Py_RETURN_NONE;
 }
 

@@ -77,6 +77,24 @@ def _opt_addr(entry) -> int:
     return a
 
 
+def _prepared(options: Callable[..., Any], *args) -> Any:
+    """options(*args) (an option entry), or None when they cannot be made: the
+    first feed() then raises their error, as without the C entry."""
+    try:
+        return options(*args)
+    except (TypeError, ValueError):
+        return None
+
+
+def _feed_entry(d: int, p, res, keep: tuple, opt, headers, context, limits, allow_comments) -> Any:
+    """The C entry (Feed) of loop p (d 0: encoder, 1: decoder) with result res,
+    keeping keep alive; with the option entry opt for context, limits and
+    allow_comments at once, or without options (opt None: its first feed's)."""
+    if opt is None:
+        return _Feed(d, _addr(p), _addr(res), keep)
+    return _Feed(d, _addr(p), _addr(res), keep, _opt_addr(opt), (opt, headers), context, limits, allow_comments)
+
+
 _Feed: Any
 try:
     _fast: Any = importlib.import_module("._xmppbin_fast", __package__)
@@ -385,20 +403,13 @@ class EncodeFeeder:
         #: keeps the loop, its result, the state and the header set alive, not this
         #: object (no reference cycle: a StreamEncoder is freed when its last reference goes)
         self.fast = None
-        if _Feed is not None:
-            keep = (self._p, self._res, state._p, headers)
-            opt = None
-            if context is not None:  # prepare() at once: the options in the same call
-                try:
-                    opt = _encode_options(limits, context, False, allow_comments, False)
-                except (TypeError, ValueError):
-                    pass  # the first feed() raises it, as without the C entry
-            if opt is None:
-                self.fast = _Feed(0, _addr(self._p), _addr(self._res), keep)
-            else:
+        if _Feed is not None:  # prepare() at once: the options in the same call
+            opt = None if context is None else _prepared(_encode_options, limits, context, False, allow_comments,
+                                                         False)
+            if opt is not None:
                 self._opt, self._ctx, self._ac = opt, context, allow_comments
-                self.fast = _Feed(0, _addr(self._p), _addr(self._res), keep, _opt_addr(opt), (opt, headers),
-                                  context, None, allow_comments)
+            self.fast = _feed_entry(0, self._p, self._res, (self._p, self._res, state._p, headers), opt, headers,
+                                    context, None, allow_comments)
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes], synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -526,21 +537,14 @@ class DecodeFeeder:
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
         #: (keeping the loop, its result, the state and the header set alive, as EncodeFeeder's)
         self.fast = None
-        if _Feed is not None:
-            keep = (self._p, self._res, state._p, headers)
-            opt = None
-            if context is not None and limits is not None:  # prepare() at once
-                try:
-                    opt = _decode_options(limits, context, bool(allow_comments))
-                except (TypeError, ValueError):
-                    pass  # the first feed() raises it, as without the C entry
-            if opt is None:
-                self.fast = _Feed(1, _addr(self._p), _addr(self._res), keep)
-            else:
+        if _Feed is not None:  # prepare() at once
+            opt = (None if context is None or limits is None
+                   else _prepared(_decode_options, limits, context, bool(allow_comments)))
+            if opt is not None:
                 self._opt, self._opt0 = opt, opt[0]
                 self._ctx, self._limits, self._ac = context, limits, allow_comments
-                self.fast = _Feed(1, _addr(self._p), _addr(self._res), keep, _opt_addr(opt), (opt, headers),
-                                  context, limits, allow_comments)
+            self.fast = _feed_entry(1, self._p, self._res, (self._p, self._res, state._p, headers), opt, headers,
+                                    context, limits, allow_comments)
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list, synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
