@@ -1507,12 +1507,20 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 0)))
         return call_feed_python(0, self, args, nargs, kwnames);
-    if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0 || !feed_input(args[0], &view)) {
+    if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0) {
         Py_DECREF(f);
         return call_feed_python(0, self, args, nargs, kwnames);
     }
-    rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
-    PyBuffer_Release(&view);
+    if (PyBytes_CheckExact(args[0])) { /* bytes: read in place (no buffer to release; the loop copies what it keeps) */
+        rc = core_fenc_feed(f->loop, PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]), opened, f->opt,
+                            f->res);
+    } else if (feed_input(args[0], &view)) {
+        rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
+        PyBuffer_Release(&view);
+    } else {
+        Py_DECREF(f);
+        return call_feed_python(0, self, args, nargs, kwnames);
+    }
     if (rc == XB_FEED_DONE) {
         r = header_synced(self, f->res) ? NULL : result_bytes((const char *)f->res->data, f->res->size);
         if (!r)
