@@ -86,13 +86,18 @@ def _prepared(options: Callable[..., Any], *args) -> Any:
         return None
 
 
-def _feed_entry(d: int, p, res, keep: tuple, opt, headers, context, limits, allow_comments) -> Any:
-    """The C entry (Feed) of loop p (d 0: encoder, 1: decoder) with result res,
-    keeping keep alive; with the option entry opt for context, limits and
-    allow_comments at once, or without options (opt None: its first feed's)."""
-    if opt is None:
+def _feed_entry(d: int, p, res, state: CStreamState, setup: EncoderSetup | DecoderSetup, limits: Limits | None) -> Any:
+    """The C entry (Feed) of loop p (d 0: encoder, 1: decoder) with result res
+    and state, keeping them and the header set alive, with the options of the
+    first feed of setup (limits: the decoder's) when they could be made; None
+    without the fast module."""
+    if _Feed is None:
+        return None
+    keep = (p, res, state._p, setup.headers)
+    if setup.opt is None:
         return _Feed(d, _addr(p), _addr(res), keep)
-    return _Feed(d, _addr(p), _addr(res), keep, _opt_addr(opt), (opt, headers), context, limits, allow_comments)
+    return _Feed(d, _addr(p), _addr(res), keep, setup.opt_addr, setup.opt_owner, setup.context, limits,
+                 setup.allow_comments)
 
 
 _Feed: Any
@@ -331,11 +336,6 @@ def header_set(dec: int, limits: Limits, base: Mapping[str, str], allow_comments
     return hs
 
 
-#: (names, lengths, namespaces, lengths) given to xb_fenc_new / xb_fenc_secret_ns, per set
-#: (by the names and namespaces, and by id of the lists given: (lists, that tuple))
-_SECRET_ARGS: dict[Any, tuple] = {}
-
-
 #: stream names as str, by their UTF-8 bytes
 _NAMES: dict[bytes, str] = {}
 
@@ -365,51 +365,30 @@ class EncodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, limits: Limits, max_frame: int, in_stream: bool, secrets: tuple[list[bytes], list[bytes]],
-                 every_element: bool, headers: HeaderSet | None = None, budget: int = 0, exact: bool = False,
-                 context: Mapping[str, str] | None = None, allow_comments: bool = False) -> None:
+    def __init__(self, setup: EncoderSetup, budget: int = 0, exact: bool = False) -> None:
         """The loop with its own stream state (xb_fenc_open, one C call: the
-        state, the secret elements' namespaces, the header set); context and
-        allow_comments: the options of the first feed, prepared at once."""
-        names, nss = secrets
-        hit = _SECRET_ARGS.get(id(names))  # the lists of stream._secret_pairs (cached per set)
-        if hit is not None and hit[0] is names and hit[1] is nss:
-            packed = hit[2]
-        else:
-            key = (tuple(names), tuple(nss))
-            packed = _SECRET_ARGS.get(key)
-            if packed is None:  # made once per set of secret elements
-                packed = _SECRET_ARGS[key] = (b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]),
-                                              b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]))
-            if len(_SECRET_ARGS) >= 256:
-                _SECRET_ARGS.clear()
-            _SECRET_ARGS[id(names)] = (names, nss, packed)
-        p = lib.xb_fenc_open(budget, 1 if exact else 0, limits.max_size, max_frame, 1 if in_stream else 0,
-                             packed[0], packed[1], len(names), packed[2], packed[3], 1 if every_element else 0,
-                             ffi.NULL if headers is None else headers._p)
+        state, the secret elements' namespaces, the header set), for the
+        options of setup (shared by every loop made with them); the C entry
+        gets the options of the first feed at once."""
+        hs = setup.headers
+        p = lib.xb_fenc_open(budget, 1 if exact else 0, *setup.open_args)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream encoder could not be created")
-        self._p = ffi.gc(p, lib.xb_fenc_free)
-        self._state = state = CStreamState(lib.xb_fenc_state(p), self._p)
-        self._res = ffi.new("xb_feed_result *")
-        self._limits = limits
-        self._ctx: Mapping[str, str] | None = None
-        self._ac: bool | None = None
-        self._opt: Any = None
-        self._hs = headers  # the loop borrows its xb_hdrs
+        self._p = p = ffi.gc(p, lib.xb_fenc_free)
+        self._state = state = CStreamState(lib.xb_fenc_state(p), p)
+        self._res = res = ffi.new("xb_feed_result *")
+        self._limits = setup.limits
+        self._hs = hs  # the loop borrows its xb_hdrs
         self._budget = budget
         self._exact = 1 if exact else 0
+        opt = setup.opt  # the options of the first feed, when they could be made
+        self._opt: Any = opt
+        self._ctx: Mapping[str, str] | None = None if opt is None else setup.context
+        self._ac: bool | None = None if opt is None else setup.allow_comments
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
         #: keeps the loop, its result, the state and the header set alive, not this
         #: object (no reference cycle: a StreamEncoder is freed when its last reference goes)
-        self.fast = None
-        if _Feed is not None:  # prepare() at once: the options in the same call
-            opt = None if context is None else _prepared(_encode_options, limits, context, False, allow_comments,
-                                                         False)
-            if opt is not None:
-                self._opt, self._ctx, self._ac = opt, context, allow_comments
-            self.fast = _feed_entry(0, self._p, self._res, (self._p, self._res, state._p, headers), opt, headers,
-                                    context, None, allow_comments)
+        self.fast = _feed_entry(0, p, res, state, setup, None)
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes], synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -513,38 +492,31 @@ class DecodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, max_frame: int, make: Callable[[str, bytes], Any], headers: HeaderSet | None = None,
-                 max_table_size: int = 0, limits: Limits | None = None, context: Mapping[str, str] | None = None,
-                 allow_comments: bool = False) -> None:
+    def __init__(self, setup: DecoderSetup, make: Callable[[str, bytes], Any]) -> None:
         """The loop with its own stream state (xb_fdec_open, one C call: the
-        state and the header set); limits, context and allow_comments: the
-        options of the first feed, prepared at once."""
-        p = lib.xb_fdec_open(max_frame, ffi.NULL if headers is None else headers._p, max_table_size)
+        state and the header set), for the options of setup (shared by every
+        loop made with them); the C entry gets the options of the first feed
+        at once."""
+        hs = setup.headers
+        p = lib.xb_fdec_open(setup.max_frame, ffi.NULL if hs is None else hs._p, setup.max_table_size)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream decoder could not be created")
-        self._p = ffi.gc(p, lib.xb_fdec_free)
-        self._state = state = CStreamState(lib.xb_fdec_state(p), self._p)
-        self._res = ffi.new("xb_feed_result *")
+        self._p = p = ffi.gc(p, lib.xb_fdec_free)
+        self._state = state = CStreamState(lib.xb_fdec_state(p), p)
+        self._res = res = ffi.new("xb_feed_result *")
         self._make = make
         self._end: Any = None
-        self._ctx: Mapping[str, str] | None = None
-        self._limits: Limits | None = None
-        self._ac: bool | None = None
-        self._opt: Any = None
-        self._opt0: Any = None
-        self._hs = headers  # the loop borrows its xb_hdrs
-        self._max_table = max_table_size
+        self._hs: HeaderSet | None = hs  # the loop borrows its xb_hdrs
+        self._max_table = setup.max_table_size
+        opt = setup.opt  # the options of the first feed, when they could be made
+        self._opt: Any = opt
+        self._opt0: Any = None if opt is None else opt[0]
+        self._ctx: Mapping[str, str] | None = None if opt is None else setup.context
+        self._limits: Limits | None = None if opt is None else setup.limits
+        self._ac: bool | None = None if opt is None else setup.allow_comments
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
         #: (keeping the loop, its result, the state and the header set alive, as EncodeFeeder's)
-        self.fast = None
-        if _Feed is not None:  # prepare() at once
-            opt = (None if context is None or limits is None
-                   else _prepared(_decode_options, limits, context, bool(allow_comments)))
-            if opt is not None:
-                self._opt, self._opt0 = opt, opt[0]
-                self._ctx, self._limits, self._ac = context, limits, allow_comments
-            self.fast = _feed_entry(1, self._p, self._res, (self._p, self._res, state._p, headers), opt, headers,
-                                    context, limits, allow_comments)
+        self.fast = _feed_entry(1, p, res, state, setup, setup.limits)
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list, synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -682,6 +654,36 @@ class CXmlSplitter:
             raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
 
 
+class EncoderSetup:
+    """What the C encoder feed loops made with the same options share, made
+    once per set of options (encoder_for keeps them): the arguments of
+    xb_fenc_open after budget and mode (the secret elements packed), the
+    header set, and the element options of the first feed (prepared at once;
+    None when they cannot be made: the first feed() raises their error)."""
+
+    __slots__ = ("limits", "secrets", "base_context", "context", "allow_comments", "headers", "open_args", "opt",
+                 "opt_addr", "opt_owner")
+
+    def __init__(self, limits: Limits, max_frame: int, in_stream: bool, secrets: tuple[list[bytes], list[bytes]],
+                 every_element: bool, base_context: Mapping[str, str], allow_comments: bool,
+                 context: Mapping[str, str]) -> None:
+        names, nss = secrets
+        self.limits, self.secrets, self.base_context, self.context = limits, secrets, base_context, context
+        self.allow_comments = allow_comments
+        self.headers = hs = None if every_element else header_set(0, limits, base_context, allow_comments)
+        self.open_args = (limits.max_size, max_frame, 1 if in_stream else 0,
+                          b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]), len(names),
+                          b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]),
+                          1 if every_element else 0, ffi.NULL if hs is None else hs._p)
+        self.opt = opt = _prepared(_encode_options, limits, context, False, allow_comments, False)
+        self.opt_addr = None if opt is None else _opt_addr(opt)
+        self.opt_owner = (opt, hs)
+
+
+#: EncoderSetup by the options (objects by identity: each setup holds them)
+_ENCODER_SETUPS: dict[tuple, EncoderSetup] = {}
+
+
 def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
                 secrets: tuple[list[bytes], list[bytes]], every_element: bool, base_context: Mapping[str, str],
                 allow_comments: bool, budget: int, exact: bool, context: Mapping[str, str]) -> EncodeFeeder | None:
@@ -690,9 +692,40 @@ def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
     codes the stream)."""
     if _package.backend != "c" or dictionary is not _DICT1:
         return None
-    hs = None if every_element else header_set(0, limits, base_context, allow_comments)
-    return EncodeFeeder(limits, max_frame, in_stream, secrets, every_element, hs, budget, exact, context,
-                        allow_comments)
+    key = (id(limits), max_frame, bool(in_stream), id(secrets), bool(every_element), id(base_context),
+           allow_comments, id(context))
+    setup = _ENCODER_SETUPS.get(key)
+    if (setup is None or setup.limits is not limits or setup.secrets is not secrets
+            or setup.base_context is not base_context or setup.context is not context
+            or setup.allow_comments is not allow_comments):
+        setup = EncoderSetup(limits, max_frame, in_stream, secrets, every_element, base_context, allow_comments,
+                             context)
+        if len(_ENCODER_SETUPS) >= 64:
+            _ENCODER_SETUPS.clear()
+        _ENCODER_SETUPS[key] = setup
+    return EncodeFeeder(setup, budget, exact)
+
+
+class DecoderSetup:
+    """What the C decoder feed loops made with the same options share (as
+    EncoderSetup): the header set and the element options of the first feed
+    (None when they cannot be made: the first feed() raises their error)."""
+
+    __slots__ = ("max_frame", "limits", "base_context", "context", "allow_comments", "max_table_size", "headers",
+                 "opt", "opt_addr", "opt_owner")
+
+    def __init__(self, max_frame: int, limits: Limits, base_context: Mapping[str, str], allow_comments: bool,
+                 max_table_size: int, context: Mapping[str, str]) -> None:
+        self.max_frame, self.limits, self.base_context, self.context = max_frame, limits, base_context, context
+        self.allow_comments, self.max_table_size = allow_comments, max_table_size
+        self.headers = hs = header_set(1, limits, base_context, allow_comments)
+        self.opt = opt = _prepared(_decode_options, limits, context, bool(allow_comments))
+        self.opt_addr = None if opt is None else _opt_addr(opt)
+        self.opt_owner = (opt, hs)
+
+
+#: DecoderSetup by the options (objects by identity: each setup holds them)
+_DECODER_SETUPS: dict[tuple, DecoderSetup] = {}
 
 
 def decoder_for(max_frame: int, make: Callable[[str, bytes], Any], limits: Limits, base_context: Mapping[str, str],
@@ -701,6 +734,12 @@ def decoder_for(max_frame: int, make: Callable[[str, bytes], Any], limits: Limit
     None: the C backend is not active (the reference decodes the stream)."""
     if _package.backend != "c":
         return None
-    hs = header_set(1, limits, base_context, allow_comments)
-    return DecodeFeeder(max_frame, make, hs, max_table_size, limits, context, allow_comments)
-
+    key = (max_frame, id(limits), id(base_context), allow_comments, max_table_size, id(context))
+    setup = _DECODER_SETUPS.get(key)
+    if (setup is None or setup.limits is not limits or setup.base_context is not base_context
+            or setup.context is not context or setup.allow_comments is not allow_comments):
+        setup = DecoderSetup(max_frame, limits, base_context, allow_comments, max_table_size, context)
+        if len(_DECODER_SETUPS) >= 64:
+            _DECODER_SETUPS.clear()
+        _DECODER_SETUPS[key] = setup
+    return DecodeFeeder(setup, make)

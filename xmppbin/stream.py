@@ -333,7 +333,7 @@ class _StreamContext:
     backend keeps its own, _cstream.CStreamState)."""
 
     # slots: the C feed() reads context on every call (csrc/pyfast.c: context_of)
-    __slots__ = ("base_context", "context", "_budget", "_state", "exact", "dictionary", "stream_qname", "__dict__")
+    __slots__ = ("base_context", "context", "_budget", "_state", "exact", "dictionary", "_qname", "_qloop", "__dict__")
 
     def __init__(self, base_context: Mapping[str, str] | None, table_size: int, exact: bool, d: Dictionary) -> None:
         # None: DEFAULT_CONTEXT, interned once (the usual case: no copy per object)
@@ -343,7 +343,28 @@ class _StreamContext:
         self._state: _encoder.StreamState | None = None
         self.exact = exact
         self.dictionary = d
-        self.stream_qname: str | None = None
+        self._qname: str | None = None
+        self._qloop: Any = None  # a C feed loop that knows the stream name (named_by)
+
+    @property
+    def stream_qname(self) -> str | None:
+        """The qname of the open stream's header (None: none known)."""
+        loop = self._qloop
+        if loop is not None:  # asked of the loop when first needed
+            self._qname = loop.stream_name()
+            self._qloop = None
+        return self._qname
+
+    @stream_qname.setter
+    def stream_qname(self, name: str | None) -> None:
+        self._qname = name
+        self._qloop = None
+
+    def named_by(self, loop: Any) -> None:
+        """A C feed loop coded (or decoded) the stream header: its name is the
+        one the loop knows now (loop.stream_name(), asked only when read; a
+        loop changes it only with a header, which calls this again)."""
+        self._qloop = loop
 
     @property
     def state(self) -> _encoder.StreamState:
@@ -786,7 +807,7 @@ class StreamEncoder:
         s = self._s
         s.reset(self.table_size)
         s.context = feeder.context_of(k)
-        s.stream_qname = feeder.stream_name()
+        s.named_by(feeder)
         self._opened = True
         self._ended = False
         feeder.adopt(k, s.context)
@@ -1070,7 +1091,7 @@ class StreamDecoder:
         s.reset(budget)
         if k >= 0:  # a stream header (else an announcement: the base context)
             s.context = feeder.context_of(k)
-            s.stream_qname = feeder.stream_name()
+            s.named_by(feeder)
         self._opened = True
         feeder.adopt(k, s.context)
 
