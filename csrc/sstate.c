@@ -519,7 +519,7 @@ static const char *recent_bytes(const xb_stream *s, const char *p, size_t n, uin
     if (!s->ntab)
         return NULL;
     t = &s->tab[s->ntab - 1];
-    if (t->h == h && t->n == n && memcmp(xb_stab_bytes(s, t), p, n) == 0)
+    if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0))
         return xb_stab_bytes(s, t);
     i = xb_stab_find(s, p, n, h);
     return i < 0 ? NULL : xb_stab_bytes(s, &s->tab[s->ntab - 1 - (size_t)i]);
@@ -647,15 +647,15 @@ void xb_sstate_clear(xb_stream *s)
     size_t i;
     xb_sstate_bury(s);
     xb_stab_clear(s);
-    for (i = 0; i < XB_SHAPE_CACHE; i++) {
-        xb_scache *c = &s->pool[i];
-        if (c->key || c->dmem || c->ent.serial != XB_SERIAL_NONE) {
-            free(c->key);
-            free(c->dmem);
-            memset(c, 0, sizeof(*c));
-            c->ent.serial = XB_SERIAL_NONE;
-        }
-        s->cache[i] = c;
+    /* the entries emptied: only cache[0 .. ncache), since a free pool slot is
+       always clean (no key, serial XB_SERIAL_NONE: xb_stream_new makes them
+       so, and whoever evicts an entry cleans its slot or reuses it at once) */
+    for (i = 0; i < s->ncache; i++) {
+        xb_scache *c = s->cache[i];
+        free(c->key);
+        free(c->dmem);
+        memset(c, 0, sizeof(*c));
+        c->ent.serial = XB_SERIAL_NONE;
     }
     s->ncache = 0;
     s->shape_bytes = 0;
