@@ -1252,7 +1252,7 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
             const xb_recent *r = &s->recent[vctx];
             size_t j;
             for (j = 0; j < r->n; j++)
-                if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
+                if (r->v[j].h == h && r->v[j].n == v.n && xb_bytes_eq(r->v[j].p, v.p, v.n))
                     break;
             *rj = j < r->n ? (int)j : -1;
             if (j < r->n) {
@@ -1573,19 +1573,19 @@ static int skey_eq(const xb_encoder *e, const xb_event *ev, const char *key, siz
     const xb_eitem *it = e->items + ev->first;
     const char *o = key, *end = key + klen;
     size_t k;
-    if ((size_t)(end - o) < ev->name.n + 1 || memcmp(o, ev->name.p, ev->name.n) != 0 || o[ev->name.n])
+    if ((size_t)(end - o) < ev->name.n + 1 || !xb_bytes_eq(o, ev->name.p, ev->name.n) || o[ev->name.n])
         return 0;
     o += ev->name.n + 1;
     for (k = 0; k < ev->nitems; k++) {
         if (it[k].is_ns) {
             size_t skip = it[k].qname.n > 5 ? 6 : 5, pl = it[k].qname.n - skip, vn = it[k].value.n;
-            if ((size_t)(end - o) < 3 + pl + vn || o[0] != 1 || memcmp(o + 1, it[k].qname.p + skip, pl) != 0 ||
-                o[1 + pl] || (vn && memcmp(o + 2 + pl, it[k].value.p, vn) != 0) || o[2 + pl + vn])
+            if ((size_t)(end - o) < 3 + pl + vn || o[0] != 1 || !xb_bytes_eq(o + 1, it[k].qname.p + skip, pl) ||
+                o[1 + pl] || !xb_bytes_eq(o + 2 + pl, it[k].value.p, vn) || o[2 + pl + vn])
                 return 0;
             o += 3 + pl + vn;
         } else {
             size_t qn = it[k].qname.n;
-            if ((size_t)(end - o) < 2 + qn || o[0] != 2 || memcmp(o + 1, it[k].qname.p, qn) != 0 || o[1 + qn])
+            if ((size_t)(end - o) < 2 + qn || o[0] != 2 || !xb_bytes_eq(o + 1, it[k].qname.p, qn) || o[1 + qn])
                 return 0;
             o += 2 + qn;
         }

@@ -154,21 +154,6 @@ struct xb_encoder {
 };
 
 /* ---- small inline helpers ---- */
-/* equality of two byte strings of length n (short ones without a call) */
-static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
-{
-    if (n <= 8) {
-        if (n >= 4)
-            return xb_load32(a) == xb_load32(b) && xb_load32(a + n - 4) == xb_load32(b + n - 4);
-        if (n)
-            return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
-        return 1;
-    }
-    if (n <= 16)
-        return xb_load64(a) == xb_load64(b) && xb_load64(a + n - 8) == xb_load64(b + n - 8);
-    return memcmp(a, b, n) == 0;
-}
-
 /* ---- hashing (static tables, history, shapes) ---- */
 /* random per process, set once with the static tables (xb_encoder_new) */
 extern uint64_t xb_hash_seed;
