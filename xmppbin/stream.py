@@ -1009,7 +1009,7 @@ class StreamDecoder:
             _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
         self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
-        self.max_table_size = max_table_size
+        self._max_table_size = max_table_size  # (the max_table_size setter also tells the loop, not made yet)
         self.max_frame = max_frame
         self.buf = bytearray()
         self.offset = 0  # stream offset of buf[0]
