@@ -1605,10 +1605,38 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
     size_t i, n = s->ncache;
     uint32_t serial;
     xb_scache *slot;
-    for (i = 0; i < n; i++) {
-        const xb_scache *t = s->cache[i];
-        if (t->kh == kh && skey_eq(e, ev, xb_scache_key(t), t->klen))
-            break;
+    i = n;
+    {
+        /* the entries whose tag (kh's top byte) matches, then their whole hash and key */
+        const uint8_t tag = (uint8_t)(kh >> 56);
+        uint32_t m;
+#if defined(XB_SSE2) && XB_SHAPE_CACHE == 32
+        const __m128i t = _mm_set1_epi8((char)tag);
+        m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)s->ctag), t)) |
+            (uint32_t)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s->ctag + 16)), t))
+                << 16;
+#else
+        m = 0;
+        for (size_t k = 0; k < XB_SHAPE_CACHE; k++)
+            m |= (uint32_t)(s->ctag[k] == tag) << k;
+#endif
+        if (n < XB_SHAPE_CACHE)
+            m &= ((uint32_t)1 << n) - 1;
+        for (; m; m &= m - 1) {
+#if defined(__GNUC__)
+            size_t k = (size_t)__builtin_ctz(m);
+#else
+            size_t k = 0;
+            while (!((m >> k) & 1u))
+                k++;
+#endif
+            const xb_scache *t2 = s->cache[k];
+            if (t2->kh == kh && skey_eq(e, ev, xb_scache_key(t2), t2->klen)) {
+                i = k;
+                break;
+            }
+        }
     }
     if (i < n) {
         slot = s->cache[i];

@@ -130,6 +130,9 @@ struct xb_stream {
      * cache[0 .. ncache) are the entries, the rest the free pool slots */
     xb_scache pool[XB_SHAPE_CACHE];
     xb_scache *cache[XB_SHAPE_CACHE];
+    /* ctag[i]: the top byte of cache[i]->kh, side by side for the
+     * encoder's lookup (all 32 compared at once; xb_scache_front keeps it) */
+    uint8_t ctag[XB_SHAPE_CACHE];
     /* shint[serial % XB_SHINT]: the pool slot that last held that serial, a
      * hint checked against the slot's serial (a free or evicted slot has
      * XB_SERIAL_NONE, a reused one a new serial: serials are not reused) */
@@ -184,9 +187,11 @@ struct xb_stream {
  * 14.3's move to front, for the encoder and the decoder) */
 static inline void xb_scache_front(xb_stream *s, size_t i, xb_scache *slot)
 {
+    memmove(s->ctag + 1, s->ctag, i);
     for (; i > 0; i--)
         s->cache[i] = s->cache[i - 1];
     s->cache[0] = slot;
+    s->ctag[0] = (uint8_t)(slot->kh >> 56);
 }
 
 /* the bytes of table entry e */
