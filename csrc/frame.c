@@ -638,6 +638,30 @@ static int text_frame(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off
     return 0;
 }
 
+/* The end of a feed that read its input in place (xb_fenc_feed's view): the
+ * bytes the splitter has not taken, and a pending unit before them (valid
+ * until the next feed), are copied into the loop's own buffer (held, empty),
+ * which becomes the splitter's again; -1 out of memory (*rc then
+ * XB_FEED_ERROR, the splitter left with nothing held) */
+static int held_back(xb_fenc *e, xb_bytes *held, xb_feed_result *res, int *rc)
+{
+    const unsigned char *in = e->sp.buf.p;
+    size_t from = e->sp.buf.head, size = e->sp.buf.len;
+    if (*rc == XB_FEED_PENDING)
+        from = (size_t)(res->unit - in);
+    held->head = held->len = 0;
+    e->sp.buf = *held;
+    if (xb_bytes_push(&e->sp.buf, in + from, size - from)) {
+        *rc = XB_FEED_ERROR;
+        return -1;
+    }
+    if (*rc == XB_FEED_PENDING) { /* the unit before the live bytes */
+        e->sp.buf.head = res->unit_size;
+        res->unit = e->sp.buf.p;
+    }
+    return 0;
+}
+
 int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
                  xb_feed_result *res)
 {
@@ -645,7 +669,16 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
     e->out.head = e->out.len = 0;
     xb_bytes_trim(&e->out, XB_FEED_KEEP);
     int rc = XB_FEED_DONE;
-    if (xb_bytes_push(&e->sp.buf, data, size)) {
+    /* With nothing held (the usual read: whole units), the splitter reads the
+       input in place (a view, never written) and only what is left of it is
+       copied at the end (held_back); else the input joins what is held. */
+    xb_bytes held = e->sp.buf;
+    const int view = held.head == held.len && size > 0;
+    if (view) {
+        e->sp.buf.p = (unsigned char *)(uintptr_t)data;
+        e->sp.buf.head = 0;
+        e->sp.buf.len = e->sp.buf.cap = size;
+    } else if (xb_bytes_push(&e->sp.buf, data, size)) {
         xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, e->sp.base, "out of memory");
         rc = XB_FEED_ERROR;
         goto out;
@@ -739,6 +772,8 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         }
     }
 out:
+    if (view && held_back(e, &held, res, &rc))
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, e->sp.base, "out of memory");
     if (rc != XB_FEED_PENDING) /* a pending unit's bytes stay where they are until the next feed */
         xb_bytes_trim(&e->sp.buf, XB_FEED_KEEP);
     res->data = e->out.p;
