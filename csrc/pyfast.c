@@ -884,7 +884,32 @@ typedef struct {
     PyObject *ctx, *limits, *ac; /* the objects opt was made from */
     char failed;           /* the object failed (set by its _failed property): Python raises */
     PyObject *error;       /* what failed it here (fail_feed), or NULL: read by the _failed property */
+    PyObject *spare;       /* an empty list to return again (spare_list), or NULL */
 } Feed;
+
+static int hook_fails(void);
+
+/* A new reference to an empty list for a decoder call that completed no
+ * frame: the one returned last time when nobody else holds it any more (and
+ * it is still empty), so a caller feeding a byte at a time does not make and
+ * free a list per byte; else a new one, kept as the spare. NULL with an error
+ * set (also from the test hook, as PyList_New would). */
+static PyObject *spare_list(Feed *f)
+{
+    PyObject *l = f->spare;
+    if (hook_fails())
+        return NULL;
+    if (l && Py_REFCNT(l) == 1 && PyList_GET_SIZE(l) == 0) {
+        Py_INCREF(l);
+        return l;
+    }
+    l = PyList_New(0);
+    if (!l)
+        return NULL;
+    Py_INCREF(l);
+    Py_XSETREF(f->spare, l);
+    return l;
+}
 
 static PyTypeObject FeedType;
 static PyObject *S_cfeed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
@@ -976,6 +1001,7 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     f->opt_keep = f->ctx = f->limits = f->ac = NULL;
     f->failed = 0;
     f->error = NULL;
+    f->spare = NULL;
     PyObject_GC_Track(f);
     if (a_opt && feed_options(f, a_opt, owner, ctx, limits, ac)) { /* the options at once */
         Py_DECREF(f);
@@ -1021,6 +1047,7 @@ static int Feed_traverse(Feed *f, visitproc visit, void *arg)
     Py_VISIT(f->limits);
     Py_VISIT(f->ac);
     Py_VISIT(f->error);
+    Py_VISIT(f->spare);
     return 0;
 }
 
@@ -1034,6 +1061,7 @@ static int Feed_clear(Feed *f)
     Py_CLEAR(f->limits);
     Py_CLEAR(f->ac);
     Py_CLEAR(f->error);
+    Py_CLEAR(f->spare);
     return 0;
 }
 
@@ -1419,7 +1447,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     if (PyBytes_CheckExact(args[0])) { /* bytes: read in place (no buffer to release) */
         rc = core_fdec_hold(f->loop, PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]));
         if (rc > 0) { /* kept: the frame being received is not complete */
-            out = hook_fails() ? NULL : PyList_New(0);
+            out = spare_list(f);
             if (!out)
                 fail_feed(f);
             Py_DECREF(f);
@@ -1433,7 +1461,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fdec_hold(f->loop, view.buf, (size_t)view.len);
     if (rc > 0) { /* kept: the frame being received is not complete */
         PyBuffer_Release(&view);
-        out = hook_fails() ? NULL : PyList_New(0);
+        out = spare_list(f);
         if (!out)
             fail_feed(f); /* the bytes are held: feeding them again would repeat them */
         Py_DECREF(f);
