@@ -1314,9 +1314,7 @@ static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t litc, u
     int found = 0;
     for (k = 0; k < r->n; k++) {
         const xb_sstr *src = &r->v[k];
-        size_t mm = src->n < n ? src->n : n, L = 0;
-        while (L < mm && (uint8_t)src->p[L] == sb[L])
-            L++;
+        size_t L = xb_match_len(src->p, v.p, src->n < n ? src->n : n);
         while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
             L--;
         Ls[k] = L; /* (every listed value is recallable: spec 14.3; L > 0: src is not empty) */

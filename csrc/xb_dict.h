@@ -296,6 +296,17 @@ static inline uint32_t xb_load32(const char *p)
     return v;
 }
 
+/* the length of the common prefix of a[0 .. n) and b[0 .. n), eight bytes a step */
+static inline size_t xb_match_len(const char *a, const char *b, size_t n)
+{
+    size_t L = 0;
+    while (n - L >= 8 && xb_load64(a + L) == xb_load64(b + L))
+        L += 8;
+    while (L < n && a[L] == b[L])
+        L++;
+    return L;
+}
+
 /* equality of two byte strings of length n (short ones without a call) */
 static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
 {
