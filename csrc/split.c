@@ -385,6 +385,21 @@ static int open_unit(xb_split *sp, size_t end, int *kind, const unsigned char **
     return take(sp, end, XB_UNIT_OPEN, kind, data, size, offset);
 }
 
+/* the end of the qname of the markup at u[0] ('<'): re.match(rb"<([^\s/>]+)", buf) */
+static size_t qname_end(const unsigned char *u, size_t n)
+{
+    size_t j = 1;
+    while (j < n && !is_space(u[j]) && u[j] != '/' && u[j] != '>')
+        j++;
+    return j;
+}
+
+/* the qname u[1 .. j) is the open stream header's */
+static int is_stream_name(const xb_split *sp, const unsigned char *u, size_t j)
+{
+    return sp->has_name && j - 1 == sp->name_len && memcmp(u + 1, sp->name, sp->name_len) == 0;
+}
+
 int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *size, uint64_t *offset,
                   xb_feed_result *err)
 {
@@ -441,13 +456,39 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
         return take(sp, e + 1, XB_UNIT_CLOSE, kind, data, size, offset);
     }
     {
+        size_t j = 0;
+        int same = 0;
+        /* The encoder's loop scans every element unit it is given (sp->fast):
+           the first tag's end is guessed as its first '>', found by that byte
+           alone, the unit as that tag when it ends "/>", else as the element
+           candidate_end finds. A '>' in an attribute value makes a unit the
+           scan rejects (xb_split_undo; then the tags are read). Only on the
+           first look at a unit (f[0] not yet reading its first tag), so each
+           byte is looked at a bounded number of times in any chunking. */
+        const int guess = sp->fast && !sp->nofast && !sp->f[0].valid && sp->depth == 1 && n > 1 && u[1] != '!' &&
+                          u[1] != '?';
+        if (guess) {
+            j = qname_end(u, n);
+            same = is_stream_name(sp, u, j);
+            if (j > 1 && j < n && !same) {
+                size_t gt = find_byte(u, j, n, '>');
+                size_t k = gt == n ? 0 : u[gt - 1] == '/' ? gt + 1 : candidate_end(u, n, gt + 1, u + 1, j - 1);
+                if (k) {
+                    take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);
+                    sp->cand = 1;
+                    sp->cand_n = k;
+                    sp->ncand++;
+                    return 1;
+                }
+            }
+        }
         size_t end = tag_end(&sp->f[0], u, n, 0);
         if (!end)
             goto more;
-        size_t j = 1; /* the qname: re.match(rb"<([^\s/>]+)", buf) */
-        while (j < n && !is_space(u[j]) && u[j] != '/' && u[j] != '>')
-            j++;
-        int same = sp->has_name && j - 1 == sp->name_len && memcmp(u + 1, sp->name, sp->name_len) == 0;
+        if (!guess) {
+            j = qname_end(u, n);
+            same = is_stream_name(sp, u, j);
+        }
         if (sp->depth == 0 || same) {
             if (u[end - 2] == '/') /* '/>': a self-closed element, not a header */
                 return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
@@ -457,7 +498,7 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
            PI or self-closed element at the top is the whole unit) */
         if (u[1] == '!' || u[1] == '?' || u[end - 2] == '/')
             return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
-        if (sp->fast && !sp->nofast && j > 1) {
+        if (sp->fast && !sp->nofast && j > 1 && !guess) {
             size_t k = candidate_end(u, n, end, u + 1, j - 1);
             if (k) {
                 take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);

@@ -179,8 +179,9 @@ def _candidates(enc) -> tuple[int, int]:
     return taken[0], undone[0]
 
 
-# (unit, its first end tag of the root's name is the unit's end): the splitter's
-# guess (split.c: candidate_end) is kept only when the scan accepts it
+# (unit, its guessed end is the unit's end): the splitter's guess (split.c: the
+# first '>' ends the first tag; a self-closed unit is that tag, else
+# candidate_end's end tag) is kept only when the scan accepts it
 GUESSES = [
     (b"<message id='1'><body>a</body></message>", True),
     (b"<message id='2'><messages>b</messages><body>c</body></message \n>", True),  # a longer name; spaces
@@ -190,15 +191,22 @@ GUESSES = [
     (b"<message id='6'><f xmlns='urn:xmpp:forward:0'><message id='7'><body>e</body></message></f></message>",
      None),  # an element of its own name inside (a carbon copy): not guessed
     (b"<message id='8'><message/></message>", None),
+    (b"<presence id='9'/>", True),  # self-closed: its first tag
+    (b"<r xmlns='urn:xmpp:sm:3' />", True),
+    (b"<presence a='/>'/>", False),  # the first '>' is in a value, after '/': undone
+    (b"<message a='x>y'><body>z</body></message>", True),  # the first '>' in a value: the end tag still ends it
+    (b"<message a='x/>' b='2'>w</message>", False),
 ]
 
 
 @pytest.mark.parametrize("unit,kept", GUESSES)
 @pytest.mark.parametrize("cut", [None, 5, 1])
 def test_guessed_element_ends_same_frames(unit, kept, cut):
-    """An element's end guessed from its first end tag of its own name: the same
-    frames as the reference whether the guess holds, is undone (the end tag in
-    CDATA or a comment) or is not made (an element of the same name inside),
+    """An element's end guessed (its first tag ending at the first '>', a
+    self-closed one being that tag, else ending at its first end tag of its own
+    name): the same frames as the reference whether the guess holds, is undone
+    (a '>' in a value, the end tag in CDATA or a comment) or is not made (an
+    element of the same name inside),
     and the same for any chunking; the loop counts what it guessed."""
     data = HEADER + unit + b" " + unit
     chunks = [data] if cut is None else pieces(data, range(len(HEADER), len(data), cut))
@@ -227,6 +235,9 @@ def test_guessed_element_ends_same_frames(unit, kept, cut):
     b"<message id='3'><b></message></b></message>",
     b"<message id='4'><body>x</body></message><message",  # the next unit unfinished
     b"<message id='5'><body>&bad;</body></message>",
+    b"<presence a='/>'",  # a guessed self-closed tag, unfinished
+    b"<presence a='x>'/><presence/>",
+    b"<presence a='/>' b/>",
 ])
 @pytest.mark.parametrize("cut", [None, 3])
 def test_guessed_element_ends_same_errors(unit, cut):
