@@ -187,9 +187,25 @@ struct xb_stream {
  * 14.3's move to front, for the encoder and the decoder) */
 static inline void xb_scache_front(xb_stream *s, size_t i, xb_scache *slot)
 {
-    memmove(s->ctag + 1, s->ctag, i);
-    for (; i > 0; i--)
-        s->cache[i] = s->cache[i - 1];
+    switch (i) { /* (a few places by hand: no library call) */
+    case 3:
+        s->cache[3] = s->cache[2];
+        s->ctag[3] = s->ctag[2];
+        /* fall through */
+    case 2:
+        s->cache[2] = s->cache[1];
+        s->ctag[2] = s->ctag[1];
+        /* fall through */
+    case 1:
+        s->cache[1] = s->cache[0];
+        s->ctag[1] = s->ctag[0];
+        /* fall through */
+    case 0:
+        break;
+    default:
+        memmove(s->ctag + 1, s->ctag, i);
+        memmove(s->cache + 1, s->cache, i * sizeof(s->cache[0]));
+    }
     s->cache[0] = slot;
     s->ctag[0] = (uint8_t)(slot->kh >> 56);
 }
