@@ -297,6 +297,7 @@ struct xb_fenc {
     unsigned char *nss; /* their namespaces (xb_fenc_secret_ns), or NULL */
     size_t *ns_lens;
     uint8_t sig[256];   /* 1: a name has this name_sig */
+    uint8_t hsig[256];  /* 1: a name's xb_str_hash has this low byte (an unprefixed name's event hash) */
     int every;
     char *stream_name; /* the open stream header's qname (xb_fenc_set_stream), or NULL */
     size_t stream_len;
@@ -340,8 +341,10 @@ xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int i
         memcpy(e->name_lens, name_lens, nnames * sizeof(size_t));
     e->nnames = nnames;
     const unsigned char *s = e->names;
-    for (size_t i = 0; i < nnames; s += name_lens[i], i++)
+    for (size_t i = 0; i < nnames; s += name_lens[i], i++) {
         e->sig[name_sig((const char *)s, name_lens[i])] = 1;
+        e->hsig[xb_str_hash((const char *)s, name_lens[i]) & 255u] = 1;
+    }
     return e;
 }
 
@@ -581,8 +584,9 @@ static int secret_ordinals(const void *ctx, const xb_encoder *enc, uint32_t *sec
         const char *local = ev->name.p + c;
         int is_root = root;
         root = 0;
-        /* most elements: no secret name with the same signature */
-        if (!e->sig[name_sig(local, len)])
+        /* most elements: no secret name with the same signature (an unprefixed
+           name's: the low byte of its hash, which the scan computed) */
+        if (ev->colon < 0 ? !e->hsig[ev->nh & 255u] : !e->sig[name_sig(local, len)])
             continue;
         const unsigned char *s = e->names;
         size_t k2;
