@@ -385,11 +385,16 @@ static int open_unit(xb_split *sp, size_t end, int *kind, const unsigned char **
     return take(sp, end, XB_UNIT_OPEN, kind, data, size, offset);
 }
 
+/* the bytes that end a qname in qname_end: is_space's (9 to 13, 32), '/', '>' */
+#define QNAME_STOP                                                                                                     \
+    ((1ull << 9) | (1ull << 10) | (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 32) | (1ull << '/') |        \
+     (1ull << '>'))
+
 /* the end of the qname of the markup at u[0] ('<'): re.match(rb"<([^\s/>]+)", buf) */
 static size_t qname_end(const unsigned char *u, size_t n)
 {
     size_t j = 1;
-    while (j < n && !is_space(u[j]) && u[j] != '/' && u[j] != '>')
+    while (j < n && !(u[j] < 64 && ((QNAME_STOP >> u[j]) & 1u)))
         j++;
     return j;
 }
