@@ -348,6 +348,17 @@ static int take(xb_split *sp, size_t n, int k, int *kind, const unsigned char **
     return 1;
 }
 
+/* the element unit u[0 .. k) at a guessed end: taken, and remembered as a
+   guess (xb_split_undo takes it back when the scan rejects it) */
+static int take_guess(xb_split *sp, size_t k, int *kind, const unsigned char **data, size_t *size, uint64_t *offset)
+{
+    take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);
+    sp->cand = 1;
+    sp->cand_n = k;
+    sp->ncand++;
+    return 1;
+}
+
 /* a stream header ending at end: remember its qname (XmlSplitter._open) */
 static int open_unit(xb_split *sp, size_t end, int *kind, const unsigned char **data, size_t *size,
                      uint64_t *offset, xb_feed_result *err)
@@ -478,13 +489,8 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
             if (j > 1 && j < n && !same) {
                 size_t gt = find_byte(u, j, n, '>');
                 size_t k = gt == n ? 0 : u[gt - 1] == '/' ? gt + 1 : candidate_end(u, n, gt + 1, u + 1, j - 1);
-                if (k) {
-                    take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);
-                    sp->cand = 1;
-                    sp->cand_n = k;
-                    sp->ncand++;
-                    return 1;
-                }
+                if (k)
+                    return take_guess(sp, k, kind, data, size, offset);
             }
         }
         size_t end = tag_end(&sp->f[0], u, n, 0);
@@ -505,13 +511,8 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
             return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
         if (sp->fast && !sp->nofast && j > 1 && !guess) {
             size_t k = candidate_end(u, n, end, u + 1, j - 1);
-            if (k) {
-                take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);
-                sp->cand = 1;
-                sp->cand_n = k;
-                sp->ncand++;
-                return 1;
-            }
+            if (k)
+                return take_guess(sp, k, kind, data, size, offset);
         }
         sp->r_i = end;
         sp->r_depth = 1;
