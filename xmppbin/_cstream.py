@@ -680,8 +680,23 @@ class EncoderSetup:
         self.opt_owner = (opt, hs)
 
 
-#: EncoderSetup by the options (objects by identity: each setup holds them)
-_ENCODER_SETUPS: dict[tuple, EncoderSetup] = {}
+def _shared_setup(cache: dict[tuple, tuple], make: Callable[..., Any], key: tuple, options: tuple) -> Any:
+    """make(*options), made once for equal options: cache[key] (key: the ids
+    of the options' objects, their scalars) when it was made from equal ones
+    (as a rule the same objects: contexts are interned, limits and secret
+    sets shared), else a new one kept there."""
+    hit = cache.get(key)
+    if hit is not None and hit[0] == options:
+        return hit[1]
+    setup = make(*options)
+    if len(cache) >= 64:
+        cache.clear()
+    cache[key] = (options, setup)
+    return setup
+
+
+#: (options, EncoderSetup) by the options' ids and scalars (_shared_setup)
+_ENCODER_SETUPS: dict[tuple, tuple] = {}
 
 
 def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
@@ -692,17 +707,10 @@ def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
     codes the stream)."""
     if _package.backend != "c" or dictionary is not _DICT1:
         return None
-    key = (id(limits), max_frame, bool(in_stream), id(secrets), bool(every_element), id(base_context),
-           allow_comments, id(context))
-    setup = _ENCODER_SETUPS.get(key)
-    if (setup is None or setup.limits is not limits or setup.secrets is not secrets
-            or setup.base_context is not base_context or setup.context is not context
-            or setup.allow_comments is not allow_comments):
-        setup = EncoderSetup(limits, max_frame, in_stream, secrets, every_element, base_context, allow_comments,
-                             context)
-        if len(_ENCODER_SETUPS) >= 64:
-            _ENCODER_SETUPS.clear()
-        _ENCODER_SETUPS[key] = setup
+    setup = _shared_setup(_ENCODER_SETUPS, EncoderSetup,
+                          (id(limits), max_frame, in_stream, id(secrets), every_element, id(base_context),
+                           allow_comments, id(context)),
+                          (limits, max_frame, in_stream, secrets, every_element, base_context, allow_comments, context))
     return EncodeFeeder(setup, budget, exact)
 
 
@@ -724,8 +732,8 @@ class DecoderSetup:
         self.opt_owner = (opt, hs)
 
 
-#: DecoderSetup by the options (objects by identity: each setup holds them)
-_DECODER_SETUPS: dict[tuple, DecoderSetup] = {}
+#: (options, DecoderSetup) by the options' ids and scalars (_shared_setup)
+_DECODER_SETUPS: dict[tuple, tuple] = {}
 
 
 def decoder_for(max_frame: int, make: Callable[[str, bytes], Any], limits: Limits, base_context: Mapping[str, str],
@@ -734,12 +742,7 @@ def decoder_for(max_frame: int, make: Callable[[str, bytes], Any], limits: Limit
     None: the C backend is not active (the reference decodes the stream)."""
     if _package.backend != "c":
         return None
-    key = (max_frame, id(limits), id(base_context), allow_comments, max_table_size, id(context))
-    setup = _DECODER_SETUPS.get(key)
-    if (setup is None or setup.limits is not limits or setup.base_context is not base_context
-            or setup.context is not context or setup.allow_comments is not allow_comments):
-        setup = DecoderSetup(max_frame, limits, base_context, allow_comments, max_table_size, context)
-        if len(_DECODER_SETUPS) >= 64:
-            _DECODER_SETUPS.clear()
-        _DECODER_SETUPS[key] = setup
+    setup = _shared_setup(_DECODER_SETUPS, DecoderSetup,
+                          (max_frame, id(limits), id(base_context), allow_comments, max_table_size, id(context)),
+                          (max_frame, limits, base_context, allow_comments, max_table_size, context))
     return DecodeFeeder(setup, make)
