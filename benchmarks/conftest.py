@@ -92,7 +92,7 @@ def _stream_summary(terminalreporter):
             if a and b:
                 ratio = a["MB_per_s"] / b["MB_per_s"]
                 lines.append(f"{ds:<18} {what:<28} {a['MB_per_s']:>8.2f} MB/s / {base:<20} {b['MB_per_s']:>8.2f} "
-                             f"MB/s = {ratio:>5.2f}x  (target >= {target}x)")
+                             f"MB/s = {ratio:>6.3f}x  (target >= {target}x: {'met' if ratio >= target else 'NOT met'})")
     if lines:
         terminalreporter.write_sep("-", "stream mode over the batch calls on the same units (MB/s ratios, same run)")
         for line in lines:

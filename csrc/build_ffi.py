@@ -115,16 +115,42 @@ def fast_extension(absolute: bool = False):
     )
 
 
+def _drop_other_builds(module: str, keep: str | None = None) -> None:
+    """Remove builds of module (a dotted name) in xmppbin/ under another extension
+    suffix than keep: Python imports the first suffix it knows, so a module this
+    script built (xmppbin/_xmppbin_c.cpython-311-*.so) would shadow the one pip
+    builds (xmppbin/_xmppbin_c.abi3.so), and the reverse."""
+    import importlib.machinery
+
+    base = os.path.join(ROOT, "xmppbin", module.rsplit(".", 1)[1])
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        p = base + suffix
+        if p != keep and os.path.exists(p):
+            os.remove(p)
+
+
+def drop_inplace_build() -> None:
+    """Before setuptools builds the cffi module (setup.py; it names it
+    _xmppbin_c.abi3.so): remove the one this script built in place under the
+    interpreter's own suffix, which Python would import instead."""
+    import sysconfig
+
+    p = os.path.join(ROOT, "xmppbin", MODULE.rsplit(".", 1)[1] + (sysconfig.get_config_var("EXT_SUFFIX") or ""))
+    if os.path.exists(p) and not p.endswith(".abi3.so"):
+        os.remove(p)
+
+
 # setuptools runs the build from the project root
 ffibuilder = make_builder(absolute=os.path.abspath(os.getcwd()) != ROOT)
 
 
-def _install(so: str) -> str:
+def _install(so: str, module: str) -> str:
     dest = os.path.join(ROOT, "xmppbin", os.path.basename(so))
     # a new file, renamed over the old one: processes that have it loaded keep theirs
     tmp = dest + ".tmp"
     shutil.copyfile(so, tmp)
     os.replace(tmp, dest)
+    _drop_other_builds(module, keep=dest)
     return dest
 
 
@@ -150,9 +176,9 @@ def main() -> int:
     verbose = bool(os.environ.get("XMPPBIN_VERBOSE"))
     tmpdir = os.path.join(ROOT, "build", "cffi")
     so = make_builder(absolute=True).compile(tmpdir=tmpdir, verbose=verbose)
-    print(_install(so))
+    print(_install(so, MODULE))
     if fast_wanted():
-        print(_install(build_fast(verbose)))
+        print(_install(build_fast(verbose), FAST_MODULE))
     return 0
 
 

@@ -1722,7 +1722,7 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
             const xb_recent *r = &s->recent[vctx];
             size_t j;
             for (j = 0; j < r->n; j++)
-                if (r->v[j].h == h && r->v[j].n == v.n && memcmp(r->v[j].p, v.p, v.n) == 0)
+                if (r->v[j].h == h && r->v[j].n == v.n && xb_bytes_eq(r->v[j].p, v.p, v.n))
                     break;
             *rj = j < r->n ? (int)j : -1;
             if (j < r->n) {
@@ -1786,9 +1786,7 @@ static int sextend(const xb_stream *s, xb_str v, unsigned vctx, uint64_t litc, u
     int found = 0;
     for (k = 0; k < r->n; k++) {
         const xb_sstr *src = &r->v[k];
-        size_t mm = src->n < n ? src->n : n, L = 0;
-        while (L < mm && (uint8_t)src->p[L] == sb[L])
-            L++;
+        size_t L = xb_match_len(src->p, v.p, src->n < n ? src->n : n);
         while (L > 0 && L < n && (sb[L] & 0xC0) == 0x80)
             L--;
         Ls[k] = L; /* (every listed value is recallable: spec 14.3; L > 0: src is not empty) */
@@ -2045,19 +2043,19 @@ static int skey_eq(const xb_encoder *e, const xb_event *ev, const char *key, siz
     const xb_eitem *it = e->items + ev->first;
     const char *o = key, *end = key + klen;
     size_t k;
-    if ((size_t)(end - o) < ev->name.n + 1 || memcmp(o, ev->name.p, ev->name.n) != 0 || o[ev->name.n])
+    if ((size_t)(end - o) < ev->name.n + 1 || !xb_bytes_eq(o, ev->name.p, ev->name.n) || o[ev->name.n])
         return 0;
     o += ev->name.n + 1;
     for (k = 0; k < ev->nitems; k++) {
         if (it[k].is_ns) {
             size_t skip = it[k].qname.n > 5 ? 6 : 5, pl = it[k].qname.n - skip, vn = it[k].value.n;
-            if ((size_t)(end - o) < 3 + pl + vn || o[0] != 1 || memcmp(o + 1, it[k].qname.p + skip, pl) != 0 ||
-                o[1 + pl] || (vn && memcmp(o + 2 + pl, it[k].value.p, vn) != 0) || o[2 + pl + vn])
+            if ((size_t)(end - o) < 3 + pl + vn || o[0] != 1 || !xb_bytes_eq(o + 1, it[k].qname.p + skip, pl) ||
+                o[1 + pl] || !xb_bytes_eq(o + 2 + pl, it[k].value.p, vn) || o[2 + pl + vn])
                 return 0;
             o += 3 + pl + vn;
         } else {
             size_t qn = it[k].qname.n;
-            if ((size_t)(end - o) < 2 + qn || o[0] != 2 || memcmp(o + 1, it[k].qname.p, qn) != 0 || o[1 + qn])
+            if ((size_t)(end - o) < 2 + qn || o[0] != 2 || !xb_bytes_eq(o + 1, it[k].qname.p, qn) || o[1 + qn])
                 return 0;
             o += 2 + qn;
         }
@@ -2077,10 +2075,38 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
     size_t i, n = s->ncache;
     uint32_t serial;
     xb_scache *slot;
-    for (i = 0; i < n; i++) {
-        const xb_scache *t = s->cache[i];
-        if (t->kh == kh && skey_eq(e, ev, t->key, t->klen))
-            break;
+    i = n;
+    {
+        /* the entries whose tag (kh's top byte) matches, then their whole hash and key */
+        const uint8_t tag = (uint8_t)(kh >> 56);
+        uint32_t m;
+#if defined(XB_SSE2) && XB_SHAPE_CACHE == 32
+        const __m128i t = _mm_set1_epi8((char)tag);
+        m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)s->ctag), t)) |
+            (uint32_t)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s->ctag + 16)), t))
+                << 16;
+#else
+        m = 0;
+        for (size_t k = 0; k < XB_SHAPE_CACHE; k++)
+            m |= (uint32_t)(s->ctag[k] == tag) << k;
+#endif
+        if (n < XB_SHAPE_CACHE)
+            m &= ((uint32_t)1 << n) - 1;
+        for (; m; m &= m - 1) {
+#if defined(__GNUC__)
+            size_t k = (size_t)__builtin_ctz(m);
+#else
+            size_t k = 0;
+            while (!((m >> k) & 1u))
+                k++;
+#endif
+            const xb_scache *t2 = s->cache[k];
+            if (t2->kh == kh && skey_eq(e, ev, xb_scache_key(t2), t2->klen)) {
+                i = k;
+                break;
+            }
+        }
     }
     if (i < n) {
         slot = s->cache[i];
@@ -2102,7 +2128,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             s->shape_bytes -= s->cache[n]->cost;
         }
         slot = s->cache[n]; /* the evicted entry, or a free pool slot */
-        if (s->kbuf_n > slot->kcap) {
+        if (s->kbuf_n > XB_SKEY_INLINE && s->kbuf_n > slot->kcap) {
             void *np = xb_grow(slot->key, &slot->kcap, s->kbuf_n, 1);
             if (!np) {
                 free(slot->key);
@@ -2114,7 +2140,7 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             }
             slot->key = np;
         }
-        memcpy(slot->key, s->kbuf, s->kbuf_n);
+        memcpy(s->kbuf_n <= XB_SKEY_INLINE ? slot->kin : slot->key, s->kbuf, s->kbuf_n);
         slot->klen = s->kbuf_n;
         slot->kh = kh;
         memset(&slot->ent, 0, sizeof(slot->ent));
@@ -3359,14 +3385,15 @@ static int stream_body(xb_encoder *e, xb_stream *s)
     return rc || e->oom ? -1 : 0;
 }
 
-static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          const uint32_t *secrets, size_t nsecrets, xb_secret_check check, const void *ctx,
-                          xb_encode_result *res)
+/* The first half of a stream message: its options (the stream's mode) kept
+   in e->sopt, begin and the scan. The state is untouched; on an error e is
+   done with the call. */
+static int stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                       xb_encode_result *res)
 {
-    xb_encode_options o = *opt;
-    uint32_t sec[1];
     int rc;
-    o.exact = s->exact; /* the stream's mode */
+    e->sopt = *opt;
+    e->sopt.exact = s->exact; /* the stream's mode */
     if (e->trim_n > TRIM_INPUT) { /* before begin: its trim keeps more */
         trim(e, KEEP_STREAM);
         e->trim_n = 0;
@@ -3376,32 +3403,42 @@ static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
             s->kbuf_cap = 0;
         }
     }
-    rc = begin(e, &o, res);
+    rc = begin(e, &e->sopt, res);
     if (!rc)
         rc = scan_input(e, xml, size);
-    if (!rc && check) {
+    if (rc)
+        e->opt = NULL;
+    return rc;
+}
+
+/* The second half, after stream_scan returned 0: the never-indexed ordinals
+   (secrets, or check's), then the body coded with the state. */
+static int stream_code(xb_encoder *e, xb_stream *s, const uint32_t *secrets, size_t nsecrets, xb_secret_check check,
+                       const void *ctx, xb_encode_result *res)
+{
+    uint32_t sec[1];
+    int rc = 0;
+    if (check) {
         if (check(ctx, e, sec, &nsecrets)) {
             e->opt = NULL;
             return XB_ENC_DECLINED;
         }
         secrets = sec;
     }
-    if (!rc) {
-        s->secrets = secrets;
-        s->nsecrets = secrets ? nsecrets : 0;
-        s->sec_pos = 0;
-        s->ordinal = 0;
-        s->pslot_serial = XB_SERIAL_DOC;
-        s->pslot_field = XB_PS_FIRST;
-        s->nopen = 0;
-        if (stream_body(e, s)) {
-            /* the state may be half updated: the stream cannot go on */
-            xb_sstate_clear(s);
-            rc = xb_enc_nomem(e);
-        } else {
-            res->data = (const char *)e->out;
-            res->size = e->out_n;
-        }
+    s->secrets = secrets;
+    s->nsecrets = secrets ? nsecrets : 0;
+    s->sec_pos = 0;
+    s->ordinal = 0;
+    s->pslot_serial = XB_SERIAL_DOC;
+    s->pslot_field = XB_PS_FIRST;
+    s->nopen = 0;
+    if (stream_body(e, s)) {
+        /* the state may be half updated: the stream cannot go on */
+        xb_sstate_clear(s);
+        rc = xb_enc_nomem(e);
+    } else {
+        res->data = (const char *)e->out;
+        res->size = e->out_n;
     }
     e->opt = NULL;
     return rc;
@@ -3410,11 +3447,17 @@ static int stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t s
 int xb_enc_stream_message(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
                           const uint32_t *secrets, size_t nsecrets, xb_encode_result *res)
 {
-    return stream_message(e, s, xml, size, opt, secrets, nsecrets, NULL, NULL, res);
+    int rc = stream_scan(e, s, xml, size, opt, res);
+    return rc ? rc : stream_code(e, s, secrets, nsecrets, NULL, NULL, res);
 }
 
-int xb_enc_stream_checked(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
-                          xb_secret_check check, const void *ctx, xb_encode_result *res)
+int xb_enc_stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
+                       xb_encode_result *res)
 {
-    return stream_message(e, s, xml, size, opt, NULL, 0, check, ctx, res);
+    return stream_scan(e, s, xml, size, opt, res);
+}
+
+int xb_enc_stream_code(xb_encoder *e, xb_stream *s, xb_secret_check check, const void *ctx, xb_encode_result *res)
+{
+    return stream_code(e, s, NULL, 0, check, ctx, res);
 }

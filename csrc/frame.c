@@ -10,8 +10,8 @@
  * start of the stream.
  *
  * Uses: split.c (the splitter, via xb_frame.h), encode.c (the stream coder,
- * xb_enc_stream_checked, via xb_enc.h: it reads the scanned events for the
- * never-indexed check), xmppbin.h.
+ * xb_enc_stream_scan / xb_enc_stream_code, via xb_enc.h: it reads the scanned
+ * events for the never-indexed check), xmppbin.h.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -297,6 +297,7 @@ struct xb_fenc {
     unsigned char *nss; /* their namespaces (xb_fenc_secret_ns), or NULL */
     size_t *ns_lens;
     uint8_t sig[256];   /* 1: a name has this name_sig */
+    uint8_t hsig[256];  /* 1: a name's xb_str_hash has this low byte (an unprefixed name's event hash) */
     int every;
     char *stream_name; /* the open stream header's qname (xb_fenc_set_stream), or NULL */
     size_t stream_len;
@@ -304,6 +305,7 @@ struct xb_fenc {
     const xb_hdrs *hdrs; /* the header contexts (xb_fenc_set_headers), or NULL */
     uint32_t budget;
     int exact;
+    xb_stream *own; /* st, when the loop owns it (xb_fenc_open) */
 };
 
 /* a name's signature: its length, first and last two bytes (element names
@@ -339,8 +341,10 @@ xb_fenc *xb_fenc_new(xb_stream *st, uint32_t max_size, uint32_t max_frame, int i
         memcpy(e->name_lens, name_lens, nnames * sizeof(size_t));
     e->nnames = nnames;
     const unsigned char *s = e->names;
-    for (size_t i = 0; i < nnames; s += name_lens[i], i++)
+    for (size_t i = 0; i < nnames; s += name_lens[i], i++) {
         e->sig[name_sig((const char *)s, name_lens[i])] = 1;
+        e->hsig[xb_str_hash((const char *)s, name_lens[i]) & 255u] = 1;
+    }
     return e;
 }
 
@@ -355,7 +359,33 @@ void xb_fenc_free(xb_fenc *e)
     free(e->nss);
     free(e->ns_lens);
     free(e->stream_name);
+    xb_stream_free(e->own);
     free(e);
+}
+
+xb_fenc *xb_fenc_open(uint32_t budget, int exact, uint32_t max_size, uint32_t max_frame, int in_stream,
+                      const char *names, const size_t *name_lens, size_t nnames, const char *nss,
+                      const size_t *ns_lens, int every_element, xb_hdrs *hdrs)
+{
+    xb_stream *st = xb_stream_new(budget, exact, 1);
+    xb_fenc *e = st ? xb_fenc_new(st, max_size, max_frame, in_stream, names, name_lens, nnames, every_element) : NULL;
+    if (e == NULL) {
+        xb_stream_free(st);
+        return NULL;
+    }
+    e->own = st;
+    if (nnames && xb_fenc_secret_ns(e, nss, ns_lens)) {
+        xb_fenc_free(e);
+        return NULL;
+    }
+    if (hdrs != NULL)
+        xb_fenc_set_headers(e, hdrs, budget, exact);
+    return e;
+}
+
+xb_stream *xb_fenc_state(const xb_fenc *e)
+{
+    return e->st;
 }
 
 /* a copy of name[0 .. n) into *p (NULL when name is NULL); -1 out of memory */
@@ -379,6 +409,12 @@ int xb_fenc_set_stream(xb_fenc *e, const char *qname, size_t n)
 {
     e->ended = 0;
     return set_name(&e->stream_name, &e->stream_len, qname, n);
+}
+
+void xb_fenc_candidates(const xb_fenc *e, uint64_t *taken, uint64_t *undone)
+{
+    *taken = e->sp.ncand;
+    *undone = e->sp.nundo;
 }
 
 int xb_fenc_ended(const xb_fenc *e)
@@ -548,8 +584,9 @@ static int secret_ordinals(const void *ctx, const xb_encoder *enc, uint32_t *sec
         const char *local = ev->name.p + c;
         int is_root = root;
         root = 0;
-        /* most elements: no secret name with the same signature */
-        if (!e->sig[name_sig(local, len)])
+        /* most elements: no secret name with the same signature (an unprefixed
+           name's: the low byte of its hash, which the scan computed) */
+        if (ev->colon < 0 ? !e->hsig[ev->nh & 255u] : !e->sig[name_sig(local, len)])
             continue;
         const unsigned char *s = e->names;
         size_t k2;
@@ -605,6 +642,30 @@ static int text_frame(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off
     return 0;
 }
 
+/* The end of a feed that read its input in place (xb_fenc_feed's view): the
+ * bytes the splitter has not taken, and a pending unit before them (valid
+ * until the next feed), are copied into the loop's own buffer (held, empty),
+ * which becomes the splitter's again; -1 out of memory (*rc then
+ * XB_FEED_ERROR, the splitter left with nothing held) */
+static int held_back(xb_fenc *e, xb_bytes *held, xb_feed_result *res, int *rc)
+{
+    const unsigned char *in = e->sp.buf.p;
+    size_t from = e->sp.buf.head, size = e->sp.buf.len;
+    if (*rc == XB_FEED_PENDING)
+        from = (size_t)(res->unit - in);
+    held->head = held->len = 0;
+    e->sp.buf = *held;
+    if (xb_bytes_push(&e->sp.buf, in + from, size - from)) {
+        *rc = XB_FEED_ERROR;
+        return -1;
+    }
+    if (*rc == XB_FEED_PENDING) { /* the unit before the live bytes */
+        e->sp.buf.head = res->unit_size;
+        res->unit = e->sp.buf.p;
+    }
+    return 0;
+}
+
 int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb_encode_options *opt,
                  xb_feed_result *res)
 {
@@ -612,7 +673,16 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
     e->out.head = e->out.len = 0;
     xb_bytes_trim(&e->out, XB_FEED_KEEP);
     int rc = XB_FEED_DONE;
-    if (xb_bytes_push(&e->sp.buf, data, size)) {
+    /* With nothing held (the usual read: whole units), the splitter reads the
+       input in place (a view, never written) and only what is left of it is
+       copied at the end (held_back); else the input joins what is held. */
+    xb_bytes held = e->sp.buf;
+    const int view = held.head == held.len && size > 0;
+    if (view) {
+        e->sp.buf.p = (unsigned char *)(uintptr_t)data;
+        e->sp.buf.head = 0;
+        e->sp.buf.len = e->sp.buf.cap = size;
+    } else if (xb_bytes_push(&e->sp.buf, data, size)) {
         xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, e->sp.base, "out of memory");
         rc = XB_FEED_ERROR;
         goto out;
@@ -622,6 +692,8 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         const unsigned char *u;
         size_t n;
         uint64_t off;
+        /* the C coder scans every element unit it is given: candidates allowed */
+        e->sp.fast = opened && !e->every;
         int r = xb_split_step(&e->sp, &kind, &u, &n, &off, res);
         if (r == 0)
             break;
@@ -669,9 +741,15 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         }
         xb_encode_result er;
         int cr = XB_ENC_DECLINED;
-        if (kind == XB_UNIT_ELEMENT && opened && !e->every)
-            cr = xb_enc_stream_checked(e->st->enc, e->st, (const char *)u, n, opt, e->nnames ? secret_ordinals : NULL,
-                                      e, &er);
+        if (kind == XB_UNIT_ELEMENT && opened && !e->every) {
+            cr = xb_enc_stream_scan(e->st->enc, e->st, (const char *)u, n, opt, &er);
+            if (cr && e->sp.cand) { /* a guessed end (split.c: candidate_end) is kept only if the unit scans */
+                xb_split_undo(&e->sp);
+                continue;
+            }
+            if (!cr)
+                cr = xb_enc_stream_code(e->st->enc, e->st, e->nnames ? secret_ordinals : NULL, e, &er);
+        }
         if (cr == XB_ENC_DECLINED) {
             res->kind = kind;
             res->unit = u;
@@ -698,6 +776,8 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
         }
     }
 out:
+    if (view && held_back(e, &held, res, &rc))
+        xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, e->sp.base, "out of memory");
     if (rc != XB_FEED_PENDING) /* a pending unit's bytes stay where they are until the next feed */
         xb_bytes_trim(&e->sp.buf, XB_FEED_KEEP);
     res->data = e->out.p;
@@ -742,6 +822,7 @@ struct xb_fdec {
     size_t stream_len;
     const xb_hdrs *hdrs; /* the header contexts (xb_fdec_set_headers), or NULL */
     uint32_t max_table;
+    xb_stream *own; /* st, when the loop owns it (xb_fdec_open) */
 };
 
 xb_fdec *xb_fdec_new(xb_stream *st, uint32_t max_frame)
@@ -762,7 +843,27 @@ void xb_fdec_free(xb_fdec *d)
     xb_bytes_release(&d->out);
     free(d->ev);
     free(d->stream_name);
+    xb_stream_free(d->own);
     free(d);
+}
+
+xb_fdec *xb_fdec_open(uint32_t max_frame, xb_hdrs *hdrs, uint32_t max_table_size)
+{
+    xb_stream *st = xb_stream_new(0, 0, 1);
+    xb_fdec *d = st ? xb_fdec_new(st, max_frame) : NULL;
+    if (d == NULL) {
+        xb_stream_free(st);
+        return NULL;
+    }
+    d->own = st;
+    if (hdrs != NULL)
+        xb_fdec_set_headers(d, hdrs, max_table_size);
+    return d;
+}
+
+xb_stream *xb_fdec_state(const xb_fdec *d)
+{
+    return d->st;
 }
 
 int xb_fdec_set_stream(xb_fdec *d, const char *qname, size_t n)

@@ -884,7 +884,32 @@ typedef struct {
     PyObject *ctx, *limits, *ac; /* the objects opt was made from */
     char failed;           /* the object failed (set by its _failed property): Python raises */
     PyObject *error;       /* what failed it here (fail_feed), or NULL: read by the _failed property */
+    PyObject *spare;       /* an empty list to return again (spare_list), or NULL */
 } Feed;
+
+static int hook_fails(void);
+
+/* A new reference to an empty list for a decoder call that completed no
+ * frame: the one returned last time when nobody else holds it any more (and
+ * it is still empty), so a caller feeding a byte at a time does not make and
+ * free a list per byte; else a new one, kept as the spare. NULL with an error
+ * set (also from the test hook, as PyList_New would). */
+static PyObject *spare_list(Feed *f)
+{
+    PyObject *l = f->spare;
+    if (hook_fails())
+        return NULL;
+    if (l && Py_REFCNT(l) == 1 && PyList_GET_SIZE(l) == 0) {
+        Py_INCREF(l);
+        return l;
+    }
+    l = PyList_New(0);
+    if (!l)
+        return NULL;
+    Py_INCREF(l);
+    Py_XSETREF(f->spare, l);
+    return l;
+}
 
 static PyTypeObject FeedType;
 static PyObject *S_cfeed, *S_opened, *S_s, *S_context, *S_limits, *S_allow_comments, *S_resume, *S_unit;
@@ -934,11 +959,13 @@ static PyObject *f_core_functions(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* Feed(dir, loop address, result address, owner) */
+static int feed_options(Feed *f, PyObject *a, PyObject *owner, PyObject *ctx, PyObject *limits, PyObject *ac);
+
+/* Feed(dir, loop address, result address, owner[, the arguments of set_options]) */
 static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     int dir;
-    PyObject *a_loop, *a_res, *keep;
+    PyObject *a_loop, *a_res, *keep, *a_opt = NULL, *owner = NULL, *ctx = NULL, *limits = NULL, *ac = NULL;
     void *loop, *res;
     Feed *f;
     (void)type;
@@ -950,8 +977,12 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_TypeError, "Feed takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "iOOO:Feed", &dir, &a_loop, &a_res, &keep))
+    if (!PyArg_ParseTuple(args, "iOOO|OOOOO:Feed", &dir, &a_loop, &a_res, &keep, &a_opt, &owner, &ctx, &limits, &ac))
         return NULL;
+    if (a_opt && !ac) {
+        PyErr_SetString(PyExc_TypeError, "Feed takes 4 arguments, or 9 with the options");
+        return NULL;
+    }
     if (dir != 0 && dir != 1) {
         PyErr_SetString(PyExc_ValueError, "dir must be 0 (encoder) or 1 (decoder)");
         return NULL;
@@ -970,19 +1001,21 @@ static PyObject *Feed_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     f->opt_keep = f->ctx = f->limits = f->ac = NULL;
     f->failed = 0;
     f->error = NULL;
+    f->spare = NULL;
     PyObject_GC_Track(f);
+    if (a_opt && feed_options(f, a_opt, owner, ctx, limits, ac)) { /* the options at once */
+        Py_DECREF(f);
+        return NULL;
+    }
     return (PyObject *)f;
 }
 
-/* set_options(address, owner, context, limits, allow_comments) */
-static PyObject *Feed_set_options(Feed *f, PyObject *args)
+/* the option struct at address a (kept alive by owner) for these objects: 0, or -1 with an error set */
+static int feed_options(Feed *f, PyObject *a, PyObject *owner, PyObject *ctx, PyObject *limits, PyObject *ac)
 {
-    PyObject *a, *owner, *ctx, *limits, *ac;
     void *opt;
-    if (!PyArg_ParseTuple(args, "OOOOO:set_options", &a, &owner, &ctx, &limits, &ac))
-        return NULL;
     if (!addr_arg(a, &opt))
-        return NULL;
+        return -1;
     f->opt = opt;
     Py_INCREF(owner);
     Py_XSETREF(f->opt_keep, owner);
@@ -992,6 +1025,17 @@ static PyObject *Feed_set_options(Feed *f, PyObject *args)
     Py_XSETREF(f->limits, limits);
     Py_INCREF(ac);
     Py_XSETREF(f->ac, ac);
+    return 0;
+}
+
+/* set_options(address, owner, context, limits, allow_comments) */
+static PyObject *Feed_set_options(Feed *f, PyObject *args)
+{
+    PyObject *a, *owner, *ctx, *limits, *ac;
+    if (!PyArg_ParseTuple(args, "OOOOO:set_options", &a, &owner, &ctx, &limits, &ac))
+        return NULL;
+    if (feed_options(f, a, owner, ctx, limits, ac))
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -1003,6 +1047,7 @@ static int Feed_traverse(Feed *f, visitproc visit, void *arg)
     Py_VISIT(f->limits);
     Py_VISIT(f->ac);
     Py_VISIT(f->error);
+    Py_VISIT(f->spare);
     return 0;
 }
 
@@ -1016,6 +1061,7 @@ static int Feed_clear(Feed *f)
     Py_CLEAR(f->limits);
     Py_CLEAR(f->ac);
     Py_CLEAR(f->error);
+    Py_CLEAR(f->spare);
     return 0;
 }
 
@@ -1044,7 +1090,8 @@ static PyTypeObject FeedType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xmppbin._xmppbin_fast.Feed",
     .tp_basicsize = sizeof(Feed),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Feed(dir, loop, result, owner)\n--\n\nThe C entry of a stream feed loop (see csrc/pyfast.c).",
+    .tp_doc = "Feed(dir, loop, result, owner[, address, owner, context, limits, allow_comments])\n--\n\n"
+              "The C entry of a stream feed loop (see csrc/pyfast.c); the optional arguments are set_options'.",
     .tp_new = Feed_new,
     .tp_methods = Feed_methods,
     .tp_members = Feed_members,
@@ -1400,7 +1447,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     if (PyBytes_CheckExact(args[0])) { /* bytes: read in place (no buffer to release) */
         rc = core_fdec_hold(f->loop, PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]));
         if (rc > 0) { /* kept: the frame being received is not complete */
-            out = hook_fails() ? NULL : PyList_New(0);
+            out = spare_list(f);
             if (!out)
                 fail_feed(f);
             Py_DECREF(f);
@@ -1414,7 +1461,7 @@ static PyObject *m_decoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     rc = core_fdec_hold(f->loop, view.buf, (size_t)view.len);
     if (rc > 0) { /* kept: the frame being received is not complete */
         PyBuffer_Release(&view);
-        out = hook_fails() ? NULL : PyList_New(0);
+        out = spare_list(f);
         if (!out)
             fail_feed(f); /* the bytes are held: feeding them again would repeat them */
         Py_DECREF(f);
@@ -1488,12 +1535,20 @@ static PyObject *m_encoder_feed(PyObject *self, PyObject *const *args, Py_ssize_
     int rc, opened;
     if (nargs != 1 || kwnames || !(f = feed_of(self, 0)))
         return call_feed_python(0, self, args, nargs, kwnames);
-    if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0 || !feed_input(args[0], &view)) {
+    if (!feed_options_current(f, self) || (opened = opened_of(f, self)) < 0) {
         Py_DECREF(f);
         return call_feed_python(0, self, args, nargs, kwnames);
     }
-    rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
-    PyBuffer_Release(&view);
+    if (PyBytes_CheckExact(args[0])) { /* bytes: read in place (no buffer to release; the loop copies what it keeps) */
+        rc = core_fenc_feed(f->loop, PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0]), opened, f->opt,
+                            f->res);
+    } else if (feed_input(args[0], &view)) {
+        rc = core_fenc_feed(f->loop, view.buf, (size_t)view.len, opened, f->opt, f->res);
+        PyBuffer_Release(&view);
+    } else {
+        Py_DECREF(f);
+        return call_feed_python(0, self, args, nargs, kwnames);
+    }
     if (rc == XB_FEED_DONE) {
         r = header_synced(self, f->res) ? NULL : result_bytes((const char *)f->res->data, f->res->size);
         if (!r)

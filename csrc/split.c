@@ -253,6 +253,49 @@ static size_t tag_end(xb_find *f, const unsigned char *u, size_t n, size_t i)
     return 0;
 }
 
+/* The candidate end of the element whose first tag (qname q, ql bytes) ends
+ * at u[i]: the index after the first end tag </q> (q, optional whitespace,
+ * '>') after it, found by the '<' bytes only. 0 (no candidate: the tags are
+ * read) when none is complete in u[.. n), or when a start tag <q comes first
+ * (an element nested in one of its own name, as a carbon-copied message: the
+ * first end tag is the inner one's). A candidate is only a guess: in a
+ * well-formed unit it is the element's end (its last markup is the root's
+ * end tag, so the depth the tags give first returns to 0 there), and a unit
+ * the caller's scanner rejects goes back (xb_split_undo). */
+static size_t candidate_end(const unsigned char *u, size_t n, size_t i, const unsigned char *q, size_t ql)
+{
+    for (;;) {
+        i = find_byte(u, i, n, '<');
+        if (n - i < ql + 3) /* not even "<q>" left (i == n included) */
+            return 0;
+        if (u[i + 1] == '/') {
+            if (u[i + 2] == q[0] && memcmp(u + i + 2, q, ql) == 0) {
+                size_t j = i + 2 + ql;
+                while (j < n && xb_xml_ws(u[j]))
+                    j++;
+                if (j == n)
+                    return 0;
+                if (u[j] == '>')
+                    return j + 1;
+            }
+        } else if (u[i + 1] == q[0] && memcmp(u + i + 1, q, ql) == 0) {
+            unsigned char c = u[i + 1 + ql];
+            if (xb_xml_ws(c) || c == '>' || c == '/')
+                return 0;
+        }
+        i++;
+    }
+}
+
+void xb_split_undo(xb_split *sp)
+{
+    sp->buf.head -= sp->cand_n;
+    sp->base -= sp->cand_n;
+    sp->cand = 0;
+    sp->nofast = 1;
+    sp->nundo++;
+}
+
 /* ---- the splitter ---- */
 void xb_split_init(xb_split *sp, uint32_t max_size, int in_stream)
 {
@@ -288,6 +331,8 @@ void xb_split_free(xb_split *sp)
 static int take(xb_split *sp, size_t n, int k, int *kind, const unsigned char **data, size_t *size,
                 uint64_t *offset)
 {
+    sp->cand = 0;
+    sp->nofast = 0;
     *kind = k;
     *data = xb_bytes_live(&sp->buf);
     *size = n;
@@ -300,6 +345,17 @@ static int take(xb_split *sp, size_t n, int k, int *kind, const unsigned char **
     sp->dws = 0;
     sp->element = 0;
     sp->f[0].valid = sp->f[1].valid = 0;
+    return 1;
+}
+
+/* the element unit u[0 .. k) at a guessed end: taken, and remembered as a
+   guess (xb_split_undo takes it back when the scan rejects it) */
+static int take_guess(xb_split *sp, size_t k, int *kind, const unsigned char **data, size_t *size, uint64_t *offset)
+{
+    take(sp, k, XB_UNIT_ELEMENT, kind, data, size, offset);
+    sp->cand = 1;
+    sp->cand_n = k;
+    sp->ncand++;
     return 1;
 }
 
@@ -338,6 +394,26 @@ static int open_unit(xb_split *sp, size_t end, int *kind, const unsigned char **
     }
     sp->depth = 1;
     return take(sp, end, XB_UNIT_OPEN, kind, data, size, offset);
+}
+
+/* the bytes that end a qname in qname_end: is_space's (9 to 13, 32), '/', '>' */
+#define QNAME_STOP                                                                                                     \
+    ((1ull << 9) | (1ull << 10) | (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 32) | (1ull << '/') |        \
+     (1ull << '>'))
+
+/* the end of the qname of the markup at u[0] ('<'): re.match(rb"<([^\s/>]+)", buf) */
+static size_t qname_end(const unsigned char *u, size_t n)
+{
+    size_t j = 1;
+    while (j < n && !(u[j] < 64 && ((QNAME_STOP >> u[j]) & 1u)))
+        j++;
+    return j;
+}
+
+/* the qname u[1 .. j) is the open stream header's */
+static int is_stream_name(const xb_split *sp, const unsigned char *u, size_t j)
+{
+    return sp->has_name && j - 1 == sp->name_len && memcmp(u + 1, sp->name, sp->name_len) == 0;
 }
 
 int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *size, uint64_t *offset,
@@ -396,13 +472,34 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
         return take(sp, e + 1, XB_UNIT_CLOSE, kind, data, size, offset);
     }
     {
+        size_t j = 0;
+        int same = 0;
+        /* The encoder's loop scans every element unit it is given (sp->fast):
+           the first tag's end is guessed as its first '>', found by that byte
+           alone, the unit as that tag when it ends "/>", else as the element
+           candidate_end finds. A '>' in an attribute value makes a unit the
+           scan rejects (xb_split_undo; then the tags are read). Only on the
+           first look at a unit (f[0] not yet reading its first tag), so each
+           byte is looked at a bounded number of times in any chunking. */
+        const int guess = sp->fast && !sp->nofast && !sp->f[0].valid && sp->depth == 1 && n > 1 && u[1] != '!' &&
+                          u[1] != '?';
+        if (guess) {
+            j = qname_end(u, n);
+            same = is_stream_name(sp, u, j);
+            if (j > 1 && j < n && !same) {
+                size_t gt = find_byte(u, j, n, '>');
+                size_t k = gt == n ? 0 : u[gt - 1] == '/' ? gt + 1 : candidate_end(u, n, gt + 1, u + 1, j - 1);
+                if (k)
+                    return take_guess(sp, k, kind, data, size, offset);
+            }
+        }
         size_t end = tag_end(&sp->f[0], u, n, 0);
         if (!end)
             goto more;
-        size_t j = 1; /* the qname: re.match(rb"<([^\s/>]+)", buf) */
-        while (j < n && !is_space(u[j]) && u[j] != '/' && u[j] != '>')
-            j++;
-        int same = sp->has_name && j - 1 == sp->name_len && memcmp(u + 1, sp->name, sp->name_len) == 0;
+        if (!guess) {
+            j = qname_end(u, n);
+            same = is_stream_name(sp, u, j);
+        }
         if (sp->depth == 0 || same) {
             if (u[end - 2] == '/') /* '/>': a self-closed element, not a header */
                 return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
@@ -412,6 +509,11 @@ int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *s
            PI or self-closed element at the top is the whole unit) */
         if (u[1] == '!' || u[1] == '?' || u[end - 2] == '/')
             return take(sp, end, XB_UNIT_ELEMENT, kind, data, size, offset);
+        if (sp->fast && !sp->nofast && j > 1 && !guess) {
+            size_t k = candidate_end(u, n, end, u + 1, j - 1);
+            if (k)
+                return take_guess(sp, k, kind, data, size, offset);
+        }
         sp->r_i = end;
         sp->r_depth = 1;
         sp->element = 1;

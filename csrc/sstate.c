@@ -87,7 +87,7 @@ int xb_smap_get(const xb_smap *m, const char *p, size_t n, uint64_t h)
     size_t k = (size_t)h & m->mask;
     while (m->slot[k]) {
         const xb_str *o = &m->list[m->slot[k] - 1];
-        if (o->n == n && (n == 0 || memcmp(o->p, p, n) == 0))
+        if (o->n == n && xb_bytes_eq(o->p, p, n))
             return (int)m->slot[k] - 1;
         k = (k + 1) & m->mask;
     }
@@ -282,7 +282,7 @@ long xb_stab_find(const xb_stream *s, const char *p, size_t n, uint64_t h)
             continue;
         i = tab_pos(s, seq);
         t = &s->tab[i];
-        if (t->h == h && t->n == n && (n == 0 || memcmp(xb_stab_bytes(s, t), p, n) == 0)) {
+        if (t->h == h && t->n == n && xb_bytes_eq(xb_stab_bytes(s, t), p, n)) {
             best = i;
             bseq = seq;
             found = 1;
@@ -366,7 +366,7 @@ static void recent_sweep(xb_stream *s, int what, const char *p, size_t n, uint64
                 if (what == SWEEP_ALL) {
                     gone = 1;
                 } else if (what == SWEEP_DROP) {
-                    gone = v->h == h && v->n == n && memcmp(v->p, p, n) == 0;
+                    gone = v->h == h && v->n == n && xb_bytes_eq(v->p, p, n);
                 } else {
                     long i = xb_stab_find(s, v->p, v->n, v->h);
                     gone = i < 0;
@@ -519,7 +519,7 @@ static const char *recent_bytes(const xb_stream *s, const char *p, size_t n, uin
     if (!s->ntab)
         return NULL;
     t = &s->tab[s->ntab - 1];
-    if (t->h == h && t->n == n && memcmp(xb_stab_bytes(s, t), p, n) == 0)
+    if (t->h == h && t->n == n && xb_bytes_eq(xb_stab_bytes(s, t), p, n))
         return xb_stab_bytes(s, t);
     i = xb_stab_find(s, p, n, h);
     return i < 0 ? NULL : xb_stab_bytes(s, &s->tab[s->ntab - 1 - (size_t)i]);
@@ -538,7 +538,7 @@ int xb_sremember(xb_stream *s, unsigned vctx, const char *p, size_t n, uint64_t 
         j = at < 0 ? r->n : (size_t)at;
     } else {
         for (j = 0; j < r->n; j++)
-            if (r->v[j].h == h && r->v[j].n == n && (n == 0 || memcmp(r->v[j].p, p, n) == 0))
+            if (r->v[j].h == h && r->v[j].n == n && xb_bytes_eq(r->v[j].p, p, n))
                 break;
     }
     if (rec < 0 && j < r->n) /* a listed value is recallable */
@@ -647,15 +647,15 @@ void xb_sstate_clear(xb_stream *s)
     size_t i;
     xb_sstate_bury(s);
     xb_stab_clear(s);
-    for (i = 0; i < XB_SHAPE_CACHE; i++) {
-        xb_scache *c = &s->pool[i];
-        if (c->key || c->dmem || c->ent.serial != XB_SERIAL_NONE) {
-            free(c->key);
-            free(c->dmem);
-            memset(c, 0, sizeof(*c));
-            c->ent.serial = XB_SERIAL_NONE;
-        }
-        s->cache[i] = c;
+    /* the entries emptied: only cache[0 .. ncache), since a free pool slot is
+       always clean (no key, serial XB_SERIAL_NONE: xb_stream_new makes them
+       so, and whoever evicts an entry cleans its slot or reuses it at once) */
+    for (i = 0; i < s->ncache; i++) {
+        xb_scache *c = s->cache[i];
+        free(c->key);
+        free(c->dmem);
+        memset(c, 0, sizeof(*c));
+        c->ent.serial = XB_SERIAL_NONE;
     }
     s->ncache = 0;
     s->shape_bytes = 0;

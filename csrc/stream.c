@@ -34,6 +34,10 @@ xb_stream *xb_stream_new(uint32_t budget, int exact, int dictionary)
     if (!s)
         return NULL;
     s->d = xb_sdict;
+    for (size_t i = 0; i < XB_SHAPE_CACHE; i++) { /* free pool slots (xb_sstate_clear) */
+        s->pool[i].ent.serial = XB_SERIAL_NONE;
+        s->cache[i] = &s->pool[i];
+    }
     s->nvctx = xb_sdict->stream_nctx[XB_T_VALUE];
     /* (the lists are emptied by xb_stream_reset; entries past a list's
        length are never read) */

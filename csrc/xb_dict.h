@@ -301,6 +301,32 @@ static inline uint32_t xb_load32(const char *p)
     return v;
 }
 
+/* the length of the common prefix of a[0 .. n) and b[0 .. n), eight bytes a step */
+static inline size_t xb_match_len(const char *a, const char *b, size_t n)
+{
+    size_t L = 0;
+    while (n - L >= 8 && xb_load64(a + L) == xb_load64(b + L))
+        L += 8;
+    while (L < n && a[L] == b[L])
+        L++;
+    return L;
+}
+
+/* equality of two byte strings of length n (short ones without a call) */
+static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n <= 8) {
+        if (n >= 4)
+            return xb_load32(a) == xb_load32(b) && xb_load32(a + n - 4) == xb_load32(b + n - 4);
+        if (n)
+            return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+        return 1;
+    }
+    if (n <= 16)
+        return xb_load64(a) == xb_load64(b) && xb_load64(a + n - 8) == xb_load64(b + n - 8);
+    return memcmp(a, b, n) == 0;
+}
+
 /* xb_char_next[ctx][b]: the literal context after byte b coded in context ctx
  * (spec 8.1); filled by xb_dict_init. */
 extern uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];

@@ -173,27 +173,13 @@ struct xb_encoder {
 
     size_t trim_n; /* the largest input since buffers were last trimmed (encode.c: trim) */
     xb_encode_result own_res; /* xb_encode_into */
+    xb_encode_options sopt;   /* a stream message's options (stream_scan): e->opt between its two halves */
     const xb_encode_options *bound_opt; /* xb_encoder_bind */
     char *bound_out;
     size_t bound_cap;
 };
 
 /* ---- small inline helpers ---- */
-/* equality of two byte strings of length n (short ones without a call) */
-static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
-{
-    if (n <= 8) {
-        if (n >= 4)
-            return xb_load32(a) == xb_load32(b) && xb_load32(a + n - 4) == xb_load32(b + n - 4);
-        if (n)
-            return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
-        return 1;
-    }
-    if (n <= 16)
-        return xb_load64(a) == xb_load64(b) && xb_load64(a + n - 8) == xb_load64(b + n - 8);
-    return memcmp(a, b, n) == 0;
-}
-
 /* ---- hashing (static tables, history, shapes) ---- */
 /* random per process, set once with the static tables (xb_encoder_new) */
 extern uint64_t xb_hash_seed;
@@ -338,12 +324,16 @@ int xb_enc_stream_message(xb_encoder *e, struct xb_stream *s, const char *xml, s
  * sec[0 .. 1), or 1: the caller declines to code the message here. */
 typedef int (*xb_secret_check)(const void *ctx, const xb_encoder *e, uint32_t *sec, size_t *nsec);
 #define XB_ENC_DECLINED (-1)
-/* xb_enc_stream_message whose never-indexed ordinals check(ctx, ...) tells
- * after the scan: XB_OK, an error code (res filled in), or XB_ENC_DECLINED
- * (check declined; the state is untouched) */
-int xb_enc_stream_checked(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
-                          const xb_encode_options *opt, xb_secret_check check, const void *ctx,
-                          xb_encode_result *res);
+/* xb_enc_stream_message in two calls, for the feed loop (csrc/frame.c):
+ * xb_enc_stream_scan scans xml (XB_OK or an error code, res filled in; the
+ * state untouched either way); after XB_OK only, xb_enc_stream_code codes it
+ * with the never-indexed ordinals check(ctx, ...) tells from the scanned
+ * events: XB_OK, an error code, or XB_ENC_DECLINED (check declined; the
+ * state is untouched). Between them the caller may drop the scanned unit. */
+int xb_enc_stream_scan(xb_encoder *e, struct xb_stream *s, const char *xml, size_t size,
+                       const xb_encode_options *opt, xb_encode_result *res);
+int xb_enc_stream_code(xb_encoder *e, struct xb_stream *s, xb_secret_check check, const void *ctx,
+                       xb_encode_result *res);
 
 /* Scan e->in[0 .. e->n) into e->ev / e->items (xmlscan.scan after decode_input's
  * size check). Returns XB_OK or the error code (res filled in). */

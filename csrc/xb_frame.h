@@ -84,6 +84,15 @@ struct xb_split {
     size_t dws;        /* after an XML declaration: where its whitespace ends (0: unknown) */
     int element;       /* the unit's first tag is known to start an element */
     xb_find f[2];      /* [0] searches from the unit start, [1] from inside it */
+    /* the candidate path (set by the caller: it scans every element unit it is
+       given before using it): an element's end is guessed as its first
+       matching end tag, without reading its tags, and the unit returned with
+       cand set; the caller calls xb_split_undo if the scan rejects it */
+    int fast;          /* candidates allowed (the caller's flag) */
+    int cand;          /* the unit just returned is a candidate */
+    int nofast;        /* this unit's candidate was rejected: its tags are read */
+    size_t cand_n;     /* the candidate's size (for xb_split_undo) */
+    uint64_t ncand, nundo; /* candidates returned, and undone (xb_fenc_candidates) */
     /* xb_split_feed's units: (kind, offset, length) triples */
     size_t *ev;
     size_t ev_n, ev_cap;
@@ -100,6 +109,9 @@ int xb_events_push(size_t **ev, size_t *n, size_t *cap, size_t kind, size_t off,
    err: error, limit, offset, message). */
 int xb_split_step(xb_split *sp, int *kind, const unsigned char **data, size_t *size, uint64_t *offset,
                   xb_feed_result *err);
+/* The candidate just returned (cand set) was rejected by the caller's scan: it
+   goes back, and the next step finds this unit's end by reading its tags. */
+void xb_split_undo(xb_split *sp);
 /* The bytes held (an unfinished unit or whitespace that may go on). */
 size_t xb_split_held(const xb_split *sp, const unsigned char **data);
 /* Drop the held bytes (the whitespace flushed at the end of input). */

@@ -71,10 +71,16 @@ typedef struct {
 #define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
 #define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
 
+/* encoder: a shape key of at most this many bytes is kept in its entry
+ * (kin), a longer one in key (kcap bytes, kept for reuse): 95 % of the start
+ * tags of the recorded session have keys this short, and a new stream then
+ * fills its cache without an allocation per entry */
+#define XB_SKEY_INLINE 48
+
 /* a shape cache entry: the shape key, serialized (encode.c:skey), and
  * its prediction slots */
 typedef struct {
-    char *key; /* encoder */
+    char *key; /* encoder: a key longer than XB_SKEY_INLINE (xb_scache_key) */
     size_t klen, kcap;
     uint64_t kh; /* encoder: the shape hash of the key (encode.c:shape_hash) */
     xb_pentry ent;
@@ -83,7 +89,14 @@ typedef struct {
     size_t dsize; /* bytes at dmem */
     uint64_t cost; /* what it counts toward the cache's bound (xb_sbound_shapes) */
     uint16_t dinfo; /* its xb_shape_info bits */
+    char kin[XB_SKEY_INLINE]; /* encoder: a key of at most XB_SKEY_INLINE bytes */
 } xb_scache;
+
+/* the encoder's serialized key of c (klen bytes) */
+static inline const char *xb_scache_key(const xb_scache *c)
+{
+    return c->klen <= XB_SKEY_INLINE ? c->kin : c->key;
+}
 
 typedef struct {
     xb_sstr v[XB_RECENT];
@@ -117,6 +130,9 @@ struct xb_stream {
      * cache[0 .. ncache) are the entries, the rest the free pool slots */
     xb_scache pool[XB_SHAPE_CACHE];
     xb_scache *cache[XB_SHAPE_CACHE];
+    /* ctag[i]: the top byte of cache[i]->kh, side by side for the
+     * encoder's lookup (all 32 compared at once; xb_scache_front keeps it) */
+    uint8_t ctag[XB_SHAPE_CACHE];
     /* shint[serial % XB_SHINT]: the pool slot that last held that serial, a
      * hint checked against the slot's serial (a free or evicted slot has
      * XB_SERIAL_NONE, a reused one a new serial: serials are not reused) */
@@ -171,9 +187,27 @@ struct xb_stream {
  * 14.3's move to front, for the encoder and the decoder) */
 static inline void xb_scache_front(xb_stream *s, size_t i, xb_scache *slot)
 {
-    for (; i > 0; i--)
-        s->cache[i] = s->cache[i - 1];
+    switch (i) { /* (a few places by hand: no library call) */
+    case 3:
+        s->cache[3] = s->cache[2];
+        s->ctag[3] = s->ctag[2];
+        /* fall through */
+    case 2:
+        s->cache[2] = s->cache[1];
+        s->ctag[2] = s->ctag[1];
+        /* fall through */
+    case 1:
+        s->cache[1] = s->cache[0];
+        s->ctag[1] = s->ctag[0];
+        /* fall through */
+    case 0:
+        break;
+    default:
+        memmove(s->ctag + 1, s->ctag, i);
+        memmove(s->cache + 1, s->cache, i * sizeof(s->cache[0]));
+    }
     s->cache[0] = slot;
+    s->ctag[0] = (uint8_t)(slot->kh >> 56);
 }
 
 /* the bytes of table entry e */

@@ -324,6 +324,16 @@ void xb_hdrs_free(xb_hdrs *h);
    coded with that context's options (res->headers, header_ctx). Others stop
    the loop as before. Not with every_element. */
 void xb_fenc_set_headers(xb_fenc *e, xb_hdrs *h, uint32_t budget, int exact);
+/* A StreamEncoder's C side in one call: a stream state (xb_stream_new with
+   budget and exact) owned by a loop (xb_fenc_new; xb_fenc_free frees both),
+   the secret elements' namespaces (xb_fenc_secret_ns, when nnames) and the
+   header set (xb_fenc_set_headers with budget and exact, when hdrs). NULL out
+   of memory or with a budget too large. */
+xb_fenc *xb_fenc_open(uint32_t budget, int exact, uint32_t max_size, uint32_t max_frame, int in_stream,
+                      const char *names, const size_t *name_lens, size_t nnames, const char *nss,
+                      const size_t *ns_lens, int every_element, xb_hdrs *hdrs);
+/* the stream state of a loop made by xb_fenc_open (or given to xb_fenc_new) */
+xb_stream *xb_fenc_state(const xb_fenc *e);
 /* With a set (NULL: none), the decoder loop decodes an OPEN frame itself:
    the checks of the reference (budget varint, max_table_size, format version,
    kind and reserved bits), then, for dictionary 1, the reset, the header's
@@ -334,10 +344,21 @@ void xb_fenc_set_headers(xb_fenc *e, xb_hdrs *h, uint32_t budget, int exact);
    decodes them from the start: the state it reset and the header it decoded
    are reset again). */
 void xb_fdec_set_headers(xb_fdec *d, xb_hdrs *h, uint32_t max_table_size);
+/* A StreamDecoder's C side in one call: a stream state (xb_stream_new, its
+   budget and mode set by the first OPEN frame) owned by a loop (xb_fdec_new;
+   xb_fdec_free frees both) and the header set (xb_fdec_set_headers, when
+   hdrs). NULL out of memory. */
+xb_fdec *xb_fdec_open(uint32_t max_frame, xb_hdrs *hdrs, uint32_t max_table_size);
+/* the stream state of a loop made by xb_fdec_open (or given to xb_fdec_new) */
+xb_stream *xb_fdec_state(const xb_fdec *d);
 /* The qname of the open stream (xb_fenc_set_stream, xb_fdec_set_stream or a
    header the loop coded), or NULL. */
 const char *xb_fenc_stream_name(const xb_fenc *e, size_t *n);
 const char *xb_fdec_stream_name(const xb_fdec *d, size_t *n);
+/* Test hook: how many element units the loop took at a guessed end (the
+   splitter's candidate path, csrc/split.c) and how many of those the scan
+   rejected (then split by reading their tags), since xb_fenc_new. */
+void xb_fenc_candidates(const xb_fenc *e, uint64_t *taken, uint64_t *undone);
 /* The bytes a stream state holds (capacities of every allocation reachable
    from it: the struct, the dynamic table's entries and string buffers, the
    recent values, the shape keys, the prediction slots, and the buffers the

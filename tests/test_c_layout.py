@@ -86,3 +86,36 @@ def test_checker_finds_a_fragment_header(tmp_path):
     out = io.StringIO()
     assert deps.check(str(tmp_path), out) == 1
     assert "fragment: main.c:5: frag.h" in out.getvalue()
+
+
+def _build_ffi():
+    spec = importlib.util.spec_from_file_location("build_ffi_under_test", os.path.join(ROOT, "csrc", "build_ffi.py"))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_one_build_of_each_module_is_left(tmp_path, monkeypatch):
+    """Python imports the first extension suffix it knows, so a module built in
+    place by csrc/build_ffi.py (interpreter suffix) shadowed the one pip builds
+    (.abi3.so) and the reverse: each build removes the other's file, and only it."""
+    import importlib.machinery
+    import sysconfig
+
+    bf = _build_ffi()
+    monkeypatch.setattr(bf, "ROOT", str(tmp_path))
+    (tmp_path / "xmppbin").mkdir()
+    names = {s: tmp_path / "xmppbin" / ("_xmppbin_c" + s) for s in importlib.machinery.EXTENSION_SUFFIXES}
+    other = tmp_path / "xmppbin" / ("_xmppbin_fast" + importlib.machinery.EXTENSION_SUFFIXES[0])
+    for p in [*names.values(), other]:
+        p.write_bytes(b"")
+    keep = str(names[".abi3.so"])
+    bf._drop_other_builds(bf.MODULE, keep=keep)
+    assert sorted(p.name for p in (tmp_path / "xmppbin").iterdir()) == sorted([os.path.basename(keep), other.name])
+    for p in names.values():
+        p.write_bytes(b"")
+    bf.drop_inplace_build()  # setup.py's: only the interpreter-suffix build of the cffi module goes
+    inplace = "_xmppbin_c" + sysconfig.get_config_var("EXT_SUFFIX")
+    left = sorted(p.name for p in (tmp_path / "xmppbin").iterdir())
+    assert left == sorted([p.name for p in names.values() if p.name != inplace] + [other.name])

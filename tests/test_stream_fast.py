@@ -399,6 +399,28 @@ def test_decoder_out_of_memory_holding_a_partial_frame_fails_it(fail_results):
     assert again.value is not first.value and again.value.events == []
 
 
+def test_decoder_empty_results_are_fresh_lists_to_the_caller():
+    """A feed that completes no frame returns an empty list; the C method may
+    hand back the one it returned before, but only once nobody holds it: a
+    list the caller keeps (or filled) is never returned again, and every
+    result is an empty list the caller may change."""
+    frames = frames_of([HEADER, STANZA % (1, 1)])
+    dec = make(stream.StreamDecoder, True)
+    assert [ev.kind for ev in dec.feed(frames[:-5])] == ["open"]
+    kept = dec.feed(frames[-5:-4])  # held: the last frame is not complete
+    assert kept == [] and type(kept) is list
+    other = dec.feed(frames[-4:-3])
+    assert other == [] and other is not kept  # kept is held: not handed out again
+    kept.append("mine")
+    again = dec.feed(frames[-3:-2])
+    assert again == [] and again is not kept and kept == ["mine"] and other == []
+    again.append("filled, then dropped")
+    del kept, again
+    assert dec.feed(frames[-2:-1]) == []  # not the list filled and dropped
+    last = dec.feed(frames[-1:])
+    assert [ev.kind for ev in last] == ["element"] and last[0].xml == STANZA % (1, 1)
+
+
 @pytest.mark.parametrize("nth", [1, 2])
 def test_encoder_out_of_memory_building_frames_fails_it(fail_results, nth):
     """The same for StreamEncoder.feed(): the units are coded into the state,

@@ -146,6 +146,8 @@ def stanza(draw) -> bytes:
     extra = draw(st.sampled_from([
         "", "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFiYwA=</auth>",
         "<!-- c -->", "<![CDATA[x<y]]>", "<x:password xmlns:x='jabber:iq:register'>pw</x:password>",
+        # the splitter's guessed ends (split.c: candidate_end): an end tag of the unit's own name before its end
+        f"<![CDATA[</{kind}>]]>", f"<!-- </{kind} > -->", f"<{kind}><body>n</body></{kind}>", f"<{kind}/>",
     ]))
     return f"<{kind} id='{draw(st.integers(0, 9))}'><body>{body}</body>{extra}</{kind}>".encode()
 
@@ -168,6 +170,82 @@ def test_c_feed_encoder_matches_reference_on_hypothesis_streams(case, exact, kw)
     chunks = pieces(data, cuts)
     ref = encode("python", chunks, exact=exact, **kw)
     assert encode("c", chunks, exact=exact, **kw) == ref
+
+
+def _candidates(enc) -> tuple[int, int]:
+    """(units taken at a guessed end, of which undone) of a C StreamEncoder's loop."""
+    taken, undone = _cstream.ffi.new("uint64_t *"), _cstream.ffi.new("uint64_t *")
+    _cstream.lib.xb_fenc_candidates(enc._feeder._p, taken, undone)
+    return taken[0], undone[0]
+
+
+# (unit, its guessed end is the unit's end): the splitter's guess (split.c: the
+# first '>' ends the first tag; a self-closed unit is that tag, else
+# candidate_end's end tag) is kept only when the scan accepts it
+GUESSES = [
+    (b"<message id='1'><body>a</body></message>", True),
+    (b"<message id='2'><messages>b</messages><body>c</body></message \n>", True),  # a longer name; spaces
+    (b"<iq id='3' type='result'><query xmlns='jabber:iq:roster'><item jid='a@b'/></query></iq>", True),
+    (b"<message id='4'><body><![CDATA[</message>]]></body></message>", False),  # in CDATA: undone
+    (b"<message id='5'><body>d</body><!-- </message> --></message>", False),  # in a comment: undone
+    (b"<message id='6'><f xmlns='urn:xmpp:forward:0'><message id='7'><body>e</body></message></f></message>",
+     None),  # an element of its own name inside (a carbon copy): not guessed
+    (b"<message id='8'><message/></message>", None),
+    (b"<presence id='9'/>", True),  # self-closed: its first tag
+    (b"<r xmlns='urn:xmpp:sm:3' />", True),
+    (b"<presence a='/>'/>", False),  # the first '>' is in a value, after '/': undone
+    (b"<message a='x>y'><body>z</body></message>", True),  # the first '>' in a value: the end tag still ends it
+    (b"<message a='x/>' b='2'>w</message>", False),
+]
+
+
+@pytest.mark.parametrize("unit,kept", GUESSES)
+@pytest.mark.parametrize("cut", [None, 5, 1])
+def test_guessed_element_ends_same_frames(unit, kept, cut):
+    """An element's end guessed (its first tag ending at the first '>', a
+    self-closed one being that tag, else ending at its first end tag of its own
+    name): the same frames as the reference whether the guess holds, is undone
+    (a '>' in a value, the end tag in CDATA or a comment) or is not made (an
+    element of the same name inside),
+    and the same for any chunking; the loop counts what it guessed."""
+    data = HEADER + unit + b" " + unit
+    chunks = [data] if cut is None else pieces(data, range(len(HEADER), len(data), cut))
+    ref = encode("python", chunks, allow_comments=True)
+    assert ref[1] is None
+    assert encode("c", chunks, allow_comments=True) == ref
+
+    def counts():
+        enc = stream.StreamEncoder(allow_comments=True)
+        for c in chunks:
+            enc.feed(c)
+        return _candidates(enc)
+
+    taken, undone = with_backend("c", counts)
+    if cut is not None:  # the units arrive in pieces: their ends are found by reading their tags
+        assert (taken, undone) == (0, 0)
+    elif kept is None:
+        assert (taken, undone) == (0, 0)
+    else:
+        assert (taken, undone) == (2, 0 if kept else 2)
+
+
+@pytest.mark.parametrize("unit", [
+    b"<message id='1'><body a='</message>'>x</body></message>",  # '<' in an attribute value
+    b"<message id='2'><body>x</message>",  # the guess closes an open child
+    b"<message id='3'><b></message></b></message>",
+    b"<message id='4'><body>x</body></message><message",  # the next unit unfinished
+    b"<message id='5'><body>&bad;</body></message>",
+    b"<presence a='/>'",  # a guessed self-closed tag, unfinished
+    b"<presence a='x>'/><presence/>",
+    b"<presence a='/>' b/>",
+])
+@pytest.mark.parametrize("cut", [None, 3])
+def test_guessed_element_ends_same_errors(unit, cut):
+    """Malformed units the guess reaches: the reference's error (class, offset),
+    with the same frames before it, for any chunking."""
+    data = HEADER + b"<presence/>" + unit
+    chunks = [data] if cut is None else pieces(data, range(len(HEADER), len(data), cut))
+    assert encode("c", chunks) == encode("python", chunks)
 
 
 def test_c_feed_encoder_never_index_callback_goes_through_python():

@@ -2,7 +2,7 @@
 stream and the coding of its message bodies, for xmppbin/stream.py.
 
 StreamEncoder / StreamDecoder use it when the active backend is C and the
-dictionary is 1 (``state_for``). Their feed() is one call into the C feed loops
+dictionary is 1 (``encoder_for``, ``decoder_for``). Their feed() is one call into the C feed loops
 (csrc/frame.c, csrc/split.c: EncodeFeeder, DecodeFeeder), which split, frame and
 code every ordinary unit, the end tag of a stream header stream.py named, and
 the elements with a secret element's name they can settle (csrc/frame.c);
@@ -59,6 +59,45 @@ _UINTPTR = ffi.typeof("uintptr_t")
 
 def _addr(p) -> int:
     return int(ffi.cast(_UINTPTR, p))
+
+
+#: id(option entry) -> (entry, the address of its struct): the feeders give the
+#: C entry the address of the option struct they use, once per entry, not per object
+_OPT_ADDRS: dict[int, tuple[Any, int]] = {}
+
+
+def _opt_addr(entry) -> int:
+    hit = _OPT_ADDRS.get(id(entry))
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    a = _addr(entry[0])
+    if len(_OPT_ADDRS) >= 256:
+        _OPT_ADDRS.clear()
+    _OPT_ADDRS[id(entry)] = (entry, a)
+    return a
+
+
+def _prepared(options: Callable[..., Any], *args) -> Any:
+    """options(*args) (an option entry), or None when they cannot be made: the
+    first feed() then raises their error, as without the C entry."""
+    try:
+        return options(*args)
+    except (TypeError, ValueError):
+        return None
+
+
+def _feed_entry(d: int, p, res, state: CStreamState, setup: EncoderSetup | DecoderSetup, limits: Limits | None) -> Any:
+    """The C entry (Feed) of loop p (d 0: encoder, 1: decoder) with result res
+    and state, keeping them and the header set alive, with the options of the
+    first feed of setup (limits: the decoder's) when they could be made; None
+    without the fast module."""
+    if _Feed is None:
+        return None
+    keep = (p, res, state._p, setup.headers)
+    if setup.opt is None:
+        return _Feed(d, _addr(p), _addr(res), keep)
+    return _Feed(d, _addr(p), _addr(res), keep, setup.opt_addr, setup.opt_owner, setup.context, limits,
+                 setup.allow_comments)
 
 
 _Feed: Any
@@ -129,18 +168,18 @@ def _events(res, make: Callable[[str, bytes], Any], out: list) -> None:
 
 class CStreamState:
     """The C state of one direction of a stream (xb_stream): the dynamic table,
-    the shape cache with node prediction, the recent values, the style."""
-
-    def __init__(self, budget: int, exact: bool) -> None:
-        p = lib.xb_stream_new(budget, 1 if exact else 0, 1)
-        if p == ffi.NULL:
-            raise MemoryError("xmppbin C stream state could not be created")
-        self._p = ffi.gc(p, lib.xb_stream_free)
-        # the result structs of encode() / decode() (stream.py's units) are made
-        # when first used: the feed loops have their own
+    the shape cache with node prediction, the recent values, the style. It is
+    the state p of a feed loop that owns it (xb_fenc_open, xb_fdec_open): owner,
+    the loop's pointer, is kept with it (it frees p)."""
 
     _eres: Any = None
     _dres: Any = None
+
+    def __init__(self, p, owner) -> None:
+        self._p = p
+        self._owner = owner
+        # the result structs of encode() / decode() (stream.py's units) are made
+        # when first used: the feed loops have their own
 
     def reset(self, budget: int, exact: bool) -> None:
         """An OPEN frame: the state emptied, with this budget and mode."""
@@ -151,24 +190,6 @@ class CStreamState:
     def header_root(xml: bytes) -> tuple[str, list[tuple[str, str]]] | None:
         """header_root(): the root start tag of an accepted stream header, or None."""
         return header_root(xml)
-
-    def encode_feeder(self, limits: Limits, max_frame: int, in_stream: bool,
-                      secrets: tuple[list[bytes], list[bytes]], every_element: bool,
-                      base_context: Mapping[str, str], allow_comments: bool, budget: int,
-                      exact: bool) -> EncodeFeeder:
-        """The C feed loop of a StreamEncoder coding with this state; secrets:
-        the secret elements' local names and namespaces (UTF-8). Unless
-        every_element, it codes the stream headers it can itself (budget,
-        exact: the OPEN frames'; base_context: the stream's outer context)."""
-        hs = None if every_element else header_set(0, limits, base_context, allow_comments)
-        return EncodeFeeder(self, limits, max_frame, in_stream, secrets, every_element, hs, budget, exact)
-
-    def decode_feeder(self, max_frame: int, make: Callable[[str, bytes], Any], limits: Limits,
-                      base_context: Mapping[str, str], allow_comments: bool, max_table_size: int) -> DecodeFeeder:
-        """The C feed loop of a StreamDecoder decoding with this state; it
-        decodes the OPEN frames it can itself."""
-        hs = header_set(1, limits, base_context, allow_comments)
-        return DecodeFeeder(self, max_frame, make, hs, max_table_size)
 
     def footprint(self) -> int:
         """Bytes the C state holds (xb_stream_footprint): capacities of its table,
@@ -315,11 +336,6 @@ def header_set(dec: int, limits: Limits, base: Mapping[str, str], allow_comments
     return hs
 
 
-#: (names, lengths, namespaces, lengths) given to xb_fenc_new / xb_fenc_secret_ns, per set
-#: (by the names and namespaces, and by id of the lists given: (lists, that tuple))
-_SECRET_ARGS: dict[Any, tuple] = {}
-
-
 #: stream names as str, by their UTF-8 bytes
 _NAMES: dict[bytes, str] = {}
 
@@ -349,46 +365,30 @@ class EncodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, state: CStreamState, limits: Limits, max_frame: int, in_stream: bool,
-                 secrets: tuple[list[bytes], list[bytes]], every_element: bool, headers: HeaderSet | None = None,
-                 budget: int = 0, exact: bool = False) -> None:
-        names, nss = secrets
-        hit = _SECRET_ARGS.get(id(names))  # the lists of stream._secret_pairs (cached per set)
-        if hit is not None and hit[0] is names and hit[1] is nss:
-            packed = hit[2]
-        else:
-            key = (tuple(names), tuple(nss))
-            packed = _SECRET_ARGS.get(key)
-            if packed is None:  # made once per set of secret elements
-                packed = _SECRET_ARGS[key] = (b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]),
-                                              b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]))
-            if len(_SECRET_ARGS) >= 256:
-                _SECRET_ARGS.clear()
-            _SECRET_ARGS[id(names)] = (names, nss, packed)
-        p = lib.xb_fenc_new(state._p, limits.max_size, max_frame, 1 if in_stream else 0, packed[0], packed[1],
-                            len(names), 1 if every_element else 0)
+    def __init__(self, setup: EncoderSetup, budget: int = 0, exact: bool = False) -> None:
+        """The loop with its own stream state (xb_fenc_open, one C call: the
+        state, the secret elements' namespaces, the header set), for the
+        options of setup (shared by every loop made with them); the C entry
+        gets the options of the first feed at once."""
+        hs = setup.headers
+        p = lib.xb_fenc_open(budget, 1 if exact else 0, *setup.open_args)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream encoder could not be created")
-        if names and lib.xb_fenc_secret_ns(p, packed[2], packed[3]):
-            lib.xb_fenc_free(p)
-            raise MemoryError("xmppbin C stream encoder could not be created")
-        self._state = state  # the feeder borrows its xb_stream
-        self._p = ffi.gc(p, lib.xb_fenc_free)
-        self._res = ffi.new("xb_feed_result *")
-        self._limits = limits
-        self._ctx: Mapping[str, str] | None = None
-        self._ac: bool | None = None
-        self._opt: Any = None
-        self._hs = headers  # the loop borrows its xb_hdrs
+        self._p = p = ffi.gc(p, lib.xb_fenc_free)
+        self._state = state = CStreamState(lib.xb_fenc_state(p), p)
+        self._res = res = ffi.new("xb_feed_result *")
+        self._limits = setup.limits
+        self._hs = hs  # the loop borrows its xb_hdrs
         self._budget = budget
         self._exact = 1 if exact else 0
-        if headers is not None:
-            lib.xb_fenc_set_headers(p, headers._p, budget, self._exact)
+        opt = setup.opt  # the options of the first feed, when they could be made
+        self._opt: Any = opt
+        self._ctx: Mapping[str, str] | None = None if opt is None else setup.context
+        self._ac: bool | None = None if opt is None else setup.allow_comments
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it; it
         #: keeps the loop, its result, the state and the header set alive, not this
         #: object (no reference cycle: a StreamEncoder is freed when its last reference goes)
-        self.fast = None if _Feed is None else _Feed(0, _addr(self._p), _addr(self._res),
-                                                     (self._p, self._res, state._p, headers))
+        self.fast = _feed_entry(0, p, res, state, setup, None)
 
     def feed(self, data, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list[bytes], synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -421,7 +421,7 @@ class EncodeFeeder:
             hs = self._hs = header_set(0, self._limits, hs.base, allow_comments)
             lib.xb_fenc_set_headers(self._p, hs._p, self._budget, self._exact)
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), context, None, allow_comments)
+            self.fast.set_options(_opt_addr(self._opt), (self._opt, hs), context, None, allow_comments)
 
     def learn(self, decls, context: Mapping[str, str]) -> None:
         """stream.py coded a header with these declarations (HeaderSet.learn)."""
@@ -433,7 +433,7 @@ class EncodeFeeder:
         self._hs = hs
         lib.xb_fenc_set_headers(self._p, ffi.NULL if hs is None else hs._p, self._budget, self._exact)
         if self.fast is not None and self._opt is not None:  # the C entry keeps the set alive
-            self.fast.set_options(_addr(self._opt[0]), (self._opt, hs), self._ctx, None, self._ac)
+            self.fast.set_options(_opt_addr(self._opt), (self._opt, hs), self._ctx, None, self._ac)
 
     def header_ctx(self) -> int:
         """The context index (in the header set) of the last header the last call coded."""
@@ -492,29 +492,31 @@ class DecodeFeeder:
 
     _np: Any = None  # the size_t of stream_name(), made when first used
 
-    def __init__(self, state: CStreamState, max_frame: int, make: Callable[[str, bytes], Any],
-                 headers: HeaderSet | None = None, max_table_size: int = 0) -> None:
-        p = lib.xb_fdec_new(state._p, max_frame)
+    def __init__(self, setup: DecoderSetup, make: Callable[[str, bytes], Any]) -> None:
+        """The loop with its own stream state (xb_fdec_open, one C call: the
+        state and the header set), for the options of setup (shared by every
+        loop made with them); the C entry gets the options of the first feed
+        at once."""
+        hs = setup.headers
+        p = lib.xb_fdec_open(setup.max_frame, ffi.NULL if hs is None else hs._p, setup.max_table_size)
         if p == ffi.NULL:
             raise MemoryError("xmppbin C stream decoder could not be created")
-        self._state = state  # the feeder borrows its xb_stream
-        self._p = ffi.gc(p, lib.xb_fdec_free)
-        self._res = ffi.new("xb_feed_result *")
+        self._p = p = ffi.gc(p, lib.xb_fdec_free)
+        self._state = state = CStreamState(lib.xb_fdec_state(p), p)
+        self._res = res = ffi.new("xb_feed_result *")
         self._make = make
         self._end: Any = None
-        self._ctx: Mapping[str, str] | None = None
-        self._limits: Limits | None = None
-        self._ac: bool | None = None
-        self._opt: Any = None
-        self._opt0: Any = None
-        self._hs = headers  # the loop borrows its xb_hdrs
-        self._max_table = max_table_size
-        if headers is not None:
-            lib.xb_fdec_set_headers(p, headers._p, max_table_size)
+        self._hs: HeaderSet | None = hs  # the loop borrows its xb_hdrs
+        self._max_table = setup.max_table_size
+        opt = setup.opt  # the options of the first feed, when they could be made
+        self._opt: Any = opt
+        self._opt0: Any = None if opt is None else opt[0]
+        self._ctx: Mapping[str, str] | None = None if opt is None else setup.context
+        self._limits: Limits | None = None if opt is None else setup.limits
+        self._ac: bool | None = None if opt is None else setup.allow_comments
         #: the C entry of this loop (xmppbin._xmppbin_fast.Feed), None without it
         #: (keeping the loop, its result, the state and the header set alive, as EncodeFeeder's)
-        self.fast = None if _Feed is None else _Feed(1, _addr(self._p), _addr(self._res),
-                                                     (self._p, self._res, state._p, headers))
+        self.fast = _feed_entry(1, p, res, state, setup, setup.limits)
 
     def feed(self, data, limits: Limits, context: Mapping[str, str], allow_comments: bool, opened: bool,
              out: list, synced: Callable[[], None]) -> tuple[int, bytes, int] | None:
@@ -550,7 +552,7 @@ class DecodeFeeder:
             hs = self._hs = header_set(1, limits, hs.base, allow_comments)
             lib.xb_fdec_set_headers(self._p, hs._p, self._max_table)
         if self.fast is not None:
-            self.fast.set_options(_addr(self._opt0), (self._opt, hs), context, limits, allow_comments)
+            self.fast.set_options(_opt_addr(self._opt), (self._opt, hs), context, limits, allow_comments)
 
     def learn(self, decls, context: Mapping[str, str]) -> None:
         """stream.py decoded a header with these declarations (HeaderSet.learn)."""
@@ -652,10 +654,95 @@ class CXmlSplitter:
             raise _feed_error(res, _ENC_ERRORS, EncodeLimitError)
 
 
-def state_for(dictionary, budget: int, exact: bool) -> CStreamState | None:
-    """A C stream state if the C backend is active and the dictionary is 1, else
-    None (the reference codes the stream)."""
+class EncoderSetup:
+    """What the C encoder feed loops made with the same options share, made
+    once per set of options (encoder_for keeps them): the arguments of
+    xb_fenc_open after budget and mode (the secret elements packed), the
+    header set, and the element options of the first feed (prepared at once;
+    None when they cannot be made: the first feed() raises their error)."""
+
+    __slots__ = ("limits", "secrets", "base_context", "context", "allow_comments", "headers", "open_args", "opt",
+                 "opt_addr", "opt_owner")
+
+    def __init__(self, limits: Limits, max_frame: int, in_stream: bool, secrets: tuple[list[bytes], list[bytes]],
+                 every_element: bool, base_context: Mapping[str, str], allow_comments: bool,
+                 context: Mapping[str, str]) -> None:
+        names, nss = secrets
+        self.limits, self.secrets, self.base_context, self.context = limits, secrets, base_context, context
+        self.allow_comments = allow_comments
+        self.headers = hs = None if every_element else header_set(0, limits, base_context, allow_comments)
+        self.open_args = (limits.max_size, max_frame, 1 if in_stream else 0,
+                          b"".join(names), ffi.new("size_t[]", [len(n) for n in names] or [0]), len(names),
+                          b"".join(nss), ffi.new("size_t[]", [len(n) for n in nss] or [0]),
+                          1 if every_element else 0, ffi.NULL if hs is None else hs._p)
+        self.opt = opt = _prepared(_encode_options, limits, context, False, allow_comments, False)
+        self.opt_addr = None if opt is None else _opt_addr(opt)
+        self.opt_owner = (opt, hs)
+
+
+def _shared_setup(cache: dict[tuple, tuple], make: Callable[..., Any], key: tuple, options: tuple) -> Any:
+    """make(*options), made once for equal options: cache[key] (key: the ids
+    of the options' objects, their scalars) when it was made from equal ones
+    (as a rule the same objects: contexts are interned, limits and secret
+    sets shared), else a new one kept there."""
+    hit = cache.get(key)
+    if hit is not None and hit[0] == options:
+        return hit[1]
+    setup = make(*options)
+    if len(cache) >= 64:
+        cache.clear()
+    cache[key] = (options, setup)
+    return setup
+
+
+#: (options, EncoderSetup) by the options' ids and scalars (_shared_setup)
+_ENCODER_SETUPS: dict[tuple, tuple] = {}
+
+
+def encoder_for(dictionary, limits: Limits, max_frame: int, in_stream: bool,
+                secrets: tuple[list[bytes], list[bytes]], every_element: bool, base_context: Mapping[str, str],
+                allow_comments: bool, budget: int, exact: bool, context: Mapping[str, str]) -> EncodeFeeder | None:
+    """The C feed loop of a StreamEncoder with its own state (its _state), or
+    None: the C backend is not active or the dictionary is not 1 (the reference
+    codes the stream)."""
     if _package.backend != "c" or dictionary is not _DICT1:
         return None
-    return CStreamState(budget, exact)
+    setup = _shared_setup(_ENCODER_SETUPS, EncoderSetup,
+                          (id(limits), max_frame, in_stream, id(secrets), every_element, id(base_context),
+                           allow_comments, id(context)),
+                          (limits, max_frame, in_stream, secrets, every_element, base_context, allow_comments, context))
+    return EncodeFeeder(setup, budget, exact)
 
+
+class DecoderSetup:
+    """What the C decoder feed loops made with the same options share (as
+    EncoderSetup): the header set and the element options of the first feed
+    (None when they cannot be made: the first feed() raises their error)."""
+
+    __slots__ = ("max_frame", "limits", "base_context", "context", "allow_comments", "max_table_size", "headers",
+                 "opt", "opt_addr", "opt_owner")
+
+    def __init__(self, max_frame: int, limits: Limits, base_context: Mapping[str, str], allow_comments: bool,
+                 max_table_size: int, context: Mapping[str, str]) -> None:
+        self.max_frame, self.limits, self.base_context, self.context = max_frame, limits, base_context, context
+        self.allow_comments, self.max_table_size = allow_comments, max_table_size
+        self.headers = hs = header_set(1, limits, base_context, allow_comments)
+        self.opt = opt = _prepared(_decode_options, limits, context, bool(allow_comments))
+        self.opt_addr = None if opt is None else _opt_addr(opt)
+        self.opt_owner = (opt, hs)
+
+
+#: (options, DecoderSetup) by the options' ids and scalars (_shared_setup)
+_DECODER_SETUPS: dict[tuple, tuple] = {}
+
+
+def decoder_for(max_frame: int, make: Callable[[str, bytes], Any], limits: Limits, base_context: Mapping[str, str],
+                allow_comments: bool, max_table_size: int, context: Mapping[str, str]) -> DecodeFeeder | None:
+    """The C feed loop of a StreamDecoder with its own state (its _state), or
+    None: the C backend is not active (the reference decodes the stream)."""
+    if _package.backend != "c":
+        return None
+    setup = _shared_setup(_DECODER_SETUPS, DecoderSetup,
+                          (max_frame, id(limits), id(base_context), allow_comments, max_table_size, id(context)),
+                          (max_frame, limits, base_context, allow_comments, max_table_size, context))
+    return DecodeFeeder(setup, make)

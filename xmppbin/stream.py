@@ -333,7 +333,7 @@ class _StreamContext:
     backend keeps its own, _cstream.CStreamState)."""
 
     # slots: the C feed() reads context on every call (csrc/pyfast.c: context_of)
-    __slots__ = ("base_context", "context", "_budget", "_state", "exact", "dictionary", "stream_qname", "__dict__")
+    __slots__ = ("base_context", "context", "_budget", "_state", "exact", "dictionary", "_qname", "_qloop", "__dict__")
 
     def __init__(self, base_context: Mapping[str, str] | None, table_size: int, exact: bool, d: Dictionary) -> None:
         # None: DEFAULT_CONTEXT, interned once (the usual case: no copy per object)
@@ -343,7 +343,28 @@ class _StreamContext:
         self._state: _encoder.StreamState | None = None
         self.exact = exact
         self.dictionary = d
-        self.stream_qname: str | None = None
+        self._qname: str | None = None
+        self._qloop: Any = None  # a C feed loop that knows the stream name (named_by)
+
+    @property
+    def stream_qname(self) -> str | None:
+        """The qname of the open stream's header (None: none known)."""
+        loop = self._qloop
+        if loop is not None:  # asked of the loop when first needed
+            self._qname = loop.stream_name()
+            self._qloop = None
+        return self._qname
+
+    @stream_qname.setter
+    def stream_qname(self, name: str | None) -> None:
+        self._qname = name
+        self._qloop = None
+
+    def named_by(self, loop: Any) -> None:
+        """A C feed loop coded (or decoded) the stream header: its name is the
+        one the loop knows now (loop.stream_name(), asked only when read; a
+        loop changes it only with a header, which calls this again)."""
+        self._qloop = loop
 
     @property
     def state(self) -> _encoder.StreamState:
@@ -413,9 +434,8 @@ def _intern_context(ctx: dict[str, str]) -> dict[str, str]:
 _CSTREAM: Any = False  # xmppbin._cstream once imported (None: not built)
 
 
-def _c_state(d: Dictionary, budget: int, exact: bool):
-    """The C stream state (xmppbin._cstream) when the C backend is active and
-    the dictionary is 1, else None: the reference codes the stream."""
+def _c_module():
+    """xmppbin._cstream (imported once), or None when the C core is not built."""
     global _CSTREAM
     cs = _CSTREAM
     if cs is False:
@@ -424,7 +444,7 @@ def _c_state(d: Dictionary, budget: int, exact: bool):
         except ImportError:
             cs = None
         _CSTREAM = cs
-    return None if cs is None else cs.state_for(d, budget, exact)
+    return cs
 
 
 @functools.lru_cache(maxsize=16)
@@ -608,8 +628,10 @@ class StreamEncoder:
         dictionary: int = 1,
         **limits: int,
     ) -> None:
-        _check_option("table_size", table_size, 0, MAX_TABLE_SIZE)
-        _check_option("max_frame", max_frame, 1, MAX_ENCODER_FRAME)
+        if table_size is not DEFAULT_TABLE_SIZE:  # (the defaults are valid: one check less per connection)
+            _check_option("table_size", table_size, 0, MAX_TABLE_SIZE)
+        if max_frame is not DEFAULT_MAX_FRAME:
+            _check_option("max_frame", max_frame, 1, MAX_ENCODER_FRAME)
         self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
         self.never_index = never_index
@@ -626,21 +648,18 @@ class StreamEncoder:
         self._splitter_: XmlSplitter | None = None
         self._opened = False
         self._ended = False  # the end tag of the open stream was encoded
-        self._failed = None
+        self._error = None  # (self._failed: no C entry to tell yet)
         self._pos = 0  # stream offset of the next unit fed through feed()
-        self._c = _c_state(d, table_size, exact)  # None: the reference codes the messages
         self._secret_names = _secret_names(self.secret_elements)[1]
-        # the C feed loop (splitter, framing, element coding), None with the reference
-        self._feeder = None if self._c is None else self._c.encode_feeder(
-            self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None,
-            self._s.base_context, allow_comments, table_size, exact)
+        # the C feed loop (splitter, framing, element coding) with its state, None with
+        # the reference (its options for the first feed() prepared at once: context)
+        cs = _c_module()
+        self._feeder = None if cs is None else cs.encoder_for(
+            d, self.limits, max_frame, in_stream, _secret_pairs(self.secret_elements), never_index is not None,
+            self._s.base_context, allow_comments, table_size, exact, self._s.context)
+        self._c = None if self._feeder is None else self._feeder._state  # None: the reference codes the messages
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
-        if self._feeder is not None and self._cfeed is not None:
-            try:
-                self._feeder.prepare(self._s.context, self.allow_comments)
-            except (TypeError, ValueError):
-                pass  # the first feed() raises it, as without the C entry
 
     @property
     def _splitter(self) -> XmlSplitter:
@@ -788,7 +807,7 @@ class StreamEncoder:
         s = self._s
         s.reset(self.table_size)
         s.context = feeder.context_of(k)
-        s.stream_qname = feeder.stream_name()
+        s.named_by(feeder)
         self._opened = True
         self._ended = False
         feeder.adopt(k, s.context)
@@ -984,28 +1003,28 @@ class StreamDecoder:
         max_frame: int = DEFAULT_MAX_FRAME,
         **limits: int,
     ) -> None:
-        _check_option("max_table_size", max_table_size, 0, MAX_OPEN_BUDGET)
-        _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
+        if max_table_size is not MAX_TABLE_SIZE:  # (the defaults are valid)
+            _check_option("max_table_size", max_table_size, 0, MAX_OPEN_BUDGET)
+        if max_frame is not DEFAULT_MAX_FRAME:
+            _check_option("max_frame", max_frame, 1, (1 << 31) - 1)
         self.limits = Limits(**limits) if limits else DEFAULT_LIMITS
         self.allow_comments = allow_comments
-        self.max_table_size = max_table_size
+        self._max_table_size = max_table_size  # (the max_table_size setter also tells the loop, not made yet)
         self.max_frame = max_frame
         self.buf = bytearray()
         self.offset = 0  # stream offset of buf[0]
         self._opened = False
-        self._failed = None
+        self._error = None  # (self._failed: no C entry to tell yet)
         self._s = _StreamContext(context, 0, False, get_dictionary(1))
-        self._c = _c_state(get_dictionary(1), 0, False)  # None: the reference decodes the messages
-        # the C feed loop (frame parser, element and text frames), None with the reference
-        self._feeder = None if self._c is None else self._c.decode_feeder(
-            max_frame, StreamEvent, self.limits, self._s.base_context, allow_comments, max_table_size)
+        # the C feed loop (frame parser, element and text frames) with its state, None with
+        # the reference (its options for the first feed() prepared at once: context)
+        cs = _c_module()
+        self._feeder = None if cs is None else cs.decoder_for(
+            max_frame, StreamEvent, self.limits, self._s.base_context, allow_comments, max_table_size,
+            self._s.context)
+        self._c = None if self._feeder is None else self._feeder._state  # None: the reference decodes
         #: the C entry of the feed loop (feed() is then a C method, see _install_feed)
         self._cfeed = None if self._feeder is None else self._feeder.fast
-        if self._feeder is not None and self._cfeed is not None:
-            try:
-                self._feeder.prepare(self.limits, self._s.context, self.allow_comments)
-            except (TypeError, ValueError):
-                pass  # the first feed() raises it, as without the C entry
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[StreamEvent]:
         """The events of every frame completed so far. An error carries the events
@@ -1072,7 +1091,7 @@ class StreamDecoder:
         s.reset(budget)
         if k >= 0:  # a stream header (else an announcement: the base context)
             s.context = feeder.context_of(k)
-            s.stream_qname = feeder.stream_name()
+            s.named_by(feeder)
         self._opened = True
         feeder.adopt(k, s.context)
 
