@@ -1486,7 +1486,9 @@ static XB_ENC_NOINLINE void put_lit(xb_encoder *e, const uint32_t *cc, const uin
                                     const uint8_t *bs, size_t n, size_t start, unsigned ctx, int secret)
 {
     size_t nc = 0, k, i = start, wn = e->win_n;
-    if (!secret) /* it joins the window, after the copies it may have */
+    /* it joins the window, after the copies it may have, in a message with
+       enough value bytes to be searched (spec 8.11) */
+    if (!secret && e->vbytes >= XB_COPY_MIN_MESSAGE)
         nc = lit_join(e, clen, bs, n, start, ctx);
     for (k = 0; k < nc; k++) {
         const struct xb_copy *c = &e->cps[k];

@@ -758,6 +758,7 @@ static int flush_text(xb_encoder *e, size_t start, size_t end, int special)
         return 0; /* only empty CDATA sections: no text node in the infoset */
     TRY(push_event(e, XE_T, EMPTY_STR, value, rs));
     e->ev[e->nev - 1].wsonly = (uint8_t)wsonly;
+    e->vbytes += value.n;
     return 0;
 }
 
@@ -1122,6 +1123,7 @@ static int start_tag(xb_encoder *e, size_t lt, size_t *pos, uint64_t *nelements,
             }
         }
         CHECK_STRING(e->exact ? it->raw.n : it->value.n, e2 + 1);
+        e->vbytes += it->value.n;
         if (e->exact) {
             CHECK_STRING(p - w0, p);
             CHECK_STRING(e2 - a_end, p);
@@ -1189,7 +1191,7 @@ int xb_scan(xb_encoder *e)
     uint64_t nelements = 0;
     int root_done = 0, pending = 0, tspecial = 0;
 
-    e->nev = e->nitems = e->nbinds = e->nopen = 0;
+    e->nev = e->nitems = e->nbinds = e->nopen = e->vbytes = 0;
     e->arena_used = 0;
     e->open_root = 0;
 

@@ -101,6 +101,9 @@ struct xb_encoder {
     size_t nev, cap_ev;
     xb_eitem *items;
     size_t nitems, cap_items;
+    /* the message's value bytes: its attribute values (declarations
+       included) and text inside the root, normalized (spec 8.11's gate) */
+    size_t vbytes;
     xb_str prolog;
     int open_root; /* the result is a stream header */
     /* arena for changed values; its capacity is at least the input size, which

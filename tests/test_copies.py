@@ -6,7 +6,10 @@ bl(window - 1) bits. Checked: the exact bytes of the vector that uses copies,
 a copy at the largest distance accepted and one byte further rejected (with
 the error offset), a copy before any literal byte rejected, a secret in the
 same message neither copies nor is copied (CRIME probe), and C == reference
-on copy-rich input, stateless and in stream mode.
+on copy-rich input, stateless and in stream mode. Copies are searched only in
+messages with at least COPY_MIN_MESSAGE (512) value bytes (attribute values
+and text), so the documents here are padded to that (or to one byte less, to
+test the gate).
 """
 from __future__ import annotations
 
@@ -33,6 +36,29 @@ HEADER = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jab
           b"to='example.com' version='1.0'>")
 
 
+def value_bytes(doc: str) -> int:
+    """The value bytes of doc that spec 8.11's copy gate counts."""
+    from xmppbin.encoder import value_bytes
+    from xmppbin.limits import DEFAULT_LIMITS
+    from xmppbin.xmlscan import scan
+    return value_bytes(scan(doc, DEFAULT_LIMITS).events)
+
+
+def padded(doc: str, n: int = M.COPY_MIN_MESSAGE, filler: str = "orchard wall, balcony scene; ") -> str:
+    """doc with a <z> element of filler text before its last end tag, giving it
+    exactly n value bytes (the encoder's copy gate, spec 8.11)."""
+    cut = doc.rindex("</")
+    k = n - value_bytes(doc)
+    assert k > 0, (value_bytes(doc), n)
+    out = doc[:cut] + "<z>" + (filler * (k // len(filler) + 1))[:k] + "</z>" + doc[cut:]
+    assert value_bytes(out) == n
+    return out
+
+
+def _vector(name: str) -> dict:
+    return next(x for x in json.load(open(VEC, encoding="utf-8"))["vectors"] if x["name"] == name)
+
+
 def _copy_msg(dist: int, length: int = 4) -> bytes:
     """<message>abcde + a copy of `length` bytes from `dist` back</message>: window 5."""
     return (Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
@@ -41,13 +67,32 @@ def _copy_msg(dist: int, length: int = 4) -> bytes:
 
 
 def test_vector_with_copies_is_exact_and_smaller(monkeypatch):
-    v = next(x for x in json.load(open(VEC, encoding="utf-8"))["vectors"] if x["name"] == "literal-copy")
+    v = _vector("literal-copy")
+    assert value_bytes(v["xml"]) >= M.COPY_MIN_MESSAGE
     assert xmppbin.encode(v["xml"]).hex() == v["binary"]
     assert xmppbin.decode(bytes.fromhex(v["binary"])).decode() == v["decoded"]
     # the reference without copies codes it longer: the vector does use them
     monkeypatch.setattr(M, "COPY_MIN", 10**9)
     without = with_backend("python", lambda: xmppbin.encode(v["xml"]))
     assert len(without) > len(bytes.fromhex(v["binary"])) + 2
+
+
+@pytest.mark.parametrize("n", [M.COPY_MIN_MESSAGE - 1, M.COPY_MIN_MESSAGE])
+def test_copy_gate_vectors(n, monkeypatch):
+    """spec 8.11: a message of 511 value bytes is coded without copies, the
+    same repeats in 512 with them; the vectors' exact bytes say so on both
+    backends, and the reference with the gate moved shows the difference."""
+    v = _vector(f"copy-gate-{n}")
+    assert value_bytes(v["xml"]) == n
+    assert xmppbin.encode(v["xml"]).hex() == v["binary"]
+    assert xmppbin.decode(bytes.fromhex(v["binary"])).decode() == v["xml"]
+    searched = n >= M.COPY_MIN_MESSAGE
+    monkeypatch.setattr(M, "COPY_MIN_MESSAGE", 10**9 if searched else 1)
+    moved = with_backend("python", lambda: xmppbin.encode(v["xml"]))
+    if not searched:  # searched, it would have been shorter
+        assert len(moved) < len(bytes.fromhex(v["binary"])) - 50
+    else:  # not searched, it would have been longer
+        assert len(moved) > len(bytes.fromhex(v["binary"])) + 50
 
 
 @pytest.mark.parametrize("dist, length, text", [
@@ -99,9 +144,11 @@ def _docs():
     docs = []
     for i in range(40):
         a, b, c = words[i % 6], words[(i * 5 + 1) % 6], words[(i * 7 + 2) % 6]
-        docs.append(f"<message to='{a}@{b}.example/{c}{i}' id='{a}{i}'><body>{a} {b} {c} {a}{b} {c}{a}</body>"
-                    f"<subject>{b}{c} and {a}{b}{c}</subject><x xmlns='{c}{a}'><v>{'Привет ' * (i % 4)}{a}</v></x>"
-                    f"</message>")
+        doc = (f"<message to='{a}@{b}.example/{c}{i}' id='{a}{i}'><body>{a} {b} {c} {a}{b} {c}{a}</body>"
+               f"<subject>{b}{c} and {a}{b}{c}</subject><x xmlns='{c}{a}'><v>{'Привет ' * (i % 4)}{a}</v></x>"
+               f"</message>")
+        # 511, 512 or 513 value bytes: both sides of the copy gate
+        docs.append(padded(doc, M.COPY_MIN_MESSAGE - 1 + i % 3, f"{b} {a}{c}, "))
     return docs
 
 
@@ -116,6 +163,20 @@ def test_c_and_reference_copy_alike(exact):
     assert dc == with_backend("python", lambda: [xmppbin.decode(m) for m in p])
     if exact:
         assert [x.decode() for x in dc] == docs
+    # the gate (spec 8.11): only the documents of 512 value bytes or more have copies
+    no_copies = _without_copies(lambda: [xmppbin.encode(x, exact=exact) for x in docs])
+    for x, m, m0 in zip(docs, p, no_copies):
+        assert (len(m) < len(m0)) if value_bytes(x) >= M.COPY_MIN_MESSAGE else (m == m0)
+
+
+def _without_copies(fn):
+    """fn's result from the reference with copies switched off (COPY_MIN huge)."""
+    saved = M.COPY_MIN
+    M.COPY_MIN = 10**9
+    try:
+        return with_backend("python", fn)
+    finally:
+        M.COPY_MIN = saved
 
 
 def test_stream_copies_alike():
@@ -152,7 +213,9 @@ def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
             enc.open(HEADER)
             pw = f"<pw xmlns='urn:x'>{secret}</pw>"
             body = f"<body>{guess}</body>"
-            return enc.element(f"<message>{pw + body if secret_first else body + pw}</message>")
+            msg = f"<message>{pw + body if secret_first else body + pw}</message>"
+            # long enough to be searched for copies (8.11); the filler shares nothing with the others
+            return enc.element(padded(msg, M.COPY_MIN_MESSAGE + len(secret), "Q"))
 
         frame = with_backend("python", run)
         if "c" in BACKENDS:
@@ -199,6 +262,7 @@ def test_a_run_is_copied_from_the_sixteenth_byte():
 def test_c_and_reference_anchor_alike(body):
     require("_cencoder")
     doc = f"<message><body>{body}</body><subject>{body[::-1]}</subject></message>"
+    doc = padded(doc, value_bytes(doc) + M.COPY_MIN_MESSAGE, "Q")
     p = with_backend("python", lambda: xmppbin.encode(doc))
     assert p == with_backend("c", lambda: xmppbin.encode(doc))
     assert with_backend("c", lambda: xmppbin.decode(p)) == with_backend("python", lambda: xmppbin.decode(p))
@@ -215,7 +279,8 @@ JID_DOCS = [
 # the thread is HEX when LIT is priced plain, LIT with a copy when priced with
 # copies; then the body copies from it: whether pricing counts copies changes it
 PRICED_DOCS = JID_DOCS + [
-    "<message><thread>cafe1234cafe1234cafe1234</thread><body>cafe1234cafe1234cafe1234 yes</body></message>",
+    padded("<message><thread>cafe1234cafe1234cafe1234</thread><body>cafe1234cafe1234cafe1234 yes</body></message>",
+           filler="Q"),
 ]
 
 

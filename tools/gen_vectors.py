@@ -27,6 +27,16 @@ from xmppbin.dictionary import get_dictionary  # noqa: E402
 STREAM = "http://etherx.jabber.org/streams"
 SERVER_CTX = {"": "jabber:server", "stream": STREAM, "db": "jabber:server:dialback"}
 
+def gate_doc(n: int) -> str:
+    """A chat message of exactly n value bytes (attribute values and text)
+    whose body repeats one phrase: its copies are coded only from spec 8.11's
+    COPY_MIN_MESSAGE value bytes on."""
+    to, typ = "romeo@montague.lit", "chat"
+    phrase = "by the balcony scene tonight, "
+    k = n - len(to) - len(typ)
+    return f"<message to='{to}' type='{typ}'><body>" + (phrase * (k // len(phrase) + 1))[:k] + "</body></message>"
+
+
 VALID = [
     ("sm-request", "Stream management request: one static shape", "<r xmlns='urn:xmpp:sm:3'/>", {}),
     ("sm-ack", "Stream management ack with an integer", "<a xmlns='urn:xmpp:sm:3' h='17'/>", {}),
@@ -34,9 +44,17 @@ VALID = [
     ("message-chat", "Chat message with body and thread",
      "<message from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat' id='m1'>"
      "<body>Wherefore art thou, Romeo?</body><thread>e0ffe42b28561960c6b12b944a092794b9683a38</thread></message>", {}),
-    ("literal-copy", "A repeated phrase: copies of earlier literal bytes of the message (8.11)",
+    ("literal-copy", "Repeated phrases in a message of 512 value bytes or more: copies of earlier literal bytes (8.11)",
      "<message to='romeo@montague.lit' type='groupchat'><subject>the balcony scene tonight</subject>"
-     "<body>Meet me at the balcony scene tonight, by the balcony scene!</body></message>", {}),
+     "<body>Meet me at the balcony scene tonight, by the balcony scene!</body>" + "".join(
+         f"<line n='{i}'>{who} waits at the orchard wall, {what} the balcony scene tonight.</line>"
+         for i, (who, what) in enumerate([("Romeo", "before"), ("Juliet", "after"), ("The nurse", "during"),
+                                          ("Mercutio", "long before"), ("Tybalt", "well after"),
+                                          ("Benvolio", "just before"), ("Friar Laurence", "right after"),
+                                          ("Balthasar", "before"), ("Paris", "after"), ("Capulet", "during"),
+                                          ("Montague", "before")])) + "</message>", {}),
+    ("copy-gate-511", "511 value bytes with repeats: too few to be searched for copies (8.11)", None, {}),
+    ("copy-gate-512", "512 value bytes with the same repeats: searched, copies coded (8.11)", None, {}),
     ("chat-multilingual", "Chat text in several scripts: the UTF-8 literal contexts of 8.1",
      "<message to='romeo@montague.lit' type='chat'><body>Привет! שלום. مرحبا 你好 ไทย 😀👍</body></message>", {}),
     ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
@@ -382,6 +400,8 @@ STREAM = [
 def build():
     valid = []
     for name, desc, xml, opts in VALID:
+        if xml is None:  # the copy gate's two sides (8.11)
+            xml = gate_doc(int(name.rsplit('-', 1)[1]))
         enc_opts = {k: v for k, v in opts.items()}
         data = xmppbin.encode(xml, **enc_opts)
         dec_opts = {k: v for k, v in opts.items() if k in ("context", "allow_comments")}

@@ -140,6 +140,7 @@ class _Coder:
         self.ws: list[str | None] = ["\n"]
         self.win = bytearray()  # literal bytes coded so far (copy window, 8.11)
         self.widx: dict[bytes, list[int]] = {}  # window positions by their first 4 bytes
+        self.copies = True  # the message is long enough to be searched for copies (8.11)
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
         self.codes = d.codes if state is None else d.stream_codes
@@ -160,7 +161,7 @@ class _Coder:
         cc = self.ccodes
         nxt = M.CHAR_NEXT
         n = len(bs)
-        if secret or n - start < M.COPY_MIN:
+        if secret or not self.copies or n - start < M.COPY_MIN:
             cost = 0
             for b in bs[start:]:
                 cost += cc[ctx].lengths[b]
@@ -251,7 +252,7 @@ class _Coder:
             w.sym(cc[ctx], b)
             ctx = nxt[ctx][b]
         w.sym(cc[ctx], 0)
-        if not secret:
+        if not secret and self.copies:
             self._add_window(bs)
 
     def _add_window(self, bs: bytes) -> None:
@@ -590,6 +591,24 @@ class _Coder:
         return self.d.text_ctx.get(parent, M.VC_OTHER_TEXT)
 
 
+def value_bytes(events) -> int:
+    """The message's value bytes (spec 8.11's gate): the UTF-8 lengths of its
+    attribute values (namespace declarations included) and of its text nodes
+    inside the root, after normalization; the same for every spelling of the
+    infoset, so canonical output codes as its input did."""
+    n = depth = 0
+    for ev in events:
+        t = ev[0]
+        if t == "S":
+            n += sum(len(it[1].encode("utf-8")) for it in ev[2])
+            depth += 1
+        elif t == "E":
+            depth -= 1
+        elif t == "T" and depth:
+            n += len(ev[1].encode("utf-8"))
+    return n
+
+
 def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None = None, secrets=()) -> None:
     """Code the main stream of a scanned message into writer w (BitWriter or counter).
 
@@ -598,6 +617,7 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
     stream's; stateless messages have neither.
     """
     c = _Coder(d, w, state)
+    c.copies = value_bytes(sc.events) >= M.COPY_MIN_MESSAGE
     if state is not None:
         c.secrets = frozenset(secrets)
         w.gamma(len(c.secrets) + 1)
