@@ -546,10 +546,21 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
                 t[at + k] = t[src++];
         }
     }
-    for (k = 0; k < len; k++) {
-        unsigned b = (unsigned char)t[at + k];
-        a |= b >= 0x80 || xb_byte_class(b) >= 10 ? 1u : 0u;
-        c = xb_char_next[c][b];
+    {
+        /* the char context after the copied bytes: after a byte that is no
+           UTF-8 continuation byte it is the same whatever the context before
+           (spec 8.1's NEXT), so only the bytes after the last such byte are
+           stepped through, not a chain of loads per copied byte */
+        const unsigned char *s = (const unsigned char *)t + at;
+        size_t j = (size_t)len;
+        for (k = 0; k < len; k++)
+            a |= s[k] >= 0x80 || xb_byte_class(s[k]) >= 10 ? 1u : 0u;
+        while (j > 0 && (s[j - 1] & 0xC0) == 0x80)
+            j--;
+        if (j > 0)
+            c = xb_char_next[0][s[j - 1]];
+        for (k = j; k < len; k++)
+            c = xb_char_next[c][s[k]];
     }
     if (a)
         *acc |= XB_CP_ODD;
