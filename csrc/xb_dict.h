@@ -101,7 +101,7 @@ typedef struct {
 #define XB_COPY_CANDIDATES 16
 /* the encoder searches copies only in a message (stateless, or a stream
  * unit) with at least this many value bytes (spec 8.11; xb_encoder.vbytes) */
-#define XB_COPY_MIN_MESSAGE 512
+#define XB_COPY_MIN_MESSAGE 768
 
 #define XB_VC_OTHER_ATTR 0
 #define XB_VC_OTHER_TEXT 1

@@ -7,7 +7,7 @@ a copy at the largest distance accepted and one byte further rejected (with
 the error offset), a copy before any literal byte rejected, a secret in the
 same message neither copies nor is copied (CRIME probe), and C == reference
 on copy-rich input, stateless and in stream mode. Copies are searched only in
-messages with at least COPY_MIN_MESSAGE (512) value bytes (attribute values
+messages with at least COPY_MIN_MESSAGE (768) value bytes (attribute values
 and text), so the documents here are padded to that (or to one byte less, to
 test the gate).
 """
@@ -79,8 +79,8 @@ def test_vector_with_copies_is_exact_and_smaller(monkeypatch):
 
 @pytest.mark.parametrize("n", [M.COPY_MIN_MESSAGE - 1, M.COPY_MIN_MESSAGE])
 def test_copy_gate_vectors(n, monkeypatch):
-    """spec 8.11: a message of 511 value bytes is coded without copies, the
-    same repeats in 512 with them; the vectors' exact bytes say so on both
+    """spec 8.11: a message of 767 value bytes is coded without copies, the
+    same repeats in 768 with them; the vectors' exact bytes say so on both
     backends, and the reference with the gate moved shows the difference."""
     v = _vector(f"copy-gate-{n}")
     assert value_bytes(v["xml"]) == n
@@ -147,7 +147,7 @@ def _docs():
         doc = (f"<message to='{a}@{b}.example/{c}{i}' id='{a}{i}'><body>{a} {b} {c} {a}{b} {c}{a}</body>"
                f"<subject>{b}{c} and {a}{b}{c}</subject><x xmlns='{c}{a}'><v>{'Привет ' * (i % 4)}{a}</v></x>"
                f"</message>")
-        # 511, 512 or 513 value bytes: both sides of the copy gate
+        # 767, 768 or 769 value bytes: both sides of the copy gate
         docs.append(padded(doc, M.COPY_MIN_MESSAGE - 1 + i % 3, f"{b} {a}{c}, "))
     return docs
 
@@ -163,7 +163,7 @@ def test_c_and_reference_copy_alike(exact):
     assert dc == with_backend("python", lambda: [xmppbin.decode(m) for m in p])
     if exact:
         assert [x.decode() for x in dc] == docs
-    # the gate (spec 8.11): only the documents of 512 value bytes or more have copies
+    # the gate (spec 8.11): only the documents of 768 value bytes or more have copies
     no_copies = _without_copies(lambda: [xmppbin.encode(x, exact=exact) for x in docs])
     for x, m, m0 in zip(docs, p, no_copies):
         assert (len(m) < len(m0)) if value_bytes(x) >= M.COPY_MIN_MESSAGE else (m == m0)

@@ -44,7 +44,7 @@ VALID = [
     ("message-chat", "Chat message with body and thread",
      "<message from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat' id='m1'>"
      "<body>Wherefore art thou, Romeo?</body><thread>e0ffe42b28561960c6b12b944a092794b9683a38</thread></message>", {}),
-    ("literal-copy", "Repeated phrases in a message of 512 value bytes or more: copies of earlier literal bytes (8.11)",
+    ("literal-copy", "Repeated phrases in a message of 768 value bytes or more: copies of earlier literal bytes (8.11)",
      "<message to='romeo@montague.lit' type='groupchat'><subject>the balcony scene tonight</subject>"
      "<body>Meet me at the balcony scene tonight, by the balcony scene!</body>" + "".join(
          f"<line n='{i}'>{who} waits at the orchard wall, {what} the balcony scene tonight.</line>"
@@ -53,8 +53,10 @@ VALID = [
                                           ("Benvolio", "just before"), ("Friar Laurence", "right after"),
                                           ("Balthasar", "before"), ("Paris", "after"), ("Capulet", "during"),
                                           ("Montague", "before")])) + "</message>", {}),
-    ("copy-gate-511", "511 value bytes with repeats: too few to be searched for copies (8.11)", None, {}),
-    ("copy-gate-512", "512 value bytes with the same repeats: searched, copies coded (8.11)", None, {}),
+    (f"copy-gate-{M.COPY_MIN_MESSAGE - 1}",
+     f"{M.COPY_MIN_MESSAGE - 1} value bytes with repeats: too few to be searched for copies (8.11)", None, {}),
+    (f"copy-gate-{M.COPY_MIN_MESSAGE}", f"{M.COPY_MIN_MESSAGE} value bytes with the same repeats: searched, copies "
+     "coded (8.11)", None, {}),
     ("chat-multilingual", "Chat text in several scripts: the UTF-8 literal contexts of 8.1",
      "<message to='romeo@montague.lit' type='chat'><body>Привет! שלום. مرحبا 你好 ไทย 😀👍</body></message>", {}),
     ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
