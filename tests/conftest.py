@@ -94,6 +94,21 @@ def with_backend(name: str, fn):
         xmppbin._use_backend(previous)
 
 
+def coded_alike(docs, **options) -> tuple[list[bytes], list[bytes]]:
+    """The reference's messages of docs and their decoded XML, after checking
+    that the C encoder gives the same messages and the C decoder the same XML
+    (in exact mode: the documents themselves)."""
+    import xmppbin
+
+    msgs = with_backend("python", lambda: [xmppbin.encode(x, **options) for x in docs])
+    assert with_backend("c", lambda: [xmppbin.encode(x, **options) for x in docs]) == msgs
+    xml = with_backend("python", lambda: [xmppbin.decode(m) for m in msgs])
+    assert with_backend("c", lambda: [xmppbin.decode(m) for m in msgs]) == xml
+    if options.get("exact"):
+        assert [x.decode() for x in xml] == [d if isinstance(d, str) else d.decode() for d in docs]
+    return msgs, xml
+
+
 def available_backends() -> list[str]:
     """Backends the suite runs on: both when the C extension is built. Under CI the
     C backend is required (a missing extension must not silently skip half the suite)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import require, with_backend
+from conftest import coded_alike, require, with_backend
 
 from xmppbin import encoder as pyencoder
 from xmppbin import model as M
@@ -106,16 +106,7 @@ def _docs():
 @pytest.mark.parametrize("exact", [False, True])
 def test_c_and_reference_code_multilingual_literals_alike(exact):
     require("_cencoder")
-    import xmppbin
-
-    docs = _docs()
-    p = with_backend("python", lambda: [xmppbin.encode(x, exact=exact) for x in docs])
-    c = with_backend("c", lambda: [xmppbin.encode(x, exact=exact) for x in docs])
-    assert p == c
-    pd = with_backend("python", lambda: [xmppbin.decode(m) for m in p])
-    assert with_backend("c", lambda: [xmppbin.decode(m) for m in p]) == pd
-    if exact:
-        assert [x.decode() for x in pd] == docs
+    coded_alike(_docs(), exact=exact)
 
 
 def test_stream_mode_multilingual_extend():
