@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import re
 import sys
 import zlib
 from collections import Counter
@@ -266,3 +267,66 @@ def deflate_raw(data: bytes, zdict: bytes, level: int = 9) -> bytes:
 def inflate_raw(data: bytes, zdict: bytes) -> bytes:
     d = zlib.decompressobj(-15, zdict=zdict)
     return d.decompress(data) + d.flush()
+
+
+# --------------------------------------------------------------------------- message classes
+#: the script of a chat body: its most frequent kind of letter (Unicode ranges, in order)
+_SCRIPTS = (
+    ("Cyrillic", 0x0400, 0x052F), ("Greek", 0x0370, 0x03FF), ("Hebrew", 0x0590, 0x05FF),
+    ("Arabic", 0x0600, 0x06FF), ("Indic", 0x0900, 0x0DFF), ("Thai", 0x0E00, 0x0E7F),
+    ("CJK", 0x3040, 0x9FFF), ("Hangul", 0xAC00, 0xD7AF), ("emoji", 0x1F000, 0x1FAFF),
+)
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=\s]{1024,}")
+_BODY = re.compile(r"<body\b[^>]*>(.*?)</body>", re.S)
+_TOP = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+#: (class, byte strings any of which puts a message in it), tested in this order
+_NS_CLASSES = (
+    ("data form", (b"jabber:x:data",)),
+    ("roster", (b"jabber:iq:roster",)),
+    ("disco", (b"http://jabber.org/protocol/disco#",)),
+)
+_NS_CLASSES_AFTER_BODY = (
+    ("pubsub / PEP", (b"http://jabber.org/protocol/pubsub",)),
+    ("MUC", (b"http://jabber.org/protocol/muc",)),
+)
+
+
+def body_script(text: str) -> str:
+    """The script most of a body's letters are in ('Latin' for ASCII and Latin letters)."""
+    counts: Counter = Counter()
+    for ch in text:
+        o = ord(ch)
+        if o < 0x250:
+            if ch.isalpha():
+                counts["Latin"] += 1
+            continue
+        for name, lo, hi in _SCRIPTS:
+            if lo <= o <= hi:
+                counts[name] += 1
+                break
+    return counts.most_common(1)[0][0] if counts else "Latin"
+
+
+def message_class(xml: bytes) -> str:
+    """One class per message, for the report's per-class sizes (issue 11: chat bodies per
+    script, payloads, disco, forms, rosters): the first that applies of a base64 run of
+    1 KiB or more (an avatar, a file), a data form, a roster, disco, a
+    message with a body (chat or groupchat, by the body's script), pubsub/PEP, MUC; else
+    the top element's name."""
+    if _BASE64_RUN.search(xml):
+        return "payload (base64)"
+    for name, needles in _NS_CLASSES:
+        if any(n in xml for n in needles):
+            return name
+    top = _TOP.search(xml)
+    el = top.group(1).decode("ascii", "replace") if top else "?"
+    if el.endswith("message"):
+        m = _BODY.search(xml.decode("utf-8", "replace"))
+        if m:
+            return f"chat ({body_script(m.group(1))})"
+    for name, needles in _NS_CLASSES_AFTER_BODY:
+        if any(n in xml for n in needles):
+            return name
+    if el in ("iq", "presence", "message"):
+        return el
+    return "stream:stream" if el == "stream:stream" else "other"

@@ -239,7 +239,8 @@ def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> di
             rejected.append({"record": rec.label, "error": why_rejected})
             continue
         failures += bad_xb
-        row = {"xml": len(rec.xml), "xmppbin-default": xb["default"], "xmppbin-exact": xb["exact"]}
+        row = {"xml": len(rec.xml), "xmppbin-default": xb["default"], "xmppbin-exact": xb["exact"],
+               "class": C.message_class(rec.xml)}
         s, bad = comp.sizes(rec.xml)
         row.update(s)
         failures += [f"{rec.label}: {k}: decompressed bytes differ" for k in bad]
@@ -268,6 +269,7 @@ def measure_records(name: str, recs: list, comp: Compressors, peers: dict) -> di
                            "failed_records": failed[:20],
                            "errors": sorted({o["error"] for o in out if o["error"]})[:10]}
     res["methods"] = summarize(rows)
+    res["classes"] = by_class(rows)
     res["_rows"] = rows
     return res
 
@@ -290,6 +292,23 @@ def summarize(rows: list[dict]) -> dict:
                                      if b else None}
         out[m] = per
     return out
+
+
+#: the methods of the per-class table: xmppbin against the smallest per-message zstd
+CLASS_METHODS = ("xmppbin-default", "zstd-19-dict64k-lean")
+
+
+def by_class(rows: list[dict]) -> dict:
+    """Per message class (_corpus.message_class): records, XML bytes and the bytes of
+    CLASS_METHODS, largest XML first."""
+    out: dict = {}
+    for r in rows:
+        c = out.setdefault(r["class"], {"records": 0, "xml_bytes": 0, **{m: 0 for m in CLASS_METHODS}})
+        c["records"] += 1
+        c["xml_bytes"] += r["xml"]
+        for m in CLASS_METHODS:
+            c[m] += r.get(m, 0)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["xml_bytes"]))
 
 
 def stateful_sizes(evs: list, comp: Compressors) -> tuple[dict, list[str]]:
@@ -769,6 +788,17 @@ def markdown(rep: dict) -> str:
                   f"Baileys' decode did not give the node back (or failed) for "
                   f"{w['decode_not_equal_or_error']:,}. Its token dictionary is made for WhatsApp's tags, "
                   "not XMPP's.", ""]
+        if s.get("classes"):
+            a, b = CLASS_METHODS
+            L += [f"Per message class (`_corpus.message_class`), {METHODS[a][0]} against {METHODS[b][0]}:", "",
+                  "| class | records | XML bytes | xmppbin | zstd lean | xmppbin / zstd |",
+                  "|---|---:|---:|---:|---:|---:|"]
+            for k, c in s["classes"].items():
+                ratio = c[a] / c[b] if c[b] else float("inf")
+                mark = " **larger**" if ratio > 1 else ""
+                L.append(f"| {k} | {c['records']:,} | {c['xml_bytes']:,} | {_pct(100 * c[a] / c['xml_bytes'])} | "
+                         f"{_pct(100 * c[b] / c['xml_bytes'])} | {ratio:.3f}{mark} |")
+            L.append("")
         if s["failures"]:
             L += [f"**Round-trip failures: {len(s['failures'])}** (first: {s['failures'][0]})", ""]
     L += ["Methods:", ""]

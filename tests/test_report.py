@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,37 @@ def test_sizes_recomputed(quick):
     assert all(0 < v["bytes"] < xml for v in m.values())
     assert m["xmppbin-default"]["bytes"] < m["zstd-19-dict16k"]["bytes"]
     assert rep["sizes"]["traffic-seed9001"]["failures"] == []
+    # the classes: each record in one, their sums the aggregates, each class's records the
+    # classifier's count on the same sample
+    cl = rep["sizes"]["traffic-seed9001"]["classes"]
+    assert sum(v["records"] for v in cl.values()) == 150
+    assert sum(v["xml_bytes"] for v in cl.values()) == xml
+    assert sum(v["xmppbin-default"] for v in cl.values()) == default
+    assert sum(v["zstd-19-dict64k-lean"] for v in cl.values()) == m["zstd-19-dict64k-lean"]["bytes"]
+    assert {k: v["records"] for k, v in cl.items()} == dict(Counter(C.message_class(r.xml) for r in recs))
+    assert "Per message class" in md
+
+
+@pytest.mark.parametrize("xml, cls", [
+    ("<iq type='result'><vCard xmlns='vcard-temp'><PHOTO><BINVAL>" + "iVBORw0KGgo" * 100 + "</BINVAL></PHOTO>"
+     "</vCard></iq>", "payload (base64)"),
+    ("<iq type='set'><x xmlns='jabber:x:data' type='form'/><query xmlns='jabber:iq:roster'/></iq>", "data form"),
+    ("<iq type='result'><query xmlns='jabber:iq:roster'><item jid='a@b'/></query></iq>", "roster"),
+    ("<iq type='result'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>", "disco"),
+    ("<message><body>Привет, как дела?</body></message>", "chat (Cyrillic)"),
+    ("<message type='groupchat'><body>你好世界</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>",
+     "chat (CJK)"),
+    ("<message><body>😀😀😀 ok</body></message>", "chat (emoji)"),
+    ("<message><body>Wherefore art thou</body></message>", "chat (Latin)"),
+    ("<presence to='room@muc/nick'><x xmlns='http://jabber.org/protocol/muc'/></presence>", "MUC"),
+    ("<message><event xmlns='http://jabber.org/protocol/pubsub#event'/></message>", "pubsub / PEP"),
+    ("<presence/>", "presence"),
+    ("<r xmlns='urn:xmpp:sm:3'/>", "other"),
+])
+def test_message_classes(xml, cls):
+    """One class per message, in the order _corpus.message_class documents (a payload before
+    a form before a roster; a body before the MUC namespace)."""
+    assert C.message_class(xml.encode()) == cls
 
 
 def test_stream_recomputed(quick):
