@@ -1479,17 +1479,14 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
 
 /* the bytes bs[start .. n) of a literal (or an EXTEND's suffix) from context
  * ctx, with the copies of the greedy parse (spec 8.11), and the terminator;
- * then, unless never-indexed, the literal joins the window. Out of line, with
- * lit_join inlined into it (fewer instructions than the other way round, and
- * the event walk keeps its inlined helpers) */
-static XB_ENC_NOINLINE void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
-                                    const uint8_t *bs, size_t n, size_t start, unsigned ctx, int secret)
+ * the literal joins the window. Out of line, with lit_join inlined into it
+ * (fewer instructions than the other way round, and the event walk keeps its
+ * inlined helpers); only a message with enough value bytes comes here */
+static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
+                                           const uint8_t *bs, size_t n, size_t start, unsigned ctx)
 {
-    size_t nc = 0, k, i = start, wn = e->win_n;
-    /* it joins the window, after the copies it may have, in a message with
-       enough value bytes to be searched (spec 8.11) */
-    if (!secret && e->vbytes >= XB_COPY_MIN_MESSAGE)
-        nc = lit_join(e, clen, bs, n, start, ctx);
+    size_t nc, k, i = start, wn = e->win_n;
+    nc = lit_join(e, clen, bs, n, start, ctx); /* it joins the window, after its copies */
     for (k = 0; k < nc; k++) {
         const struct xb_copy *c = &e->cps[k];
         ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
@@ -1500,6 +1497,19 @@ static XB_ENC_NOINLINE void put_lit(xb_encoder *e, const uint32_t *cc, const uin
         ctx = ctx_at(bs, c->at, ctx, i);
     }
     put_chars(e, cc, bs + i, n - i, ctx, 1);
+}
+
+/* a literal's bytes bs[start .. n) and its terminator: searched for copies in a
+ * message with at least XB_COPY_MIN_MESSAGE value bytes unless never-indexed
+ * (spec 8.11), else plain bytes as the stateless coder of a small message codes
+ * them, without a call */
+static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
+                           size_t n, size_t start, unsigned ctx, int secret)
+{
+    if (secret || e->vbytes < XB_COPY_MIN_MESSAGE)
+        put_chars(e, cc, bs + start, n - start, ctx, 1);
+    else
+        put_lit_copies(e, cc, clen, bs, n, start, ctx);
 }
 
 /* the bytes of s as a literal */
