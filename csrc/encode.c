@@ -1506,7 +1506,7 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {
-    if (secret || e->vbytes < XB_COPY_MIN_MESSAGE)
+    if (secret || e->vbytes < (e->st ? XB_COPY_MIN_UNIT : XB_COPY_MIN_MESSAGE))
         put_chars(e, cc, bs + start, n - start, ctx, 1);
     else
         put_lit_copies(e, cc, clen, bs, n, start, ctx);

@@ -102,6 +102,8 @@ typedef struct {
 /* the encoder searches copies only in a message (stateless, or a stream
  * unit) with at least this many value bytes (spec 8.11; xb_encoder.vbytes) */
 #define XB_COPY_MIN_MESSAGE 768
+/* the same for a stream unit, whose search buffers are its connection's (spec 8.11) */
+#define XB_COPY_MIN_UNIT 4096
 
 #define XB_VC_OTHER_ATTR 0
 #define XB_VC_OTHER_TEXT 1

@@ -8,8 +8,8 @@ the error offset), a copy before any literal byte rejected, a secret in the
 same message neither copies nor is copied (CRIME probe), and C == reference
 on copy-rich input, stateless and in stream mode. Copies are searched only in
 messages with at least COPY_MIN_MESSAGE (768) value bytes (attribute values
-and text), so the documents here are padded to that (or to one byte less, to
-test the gate).
+and text; a stream unit: COPY_MIN_UNIT, 4,096), so the documents here are
+padded to that (or to one byte less, to test the gate).
 """
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def test_copy_longer_than_max_string_is_a_limit():
     assert xmppbin.decode(m, max_string=105).decode() == "<message>abcde" + "e" * 100 + "</message>"
 
 
-def _docs():
+def _docs(gate: int = M.COPY_MIN_MESSAGE):
+    """40 messages of gate - 1, gate or gate + 1 value bytes (both sides of the copy gate)."""
     words = ["balcony", "montague", "capulet", "wherefore", "urn:xmpp:features:", "http://jabber.org/protocol/"]
     docs = []
     for i in range(40):
@@ -147,8 +148,7 @@ def _docs():
         doc = (f"<message to='{a}@{b}.example/{c}{i}' id='{a}{i}'><body>{a} {b} {c} {a}{b} {c}{a}</body>"
                f"<subject>{b}{c} and {a}{b}{c}</subject><x xmlns='{c}{a}'><v>{'Привет ' * (i % 4)}{a}</v></x>"
                f"</message>")
-        # 767, 768 or 769 value bytes: both sides of the copy gate
-        docs.append(padded(doc, M.COPY_MIN_MESSAGE - 1 + i % 3, f"{b} {a}{c}, "))
+        docs.append(padded(doc, gate - 1 + i % 3, f"{b} {a}{c}, "))
     return docs
 
 
@@ -175,14 +175,18 @@ def _without_copies(fn):
 
 def test_stream_copies_alike():
     require("_cstream")
-    data = HEADER + "".join(_docs()).encode()
+    docs = _docs(M.COPY_MIN_UNIT)  # a stream unit is searched from COPY_MIN_UNIT value bytes on
+    data = HEADER + "".join(docs).encode()
 
     def run():
         frames = stream.StreamEncoder(exact=True).feed(data)
         assert b"".join(ev.xml for ev in stream.StreamDecoder().feed(frames)) == data
         return frames
 
-    assert with_backend("python", run) == with_backend("c", run)
+    frames = with_backend("python", run)
+    assert with_backend("c", run) == frames
+    # the units of COPY_MIN_UNIT value bytes or more have copies: without them the frames are longer
+    assert len(_without_copies(run)) > len(frames) + 20 * 50
 
 
 @pytest.mark.parametrize("secret_first", [True, False])
@@ -209,7 +213,7 @@ def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
             body = f"<body>{guess}</body>"
             msg = f"<message>{pw + body if secret_first else body + pw}</message>"
             # long enough to be searched for copies (8.11); the filler shares nothing with the others
-            return enc.element(padded(msg, M.COPY_MIN_MESSAGE + len(secret), "Q"))
+            return enc.element(padded(msg, M.COPY_MIN_UNIT + len(secret), "Q"))
 
         frame = with_backend("python", run)
         if "c" in BACKENDS:

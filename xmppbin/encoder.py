@@ -617,7 +617,7 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
     stream's; stateless messages have neither.
     """
     c = _Coder(d, w, state)
-    c.copies = value_bytes(sc.events) >= M.COPY_MIN_MESSAGE
+    c.copies = value_bytes(sc.events) >= (M.COPY_MIN_MESSAGE if state is None else M.COPY_MIN_UNIT)
     if state is not None:
         c.secrets = frozenset(secrets)
         w.gamma(len(c.secrets) + 1)
