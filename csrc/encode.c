@@ -1500,9 +1500,9 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
 }
 
 /* a literal's bytes bs[start .. n) and its terminator: searched for copies in a
- * message with at least XB_COPY_MIN_MESSAGE value bytes unless never-indexed
- * (spec 8.11), else plain bytes as the stateless coder of a small message codes
- * them, without a call */
+ * message with at least XB_COPY_MIN_MESSAGE value bytes (a stream unit:
+ * XB_COPY_MIN_UNIT) unless never-indexed (spec 8.11), else coded as plain
+ * bytes without a call */
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {
