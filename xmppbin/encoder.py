@@ -174,9 +174,7 @@ class _Coder:
             widx = self.widx
             local: dict[bytes, list[int]] = {}  # this literal's anchors, by their key
             lim = n - M.COPY_MIN
-            for j in range(min(start, lim + 1)):  # the EXTEND prefix's anchors
-                if M.is_anchor(bs, j):
-                    local.setdefault(bs[j : j + M.COPY_MIN], []).append(w0 + j)
+            _index_anchors(local, bs, 0, min(start, lim + 1), w0)  # the EXTEND prefix's anchors
             cost = 0
             copies = []
             i = start
@@ -214,9 +212,7 @@ class _Coder:
                         if cpy < lit:
                             copies.append((i, best_len, pos - best_p))
                             cost += cpy
-                            for j in range(i + 1, min(i + best_len, lim + 1)):  # the copied bytes' anchors
-                                if M.is_anchor(bs, j):
-                                    local.setdefault(bs[j : j + M.COPY_MIN], []).append(w0 + j)
+                            _index_anchors(local, bs, i + 1, min(i + best_len, lim + 1), w0)  # the copied bytes'
                             i += best_len
                             ctx = c2
                             continue
@@ -256,13 +252,9 @@ class _Coder:
             self._add_window(bs)
 
     def _add_window(self, bs: bytes) -> None:
-        win = self.win
-        widx = self.widx
-        w0 = len(win)
-        win += bs
-        for j in range(len(bs) - M.COPY_MIN + 1):  # its anchors with a key inside it
-            if M.is_anchor(bs, j):
-                widx.setdefault(bs[j : j + M.COPY_MIN], []).append(w0 + j)
+        w0 = len(self.win)
+        self.win += bs
+        _index_anchors(self.widx, bs, 0, len(bs) - M.COPY_MIN + 1, w0)  # its anchors with a key inside it
 
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
@@ -589,6 +581,13 @@ class _Coder:
         if parent is None:
             return M.VC_OTHER_TEXT
         return self.d.text_ctx.get(parent, M.VC_OTHER_TEXT)
+
+
+def _index_anchors(index: dict[bytes, list[int]], bs: bytes, lo: int, hi: int, base: int) -> None:
+    """The anchors j of bs in lo <= j < hi (spec 8.11) under their key bs[j:j+4], at window position base + j."""
+    for j in range(lo, hi):
+        if M.is_anchor(bs, j):
+            index.setdefault(bs[j : j + M.COPY_MIN], []).append(base + j)
 
 
 def value_bytes(events) -> int:

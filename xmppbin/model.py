@@ -72,6 +72,9 @@ V_REF_FAR = V_REF + REF_NEAR  # 27, then gamma(index - 15)
 V_RECENT = V_REF_FAR + 1  # 28..35: stream mode, the k-th most recent value of the same value context (14.3)
 RECENT = 8  # values each context remembers
 RECENT_BITS = 3  # bits of the recent-value index of EXTEND
+V_EXTEND = V_RECENT + RECENT  # 36: stream mode, a prefix of a recent value of the context + literal suffix
+V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
+
 COPY = 1  # char symbol of an in-message copy (spec 8.11); no literal holds byte 0x01
 COPY_MIN = 4  # shortest copy; its length is coded as GAMMA(len - COPY_MIN + 1)
 COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
@@ -85,8 +88,7 @@ ANCHOR_AFTER = bytes(0 if chr(b).isascii() and chr(b).isalnum() else 1 for b in 
 
 def is_anchor(s: bytes, i: int) -> bool:
     return i % 16 == 0 or (ANCHOR_AFTER[s[i - 1]] == 1 and s[i] & 0xC0 != 0x80)
-V_EXTEND = V_RECENT + RECENT  # 36: stream mode, a prefix of a recent value of the context + literal suffix
-V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
+
 
 # value contexts: 8 fixed ones, then attribute contexts, then text contexts
 VC_OTHER_ATTR = 0
