@@ -2152,7 +2152,8 @@ static size_t dec_footprint(const xb_dec *d)
                d->cap_binds * sizeof(*d->binds) + d->cap_elems * sizeof(*d->elems) + d->cap_ctx +
                d->cap_ws * sizeof(*d->ws) + d->cap_kitems * sizeof(*d->kitems) +
                (d->cap_pa + d->cap_pb) * sizeof(xb_str) + d->cap_hset * sizeof(*d->hset) +
-               d->cap_devs * sizeof(*d->devs) + d->cap_oc + d->tmp.cap + d->utmp.cap + d->out.cap + d->in.cap;
+               d->cap_devs * sizeof(*d->devs) + d->cap_oc + d->tmp.cap + d->utmp.cap + d->out.cap + d->in.cap +
+               d->win.cap;
     const xb_chunk *c;
     for (c = d->chunk; c; c = c->next)
         n += CHUNK_HDR + c->cap;
