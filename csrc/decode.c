@@ -502,11 +502,13 @@ static unsigned bitlen64(uint64_t x)
 /* A copy (spec 8.11) in a literal whose bytes so far are d->tmp.p[0 .. *n),
  * the symbol XB_COPY just read: its length and distance, then the bytes
  * appended to d->tmp (which may move), *cls and *acc updated over them. The
- * window is d->win, then the literal's bytes so far. */
+ * window is the dictionary's prior text, d->win (the message's literals
+ * before this one), then the literal's bytes so far. */
 static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls, unsigned *acc)
 {
     uint32_t g = 0;
     uint64_t x = 0, len, w, dist, src, k;
+    const size_t np = d->dict->nprior;
     size_t wn = d->win.n, at = *n;
     const char *win = d->win.p;
     char *t;
@@ -515,7 +517,7 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
         return FAIL(d, "never-indexed value coded with a copy");
     TRY(read_gamma(d, &g));
     len = (uint64_t)g + XB_COPY_MIN - 1;
-    w = (uint64_t)wn + at;
+    w = (uint64_t)np + wn + at; /* the prior, the literals before this one, this one's bytes so far */
     if (w == 0)
         return FAIL(d, "copy before any literal byte");
     TRY(read_bits64(d, bitlen64(w - 1), &x));
@@ -531,10 +533,17 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
     t = d->tmp.p;
     src = w - dist;
     k = 0;
-    if (src < wn) { /* from the literals before this one */
-        size_t m = (size_t)(wn - src < len ? wn - src : len);
-        memcpy(t + at, win + src, m);
+    if (src < np) { /* from the prior text */
+        size_t m = (size_t)(np - src < len ? np - src : len);
+        memcpy(t + at, d->dict->prior + src, m);
         k = m;
+        src = np;
+    }
+    src -= np;
+    if (src < wn) { /* from the literals before this one */
+        size_t m = (size_t)(wn - src < len - k ? wn - src : len - k);
+        memcpy(t + at + k, win + src, m);
+        k += m;
         src = wn;
     }
     src -= wn; /* then from this literal, the copy may overlap its own bytes */
@@ -553,8 +562,8 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
            stepped through, not a chain of loads per copied byte */
         const unsigned char *s = (const unsigned char *)t + at;
         size_t j = (size_t)len;
-        for (k = 0; k < len; k++)
-            a |= s[k] >= 0x80 || xb_byte_class(s[k]) >= 10 ? 1u : 0u;
+        for (k = 0; k < len; k++) /* a byte check_literal must see (ODD: escapable, not allowed, not ASCII) */
+            a |= LIT_BYTE[s[k]];
         while (j > 0 && (s[j - 1] & 0xC0) == 0x80)
             j--;
         if (j > 0)

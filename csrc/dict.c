@@ -486,6 +486,8 @@ static void do_init(void)
     d->attr_contexts_sorted = XBD_V1_ATTR_CONTEXTS_SORTED;
     d->text_contexts_sorted = XBD_V1_TEXT_CONTEXTS_SORTED;
     d->shapes = XBD_V1_SHAPES;
+    d->prior = XBD_V1_PRIOR;
+    d->nprior = XBD_V1_PRIOR_LEN;
     if (build_table(XB_T_NODE, XBD_V1_LENGTHS_NODE, XBD_V1_NODE_NCTX, XBD_V1_NODE_NSYM, &ci, &si) ||
         build_table(XB_T_PREFIX, XBD_V1_LENGTHS_PREFIX, XBD_V1_PREFIX_NCTX, XBD_V1_PREFIX_NSYM, &ci, &si) ||
         build_table(XB_T_NAME, XBD_V1_LENGTHS_NAME, XBD_V1_NAME_NCTX, XBD_V1_NAME_NSYM, &ci, &si) ||

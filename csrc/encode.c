@@ -371,6 +371,8 @@ static int build_codes(void)
 }
 
 
+static int prior_init(void);
+
 static void enc_init(void)
 {
     size_t i, used;
@@ -380,7 +382,7 @@ static void enc_init(void)
         return;
     }
     hash_seed = mix64((uint64_t)(uintptr_t)&seed_anchor * 0x9E3779B97F4A7C15ull) | 1;
-    if (build_codes()) {
+    if (build_codes() || prior_init()) {
         enc_status = 1;
         return;
     }
@@ -882,7 +884,7 @@ static inline size_t wslot(uint32_t key, uint64_t seed, size_t mask)
 /* spec 8.11: a copy may start only at an anchor of its literal: a position
  * that is a multiple of 16 (0 included), or a byte that is no UTF-8
  * continuation byte after a byte that is no ASCII letter or digit. XB_ANCHOR_AFTER[b]: b is such a byte before.
- * The portable scan only: the vector scan (find_anchors) tests the rule 16 positions at once. */
+ * The portable anchor_mask16 only: the vector one tests the rule 16 positions at once. */
 #ifndef XB_SSE2
 static const uint8_t XB_ANCHOR_AFTER[256] = {
 #define R8(x) x, x, x, x, x, x, x, x
@@ -897,11 +899,90 @@ static const uint8_t XB_ANCHOR_AFTER[256] = {
 #undef R8
 };
 
-static inline int is_anchor(const uint8_t *s, size_t i)
-{
-    return !(i % 16) || (XB_ANCHOR_AFTER[s[i - 1]] && (s[i] & 0xC0) != 0x80);
-}
 #endif
+
+/* the anchors (spec 8.11) among positions i .. i + 15 of a literal, i a
+ * multiple of 16, as bits 0 .. 15 (p = the literal + i, 16 bytes readable):
+ * bit 0 always (a multiple of 16), bit k if p[k] is no UTF-8 continuation
+ * byte and p[k - 1] no ASCII letter or digit */
+static inline unsigned anchor_mask16(const uint8_t *p)
+{
+#ifdef XB_SSE2
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))), _mm_set1_epi8((char)(-128 + 10)));
+    __m128i ltr = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8((char)(0x80 - 'a'))),
+                                 _mm_set1_epi8((char)(-128 + 26)));
+    __m128i cont = _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80));
+    unsigned alnum = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, ltr));
+    return (((~alnum << 1) & ~(unsigned)_mm_movemask_epi8(cont)) | 1u) & 0xFFFFu;
+#else
+    unsigned m = 1, k;
+    for (k = 1; k < 16; k++)
+        m |= (unsigned)(XB_ANCHOR_AFTER[p[k - 1]] && (p[k] & 0xC0) != 0x80) << k;
+    return m;
+#endif
+}
+
+/* ---- the prior text (spec 8.11): its anchors indexed once per process ---- */
+#define NPRIOR ((size_t)XBD_V1_PRIOR_LEN)
+/* per key (open addressing, linear probing, at most half full): 1 + the
+   newest (last in the prior) anchor with that key, 0: a free slot */
+static struct xb_pslot {
+    uint32_t key, head;
+} prior_tab[(size_t)1 << XBD_V1_PRIOR_TAB_BITS];
+/* per anchor: its position in the prior, 1 + the previous anchor with the same key (0: none) */
+static struct xb_panchor {
+    uint32_t pos, prev;
+} prior_anch[XBD_V1_PRIOR_ANCHORS + 1];
+
+/* the slot of a key: the prior is static, so a fixed multiplier (a crafted
+ * key can only miss; the table's clusters are the prior's) */
+static inline size_t pslot(uint32_t key)
+{
+    return (size_t)((key * 0x9E3779B1u) >> (32 - XBD_V1_PRIOR_TAB_BITS));
+}
+
+/* 1 + the newest prior anchor with this key; 0: none */
+static inline uint32_t prior_head(uint32_t key)
+{
+    size_t h = pslot(key);
+    for (;;) {
+        const struct xb_pslot *t = &prior_tab[h];
+        if (t->key == key || !t->head)
+            return t->head;
+        h = (h + 1) & (((size_t)1 << XBD_V1_PRIOR_TAB_BITS) - 1);
+    }
+}
+
+/* index the prior's anchors (the start of each string of XB_COPY_MIN bytes
+ * or more); -1 if the prior does not give the generated counts */
+static int prior_init(void)
+{
+    size_t o = 0, na = 0, nk = 0;
+    const uint8_t *p = XBD_V1_PRIOR;
+    while (o < NPRIOR) {
+        const size_t len = strlen((const char *)p + o);
+        if (len >= XB_COPY_MIN) {
+            const uint32_t key = xb_load32((const char *)p + o);
+            size_t h;
+            if (na == XBD_V1_PRIOR_ANCHORS)
+                return -1;
+            for (h = pslot(key); prior_tab[h].head && prior_tab[h].key != key;
+                 h = (h + 1) & (((size_t)1 << XBD_V1_PRIOR_TAB_BITS) - 1))
+                ;
+            if (!prior_tab[h].head) {
+                if (++nk > XBD_V1_PRIOR_KEYS)
+                    return -1;
+                prior_tab[h].key = key;
+            }
+            prior_anch[na].pos = (uint32_t)o;
+            prior_anch[na].prev = prior_tab[h].head;
+            prior_tab[h].head = (uint32_t)++na;
+        }
+        o += len + 1;
+    }
+    return na == XBD_V1_PRIOR_ANCHORS && nk == XBD_V1_PRIOR_KEYS ? 0 : -1;
+}
 
 /* a new message: an empty window, nothing indexed yet */
 static void win_reset(xb_encoder *e)
@@ -997,11 +1078,57 @@ static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t
     return kctx;
 }
 
+/* the longest match for s[i .. rest + i) among the prior's anchors of the
+ * chain from anchor r - 1 (nearest first), after *seen candidates and a best
+ * match of *best_len bytes (0: none): *best_len, *best_d (the distance, with
+ * the window's end at pos, the position of s[i] after the prior) and *seen
+ * updated; the prior's strings end with 0x00, which no literal holds, so a
+ * match stays inside its string and reads at most 8 bytes past it */
+static XB_ENC_NOINLINE void prior_match(const uint8_t *s, size_t i, size_t rest, uint64_t pos, uint32_t r, unsigned *seen,
+                               size_t *best_len, uint64_t *best_d)
+{
+    const uint8_t *const pr = XBD_V1_PRIOR;
+    size_t best = *best_len;
+    unsigned k = *seen;
+    for (; r && k < XB_COPY_CANDIDATES; r = prior_anch[r - 1].prev) {
+        const size_t pl = prior_anch[r - 1].pos;
+        size_t L;
+        k++;
+        if (best && (pl + best >= NPRIOR || pr[pl + best] != s[i + best]))
+            continue; /* not longer than the best: examined, not extended */
+        L = XB_COPY_MIN;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        for (;;) {
+            uint64_t x = xb_load64((const char *)pr + pl + L) ^ xb_load64((const char *)s + i + L);
+            if (rest - L < 8)
+                x |= ~(uint64_t)0 << ((rest - L) * 8);
+            if (x) {
+                L += (size_t)__builtin_ctzll(x) >> 3;
+                break;
+            }
+            L += 8;
+        }
+#else
+        while (L < rest && pr[pl + L] == s[i + L])
+            L++;
+#endif
+        if (L > best) {
+            best = L;
+            *best_d = pos - pl;
+            if (L == rest)
+                break;
+        }
+    }
+    *seen = k;
+    *best_len = best;
+}
+
 /* the longest match (spec 8.11) for the literal's bytes s[i .. n) (s: the
  * literal in the window, at window position pos - i) among the candidates of
- * the key's chain from anchor r - 1 (r = 0: none); its length (0: none) and start */
+ * the key's chain from anchor r - 1 (r = 0: none), then the prior's; its
+ * length (0: none) and distance */
 static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t n, size_t pos, uint32_t r,
-                               size_t *best_p)
+                               int prior, uint64_t *best_d)
 {
     const uint8_t *buf = e->win;
     const size_t rest = n - i; /* no match is longer */
@@ -1041,14 +1168,21 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
 #endif
         if (L > best_len) {
             best_len = L;
-            *best_p = pl;
-            if (L == rest) /* no farther candidate is longer */
-                break;
+            *best_d = pos - pl;
+            if (L == rest) { /* no farther candidate is longer */
+                e->copy_steps += steps;
+                return best_len;
+            }
         }
         if (++seen == XB_COPY_CANDIDATES)
             break;
     }
     e->copy_steps += steps;
+    if (prior && seen < XB_COPY_CANDIDATES) {
+        uint32_t pr = prior_head(xb_load32((const char *)s + i));
+        if (pr)
+            prior_match(s, i, rest, (uint64_t)pos + NPRIOR, pr, &seen, &best_len, best_d);
+    }
     return best_len;
 }
 
@@ -1072,49 +1206,24 @@ static XB_ENC_COLD struct xb_anchor *anch_grow(xb_encoder *e, size_t need)
  * passes: the anchors' window positions (into e->anch), then each one indexed
  * under its key; a key new to the message claims a free slot (one whose head
  * is older than the message). */
-static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
+static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn, size_t start)
 {
     const size_t lim = n - XB_COPY_MIN, a0 = e->nanch; /* a0: the ordinal of the literal's first anchor */
     size_t i, na = a0, nm = 0, k, cap = e->cap_anchors;
     struct xb_anchor *an = e->anch;
     uint32_t *mb;
-#ifdef XB_SSE2
-    {
-        unsigned sep = 1; /* position 0 is an anchor */
-        for (i = 0; i <= lim; i += 16) {
-            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
-                                         _mm_set1_epi8((char)(-128 + 10)));
-            __m128i ltr = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
-                                                      _mm_set1_epi8((char)(0x80 - 'a'))),
-                                         _mm_set1_epi8((char)(-128 + 26)));
-            __m128i cont = _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xC0)), _mm_set1_epi8((char)0x80));
-            unsigned alnum = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, ltr));
-            /* i is a multiple of 16: an anchor whatever its bytes */
-            unsigned m = ((((~alnum << 1) | sep) & ~(unsigned)_mm_movemask_epi8(cont)) | 1u) & 0xFFFFu;
-            sep = (~alnum >> 15) & 1u;
-            if (lim - i < 15)
-                m &= (2u << (lim - i)) - 1u;
-            if (na + 16 > cap) {
-                if (!(an = anch_grow(e, na + 16)))
-                    return -1;
-                cap = e->cap_anchors;
-            }
-            for (; m; m &= m - 1)
-                an[na++].pos = (uint32_t)(wn + i + (size_t)__builtin_ctz(m));
-        }
-    }
-#else
-    for (i = 0; i <= lim; i++) {
-        if (na + 1 > cap) {
-            if (!(an = anch_grow(e, na + 1)))
+    for (i = 0; i <= lim; i += 16) {
+        unsigned m = anchor_mask16(p + i);
+        if (lim - i < 15)
+            m &= (2u << (lim - i)) - 1u;
+        if (na + 16 > cap) {
+            if (!(an = anch_grow(e, na + 16)))
                 return -1;
             cap = e->cap_anchors;
         }
-        if (is_anchor(p, i))
-            an[na++].pos = (uint32_t)(wn + i);
+        for (; m; m &= m - 1)
+            an[na++].pos = (uint32_t)(wn + i + (size_t)__builtin_ctz(m));
     }
-#endif
     if (e->cap_anch < na - a0) {
         void *q = xb_grow(e->anch_m, &e->cap_anch, na - a0, sizeof(uint32_t));
         if (!q) {
@@ -1132,7 +1241,8 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
         const size_t mask = e->wmask, room = e->wgrow - e->wlive, end = na - k < room ? na : k + room;
         const uint64_t seed = xb_hash_seed, wbase = e->wbase;
         const uint8_t *const w = e->win;
-        const size_t nm0 = nm, k0 = k;
+        const size_t k0 = k;
+        size_t nold = 0; /* anchors whose key the message had */
         if (!room) {
             if (wtab_grow(e))
                 return -1;
@@ -1151,11 +1261,14 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn)
             if (o >= wbase) {
                 an[k].prev = (uint32_t)(o - wbase) + 1;
                 mb[nm++] = (uint32_t)k;
+                nold++;
             } else {
                 an[k].prev = 0;
+                if (an[k].pos == wn + start && prior_head(key)) /* a candidate in the prior */
+                    mb[nm++] = (uint32_t)k;
             }
         }
-        e->wlive += (end - k0) - (nm - nm0); /* the new keys */
+        e->wlive += (end - k0) - nold; /* the new keys */
     }
     e->nanch = na;
     e->nmaybe = nm;
@@ -1185,6 +1298,56 @@ static inline void win_copy(uint8_t *w, const uint8_t *b, size_t n)
 #endif
 }
 
+/* a match of len bytes at bs[i] at distance d, the window W bytes long
+ * before it (the prior included), from the char context of bs[i] (found from
+ * *ctx, the context before bs[*kpos]): if the copy costs fewer bits than the
+ * bytes (spec 8.11), it is the next in e->cps (++*nc), *ctx and *kpos move
+ * past it, 1; else 0. e->oom if out of memory. */
+static XB_ENC_NOINLINE int lit_take(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t i, size_t len,
+                           uint64_t d, uint64_t W, unsigned *ctx, size_t *kpos, size_t *nc)
+{
+    const size_t end = i + len;
+    unsigned c = ctx_at(bs, *kpos, *ctx, i);
+    uint64_t lit = 0, cpy = clen[c][XB_COPY] + gamma_length(len - XB_COPY_MIN + 1) + bitlen(W - 1);
+    size_t j = i;
+    *ctx = c;
+    *kpos = i;
+    if (len >= 8 && !(xb_load64((const char *)bs + i) & 0x8080808080808080ull)) {
+        /* eight ASCII bytes priced at once, each in the context its
+           byte before alone gives (no loop exit to predict; most
+           copies win within them) */
+        const uint8_t *b = bs + i;
+        uint8_t(*const nx)[256] = xb_char_next;
+        lit = (uint64_t)clen[c][b[0]] + clen[nx[0][b[0]]][b[1]] + clen[nx[0][b[1]]][b[2]] +
+              clen[nx[0][b[2]]][b[3]] + clen[nx[0][b[3]]][b[4]] + clen[nx[0][b[4]]][b[5]] +
+              clen[nx[0][b[5]]][b[6]] + clen[nx[0][b[6]]][b[7]];
+        c = nx[0][b[7]];
+        j = i + 8;
+    }
+    /* the copy wins once its bytes cost more than it (the sum only grows) */
+    for (; j < end && lit <= cpy; j++) {
+        lit += clen[c][bs[j]];
+        c = xb_char_next[c][bs[j]];
+    }
+    if (cpy >= lit)
+        return 0;
+    if (*nc >= e->cap_cps) {
+        void *p = xb_grow(e->cps, &e->cap_cps, *nc + 1, sizeof(struct xb_copy));
+        if (!p) {
+            e->oom = 1;
+            return 1;
+        }
+        e->cps = p;
+    }
+    e->cps[*nc].at = i;
+    e->cps[*nc].len = len;
+    e->cps[*nc].dist = d;
+    ++*nc;
+    *ctx = c;
+    *kpos = j;
+    return 1;
+}
+
 static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t n, size_t start,
                        unsigned ctx)
 {
@@ -1194,7 +1357,7 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
         return 0;
     win_copy(e->win + wn, bs, n);
     e->win_n = wn + n;
-    if (n < XB_COPY_MIN || find_anchors(e, e->win + wn, n, wn) || n - start < XB_COPY_MIN || !e->nmaybe)
+    if (n < XB_COPY_MIN || find_anchors(e, e->win + wn, n, wn, start) || n - start < XB_COPY_MIN || !e->nmaybe)
         return 0;
     /* the chain below anchor i holds the window's anchors and this literal's
        before i, as if they had been indexed as the parse passed them; only
@@ -1206,57 +1369,32 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
     i = start;
     kpos = start;
     for (q = 0; q < nm; q++) {
-        size_t pos = e->anch[mb[q]].pos - wn, best_p = 0, best_len;
+        size_t pos = e->anch[mb[q]].pos - wn, best_len;
+        uint64_t d = 0;
         if (pos < i) /* in the EXTEND prefix or a copy */
             continue;
         i = pos; /* plain bytes up to the anchor */
-        if ((best_len = lit_match(e, e->win + wn, i, n, wn + i, e->anch[mb[q]].prev, &best_p)) != 0) {
-            const uint64_t w = (uint64_t)wn + i;
-            const size_t end = i + best_len;
-            unsigned c = ctx_at(bs, kpos, ctx, i);
-            uint64_t lit = 0, cpy = clen[c][XB_COPY] + gamma_length(best_len - XB_COPY_MIN + 1) + bitlen(w - 1);
-            size_t j = i;
-            ctx = c;
-            kpos = i;
-            if (best_len >= 8 && !(xb_load64((const char *)bs + i) & 0x8080808080808080ull)) {
-                /* eight ASCII bytes priced at once, each in the context its
-                   byte before alone gives (no loop exit to predict; most
-                   copies win within them) */
-                const uint8_t *b = bs + i;
-                uint8_t(*const nx)[256] = xb_char_next;
-                lit = (uint64_t)clen[c][b[0]] + clen[nx[0][b[0]]][b[1]] + clen[nx[0][b[1]]][b[2]] +
-                      clen[nx[0][b[2]]][b[3]] + clen[nx[0][b[3]]][b[4]] + clen[nx[0][b[4]]][b[5]] +
-                      clen[nx[0][b[5]]][b[6]] + clen[nx[0][b[6]]][b[7]];
-                c = nx[0][b[7]];
-                j = i + 8;
-            }
-            /* the copy wins once its bytes cost more than it (the sum only grows) */
-            for (; j < end && lit <= cpy; j++) {
-                lit += clen[c][bs[j]];
-                c = xb_char_next[c][bs[j]];
-            }
-            if (cpy < lit) {
-                if (nc >= e->cap_cps) {
-                    void *p = xb_grow(e->cps, &e->cap_cps, nc + 1, sizeof(struct xb_copy));
-                    if (!p) {
-                        e->oom = 1;
-                        return nc;
-                    }
-                    e->cps = p;
-                }
-                e->cps[nc].at = i;
-                e->cps[nc].len = best_len;
-                e->cps[nc].dist = w - best_p;
-                nc++;
-                i = end;
-                ctx = c;
-                kpos = j;
-                continue;
-            }
+        if ((best_len = lit_match(e, e->win + wn, i, n, wn + i, e->anch[mb[q]].prev, i == start, &d)) != 0 &&
+            lit_take(e, clen, bs, i, best_len, d, NPRIOR + wn + i, &ctx, &kpos, &nc)) {
+            if (e->oom)
+                return nc;
+            i += best_len;
+            continue;
         }
         i++;
     }
     return nc;
+}
+
+/* the key of bs[start ..] if start is an anchor (spec 8.11) and the prior
+ * has the key, as prior_head gives it (1 + its newest anchor); else 0. Only
+ * such a literal can have a copy in a message searched against the prior
+ * alone. bs has 16 readable bytes after its end. */
+static inline uint32_t prior_probe(const uint8_t *bs, size_t n, size_t start)
+{
+    if (n - start < XB_COPY_MIN || (start % 16 && !(anchor_mask16(bs + start - 1) & 2u)))
+        return 0;
+    return prior_head(xb_load32((const char *)bs + start));
 }
 
 /* the cost of s as a literal when forms are chosen: the plain bytes, without
@@ -1477,6 +1615,30 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
     return ctx;
 }
 
+/* the bytes bs[start .. n) of a literal and its terminator from context ctx
+ * in a message searched against the prior alone (spec 8.11:
+ * XB_COPY_MIN_PRIOR value bytes or more, too few for copies of its own
+ * literals), r = prior_probe(bs, n, start) != 0: a copy from the prior at
+ * bs[start] if it is cheaper than the bytes, the window's end before bs at
+ * NPRIOR + e->win_n - n (e->win_n counts bs already) */
+static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
+                                          const uint8_t *bs, size_t n, size_t start, unsigned ctx, uint32_t r)
+{
+    const uint64_t w = (uint64_t)NPRIOR + (e->win_n - n) + start; /* (put_lit counted bs already) */
+    size_t best_len = 0, kpos = start, nc = 0;
+    unsigned seen = 0, c = ctx;
+    uint64_t d = 0;
+    prior_match(bs, start, n - start, w, r, &seen, &best_len, &d);
+    if (best_len && lit_take(e, clen, bs, start, best_len, d, w, &c, &kpos, &nc) && !e->oom) {
+        sym(e, cc + (size_t)ctx * 256, XB_COPY);
+        gamma_code(e, best_len - XB_COPY_MIN + 1);
+        put64(e, d - 1, bitlen(w - 1));
+        start += best_len;
+        ctx = ctx_at(bs, start - best_len, ctx, start);
+    }
+    put_chars(e, cc, bs + start, n - start, ctx, 1);
+}
+
 /* the bytes bs[start .. n) of a literal (or an EXTEND's suffix) from context
  * ctx, with the copies of the greedy parse (spec 8.11), and the terminator;
  * the literal joins the window. Out of line, with lit_join inlined into it
@@ -1492,7 +1654,7 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
         ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
         sym(e, cc + (size_t)ctx * 256, XB_COPY);
         gamma_code(e, c->len - XB_COPY_MIN + 1);
-        put64(e, c->dist - 1, bitlen((uint64_t)wn + c->at - 1));
+        put64(e, c->dist - 1, bitlen((uint64_t)NPRIOR + wn + c->at - 1));
         i = c->at + c->len;
         ctx = ctx_at(bs, c->at, ctx, i);
     }
@@ -1506,10 +1668,22 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {
-    if (secret || e->vbytes < (e->st ? XB_COPY_MIN_UNIT : XB_COPY_MIN_MESSAGE))
-        put_chars(e, cc, bs + start, n - start, ctx, 1);
-    else
-        put_lit_copies(e, cc, clen, bs, n, start, ctx);
+    if (!secret && e->vbytes >= XB_COPY_MIN_PRIOR) {
+        uint32_t r;
+        if (e->vbytes >= (e->st ? XB_COPY_MIN_UNIT : XB_COPY_MIN_MESSAGE)) {
+            put_lit_copies(e, cc, clen, bs, n, start, ctx);
+            return;
+        }
+        /* searched against the prior alone: only the window's length is
+           kept (the distances' width) */
+        r = prior_probe(bs, n, start);
+        e->win_n += n;
+        if (r) {
+            put_lit_prior(e, cc, clen, bs, n, start, ctx, r);
+            return;
+        }
+    }
+    put_chars(e, cc, bs + start, n - start, ctx, 1); /* (one call site: put_lit is inlined in several) */
 }
 
 /* the bytes of s as a literal */

@@ -104,6 +104,9 @@ typedef struct {
 #define XB_COPY_MIN_MESSAGE 768
 /* the same for a stream unit, whose search buffers are its connection's (spec 8.11) */
 #define XB_COPY_MIN_UNIT 4096
+/* the encoder searches the prior text for copies only in a message or stream
+ * unit with at least this many value bytes (spec 8.11) */
+#define XB_COPY_MIN_PRIOR 64
 
 #define XB_VC_OTHER_ATTR 0
 #define XB_VC_OTHER_TEXT 1
@@ -258,6 +261,10 @@ typedef struct {
     uint32_t stream_nctx[XB_NTABLES];
     uint32_t stream_nsym[XB_NTABLES];
     const uint32_t (*stream_char_pairs)[1u << XB_LUT_BITS]; /* char_pairs of the stream char table */
+    /* the prior text of spec 8.11 (every copy window starts with it), with 16
+     * readable bytes 0x00 after its end */
+    const unsigned char *prior;
+    size_t nprior;
 } xb_dictionary;
 
 /* Grow an array (realloc) to hold at least need elements of elsize bytes, the

@@ -136,7 +136,9 @@ struct xb_encoder {
     xb_ename *names; /* open elements */
     size_t cap_names;
 
-    /* ---- the copy window: the message's literal bytes so far (spec 8.11) ---- */
+    /* ---- the copy window after the prior text: the message's literal bytes
+       so far (spec 8.11); in a message searched against the prior alone only
+       their number (win_n) is kept, the distances' width ---- */
     uint8_t *win; /* the window */
     size_t win_n, cap_win;
     /* per anchor of the message, by ordinal (the message's anchors in window

@@ -1,10 +1,11 @@
 """In-message copies of literal bytes (spec 8.11), on both backends.
 
-A literal may copy bytes the message already coded as literals: the char
-symbol 0x01 (no literal can hold it), GAMMA(len - 3), then distance - 1 in
-bl(window - 1) bits. Checked: the exact bytes of the vector that uses copies,
-a copy at the largest distance accepted and one byte further rejected (with
-the error offset), a copy before any literal byte rejected, a secret in the
+A literal may copy bytes the message already coded as literals, or the
+dictionary's prior text that every window starts with (test_prior.py): the
+char symbol 0x01 (no literal can hold it), GAMMA(len - 3), then distance - 1
+in bl(window - 1) bits. Checked: the exact bytes of the vector that uses
+copies, a copy at the largest distance accepted and one byte further rejected
+(with the error offset), a first literal's copy reaching into the prior alone, a secret in the
 same message neither copies nor is copied (CRIME probe), and C == reference
 on copy-rich input, stateless and in stream mode. Copies are searched only in
 messages with at least COPY_MIN_MESSAGE (768) value bytes (attribute values
@@ -59,10 +60,15 @@ def _vector(name: str) -> dict:
     return next(x for x in json.load(open(VEC, encoding="utf-8"))["vectors"] if x["name"] == name)
 
 
-def _copy_msg(dist: int, length: int = 4) -> bytes:
-    """<message>abcde + a copy of `length` bytes from `dist` back</message>: window 5."""
+NP = len(D.prior)  # every window starts with the prior text (8.11)
+
+
+def _copy_msg(dist: int, length: int = 4, copied: bytes = b"") -> bytes:
+    """<message>abcde + a copy of `length` bytes from `dist` back</message>:
+    window NP + 5 (the prior, then abcde); `copied`: the bytes it copies when
+    they are no repeat of abcde (the char context steps over them)."""
     return (Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-            .lit_copy(TEXT_CTX, b"abcde", 5, length, dist, 5)
+            .lit_copy(TEXT_CTX, b"abcde", 5, length, dist, NP + 5, copied)
             .node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done())
 
 
@@ -104,13 +110,24 @@ def test_copy_within_the_window_is_accepted(dist, length, text):
     assert xmppbin.decode(_copy_msg(dist, length)).decode() == f"<message>{text}</message>"
 
 
+def test_copy_from_the_prior_is_accepted():
+    """The window's first byte is the prior's: a copy from NP + 5 back reads
+    the prior's first 4 bytes, one from 6 back its last 0x00 and 'abc'."""
+    p4 = D.prior[:4]
+    assert xmppbin.decode(_copy_msg(NP + 5, 4, p4)).decode() == f"<message>abcde{p4.decode()}</message>"
+    with pytest.raises(xmppbin.InvalidDataError) as ei:  # 0x00 is no XML character
+        xmppbin.decode(_copy_msg(6, 4, b"\0abc"))
+    assert "not allowed in XML" in str(ei.value)
+
+
 def test_copy_beyond_the_window_is_rejected():
-    m = _copy_msg(6)  # 3 distance bits can say 6; the window has 5 bytes
+    m = _copy_msg(NP + 6)  # the distance's bits can say NP + 6; the window has NP + 5 bytes
     with pytest.raises(xmppbin.InvalidDataError) as ei:
         xmppbin.decode(m)
-    assert "window of 5" in str(ei.value)
+    assert f"copy from {NP + 6} bytes back in a window of {NP + 5}" in str(ei.value)
     # the offset: right after the distance field (the 2 header bytes, then the bits up to it)
-    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcde", 5, 4, 6, 5)
+    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcde", 5, 4, NP + 6,
+                                                                             NP + 5)
     assert ei.value.offset == 2 + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
 
 
@@ -122,13 +139,21 @@ def _err_offset(m: bytes) -> int:
     raise AssertionError("decoded")
 
 
-def test_copy_before_any_literal_byte_is_rejected():
-    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcd", 0, 4, 1, 0)
-    m = c.node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done()
+def test_first_literal_copies_from_the_prior_alone():
+    """At a message's first literal byte the window is the prior (NP bytes):
+    a copy from NP back is its first 4 bytes, from NP + 1 back rejected."""
+    def msg(dist, copied=b""):
+        c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"", 0, 4, dist, NP,
+                                                                                 copied)
+        return c, c.node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done()
+
+    _, m = msg(NP, D.prior[:4])
+    assert xmppbin.decode(m).decode() == f"<message>{D.prior[:4].decode()}</message>"
+    c, m = msg(NP + 1)
     with pytest.raises(xmppbin.InvalidDataError) as ei:
         xmppbin.decode(m)
-    assert "before any literal byte" in str(ei.value)
-    # the offset: right after the length (no distance is read)
+    assert f"copy from {NP + 1} bytes back in a window of {NP}" in str(ei.value)
+    # the offset: right after the distance
     assert ei.value.offset == 2 + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
 
 
@@ -157,10 +182,21 @@ def test_c_and_reference_copy_alike(exact):
     require("_cencoder")
     docs = _docs()
     p, _ = coded_alike(docs, exact=exact)
-    # the gate (spec 8.11): only the documents of 768 value bytes or more have copies
-    no_copies = _without_copies(lambda: [xmppbin.encode(x, exact=exact) for x in docs])
-    for x, m, m0 in zip(docs, p, no_copies):
+    # the gate (spec 8.11): only the documents of 768 value bytes or more copy their own literals
+    no_own = _without_own_copies(lambda: [xmppbin.encode(x, exact=exact) for x in docs])
+    for x, m, m0 in zip(docs, p, no_own):
         assert (len(m) < len(m0)) if value_bytes(x) >= M.COPY_MIN_MESSAGE else (m == m0)
+
+
+def _without_own_copies(fn):
+    """fn's result from the reference with copies of a message's own literals
+    switched off (both gates huge): only the prior is searched."""
+    saved = M.COPY_MIN_MESSAGE, M.COPY_MIN_UNIT
+    M.COPY_MIN_MESSAGE = M.COPY_MIN_UNIT = 10**9
+    try:
+        return with_backend("python", fn)
+    finally:
+        M.COPY_MIN_MESSAGE, M.COPY_MIN_UNIT = saved
 
 
 def _without_copies(fn):
@@ -277,7 +313,8 @@ JID_DOCS = [
 # the thread is HEX when LIT is priced plain, LIT with a copy when priced with
 # copies; then the body copies from it: whether pricing counts copies changes it
 PRICED_DOCS = JID_DOCS + [
-    padded("<message><thread>cafe1234cafe1234cafe1234</thread><body>cafe1234cafe1234cafe1234 yes</body></message>",
+    padded("<message><thread>cafe1234cafe1234cafe1234cafe1234</thread><body>cafe1234cafe1234cafe1234cafe1234 yes"
+           "</body></message>",
            filler="Q"),
 ]
 

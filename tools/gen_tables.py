@@ -58,6 +58,7 @@ def render_python(tok, lengths) -> str:
         f"TEXT_CONTEXTS = {tok['text-contexts']!r}",
         f"SHAPES = {[shape(s) for s in tok['shapes']]!r}",
         f"LENGTHS = {lengths!r}",
+        f"PRIOR = {tok.get('prior', [])!r}",
         "",
     ]
     return "\n".join(out)
@@ -86,6 +87,17 @@ def c_string(s: str) -> str:
 
 def c_str(s: str) -> str:
     return "{" + c_string(s) + ", " + str(len(s.encode("utf-8"))) + "}"
+
+
+def c_bytes(b: bytes) -> str:
+    """A C string literal of bytes b (printable ASCII as is, else 3-digit octal escapes)."""
+    out = []
+    for x in b:
+        if 0x20 <= x < 0x7F and x not in (0x22, 0x5C, 0x3F):
+            out.append(chr(x))
+        else:
+            out.append(f"\\{x:03o}")
+    return '"' + "".join(out) + '"'
 
 
 def render_c(tok, lengths) -> str:
@@ -132,6 +144,14 @@ def render_c(tok, lengths) -> str:
     for t in C_TABLES + C_STREAM_TABLES:
         h.append(f"#define XBD_V1_{c_table_name(t)}_NCTX {len(lengths[t])}")
         h.append(f"#define XBD_V1_{c_table_name(t)}_NSYM {len(lengths[t][0])}")
+    sys.path.insert(0, ROOT)
+    from xmppbin.dictionary import prior_text
+
+    prior, pindex = prior_text(tok.get("prior", []))
+    h.append(f"#define XBD_V1_PRIOR_LEN {len(prior)}")
+    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(len(v) for v in pindex.values())}")
+    h.append(f"#define XBD_V1_PRIOR_KEYS {len(pindex)}")
+    h.append(f"#define XBD_V1_PRIOR_TAB_BITS {max(4, (2 * len(pindex) - 1).bit_length())}")
     h.append("")
     for name, _lst in lists:
         n = f"XBD_V1_N{name.replace('_', '')}"
@@ -140,6 +160,8 @@ def render_c(tok, lengths) -> str:
         h.append(f"extern const uint16_t XBD_V1_{name}_SORTED[XBD_V1_N{name.replace('_', '')}];")
     h.append("extern const xb_kitem XBD_V1_SHAPE_ITEMS[XBD_V1_NSHAPE_ITEMS];")
     h.append("extern const xb_key XBD_V1_SHAPES[XBD_V1_NSHAPES];")
+    h.append("/* the prior text of spec 8.11, then 16 bytes 0x00 (readable past its end) */")
+    h.append("extern const unsigned char XBD_V1_PRIOR[XBD_V1_PRIOR_LEN + 16];")
     for t in C_TABLES + C_STREAM_TABLES:
         n = c_table_name(t)
         h.append(f"extern const char *const XBD_V1_LENGTHS_{n}[XBD_V1_{n}_NCTX];")
@@ -160,6 +182,10 @@ def render_c(tok, lengths) -> str:
     h.append("const xb_key XBD_V1_SHAPES[XBD_V1_NSHAPES] = {")
     h += [f"    {x}," for x in shapes]
     h += ["};", ""]
+    h.append("const unsigned char XBD_V1_PRIOR[XBD_V1_PRIOR_LEN + 16] =")
+    h += [f"    {c_bytes(x.encode('utf-8') + bytes(1))}" for x in tok.get("prior", [])] or ['    ""']
+    h[-1] += ";"
+    h.append("")
     h.append("/* Huffman code lengths: one base-36 digit (1..24) per symbol, one string per context. */")
     for t in C_TABLES + C_STREAM_TABLES:
         n = c_table_name(t)

@@ -53,6 +53,11 @@ VALID = [
                                           ("Benvolio", "just before"), ("Friar Laurence", "right after"),
                                           ("Balthasar", "before"), ("Paris", "after"), ("Capulet", "during"),
                                           ("Montague", "before")])) + "</message>", {}),
+    ("prior-copy", "A data form of 64 value bytes or more: field names copied from the prior text (8.11)",
+     "<iq type='result' id='cfg1' from='coven@chat.shakespeare.lit'><query xmlns='http://jabber.org/protocol/muc#owner'>"
+     "<x xmlns='jabber:x:data' type='form'><field var='muc#roomconfig_roomname' label='Natural-Language Room Name'/>"
+     "<field var='muc#roomconfig_roomdesc' label='Short Description of Room'/>"
+     "<field var='muc#roomconfig_maxusers' label='Maximum Number of Occupants'/></x></query></iq>", {}),
     (f"copy-gate-{M.COPY_MIN_MESSAGE - 1}",
      f"{M.COPY_MIN_MESSAGE - 1} value bytes with repeats: too few to be searched for copies (8.11)", None, {}),
     (f"copy-gate-{M.COPY_MIN_MESSAGE}", f"{M.COPY_MIN_MESSAGE} value bytes with the same repeats: searched, copies "
@@ -200,9 +205,10 @@ class Craft:
             ctx = M.CHAR_NEXT[ctx][b]
         return self
 
-    def lit_copy(self, ctx, data: bytes, at: int, length: int, dist: int, window: int):
+    def lit_copy(self, ctx, data: bytes, at: int, length: int, dist: int, window: int, copied: bytes = b""):
         """A LIT of data[:at], a copy (8.11) of length bytes from dist back in
-        a window of `window` bytes, then the rest of data; ends with the terminator."""
+        a window of `window` bytes (the bytes it copies: `copied`, which step
+        the char context), then the rest of data; ends with the terminator."""
         self.value(ctx, M.V_LIT)
         ctx = M.CC_FIRST
         for b in data[:at]:
@@ -213,6 +219,8 @@ class Craft:
         if window:
             self.w.write(dist - 1, (window - 1).bit_length())
         self.copy_end = self.w.nbits  # bits after the copy's fields (an error's offset)
+        for b in copied:
+            ctx = M.CHAR_NEXT[ctx][b]
         for b in data[at:] + b"\0":
             self.sym("char", ctx, b)
             ctx = M.CHAR_NEXT[ctx][b]
@@ -239,6 +247,7 @@ def invalid_binary():
     assert PRESENCE in d.shape_map and MESSAGE in d.shape_map
     ok = xmppbin.encode("<presence/>")
     body_ctx = d.text_ctx.get("body", M.VC_OTHER_TEXT)
+    NP = len(d.prior)  # the window at a message's first literal byte: the prior (8.11)
     cases = [
         ("empty", b"", "TruncatedError", "no header"),
         ("header-only", ok[:1], "TruncatedError", "one byte"),
@@ -284,11 +293,15 @@ def invalid_binary():
          b"\xed\xa0\x80").done(), "InvalidDataError", "UTF-8 of a surrogate"),
         ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(body_ctx, b"a\x02")
          .done(), "InvalidDataError", "a character XML does not allow"),
-        ("copy-before-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(body_ctx, b"abcd", 0, 4, 1, 0).done(), "InvalidDataError", "a copy before any literal byte"),
+        ("copy-beyond-prior", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(body_ctx, b"abcd", 0, 4, NP + 1, NP).done(), "InvalidDataError",
+         f"a first literal's copy from {NP + 1} bytes back in a window of the prior's {NP}"),
         ("copy-beyond-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(body_ctx, b"abcde", 5, 4, 6, 5).done(), "InvalidDataError",
-         "a copy from 6 bytes back in a window of 5"),
+         .lit_copy(body_ctx, b"abcde", 5, 4, NP + 6, NP + 5).done(), "InvalidDataError",
+         f"a copy from {NP + 6} bytes back in a window of {NP + 5}"),
+        ("copy-prior-nul", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(body_ctx, b"", 0, 4, 1, NP, bytes(4)).done(), "InvalidDataError",
+         "a copy of the prior's last byte (0x00, ending its last string) repeated: no XML character"),
         ("bad-name", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT,
          M.NM_LITERAL).lit(M.VC_NAME, b"1abc").done(), "InvalidDataError", "element name that is not an NCName"),
         ("unbound-prefix", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, M.P_LITERAL).lit(M.VC_NAME, b"zz")

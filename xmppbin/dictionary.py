@@ -80,8 +80,12 @@ class Dictionary:
         text_contexts: Sequence[str],
         shapes: Sequence[tuple],
         lengths: Mapping[str, Sequence[str]] | None,
+        prior: Sequence[str] = (),
     ) -> None:
         self.id = dict_id
+        #: the prior text (spec 8.11): every copy window starts with it
+        self.prior_strings = list(prior)
+        self.prior, self.prior_index = prior_text(self.prior_strings)
         self.prefixes = list(prefixes)
         self.names = list(names)
         self.namespaces = list(namespaces)
@@ -133,6 +137,23 @@ class Dictionary:
         return out
 
 
+def prior_text(strings: Sequence[str]) -> tuple[bytes, dict[bytes, list[int]]]:
+    """The prior text P of spec 8.11 (each string's UTF-8 bytes, then 0x00) and
+    its anchors by key: the start of each string of COPY_MIN bytes or more, at
+    its position in P, in increasing order."""
+    out = bytearray()
+    index: dict[bytes, list[int]] = {}
+    for s in strings:
+        b = s.encode("utf-8")
+        if not b or 0 in b or M.COPY in b:
+            raise ValueError(f"prior string {s!r}: empty, or holds byte 0x00 or 0x01")
+        if len(b) >= M.COPY_MIN:
+            index.setdefault(b[: M.COPY_MIN], []).append(len(out))
+        out += b
+        out.append(0)
+    return bytes(out), index
+
+
 _LOADED: dict[int, Dictionary] = {}
 
 
@@ -144,7 +165,8 @@ def get_dictionary(dict_id: int, offset: int = 1) -> Dictionary:
         from . import _dict_v1 as t
 
         d = Dictionary(
-            1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS, t.SHAPES, t.LENGTHS
+            1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS, t.SHAPES, t.LENGTHS,
+            t.PRIOR,
         )
         _LOADED[1] = d
         return d

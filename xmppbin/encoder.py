@@ -138,9 +138,12 @@ class _Coder:
             self.pslot: tuple[Entry, str] | None = (state.doc, "first")
             self.open: list[Entry] = []  # entries of the open elements
         self.ws: list[str | None] = ["\n"]
-        self.win = bytearray()  # literal bytes coded so far (copy window, 8.11)
-        self.widx: dict[bytes, list[int]] = {}  # window positions by their first 4 bytes
-        self.copies = True  # the message is long enough to be searched for copies (8.11)
+        # the copy window (8.11): the prior text, then the literal bytes coded so far
+        self.win = bytearray(d.prior)
+        self.pidx = d.prior_index  # the prior's anchors by their key
+        self.widx: dict[bytes, list[int]] = {}  # the message's window positions by their first 4 bytes
+        self.search = True  # the message is long enough to be searched for copies from the prior (8.11)
+        self.copies = True  # ... and for copies of its own literals (8.11)
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
         self.codes = d.codes if state is None else d.stream_codes
@@ -155,13 +158,15 @@ class _Coder:
     def _parse(self, bs: bytes, ctx: int, start: int, secret: bool):
         """The greedy parse of bs[start:] (spec 8.11): (cost in bits of the
         bytes, copies and terminator, list of (position, length, distance) copies).
-        The window is every literal byte the message coded before this value,
-        then bs[:position]; a copy starts at an anchor of bs and its candidates
-        are anchors of earlier literals and of bs. A never-indexed value has no copies."""
+        The window is the prior text, every literal byte the message coded
+        before this value, then bs[:position]; a copy starts at an anchor of bs
+        and its candidates are anchors of bs and of earlier literals (in a
+        message searched for them, self.copies) and of the prior text. A
+        never-indexed value has no copies."""
         cc = self.ccodes
         nxt = M.CHAR_NEXT
         n = len(bs)
-        if secret or not self.copies or n - start < M.COPY_MIN:
+        if secret or not self.search or n - start < M.COPY_MIN:
             cost = 0
             for b in bs[start:]:
                 cost += cc[ctx].lengths[b]
@@ -171,10 +176,13 @@ class _Coder:
         w0 = len(win)
         win += bs  # the window followed by the literal, while it is parsed
         try:
+            own = self.copies
             widx = self.widx
+            pidx = self.pidx
             local: dict[bytes, list[int]] = {}  # this literal's anchors, by their key
             lim = n - M.COPY_MIN
-            _index_anchors(local, bs, 0, min(start, lim + 1), w0)  # the EXTEND prefix's anchors
+            if own:
+                _index_anchors(local, bs, 0, min(start, lim + 1), w0)  # the EXTEND prefix's anchors
             cost = 0
             copies = []
             i = start
@@ -185,7 +193,8 @@ class _Coder:
                     best_len = 0
                     best_p = 0
                     seen = 0
-                    for lst in (local.get(key), widx.get(key)):
+                    # nearest first: this literal's anchors, the earlier literals', the prior's
+                    for lst in (local.get(key), widx.get(key), pidx.get(key) if i == start else None):
                         if not lst:
                             continue
                         for p in reversed(lst):
@@ -201,7 +210,8 @@ class _Coder:
                                 best_len, best_p = L, p
                         if seen == M.COPY_CANDIDATES:
                             break
-                    local.setdefault(key, []).append(pos)
+                    if own:
+                        local.setdefault(key, []).append(pos)
                     if best_len:
                         lit = 0
                         c2 = ctx
@@ -212,7 +222,8 @@ class _Coder:
                         if cpy < lit:
                             copies.append((i, best_len, pos - best_p))
                             cost += cpy
-                            _index_anchors(local, bs, i + 1, min(i + best_len, lim + 1), w0)  # the copied bytes'
+                            if own:
+                                _index_anchors(local, bs, i + 1, min(i + best_len, lim + 1), w0)  # the copied bytes'
                             i += best_len
                             ctx = c2
                             continue
@@ -248,13 +259,17 @@ class _Coder:
             w.sym(cc[ctx], b)
             ctx = nxt[ctx][b]
         w.sym(cc[ctx], 0)
-        if not secret and self.copies:
+        if not secret:
             self._add_window(bs)
 
     def _add_window(self, bs: bytes) -> None:
+        """A literal joins the window; in a message searched for copies of its
+        own literals its anchors are indexed (in any other, only the window's
+        length matters: it sets the distances' width)."""
         w0 = len(self.win)
         self.win += bs
-        _index_anchors(self.widx, bs, 0, len(bs) - M.COPY_MIN + 1, w0)  # its anchors with a key inside it
+        if self.copies:
+            _index_anchors(self.widx, bs, 0, len(bs) - M.COPY_MIN + 1, w0)  # its anchors with a key inside it
 
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
@@ -616,7 +631,9 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
     stream's; stateless messages have neither.
     """
     c = _Coder(d, w, state)
-    c.copies = value_bytes(sc.events) >= (M.COPY_MIN_MESSAGE if state is None else M.COPY_MIN_UNIT)
+    vb = value_bytes(sc.events)
+    c.search = vb >= M.COPY_MIN_PRIOR
+    c.copies = vb >= (M.COPY_MIN_MESSAGE if state is None else M.COPY_MIN_UNIT)
     if state is not None:
         c.secrets = frozenset(secrets)
         w.gamma(len(c.secrets) + 1)

@@ -80,6 +80,7 @@ COPY_MIN = 4  # shortest copy; its length is coded as GAMMA(len - COPY_MIN + 1)
 COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
 COPY_MIN_MESSAGE = 768  # an encoder searches copies only in a message of at least this many value bytes (8.11)
 COPY_MIN_UNIT = 4096  # the same for a stream unit (8.11)
+COPY_MIN_PRIOR = 64  # an encoder searches the prior text only in a message or unit of at least this many (8.11)
 # A copy starts only at an anchor of its literal (8.11): a position that is a multiple
 # of 16 (0 included), or a byte that is no UTF-8 continuation byte after a byte that is
 # no ASCII letter or digit.

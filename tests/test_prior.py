@@ -1,0 +1,129 @@
+"""The prior text (spec 8.11): every copy window starts with it.
+
+Dictionary 1 carries a prior text P, the [prior] strings of
+spec/tokens-v1.txt, each followed by 0x00. A copy's distance may reach into
+it from any literal; an encoder searches it only at a literal's first byte
+(the prior's candidates: the starts of its strings) and only in a message or
+stream unit of COPY_MIN_PRIOR (64) value bytes or more. Checked: P's layout
+and index, the vector that copies from it, both sides of the gate with the
+exact bytes on both backends, the first-byte rule, never-indexed values, and
+C == reference in stream mode.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import coded_alike, require, with_backend
+from test_copies import HEADER, padded, value_bytes
+
+import xmppbin
+from xmppbin import model as M
+from xmppbin import stream
+from xmppbin.bits import BitWriter
+from xmppbin.dictionary import get_dictionary, prior_text
+
+D = get_dictionary(1)
+NP = len(D.prior)
+VEC = os.path.join(os.path.dirname(__file__), "..", "spec", "vectors", "valid.json")
+# a prior string of plain ASCII letters and punctuation, long enough that its copy wins
+WORD = next(s for s in D.prior_strings if len(s) >= 20 and s.isascii() and s.isprintable() and " " not in s)
+
+
+def test_prior_layout_and_index():
+    assert D.prior.endswith(b"\0") and D.prior.count(0) == len(D.prior_strings)
+    assert D.prior == b"".join(s.encode() + b"\0" for s in D.prior_strings)
+    assert M.COPY not in D.prior
+    starts = [0] + [i + 1 for i, b in enumerate(D.prior[:-1]) if b == 0]
+    want: dict[bytes, list[int]] = {}
+    for p, s in zip(starts, D.prior_strings):
+        if len(s.encode()) >= M.COPY_MIN:
+            want.setdefault(D.prior[p : p + M.COPY_MIN], []).append(p)
+    assert D.prior_index == want
+    with pytest.raises(ValueError):
+        prior_text(["a\x00b"])
+    with pytest.raises(ValueError):
+        prior_text([""])
+
+
+def test_prior_copy_vector(monkeypatch):
+    v = next(x for x in json.load(open(VEC, encoding="utf-8"))["vectors"] if x["name"] == "prior-copy")
+    assert M.COPY_MIN_PRIOR <= value_bytes(v["xml"]) < M.COPY_MIN_MESSAGE
+    assert xmppbin.encode(v["xml"]).hex() == v["binary"]
+    assert xmppbin.decode(bytes.fromhex(v["binary"])).decode() == v["decoded"]
+    monkeypatch.setattr(M, "COPY_MIN_PRIOR", 10**9)  # the reference without the prior codes it longer
+    assert len(with_backend("python", lambda: xmppbin.encode(v["xml"]))) > len(v["binary"]) // 2 + 10
+
+
+@pytest.mark.parametrize("n", [M.COPY_MIN_PRIOR - 1, M.COPY_MIN_PRIOR, M.COPY_MIN_PRIOR + 1])
+def test_prior_gate(n, monkeypatch):
+    """A value equal to a prior string is copied from the prior in a message of
+    64 value bytes, not in one of 63 (C == reference; the reference with the
+    gate moved codes each the other way)."""
+    require("_cencoder")
+    doc = padded(f"<message><body>{WORD}</body></message>", n, "Q")
+    (m,), _ = coded_alike([doc])
+    searched = n >= M.COPY_MIN_PRIOR
+    monkeypatch.setattr(M, "COPY_MIN_PRIOR", 10**9 if searched else 1)
+    moved = with_backend("python", lambda: xmppbin.encode(doc))
+    assert (len(m) < len(moved) - 5) if searched else (len(moved) < len(m) - 5)
+
+
+def _coder():
+    from xmppbin.encoder import _Coder
+    co = _Coder(D, BitWriter())
+    co.copies = False  # a message between the two gates: the prior alone is searched
+    return co
+
+
+def test_prior_only_at_a_literals_first_byte():
+    co = _coder()
+    w = WORD.encode()
+    p = D.prior.index(w + b"\0")
+    assert co._parse(w, M.CC_FIRST, 0, False)[1] == [(0, len(w), NP - p)]
+    assert not co._parse(b"-" + w, M.CC_FIRST, 0, False)[1]  # an anchor, but not the first byte
+    assert not co._parse(w, M.CC_FIRST, 0, True)[1]  # never-indexed: no copies (14.4)
+    co.win += b"abc"  # earlier literals of the message widen the distance
+    assert co._parse(w, M.CC_FIRST, 0, False)[1] == [(0, len(w), NP + 3 - p)]
+
+
+def test_never_indexed_value_is_not_copied_from_the_prior():
+    """A never-indexed value equal to a prior string costs its plain bytes: the
+    same stream coded with and without the value secret differ by the copy."""
+    require("_cstream")
+    doc = padded(f"<message><body>x</body><pw xmlns='urn:x'>{WORD}</pw></message>", 2 * M.COPY_MIN_PRIOR, "Q")
+
+    def run(secret):
+        def go():
+            enc = stream.StreamEncoder(never_index=(lambda k, name, v: name == "{urn:x}pw") if secret else None)
+            enc.open(HEADER)
+            return enc.element(doc)
+        out = with_backend("python", go)
+        assert with_backend("c", go) == out
+        return out
+
+    assert len(run(True)) > len(run(False)) + 8
+
+
+def test_stream_units_copy_from_the_prior_alike():
+    require("_cstream")
+    docs = []
+    for i, s in enumerate(D.prior_strings[-20:]):
+        doc = f"<message><body>{s}</body><subject>{s[::-1]}</subject></message>"
+        docs.append(padded(doc, max(value_bytes(doc) + 1, M.COPY_MIN_PRIOR + i), "Q"))
+    data = HEADER + "".join(docs).encode()
+
+    def run():
+        frames = stream.StreamEncoder(exact=True).feed(data)
+        assert b"".join(ev.xml for ev in stream.StreamDecoder().feed(frames)) == data
+        return frames
+
+    frames = with_backend("python", run)
+    assert with_backend("c", run) == frames
+    saved = M.COPY_MIN_PRIOR
+    M.COPY_MIN_PRIOR = 10**9
+    try:
+        assert len(with_backend("python", run)) > len(frames) + 20 * 3
+    finally:
+        M.COPY_MIN_PRIOR = saved
