@@ -996,9 +996,11 @@ static void win_reset(xb_encoder *e)
 #if defined(__GNUC__)
 #define XB_ENC_COLD __attribute__((cold, noinline))
 #define XB_ENC_NOINLINE __attribute__((noinline))
+#define XB_ENC_INLINE inline __attribute__((always_inline))
 #else
 #define XB_ENC_COLD
 #define XB_ENC_NOINLINE
+#define XB_ENC_INLINE inline
 #endif
 
 static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
@@ -1078,6 +1080,29 @@ static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t
     return kctx;
 }
 
+/* the length of the match of a and b (their first XB_COPY_MIN bytes equal,
+ * the key) up to rest bytes: 8 bytes a step; both have 8 readable bytes
+ * after any position compared, so the last step reads past b's rest and masks
+ * (inlined in both searches, as the loop was before it was shared) */
+static XB_ENC_INLINE size_t match_len(const uint8_t *a, const uint8_t *b, size_t rest)
+{
+    size_t L = XB_COPY_MIN;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (;;) {
+        uint64_t x = xb_load64((const char *)a + L) ^ xb_load64((const char *)b + L);
+        if (rest - L < 8)
+            x |= ~(uint64_t)0 << ((rest - L) * 8);
+        if (x)
+            return L + ((size_t)__builtin_ctzll(x) >> 3);
+        L += 8;
+    }
+#else
+    while (L < rest && a[L] == b[L])
+        L++;
+    return L;
+#endif
+}
+
 /* the longest match for s[i .. rest + i) among the prior's anchors of the
  * chain from anchor r - 1 (nearest first), after *seen candidates and a best
  * match of *best_len bytes (0: none): *best_len, *best_d (the distance, with
@@ -1096,22 +1121,7 @@ static XB_ENC_NOINLINE void prior_match(const uint8_t *s, size_t i, size_t rest,
         k++;
         if (best && (pl + best >= NPRIOR || pr[pl + best] != s[i + best]))
             continue; /* not longer than the best: examined, not extended */
-        L = XB_COPY_MIN;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        for (;;) {
-            uint64_t x = xb_load64((const char *)pr + pl + L) ^ xb_load64((const char *)s + i + L);
-            if (rest - L < 8)
-                x |= ~(uint64_t)0 << ((rest - L) * 8);
-            if (x) {
-                L += (size_t)__builtin_ctzll(x) >> 3;
-                break;
-            }
-            L += 8;
-        }
-#else
-        while (L < rest && pr[pl + L] == s[i + L])
-            L++;
-#endif
+        L = match_len(pr + pl, s + i, rest);
         if (L > best) {
             best = L;
             *best_d = pos - pl;
@@ -1148,24 +1158,7 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
                 break;
             continue;
         }
-        L = XB_COPY_MIN;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        /* 8 bytes a step; the window has 16 readable bytes after its end
-           (win_reserve), so the last step reads past the literal and masks */
-        for (;;) {
-            uint64_t x = xb_load64((const char *)buf + pl + L) ^ xb_load64((const char *)s + i + L);
-            if (rest - L < 8)
-                x |= ~(uint64_t)0 << ((rest - L) * 8);
-            if (x) {
-                L += (size_t)__builtin_ctzll(x) >> 3;
-                break;
-            }
-            L += 8;
-        }
-#else
-        while (L < rest && buf[pl + L] == s[i + L])
-            L++;
-#endif
+        L = match_len(buf + pl, s + i, rest); /* (the window has 16 readable bytes after its end: win_reserve) */
         if (L > best_len) {
             best_len = L;
             *best_d = pos - pl;

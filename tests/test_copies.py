@@ -209,11 +209,10 @@ def _without_copies(fn):
         M.COPY_MIN = saved
 
 
-def test_stream_copies_alike():
-    require("_cstream")
-    docs = _docs(M.COPY_MIN_UNIT)  # a stream unit is searched from COPY_MIN_UNIT value bytes on
-    data = HEADER + "".join(docs).encode()
-
+def stream_alike(data: bytes):
+    """The reference's exact-mode frames of data (a stream), after checking
+    the round trip and that the C coder gives the same frames; and the
+    function that codes them (to run again with a gate moved)."""
     def run():
         frames = stream.StreamEncoder(exact=True).feed(data)
         assert b"".join(ev.xml for ev in stream.StreamDecoder().feed(frames)) == data
@@ -221,6 +220,13 @@ def test_stream_copies_alike():
 
     frames = with_backend("python", run)
     assert with_backend("c", run) == frames
+    return frames, run
+
+
+def test_stream_copies_alike():
+    require("_cstream")
+    docs = _docs(M.COPY_MIN_UNIT)  # a stream unit is searched from COPY_MIN_UNIT value bytes on
+    frames, run = stream_alike(HEADER + "".join(docs).encode())
     # the units of COPY_MIN_UNIT value bytes or more have copies: without them the frames are longer
     assert len(_without_copies(run)) > len(frames) + 20 * 50
 

@@ -16,7 +16,7 @@ import os
 
 import pytest
 from conftest import coded_alike, require, with_backend
-from test_copies import HEADER, padded, value_bytes
+from test_copies import HEADER, padded, stream_alike, value_bytes
 
 import xmppbin
 from xmppbin import model as M
@@ -112,15 +112,7 @@ def test_stream_units_copy_from_the_prior_alike():
     for i, s in enumerate(D.prior_strings[-20:]):
         doc = f"<message><body>{s}</body><subject>{s[::-1]}</subject></message>"
         docs.append(padded(doc, max(value_bytes(doc) + 1, M.COPY_MIN_PRIOR + i), "Q"))
-    data = HEADER + "".join(docs).encode()
-
-    def run():
-        frames = stream.StreamEncoder(exact=True).feed(data)
-        assert b"".join(ev.xml for ev in stream.StreamDecoder().feed(frames)) == data
-        return frames
-
-    frames = with_backend("python", run)
-    assert with_backend("c", run) == frames
+    frames, run = stream_alike(HEADER + "".join(docs).encode())
     saved = M.COPY_MIN_PRIOR
     M.COPY_MIN_PRIOR = 10**9
     try:
