@@ -1654,10 +1654,12 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
     put_chars(e, cc, bs + i, n - i, ctx, 1);
 }
 
-/* a literal's bytes bs[start .. n) and its terminator: searched for copies in a
- * message with at least XB_COPY_MIN_MESSAGE value bytes (a stream unit:
- * XB_COPY_MIN_UNIT) unless never-indexed (spec 8.11), else coded as plain
- * bytes without a call */
+/* a literal's bytes bs[start .. n) and its terminator (spec 8.11), unless
+ * never-indexed: searched for copies of the message's literals and the prior
+ * in a message with at least XB_COPY_MIN_MESSAGE value bytes (a stream unit:
+ * XB_COPY_MIN_UNIT), for a copy from the prior at its first byte in one with
+ * at least XB_COPY_MIN_PRIOR (a call only when the prior has its key); else
+ * coded as plain bytes without a call */
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {

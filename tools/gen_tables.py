@@ -144,14 +144,15 @@ def render_c(tok, lengths) -> str:
     for t in C_TABLES + C_STREAM_TABLES:
         h.append(f"#define XBD_V1_{c_table_name(t)}_NCTX {len(lengths[t])}")
         h.append(f"#define XBD_V1_{c_table_name(t)}_NSYM {len(lengths[t][0])}")
-    sys.path.insert(0, ROOT)
-    from xmppbin.dictionary import prior_text
-
-    prior, pindex = prior_text(tok.get("prior", []))
-    h.append(f"#define XBD_V1_PRIOR_LEN {len(prior)}")
-    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(len(v) for v in pindex.values())}")
-    h.append(f"#define XBD_V1_PRIOR_KEYS {len(pindex)}")
-    h.append(f"#define XBD_V1_PRIOR_TAB_BITS {max(4, (2 * len(pindex) - 1).bit_length())}")
+    # the prior text (spec 7.1): each string and a 0x00; its anchors are the
+    # starts of the strings of 4 bytes or more, keyed by their first 4 bytes
+    # (the C encoder indexes them at start-up and checks these counts)
+    prior = [x.encode("utf-8") for x in tok.get("prior", [])]
+    keys = {b[:4] for b in prior if len(b) >= 4}
+    h.append(f"#define XBD_V1_PRIOR_LEN {sum(len(b) + 1 for b in prior)}")
+    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(len(b) >= 4 for b in prior)}")
+    h.append(f"#define XBD_V1_PRIOR_KEYS {len(keys)}")
+    h.append(f"#define XBD_V1_PRIOR_TAB_BITS {max(4, (2 * len(keys) - 1).bit_length())}")
     h.append("")
     for name, _lst in lists:
         n = f"XBD_V1_N{name.replace('_', '')}"
