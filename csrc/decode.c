@@ -556,20 +556,10 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
         }
     }
     {
-        /* the char context after the copied bytes: after a byte that is no
-           UTF-8 continuation byte it is the same whatever the context before
-           (spec 8.1's NEXT), so only the bytes after the last such byte are
-           stepped through, not a chain of loads per copied byte */
         const unsigned char *s = (const unsigned char *)t + at;
-        size_t j = (size_t)len;
         for (k = 0; k < len; k++) /* a byte check_literal must see (ODD: escapable, not allowed, not ASCII) */
             a |= LIT_BYTE[s[k]];
-        while (j > 0 && (s[j - 1] & 0xC0) == 0x80)
-            j--;
-        if (j > 0)
-            c = xb_char_next[0][s[j - 1]];
-        for (k = j; k < len; k++)
-            c = xb_char_next[c][s[k]];
+        c = xb_char_ctx_from(s, (size_t)len, c); /* the char context after the copied bytes */
     }
     if (a)
         *acc |= XB_CP_ODD;

@@ -1062,22 +1062,10 @@ static XB_ENC_COLD int wtab_grow(xb_encoder *e)
     return 0;
 }
 
-/* the char context before bs[i], from kctx, the context before bs[k] (k <= i):
- * after a byte that is no UTF-8 continuation byte the context is the same
- * whatever the context before it (enc_init checks), so only the bytes after
- * the last such byte are stepped through */
+/* the char context before bs[i], from kctx, the context before bs[k] (k <= i) */
 static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t i)
 {
-    size_t j = i;
-    while (j > k && (bs[j - 1] & 0xC0) == 0x80)
-        j--;
-    if (j > k) {
-        kctx = xb_char_next[0][bs[j - 1]];
-        k = j;
-    }
-    for (; k < i; k++)
-        kctx = xb_char_next[kctx][bs[k]];
-    return kctx;
+    return xb_char_ctx_from(bs + k, i - k, kctx);
 }
 
 /* the length of the match of a and b (their first XB_COPY_MIN bytes equal,
@@ -1608,6 +1596,25 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
     return ctx;
 }
 
+/* bs[start .. n) from context ctx with the copies e->cps[0 .. nc) of its
+ * parse, and the terminator; the window before bs ends at wbase (the prior
+ * included), which gives each distance's width */
+static inline void put_copies(xb_encoder *e, const uint32_t *cc, const uint8_t *bs, size_t n, size_t start,
+                              unsigned ctx, size_t nc, uint64_t wbase)
+{
+    size_t k, i = start;
+    for (k = 0; k < nc; k++) {
+        const struct xb_copy *c = &e->cps[k];
+        ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
+        sym(e, cc + (size_t)ctx * 256, XB_COPY);
+        gamma_code(e, c->len - XB_COPY_MIN + 1);
+        put64(e, c->dist - 1, bitlen(wbase + c->at - 1));
+        i = c->at + c->len;
+        ctx = ctx_at(bs, c->at, ctx, i);
+    }
+    put_chars(e, cc, bs + i, n - i, ctx, 1);
+}
+
 /* the bytes bs[start .. n) of a literal and its terminator from context ctx
  * in a message searched against the prior alone (spec 8.11:
  * XB_COPY_MIN_PRIOR value bytes or more, too few for copies of its own
@@ -1622,14 +1629,9 @@ static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, con
     unsigned seen = 0, c = ctx;
     uint64_t d = 0;
     prior_match(bs, start, n - start, w, r, &seen, &best_len, &d);
-    if (best_len && lit_take(e, clen, bs, start, best_len, d, w, &c, &kpos, &nc) && !e->oom) {
-        sym(e, cc + (size_t)ctx * 256, XB_COPY);
-        gamma_code(e, best_len - XB_COPY_MIN + 1);
-        put64(e, d - 1, bitlen(w - 1));
-        start += best_len;
-        ctx = ctx_at(bs, start - best_len, ctx, start);
-    }
-    put_chars(e, cc, bs + start, n - start, ctx, 1);
+    if (best_len && lit_take(e, clen, bs, start, best_len, d, w, &c, &kpos, &nc) && e->oom)
+        nc = 0;
+    put_copies(e, cc, bs, n, start, ctx, nc, w - start);
 }
 
 /* the bytes bs[start .. n) of a literal (or an EXTEND's suffix) from context
@@ -1640,18 +1642,9 @@ static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, con
 static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
                                            const uint8_t *bs, size_t n, size_t start, unsigned ctx)
 {
-    size_t nc, k, i = start, wn = e->win_n;
-    nc = lit_join(e, clen, bs, n, start, ctx); /* it joins the window, after its copies */
-    for (k = 0; k < nc; k++) {
-        const struct xb_copy *c = &e->cps[k];
-        ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
-        sym(e, cc + (size_t)ctx * 256, XB_COPY);
-        gamma_code(e, c->len - XB_COPY_MIN + 1);
-        put64(e, c->dist - 1, bitlen((uint64_t)NPRIOR + wn + c->at - 1));
-        i = c->at + c->len;
-        ctx = ctx_at(bs, c->at, ctx, i);
-    }
-    put_chars(e, cc, bs + i, n - i, ctx, 1);
+    const size_t wn = e->win_n;
+    const size_t nc = lit_join(e, clen, bs, n, start, ctx); /* it joins the window, after its copies */
+    put_copies(e, cc, bs, n, start, ctx, nc, (uint64_t)NPRIOR + wn);
 }
 
 /* a literal's bytes bs[start .. n) and its terminator (spec 8.11), unless

@@ -343,14 +343,28 @@ static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
  * (spec 8.1); filled by xb_dict_init. */
 extern uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
 
+/* the literal context after the bytes p[0 .. n) coded from context ctx:
+ * after a byte that is no UTF-8 continuation byte the context is the same
+ * whatever the context before it (spec 8.1's NEXT; the encoder's init checks
+ * the tables), so only the bytes after the last such byte are stepped through */
+static inline unsigned xb_char_ctx_from(const uint8_t *p, size_t n, unsigned ctx)
+{
+    size_t j = n, k = 0;
+    while (j > 0 && (p[j - 1] & 0xC0) == 0x80)
+        j--;
+    if (j > 0) {
+        ctx = xb_char_next[0][p[j - 1]];
+        k = j;
+    }
+    for (; k < n; k++)
+        ctx = xb_char_next[ctx][p[k]];
+    return ctx;
+}
+
 /* the literal context after the bytes p[0 .. n) (0 if n is 0) */
 static inline unsigned xb_char_ctx_after(const uint8_t *p, size_t n)
 {
-    unsigned ctx = 0;
-    size_t i;
-    for (i = 0; i < n; i++)
-        ctx = xb_char_next[ctx][p[i]];
-    return ctx;
+    return xb_char_ctx_from(p, n, 0);
 }
 
 /* Build the decoding tables (once per process; thread-safe). 0 on success. */

@@ -53,12 +53,11 @@ class _Decoder:
         self.produced = 0
         self.secrets: frozenset[int] = frozenset()
         self.ordinal = 0
-        self.win = bytearray()  # the prior text, then the literal bytes decoded so far (copy window, 8.11)
         if stream is not None:  # an element frame: no header, state from the stream
             self.kind = M.KIND_ELEMENT
             self.exact = stream.exact
             self.d = stream.dictionary
-            self.win = bytearray(self.d.prior)
+            self.win = bytearray(self.d.prior)  # the copy window (8.11): the prior text, then the literals so far
             self.r = BitReader(data, 0)
             self.hist = stream.state.hist
             self.cache: list[tuple] = stream.state.cache
@@ -83,7 +82,7 @@ class _Decoder:
             raise InvalidDataError("reserved header bits are set", 0)
         self.exact = bool(b0 & 4)
         self.d = get_dictionary(data[1], 1)
-        self.win = bytearray(self.d.prior)
+        self.win = bytearray(self.d.prior)  # the copy window (8.11)
         self.r = BitReader(data, 2)
         self.hist = History()
         self.cache = []
