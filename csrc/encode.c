@@ -988,6 +988,11 @@ static int prior_init(void)
 static void win_reset(xb_encoder *e)
 {
     e->wbase += e->nanch + 1;
+    if (e->wbase > ((uint64_t)1 << 31)) { /* heads are 32-bit: all slots freed, counting again from 1 */
+        if (e->wtab)
+            memset(e->wtab, 0, (e->wmask + 1) * sizeof(*e->wtab));
+        e->wbase = 1;
+    }
     e->nanch = 0;
     e->win_n = 0;
     e->wlive = 0;
@@ -1007,7 +1012,7 @@ static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
 {
     size_t need = e->win_n + n + 16; /* 16 readable bytes after each position (find_anchors) */
     void *p;
-    if (need > UINT32_MAX) /* (positions are 32-bit; max_size is far below) */
+    if (need > INT32_MAX) /* (positions and anchor ordinals are 31-bit; max_size is far below) */
         goto oom;
     if (need > e->cap_win) {
         p = xb_grow(e->win, &e->cap_win, need, 1);
@@ -1237,7 +1242,7 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn, si
                 h = (h + 1) & mask;
                 e->copy_steps++;
             }
-            wt[h].head = wbase + k;
+            wt[h].head = (uint32_t)(wbase + k);
             wt[h].key = key;
             if (o >= wbase) {
                 an[k].prev = (uint32_t)(o - wbase) + 1;
@@ -2998,6 +3003,8 @@ static void encode_lexical(xb_encoder *e)
         put(e, 0, 1);
     }
     gamma_code(e, dev_total(&d, &st) + 1);
+    if (!dev_total(&d, &st)) /* nothing to walk for (most messages: one style throughout) */
+        return;
     w.e = e;
     w.prev = -1;
     walk_deviations(e, &st, dev_emit, &w);
@@ -3530,6 +3537,8 @@ static void slexical(xb_encoder *e)
         put(e, 0, 1);
     }
     gamma_code(e, ndev + 1);
+    if (!ndev) /* nothing to walk for (most messages: the stream's style throughout) */
+        return;
     w.e = e;
     w.prev = -1;
     enc_deviations(e, s->style, dev_emit, &w);

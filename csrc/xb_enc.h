@@ -151,7 +151,7 @@ struct xb_encoder {
     /* per key (open addressing, linear probing): the newest anchor with that key;
        positions are absolute, a slot whose head is < wbase is free */
     struct xb_wslot {
-        uint64_t head;
+        uint32_t head; /* wbase + ordinal (wbase stays below 2^31: win_reset) */
         uint32_t key;
     } *wtab;
     size_t wmask;  /* slots - 1 (a power of two) */
