@@ -502,13 +502,17 @@ static unsigned bitlen64(uint64_t x)
 /* A copy (spec 8.11) in a literal whose bytes so far are d->tmp.p[0 .. *n),
  * the symbol XB_COPY just read: its length and distance, then the bytes
  * appended to d->tmp (which may move), *cls and *acc updated over them. The
- * window is the dictionary's prior text, d->win (the message's literals
- * before this one), then the literal's bytes so far. */
+ * window is the dictionary's prior text, in stream mode the session window
+ * (the last budget bytes of the stream's literals before this message),
+ * d->win (the message's literals before this one), then the literal's bytes
+ * so far. */
 static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls, unsigned *acc)
 {
     uint32_t g = 0;
     uint64_t x = 0, len, w, dist, src, k;
     const size_t np = d->dict->nprior;
+    const xb_stream *ss = d->stream;
+    const size_t ns = ss ? (ss->sess_n < ss->budget ? ss->sess_n : ss->budget) : 0;
     size_t wn = d->win.n, at = *n;
     const char *win = d->win.p;
     char *t;
@@ -517,7 +521,7 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
         return FAIL(d, "never-indexed value coded with a copy");
     TRY(read_gamma(d, &g));
     len = (uint64_t)g + XB_COPY_MIN - 1;
-    w = (uint64_t)np + wn + at; /* the prior, the literals before this one, this one's bytes so far */
+    w = (uint64_t)np + ns + wn + at; /* the prior, the session's, the literals before this one, this one's so far */
     if (w == 0)
         return FAIL(d, "copy before any literal byte");
     TRY(read_bits64(d, bitlen64(w - 1), &x));
@@ -540,6 +544,14 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
         src = np;
     }
     src -= np;
+    if (src < ns) { /* from the session window */
+        size_t m = (size_t)(ns - src < len - k ? ns - src : len - k);
+        if (m)
+            memcpy(t + at + k, ss->sess + (ss->sess_n - ns) + src, m);
+        k += m;
+        src = ns;
+    }
+    src -= ns;
     if (src < wn) { /* from the literals before this one */
         size_t m = (size_t)(wn - src < len - k ? wn - src : len - k);
         memcpy(t + at + k, win + src, m);
@@ -2724,6 +2736,36 @@ static int stream_decode(xb_dec *d)
     return decode_body(d, data, len);
 }
 
+/* a stream message's literals (the window after the prior and the session
+ * window) join the session (spec 8.11, 14.3); its window is the last budget
+ * bytes, older ones are dropped when 2 * budget bytes are kept */
+static int sess_join(xb_dec *d, xb_stream *s, const char *p, size_t n)
+{
+    const size_t b = s->budget;
+    if (!b || !n)
+        return 0;
+    if (n >= b) { /* only its last budget bytes can be copied from */
+        p += n - b;
+        n = b;
+        s->sess_n = 0;
+    }
+    if (s->sess_n + n > 2 * b) { /* keep the window's bytes that stay in it */
+        size_t keep = b - n;
+        memmove(s->sess, s->sess + s->sess_n - keep, keep);
+        s->sess_n = keep;
+    }
+    if (s->sess_cap < 2 * b) { /* (a new budget comes with an OPEN, which empties the session) */
+        char *q = realloc(s->sess, 2 * b);
+        if (!q)
+            return xb_dec_nomem(d);
+        s->sess = q;
+        s->sess_cap = 2 * b;
+    }
+    memcpy(s->sess + s->sess_n, p, n);
+    s->sess_n += n;
+    return 0;
+}
+
 /* lend (not NULL): when *lend is set to 1, res->data is the decoder's output
  * buffer, valid until the next call with s; else (and when lend is NULL) a
  * malloc'd copy the caller frees (a message whose buffers are not kept) */
@@ -2771,6 +2813,8 @@ static int stream_decode_msg(xb_stream *s, const char *body, size_t size, int op
     s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_FIRST;
     rc = stream_decode(d);
+    if (rc == XB_OK)
+        rc = sess_join(d, s, d->win.p, d->win.n);
     keep = dec_footprint(d) <= XB_STREAM_DEC_KEEP;
     if (rc == XB_OK) {
         if (lend && keep) {

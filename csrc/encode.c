@@ -996,6 +996,8 @@ static void win_reset(xb_encoder *e)
     e->nanch = 0;
     e->win_n = 0;
     e->wlive = 0;
+    e->wlo = 0;
+    e->sess_st = NULL;
 }
 
 #if defined(__GNUC__)
@@ -1144,6 +1146,8 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
         steps++;
         if (pl + XB_COPY_MIN > pos) /* this literal's anchor whose key is not coded yet */
             continue;
+        if (pl < e->wlo) /* before the session window, and so is the rest of the chain */
+            break;
         /* (both sides stay inside the window: pl + L < pos + L <= window end) */
         if (best_len && buf[pl + best_len] != s[i + best_len]) {
             /* not longer than the best: examined, not extended (best_len < rest) */
@@ -1167,7 +1171,7 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
     if (prior && seen < XB_COPY_CANDIDATES) {
         uint32_t pr = prior_head(xb_load32((const char *)s + i));
         if (pr)
-            prior_match(s, i, rest, (uint64_t)pos + NPRIOR, pr, &seen, &best_len, best_d);
+            prior_match(s, i, rest, (uint64_t)(pos - e->wlo) + NPRIOR, pr, &seen, &best_len, best_d);
     }
     return best_len;
 }
@@ -1361,7 +1365,7 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
             continue;
         i = pos; /* plain bytes up to the anchor */
         if ((best_len = lit_match(e, e->win + wn, i, n, wn + i, e->anch[mb[q]].prev, i == start, &d)) != 0 &&
-            lit_take(e, clen, bs, i, best_len, d, NPRIOR + wn + i, &ctx, &kpos, &nc)) {
+            lit_take(e, clen, bs, i, best_len, d, NPRIOR + (wn - e->wlo) + i, &ctx, &kpos, &nc)) {
             if (e->oom)
                 return nc;
             i += best_len;
@@ -1647,23 +1651,24 @@ static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, con
 static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
                                            const uint8_t *bs, size_t n, size_t start, unsigned ctx)
 {
-    const size_t wn = e->win_n;
+    const size_t wn = e->win_n - e->wlo; /* the window after the prior, before bs */
     const size_t nc = lit_join(e, clen, bs, n, start, ctx); /* it joins the window, after its copies */
     put_copies(e, cc, bs, n, start, ctx, nc, (uint64_t)NPRIOR + wn);
 }
 
 /* a literal's bytes bs[start .. n) and its terminator (spec 8.11), unless
  * never-indexed: searched for copies of the message's literals and the prior
- * in a message with at least XB_COPY_MIN_MESSAGE value bytes (a stream unit:
- * XB_COPY_MIN_UNIT), for a copy from the prior at its first byte in one with
- * at least XB_COPY_MIN_PRIOR (a call only when the prior has its key); else
- * coded as plain bytes without a call */
+ * in a stateless message with at least XB_COPY_MIN_MESSAGE value bytes and in
+ * every stream message (and the session window), for a copy from the prior
+ * at its first byte in a stateless one with at least XB_COPY_MIN_PRIOR (a
+ * call only when the prior has its key); else coded as plain bytes without a
+ * call */
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {
-    if (!secret && e->vbytes >= XB_COPY_MIN_PRIOR) {
+    if (!secret && (e->st || e->vbytes >= XB_COPY_MIN_PRIOR)) {
         uint32_t r;
-        if (e->vbytes >= (e->st ? XB_COPY_MIN_UNIT : XB_COPY_MIN_MESSAGE)) {
+        if (e->st || e->vbytes >= XB_COPY_MIN_MESSAGE) { /* every stream unit is searched */
             put_lit_copies(e, cc, clen, bs, n, start, ctx);
             return;
         }
@@ -3273,7 +3278,10 @@ static void trim(xb_encoder *e, size_t keep)
     TRIM(e->names, e->cap_names);
     TRIM(e->out, e->cap_out);
     /* the copy window (spec 8.11) and its anchors; the key table is made
-       again at its first size by win_grow */
+       again at its first size by win_grow (a stream's session window is
+       kept: sess_trim) */
+    if (e->sess_st)
+        goto scratch;
     if (e->cap_win > keep) {
         free(e->win);
         e->win = NULL;
@@ -3286,6 +3294,7 @@ static void trim(xb_encoder *e, size_t keep)
         e->wmask = e->wlive = e->wgrow = 0;
         e->cap_w = 0;
     }
+scratch:
     TRIM(e->anch_m, e->cap_anch);
     TRIM(e->cps, e->cap_cps);
     if (e->cap_htab * sizeof(*e->htab) > keep) {
@@ -3545,6 +3554,106 @@ static void slexical(xb_encoder *e)
 }
 
 /* ---- stream mode: one message body (xb_stream_encode, csrc/stream.c) ------------------ */
+/* the first byte of the session window in e->win: the last budget bytes of
+ * the session's literals are the window (spec 8.11) */
+static inline size_t sess_lo(const xb_encoder *e, uint32_t budget)
+{
+    return e->win_n > budget ? e->win_n - budget : 0;
+}
+
+/* the bytes of e->win before e->wlo and their anchors dropped, the rest moved
+ * to the front; the key table made again for the kept anchors, with as many
+ * slots as it had (they have at most as many keys), or (shrink) from its
+ * first size, grown as they need; -1 (e->oom) if out of memory */
+static XB_ENC_COLD int sess_compact(xb_encoder *e, int shrink)
+{
+    const size_t cut = e->wlo;
+    size_t m = 0, k, n, slots = e->wtab ? e->wmask + 1 : (size_t)1 << WTAB_BITS;
+    struct xb_wslot *t;
+    while (m < e->nanch && e->anch[m].pos < cut)
+        m++;
+    n = e->nanch - m;
+    if (shrink) /* from the first size, grown as the kept keys need */
+        slots = (size_t)1 << WTAB_BITS;
+    t = calloc(slots, sizeof(*t));
+    if (!t) {
+        e->oom = 1;
+        return -1;
+    }
+    memmove(e->win, e->win + cut, e->win_n - cut);
+    e->win_n -= cut;
+    for (k = 0; k < n; k++) { /* a chain link to a dropped anchor ends the chain */
+        struct xb_anchor a = e->anch[m + k];
+        e->anch[k].pos = a.pos - (uint32_t)cut;
+        e->anch[k].prev = a.prev > m ? a.prev - (uint32_t)m : 0;
+    }
+    e->nanch = n;
+    e->wlo = 0;
+    free(e->wtab);
+    e->wtab = t;
+    e->wmask = slots - 1;
+    e->wgrow = slots / 2;
+    e->wlive = 0;
+    e->wbase = 1; /* (a free slot's head is 0) */
+    for (k = 0; k < n; k++) {
+        const uint32_t key = xb_load32((const char *)e->win + e->anch[k].pos);
+        size_t h;
+        if (e->wlive == e->wgrow && wtab_grow(e))
+            return -1;
+        h = wslot(key, xb_hash_seed, e->wmask);
+        while (e->wtab[h].head >= e->wbase && e->wtab[h].key != key)
+            h = (h + 1) & e->wmask;
+        if (e->wtab[h].head < e->wbase)
+            e->wlive++;
+        e->wtab[h].head = (uint32_t)(e->wbase + k);
+        e->wtab[h].key = key;
+    }
+    return 0;
+}
+
+/* before a stream message, after a large one (trim): the session window
+ * alone kept, in buffers of its size; -1 (e->oom) if out of memory */
+static XB_ENC_COLD int sess_trim(xb_encoder *e, size_t keep)
+{
+    void *p;
+    if (!e->sess_st || (e->cap_win <= keep && e->cap_anchors * sizeof(*e->anch) <= keep &&
+                        (!e->wtab || (e->wmask + 1) * sizeof(*e->wtab) <= keep)))
+        return 0;
+    e->wlo = sess_lo(e, e->sess_st->budget);
+    if (sess_compact(e, 1))
+        return -1;
+    if (e->cap_win > keep && (p = realloc(e->win, e->win_n + 16)) != NULL) {
+        e->win = p;
+        e->cap_win = e->cap_w = e->win_n + 16;
+    }
+    if (e->cap_anchors * sizeof(*e->anch) > keep && e->nanch &&
+        (p = realloc(e->anch, e->nanch * sizeof(*e->anch))) != NULL) {
+        e->anch = p;
+        e->cap_anchors = e->nanch;
+    }
+    return 0;
+}
+
+/* a stream message's window: the session window of s (the window the last
+ * message of s left, if this encoder coded it and s was not reset since),
+ * else empty; the session's old bytes dropped once they are as many as the
+ * budget. -1 (e->oom) if out of memory */
+static int sess_begin(xb_encoder *e, const xb_stream *s)
+{
+    if (!s->budget || e->sess_st != s || e->sess_gen != s->gen) {
+        win_reset(e);
+        if (s->budget) {
+            e->sess_st = s;
+            e->sess_gen = s->gen;
+        }
+        return 0;
+    }
+    e->wlo = sess_lo(e, s->budget);
+    if (e->wlo > s->budget)
+        return sess_compact(e, 0);
+    return 0;
+}
+
 static int stream_body(xb_encoder *e, xb_stream *s)
 {
     int rc;
@@ -3557,7 +3666,8 @@ static int stream_body(xb_encoder *e, xb_stream *s)
     e->acc = 0;
     e->nacc = 0;
     e->oom = 0;
-    win_reset(e);
+    if (sess_begin(e, s))
+        return -1;
     if (e->cap_out < 64)
         out_grow(e, 64);
     rc = e->oom ? -1 : encode_events(e, 1);
@@ -3574,10 +3684,11 @@ static int stream_body(xb_encoder *e, xb_stream *s)
 static int stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size, const xb_encode_options *opt,
                        xb_encode_result *res)
 {
-    int rc;
+    int rc, lost = 0;
     e->sopt = *opt;
     e->sopt.exact = s->exact; /* the stream's mode */
     if (e->trim_n > TRIM_INPUT) { /* before begin: its trim keeps more */
+        lost = sess_trim(e, KEEP_STREAM);
         trim(e, KEEP_STREAM);
         e->trim_n = 0;
         if (s->kbuf_cap > KEEP_STREAM) {
@@ -3587,6 +3698,10 @@ static int stream_scan(xb_encoder *e, xb_stream *s, const char *xml, size_t size
         }
     }
     rc = begin(e, &e->sopt, res);
+    if (!rc && lost) { /* the session window could not be kept: the stream cannot go on */
+        xb_sstate_clear(s);
+        rc = xb_enc_nomem(e);
+    }
     if (!rc)
         rc = scan_input(e, xml, size);
     if (rc)

@@ -647,6 +647,8 @@ void xb_sstate_clear(xb_stream *s)
     size_t i;
     xb_sstate_bury(s);
     xb_stab_clear(s);
+    s->gen++;
+    s->sess_n = 0;
     /* the entries emptied: only cache[0 .. ncache), since a free pool slot is
        always clean (no key, serial XB_SERIAL_NONE: xb_stream_new makes them
        so, and whoever evicts an entry cleans its slot or reuses it at once) */
@@ -684,7 +686,7 @@ size_t xb_sstate_footprint(const xb_stream *s)
     size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tidx ? (s->tidx_mask + 1) * sizeof(*s->tidx) : 0) +
                (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
                s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
-               s->cap_dead * sizeof(*s->dead), i;
+               s->cap_dead * sizeof(*s->dead) + s->sess_cap, i;
     if (s->recent)
         n += s->nvctx * sizeof(*s->recent);
     for (i = 0; i < s->ncache; i++)

@@ -67,6 +67,7 @@ void xb_stream_free(xb_stream *s)
     xb_encoder_free(s->enc);
     free(s->open);
     free(s->kbuf);
+    free(s->sess);
     xb_stream_dec_release(s);
     free(s->dsec);
     free(s->dead);

@@ -99,13 +99,11 @@ typedef struct {
 #define XB_COPY 1
 #define XB_COPY_MIN 4
 #define XB_COPY_CANDIDATES 16
-/* the encoder searches copies only in a message (stateless, or a stream
- * unit) with at least this many value bytes (spec 8.11; xb_encoder.vbytes) */
+/* the encoder searches copies only in a stateless message with at least this
+ * many value bytes (spec 8.11; xb_encoder.vbytes); every stream message is
+ * searched, its literals join the session window */
 #define XB_COPY_MIN_MESSAGE 768
-/* the same for a stream unit, whose search buffers are its connection's (spec 8.11) */
-#define XB_COPY_MIN_UNIT 4096
-/* the encoder searches the prior text for copies only in a message or stream
- * unit with at least this many value bytes (spec 8.11) */
+/* ... and the prior text alone in one with at least this many */
 #define XB_COPY_MIN_PRIOR 64
 
 #define XB_VC_OTHER_ATTR 0

@@ -161,6 +161,13 @@ struct xb_encoder {
     uint32_t *anch_m; /* the ordinals of the last literal's anchors whose key was indexed before them */
     size_t nmaybe, cap_anch;
     size_t cap_w; /* room of win (0 until wtab exists) */
+    /* stream mode (spec 8.11, 14.3): the window starts with the session
+       window, win[wlo .. ) before the message's literals (0 when stateless);
+       the stream state and its generation (xb_stream.gen) the window's
+       session belongs to (NULL: none) */
+    size_t wlo;
+    const struct xb_stream *sess_st;
+    uint64_t sess_gen;
     size_t cap_cps;
     uint64_t copy_steps; /* chain entries the copy search visited (xb_encoder_copy_steps) */
 

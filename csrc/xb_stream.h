@@ -154,6 +154,13 @@ struct xb_stream {
     uint16_t rlisted[XB_RLISTED];
     /* exact mode: the style of the last message (int[6] as xb_enc_styles) */
     int style[6];
+    /* the session window (spec 8.11, 14.3): bumped by every reset of the
+     * state, so an encoder's window of an older session is not used; the
+     * decoder's copy of the session's literal bytes, the last min(budget,
+     * sess_n) of them the window (sess_cap = 2 * budget once allocated) */
+    uint64_t gen;
+    char *sess;
+    size_t sess_n, sess_cap;
 
     /* ---- per message ---- */
     struct xb_encoder *enc; /* the scanner, and the events of the message */

@@ -8,9 +8,10 @@ copies, a copy at the largest distance accepted and one byte further rejected
 (with the error offset), a first literal's copy reaching into the prior alone, a secret in the
 same message neither copies nor is copied (CRIME probe), and C == reference
 on copy-rich input, stateless and in stream mode. Copies are searched only in
-messages with at least COPY_MIN_MESSAGE (768) value bytes (attribute values
-and text; a stream unit: COPY_MIN_UNIT, 4,096), so the documents here are
-padded to that (or to one byte less, to test the gate).
+stateless messages with at least COPY_MIN_MESSAGE (768) value bytes (attribute
+values and text), so the documents here are padded to that (or to one byte
+less, to test the gate); every stream message is searched (its window starts
+with the session's, test_session_window.py).
 """
 from __future__ import annotations
 
@@ -191,12 +192,12 @@ def test_c_and_reference_copy_alike(exact):
 def _without_own_copies(fn):
     """fn's result from the reference with copies of a message's own literals
     switched off (both gates huge): only the prior is searched."""
-    saved = M.COPY_MIN_MESSAGE, M.COPY_MIN_UNIT
-    M.COPY_MIN_MESSAGE = M.COPY_MIN_UNIT = 10**9
+    saved = M.COPY_MIN_MESSAGE
+    M.COPY_MIN_MESSAGE = 10**9
     try:
         return with_backend("python", fn)
     finally:
-        M.COPY_MIN_MESSAGE, M.COPY_MIN_UNIT = saved
+        M.COPY_MIN_MESSAGE = saved
 
 
 def _without_copies(fn):
@@ -225,10 +226,10 @@ def stream_alike(data: bytes):
 
 def test_stream_copies_alike():
     require("_cstream")
-    docs = _docs(M.COPY_MIN_UNIT)  # a stream unit is searched from COPY_MIN_UNIT value bytes on
+    docs = _docs(400)  # every stream unit is searched, whatever its size (8.11)
     frames, run = stream_alike(HEADER + "".join(docs).encode())
-    # the units of COPY_MIN_UNIT value bytes or more have copies: without them the frames are longer
-    assert len(_without_copies(run)) > len(frames) + 20 * 50
+    # without copies every frame is longer
+    assert len(_without_copies(run)) > len(frames) + 40 * 20
 
 
 @pytest.mark.parametrize("secret_first", [True, False])
@@ -255,7 +256,7 @@ def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
             body = f"<body>{guess}</body>"
             msg = f"<message>{pw + body if secret_first else body + pw}</message>"
             # long enough to be searched for copies (8.11); the filler shares nothing with the others
-            return enc.element(padded(msg, M.COPY_MIN_UNIT + len(secret), "Q"))
+            return enc.element(padded(msg, 300 + len(secret), "Q"))
 
         frame = with_backend("python", run)
         if "c" in BACKENDS:

@@ -41,15 +41,18 @@ def test_reference_has_no_footprint():
 @pytest.mark.parametrize("budget", [4096, 16384, 65536])
 def test_table_bytes_are_counted_exactly(budget):
     """Same traffic, two budgets, no eviction in either: the states differ by
-    exactly the table's two string buffers, 2 x (2 x budget + 64) bytes."""
+    exactly the table's two string buffers, 2 x (2 x budget + 64) bytes, and
+    on the decoder's side its copy of the session, 2 x budget bytes (spec
+    14.3; the encoder's session window is its copy window, whose size is the
+    literals', not the budget's)."""
     data = HEADER + STANZA * 3
     small = pair(table_size=1024)
     big = pair(table_size=budget)
     run(*small, data)
     run(*big, data)
     assert small[0]._c.table() == big[0]._c.table()  # nothing evicted at 1024 either
-    for a, b in zip(small, big):
-        assert b.footprint() - a.footprint() == 2 * (2 * budget + 64) - 2 * (2 * 1024 + 64)
+    for a, b, session in zip(small, big, (0, 2 * (budget - 1024))):
+        assert b.footprint() - a.footprint() == 2 * (2 * budget + 64) - 2 * (2 * 1024 + 64) + session
         # a lower bound by hand: the string buffers, one 16-byte record per entry
         assert b.footprint() >= 2 * (2 * budget + 64) + 16 * len(big[0]._c.table())
 
@@ -65,8 +68,10 @@ def test_budget_zero_allocates_no_table():
 
 def test_large_unit_grows_then_is_released():
     """A 900 KB stanza grows the encoder's buffers; the next message releases
-    every one above 64 KiB (encoder) and the decoder keeps nothing above
-    256 KiB even right after it."""
+    every one above 64 KiB (encoder) but the session window's (spec 14.3: its
+    last `budget` literal bytes, which grow to at most 2 x budget before the
+    older half is dropped, and their anchors, 8 bytes each and at most one a
+    byte), and the decoder keeps nothing above 256 KiB even right after it."""
     enc, dec = pair(max_size=1 << 21)
     run(enc, dec, HEADER + STANZA * 20)
     e0, d0 = enc.footprint(), dec.footprint()
@@ -75,13 +80,14 @@ def test_large_unit_grows_then_is_released():
     assert enc.footprint() > e0 + len(big)  # input copy, arena, output
     assert dec.footprint() < d0 + (1 << 18)
     run(enc, dec, STANZA)
-    assert enc.footprint() < e0 + (1 << 16) and dec.footprint() < d0 + (1 << 18)
+    window = 9 * 2 * stream.DEFAULT_TABLE_SIZE
+    assert enc.footprint() < e0 + (1 << 16) + window and dec.footprint() < d0 + (1 << 18)
     many = b"<message><body>" + b'<b a="1"/>' * 60000 + b"</body></message>"
     run(enc, dec, many)
     assert enc.footprint() > e0 + 60000 * 80  # one event record per start and end tag
     run(enc, dec, STANZA)
-    # each of the encoder's buffers keeps at most 64 KiB (there are 14)
-    assert enc.footprint() < e0 + 14 * (1 << 16)
+    # each of the encoder's buffers keeps at most 64 KiB (there are 14), but the session window's
+    assert enc.footprint() < e0 + 14 * (1 << 16) + window
     assert dec.footprint() < d0 + (1 << 18)
 
 

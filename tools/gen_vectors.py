@@ -397,6 +397,15 @@ SESSION = (
     + "<r xmlns='urn:xmpp:sm:3'/>"
     + "</stream:stream>"
 )
+# later bodies repeat phrases of earlier ones: copies from the session window (8.11)
+WINDOW = (
+    _HDR
+    + _MSG.format(id="w1", body="But soft, what light through yonder window breaks?")
+    + _MSG.format(id="w2", body="It is the east, and Juliet is the sun.")
+    + _MSG.format(id="w3", body="Arise, fair sun, and kill the envious moon")
+    + _MSG.format(id="w4", body="what light through yonder window? It is the east, fair sun!")
+    + "</stream:stream>"
+)
 # (name, description, XML stream, StreamEncoder options): spec section 14
 STREAM = [
     ("session-exact", "a c2s session with SASL (never-indexed), a restart, repeated structures and "
@@ -406,6 +415,10 @@ STREAM = [
     ("session-tiny-table", "the same with a 64-byte table: most strings do not fit", SESSION,
      {"exact": True, "table_size": 64}),
     ("session-no-table", "the same with the table disabled (budget 0)", SESSION, {"table_size": 0}),
+    ("session-window", "chat bodies that copy phrases of earlier messages from the session window",
+     WINDOW, {"exact": True}),
+    ("session-window-small", "the same with a 40-byte budget: the session window is the last 40 bytes of "
+     "the session's literals", WINDOW, {"exact": True, "table_size": 40}),
     ("mid-stream", "a stream captured after its header: an announcing OPEN frame, then elements",
      "<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/><a xmlns='urn:xmpp:sm:3' h='2'/>",
      {"exact": True, "in_stream": True}),

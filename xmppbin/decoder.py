@@ -57,7 +57,9 @@ class _Decoder:
             self.kind = M.KIND_ELEMENT
             self.exact = stream.exact
             self.d = stream.dictionary
-            self.win = bytearray(self.d.prior)  # the copy window (8.11): the prior text, then the literals so far
+            # the copy window (8.11): the prior text, the session window, then the literals so far
+            self.win = bytearray(self.d.prior) + stream.state.session_window()[0]
+            self.msg0 = len(self.win)
             self.r = BitReader(data, 0)
             self.hist = stream.state.hist
             self.cache: list[tuple] = stream.state.cache

@@ -45,6 +45,18 @@ class StreamState:
 
     def __init__(self, budget: int) -> None:
         self.hist = History(budget)
+        #: the session window (spec 8.11, 14.3): the literal bytes of the
+        #: stream's messages since the OPEN, of which the last `budget` are the
+        #: window a message starts with after the prior; sess_base is the
+        #: session position (bytes since the OPEN) of sess[0]; older bytes are
+        #: dropped when sess holds twice the budget
+        self.budget = budget
+        self.sess = bytearray()
+        self.sess_base = 0
+        #: encoder: the anchors of the session's literals by their key, at
+        #: session positions in increasing order (entries before the window
+        #: are dropped with the bytes)
+        self.sidx: dict[bytes, list[int]] = {}
         self.hist.gone = self._gone
         self.cache: list[tuple] = []
         #: value context -> its most recent values, newest first (spec 14.3);
@@ -64,6 +76,25 @@ class StreamState:
         self.by_serial: dict[int, Entry] = {}
         self.serial = 0
         self.doc = Entry(-1)
+
+    def session_window(self) -> tuple[bytes, int]:
+        """The session window's bytes and the session position of its first."""
+        n = len(self.sess)
+        k = min(n, self.budget)
+        return bytes(self.sess[n - k :]), self.sess_base + n - k
+
+    def session_join(self, bs: bytes | bytearray) -> None:
+        """A message's window bytes (its literals, never-indexed values
+        excluded) join the session after the message."""
+        if not self.budget:
+            return
+        self.sess += bs
+        if len(self.sess) > 2 * self.budget:
+            cut = len(self.sess) - self.budget
+            del self.sess[:cut]
+            self.sess_base += cut
+            lo = self.sess_base
+            self.sidx = {k: kept for k, v in self.sidx.items() if (kept := [a for a in v if a >= lo])}
 
     def _gone(self, s: str | None) -> None:
         """The table's last entry equal to s was evicted (None: the table was
@@ -138,10 +169,22 @@ class _Coder:
             self.pslot: tuple[Entry, str] | None = (state.doc, "first")
             self.open: list[Entry] = []  # entries of the open elements
         self.ws: list[str | None] = ["\n"]
-        # the copy window (8.11): the prior text, then the literal bytes coded so far
+        # the copy window (8.11): the prior text, in stream mode the session
+        # window, then the literal bytes coded so far
         self.win = bytearray(d.prior)
         self.pidx = d.prior_index  # the prior's anchors by their key
-        self.widx: dict[bytes, list[int]] = {}  # the message's window positions by their first 4 bytes
+        # the anchors of the window after the prior by their first 4 bytes, at
+        # positions p (window position p + wofs, not before alo): the
+        # message's (stateless), or the session's and the message's (stream mode)
+        self.widx: dict[bytes, list[int]] = {}
+        self.wofs = 0
+        self.alo = 0
+        if state is not None and state.budget:
+            sw, self.alo = state.session_window()
+            self.win += sw
+            self.widx = state.sidx
+            self.wofs = len(d.prior) - self.alo
+        self.msg0 = len(self.win)  # where the message's literals start in the window
         self.search = True  # the message is long enough to be searched for copies from the prior (8.11)
         self.copies = True  # ... and for copies of its own literals (8.11)
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
@@ -179,6 +222,8 @@ class _Coder:
             own = self.copies
             widx = self.widx
             pidx = self.pidx
+            alo = self.alo
+            wofs = self.wofs
             local: dict[bytes, list[int]] = {}  # this literal's anchors, by their key
             lim = n - M.COPY_MIN
             if own:
@@ -193,11 +238,17 @@ class _Coder:
                     best_len = 0
                     best_p = 0
                     seen = 0
-                    # nearest first: this literal's anchors, the earlier literals', the prior's
-                    for lst in (local.get(key), widx.get(key), pidx.get(key) if i == start else None):
+                    # nearest first: this literal's anchors, the earlier literals'
+                    # (the session's too), the prior's
+                    prior = pidx.get(key) if i == start else None
+                    for src, lst in ((0, local.get(key)), (1, widx.get(key)), (0, prior)):
                         if not lst:
                             continue
                         for p in reversed(lst):
+                            if src:
+                                if p < alo:  # before the session window (and so are the rest)
+                                    break
+                                p += wofs
                             if p + M.COPY_MIN > pos:
                                 continue
                             if seen == M.COPY_CANDIDATES:
@@ -269,7 +320,8 @@ class _Coder:
         w0 = len(self.win)
         self.win += bs
         if self.copies:
-            _index_anchors(self.widx, bs, 0, len(bs) - M.COPY_MIN + 1, w0)  # its anchors with a key inside it
+            # its anchors with a key inside it
+            _index_anchors(self.widx, bs, 0, len(bs) - M.COPY_MIN + 1, w0 - self.wofs)
 
     def _extend(self, s: str, vctx: int):
         """Stream mode: the cheapest EXTEND of s, (cost without the symbol, k, L), or None:
@@ -632,8 +684,9 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
     """
     c = _Coder(d, w, state)
     vb = value_bytes(sc.events)
-    c.search = vb >= M.COPY_MIN_PRIOR
-    c.copies = vb >= (M.COPY_MIN_MESSAGE if state is None else M.COPY_MIN_UNIT)
+    # stream mode: every unit is searched (its literals join the session window)
+    c.search = state is not None or vb >= M.COPY_MIN_PRIOR
+    c.copies = state is not None or vb >= M.COPY_MIN_MESSAGE
     if state is not None:
         c.secrets = frozenset(secrets)
         w.gamma(len(c.secrets) + 1)
@@ -672,6 +725,8 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
         c.other(M.NC_DOC, M.N_END)
     if exact:
         encode_lexical(sc, c)
+    if state is not None:
+        state.session_join(c.win[c.msg0 :])
 
 
 # ---- exact mode -------------------------------------------------------------------

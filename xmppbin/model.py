@@ -78,9 +78,10 @@ V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
 COPY = 1  # char symbol of an in-message copy (spec 8.11); no literal holds byte 0x01
 COPY_MIN = 4  # shortest copy; its length is coded as GAMMA(len - COPY_MIN + 1)
 COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
-COPY_MIN_MESSAGE = 768  # an encoder searches copies only in a message of at least this many value bytes (8.11)
-COPY_MIN_UNIT = 4096  # the same for a stream unit (8.11)
-COPY_MIN_PRIOR = 64  # an encoder searches the prior text only in a message or unit of at least this many (8.11)
+# a stateless message is searched for copies (8.11) from this many value bytes on;
+# every stream message is searched (its literals join the session window)
+COPY_MIN_MESSAGE = 768
+COPY_MIN_PRIOR = 64  # ... for copies from the prior text alone (8.11)
 # A copy starts only at an anchor of its literal (8.11): a position that is a multiple
 # of 16 (0 included), or a byte that is no UTF-8 continuation byte after a byte that is
 # no ASCII letter or digit.

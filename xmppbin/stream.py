@@ -1252,7 +1252,9 @@ class StreamDecoder:
         dec.kind = kind
         dec.read_secrets()
         events = dec.run()
-        return _decoder.finish(dec, events), events
+        out = _decoder.finish(dec, events)
+        s.state.session_join(dec.win[dec.msg0 :])  # the message's literals join the session window (8.11)
+        return out, events
 
 
 _NOTHING = StreamEvent("", b"")  # a frame that yields no unit (an announcement)

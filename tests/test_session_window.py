@@ -1,0 +1,217 @@
+"""The session window (spec 8.11, 14.3): in stream mode a message's copy
+window is the prior text, then the last `budget` bytes of the literals the
+stream's earlier messages coded (since the last OPEN), then its own.
+
+Checked on both backends (the C coder must give the reference's frames, and
+both decoders must give the stream back): a later message copies a phrase of
+an earlier one; the window's edge (a phrase whose first byte is exactly
+`budget` bytes back is copied, one byte further it is not); a restart (new
+stream header) empties it; budget 0 has none; a never-indexed value never
+joins it, so a later guess costs the same whatever the secret (CRIME probe);
+a unit of more than 64 KiB of text (the encoder's buffers are trimmed before
+the next unit) keeps the window; and C == reference over the recorded
+session with several budgets (the C encoder drops old bytes in steps).
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import pytest
+from conftest import BACKENDS, require, with_backend
+
+from xmppbin import encoder as E
+from xmppbin import stream
+from xmppbin.bits import BitWriter
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import _corpus  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPTURE = os.path.join(HERE, "data", "capture-session.jsonl")
+HEADER = (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+          b"to='example.com' version='1.0'>")
+PHRASE = "Xylophonicquart"  # 15 letters: one anchor (its first byte), so only a copy from its start takes it
+
+
+def msg(body: str, i: int = 0) -> bytes:
+    return f"<message to='romeo@montague.example' id='s{i}'><body>{body}</body></message>".encode()
+
+
+def frames_alike(data: bytes, **opts) -> bytes:
+    """The reference's exact-mode frames of the stream data, after checking
+    that the C coder gives the same frames and both decoders give data back."""
+    def enc():
+        return stream.StreamEncoder(exact=True, **opts).feed(data) or b""
+
+    out = with_backend("python", enc)
+    for be in BACKENDS:
+        assert with_backend(be, enc) == out, be
+
+        def dec():
+            d = stream.StreamDecoder()
+            back = b"".join(ev.xml for ev in d.feed(out))
+            d.close()
+            return back
+        assert with_backend(be, dec) == data, be
+    return out
+
+
+def copies_of(data: bytes, **opts) -> list[tuple[bytes, list]]:
+    """(literal, its copies (position, length, distance)) of every literal the
+    reference codes in the stream data, in order."""
+    seen: list[tuple[bytes, list]] = []
+    orig = E._Coder._write_bytes
+
+    def spy(self, bs, ctx, start=0, secret=False):
+        seen.append((bytes(bs), list(self._parse(bs, ctx, start, secret)[1])))
+        return orig(self, bs, ctx, start, secret)
+
+    E._Coder._write_bytes = spy
+    try:
+        with_backend("python", lambda: stream.StreamEncoder(exact=True, **opts).feed(data))
+    finally:
+        E._Coder._write_bytes = orig
+    return seen
+
+
+def test_a_later_message_copies_an_earlier_phrase():
+    require("_cstream")
+    data = HEADER + msg("But soft, what light through yonder window breaks?", 1) + msg("It is the east.", 2) + msg(
+        "what light through yonder window breaks, and Juliet is the sun", 3)
+    frames_alike(data)
+    lits = copies_of(data)
+    body = next(c for lit, c in lits if lit.startswith(b"what light"))
+    assert body and body[0][0] == 0 and body[0][1] >= len("what light through yonder window breaks")
+    # the copy reaches over the second message's literals into the first's, not into the prior
+    assert body[0][2] < 200
+
+
+def _session_after(data: bytes, budget: int) -> bytes:
+    st = E.StreamState(budget)
+    orig = E.StreamState
+
+    def make(b):
+        return st
+
+    E.StreamState = make
+    try:
+        with_backend("python", lambda: stream.StreamEncoder(exact=True, table_size=budget).feed(data))
+    finally:
+        E.StreamState = orig
+    return bytes(st.sess)
+
+
+def _edge_budget(first: bytes) -> tuple[int, int]:
+    """The budget B that puts PHRASE's first byte exactly B bytes before the
+    end of the session after the stream `first` coded with budget B (the
+    budget also bounds the table, which decides which values are literals),
+    and the session's length."""
+    budget = 4096
+    for _ in range(10):
+        sess = _session_after(first, budget)
+        want = len(sess) - sess.index(PHRASE.encode())
+        if want == budget:
+            return budget, len(sess)
+        budget = want
+    raise AssertionError("no fixed point")
+
+
+@pytest.mark.parametrize("out", [0, 1])
+def test_the_window_holds_the_last_budget_bytes(out):
+    """The phrase's first byte exactly `budget` bytes back: all its 15 bytes
+    copied; one byte further back (budget - 1): not copied at all (its only
+    anchor is out of the window). The same frames on both backends, which
+    decode back on both."""
+    require("_cstream")
+    first = HEADER + msg(PHRASE, 1) + msg("ab", 2)
+    budget, _ = _edge_budget(first)
+    data = first + msg("and " + PHRASE, 3)
+    frames_alike(data, table_size=budget - out)
+    last = [c for lit, c in copies_of(data, table_size=budget - out) if lit == b"and " + PHRASE.encode()]
+    assert len(last) == 1
+    if out:
+        assert last[0] == []
+    else:
+        [(at, n, dist)] = last[0]
+        assert (at, n) == (4, len(PHRASE)) and dist >= budget + 4  # (+ the unit's literals before the body)
+
+
+def test_a_restart_empties_the_window():
+    """A new stream header (OPEN) starts a new session: nothing before it is copied after it."""
+    require("_cstream")
+    tail = msg("and " + PHRASE, 2)
+    frames_alike(HEADER + msg(PHRASE, 1) + tail)
+    frames_alike(HEADER + msg(PHRASE, 1) + HEADER + tail)
+    with_window = [c for lit, c in copies_of(HEADER + msg(PHRASE, 1) + tail) if lit.endswith(PHRASE.encode())]
+    restarted = [c for lit, c in copies_of(HEADER + msg(PHRASE, 1) + HEADER + tail) if lit.endswith(PHRASE.encode())]
+    assert with_window[-1] and not restarted[-1]
+
+
+def test_budget_zero_has_no_session_window():
+    require("_cstream")
+    data = HEADER + msg(PHRASE, 1) + msg("and " + PHRASE, 2)
+    frames_alike(data, table_size=0)
+    assert all(not c for lit, c in copies_of(data, table_size=0))
+
+
+@pytest.mark.parametrize("budget", [0, 40, 1000, 16384])
+def test_c_and_reference_alike_on_the_recorded_session(budget):
+    """Every direction of the recorded session, exact and default mode."""
+    require("_cstream")
+    for (conn, d), chunks in sorted(_corpus.capture_streams(CAPTURE).items()):
+        data = b"".join(chunks)
+        for exact in (True, False):
+            def enc(exact=exact, data=data):
+                return stream.StreamEncoder(exact=exact, table_size=budget).feed(data)
+            assert with_backend("c", enc) == with_backend("python", enc), (conn, d, exact)
+
+
+def test_a_huge_unit_keeps_the_window():
+    """A unit of more than 64 KiB of literal text: before the next unit the
+    C encoder trims its buffers (keeping only the window, the last budget
+    bytes), and the next unit still copies from the end of the huge one."""
+    require("_cstream")
+    rnd = random.Random(7)
+    words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(12000)]  # 84 KB
+    data = HEADER + msg(" ".join(words), 1) + msg(" ".join(words[-40:]), 2) + msg("ab " + PHRASE, 3)
+    frames_alike(data)
+    second = next(c for lit, c in copies_of(data) if lit.startswith(words[-40].encode()))
+    assert second and second[0][1] >= 200
+
+
+@pytest.mark.parametrize("secret_first", [True, False])
+def test_crime_probe_a_secret_never_joins_the_session(secret_first, monkeypatch):
+    """A never-indexed value of an earlier message is not in the window: the
+    size of a later message that guesses it (or part of it) is the same
+    whatever the secret; a public value is copied."""
+    nbits = []
+
+    class CountingWriter(BitWriter):
+        def getvalue(self):
+            nbits.append(self.nbits)
+            return super().getvalue()
+
+    monkeypatch.setattr(stream, "BitWriter", CountingWriter)
+
+    def bits(secret, guess, public=False):
+        def run():
+            enc = stream.StreamEncoder(
+                exact=True, never_index=None if public else (lambda kind, name, value: name == "{urn:x}pw"))
+            enc.open(HEADER)
+            pw = f"<pw xmlns='urn:x'>{secret}</pw>"
+            other = "<body>orchard wall</body>"
+            enc.element(f"<message>{pw + other if secret_first else other + pw}</message>")
+            return enc.element(f"<message><body>{guess}</body></message>")
+
+        frame = with_backend("python", run)
+        if "c" in BACKENDS:
+            assert with_backend("c", run) == frame
+        return nbits[-1]
+
+    near, far = "hunter2-correct-horse-battery", "qvzkwjx-pmyfbgl-xzqvk-wjpmyfb"
+    for secret in ("hunter2-correct-horse-battery", "xx-hunter2-correct-horse-yy", "correct-horse"):
+        other = "".join("qzjxvkwpmybf"[ord(ch) % 12] for ch in secret)
+        assert bits(secret, near) - bits(secret, far) == bits(other, near) - bits(other, far)
+    assert bits(near, near, True) < bits(far, near, True) - 60
