@@ -232,12 +232,14 @@ def test_stream_copies_alike():
     assert len(_without_copies(run)) > len(frames) + 40 * 20
 
 
-@pytest.mark.parametrize("secret_first", [True, False])
-def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
-    """A guess sharing a long substring with a never-indexed value in the same
-    message costs the same whatever the secret is: the secret is neither a
-    copy's source nor its target. Measured in bits with the reference (whole
-    bytes would round), the C coder giving the same frames."""
+def crime_probe(monkeypatch, elements) -> None:
+    """The CRIME probe (spec 14.4). elements(secret, guess) gives the units a
+    stream codes after its header, the secret being the text of {urn:x}pw,
+    never-indexed. The attacker compares the size of the last unit's frame for
+    a guess sharing a substring with the secret and for one sharing nothing:
+    the difference must be the same for another secret. Measured in bits with
+    the reference (whole bytes would round), the C coder giving the same
+    frames; two public values do copy each other."""
     nbits = []
 
     class CountingWriter(BitWriter):
@@ -252,25 +254,32 @@ def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
             enc = stream.StreamEncoder(
                 exact=True, never_index=None if public else (lambda kind, name, value: name == "{urn:x}pw"))
             enc.open(HEADER)
-            pw = f"<pw xmlns='urn:x'>{secret}</pw>"
-            body = f"<body>{guess}</body>"
-            msg = f"<message>{pw + body if secret_first else body + pw}</message>"
-            # long enough to be searched for copies (8.11); the filler shares nothing with the others
-            return enc.element(padded(msg, 300 + len(secret), "Q"))
+            return [enc.element(x) for x in elements(secret, guess)][-1]
 
         frame = with_backend("python", run)
         if "c" in BACKENDS:
             assert with_backend("c", run) == frame
         return nbits[-1]
 
-    # the attacker compares a guess sharing a substring with the secret with
-    # one sharing nothing: the difference is the same as for another secret
     near, far = "hunter2-correct-horse-battery", "qvzkwjx-pmyfbgl-xzqvk-wjpmyfb"
     for secret in ("hunter2-correct-horse-battery", "xx-hunter2-correct-horse-yy", "correct-horse"):
         other = "".join("qzjxvkwpmybf"[ord(ch) % 12] for ch in secret)
         assert bits(secret, near) - bits(secret, far) == bits(other, near) - bits(other, far)
-    # while two public values do copy each other
     assert bits(near, near, True) < bits(far, near, True) - 60
+
+
+@pytest.mark.parametrize("secret_first", [True, False])
+def test_crime_probe_copies_never_touch_a_secret(secret_first, monkeypatch):
+    """A guess sharing a long substring with a never-indexed value in the same
+    message costs the same whatever the secret is: the secret is neither a
+    copy's source nor its target."""
+    def elements(secret, guess):
+        pw = f"<pw xmlns='urn:x'>{secret}</pw>"
+        body = f"<body>{guess}</body>"
+        msg = f"<message>{pw + body if secret_first else body + pw}</message>"
+        return [padded(msg, 300 + len(secret), "Q")]  # the filler shares nothing with the others
+
+    crime_probe(monkeypatch, elements)
 
 
 def _ref_coder():

@@ -20,10 +20,10 @@ import sys
 
 import pytest
 from conftest import BACKENDS, require, with_backend
+from test_copies import crime_probe
 
 from xmppbin import encoder as E
 from xmppbin import stream
-from xmppbin.bits import BitWriter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 import _corpus  # noqa: E402
@@ -186,32 +186,10 @@ def test_crime_probe_a_secret_never_joins_the_session(secret_first, monkeypatch)
     """A never-indexed value of an earlier message is not in the window: the
     size of a later message that guesses it (or part of it) is the same
     whatever the secret; a public value is copied."""
-    nbits = []
+    def elements(secret, guess):
+        pw = f"<pw xmlns='urn:x'>{secret}</pw>"
+        other = "<body>orchard wall</body>"
+        return [f"<message>{pw + other if secret_first else other + pw}</message>",
+                f"<message><body>{guess}</body></message>"]
 
-    class CountingWriter(BitWriter):
-        def getvalue(self):
-            nbits.append(self.nbits)
-            return super().getvalue()
-
-    monkeypatch.setattr(stream, "BitWriter", CountingWriter)
-
-    def bits(secret, guess, public=False):
-        def run():
-            enc = stream.StreamEncoder(
-                exact=True, never_index=None if public else (lambda kind, name, value: name == "{urn:x}pw"))
-            enc.open(HEADER)
-            pw = f"<pw xmlns='urn:x'>{secret}</pw>"
-            other = "<body>orchard wall</body>"
-            enc.element(f"<message>{pw + other if secret_first else other + pw}</message>")
-            return enc.element(f"<message><body>{guess}</body></message>")
-
-        frame = with_backend("python", run)
-        if "c" in BACKENDS:
-            assert with_backend("c", run) == frame
-        return nbits[-1]
-
-    near, far = "hunter2-correct-horse-battery", "qvzkwjx-pmyfbgl-xzqvk-wjpmyfb"
-    for secret in ("hunter2-correct-horse-battery", "xx-hunter2-correct-horse-yy", "correct-horse"):
-        other = "".join("qzjxvkwpmybf"[ord(ch) % 12] for ch in secret)
-        assert bits(secret, near) - bits(secret, far) == bits(other, near) - bits(other, far)
-    assert bits(near, near, True) < bits(far, near, True) - 60
+    crime_probe(monkeypatch, elements)
