@@ -3634,10 +3634,11 @@ static XB_ENC_COLD int sess_trim(xb_encoder *e, size_t keep)
     return 0;
 }
 
-/* a stream message's window: the session window of s (the window the last
- * message of s left, if this encoder coded it and s was not reset since),
- * else empty; the session's old bytes dropped once they are as many as the
- * budget. -1 (e->oom) if out of memory */
+/* a stream message's window: the session window of s (the last budget bytes
+ * of the window the last message of s left, if this encoder coded it and s
+ * was not reset since), else empty; the bytes before it are dropped once
+ * they are more than the budget (e->win then holds over 2 x budget). -1
+ * (e->oom) if out of memory */
 static int sess_begin(xb_encoder *e, const xb_stream *s)
 {
     if (!s->budget || e->sess_st != s || e->sess_gen != s->gen) {
