@@ -191,7 +191,7 @@ def test_c_and_reference_copy_alike(exact):
 
 def _without_own_copies(fn):
     """fn's result from the reference with copies of a message's own literals
-    switched off (both gates huge): only the prior is searched."""
+    switched off (the gate huge): only the prior is searched."""
     saved = M.COPY_MIN_MESSAGE
     M.COPY_MIN_MESSAGE = 10**9
     try:
@@ -210,12 +210,13 @@ def _without_copies(fn):
         M.COPY_MIN = saved
 
 
-def stream_alike(data: bytes):
-    """The reference's exact-mode frames of data (a stream), after checking
-    the round trip and that the C coder gives the same frames; and the
-    function that codes them (to run again with a gate moved)."""
+def stream_alike(data: bytes, **opts):
+    """The reference's exact-mode frames of data (a stream; StreamEncoder
+    options opts), after checking the round trip (each backend's decoder) and
+    that the C coder gives the same frames; and the function that codes them
+    (to run again with a gate moved)."""
     def run():
-        frames = stream.StreamEncoder(exact=True).feed(data)
+        frames = stream.StreamEncoder(exact=True, **opts).feed(data)
         assert b"".join(ev.xml for ev in stream.StreamDecoder().feed(frames)) == data
         return frames
 

@@ -2,8 +2,8 @@
 window is the prior text, then the last `budget` bytes of the literals the
 stream's earlier messages coded (since the last OPEN), then its own.
 
-Checked on both backends (the C coder must give the reference's frames, and
-both decoders must give the stream back): a later message copies a phrase of
+Checked on both backends (test_copies.stream_alike: the C coder must give the
+reference's frames, and both decoders must give the stream back): a later message copies a phrase of
 an earlier one; the window's edge (a phrase whose first byte is exactly
 `budget` bytes back is copied, one byte further it is not); a restart (new
 stream header) empties it; budget 0 has none; a never-indexed value never
@@ -19,8 +19,8 @@ import random
 import sys
 
 import pytest
-from conftest import BACKENDS, require, with_backend
-from test_copies import crime_probe
+from conftest import require, with_backend
+from test_copies import crime_probe, stream_alike
 
 from xmppbin import encoder as E
 from xmppbin import stream
@@ -37,25 +37,6 @@ PHRASE = "Xylophonicquart"  # 15 letters: one anchor (its first byte), so only a
 
 def msg(body: str, i: int = 0) -> bytes:
     return f"<message to='romeo@montague.example' id='s{i}'><body>{body}</body></message>".encode()
-
-
-def frames_alike(data: bytes, **opts) -> bytes:
-    """The reference's exact-mode frames of the stream data, after checking
-    that the C coder gives the same frames and both decoders give data back."""
-    def enc():
-        return stream.StreamEncoder(exact=True, **opts).feed(data) or b""
-
-    out = with_backend("python", enc)
-    for be in BACKENDS:
-        assert with_backend(be, enc) == out, be
-
-        def dec():
-            d = stream.StreamDecoder()
-            back = b"".join(ev.xml for ev in d.feed(out))
-            d.close()
-            return back
-        assert with_backend(be, dec) == data, be
-    return out
 
 
 def copies_of(data: bytes, **opts) -> list[tuple[bytes, list]]:
@@ -80,7 +61,7 @@ def test_a_later_message_copies_an_earlier_phrase():
     require("_cstream")
     data = HEADER + msg("But soft, what light through yonder window breaks?", 1) + msg("It is the east.", 2) + msg(
         "what light through yonder window breaks, and Juliet is the sun", 3)
-    frames_alike(data)
+    stream_alike(data)
     lits = copies_of(data)
     body = next(c for lit, c in lits if lit.startswith(b"what light"))
     assert body and body[0][0] == 0 and body[0][1] >= len("what light through yonder window breaks")
@@ -128,7 +109,7 @@ def test_the_window_holds_the_last_budget_bytes(out):
     first = HEADER + msg(PHRASE, 1) + msg("ab", 2)
     budget, _ = _edge_budget(first)
     data = first + msg("and " + PHRASE, 3)
-    frames_alike(data, table_size=budget - out)
+    stream_alike(data, table_size=budget - out)
     last = [c for lit, c in copies_of(data, table_size=budget - out) if lit == b"and " + PHRASE.encode()]
     assert len(last) == 1
     if out:
@@ -142,8 +123,8 @@ def test_a_restart_empties_the_window():
     """A new stream header (OPEN) starts a new session: nothing before it is copied after it."""
     require("_cstream")
     tail = msg("and " + PHRASE, 2)
-    frames_alike(HEADER + msg(PHRASE, 1) + tail)
-    frames_alike(HEADER + msg(PHRASE, 1) + HEADER + tail)
+    stream_alike(HEADER + msg(PHRASE, 1) + tail)
+    stream_alike(HEADER + msg(PHRASE, 1) + HEADER + tail)
     with_window = [c for lit, c in copies_of(HEADER + msg(PHRASE, 1) + tail) if lit.endswith(PHRASE.encode())]
     restarted = [c for lit, c in copies_of(HEADER + msg(PHRASE, 1) + HEADER + tail) if lit.endswith(PHRASE.encode())]
     assert with_window[-1] and not restarted[-1]
@@ -152,7 +133,7 @@ def test_a_restart_empties_the_window():
 def test_budget_zero_has_no_session_window():
     require("_cstream")
     data = HEADER + msg(PHRASE, 1) + msg("and " + PHRASE, 2)
-    frames_alike(data, table_size=0)
+    stream_alike(data, table_size=0)
     assert all(not c for lit, c in copies_of(data, table_size=0))
 
 
@@ -176,7 +157,7 @@ def test_a_huge_unit_keeps_the_window():
     rnd = random.Random(7)
     words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(12000)]  # 84 KB
     data = HEADER + msg(" ".join(words), 1) + msg(" ".join(words[-40:]), 2) + msg("ab " + PHRASE, 3)
-    frames_alike(data)
+    stream_alike(data)
     second = next(c for lit, c in copies_of(data) if lit.startswith(words[-40].encode()))
     assert second and second[0][1] >= 200
 
