@@ -3280,21 +3280,20 @@ static void trim(xb_encoder *e, size_t keep)
     /* the copy window (spec 8.11) and its anchors; the key table is made
        again at its first size by win_grow (a stream's session window is
        kept: sess_trim) */
-    if (e->sess_st)
-        goto scratch;
-    if (e->cap_win > keep) {
-        free(e->win);
-        e->win = NULL;
-        e->cap_win = e->cap_w = 0;
+    if (!e->sess_st) {
+        if (e->cap_win > keep) {
+            free(e->win);
+            e->win = NULL;
+            e->cap_win = e->cap_w = 0;
+        }
+        TRIM(e->anch, e->cap_anchors);
+        if (e->wtab && (e->wmask + 1) * sizeof(*e->wtab) > keep) {
+            free(e->wtab);
+            e->wtab = NULL;
+            e->wmask = e->wlive = e->wgrow = 0;
+            e->cap_w = 0;
+        }
     }
-    TRIM(e->anch, e->cap_anchors);
-    if (e->wtab && (e->wmask + 1) * sizeof(*e->wtab) > keep) {
-        free(e->wtab);
-        e->wtab = NULL;
-        e->wmask = e->wlive = e->wgrow = 0;
-        e->cap_w = 0;
-    }
-scratch:
     TRIM(e->anch_m, e->cap_anch);
     TRIM(e->cps, e->cap_cps);
     if (e->cap_htab * sizeof(*e->htab) > keep) {
