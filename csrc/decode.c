@@ -807,15 +807,62 @@ static int read_hex(xb_dec *d, int upper, xb_str *out)
     return 0;
 }
 
+static int str_clean(xb_str s);
+
+/* WS() of a B64 layout (spec 8.6): GAMMA(len + 1), then each character by
+ * the code 0 SP, 10 LF, 110 TAB, 111 CR; in the arena */
+static int read_ws(xb_dec *d, xb_str *out)
+{
+    static const char WSC[4] = {' ', '\n', '\t', '\r'};
+    uint32_t g = 0, b = 0;
+    size_t i, n;
+    char *p;
+    TRY(read_gamma(d, &g));
+    n = (size_t)g - 1;
+    if (n > d->opt->max_string)
+        return too_long(d);
+    p = arena_alloc(d, n, 1);
+    if (!p)
+        return xb_dec_nomem(d);
+    for (i = 0; i < n; i++) {
+        unsigned k = 0;
+        do
+            TRY(read_bits(d, 1, &b));
+        while (b && ++k < 3);
+        p[i] = WSC[k];
+    }
+    out->p = p;
+    out->n = n;
+    return 0;
+}
+
 static int read_b64(xb_dec *d, xb_str *out)
 {
-    uint32_t g = 0;
-    uint64_t n, olen, i;
+    uint32_t g = 0, wrapped = 0, same = 0;
+    uint64_t n, blen, olen, i, width = 0;
+    xb_str lead = {"", 0}, sep = {"", 0}, trail = {"", 0};
     char *p;
-    size_t k = 0;
+    size_t k = 0, col = 0;
     TRY(read_gamma(d, &g));
     n = g;
-    olen = (n + 2) / 3 * 4;
+    blen = (n + 2) / 3 * 4;
+    if (n >= XB_B64_LAYOUT_MIN)
+        TRY(read_bits(d, 1, &wrapped));
+    if (wrapped) { /* the layout (spec 8.6) */
+        TRY(read_ws(d, &lead));
+        TRY(read_gamma(d, &g));
+        width = (uint64_t)g - 1;
+        if (width) {
+            TRY(read_bits(d, 1, &same));
+            if (same)
+                sep = lead;
+            else
+                TRY(read_ws(d, &sep));
+        }
+        TRY(read_ws(d, &trail));
+    }
+    /* each part is at most max_string (< 2**62): no overflow */
+    olen = lead.n + blen + trail.n + (width && blen ? (blen - 1) / width * sep.n : 0);
     if (olen > d->opt->max_string)
         return too_long(d);
     if (d->pos + 8 * n > d->end)
@@ -823,8 +870,11 @@ static int read_b64(xb_dec *d, xb_str *out)
     p = arena_alloc(d, (size_t)olen, 1);
     if (!p)
         return xb_dec_nomem(d);
+    memcpy(p, lead.p, lead.n);
+    k = lead.n;
     for (i = 0; i < n; i += 3) {
         uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
+        char q[4];
         d->pos += 8;
         if (i + 1 < n) {
             b1 = peek32(d) >> 24;
@@ -834,13 +884,30 @@ static int read_b64(xb_dec *d, xb_str *out)
             b2 = peek32(d) >> 24;
             d->pos += 8;
         }
-        p[k++] = B64[b0 >> 2];
-        p[k++] = B64[((b0 & 3) << 4) | (b1 >> 4)];
-        p[k++] = i + 1 < n ? B64[((b1 & 15) << 2) | (b2 >> 6)] : '=';
-        p[k++] = i + 2 < n ? B64[b2 & 63] : '=';
+        q[0] = B64[b0 >> 2];
+        q[1] = B64[((b0 & 3) << 4) | (b1 >> 4)];
+        q[2] = i + 1 < n ? B64[((b1 & 15) << 2) | (b2 >> 6)] : '=';
+        q[3] = i + 2 < n ? B64[b2 & 63] : '=';
+        if (!width) {
+            memcpy(p + k, q, 4);
+            k += 4;
+            continue;
+        }
+        for (unsigned j = 0; j < 4; j++) {
+            if (col == width) { /* a new line */
+                memcpy(p + k, sep.p, sep.n);
+                k += sep.n;
+                col = 0;
+            }
+            p[k++] = q[j];
+            col++;
+        }
     }
+    memcpy(p + k, trail.p, trail.n);
     out->p = p;
     out->n = (size_t)olen;
+    if (wrapped) /* TAB, LF or CR need references in attribute values */
+        d->vclean = str_clean(*out);
     return 0;
 }
 
@@ -855,7 +922,6 @@ static int has_jid_ws(xb_str s)
 }
 
 static inline int value1(xb_dec *d, unsigned vctx, int secret, int recall, xb_str *out);
-static int str_clean(xb_str s);
 
 /* a JID's parts (secret: never-indexed, stream mode) */
 static int read_jid(xb_dec *d, uint32_t s, unsigned vctx, int secret, xb_str *out)
@@ -958,7 +1024,8 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         st->vh_n = out->n;
         return 0;
     }
-    /* INT, UUID, HEX and B64 strings are clean; LIT, EXTEND and JID set vclean */
+    /* INT, UUID, HEX and B64 strings without a layout are clean; LIT, EXTEND,
+       JID and a B64 layout set vclean */
     switch (s) {
     case XB_V_LIT:
         TRY(read_literal(d, secret, &r));

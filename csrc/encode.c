@@ -89,6 +89,7 @@ static uint8_t char_len[XB_CHAR_CONTEXTS][256];
 #define VF_JIDSEP 16u /* @ / */
 #define VF_B64 32u    /* A-Z a-z 0-9 + / */
 #define VF_B64EQ 64u  /* the same and = */
+#define VF_B64WS 128u /* the same and SP TAB CR LF (a B64 layout, spec 8.6) */
 static uint8_t vflags[256];
 
 static void init_vflags(void)
@@ -103,13 +104,13 @@ static void init_vflags(void)
         if (b >= 'A' && b <= 'F')
             f |= VF_HEXU;
         if (b == ' ' || b == '\t' || b == '\r' || b == '\n')
-            f |= VF_JIDWS;
+            f |= VF_JIDWS | VF_B64WS;
         if (b == '@' || b == '/')
             f |= VF_JIDSEP;
         if ((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '+' || b == '/')
-            f |= VF_B64 | VF_B64EQ;
+            f |= VF_B64 | VF_B64EQ | VF_B64WS;
         if (b == '=')
-            f |= VF_B64EQ;
+            f |= VF_B64EQ | VF_B64WS;
         vflags[b] = (uint8_t)f;
     }
 }
@@ -124,7 +125,7 @@ static inline void value_flags(const uint8_t *p, size_t n, unsigned *fall, unsig
 #ifdef XB_SSE2
     if (n >= 16) {
         /* 16 bytes at a time, the last block overlapping the one before */
-        __m128i adig = _mm_set1_epi8(-1), ahl = adig, ahu = adig, ab64 = adig, ab64eq = adig;
+        __m128i adig = _mm_set1_epi8(-1), ahl = adig, ahu = adig, ab64 = adig, ab64eq = adig, ab64ws = adig;
         __m128i ows = _mm_setzero_si128(), osep = ows;
         unsigned m;
         for (;;) {
@@ -145,11 +146,14 @@ static inline void value_flags(const uint8_t *p, size_t n, unsigned *fall, unsig
             ahl = _mm_and_si128(ahl, _mm_or_si128(dig, lo));
             ahu = _mm_and_si128(ahu, _mm_or_si128(dig, up));
             ab64 = _mm_and_si128(ab64, b64);
-            ab64eq = _mm_and_si128(ab64eq, _mm_or_si128(b64, _mm_cmpeq_epi8(x, _mm_set1_epi8('='))));
-            ows = _mm_or_si128(ows, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
-                                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))),
-                                                 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
-                                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')))));
+            __m128i eq = _mm_or_si128(b64, _mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
+            __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))),
+                                      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+            ab64eq = _mm_and_si128(ab64eq, eq);
+            ab64ws = _mm_and_si128(ab64ws, _mm_or_si128(eq, ws));
+            ows = _mm_or_si128(ows, ws);
             osep = _mm_or_si128(osep, _mm_or_si128(slash, _mm_cmpeq_epi8(x, _mm_set1_epi8('@'))));
             if (i + 16 == n)
                 break;
@@ -167,6 +171,8 @@ static inline void value_flags(const uint8_t *p, size_t n, unsigned *fall, unsig
             fl |= VF_B64;
         if ((unsigned)_mm_movemask_epi8(ab64eq) == m)
             fl |= VF_B64EQ;
+        if ((unsigned)_mm_movemask_epi8(ab64ws) == m)
+            fl |= VF_B64WS;
         if (_mm_movemask_epi8(ows))
             fa |= VF_JIDWS;
         if (_mm_movemask_epi8(osep))
@@ -780,6 +786,101 @@ static int64_t b64_bytes(xb_str s, unsigned fall)
     return (int64_t)(n / 4 * 3 - pads);
 }
 
+/* A B64 layout (spec 8.6) of a value s: s = lead, lines of width bytes
+ * (the last 1 .. width) separated by sep, trail. width 0: no layout (lead,
+ * sep and trail empty) or one line (sep empty). */
+typedef struct {
+    uint32_t lead, trail, width, sep_off, sep_n;
+} b64lay;
+
+#define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+
+/* model.b64_layout: the number of bytes of the base64 body if s (every byte
+ * of it base64, '=' or whitespace, and some whitespace: VF_B64WS, VF_JIDWS)
+ * has a layout, with it in *L; else -1 */
+static int64_t b64_layout(xb_str s, b64lay *L)
+{
+    const uint8_t *p = (const uint8_t *)s.p;
+    size_t n = s.n, a = 0, z = n, i, j, w, blen, pads = 0, q, eqs = 0;
+    uint8_t last[3] = {0, 0, 0};
+    if (n < XB_B64_MIN || n > UINT32_MAX)
+        return -1;
+    while (a < n && IS_WS(p[a]))
+        a++;
+    while (z > a && IS_WS(p[z - 1]))
+        z--;
+    if (a == z)
+        return -1;
+    L->lead = (uint32_t)a;
+    L->trail = (uint32_t)(n - z);
+    L->sep_off = L->sep_n = 0;
+    for (i = a; i < z && !IS_WS(p[i]); i++)
+        ;
+    w = blen = i - a;
+    L->width = 0;
+    if (i < z) { /* lines: p[z - 1] is not whitespace, so each separator ends before z */
+        L->width = (uint32_t)w;
+        L->sep_off = (uint32_t)i;
+        for (j = i; IS_WS(p[j]); j++)
+            ;
+        L->sep_n = (uint32_t)(j - i);
+        for (;;) {
+            i = j;
+            for (j = i; j < z && !IS_WS(p[j]); j++)
+                ;
+            blen += j - i;
+            if (j == z) {
+                if (j - i > w)
+                    return -1;
+                break;
+            }
+            if (j - i != w || z - j <= L->sep_n || memcmp(p + j, p + L->sep_off, L->sep_n) ||
+                IS_WS(p[j + L->sep_n]))
+                return -1;
+            j += L->sep_n;
+        }
+    }
+    if (blen < XB_B64_MIN || blen % 4)
+        return -1;
+    /* the last three body bytes (blen >= 8), then '=' only as the last one or two */
+    for (i = z, q = 0; q < 3; q++) {
+        while (IS_WS(p[i - 1]))
+            i--;
+        last[q] = p[--i];
+    }
+    pads = last[0] != '=' ? 0 : last[1] == '=' ? 2 : 1;
+    for (i = a; i < z; i++)
+        eqs += p[i] == '=';
+    if (eqs != pads)
+        return -1;
+    /* the bits below the last whole byte must be zero (re-encoding gives s) */
+    if (pads == 2 && ((B64_VAL[last[2]] - 1) & 0xF))
+        return -1;
+    if (pads == 1 && ((B64_VAL[last[1]] - 1) & 0x3))
+        return -1;
+    return (int64_t)(blen / 4 * 3 - pads);
+}
+
+/* bits of WS(p[0 .. n)) (model.ws_cost) */
+static uint64_t ws_cost(const uint8_t *p, size_t n)
+{
+    uint64_t c = gamma_length((uint64_t)n + 1);
+    size_t i;
+    for (i = 0; i < n; i++)
+        c += p[i] == ' ' ? 1 : p[i] == '\n' ? 2 : 3;
+    return c;
+}
+
+/* bits of a layout after the wrapped bit (model.b64_layout_cost) */
+static uint64_t b64_layout_cost(xb_str s, const b64lay *L)
+{
+    const uint8_t *p = (const uint8_t *)s.p;
+    uint64_t c = ws_cost(p, L->lead) + gamma_length((uint64_t)L->width + 1) + ws_cost(p + s.n - L->trail, L->trail);
+    if (L->width)
+        c += 1 + (L->sep_n == L->lead && !memcmp(p + L->sep_off, p, L->lead) ? 0 : ws_cost(p + L->sep_off, L->sep_n));
+    return c;
+}
+
 typedef xb_jid jid_parts;
 
 /* model.jid_split for a non-empty s without JID whitespace (value_flags) */
@@ -817,6 +918,7 @@ typedef struct {
     uint64_t cost;
     uint64_t ival;  /* INT */
     int64_t nbytes; /* B64 */
+    b64lay lay;     /* B64 */
 } packed;
 
 /* what coding a JID part needs again after its estimate */
@@ -1403,6 +1505,7 @@ static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned
     uint64_t c, n;
     int k;
     int64_t nb;
+    b64lay lay;
     ch->sym = NO_FORM;
     ch->cost = UINT64_MAX;
     if ((fall & VF_DIGIT) && int_value(s, &n)) {
@@ -1429,12 +1532,23 @@ static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned
             ch->cost = c;
         }
     }
-    if (!(fany & VF_JIDWS) && (nb = b64_bytes(s, fall)) >= 0) {
-        c = LEN(code, XB_V_B64) + gamma_length((uint64_t)nb) + 8 * (uint64_t)nb;
+    if (!(fany & VF_JIDWS)) {
+        if ((nb = b64_bytes(s, fall)) >= 0) {
+            c = LEN(code, XB_V_B64) + gamma_length((uint64_t)nb) + (nb >= XB_B64_LAYOUT_MIN) + 8 * (uint64_t)nb;
+            if (c < ch->cost) {
+                ch->sym = XB_V_B64;
+                ch->cost = c;
+                ch->nbytes = nb;
+                ch->lay.lead = ch->lay.trail = ch->lay.width = 0;
+            }
+        }
+    } else if ((fall & VF_B64WS) && (nb = b64_layout(s, &lay)) >= XB_B64_LAYOUT_MIN) {
+        c = LEN(code, XB_V_B64) + gamma_length((uint64_t)nb) + 1 + b64_layout_cost(s, &lay) + 8 * (uint64_t)nb;
         if (c < ch->cost) {
             ch->sym = XB_V_B64;
             ch->cost = c;
             ch->nbytes = nb;
+            ch->lay = lay;
         }
     }
 }
@@ -1774,6 +1888,51 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     hist_add(e, s, h, slot);
 }
 
+/* WS(p[0 .. n)) (spec 8.6) */
+static void put_ws(xb_encoder *e, const uint8_t *p, size_t n)
+{
+    size_t i;
+    gamma_code(e, (uint64_t)n + 1);
+    for (i = 0; i < n; i++) {
+        if (p[i] == ' ')
+            put(e, 0, 1);
+        else if (p[i] == '\n')
+            put(e, 2, 2);
+        else
+            put(e, p[i] == '\t' ? 6 : 7, 3);
+    }
+}
+
+/* a B64 value with a layout after its GAMMA(n) and wrapped bit: the layout,
+ * then the body's 6-bit groups, whitespace skipped, the last one cut to
+ * whole bytes (its cut bits are 0) */
+static void put_layout(xb_encoder *e, xb_str s, const b64lay *L)
+{
+    const uint8_t *p = (const uint8_t *)s.p;
+    size_t i, z = s.n - L->trail, last;
+    unsigned pads;
+    put_ws(e, p, L->lead);
+    gamma_code(e, (uint64_t)L->width + 1);
+    if (L->width) {
+        int same = L->sep_n == L->lead && !memcmp(p + L->sep_off, p, L->lead);
+        put(e, (uint32_t)same, 1);
+        if (!same)
+            put_ws(e, p + L->sep_off, L->sep_n);
+    }
+    put_ws(e, p + z, L->trail);
+    /* the last data byte, and the padding */
+    for (i = z; p[i - 1] == '=' || IS_WS(p[i - 1]); i--)
+        ;
+    last = i - 1;
+    pads = 0;
+    for (i = last + 1; i < z; i++)
+        pads += p[i] == '=';
+    for (i = L->lead; i < last; i++)
+        if (!IS_WS(p[i]))
+            put(e, (uint32_t)(B64_VAL[p[i]] - 1), 6);
+    put(e, (uint32_t)(B64_VAL[p[last]] - 1) >> (pads * 2), 6 - pads * 2);
+}
+
 /* the payload of a packed form (INT, UUID, HEX, B64) of s */
 static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
 {
@@ -1797,7 +1956,15 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
     case XB_V_B64: {
         const uint8_t *b = (const uint8_t *)s.p;
         size_t i, n = s.n;
+        const b64lay *L = &pk->lay;
         gamma_code(e, (uint64_t)pk->nbytes);
+        if (L->lead || L->trail || L->width) {
+            put(e, 1, 1);
+            put_layout(e, s, L);
+            return;
+        }
+        if (pk->nbytes >= XB_B64_LAYOUT_MIN)
+            put(e, 0, 1);
         if (b[n - 1] == '=')
             n -= b[n - 2] == '=' ? 2 : 1;
         /* the 6-bit groups, 4 (24 bits) per put, the last one cut to whole

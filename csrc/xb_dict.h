@@ -125,6 +125,7 @@ typedef struct {
 #define XB_CHAR_CONTEXTS 63
 #define XB_HEX_MIN 6
 #define XB_B64_MIN 8
+#define XB_B64_LAYOUT_MIN 34 /* bytes: a B64 value this long has the wrapped bit (spec 8.6) */
 #define XB_INT_MAX_BITS 64
 
 #define XB_MAX_CODE_LENGTH 24

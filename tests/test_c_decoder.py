@@ -361,9 +361,27 @@ class SymbolFuzzer:
             self.w.write(rng.getrandbits(4 * n), 4 * n)
             self.nhist += 1
         elif p < 0.88:
-            n = rng.choice([1, 2, 3, 4, 5, 10, 31])
+            n = rng.choice([1, 2, 3, 4, 5, 10, 31, M.B64_LAYOUT_MIN - 1, M.B64_LAYOUT_MIN, 40])
             self.sym("value", vctx, M.V_B64)
             self.w.gamma(n)
+            wrapped = n >= M.B64_LAYOUT_MIN and rng.random() < 0.7
+            if n >= M.B64_LAYOUT_MIN:
+                self.w.write(wrapped, 1)
+            if wrapped:  # a layout (spec 8.6): any whitespace, any width, even 0 or past the body
+                for part in range(3):
+                    if part == 1:
+                        width = rng.choice([0, 1, 3, 4, 5, 40, 1 << 20])
+                        self.w.gamma(width + 1)
+                        if not width:
+                            continue
+                        same = rng.random() < 0.5
+                        self.w.write(same, 1)
+                        if same:
+                            continue
+                    ws = "".join(rng.choice(" \n\t\r") for _ in range(rng.choice([0, 1, 2, 7])))
+                    self.w.gamma(len(ws) + 1)
+                    for c in ws:
+                        self.w.write(*M.WS_CODE[c])
             self.w.write(rng.getrandbits(8 * n), 8 * n)
             self.nhist += 1
         elif p < 0.97:

@@ -155,7 +155,9 @@ def test_a_huge_unit_keeps_the_window():
     bytes), and the next unit still copies from the end of the huge one."""
     require("_cstream")
     rnd = random.Random(7)
-    words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(12000)]  # 84 KB
+    # 84 KB of words of 5 to 7 letters (of one length, they would be base64 in lines: spec 8.6)
+    words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randrange(5, 8)))
+             for _ in range(12000)]
     data = HEADER + msg(" ".join(words), 1) + msg(" ".join(words[-40:]), 2) + msg("ab " + PHRASE, 3)
     stream_alike(data)
     second = next(c for lit, c in copies_of(data) if lit.startswith(words[-40].encode()))

@@ -121,6 +121,16 @@ VALID = [
     ("base64", "Canonical base64 text is packed",
      "<data xmlns='urn:xmpp:bob' cid='sha1+8f35fef110ffc5df08d579a50083ff9308fb6242@bob.xmpp.org' "
      "type='image/png'>iVBORw0KGgoAAAANSUhEUgAAAAoAAAAKCAYAAACNMs+9AAAABGdBTUEAALGP</data>", {}),
+    ("base64-wrapped", "Base64 in lines of 32 characters with indentation around is packed with its layout "
+     "(spec 8.6): lead, width, separator (the lead's), trail",
+     "<photo xmlns='vcard-temp'>\n  BwgJCgsMDQ4PEBESExQVFhcYGRobHB0e\n  HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2"
+     "\n  Nzg5Ojs8PT4/QEFCQ0RFRkdISUpLTE1O\n  T1BRUlNUVVZXWFlaW1xdXl9gYWJjZGVm\n  Z2hpag==\n</photo>", {}),
+    ("base64-wrapped-exact", "Lines of 64 in exact mode, no lead or trail, the last line short",
+     "<photo xmlns='vcard-temp'>BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2\n"
+     "Nzg5Ojs8PT4/QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl9gYWJjZGVm\nZ2hpag==</photo>", {"exact": True}),
+    ("base64-line-attr", "One base64 line with a tab and newlines around it, in an attribute: packed, the "
+     "whitespace written back as references",
+     "<a xmlns='urn:x' k='&#9;QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=&#10;&#10;'/>", {}),
     ("jid-underscore", "A JID with an underscore comes back unchanged",
      "<message to='user_name@host.example/Res_1' from='host.example'/>", {}),
     ("xml-lang", "xml:lang is always bound", "<message xml:lang='en'><body xml:lang='de'>Hallo</body></message>",

@@ -110,6 +110,17 @@ class _Decoder:
         raise DecodeLimitError(msg, self.r.offset, name)
 
     # ---- values -------------------------------------------------------------
+    def _ws(self, max_string: int) -> str:
+        """WS() of a B64 layout (spec 8.6): GAMMA(len + 1), then each character."""
+        r = self.r
+        n = r.gamma() - 1
+        if n > max_string:
+            self.limit(f"string longer than max_string={max_string}", "max_string")
+        out = []
+        for _ in range(n):
+            out.append(" " if not r.read(1) else "\n" if not r.read(1) else "\t" if not r.read(1) else "\r")
+        return "".join(out)
+
     def _value(self, vctx: int, secret: bool = False, recall: bool = False) -> str:
         """One string; a never-indexed (secret) one is no reference and is not
         added to the history or its context's recent values, nor are its JID
@@ -235,9 +246,24 @@ class _Decoder:
                 out = out.upper()
         elif s == M.V_B64:
             n = r.gamma()
-            if (n + 2) // 3 * 4 > max_string:
+            blen = (n + 2) // 3 * 4
+            lead = sep = trail = ""
+            width = 0
+            if n >= M.B64_LAYOUT_MIN and r.read(1):  # the layout (spec 8.6)
+                lead = self._ws(max_string)
+                width = r.gamma() - 1
+                if width:
+                    sep = lead if r.read(1) else self._ws(max_string)
+                trail = self._ws(max_string)
+            olen = len(lead) + blen + len(trail)
+            if width and blen:
+                olen += (blen - 1) // width * len(sep)
+            if olen > max_string:
                 self.limit(f"string longer than max_string={max_string}", "max_string")
             out = base64.b64encode(r.read(8 * n).to_bytes(n, "big")).decode("ascii")
+            if width:
+                out = sep.join(out[i : i + width] for i in range(0, blen, width))
+            out = lead + out + trail
         else:  # JID
             if vctx in _JID_PARTS:
                 self.fail("JID inside a JID part")

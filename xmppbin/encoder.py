@@ -396,7 +396,7 @@ class _Coder:
         lens = self.vcodes[vctx].lengths
         # (symbol, cost in bits, payload: int, bytes or None)
         # LIT is priced without copies (8.8): the plain bytes; a chosen LIT is coded with them
-        best: tuple[int, int, int | bytes | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s, True), None)
+        best: tuple[int, int, int | bytes | tuple | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s, True), None)
         n = M.int_value(s)
         if n >= 0:
             c = lens[M.V_INT] + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
@@ -414,9 +414,16 @@ class _Coder:
                 best = (k, c, None)
         raw = M.b64_bytes(s)
         if raw is not None:
-            c = lens[M.V_B64] + gamma_length(len(raw)) + 8 * len(raw)
+            c = lens[M.V_B64] + gamma_length(len(raw)) + (len(raw) >= M.B64_LAYOUT_MIN) + 8 * len(raw)
             if c < best[1]:
-                best = (M.V_B64, c, raw)
+                best = (M.V_B64, c, (raw,))
+        else:
+            lay = M.b64_layout(s)
+            if lay is not None and len(lay[0]) >= M.B64_LAYOUT_MIN:
+                raw = lay[0]
+                c = lens[M.V_B64] + gamma_length(len(raw)) + 1 + M.b64_layout_cost(*lay[1:]) + 8 * len(raw)
+                if c < best[1]:
+                    best = (M.V_B64, c, lay)
         if vctx not in (M.VC_JID_LOCAL, M.VC_JID_DOMAIN, M.VC_JID_RESOURCE):
             j = M.jid_split(s)
             if j is not None:
@@ -476,8 +483,20 @@ class _Coder:
             w.gamma(len(s) - M.HEX_MIN + 1)
             w.write(int(s, 16), 4 * len(s))
         elif sym == M.V_B64:
-            w.gamma(len(extra))
-            w.write(int.from_bytes(extra, "big"), 8 * len(extra))
+            raw = extra[0]
+            w.gamma(len(raw))
+            if len(raw) >= M.B64_LAYOUT_MIN:
+                w.write(len(extra) > 1, 1)
+            if len(extra) > 1:  # the layout (spec 8.6)
+                _, lead, width, sep, trail = extra
+                self._ws(lead)
+                w.gamma(width + 1)
+                if width:
+                    w.write(sep == lead, 1)
+                    if sep != lead:
+                        self._ws(sep)
+                self._ws(trail)
+            w.write(int.from_bytes(raw, "big"), 8 * len(raw))
         else:  # JID
             _, local, domain, res = extra
             if local is not None:
@@ -487,6 +506,12 @@ class _Coder:
                 self.value(res, M.VC_JID_RESOURCE, secret)
         if not secret:
             self.hist.add(s)
+
+    def _ws(self, ws: str) -> None:
+        """WS(ws) of a B64 layout (spec 8.6)."""
+        self.w.gamma(len(ws) + 1)
+        for c in ws:
+            self.w.write(*M.WS_CODE[c])
 
     # ---- names --------------------------------------------------------------
     def prefix(self, p: str) -> None:

@@ -10,6 +10,8 @@ import binascii
 import functools
 import re
 
+from .bits import gamma_length
+
 FORMAT_VERSION = 1
 KIND_ELEMENT = 0
 KIND_STREAM_OPEN = 1
@@ -105,6 +107,7 @@ VC_FIXED = 8
 
 HEX_MIN = 6
 B64_MIN = 8
+B64_LAYOUT_MIN = 34  # bytes: a B64 value this long (48 characters or more) has the wrapped bit (spec 8.6)
 INT_MAX_BITS = 64
 
 
@@ -253,6 +256,50 @@ def b64_bytes(s: str) -> bytes | None:
     except binascii.Error:
         return None
     return raw if base64.b64encode(raw).decode("ascii") == s else None
+
+
+# B64 layout (spec 8.6): a base64 body wrapped in lines, with whitespace around it.
+# A whitespace string WS() is GAMMA(len + 1), then each character by this prefix code.
+WS_CODE = {" ": (0b0, 1), "\n": (0b10, 2), "\t": (0b110, 3), "\r": (0b111, 3)}
+_WS_RUN_RE = re.compile(r"[ \t\r\n]+")
+
+
+def ws_cost(w: str) -> int:
+    """Bits of WS(w)."""
+    return gamma_length(len(w) + 1) + sum(WS_CODE[c][1] for c in w)
+
+
+def b64_layout(s: str):
+    """(raw, lead, width, sep, trail) if s is canonical padded base64 of at least
+    B64_MIN characters with a layout (spec 8.6): lead and trail the maximal runs of
+    whitespace at its ends, the rest lines of width characters (the last 1..width)
+    separated by one whitespace string sep; width 0 and sep "" for one line. None
+    when s has no whitespace (b64_bytes tells then) or is not of this shape."""
+    if len(s) < B64_MIN or not any(c in JID_WS for c in s):
+        return None
+    body = s.strip(" \t\r\n")
+    lead = s[: len(s) - len(s.lstrip(" \t\r\n"))]
+    trail = s[len(lead) + len(body):]
+    runs = _WS_RUN_RE.split(body)
+    if len(runs) == 1:
+        width, sep = 0, ""
+    else:
+        seps = _WS_RUN_RE.findall(body)
+        width, sep = len(runs[0]), seps[0]
+        if any(x != sep for x in seps) or any(len(x) != width for x in runs[:-1]) or len(runs[-1]) > width:
+            return None
+    raw = b64_bytes("".join(runs))
+    if raw is None:
+        return None
+    return raw, lead, width, sep, trail
+
+
+def b64_layout_cost(lead: str, width: int, sep: str, trail: str) -> int:
+    """Bits of the layout after the wrapped bit (spec 8.6)."""
+    c = ws_cost(lead) + gamma_length(width + 1) + ws_cost(trail)
+    if width:
+        c += 1 + (0 if sep == lead else ws_cost(sep))
+    return c
 
 
 def jid_split(s: str):
