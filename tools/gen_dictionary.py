@@ -9,11 +9,17 @@ held-out XEPs measure compactness honestly (benchmarks/size_report.py).
     python tools/gen_tables.py          # then regenerate xmppbin/_dict_v1.py
 
 The committed spec/codes-v1.txt was made with the code lengths also trained
-on generated traffic of seed 2 (never 9001, the held-out test capture), at the
-default --traffic-weight:
+on generated traffic of seeds 2 and 3 (never 9001, the held-out test capture),
+each at half the default --traffic-weight (2026-12-05, Prosody 0.12.3):
 
     python -m tools.traffic --seed 2 --size 5MB --out /tmp/traffic-2
-    python tools/gen_dictionary.py --traffic /tmp/traffic-2/stanzas.jsonl
+    python -m tools.traffic --seed 3 --size 5MB --out /tmp/traffic-3
+    python tools/gen_dictionary.py --traffic /tmp/traffic-2/stanzas.jsonl \
+        --traffic /tmp/traffic-3/stanzas.jsonl --traffic-weight 0.05
+
+(A live server's ids and timings differ from run to run, so regenerated
+traffic gives slightly different code lengths; the token lists, shapes and
+the prior come from the XEP training split alone and are reproduced exactly.)
 
 The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
 shapes are chosen from the XEP training split alone.
@@ -225,8 +231,8 @@ class CountWriter:
 
 # The prior text (spec 8.11): literal values of the training split that
 # recur, the literal equivalent of the token lists.
-PRIOR_SIZE = 16384  # bytes of the prior's strings at most (each with its 0x00)
-PRIOR_MIN_MESSAGES = 2  # a string is a candidate if this many training messages code it as a literal
+PRIOR_SIZE = 131072  # bytes of the prior's strings at most (each with its 0x00): all candidates fit
+PRIOR_MIN_MESSAGES = 1  # a string is a candidate if this many training messages code it as a literal
 PRIOR_MIN_LEN = 5  # ... and it has at least this many bytes
 
 
@@ -388,7 +394,7 @@ def write_codes(path, lengths):
 
 
 def main():
-    global TRAFFIC_WEIGHT, TRAFFIC_TABLES
+    global TRAFFIC_WEIGHT, TRAFFIC_TABLES, PRIOR_SIZE, PRIOR_MIN_MESSAGES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
     ap.add_argument("--out", default=os.path.join(ROOT, "spec"))
@@ -400,7 +406,12 @@ def main():
                     help="weight of a traffic count against an XEP count")
     ap.add_argument("--traffic-tables", default=",".join(TRAFFIC_TABLES),
                     help="comma-separated tables whose counts include the traffic")
+    ap.add_argument("--prior-size", type=int, default=PRIOR_SIZE, help="bytes of the prior's strings at most")
+    ap.add_argument("--prior-min-messages", type=int, default=PRIOR_MIN_MESSAGES,
+                    help="a value is a prior candidate if this many training messages code it as a literal")
     args = ap.parse_args()
+    PRIOR_SIZE = args.prior_size
+    PRIOR_MIN_MESSAGES = args.prior_min_messages
     TRAFFIC_WEIGHT = args.traffic_weight
     TRAFFIC_TABLES = tuple(args.traffic_tables.split(","))
     recs = load_training(args.corpus)

@@ -256,7 +256,6 @@ def invalid_binary():
     d = get_dictionary(1)
     assert PRESENCE in d.shape_map and MESSAGE in d.shape_map
     ok = xmppbin.encode("<presence/>")
-    body_ctx = d.text_ctx.get("body", M.VC_OTHER_TEXT)
     NP = len(d.prior)  # the window at a message's first literal byte: the prior (8.11)
     cases = [
         ("empty", b"", "TruncatedError", "no header"),
@@ -301,16 +300,16 @@ def invalid_binary():
          b"\xc0\xaf").done(), "InvalidDataError", "overlong UTF-8"),
         ("surrogate-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT,
          b"\xed\xa0\x80").done(), "InvalidDataError", "UTF-8 of a surrogate"),
-        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(body_ctx, b"a\x02")
+        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"a\x02")
          .done(), "InvalidDataError", "a character XML does not allow"),
         ("copy-beyond-prior", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(body_ctx, b"abcd", 0, 4, NP + 1, NP).done(), "InvalidDataError",
+         .lit_copy(M.VC_OTHER_TEXT, b"abcd", 0, 4, NP + 1, NP).done(), "InvalidDataError",
          f"a first literal's copy from {NP + 1} bytes back in a window of the prior's {NP}"),
         ("copy-beyond-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(body_ctx, b"abcde", 5, 4, NP + 6, NP + 5).done(), "InvalidDataError",
+         .lit_copy(M.VC_OTHER_TEXT, b"abcde", 5, 4, NP + 6, NP + 5).done(), "InvalidDataError",
          f"a copy from {NP + 6} bytes back in a window of {NP + 5}"),
         ("copy-prior-nul", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(body_ctx, b"", 0, 4, 1, NP, bytes(4)).done(), "InvalidDataError",
+         .lit_copy(M.VC_OTHER_TEXT, b"", 0, 4, 1, NP, bytes(4)).done(), "InvalidDataError",
          "a copy of the prior's last byte (0x00, ending its last string) repeated: no XML character"),
         ("bad-name", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT,
          M.NM_LITERAL).lit(M.VC_NAME, b"1abc").done(), "InvalidDataError", "element name that is not an NCName"),
