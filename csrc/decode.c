@@ -861,8 +861,15 @@ static int read_b64(xb_dec *d, xb_str *out)
         }
         TRY(read_ws(d, &trail));
     }
-    /* each part is at most max_string (< 2**62): no overflow */
-    olen = lead.n + blen + trail.n + (width && blen ? (blen - 1) / width * sep.n : 0);
+    /* lead, sep and trail are at most max_string (< 2**32) and blen < 2**33:
+       the sum cannot overflow, the separators' product is checked */
+    olen = lead.n + blen + trail.n;
+    if (width && blen) {
+        const uint64_t nsep = (blen - 1) / width;
+        if (nsep && sep.n > d->opt->max_string / nsep)
+            return too_long(d);
+        olen += nsep * sep.n;
+    }
     if (olen > d->opt->max_string)
         return too_long(d);
     if (d->pos + 8 * n > d->end)

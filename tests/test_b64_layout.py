@@ -163,6 +163,23 @@ def test_max_string_decoded_length():
     assert getattr(ei.value, "limit", None) == "max_string"
 
 
+def test_max_string_many_separators():
+    """Width 1: the separators make most of the string (the C decoder checks
+    their count x length against max_string before adding it)."""
+    from xmppbin.bits import BitWriter
+    from xmppbin.encoder import _Coder
+
+    s = wrap(B64, 1, "", "\n\t", "")
+    assert _Coder(D, BitWriter())._choose(s, M.VC_OTHER_TEXT)[0] == M.V_B64
+    data = _message(s)
+    for n in (len(s), len(s) - 1, len(B64) + 1, 3):
+        assert compare_decoders(data, Limits(max_string=n)) is None
+    with pytest.raises(Exception) as ei:
+        _cdecoder.decode(data, limits=Limits(max_string=len(s) - 1))
+    assert getattr(ei.value, "limit", None) == "max_string"
+    assert s.encode() in _cdecoder.decode(data, limits=Limits(max_string=len(s)))
+
+
 def test_every_truncation():
     data = _message(wrap(B64, 20, "\n\t ", "\r\n\t ", "\n"))
     for k in range(len(data)):
