@@ -791,9 +791,10 @@ static int64_t b64_bytes(xb_str s, unsigned fall)
  * sep and trail empty) or one line (sep empty). */
 typedef struct {
     uint32_t lead, trail, width, sep_off, sep_n;
+    int same; /* sep == lead (coded as one bit) */
 } b64lay;
 
-#define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+#define IS_WS(c) (vflags[c] & VF_JIDWS) /* SP TAB CR LF */
 
 /* model.b64_layout: the number of bytes of the base64 body if s (every byte
  * of it base64, '=' or whitespace, and some whitespace: VF_B64WS, VF_JIDWS)
@@ -814,6 +815,7 @@ static int64_t b64_layout(xb_str s, b64lay *L)
     L->lead = (uint32_t)a;
     L->trail = (uint32_t)(n - z);
     L->sep_off = L->sep_n = 0;
+    L->same = 0;
     for (i = a; i < z && !IS_WS(p[i]); i++)
         ;
     w = blen = i - a;
@@ -824,6 +826,7 @@ static int64_t b64_layout(xb_str s, b64lay *L)
         for (j = i; IS_WS(p[j]); j++)
             ;
         L->sep_n = (uint32_t)(j - i);
+        L->same = j - i == a && !memcmp(p + i, p, a);
         for (;;) {
             i = j;
             for (j = i; j < z && !IS_WS(p[j]); j++)
@@ -877,7 +880,7 @@ static uint64_t b64_layout_cost(xb_str s, const b64lay *L)
     const uint8_t *p = (const uint8_t *)s.p;
     uint64_t c = ws_cost(p, L->lead) + gamma_length((uint64_t)L->width + 1) + ws_cost(p + s.n - L->trail, L->trail);
     if (L->width)
-        c += 1 + (L->sep_n == L->lead && !memcmp(p + L->sep_off, p, L->lead) ? 0 : ws_cost(p + L->sep_off, L->sep_n));
+        c += 1 + (L->same ? 0 : ws_cost(p + L->sep_off, L->sep_n));
     return c;
 }
 
@@ -1914,9 +1917,8 @@ static void put_layout(xb_encoder *e, xb_str s, const b64lay *L)
     put_ws(e, p, L->lead);
     gamma_code(e, (uint64_t)L->width + 1);
     if (L->width) {
-        int same = L->sep_n == L->lead && !memcmp(p + L->sep_off, p, L->lead);
-        put(e, (uint32_t)same, 1);
-        if (!same)
+        put(e, (uint32_t)L->same, 1);
+        if (!L->same)
             put_ws(e, p + L->sep_off, L->sep_n);
     }
     put_ws(e, p + z, L->trail);
