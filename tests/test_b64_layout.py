@@ -63,7 +63,7 @@ def test_layouts(s, layout):
 
 @pytest.mark.parametrize("s", [
     B64,  # no whitespace: plain B64 (b64_bytes)
-    wrap(B64, 32) .replace("\n", "\n ", 1),  # one separator differs
+    wrap(B64, 32).replace("\n", "\n ", 1),  # one separator differs
     wrap(B64, 32)[:40] + wrap(B64, 32)[41:],  # the second line one short
     wrap(B64, 40, sep="\n")[:-20] + "\n" + wrap(B64, 40)[-20:],  # a line break inside the last line
     wrap(B64[:-4] + "QR==", 32),  # nonzero bits below the last byte (R: 010001, its low 4 bits cut)
@@ -117,9 +117,9 @@ def test_c_equals_reference(raw, width, lead, sep, trail, attr, exact, cut, ins)
 
 
 def test_layout_costs_only_its_bits():
-    """A wrapped value takes at most 6 bytes more than the same base64 on one
-    line (the bits of its layout), and what it saves over a literal is its
-    whitespace and 2 bits of each base64 character."""
+    """A wrapped value takes no more than the same base64 on one line plus the
+    bits of its layout (b64_layout_cost, rounded up to bytes, and one byte of
+    padding), and stays within 40 bytes of its raw bytes."""
     for width, lead, sep, trail in [(64, "\n      ", "\n      ", "\n    "), (76, "", "\r\n", "\r\n"),
                                     (60, "\n", "\n", "\n")]:
         raw = random.Random(width).randbytes(700)
