@@ -5,7 +5,7 @@ connection costs a server in memory, measured on real captures.
 For each capture (default: both committed fixtures; --session adds more), each
 direction of each connection is one stream, coded unit by unit with
 xmppbin.stream.StreamEncoder (exact=True) and decoded again by a
-StreamDecoder, at table budgets 4 KiB, 16 KiB and 64 KiB. After every unit the
+StreamDecoder, at table budgets 4, 16, 32 and 64 KiB. After every unit the
 C state's bytes are read (StreamEncoder/StreamDecoder.footprint(), i.e.
 xb_stream_footprint: capacities of the dynamic table, recent values, shape
 cache, prediction slots and the coder's/decoder's buffers kept between
@@ -47,7 +47,7 @@ from xmppbin import stream as S  # noqa: E402
 
 DATA = HERE.parent / "tests" / "data"
 DEFAULT_SESSIONS = [DATA / "capture-session.jsonl", DATA / "traffic-seed9001.jsonl"]
-BUDGETS = (4096, 16384, 65536)
+BUDGETS = (4096, 16384, 32768, 65536)
 
 
 def measure_direction(evs: list[S.StreamEvent], budget: int) -> dict:
