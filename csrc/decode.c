@@ -78,6 +78,7 @@ static void stream_learn_end(xb_dec *d, uint32_t sy);
 static void stream_learn_other(xb_dec *d, uint32_t sy);
 static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *info);
 static int stream_style(xb_dec *d, int *kept);
+static void stream_style_load(xb_dec *d);
 static void stream_style_save(xb_dec *d);
 static int stream_secrets(xb_dec *d);
 
@@ -1985,13 +1986,19 @@ static XB_NOINLINE int run(xb_dec *d)
  * serialization are in csrc/serialize.c ------------------------------------ */
 static int lexical(xb_dec *d)
 {
-    uint32_t v = 0, g = 0, has_prolog = 0;
+    uint32_t v = 0, g = 1, has_prolog = 0, plain = 0;
     uint64_t lex_total = 0, ndev, nslots = 0, idx, j;
     size_t k, depth = 0;
     xb_slot_cursor cur = {0, 0, 0};
     int kept = 0;
 
-    if (d->stream) { /* stream mode: 1 = the style of the stream's last message */
+    if (d->stream) { /* stream mode (14.3): 1 = plain (the stream's style, no
+                        prolog, no deviation), else 1 = the stream's style */
+        TRY(read_bits(d, 1, &plain));
+        if (plain) {
+            stream_style_load(d);
+            goto style_done;
+        }
         TRY(stream_style(d, &kept));
         if (kept)
             goto style_done;
@@ -2014,7 +2021,8 @@ static int lexical(xb_dec *d)
         stream_style_save(d);
 style_done:
     d->prolog = EMPTY;
-    TRY(read_bits(d, 1, &has_prolog));
+    if (!plain)
+        TRY(read_bits(d, 1, &has_prolog));
     if (has_prolog) {
         xb_str pr = EMPTY, enc = EMPTY;
         long end;
@@ -2030,7 +2038,8 @@ style_done:
         lex_total += pr.n;
         d->prolog = pr;
     }
-    TRY(read_gamma(d, &g));
+    if (!plain)
+        TRY(read_gamma(d, &g));
     ndev = (uint64_t)g - 1;
     for (k = 0; k < d->nev; k++) {
         nslots += xb_event_slots(d, k, depth);
@@ -2748,20 +2757,24 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
 }
 
 /* exact mode: the first bit of the lexical section; 1 = the stream's style */
+static void stream_style_load(xb_dec *d)
+{
+    const int *st = d->stream->style;
+    d->st.dquote = st[0];
+    d->st.empty = st[1];
+    d->st.text_gt = st[2];
+    d->st.text_quot = st[3];
+    d->st.attr_gt = st[4];
+    d->st.attr_oq = st[5];
+}
+
 static int stream_style(xb_dec *d, int *kept)
 {
     uint32_t v = 0;
     TRY(read_bits(d, 1, &v));
     *kept = (int)v;
-    if (v) {
-        const int *st = d->stream->style;
-        d->st.dquote = st[0];
-        d->st.empty = st[1];
-        d->st.text_gt = st[2];
-        d->st.text_quot = st[3];
-        d->st.attr_gt = st[4];
-        d->st.attr_oq = st[5];
-    }
+    if (v)
+        stream_style_load(d);
     return 0;
 }
 

@@ -3683,9 +3683,11 @@ static void enc_deviations(const xb_encoder *e, const int v[6], void (*emit)(voi
 }
 
 
-/* exact mode with a state: 1 and the deviations from the stream's style if
- * they are no more than from the best style, else 0, the best style (which
- * becomes the stream's) and its deviations (encoder.encode_lexical) */
+/* exact mode with a state (spec 14.3, encoder.encode_lexical): the stream's
+ * style if its deviations are no more than the best style's, else the best
+ * style (which becomes the stream's); 1 (plain) for the stream's style with
+ * no prolog and no deviation, else 0, then 1 and the deviations from the
+ * stream's style, or 0, the best style and its deviations */
 static void slexical(xb_encoder *e)
 {
     xb_stream *s = e->st;
@@ -3694,10 +3696,14 @@ static void slexical(xb_encoder *e)
     devwriter w;
     enc_styles(e, s->style, best, &nbest, &nprev);
     if (memcmp(best, s->style, sizeof(best)) == 0 || nprev <= nbest) {
-        put(e, 1, 1);
+        if (!nprev && !e->prolog.n) {
+            put(e, 1, 1); /* plain */
+            return;
+        }
+        put(e, 1, 2); /* 0 1 */
         ndev = nprev;
     } else {
-        put(e, 0, 1);
+        put(e, 0, 2); /* 0 0 */
         memcpy(s->style, best, sizeof(best));
         put(e, (uint32_t)best[0], 1);
         put(e, (uint32_t)best[1], 2);

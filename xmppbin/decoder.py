@@ -570,7 +570,10 @@ class _Decoder:
     def lexical(self, events):
         r = self.r
         state = self.state
-        if state is not None and r.bit():  # stream mode: the style of the last message
+        # stream mode (14.3): 1 = plain (the last message's style, no prolog, no
+        # deviation), else 1 = the style of the last message, 0 = its 7 bits
+        plain = state is not None and r.bit() == 1
+        if state is not None and (plain or r.bit()):
             st = state.style
         else:
             vals = {}
@@ -583,7 +586,7 @@ class _Decoder:
                 state.style = st
         prolog = ""
         lex_total = 0
-        if r.bit():
+        if not plain and r.bit():
             prolog = self._value(M.VC_MISC)
             self.check_len(prolog)
             m = _XMLDECL_RE.match(prolog, 1 if prolog.startswith("\ufeff") else 0)
@@ -593,7 +596,7 @@ class _Decoder:
             if enc is not None and enc.lower() not in ("utf-8", "utf8"):
                 self.fail("prolog declares an encoding other than UTF-8")
             lex_total += len(prolog.encode("utf-8"))
-        ndev = r.gamma() - 1
+        ndev = 0 if plain else r.gamma() - 1
         slots = L.slots(events)
         if ndev > len(slots):
             self.fail(f"{ndev} deviations for {len(slots)} lexical slots")

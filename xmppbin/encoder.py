@@ -815,13 +815,21 @@ def encode_lexical(sc, c: _Coder) -> None:
     events = sc.events
     st = choose_style(events)
     state = c.state
-    if state is not None and (st == state.style or len(deviations(events, state.style)) <= len(deviations(events, st))):
-        w.write(1, 1)  # stream mode: the style of the stream's last message
-        st = state.style
-    else:
-        if state is not None:
-            w.write(0, 1)
+    keep = False
+    if state is not None:  # stream mode (14.3)
+        keep = st == state.style or len(deviations(events, state.style)) <= len(deviations(events, st))
+        if keep:
+            st = state.style
+    devs = deviations(events, st)
+    if state is not None:
+        if keep and not sc.prolog and not devs:
+            w.write(1, 1)  # plain: the stream's style, no prolog, no deviation
+            return
+        w.write(0, 1)
+        w.write(1 if keep else 0, 1)  # 1: the style of the stream's last message
+        if not keep:
             state.style = st
+    if not keep:
         for field, bits in L.STYLE_FIELDS:
             w.write(getattr(st, field), bits)
     if sc.prolog:
@@ -829,7 +837,6 @@ def encode_lexical(sc, c: _Coder) -> None:
         c.value(sc.prolog, M.VC_MISC)
     else:
         w.write(0, 1)
-    devs = deviations(events, st)
     w.gamma(len(devs) + 1)
     prev = -1
     for slot, _kind, payload in devs:
