@@ -2756,7 +2756,8 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
     return 0;
 }
 
-/* exact mode: the first bit of the lexical section; 1 = the stream's style */
+/* exact mode: the stream's style for this message (a plain message, or the
+   style bit 1) */
 static void stream_style_load(xb_dec *d)
 {
     const int *st = d->stream->style;
@@ -2768,6 +2769,7 @@ static void stream_style_load(xb_dec *d)
     d->st.attr_oq = st[5];
 }
 
+/* exact mode, not plain: the style bit; 1 = the stream's style */
 static int stream_style(xb_dec *d, int *kept)
 {
     uint32_t v = 0;
