@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 from conftest import require, with_backend
 from test_stream import HEADER
+from test_stream_recent import decode  # (type, offset, message) of an error, or ("ok", units)
 
 from xmppbin import decoder, encoder, stream
-from xmppbin.errors import InvalidDataError, XmppbinError
+from xmppbin.errors import InvalidDataError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 
@@ -24,20 +25,6 @@ def frames(name: str, msgs: list[bytes]) -> list[bytes]:
         enc = stream.StreamEncoder(exact=True)
         assert (enc._c is not None) == (name == "c")
         return [enc.open(HEADER)] + [enc.element(m) for m in msgs]
-
-    return with_backend(name, run)
-
-
-def decode(name: str, data: bytes):
-    def run():
-        dec = stream.StreamDecoder()
-        assert (dec._c is not None) == (name == "c")
-        try:
-            evs = dec.feed(data)
-            dec.close()
-        except XmppbinError as e:
-            return (type(e), e.offset, e.reason)
-        return ("ok", [e.xml for e in evs])
 
     return with_backend(name, run)
 
