@@ -814,14 +814,15 @@ def encode_lexical(sc, c: _Coder) -> None:
     w = c.w
     events = sc.events
     st = choose_style(events)
+    devs = deviations(events, st)
     state = c.state
     keep = False
-    if state is not None:  # stream mode (14.3)
-        keep = st == state.style or len(deviations(events, state.style)) <= len(deviations(events, st))
-        if keep:
-            st = state.style
-    devs = deviations(events, st)
-    if state is not None:
+    if state is not None:  # stream mode (14.3): the stream's style unless it deviates more
+        keep = st == state.style
+        if not keep:
+            kept = deviations(events, state.style)
+            if len(kept) <= len(devs):
+                keep, st, devs = True, state.style, kept
         if keep and not sc.prolog and not devs:
             w.write(1, 1)  # plain: the stream's style, no prolog, no deviation
             return
