@@ -2634,8 +2634,9 @@ static void stream_learn_end(xb_dec *d, uint32_t sy)
     if (s->nopen) {
         uint32_t ser = s->open[--s->nopen];
         xb_slearn(s, 'N', sy, ser, XB_PS_AFTER);
-    } else {
+    } else { /* the message's last END */
         xb_slearn(s, 'N', sy, XB_SERIAL_NONE, 0);
+        s->root_prev = s->root_cur;
     }
 }
 
@@ -2751,6 +2752,8 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
         *info = slot->dinfo;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
+    if (!s->nopen)
+        s->root_cur = serial;
     RESERVE(s->open, s->cap_open, s->nopen + 1);
     s->open[s->nopen++] = serial;
     return 0;
@@ -2899,8 +2902,7 @@ static int stream_decode_msg(xb_stream *s, const char *body, size_t size, int op
     s->sec_pos = 0;
     s->nopen = 0;
     s->vh_p = NULL;
-    s->pslot_serial = XB_SERIAL_DOC;
-    s->pslot_field = XB_PS_FIRST;
+    xb_sstart_slot(s);
     rc = stream_decode(d);
     if (rc == XB_OK)
         rc = sess_join(d, s, d->win.p, d->win.n);

@@ -2328,7 +2328,9 @@ static void sother(xb_encoder *e, unsigned c, uint32_t v)
         sym(e, node + c * nn, v);
     else
         sym(e, node + (c + XB_NODE_CONTEXTS) * nn, (p.kind == 'N' && p.v == v) ? xb_sn_pred : v);
-    if (cur) {
+    if (s->at_first) {
+        xb_slearn_first(s, 'N', v);
+    } else if (cur) {
         cur->slot[s->pslot_field].kind = 'N';
         cur->slot[s->pslot_field].v = v;
     }
@@ -2336,9 +2338,10 @@ static void sother(xb_encoder *e, unsigned c, uint32_t v)
         if (s->nopen) {
             s->pslot_serial = s->open[--s->nopen];
             s->pslot_field = XB_PS_AFTER;
-        } else {
+        } else { /* the message's last END */
             s->pslot_serial = XB_SERIAL_NONE;
             s->pslot_field = 0;
+            s->root_prev = s->root_cur;
         }
     } else {
         s->pslot_serial = s->nopen ? s->open[s->nopen - 1] : XB_SERIAL_DOC;
@@ -2510,6 +2513,8 @@ static int sstart_shape(xb_encoder *e, unsigned c, const xb_event *ev, uint64_t 
             return -1;
     }
     xb_slearn(s, 'S', serial, serial, XB_PS_FIRST);
+    if (!s->nopen)
+        s->root_cur = serial;
     if (s->nopen + 1 > s->cap_open) {
         void *np = xb_grow(s->open, &s->cap_open, s->nopen + 1, sizeof(*s->open));
         if (!np)
@@ -3902,8 +3907,7 @@ static int stream_code(xb_encoder *e, xb_stream *s, const uint32_t *secrets, siz
     s->nsecrets = secrets ? nsecrets : 0;
     s->sec_pos = 0;
     s->ordinal = 0;
-    s->pslot_serial = XB_SERIAL_DOC;
-    s->pslot_field = XB_PS_FIRST;
+    xb_sstart_slot(s);
     s->nopen = 0;
     if (stream_body(e, s)) {
         /* the state may be half updated: the stream cannot go on */

@@ -664,6 +664,7 @@ void xb_sstate_clear(xb_stream *s)
     s->next_serial = 0;
     memset(&s->doc, 0, sizeof(s->doc));
     s->doc.serial = XB_SERIAL_DOC;
+    s->root_prev = XB_SERIAL_NONE;
     if (s->recent)
         for (i = 0; i < s->nvctx; i++)
             s->recent[i].n = 0;

@@ -59,15 +59,18 @@ typedef struct {
     uint32_t v;
 } xb_pev;
 
-/* prediction slots of a shape cache entry or of the document level */
+/* prediction slots of a shape cache entry or of the document level; the
+ * document's first and next hold the first node events of the previous
+ * message and of the one before it */
 typedef struct {
     uint32_t serial;
-    xb_pev slot[3]; /* first, after, text */
+    xb_pev slot[4]; /* first, after, text, next */
 } xb_pentry;
 
 #define XB_PS_FIRST 0
 #define XB_PS_AFTER 1
 #define XB_PS_TEXT 2
+#define XB_PS_NEXT 3 /* of a message's root: the next message's first event */
 #define XB_SERIAL_DOC UINT32_MAX   /* the document level's slots */
 #define XB_SERIAL_NONE (UINT32_MAX - 1) /* no slot (after the message's last END) */
 
@@ -142,6 +145,9 @@ struct xb_stream {
     size_t ncache;
     uint32_t next_serial;
     xb_pentry doc;
+    /* the serial of the previous message's root entry (its next slot
+     * predicts a message's first node event), XB_SERIAL_NONE after a reset */
+    uint32_t root_prev;
     /* recent values per value context: every one recallable (spec 14.3: a
      * value leaves every list when the table's last entry equal to it is
      * evicted or the table is emptied, unless it is empty or a token) */
@@ -169,6 +175,8 @@ struct xb_stream {
     uint64_t ordinal;
     uint32_t pslot_serial; /* where the next node event is predicted */
     int pslot_field;
+    int at_first;      /* no node event coded yet: the first learns by xb_slearn_first */
+    uint32_t root_cur; /* the serial of the message's root entry */
     uint32_t *open; /* serials of the open elements' entries */
     size_t nopen, cap_open;
     char *kbuf; /* the shape key being built */
@@ -298,10 +306,44 @@ static inline xb_pev xb_sprediction_at(xb_stream *s, const xb_pentry *e, int fie
     return e->slot[field];
 }
 
+/* a message starts (StreamState.start_slot): its first node event is
+ * predicted by the previous root entry's next slot if the entry is still in
+ * the cache and the slot's prediction is live, else by the document's next */
+static inline void xb_sstart_slot(xb_stream *s)
+{
+    xb_pentry *r = s->root_prev == XB_SERIAL_NONE ? NULL : xb_sentry_of(s, s->root_prev);
+    if (r && xb_sprediction_at(s, r, XB_PS_NEXT).kind)
+        s->pslot_serial = s->root_prev;
+    else
+        s->pslot_serial = XB_SERIAL_DOC;
+    s->pslot_field = XB_PS_NEXT;
+    s->at_first = 1;
+    s->root_cur = XB_SERIAL_NONE;
+}
+
+/* the message's first node event (StreamState.learn_first): the previous
+ * root entry's next slot (if it is still in the cache) and the document's
+ * two slots learn it */
+static inline void xb_slearn_first(xb_stream *s, uint8_t kind, uint32_t v)
+{
+    xb_pentry *r = s->root_prev == XB_SERIAL_NONE ? NULL : xb_sentry_of(s, s->root_prev);
+    if (r) {
+        r->slot[XB_PS_NEXT].kind = kind;
+        r->slot[XB_PS_NEXT].v = v;
+    }
+    s->root_prev = XB_SERIAL_NONE;
+    s->doc.slot[XB_PS_NEXT] = s->doc.slot[XB_PS_FIRST];
+    s->doc.slot[XB_PS_FIRST].kind = kind;
+    s->doc.slot[XB_PS_FIRST].v = v;
+    s->at_first = 0;
+}
+
 /* learn: event becomes the current slot's prediction; (serial, field) is next */
 static inline void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
 {
-    if (s->pslot_serial != XB_SERIAL_NONE) {
+    if (s->at_first) {
+        xb_slearn_first(s, kind, v);
+    } else if (s->pslot_serial != XB_SERIAL_NONE) {
         xb_pentry *e = xb_sentry_of(s, s->pslot_serial);
         if (e) {
             e->slot[s->pslot_field].kind = kind;

@@ -400,8 +400,19 @@ class _Decoder:
         nelements = 0
         st = self.state  # stream mode: node prediction (spec 14.3)
         # the slot the next node symbol is predicted by (stream mode only)
-        pslot: tuple[Entry | None, str] = (None if st is None else st.doc, "first")
+        pslot: tuple[Entry | None, str] = (None, "first") if st is None else st.start_slot()
         open_entries: list = []
+        root_ent = None  # the entry of the message's root
+        at_first = True  # the first node event learns through st.learn_first
+
+        def learn(event: tuple) -> None:
+            nonlocal at_first
+            assert st is not None
+            if at_first:
+                st.learn_first(event)
+                at_first = False
+            else:
+                setattr(pslot[0], pslot[1], event)
         while True:
             depth = len(names)
             if st is None:
@@ -421,7 +432,8 @@ class _Decoder:
                     if not root_seen:
                         self.fail("message has no root element")
                     if st is not None:
-                        setattr(pslot[0], pslot[1], ("N", s))
+                        learn(("N", s))
+                        st.root = root_ent
                     break
                 ev(("E", names.pop()))
                 scopes.pop()
@@ -431,7 +443,7 @@ class _Decoder:
                 prev_text = False
                 if st is not None:
                     ent = open_entries.pop()
-                    setattr(pslot[0], pslot[1], ("N", s))
+                    learn(("N", s))
                     pslot = (ent, "after")
             elif s <= M.N_WS_DEEPER + M.WS_DEEPER_MAX - 1:
                 if prev_text:
@@ -473,7 +485,7 @@ class _Decoder:
                 ev(("T", value))
                 prev_text = True
                 if st is not None:
-                    setattr(pslot[0], pslot[1], ("N", s))
+                    learn(("N", s))
                     pslot = (open_entries[-1] if open_entries else st.doc, "text")
             elif s in (M.N_COMMENT, M.N_PI):
                 if not self.allow_comments:
@@ -499,7 +511,7 @@ class _Decoder:
                     ctx_stack[-1] = M.NC_AFTER_OTHER
                 prev_text = False
                 if st is not None:
-                    setattr(pslot[0], pslot[1], ("N", s))
+                    learn(("N", s))
                     pslot = (open_entries[-1] if open_entries else st.doc, "text")
             else:
                 if depth == 0 and root_seen:
@@ -532,8 +544,10 @@ class _Decoder:
                     else:
                         ent = st.enter(evicted is not None)
                         st.bound_shapes(cache)
-                    setattr(pslot[0], pslot[1], ("S", ent.serial))
+                    learn(("S", ent.serial))
                     pslot = (ent, "first")
+                    if depth == 0:
+                        root_ent = ent
                     open_entries.append(ent)
                 # names and dictionary strings count toward max_size like values:
                 # the output holds each of them at least once

@@ -28,15 +28,21 @@ def remember(recent: dict, vctx: int, s: str, recallable: bool) -> None:
 class Entry:
     """Prediction slots of a shape cache entry, or of the document level (spec
     14.3): the node event that followed its start tag (first), its end tag
-    (after) and a text node, comment or PI inside it (text), the last time.
-    An event is ("S", serial of the shape cache entry of a start tag) or ("N",
-    node symbol) for END, TEXT, the whitespace symbols, COMMENT and PI."""
+    (after), a text node, comment or PI inside it (text), and the first node
+    event of the message after one whose root it was (next), the last time.
+    The document level's first and next are the first node events of the
+    previous message and of the one before it. An event is ("S", serial of
+    the shape cache entry of a start tag) or ("N", node symbol) for END,
+    TEXT, the whitespace symbols, COMMENT and PI."""
 
-    __slots__ = ("serial", "first", "after", "text")
+    __slots__ = ("serial", "first", "after", "text", "next")
 
     def __init__(self, serial: int) -> None:
         self.serial = serial
-        self.first = self.after = self.text = None
+        self.first: tuple | None = None
+        self.after: tuple | None = None
+        self.text: tuple | None = None
+        self.next: tuple | None = None
 
 
 class StreamState:
@@ -76,6 +82,10 @@ class StreamState:
         self.by_serial: dict[int, Entry] = {}
         self.serial = 0
         self.doc = Entry(-1)
+        #: the entry of the previous message's root (set when a message's last
+        #: END is coded, None after an OPEN): its next slot predicts the first
+        #: node event of the message
+        self.root: Entry | None = None
 
     def session_window(self) -> tuple[bytes, int]:
         """The session window's bytes and the session position of its first."""
@@ -134,6 +144,28 @@ class StreamState:
             total -= M.shape_cost(cache.pop())
             del self.by_serial[self.ents.pop().serial]
 
+    def start_slot(self) -> tuple[Entry, str]:
+        """The slot that predicts a message's first node event (spec 14.3): the
+        previous message's root entry's next slot if the entry is still in the
+        cache and the slot holds a live prediction, else the document's next
+        (the first event of the message before the previous one)."""
+        r = self.root
+        if r is not None and self.prediction((r, "next")) is not None:
+            return (r, "next")
+        return (self.doc, "next")
+
+    def learn_first(self, event: tuple) -> None:
+        """A message's first node event was coded: the previous root's next
+        slot (if its entry is still in the cache) and the document's two
+        slots learn it."""
+        r = self.root
+        if r is not None and self.by_serial.get(r.serial) is r:
+            r.next = event
+        self.root = None
+        doc = self.doc
+        doc.next = doc.first
+        doc.first = event
+
     def prediction(self, slot: tuple[Entry | None, str] | None) -> tuple | None:
         """The live prediction of a slot (entry, field), or None (also for no slot)."""
         if slot is None:
@@ -165,9 +197,12 @@ class _Coder:
             self.cache = state.cache
             self.recent = state.recent
             state.tokens = d.value_map
-            # where the next node event is predicted (None: nowhere, the message ended)
-            self.pslot: tuple[Entry, str] | None = (state.doc, "first")
+            # where the next node event is predicted (None: nowhere, the message
+            # ended); the first event's slot learns through state.learn_first
+            self.pslot: tuple[Entry, str] | None = state.start_slot()
+            self.at_first = True
             self.open: list[Entry] = []  # entries of the open elements
+            self.root: Entry | None = None  # the entry of the message's root
         self.ws: list[str | None] = ["\n"]
         # the copy window (8.11): the prior text, in stream mode the session
         # window, then the literal bytes coded so far
@@ -590,8 +625,12 @@ class _Coder:
         (entry, field) predicts the next node event."""
         if self.state is not None:
             assert self.pslot is not None, "a node event after the end of the message"
-            ent, field = self.pslot
-            setattr(ent, field, event)
+            if self.at_first:
+                self.state.learn_first(event)
+                self.at_first = False
+            else:
+                ent, field = self.pslot
+                setattr(ent, field, event)
             self.pslot = nxt
 
     def start(self, ctx: int, name: str, items) -> None:
@@ -621,6 +660,8 @@ class _Coder:
             if i < 0:
                 st.bound_shapes(cache)
             self.learn(("S", ent.serial), (ent, "first"))
+            if not self.open and self.root is None:
+                self.root = ent
             self.open.append(ent)
         actx = self.d.attr_ctx
         for it in items:
@@ -635,6 +676,8 @@ class _Coder:
             if sym == M.N_END:
                 ent = self.open.pop() if self.open else None
                 self.learn(("N", sym), None if ent is None else (ent, "after"))
+                if ent is None:  # the message's last END
+                    self.state.root = self.root
             else:
                 self.learn(("N", sym), (self.open[-1] if self.open else self.state.doc, "text"))
 
