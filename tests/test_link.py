@@ -266,6 +266,22 @@ def test_slixmpp_frames_and_secrets():
         return sizes
 
     def run(secret: str):
+        # slixmpp schedules its coroutine handlers on the current event loop
+        # (ensure_future): a loop of this test's own, whose tasks are cancelled
+        # and which is closed after, so no handler outlives the test
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return run_on_loop(secret)
+        finally:
+            tasks = asyncio.all_tasks(loop)
+            for t in tasks:
+                t.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def run_on_loop(secret: str):
         c = ClientXMPP("romeo@localhost/orchard", "pw")
         c.xmppbin_record = []
         t = _Transport()
