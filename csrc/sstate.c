@@ -428,12 +428,9 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
     }
     if (s->tcap < 2 * (size_t)s->budget + 64) { /* first use, or a larger budget */
         size_t cap = 2 * (size_t)s->budget + 64;
-        char *a = malloc(cap), *b = malloc(cap);
-        if (!a || !b) {
-            free(a);
-            free(b);
+        char *a = malloc(cap);
+        if (!a)
             return -1;
-        }
         if (s->tused)
             memcpy(a, s->tbytes, s->tused);
         if (s->recent) { /* the listed values to the same offsets in the new buffer */
@@ -444,29 +441,34 @@ int xb_stab_add(xb_stream *s, const char *p, size_t n, uint64_t h)
                         s->recent[c].v[j].p = a + (s->recent[c].v[j].p - s->tbytes);
         }
         free(s->tbytes);
-        free(s->tspare);
         s->tbytes = a;
-        s->tspare = b;
         s->tcap = cap;
     }
     if (next_seq(s, &seq))
         return -1;
     if (n > s->tcap - s->tused) {
         /* compaction: the live strings (at most budget - 32 bytes each time one
-           is added, n + 32 <= budget) to the spare buffer, in table order */
+           is added, n + 32 <= budget) to a new buffer, in table order; the old
+           one is freed once the listed values point into the new one (a
+           buffer held only while it is copied: between messages the table
+           keeps one, 2 x budget + 64 bytes) */
         size_t used = 0;
-        char *t;
+        char *t = malloc(s->tcap);
+        if (!t)
+            return -1;
         for (i = 0; i < s->ntab; i++) {
             if (s->tab[i].n)
-                memcpy(s->tspare + used, s->tbytes + s->tab[i].off, s->tab[i].n);
+                memcpy(t + used, s->tbytes + s->tab[i].off, s->tab[i].n);
             s->tab[i].off = (uint32_t)used;
             used += s->tab[i].n;
         }
-        t = s->tbytes;
-        s->tbytes = s->tspare;
-        s->tspare = t;
-        s->tused = used;
-        recent_repoint(s);
+        {
+            char *old = s->tbytes;
+            s->tbytes = t;
+            s->tused = used;
+            recent_repoint(s); /* (reads the listed values' old bytes) */
+            free(old);
+        }
     }
     if (n)
         memcpy(s->tbytes + s->tused, p, n);
@@ -679,13 +681,13 @@ void xb_sstate_clear(xb_stream *s)
 
 
 /* the bytes the state holds (capacities): the struct, the table (entries and
- * its two string buffers), the recent values' bytes, the shape keys (the
+ * its string buffer), the recent values' bytes, the shape keys (the
  * encoder's serialized keys, the decoder's copies of generic keys) and the
  * per-message arrays kept in the state */
 size_t xb_sstate_footprint(const xb_stream *s)
 {
     size_t n = sizeof(*s) + s->cap_tab * sizeof(*s->tab) + (s->tidx ? (s->tidx_mask + 1) * sizeof(*s->tidx) : 0) +
-               (s->tbytes ? s->tcap : 0) + (s->tspare ? s->tcap : 0) +
+               (s->tbytes ? s->tcap : 0) +
                s->cap_open * sizeof(*s->open) + s->kbuf_cap + s->cap_dsec * sizeof(*s->dsec) +
                s->cap_dead * sizeof(*s->dead) + s->sess_cap, i;
     if (s->recent)

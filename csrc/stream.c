@@ -62,7 +62,6 @@ void xb_stream_free(xb_stream *s)
     free(s->tab_mem);
     free(s->tidx);
     free(s->tbytes);
-    free(s->tspare);
     free(s->recent);
     xb_encoder_free(s->enc);
     free(s->open);

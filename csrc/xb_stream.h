@@ -112,8 +112,9 @@ struct xb_stream {
     int exact;
     /* the dynamic table, oldest first: index i (0 = newest) is tab[ntab - 1 - i];
      * the strings are appended to tbytes (2 * budget + 64 bytes) and, when it is
-     * full, the live ones (at most budget bytes) are copied to tspare, which
-     * becomes tbytes: no allocation per entry. tab points into tab_mem
+     * full, the live ones (at most budget bytes) are copied to a new buffer,
+     * which becomes tbytes (the old one freed): no allocation per entry, one
+     * per compaction (at least budget bytes of strings added since the last). tab points into tab_mem
      * (cap_tab records): evicting the oldest entries moves tab, and the live
      * records go back to the start of tab_mem when the end is reached. */
     xb_tent *tab, *tab_mem;
@@ -126,7 +127,7 @@ struct xb_stream {
     size_t tidx_mask;
     uint32_t tseq; /* the next entry's seq */
     uint64_t tsize;
-    char *tbytes, *tspare;
+    char *tbytes;
     size_t tcap, tused;
     /* the shape cache, front first, and node prediction: the entries live in
      * pool and cache[] orders them (a move to the front moves pointers);

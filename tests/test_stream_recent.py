@@ -119,9 +119,9 @@ def _churn() -> list[bytes]:
 
 def test_listed_values_point_into_the_live_table(c_backend):
     """The C state's invariant after every message of _churn (the frames
-    alone cannot show it: a compaction swaps two string buffers, so a value
-    left pointing to the old one still reads equal bytes until the next
-    compaction overwrites them): every listed value that is a table entry
+    alone cannot show it: a compaction copies the strings into a new buffer
+    and frees the old one, so a value left pointing to the old one reads
+    freed memory, which only AddressSanitizer sees): every listed value that is a table entry
     points into the live string buffer, at an equal live entry
     (xb_stream_recent_check). Without the compaction's repointing
     (sstate.c: recent_repoint) this fails after the first compaction."""
