@@ -207,8 +207,8 @@ def header_payload(exact=False) -> bytes:
 
 def bad_open_frames() -> dict:
     good = header_payload()
-    body = good[4:]  # budget varint 16384: 3 bytes, then the 2-byte message header
-    assert good[:3] == stream.put_varint(16384)
+    body = good[4:]  # budget varint (the default, 32768): 3 bytes, then the 2-byte message header
+    assert good[:3] == stream.put_varint(stream.DEFAULT_TABLE_SIZE) == stream.put_varint(32768)
     head = good[3:5]
     return {
         "empty": b"",

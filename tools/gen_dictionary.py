@@ -11,8 +11,9 @@ held-out XEPs measure compactness honestly (benchmarks/size_report.py).
 The committed spec/codes-v1.txt was made with the code lengths also trained
 on generated traffic of seeds 2 and 3 (never 9001, the held-out test capture),
 each at half the default --traffic-weight (2026-12-05, Prosody 0.12.3; made
-again on 2026-12-06 from the same two traffic files after the stream node
-prediction changed, spec 14.3: only the stream node tables changed):
+again on 2026-12-06 from the same two traffic files, after the stream node
+prediction changed and after the default table budget went to 32 KiB, spec
+14.3: only the stream tables changed):
 
     python -m tools.traffic --seed 2 --size 5MB --out /tmp/traffic-2
     python -m tools.traffic --seed 3 --size 5MB --out /tmp/traffic-3

@@ -57,7 +57,7 @@ FRAME_CLOSE = 3
 FRAME_KINDS = ("element", "text", "open", "close")
 
 #: dynamic table budget in bytes (an entry costs its UTF-8 length + 32)
-DEFAULT_TABLE_SIZE = 16384
+DEFAULT_TABLE_SIZE = 32768
 #: the largest budget a decoder accepts unless told otherwise
 MAX_TABLE_SIZE = 65536
 #: largest frame payload accepted (bytes)
