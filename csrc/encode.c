@@ -2328,7 +2328,7 @@ static void sother(xb_encoder *e, unsigned c, uint32_t v)
         sym(e, node + c * nn, v);
     else
         sym(e, node + (c + XB_NODE_CONTEXTS) * nn, (p.kind == 'N' && p.v == v) ? xb_sn_pred : v);
-    if (s->at_first) {
+    if (s->pslot_field == XB_PS_NEXT) { /* the message's first node event */
         xb_slearn_first(s, 'N', v);
     } else if (cur) {
         cur->slot[s->pslot_field].kind = 'N';

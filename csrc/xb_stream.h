@@ -175,8 +175,7 @@ struct xb_stream {
     size_t nsecrets, sec_pos;
     uint64_t ordinal;
     uint32_t pslot_serial; /* where the next node event is predicted */
-    int pslot_field;
-    int at_first;      /* no node event coded yet: the first learns by xb_slearn_first */
+    int pslot_field;       /* XB_PS_NEXT only before the message's first node event */
     uint32_t root_cur; /* the serial of the message's root entry */
     uint32_t *open; /* serials of the open elements' entries */
     size_t nopen, cap_open;
@@ -318,7 +317,6 @@ static inline void xb_sstart_slot(xb_stream *s)
     else
         s->pslot_serial = XB_SERIAL_DOC;
     s->pslot_field = XB_PS_NEXT;
-    s->at_first = 1;
     s->root_cur = XB_SERIAL_NONE;
 }
 
@@ -336,13 +334,12 @@ static inline void xb_slearn_first(xb_stream *s, uint8_t kind, uint32_t v)
     s->doc.slot[XB_PS_NEXT] = s->doc.slot[XB_PS_FIRST];
     s->doc.slot[XB_PS_FIRST].kind = kind;
     s->doc.slot[XB_PS_FIRST].v = v;
-    s->at_first = 0;
 }
 
 /* learn: event becomes the current slot's prediction; (serial, field) is next */
 static inline void xb_slearn(xb_stream *s, uint8_t kind, uint32_t v, uint32_t nserial, int nfield)
 {
-    if (s->at_first) {
+    if (s->pslot_field == XB_PS_NEXT) { /* the message's first node event */
         xb_slearn_first(s, kind, v);
     } else if (s->pslot_serial != XB_SERIAL_NONE) {
         xb_pentry *e = xb_sentry_of(s, s->pslot_serial);

@@ -403,14 +403,11 @@ class _Decoder:
         pslot: tuple[Entry | None, str] = (None, "first") if st is None else st.start_slot()
         open_entries: list = []
         root_ent = None  # the entry of the message's root
-        at_first = True  # the first node event learns through st.learn_first
 
         def learn(event: tuple) -> None:
-            nonlocal at_first
             assert st is not None
-            if at_first:
+            if pslot[1] == "next":  # the message's first node event (a "next" slot only then)
                 st.learn_first(event)
-                at_first = False
             else:
                 setattr(pslot[0], pslot[1], event)
         while True:

@@ -198,9 +198,9 @@ class _Coder:
             self.recent = state.recent
             state.tokens = d.value_map
             # where the next node event is predicted (None: nowhere, the message
-            # ended); the first event's slot learns through state.learn_first
+            # ended); a "next" slot only before the first node event, which
+            # learns through state.learn_first
             self.pslot: tuple[Entry, str] | None = state.start_slot()
-            self.at_first = True
             self.open: list[Entry] = []  # entries of the open elements
             self.root: Entry | None = None  # the entry of the message's root
         self.ws: list[str | None] = ["\n"]
@@ -625,11 +625,10 @@ class _Coder:
         (entry, field) predicts the next node event."""
         if self.state is not None:
             assert self.pslot is not None, "a node event after the end of the message"
-            if self.at_first:
+            ent, field = self.pslot
+            if field == "next":  # the message's first node event
                 self.state.learn_first(event)
-                self.at_first = False
             else:
-                ent, field = self.pslot
                 setattr(ent, field, event)
             self.pslot = nxt
 
@@ -660,7 +659,7 @@ class _Coder:
             if i < 0:
                 st.bound_shapes(cache)
             self.learn(("S", ent.serial), (ent, "first"))
-            if not self.open and self.root is None:
+            if not self.open:
                 self.root = ent
             self.open.append(ent)
         actx = self.d.attr_ctx
