@@ -59,6 +59,23 @@ static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
     return 0;
 }
 
+/* append an ELEMENT message body's frame (spec 14.2): a SHORT frame, its one
+ * header byte, when the body is one byte whose message takes its first 4 bits
+ * (then, in exact mode, the plain bit 1; zero padding after); -1 out of memory */
+static int put_element(xb_bytes *out, const char *body, size_t n, int exact)
+{
+    unsigned b = n == 1 ? (unsigned char)body[0] : 0;
+    if (n == 1 && (b & 0x0F) == (exact ? 0x08u : 0u)) {
+        unsigned char *q = xb_bytes_reserve(out, 1);
+        if (q == NULL)
+            return -1;
+        q[0] = (unsigned char)((b >> 4) << 3 | 1);
+        out->len += 1;
+        return 0;
+    }
+    return put_frame(out, XB_UNIT_ELEMENT, body, n);
+}
+
 /* ---- stream headers ---- */
 /* entries of a set: a stream sees a handful of declaration sets (c2s, s2s, ...) */
 #define XB_HDRS_MAX 32
@@ -769,7 +786,7 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
             rc = XB_FEED_ERROR;
             break;
         }
-        if (put_frame(&e->out, XB_UNIT_ELEMENT, er.data, er.size)) {
+        if (put_element(&e->out, er.data, er.size, e->st->exact)) {
             xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, off, "out of memory");
             rc = XB_FEED_ERROR;
             break;
@@ -1085,7 +1102,7 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             goto out;
         }
         size_t start = i + 1;
-        int kind;
+        int kind, short_frame = 0;
         uint32_t len;
         if (!(v & 1)) {
             kind = XB_UNIT_ELEMENT;
@@ -1094,9 +1111,13 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             kind = (int)((v >> 1) & 3);
             len = v >> 3;
             if (kind == XB_UNIT_ELEMENT) {
-                xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "reserved frame type");
-                rc = XB_FEED_ERROR;
-                goto out;
+                if (i) { /* type 0 with the low bit: one byte, a SHORT frame; longer, reserved */
+                    xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "reserved frame type");
+                    rc = XB_FEED_ERROR;
+                    goto out;
+                }
+                short_frame = 1;
+                len = 0;
             }
         }
         if (len > d->max_frame) {
@@ -1117,6 +1138,14 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         }
         const unsigned char *payload = u + start;
         uint64_t pbase = d->base + start;
+        unsigned char short_body; /* a SHORT frame's ELEMENT body (stream.short_payload) */
+        uint32_t plen = len;
+        if (short_frame) {
+            short_body = (unsigned char)((v >> 3) << 4 | (d->st->exact ? 0x08u : 0u));
+            payload = &short_body;
+            plen = 1;
+            pbase = d->base; /* its byte is the header's */
+        }
         pos += start + len; /* consumed: the payload stays valid until this call returns */
         d->base += start + len;
         if (kind == XB_UNIT_TEXT) {
@@ -1136,7 +1165,7 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         } else if (kind == XB_UNIT_ELEMENT) {
             xb_result r;
             int lent = 0;
-            if (xb_stream_decode_lend(d->st, (const char *)payload, len, opt, &r, &lent)) {
+            if (xb_stream_decode_lend(d->st, (const char *)payload, plen, opt, &r, &lent)) {
                 xb_feed_error(res, r.error, r.limit, pbase + r.offset, "%s", r.message);
                 rc = XB_FEED_ERROR;
                 goto out;

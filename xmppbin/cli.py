@@ -914,7 +914,7 @@ def _frames(data: bytes) -> Iterator[tuple[int, int, int]]:
         if r is None:
             return
         v, body = r
-        kind, length = (S.FRAME_ELEMENT, v >> 1) if not v & 1 else ((v >> 1) & 3, v >> 3)
+        kind, length = S.frame_header(v)
         yield pos, kind, body - pos + length
         pos = body + length
 

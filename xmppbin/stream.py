@@ -54,7 +54,9 @@ FRAME_ELEMENT = 0
 FRAME_TEXT = 1
 FRAME_OPEN = 2
 FRAME_CLOSE = 3
-FRAME_KINDS = ("element", "text", "open", "close")
+#: a one-byte ELEMENT frame holding a 4-bit message (14.2): its header is the frame
+FRAME_SHORT = 4
+FRAME_KINDS = ("element", "text", "open", "close", "short")
 
 #: dynamic table budget in bytes (an entry costs its UTF-8 length + 32)
 DEFAULT_TABLE_SIZE = 32768
@@ -155,11 +157,28 @@ def frame(kind: int, payload: bytes) -> bytes:
 
 
 def frame_header(v: int) -> tuple[int, int]:
-    """(type, payload length) of a frame header's varint value; type -1: reserved."""
+    """(type, payload length) of a frame header's varint value; type -1: reserved.
+    A SHORT frame is its one header byte (payload length 0; short_payload)."""
     if not v & 1:
         return FRAME_ELEMENT, v >> 1
     kind = (v >> 1) & 3
-    return (kind if kind else -1), v >> 3
+    if kind:
+        return kind, v >> 3
+    return (FRAME_SHORT, 0) if v < 0x80 else (-1, v >> 3)
+
+
+def element_frame(body: bytes, exact: bool) -> bytes:
+    """The frame of an ELEMENT message body (14.2): a SHORT frame when the body
+    is one byte whose message takes its first 4 bits (then, in exact mode, the
+    plain bit 1; zero padding after), else header and body."""
+    if len(body) == 1 and body[0] & 0x0F == (0x08 if exact else 0):
+        return bytes((body[0] >> 4 << 3 | 1,))
+    return frame(FRAME_ELEMENT, body)
+
+
+def short_payload(v: int, exact: bool) -> bytes:
+    """The ELEMENT message body a SHORT frame (header value v) stands for."""
+    return bytes((v >> 3 << 4 | (0x08 if exact else 0),))
 
 
 # ---- the XML side: splitting a raw stream into units -----------------------------
@@ -705,6 +724,8 @@ class StreamEncoder:
         if len(payload) > self.max_frame:
             raise EncodeLimitError(f"frame of {len(payload)} bytes exceeds max_frame={self.max_frame}",
                                    0, "max_frame")
+        if kind == FRAME_ELEMENT:
+            return element_frame(payload, self._s.exact)
         return frame(kind, payload)
 
     def _guard(self, fn: Callable[[Any], bytes], arg: Any) -> bytes:
@@ -1174,12 +1195,15 @@ class StreamDecoder:
             raise InvalidDataError("reserved frame type", self.offset)
         if n > self.max_frame:
             raise DecodeLimitError(f"frame of {n} bytes exceeds max_frame={self.max_frame}", self.offset, "max_frame")
-        if not self._opened and kind in (FRAME_ELEMENT, FRAME_CLOSE):
-            raise InvalidDataError(f"{FRAME_KINDS[kind]} frame before the stream's open frame", self.offset)
+        if not self._opened and kind in (FRAME_ELEMENT, FRAME_CLOSE, FRAME_SHORT):
+            raise InvalidDataError(f"{FRAME_KINDS[kind & 3]} frame before the stream's open frame", self.offset)
         if len(buf) < start + n:
             return None
-        payload = bytes(buf[start : start + n])
-        base = self.offset + start
+        if kind == FRAME_SHORT:  # an ELEMENT frame's one-byte body, at the header byte
+            kind, payload, base = FRAME_ELEMENT, short_payload(v, self._s.exact), self.offset
+        else:
+            payload = bytes(buf[start : start + n])
+            base = self.offset + start
         try:
             ev = self._frame(kind, payload)
         except DecodeError as e:
@@ -1340,8 +1364,10 @@ __all__ = [
     "StreamEvent",
     "XmlSplitter",
     "decode_stream",
+    "element_frame",
     "encode_stream",
     "frame",
     "frame_header",
     "read_events",
+    "short_payload",
 ]

@@ -62,7 +62,7 @@ def count_frames(data: bytes) -> int:
         if r is None:
             break
         v, pos = r
-        pos += (v >> 1) if not v & 1 else (v >> 3)
+        pos += S.frame_header(v)[1]
         n += 1
     return n
 
