@@ -415,6 +415,15 @@ WINDOW = (
     + _MSG.format(id="w4", body="what light through yonder window? It is the east, fair sun!")
     + "</stream:stream>"
 )
+# a server acking each stanza: the <r/> after a stanza whose shape was followed by
+# <r/> before is the first-event prediction (14.3), a 4-bit message in a SHORT frame (14.2)
+ACKS = (
+    _HDR
+    + "".join(f"<message to='juliet@capulet.example/balcony' type='chat' id='a{i}'><body>Hi {i}</body></message>"
+              f"<r xmlns='urn:xmpp:sm:3'/><presence from='nurse@capulet.example/home' id='p{i}'/>"
+              f"<r xmlns='urn:xmpp:sm:3'/>" for i in range(3))
+    + "</stream:stream>"
+)
 # (name, description, XML stream, StreamEncoder options): spec section 14
 STREAM = [
     ("session-exact", "a c2s session with SASL (never-indexed), a restart, repeated structures and "
@@ -428,6 +437,9 @@ STREAM = [
      WINDOW, {"exact": True}),
     ("session-window-small", "the same with a 40-byte budget: the session window is the last 40 bytes of "
      "the session's literals", WINDOW, {"exact": True, "table_size": 40}),
+    ("acks-exact", "a server's <r/> after each stanza: predicted roots (first-event prediction) in SHORT "
+     "frames", ACKS, {"exact": True}),
+    ("acks-default", "the same in default mode", ACKS, {}),
     ("mid-stream", "a stream captured after its header: an announcing OPEN frame, then elements",
      "<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/><a xmlns='urn:xmpp:sm:3' h='2'/>",
      {"exact": True, "in_stream": True}),
