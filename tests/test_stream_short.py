@@ -11,6 +11,7 @@ from test_stream import HEADER
 from test_stream_recent import decode  # (type, offset, message) of an error, or ("ok", units)
 
 from xmppbin import stream
+from xmppbin.cli import _frames
 from xmppbin.errors import InvalidDataError, TruncatedError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
@@ -34,21 +35,10 @@ def frames(name: str, exact: bool, msgs=MSGS, feed: bool = False) -> list[bytes]
     return with_backend(name, run)
 
 
-def walk(data: bytes) -> list[tuple[int, int, int]]:
-    """(offset, type, length) of each frame."""
-    out, pos = [], 0
-    while pos < len(data):
-        v, p = stream.get_varint(data, pos, stream.MAX_FRAME_HEADER)
-        kind, n = stream.frame_header(v)
-        out.append((pos, kind, p + n - pos))
-        pos = p + n
-    return out
-
-
 def long_form(data: bytes, exact: bool) -> bytes:
     """data with every SHORT frame written as the ELEMENT frame it stands for."""
     out = b""
-    for pos, kind, n in walk(data):
+    for pos, kind, n in _frames(data):  # the CLI's frame walker: (offset, type, length)
         if kind == stream.FRAME_SHORT:
             out += stream.frame(stream.FRAME_ELEMENT, stream.short_payload(data[pos], exact))
         else:
