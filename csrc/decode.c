@@ -729,20 +729,31 @@ done:
     return 0;
 }
 
-static int read_int(xb_dec *d, xb_str *out)
+/* INT; base: the integer it may be relative to (spec 14.3: then a bit says
+ * whether it is), NULL for none */
+static int read_int(xb_dec *d, const uint64_t *base, xb_str *out)
 {
-    uint32_t g = 0;
+    uint32_t g = 0, rel = 0;
     uint64_t bl, v = 0;
     char tmp[24], *p;
     size_t n = 0, i;
-    TRY(read_gamma(d, &g));
-    bl = (uint64_t)g - 1;
-    if (bl > XB_INT_MAX_BITS)
-        return FAIL(d, "integer longer than 64 bits");
-    if (bl > 0) {
-        uint64_t lo = 0;
-        TRY(read_bits64(d, (unsigned)(bl - 1), &lo));
-        v = ((uint64_t)1 << (bl - 1)) | lo;
+    if (base)
+        TRY(read_bits(d, 1, &rel));
+    if (rel) {
+        TRY(read_gamma(d, &g));
+        if (*base > UINT64_MAX - g)
+            return FAIL(d, "integer longer than 64 bits");
+        v = *base + g;
+    } else {
+        TRY(read_gamma(d, &g));
+        bl = (uint64_t)g - 1;
+        if (bl > XB_INT_MAX_BITS)
+            return FAIL(d, "integer longer than 64 bits");
+        if (bl > 0) {
+            uint64_t lo = 0;
+            TRY(read_bits64(d, (unsigned)(bl - 1), &lo));
+            v = ((uint64_t)1 << (bl - 1)) | lo;
+        }
     }
     do {
         tmp[n++] = (char)('0' + (int)(v % 10));
@@ -1045,9 +1056,11 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
             return FAIL(d, "EXTEND outside the values a stream context remembers");
         TRY(read_extend(d, vctx, &r));
         break;
-    case XB_V_INT:
-        TRY(read_int(d, &r));
+    case XB_V_INT: {
+        uint64_t ib;
+        TRY(read_int(d, st && recall && !secret && xb_sint_base(st, vctx, &ib) ? &ib : NULL, &r));
         break;
+    }
     case XB_V_UUID_L:
     case XB_V_UUID_U:
         TRY(read_uuid(d, s == XB_V_UUID_U, &r));

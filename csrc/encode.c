@@ -704,26 +704,9 @@ static void hist_add(xb_encoder *e, xb_str s, uint64_t h, size_t slot)
 
 /* ---- values (encoder._Coder.value) ----------------------------------------------- */
 /* model.int_value: 1 and *v if s is a canonical decimal below 2**64 */
-static int int_value(xb_str s, uint64_t *v)
+static inline int int_value(xb_str s, uint64_t *v)
 {
-    uint64_t x = 0;
-    size_t i;
-    if (s.n == 0 || s.n > 20)
-        return 0;
-    if (s.p[0] == '0') {
-        *v = 0;
-        return s.n == 1;
-    }
-    for (i = 0; i < s.n; i++) {
-        unsigned d = (unsigned)(uint8_t)s.p[i] - '0';
-        if (d > 9)
-            return 0;
-        if (x > (UINT64_MAX - d) / 10)
-            return 0;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 1;
+    return xb_int_value(s.p, s.n, v);
 }
 
 /* model.uuid_kind */
@@ -920,6 +903,8 @@ typedef struct {
     int sym;
     uint64_t cost;
     uint64_t ival;  /* INT */
+    uint64_t irel;  /* INT: ival - the context's recent integer (spec 14.3), 0: coded whole */
+    int iflag;      /* INT: the relative bit is sent (the context's recent value is an integer) */
     int64_t nbytes; /* B64 */
     b64lay lay;     /* B64 */
 } packed;
@@ -1502,8 +1487,10 @@ static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
 #define NO_FORM (-1)
 
 /* The cheapest of INT, UUID, HEX, B64 for s (ties: the earlier) in *ch, or
- * ch->sym = NO_FORM; fall, fany: value_flags of s. */
-static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned fany, packed *ch)
+ * ch->sym = NO_FORM; fall, fany: value_flags of s; ibase: the integer an INT
+ * may be relative to (stream mode, spec 14.3), NULL for none. */
+static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned fany, const uint64_t *ibase,
+                         packed *ch)
 {
     uint64_t c, n;
     int k;
@@ -1514,8 +1501,17 @@ static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned
     if ((fall & VF_DIGIT) && int_value(s, &n)) {
         unsigned bl = bitlen(n);
         ch->sym = XB_V_INT;
-        ch->cost = LEN(code, XB_V_INT) + gamma_length(bl + 1) + (bl > 1 ? bl - 1 : 0);
+        ch->iflag = ibase != NULL;
+        ch->irel = 0;
+        ch->cost = LEN(code, XB_V_INT) + (uint64_t)ch->iflag + gamma_length(bl + 1) + (bl > 1 ? bl - 1 : 0);
         ch->ival = n;
+        if (ibase && n > *ibase && n - *ibase <= XB_MAX_GAMMA) {
+            c = LEN(code, XB_V_INT) + 1 + gamma_length(n - *ibase);
+            if (c < ch->cost) {
+                ch->cost = c;
+                ch->irel = n - *ibase;
+            }
+        }
     }
     if (s.n == 36) {
         k = uuid_kind(s);
@@ -1594,7 +1590,7 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
     if (pi->tok >= 0)
         return LEN(code, XB_V_TOKEN + pi->tok);
     value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
-    packed_forms(s, code, fall, fany, &pi->ch);
+    packed_forms(s, code, fall, fany, NULL, &pi->ch);
     { /* spec 8.8: est prices LIT without copies (the plain bytes) */
         uint64_t lc = LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
         if (lc <= pi->ch.cost) {
@@ -1613,7 +1609,7 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
     const uint32_t *code = VCODE(vctx);
     unsigned fall, fany;
     value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
-    packed_forms(s, code, fall, fany, &ch->p);
+    packed_forms(s, code, fall, fany, NULL, &ch->p);
     if ((fany & VF_JIDSEP) && !(fany & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
         vctx != XB_VC_JID_RESOURCE) {
         jid_parts *j = &ch->jid;
@@ -1941,6 +1937,12 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
     switch (pk->sym) {
     case XB_V_INT: {
         unsigned bl = bitlen(pk->ival);
+        if (pk->iflag)
+            put(e, pk->irel != 0, 1);
+        if (pk->irel) {
+            gamma_code(e, pk->irel);
+            break;
+        }
         gamma_code(e, bl + 1);
         if (bl > 1)
             put64(e, pk->ival & ((1ull << (bl - 1)) - 1), bl - 1);
@@ -2183,8 +2185,9 @@ static void schoose(xb_encoder *e, xb_str v, unsigned vctx, int secret, int reca
     const uint32_t *code = SVCODE(vctx);
     unsigned fall, fany;
     uint64_t lc, litc;
+    uint64_t ib;
     value_flags((const uint8_t *)v.p, v.n, &fall, &fany);
-    packed_forms(v, code, fall, fany, &ch->p);
+    packed_forms(v, code, fall, fany, recall && !secret && xb_sint_base(e->st, vctx, &ib) ? &ib : NULL, &ch->p);
     litc = chars_cost(xb_sclen, (const uint8_t *)v.p, v.n, 0);
     lc = LEN(code, XB_V_LIT) + litc;
     if (lc <= ch->p.cost) {

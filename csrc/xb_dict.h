@@ -130,6 +130,7 @@ typedef struct {
 
 #define XB_MAX_CODE_LENGTH 24
 #define XB_MAX_GAMMA_BITS 32
+#define XB_MAX_GAMMA 0xFFFFFFFFull /* the largest Elias-gamma value (6.2) */
 
 /* lexical slot kinds (xmppbin/lexical.py) */
 #define XB_SL_WSB 0

@@ -271,6 +271,38 @@ long xb_scache_index(const xb_stream *s, uint32_t serial);
 /* the slots of the cache entry with that serial (or of the document level),
  * NULL if it is not in the cache */
 xb_pentry *xb_sentry_slow(xb_stream *s, uint32_t serial);
+/* model.int_value: 1 and *v if p[0 .. n) is a canonical decimal below 2**64 */
+static inline int xb_int_value(const char *p, size_t n, uint64_t *v)
+{
+    uint64_t x = 0;
+    size_t i;
+    if (n == 0 || n > 20)
+        return 0;
+    if (p[0] == '0') {
+        *v = 0;
+        return n == 1;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned d = (unsigned)(uint8_t)p[i] - '0';
+        if (d > 9)
+            return 0;
+        if (x > (UINT64_MAX - d) / 10)
+            return 0;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 1;
+}
+
+/* encoder.int_base (spec 14.3, Relative integers): 1 and *v if the most
+ * recent value of the context vctx is a canonical decimal integer (an INT
+ * coded in that context then has the relative bit), else 0 */
+static inline int xb_sint_base(const xb_stream *s, unsigned vctx, uint64_t *v)
+{
+    const xb_recent *r = &s->recent[vctx];
+    return r->n && xb_int_value(r->v[0].p, r->v[0].n, v);
+}
+
 static inline xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)
 {
     xb_scache *c;

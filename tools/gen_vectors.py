@@ -424,6 +424,12 @@ ACKS = (
               f"<r xmlns='urn:xmpp:sm:3'/>" for i in range(3))
     + "</stream:stream>"
 )
+# a client acking the stanzas it handled: relative integers (14.3) after the first
+COUNTS = (
+    _HDR
+    + "".join(f"<a xmlns='urn:xmpp:sm:3' h='{h}'/>" for h in (3, 4, 5, 9, 2, 758, 759, 18446744073709551615))
+    + "</stream:stream>"
+)
 # (name, description, XML stream, StreamEncoder options): spec section 14
 STREAM = [
     ("session-exact", "a c2s session with SASL (never-indexed), a restart, repeated structures and "
@@ -440,6 +446,9 @@ STREAM = [
     ("acks-exact", "a server's <r/> after each stanza: predicted roots (first-event prediction) in SHORT "
      "frames", ACKS, {"exact": True}),
     ("acks-default", "the same in default mode", ACKS, {}),
+    ("counted-acks", "a client's <a h='...'/>: the first INT has no relative bit; 4, 5, 9 and 759 are relative "
+     "to the context's last value (d = 1, 1, 4, 1); 2 (below 9), 758 (d = 756 costs more) and 2**64 - 1 "
+     "(d beyond a gamma value) are whole after the bit 0", COUNTS, {"exact": True}),
     ("mid-stream", "a stream captured after its header: an announcing OPEN frame, then elements",
      "<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/><a xmlns='urn:xmpp:sm:3' h='2'/>",
      {"exact": True, "in_stream": True}),

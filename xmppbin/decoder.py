@@ -10,7 +10,7 @@ from . import lexical as L
 from . import model as M
 from .bits import BitReader
 from .dictionary import Dictionary, get_dictionary
-from .encoder import Entry, StreamState, remember
+from .encoder import Entry, StreamState, int_base, remember
 from .errors import (
     DecodeError,
     DecodeLimitError,
@@ -229,10 +229,17 @@ class _Decoder:
             if check_chars(out) >= 0:
                 self.fail("string contains a character not allowed in XML")
         elif s == M.V_INT:
-            bl = r.gamma() - 1
-            if bl > M.INT_MAX_BITS:
-                self.fail("integer longer than 64 bits")
-            out = str(0 if bl == 0 else (1 << (bl - 1)) | r.read(bl - 1))
+            base = int_base(self.recent if recall else None, vctx)
+            if base >= 0 and r.read(1):  # relative to the context's last value (14.3)
+                v = base + r.gamma()
+                if v >> M.INT_MAX_BITS:
+                    self.fail("integer longer than 64 bits")
+                out = str(v)
+            else:
+                bl = r.gamma() - 1
+                if bl > M.INT_MAX_BITS:
+                    self.fail("integer longer than 64 bits")
+                out = str(0 if bl == 0 else (1 << (bl - 1)) | r.read(bl - 1))
         elif s in (M.V_UUID_L, M.V_UUID_U):
             h = f"{r.read(128):032x}"
             h = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

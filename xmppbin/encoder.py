@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from . import lexical as L
 from . import model as M
-from .bits import BitWriter, gamma_length
+from .bits import MAX_GAMMA_BITS, BitWriter, gamma_length
 from .dictionary import Dictionary
 from .errors import EncodeLimitError
 from .history import History
@@ -23,6 +23,19 @@ def remember(recent: dict, vctx: int, s: str, recallable: bool) -> None:
     if recallable:
         lst.insert(0, s)
         del lst[M.RECENT :]
+
+
+#: the largest Elias-gamma value a decoder reads (6.2)
+MAX_GAMMA = (1 << MAX_GAMMA_BITS) - 1
+
+
+def int_base(recent: dict | None, vctx: int) -> int:
+    """The integer an INT may be relative to (spec 14.3, Relative integers):
+    the context's most recent value when it is a canonical decimal integer
+    (8.6), else -1 (and the INT has no relative bit). recent: None outside
+    the values a stream context remembers (and for never-indexed values)."""
+    lst = recent.get(vctx) if recent is not None else None
+    return M.int_value(lst[0]) if lst else -1
 
 
 class Entry:
@@ -434,9 +447,15 @@ class _Coder:
         best: tuple[int, int, int | bytes | tuple | None] = (M.V_LIT, lens[M.V_LIT] + self._lit_cost(s, True), None)
         n = M.int_value(s)
         if n >= 0:
-            c = lens[M.V_INT] + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
+            base = int_base(self.recent if recall and not secret else None, vctx)
+            flag = base >= 0  # the relative bit (spec 14.3, Relative integers)
+            c = lens[M.V_INT] + flag + gamma_length(n.bit_length() + 1) + max(n.bit_length() - 1, 0)
             if c < best[1]:
-                best = (M.V_INT, c, n)
+                best = (M.V_INT, c, (n, 0 if flag else None))
+            if base >= 0 and 0 < n - base <= MAX_GAMMA:
+                c = lens[M.V_INT] + 1 + gamma_length(n - base)
+                if c < best[1]:
+                    best = (M.V_INT, c, (n, n - base))
         k = M.uuid_kind(s)
         if k >= 0:
             c = lens[k] + 128
@@ -508,10 +527,16 @@ class _Coder:
             w.gamma(n)
             self._write_bytes(sb, M.char_context_after(sb[:n]), n)
         elif sym == M.V_INT:
-            bl = extra.bit_length()
-            w.gamma(bl + 1)
-            if bl > 1:
-                w.write(extra & ((1 << (bl - 1)) - 1), bl - 1)
+            n, rel = extra
+            if rel is not None:
+                w.write(rel > 0, 1)
+            if rel:
+                w.gamma(rel)
+            else:
+                bl = n.bit_length()
+                w.gamma(bl + 1)
+                if bl > 1:
+                    w.write(n & ((1 << (bl - 1)) - 1), bl - 1)
         elif sym in (M.V_UUID_L, M.V_UUID_U):
             w.write(int(s.replace("-", ""), 16), 128)
         elif sym in (M.V_HEX_L, M.V_HEX_U):
