@@ -65,6 +65,7 @@ class Incremental:
 
 
 def klass(xml: bytes) -> str:
+    xml = re.sub(rb"^\s*<\?xml[^>]*\?>", b"", xml)  # a header's XML declaration
     m = re.match(rb"\s*<([\w:.-]+)", xml)
     if not m:
         return "text" if xml.strip() == b"" or not xml.lstrip().startswith(b"<") else "other"

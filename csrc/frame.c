@@ -24,6 +24,7 @@
 #define MAX_FRAME_HEADER 4
 #define FORMAT_VERSION 1 /* xmppbin/model.py */
 #define KIND_STREAM_OPEN 1
+#define KIND_RESTART 2 /* a stream header keeping the state (spec 14.2); the decoder's are stream.py's */
 
 
 
@@ -453,18 +454,20 @@ const char *xb_fenc_stream_name(const xb_fenc *e, size_t *n)
 }
 
 /* A stream header unit u[0 .. n) at stream offset off, coded here as
-   stream.py's StreamEncoder._open_c codes it: 1 (its OPEN frame written, the
-   element options of its context in *opt), 0 (not one the loop can take:
-   nothing done, the caller's), -1 (error in res). */
-static int open_unit(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off, const xb_encode_options **opt,
-                     xb_feed_result *res)
+   stream.py's StreamEncoder._open_c codes it (opened: an OPEN frame came
+   before, so this one is a restart, spec 14.2, coded with the state as it is;
+   else the state is reset): 1 (its OPEN frame written, the element options
+   of its context in *opt), 0 (not one the loop can take: nothing done, the
+   caller's), -1 (error in res). */
+static int open_unit(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off, int opened,
+                     const xb_encode_options **opt, xb_feed_result *res)
 {
     unsigned char sig[XB_SIG_MAX];
     size_t qa, ql, sl;
     if (!header_tag(u, n, &qa, &ql, sig, sizeof sig, &sl) || !ascii_qname(u + qa, ql))
         return 0;
     int k = hdrs_find(e->hdrs, sig, sl);
-    if (k < 0 || xb_stream_reset(e->st, e->budget, e->exact))
+    if (k < 0 || (!opened && xb_stream_reset(e->st, e->budget, e->exact)))
         return 0;
     xb_encode_result er;
     if (xb_stream_encode(e->st, (const char *)u, n, e->hdrs->base, NULL, 0, &er)) {
@@ -479,7 +482,7 @@ static int open_unit(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off,
     /* payload: varint(budget), the message header, the body */
     unsigned char head[12];
     size_t hn = put_varint(head, e->budget);
-    head[hn++] = (unsigned char)(FORMAT_VERSION << 5 | KIND_STREAM_OPEN << 3 | e->exact << 2);
+    head[hn++] = (unsigned char)(FORMAT_VERSION << 5 | (opened ? KIND_RESTART : KIND_STREAM_OPEN) << 3 | e->exact << 2);
     head[hn++] = 1; /* dictionary */
     size_t plen = hn + er.size;
     if (plen > e->max_frame) {
@@ -746,7 +749,7 @@ int xb_fenc_feed(xb_fenc *e, const char *data, size_t size, int opened, const xb
             }
         }
         if (kind == XB_UNIT_OPEN && e->hdrs != NULL && !e->every) {
-            int r = open_unit(e, u, n, off, &opt, res);
+            int r = open_unit(e, u, n, off, opened, &opt, res);
             if (r < 0) {
                 rc = XB_FEED_ERROR;
                 break;
@@ -920,7 +923,7 @@ static int add_event(xb_fdec *d, int kind, const void *xml, size_t n)
 
 /* An OPEN frame's payload p[0 .. n) at stream offset base, decoded here as
    stream.py's StreamDecoder._frame decodes it: 1 (done: its event added, the
-   options of its context in *opt), 0 (the caller's: dictionary other than 1,
+   options of its context in *opt), 0 (the caller's: a restart, dictionary other than 1,
    or a header whose root the loop cannot read or whose context the set does
    not know; the state may have been reset and the header decoded, which the
    caller does again from the start), -1 (error in res). */
@@ -966,6 +969,8 @@ static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t bas
         return -1;
     }
     unsigned kind = (b0 >> 3) & 3;
+    if (kind == KIND_RESTART)
+        return 0; /* stream.py's, before the state changes: it carries over */
     if (kind > KIND_STREAM_OPEN || (b0 & 3)) {
         xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h, "invalid message header in an open frame");
         return -1;

@@ -73,5 +73,7 @@ def test_klass():
     assert k(b"<iq type='get'><query xmlns='jabber:iq:roster'/></iq>") == "iq jabber:iq:roster"
     assert k(b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>") \
         == "stream header"
+    assert k(b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>") \
+        == "stream header"
     assert k(b"\n") == "text"
     assert k(b"<r xmlns='urn:xmpp:sm:3'/>") == "r urn:xmpp:sm:3"

@@ -119,15 +119,18 @@ def test_the_window_holds_the_last_budget_bytes(out):
         assert (at, n) == (4, len(PHRASE)) and dist >= budget + 4  # (+ the unit's literals before the body)
 
 
-def test_a_restart_empties_the_window():
-    """A new stream header (OPEN) starts a new session: nothing before it is copied after it."""
+def test_a_restart_keeps_the_window():
+    """A restart (a later stream header, spec 14.2) keeps the session: the phrase
+    before it is copied after it, as without it (the restart's header adds no
+    literal bytes between: the same copies)."""
     require("_cstream")
     tail = msg("and " + PHRASE, 2)
     stream_alike(HEADER + msg(PHRASE, 1) + tail)
     stream_alike(HEADER + msg(PHRASE, 1) + HEADER + tail)
     with_window = [c for lit, c in copies_of(HEADER + msg(PHRASE, 1) + tail) if lit.endswith(PHRASE.encode())]
     restarted = [c for lit, c in copies_of(HEADER + msg(PHRASE, 1) + HEADER + tail) if lit.endswith(PHRASE.encode())]
-    assert with_window[-1] and not restarted[-1]
+    fresh = [c for lit, c in copies_of(HEADER + tail) if lit.endswith(PHRASE.encode())]
+    assert with_window[-1] and restarted[-1] == with_window[-1] and not fresh[-1]
 
 
 def test_budget_zero_has_no_session_window():

@@ -165,17 +165,28 @@ def test_repeated_strings_become_references_until_evicted():
     assert len(tiny[4]) == len(tiny[3]) and all(len(tiny[k]) >= len(big[k]) + 5 for k in (2, 3, 4))
 
 
-def test_restart_resets_the_table():
+def test_restart_keeps_the_table_a_new_encoder_starts_empty():
     # a resource without repeated substrings, so that no copy (8.11) shortens its first coding
     jid = "juliet@capulet.example/balcony-" + "".join(chr(0x61 + (i * 7) % 26) + str(i % 10) for i in range(20))
     msg = f"<message to='{jid}'/>".encode()
     enc = stream.StreamEncoder(exact=True)
-    enc.open(HEADER)
+    open1 = enc.open(HEADER)
     first = enc.element(msg)
     second = enc.element(msg)
-    enc.open(HEADER)
+    open2 = enc.open(HEADER)  # a restart (14.2): the state carries over
     third = enc.element(msg)
-    assert len(second) < len(first) and len(third) == len(first)
+    assert len(second) < len(first) and len(third) <= len(second)
+    assert len(open2) < len(open1)
+    kinds = []
+    for f in (open1, open2):  # the message header's kind, after the frame header and the budget
+        _, p = stream.get_varint(f, 0, 4)
+        _, q = stream.get_varint(f, p, 3)
+        kinds.append(f[q] >> 3 & 3)
+    assert kinds == [1, 2]
+    fresh = stream.StreamEncoder(exact=True)
+    assert fresh.open(HEADER) == open1 and fresh.element(msg) == first
+    dec = stream.StreamDecoder()
+    assert [e.xml for e in dec.feed(open1 + first + second + open2 + third)] == [HEADER, msg, msg, HEADER, msg]
 
 
 def test_a_reference_moves_its_entry_to_the_front():

@@ -6,7 +6,9 @@ the pure-Python reference: the same frames and events, the same Python state
 after every call (context, stream name, opened/ended, exact, footprint), the
 same errors (class, reason, offset, limit, the frames/events before the error,
 the failed object staying failed), for any chunking. Also: the Python path is
-not taken for headers whose declarations the loops know (the capture's).
+not taken for headers whose declarations the loops know (the capture's), but
+for the decoder's restarts (spec 14.2: the loop leaves them to stream.py
+before the state changes).
 """
 from __future__ import annotations
 
@@ -158,27 +160,29 @@ def test_headers_as_stream_py_codes_them(name, exact, monkeypatch):
     dec = c_obj(stream.StreamDecoder, True)
     assert [ev for b in frames for ev in dec.feed(bytes([b]))] == events
     # the decoder reads the decoded header (a tab in a value is a space unless
-    # exact); a reference in a value is stream.py's
+    # exact); a reference in a value is stream.py's; so is the restart
     if name == "reference" or (name == "tab-value" and exact):
         assert taken.count(stream.FRAME_OPEN) == 2
     else:
-        assert stream.FRAME_OPEN not in taken
+        assert taken.count(stream.FRAME_OPEN) == 1
 
 
 def test_capture_headers_in_the_c_loops(monkeypatch):
     """Every stream header of the committed capture (16: two per direction) is
-    coded and decoded in the C loops once they know its declarations."""
+    coded in the C loops once they know its declarations, and decoded there but
+    for the restarts (the second of each direction: stream.py's)."""
     frames = {}
     for k, chunks in STREAMS.items():  # learn
         enc = stream.StreamEncoder()
         frames[k] = b"".join(enc.feed(c) for c in chunks) + enc.flush()
         stream.StreamDecoder().feed(frames[k])
     calls: list = []
+    dcalls: list = []
     orig_unit_e, orig_unit_d = stream.StreamEncoder._unit_c, stream.StreamDecoder._unit_c
     monkeypatch.setattr(stream.StreamEncoder, "_unit_c",
                         lambda self, rc, out: calls.append(self._feeder._res.kind) or orig_unit_e(self, rc, out))
     monkeypatch.setattr(stream.StreamDecoder, "_unit_c",
-                        lambda self, rc, out: calls.append(self._feeder._res.kind) or orig_unit_d(self, rc, out))
+                        lambda self, rc, out: dcalls.append(self._feeder._res.kind) or orig_unit_d(self, rc, out))
     synced = []
     orig_sync = stream.StreamEncoder._header_c
     monkeypatch.setattr(stream.StreamEncoder, "_header_c", lambda self: synced.append(1) or orig_sync(self))
@@ -191,6 +195,7 @@ def test_capture_headers_in_the_c_loops(monkeypatch):
         assert enc._s.stream_qname == "stream:stream" and enc._s.context[""] == "jabber:client"
     assert headers == 16 and len(synced) == 16
     assert stream.FRAME_OPEN not in calls  # no header left to stream.py
+    assert dcalls.count(stream.FRAME_OPEN) == 8  # the restarts
 
 
 def open_frame(payload: bytes) -> bytes:
@@ -221,7 +226,9 @@ def bad_open_frames() -> dict:
         "half-header": stream.put_varint(100) + head[:1],
         "version-0": b"\x00" + bytes([head[0] & 0x1F, 1]),
         "version-2": b"\x00" + bytes([0x40 | (head[0] & 0x1F), 1]),
-        "kind-2": b"\x00" + bytes([0x20 | 2 << 3, 1]),
+        "kind-2": b"\x00" + bytes([0x20 | 2 << 3, 1]),  # a restart with another budget
+        "kind-2-exact": good[:3] + bytes([head[0] & ~(3 << 3) | 2 << 3 | 4, 1]) + good[5:],  # ... another mode
+        "kind-2-dictionary-2": good[:3] + bytes([head[0] & ~(3 << 3) | 2 << 3, 2]) + good[5:],
         "kind-3": b"\x00" + bytes([0x20 | 3 << 3, 1]),
         "reserved-1": b"\x00" + bytes([head[0] | 1, 1]),
         "reserved-2": b"\x00" + bytes([head[0] | 2, 1]),
@@ -269,7 +276,9 @@ def test_bad_open_frame_errors_are_the_references():
         "budget-over": ("DecodeLimitError", f"table budget {stream.MAX_TABLE_SIZE + 1} exceeds max_table_size="
                         f"{stream.MAX_TABLE_SIZE}", 0),
         "version-2": ("UnknownDictionaryError", "unsupported format version 2", 1),
-        "kind-2": ("InvalidDataError", "invalid message header in an open frame", 1),
+        # (alone: no OPEN frame before them)
+        "kind-2": ("InvalidDataError", "a restart before the stream's open frame", 1),
+        "kind-2-exact": ("InvalidDataError", "a restart before the stream's open frame", 3),
         "dictionary-2": ("UnknownDictionaryError", "unknown dictionary id 2", 2),
         "announce-body": ("InvalidDataError", "an announcing open frame has no body", 3),
         "no-header": ("TruncatedError", "frame is truncated", 1),

@@ -432,7 +432,8 @@ COUNTS = (
 )
 # (name, description, XML stream, StreamEncoder options): spec section 14
 STREAM = [
-    ("session-exact", "a c2s session with SASL (never-indexed), a restart, repeated structures and "
+    ("session-exact", "a c2s session with SASL (never-indexed), a restart (an OPEN frame of message kind 2, "
+     "coded with the state kept), repeated structures and "
      "values (REF, RECENT, EXTEND, PRED), keepalive whitespace and the plain close tag", SESSION,
      {"exact": True}),
     ("session-default", "the same in default mode: infoset, canonical output", SESSION, {}),

@@ -15,6 +15,8 @@ from .bits import gamma_length
 FORMAT_VERSION = 1
 KIND_ELEMENT = 0
 KIND_STREAM_OPEN = 1
+#: an OPEN frame's stream header that keeps the stream state (a restart, spec 14.2)
+KIND_RESTART = 2
 
 # --- node alphabet (content items) -------------------------------------------
 N_END = 0

@@ -9,8 +9,10 @@ varint (at most 4 bytes), ``payload_length << 1`` for an ELEMENT frame and
              stream header message (<?xml?><stream:stream ...>). Resets the
              stream state (dynamic table and shape cache). With kind 0 and no
              body it only announces the parameters, for a stream captured
-             after its header. Every binary stream starts with an OPEN frame
-             (TEXT frames may precede it).
+             after its header. With kind 2 it is a restart (a header after
+             STARTTLS or SASL): the header coded with the state kept. Every
+             binary stream starts with an OPEN frame (TEXT frames may precede
+             it).
     ELEMENT  a top-level element (stanza or nonza), coded with the stream state.
     TEXT     whitespace between top-level units (keepalives), as raw bytes.
     CLOSE    the closing tag </stream:stream>, as raw bytes; empty for the
@@ -396,6 +398,11 @@ class _StreamContext:
     def state(self, st: _encoder.StreamState) -> None:
         self._state = st
 
+    @property
+    def budget(self) -> int:
+        """The table budget of the state (that of the last OPEN that reset it)."""
+        return self._budget
+
     def reset(self, budget: int) -> None:
         """A new stream: an empty coding state with this budget, the outer context."""
         self._budget = budget
@@ -758,7 +765,8 @@ class StreamEncoder:
         return self._ended or (self._feeder is not None and self._feeder.ended())
 
     def open(self, xml: bytes | str) -> bytes:
-        """A stream header (optionally with its XML declaration): resets the state."""
+        """A stream header (optionally with its XML declaration): the first resets
+        the state; a later one is a restart, coded with the state as it is."""
         return self._guard(self._open, xml)
 
     def element(self, xml: bytes | str) -> bytes:
@@ -783,9 +791,7 @@ class StreamEncoder:
             return self._open_c(xml)
         sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
         root = next(e for e in sc.events if e[0] == "S")
-        s.reset(self.table_size)  # the header is coded in the outer context
-        if self._c is not None:
-            self._c.reset(self.table_size, s.exact)
+        kind = self._restart_or_reset()
         body = self._message(sc, xml, True)
         decls = s.opened(root[1], [(it[0], it[1]) for it in root[2]])
         if self._feeder is not None:
@@ -793,7 +799,20 @@ class StreamEncoder:
         self._named()
         self._opened = True
         self._ended = False
-        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(kind) + body)
+
+    def _restart_or_reset(self) -> int:
+        """Before a stream header is coded (in the outer context): the message
+        kind of its OPEN frame. The first OPEN resets the state; every later
+        header is a restart (spec 14.2), coded with the state as it is."""
+        s = self._s
+        if self._opened:
+            s.context = s.base_context
+            return M.KIND_RESTART
+        s.reset(self.table_size)
+        if self._c is not None:
+            self._c.reset(self.table_size, s.exact)
+        return M.KIND_STREAM_OPEN
 
     def _open_c(self, xml: bytes) -> bytes:
         """_open with the C coder and no never_index callback: the header has no
@@ -803,8 +822,7 @@ class StreamEncoder:
         s = self._s
         c = self._c
         assert c is not None
-        s.reset(self.table_size)  # the header is coded in the outer context
-        c.reset(self.table_size, s.exact)
+        kind = self._restart_or_reset()
         body = c.encode(xml, self.limits, s.context, self.allow_comments, True, [])
         root = c.header_root(xml)
         if root is None:
@@ -817,11 +835,12 @@ class StreamEncoder:
         self._named()
         self._opened = True
         self._ended = False
-        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(M.KIND_STREAM_OPEN) + body)
+        return self._frame(FRAME_OPEN, put_varint(self.table_size) + self._head(kind) + body)
 
     def _header_c(self) -> None:
         """The C feed loop coded stream headers itself (csrc/frame.c: open_unit):
-        the state the last one leaves, as _open_c leaves it."""
+        the state the last one leaves, as _open_c leaves it (the reference's
+        coding state, which the C coder does not use, is dropped either way)."""
         feeder = self._feeder
         assert feeder is not None
         k = feeder.header_ctx()
@@ -1240,13 +1259,20 @@ class StreamDecoder:
             if b0 >> 5 != M.FORMAT_VERSION:
                 raise UnknownDictionaryError(f"unsupported format version {b0 >> 5}", p)
             kind = (b0 >> 3) & 3
-            if kind > M.KIND_STREAM_OPEN or b0 & 3:
+            if kind > M.KIND_RESTART or b0 & 3:
                 raise InvalidDataError("invalid message header in an open frame", p)
-            s.exact = bool(b0 & 4)
-            s.dictionary = get_dictionary(dict_id, p + 1)
-            s.reset(budget)
-            if self._c is not None:
-                self._c.reset(budget, s.exact)
+            if kind == M.KIND_RESTART:  # the state carries over (14.2): same parameters
+                if not self._opened:
+                    raise InvalidDataError("a restart before the stream's open frame", p)
+                if budget != s.budget or bool(b0 & 4) != s.exact or dict_id != s.dictionary.id:
+                    raise InvalidDataError("a restart changes the table budget, the mode or the dictionary", p)
+                s.context = s.base_context
+            else:
+                s.exact = bool(b0 & 4)
+                s.dictionary = get_dictionary(dict_id, p + 1)
+                s.reset(budget)
+                if self._c is not None:
+                    self._c.reset(budget, s.exact)
             self._opened = True
             body = payload[p + 2 :]
             if kind == M.KIND_ELEMENT:  # an announcement: no header
