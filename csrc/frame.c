@@ -60,9 +60,11 @@ static int put_frame(xb_bytes *out, int kind, const void *payload, size_t n)
     return 0;
 }
 
-/* append an ELEMENT message body's frame (spec 14.2): a SHORT frame, its one
- * header byte, when the body is one byte whose message takes its first 4 bits
- * (then, in exact mode, the plain bit 1; zero padding after); -1 out of memory */
+/* append an ELEMENT message body's frame (spec 14.2, stream.element_frame): a
+ * SHORT frame, its header alone, when the body fits one: one byte whose
+ * message takes its first 4 bits (then, in exact mode, the plain bit 1; zero
+ * padding after), or k = 2, 3 or 4 bytes whose bits after the first 7k - 3 are
+ * zero and whose first 7 are not (a k-byte varint); -1 out of memory */
 static int put_element(xb_bytes *out, const char *body, size_t n, int exact)
 {
     unsigned b = n == 1 ? (unsigned char)body[0] : 0;
@@ -73,6 +75,19 @@ static int put_element(xb_bytes *out, const char *body, size_t n, int exact)
         q[0] = (unsigned char)((b >> 4) << 3 | 1);
         out->len += 1;
         return 0;
+    }
+    if (n >= 2 && n <= 4) {
+        uint32_t c = 0;
+        size_t i, pad = n + 3; /* 8n - (7n - 3) */
+        for (i = 0; i < n; i++)
+            c = c << 8 | (unsigned char)body[i];
+        if (!(c & ((1u << pad) - 1)) && (c >> (8 * n - 7))) {
+            unsigned char *q = xb_bytes_reserve(out, n);
+            if (q == NULL)
+                return -1;
+            out->len += put_varint(q, (uint64_t)(c >> pad) << 3 | 1); /* n bytes: its top group is not zero */
+            return 0;
+        }
     }
     return put_frame(out, XB_UNIT_ELEMENT, body, n);
 }
@@ -1115,19 +1130,15 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         } else {
             kind = (int)((v >> 1) & 3);
             len = v >> 3;
-            if (kind == XB_UNIT_ELEMENT) {
-                if (i) { /* type 0 with the low bit: one byte, a SHORT frame; longer, reserved */
-                    xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, d->base, "reserved frame type");
-                    rc = XB_FEED_ERROR;
-                    goto out;
-                }
+            if (kind == XB_UNIT_ELEMENT) { /* type 0 with the low bit: a SHORT frame of i + 1 bytes */
                 short_frame = 1;
                 len = 0;
             }
         }
-        if (len > d->max_frame) {
+        size_t size = short_frame ? start : len; /* a SHORT frame's payload: as long as its header */
+        if (size > d->max_frame) {
             xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, d->base, "frame of %lu bytes exceeds max_frame=%lu",
-                          (unsigned long)len, (unsigned long)d->max_frame);
+                          (unsigned long)size, (unsigned long)d->max_frame);
             rc = XB_FEED_ERROR;
             goto out;
         }
@@ -1143,13 +1154,20 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
         }
         const unsigned char *payload = u + start;
         uint64_t pbase = d->base + start;
-        unsigned char short_body; /* a SHORT frame's ELEMENT body (stream.short_payload) */
+        unsigned char short_body[4]; /* a SHORT frame's ELEMENT body (stream.short_payload) */
         uint32_t plen = len;
         if (short_frame) {
-            short_body = (unsigned char)((v >> 3) << 4 | (d->st->exact ? 0x08u : 0u));
-            payload = &short_body;
-            plen = 1;
-            pbase = d->base; /* its byte is the header's */
+            if (start == 1) {
+                short_body[0] = (unsigned char)((v >> 3) << 4 | (d->st->exact ? 0x08u : 0u));
+            } else { /* the 7k - 3 bits of v >> 3, then zero bits: k bytes */
+                uint32_t c = (uint32_t)(v >> 3) << (start + 3);
+                size_t j;
+                for (j = 0; j < start; j++)
+                    short_body[j] = (unsigned char)(c >> (8 * (start - 1 - j)));
+            }
+            payload = short_body;
+            plen = (uint32_t)start;
+            pbase = d->base; /* its bytes are the header's */
         }
         pos += start + len; /* consumed: the payload stays valid until this call returns */
         d->base += start + len;

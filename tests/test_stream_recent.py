@@ -32,8 +32,10 @@ CASES = {"evicted": (EVICT_A, [X, "result"], 1), "emptied": (EMPTY_TABLE, ["resu
 # the last frame of each case (the same from both backends): never-indexed list
 # 1, the root PRED 0 (predicted by the document's next slot, 14.3: the root of
 # the message before the previous one), RECENT+1 1001 / RECENT+0 00, the two
-# ENDs predicted 0 0, plain 1, zero padding
-GOLDEN = {"evicted": "04a480", "emptied": "0282"}
+# ENDs predicted 0 0, plain 1, zero padding: the body a4 80 of "evicted" has
+# 11 bits and zeros, so it goes as the 2-byte SHORT frame a1 52 (14.2: header
+# value (0xa480 >> 5) << 3 | 1); "emptied" is the 1-byte body 82
+GOLDEN = {"evicted": "a152", "emptied": "0282"}
 
 
 def frames_of(name: str, middle: bytes, old_rule: bool = False) -> list[bytes]:
@@ -97,12 +99,12 @@ def test_eviction_removes_a_recent_value(case):
     cls, offset, msg = errs[0]
     assert cls is InvalidDataError
     assert len(listed) <= 2 and "RECENT 2 is no recallable recent value of its context" in msg
-    # the frame's header byte, then the payload: the never-indexed list (1
-    # bit), the root's PRED (1 bit, GOLDEN) and the value symbol end in its
-    # first byte
+    # a 2-byte SHORT frame (14.2), whose payload's bytes are the frame's own:
+    # the never-indexed list (1 bit), the root's PRED (1 bit, GOLDEN) and the
+    # value symbol end in its first byte
     start = len(bad) - len(old[-1])
-    assert old[-1][0] == (len(old[-1]) - 1) << 1  # a one-byte ELEMENT frame header
-    assert offset == start + 1
+    assert len(old[-1]) == 2 and old[-1][0] & 0x87 == 0x81  # type 0 with the low bit, 2 bytes
+    assert offset == start
 
 
 def _churn() -> list[bytes]:

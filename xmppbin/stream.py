@@ -159,28 +159,42 @@ def frame(kind: int, payload: bytes) -> bytes:
 
 
 def frame_header(v: int) -> tuple[int, int]:
-    """(type, payload length) of a frame header's varint value; type -1: reserved.
-    A SHORT frame is its one header byte (payload length 0; short_payload)."""
+    """(type, payload length) of a frame header's varint value. A SHORT frame
+    (type 0 with the low bit set) is its header of 1 to 4 bytes (payload
+    length 0; short_payload)."""
     if not v & 1:
         return FRAME_ELEMENT, v >> 1
     kind = (v >> 1) & 3
     if kind:
         return kind, v >> 3
-    return (FRAME_SHORT, 0) if v < 0x80 else (-1, v >> 3)
+    return FRAME_SHORT, 0
 
 
 def element_frame(body: bytes, exact: bool) -> bytes:
     """The frame of an ELEMENT message body (14.2): a SHORT frame when the body
-    is one byte whose message takes its first 4 bits (then, in exact mode, the
-    plain bit 1; zero padding after), else header and body."""
-    if len(body) == 1 and body[0] & 0x0F == (0x08 if exact else 0):
+    fits one: one byte whose message takes its first 4 bits (then, in exact
+    mode, the plain bit 1; zero padding after), or k = 2, 3 or 4 bytes whose
+    bits after the first 7k - 3 are zero and whose first 7 are not; else
+    header and body."""
+    n = len(body)
+    if n == 1 and body[0] & 0x0F == (0x08 if exact else 0):
         return bytes((body[0] >> 4 << 3 | 1,))
+    if 2 <= n <= 4:
+        c = int.from_bytes(body, "big")
+        pad = n + 3  # 8n - (7n - 3)
+        if not c & ((1 << pad) - 1) and c >> (8 * n - 7):
+            return put_varint(c >> pad << 3 | 1)  # n bytes: its top group is not zero
     return frame(FRAME_ELEMENT, body)
 
 
 def short_payload(v: int, exact: bool) -> bytes:
-    """The ELEMENT message body a SHORT frame (header value v) stands for."""
-    return bytes((v >> 3 << 4 | (0x08 if exact else 0),))
+    """The ELEMENT message body a SHORT frame (header value v) stands for: of a
+    one-byte header, the byte (v >> 3) << 4 | m (m = 8 in exact mode, else 0);
+    of a k-byte one, the 7k - 3 bits of v >> 3 and zero bits, k bytes."""
+    if v < 0x80:
+        return bytes((v >> 3 << 4 | (0x08 if exact else 0),))
+    k = 2 if v < 1 << 14 else 3 if v < 1 << 21 else 4
+    return (v >> 3 << (k + 3)).to_bytes(k, "big")
 
 
 # ---- the XML side: splitting a raw stream into units -----------------------------
@@ -1210,10 +1224,10 @@ class StreamDecoder:
             return None
         v, start = hv
         kind, n = frame_header(v)
-        if kind < 0:
-            raise InvalidDataError("reserved frame type", self.offset)
-        if n > self.max_frame:
-            raise DecodeLimitError(f"frame of {n} bytes exceeds max_frame={self.max_frame}", self.offset, "max_frame")
+        size = start if kind == FRAME_SHORT else n  # a SHORT frame's payload: as long as its header
+        if size > self.max_frame:
+            raise DecodeLimitError(f"frame of {size} bytes exceeds max_frame={self.max_frame}", self.offset,
+                                   "max_frame")
         if not self._opened and kind in (FRAME_ELEMENT, FRAME_CLOSE, FRAME_SHORT):
             raise InvalidDataError(f"{FRAME_KINDS[kind & 3]} frame before the stream's open frame", self.offset)
         if len(buf) < start + n:
