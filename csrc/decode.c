@@ -1011,12 +1011,28 @@ static XB_NOINLINE int value1_sym(xb_dec *d, uint32_t s, unsigned vctx, int secr
         } else {
             uint32_t g = 0;
             TRY(read_gamma(d, &g));
-            i = (uint64_t)g + XB_REF_NEAR - 1;
+            if (!st) {
+                i = (uint64_t)g + XB_REF_NEAR - 1;
+            } else { /* relative to the last REF_FAR (spec 14.3): the zigzag of i - last_far, plus 1 */
+                uint64_t z = (uint64_t)g - 1;
+                if (!(z & 1)) {
+                    i = (uint64_t)st->last_far + (z >> 1);
+                } else if ((z + 1) >> 1 <= st->last_far) {
+                    i = (uint64_t)st->last_far - ((z + 1) >> 1);
+                } else {
+                    return FAIL(d, "far reference to string %lld, below %d",
+                                (long long)st->last_far - (long long)((z + 1) >> 1), XB_REF_NEAR);
+                }
+                if (i < XB_REF_NEAR)
+                    return FAIL(d, "far reference to string %llu, below %d", (unsigned long long)i, XB_REF_NEAR);
+            }
         }
         if (i >= n)
             return FAIL(d, "reference to string %llu of %llu", (unsigned long long)i, (unsigned long long)n);
         if (st) {
             const xb_tent *t = &st->tab[st->ntab - 1 - i];
+            if (s == XB_V_REF_FAR)
+                st->last_far = (size_t)i;
             TRY(stream_copy(d, xb_stab_bytes(st, t), t->n, out));
             st->vh = t->h;
             st->vh_p = out->p;

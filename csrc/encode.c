@@ -2057,12 +2057,13 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h);
 
 static void svalue(xb_encoder *e, xb_str v, unsigned vctx, int secret, int recall);
 
-/* _quick: (symbol, extra) or sym -1; extra -1: none */
+/* _quick: (symbol, extra) or sym -1; extra -1: none (REF_FAR: its GAMMA
+ * value, relative to the last REF_FAR, and *fi the table index) */
 /* *rj (when recall, not secret and v not empty; else left alone): the index
  * of the recent value equal to v in its list, or -1 for none. One table
  * lookup at most, none for a listed value. */
 static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int secret, int recall, int *qs,
-                   int64_t *extra, int *rj)
+                   int64_t *extra, long *fi, int *rj)
 {
     long i = -1;
     int t;
@@ -2092,7 +2093,8 @@ static void squick(const xb_stream *s, xb_str v, uint64_t h, unsigned vctx, int 
             *qs = XB_V_REF + (int)i;
         } else {
             *qs = XB_V_REF_FAR;
-            *extra = i - XB_REF_NEAR + 1;
+            *extra = (int64_t)xb_sfar_gamma(s, (size_t)i);
+            *fi = i;
         }
         return;
     }
@@ -2116,7 +2118,8 @@ static uint64_t sest(xb_encoder *e, xb_str v, unsigned vctx, int secret)
     int qs;
     int64_t extra;
     schoice ch;
-    squick(e->st, v, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra, NULL);
+    long fi;
+    squick(e->st, v, xb_shash(v.p, v.n), vctx, secret, 0, &qs, &extra, &fi, NULL);
     if (qs >= 0)
         return LEN(code, qs) + (extra >= 0 ? gamma_length((uint64_t)extra) : 0);
     /* priced as if never-indexed: LIT without copies (spec 8.8's est); a part
@@ -2232,14 +2235,17 @@ static int svalue1(xb_encoder *e, xb_str v, uint64_t h, unsigned vctx, int secre
     const uint32_t *code = SVCODE(vctx);
     int qs;
     int64_t extra;
+    long fi = -1;
     schoice ch;
-    squick(s, v, h, vctx, secret, recall, &qs, &extra, rj);
+    squick(s, v, h, vctx, secret, recall, &qs, &extra, &fi, rj);
     if (qs >= 0) {
         sym(e, code, (uint32_t)qs);
         if (extra >= 0)
             gamma_code(e, (uint64_t)extra);
+        if (qs == XB_V_REF_FAR)
+            s->last_far = (size_t)fi;
         if (qs >= XB_V_REF && qs <= XB_V_REF_FAR &&
-            xb_stab_use(s, extra < 0 ? (size_t)(qs - XB_V_REF) : (size_t)extra + XB_REF_NEAR - 1))
+            xb_stab_use(s, qs == XB_V_REF_FAR ? (size_t)fi : (size_t)(qs - XB_V_REF)))
             e->oom = 1;
         if (!recall || secret)
             return 0;

@@ -667,6 +667,7 @@ void xb_sstate_clear(xb_stream *s)
     memset(&s->doc, 0, sizeof(s->doc));
     s->doc.serial = XB_SERIAL_DOC;
     s->root_prev = XB_SERIAL_NONE;
+    s->last_far = XB_REF_NEAR;
     if (s->recent)
         for (i = 0; i < s->nvctx; i++)
             s->recent[i].n = 0;

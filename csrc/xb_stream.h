@@ -149,6 +149,9 @@ struct xb_stream {
     /* the serial of the previous message's root entry (its next slot
      * predicts a message's first node event), XB_SERIAL_NONE after a reset */
     uint32_t root_prev;
+    /* the table index of the last REF_FAR (XB_REF_NEAR after a reset): the
+     * next one is coded relative to it (spec 14.3, far references) */
+    size_t last_far;
     /* recent values per value context: every one recallable (spec 14.3: a
      * value leaves every list when the table's last entry equal to it is
      * evicted or the table is emptied, unless it is empty or a token) */
@@ -301,6 +304,13 @@ static inline int xb_sint_base(const xb_stream *s, unsigned vctx, uint64_t *v)
 {
     const xb_recent *r = &s->recent[vctx];
     return r->n && xb_int_value(r->v[0].p, r->v[0].n, v);
+}
+
+/* the GAMMA value of a REF_FAR to table index i (>= XB_REF_NEAR): the zigzag
+ * of i - last_far, plus 1 (spec 14.3, far references) */
+static inline uint64_t xb_sfar_gamma(const xb_stream *s, size_t i)
+{
+    return i >= s->last_far ? 2 * (uint64_t)(i - s->last_far) + 1 : 2 * (uint64_t)(s->last_far - i);
 }
 
 static inline xb_pentry *xb_sentry_of(xb_stream *s, uint32_t serial)

@@ -157,11 +157,18 @@ class _Decoder:
         if M.V_REF <= s <= M.V_REF_FAR:
             if secret:
                 self.fail("never-indexed value coded as a reference")
-            i = s - M.V_REF if s < M.V_REF_FAR else r.gamma() + M.REF_NEAR - 1
+            if s < M.V_REF_FAR:
+                i = s - M.V_REF
+            else:  # stream mode: relative to the last REF_FAR (14.3)
+                i = hist.far_index(r.gamma())
+                if i < M.REF_NEAR:
+                    self.fail(f"far reference to string {i}, below {M.REF_NEAR}")
             if i >= len(hist):
                 self.fail(f"reference to string {i} of {len(hist)}")
             out = hist.get(i)
             hist.use(i)
+            if s == M.V_REF_FAR:
+                hist.last_far = i
             return out
         if s >= M.V_TOKEN:
             return d.values[s - M.V_TOKEN]

@@ -408,8 +408,8 @@ class _Coder:
 
     def _quick(self, s: str, vctx: int, secret: bool = False, recall: bool = False):
         """(symbol, extra) for the priority choices: empty, the context's last
-        value, history, token. A never-indexed (secret) value is never coded
-        as SAME or as a history reference."""
+        value, history, token (extra: REF_FAR's GAMMA value). A never-indexed
+        (secret) value is never coded as SAME or as a history reference."""
         if not s:
             return M.V_EMPTY, None
         if secret:
@@ -423,7 +423,7 @@ class _Coder:
         if i is not None:
             if i < M.REF_NEAR:
                 return M.V_REF + i, None
-            return M.V_REF_FAR, i - M.REF_NEAR + 1
+            return M.V_REF_FAR, self.hist.far_gamma(i)
         t = self.d.value_map.get(s)
         if t is not None:
             return M.V_TOKEN + t, None
@@ -513,8 +513,12 @@ class _Coder:
             w.sym(code, sym)
             if q[1] is not None:
                 w.gamma(q[1])
-            if M.V_REF <= sym <= M.V_REF_FAR:
-                self.hist.use(sym - M.V_REF if q[1] is None else q[1] + M.REF_NEAR - 1)
+            if sym == M.V_REF_FAR:
+                i = self.hist.far_index(q[1])
+                self.hist.use(i)
+                self.hist.last_far = i
+            elif M.V_REF <= sym < M.V_REF_FAR:
+                self.hist.use(sym - M.V_REF)
             return
         sym, _, extra = self._choose(s, vctx, secret, recall)
         w.sym(code, sym)

@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from .model import REF_NEAR
+
 ENTRY_OVERHEAD = 32
 
 
 class History:
-    __slots__ = ("entries", "pos", "serial", "size", "budget", "gone")
+    __slots__ = ("entries", "pos", "serial", "size", "budget", "gone", "last_far")
 
     def __init__(self, budget: int | None = None) -> None:
         self.entries: deque = deque()  # (string, size), oldest first
@@ -33,6 +35,24 @@ class History:
         #: table (evicted), and with None when the table is emptied (spec 14.3:
         #: the recent values that stop being recallable leave their lists)
         self.gone: Callable[[str | None], None] | None = None
+        #: with a budget: the index of the last REF_FAR (spec 14.3, far
+        #: references), which the next one is coded relative to
+        self.last_far = REF_NEAR
+
+    def far_gamma(self, i: int) -> int:
+        """The GAMMA value of a REF_FAR to entry i (i >= REF_NEAR): i - REF_NEAR + 1
+        without a budget; with one, the zigzag of i - last_far, plus 1 (spec 14.3)."""
+        if self.budget is None:
+            return i - REF_NEAR + 1
+        d = i - self.last_far
+        return (2 * d if d >= 0 else -2 * d - 1) + 1
+
+    def far_index(self, g: int) -> int:
+        """The entry index of a REF_FAR whose GAMMA value is g (far_gamma's inverse)."""
+        if self.budget is None:
+            return g + REF_NEAR - 1
+        z = g - 1
+        return self.last_far + (z >> 1 if not z & 1 else -((z + 1) >> 1))
 
     def __len__(self) -> int:
         return len(self.entries)
