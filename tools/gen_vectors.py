@@ -430,6 +430,14 @@ COUNTS = (
     + "".join(f"<a xmlns='urn:xmpp:sm:3' h='{h}'/>" for h in (3, 4, 5, 9, 2, 758, 759, 18446744073709551615))
     + "</stream:stream>"
 )
+# a roster sent twice: its second listing's far references relative to the last one (14.3)
+_CONTACTS = [f"{c}{c}-{i}@montague.example" for i, c in enumerate("bcdfghjklmnpqrstvwxz")]
+_ITEMS = "".join(f"<item jid='{j}' subscription='both'/>" for j in _CONTACTS)
+ROSTER = (
+    _HDR
+    + "".join(f"<iq type='result' id='r{n}'><query xmlns='jabber:iq:roster'>{_ITEMS}</query></iq>" for n in (1, 2))
+    + "</stream:stream>"
+)
 # (name, description, XML stream, StreamEncoder options): spec section 14
 STREAM = [
     ("session-exact", "a c2s session with SASL (never-indexed), a restart (an OPEN frame of message kind 2, "
@@ -450,6 +458,8 @@ STREAM = [
     ("counted-acks", "a client's <a h='...'/>: the first INT has no relative bit; 4, 5, 9 and 759 are relative "
      "to the context's last value (d = 1, 1, 4, 1); 2 (below 9), 758 (d = 756 costs more) and 2**64 - 1 "
      "(d beyond a gamma value) are whole after the bit 0", COUNTS, {"exact": True}),
+    ("repeated-roster", "a roster of 20 contacts sent twice: the second listing's JIDs are far references, "
+     "each relative to the last (GAMMA(1) after its first: the same table index)", ROSTER, {"exact": True}),
     ("mid-stream", "a stream captured after its header: an announcing OPEN frame, then elements",
      "<r xmlns='urn:xmpp:sm:3'/> <a xmlns='urn:xmpp:sm:3' h='1'/><a xmlns='urn:xmpp:sm:3' h='2'/>",
      {"exact": True, "in_stream": True}),
