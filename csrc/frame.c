@@ -937,13 +937,16 @@ static int add_event(xb_fdec *d, int kind, const void *xml, size_t n)
 }
 
 /* An OPEN frame's payload p[0 .. n) at stream offset base, decoded here as
-   stream.py's StreamDecoder._frame decodes it: 1 (done: its event added, the
-   options of its context in *opt), 0 (the caller's: a restart, dictionary other than 1,
-   or a header whose root the loop cannot read or whose context the set does
-   not know; the state may have been reset and the header decoded, which the
-   caller does again from the start), -1 (error in res). */
-static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t base, const xb_decode_options **opt,
-                      xb_feed_result *res)
+   stream.py's StreamDecoder._frame decodes it (opened: an OPEN frame came
+   before): 1 (done: its event added, the options of its context in *opt), 0
+   (the caller's: dictionary other than 1, or a header whose root the loop
+   cannot read or whose context the set does not know; the state may have been
+   reset and the header decoded, which the caller does again from the start),
+   2 (a restart, spec 14.2, decoded with the state kept and its event added,
+   whose context the loop does not know: the caller learns it from the XML in
+   res->unit, without decoding it again), -1 (error in res). */
+static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t base, int opened,
+                      const xb_decode_options **opt, xb_feed_result *res)
 {
     /* the budget: a varint of at most 3 bytes */
     uint32_t budget = 0;
@@ -984,15 +987,24 @@ static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t bas
         return -1;
     }
     unsigned kind = (b0 >> 3) & 3;
-    if (kind == KIND_RESTART)
-        return 0; /* stream.py's, before the state changes: it carries over */
-    if (kind > KIND_STREAM_OPEN || (b0 & 3)) {
+    if (kind > KIND_RESTART || (b0 & 3)) {
         xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h, "invalid message header in an open frame");
         return -1;
     }
     int exact = (b0 & 4) ? 1 : 0;
-    if (p[h + 1] != 1 || xb_stream_reset(d->st, budget, exact))
+    if (kind == KIND_RESTART) { /* the state carries over: the same parameters */
+        if (!opened) {
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h, "a restart before the stream's open frame");
+            return -1;
+        }
+        if (budget != d->st->budget || exact != d->st->exact || p[h + 1] != 1) {
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h,
+                          "a restart changes the table budget, the mode or the dictionary");
+            return -1;
+        }
+    } else if (p[h + 1] != 1 || xb_stream_reset(d->st, budget, exact)) {
         return 0; /* another dictionary: the caller's error */
+    }
     const unsigned char *body = p + h + 2;
     size_t blen = n - h - 2;
     int k = -1;
@@ -1012,6 +1024,18 @@ static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t bas
         size_t qa, ql, sl;
         const unsigned char *x = (const unsigned char *)r.data;
         if (!header_tag(x, r.size, &qa, &ql, sig, sizeof sig, &sl) || (k = hdrs_find(d->hdrs, sig, sl)) < 0) {
+            if (kind == KIND_RESTART) { /* decoded with the kept state: not to be decoded again */
+                int bad = add_event(d, XB_UNIT_OPEN, x, r.size);
+                xb_free(r.data);
+                if (bad) {
+                    xb_feed_error(res, XB_ERR_NOMEM, XB_LIMIT_NONE, base, "out of memory");
+                    return -1;
+                }
+                res->unit = d->out.p + d->out.len - r.size;
+                res->unit_size = r.size;
+                res->unit_offset = base;
+                return 2;
+            }
             xb_free(r.data);
             return 0;
         }
@@ -1217,9 +1241,14 @@ int xb_fdec_feed(xb_fdec *d, const char *data, size_t size, int opened, const xb
             d->out.len += d->stream_len + 3;
         } else {
             if (kind == XB_UNIT_OPEN && d->hdrs != NULL) {
-                int r = open_frame(d, payload, len, pbase, &opt, res);
+                int r = open_frame(d, payload, len, pbase, opened, &opt, res);
                 if (r < 0) {
                     rc = XB_FEED_ERROR;
+                    goto out;
+                }
+                if (r == 2) { /* stream.py learns the restart's context (its event is added) */
+                    res->kind = XB_UNIT_OPENED;
+                    rc = XB_FEED_PENDING;
                     goto out;
                 }
                 if (r > 0) {

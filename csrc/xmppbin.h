@@ -200,6 +200,9 @@ size_t xb_stream_recent_check(const xb_stream *s, size_t *stale);
 #define XB_UNIT_TEXT 1
 #define XB_UNIT_OPEN 2
 #define XB_UNIT_CLOSE 3
+/* a pending result only (xb_fdec_feed): a restart OPEN frame decoded by the loop,
+   its event added, whose context the caller learns from its XML (res->unit) */
+#define XB_UNIT_OPENED 6
 
 typedef struct xb_feed_result {
     /* output of the call so far (also on PENDING and ERROR): frames (encoder),

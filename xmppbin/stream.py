@@ -59,6 +59,8 @@ FRAME_CLOSE = 3
 #: a one-byte ELEMENT frame holding a 4-bit message (14.2): its header is the frame
 FRAME_SHORT = 4
 FRAME_KINDS = ("element", "text", "open", "close", "short")
+#: csrc/xmppbin.h XB_UNIT_OPENED: the C decoder loop decoded a restart whose context it does not know
+_UNIT_OPENED = 6
 
 #: dynamic table budget in bytes (an entry costs its UTF-8 length + 32)
 DEFAULT_TABLE_SIZE = 32768
@@ -1161,17 +1163,38 @@ class StreamDecoder:
             r = feeder.outcome(rc)
             assert r is not None
             kind, payload, base = r
-            try:
-                ev = self._frame(kind, payload)
-            except DecodeError as e:
-                raise _shift(e, base) from None
-            if ev is not None:
-                out.append(ev)
+            if kind == _UNIT_OPENED:  # a restart the loop decoded (its event is in out)
+                self._restarted(payload)
+            else:
+                try:
+                    ev = self._frame(kind, payload)
+                except DecodeError as e:
+                    raise _shift(e, base) from None
+                if ev is not None:
+                    out.append(ev)
             feeder.prepare(self.limits, self._s.context, self.allow_comments)
         except _FAILS as e:
             e.events = out  # type: ignore[union-attr]
             self._failed = e
             raise
+
+    def _restarted(self, xml: bytes) -> None:
+        """The C loop decoded a restart (spec 14.2) whose declarations it did not
+        know, with the state kept: its context, from the decoded header, as
+        _frame takes it (the header is not decoded again)."""
+        s = self._s
+        s.context = s.base_context
+        root = self._c.header_root(xml) if self._c is not None else None
+        if root is None:
+            ev = next(e for e in scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact).events
+                      if e[0] == "S")
+            root = ev[1], [(it[0], it[1]) for it in ev[2]]
+        decls = s.opened(*root)
+        feeder = self._feeder
+        assert feeder is not None
+        feeder.set_stream(s.stream_qname)
+        feeder.learn(decls, s.context)
+        self._opened = True
 
     def _resume_c(self, out: list[StreamEvent]) -> list[StreamEvent]:
         """feed() in C after _unit_c, when it cannot feed on itself (the options
