@@ -164,6 +164,9 @@ def test_headers_as_stream_py_codes_them(name, exact, monkeypatch):
         assert b"".join(ev.xml for ev in events) == b"".join(chunks)
     dec = c_obj(stream.StreamDecoder, True)
     assert [ev for b in frames for ev in dec.feed(bytes([b]))] == events
+    dec = c_obj(stream.StreamDecoder, True)
+    dec._cfeed = None  # the cffi path of the loop (no C-API entry), restarts included
+    assert [ev for p in pieces for ev in dec.feed(p)] == events
     # the decoder reads the decoded header (a tab in a value is a space unless
     # exact); a reference in a value is stream.py's, but for the restart, which
     # the loop decodes (stream.py learns its context from the decoded XML)

@@ -1114,15 +1114,24 @@ class StreamDecoder:
         feeder = self._feeder
         assert feeder is not None
         while r is not None:
-            kind, payload, base = r
-            try:
-                ev = self._frame(kind, payload)
-            except DecodeError as e:
-                raise _shift(e, base) from None
-            if ev is not None:
-                out.append(ev)
+            self._pending(r, out)
             r = feeder.feed(b"", self.limits, self._s.context, self.allow_comments, self._opened, out,
                             self._header_c)
+
+    def _pending(self, r: tuple[int, bytes, int], out: list[StreamEvent]) -> None:
+        """The frame (kind, payload, offset) the C loop left here: decoded (its
+        event appended to out), or a restart the loop decoded whose context is
+        learnt from its XML (its event is in out already)."""
+        kind, payload, base = r
+        if kind == _UNIT_OPENED:
+            self._restarted(payload)
+            return
+        try:
+            ev = self._frame(kind, payload)
+        except DecodeError as e:
+            raise _shift(e, base) from None
+        if ev is not None:
+            out.append(ev)
 
     @property
     def max_table_size(self) -> int:
@@ -1162,16 +1171,7 @@ class StreamDecoder:
         try:
             r = feeder.outcome(rc)
             assert r is not None
-            kind, payload, base = r
-            if kind == _UNIT_OPENED:  # a restart the loop decoded (its event is in out)
-                self._restarted(payload)
-            else:
-                try:
-                    ev = self._frame(kind, payload)
-                except DecodeError as e:
-                    raise _shift(e, base) from None
-                if ev is not None:
-                    out.append(ev)
+            self._pending(r, out)
             feeder.prepare(self.limits, self._s.context, self.allow_comments)
         except _FAILS as e:
             e.events = out  # type: ignore[union-attr]
