@@ -24,7 +24,7 @@
 #define MAX_FRAME_HEADER 4
 #define FORMAT_VERSION 1 /* xmppbin/model.py */
 #define KIND_STREAM_OPEN 1
-#define KIND_RESTART 2 /* a stream header keeping the state (spec 14.2); the decoder's are stream.py's */
+#define KIND_RESTART 2 /* a stream header coded with the state kept (spec 14.2) */
 
 
 
