@@ -473,6 +473,17 @@ def _intern_context(ctx: dict[str, str]) -> dict[str, str]:
     return ctx
 
 
+def _header_root(c, xml: bytes, limits, s: _StreamContext, allow_comments: bool) -> tuple:
+    """(qname, [(attribute, value)]) of an accepted stream header's root start
+    tag: the C state's quick reading (c.header_root), else a scan in the outer
+    context."""
+    root = c.header_root(xml)
+    if root is None:
+        ev = next(e for e in scan(xml, limits, s.base_context, allow_comments, True, s.exact).events if e[0] == "S")
+        root = ev[1], [(it[0], it[1]) for it in ev[2]]
+    return root
+
+
 _CSTREAM: Any = False  # xmppbin._cstream once imported (None: not built)
 
 
@@ -840,12 +851,7 @@ class StreamEncoder:
         assert c is not None
         kind = self._restart_or_reset()
         body = c.encode(xml, self.limits, s.context, self.allow_comments, True, [])
-        root = c.header_root(xml)
-        if root is None:
-            sc = scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact)
-            ev = next(e for e in sc.events if e[0] == "S")
-            root = ev[1], [(it[0], it[1]) for it in ev[2]]
-        decls = s.opened(*root)
+        decls = s.opened(*_header_root(c, xml, self.limits, s, self.allow_comments))
         if self._feeder is not None:  # the C loop codes the next such headers itself
             self._feeder.learn(decls, s.context)
         self._named()
@@ -1184,12 +1190,7 @@ class StreamDecoder:
         _frame takes it (the header is not decoded again)."""
         s = self._s
         s.context = s.base_context
-        root = self._c.header_root(xml) if self._c is not None else None
-        if root is None:
-            ev = next(e for e in scan(xml, self.limits, s.base_context, self.allow_comments, True, s.exact).events
-                      if e[0] == "S")
-            root = ev[1], [(it[0], it[1]) for it in ev[2]]
-        decls = s.opened(*root)
+        decls = s.opened(*_header_root(self._c, xml, self.limits, s, self.allow_comments))
         feeder = self._feeder
         assert feeder is not None
         feeder.set_stream(s.stream_qname)
