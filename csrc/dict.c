@@ -72,13 +72,14 @@ static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
 uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
 
 /* The literal byte automaton of spec 8.1 (xmppbin/model.py _char_next). */
-#define CC_SCRIPT 11u
-#define CC_INVALID 27u
-#define CC_LEAD 28u
-#define CC_MID 54u
-#define CC_MID4 61u
-#define CC_LAST4 62u
+#define CC_SCRIPT 17u
+#define CC_INVALID 33u
+#define CC_LEAD 34u
+#define CC_MID 60u
+#define CC_MID4 67u
+#define CC_LAST4 68u
 _Static_assert(CC_LAST4 + 1 == XB_CHAR_CONTEXTS, "char contexts");
+_Static_assert(XB_CHAR_CONTEXTS <= 128, "a context fits the 7 bits of XB_CP_CLS");
 
 /* the script range (0 .. 15) of a lead byte 0xC2 .. 0xF4 */
 static unsigned char_script(unsigned lead)
@@ -112,6 +113,19 @@ static unsigned char_mid(unsigned lead)
     return i;
 }
 
+/* the context after an ASCII byte: 1 + the index of its group in model.py
+ * ASCII_GROUPS (spec 8.1) */
+static const uint8_t ascii_context[128] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, /* 0x00 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
+    2, 2, 2, 1, 3, 4, 3, 3, 1, 2, 2, 1, 2, 4, 5, 4, /* 0x20 */
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 4, 3, 3, 3, 2, 3, /* 0x30 */
+    5, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 4, 1, 1, 1, 1, 1, 3, 3, 3, 2, 2, 1, /* 0x50 */
+    3, 7, 8, 9, 10, 11, 10, 10, 9, 12, 8, 10, 13, 8, 14, 15, /* 0x60 */
+    8, 3, 10, 16, 3, 12, 10, 8, 8, 3, 1, 3, 2, 3, 3, 1, /* 0x70 */
+};
+
 static unsigned char_next(unsigned ctx, unsigned b)
 {
     static const uint8_t mid_lo[7] = {0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE};
@@ -131,7 +145,7 @@ static unsigned char_next(unsigned ctx, unsigned b)
         return CC_SCRIPT + char_script(0xF0);
     }
     if (b < 0x80) /* anything else starts a character */
-        return xb_byte_class(b);
+        return ascii_context[b];
     if (b < 0xC2 || b > 0xF4)
         return CC_INVALID;
     return CC_LEAD + char_lead(b);

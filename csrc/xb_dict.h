@@ -117,12 +117,12 @@ typedef struct {
 #define XB_VC_FIXED 8
 
 /* literal byte contexts (spec 8.1, xmppbin/model.py CHAR_NEXT): 0 before the
- * first byte, 1 .. 10 after an ASCII byte (xb_byte_class), 11 + i after a
- * complete character whose lead byte is in script range i (27: after a byte
- * that starts no UTF-8 character), 28 + i after a lead byte of lead range i, 54
- * + i before the last byte of a 3-byte character of mid range i, 61 and 62
- * before the third and fourth byte of a 4-byte character. */
-#define XB_CHAR_CONTEXTS 63
+ * first byte, 1 .. 16 after an ASCII byte (its group, model.py ASCII_GROUPS),
+ * 17 + i after a complete character whose lead byte is in script range i (33:
+ * after a byte that starts no UTF-8 character), 34 + i after a lead byte of
+ * lead range i, 60 + i before the last byte of a 3-byte character of mid range
+ * i, 67 and 68 before the third and fourth byte of a 4-byte character. */
+#define XB_CHAR_CONTEXTS 69
 #define XB_HEX_MIN 6
 #define XB_B64_MIN 8
 #define XB_B64_LAYOUT_MIN 34 /* bytes: a B64 value this long has the wrapped bit (spec 8.6) */
@@ -163,9 +163,8 @@ typedef struct {
     const uint8_t *lengths; /* code length of every symbol */
 } xb_hcode;
 
-/* char_class of xmppbin/model.py: the context after an ASCII byte b is its
- * class (1 .. 10); class 11 (b >= 0x80) and 10 mark the bytes that need the
- * UTF-8 / XML Char check (XB_CP_ODD). b is 0 .. 255. */
+/* char_class of xmppbin/model.py: class 11 (b >= 0x80) and 10 mark the bytes
+ * that need the UTF-8 / XML Char check (XB_CP_ODD). b is 0 .. 255. */
 static inline unsigned xb_byte_class(unsigned b)
 {
     if (b >= 0x61 && b <= 0x7A)
@@ -194,7 +193,7 @@ static inline unsigned xb_byte_class(unsigned b)
 /* Entries of xb_dictionary.char_pairs, for the decoder's literal loop: the
  * char code of the context decoded from the next XB_LUT_BITS bits, and when
  * the rest of those bits hold the whole code of the byte after it (in the
- * context of the first byte's class) that one too. 0 if the first code is
+ * context after the first byte) that one too. 0 if the first code is
  * longer than XB_LUT_BITS. Else b1 in bits 0 .. 7, b2 in 8 .. 15 (0 if none),
  * the bits both take (XB_CP_LEN), how many bytes of the string they are (0
  * if b1 is the terminator 0, 1 if b2 is or there is no b2, else 2), STOP if
@@ -204,7 +203,7 @@ static inline unsigned xb_byte_class(unsigned b)
 #define XB_CP_NSTORE(e) (((e) >> 21) & 3u)
 #define XB_CP_STOP (1u << 23)
 #define XB_CP_ODD (1u << 24)
-#define XB_CP_CLS(e) (((e) >> 25) & 63u)
+#define XB_CP_CLS(e) ((e) >> 25) /* 7 bits: XB_CHAR_CONTEXTS <= 128 */
 
 /* Per-shape facts for the decoder, shape_info[i] for shapes[i]:
  * XB_SHAPE_PLAIN when the namespace checks (xmlscan.py:resolve_start) that

@@ -66,8 +66,8 @@ NP = len(D.prior)  # every window starts with the prior text (8.11)
 
 def _copy_msg(dist: int, length: int = 4, copied: bytes = b"") -> bytes:
     """<message>abcde + a copy of `length` bytes from `dist` back</message>:
-    window NP + 5 (the prior, then abcde); `copied`: the bytes it copies when
-    they are no repeat of abcde (the char context steps over them)."""
+    window NP + 5 (the prior, then abcde); `copied`: the bytes it copies, over
+    which the char context steps (empty: it stays after abcde's `e`)."""
     return (Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
             .lit_copy(TEXT_CTX, b"abcde", 5, length, dist, NP + 5, copied)
             .node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done())
@@ -108,7 +108,8 @@ def test_copy_gate_vectors(n, monkeypatch):
     (3, 9, "abcdecdecdecde"),
 ])
 def test_copy_within_the_window_is_accepted(dist, length, text):
-    assert xmppbin.decode(_copy_msg(dist, length)).decode() == f"<message>{text}</message>"
+    msg = _copy_msg(dist, length, text[5:].encode())
+    assert xmppbin.decode(msg).decode() == f"<message>{text}</message>"
 
 
 def test_copy_from_the_prior_is_accepted():

@@ -9,6 +9,7 @@ copied prefix reached).
 from __future__ import annotations
 
 import random
+from xml.sax.saxutils import escape
 
 import pytest
 from conftest import coded_alike, require, with_backend
@@ -38,29 +39,34 @@ def contexts(bs: bytes) -> list[int]:
 
 
 def test_automaton_follows_the_spec():
-    assert M.CHAR_CONTEXTS == 63 == D.sizes["char"][0] == len(D.codes["char"]) == len(D.stream_codes["char"])
-    # ASCII after ASCII: the class of the byte before, whatever came earlier
-    assert contexts(b"aZ0 ./:-@!") == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert M.CHAR_CONTEXTS == 69 == D.sizes["char"][0] == len(D.codes["char"]) == len(D.stream_codes["char"])
+    # the ASCII groups: 16 of them, every byte 0x00-0x7F in exactly one
+    assert len(M.ASCII_GROUPS) == M.ASCII_GROUP_COUNT == 16
+    assert sorted(b for g in M.ASCII_GROUPS for b in g) == list(range(0x80))
+    # ASCII after ASCII: 1 + the group of the byte before, whatever came earlier
+    assert contexts(b"ae0 .s") == [0, 7, 11, 6, 2, 5, 16]
+    assert contexts(b"ABC") == [0, 1, 1, 3]
     for c in range(M.CHAR_CONTEXTS):
-        for b in range(0x80):
-            assert M.CHAR_NEXT[c][b] == M.char_class(b)
+        for g, members in enumerate(M.ASCII_GROUPS):
+            for b in members:
+                assert M.CHAR_NEXT[c][b] == 1 + g
     # a 2-byte character: its lead range, then its script; the next character starts afresh
-    assert contexts("éa".encode()) == [0, 28 + 1, 11 + 0, 1]
-    assert contexts("ш".encode()) == [0, 28 + 7, 11 + 3]  # D1: lead range 7, Cyrillic
-    assert contexts("ש".encode()) == [0, 28 + 12, 11 + 5]
-    assert contexts("ب".encode()) == [0, 28 + 13, 11 + 6]
+    assert contexts("éa".encode()) == [0, 34 + 1, 17 + 0, 7]
+    assert contexts("ш".encode()) == [0, 34 + 7, 17 + 3]  # D1: lead range 7, Cyrillic
+    assert contexts("ש".encode()) == [0, 34 + 12, 17 + 5]
+    assert contexts("ب".encode()) == [0, 34 + 13, 17 + 6]
     # 3 bytes: lead, mid range, script
-    assert contexts("中".encode()) == [0, 28 + 21, 54 + 4, 11 + 12]
-    assert contexts("ไ".encode()) == [0, 28 + 17, 54 + 0, 11 + 8]
-    # 4 bytes: lead, 61, 62, script F0-F4
-    assert contexts("😀".encode()) == [0, 28 + 24, 61, 62, 26]
-    assert contexts("\U00100000".encode()) == [0, 28 + 25, 61, 62, 26]
+    assert contexts("中".encode()) == [0, 34 + 21, 60 + 4, 17 + 12]
+    assert contexts("ไ".encode()) == [0, 34 + 17, 60 + 0, 17 + 8]
+    # 4 bytes: lead, 67, 68, script F0-F4
+    assert contexts("😀".encode()) == [0, 34 + 24, 67, 68, 32]
+    assert contexts("\U00100000".encode()) == [0, 34 + 25, 67, 68, 32]
     # bytes that start no character; a character cut short starts the next afresh
     for b in (0x80, 0xBF, 0xC0, 0xC1, 0xF5, 0xFF):
-        assert M.CHAR_NEXT[0][b] == M.CHAR_NEXT[1][b] == M.CHAR_NEXT[11][b] == 27
-    assert contexts(b"\xe4a") == [0, 28 + 21, 1]
-    assert contexts(b"\xe4\xb8\xe4") == [0, 28 + 21, 54 + 4, 28 + 21]
-    assert contexts(b"\xc3\xa9\xa9") == [0, 29, 11, 27]
+        assert M.CHAR_NEXT[0][b] == M.CHAR_NEXT[1][b] == M.CHAR_NEXT[17][b] == 33
+    assert contexts(b"\xe4a") == [0, 34 + 21, 7]
+    assert contexts(b"\xe4\xb8\xe4") == [0, 34 + 21, 60 + 4, 34 + 21]
+    assert contexts(b"\xc3\xa9\xa9") == [0, 35, 17, 33]
     # every context is reachable and every transition stays in range
     seen = {0}
     todo = [0]
@@ -73,7 +79,22 @@ def test_automaton_follows_the_spec():
                 seen.add(n)
                 todo.append(n)
     assert seen == set(range(M.CHAR_CONTEXTS))
-    assert M.char_context_after("Привет".encode()) == 11 + 3
+    assert M.char_context_after("Привет".encode()) == 17 + 3
+
+
+def test_every_ascii_pair_is_coded_alike():
+    """The C core's ASCII contexts are the reference's: texts holding every pair
+    of XML-allowed ASCII bytes (so every group's context) code to the same bytes
+    and decode back in both, in text and attribute values, default and exact.
+    The messages stay below COPY_MIN_MESSAGE: every byte is coded in its context."""
+    require("_cencoder")
+    allowed = [b for b in range(0x80) if b >= 0x20 or b in (0x09, 0x0A)]
+    assert all(any(b in g for b in allowed) for g in M.ASCII_GROUPS)
+    pairs = "".join(chr(a) + chr(b) for a in allowed for b in allowed)
+    docs = [f"<message><body>{escape(pairs[i : i + 600])}</body></message>" for i in range(0, len(pairs), 600)]
+    docs += [f"<x a='{escape(pairs[i : i + 300], {chr(39): '&apos;'})}'/>" for i in range(0, len(pairs), 300)]
+    for exact in (False, True):
+        coded_alike(docs, exact=exact)
 
 
 def test_multilingual_text_is_smaller_than_its_utf8():

@@ -9,7 +9,9 @@ import pytest
 from conftest import require, with_backend
 from test_stream import HEADER
 
+from xmppbin import model as M
 from xmppbin import stream
+from xmppbin.dictionary import get_dictionary
 from xmppbin.errors import InvalidDataError, XmppbinError
 
 SINGLE_BACKEND = True  # both backends are used explicitly
@@ -100,11 +102,13 @@ def test_eviction_removes_a_recent_value(case):
     assert cls is InvalidDataError
     assert len(listed) <= 2 and "RECENT 2 is no recallable recent value of its context" in msg
     # a 2-byte SHORT frame (14.2), whose payload's bytes are the frame's own:
-    # the never-indexed list (1 bit), the root's PRED (1 bit, GOLDEN) and the
-    # value symbol end in its first byte
+    # the error is at the payload byte where the never-indexed list (1 bit), the
+    # root's PRED (1 bit, GOLDEN) and the value symbol RECENT+2 end
     start = len(bad) - len(old[-1])
     assert len(old[-1]) == 2 and old[-1][0] & 0x87 == 0x81  # type 0 with the low bit, 2 bytes
-    assert offset == start
+    d = get_dictionary(1)
+    sym_len = d.stream_codes["value"][M.VC_FIXED + d.attr_contexts.index("id")].lengths[M.V_RECENT + 2]
+    assert offset == start + (2 + sym_len) // 8
 
 
 def _churn() -> list[bytes]:

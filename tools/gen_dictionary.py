@@ -26,9 +26,11 @@ come from the XEP training split alone and are reproduced exactly; the prior
 does not quite: its strings are chosen by what they save under the first
 round's lengths, which include the traffic's counts. On 2026-12-06, traffic
 of seeds 2 and 3 generated again changed 8 of its 3,398 strings.
-The stream code lengths committed then were trained before the relative
-integers and restarts of spec 14.2 and 14.3; train_stream_lengths codes the
-traffic with them now.)
+Both files were then made again from traffic generated that morning (06:32
+UTC, the same commands), after the ASCII groups of the char contexts (spec
+8.1, chosen first by tools/gen_char_groups.py from the same traffic): every
+table, with the stream set under the relative integers, restarts and far
+references of spec 14.2-14.3; the prior has 3,382 strings.)
 
 The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
 shapes are chosen from the XEP training split alone.

@@ -143,33 +143,57 @@ def char_class(b: int) -> int:
 CHAR_CLASS = bytes(char_class(b) for b in range(256))
 
 # --- literal byte contexts (spec 8.1, "Char contexts") ------------------------------
+# The context after an ASCII byte is 1 + the index of its group: bytes whose next byte
+# is alike share one (tools/gen_char_groups.py chose them from the literal values of
+# the XEP training split and of generated traffic). Every byte 0x00-0x7F is in one.
+ASCII_GROUP_COUNT = 16
+ASCII_GROUPS = (
+    b'\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f#(+ABDEFGHIJKLMNOPQRSUVWXY_z\x7f',
+    b'\t\n !")*,>]^|',
+    b"$&';<=?CZ[\\`qty{}~",
+    b'%-/:T',
+    b'.@',
+    b'0123456789',
+    b'a',
+    b'bjmpwx',
+    b'ch',
+    b'dfgkrv',
+    b'e',
+    b'iu',
+    b'l',
+    b'n',
+    b'o',
+    b's',
+)
+ASCII_CONTEXT = bytes(1 + next(i for i, g in enumerate(ASCII_GROUPS) if b in g) for b in range(128))
+
 # The context of a literal byte is the state of a small automaton over the bytes
-# before it in the string: 0 before the first byte; 1..10 after an ASCII byte (its
-# class above); then, for UTF-8, the script of the last complete character (by its
+# before it in the string: 0 before the first byte; 1..16 after an ASCII byte (its
+# group above); then, for UTF-8, the script of the last complete character (by its
 # lead byte), the lead byte group while the first continuation byte is due, and
 # the lead group while a later continuation byte of a 3- or 4-byte character is due.
-# After an ASCII byte the context is its char_class, whatever came before it.
+# After an ASCII byte the context is its group's, whatever came before it.
 CC_FIRST = 0
 # after a complete non-ASCII character: lead byte ranges, then "invalid"
 CHAR_SCRIPTS = ((0xC2, 0xC3), (0xC4, 0xCD), (0xCE, 0xCF), (0xD0, 0xD3), (0xD4, 0xD6), (0xD7, 0xD7),
                 (0xD8, 0xDB), (0xDC, 0xDF), (0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3),
                 (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF), (0xF0, 0xF4))
-CC_SCRIPT = 11  # 11 + i: after a character whose lead byte is in CHAR_SCRIPTS[i]
-CC_INVALID = CC_SCRIPT + len(CHAR_SCRIPTS)  # 27: after a byte that starts no UTF-8 character
+CC_SCRIPT = 1 + ASCII_GROUP_COUNT  # 17 + i: after a character whose lead byte is in CHAR_SCRIPTS[i]
+CC_INVALID = CC_SCRIPT + len(CHAR_SCRIPTS)  # 33: after a byte that starts no UTF-8 character
 # first continuation byte due: lead byte ranges
 CHAR_LEADS = ((0xC2, 0xC2), (0xC3, 0xC3), (0xC4, 0xC5), (0xC6, 0xCD), (0xCE, 0xCE), (0xCF, 0xCF),
               (0xD0, 0xD0), (0xD1, 0xD1), (0xD2, 0xD3), (0xD4, 0xD4), (0xD5, 0xD5), (0xD6, 0xD6),
               (0xD7, 0xD7), (0xD8, 0xD8), (0xD9, 0xD9), (0xDA, 0xDB), (0xDC, 0xDF), (0xE0, 0xE0),
               (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF),
               (0xF0, 0xF0), (0xF1, 0xF4))
-CC_LEAD = CC_INVALID + 1  # 28 + i: after lead byte in CHAR_LEADS[i]
+CC_LEAD = CC_INVALID + 1  # 34 + i: after lead byte in CHAR_LEADS[i]
 # second continuation byte of a 3-byte character, by lead byte range; then the
 # second and third continuation bytes of a 4-byte character
 CHAR_MIDS = ((0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF))
-CC_MID = CC_LEAD + len(CHAR_LEADS)  # 54 + i
-CC_MID4 = CC_MID + len(CHAR_MIDS)  # 61: second continuation byte of a 4-byte character
-CC_LAST4 = CC_MID4 + 1  # 62: third continuation byte of a 4-byte character
-CHAR_CONTEXTS = CC_LAST4 + 1  # 63
+CC_MID = CC_LEAD + len(CHAR_LEADS)  # 60 + i
+CC_MID4 = CC_MID + len(CHAR_MIDS)  # 67: second continuation byte of a 4-byte character
+CC_LAST4 = CC_MID4 + 1  # 68: third continuation byte of a 4-byte character
+CHAR_CONTEXTS = CC_LAST4 + 1  # 69
 
 
 def _range_index(ranges, b: int) -> int:
@@ -195,7 +219,7 @@ def _char_next(ctx: int, b: int) -> int:
             return CC_LAST4
         return CC_SCRIPT + _range_index(CHAR_SCRIPTS, 0xF0)
     if b < 0x80:  # anything else starts a character
-        return char_class(b)
+        return ASCII_CONTEXT[b]
     i = _range_index(CHAR_LEADS, b)
     return CC_INVALID if i < 0 else CC_LEAD + i
 
