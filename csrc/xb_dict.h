@@ -163,8 +163,10 @@ typedef struct {
     const uint8_t *lengths; /* code length of every symbol */
 } xb_hcode;
 
-/* char_class of xmppbin/model.py: class 11 (b >= 0x80) and 10 mark the bytes
- * that need the UTF-8 / XML Char check (XB_CP_ODD). b is 0 .. 255. */
+/* A byte's class for the decoder's literal checks: 11 (b >= 0x80) and 10 (ASCII
+ * other than letters, digits, space and . / : - _ @) mark the bytes that need the
+ * UTF-8 / XML Char check (XB_CP_ODD). b is 0 .. 255. (The classes were the char
+ * contexts after an ASCII byte before the ASCII groups of spec 8.1.) */
 static inline unsigned xb_byte_class(unsigned b)
 {
     if (b >= 0x61 && b <= 0x7A)

@@ -113,35 +113,6 @@ B64_LAYOUT_MIN = 34  # bytes: a B64 value this long (48 characters or more) has 
 INT_MAX_BITS = 64
 
 
-def char_class(b: int) -> int:
-    """The class of byte b: the literal context after an ASCII byte (spec 8.1); 0 for b < 0."""
-    if b < 0:
-        return 0
-    if 0x61 <= b <= 0x7A:
-        return 1
-    if 0x41 <= b <= 0x5A:
-        return 2
-    if 0x30 <= b <= 0x39:
-        return 3
-    if b == 0x20:
-        return 4
-    if b == 0x2E:
-        return 5
-    if b == 0x2F:
-        return 6
-    if b == 0x3A:
-        return 7
-    if b in (0x2D, 0x5F):
-        return 8
-    if b == 0x40:
-        return 9
-    if b >= 0x80:
-        return 11
-    return 10
-
-
-CHAR_CLASS = bytes(char_class(b) for b in range(256))
-
 # --- literal byte contexts (spec 8.1, "Char contexts") ------------------------------
 # The context after an ASCII byte is 1 + the index of its group: bytes whose next byte
 # is alike share one (tools/gen_char_groups.py chose them from the literal values of
