@@ -2179,8 +2179,9 @@ static int decode_body(xb_dec *d, const uint8_t *data, size_t len)
 static int decode(xb_dec *d)
 {
     const uint8_t *data = d->data;
-    size_t len = d->len;
-    unsigned b0;
+    size_t len = d->len, hn = 0;
+    unsigned kind = 0, id = 0;
+    int exact = 0;
     if (len > d->opt->max_size)
         return xb_dec_seterr(d, XB_ERR_LIMIT, d->opt->max_size, XB_LIMIT_MAX_SIZE,
                       "message of %llu bytes exceeds max_size=%lu", (unsigned long long)len,
@@ -2193,19 +2194,25 @@ static int decode(xb_dec *d)
     memset(d->in.p + len, 0, XB_PAD);
     d->data = data = (const uint8_t *)d->in.p;
     d->plen = len + XB_PAD;
-    b0 = data[0];
-    if (b0 >> 5 != XB_FORMAT_VERSION)
-        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u", b0 >> 5);
-    d->kind = (int)((b0 >> 3) & 3);
+    switch (xb_read_header(data, len, &kind, &exact, &id, &hn)) {
+    case XB_HDR_OK:
+        break;
+    case XB_HDR_VERSION:
+        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 0, XB_LIMIT_NONE, "unsupported format version %u",
+                             (unsigned)data[0] >> 5);
+    case XB_HDR_LONG_SHORT_ID:
+        return xb_dec_seterr(d, XB_ERR_INVALID, 1, XB_LIMIT_NONE, "dictionary id %u in a two-byte header", id);
+    default:
+        return truncated(d);
+    }
+    d->kind = (int)kind;
     if (d->kind > XB_KIND_STREAM_OPEN)
         return xb_dec_seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved message kind %d", d->kind);
-    if (b0 & 3)
-        return xb_dec_seterr(d, XB_ERR_INVALID, 0, XB_LIMIT_NONE, "reserved header bits are set");
-    d->exact = (b0 & 4) != 0;
-    d->dict = xb_get_dictionary(data[1]);
+    d->exact = exact;
+    d->dict = xb_get_dictionary((int)id);
     if (!d->dict)
-        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, 1, XB_LIMIT_NONE, "unknown dictionary id %u", (unsigned)data[1]);
-    d->pos = 16;
+        return xb_dec_seterr(d, XB_ERR_UNKNOWN_DICTIONARY, hn - 1, XB_LIMIT_NONE, "unknown dictionary id %u", id);
+    d->pos = 8 * (uint64_t)hn;
     d->end = (uint64_t)len * 8;
     return decode_body(d, data, len);
 }

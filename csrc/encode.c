@@ -3392,10 +3392,8 @@ static int encode_one(xb_encoder *e, const char *xml, size_t size)
                             (unsigned long)o->max_size);
     start = e->out_n;
     XB_ENC_RESERVE(e, e->out, e->cap_out, start + 64);
-    e->out[start] = (uint8_t)((XB_FORMAT_VERSION << 5) |
-                              ((e->open_root ? XB_KIND_STREAM_OPEN : XB_KIND_ELEMENT) << 3) | (e->exact << 2));
-    e->out[start + 1] = (uint8_t)o->dictionary;
-    e->out_n = start + 2;
+    e->out_n = start + xb_put_header(e->out + start, e->open_root ? XB_KIND_STREAM_OPEN : XB_KIND_ELEMENT, e->exact,
+                                     (unsigned)o->dictionary);
     e->acc = 0;
     e->nacc = 0;
     e->oom = 0;

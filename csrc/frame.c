@@ -22,9 +22,6 @@
 #include "xb_stream.h"
 
 #define MAX_FRAME_HEADER 4
-#define FORMAT_VERSION 1 /* xmppbin/model.py */
-#define KIND_STREAM_OPEN 1
-#define KIND_RESTART 2 /* a stream header coded with the state kept (spec 14.2) */
 
 
 
@@ -497,8 +494,7 @@ static int open_unit(xb_fenc *e, const unsigned char *u, size_t n, uint64_t off,
     /* payload: varint(budget), the message header, the body */
     unsigned char head[12];
     size_t hn = put_varint(head, e->budget);
-    head[hn++] = (unsigned char)(FORMAT_VERSION << 5 | (opened ? KIND_RESTART : KIND_STREAM_OPEN) << 3 | e->exact << 2);
-    head[hn++] = 1; /* dictionary */
+    hn += xb_put_header(head + hn, opened ? XB_KIND_RESTART : XB_KIND_STREAM_OPEN, e->exact, 1);
     size_t plen = hn + er.size;
     if (plen > e->max_frame) {
         xb_feed_error(res, XB_ERR_LIMIT, XB_LIMIT_MAX_FRAME, off, "frame of %lu bytes exceeds max_frame=%lu",
@@ -976,55 +972,60 @@ static int open_frame(xb_fdec *d, const unsigned char *p, size_t n, uint64_t bas
                       (unsigned long)d->max_table);
         return -1;
     }
-    if (n < h + 2) {
+    unsigned kind = 0, id = 0;
+    int exact = 0;
+    size_t hl = 0; /* the message header's length */
+    switch (xb_read_header(p + h, n - h, &kind, &exact, &id, &hl)) {
+    case XB_HDR_OK:
+        break;
+    case XB_HDR_VERSION:
+        xb_feed_error(res, XB_ERR_UNKNOWN_DICTIONARY, XB_LIMIT_NONE, base + h, "unsupported format version %u",
+                      (unsigned)p[h] >> 5);
+        return -1;
+    case XB_HDR_LONG_SHORT_ID:
+        xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h + 1, "dictionary id %u in a two-byte header", id);
+        return -1;
+    default:
         xb_feed_error(res, XB_ERR_TRUNCATED, XB_LIMIT_NONE, base + n, "frame is truncated");
         return -1;
     }
-    unsigned b0 = p[h];
-    if (b0 >> 5 != FORMAT_VERSION) {
-        xb_feed_error(res, XB_ERR_UNKNOWN_DICTIONARY, XB_LIMIT_NONE, base + h, "unsupported format version %u",
-                      b0 >> 5);
-        return -1;
-    }
-    unsigned kind = (b0 >> 3) & 3;
-    if (kind > KIND_RESTART || (b0 & 3)) {
+    if (kind > XB_KIND_RESTART) {
         xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h, "invalid message header in an open frame");
         return -1;
     }
-    int exact = (b0 & 4) ? 1 : 0;
-    if (kind == KIND_RESTART) { /* the state carries over: the same parameters */
+    if (kind == XB_KIND_RESTART) { /* the state carries over: the same parameters */
         if (!opened) {
             xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h, "a restart before the stream's open frame");
             return -1;
         }
-        if (budget != d->st->budget || exact != d->st->exact || p[h + 1] != 1) {
+        if (budget != d->st->budget || exact != d->st->exact || id != 1) {
             xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h,
                           "a restart changes the table budget, the mode or the dictionary");
             return -1;
         }
-    } else if (p[h + 1] != 1 || xb_stream_reset(d->st, budget, exact)) {
+    } else if (id != 1 || xb_stream_reset(d->st, budget, exact)) {
         return 0; /* another dictionary: the caller's error */
     }
-    const unsigned char *body = p + h + 2;
-    size_t blen = n - h - 2;
+    const unsigned char *body = p + h + hl;
+    size_t blen = n - h - hl;
     int k = -1;
     if (kind == 0) { /* an announcement: no header */
         if (blen) {
-            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h + 2, "an announcing open frame has no body");
+            xb_feed_error(res, XB_ERR_INVALID, XB_LIMIT_NONE, base + h + hl, "an announcing open frame has no body");
             return -1;
         }
     } else {
         xb_result r;
         if (xb_stream_decode(d->st, (const char *)body, blen, 1, d->hdrs->base, &r)) {
             /* offsets into the body, which starts after the budget and the message header */
-            xb_feed_error(res, r.error, r.limit, base + h + 2 + r.offset, "%s", r.message);
+            xb_feed_error(res, r.error, r.limit, base + h + hl + r.offset, "%s", r.message);
             return -1;
         }
         unsigned char sig[XB_SIG_MAX];
         size_t qa, ql, sl;
         const unsigned char *x = (const unsigned char *)r.data;
         if (!header_tag(x, r.size, &qa, &ql, sig, sizeof sig, &sl) || (k = hdrs_find(d->hdrs, sig, sl)) < 0) {
-            if (kind == KIND_RESTART) { /* decoded with the kept state: not to be decoded again */
+            if (kind == XB_KIND_RESTART) { /* decoded with the kept state: not to be decoded again */
                 int bad = add_event(d, XB_UNIT_OPEN, x, r.size);
                 xb_free(r.data);
                 if (bad) {

@@ -42,6 +42,44 @@ typedef struct {
 #define XB_FORMAT_VERSION 1
 #define XB_KIND_ELEMENT 0
 #define XB_KIND_STREAM_OPEN 1
+#define XB_KIND_RESTART 2 /* an OPEN frame's stream header coded with the state kept (spec 14.2) */
+
+/* The message header (spec 5): byte 0 is version << 5 | kind << 3 | exact << 2 |
+ * d, where d is the dictionary id for ids 1-3 (a one-byte header), else 0 with
+ * the id in byte 1. Writes it to q (2 bytes of room) and returns its length. */
+static inline size_t xb_put_header(uint8_t *q, unsigned kind, int exact, unsigned id)
+{
+    const unsigned d = id >= 1 && id <= 3 ? id : 0u;
+    q[0] = (uint8_t)(XB_FORMAT_VERSION << 5 | kind << 3 | (exact ? 4u : 0u) | d);
+    q[1] = (uint8_t)id;
+    return d ? 1 : 2;
+}
+
+enum { XB_HDR_OK, XB_HDR_TRUNCATED, XB_HDR_VERSION, XB_HDR_LONG_SHORT_ID };
+
+/* Reads the header of p[0 .. n): XB_HDR_OK with *kind, *exact, *id and *len,
+ * or XB_HDR_TRUNCATED (the error is at n), XB_HDR_VERSION (at 0: an unsupported
+ * format version), XB_HDR_LONG_SHORT_ID (at 1: an id 1-3 in a two-byte header).
+ * The kind is the caller's to check, as is the dictionary. */
+static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int *exact, unsigned *id,
+                                 size_t *len)
+{
+    if (n < 1)
+        return XB_HDR_TRUNCATED;
+    if (p[0] >> 5 != XB_FORMAT_VERSION)
+        return XB_HDR_VERSION;
+    *kind = (p[0] >> 3) & 3u;
+    *exact = (p[0] & 4u) != 0;
+    *id = p[0] & 3u;
+    *len = 1;
+    if (*id)
+        return XB_HDR_OK;
+    if (n < 2)
+        return XB_HDR_TRUNCATED;
+    *id = p[1];
+    *len = 2;
+    return *id >= 1 && *id <= 3 ? XB_HDR_LONG_SHORT_ID : XB_HDR_OK;
+}
 
 #define XB_N_END 0
 #define XB_N_TEXT 1

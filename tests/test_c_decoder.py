@@ -170,19 +170,19 @@ def _corrupt(rng, m):
         for _ in range(rng.randrange(2, 6)):
             i = rng.randrange(len(b))
             b[i] ^= 1 << rng.randrange(8)
-    elif op == 4:  # random tail
-        i = rng.randrange(2, len(b) + 1)
+    elif op == 4:  # random tail (the body starts after the one-byte header)
+        i = rng.randrange(1, len(b) + 1)
         b[i:] = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 24)))
     elif op == 5:  # bytes inserted or deleted
-        i = rng.randrange(2, len(b) + 1)
+        i = rng.randrange(1, len(b) + 1)
         if rng.random() < 0.5 or i == len(b):
             b[i:i] = bytes([rng.randrange(256)])
         else:
             del b[i]
     elif op == 6:  # truncated and corrupted
         b = b[: rng.randrange(2, len(b) + 1)]
-        if len(b) > 2:
-            b[rng.randrange(2, len(b))] ^= 1 << rng.randrange(8)
+        if len(b) > 1:
+            b[rng.randrange(1, len(b))] ^= 1 << rng.randrange(8)
     else:  # header byte
         b[0] = rng.randrange(256)
     return bytes(b)
@@ -202,7 +202,7 @@ def test_random_bytes():
     rng = random.Random(7)
     cases = []
     for _ in range(1000 * SCALE):
-        head = bytes([rng.choice([0x20, 0x24, 0x28, 0x2C]), 1])
+        head = bytes([rng.choice([0x21, 0x25, 0x29, 0x2D])])  # the one-byte headers of dictionary 1
         body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40)))
         cases.append((head + body, DEFAULT_LIMITS, DEFAULT_CONTEXT, rng.random() < 0.5))
     for n in range(3):
@@ -638,7 +638,7 @@ class SymbolFuzzer:
         self.main_stream(kind, exact)
         if exact:
             self.lexical()
-        head = bytes([(M.FORMAT_VERSION << 5) | (kind << 3) | (int(exact) << 2), 1])
+        head = M.header(kind, exact, 1)
         r = rng.random()
         if r < 0.02:
             head = bytes([rng.randrange(256), 1])
@@ -736,7 +736,7 @@ def crafted_tag(rng, pfx, local, items) -> bytes:
             f.exact_value(D.attr_ctx.get(it[1], M.VC_OTHER_ATTR), it[2])
     f.sym("node", M.NC_START, M.N_END)
     f.sym("node", M.NC_DOC, M.N_END)
-    return bytes([M.FORMAT_VERSION << 5, 1]) + f.w.getvalue()
+    return M.header(M.KIND_ELEMENT, False, 1) + f.w.getvalue()
 
 
 def _many(n, f):
@@ -876,7 +876,7 @@ def literal_message(raw: bytes, attr: bool) -> bytes:
         ws = bool(raw) and all(b in b" \t\n" for b in raw)
         f.sym("node", M.NC_AFTER_WS if ws else M.NC_AFTER_OTHER, M.N_END)
     f.sym("node", M.NC_DOC, M.N_END)
-    return bytes([M.FORMAT_VERSION << 5, 1]) + f.w.getvalue()
+    return M.header(M.KIND_ELEMENT, False, 1) + f.w.getvalue()
 
 
 # characters of valid strings, then bytes of mostly invalid ones

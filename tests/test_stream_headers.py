@@ -19,6 +19,7 @@ import pytest
 from conftest import require, with_backend
 from test_stream import HEADER, STREAMS
 
+from xmppbin import model as M
 from xmppbin import stream
 from xmppbin.errors import XmppbinError
 
@@ -220,9 +221,12 @@ def header_payload(exact=False) -> bytes:
 
 def bad_open_frames() -> dict:
     good = header_payload()
-    body = good[4:]  # budget varint (the default, 32768): 3 bytes, then the 2-byte message header
+    body = good[4:]  # budget varint (the default, 32768): 3 bytes, then the 1-byte message header
     assert good[:3] == stream.put_varint(stream.DEFAULT_TABLE_SIZE) == stream.put_varint(32768)
-    head = good[3:5]
+    head = good[3:4]
+    assert head[0] & 3 == 1  # dictionary 1 in the header's own byte
+    long = head[0] & 0xFC  # the first byte of a two-byte header
+    restart = head[0] & ~(3 << 3) | 2 << 3
     return {
         "empty": b"",
         "varint-truncated": b"\x80",
@@ -231,22 +235,23 @@ def bad_open_frames() -> dict:
         "varint-non-minimal": b"\x80\x00" + head,
         "budget-over": stream.put_varint(stream.MAX_TABLE_SIZE + 1) + head,
         "no-header": stream.put_varint(100),
-        "half-header": stream.put_varint(100) + head[:1],
-        "version-0": b"\x00" + bytes([head[0] & 0x1F, 1]),
-        "version-2": b"\x00" + bytes([0x40 | (head[0] & 0x1F), 1]),
-        "kind-2": b"\x00" + bytes([0x20 | 2 << 3, 1]),  # a restart with another budget
-        "kind-2-exact": good[:3] + bytes([head[0] & ~(3 << 3) | 2 << 3 | 4, 1]) + good[5:],  # ... another mode
-        "kind-2-dictionary-2": good[:3] + bytes([head[0] & ~(3 << 3) | 2 << 3, 2]) + good[5:],
-        "kind-3": b"\x00" + bytes([0x20 | 3 << 3, 1]),
-        "reserved-1": b"\x00" + bytes([head[0] | 1, 1]),
-        "reserved-2": b"\x00" + bytes([head[0] | 2, 1]),
-        "dictionary-0": b"\x00" + bytes([head[0], 0]),
-        "dictionary-2": b"\x00" + bytes([head[0], 2]),
-        "announce-body": b"\x00" + bytes([0x20, 1]) + b"x",
-        "body-truncated": good[:3] + head + good[5:-3],
-        "body-garbage": good[:3] + head + good[5:] + b"\xff\xff",
+        "half-header": stream.put_varint(100) + bytes([long]),
+        "version-0": b"\x00" + bytes([head[0] & 0x1F]),
+        "version-2": b"\x00" + bytes([0x40 | (head[0] & 0x1F)]),
+        "kind-2": b"\x00" + bytes([restart]),  # a restart with another budget
+        "kind-2-exact": good[:3] + bytes([restart | 4]) + good[4:],  # ... another mode
+        "kind-2-dictionary-2": good[:3] + bytes([restart & 0xFC | 2]) + good[4:],
+        "kind-3": b"\x00" + bytes([head[0] | 3 << 3]),
+        "dictionary-0": b"\x00" + bytes([long, 0]),
+        "dictionary-1-long": b"\x00" + bytes([long, 1]),
+        "dictionary-3-long": good[:3] + bytes([long, 3]) + good[4:],
+        "dictionary-2": b"\x00" + bytes([long | 2]),
+        "dictionary-200": b"\x00" + bytes([long, 200]),
+        "announce-body": b"\x00" + bytes([head[0] & ~(3 << 3)]) + b"x",
+        "body-truncated": good[:3] + head + good[4:-3],
+        "body-garbage": good[:3] + head + good[4:] + b"\xff\xff",
         "body-empty": good[:3] + head,
-        "exact-body-mismatch": good[:3] + bytes([head[0] | 4, 1]) + good[5:],
+        "exact-body-mismatch": good[:3] + bytes([head[0] | 4]) + good[4:],
         "body-only-junk": good[:3] + head + b"\x00" + body[:1],
     }
 
@@ -287,9 +292,14 @@ def test_bad_open_frame_errors_are_the_references():
         # (alone: no OPEN frame before them)
         "kind-2": ("InvalidDataError", "a restart before the stream's open frame", 1),
         "kind-2-exact": ("InvalidDataError", "a restart before the stream's open frame", 3),
-        "dictionary-2": ("UnknownDictionaryError", "unknown dictionary id 2", 2),
-        "announce-body": ("InvalidDataError", "an announcing open frame has no body", 3),
+        "dictionary-2": ("UnknownDictionaryError", "unknown dictionary id 2", 1),
+        "dictionary-200": ("UnknownDictionaryError", "unknown dictionary id 200", 2),
+        "dictionary-1-long": ("InvalidDataError", "dictionary id 1 in a two-byte header", 2),
+        "dictionary-3-long": ("InvalidDataError", "dictionary id 3 in a two-byte header", 4),
+        "kind-3": ("InvalidDataError", "invalid message header in an open frame", 1),
+        "announce-body": ("InvalidDataError", "an announcing open frame has no body", 2),
         "no-header": ("TruncatedError", "frame is truncated", 1),
+        "half-header": ("TruncatedError", "frame is truncated", 2),
         # errors in the header's body: offsets from the stream's start (14.5),
         # not from the payload's (the body follows the budget and the message header)
         "body-truncated": ("TruncatedError", "message is truncated", len(bad_open_frames()["body-truncated"])),
@@ -335,7 +345,7 @@ def test_max_table_size_limit(limit, budget_delta):
     from xmppbin.errors import DecodeLimitError
 
     budget = limit + budget_delta
-    datas = [open_frame(stream.put_varint(budget) + bytes([0x20, 1]))]  # an announcement
+    datas = [open_frame(stream.put_varint(budget) + M.header(M.KIND_ELEMENT, False, 1))]  # an announcement
     if budget <= stream.MAX_TABLE_SIZE:  # a stream header coded with this budget
         datas.append(stream.StreamEncoder(table_size=budget).feed(HEADER))
     stream.StreamDecoder().feed(stream.StreamEncoder().feed(HEADER))  # the loops know HEADER

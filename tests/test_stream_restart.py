@@ -85,7 +85,7 @@ def test_announcement_then_header_is_a_restart():
 
 
 def restart_payload(budget: int, kind: int, exact: bool, dict_id: int = 1) -> bytes:
-    return stream.put_varint(budget) + bytes([M.FORMAT_VERSION << 5 | kind << 3 | exact << 2, dict_id])
+    return stream.put_varint(budget) + M.header(kind, exact, dict_id)
 
 
 @pytest.mark.parametrize("case", ["first", "budget", "mode", "dictionary"])
@@ -93,7 +93,7 @@ def test_bad_restarts(case):
     good = b"".join(frames("python", True, False, [HEADER, MSG]))
     restart = frames("python", True, False)[4]
     _, p = stream.get_varint(restart, 0, 4)
-    body = restart[p + 5 :]  # after the budget (3 bytes) and the message header
+    body = restart[p + 4 :]  # after the budget (3 bytes) and the message header (1 byte)
     budget = stream.DEFAULT_TABLE_SIZE - (case == "budget")
     payload = restart_payload(budget, M.KIND_RESTART, case != "mode", 2 if case == "dictionary" else 1) + body
     before = b"" if case == "first" else good

@@ -12,6 +12,7 @@ from conftest import require, with_backend
 from test_stream import HEADER
 from test_stream_recent import decode  # (type, offset, message) of an error, or ("ok", units)
 
+from xmppbin import model as M
 from xmppbin import stream
 from xmppbin.cli import _frames
 from xmppbin.errors import InvalidDataError, TruncatedError
@@ -147,7 +148,7 @@ def test_max_frame_counts_a_short_frames_bytes():
     at its first byte (before decoding it), 4 takes it, in both decoders."""
     from xmppbin.errors import DecodeLimitError
 
-    announce = stream.frame(stream.FRAME_OPEN, stream.put_varint(100) + bytes([0x20 | 1 << 2, 1]))  # 3 bytes
+    announce = stream.frame(stream.FRAME_OPEN, stream.put_varint(100) + M.header(M.KIND_ELEMENT, True, 1))  # 2 bytes
     short4 = stream.put_varint(((1 << 24) | 12345) << 3 | 1)
     assert len(short4) == 4
     data = announce + short4

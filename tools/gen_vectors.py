@@ -189,10 +189,10 @@ INVALID_XML = [
 class Craft:
     """Builds messages symbol by symbol with dictionary 1."""
 
-    def __init__(self, exact=False, kind=0, dict_id=1, version=1, reserved=0):
+    def __init__(self, exact=False, kind=0):
         self.d = get_dictionary(1)
         self.w = BitWriter()
-        self.header = bytes(((version << 5) | (kind << 3) | (int(exact) << 2) | reserved, dict_id))
+        self.header = M.header(kind, exact, 1)
 
     def sym(self, table, ctx, s):
         self.w.sym(self.d.codes[table][ctx], s)
@@ -259,14 +259,18 @@ def invalid_binary():
     NP = len(d.prior)  # the window at a message's first literal byte: the prior (8.11)
     cases = [
         ("empty", b"", "TruncatedError", "no header"),
-        ("header-only", ok[:1], "TruncatedError", "one byte"),
-        ("no-body", ok[:2], "TruncatedError", "header without bits"),
-        ("version-2", bytes([0x40]) + ok[1:], "UnknownDictionaryError", "format version 2"),
-        ("version-0", bytes([0x00]) + ok[1:], "UnknownDictionaryError", "format version 0"),
-        ("reserved-bit", bytes([ok[0] | 1]) + ok[1:], "InvalidDataError", "reserved header bit 0 set"),
+        ("header-only", ok[:1], "TruncatedError", "one byte: the header of dictionary 1"),
+        ("version-2", bytes([0x40 | (ok[0] & 0x1F)]) + ok[1:], "UnknownDictionaryError", "format version 2"),
+        ("version-0", bytes([ok[0] & 0x1F]) + ok[1:], "UnknownDictionaryError", "format version 0"),
         ("kind-2", bytes([ok[0] | 0x10]) + ok[1:], "InvalidDataError", "reserved message kind"),
-        ("dictionary-2", ok[:1] + b"\x02" + ok[2:], "UnknownDictionaryError", "unknown dictionary id"),
-        ("dictionary-0", ok[:1] + b"\x00" + ok[2:], "UnknownDictionaryError", "unknown dictionary id 0"),
+        ("dictionary-2", bytes([ok[0] ^ 3]) + ok[1:], "UnknownDictionaryError", "dictionary 2 (one-byte header)"),
+        ("dictionary-3", bytes([ok[0] | 3]) + ok[1:], "UnknownDictionaryError", "dictionary 3 (one-byte header)"),
+        ("dictionary-0", bytes([ok[0] & 0xFC]) + b"\x00" + ok[1:], "UnknownDictionaryError",
+         "unknown dictionary id 0 (two-byte header)"),
+        ("dictionary-200", bytes([ok[0] & 0xFC]) + b"\xc8" + ok[1:], "UnknownDictionaryError",
+         "unknown dictionary id 200 (two-byte header)"),
+        ("dictionary-1-long", bytes([ok[0] & 0xFC]) + b"\x01" + ok[1:], "InvalidDataError",
+         "dictionary 1 in a two-byte header (one byte names it)"),
         ("trailing-byte", ok + b"\x00", "TrailingDataError", "a byte after the message"),
         ("no-root", Craft().node(M.NC_DOC, M.N_END).done(), "InvalidDataError", "END before any element"),
         ("second-root", Craft().shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END).shape(M.NC_DOC, PRESENCE).done(),

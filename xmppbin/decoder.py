@@ -37,6 +37,25 @@ class StreamFrame(Protocol):
     state: StreamState
 
 
+def read_header(data: bytes, at: int) -> tuple[int, bool, int, int]:
+    """The message header at data[at:] (spec 5): (kind, exact, dictionary id, its
+    length). Kinds are the caller's to check."""
+    if len(data) <= at:
+        raise TruncatedError("message is truncated", len(data))
+    b0 = data[at]
+    if b0 >> 5 != M.FORMAT_VERSION:
+        raise UnknownDictionaryError(f"unsupported format version {b0 >> 5}", at)
+    kind, exact, dict_id = (b0 >> 3) & 3, bool(b0 & 4), b0 & 3
+    if dict_id:
+        return kind, exact, dict_id, 1
+    if len(data) <= at + 1:
+        raise TruncatedError("message is truncated", len(data))
+    dict_id = data[at + 1]
+    if dict_id in M.SHORT_HEADER_IDS:
+        raise InvalidDataError(f"dictionary id {dict_id} in a two-byte header", at + 1)
+    return kind, exact, dict_id, 2
+
+
 class _Decoder:
     def __init__(
         self,
@@ -74,18 +93,12 @@ class _Decoder:
             )
         if len(data) < 2:
             raise TruncatedError("message is truncated", len(data))
-        b0 = data[0]
-        if b0 >> 5 != M.FORMAT_VERSION:
-            raise UnknownDictionaryError(f"unsupported format version {b0 >> 5}", 0)
-        self.kind = (b0 >> 3) & 3
+        self.kind, self.exact, dict_id, hn = read_header(data, 0)
         if self.kind > M.KIND_STREAM_OPEN:
             raise InvalidDataError(f"reserved message kind {self.kind}", 0)
-        if b0 & 3:
-            raise InvalidDataError("reserved header bits are set", 0)
-        self.exact = bool(b0 & 4)
-        self.d = get_dictionary(data[1], 1)
+        self.d = get_dictionary(dict_id, hn - 1)
         self.win = bytearray(self.d.prior)  # the copy window (8.11)
-        self.r = BitReader(data, 2)
+        self.r = BitReader(data, hn)
         self.hist = History()
         self.cache = []
         self.recent = None

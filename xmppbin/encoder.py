@@ -937,8 +937,7 @@ def encode(
     kind = M.KIND_STREAM_OPEN if sc.open_root else M.KIND_ELEMENT
     w = BitWriter()
     encode_events(sc, d, exact, w)
-    header = bytes(((M.FORMAT_VERSION << 5) | (kind << 3) | (int(bool(exact)) << 2), d.id))
-    out = header + w.getvalue()
+    out = M.header(kind, exact, d.id) + w.getvalue()
     if len(out) > limits.max_size:
         raise EncodeLimitError(f"message of {len(out)} bytes exceeds max_size={limits.max_size}", in_size, "max_size")
     return out

@@ -17,6 +17,14 @@ KIND_ELEMENT = 0
 KIND_STREAM_OPEN = 1
 #: an OPEN frame's stream header that keeps the stream state (a restart, spec 14.2)
 KIND_RESTART = 2
+#: dictionary ids a one-byte message header names in its low two bits (spec 5)
+SHORT_HEADER_IDS = (1, 2, 3)
+
+
+def header(kind: int, exact: bool, dict_id: int) -> bytes:
+    """The message header (spec 5): one byte for dictionaries 1-3, else two."""
+    b0 = (FORMAT_VERSION << 5) | (kind << 3) | (int(bool(exact)) << 2)
+    return bytes((b0 | dict_id,)) if dict_id in SHORT_HEADER_IDS else bytes((b0, dict_id))
 
 # --- node alphabet (content items) -------------------------------------------
 N_END = 0

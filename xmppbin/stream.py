@@ -723,7 +723,7 @@ class StreamEncoder:
 
     def _head(self, kind: int) -> bytes:
         s = self._s
-        return bytes(((M.FORMAT_VERSION << 5) | (kind << 3) | (int(s.exact) << 2), s.dictionary.id))
+        return M.header(kind, s.exact, s.dictionary.id)
 
     def _announce(self) -> bytes:
         """The open frame without a header, before the first element of a stream
@@ -1291,36 +1291,34 @@ class StreamDecoder:
             if budget > self.max_table_size:
                 raise DecodeLimitError(f"table budget {budget} exceeds max_table_size={self.max_table_size}",
                                        0, "max_table_size")
-            if len(payload) < p + 2:
-                raise TruncatedError("frame is truncated", len(payload))
-            b0, dict_id = payload[p], payload[p + 1]
-            if b0 >> 5 != M.FORMAT_VERSION:
-                raise UnknownDictionaryError(f"unsupported format version {b0 >> 5}", p)
-            kind = (b0 >> 3) & 3
-            if kind > M.KIND_RESTART or b0 & 3:
+            try:
+                kind, exact, dict_id, hn = _decoder.read_header(payload, p)
+            except TruncatedError:
+                raise TruncatedError("frame is truncated", len(payload)) from None
+            if kind > M.KIND_RESTART:
                 raise InvalidDataError("invalid message header in an open frame", p)
             if kind == M.KIND_RESTART:  # the state carries over (14.2): same parameters
                 if not self._opened:
                     raise InvalidDataError("a restart before the stream's open frame", p)
-                if budget != s.budget or bool(b0 & 4) != s.exact or dict_id != s.dictionary.id:
+                if budget != s.budget or exact != s.exact or dict_id != s.dictionary.id:
                     raise InvalidDataError("a restart changes the table budget, the mode or the dictionary", p)
                 s.context = s.base_context
             else:
-                s.exact = bool(b0 & 4)
-                s.dictionary = get_dictionary(dict_id, p + 1)
+                s.exact = exact
+                s.dictionary = get_dictionary(dict_id, p + hn - 1)
                 s.reset(budget)
                 if self._c is not None:
                     self._c.reset(budget, s.exact)
             self._opened = True
-            body = payload[p + 2 :]
+            body = payload[p + hn :]
             if kind == M.KIND_ELEMENT:  # an announcement: no header
                 if body:
-                    raise InvalidDataError("an announcing open frame has no body", p + 2)
+                    raise InvalidDataError("an announcing open frame has no body", p + hn)
                 return None
             try:
                 out, events = self._decode(body, M.KIND_STREAM_OPEN)
             except DecodeError as e:  # offsets into the body: the payload's are 14.5's
-                raise _shift(e, p + 2) from None
+                raise _shift(e, p + hn) from None
             root = next(e for e in events if e[0] == "S")
             decls = s.opened(root[1], root[2])
             if self._feeder is not None:  # the C loop gives the plain end tag's event
