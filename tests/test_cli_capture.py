@@ -6,6 +6,7 @@ exit code."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import shutil
@@ -322,6 +323,28 @@ def test_corrupted_file_is_reported_with_its_offset(tmp_path, session):
     assert err_line(r).endswith(f"file truncated: no end-of-file block (at byte {len(good) - 13})")
     r = run("decode", stdin=b"\x89XMB\r\n\x1a\n\x07\x00")
     assert r.returncode == 4 and ".xmb version 7 is not supported" in err_line(r)
+
+
+def test_damage_never_counts_as_streams():
+    """decode's pre-scan (xmb.count_streams) walks block headers: a damaged length
+    that lands on bytes looking like a STREAM block header must not count as a
+    second stream (that would be a usage error, exit 2, instead of damage, exit 4)."""
+    fake = b"S" + (8).to_bytes(4, "little") + b"\x00" * 12  # a STREAM header, 8 bytes and a wrong CRC
+    stream = X.block(X.STREAM, b"{}")
+    frames = X.block(X.FRAMES, b"\x00" * 40 + fake + b"\x00" * 20)
+    head = X.MAGIC + bytes((X.VERSION, 0))
+    good = head + stream + frames + X.block(X.END_FILE, b"")
+    assert X.count_streams(io.BytesIO(good)) == 1
+    # the FRAMES length now ends 40 bytes into its payload, at the fake header
+    at = len(head) + len(stream) + 1
+    bad = bytearray(good)
+    bad[at : at + 4] = (40 - 4).to_bytes(4, "little")  # header, then 36 bytes and the 4 read as a CRC
+    assert X.count_streams(io.BytesIO(bytes(bad))) == 1
+    # with the fake block's checksum right it is a stream: only intact blocks count
+    body = b"\x00" * 8
+    ok_fake = b"S" + (8).to_bytes(4, "little") + body + zlib.crc32(body, zlib.crc32(fake[:5])).to_bytes(4, "little")
+    bad[len(head) + len(stream) + 5 + 40 : len(head) + len(stream) + 5 + 40 + len(ok_fake)] = ok_fake
+    assert X.count_streams(io.BytesIO(bytes(bad))) == 2
 
 
 def test_decoding_checks_the_xml_end_to_end(tmp_path, session):

@@ -255,8 +255,10 @@ def _take(st: dict, evs: list, sid: int, on_events) -> None:
 
 
 def count_streams(f: IO[bytes]) -> int:
-    """STREAM blocks of a seekable file, from the block headers only (no checks: reading
-    checks); the file is left at its start."""
+    """STREAM blocks of a seekable file, from the block headers and the STREAM blocks'
+    checksums; the file is left at its start. The walk stops at the first block that
+    is not intact (an unknown type, a length over the limit, a STREAM block whose
+    checksum fails), so damage never counts as streams: reading reports it."""
     n = 0
     f.seek(len(MAGIC) + 2)
     while True:
@@ -264,8 +266,15 @@ def count_streams(f: IO[bytes]) -> int:
         if len(h) < _HEAD.size:
             break
         kind, size = _HEAD.unpack(h)
-        n += kind == STREAM
-        f.seek(size + 4, 1)
+        if kind not in _NAMES or size > MAX_BLOCK:
+            break
+        if kind == STREAM:
+            body = f.read(size + 4)
+            if len(body) < size + 4 or _U32.unpack(body[size:])[0] != zlib.crc32(body[:size], zlib.crc32(h)):
+                break
+            n += 1
+        else:
+            f.seek(size + 4, 1)
     f.seek(0)
     return n
 
