@@ -30,7 +30,9 @@ Both files were then made again from traffic generated that morning (06:32
 UTC, the same commands), after the ASCII groups of the char contexts (spec
 8.1, chosen first by tools/gen_char_groups.py from the same traffic): every
 table, with the stream set under the relative integers, restarts and far
-references of spec 14.2-14.3; the prior has 3,382 strings.)
+references of spec 14.2-14.3; the prior has 3,382 strings. Then once more
+from the same files when the stream set's char contexts took the traffic
+counts in full: only the stream tables changed.)
 
 The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
 shapes are chosen from the XEP training split alone.
@@ -328,13 +330,16 @@ def train_lengths(d: Dictionary, scans, traffic=()) -> dict:
 TRAFFIC_WEIGHT = 0.1  # set by --traffic-weight
 
 
-def merge_counts(cw: CountWriter, tw: CountWriter) -> None:
+def merge_counts(cw: CountWriter, tw: CountWriter, stream: bool = False) -> None:
     """Add the traffic counts of TRAFFIC_TABLES to cw, scaled by TRAFFIC_WEIGHT
     so that the XEP statistics keep their weight (a count > 0 stays > 0); in
-    the UTF-8 char contexts (8.1), which the XEP examples hardly reach, in full."""
+    the UTF-8 char contexts (8.1), which the XEP examples hardly reach, in full,
+    and for the stream set (stream) in every char context: stream mode codes
+    live connections, whose literals are mostly chat text."""
     for key, cnt in tw.counts.items():
         if key[0] in TRAFFIC_TABLES or key[0].removeprefix(STREAM_SET) in TRAFFIC_TABLES:
-            w = TRAFFIC_WEIGHT if key[0] != "char" or key[1] < M.CC_SCRIPT else 1.0
+            full = key[0] == "char" and (stream or key[1] >= M.CC_SCRIPT)
+            w = 1.0 if full else TRAFFIC_WEIGHT
             dst = cw.counts[key]
             for sym, c in cnt.items():
                 dst[sym] += max(1, int(c * w + 0.5))
@@ -360,7 +365,7 @@ def train_stream_lengths(d: Dictionary, groups, traffic_groups=()) -> dict:
 
     cw = count(groups, False)
     if traffic_groups:
-        merge_counts(cw, count(traffic_groups, True))
+        merge_counts(cw, count(traffic_groups, True), stream=True)
     return {STREAM_SET + t: v for t, v in lengths_of(d, cw, d.stream_sizes).items()}
 
 
