@@ -85,7 +85,7 @@ def test_short_exactly_when_the_body_fits(exact, msgs):
         # the <r/> after a stanza whose shape was followed by <r/> before (14.3)
         assert [len(f) for f in py[2::2]][2:] == [1, 1, 1, 1]
     else:
-        assert {2, 3} <= sizes  # SHORT frames of more than one byte (4 bytes: test_max_frame_counts_a_short_frames_bytes)
+        assert {2, 3} <= sizes  # SHORT frames above one byte (4 bytes: test_max_frame_counts_a_short_frames_bytes)
     data = b"".join(py)
     want = decode("python", data)
     assert want[0] == "ok" and want[1][1:] == msgs and (want[1][0] == HEADER or not exact)
