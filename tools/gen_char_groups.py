@@ -32,33 +32,13 @@ from collections import Counter
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tools.gen_dictionary import CountWriter, load_traffic, load_training, scan_all  # noqa: E402
-from xmppbin import encoder as E  # noqa: E402
+from tools.gen_dictionary import literal_values, load_traffic, load_training, scan_all  # noqa: E402
 from xmppbin import model as M  # noqa: E402
 from xmppbin.dictionary import get_dictionary  # noqa: E402
-from xmppbin.encoder import encode_events  # noqa: E402
 
 
-def literal_values(scans, d) -> list[bytes]:
-    """The literal values the scans code, one stateless message each, without copies."""
-    seen: list[bytes] = []
-    orig = E._Coder._write_bytes
-
-    def write_bytes(self, bs, ctx, start=0, secret=False):
-        if not secret:
-            seen.append(bytes(bs))
-        return orig(self, bs, ctx, start, secret)
-
-    saved = M.COPY_MIN_PRIOR, M.COPY_MIN_MESSAGE
-    M.COPY_MIN_PRIOR = M.COPY_MIN_MESSAGE = 1 << 62
-    E._Coder._write_bytes = write_bytes
-    try:
-        for sc in scans:
-            encode_events(sc, d, True, CountWriter())
-    finally:
-        E._Coder._write_bytes = orig
-        M.COPY_MIN_PRIOR, M.COPY_MIN_MESSAGE = saved
-    return seen
+def flat(per_message: list[list[bytes]]) -> list[bytes]:
+    return [v for values in per_message for v in values]
 
 
 def successors(values: list[bytes]) -> dict[int, Counter]:
@@ -106,12 +86,12 @@ def main() -> None:
     a = ap.parse_args()
     d = get_dictionary(1)
     scans, _ = scan_all(load_training(a.corpus))
-    succ = successors(literal_values(scans, d))
+    succ = successors(flat(literal_values(d, scans, exact=True)))
     if a.traffic:
         tscans = []
         for path in a.traffic:
             tscans += scan_all(load_traffic(path), lambda r: None)[0]
-        tsucc = successors(literal_values(tscans, d))
+        tsucc = successors(flat(literal_values(d, tscans, exact=True)))
         xn = sum(sum(c.values()) for c in succ.values())
         tn = sum(sum(c.values()) for c in tsucc.values())
         w = a.traffic_share * xn / tn if tn else 0.0

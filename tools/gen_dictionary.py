@@ -249,13 +249,9 @@ PRIOR_MIN_MESSAGES = 1  # a string is a candidate if this many training messages
 PRIOR_MIN_LEN = 5  # ... and it has at least this many bytes
 
 
-def choose_prior(d: Dictionary, scans) -> list[str]:
-    """The prior's strings: the literal values (LIT, not never-indexed) of the
-    training messages, coded with d and no copies, that PRIOR_MIN_MESSAGES or
-    more messages code, scored by messages x (6 x bytes - 30) (the bits a copy
-    of the whole value saves, about), best first while they fit PRIOR_SIZE,
-    without a string that is part of one taken already; written best last
-    (nearest the window's end)."""
+def literal_values(d: Dictionary, scans, exact: bool = False) -> list[list[bytes]]:
+    """The literal values (LIT, not never-indexed) that each scan codes as a
+    stateless message with d and no copies, in coding order."""
     from xmppbin import encoder as E
 
     seen: list[bytes] = []
@@ -269,15 +265,28 @@ def choose_prior(d: Dictionary, scans) -> list[str]:
     saved = M.COPY_MIN_PRIOR, M.COPY_MIN_MESSAGE
     M.COPY_MIN_PRIOR = M.COPY_MIN_MESSAGE = 1 << 62  # no copies while the values are listed
     E._Coder._write_bytes = write_bytes
-    df: Counter = Counter()
+    out = []
     try:
         for sc in scans:
             del seen[:]
-            encode_events(sc, d, False, CountWriter())
-            df.update(set(seen))
+            encode_events(sc, d, exact, CountWriter())
+            out.append(list(seen))
     finally:
         E._Coder._write_bytes = orig
         M.COPY_MIN_PRIOR, M.COPY_MIN_MESSAGE = saved
+    return out
+
+
+def choose_prior(d: Dictionary, scans) -> list[str]:
+    """The prior's strings: the literal values (LIT, not never-indexed) of the
+    training messages, coded with d and no copies, that PRIOR_MIN_MESSAGES or
+    more messages code, scored by messages x (6 x bytes - 30) (the bits a copy
+    of the whole value saves, about), best first while they fit PRIOR_SIZE,
+    without a string that is part of one taken already; written best last
+    (nearest the window's end)."""
+    df: Counter = Counter()
+    for values in literal_values(d, scans):
+        df.update(set(values))
     cands = sorted(
         ((n * (6 * len(b) - 30), b) for b, n in df.items() if n >= PRIOR_MIN_MESSAGES and len(b) >= PRIOR_MIN_LEN),
         key=lambda x: (-x[0], x[1]),
