@@ -681,7 +681,7 @@ static int read_literal(xb_dec *d, int secret, xb_str *out)
             LIT_LOAD();
             continue;
         }
-        acc |= xb_byte_class(b) >= 10 ? XB_CP_ODD : 0;
+        acc |= xb_byte_odd(b) ? XB_CP_ODD : 0;
         cls = xb_char_next[cls][b];
         if (n >= max_string) {
             d->pos = end - (uint64_t)left;

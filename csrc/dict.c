@@ -470,13 +470,13 @@ static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
     e2 = cc[c1].lut[(x << len1) & ((1u << XB_LUT_BITS) - 1)];
     len2 = e2 & 15u;
     if (!e2 || len1 + len2 > XB_LUT_BITS || (e2 >> 4) == XB_COPY)
-        return b1 | (len1 << 16) | (1u << 21) | (xb_byte_class(b1) >= 10 ? XB_CP_ODD : 0) | (c1 << 25);
+        return b1 | (len1 << 16) | (1u << 21) | (xb_byte_odd(b1) ? XB_CP_ODD : 0) | (c1 << 25);
     b2 = e2 >> 4;
     if (b2 == 0)
-        return b1 | ((len1 + len2) << 16) | (1u << 21) | XB_CP_STOP | (xb_byte_class(b1) >= 10 ? XB_CP_ODD : 0);
+        return b1 | ((len1 + len2) << 16) | (1u << 21) | XB_CP_STOP | (xb_byte_odd(b1) ? XB_CP_ODD : 0);
     c2 = xb_char_next[c1][b2];
     return b1 | (b2 << 8) | ((len1 + len2) << 16) | (2u << 21) |
-           (xb_byte_class(b1) >= 10 || xb_byte_class(b2) >= 10 ? XB_CP_ODD : 0) | (c2 << 25);
+           (xb_byte_odd(b1) || xb_byte_odd(b2) ? XB_CP_ODD : 0) | (c2 << 25);
 }
 
 static void do_init(void)

@@ -201,33 +201,16 @@ typedef struct {
     const uint8_t *lengths; /* code length of every symbol */
 } xb_hcode;
 
-/* A byte's class for the decoder's literal checks: 11 (b >= 0x80) and 10 (ASCII
- * other than letters, digits, space and . / : - _ @) mark the bytes that need the
- * UTF-8 / XML Char check (XB_CP_ODD). b is 0 .. 255. (The classes were the char
- * contexts after an ASCII byte before the ASCII groups of spec 8.1.) */
-static inline unsigned xb_byte_class(unsigned b)
+/* The bytes that a literal holding them must pass the UTF-8 / XML Char check
+ * for (XB_CP_ODD): b >= 0x80 and every ASCII byte but letters, digits, space
+ * and . / : - _ @ (a superset of the controls XML does not allow). b is 0 .. 255. */
+static inline unsigned xb_byte_odd(unsigned b)
 {
-    if (b >= 0x61 && b <= 0x7A)
-        return 1;
-    if (b >= 0x41 && b <= 0x5A)
-        return 2;
-    if (b >= 0x30 && b <= 0x39)
-        return 3;
-    if (b == 0x20)
-        return 4;
-    if (b == 0x2E)
-        return 5;
-    if (b == 0x2F)
-        return 6;
-    if (b == 0x3A)
-        return 7;
-    if (b == 0x2D || b == 0x5F)
-        return 8;
-    if (b == 0x40)
-        return 9;
-    if (b >= 0x80)
-        return 11;
-    return 10;
+    if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z')
+        return 0;
+    if (b >= '0' && b <= '9')
+        return 0;
+    return b >= 0x80 || !(b == ' ' || b == '.' || b == '/' || b == ':' || b == '-' || b == '_' || b == '@');
 }
 
 /* Entries of xb_dictionary.char_pairs, for the decoder's literal loop: the
@@ -237,7 +220,7 @@ static inline unsigned xb_byte_class(unsigned b)
  * longer than XB_LUT_BITS. Else b1 in bits 0 .. 7, b2 in 8 .. 15 (0 if none),
  * the bits both take (XB_CP_LEN), how many bytes of the string they are (0
  * if b1 is the terminator 0, 1 if b2 is or there is no b2, else 2), STOP if
- * the terminator is among them, ODD if a stored byte has class 10 or 11, and
+ * the terminator is among them, ODD if a stored byte is xb_byte_odd, and
  * the context after the last byte (xb_char_next; 0 for a terminator). */
 #define XB_CP_LEN(e) (((e) >> 16) & 31u)
 #define XB_CP_NSTORE(e) (((e) >> 21) & 3u)
