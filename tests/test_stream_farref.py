@@ -9,11 +9,11 @@ import pytest
 from conftest import require, with_backend
 from test_stream import HEADER
 from test_stream_recent import decode  # (type, offset, message) of an error, or ("ok", units)
+from test_stream_relint import traced_values
 
 from xmppbin import stream
 from xmppbin.errors import InvalidDataError
 from xmppbin.history import History
-from xmppbin.trace import tracing
 
 SINGLE_BACKEND = True  # both backends are used explicitly
 
@@ -41,16 +41,6 @@ def frames(name: str, msgs=MSGS) -> list[bytes]:
     return with_backend(name, run)
 
 
-def value_items(data: bytes) -> list[tuple[str, str, int]]:
-    def run():
-        with tracing() as items:
-            dec = stream.StreamDecoder()
-            dec.feed(data)
-            return [(i.how, i.text, i.bits) for i in items if i.what == "value" and i.depth == 0]
-
-    return with_backend("python", run)
-
-
 def test_zigzag():
     h = History(budget=1000)
     h.last_far = 40
@@ -66,7 +56,7 @@ def test_a_repeated_list_costs_a_bit_an_entry():
     data = b"".join(py)
     want = ("ok", [HEADER] + MSGS)
     assert decode("python", data) == want and decode("c", data) == want
-    items = [t for t in value_items(data) if t[1] in WORDS]
+    items = [t for t in traced_values(data) if t[1] in WORDS]
     assert len(items) == 3 * len(WORDS)
     first, second, third = items[: len(WORDS)], items[len(WORDS) : 2 * len(WORDS)], items[2 * len(WORDS) :]
     assert all(how == "literal" for how, _, _ in first)

@@ -37,8 +37,9 @@ def frames(name: str, msgs: list[bytes], **kw) -> list[bytes]:
     return with_backend(name, run)
 
 
-def traced_h(data: bytes) -> list[tuple[str, str, int]]:
-    """(how, text, bits) of every value item the reference decoder reads for an h."""
+def traced_values(data: bytes) -> list[tuple[str, str, int]]:
+    """(how, text, bits) of every top-level value item the reference decoder reads
+    in the stream data (test_stream_farref uses it too)."""
 
     def run():
         with tracing() as items:
@@ -80,7 +81,7 @@ def h_items(hs: list, **kw) -> list[tuple[str, int]]:
     data = b"".join(py)
     want = ("ok", [HEADER] + msgs)
     assert decode("python", data) == want and decode("c", data) == want
-    items = traced_h(data)[-len(hs) :]  # (the header's values come first)
+    items = traced_values(data)[-len(hs) :]  # (the header's values come first)
     assert [t[1] for t in items] == [str(h) for h in hs]
     return [(t[0], t[2]) for t in items]
 
