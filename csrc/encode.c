@@ -1013,65 +1013,170 @@ static inline unsigned anchor_mask16(const uint8_t *p)
 #endif
 }
 
-/* ---- the prior text (spec 8.11): its anchors indexed once per process ---- */
+/* bits 0 .. 15: the ASCII bytes among p[0 .. 16) */
+static inline unsigned ascii_mask16(const uint8_t *p)
+{
+#ifdef XB_SSE2
+    return ~(unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)p)) & 0xFFFFu;
+#else
+    unsigned m = 0, k;
+    for (k = 0; k < 16; k++)
+        m |= (unsigned)(p[k] < 0x80) << k;
+    return m;
+#endif
+}
+
+/* ---- the prior text (spec 8.11): its anchors indexed once per process ----
+ * Two indexes of the same shape: the starts of its strings under their first
+ * XB_COPY_MIN bytes (the candidates at a literal's first byte), and its inner
+ * anchors under XB_PRIOR_INNER_KEY bytes (at the literal's later anchors).
+ * Per key, a row of its candidates nearest (last in the prior) first, as
+ * many as a search examines: a probe reads one slot and one row, not a chain
+ * through the prior. */
 #define NPRIOR ((size_t)XBD_V1_PRIOR_LEN)
-/* per key (open addressing, linear probing, at most half full): 1 + the
-   newest (last in the prior) anchor with that key, 0: a free slot */
-static struct xb_pslot {
-    uint32_t key, head;
-} prior_tab[(size_t)1 << XBD_V1_PRIOR_TAB_BITS];
-/* per anchor: its position in the prior, 1 + the previous anchor with the same key (0: none) */
-static struct xb_panchor {
-    uint32_t pos, prev;
-} prior_anch[XBD_V1_PRIOR_ANCHORS + 1];
+#if XBD_V1_PRIOR_INNER_ANCHORS >= 0xFFFF || XB_PRIOR_INNER_KEY != 6 || XB_COPY_MIN != 4
+#error "a key and 1 + the index of its row are packed in 64 bits"
+#endif
+/* a candidate: its position in the prior, the 8 bytes of the prior after its
+   key (a match of up to key + 8 bytes reads no more), the last of its row */
+typedef struct {
+    uint64_t after;
+    uint32_t pos, last;
+} xb_pcand;
 
-/* the slot of a key: the prior is static, so a fixed multiplier (a crafted
- * key can only miss; the table's clusters are the prior's) */
-static inline size_t pslot(uint32_t key)
+typedef struct {
+    uint64_t *slot; /* the key in the low 8 * klen bits, 1 + the index of its row's first candidate above; 0: free */
+    xb_pcand *cand;
+    unsigned klen, bits; /* key bytes; log2 of the slots (about half of them used) */
+    unsigned row_max;    /* candidates a row keeps */
+} xb_pindex;
+
+static uint64_t pstart_slot[(size_t)1 << XBD_V1_PRIOR_TAB_BITS], pinner_slot[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS];
+static xb_pcand pstart_cand[XBD_V1_PRIOR_ANCHORS], pinner_cand[XBD_V1_PRIOR_INNER_ANCHORS];
+static xb_pindex pstart = {pstart_slot, pstart_cand, XB_COPY_MIN, XBD_V1_PRIOR_TAB_BITS, XB_COPY_CANDIDATES};
+static xb_pindex pinner = {pinner_slot, pinner_cand, XB_PRIOR_INNER_KEY, XBD_V1_PRIOR_INNER_TAB_BITS,
+                           XB_PRIOR_INNER_CANDIDATES};
+/* a bit per (hashed) inner key, tested first: most anchors' keys are not there */
+#define PIN_FILTER_BITS 16
+static uint64_t pinner_filter[((size_t)1 << PIN_FILTER_BITS) / 64];
+
+/* the key of klen bytes at p (8 readable bytes) */
+static inline uint64_t pkey(const uint8_t *p, unsigned klen)
 {
-    return (size_t)((key * 0x9E3779B1u) >> (32 - XBD_V1_PRIOR_TAB_BITS));
+    return xb_le64((const char *)p) & ((((uint64_t)1) << (8 * klen)) - 1);
 }
 
-/* 1 + the newest prior anchor with this key; 0: none */
-static inline uint32_t prior_head(uint32_t key)
+/* the slot of key: its own or the free one where it would be; the prior is
+ * static, so a fixed multiplier (a crafted key can only miss; the table's
+ * clusters are the prior's) */
+static inline size_t pslot(const xb_pindex *ix, uint64_t key)
 {
-    size_t h = pslot(key);
-    for (;;) {
-        const struct xb_pslot *t = &prior_tab[h];
-        if (t->key == key || !t->head)
-            return t->head;
-        h = (h + 1) & (((size_t)1 << XBD_V1_PRIOR_TAB_BITS) - 1);
+    const uint64_t mask = (((uint64_t)1) << (8 * ix->klen)) - 1;
+    size_t k = (size_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - ix->bits));
+    while (ix->slot[k] && (ix->slot[k] & mask) != key)
+        k = (k + 1) & (((size_t)1 << ix->bits) - 1);
+    return k;
+}
+
+/* 1 + the index of the first candidate of key's row; 0: none */
+static inline uint32_t prow(const xb_pindex *ix, uint64_t key)
+{
+    return (uint32_t)(ix->slot[pslot(ix, key)] >> (8 * ix->klen));
+}
+
+/* the filter's bit of an inner key: the top bits of another multiple (every
+ * byte of the key moves them) */
+static inline size_t pin_bit(uint64_t key)
+{
+    return (size_t)((key * 0xC2B2AE3D27D4EB4Full) >> (64 - PIN_FILTER_BITS));
+}
+
+static inline int pin_maybe(uint64_t key)
+{
+    const size_t b = pin_bit(key);
+    return (int)((pinner_filter[b >> 6] >> (b & 63)) & 1u);
+}
+
+/* the prior's anchors of each index (dictionary.prior_text, prior_inner_index):
+ * a string start with XB_COPY_MIN bytes; an inner anchor is an ASCII byte
+ * that starts a string or follows a byte that is no ASCII letter or digit,
+ * with XB_PRIOR_INNER_KEY bytes of its string from j */
+static int panchor(const xb_pindex *ix, const uint8_t *p, size_t j)
+{
+    const int first = !j || !p[j - 1]; /* a string's first byte */
+    unsigned b;
+    if (!p[j] || memchr(p + j, 0, ix->klen))
+        return 0;
+    if (ix == &pstart || first)
+        return first && (ix == &pstart || p[j] < 0x80);
+    b = p[j - 1];
+    return p[j] < 0x80 && !(b - '0' < 10u || (b | 0x20u) - 'a' < 26u);
+}
+
+/* build ix from the prior; -1 if its counts (na: the candidates kept, nk:
+ * the keys) are not the generated ones. Two passes: each key's anchors
+ * counted, then written in its row nearest first (the prior walked
+ * backwards). len, fill: scratch of one byte per slot. */
+static int pindex_build(xb_pindex *ix, size_t na_want, size_t nk_want, uint8_t *len, uint8_t *fill)
+{
+    const uint8_t *p = XBD_V1_PRIOR;
+    const size_t nslots = (size_t)1 << ix->bits;
+    const uint64_t mask = (((uint64_t)1) << (8 * ix->klen)) - 1;
+    size_t j, k, na = 0, nk = 0, at = 0;
+    uint64_t key;
+    for (j = 0; j + ix->klen <= NPRIOR; j++) {
+        if (!panchor(ix, p, j))
+            continue;
+        key = pkey(p + j, ix->klen);
+        k = pslot(ix, key);
+        if (!ix->slot[k]) {
+            if (++nk > nk_want || nk == nslots) /* (a free slot stays) */
+                return -1;
+            ix->slot[k] = key;
+        }
+        if (len[k] < ix->row_max) {
+            len[k]++;
+            if (++na > na_want)
+                return -1;
+        }
     }
+    if (na != na_want || nk != nk_want)
+        return -1;
+    for (k = 0; k < nslots; k++) {
+        if (!ix->slot[k])
+            continue;
+        key = ix->slot[k] & mask;
+        ix->slot[k] = key | (uint64_t)(at + 1) << (8 * ix->klen);
+        ix->cand[at + len[k] - 1].last = 1;
+        at += len[k];
+        if (ix == &pinner)
+            pinner_filter[pin_bit(key) >> 6] |= (uint64_t)1 << (pin_bit(key) & 63);
+    }
+    for (j = NPRIOR - ix->klen + 1; j-- > 0;) {
+        xb_pcand *c;
+        if (!panchor(ix, p, j))
+            continue;
+        key = pkey(p + j, ix->klen);
+        k = pslot(ix, key);
+        if (fill[k] == len[k])
+            continue; /* not kept: the key's nearest are */
+        c = &ix->cand[(ix->slot[k] >> (8 * ix->klen)) - 1 + fill[k]++];
+        c->pos = (uint32_t)j;
+        c->after = xb_le64((const char *)p + j + ix->klen); /* (the prior has 16 bytes after its end) */
+    }
+    return 0;
 }
 
-/* index the prior's anchors (the start of each string of XB_COPY_MIN bytes
- * or more); -1 if the prior does not give the generated counts */
+/* index the prior; -1 if it does not give the generated counts */
 static int prior_init(void)
 {
-    size_t o = 0, na = 0, nk = 0;
-    const uint8_t *p = XBD_V1_PRIOR;
-    while (o < NPRIOR) {
-        const size_t len = strlen((const char *)p + o);
-        if (len >= XB_COPY_MIN) {
-            const uint32_t key = xb_load32((const char *)p + o);
-            size_t h;
-            if (na == XBD_V1_PRIOR_ANCHORS)
-                return -1;
-            for (h = pslot(key); prior_tab[h].head && prior_tab[h].key != key;
-                 h = (h + 1) & (((size_t)1 << XBD_V1_PRIOR_TAB_BITS) - 1))
-                ;
-            if (!prior_tab[h].head) {
-                if (++nk > XBD_V1_PRIOR_KEYS)
-                    return -1;
-                prior_tab[h].key = key;
-            }
-            prior_anch[na].pos = (uint32_t)o;
-            prior_anch[na].prev = prior_tab[h].head;
-            prior_tab[h].head = (uint32_t)++na;
-        }
-        o += len + 1;
-    }
-    return na == XBD_V1_PRIOR_ANCHORS && nk == XBD_V1_PRIOR_KEYS ? 0 : -1;
+    static uint8_t len[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS], fill[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS];
+    if (XBD_V1_PRIOR_TAB_BITS > XBD_V1_PRIOR_INNER_TAB_BITS ||
+        pindex_build(&pstart, XBD_V1_PRIOR_ANCHORS, XBD_V1_PRIOR_KEYS, len, fill))
+        return -1;
+    memset(len, 0, sizeof(len));
+    memset(fill, 0, sizeof(fill));
+    return pindex_build(&pinner, XBD_V1_PRIOR_INNER_ANCHORS, XBD_V1_PRIOR_INNER_KEYS, len, fill);
 }
 
 /* a new message: an empty window, nothing indexed yet */
@@ -1165,13 +1270,12 @@ static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t
     return xb_char_ctx_from(bs + k, i - k, kctx);
 }
 
-/* the length of the match of a and b (their first XB_COPY_MIN bytes equal,
- * the key) up to rest bytes: 8 bytes a step; both have 8 readable bytes
+/* the length of the match of a and b (their first L bytes equal: the key,
+ * or more) up to rest bytes: 8 bytes a step; both have 8 readable bytes
  * after any position compared, so the last step reads past b's rest and masks
  * (inlined in both searches, as the loop was before it was shared) */
-static XB_ENC_INLINE size_t match_len(const uint8_t *a, const uint8_t *b, size_t rest)
+static XB_ENC_INLINE size_t match_len_from(const uint8_t *a, const uint8_t *b, size_t rest, size_t L)
 {
-    size_t L = XB_COPY_MIN;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (;;) {
         uint64_t x = xb_load64((const char *)a + L) ^ xb_load64((const char *)b + L);
@@ -1188,31 +1292,43 @@ static XB_ENC_INLINE size_t match_len(const uint8_t *a, const uint8_t *b, size_t
 #endif
 }
 
-/* the longest match for s[i .. rest + i) among the prior's anchors of the
- * chain from anchor r - 1 (nearest first), after *seen candidates and a best
- * match of *best_len bytes (0: none): *best_len, *best_d (the distance, with
- * the window's end at pos, the position of s[i] after the prior) and *seen
- * updated; the prior's strings end with 0x00, which no literal holds, so a
- * match stays inside its string and reads at most 8 bytes past it */
-static XB_ENC_NOINLINE void prior_match(const uint8_t *s, size_t i, size_t rest, uint64_t pos, uint32_t r, unsigned *seen,
-                               size_t *best_len, uint64_t *best_d)
+static XB_ENC_INLINE size_t match_len(const uint8_t *a, const uint8_t *b, size_t rest)
 {
-    const uint8_t *const pr = XBD_V1_PRIOR;
+    return match_len_from(a, b, rest, XB_COPY_MIN);
+}
+
+/* the longest match for s[i .. rest + i) (s[i ..] holds ix's key; 8
+ * readable bytes after its end) among the candidates of ix's row from
+ * ix->cand[r - 1] (nearest first), after *seen candidates and a best match
+ * of *best_len bytes (0: none): *best_len, *best_d (the distance, with the
+ * window's end at pos, the position of s[i] after the prior) and *seen
+ * updated. A candidate's 8 bytes after the key are in its entry, so the
+ * prior is read only for a match longer than that; its strings end with
+ * 0x00, which no literal holds, so a match stays inside its string and reads
+ * at most 8 bytes past it. */
+static XB_ENC_NOINLINE void prior_match(const xb_pindex *ix, const uint8_t *s, size_t i, size_t rest, uint64_t pos,
+                                        uint32_t r, unsigned *seen, size_t *best_len, uint64_t *best_d)
+{
+    const xb_pcand *c = &ix->cand[r - 1];
+    const size_t K = ix->klen;
+    /* the literal's 8 bytes after the key, those past its end never equal */
+    const uint64_t want = xb_le64((const char *)s + i + K),
+                   past = rest - K < 8 ? ~(uint64_t)0 << (8 * (rest - K)) : 0;
     size_t best = *best_len;
     unsigned k = *seen;
-    for (; r && k < XB_COPY_CANDIDATES; r = prior_anch[r - 1].prev) {
-        const size_t pl = prior_anch[r - 1].pos;
-        size_t L;
+    for (; k < XB_COPY_CANDIDATES; c++) {
+        const uint64_t x = (c->after ^ want) | past;
+        const size_t L =
+            x ? K + ((size_t)__builtin_ctzll(x) >> 3) : match_len_from(XBD_V1_PRIOR + c->pos, s + i, rest, K + 8);
         k++;
-        if (best && (pl + best >= NPRIOR || pr[pl + best] != s[i + best]))
-            continue; /* not longer than the best: examined, not extended */
-        L = match_len(pr + pl, s + i, rest);
         if (L > best) {
             best = L;
-            *best_d = pos - pl;
+            *best_d = pos - c->pos;
             if (L == rest)
                 break;
         }
+        if (c->last)
+            break;
     }
     *seen = k;
     *best_len = best;
@@ -1220,8 +1336,10 @@ static XB_ENC_NOINLINE void prior_match(const uint8_t *s, size_t i, size_t rest,
 
 /* the longest match (spec 8.11) for the literal's bytes s[i .. n) (s: the
  * literal in the window, at window position pos - i) among the candidates of
- * the key's chain from anchor r - 1 (r = 0: none), then the prior's; its
- * length (0: none) and distance */
+ * the key's chain from anchor r - 1 (r = 0: none), then the prior's (prior:
+ * i is the literal's first byte, the strings starting with its key; else the
+ * inner anchors with its XB_PRIOR_INNER_KEY bytes); its length (0: none) and
+ * distance */
 static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t n, size_t pos, uint32_t r,
                                int prior, uint64_t *best_d)
 {
@@ -1258,10 +1376,18 @@ static inline size_t lit_match(xb_encoder *e, const uint8_t *s, size_t i, size_t
             break;
     }
     e->copy_steps += steps;
-    if (prior && seen < XB_COPY_CANDIDATES) {
-        uint32_t pr = prior_head(xb_load32((const char *)s + i));
-        if (pr)
-            prior_match(s, i, rest, (uint64_t)(pos - e->wlo) + NPRIOR, pr, &seen, &best_len, best_d);
+    if (seen < XB_COPY_CANDIDATES) {
+        const uint64_t ppos = (uint64_t)(pos - e->wlo) + NPRIOR;
+        if (prior) {
+            const uint32_t pr = prow(&pstart, pkey(s + i, XB_COPY_MIN));
+            if (pr)
+                prior_match(&pstart, s, i, rest, ppos, pr, &seen, &best_len, best_d);
+        } else if (rest >= XB_PRIOR_INNER_KEY && s[i] < 0x80) {
+            const uint64_t key = pkey(s + i, XB_PRIOR_INNER_KEY);
+            const uint32_t pr = pin_maybe(key) ? prow(&pinner, key) : 0;
+            if (pr)
+                prior_match(&pinner, s, i, rest, ppos, pr, &seen, &best_len, best_d);
+        }
     }
     return best_len;
 }
@@ -1344,7 +1470,10 @@ static int find_anchors(xb_encoder *e, const uint8_t *p, size_t n, size_t wn, si
                 nold++;
             } else {
                 an[k].prev = 0;
-                if (an[k].pos == wn + start && prior_head(key)) /* a candidate in the prior */
+                if (an[k].pos == wn + start ? prow(&pstart, pkey(w + an[k].pos, XB_COPY_MIN)) != 0 /* in the prior */
+                                            : an[k].pos > wn + start && an[k].pos + XB_PRIOR_INNER_KEY <= wn + n &&
+                                                  w[an[k].pos] < 0x80 &&
+                                                  pin_maybe(pkey(w + an[k].pos, XB_PRIOR_INNER_KEY)))
                     mb[nm++] = (uint32_t)k;
             }
         }
@@ -1466,15 +1595,15 @@ static size_t lit_join(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t 
     return nc;
 }
 
-/* the key of bs[start ..] if start is an anchor (spec 8.11) and the prior
- * has the key, as prior_head gives it (1 + its newest anchor); else 0. Only
+/* the row of bs[start ..]'s key if start is an anchor (spec 8.11) and the
+ * prior has the key, as prow gives it; else 0. Only
  * such a literal can have a copy in a message searched against the prior
  * alone. bs has 16 readable bytes after its end. */
 static inline uint32_t prior_probe(const uint8_t *bs, size_t n, size_t start)
 {
     if (n - start < XB_COPY_MIN || (start % 16 && !(anchor_mask16(bs + start - 1) & 2u)))
         return 0;
-    return prior_head(xb_load32((const char *)bs + start));
+    return prow(&pstart, pkey(bs + start, XB_COPY_MIN));
 }
 
 /* the cost of s as a literal when forms are chosen: the plain bytes, without
@@ -1740,18 +1869,51 @@ static inline void put_copies(xb_encoder *e, const uint32_t *cc, const uint8_t *
 /* the bytes bs[start .. n) of a literal and its terminator from context ctx
  * in a message searched against the prior alone (spec 8.11:
  * XB_COPY_MIN_PRIOR value bytes or more, too few for copies of its own
- * literals), r = prior_probe(bs, n, start) != 0: a copy from the prior at
- * bs[start] if it is cheaper than the bytes, the window's end before bs at
- * NPRIOR + e->win_n - n (e->win_n counts bs already) */
+ * literals): the greedy parse with the prior's candidates only, the strings
+ * starting with the key of bs[start] (r = prior_probe(bs, n, start), 0:
+ * none), then the inner anchors at each later anchor of bs; the window's end
+ * before bs at NPRIOR + e->win_n - n (e->win_n counts bs already) */
 static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
                                           const uint8_t *bs, size_t n, size_t start, unsigned ctx, uint32_t r)
 {
     const uint64_t w = (uint64_t)NPRIOR + (e->win_n - n) + start; /* (put_lit counted bs already) */
-    size_t best_len = 0, kpos = start, nc = 0;
-    unsigned seen = 0, c = ctx;
+    size_t kpos = start, nc = 0, i = start + 1, blk;
+    unsigned c = ctx;
     uint64_t d = 0;
-    prior_match(bs, start, n - start, w, r, &seen, &best_len, &d);
-    if (best_len && lit_take(e, clen, bs, start, best_len, d, w, &c, &kpos, &nc) && e->oom)
+    if (r) {
+        size_t best_len = 0;
+        unsigned seen = 0;
+        prior_match(&pstart, bs, start, n - start, w, r, &seen, &best_len, &d);
+        if (best_len && lit_take(e, clen, bs, start, best_len, d, w, &c, &kpos, &nc))
+            i = start + best_len;
+    }
+    if (n - start > XB_PRIOR_INNER_KEY) {
+        const size_t last = n - XB_PRIOR_INNER_KEY; /* the last position with a key */
+        for (blk = i & ~(size_t)15; blk <= last && !e->oom; blk += 16) {
+            unsigned m = anchor_mask16(bs + blk) & ascii_mask16(bs + blk);
+            if (last - blk < 15)
+                m &= (2u << (last - blk)) - 1u;
+            for (; m; m &= m - 1) {
+                const size_t a = blk + (size_t)__builtin_ctz(m);
+                uint64_t key;
+                uint32_t pr;
+                size_t best_len = 0;
+                unsigned seen = 0;
+                if (a < i) /* before the literal's second byte or inside a copy */
+                    continue;
+                key = pkey(bs + a, XB_PRIOR_INNER_KEY);
+                if (!pin_maybe(key) || !(pr = prow(&pinner, key)))
+                    continue;
+                prior_match(&pinner, bs, a, n - a, w + (a - start), pr, &seen, &best_len, &d);
+                if (best_len && lit_take(e, clen, bs, a, best_len, d, w + (a - start), &c, &kpos, &nc)) {
+                    if (e->oom)
+                        break;
+                    i = a + best_len;
+                }
+            }
+        }
+    }
+    if (e->oom)
         nc = 0;
     put_copies(e, cc, bs, n, start, ctx, nc, w - start);
 }
@@ -1789,7 +1951,7 @@ static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*cl
            kept (the distances' width) */
         r = prior_probe(bs, n, start);
         e->win_n += n;
-        if (r) {
+        if (r || n - start > XB_PRIOR_INNER_KEY) {
             put_lit_prior(e, cc, clen, bs, n, start, ctx, r);
             return;
         }

@@ -137,6 +137,11 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_COPY 1
 #define XB_COPY_MIN 4
 #define XB_COPY_CANDIDATES 16
+/* the key of the prior's inner anchors (spec 8.11): an encoder looks a
+ * literal's anchor after its first byte up by the 6 bytes from it, among the
+ * last 4 inner anchors of the prior with that key */
+#define XB_PRIOR_INNER_KEY 6
+#define XB_PRIOR_INNER_CANDIDATES 4
 /* the encoder searches copies only in a stateless message with at least this
  * many value bytes (spec 8.11; xb_encoder.vbytes); every stream message is
  * searched, its literals join the session window */

@@ -2,12 +2,15 @@
 
 Dictionary 1 carries a prior text P, the [prior] strings of
 spec/tokens-v1.txt, each followed by 0x00. A copy's distance may reach into
-it from any literal; an encoder searches it only at a literal's first byte
-(the prior's candidates: the starts of its strings) and only in a stateless
-message of COPY_MIN_PRIOR (64) value bytes or more, or in any stream message.
-Checked: P's layout and index, the vector that copies from it, both sides of
-the gate with the exact bytes on both backends, the first-byte rule,
-never-indexed values, and C == reference in stream mode.
+it from any literal. An encoder searches it in a stateless message of
+COPY_MIN_PRIOR (64) value bytes or more, or in any stream message: at a
+literal's first byte among the starts of its strings (by their first 4
+bytes), at the literal's later anchors that hold an ASCII byte among its
+inner anchors (by 6 bytes, the last 4 of each key).
+Checked: P's layout and both indexes, the vector that copies from it, both
+sides of the gate with the exact bytes on both backends, where each index is
+searched, the 4-candidate rows, never-indexed values, and C == reference in
+stream mode.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import xmppbin
 from xmppbin import model as M
 from xmppbin import stream
 from xmppbin.bits import BitWriter
-from xmppbin.dictionary import get_dictionary, prior_text
+from xmppbin.dictionary import get_dictionary, prior_inner_index, prior_text
 
 D = get_dictionary(1)
 NP = len(D.prior)
@@ -80,15 +83,72 @@ def _coder():
     return co
 
 
-def test_prior_only_at_a_literals_first_byte():
+def _derived_inner() -> dict[bytes, list[int]]:
+    """Every inner anchor of P by key, derived here from the rule: an ASCII byte
+    starting a string or after a byte that is no ASCII letter or digit, with 6
+    bytes of its string from it."""
+    out: dict[bytes, list[int]] = {}
+    for j in range(len(D.prior) - 5):
+        b, before = D.prior[j], D.prior[j - 1] if j else 0
+        key = D.prior[j : j + 6]
+        if 0 < b < 0x80 and 0 not in key and (before == 0 or not (chr(before).isascii() and chr(before).isalnum())):
+            out.setdefault(key, []).append(j)
+    return out
+
+
+def test_prior_inner_index():
+    """The index keeps the last 4 anchors of each key, in increasing order."""
+    every = _derived_inner()
+    assert D.prior_inner == {k: v[-4:] for k, v in every.items()}
+    assert M.PRIOR_INNER_KEY == 6 and M.PRIOR_INNER_CANDIDATES == 4
+    assert sum(len(v) > 4 for v in every.values()) > 100  # the cap matters
+    # string starts, after "-" and after a non-ASCII byte; not at a non-ASCII
+    # byte (17), after a letter (2: "-" after "b") or with fewer than 6 bytes (14)
+    assert prior_inner_index(b"ab-cdefgh\0xyz-12\0\xc3\xa9-abcdef\0") == {
+        b"ab-cde": [0], b"cdefgh": [3], b"xyz-12": [10], b"-abcde": [19], b"abcdef": [20]}
+
+
+def test_prior_search_at_a_literals_anchors():
     co = _coder()
     w = WORD.encode()
     p = D.prior.index(w + b"\0")
     assert co._parse(w, M.CC_FIRST, 0, False)[1] == [(0, len(w), NP - p)]
-    assert not co._parse(b"-" + w, M.CC_FIRST, 0, False)[1]  # an anchor, but not the first byte
+    # a later anchor (after "-"): the inner anchors; the distance counts the "-"
+    assert co._parse(b"-" + w, M.CC_FIRST, 0, False)[1] == [(1, len(w), NP + 1 - p)]
+    assert all(at != 1 for at, _, _ in co._parse(b"x" + w, M.CC_FIRST, 0, False)[1])  # after a letter: no anchor
     assert not co._parse(w, M.CC_FIRST, 0, True)[1]  # never-indexed: no copies (14.4)
     co.win += b"abc"  # earlier literals of the message widen the distance
     assert co._parse(w, M.CC_FIRST, 0, False)[1] == [(0, len(w), NP + 3 - p)]
+
+
+def _beyond_the_row() -> tuple[bytes, int, bytes]:
+    """A key with more than 4 inner anchors, an older one j, and the 20 bytes of
+    P from j, which no kept anchor of the key matches in full (another older
+    one may)."""
+    for key, every in _derived_inner().items():
+        for j in every[:-4]:
+            text = D.prior[j : j + 20]
+            if 0 not in text and text.isascii() and not any(D.prior.startswith(text, q) for q in every[-4:]):
+                return key, j, text
+    raise AssertionError("no older anchor with a longer match")
+
+
+def test_prior_inner_rows_keep_four(monkeypatch):
+    """Only a key's nearest 4 inner anchors are candidates: text that an older
+    one matches in full is copied shorter (or not at all), alike on both
+    backends; with every anchor of the key a candidate, the reference copies
+    it whole from the older one."""
+    require("_cencoder")
+    key, j, text = _beyond_the_row()
+    lit = b"-" + text
+    doc = padded(f"<message><body>{lit.decode()}</body></message>", 2 * M.COPY_MIN_PRIOR, "Q")
+    (m,), _ = coded_alike([doc])
+    assert all(n < len(text) for _, n, _ in _coder()._parse(lit, M.CC_FIRST, 0, False)[1])
+    every = _derived_inner()[key]
+    monkeypatch.setitem(D.prior_inner, key, every)
+    (at, n, dist), = _coder()._parse(lit, M.CC_FIRST, 0, False)[1]
+    assert (at, n) == (1, len(text)) and NP + 1 - dist in every[:-4]
+    assert len(with_backend("python", lambda: xmppbin.encode(doc))) < len(m)
 
 
 def test_never_indexed_value_is_not_copied_from_the_prior():
@@ -120,4 +180,5 @@ def test_stream_units_copy_from_the_prior_alike(monkeypatch):
     assert all(value_bytes(d) < M.COPY_MIN_PRIOR for d in docs)  # below the stateless gate
     frames, run = stream_alike(HEADER + "".join(docs).encode())
     monkeypatch.setattr(D, "prior_index", {})
+    monkeypatch.setattr(D, "prior_inner", {})
     assert len(with_backend("python", run)) > len(frames) + 20 * 3

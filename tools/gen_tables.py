@@ -14,8 +14,11 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from xmppbin.dictionary import prior_inner_index  # noqa: E402  (the package's rule, not a copy)
 
 
 def read_spec(spec_dir: str, version: int = 1):
@@ -146,13 +149,25 @@ def render_c(tok, lengths) -> str:
         h.append(f"#define XBD_V1_{c_table_name(t)}_NSYM {len(lengths[t][0])}")
     # the prior text (spec 7.1): each string and a 0x00; its anchors are the
     # starts of the strings of 4 bytes or more, keyed by their first 4 bytes
-    # (the C encoder indexes them at start-up and checks these counts)
+    # (the C encoder indexes them at start-up and checks these counts; it
+    # keeps a key's nearest COPY_CANDIDATES = 16, all that a search examines)
     prior = [x.encode("utf-8") for x in tok.get("prior", [])]
-    keys = {b[:4] for b in prior if len(b) >= 4}
+    keys = Counter(b[:4] for b in prior if len(b) >= 4)
     h.append(f"#define XBD_V1_PRIOR_LEN {sum(len(b) + 1 for b in prior)}")
-    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(len(b) >= 4 for b in prior)}")
+    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(min(n, 16) for n in keys.values())}")
     h.append(f"#define XBD_V1_PRIOR_KEYS {len(keys)}")
     h.append(f"#define XBD_V1_PRIOR_TAB_BITS {max(4, (2 * len(keys) - 1).bit_length())}")
+    # its inner anchors (spec 8.11) under PRIOR_INNER_KEY bytes, the last
+    # PRIOR_INNER_CANDIDATES of each key: the C encoder packs a key and 1 + the
+    # index of its first anchor in 64 bits (hence < 2**16 anchors), in a table
+    # about half full
+    inner = prior_inner_index(b"".join(b + bytes(1) for b in prior))
+    ninner = sum(map(len, inner.values()))
+    if ninner >= 0xFFFF:
+        raise SystemExit(f"the prior has {ninner} inner anchors kept: at most 65,534")
+    h.append(f"#define XBD_V1_PRIOR_INNER_ANCHORS {ninner}")
+    h.append(f"#define XBD_V1_PRIOR_INNER_KEYS {len(inner)}")
+    h.append(f"#define XBD_V1_PRIOR_INNER_TAB_BITS {max(4, (3 * len(inner) // 2).bit_length())}")
     h.append("")
     for name, _lst in lists:
         n = f"XBD_V1_N{name.replace('_', '')}"

@@ -86,6 +86,7 @@ class Dictionary:
         #: the prior text (spec 8.11): every copy window starts with it
         self.prior_strings = list(prior)
         self.prior, self.prior_index = prior_text(self.prior_strings)
+        self.prior_inner = prior_inner_index(self.prior)
         self.prefixes = list(prefixes)
         self.names = list(names)
         self.namespaces = list(namespaces)
@@ -152,6 +153,24 @@ def prior_text(strings: Sequence[str]) -> tuple[bytes, dict[bytes, list[int]]]:
         out += b
         out.append(0)
     return bytes(out), index
+
+
+def prior_inner_index(prior: bytes) -> dict[bytes, list[int]]:
+    """The prior's inner anchors by key (spec 8.11): every position j of the
+    prior text that holds an ASCII byte and starts a string or follows a byte
+    that is no ASCII letter or digit, with PRIOR_INNER_KEY bytes of its string
+    from j on (no 0x00 among them), under those bytes, in increasing order; of
+    each key only the last PRIOR_INNER_CANDIDATES."""
+    k = M.PRIOR_INNER_KEY
+    index: dict[bytes, list[int]] = {}
+    for j in range(len(prior) - k + 1):
+        b = prior[j]
+        if not 0 < b < 0x80 or (j and prior[j - 1] and not M.ANCHOR_AFTER[prior[j - 1]]):
+            continue
+        key = prior[j : j + k]
+        if 0 not in key:
+            index.setdefault(key, []).append(j)
+    return {key: v[-M.PRIOR_INNER_CANDIDATES :] for key, v in index.items()}
 
 
 _LOADED: dict[int, Dictionary] = {}

@@ -221,6 +221,7 @@ class _Coder:
         # window, then the literal bytes coded so far
         self.win = bytearray(d.prior)
         self.pidx = d.prior_index  # the prior's anchors by their key
+        self.pin = d.prior_inner  # the prior's inner anchors by their key
         # the anchors of the window after the prior by their first 4 bytes, at
         # positions p (window position p + wofs, not before alo): the
         # message's (stateless), or the session's and the message's (stream mode)
@@ -270,6 +271,8 @@ class _Coder:
             own = self.copies
             widx = self.widx
             pidx = self.pidx
+            pin = self.pin
+            kin = M.PRIOR_INNER_KEY
             alo = self.alo
             wofs = self.wofs
             local: dict[bytes, list[int]] = {}  # this literal's anchors, by their key
@@ -287,8 +290,13 @@ class _Coder:
                     best_p = 0
                     seen = 0
                     # nearest first: this literal's anchors, the earlier literals'
-                    # (the session's too), the prior's
-                    prior = pidx.get(key) if i == start else None
+                    # (the session's too), the prior's: at the literal's first
+                    # byte the strings starting with the key, after it (at an
+                    # ASCII byte) the inner anchors with the PRIOR_INNER_KEY bytes from i
+                    if i == start:
+                        prior = pidx.get(key)
+                    else:
+                        prior = pin.get(bytes(bs[i : i + kin])) if i + kin <= n and bs[i] < 0x80 else None
                     for src, lst in ((0, local.get(key)), (1, widx.get(key)), (0, prior)):
                         if not lst:
                             continue

@@ -90,6 +90,11 @@ V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
 COPY = 1  # char symbol of an in-message copy (spec 8.11); no literal holds byte 0x01
 COPY_MIN = 4  # shortest copy; its length is coded as GAMMA(len - COPY_MIN + 1)
 COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
+# the key of the prior's inner anchors (8.11): an encoder looks a literal's anchor
+# after its first byte up in the prior by the 6 bytes from it, among the last 4
+# inner anchors of the prior with that key
+PRIOR_INNER_KEY = 6
+PRIOR_INNER_CANDIDATES = 4
 # a stateless message is searched for copies (8.11) from this many value bytes on;
 # every stream message is searched (its literals join the session window)
 COPY_MIN_MESSAGE = 768
