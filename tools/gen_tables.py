@@ -18,7 +18,8 @@ from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from xmppbin.dictionary import prior_inner_index  # noqa: E402  (the package's rule, not a copy)
+from xmppbin import model as M  # noqa: E402  (the package's rules, not copies)
+from xmppbin.dictionary import prior_inner_index  # noqa: E402
 
 
 def read_spec(spec_dir: str, version: int = 1):
@@ -150,11 +151,11 @@ def render_c(tok, lengths) -> str:
     # the prior text (spec 7.1): each string and a 0x00; its anchors are the
     # starts of the strings of 4 bytes or more, keyed by their first 4 bytes
     # (the C encoder indexes them at start-up and checks these counts; it
-    # keeps a key's nearest COPY_CANDIDATES = 16, all that a search examines)
+    # keeps a key's nearest COPY_CANDIDATES, all that a search examines)
     prior = [x.encode("utf-8") for x in tok.get("prior", [])]
-    keys = Counter(b[:4] for b in prior if len(b) >= 4)
+    keys = Counter(b[: M.COPY_MIN] for b in prior if len(b) >= M.COPY_MIN)
     h.append(f"#define XBD_V1_PRIOR_LEN {sum(len(b) + 1 for b in prior)}")
-    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(min(n, 16) for n in keys.values())}")
+    h.append(f"#define XBD_V1_PRIOR_ANCHORS {sum(min(n, M.COPY_CANDIDATES) for n in keys.values())}")
     h.append(f"#define XBD_V1_PRIOR_KEYS {len(keys)}")
     h.append(f"#define XBD_V1_PRIOR_TAB_BITS {max(4, (2 * len(keys) - 1).bit_length())}")
     # its inner anchors (spec 8.11) under PRIOR_INNER_KEY bytes, the last
