@@ -772,8 +772,15 @@ static int read_int(xb_dec *d, const uint64_t *base, xb_str *out)
 /* n hex digits from 4n bits (the caller has checked that they are there) */
 static void read_hex_digits(xb_dec *d, char *p, uint64_t n, const char *digits)
 {
-    uint64_t i;
-    for (i = 0; i < n; i++) {
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* eight at a time from one 32-bit read */
+        const uint32_t w = peek32(d);
+        unsigned j;
+        d->pos += 32;
+        for (j = 0; j < 8; j++)
+            p[i + j] = digits[(w >> (28 - 4 * j)) & 15u];
+    }
+    for (; i < n; i++) {
         p[i] = digits[peek32(d) >> 28];
         d->pos += 4;
     }
@@ -891,7 +898,18 @@ static int read_b64(xb_dec *d, xb_str *out)
         return xb_dec_nomem(d);
     memcpy(p, lead.p, lead.n);
     k = lead.n;
-    for (i = 0; i < n; i += 3) {
+    i = 0;
+    if (!width) /* whole groups of 3 bytes: 24 bits, 4 characters, no branch */
+        for (; i + 3 <= n; i += 3) {
+            const uint32_t w = peek32(d) >> 8;
+            d->pos += 24;
+            p[k] = B64[w >> 18];
+            p[k + 1] = B64[(w >> 12) & 63];
+            p[k + 2] = B64[(w >> 6) & 63];
+            p[k + 3] = B64[w & 63];
+            k += 4;
+        }
+    for (; i < n; i += 3) {
         uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
         char q[4];
         d->pos += 8;
@@ -1179,10 +1197,12 @@ static int read_prefix(xb_dec *d, xb_str *out)
     return 0;
 }
 
-static int read_name(xb_dec *d, unsigned ctx, xb_str *out)
+/* a name; *tok: its index in the dictionary's names, -1 for a literal */
+static int read_name(xb_dec *d, unsigned ctx, xb_str *out, long *tok)
 {
     uint32_t s = 0;
     TRY(read_sym(d, &d->dict->codes[XB_T_NAME][ctx], &s));
+    *tok = (long)s - 1;
     if (s == XB_NM_LITERAL)
         return ncname(d, XB_VC_NAME, "name", out);
     *out = d->dict->pad_names[s - 1];
@@ -1199,18 +1219,16 @@ static int read_ns(xb_dec *d, xb_str *out)
     return 0;
 }
 
-static int16_t attr_ctx_of(const xb_dictionary *dict, xb_str q)
-{
-    return (int16_t)xb_context_index(dict, 0, q.p, q.n);
-}
-
-static int push_kitem(xb_dec *d, int is_ns, xb_str qname, xb_str uri)
+/* an item of a generic start tag; actx: its attribute context (-1 for a
+ * namespace declaration), XB_CTX_LOOKUP to look qname up */
+#define XB_CTX_LOOKUP (-2)
+static int push_kitem(xb_dec *d, int is_ns, xb_str qname, xb_str uri, int actx)
 {
     xb_kitem *it;
     RESERVE(d->kitems, d->cap_kitems, d->nkitems + 1);
     it = &d->kitems[d->nkitems++];
     it->is_ns = (uint8_t)is_ns;
-    it->attr_ctx = is_ns ? -1 : attr_ctx_of(d->dict, qname);
+    it->attr_ctx = (int16_t)(actx != XB_CTX_LOOKUP ? actx : xb_context_index(d->dict, 0, qname.p, qname.n));
     it->qname = qname;
     it->uri = uri;
     return 0;
@@ -1259,13 +1277,15 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
 {
     unsigned plain = 1, nsclean = 1;
     size_t pl, k;
+    long tok = -1, etok;
     const xb_hcode *acode = &d->dict->codes[XB_T_AITEM][0];
     uint32_t max_attr = d->opt->max_attributes;
     xb_str pfx = EMPTY, local = EMPTY, name = EMPTY, colon = {COLON_PAD, 1}, xmlns_colon = {XMLNS_COLON_PAD, 6};
     xb_key *key;
     xb_kitem *items;
     TRY(read_prefix(d, &pfx));
-    TRY(read_name(d, XB_NMC_ELEMENT, &local));
+    TRY(read_name(d, XB_NMC_ELEMENT, &local, &tok));
+    etok = tok;
     if (pfx.n)
         TRY(concat3(d, pfx, colon, local, &name));
     else
@@ -1288,7 +1308,7 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
             q = (xb_str){XMLNS_PAD, 5};
             plain &= !str_eqz(v, XML_NS) && !str_eqz(v, XMLNS_NS);
             nsclean &= (unsigned)str_clean(v);
-            TRY(push_kitem(d, 1, q, v));
+            TRY(push_kitem(d, 1, q, v, -1));
             break;
         case XB_A_XMLNS_PREFIX:
             TRY(read_prefix(d, &p));
@@ -1299,27 +1319,31 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
             plain &= !str_eqz(p, "xmlns") && str_eqz(p, "xml") == str_eqz(v, XML_NS) && !str_eqz(v, XMLNS_NS) &&
                      v.n != 0;
             nsclean &= (unsigned)str_clean(v);
-            TRY(push_kitem(d, 1, q, v));
+            TRY(push_kitem(d, 1, q, v, -1));
             break;
         case XB_A_PREFIXED:
             TRY(read_prefix(d, &p));
             if (!p.n || str_eqz(p, "xmlns"))
                 return FAIL(d, "invalid attribute prefix");
-            TRY(read_name(d, XB_NMC_ATTR, &local));
+            TRY(read_name(d, XB_NMC_ATTR, &local, &tok));
             TRY(concat3(d, p, colon, local, &q));
             plain &= (unsigned)plain_attr_qname(q);
-            TRY(push_kitem(d, 0, q, EMPTY));
+            TRY(push_kitem(d, 0, q, EMPTY, XB_CTX_LOOKUP));
             break;
-        default:
-            if (s == XB_A_LITERAL)
+        default: {
+            int actx = XB_CTX_LOOKUP;
+            if (s == XB_A_LITERAL) {
                 TRY(ncname(d, XB_VC_NAME, "attribute name", &q));
-            else
+            } else {
                 q = d->dict->pad_names[s - XB_A_NAME];
+                actx = d->dict->name_attr_ctx[s - XB_A_NAME];
+            }
             if (str_eqz(q, "xmlns"))
                 return FAIL(d, "namespace declaration coded as an attribute");
             plain &= (unsigned)plain_attr_qname(q); /* (xmlns:x too is not plain) */
-            TRY(push_kitem(d, 0, q, EMPTY));
+            TRY(push_kitem(d, 0, q, EMPTY, actx));
             break;
+        }
         }
         /* qnames pairwise distinct */
         for (k = 0; plain && k + 1 < d->nkitems; k++)
@@ -1332,7 +1356,8 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
     if (d->nkitems)
         memcpy(items, d->kitems, sizeof(xb_kitem) * d->nkitems);
     key->name = name;
-    key->text_ctx = (int16_t)xb_context_index(d->dict, 1, name.p, name.n);
+    key->text_ctx = (int16_t)(!pfx.n && etok >= 0 ? d->dict->name_text_ctx[etok]
+                                                   : xb_context_index(d->dict, 1, name.p, name.n));
     key->nitems = (uint32_t)d->nkitems;
     key->items = items;
     *out = key;

@@ -167,6 +167,7 @@ static xb_kitem v1_pad_shape_items[XBD_V1_NSHAPE_ITEMS];
 _Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXTCONTEXTS <= V1_TEXT_CTX_SLOTS,
                "context hash tables too small");
 static uint16_t v1_attr_ctx_tab[V1_ATTR_CTX_SLOTS], v1_text_ctx_tab[V1_TEXT_CTX_SLOTS];
+static int16_t v1_name_attr_ctx[XBD_V1_NNAMES], v1_name_text_ctx[XBD_V1_NNAMES];
 static xb_dictionary v1_dict;
 static int init_status = -1;
 
@@ -553,6 +554,12 @@ static void do_init(void)
             init_status = 1;
             return;
         }
+        for (k = 0; k < XBD_V1_NNAMES; k++) {
+            v1_name_attr_ctx[k] = (int16_t)xb_context_index(d, 0, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
+            v1_name_text_ctx[k] = (int16_t)xb_context_index(d, 1, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
+        }
+        d->name_attr_ctx = v1_name_attr_ctx;
+        d->name_text_ctx = v1_name_text_ctx;
     }
     init_status = (ci == V1_NCODES + V1_STREAM_NCODES && si == V1_NSYMS + V1_STREAM_NSYMS) ? 0 : 1;
 }

@@ -281,6 +281,9 @@ typedef struct {
      * open addressing), for xb_context_index */
     const uint16_t *attr_ctx_tab, *text_ctx_tab;
     uint32_t attr_ctx_mask, text_ctx_mask;
+    /* xb_context_index of each of names (nnames entries): as an attribute's
+     * qname and as an element's, for a name coded by its token */
+    const int16_t *name_attr_ctx, *name_text_ctx;
     /* The stream code set (spec 14.3; "stream." tables of the codes file), in
      * the same table order: node has 2 * XB_NODE_CONTEXTS contexts (without,
      * with a prediction) and one more symbol, PRED (stream_nsym[XB_T_NODE] - 1). */

@@ -17,14 +17,16 @@ The C extension is built by `pip install .` / `pip install -e .` or
 """
 from __future__ import annotations
 
+import base64
 import os
 import random
 import subprocess
 import sys
 
 import pytest
-from conftest import require
+from conftest import require, with_backend
 
+import xmppbin
 from xmppbin import decoder as pydecoder
 from xmppbin import encoder as pyencoder
 from xmppbin import model as M
@@ -919,6 +921,28 @@ def test_literal_lengths_and_limits():
     check_all(cases)
     # the valid strings (but an empty text) decode
     assert all(outcome(_cdecoder.decode, m, DEFAULT_LIMITS, DEFAULT_CONTEXT, False)[0] == "ok" for m in valid)
+
+
+def test_packed_lengths():
+    """Hex and base64 are read several digits and groups at a time where
+    possible: every length around those steps (hex 6-40 digits in both cases,
+    base64 of 8-40 bytes bare and wrapped in lines), decoded again, cut
+    anywhere, gives the reference's result; the valid ones give the input."""
+    rng = random.Random(5)
+    docs = []
+    for n in range(M.HEX_MIN, 41):
+        h = "".join(rng.choice("0123456789abcdef") for _ in range(n))
+        docs += [f"<a v='{h}'/>", f"<a>{h.upper()}</a>"]
+    for n in range(M.B64_MIN, 41):
+        b = base64.b64encode(bytes(rng.randrange(256) for _ in range(n))).decode()
+        lines = "\n  ".join(b[i : i + 12] for i in range(0, len(b), 12))
+        docs += [f"<a v='{b}'/>", f"<a>{b}</a>", f"<a>\n  {lines}\n</a>"]
+    msgs = with_backend("python", lambda: [xmppbin.encode(d, exact=True) for d in docs])
+    for d, m in zip(docs, msgs):
+        assert _cdecoder.decode(m, limits=DEFAULT_LIMITS, context=DEFAULT_CONTEXT, allow_comments=False) == d.encode()
+    cases = [(m, DEFAULT_LIMITS, DEFAULT_CONTEXT, False) for m in msgs]
+    cases += [(m[:cut], DEFAULT_LIMITS, DEFAULT_CONTEXT, False) for m in msgs for cut in range(1, len(m))]
+    check_all(cases)
 
 
 def test_large_then_small_outputs(sample_messages):
