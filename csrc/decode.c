@@ -412,10 +412,23 @@ static int check_literal(const char *p, size_t n, int *clean)
     unsigned acc = 0;
     while (i < n) {
         int32_t c;
-        unsigned f = LIT_BYTE[s[i]];
+        const unsigned b = s[i], f = LIT_BYTE[b];
         if (!(f & LB_MULTI)) {
             acc |= f;
             i++;
+            continue;
+        }
+        /* the common sequences inline: 2 bytes from C2-DF (U+0080-U+07FF) and
+           3 from E1-EC or EE (U+1000-U+CFFF, U+E000-U+EFFF), all of them XML
+           characters; the rest (overlong, surrogate, U+FFFE/F, 4 bytes,
+           errors) as utf8_next reads them */
+        if (b >= 0xC2 && b <= 0xDF && n - i >= 2 && (s[i + 1] & 0xC0) == 0x80) {
+            i += 2;
+            continue;
+        }
+        if (b >= 0xE1 && b <= 0xEE && b != 0xED && n - i >= 3 && (s[i + 1] & 0xC0) == 0x80 &&
+            (s[i + 2] & 0xC0) == 0x80) {
+            i += 3;
             continue;
         }
         c = utf8_next(s, n, &i);
