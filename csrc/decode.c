@@ -964,8 +964,14 @@ static int read_b64(xb_dec *d, xb_str *out)
 /* any of model.JID_WS in s (NONE: no) */
 static int has_jid_ws(xb_str s)
 {
-    size_t i;
-    for (i = 0; i < s.n; i++)
+    size_t i = 0;
+    for (; i + 8 <= s.n; i += 8) { /* words without a byte below 0x21 hold none (most parts) */
+        uint64_t w;
+        memcpy(&w, s.p + i, 8);
+        if (((w - 0x2121212121212121ull) & ~w & 0x8080808080808080ull) != 0)
+            break;
+    }
+    for (; i < s.n; i++)
         if (s.p[i] == ' ' || s.p[i] == '\t' || s.p[i] == '\r' || s.p[i] == '\n')
             return 1;
     return 0;
