@@ -45,11 +45,7 @@
 
 /* the event walk that the stateless and the stream coder share, inlined into
  * each with its `stream` flag a constant (see encode_events) */
-#if defined(__GNUC__)
-#define XB_SHARED_INLINE static inline __attribute__((always_inline))
-#else
-#define XB_SHARED_INLINE static inline
-#endif
+#define XB_SHARED_INLINE XB_HOT_INLINE
 
 #define hash_seed xb_hash_seed
 #define mix64 xb_mix64
@@ -1149,8 +1145,10 @@ static int pindex_build(xb_pindex *ix, size_t na_want, size_t nk_want, uint8_t *
         ix->slot[k] = key | (uint64_t)(at + 1) << (8 * ix->klen);
         ix->cand[at + len[k] - 1].last = 1;
         at += len[k];
-        if (ix == &pinner)
-            pinner_filter[pin_bit(key) >> 6] |= (uint64_t)1 << (pin_bit(key) & 63);
+        if (ix == &pinner) {
+            const size_t b = pin_bit(key);
+            pinner_filter[b >> 6] |= (uint64_t)1 << (b & 63);
+        }
     }
     for (j = NPRIOR - ix->klen + 1; j-- > 0;) {
         xb_pcand *c;
@@ -1198,11 +1196,9 @@ static void win_reset(xb_encoder *e)
 #if defined(__GNUC__)
 #define XB_ENC_COLD __attribute__((cold, noinline))
 #define XB_ENC_NOINLINE __attribute__((noinline))
-#define XB_ENC_INLINE inline __attribute__((always_inline))
 #else
 #define XB_ENC_COLD
 #define XB_ENC_NOINLINE
-#define XB_ENC_INLINE inline
 #endif
 
 static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
@@ -1274,7 +1270,7 @@ static inline unsigned ctx_at(const uint8_t *bs, size_t k, unsigned kctx, size_t
  * or more) up to rest bytes: 8 bytes a step; both have 8 readable bytes
  * after any position compared, so the last step reads past b's rest and masks
  * (inlined in both searches, as the loop was before it was shared) */
-static XB_ENC_INLINE size_t match_len_from(const uint8_t *a, const uint8_t *b, size_t rest, size_t L)
+XB_HOT_INLINE size_t match_len_from(const uint8_t *a, const uint8_t *b, size_t rest, size_t L)
 {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (;;) {
@@ -1292,7 +1288,7 @@ static XB_ENC_INLINE size_t match_len_from(const uint8_t *a, const uint8_t *b, s
 #endif
 }
 
-static XB_ENC_INLINE size_t match_len(const uint8_t *a, const uint8_t *b, size_t rest)
+XB_HOT_INLINE size_t match_len(const uint8_t *a, const uint8_t *b, size_t rest)
 {
     return match_len_from(a, b, rest, XB_COPY_MIN);
 }

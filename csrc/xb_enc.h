@@ -204,9 +204,10 @@ static inline uint64_t xb_mix64(uint64_t h)
     return h;
 }
 
-/* small helpers of the encoder's hot paths, inlined whatever the size of the
+/* functions of the encoder's hot paths, inlined whatever the size of the
  * function they are in (GCC's unit growth limit had left xb_le64 and
- * xb_padded_eq out of line in encode.c: 2-3 % of an XEP pass) */
+ * xb_padded_eq out of line in encode.c: 2-3 % of an XEP pass); encode.c's
+ * shared event walk and match loops too */
 #if defined(__GNUC__)
 #define XB_HOT_INLINE static inline __attribute__((always_inline))
 #else
