@@ -1930,10 +1930,10 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
 /* a literal's bytes bs[start .. n) and its terminator (spec 8.11), unless
  * never-indexed: searched for copies of the message's literals and the prior
  * in a stateless message with at least XB_COPY_MIN_MESSAGE value bytes and in
- * every stream message (and the session window), for a copy from the prior
- * at its first byte in a stateless one with at least XB_COPY_MIN_PRIOR (a
- * call only when the prior has its key); else coded as plain bytes without a
- * call */
+ * every stream message (and the session window), against the prior alone in
+ * a stateless one with at least XB_COPY_MIN_PRIOR (a call when the prior has
+ * the key of its first byte or it has more than XB_PRIOR_INNER_KEY bytes, so
+ * an inner anchor may follow); else coded as plain bytes without a call */
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {

@@ -121,15 +121,15 @@ def test_prior_search_at_a_literals_anchors():
     assert co._parse(w, M.CC_FIRST, 0, False)[1] == [(0, len(w), NP + 3 - p)]
 
 
-def _beyond_the_row() -> tuple[bytes, int, bytes]:
-    """A key with more than 4 inner anchors, an older one j, and the 20 bytes of
-    P from j, which no kept anchor of the key matches in full (another older
-    one may)."""
+def _beyond_the_row() -> tuple[bytes, list[int], bytes]:
+    """A key with more than 4 inner anchors, all of them, and the 20 bytes of P
+    from an older one, which no kept anchor of the key matches in full
+    (another older one may)."""
     for key, every in _derived_inner().items():
         for j in every[:-4]:
             text = D.prior[j : j + 20]
             if 0 not in text and text.isascii() and not any(D.prior.startswith(text, q) for q in every[-4:]):
-                return key, j, text
+                return key, every, text
     raise AssertionError("no older anchor with a longer match")
 
 
@@ -139,12 +139,11 @@ def test_prior_inner_rows_keep_four(monkeypatch):
     backends; with every anchor of the key a candidate, the reference copies
     it whole from the older one."""
     require("_cencoder")
-    key, j, text = _beyond_the_row()
+    key, every, text = _beyond_the_row()
     lit = b"-" + text
     doc = padded(f"<message><body>{lit.decode()}</body></message>", 2 * M.COPY_MIN_PRIOR, "Q")
     (m,), _ = coded_alike([doc])
     assert all(n < len(text) for _, n, _ in _coder()._parse(lit, M.CC_FIRST, 0, False)[1])
-    every = _derived_inner()[key]
     monkeypatch.setitem(D.prior_inner, key, every)
     (at, n, dist), = _coder()._parse(lit, M.CC_FIRST, 0, False)[1]
     assert (at, n) == (1, len(text)) and NP + 1 - dist in every[:-4]
