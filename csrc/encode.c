@@ -2083,9 +2083,22 @@ static void put_layout(xb_encoder *e, xb_str s, const b64lay *L)
     pads = 0;
     for (i = last + 1; i < z; i++)
         pads += p[i] == '=';
-    for (i = L->lead; i < last; i++)
-        if (!IS_WS(p[i]))
-            put(e, (uint32_t)(B64_VAL[p[i]] - 1), 6);
+    { /* the groups before the last, 4 (24 bits) per put */
+        uint32_t w = 0;
+        unsigned k = 0;
+        for (i = L->lead; i < last; i++) {
+            if (IS_WS(p[i]))
+                continue;
+            w = (w << 6) | (uint32_t)(B64_VAL[p[i]] - 1);
+            if (++k == 4) {
+                put(e, w, 24);
+                w = 0;
+                k = 0;
+            }
+        }
+        if (k)
+            put(e, w, 6 * k);
+    }
     put(e, (uint32_t)(B64_VAL[p[last]] - 1) >> (pads * 2), 6 - pads * 2);
 }
 
@@ -2129,9 +2142,40 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
             put(e, 0, 1);
         if (b[n - 1] == '=')
             n -= b[n - 2] == '=' ? 2 : 1;
-        /* the 6-bit groups, 4 (24 bits) per put, the last one cut to whole
-           bytes (its cut bits are 0) */
-        for (i = 0; i + 4 < n; i += 4)
+        /* the 6-bit groups, the last one cut to whole bytes (its cut bits
+           are 0): 8 (48 bits) per step straight to the output while more than
+           8 are left (put_chars' way: whole bytes out first, then each step
+           stores the pending bits as 8 bytes and keeps the whole ones), then
+           4 (24 bits) per put */
+        i = 0;
+        if (n > 8) {
+            uint8_t *o = out_reserve(e, n * 3 / 4 + 16), *o0 = o;
+            uint64_t acc = e->acc;
+            unsigned nacc = e->nacc; /* < 32 */
+            if (!o)
+                return;
+            if (nacc) {
+                store_be64(o, acc << (64 - nacc));
+                o += nacc >> 3;
+                nacc &= 7;
+            }
+            for (; i + 8 < n; i += 8) {
+                const uint8_t *q = b + i;
+                const uint64_t hi = ((uint64_t)(B64_VAL[q[0]] - 1) << 18) | ((uint64_t)(B64_VAL[q[1]] - 1) << 12) |
+                                    ((uint64_t)(B64_VAL[q[2]] - 1) << 6) | (uint64_t)(B64_VAL[q[3]] - 1),
+                               lo = ((uint64_t)(B64_VAL[q[4]] - 1) << 18) | ((uint64_t)(B64_VAL[q[5]] - 1) << 12) |
+                                    ((uint64_t)(B64_VAL[q[6]] - 1) << 6) | (uint64_t)(B64_VAL[q[7]] - 1);
+                acc = (acc << 48) | (hi << 24) | lo;
+                nacc += 48; /* <= 55 */
+                store_be64(o, acc << (64 - nacc));
+                o += nacc >> 3;
+                nacc &= 7;
+            }
+            e->out_n += (size_t)(o - o0);
+            e->acc = acc;
+            e->nacc = nacc;
+        }
+        for (; i + 4 < n; i += 4)
             put(e,
                 ((uint32_t)(B64_VAL[b[i]] - 1) << 18) | ((uint32_t)(B64_VAL[b[i + 1]] - 1) << 12) |
                     ((uint32_t)(B64_VAL[b[i + 2]] - 1) << 6) | (uint32_t)(B64_VAL[b[i + 3]] - 1),

@@ -19,6 +19,7 @@ The C extension is built by `pip install .` / `pip install -e .` or
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -360,6 +361,26 @@ def test_packed_values():
         xs.append(f"<a b='{esc}' c='{esc}'>{esc}<x v='{esc}'/>{esc}</a>")
         xs.append(f"<iq to='{esc}' from='{esc}' id='{esc}'><body>{esc}</body></iq>")
     xs.append("<a>" + "".join(f"<i v='{v.replace('&', '&amp;').replace('<', '&lt;')}'/>" for v in VALUES * 3) + "</a>")
+    for exact in (False, True):
+        check_all((x, dict(exact=exact)) for x in xs)
+
+
+def test_base64_groups_at_every_bit_offset():
+    """B64 bodies are written 8 groups (48 bits) at a time straight to the
+    output, and wrapped ones 4 groups per put: every length from 1 to 40
+    bytes (so every count of groups left for the slower loops and every
+    padding), bare and in lines, after a prefix of 0 to 9 letters (so the
+    bits before the body end at different offsets within a byte and a word),
+    coded as the reference codes them."""
+    rng = random.Random(64)
+    xs = []
+    for n in range(1, 41):
+        b = base64.b64encode(bytes(rng.randrange(256) for _ in range(n))).decode()
+        lines = "\n ".join(b[i : i + 8] for i in range(0, len(b), 8))
+        for k in range(10):
+            pre = "abcdefghij"[:k]
+            xs += [f"<a p='{pre}' v='{b}'/>", f"<a p='{pre}'>{b}</a>", f"<a p='{pre}'>\n {lines}\n</a>"]
+    assert sum(x.endswith("=</a>") for x in xs) > 0 and sum("\n" in x for x in xs) == 400
     for exact in (False, True):
         check_all((x, dict(exact=exact)) for x in xs)
 
