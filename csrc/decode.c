@@ -912,7 +912,22 @@ static int read_b64(xb_dec *d, xb_str *out)
     memcpy(p, lead.p, lead.n);
     k = lead.n;
     i = 0;
-    if (!width) /* whole groups of 3 bytes: 24 bits, 4 characters, no branch */
+    if (!width) {
+        /* whole groups of 6 bytes: 48 bits (one load: the 8 bytes from pos / 8
+           hold them, pos % 8 <= 7), 8 characters, no branch; then of 3 */
+        for (; i + 6 <= n; i += 6) {
+            const uint64_t w = (load64_be(d->data + (size_t)(d->pos >> 3)) << (d->pos & 7)) >> 16;
+            d->pos += 48;
+            p[k] = B64[w >> 42];
+            p[k + 1] = B64[(w >> 36) & 63];
+            p[k + 2] = B64[(w >> 30) & 63];
+            p[k + 3] = B64[(w >> 24) & 63];
+            p[k + 4] = B64[(w >> 18) & 63];
+            p[k + 5] = B64[(w >> 12) & 63];
+            p[k + 6] = B64[(w >> 6) & 63];
+            p[k + 7] = B64[w & 63];
+            k += 8;
+        }
         for (; i + 3 <= n; i += 3) {
             const uint32_t w = peek32(d) >> 8;
             d->pos += 24;
@@ -922,25 +937,36 @@ static int read_b64(xb_dec *d, xb_str *out)
             p[k + 3] = B64[w & 63];
             k += 4;
         }
+    }
     for (; i < n; i += 3) {
-        uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
         char q[4];
-        d->pos += 8;
-        if (i + 1 < n) {
-            b1 = peek32(d) >> 24;
+        if (i + 3 <= n) { /* (wrapped) a whole group: 24 bits */
+            const uint32_t w = peek32(d) >> 8;
+            d->pos += 24;
+            q[0] = B64[w >> 18];
+            q[1] = B64[(w >> 12) & 63];
+            q[2] = B64[(w >> 6) & 63];
+            q[3] = B64[w & 63];
+        } else {
+            uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
             d->pos += 8;
+            if (i + 1 < n) {
+                b1 = peek32(d) >> 24;
+                d->pos += 8;
+            }
+            if (i + 2 < n) {
+                b2 = peek32(d) >> 24;
+                d->pos += 8;
+            }
+            q[0] = B64[b0 >> 2];
+            q[1] = B64[((b0 & 3) << 4) | (b1 >> 4)];
+            q[2] = i + 1 < n ? B64[((b1 & 15) << 2) | (b2 >> 6)] : '=';
+            q[3] = i + 2 < n ? B64[b2 & 63] : '=';
         }
-        if (i + 2 < n) {
-            b2 = peek32(d) >> 24;
-            d->pos += 8;
-        }
-        q[0] = B64[b0 >> 2];
-        q[1] = B64[((b0 & 3) << 4) | (b1 >> 4)];
-        q[2] = i + 1 < n ? B64[((b1 & 15) << 2) | (b2 >> 6)] : '=';
-        q[3] = i + 2 < n ? B64[b2 & 63] : '=';
-        if (!width) {
+        if (!width || col + 4 <= width) { /* no line ends among the four */
             memcpy(p + k, q, 4);
             k += 4;
+            col += 4;
             continue;
         }
         for (unsigned j = 0; j < 4; j++) {
