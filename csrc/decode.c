@@ -912,9 +912,8 @@ static int read_b64(xb_dec *d, xb_str *out)
     memcpy(p, lead.p, lead.n);
     k = lead.n;
     i = 0;
-    if (!width) {
-        /* whole groups of 6 bytes: 48 bits (one load: the 8 bytes from pos / 8
-           hold them, pos % 8 <= 7), 8 characters, no branch; then of 3 */
+    if (!width) /* whole groups of 6 bytes: 48 bits (one load: the 8 bytes from
+                   pos / 8 hold them, pos % 8 <= 7), 8 characters, no branch */
         for (; i + 6 <= n; i += 6) {
             const uint64_t w = (load64_be(d->data + (size_t)(d->pos >> 3)) << (d->pos & 7)) >> 16;
             d->pos += 48;
@@ -928,19 +927,9 @@ static int read_b64(xb_dec *d, xb_str *out)
             p[k + 7] = B64[w & 63];
             k += 8;
         }
-        for (; i + 3 <= n; i += 3) {
-            const uint32_t w = peek32(d) >> 8;
-            d->pos += 24;
-            p[k] = B64[w >> 18];
-            p[k + 1] = B64[(w >> 12) & 63];
-            p[k + 2] = B64[(w >> 6) & 63];
-            p[k + 3] = B64[w & 63];
-            k += 4;
-        }
-    }
     for (; i < n; i += 3) {
         char q[4];
-        if (i + 3 <= n) { /* (wrapped) a whole group: 24 bits */
+        if (i + 3 <= n) { /* a whole group: 24 bits */
             const uint32_t w = peek32(d) >> 8;
             d->pos += 24;
             q[0] = B64[w >> 18];

@@ -553,6 +553,18 @@ static inline void store_be64(uint8_t *o, uint64_t w)
     store_be32(o + 4, (uint32_t)w);
 }
 
+/* For loops that write bits straight to the output (put_chars, B64 bodies):
+ * the whole bytes of the *nacc (1 .. 64) bits pending in acc, written at o
+ * as one 8-byte store (the bytes after them are scratch, overwritten later);
+ * *nacc keeps the fewer than 8 left, and the next output byte is returned */
+XB_HOT_INLINE uint8_t *out_whole(uint8_t *o, uint64_t acc, unsigned *nacc)
+{
+    store_be64(o, acc << (64 - *nacc));
+    o += *nacc >> 3;
+    *nacc &= 7;
+    return o;
+}
+
 #define bitlen xb_bitlen
 #define gamma_length xb_gamma_length
 
@@ -1773,9 +1785,7 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
        fit in acc; each step writes the pending bits as 8 bytes and keeps the
        whole ones */
     if (nacc) {
-        store_be64(o, acc << (64 - nacc));
-        o += nacc >> 3;
-        nacc &= 7;
+        o = out_whole(o, acc, &nacc);
     }
     while (i + 2 <= s.n) {
         const uint8_t b1 = b[i], b2 = b[i + 1];
@@ -1792,16 +1802,12 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
             acc = (acc << (d2 & 31u)) | (d2 >> 5);
             nacc += l12;
             if (nacc + l34 > 64) { /* (nacc <= 7 + 48) */
-                store_be64(o, acc << (64 - nacc));
-                o += nacc >> 3;
-                nacc &= 7;
+                o = out_whole(o, acc, &nacc);
             }
             acc = (acc << (d3 & 31u)) | (d3 >> 5);
             acc = (acc << (d4 & 31u)) | (d4 >> 5);
             nacc += l34; /* 4 <= nacc <= 64 */
-            store_be64(o, acc << (64 - nacc));
-            o += nacc >> 3;
-            nacc &= 7;
+            o = out_whole(o, acc, &nacc);
             i += 4;
             continue;
         }
@@ -1817,9 +1823,7 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
         acc = (acc << (c1 & 31u)) | (c1 >> 5);
         acc = (acc << (c2 & 31u)) | (c2 >> 5);
         nacc += (c1 & 31u) + (c2 & 31u);
-        store_be64(o, acc << (64 - nacc));
-        o += nacc >> 3;
-        nacc &= 7;
+        o = out_whole(o, acc, &nacc);
         i += 2;
     }
     if (i < s.n) {
@@ -1833,13 +1837,11 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
         acc = (acc << (c1 & 31u)) | (c1 >> 5);
         nacc += c1 & 31u;
     }
-    if (nacc) { /* (0 only without the terminator, after whole bytes) */
-        store_be64(o, acc << (64 - nacc));
-        o += nacc >> 3;
-    }
+    if (nacc) /* (0 only without the terminator, after whole bytes) */
+        o = out_whole(o, acc, &nacc);
     e->out_n += (size_t)(o - o0);
     e->acc = acc;
-    e->nacc = nacc & 7;
+    e->nacc = nacc;
     return ctx;
 }
 
@@ -2144,9 +2146,8 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
             n -= b[n - 2] == '=' ? 2 : 1;
         /* the 6-bit groups, the last one cut to whole bytes (its cut bits
            are 0): 8 (48 bits) per step straight to the output while more than
-           8 are left (put_chars' way: whole bytes out first, then each step
-           stores the pending bits as 8 bytes and keeps the whole ones), then
-           4 (24 bits) per put */
+           8 are left (as put_chars: whole bytes out first, then each step
+           writes its whole bytes, out_whole), then 4 (24 bits) per put */
         i = 0;
         if (n > 8) {
             uint8_t *o = out_reserve(e, n * 3 / 4 + 16), *o0 = o;
@@ -2155,9 +2156,7 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
             if (!o)
                 return;
             if (nacc) {
-                store_be64(o, acc << (64 - nacc));
-                o += nacc >> 3;
-                nacc &= 7;
+                o = out_whole(o, acc, &nacc);
             }
             for (; i + 8 < n; i += 8) {
                 const uint8_t *q = b + i;
@@ -2167,9 +2166,7 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
                                     ((uint64_t)(B64_VAL[q[6]] - 1) << 6) | (uint64_t)(B64_VAL[q[7]] - 1);
                 acc = (acc << 48) | (hi << 24) | lo;
                 nacc += 48; /* <= 55 */
-                store_be64(o, acc << (64 - nacc));
-                o += nacc >> 3;
-                nacc &= 7;
+                o = out_whole(o, acc, &nacc);
             }
             e->out_n += (size_t)(o - o0);
             e->acc = acc;
