@@ -39,6 +39,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SSE2 (every x86-64) for the byte classes of copied literal bytes; portable code elsewhere */
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
+#include <emmintrin.h>
+#define XB_SSE2 1
+#endif
+
 #include "xb_dec.h"
 #include "xb_dict.h"
 #include "xb_stream.h"
@@ -520,6 +526,36 @@ static unsigned bitlen64(uint64_t x)
  * (the last budget bytes of the stream's literals before this message),
  * d->win (the message's literals before this one), then the literal's bytes
  * so far. */
+/* nonzero if s[0 .. n) has a byte check_literal must see (LIT_BYTE: escapable,
+ * not allowed, not ASCII); s has 15 readable bytes after n */
+static inline unsigned lit_odd(const unsigned char *s, size_t n)
+{
+#ifdef XB_SSE2
+    /* below 0x20 or from 0x80 (signed: below 0x20), or " & ' < > */
+    const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), amp = _mm_set1_epi8('&'),
+                  apos = _mm_set1_epi8('\''), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+    size_t i;
+    for (i = 0; i < n; i += 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        const __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_cmplt_epi8(x, sp), _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, amp))),
+            _mm_or_si128(_mm_cmpeq_epi8(x, apos), _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt))));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (n - i < 16)
+            bits &= (1u << (n - i)) - 1u;
+        if (bits)
+            return 1;
+    }
+    return 0;
+#else
+    unsigned a = 0;
+    size_t k;
+    for (k = 0; k < n; k++)
+        a |= LIT_BYTE[s[k]];
+    return a;
+#endif
+}
+
 static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls, unsigned *acc)
 {
     uint32_t g = 0;
@@ -546,7 +582,7 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
     if (at + len > d->opt->max_string)
         return too_long(d);
     d->tmp.n = at;
-    if (buf_reserve(&d->tmp, (size_t)len + 2))
+    if (buf_reserve(&d->tmp, (size_t)len + 16)) /* (+16: lit_odd reads whole blocks) */
         return xb_dec_nomem(d);
     t = d->tmp.p;
     src = w - dist;
@@ -583,8 +619,7 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
     }
     {
         const unsigned char *s = (const unsigned char *)t + at;
-        for (k = 0; k < len; k++) /* a byte check_literal must see (ODD: escapable, not allowed, not ASCII) */
-            a |= LIT_BYTE[s[k]];
+        a = lit_odd(s, (size_t)len);
         c = xb_char_ctx_from(s, (size_t)len, c); /* the char context after the copied bytes */
     }
     if (a)
@@ -1366,15 +1401,19 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
             break;
         default: {
             int actx = XB_CTX_LOOKUP;
+            unsigned nf; /* XB_NAME_* of q */
             if (s == XB_A_LITERAL) {
                 TRY(ncname(d, XB_VC_NAME, "attribute name", &q));
+                nf = (has_colon(q.p, q.n) ? XB_NAME_COLON : 0u) | (str_eqz(q, "xmlns") ? XB_NAME_XMLNS : 0u);
             } else {
                 q = d->dict->pad_names[s - XB_A_NAME];
                 actx = d->dict->name_attr_ctx[s - XB_A_NAME];
+                nf = d->dict->name_flags[s - XB_A_NAME];
             }
-            if (str_eqz(q, "xmlns"))
+            if (nf & XB_NAME_XMLNS)
                 return FAIL(d, "namespace declaration coded as an attribute");
-            plain &= (unsigned)plain_attr_qname(q); /* (xmlns:x too is not plain) */
+            if (nf & XB_NAME_COLON) /* (xmlns:x too is not plain) */
+                plain &= (unsigned)plain_attr_qname(q);
             TRY(push_kitem(d, 0, q, EMPTY, actx));
             break;
         }
@@ -1395,11 +1434,16 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
     key->nitems = (uint32_t)d->nkitems;
     key->items = items;
     *out = key;
-    /* the element prefix: rpartition(":")[0], not "xmlns" */
-    pl = name.n;
-    while (pl > 0 && name.p[pl - 1] != ':')
-        pl--;
-    pl = pl ? pl - 1 : 0;
+    /* the element prefix: rpartition(":")[0], not "xmlns"; with a local
+       name from the dictionary that has no ':', the prefix read */
+    if (etok >= 0 && !(d->dict->name_flags[etok] & XB_NAME_COLON)) {
+        pl = pfx.n;
+    } else {
+        pl = name.n;
+        while (pl > 0 && name.p[pl - 1] != ':')
+            pl--;
+        pl = pl ? pl - 1 : 0;
+    }
     if ((pl == 5 && memcmp(name.p, "xmlns", 5) == 0) || pl >= (1u << (16 - XB_SHAPE_PFX_SHIFT)))
         plain = 0;
     *info = (plain ? XB_SHAPE_PLAIN | (unsigned)(pl << XB_SHAPE_PFX_SHIFT) : 0u) | (nsclean ? XB_SHAPE_NS_CLEAN : 0u);

@@ -168,6 +168,7 @@ _Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXT
                "context hash tables too small");
 static uint16_t v1_attr_ctx_tab[V1_ATTR_CTX_SLOTS], v1_text_ctx_tab[V1_TEXT_CTX_SLOTS];
 static int16_t v1_name_attr_ctx[XBD_V1_NNAMES], v1_name_text_ctx[XBD_V1_NNAMES];
+static uint8_t v1_name_flags[XBD_V1_NNAMES];
 static xb_dictionary v1_dict;
 static int init_status = -1;
 
@@ -557,9 +558,14 @@ static void do_init(void)
         for (k = 0; k < XBD_V1_NNAMES; k++) {
             v1_name_attr_ctx[k] = (int16_t)xb_context_index(d, 0, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
             v1_name_text_ctx[k] = (int16_t)xb_context_index(d, 1, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
+            v1_name_flags[k] = (uint8_t)((memchr(XBD_V1_NAMES[k].p, ':', XBD_V1_NAMES[k].n) ? XB_NAME_COLON : 0u) |
+                                         (XBD_V1_NAMES[k].n == 5 && !memcmp(XBD_V1_NAMES[k].p, "xmlns", 5)
+                                              ? XB_NAME_XMLNS
+                                              : 0u));
         }
         d->name_attr_ctx = v1_name_attr_ctx;
         d->name_text_ctx = v1_name_text_ctx;
+        d->name_flags = v1_name_flags;
     }
     init_status = (ci == V1_NCODES + V1_STREAM_NCODES && si == V1_NSYMS + V1_STREAM_NSYMS) ? 0 : 1;
 }

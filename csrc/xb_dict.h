@@ -243,6 +243,9 @@ static inline unsigned xb_byte_odd(unsigned b)
  * bindings in scope.
  * XB_SHAPE_NS_CLEAN when no namespace URI of the shape has a byte that
  * escaping may replace (see XB_ESCAPABLE). */
+/* xb_dictionary.name_flags: the name has a ':' / is "xmlns" */
+#define XB_NAME_COLON 1u
+#define XB_NAME_XMLNS 2u
 #define XB_SHAPE_PLAIN 1u
 #define XB_SHAPE_NS_CLEAN 2u
 #define XB_SHAPE_PFX_SHIFT 2
@@ -284,6 +287,9 @@ typedef struct {
     /* xb_context_index of each of names (nnames entries): as an attribute's
      * qname and as an element's, for a name coded by its token */
     const int16_t *name_attr_ctx, *name_text_ctx;
+    /* XB_NAME_* of each of names: what the decoder asks of a name coded by
+     * its token, answered once */
+    const uint8_t *name_flags;
     /* The stream code set (spec 14.3; "stream." tables of the codes file), in
      * the same table order: node has 2 * XB_NODE_CONTEXTS contexts (without,
      * with a prediction) and one more symbol, PRED (stream_nsym[XB_T_NODE] - 1). */
