@@ -485,7 +485,14 @@ static int enc_tables(void)
 #endif
 
 /* ---- bit writer (bits.BitWriter) -------------------------------------------------- */
-static void out_grow(xb_encoder *e, size_t need)
+#if defined(__GNUC__)
+#define XB_ENC_COLD __attribute__((cold, noinline))
+#define XB_ENC_NOINLINE __attribute__((noinline))
+#else
+#define XB_ENC_COLD
+#define XB_ENC_NOINLINE
+#endif
+static XB_ENC_COLD void out_grow(xb_encoder *e, size_t need)
 {
     void *p = xb_grow(e->out, &e->cap_out, need, 1);
     if (!p) {
@@ -513,13 +520,15 @@ static inline void put(xb_encoder *e, uint32_t v, unsigned n)
 {
     uint64_t acc = (e->acc << n) | v;
     unsigned nacc = e->nacc + n, f = nacc >= 32;
+    size_t on = e->out_n; /* (read once: the byte store below may alias it) */
     nacc -= f << 5;
-    store_be32(e->out + e->out_n, (uint32_t)(acc >> nacc));
-    e->out_n += f << 2;
+    store_be32(e->out + on, (uint32_t)(acc >> nacc));
+    on += f << 2;
+    e->out_n = on;
     e->acc = acc;
     e->nacc = nacc;
-    if (e->out_n + 8 > e->cap_out)
-        out_grow(e, e->out_n + 8);
+    if (on + 8 > e->cap_out)
+        out_grow(e, on + 8);
 }
 
 static inline void put64(xb_encoder *e, uint64_t v, unsigned n)
@@ -1204,14 +1213,6 @@ static void win_reset(xb_encoder *e)
     e->wlo = 0;
     e->sess_st = NULL;
 }
-
-#if defined(__GNUC__)
-#define XB_ENC_COLD __attribute__((cold, noinline))
-#define XB_ENC_NOINLINE __attribute__((noinline))
-#else
-#define XB_ENC_COLD
-#define XB_ENC_NOINLINE
-#endif
 
 static XB_ENC_COLD int win_grow(xb_encoder *e, size_t n)
 {
