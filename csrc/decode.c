@@ -519,13 +519,6 @@ static unsigned bitlen64(uint64_t x)
     return n;
 }
 
-/* A copy (spec 8.11) in a literal whose bytes so far are d->tmp.p[0 .. *n),
- * the symbol XB_COPY just read: its length and distance, then the bytes
- * appended to d->tmp (which may move), *cls and *acc updated over them. The
- * window is the dictionary's prior text, in stream mode the session window
- * (the last budget bytes of the stream's literals before this message),
- * d->win (the message's literals before this one), then the literal's bytes
- * so far. */
 /* nonzero if s[0 .. n) has a byte check_literal must see (LIT_BYTE: escapable,
  * not allowed, not ASCII); s has 15 readable bytes after n */
 static inline unsigned lit_odd(const unsigned char *s, size_t n)
@@ -556,6 +549,13 @@ static inline unsigned lit_odd(const unsigned char *s, size_t n)
 #endif
 }
 
+/* A copy (spec 8.11) in a literal whose bytes so far are d->tmp.p[0 .. *n),
+ * the symbol XB_COPY just read: its length and distance, then the bytes
+ * appended to d->tmp (which may move), *cls and *acc updated over them. The
+ * window is the dictionary's prior text, in stream mode the session window
+ * (the last budget bytes of the stream's literals before this message),
+ * d->win (the message's literals before this one), then the literal's bytes
+ * so far. */
 static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls, unsigned *acc)
 {
     uint32_t g = 0;
