@@ -374,3 +374,36 @@ def test_stream_jid_estimate_alike():
         return frames
 
     assert with_backend("python", run) == with_backend("c", run)
+
+
+def _copied_special_docs(c: str) -> list[str]:
+    """For every length 3-40 and every position: a message whose attribute
+    holds the segments (letters, one c at that position) and whose bodies are
+    the segments again, so each body is a copy of attribute bytes, the copy
+    alone bringing c into its literal; padded past the copy gate."""
+    esc = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}[c]
+    docs = []
+    for n in range(M.COPY_MIN, 41):
+        segs = ["".join("klmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzab"[(i + j) % 40] for i in range(n))
+                for j in range(n)]
+        segs = [s[:j] + c + s[j + 1:] for j, s in enumerate(segs)]
+        source = " ".join(s.replace(c, esc) for s in segs)
+        bodies = "".join(f"<b>{s.replace(c, esc)}</b>" for s in segs)
+        doc = f"<message><x a='{source}'/>{bodies}</message>"
+        docs.append(padded(doc) if value_bytes(doc) < M.COPY_MIN_MESSAGE else doc)
+    return docs
+
+
+@pytest.mark.parametrize("c", ["&", "<", ">", '"', "'"])
+def test_copied_escapable_byte_at_every_offset(c):
+    """A copy whose bytes alone hold an escapable character, at every offset of
+    copies of 3-40 bytes (the C decoder classes copied bytes 16 at a time):
+    the C decoder escapes it as the reference does, and the message really
+    copies (shorter than without copies of its own literals)."""
+    require("_cencoder")
+    docs = _copied_special_docs(c)
+    msgs = with_backend("c", lambda: [xmppbin.encode(x) for x in docs])
+    c_xml = with_backend("c", lambda: [xmppbin.decode(m) for m in msgs])
+    assert c_xml == with_backend("python", lambda: [xmppbin.decode(m) for m in msgs])
+    no_own = _without_own_copies(lambda: [xmppbin.encode(x) for x in docs[-3:]])
+    assert all(len(m) < len(m0) - 20 for m, m0 in zip(msgs[-3:], no_own))
