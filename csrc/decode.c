@@ -39,12 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* SSE2 (every x86-64) for the byte classes of copied literal bytes; portable code elsewhere */
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
-#include <emmintrin.h>
-#define XB_SSE2 1
-#endif
-
 #include "xb_dec.h"
 #include "xb_dict.h"
 #include "xb_stream.h"

@@ -28,12 +28,6 @@
 #include "xb_enc.h"
 #include "xb_stream.h"
 
-/* SSE2 (every x86-64) for classifying values; portable code elsewhere */
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
-#include <emmintrin.h>
-#define XB_SSE2 1
-#endif
-
 #ifdef _WIN32
 #include <windows.h>
 #else

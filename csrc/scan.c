@@ -17,12 +17,6 @@
 
 #include "xb_enc.h"
 
-/* SSE2 (every x86-64) fast paths for the byte searches; portable code elsewhere */
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
-#include <emmintrin.h>
-#define XB_SSE2 1
-#endif
-
 /* "xmlns" as the low 5 bytes of a little-endian word (xb_le64) */
 #define XMLNS_LE40                                                                                         \
     ((uint64_t)'x' | (uint64_t)'m' << 8 | (uint64_t)'l' << 16 | (uint64_t)'n' << 24 | (uint64_t)'s' << 32)

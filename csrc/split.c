@@ -18,11 +18,6 @@
 #include "xb_dict.h"
 #include "xb_frame.h"
 
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
-#include <emmintrin.h>
-#define XB_SSE2 1
-#endif
-
 #define NONE ((size_t)-1)
 
 /* the first position in [j, n) holding '>', '"' or '\'', or n */

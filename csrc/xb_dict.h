@@ -11,6 +11,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* SSE2 (every x86-64) for the byte searches and classes of the scanner, the
+ * splitter, the literal coder and the decoder's copies; the portable code of
+ * each elsewhere, or with XB_NO_SIMD */
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(XB_NO_SIMD)
+#include <emmintrin.h>
+#define XB_SSE2 1
+#endif
+
 /* ---- strings ------------------------------------------------------------ */
 /* A byte string (UTF-8) that is not NUL-terminated. p is never NULL, except
  * in the decoder's marker for "no string" (Python None). */
