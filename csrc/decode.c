@@ -494,6 +494,15 @@ static const char HEX_L[] = "0123456789abcdef";
 static const char HEX_U[] = "0123456789ABCDEF";
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* the four base64 characters of the 24 bits w, at q */
+static inline void b64_chars(char *q, uint32_t w)
+{
+    q[0] = B64[w >> 18];
+    q[1] = B64[(w >> 12) & 63];
+    q[2] = B64[(w >> 6) & 63];
+    q[3] = B64[w & 63];
+}
+
 static int value_(xb_dec *d, unsigned vctx, xb_str *out);
 
 static inline uint64_t load64_be(const uint8_t *p)
@@ -946,14 +955,8 @@ static int read_b64(xb_dec *d, xb_str *out)
         for (; i + 6 <= n; i += 6) {
             const uint64_t w = (load64_be(d->data + (size_t)(d->pos >> 3)) << (d->pos & 7)) >> 16;
             d->pos += 48;
-            p[k] = B64[w >> 42];
-            p[k + 1] = B64[(w >> 36) & 63];
-            p[k + 2] = B64[(w >> 30) & 63];
-            p[k + 3] = B64[(w >> 24) & 63];
-            p[k + 4] = B64[(w >> 18) & 63];
-            p[k + 5] = B64[(w >> 12) & 63];
-            p[k + 6] = B64[(w >> 6) & 63];
-            p[k + 7] = B64[w & 63];
+            b64_chars(p + k, (uint32_t)(w >> 24));
+            b64_chars(p + k + 4, (uint32_t)w & 0xFFFFFFu);
             k += 8;
         }
     for (; i < n; i += 3) {
@@ -961,10 +964,7 @@ static int read_b64(xb_dec *d, xb_str *out)
         if (i + 3 <= n) { /* a whole group: 24 bits */
             const uint32_t w = peek32(d) >> 8;
             d->pos += 24;
-            q[0] = B64[w >> 18];
-            q[1] = B64[(w >> 12) & 63];
-            q[2] = B64[(w >> 6) & 63];
-            q[3] = B64[w & 63];
+            b64_chars(q, w);
         } else {
             uint32_t b0 = peek32(d) >> 24, b1 = 0, b2 = 0;
             d->pos += 8;

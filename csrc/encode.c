@@ -756,7 +756,14 @@ static const int8_t B64_VAL[256] = {
     ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
     ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
     ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-}; /* value + 1; 0: not in the alphabet */
+};
+
+/* the 24 bits of the four base64 characters q[0 .. 4) */
+static inline uint32_t b64_quad(const uint8_t *q)
+{
+    return ((uint32_t)(B64_VAL[q[0]] - 1) << 18) | ((uint32_t)(B64_VAL[q[1]] - 1) << 12) |
+           ((uint32_t)(B64_VAL[q[2]] - 1) << 6) | (uint32_t)(B64_VAL[q[3]] - 1);
+} /* value + 1; 0: not in the alphabet */
 
 /* model.b64_bytes: the number of bytes if s is canonical padded base64, else
  * -1; fall: the classes of all its bytes (value_flags) */
@@ -2155,11 +2162,7 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
             }
             for (; i + 8 < n; i += 8) {
                 const uint8_t *q = b + i;
-                const uint64_t hi = ((uint64_t)(B64_VAL[q[0]] - 1) << 18) | ((uint64_t)(B64_VAL[q[1]] - 1) << 12) |
-                                    ((uint64_t)(B64_VAL[q[2]] - 1) << 6) | (uint64_t)(B64_VAL[q[3]] - 1),
-                               lo = ((uint64_t)(B64_VAL[q[4]] - 1) << 18) | ((uint64_t)(B64_VAL[q[5]] - 1) << 12) |
-                                    ((uint64_t)(B64_VAL[q[6]] - 1) << 6) | (uint64_t)(B64_VAL[q[7]] - 1);
-                acc = (acc << 48) | (hi << 24) | lo;
+                acc = (acc << 48) | ((uint64_t)b64_quad(q) << 24) | b64_quad(q + 4);
                 nacc += 48; /* <= 55 */
                 o = out_whole(o, acc, &nacc);
             }
@@ -2168,10 +2171,7 @@ static inline void put_packed(xb_encoder *e, xb_str s, const packed *pk)
             e->nacc = nacc;
         }
         for (; i + 4 < n; i += 4)
-            put(e,
-                ((uint32_t)(B64_VAL[b[i]] - 1) << 18) | ((uint32_t)(B64_VAL[b[i + 1]] - 1) << 12) |
-                    ((uint32_t)(B64_VAL[b[i + 2]] - 1) << 6) | (uint32_t)(B64_VAL[b[i + 3]] - 1),
-                24);
+            put(e, b64_quad(b + i), 24);
         for (; i + 1 < n; i++)
             put(e, (uint32_t)(B64_VAL[b[i]] - 1), 6);
         if (n == s.n)
