@@ -70,15 +70,17 @@ static uint8_t v1_lengths[V1_NSYMS + V1_STREAM_NSYMS];
 static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
 
 uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
+uint8_t xb_char_after2[128][128];
 
 /* The literal byte automaton of spec 8.1 (xmppbin/model.py _char_next). */
-#define CC_SCRIPT 17u
-#define CC_INVALID 33u
-#define CC_LEAD 34u
-#define CC_MID 60u
-#define CC_MID4 67u
-#define CC_LAST4 68u
+#define CC_SCRIPT ((unsigned)XB_CC_SCRIPT)
+#define CC_INVALID (CC_SCRIPT + 16u)
+#define CC_LEAD (CC_INVALID + 1u)
+#define CC_MID (CC_LEAD + 26u)
+#define CC_MID4 (CC_MID + 7u)
+#define CC_LAST4 (CC_MID4 + 1u)
 _Static_assert(CC_LAST4 + 1 == XB_CHAR_CONTEXTS, "char contexts");
+_Static_assert(XBD_V1_ASCII_CONTEXTS == XB_ASCII_CONTEXTS && XBD_V1_PAIR_CLASSES == 18, "ASCII contexts");
 _Static_assert(XB_CHAR_CONTEXTS <= 128, "a context fits the 7 bits of XB_CP_CLS");
 
 /* the script range (0 .. 15) of a lead byte 0xC2 .. 0xF4 */
@@ -113,18 +115,16 @@ static unsigned char_mid(unsigned lead)
     return i;
 }
 
-/* the context after an ASCII byte: 1 + the index of its group in model.py
- * ASCII_GROUPS (spec 8.1) */
-static const uint8_t ascii_context[128] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, /* 0x00 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
-    2, 2, 2, 1, 3, 4, 3, 3, 1, 2, 2, 1, 2, 4, 5, 4, /* 0x20 */
-    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 4, 3, 3, 3, 2, 3, /* 0x30 */
-    5, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
-    1, 1, 1, 1, 4, 1, 1, 1, 1, 1, 3, 3, 3, 2, 2, 1, /* 0x50 */
-    3, 7, 8, 9, 10, 11, 10, 10, 9, 12, 8, 10, 13, 8, 14, 15, /* 0x60 */
-    8, 3, 10, 16, 3, 12, 10, 8, 8, 3, 1, 3, 2, 3, 3, 1, /* 0x70 */
-};
+/* the class of the byte that led to context ctx (model.py pair_class): 0 for
+ * none, 1 + its group for an ASCII byte, 17 for any other */
+static unsigned pair_class(unsigned ctx)
+{
+    if (ctx == 0)
+        return 0;
+    if (ctx <= XB_ASCII_CONTEXTS)
+        return 1u + XBD_V1_ASCII_CONTEXT_GROUP[ctx - 1];
+    return XBD_V1_PAIR_CLASSES - 1;
+}
 
 static unsigned char_next(unsigned ctx, unsigned b)
 {
@@ -145,7 +145,7 @@ static unsigned char_next(unsigned ctx, unsigned b)
         return CC_SCRIPT + char_script(0xF0);
     }
     if (b < 0x80) /* anything else starts a character */
-        return ascii_context[b];
+        return XBD_V1_ASCII_NEXT[pair_class(ctx)][b];
     if (b < 0xC2 || b > 0xF4)
         return CC_INVALID;
     return CC_LEAD + char_lead(b);
@@ -532,6 +532,9 @@ static void do_init(void)
         for (k = 0; k < XB_CHAR_CONTEXTS; k++)
             for (e = 0; e < 256; e++)
                 xb_char_next[k][e] = (uint8_t)char_next(k, e);
+        for (k = 0; k < 128; k++)
+            for (e = 0; e < 128; e++)
+                xb_char_after2[k][e] = xb_char_next[xb_char_next[0][k]][e];
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
             for (e = 0; e < (1u << XB_LUT_BITS); e++)
                 v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);

@@ -390,12 +390,24 @@ static void enc_init(void)
             return;
         }
     }
-    /* the context after a byte that is no UTF-8 continuation byte is the same
-       from every context (ctx_at, put_chars' ASCII pairs rely on it) */
-    for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
-        if ((i % 256 & 0xC0) != 0x80 && xb_char_next[i / 256][i % 256] != xb_char_next[0][i % 256]) {
-            enc_status = 1;
-            return;
+    /* the context after a byte that is no UTF-8 continuation byte depends on
+       that byte and the byte before it alone (spec 8.1: from any context c,
+       after bytes a b the context is the one from context 0; chars_cost,
+       put_chars' ASCII runs and xb_char_ctx_from rely on it) */
+    {
+        static uint8_t same[XB_CHAR_CONTEXTS][XB_CHAR_CONTEXTS]; /* x, y found alike */
+        for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
+            const unsigned x = xb_char_next[i / 256][i % 256], y = xb_char_next[0][i % 256];
+            unsigned b;
+            if (x == y || same[x][y])
+                continue;
+            for (b = 0; b < 256; b++) {
+                if ((b & 0xC0) != 0x80 && xb_char_next[x][b] != xb_char_next[y][b]) {
+                    enc_status = 1;
+                    return;
+                }
+            }
+            same[x][y] = 1;
         }
     }
     used = 0;
@@ -955,9 +967,9 @@ static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, 
         uint8_t a = p[i], b = p[i + 1];
         unsigned ca;
         c0 += clen[ctx][a];
-        if ((a | b) < 0x80) { /* ASCII: the contexts depend on the bytes only, no chain */
-            ca = xb_char_next[0][a];
-            ctx = xb_char_next[0][b];
+        if ((a | b) < 0x80) { /* ASCII: the context after b depends on a and b only */
+            ca = xb_char_next[ctx][a];
+            ctx = xb_char_after2[a][b];
         } else {
             ca = xb_char_next[ctx][a];
             ctx = xb_char_next[ca][b];
@@ -1532,15 +1544,18 @@ static XB_ENC_NOINLINE int lit_take(xb_encoder *e, const uint8_t (*clen)[256], c
     *ctx = c;
     *kpos = i;
     if (len >= 8 && !(xb_load64((const char *)bs + i) & 0x8080808080808080ull)) {
-        /* eight ASCII bytes priced at once, each in the context its
-           byte before alone gives (no loop exit to predict; most
-           copies win within them) */
+        /* eight ASCII bytes priced at once, each in the context the two
+           bytes before it alone give (no loop exit to predict; most copies
+           win within them) */
         const uint8_t *b = bs + i;
         uint8_t(*const nx)[256] = xb_char_next;
-        lit = (uint64_t)clen[c][b[0]] + clen[nx[0][b[0]]][b[1]] + clen[nx[0][b[1]]][b[2]] +
-              clen[nx[0][b[2]]][b[3]] + clen[nx[0][b[3]]][b[4]] + clen[nx[0][b[4]]][b[5]] +
-              clen[nx[0][b[5]]][b[6]] + clen[nx[0][b[6]]][b[7]];
-        c = nx[0][b[7]];
+#define XB_AFTER2(x, y) xb_char_after2[x][y]
+        lit = (uint64_t)clen[c][b[0]] + clen[nx[c][b[0]]][b[1]] + clen[XB_AFTER2(b[0], b[1])][b[2]] +
+              clen[XB_AFTER2(b[1], b[2])][b[3]] + clen[XB_AFTER2(b[2], b[3])][b[4]] +
+              clen[XB_AFTER2(b[3], b[4])][b[5]] + clen[XB_AFTER2(b[4], b[5])][b[6]] +
+              clen[XB_AFTER2(b[5], b[6])][b[7]];
+        c = XB_AFTER2(b[6], b[7]);
+#undef XB_AFTER2
         j = i + 8;
     }
     /* the copy wins once its bytes cost more than it (the sum only grows) */
@@ -1793,13 +1808,15 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
         const uint8_t b1 = b[i], b2 = b[i + 1];
         unsigned c;
         if (i + 4 <= s.n && !(xb_load32((const char *)b + i) & 0x80808080u)) {
-            /* four ASCII bytes: their contexts come from the bytes before them
-               alone; one store when the four codes fit in acc (the common case) */
+            /* four ASCII bytes: from the second on, their contexts come from
+               the two bytes before them alone; one store when the four codes
+               fit in acc (the common case) */
             const uint8_t b3 = b[i + 2], b4 = b[i + 3];
-            const uint32_t d1 = cc[ctx * 256 + b1], d2 = cc[xb_char_next[0][b1] * 256u + b2],
-                           d3 = cc[xb_char_next[0][b2] * 256u + b3], d4 = cc[xb_char_next[0][b3] * 256u + b4];
+            uint8_t(*const nx)[256] = xb_char_next;
+            const uint32_t d1 = cc[ctx * 256 + b1], d2 = cc[nx[ctx][b1] * 256u + b2],
+                           d3 = cc[xb_char_after2[b1][b2] * 256u + b3], d4 = cc[xb_char_after2[b2][b3] * 256u + b4];
             const unsigned l12 = (d1 & 31u) + (d2 & 31u), l34 = (d3 & 31u) + (d4 & 31u);
-            ctx = xb_char_next[0][b4];
+            ctx = xb_char_after2[b3][b4];
             acc = (acc << (d1 & 31u)) | (d1 >> 5);
             acc = (acc << (d2 & 31u)) | (d2 >> 5);
             nacc += l12;
@@ -1814,9 +1831,9 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
             continue;
         }
         c1 = cc[ctx * 256 + b1];
-        if ((b1 | b2) < 0x80) { /* ASCII: the contexts depend on the bytes only */
-            c = xb_char_next[0][b1];
-            ctx = xb_char_next[0][b2];
+        if ((b1 | b2) < 0x80) { /* ASCII: b2's successor's context depends on b1 and b2 only */
+            c = xb_char_next[ctx][b1];
+            ctx = xb_char_after2[b1][b2];
         } else {
             c = xb_char_next[ctx][b1];
             ctx = xb_char_next[c][b2];

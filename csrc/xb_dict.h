@@ -168,12 +168,17 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_VC_FIXED 8
 
 /* literal byte contexts (spec 8.1, xmppbin/model.py CHAR_NEXT): 0 before the
- * first byte, 1 .. 16 after an ASCII byte (its group, model.py ASCII_GROUPS),
- * 17 + i after a complete character whose lead byte is in script range i (33:
- * after a byte that starts no UTF-8 character), 34 + i after a lead byte of
- * lead range i, 60 + i before the last byte of a 3-byte character of mid range
- * i, 67 and 68 before the third and fourth byte of a 4-byte character. */
-#define XB_CHAR_CONTEXTS 69
+ * first byte, 1 .. XB_ASCII_CONTEXTS after an ASCII byte (by its group,
+ * model.py ASCII_GROUPS, and the class of the byte before it, ASCII_SPLITS),
+ * then XB_CC_SCRIPT + i after a complete character whose lead byte is in
+ * script range i (+ 16: after a byte that starts no UTF-8 character), + 17 + i
+ * after a lead byte of lead range i, + 43 + i before the last byte of a 3-byte
+ * character of mid range i, + 50 and + 51 before the third and fourth byte of
+ * a 4-byte character (dict.c char_next; the generated dictionary has the same
+ * count, which dict.c checks). */
+#define XB_ASCII_CONTEXTS 32
+#define XB_CC_SCRIPT (1 + XB_ASCII_CONTEXTS)
+#define XB_CHAR_CONTEXTS (XB_CC_SCRIPT + 52)
 #define XB_HEX_MIN 6
 #define XB_B64_MIN 8
 #define XB_B64_LAYOUT_MIN 34 /* bytes: a B64 value this long has the wrapped bit (spec 8.6) */
@@ -386,18 +391,21 @@ static inline int xb_bytes_eq(const char *a, const char *b, size_t n)
 /* xb_char_next[ctx][b]: the literal context after byte b coded in context ctx
  * (spec 8.1); filled by xb_dict_init. */
 extern uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
+/* xb_char_after2[a][b]: the literal context after ASCII bytes a b, whatever
+ * came before them (xb_char_next[xb_char_next[0][a]][b]; filled with it) */
+extern uint8_t xb_char_after2[128][128];
 
 /* the literal context after the bytes p[0 .. n) coded from context ctx:
- * after a byte that is no UTF-8 continuation byte the context is the same
- * whatever the context before it (spec 8.1's NEXT; the encoder's init checks
- * the tables), so only the bytes after the last such byte are stepped through */
+ * after a byte that is no UTF-8 continuation byte the context depends on that
+ * byte and the one before it alone (spec 8.1's NEXT; the encoder's init checks
+ * the tables), so only the bytes from the last such byte on are stepped through */
 static inline unsigned xb_char_ctx_from(const uint8_t *p, size_t n, unsigned ctx)
 {
     size_t j = n, k = 0;
     while (j > 0 && (p[j - 1] & 0xC0) == 0x80)
         j--;
-    if (j > 0) {
-        ctx = xb_char_next[0][p[j - 1]];
+    if (j > 1) {
+        ctx = xb_char_next[xb_char_next[0][p[j - 2]]][p[j - 1]]; /* p[j - 2] may be any byte */
         k = j;
     }
     for (; k < n; k++)

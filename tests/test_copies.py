@@ -160,7 +160,7 @@ def test_first_literal_copies_from_the_prior_alone():
 
 
 def test_copy_longer_than_max_string_is_a_limit():
-    m = _copy_msg(1, 100)
+    m = _copy_msg(1, 100, b"e" * 100)
     with pytest.raises(xmppbin.DecodeLimitError):
         xmppbin.decode(m, max_string=50)
     assert xmppbin.decode(m, max_string=105).decode() == "<message>abcde" + "e" * 100 + "</message>"

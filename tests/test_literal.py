@@ -39,34 +39,52 @@ def contexts(bs: bytes) -> list[int]:
 
 
 def test_automaton_follows_the_spec():
-    assert M.CHAR_CONTEXTS == 69 == D.sizes["char"][0] == len(D.codes["char"]) == len(D.stream_codes["char"])
+    assert M.CHAR_CONTEXTS == 85 == D.sizes["char"][0] == len(D.codes["char"]) == len(D.stream_codes["char"])
     # the ASCII groups: 16 of them, every byte 0x00-0x7F in exactly one
     assert len(M.ASCII_GROUPS) == M.ASCII_GROUP_COUNT == 16
     assert sorted(b for g in M.ASCII_GROUPS for b in g) == list(range(0x80))
-    # ASCII after ASCII: 1 + the group of the byte before, whatever came earlier
-    assert contexts(b"ae0 .s") == [0, 7, 11, 6, 2, 5, 16]
-    assert contexts(b"ABC") == [0, 1, 1, 3]
+    # the subsets of the classes before a group: numbered 0 .. n(g) - 1, each used;
+    # the contexts after an ASCII byte numbered group by group (BASE), 32 in all
+    base = [1]
+    for row in M.ASCII_SPLITS:
+        assert len(row) == M.PAIR_CLASSES == 18 and sorted(set(row)) == list(range(1 + max(row)))
+        base.append(base[-1] + 1 + max(row))
+    assert base[-1] == M.CC_SCRIPT == 33 and M.ASCII_CONTEXTS == 32
+    group = {b: g for g, members in enumerate(M.ASCII_GROUPS) for b in members}
+    # ASCII after anything: its group and the class of the byte before it
     for c in range(M.CHAR_CONTEXTS):
-        for g, members in enumerate(M.ASCII_GROUPS):
-            for b in members:
-                assert M.CHAR_NEXT[c][b] == 1 + g
-    # a 2-byte character: its lead range, then its script; the next character starts afresh
-    assert contexts("éa".encode()) == [0, 34 + 1, 17 + 0, 7]
-    assert contexts("ш".encode()) == [0, 34 + 7, 17 + 3]  # D1: lead range 7, Cyrillic
-    assert contexts("ש".encode()) == [0, 34 + 12, 17 + 5]
-    assert contexts("ب".encode()) == [0, 34 + 13, 17 + 6]
+        p = 0 if c == 0 else 1 + next(g for g in range(16) if base[g] <= c < base[g + 1]) if c < 33 else 17
+        for b in range(0x80):
+            assert M.CHAR_NEXT[c][b] == base[group[b]] + M.ASCII_SPLITS[group[b]][p]
+    # by hand from spec 8.1's tables: a (group 6, first), e (10 after class 7),
+    # 0 (5 after 11), space (1 after 6), . (4 after 2), s (15 after 5)
+    assert contexts(b"ae0 .s") == [0, 13, 21, 12, 3, 9, 31]
+    assert contexts(b"ABC") == [0, 1, 1, 6]  # B: group 0 after class 1; C: group 2 after class 1
+    # the UTF-8 contexts: scripts from 33, invalid 49, leads from 50, mids from 76, then 83, 84
+    S, INV, LEAD, MID = 33, 49, 50, 76
+    # a 2-byte character: its lead range, then its script; an ASCII byte after it: class 17
+    assert contexts("éa".encode()) == [0, LEAD + 1, S + 0, 13]
+    assert contexts("ш".encode()) == [0, LEAD + 7, S + 3]  # D1: lead range 7, Cyrillic
+    assert contexts("ש".encode()) == [0, LEAD + 12, S + 5]
+    assert contexts("ب".encode()) == [0, LEAD + 13, S + 6]
     # 3 bytes: lead, mid range, script
-    assert contexts("中".encode()) == [0, 34 + 21, 60 + 4, 17 + 12]
-    assert contexts("ไ".encode()) == [0, 34 + 17, 60 + 0, 17 + 8]
-    # 4 bytes: lead, 67, 68, script F0-F4
-    assert contexts("😀".encode()) == [0, 34 + 24, 67, 68, 32]
-    assert contexts("\U00100000".encode()) == [0, 34 + 25, 67, 68, 32]
+    assert contexts("中".encode()) == [0, LEAD + 21, MID + 4, S + 12]
+    assert contexts("ไ".encode()) == [0, LEAD + 17, MID + 0, S + 8]
+    # 4 bytes: lead, 83, 84, script F0-F4
+    assert contexts("😀".encode()) == [0, LEAD + 24, 83, 84, S + 15]
+    assert contexts("\U00100000".encode()) == [0, LEAD + 25, 83, 84, S + 15]
     # bytes that start no character; a character cut short starts the next afresh
     for b in (0x80, 0xBF, 0xC0, 0xC1, 0xF5, 0xFF):
-        assert M.CHAR_NEXT[0][b] == M.CHAR_NEXT[1][b] == M.CHAR_NEXT[17][b] == 33
-    assert contexts(b"\xe4a") == [0, 34 + 21, 7]
-    assert contexts(b"\xe4\xb8\xe4") == [0, 34 + 21, 60 + 4, 34 + 21]
-    assert contexts(b"\xc3\xa9\xa9") == [0, 35, 17, 33]
+        assert M.CHAR_NEXT[0][b] == M.CHAR_NEXT[1][b] == M.CHAR_NEXT[S][b] == INV
+    assert contexts(b"\xe4a") == [0, LEAD + 21, 13]
+    assert contexts(b"\xe4\xb8\xe4") == [0, LEAD + 21, MID + 4, LEAD + 21]
+    assert contexts(b"\xc3\xa9\xa9") == [0, LEAD + 1, S, INV]
+    # after a byte that is no continuation byte, the context depends on it and
+    # the byte before it alone (the C encoder's shortcuts rely on it)
+    for c in range(M.CHAR_CONTEXTS):
+        for a in range(256):
+            x, y = M.CHAR_NEXT[M.CHAR_NEXT[c][a]], M.CHAR_NEXT[M.CHAR_NEXT[0][a]]
+            assert x[:0x80] == y[:0x80] and x[0xC0:] == y[0xC0:]
     # every context is reachable and every transition stays in range
     seen = {0}
     todo = [0]
@@ -79,20 +97,25 @@ def test_automaton_follows_the_spec():
                 seen.add(n)
                 todo.append(n)
     assert seen == set(range(M.CHAR_CONTEXTS))
-    assert M.char_context_after("Привет".encode()) == 17 + 3
+    assert M.char_context_after("Привет".encode()) == S + 3
 
 
 def test_every_ascii_pair_is_coded_alike():
     """The C core's ASCII contexts are the reference's: texts holding every pair
-    of XML-allowed ASCII bytes (so every group's context) code to the same bytes
-    and decode back in both, in text and attribute values, default and exact.
-    The messages stay below COPY_MIN_MESSAGE: every byte is coded in its context."""
+    of XML-allowed ASCII bytes (so every group after every class of byte before
+    it), every such byte first in a literal and after a non-ASCII character,
+    each followed by a byte coded in the context it leads to, code to the same
+    bytes and decode back in both, in text and attribute values, default and
+    exact. The messages stay below COPY_MIN_MESSAGE: every byte is coded in its
+    context."""
     require("_cencoder")
     allowed = [b for b in range(0x80) if b >= 0x20 or b in (0x09, 0x0A)]
     assert all(any(b in g for b in allowed) for g in M.ASCII_GROUPS)
     pairs = "".join(chr(a) + chr(b) for a in allowed for b in allowed)
+    pairs += "".join("é" + chr(b) + "z" for b in allowed)
     docs = [f"<message><body>{escape(pairs[i : i + 600])}</body></message>" for i in range(0, len(pairs), 600)]
     docs += [f"<x a='{escape(pairs[i : i + 300], {chr(39): '&apos;'})}'/>" for i in range(0, len(pairs), 300)]
+    docs += [f"<x a='{escape(chr(b) + 'z', {chr(39): '&apos;'})}'/>" for b in allowed]
     for exact in (False, True):
         coded_alike(docs, exact=exact)
 

@@ -18,8 +18,17 @@ spells them:
     python -m tools.traffic --seed 3 --size 5MB --out /tmp/traffic-3
     python tools/gen_char_groups.py --traffic /tmp/traffic-2/stanzas.jsonl --traffic /tmp/traffic-3/stanzas.jsonl
 
+With --splits N it chooses instead, for the committed groups, the subsets of the
+classes of the byte before an ASCII byte (model.ASCII_SPLITS: the start of the literal,
+each group, any non-ASCII byte): from one context per (group, class) seen, the two
+subsets of one group whose merge raises the entropy of the next byte least are
+merged until N contexts are left (the committed 64):
+
+    python tools/gen_char_groups.py --traffic /tmp/traffic-2/stanzas.jsonl \
+        --traffic /tmp/traffic-3/stanzas.jsonl --splits 64
+
 Then tools/gen_dictionary.py trains the code lengths of the new contexts. Deterministic:
-the same corpus and traffic give the same groups.
+the same corpus and traffic give the same groups and subsets.
 """
 from __future__ import annotations
 
@@ -76,6 +85,66 @@ def cluster(succ: dict[int, Counter], k: int) -> list[list[int]]:
     return sorted(sorted(g) for g in groups)
 
 
+def pair_successors(values: list[bytes]) -> dict[tuple[int, int], Counter]:
+    """For each ASCII group g and class p of the byte before (spec 8.1: 0 none,
+    1 + group of an ASCII byte, 17 any other byte), the bytes that follow a byte of
+    group g there (0 after the last)."""
+    grp = M.ASCII_GROUP
+    out: dict[tuple[int, int], Counter] = {(g, p): Counter() for g in range(M.ASCII_GROUP_COUNT)
+                                           for p in range(M.PAIR_CLASSES)}
+    for v in values:
+        for i, b in enumerate(v):
+            if b < 0x80:
+                p = 0 if i == 0 else (1 + grp[v[i - 1]] if v[i - 1] < 0x80 else M.PAIR_CLASSES - 1)
+                out[(grp[b], p)][v[i + 1] if i + 1 < len(v) else 0] += 1
+    return out
+
+
+def split_pairs(succ: dict[tuple[int, int], Counter], total: int) -> list[bytes]:
+    """Per group, the classes before it in subsets: from one subset per (group,
+    class), the two subsets of one group whose merge raises the empirical entropy
+    of the next byte least are merged until `total` are left (ties: the group and
+    then the subsets with the smaller classes first); classes never seen join
+    the group's subset with the most bytes. Returns per group the subset index
+    of each class (subsets numbered in the order of their smallest class)."""
+    groups = {g: [[p] for p in range(M.PAIR_CLASSES) if succ[(g, p)]] for g in range(M.ASCII_GROUP_COUNT)}
+    counts = {g: [Counter(succ[(g, s[0])]) for s in groups[g]] for g in groups}
+    hs = {g: [entropy(c) for c in counts[g]] for g in groups}
+    cost: dict[tuple[int, int, int], float] = {}
+
+    def pair_cost(g: int, i: int, j: int) -> float:
+        return entropy(counts[g][i] + counts[g][j]) - hs[g][i] - hs[g][j]
+
+    for g in groups:
+        for i in range(len(groups[g])):
+            for j in range(i + 1, len(groups[g])):
+                cost[(g, i, j)] = pair_cost(g, i, j)
+    n = sum(len(v) for v in groups.values())
+    while n > total:
+        (g, i, j) = min(cost, key=lambda k: (round(cost[k], 9), k))
+        groups[g][i] += groups[g][j]
+        counts[g][i] += counts[g][j]
+        hs[g][i] = entropy(counts[g][i])
+        del groups[g][j], counts[g][j], hs[g][j]
+        cost = {k: v for k, v in cost.items() if k[0] != g}
+        for a in range(len(groups[g])):
+            for b in range(a + 1, len(groups[g])):
+                cost[(g, a, b)] = pair_cost(g, a, b)
+        n -= 1
+    out = []
+    for g in range(M.ASCII_GROUP_COUNT):
+        subs = [sorted(s) for s in groups[g]] or [[]]
+        big = max(range(len(subs)), key=lambda k: sum(counts[g][k].values()) if counts[g] else 0)
+        subs[big] += [p for p in range(M.PAIR_CLASSES) if not succ[(g, p)]]
+        subs.sort(key=min)
+        idx = [0] * M.PAIR_CLASSES
+        for k, s in enumerate(subs):
+            for p in s:
+                idx[p] = k
+        out.append(bytes(idx))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
@@ -83,21 +152,30 @@ def main() -> None:
     ap.add_argument("--traffic-share", type=float, default=1.0,
                     help="the traffic's successor counts in all, against the XEP ones")
     ap.add_argument("--groups", type=int, default=M.ASCII_GROUP_COUNT)
+    ap.add_argument("--splits", type=int, default=0,
+                    help="instead of the groups: the ASCII contexts in all (ASCII_SPLITS)")
     a = ap.parse_args()
     d = get_dictionary(1)
     scans, _ = scan_all(load_training(a.corpus))
-    succ = successors(flat(literal_values(d, scans, exact=True)))
+    count = pair_successors if a.splits else successors
+    succ = count(flat(literal_values(d, scans, exact=True)))
     if a.traffic:
         tscans = []
         for path in a.traffic:
             tscans += scan_all(load_traffic(path), lambda r: None)[0]
-        tsucc = successors(flat(literal_values(d, tscans, exact=True)))
+        tsucc = count(flat(literal_values(d, tscans, exact=True)))
         xn = sum(sum(c.values()) for c in succ.values())
         tn = sum(sum(c.values()) for c in tsucc.values())
         w = a.traffic_share * xn / tn if tn else 0.0
-        for b in range(128):
-            for s, n in tsucc[b].items():
-                succ[b][s] += n * w
+        for k in succ:
+            for s, n in tsucc[k].items():
+                succ[k][s] += n * w
+    if a.splits:
+        print("ASCII_SPLITS = (")
+        for row in split_pairs(succ, a.splits):
+            print(f"    {tuple(row)!r},")
+        print(")")
+        return
     groups = cluster(succ, a.groups)
     print("ASCII_GROUPS = (")
     for g in groups:

@@ -32,7 +32,10 @@ UTC, the same commands), after the ASCII groups of the char contexts (spec
 table, with the stream set under the relative integers, restarts and far
 references of spec 14.2-14.3; the prior has 3,382 strings. Then once more
 from the same files when the stream set's char contexts took the traffic
-counts in full: only the stream tables changed.)
+counts in full: only the stream tables changed. And again from the same
+files after the ASCII contexts were split by the class of the byte before
+(spec 8.1, tools/gen_char_groups.py --splits 32) and an ASCII context's
+smoothing prior became its group's: every table; the prior has 3,373 strings.)
 
 The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
 shapes are chosen from the XEP training split alone.
@@ -382,8 +385,13 @@ def lengths_of(d: Dictionary, cw: CountWriter, sizes=None) -> dict:
     lengths = {}
     for table, (nctx, nsym) in (sizes or d.sizes).items():
         # the smoothing prior of a context: the counts of all contexts of its
-        # group (char: the ASCII contexts 0..10 and the UTF-8 ones apart, 8.1)
-        groups = [range(nctx)] if table != "char" else [range(M.CC_SCRIPT), range(M.CC_SCRIPT, nctx)]
+        # group (char, 8.1: the first byte's context alone, the ASCII contexts
+        # of one ASCII group together, the UTF-8 ones together)
+        if table != "char":
+            groups = [range(nctx)]
+        else:
+            groups = [[0]] + [[c for c in range(1, M.CC_SCRIPT) if M.ASCII_CONTEXT_GROUP[c - 1] == g]
+                              for g in range(M.ASCII_GROUP_COUNT)] + [range(M.CC_SCRIPT, nctx)]
         globs = {}
         for g in groups:
             glob = Counter()

@@ -144,6 +144,9 @@ def render_c(tok, lengths) -> str:
     for name, lst in lists:
         h.append(f"#define XBD_V1_N{name.replace('_', '')} {len(lst)}")
     h.append(f"#define XBD_V1_NSHAPES {len(shapes)}")
+    # the literal byte contexts after an ASCII byte (spec 8.1, model.ASCII_NEXT)
+    h.append(f"#define XBD_V1_ASCII_CONTEXTS {M.ASCII_CONTEXTS}")
+    h.append(f"#define XBD_V1_PAIR_CLASSES {M.PAIR_CLASSES}")
     h.append(f"#define XBD_V1_NSHAPE_ITEMS {max(len(items), 1)}")
     for t in C_TABLES + C_STREAM_TABLES:
         h.append(f"#define XBD_V1_{c_table_name(t)}_NCTX {len(lengths[t])}")
@@ -176,6 +179,8 @@ def render_c(tok, lengths) -> str:
     for name in ("ATTR_CONTEXTS", "TEXT_CONTEXTS"):
         h.append(f"extern const uint16_t XBD_V1_{name}_SORTED[XBD_V1_N{name.replace('_', '')}];")
     h.append("extern const xb_kitem XBD_V1_SHAPE_ITEMS[XBD_V1_NSHAPE_ITEMS];")
+    h.append("extern const uint8_t XBD_V1_ASCII_NEXT[XBD_V1_PAIR_CLASSES][128];")
+    h.append("extern const uint8_t XBD_V1_ASCII_CONTEXT_GROUP[XBD_V1_ASCII_CONTEXTS];")
     h.append("extern const xb_key XBD_V1_SHAPES[XBD_V1_NSHAPES];")
     h.append("/* the prior text of spec 8.11, then 16 bytes 0x00 (readable past its end) */")
     h.append("extern const unsigned char XBD_V1_PRIOR[XBD_V1_PRIOR_LEN + 16];")
@@ -193,6 +198,14 @@ def render_c(tok, lengths) -> str:
         h.append(f"const uint16_t XBD_V1_{name}_SORTED[XBD_V1_N{name.replace('_', '')}] = {{")
         h += [f"    {i}," for i in order]
         h += ["};", ""]
+    h.append("/* ASCII_NEXT[p][b]: the context after ASCII byte b whose byte before is of class p;")
+    h.append("   ASCII_CONTEXT_GROUP[c - 1]: the group of the byte that led to context c (spec 8.1) */")
+    h.append("const uint8_t XBD_V1_ASCII_NEXT[XBD_V1_PAIR_CLASSES][128] = {")
+    h += ["    {" + ", ".join(map(str, row)) + "}," for row in M.ASCII_NEXT]
+    h += ["};", ""]
+    h.append("const uint8_t XBD_V1_ASCII_CONTEXT_GROUP[XBD_V1_ASCII_CONTEXTS] = {")
+    h.append("    " + ", ".join(map(str, M.ASCII_CONTEXT_GROUP)) + ",")
+    h += ["};", ""]
     h.append("const xb_kitem XBD_V1_SHAPE_ITEMS[XBD_V1_NSHAPE_ITEMS] = {")
     h += [f"    {x}," for x in items] or ['    {0, -1, {"", 0}, {"", 0}},']
     h += ["};", ""]

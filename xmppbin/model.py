@@ -127,9 +127,9 @@ INT_MAX_BITS = 64
 
 
 # --- literal byte contexts (spec 8.1, "Char contexts") ------------------------------
-# The context after an ASCII byte is 1 + the index of its group: bytes whose next byte
-# is alike share one (tools/gen_char_groups.py chose them from the literal values of
-# the XEP training split and of generated traffic). Every byte 0x00-0x7F is in one.
+# ASCII bytes are in groups: bytes whose next byte is alike share one
+# (tools/gen_char_groups.py chose them from the literal values of the XEP training
+# split and of generated traffic). Every byte 0x00-0x7F is in one.
 ASCII_GROUP_COUNT = 16
 ASCII_GROUPS = (
     b'\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f#(+ABDEFGHIJKLMNOPQRSUVWXY_z\x7f',
@@ -149,35 +149,78 @@ ASCII_GROUPS = (
     b'o',
     b's',
 )
-ASCII_CONTEXT = bytes(1 + next(i for i, g in enumerate(ASCII_GROUPS) if b in g) for b in range(128))
+ASCII_GROUP = bytes(next(i for i, g in enumerate(ASCII_GROUPS) if b in g) for b in range(128))
+
+# The context of an ASCII byte's successor also depends on the byte before it:
+# its class p is 0 at the start of the literal, 1 + the group of an ASCII byte,
+# PAIR_CLASSES - 1 after any other byte. ASCII_SPLITS[g][p] is the subset of p
+# for group g (tools/gen_char_groups.py --splits 32 chose them as it chose the groups);
+# the contexts after an ASCII byte are numbered from 1, group by group, subset
+# by subset.
+PAIR_CLASSES = 2 + ASCII_GROUP_COUNT
+ASCII_SPLITS = (
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 1, 0, 2, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0),
+    (0, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0),
+    (0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),
+)
+_ASCII_BASE = tuple(1 + sum(1 + max(s) for s in ASCII_SPLITS[:g]) for g in range(ASCII_GROUP_COUNT))
+ASCII_CONTEXTS = sum(1 + max(s) for s in ASCII_SPLITS)
+# ASCII_NEXT[p][b]: the context after ASCII byte b whose byte before is of class p
+ASCII_NEXT = tuple(bytes(_ASCII_BASE[ASCII_GROUP[b]] + ASCII_SPLITS[ASCII_GROUP[b]][p] for b in range(128))
+                   for p in range(PAIR_CLASSES))
+# ASCII_CONTEXT_GROUP[c - 1]: the group of the ASCII byte that led to context c
+ASCII_CONTEXT_GROUP = bytes(g for g in range(ASCII_GROUP_COUNT) for _ in range(1 + max(ASCII_SPLITS[g])))
 
 # The context of a literal byte is the state of a small automaton over the bytes
-# before it in the string: 0 before the first byte; 1..16 after an ASCII byte (its
-# group above); then, for UTF-8, the script of the last complete character (by its
-# lead byte), the lead byte group while the first continuation byte is due, and
-# the lead group while a later continuation byte of a 3- or 4-byte character is due.
-# After an ASCII byte the context is its group's, whatever came before it.
+# before it in the string: 0 before the first byte; 1..ASCII_CONTEXTS after an
+# ASCII byte (by its group and the class of the byte before it); then, for UTF-8,
+# the script of the last complete character (by its lead byte), the lead byte
+# group while the first continuation byte is due, and the lead group while a
+# later continuation byte of a 3- or 4-byte character is due.
 CC_FIRST = 0
 # after a complete non-ASCII character: lead byte ranges, then "invalid"
 CHAR_SCRIPTS = ((0xC2, 0xC3), (0xC4, 0xCD), (0xCE, 0xCF), (0xD0, 0xD3), (0xD4, 0xD6), (0xD7, 0xD7),
                 (0xD8, 0xDB), (0xDC, 0xDF), (0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3),
                 (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF), (0xF0, 0xF4))
-CC_SCRIPT = 1 + ASCII_GROUP_COUNT  # 17 + i: after a character whose lead byte is in CHAR_SCRIPTS[i]
-CC_INVALID = CC_SCRIPT + len(CHAR_SCRIPTS)  # 33: after a byte that starts no UTF-8 character
+CC_SCRIPT = 1 + ASCII_CONTEXTS  # 33 + i: after a character whose lead byte is in CHAR_SCRIPTS[i]
+CC_INVALID = CC_SCRIPT + len(CHAR_SCRIPTS)  # 49: after a byte that starts no UTF-8 character
 # first continuation byte due: lead byte ranges
 CHAR_LEADS = ((0xC2, 0xC2), (0xC3, 0xC3), (0xC4, 0xC5), (0xC6, 0xCD), (0xCE, 0xCE), (0xCF, 0xCF),
               (0xD0, 0xD0), (0xD1, 0xD1), (0xD2, 0xD3), (0xD4, 0xD4), (0xD5, 0xD5), (0xD6, 0xD6),
               (0xD7, 0xD7), (0xD8, 0xD8), (0xD9, 0xD9), (0xDA, 0xDB), (0xDC, 0xDF), (0xE0, 0xE0),
               (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF),
               (0xF0, 0xF0), (0xF1, 0xF4))
-CC_LEAD = CC_INVALID + 1  # 34 + i: after lead byte in CHAR_LEADS[i]
+CC_LEAD = CC_INVALID + 1  # 50 + i: after lead byte in CHAR_LEADS[i]
 # second continuation byte of a 3-byte character, by lead byte range; then the
 # second and third continuation bytes of a 4-byte character
 CHAR_MIDS = ((0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9), (0xEA, 0xED), (0xEE, 0xEF))
-CC_MID = CC_LEAD + len(CHAR_LEADS)  # 60 + i
-CC_MID4 = CC_MID + len(CHAR_MIDS)  # 67: second continuation byte of a 4-byte character
-CC_LAST4 = CC_MID4 + 1  # 68: third continuation byte of a 4-byte character
-CHAR_CONTEXTS = CC_LAST4 + 1  # 69
+CC_MID = CC_LEAD + len(CHAR_LEADS)  # 76 + i
+CC_MID4 = CC_MID + len(CHAR_MIDS)  # 83: second continuation byte of a 4-byte character
+CC_LAST4 = CC_MID4 + 1  # 84: third continuation byte of a 4-byte character
+CHAR_CONTEXTS = CC_LAST4 + 1  # 85
+
+
+def pair_class(ctx: int) -> int:
+    """The class p (ASCII_NEXT) of the byte that led to context ctx: 0 for none (the
+    start), 1 + its group for an ASCII byte, PAIR_CLASSES - 1 for any other."""
+    if ctx == CC_FIRST:
+        return 0
+    if ctx <= ASCII_CONTEXTS:
+        return 1 + ASCII_CONTEXT_GROUP[ctx - 1]
+    return PAIR_CLASSES - 1
 
 
 def _range_index(ranges, b: int) -> int:
@@ -203,7 +246,7 @@ def _char_next(ctx: int, b: int) -> int:
             return CC_LAST4
         return CC_SCRIPT + _range_index(CHAR_SCRIPTS, 0xF0)
     if b < 0x80:  # anything else starts a character
-        return ASCII_CONTEXT[b]
+        return ASCII_NEXT[pair_class(ctx)][b]
     i = _range_index(CHAR_LEADS, b)
     return CC_INVALID if i < 0 else CC_LEAD + i
 
