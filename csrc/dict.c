@@ -528,6 +528,7 @@ static void do_init(void)
         return;
     }
     {
+        static uint8_t same[XB_CHAR_CONTEXTS][XB_CHAR_CONTEXTS]; /* rows x, y found alike */
         uint32_t k, e;
         for (k = 0; k < XB_CHAR_CONTEXTS; k++)
             for (e = 0; e < 256; e++)
@@ -535,6 +536,23 @@ static void do_init(void)
         for (k = 0; k < 128; k++)
             for (e = 0; e < 128; e++)
                 xb_char_after2[k][e] = xb_char_next[xb_char_next[0][k]][e];
+        /* after a byte that is no UTF-8 continuation byte the context depends
+           on that byte and the byte before it alone (spec 8.1: from any
+           context c, after bytes a b the context is the one from context 0;
+           xb_char_ctx_from, xb_char_after2 and the encoder's ASCII runs rely
+           on it) */
+        for (k = 0; k < XB_CHAR_CONTEXTS * 256u; k++) {
+            const unsigned x = xb_char_next[k / 256][k % 256], y = xb_char_next[0][k % 256];
+            if (x == y || same[x][y])
+                continue;
+            for (e = 0; e < 256; e++) {
+                if ((e & 0xC0) != 0x80 && xb_char_next[x][e] != xb_char_next[y][e]) {
+                    init_status = 1;
+                    return;
+                }
+            }
+            same[x][y] = 1;
+        }
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
             for (e = 0; e < (1u << XB_LUT_BITS); e++)
                 v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);

@@ -390,26 +390,6 @@ static void enc_init(void)
             return;
         }
     }
-    /* the context after a byte that is no UTF-8 continuation byte depends on
-       that byte and the byte before it alone (spec 8.1: from any context c,
-       after bytes a b the context is the one from context 0; chars_cost,
-       put_chars' ASCII runs and xb_char_ctx_from rely on it) */
-    {
-        static uint8_t same[XB_CHAR_CONTEXTS][XB_CHAR_CONTEXTS]; /* x, y found alike */
-        for (i = 0; i < XB_CHAR_CONTEXTS * 256; i++) {
-            const unsigned x = xb_char_next[i / 256][i % 256], y = xb_char_next[0][i % 256];
-            unsigned b;
-            if (x == y || same[x][y])
-                continue;
-            for (b = 0; b < 256; b++) {
-                if ((b & 0xC0) != 0x80 && xb_char_next[x][b] != xb_char_next[y][b]) {
-                    enc_status = 1;
-                    return;
-                }
-            }
-            same[x][y] = 1;
-        }
-    }
     used = 0;
     if (dict1->nattr_contexts != XBD_V1_NATTRCONTEXTS || dict1->ntext_contexts != XBD_V1_NTEXTCONTEXTS ||
         pad_copies(dict1->attr_contexts, XBD_V1_NATTRCONTEXTS, pad_attr_ctx, &used) ||
