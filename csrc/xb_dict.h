@@ -397,7 +397,7 @@ extern uint8_t xb_char_after2[128][128];
 
 /* the literal context after the bytes p[0 .. n) coded from context ctx:
  * after a byte that is no UTF-8 continuation byte the context depends on that
- * byte and the one before it alone (spec 8.1's NEXT; the encoder's init checks
+ * byte and the one before it alone (spec 8.1's NEXT; the dictionary's init checks
  * the tables), so only the bytes from the last such byte on are stepped through */
 static inline unsigned xb_char_ctx_from(const uint8_t *p, size_t n, unsigned ctx)
 {

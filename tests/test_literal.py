@@ -80,7 +80,7 @@ def test_automaton_follows_the_spec():
     assert contexts(b"\xe4\xb8\xe4") == [0, LEAD + 21, MID + 4, LEAD + 21]
     assert contexts(b"\xc3\xa9\xa9") == [0, LEAD + 1, S, INV]
     # after a byte that is no continuation byte, the context depends on it and
-    # the byte before it alone (the C encoder's shortcuts rely on it)
+    # the byte before it alone (the C core's shortcuts rely on it, and its init checks it)
     for c in range(M.CHAR_CONTEXTS):
         for a in range(256):
             x, y = M.CHAR_NEXT[M.CHAR_NEXT[c][a]], M.CHAR_NEXT[M.CHAR_NEXT[0][a]]
