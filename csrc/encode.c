@@ -1528,14 +1528,11 @@ static XB_ENC_NOINLINE int lit_take(xb_encoder *e, const uint8_t (*clen)[256], c
            bytes before it alone give (no loop exit to predict; most copies
            win within them) */
         const uint8_t *b = bs + i;
-        uint8_t(*const nx)[256] = xb_char_next;
-#define XB_AFTER2(x, y) xb_char_after2[x][y]
-        lit = (uint64_t)clen[c][b[0]] + clen[nx[c][b[0]]][b[1]] + clen[XB_AFTER2(b[0], b[1])][b[2]] +
-              clen[XB_AFTER2(b[1], b[2])][b[3]] + clen[XB_AFTER2(b[2], b[3])][b[4]] +
-              clen[XB_AFTER2(b[3], b[4])][b[5]] + clen[XB_AFTER2(b[4], b[5])][b[6]] +
-              clen[XB_AFTER2(b[5], b[6])][b[7]];
-        c = XB_AFTER2(b[6], b[7]);
-#undef XB_AFTER2
+        uint8_t(*const a2)[128] = xb_char_after2;
+        lit = (uint64_t)clen[c][b[0]] + clen[xb_char_next[c][b[0]]][b[1]] + clen[a2[b[0]][b[1]]][b[2]] +
+              clen[a2[b[1]][b[2]]][b[3]] + clen[a2[b[2]][b[3]]][b[4]] + clen[a2[b[3]][b[4]]][b[5]] +
+              clen[a2[b[4]][b[5]]][b[6]] + clen[a2[b[5]][b[6]]][b[7]];
+        c = a2[b[6]][b[7]];
         j = i + 8;
     }
     /* the copy wins once its bytes cost more than it (the sum only grows) */
@@ -1811,7 +1808,7 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
             continue;
         }
         c1 = cc[ctx * 256 + b1];
-        if ((b1 | b2) < 0x80) { /* ASCII: b2's successor's context depends on b1 and b2 only */
+        if ((b1 | b2) < 0x80) { /* ASCII: the context after b2 depends on b1 and b2 only */
             c = xb_char_next[ctx][b1];
             ctx = xb_char_after2[b1][b2];
         } else {
