@@ -76,8 +76,32 @@ CORE_NAMESPACES = [
     "urn:xmpp:features:pre-approval",
     "urn:xmpp:features:rosterver",
 ]
-# XML declarations as stream headers write them (the prolog of exact mode).
-CORE_VALUES = ["<?xml version='1.0'?>", '<?xml version="1.0"?>']
+# The closed vocabularies of RFC 6120/6121, which the XEP examples use only in
+# part: the stanza error conditions (RFC 6120 8.3.3), stream error conditions
+# (4.9.3) and SASL failure conditions (6.5) as names; the values of the core
+# attributes (stanza types, error types, presence show, roster subscription)
+# as values. Those the training split does not make tokens are added after it.
+CORE_NAMES = [
+    "bad-request", "conflict", "feature-not-implemented", "forbidden", "gone", "internal-server-error",
+    "item-not-found", "jid-malformed", "not-acceptable", "not-allowed", "not-authorized", "policy-violation",
+    "recipient-unavailable", "redirect", "registration-required", "remote-server-not-found",
+    "remote-server-timeout", "resource-constraint", "service-unavailable", "subscription-required",
+    "undefined-condition", "unexpected-request",
+    "bad-format", "bad-namespace-prefix", "connection-timeout", "host-gone", "host-unknown",
+    "improper-addressing", "invalid-from", "invalid-namespace", "invalid-xml", "not-well-formed",
+    "remote-connection-failed", "reset", "restricted-xml", "see-other-host", "system-shutdown",
+    "unsupported-encoding", "unsupported-feature", "unsupported-stanza-type", "unsupported-version",
+    "aborted", "account-disabled", "credentials-expired", "encryption-required", "incorrect-encoding",
+    "invalid-authzid", "invalid-mechanism", "malformed-request", "mechanism-too-weak", "temporary-auth-failure",
+]
+# XML declarations as stream headers write them (the prolog of exact mode),
+# then the values of the core attributes.
+CORE_VALUES = [
+    "<?xml version='1.0'?>", '<?xml version="1.0"?>',
+    "error", "probe", "subscribe", "subscribed", "unavailable", "unsubscribe", "unsubscribed",
+    "chat", "groupchat", "headline", "normal", "get", "set", "result",
+    "auth", "cancel", "continue", "modify", "wait", "away", "dnd", "xa", "both", "from", "none", "remove", "to",
+]
 
 
 def is_training(xep: str) -> bool:
@@ -210,9 +234,11 @@ def choose_tokens(scans, corpus):
     pl = [""] + [p for p in pl if p != ""]
     ns_list = top(nss, 1, MAX_NAMES)
     ns_list += [n for n in CORE_NAMESPACES if n not in ns_list]
+    name_list = top(names, 2, MAX_NAMES)
+    name_list += [n for n in CORE_NAMES if n not in name_list]
     # Values: the frequent ones, then every namespace (disco features, caps and
     # PEP nodes, form types carry namespaces as values) and the PEP "+notify"
-    # features of the corpus, then the XML declarations.
+    # features of the corpus, then the XML declarations and core attribute values.
     vl = top(values, 3, MAX_VALUES)
     have = set(vl)
     notify = sorted(v for v in values if v.endswith("+notify") and v[: -len("+notify")] in set(ns_list))
@@ -222,7 +248,7 @@ def choose_tokens(scans, corpus):
             vl.append(v)
     return {
         "prefixes": pl,
-        "names": top(names, 2, MAX_NAMES),
+        "names": name_list,
         "namespaces": ns_list,
         "values": vl,
         "attr-contexts": top(attr_use, 1, N_ATTR_CONTEXTS),
