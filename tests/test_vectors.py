@@ -85,3 +85,25 @@ def test_generated_tables_are_up_to_date():
     tool = os.path.join(os.path.dirname(VEC), "..", "tools", "gen_tables.py")
     r = subprocess.run([sys.executable, tool, "--check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_spec_worked_example():
+    """spec section 12 spells one message bit by bit: its input, its bytes, and the
+    bit string of its symbols (the table's `bits` column, in order) are what the
+    encoder produces and the decoder reads back, so the example cannot go stale."""
+    import re
+
+    with open(os.path.join(os.path.dirname(VEC), "xmppbin.md"), encoding="utf-8") as f:
+        spec = f.read()
+    sec = spec[spec.index("## 12. Worked example"):spec.index("## 13.")]
+    xml = re.search(r"Input \(default mode, default context\):\s*`([^`]+)`", sec).group(1).encode()
+    msg = bytes.fromhex(re.search(r"\*\*`([0-9a-f ]+)`\*\*", sec).group(1))
+    rows = re.findall(r"^\| \d+ \| (\d+) \|.*\| (\d+) \| `([01]+)` \|$", sec, re.M)
+    assert len(rows) == 10
+    bits = "".join(b for _, _, b in rows)
+    assert [int(at) for at, _, _ in rows] == [sum(len(b) for _, _, b in rows[:i]) for i in range(len(rows))]
+    assert all(int(n) == len(b) for _, n, b in rows)
+    assert xmppbin.encode(xml) == msg
+    assert xmppbin.decode(msg) == xml
+    body = "".join(f"{c:08b}" for c in msg[1:])
+    assert body.startswith(bits) and set(body[len(bits):]) <= {"0"} and len(body) - len(bits) < 8
