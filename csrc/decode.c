@@ -1425,6 +1425,8 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
     key->name = name;
     key->text_ctx = (int16_t)(!pfx.n && etok >= 0 ? d->dict->name_text_ctx[etok]
                                                    : xb_context_index(d->dict, 1, name.p, name.n));
+    key->node_cls = (uint16_t)(!pfx.n && etok >= 0 ? d->dict->name_node_cls[etok]
+                                                   : xb_node_class(d->dict, name.p, name.n));
     key->nitems = (uint32_t)d->nkitems;
     key->items = items;
     *out = key;
@@ -2019,9 +2021,28 @@ cached:
     RESERVE(d->ctx, d->cap_ctx, d->nelems + 2);
     d->elems[d->nelems].name = key->name;
     d->elems[d->nelems].text_ctx = key->text_ctx;
+    d->elems[d->nelems].node_cls = key->node_cls;
     d->elems[d->nelems].bind_base = bind_base;
     d->nelems++;
     d->ctx[d->nelems] = XB_NC_START;
+    return 0;
+}
+
+/* a stateless node symbol in context ctx inside an element of node class k
+ * (spec 8.3): the class's table, and after XB_N_ESCAPE the node table, which
+ * may not then give a symbol the class lists */
+static inline int read_node_cls(xb_dec *d, unsigned k, unsigned ctx, uint32_t *s)
+{
+    const xb_dictionary *dict = d->dict;
+    uint32_t local;
+    TRY(read_sym(d, &dict->nodecls[(k - 1) * XB_NODECLS_CONTEXTS + ctx - 1], &local));
+    if (local != XB_N_ESCAPE) {
+        *s = dict->node_class_syms[k - 1][local - 1];
+        return 0;
+    }
+    TRY(read_sym(d, &dict->codes[XB_T_NODE][ctx], s));
+    if (dict->node_local[(size_t)(k - 1) * dict->nsym[XB_T_NODE] + *s])
+        return FAIL(d, "node symbol listed in its class coded after N_ESCAPE");
     return 0;
 }
 
@@ -2062,6 +2083,8 @@ static XB_NOINLINE int run(xb_dec *d)
         int empty = 0;
         if (d->stream) /* stream mode: node prediction */
             TRY(stream_node_sym(d, d->ctx[depth], &s));
+        else if (depth && d->elems[depth - 1].node_cls)
+            TRY(read_node_cls(d, d->elems[depth - 1].node_cls, d->ctx[depth], &s));
         else
             TRY(read_sym(d, &ncodes[d->ctx[depth]], &s));
         if (d->open_tag) { /* then depth > 0: an END here is the element's own */

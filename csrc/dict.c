@@ -39,6 +39,9 @@ _Static_assert(XBD_V1_VALUE_NCTX == XB_VC_FIXED + XBD_V1_NATTRCONTEXTS + XBD_V1_
                    XBD_V1_VALUE_NSYM == XB_V_TOKEN + XBD_V1_NVALUES,
                "value table size");
 _Static_assert(XBD_V1_CHAR_NCTX == XB_CHAR_CONTEXTS && XBD_V1_CHAR_NSYM == 256, "char table size");
+_Static_assert(XBD_V1_NODECLS_NCTX == XB_NODECLS_CONTEXTS * XBD_V1_NNODECONTEXTS &&
+                   XBD_V1_NODECLS_NSYM == 1 + XB_NODE_CLASS_SYMS && XBD_V1_NNODECONTEXTS < 255,
+               "nodecls table size");
 /* The stream code set (spec 14.3): node with the predicted contexts and PRED,
    the others of the stateless shapes (xmppbin/dictionary.py:stream_sizes). */
 _Static_assert(XBD_V1_STREAM_NODE_NCTX == 2 * XB_NODE_CONTEXTS && XBD_V1_STREAM_NODE_NSYM == XBD_V1_NODE_NSYM + 1 &&
@@ -68,6 +71,11 @@ static xb_hcode v1_codes[V1_NCODES + V1_STREAM_NCODES];
 static uint16_t v1_sorted[V1_NSYMS + V1_STREAM_NSYMS];
 static uint8_t v1_lengths[V1_NSYMS + V1_STREAM_NSYMS];
 static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+/* node classes (spec 8.3) */
+static xb_hcode v1_nodecls[XBD_V1_NODECLS_NCTX];
+static uint16_t v1_nodecls_sorted[XBD_V1_NODECLS_NCTX * XBD_V1_NODECLS_NSYM];
+static uint8_t v1_nodecls_lengths[XBD_V1_NODECLS_NCTX * XBD_V1_NODECLS_NSYM];
+static uint8_t v1_node_local[XBD_V1_NNODECONTEXTS * XBD_V1_NODE_NSYM];
 
 uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
 uint8_t xb_char_after2[128][128];
@@ -164,10 +172,14 @@ static xb_kitem v1_pad_shape_items[XBD_V1_NSHAPE_ITEMS];
 /* context hash tables: at most a quarter full */
 #define V1_ATTR_CTX_SLOTS 256
 #define V1_TEXT_CTX_SLOTS 128
-_Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXTCONTEXTS <= V1_TEXT_CTX_SLOTS,
+#define V1_NODE_CTX_SLOTS 256
+_Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXTCONTEXTS <= V1_TEXT_CTX_SLOTS &&
+                   4 * XBD_V1_NNODECONTEXTS <= V1_NODE_CTX_SLOTS,
                "context hash tables too small");
-static uint16_t v1_attr_ctx_tab[V1_ATTR_CTX_SLOTS], v1_text_ctx_tab[V1_TEXT_CTX_SLOTS];
+static uint16_t v1_attr_ctx_tab[V1_ATTR_CTX_SLOTS], v1_text_ctx_tab[V1_TEXT_CTX_SLOTS],
+    v1_node_ctx_tab[V1_NODE_CTX_SLOTS];
 static int16_t v1_name_attr_ctx[XBD_V1_NNAMES], v1_name_text_ctx[XBD_V1_NNAMES];
+static uint16_t v1_name_node_cls[XBD_V1_NNAMES];
 static uint8_t v1_name_flags[XBD_V1_NNAMES];
 static xb_dictionary v1_dict;
 static int init_status = -1;
@@ -386,6 +398,47 @@ int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len
     return ctx_find(d->attr_ctx_tab, d->attr_ctx_mask, d->attr_contexts, s, len);
 }
 
+unsigned xb_node_class(const xb_dictionary *d, const char *s, size_t len)
+{
+    return (unsigned)(ctx_find(d->node_ctx_tab, d->node_ctx_mask, d->node_contexts, s, len) + 1);
+}
+
+/* the node class tables, the listed symbols' local symbols; 0 on success */
+static int build_node_classes(xb_dictionary *d)
+{
+    uint32_t k, i;
+    d->nnode_contexts = XBD_V1_NNODECONTEXTS;
+    d->node_contexts = XBD_V1_NODE_CONTEXTS;
+    d->node_contexts_sorted = XBD_V1_NODE_CONTEXTS_SORTED;
+    d->node_class_syms = XBD_V1_NODE_CLASS_SYMS;
+    d->node_local = v1_node_local;
+    d->nodecls = v1_nodecls;
+    d->node_ctx_tab = v1_node_ctx_tab;
+    d->node_ctx_mask = V1_NODE_CTX_SLOTS - 1;
+    for (k = 0; k < XBD_V1_NODECLS_NCTX; k++)
+        if (build_code(&v1_nodecls[k], XBD_V1_LENGTHS_NODECLS[k], XBD_V1_NODECLS_NSYM,
+                       &v1_nodecls_sorted[k * XBD_V1_NODECLS_NSYM], &v1_nodecls_lengths[k * XBD_V1_NODECLS_NSYM]))
+            return -1;
+    for (k = 0; k < XBD_V1_NNODECONTEXTS; k++)
+        for (i = 0; i < XB_NODE_CLASS_SYMS; i++) {
+            uint32_t x = XBD_V1_NODE_CLASS_SYMS[k][i];
+            /* distinct symbols of the node alphabet (the Python dictionary checks the same) */
+            if (x >= XBD_V1_NODE_NSYM || v1_node_local[k * XBD_V1_NODE_NSYM + x])
+                return -1;
+            v1_node_local[k * XBD_V1_NODE_NSYM + x] = (uint8_t)(i + 1);
+        }
+    if (!ctx_build(v1_node_ctx_tab, V1_NODE_CTX_SLOTS - 1, XBD_V1_NODE_CONTEXTS, XBD_V1_NODE_CONTEXTS_SORTED,
+                   XBD_V1_NNODECONTEXTS))
+        return -1;
+    for (k = 0; k < XBD_V1_NNAMES; k++)
+        v1_name_node_cls[k] = (uint16_t)xb_node_class(d, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
+    d->name_node_cls = v1_name_node_cls;
+    for (k = 0; k < XBD_V1_NSHAPES; k++) /* the generated classes of the static shapes */
+        if (XBD_V1_SHAPES[k].node_cls != xb_node_class(d, XBD_V1_SHAPES[k].name.p, XBD_V1_SHAPES[k].name.n))
+            return -1;
+    return 0;
+}
+
 /* s copied into the pool; 0 if it is full */
 static int pool_str(xb_str s, xb_str *out)
 {
@@ -587,6 +640,10 @@ static void do_init(void)
         d->name_attr_ctx = v1_name_attr_ctx;
         d->name_text_ctx = v1_name_text_ctx;
         d->name_flags = v1_name_flags;
+        if (build_node_classes(d)) {
+            init_status = 1;
+            return;
+        }
     }
     init_status = (ci == V1_NCODES + V1_STREAM_NCODES && si == V1_NSYMS + V1_STREAM_NSYMS) ? 0 : 1;
 }

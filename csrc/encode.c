@@ -199,7 +199,7 @@ typedef struct {
     const xb_str *list;
 } stab;
 
-static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[1024], attr_b[16], text_b[8];
+static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[1024], attr_b[16], text_b[8], node_b[16];
 /* static shapes: full hash and index + 1 */
 typedef struct {
     uint64_t hash;
@@ -211,11 +211,11 @@ static hslot shape_slots[4096];
 static int16_t shape_vctx[XBD_V1_NSHAPE_ITEMS];
 _Static_assert(XBD_V1_NPREFIXES <= 4 * 8 && XBD_V1_NNAMES <= 4 * 512 && XBD_V1_NNAMESPACES <= 4 * 128 &&
                    XBD_V1_NVALUES <= 4 * 1024 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
-                   XBD_V1_NTEXTCONTEXTS <= 4 * 8 && 2 * XBD_V1_NSHAPES <= 4096,
+                   XBD_V1_NTEXTCONTEXTS <= 4 * 8 && XBD_V1_NNODECONTEXTS <= 4 * 16 && 2 * XBD_V1_NSHAPES <= 4096,
                "static hash tables are too small");
 _Static_assert(XBD_V1_NVALUES < 65535 && XBD_V1_NNAMES < 65535 && XBD_V1_NNAMESPACES < 65535,
                "token indices must fit in 16 bits");
-static stab prefix_tab, name_tab, ns_tab, value_tab, attr_tab, text_tab;
+static stab prefix_tab, name_tab, ns_tab, value_tab, attr_tab, text_tab, node_tab;
 
 static const xb_dictionary *dict1;
 static int enc_status = -1;
@@ -223,7 +223,10 @@ static int enc_status = -1;
 /* padded copies (16 readable bytes from each) of the attribute and text
  * contexts, which the dictionary has no padded copies of */
 static char ctx_pool[8192 + 16];
-static xb_str pad_attr_ctx[XBD_V1_NATTRCONTEXTS], pad_text_ctx[XBD_V1_NTEXTCONTEXTS];
+static xb_str pad_attr_ctx[XBD_V1_NATTRCONTEXTS], pad_text_ctx[XBD_V1_NTEXTCONTEXTS],
+    pad_node_ctx[XBD_V1_NNODECONTEXTS];
+/* (code << 5) | length of the node class tables' symbols (spec 8.3) */
+static uint32_t nodecls_codes[XBD_V1_NODECLS_NCTX * XBD_V1_NODECLS_NSYM];
 
 static int pad_copies(const xb_str *in, size_t n, xb_str *out, size_t *used)
 {
@@ -349,9 +352,10 @@ static uint64_t static_shape_hash(const xb_key *k)
 static int build_codes(void)
 {
     size_t off = 0;
+    uint32_t c;
     int t;
     for (t = 0; t < XB_NTABLES; t++) {
-        uint32_t c, nsym = dict1->nsym[t];
+        uint32_t nsym = dict1->nsym[t];
         tcodes[t] = code_store + off;
         tnsym[t] = nsym;
         for (c = 0; c < dict1->nctx[t]; c++) {
@@ -363,6 +367,8 @@ static int build_codes(void)
             off += nsym;
         }
     }
+    for (c = 0; c < XBD_V1_NODECLS_NCTX; c++)
+        xb_code_words(&dict1->nodecls[c], nodecls_codes + (size_t)c * XBD_V1_NODECLS_NSYM);
     return off == TOTAL_SYMS ? 0 : -1;
 }
 
@@ -399,7 +405,10 @@ static void enc_init(void)
         stab_build(&ns_tab, ns_b, 128, dict1->pad_namespaces, dict1->nnamespaces) ||
         stab_build(&value_tab, value_b, sizeof value_b / sizeof value_b[0], dict1->pad_values, dict1->nvalues) ||
         stab_build(&attr_tab, attr_b, 16, pad_attr_ctx, XBD_V1_NATTRCONTEXTS) ||
-        stab_build(&text_tab, text_b, 8, pad_text_ctx, XBD_V1_NTEXTCONTEXTS)) {
+        stab_build(&text_tab, text_b, 8, pad_text_ctx, XBD_V1_NTEXTCONTEXTS) ||
+        dict1->nnode_contexts != XBD_V1_NNODECONTEXTS ||
+        pad_copies(dict1->node_contexts, XBD_V1_NNODECONTEXTS, pad_node_ctx, &used) ||
+        stab_build(&node_tab, node_b, 16, pad_node_ctx, XBD_V1_NNODECONTEXTS)) {
         enc_status = 1;
         return;
     }
@@ -575,6 +584,25 @@ static inline void sym(xb_encoder *e, const uint32_t *code, uint32_t s)
 {
     uint32_t c = code[s];
     put(e, c >> 5, c & 31u);
+}
+
+/* the codes of a stateless node symbol (spec 8.3): the node table's context,
+ * and inside an element of a node class that class's table of the context
+ * (cls; NULL outside a class) and its local symbols */
+typedef struct {
+    const uint32_t *node, *cls;
+    const uint8_t *local;
+} xb_ncode;
+
+XB_HOT_INLINE void nsym(xb_encoder *e, const xb_ncode *nc, uint32_t v)
+{
+    if (nc->cls) {
+        const uint32_t l = nc->local[v];
+        sym(e, nc->cls, l);
+        if (l != XB_N_ESCAPE)
+            return;
+    }
+    sym(e, nc->node, v);
 }
 
 static void finish_bits(xb_encoder *e)
@@ -2903,7 +2931,7 @@ static int sstart(xb_encoder *e, unsigned c, size_t evi)
 }
 
 /* encoder._Coder.start without a state (node codes ncode); -1 if out of memory */
-static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
+static int start(xb_encoder *e, const xb_ncode *ncode, size_t evi)
 {
     const xb_event *ev = &e->ev[evi];
     xb_eitem *it = e->items + ev->first;
@@ -2917,7 +2945,8 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
        same shape's earlier tag, or of the static shape, else looked up */
     if (i < n) {
         const xb_eitem *src = e->items + e->ev[e->cache[i].ev].first;
-        sym(e, ncode, (uint32_t)(XB_N_LOCAL + i));
+        e->ev[evi].ncls = e->ev[e->cache[i].ev].ncls; /* the same qname */
+        nsym(e, ncode, (uint32_t)(XB_N_LOCAL + i));
         for (k = 0; k < ev->nitems; k++)
             it[k].vctx = src[k].vctx;
         memmove(&e->cache[1], &e->cache[0], i * sizeof(e->cache[0]));
@@ -2925,11 +2954,13 @@ static int start(xb_encoder *e, const uint32_t *ncode, size_t evi)
         int j = static_shape(e, ev, h);
         if (j >= 0) {
             const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
-            sym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
+            e->ev[evi].ncls = (uint8_t)dict1->shapes[j].node_cls;
+            nsym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
             for (k = 0; k < ev->nitems; k++)
                 it[k].vctx = sv[k];
         } else {
-            sym(e, ncode, XB_N_GENERIC);
+            e->ev[evi].ncls = (uint8_t)(stab_find(&node_tab, ev->name.p, ev->name.n, ev->nh) + 1);
+            nsym(e, ncode, XB_N_GENERIC);
             generic_start(e, ev);
             for (k = 0; k < ev->nitems; k++) {
                 int c = it[k].is_ns ? -1 : stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
@@ -2978,12 +3009,12 @@ static int all_spaces(xb_str s, size_t from)
 
 /* a node symbol other than a start tag's in node context c (ncode: its
  * codes, stateless), predicted with a state */
-XB_SHARED_INLINE void other(xb_encoder *e, int stream, const uint32_t *ncode, unsigned c, uint32_t v)
+XB_SHARED_INLINE void other(xb_encoder *e, int stream, const xb_ncode *ncode, unsigned c, uint32_t v)
 {
     if (stream)
         sother(e, c, v);
     else
-        sym(e, ncode, v);
+        nsym(e, ncode, v);
 }
 
 /* a text node's value (secret: never-indexed); with a state, text inside the
@@ -2998,7 +3029,7 @@ XB_SHARED_INLINE void text_value(xb_encoder *e, int stream, xb_str v, size_t dep
 
 /* returns 1 if the text was whitespace-only (wsonly: model.is_ws_only(v), from
  * the scanner), -1 on out of memory; c: the node context, ncode its codes */
-XB_SHARED_INLINE int text(xb_encoder *e, int stream, const uint32_t *ncode, unsigned c, xb_str v, int wsonly,
+XB_SHARED_INLINE int text(xb_encoder *e, int stream, const xb_ncode *ncode, unsigned c, xb_str v, int wsonly,
                           size_t depth)
 {
     /* with a state, every text inside the root has an ordinal */
@@ -3387,12 +3418,29 @@ static void encode_lexical(xb_encoder *e)
 }
 
 /* ---- the main stream (encoder.encode_events) ---------------------------------------- */
+/* the codes of a stateless node symbol at depth (spec 8.3), in *nc */
+static inline const xb_ncode *ncode_at(const xb_encoder *e, xb_ncode *nc, const uint32_t *node, size_t nn,
+                                       size_t depth)
+{
+    const unsigned c = e->nctx[depth];
+    const uint32_t k = depth ? e->names[depth - 1].ncls : 0;
+    nc->node = node + c * nn;
+    if (k) {
+        nc->cls = nodecls_codes + ((size_t)(k - 1) * XB_NODECLS_CONTEXTS + c - 1) * XBD_V1_NODECLS_NSYM;
+        nc->local = dict1->node_local + (size_t)(k - 1) * XBD_V1_NODE_NSYM;
+    } else {
+        nc->cls = NULL;
+    }
+    return nc;
+}
+
 static void slexical(xb_encoder *e);
 
 XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
 {
     const uint32_t *node = e->codes[XB_T_NODE];
     const size_t nn = e->nsyms[XB_T_NODE];
+    xb_ncode nc = {NULL, NULL, NULL};
     size_t k, depth = 0; /* depth = len(names); node context stack: nctx[0 .. depth] */
     static const char NL16[16] = "\n"; /* padded, see str_eq */
     static const xb_str NL = {NL16, 1};
@@ -3410,7 +3458,7 @@ XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
         const xb_event *ev = &e->ev[k];
         switch (ev->type) {
         case XE_S:
-            if (stream ? sstart(e, e->nctx[depth], k) : start(e, node + e->nctx[depth] * nn, k))
+            if (stream ? sstart(e, e->nctx[depth], k) : start(e, ncode_at(e, &nc, node, nn, depth), k))
                 return xb_enc_nomem(e);
             if (e->open_root)
                 goto done;
@@ -3418,11 +3466,13 @@ XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
             XB_ENC_RESERVE(e, e->nctx, e->cap_nctx, depth + 2);
             e->names[depth].ev = k;
             e->names[depth].tctx = -2;
+            if (!stream)
+                e->names[depth].ncls = ev->ncls; /* start() set it */
             depth++;
             e->nctx[depth] = XB_NC_START;
             break;
         case XE_E:
-            other(e, stream, node + e->nctx[depth] * nn, e->nctx[depth], XB_N_END);
+            other(e, stream, stream ? NULL : ncode_at(e, &nc, node, nn, depth), e->nctx[depth], XB_N_END);
             depth--;
             if (depth > 0)
                 e->nctx[depth] = XB_NC_AFTER_ELEM;
@@ -3431,7 +3481,8 @@ XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
             int r;
             if (depth == 0 && !e->exact)
                 break;
-            r = text(e, stream, node + e->nctx[depth] * nn, e->nctx[depth], ev->value, ev->wsonly, depth);
+            r = text(e, stream, stream ? NULL : ncode_at(e, &nc, node, nn, depth), e->nctx[depth], ev->value,
+                     ev->wsonly, depth);
             if (r < 0)
                 return xb_enc_nomem(e);
             if (depth)
@@ -3439,7 +3490,8 @@ XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
             break;
         }
         default: /* comment or PI */
-            other(e, stream, node + e->nctx[depth] * nn, e->nctx[depth], ev->type == XE_C ? XB_N_COMMENT : XB_N_PI);
+            other(e, stream, stream ? NULL : ncode_at(e, &nc, node, nn, depth), e->nctx[depth],
+                  ev->type == XE_C ? XB_N_COMMENT : XB_N_PI);
             if (stream)
                 svalue(e, ev->value, XB_VC_MISC, 0, 0);
             else
@@ -3449,7 +3501,7 @@ XB_SHARED_INLINE int encode_events(xb_encoder *e, int stream)
             break;
         }
     }
-    other(e, stream, node + XB_NC_DOC * nn, XB_NC_DOC, XB_N_END);
+    other(e, stream, stream ? NULL : ncode_at(e, &nc, node, nn, 0), XB_NC_DOC, XB_N_END);
 done:
     if (e->exact) {
         if (stream)

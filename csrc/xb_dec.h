@@ -62,6 +62,7 @@ typedef struct {
 typedef struct {
     xb_str name;
     int16_t text_ctx;
+    uint16_t node_cls; /* spec 8.3, 0: none */
     size_t bind_base; /* bindings of outer scopes: binds[0 .. bind_base) */
 } xb_elem;
 

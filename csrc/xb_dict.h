@@ -38,10 +38,12 @@ typedef struct {
 } xb_kitem;
 
 /* A start-tag shape: element qname, text context of the element (index into
- * the text contexts, -1 if none), and its items in order. */
+ * the text contexts, -1 if none), its node class (spec 8.3: 1 + index into the
+ * node contexts, 0 if none), and its items in order. */
 typedef struct {
     xb_str name;
     int16_t text_ctx;
+    uint16_t node_cls;
     uint32_t nitems;
     const xb_kitem *items;
 } xb_key;
@@ -108,6 +110,11 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_NC_AFTER_ELEM 3
 #define XB_NC_AFTER_OTHER 4
 #define XB_NODE_CONTEXTS 5
+/* node classes (spec 8.3): a class's tables cover the contexts START ..
+ * AFTER_OTHER; local symbol 0 (XB_N_ESCAPE) or 1 + i, the i-th listed symbol */
+#define XB_NODECLS_CONTEXTS (XB_NODE_CONTEXTS - 1)
+#define XB_NODE_CLASS_SYMS 31
+#define XB_N_ESCAPE 0
 
 #define XB_P_LITERAL 0
 #define XB_NM_LITERAL 0
@@ -303,6 +310,21 @@ typedef struct {
     /* XB_NAME_* of each of names: what the decoder asks of a name coded by
      * its token, answered once */
     const uint8_t *name_flags;
+    /* node classes (spec 8.3): nnode_contexts qnames (class k = 1 + index),
+     * each class's listed node symbols, their local symbols
+     * (node_local[(k - 1) * nsym[XB_T_NODE] + symbol], 0: not listed), the
+     * class tables (nodecls[(k - 1) * XB_NODECLS_CONTEXTS + context - 1], of
+     * 1 + XB_NODE_CLASS_SYMS symbols), a hash table of the qnames like
+     * text_ctx_tab, and the class of each of names as an element's qname */
+    size_t nnode_contexts;
+    const xb_str *node_contexts;
+    const uint16_t *node_contexts_sorted;
+    const uint16_t (*node_class_syms)[XB_NODE_CLASS_SYMS];
+    const uint8_t *node_local;
+    const xb_hcode *nodecls;
+    const uint16_t *node_ctx_tab;
+    uint32_t node_ctx_mask;
+    const uint16_t *name_node_cls;
     /* The stream code set (spec 14.3; "stream." tables of the codes file), in
      * the same table order: node has 2 * XB_NODE_CONTEXTS contexts (without,
      * with a prediction) and one more symbol, PRED (stream_nsym[XB_T_NODE] - 1). */
@@ -425,6 +447,8 @@ int xb_dict_init(void);
 const xb_dictionary *xb_get_dictionary(int id);
 /* xb_lookup in attr_contexts (text = 0) or text_contexts (text = 1), by hash. */
 int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len);
+/* the node class of an element qname (spec 8.3): 1 + its index in the node contexts, 0 if none */
+unsigned xb_node_class(const xb_dictionary *d, const char *s, size_t len);
 /* The shape_info bits (XB_SHAPE_PLAIN ...) of any start-tag shape. */
 uint16_t xb_shape_info(const xb_key *k);
 /* Index of s in a string list through its sorted index array, or -1. */

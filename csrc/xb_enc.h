@@ -40,6 +40,7 @@ typedef struct {
     uint8_t type;      /* XE_* */
     uint8_t selfclose; /* S: written <x/>; E: the end of such an element (ws_gt None) */
     uint8_t wsonly;    /* T: the value is SP, TAB, LF only, and not empty (model.is_ws_only) */
+    uint8_t ncls;      /* S: the element's node class (spec 8.3), set when the stateless coder codes it */
     int32_t colon;     /* S: index of ':' in name, -1 if none */
     uint32_t nitems;   /* S: items[first .. first + nitems) */
     size_t first;
@@ -73,11 +74,13 @@ typedef struct {
     size_t ev;
 } xb_centry;
 
-/* an open element while coding: its start event and the value context of its
- * text (-2: not looked up yet) */
+/* an open element while coding: its start event, the value context of its
+ * text (-2: not looked up yet) and its node class (spec 8.3, 0: none; the
+ * stateless coder only) */
 typedef struct {
     size_t ev;
     int32_t tctx;
+    uint32_t ncls;
 } xb_ename;
 
 /* duplicate-detection slot (resolve_start on tags with many items) */

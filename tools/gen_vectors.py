@@ -187,22 +187,57 @@ INVALID_XML = [
 
 
 class Craft:
-    """Builds messages symbol by symbol with dictionary 1."""
+    """Builds messages symbol by symbol with dictionary 1 (stateless). It
+    follows the open elements' node classes (spec 8.3) as a decoder would: a
+    static shape's qname, a generic start tag's once its name is written."""
 
     def __init__(self, exact=False, kind=0):
         self.d = get_dictionary(1)
         self.w = BitWriter()
         self.header = M.header(kind, exact, 1)
+        self.cls: list = [0]  # node classes of the open elements; None: a generic start tag's, not named yet
+        self.prefix = ""
 
     def sym(self, table, ctx, s):
         self.w.sym(self.d.codes[table][ctx], s)
+        if table == "prefix" and s:
+            self.prefix = self.d.prefixes[s - 1]
+        elif table == "name" and ctx == M.NMC_ELEMENT and s and self.cls[-1] is None:
+            local = self.d.names[s - 1]
+            self.cls[-1] = self.d.node_cls.get(f"{self.prefix}:{local}" if self.prefix else local, 0)
         return self
 
     def node(self, ctx, s):
-        return self.sym("node", ctx, s)
+        k = self.cls[-1]
+        assert k is not None, "a node symbol inside a generic start tag not named"
+        if k and ctx != M.NC_DOC:  # inside an element of a node class: its table first
+            local = self.d.node_local[k - 1].get(s, M.N_ESCAPE)
+            self.w.sym(self.d.codes["nodecls"][(k - 1) * M.NODECLS_CONTEXTS + ctx - 1], local)
+            if local == M.N_ESCAPE:
+                self.w.sym(self.d.codes["node"][ctx], s)
+        else:
+            self.w.sym(self.d.codes["node"][ctx], s)
+        if s == M.N_END:
+            if len(self.cls) > 1:
+                self.cls.pop()
+        elif s == M.N_GENERIC:
+            self.prefix = ""
+            self.cls.append(None)
+        return self
+
+    def escaped(self, ctx, s):
+        """Node symbol s after N_ESCAPE of the innermost element's class (spec
+        8.3), whether or not the class lists it."""
+        k = self.cls[-1]
+        assert k and ctx != M.NC_DOC
+        self.w.sym(self.d.codes["nodecls"][(k - 1) * M.NODECLS_CONTEXTS + ctx - 1], M.N_ESCAPE)
+        self.w.sym(self.d.codes["node"][ctx], s)
+        return self
 
     def shape(self, ctx, key):
-        return self.node(ctx, M.N_SHAPE + self.d.shape_map[key])
+        self.node(ctx, M.N_SHAPE + self.d.shape_map[key])
+        self.cls.append(self.d.node_cls.get(key[0], 0))
+        return self
 
     def value(self, ctx, s):
         return self.sym("value", ctx, s)
@@ -255,6 +290,7 @@ MESSAGE = ("message",)
 def invalid_binary():
     d = get_dictionary(1)
     assert PRESENCE in d.shape_map and MESSAGE in d.shape_map
+    assert M.N_END in d.node_local[d.node_cls["message"] - 1]
     ok = xmppbin.encode("<presence/>")
     NP = len(d.prior)  # the window at a message's first literal byte: the prior (8.11)
     cases = [
@@ -275,6 +311,9 @@ def invalid_binary():
         ("no-root", Craft().node(M.NC_DOC, M.N_END).done(), "InvalidDataError", "END before any element"),
         ("second-root", Craft().shape(M.NC_DOC, PRESENCE).node(M.NC_START, M.N_END).shape(M.NC_DOC, PRESENCE).done(),
          "InvalidDataError", "two root elements"),
+        ("class-escape-listed", Craft().shape(M.NC_DOC, MESSAGE).escaped(M.NC_START, M.N_END)
+         .node(M.NC_DOC, M.N_END).done(), "InvalidDataError",
+         "END inside a <message> coded after N_ESCAPE: the class of message lists it (8.3)"),
         ("cache-miss", Craft().node(M.NC_DOC, M.N_LOCAL + 3).done(), "InvalidDataError",
          "shape cache entry 3 of an empty cache"),
         ("ws-parent-at-doc", Craft().node(M.NC_DOC, M.N_WS_PARENT).done(), "InvalidDataError",

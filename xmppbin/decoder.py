@@ -417,6 +417,8 @@ class _Decoder:
         ev = events.append
         ctx_stack = [M.NC_DOC]
         names: list[str] = []
+        cls_stack = [0]  # node classes of the open elements (8.3), 0 at document level
+        clcodes = d.codes["nodecls"]
         scope0 = dict(self.context)
         scope0["xml"] = XML_NS
         scopes = [scope0]
@@ -440,7 +442,17 @@ class _Decoder:
         while True:
             depth = len(names)
             if st is None:
-                s = r.sym(ncodes[ctx_stack[-1]])
+                k = cls_stack[-1]
+                if k:  # an element of a node class: its table first (8.3)
+                    local = r.sym(clcodes[(k - 1) * M.NODECLS_CONTEXTS + ctx_stack[-1] - 1])
+                    if local != M.N_ESCAPE:
+                        s = d.node_contexts[k - 1][1][local - 1]
+                    else:
+                        s = r.sym(ncodes[ctx_stack[-1]])
+                        if s in d.node_local[k - 1]:
+                            self.fail("node symbol listed in its class coded after N_ESCAPE")
+                else:
+                    s = r.sym(ncodes[ctx_stack[-1]])
             else:
                 p = st.prediction(pslot)
                 if p is None:
@@ -462,6 +474,7 @@ class _Decoder:
                 ev(("E", names.pop()))
                 scopes.pop()
                 ctx_stack.pop()
+                cls_stack.pop()
                 if depth > 1:
                     ctx_stack[-1] = M.NC_AFTER_ELEM
                 prev_text = False
@@ -602,6 +615,7 @@ class _Decoder:
                 names.append(name)
                 scopes.append(scope)
                 ctx_stack.append(M.NC_START)
+                cls_stack.append(d.node_cls.get(name, 0))
         return events
 
     # ---- exact mode ---------------------------------------------------------

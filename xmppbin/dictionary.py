@@ -27,6 +27,7 @@ def table_sizes(d: Dictionary) -> dict[str, tuple[int, int]]:
         "ns": (1, 1 + len(d.namespaces)),
         "value": (M.VC_FIXED + len(d.attr_contexts) + len(d.text_contexts), M.V_TOKEN + len(d.values)),
         "char": (M.CHAR_CONTEXTS, 256),
+        "nodecls": (M.NODECLS_CONTEXTS * len(d.node_contexts), 1 + M.NODE_CLASS_SYMS),
     }
 
 
@@ -81,6 +82,7 @@ class Dictionary:
         shapes: Sequence[tuple],
         lengths: Mapping[str, Sequence[str]] | None,
         prior: Sequence[str] = (),
+        node_contexts: Sequence[tuple[str, Sequence[int]]] = (),
     ) -> None:
         self.id = dict_id
         #: the prior text (spec 8.11): every copy window starts with it
@@ -102,9 +104,23 @@ class Dictionary:
         self.attr_ctx = {s: M.VC_FIXED + i for i, s in enumerate(self.attr_contexts)}
         base = M.VC_FIXED + len(self.attr_contexts)
         self.text_ctx = {s: base + i for i, s in enumerate(self.text_contexts)}
+        #: node classes (spec 8.3): the qname of class k = 1 + i and its listed node symbols
+        self.node_contexts = [(q, list(syms)) for q, syms in node_contexts]
+        nsym_node = M.N_SHAPE + len(self.shapes)
+        for q, syms in self.node_contexts:
+            if len(syms) != M.NODE_CLASS_SYMS or len(set(syms)) != len(syms) or not all(
+                0 <= x < nsym_node for x in syms
+            ):
+                raise ValueError(f"node context {q!r}: {M.NODE_CLASS_SYMS} distinct node symbols expected")
+        if len({q for q, _ in self.node_contexts}) != len(self.node_contexts):
+            raise ValueError("node contexts: a qname listed twice")
+        self.node_cls = {q: 1 + i for i, (q, _) in enumerate(self.node_contexts)}
+        #: node_local[k - 1][node symbol] = its local symbol in class k's tables (absent: N_ESCAPE)
+        self.node_local = [{x: 1 + j for j, x in enumerate(syms)} for _, syms in self.node_contexts]
         self.sizes = table_sizes(self)
         #: the stream set differs in one table: node, with the predicted contexts and PRED
         self.stream_sizes = dict(self.sizes)
+        del self.stream_sizes["nodecls"]  # stream mode codes no node classes (14.3)
         nctx, nsym = self.sizes["node"]
         self.stream_sizes["node"] = (2 * nctx, nsym + 1)
         self.n_pred = nsym  # the PRED node symbol of the stream set
@@ -115,6 +131,8 @@ class Dictionary:
         self.stream_codes: dict[str, list[HuffmanCode]] = {}
         for table, (nctx, nsym) in self.sizes.items():
             self.codes[table] = self._table(table, table, nctx, nsym, lengths)
+            if table not in self.stream_sizes:
+                continue
             skey = STREAM_SET + table
             snctx, snsym = self.stream_sizes[table]
             if lengths is None or skey in lengths or (snctx, snsym) != (nctx, nsym):
@@ -185,7 +203,7 @@ def get_dictionary(dict_id: int, offset: int = 1) -> Dictionary:
 
         d = Dictionary(
             1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS, t.SHAPES, t.LENGTHS,
-            t.PRIOR,
+            t.PRIOR, t.NODE_CONTEXTS,
         )
         _LOADED[1] = d
         return d

@@ -240,6 +240,8 @@ class _Coder:
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
         self.codes = d.codes if state is None else d.stream_codes
         self.ncodes = self.codes["node"]
+        self.clcodes = d.codes["nodecls"]
+        self.ncls = 0  # the node class of the innermost open element (spec 8.3), 0: none
         self.vcodes = self.codes["value"]
         self.ccodes = self.codes["char"]
 
@@ -649,6 +651,12 @@ class _Coder:
         if event (see Entry; None: not predictable) is that prediction."""
         st = self.state
         if st is None:
+            k = self.ncls
+            if k:  # inside an element of a node class: its table first, N_ESCAPE for others
+                local = self.d.node_local[k - 1].get(sym, M.N_ESCAPE)
+                self.w.sym(self.clcodes[(k - 1) * M.NODECLS_CONTEXTS + ctx - 1], local)
+                if local != M.N_ESCAPE:
+                    return
             self.w.sym(self.ncodes[ctx], sym)
             return
         p = st.prediction(self.pslot)
@@ -800,18 +808,23 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
             prev = o
     ctx_stack = [M.NC_DOC]
     names: list[str] = []
+    cls_stack = [0]  # node classes of the open elements (8.3), 0 at document level
+    node_cls = d.node_cls
     for e in sc.events:
         t = e[0]
         depth = len(names)
+        c.ncls = cls_stack[-1]
         if t == "S":
             c.start(ctx_stack[-1], e[1], e[2])
             if sc.open_root:
                 break
             names.append(e[1])
             ctx_stack.append(M.NC_START)
+            cls_stack.append(node_cls.get(e[1], 0))
         elif t == "E":
             c.other(ctx_stack.pop(), M.N_END)
             names.pop()
+            cls_stack.pop()
             if len(ctx_stack) > 1:
                 ctx_stack[-1] = M.NC_AFTER_ELEM
         elif t == "T":
@@ -826,6 +839,7 @@ def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None =
             if depth:
                 ctx_stack[-1] = M.NC_AFTER_OTHER
     if not sc.open_root:
+        c.ncls = 0
         c.other(M.NC_DOC, M.N_END)
     if exact:
         encode_lexical(sc, c)

@@ -51,6 +51,14 @@ NODE_CONTEXTS = 5
 # is available, in c + NC_PREDICTED when one is; there the extra symbol PRED
 # (the last symbol of the stream node alphabet) stands for the predicted event.
 NC_PREDICTED = NODE_CONTEXTS
+# Node classes (spec 8.3): inside an element whose qname is node-contexts[k-1]
+# (class k >= 1), a stateless message codes a node symbol of context c >= 1
+# first in the table nodecls[(k-1) * NODECLS_CONTEXTS + c - 1], whose alphabet
+# is N_ESCAPE and the class's NODE_CLASS_SYMS listed node symbols (local
+# symbol i + 1 for the i-th); N_ESCAPE is followed by the symbol in node[c].
+NODECLS_CONTEXTS = NODE_CONTEXTS - 1  # START, AFTER_WS, AFTER_ELEM, AFTER_OTHER
+NODE_CLASS_SYMS = 31
+N_ESCAPE = 0  # local symbol 0 of a nodecls table
 
 # --- generic start tags ---------------------------------------------------------
 P_LITERAL = 0  # prefix alphabet: 0 = literal, 1 + i = prefixes[i]
