@@ -2034,8 +2034,11 @@ cached:
 static inline int read_node_cls(xb_dec *d, unsigned k, unsigned ctx, uint32_t *s)
 {
     const xb_dictionary *dict = d->dict;
-    uint32_t local;
-    TRY(read_sym(d, &dict->nodecls[(k - 1) * XB_NODECLS_CONTEXTS + ctx - 1], &local));
+    const unsigned e = dict->nodecls_lut[(k - 1) * XB_NODECLS_CONTEXTS + ctx - 1][peek32(d) >> 24];
+    const unsigned local = e >> 3;
+    if (XB_UNLIKELY(d->pos + (e & 7u) + 1 > d->end))
+        return truncated(d);
+    d->pos += (e & 7u) + 1;
     if (local != XB_N_ESCAPE) {
         *s = dict->node_class_syms[k - 1][local - 1];
         return 0;

@@ -76,6 +76,8 @@ static xb_hcode v1_nodecls[XBD_V1_NODECLS_NCTX];
 static uint16_t v1_nodecls_sorted[XBD_V1_NODECLS_NCTX * XBD_V1_NODECLS_NSYM];
 static uint8_t v1_nodecls_lengths[XBD_V1_NODECLS_NCTX * XBD_V1_NODECLS_NSYM];
 static uint8_t v1_node_local[XBD_V1_NNODECONTEXTS * XBD_V1_NODE_NSYM];
+static uint8_t v1_nodecls_lut[XBD_V1_NODECLS_NCTX][1u << XB_NODECLS_MAX_LEN];
+_Static_assert(XBD_V1_NODECLS_NSYM <= 32, "a local symbol fits the 5 bits of a nodecls_lut entry");
 
 uint8_t xb_char_next[XB_CHAR_CONTEXTS][256];
 uint8_t xb_char_after2[128][128];
@@ -415,10 +417,25 @@ static int build_node_classes(xb_dictionary *d)
     d->nodecls = v1_nodecls;
     d->node_ctx_tab = v1_node_ctx_tab;
     d->node_ctx_mask = V1_NODE_CTX_SLOTS - 1;
-    for (k = 0; k < XBD_V1_NODECLS_NCTX; k++)
+    for (k = 0; k < XBD_V1_NODECLS_NCTX; k++) {
+        const xb_hcode *h = &v1_nodecls[k];
+        uint32_t ln, filled = 0;
         if (build_code(&v1_nodecls[k], XBD_V1_LENGTHS_NODECLS[k], XBD_V1_NODECLS_NSYM,
-                       &v1_nodecls_sorted[k * XBD_V1_NODECLS_NSYM], &v1_nodecls_lengths[k * XBD_V1_NODECLS_NSYM]))
+                       &v1_nodecls_sorted[k * XBD_V1_NODECLS_NSYM], &v1_nodecls_lengths[k * XBD_V1_NODECLS_NSYM]) ||
+            h->maxlen > XB_NODECLS_MAX_LEN)
             return -1;
+        /* the one-lookup table: each code's entries, which must cover all 256 */
+        for (ln = 1; ln <= h->maxlen; ln++)
+            for (i = 0; i < h->count[ln]; i++) {
+                const uint32_t first = (h->first[ln] + i) << (XB_NODECLS_MAX_LEN - ln);
+                const uint32_t n = 1u << (XB_NODECLS_MAX_LEN - ln);
+                memset(&v1_nodecls_lut[k][first], (int)((h->sorted[h->offset[ln] + i] << 3) | (ln - 1)), n);
+                filled += n;
+            }
+        if (filled != 1u << XB_NODECLS_MAX_LEN)
+            return -1;
+    }
+    d->nodecls_lut = (const uint8_t(*)[1u << XB_NODECLS_MAX_LEN])v1_nodecls_lut;
     for (k = 0; k < XBD_V1_NNODECONTEXTS; k++)
         for (i = 0; i < XB_NODE_CLASS_SYMS; i++) {
             uint32_t x = XBD_V1_NODE_CLASS_SYMS[k][i];

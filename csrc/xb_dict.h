@@ -115,6 +115,7 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_NODECLS_CONTEXTS (XB_NODE_CONTEXTS - 1)
 #define XB_NODE_CLASS_SYMS 31
 #define XB_N_ESCAPE 0
+#define XB_NODECLS_MAX_LEN 8 /* the longest nodecls code (the dictionary checks it) */
 
 #define XB_P_LITERAL 0
 #define XB_NM_LITERAL 0
@@ -322,6 +323,9 @@ typedef struct {
     const uint16_t (*node_class_syms)[XB_NODE_CLASS_SYMS];
     const uint8_t *node_local;
     const xb_hcode *nodecls;
+    /* nodecls_lut[table][next 8 bits] = (local symbol << 3) | (length - 1):
+     * every code is at most XB_NODECLS_MAX_LEN bits and every code is complete */
+    const uint8_t (*nodecls_lut)[1u << XB_NODECLS_MAX_LEN];
     const uint16_t *node_ctx_tab;
     uint32_t node_ctx_mask;
     const uint16_t *name_node_cls;

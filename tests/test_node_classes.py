@@ -143,3 +143,42 @@ def test_stream_mode_codes_no_class_symbols():
     """A message coded with a stream's state keeps its own node contexts (14.3)."""
     syms = record(ROSTER, stream=True)
     assert len(syms) >= len(expected_parents(ROSTER)) and all(t == "node" for t, _, _ in syms)
+
+
+def test_class_codes_fit_one_8_bit_lookup():
+    """Every nodecls code is at most 8 bits and complete (spec 7.2): the C decoder
+    reads a class symbol with one lookup of the next 8 bits."""
+    for code in D.codes["nodecls"]:
+        assert max(code.lengths) <= M.NODECLS_MAX_LEN == 8
+        assert sum(1 << (8 - n) for n in code.lengths) == 256
+
+
+def _complete_with_a_9_bit_code() -> list[int]:
+    """32 code lengths with Kraft sum 1 and a longest code of 9 bits: from 32 codes
+    of 5 bits, four times a longest code split into two one bit longer and two
+    5-bit codes merged into one of 4 bits."""
+    ls = [5] * 32
+    for _ in range(4):
+        i = ls.index(max(ls))
+        ls[i] += 1
+        ls.append(ls[i])
+        del ls[ls.index(5)]
+        ls[ls.index(5)] = 4
+    assert len(ls) == 32 and max(ls) == 9 and sum(1 << (9 - n) for n in ls) == 1 << 9
+    return ls
+
+
+@pytest.mark.parametrize("lengths", [_complete_with_a_9_bit_code(), [5] * 31 + [6]], ids=["9-bit", "incomplete"])
+def test_dictionary_refuses_other_class_codes(lengths):
+    """A class table with a code over 8 bits (complete), or an incomplete one, is refused."""
+    from xmppbin import _dict_v1 as t
+    from xmppbin.dictionary import Dictionary, encode_lengths
+
+    table = {k: list(v) for k, v in t.LENGTHS.items()}
+    table["nodecls"][5] = encode_lengths(lengths)
+    with pytest.raises(ValueError, match="nodecls"):
+        Dictionary(1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS,
+                   t.SHAPES, table, (), t.NODE_CONTEXTS)
+    table["nodecls"][5] = t.LENGTHS["nodecls"][5]  # the same call with the real table loads
+    assert Dictionary(1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS,
+                      t.SHAPES, table, (), t.NODE_CONTEXTS).codes["nodecls"][5].lengths == D.codes["nodecls"][5].lengths

@@ -59,6 +59,7 @@ sys.path.insert(0, ROOT)
 from lxml import etree  # noqa: E402
 
 from xmppbin import model as M  # noqa: E402
+from xmppbin.bits import MAX_CODE_LENGTH  # noqa: E402
 from xmppbin.dictionary import STREAM_SET, Dictionary, encode_lengths, huffman_lengths  # noqa: E402
 from xmppbin.encoder import StreamState, encode_events  # noqa: E402
 from xmppbin.limits import Limits  # noqa: E402
@@ -488,7 +489,7 @@ def lengths_of(d: Dictionary, cw: CountWriter, sizes=None) -> dict:
             cnt = cw.counts[(table, c)]
             tot = sum(cnt.values())
             w = [256 * cnt[s] + (64 * glob[s] * (tot + 1)) // (tot_all + 1) + 1 for s in range(nsym)]
-            per.append(encode_lengths(huffman_lengths(w)))
+            per.append(encode_lengths(huffman_lengths(w, M.NODECLS_MAX_LEN if table == "nodecls" else MAX_CODE_LENGTH)))
         lengths[table] = per
     return lengths
 

@@ -131,6 +131,12 @@ class Dictionary:
         self.stream_codes: dict[str, list[HuffmanCode]] = {}
         for table, (nctx, nsym) in self.sizes.items():
             self.codes[table] = self._table(table, table, nctx, nsym, lengths)
+            if table == "nodecls" and any(
+                max(c.lengths) > M.NODECLS_MAX_LEN
+                or sum(1 << (M.NODECLS_MAX_LEN - n) for n in c.lengths) != 1 << M.NODECLS_MAX_LEN
+                for c in self.codes[table]
+            ):
+                raise ValueError(f"a nodecls code is longer than {M.NODECLS_MAX_LEN} bits or not complete")
             if table not in self.stream_sizes:
                 continue
             skey = STREAM_SET + table

@@ -59,6 +59,7 @@ NC_PREDICTED = NODE_CONTEXTS
 NODECLS_CONTEXTS = NODE_CONTEXTS - 1  # START, AFTER_WS, AFTER_ELEM, AFTER_OTHER
 NODE_CLASS_SYMS = 31
 N_ESCAPE = 0  # local symbol 0 of a nodecls table
+NODECLS_MAX_LEN = 8  # the longest code of a nodecls table (a decoder reads one with one 8-bit lookup)
 
 # --- generic start tags ---------------------------------------------------------
 P_LITERAL = 0  # prefix alphabet: 0 = literal, 1 + i = prefixes[i]
