@@ -559,7 +559,7 @@ static inline unsigned lit_odd(const unsigned char *s, size_t n)
  * (the last budget bytes of the stream's literals before this message),
  * d->win (the message's literals before this one), then the literal's bytes
  * so far. */
-static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls, unsigned *acc)
+static XB_NOINLINE int read_copy(xb_dec *d, unsigned kind, int secret, size_t *n, unsigned *cls, unsigned *acc)
 {
     uint32_t g = 0;
     uint64_t x = 0, len, w, dist, src, k;
@@ -575,13 +575,24 @@ static XB_NOINLINE int read_copy(xb_dec *d, int secret, size_t *n, unsigned *cls
     TRY(read_gamma(d, &g));
     len = (uint64_t)g + XB_COPY_MIN - 1;
     w = (uint64_t)np + ns + wn + at; /* the prior, the session's, the literals before this one, this one's so far */
-    if (w == 0)
-        return FAIL(d, "copy before any literal byte");
-    TRY(read_bits64(d, bitlen64(w - 1), &x));
-    dist = x + 1;
-    if (dist > w)
-        return FAIL(d, "copy from %llu bytes back in a window of %llu", (unsigned long long)dist,
-                    (unsigned long long)w);
+    if (kind == XB_COPY) { /* from the window after the prior: distance - 1 in bl(that part - 1) bits */
+        const uint64_t wm = w - np;
+        if (wm == 0)
+            return FAIL(d, "copy before any literal byte");
+        TRY(read_bits64(d, bitlen64(wm - 1), &x));
+        dist = x + 1;
+        if (dist > wm)
+            return FAIL(d, "copy from %llu bytes back in a window of %llu", (unsigned long long)dist,
+                        (unsigned long long)wm);
+    } else { /* from the prior: a string's start or another inner anchor, by its index */
+        const uint32_t *list = kind == XB_COPY_STR ? d->dict->prior_starts : d->dict->prior_inner_list;
+        const size_t nl = kind == XB_COPY_STR ? d->dict->nprior_starts : d->dict->nprior_inner;
+        TRY(read_bits64(d, bitlen64(nl - 1), &x));
+        if (x >= nl)
+            return FAIL(d, "copy from prior %s %llu of %llu", kind == XB_COPY_STR ? "string" : "anchor",
+                        (unsigned long long)x, (unsigned long long)nl);
+        dist = w - list[x];
+    }
     if (at + len > d->opt->max_string)
         return too_long(d);
     d->tmp.n = at;
@@ -722,9 +733,9 @@ static int read_literal(xb_dec *d, int secret, xb_str *out)
         }
         if (b == 0)
             goto done;
-        if (b == XB_COPY) {
+        if (b >= XB_COPY && b <= XB_COPY_INNER) {
             d->pos = end - (uint64_t)left;
-            TRY(read_copy(d, secret, &n, &cls, &acc));
+            TRY(read_copy(d, (unsigned)b, secret, &n, &cls, &acc));
             left = (int64_t)(end - d->pos);
             t = d->tmp.p;
             cap = d->tmp.cap;
@@ -2720,9 +2731,9 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         TRY(read_sym(d, &cc[ctx], &b));
         if (b == 0)
             break;
-        if (b == XB_COPY) {
+        if (b >= XB_COPY && b <= XB_COPY_INNER) {
             unsigned acc = 0;
-            TRY(read_copy(d, 0, &len, &ctx, &acc));
+            TRY(read_copy(d, (unsigned)b, 0, &len, &ctx, &acc));
             continue;
         }
         if (len + 1 > d->tmp.cap) {

@@ -994,7 +994,9 @@ static inline uint64_t chars_cost(const uint8_t (*clen)[256], const uint8_t *p, 
 /* ---- in-message copies of literal bytes (spec 8.11) ---- */
 struct xb_copy {
     size_t at, len; /* bytes at .. at + len of the literal */
-    uint64_t dist;
+    uint64_t val;   /* its source (spec 8.11): the index or distance - 1 ... */
+    unsigned kind;  /* ... of this char symbol (XB_COPY, XB_COPY_STR, XB_COPY_INNER) */
+    unsigned nb;    /* ... in this many bits */
 };
 
 /* initial slots of the key table: 4 KiB, grown by the messages that need
@@ -1208,9 +1210,25 @@ static int pindex_build(xb_pindex *ix, size_t na_want, size_t nk_want, uint8_t *
 }
 
 /* index the prior; -1 if it does not give the generated counts */
+/* the copy source of each prior position (spec 8.11): 1 + a string's index,
+ * 1 + XBD_V1_PRIOR_NSTARTS + another inner anchor's index, 0 for none */
+static uint16_t prior_src[XBD_V1_PRIOR_LEN];
+_Static_assert(XBD_V1_PRIOR_NSTARTS + XBD_V1_PRIOR_NINNER < 65535, "prior sources fit 16 bits");
+
 static int prior_init(void)
 {
     static uint8_t len[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS], fill[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS];
+    size_t k;
+    for (k = 0; k < XBD_V1_PRIOR_NSTARTS; k++) {
+        if (XBD_V1_PRIOR_STARTS[k] >= XBD_V1_PRIOR_LEN || prior_src[XBD_V1_PRIOR_STARTS[k]])
+            return -1;
+        prior_src[XBD_V1_PRIOR_STARTS[k]] = (uint16_t)(1 + k);
+    }
+    for (k = 0; k < XBD_V1_PRIOR_NINNER; k++) {
+        if (XBD_V1_PRIOR_INNER_LIST[k] >= XBD_V1_PRIOR_LEN || prior_src[XBD_V1_PRIOR_INNER_LIST[k]])
+            return -1;
+        prior_src[XBD_V1_PRIOR_INNER_LIST[k]] = (uint16_t)(1 + XBD_V1_PRIOR_NSTARTS + k);
+    }
     if (XBD_V1_PRIOR_TAB_BITS > XBD_V1_PRIOR_INNER_TAB_BITS ||
         pindex_build(&pstart, XBD_V1_PRIOR_ANCHORS, XBD_V1_PRIOR_KEYS, len, fill))
         return -1;
@@ -1542,12 +1560,44 @@ static inline void win_copy(uint8_t *w, const uint8_t *b, size_t n)
  * *ctx, the context before bs[*kpos]): if the copy costs fewer bits than the
  * bytes (spec 8.11), it is the next in e->cps (++*nc), *ctx and *kpos move
  * past it, 1; else 0. e->oom if out of memory. */
+/* the source of a copy from window position p of a window of W bytes (spec
+ * 8.11): a prior string's start or another inner anchor of the prior by its
+ * index, else the distance within the window after the prior; 0 if p is in
+ * the prior and no anchor (the search never finds one there) */
+static int copy_source(uint64_t p, uint64_t W, struct xb_copy *cp)
+{
+    unsigned k;
+    if (p >= NPRIOR) {
+        cp->kind = XB_COPY;
+        cp->val = W - p - 1;
+        cp->nb = bitlen(W - NPRIOR - 1);
+        return 1;
+    }
+    k = prior_src[p];
+    if (!k)
+        return 0;
+    if (k <= XBD_V1_PRIOR_NSTARTS) {
+        cp->kind = XB_COPY_STR;
+        cp->val = k - 1;
+        cp->nb = bitlen(XBD_V1_PRIOR_NSTARTS - 1);
+    } else {
+        cp->kind = XB_COPY_INNER;
+        cp->val = k - 1 - XBD_V1_PRIOR_NSTARTS;
+        cp->nb = bitlen(XBD_V1_PRIOR_NINNER - 1);
+    }
+    return 1;
+}
+
 static XB_ENC_NOINLINE int lit_take(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t i, size_t len,
                            uint64_t d, uint64_t W, unsigned *ctx, size_t *kpos, size_t *nc)
 {
     const size_t end = i + len;
     unsigned c = ctx_at(bs, *kpos, *ctx, i);
-    uint64_t lit = 0, cpy = clen[c][XB_COPY] + gamma_length(len - XB_COPY_MIN + 1) + bitlen(W - 1);
+    struct xb_copy src;
+    uint64_t lit = 0, cpy;
+    if (!copy_source(W - d, W, &src))
+        return 0;
+    cpy = clen[c][src.kind] + gamma_length(len - XB_COPY_MIN + 1) + src.nb;
     size_t j = i;
     *ctx = c;
     *kpos = i;
@@ -1578,9 +1628,9 @@ static XB_ENC_NOINLINE int lit_take(xb_encoder *e, const uint8_t (*clen)[256], c
         }
         e->cps = p;
     }
-    e->cps[*nc].at = i;
-    e->cps[*nc].len = len;
-    e->cps[*nc].dist = d;
+    src.at = i;
+    src.len = len;
+    e->cps[*nc] = src;
     ++*nc;
     *ctx = c;
     *kpos = j;
@@ -1870,18 +1920,17 @@ static unsigned put_chars(xb_encoder *e, const uint32_t *cc, const uint8_t *b, s
 }
 
 /* bs[start .. n) from context ctx with the copies e->cps[0 .. nc) of its
- * parse, and the terminator; the window before bs ends at wbase (the prior
- * included), which gives each distance's width */
+ * parse (each with its source), and the terminator */
 static inline void put_copies(xb_encoder *e, const uint32_t *cc, const uint8_t *bs, size_t n, size_t start,
-                              unsigned ctx, size_t nc, uint64_t wbase)
+                              unsigned ctx, size_t nc)
 {
     size_t k, i = start;
     for (k = 0; k < nc; k++) {
         const struct xb_copy *c = &e->cps[k];
         ctx = put_chars(e, cc, bs + i, c->at - i, ctx, 0);
-        sym(e, cc + (size_t)ctx * 256, XB_COPY);
+        sym(e, cc + (size_t)ctx * 256, c->kind);
         gamma_code(e, c->len - XB_COPY_MIN + 1);
-        put64(e, c->dist - 1, bitlen(wbase + c->at - 1));
+        put64(e, c->val, c->nb);
         i = c->at + c->len;
         ctx = ctx_at(bs, c->at, ctx, i);
     }
@@ -1937,7 +1986,7 @@ static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, con
     }
     if (e->oom)
         nc = 0;
-    put_copies(e, cc, bs, n, start, ctx, nc, w - start);
+    put_copies(e, cc, bs, n, start, ctx, nc);
 }
 
 /* the bytes bs[start .. n) of a literal (or an EXTEND's suffix) from context
@@ -1948,9 +1997,8 @@ static XB_ENC_NOINLINE void put_lit_prior(xb_encoder *e, const uint32_t *cc, con
 static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256],
                                            const uint8_t *bs, size_t n, size_t start, unsigned ctx)
 {
-    const size_t wn = e->win_n - e->wlo; /* the window after the prior, before bs */
     const size_t nc = lit_join(e, clen, bs, n, start, ctx); /* it joins the window, after its copies */
-    put_copies(e, cc, bs, n, start, ctx, nc, (uint64_t)NPRIOR + wn);
+    put_copies(e, cc, bs, n, start, ctx, nc);
 }
 
 /* a literal's bytes bs[start .. n) and its terminator (spec 8.11), unless

@@ -148,9 +148,13 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_RECENT 8
 #define XB_V_EXTEND (XB_V_RECENT + XB_RECENT)
 #define XB_V_TOKEN (XB_V_EXTEND + 1)
-/* in-message copies of literal bytes (spec 8.11): char symbol XB_COPY, then
- * GAMMA(len - XB_COPY_MIN + 1) and distance - 1 in bl(window - 1) bits */
+/* copies of literal bytes (spec 8.11): char symbol XB_COPY (from the window
+ * after the prior: distance - 1 in bl(that part - 1) bits), XB_COPY_STR or
+ * XB_COPY_INNER (from the prior: the index of a string's start or of another
+ * inner anchor), each after GAMMA(len - XB_COPY_MIN + 1) */
 #define XB_COPY 1
+#define XB_COPY_STR 2   /* a copy from the start of a prior string, by its index */
+#define XB_COPY_INNER 3 /* a copy from another inner anchor of the prior, by its index */
 #define XB_COPY_MIN 4
 #define XB_COPY_CANDIDATES 16
 /* the key of the prior's inner anchors (spec 8.11): an encoder looks a
@@ -340,6 +344,10 @@ typedef struct {
      * readable bytes 0x00 after its end */
     const unsigned char *prior;
     size_t nprior;
+    /* the prior's copy sources (spec 8.11), in increasing order: its strings'
+     * starts and its kept inner anchors that start no string */
+    const uint32_t *prior_starts, *prior_inner_list;
+    size_t nprior_starts, nprior_inner;
 } xb_dictionary;
 
 /* Grow an array (realloc) to hold at least need elements of elsize bytes, the

@@ -1,17 +1,21 @@
 """In-message copies of literal bytes (spec 8.11), on both backends.
 
 A literal may copy bytes the message already coded as literals, or the
-dictionary's prior text that every window starts with (test_prior.py): the
-char symbol 0x01 (no literal can hold it), GAMMA(len - 3), then distance - 1
-in bl(window - 1) bits. Checked: the exact bytes of the vector that uses
-copies, a copy at the largest distance accepted and one byte further rejected
-(with the error offset), a first literal's copy reaching into the prior alone, a secret in the
-same message neither copies nor is copied (CRIME probe), and C == reference
-on copy-rich input, stateless and in stream mode. Copies are searched only in
-stateless messages with at least COPY_MIN_MESSAGE (768) value bytes (attribute
-values and text), so the documents here are padded to that (or to one byte
-less, to test the gate); every stream message is searched (its window starts
-with the session's, test_session_window.py).
+dictionary's prior text that every window starts with (test_prior.py). The
+char symbol says where from: 0x01 (COPY) the window after the prior, by
+distance - 1 in bl(that part - 1) bits; 0x02 (COPY_STR) the start of a prior
+string, by its index; 0x03 (COPY_INNER) another inner anchor of the prior, by
+its index (no literal can hold those bytes); GAMMA(len - 3) comes first.
+Checked: the exact bytes of the vector that uses copies, a copy at the largest
+distance accepted and one byte further rejected (with the error offset), a
+first literal's window copy rejected and its prior copies accepted, an index one
+past the last rejected, a secret in the same message neither copies nor is
+copied (CRIME probe), and C == reference on copy-rich input, stateless and in
+stream mode. Copies are searched only in stateless messages with at least
+COPY_MIN_MESSAGE (768) value bytes (attribute values and text), so the
+documents here are padded to that (or to one byte less, to test the gate);
+every stream message is searched (its window starts with the session's,
+test_session_window.py).
 """
 from __future__ import annotations
 
@@ -64,12 +68,14 @@ def _vector(name: str) -> dict:
 NP = len(D.prior)  # every window starts with the prior text (8.11)
 
 
-def _copy_msg(dist: int, length: int = 4, copied: bytes = b"") -> bytes:
-    """<message>abcde + a copy of `length` bytes from `dist` back</message>:
-    window NP + 5 (the prior, then abcde); `copied`: the bytes it copies, over
-    which the char context steps (empty: it stays after abcde's `e`)."""
+def _copy_msg(dist: int, length: int = 4, copied: bytes = b"", kind: int = M.COPY) -> bytes:
+    """<message>abcde + a copy of `length` bytes</message>: kind COPY from
+    `dist` back in the window after the prior (abcde, 5 bytes); COPY_STR /
+    COPY_INNER from the prior string / anchor of index `dist`. `copied`: the
+    bytes it copies, over which the char context steps (empty: it stays after
+    abcde's `e`)."""
     return (Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-            .lit_copy(TEXT_CTX, b"abcde", 5, length, dist, NP + 5, copied)
+            .lit_copy(TEXT_CTX, b"abcde", 5, length, dist, 5, copied, kind)
             .node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done())
 
 
@@ -113,23 +119,42 @@ def test_copy_within_the_window_is_accepted(dist, length, text):
 
 
 def test_copy_from_the_prior_is_accepted():
-    """The window's first byte is the prior's: a copy from NP + 5 back reads
-    the prior's first 4 bytes, one from 6 back its last 0x00 and 'abc'."""
+    """A prior copy names its source: the first string's start gives the
+    prior's first bytes, the last string's with one byte more its 0x00 (no XML
+    character: rejected), an inner anchor the bytes from there."""
     p4 = D.prior[:4]
-    assert xmppbin.decode(_copy_msg(NP + 5, 4, p4)).decode() == f"<message>abcde{p4.decode()}</message>"
+    assert xmppbin.decode(_copy_msg(0, 4, p4, M.COPY_STR)).decode() == f"<message>abcde{p4.decode()}</message>"
+    last = D.prior_strings[-1].encode()
     with pytest.raises(xmppbin.InvalidDataError) as ei:  # 0x00 is no XML character
-        xmppbin.decode(_copy_msg(6, 4, b"\0abc"))
+        xmppbin.decode(_copy_msg(len(D.prior_starts) - 1, len(last) + 1, last + b"\0", M.COPY_STR))
     assert "not allowed in XML" in str(ei.value)
+    q = D.prior_inner_list[7]
+    got = D.prior[q : q + 6]
+    assert 0 not in got and q not in D.prior_starts
+    assert xmppbin.decode(_copy_msg(7, 6, got, M.COPY_INNER)).decode() == f"<message>abcde{got.decode()}</message>"
+
+
+@pytest.mark.parametrize("kind", [M.COPY_STR, M.COPY_INNER])
+def test_prior_index_past_the_last_is_rejected(kind):
+    n = len(D.prior_starts if kind == M.COPY_STR else D.prior_inner_list)
+    assert n < 1 << (n - 1).bit_length()  # the index field can say n
+    m = _copy_msg(n, 4, b"", kind)
+    with pytest.raises(xmppbin.InvalidDataError) as ei:
+        xmppbin.decode(m)
+    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcde", 5, 4, n, 5, b"", kind)
+    assert ei.value.offset == len(c.header) + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
+    q = (D.prior_starts if kind == M.COPY_STR else D.prior_inner_list)[n - 1]  # the last index is accepted
+    got = D.prior[q : q + 4]
+    assert xmppbin.decode(_copy_msg(n - 1, 4, got, kind)).decode() == f"<message>abcde{got.decode()}</message>"
 
 
 def test_copy_beyond_the_window_is_rejected():
-    m = _copy_msg(NP + 6)  # the distance's bits can say NP + 6; the window has NP + 5 bytes
+    m = _copy_msg(6)  # the distance's bits can say 6; the window after the prior has 5 bytes
     with pytest.raises(xmppbin.InvalidDataError) as ei:
         xmppbin.decode(m)
-    assert f"copy from {NP + 6} bytes back in a window of {NP + 5}" in str(ei.value)
+    assert "copy from 6 bytes back in a window of 5" in str(ei.value)
     # the offset: right after the distance field (the header byte, then the bits up to it)
-    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcde", 5, 4, NP + 6,
-                                                                             NP + 5)
+    c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"abcde", 5, 4, 6, 5)
     assert ei.value.offset == len(c.header) + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
 
 
@@ -142,20 +167,20 @@ def _err_offset(m: bytes) -> int:
 
 
 def test_first_literal_copies_from_the_prior_alone():
-    """At a message's first literal byte the window is the prior (NP bytes):
-    a copy from NP back is its first 4 bytes, from NP + 1 back rejected."""
-    def msg(dist, copied=b""):
-        c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"", 0, 4, dist, NP,
-                                                                                 copied)
+    """At a message's first literal byte the window after the prior is empty:
+    a window copy is rejected, a prior copy accepted."""
+    def msg(kind, index, copied=b""):
+        c = Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit_copy(TEXT_CTX, b"", 0, 4, index, 0,
+                                                                                 copied, kind)
         return c, c.node(M.NC_AFTER_OTHER, M.N_END).node(M.NC_DOC, M.N_END).done()
 
-    _, m = msg(NP, D.prior[:4])
+    _, m = msg(M.COPY_STR, 0, D.prior[:4])
     assert xmppbin.decode(m).decode() == f"<message>{D.prior[:4].decode()}</message>"
-    c, m = msg(NP + 1)
+    c, m = msg(M.COPY, 1)
     with pytest.raises(xmppbin.InvalidDataError) as ei:
         xmppbin.decode(m)
-    assert f"copy from {NP + 1} bytes back in a window of {NP}" in str(ei.value)
-    # the offset: right after the distance
+    assert "copy before any literal byte" in str(ei.value)
+    # the offset: right after the length (no distance field in an empty window)
     assert ei.value.offset == len(c.header) + c.copy_end // 8 == with_backend("python", lambda: _err_offset(m))
 
 
@@ -298,7 +323,8 @@ def test_copies_start_only_at_anchors():
     assert list(co._parse(b"Qabcdefghijkl", M.CC_FIRST, 0, False)[1]) == []
     co = _ref_coder()
     co._add_window(b"zz-abcdefghijkl")
-    assert co._parse(b"Q-abcdefghijkl", M.CC_FIRST, 0, False)[1] == [(2, 12, 14)]  # W = 15 + 2, window anchor 3
+    # (at, length, symbol, distance - 1, its bits): the window after the prior is 15 + 2 bytes, anchor 3
+    assert co._parse(b"Q-abcdefghijkl", M.CC_FIRST, 0, False)[1] == [(2, 12, M.COPY, 13, 5)]
     assert [M.is_anchor(b"ab-c\xd0\xb0d", i) for i in range(7)] == [True, False, False, True, False, False, True]
     assert M.is_anchor(b"a" * 40, 32) and not M.is_anchor(b"a" * 40, 33)
 
@@ -306,7 +332,7 @@ def test_copies_start_only_at_anchors():
 def test_a_run_is_copied_from_the_sixteenth_byte():
     """Positions that are multiples of 16 are anchors whatever the bytes: a run
     of one letter costs 16 bytes and one overlapping copy (distance 16)."""
-    assert _ref_coder()._parse(b"n" * 100, M.CC_FIRST, 0, False)[1] == [(16, 84, 16)]
+    assert _ref_coder()._parse(b"n" * 100, M.CC_FIRST, 0, False)[1] == [(16, 84, M.COPY, 15, 4)]
 
 
 @pytest.mark.parametrize("body", ["zzabcdefghijkl Qabcdefghijkl", "zz-abcdefghijkl Q-abcdefghijkl", "n" * 300,

@@ -23,6 +23,7 @@ from conftest import require, with_backend
 from test_copies import crime_probe, stream_alike
 
 from xmppbin import encoder as E
+from xmppbin import model as M
 from xmppbin import stream
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
@@ -115,8 +116,8 @@ def test_the_window_holds_the_last_budget_bytes(out):
     if out:
         assert last[0] == []
     else:
-        [(at, n, dist)] = last[0]
-        assert (at, n) == (4, len(PHRASE)) and dist >= budget + 4  # (+ the unit's literals before the body)
+        [(at, n, kind, val, _bits)] = last[0]  # a copy from the session window: its distance - 1
+        assert (at, n, kind) == (4, len(PHRASE), M.COPY) and val + 1 >= budget + 4  # (+ the unit's literals before)
 
 
 def test_a_restart_keeps_the_window():

@@ -183,6 +183,15 @@ def render_c(tok, lengths) -> str:
     h.append(f"#define XBD_V1_PRIOR_INNER_ANCHORS {ninner}")
     h.append(f"#define XBD_V1_PRIOR_INNER_KEYS {len(inner)}")
     h.append(f"#define XBD_V1_PRIOR_INNER_TAB_BITS {max(4, (3 * len(inner) // 2).bit_length())}")
+    # the copy sources of the prior (spec 8.11): its strings' starts, and its
+    # kept inner anchors that start no string, both in increasing order
+    starts, at = [], 0
+    for b in prior:
+        starts.append(at)
+        at += len(b) + 1
+    inner_list = sorted({q for v in inner.values() for q in v} - set(starts))
+    h.append(f"#define XBD_V1_PRIOR_NSTARTS {len(starts)}")
+    h.append(f"#define XBD_V1_PRIOR_NINNER {len(inner_list)}")
     h.append("")
     for name, _lst in lists:
         n = f"XBD_V1_N{name.replace('_', '')}"
@@ -196,6 +205,8 @@ def render_c(tok, lengths) -> str:
     h.append("extern const xb_key XBD_V1_SHAPES[XBD_V1_NSHAPES];")
     h.append("/* the prior text of spec 8.11, then 16 bytes 0x00 (readable past its end) */")
     h.append("extern const unsigned char XBD_V1_PRIOR[XBD_V1_PRIOR_LEN + 16];")
+    h.append("extern const uint32_t XBD_V1_PRIOR_STARTS[XBD_V1_PRIOR_NSTARTS];")
+    h.append("extern const uint32_t XBD_V1_PRIOR_INNER_LIST[XBD_V1_PRIOR_NINNER];")
     for t in C_TABLES + C_STREAM_TABLES + ("nodecls",):
         n = c_table_name(t)
         h.append(f"extern const char *const XBD_V1_LENGTHS_{n}[XBD_V1_{n}_NCTX];")
@@ -232,6 +243,10 @@ def render_c(tok, lengths) -> str:
     h += [f"    {c_bytes(x.encode('utf-8') + bytes(1))}" for x in tok.get("prior", [])] or ['    ""']
     h[-1] += ";"
     h.append("")
+    for name, lst in (("STARTS", starts), ("INNER_LIST", inner_list)):
+        h.append(f"const uint32_t XBD_V1_PRIOR_{name}[XBD_V1_PRIOR_N{'STARTS' if name == 'STARTS' else 'INNER'}] = {{")
+        h += ["    " + ", ".join(map(str, lst[k : k + 16])) + "," for k in range(0, len(lst), 16)]
+        h += ["};", ""]
     h.append("/* Huffman code lengths: one base-36 digit (1..24) per symbol, one string per context. */")
     for t in C_TABLES + C_STREAM_TABLES + ("nodecls",):
         n = c_table_name(t)

@@ -250,18 +250,26 @@ class Craft:
             ctx = M.CHAR_NEXT[ctx][b]
         return self
 
-    def lit_copy(self, ctx, data: bytes, at: int, length: int, dist: int, window: int, copied: bytes = b""):
-        """A LIT of data[:at], a copy (8.11) of length bytes from dist back in
-        a window of `window` bytes (the bytes it copies: `copied`, which step
-        the char context), then the rest of data; ends with the terminator."""
+    def lit_copy(self, ctx, data: bytes, at: int, length: int, dist: int, window: int, copied: bytes = b"",
+                 kind: int = M.COPY):
+        """A LIT of data[:at], a copy (8.11) of length bytes, then the rest of
+        data; ends with the terminator. kind COPY: from dist back in the part
+        of the window after the prior, `window` bytes long; COPY_STR /
+        COPY_INNER: from the prior string / other inner anchor of index dist
+        (window unused). `copied`: the bytes it copies, which step the char
+        context."""
         self.value(ctx, M.V_LIT)
         ctx = M.CC_FIRST
         for b in data[:at]:
             self.sym("char", ctx, b)
             ctx = M.CHAR_NEXT[ctx][b]
-        self.sym("char", ctx, M.COPY)
+        self.sym("char", ctx, kind)
         self.w.gamma(length - M.COPY_MIN + 1)
-        if window:
+        if kind == M.COPY_STR:
+            self.w.write(dist, (len(self.d.prior_starts) - 1).bit_length())
+        elif kind == M.COPY_INNER:
+            self.w.write(dist, (len(self.d.prior_inner_list) - 1).bit_length())
+        elif window:
             self.w.write(dist - 1, (window - 1).bit_length())
         self.copy_end = self.w.nbits  # bits after the copy's fields (an error's offset)
         for b in copied:
@@ -292,7 +300,7 @@ def invalid_binary():
     assert PRESENCE in d.shape_map and MESSAGE in d.shape_map
     assert M.N_END in d.node_local[d.node_cls["message"] - 1]
     ok = xmppbin.encode("<presence/>")
-    NP = len(d.prior)  # the window at a message's first literal byte: the prior (8.11)
+    LAST = d.prior_strings[-1].encode("utf-8")  # the prior's last string (8.11)
     cases = [
         ("empty", b"", "TruncatedError", "no header"),
         ("header-only", ok[:1], "TruncatedError", "one byte: the header of dictionary 1"),
@@ -343,17 +351,24 @@ def invalid_binary():
          b"\xc0\xaf").done(), "InvalidDataError", "overlong UTF-8"),
         ("surrogate-utf8", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT,
          b"\xed\xa0\x80").done(), "InvalidDataError", "UTF-8 of a surrogate"),
-        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"a\x02")
+        ("control-char", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT).lit(M.VC_OTHER_TEXT, b"a\x04")
          .done(), "InvalidDataError", "a character XML does not allow"),
-        ("copy-beyond-prior", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(M.VC_OTHER_TEXT, b"abcd", 0, 4, NP + 1, NP).done(), "InvalidDataError",
-         f"a first literal's copy from {NP + 1} bytes back in a window of the prior's {NP}"),
+        ("copy-empty-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(M.VC_OTHER_TEXT, b"abcd", 0, 4, 1, 0).done(), "InvalidDataError",
+         "a first literal's copy from the window after the prior, which is empty"),
         ("copy-beyond-window", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(M.VC_OTHER_TEXT, b"abcde", 5, 4, NP + 6, NP + 5).done(), "InvalidDataError",
-         f"a copy from {NP + 6} bytes back in a window of {NP + 5}"),
+         .lit_copy(M.VC_OTHER_TEXT, b"abcde", 5, 4, 6, 5).done(), "InvalidDataError",
+         "a copy from 6 bytes back in a window (after the prior) of 5"),
         ("copy-prior-nul", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
-         .lit_copy(M.VC_OTHER_TEXT, b"", 0, 4, 1, NP, bytes(4)).done(), "InvalidDataError",
-         "a copy of the prior's last byte (0x00, ending its last string) repeated: no XML character"),
+         .lit_copy(M.VC_OTHER_TEXT, b"", 0, len(LAST) + 1, len(d.prior_starts) - 1, 0, LAST + b"\0",
+                   M.COPY_STR).done(), "InvalidDataError",
+         "a copy of the prior's last string and the 0x00 ending it: no XML character"),
+        ("copy-string-index", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(M.VC_OTHER_TEXT, b"", 0, 4, len(d.prior_starts), 0, b"", M.COPY_STR).done(),
+         "InvalidDataError", f"a copy from prior string {len(d.prior_starts)}, one past the last"),
+        ("copy-anchor-index", Craft().shape(M.NC_DOC, MESSAGE).node(M.NC_START, M.N_TEXT)
+         .lit_copy(M.VC_OTHER_TEXT, b"", 0, 4, len(d.prior_inner_list), 0, b"", M.COPY_INNER).done(),
+         "InvalidDataError", f"a copy from prior anchor {len(d.prior_inner_list)}, one past the last"),
         ("bad-name", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, 1).sym("name", M.NMC_ELEMENT,
          M.NM_LITERAL).lit(M.VC_NAME, b"1abc").done(), "InvalidDataError", "element name that is not an NCName"),
         ("unbound-prefix", Craft().node(M.NC_DOC, M.N_GENERIC).sym("prefix", 0, M.P_LITERAL).lit(M.VC_NAME, b"zz")

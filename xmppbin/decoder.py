@@ -213,17 +213,29 @@ class _Decoder:
                 b = r.sym(cc[ctx])
                 if b == 0:
                     break
-                if b == copy:
-                    # copy (8.11): GAMMA(len - 3), distance - 1 in bl(W - 1) bits
+                if copy <= b <= M.COPY_INNER:
+                    # copy (8.11): GAMMA(len - 3), then its source
                     if secret:
                         self.fail("never-indexed value coded with a copy")
                     L = r.gamma() + M.COPY_MIN - 1
                     W = len(win)
-                    if W == 0:
-                        self.fail("copy before any literal byte")
-                    dist = r.read((W - 1).bit_length()) + 1
-                    if dist > W:
-                        self.fail(f"copy from {dist} bytes back in a window of {W}")
+                    if b == copy:  # the window after the prior, distance - 1 in bl(that part - 1) bits
+                        Wm = W - len(d.prior)
+                        if Wm <= 0:
+                            self.fail("copy before any literal byte")
+                        dist = r.read((Wm - 1).bit_length()) + 1
+                        if dist > Wm:
+                            self.fail(f"copy from {dist} bytes back in a window of {Wm}")
+                    elif b == M.COPY_STR:
+                        k = r.read((len(d.prior_starts) - 1).bit_length())
+                        if k >= len(d.prior_starts):
+                            self.fail(f"copy from prior string {k}")
+                        dist = W - d.prior_starts[k]
+                    else:
+                        k = r.read((len(d.prior_inner_list) - 1).bit_length())
+                        if k >= len(d.prior_inner_list):
+                            self.fail(f"copy from prior anchor {k}")
+                        dist = W - d.prior_inner_list[k]
                     if W - w0 + L > max_string:
                         self.limit(f"string longer than max_string={max_string}", "max_string")
                     p = W - dist

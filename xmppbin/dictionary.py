@@ -89,6 +89,15 @@ class Dictionary:
         self.prior_strings = list(prior)
         self.prior, self.prior_index = prior_text(self.prior_strings)
         self.prior_inner = prior_inner_index(self.prior)
+        #: the prior's copy sources (spec 8.11): its strings' starts and its other inner anchors, by index
+        self.prior_starts = []
+        pos = 0
+        for x in self.prior_strings:
+            self.prior_starts.append(pos)
+            pos += len(x.encode("utf-8")) + 1
+        self.prior_start_idx = {q: i for i, q in enumerate(self.prior_starts)}
+        self.prior_inner_list = sorted({q for v in self.prior_inner.values() for q in v} - set(self.prior_starts))
+        self.prior_inner_idx = {q: i for i, q in enumerate(self.prior_inner_list)}
         self.prefixes = list(prefixes)
         self.names = list(names)
         self.namespaces = list(namespaces)

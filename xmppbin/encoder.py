@@ -251,7 +251,8 @@ class _Coder:
 
     def _parse(self, bs: bytes, ctx: int, start: int, secret: bool):
         """The greedy parse of bs[start:] (spec 8.11): (cost in bits of the
-        bytes, copies and terminator, list of (position, length, distance) copies).
+        bytes, copies and terminator, list of (position, length, copy symbol,
+        source value, its bits) copies).
         The window is the prior text, every literal byte the message coded
         before this value, then bs[:position]; a copy starts at an anchor of bs
         and its candidates are anchors of bs and of earlier literals (in a
@@ -327,9 +328,11 @@ class _Coder:
                         for b in bs[i : i + best_len]:
                             lit += cc[c2].lengths[b]
                             c2 = nxt[c2][b]
-                        cpy = cc[ctx].lengths[M.COPY] + gamma_length(best_len - M.COPY_MIN + 1) + (pos - 1).bit_length()
-                        if cpy < lit:
-                            copies.append((i, best_len, pos - best_p))
+                        source = self._source(best_p, pos)
+                        kind, val, nb = source if source is not None else (M.COPY, 0, 0)
+                        cpy = cc[ctx].lengths[kind] + gamma_length(best_len - M.COPY_MIN + 1) + nb
+                        if source is not None and cpy < lit:
+                            copies.append((i, best_len, kind, val, nb))
                             cost += cpy
                             if own:
                                 _index_anchors(local, bs, i + 1, min(i + best_len, lim + 1), w0)  # the copied bytes'
@@ -344,6 +347,22 @@ class _Coder:
             del win[w0:]
         return cost + cc[ctx].lengths[0], copies
 
+    def _source(self, p: int, pos: int) -> tuple[int, int, int] | None:
+        """(copy symbol, value, bits of the value) of a copy from window position
+        p at window length pos (spec 8.11); None for a prior position that is
+        no copy source (the search finds none)."""
+        d = self.d
+        np_ = len(d.prior)
+        if p < np_:
+            i = d.prior_start_idx.get(p)
+            if i is not None:
+                return M.COPY_STR, i, (len(d.prior_starts) - 1).bit_length()
+            i = d.prior_inner_idx.get(p)
+            if i is None:
+                return None
+            return M.COPY_INNER, i, (len(d.prior_inner_list) - 1).bit_length()
+        return M.COPY, pos - p - 1, (pos - np_ - 1).bit_length()
+
     def _bytes_cost(self, bs: bytes, ctx: int, start: int = 0, secret: bool = False) -> int:
         """Bits of bytes bs[start:] (copies included) and the terminator, from context ctx (8.1, 8.11)."""
         return self._parse(bs, ctx, start, secret)[0]
@@ -354,13 +373,13 @@ class _Coder:
         nxt = M.CHAR_NEXT
         _, copies = self._parse(bs, ctx, start, secret)
         i = start
-        for p, n, dist in copies:
+        for p, n, kind, val, nb in copies:
             for b in bs[i:p]:
                 w.sym(cc[ctx], b)
                 ctx = nxt[ctx][b]
-            w.sym(cc[ctx], M.COPY)
+            w.sym(cc[ctx], kind)
             w.gamma(n - M.COPY_MIN + 1)
-            w.write(dist - 1, (len(self.win) + p - 1).bit_length())
+            w.write(val, nb)
             for b in bs[p : p + n]:
                 ctx = nxt[ctx][b]
             i = p + n

@@ -96,7 +96,10 @@ RECENT_BITS = 3  # bits of the recent-value index of EXTEND
 V_EXTEND = V_RECENT + RECENT  # 36: stream mode, a prefix of a recent value of the context + literal suffix
 V_TOKEN = V_EXTEND + 1  # 37 + i = values[i]
 
-COPY = 1  # char symbol of an in-message copy (spec 8.11); no literal holds byte 0x01
+# char symbols of a copy (spec 8.11), bytes no literal holds (no XML Char):
+COPY = 1  # from the window after the prior, by its distance
+COPY_STR = 2  # from the start of a prior string, by the string's index
+COPY_INNER = 3  # from another inner anchor of the prior (one that starts no string), by its index
 COPY_MIN = 4  # shortest copy; its length is coded as GAMMA(len - COPY_MIN + 1)
 COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
 # the key of the prior's inner anchors (8.11): an encoder looks a literal's anchor
