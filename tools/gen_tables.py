@@ -23,7 +23,7 @@ from _reference import bare_package  # noqa: E402
 
 bare_package()  # the tables this script writes may be stale: no codec is built from them
 from xmppbin import model as M  # noqa: E402  (the package's rules, not copies)
-from xmppbin.dictionary import prior_inner_index  # noqa: E402
+from xmppbin.dictionary import prior_inner_index, prior_sources  # noqa: E402
 
 
 def read_spec(spec_dir: str, version: int = 1):
@@ -185,11 +185,7 @@ def render_c(tok, lengths) -> str:
     h.append(f"#define XBD_V1_PRIOR_INNER_TAB_BITS {max(4, (3 * len(inner) // 2).bit_length())}")
     # the copy sources of the prior (spec 8.11): its strings' starts, and its
     # kept inner anchors that start no string, both in increasing order
-    starts, at = [], 0
-    for b in prior:
-        starts.append(at)
-        at += len(b) + 1
-    inner_list = sorted({q for v in inner.values() for q in v} - set(starts))
+    starts, inner_list = prior_sources(tok.get("prior", []), inner)
     h.append(f"#define XBD_V1_PRIOR_NSTARTS {len(starts)}")
     h.append(f"#define XBD_V1_PRIOR_NINNER {len(inner_list)}")
     h.append("")
@@ -243,8 +239,8 @@ def render_c(tok, lengths) -> str:
     h += [f"    {c_bytes(x.encode('utf-8') + bytes(1))}" for x in tok.get("prior", [])] or ['    ""']
     h[-1] += ";"
     h.append("")
-    for name, lst in (("STARTS", starts), ("INNER_LIST", inner_list)):
-        h.append(f"const uint32_t XBD_V1_PRIOR_{name}[XBD_V1_PRIOR_N{'STARTS' if name == 'STARTS' else 'INNER'}] = {{")
+    for name, count, lst in (("STARTS", "NSTARTS", starts), ("INNER_LIST", "NINNER", inner_list)):
+        h.append(f"const uint32_t XBD_V1_PRIOR_{name}[XBD_V1_PRIOR_{count}] = {{")
         h += ["    " + ", ".join(map(str, lst[k : k + 16])) + "," for k in range(0, len(lst), 16)]
         h += ["};", ""]
     h.append("/* Huffman code lengths: one base-36 digit (1..24) per symbol, one string per context. */")

@@ -90,13 +90,8 @@ class Dictionary:
         self.prior, self.prior_index = prior_text(self.prior_strings)
         self.prior_inner = prior_inner_index(self.prior)
         #: the prior's copy sources (spec 8.11): its strings' starts and its other inner anchors, by index
-        self.prior_starts = []
-        pos = 0
-        for x in self.prior_strings:
-            self.prior_starts.append(pos)
-            pos += len(x.encode("utf-8")) + 1
+        self.prior_starts, self.prior_inner_list = prior_sources(self.prior_strings, self.prior_inner)
         self.prior_start_idx = {q: i for i, q in enumerate(self.prior_starts)}
-        self.prior_inner_list = sorted({q for v in self.prior_inner.values() for q in v} - set(self.prior_starts))
         self.prior_inner_idx = {q: i for i, q in enumerate(self.prior_inner_list)}
         self.prefixes = list(prefixes)
         self.names = list(names)
@@ -204,6 +199,18 @@ def prior_inner_index(prior: bytes) -> dict[bytes, list[int]]:
         if 0 not in key:
             index.setdefault(key, []).append(j)
     return {key: v[-M.PRIOR_INNER_CANDIDATES :] for key, v in index.items()}
+
+
+def prior_sources(strings: Sequence[str], inner: dict[bytes, list[int]]) -> tuple[list[int], list[int]]:
+    """The copy sources of the prior text of these strings (spec 8.11), each list
+    in increasing order: the strings' starts in P, and the inner anchors kept
+    (inner: prior_inner_index of P) that start no string."""
+    starts = []
+    pos = 0
+    for x in strings:
+        starts.append(pos)
+        pos += len(x.encode("utf-8")) + 1
+    return starts, sorted({q for v in inner.values() for q in v} - set(starts))
 
 
 _LOADED: dict[int, Dictionary] = {}

@@ -329,9 +329,12 @@ class _Coder:
                             lit += cc[c2].lengths[b]
                             c2 = nxt[c2][b]
                         source = self._source(best_p, pos)
-                        kind, val, nb = source if source is not None else (M.COPY, 0, 0)
-                        cpy = cc[ctx].lengths[kind] + gamma_length(best_len - M.COPY_MIN + 1) + nb
-                        if source is not None and cpy < lit:
+                        if source is None:  # a prior position that is no copy source
+                            cpy = lit
+                        else:
+                            kind, val, nb = source
+                            cpy = cc[ctx].lengths[kind] + gamma_length(best_len - M.COPY_MIN + 1) + nb
+                        if cpy < lit:
                             copies.append((i, best_len, kind, val, nb))
                             cost += cpy
                             if own:
