@@ -2019,7 +2019,8 @@ cached:
                             excerpt_len(key->name), key->name.p);
         }
     } else {
-        TRY(resolve_start(d, key->name, &d->items[first], key->nitems));
+        /* (no items: no pointer into an items array that may not exist yet) */
+        TRY(resolve_start(d, key->name, key->nitems ? &d->items[first] : NULL, key->nitems));
     }
     if (!emit)
         TRY(push_event(d, EV_S, key->name, first, key->nitems));
