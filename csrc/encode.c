@@ -1938,8 +1938,8 @@ static inline void put_copies(xb_encoder *e, const uint32_t *cc, const uint8_t *
 }
 
 /* the bytes bs[start .. n) of a literal and its terminator from context ctx
- * in a message searched against the prior alone (spec 8.11:
- * XB_COPY_MIN_PRIOR value bytes or more, too few for copies of its own
+ * in a message searched against the prior alone (spec 8.11: fewer than
+ * XB_COPY_MIN_MESSAGE value bytes, too few for copies of its own
  * literals): the greedy parse with the prior's candidates only, the strings
  * starting with the key of bs[start] (r = prior_probe(bs, n, start), 0:
  * none), then the inner anchors at each later anchor of bs; the window's end
@@ -2005,13 +2005,14 @@ static XB_ENC_NOINLINE void put_lit_copies(xb_encoder *e, const uint32_t *cc, co
  * never-indexed: searched for copies of the message's literals and the prior
  * in a stateless message with at least XB_COPY_MIN_MESSAGE value bytes and in
  * every stream message (and the session window), against the prior alone in
- * a stateless one with at least XB_COPY_MIN_PRIOR (a call when the prior has
- * the key of its first byte or it has more than XB_PRIOR_INNER_KEY bytes, so
- * an inner anchor may follow); else coded as plain bytes without a call */
+ * any other stateless message (a call when the prior has the key of its
+ * first byte or it has more than XB_PRIOR_INNER_KEY bytes, so an inner anchor
+ * may follow); else, and a never-indexed literal, coded as plain bytes
+ * without a call */
 static inline void put_lit(xb_encoder *e, const uint32_t *cc, const uint8_t (*clen)[256], const uint8_t *bs,
                            size_t n, size_t start, unsigned ctx, int secret)
 {
-    if (!secret && (e->st || e->vbytes >= XB_COPY_MIN_PRIOR)) {
+    if (!secret) {
         uint32_t r;
         if (e->st || e->vbytes >= XB_COPY_MIN_MESSAGE) { /* every stream unit is searched */
             put_lit_copies(e, cc, clen, bs, n, start, ctx);

@@ -162,12 +162,11 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
  * last 4 inner anchors of the prior with that key */
 #define XB_PRIOR_INNER_KEY 6
 #define XB_PRIOR_INNER_CANDIDATES 4
-/* the encoder searches copies only in a stateless message with at least this
- * many value bytes (spec 8.11; xb_encoder.vbytes); every stream message is
- * searched, its literals join the session window */
+/* the encoder searches copies of a stateless message's own literals only in
+ * one with at least this many value bytes (spec 8.11; xb_encoder.vbytes); the
+ * prior text is searched in every message, and every stream message is
+ * searched in full (its literals join the session window) */
 #define XB_COPY_MIN_MESSAGE 768
-/* ... and the prior text alone in one with at least this many */
-#define XB_COPY_MIN_PRIOR 64
 
 #define XB_VC_OTHER_ATTR 0
 #define XB_VC_OTHER_TEXT 1

@@ -385,7 +385,8 @@ def test_forms_are_priced_without_copies(doc, monkeypatch):
     monkeypatch.setattr(coder, "_lit_cost", cost_with_copies)
     old = with_backend("python", lambda: xmppbin.encode(doc))
     monkeypatch.undo()
-    assert (old != new) == (doc not in JID_DOCS)
+    if doc not in JID_DOCS:  # (a JID document may or may not change: its parts are searched against the prior)
+        assert old != new
     assert with_backend("python", lambda: xmppbin.decode(new)) == with_backend("python", lambda: xmppbin.decode(old))
 
 

@@ -2,13 +2,13 @@
 
 Dictionary 1 carries a prior text P, the [prior] strings of
 spec/tokens-v1.txt, each followed by 0x00. A copy's distance may reach into
-it from any literal. An encoder searches it in a stateless message of
-COPY_MIN_PRIOR (64) value bytes or more, or in any stream message: at a
+it from any literal. An encoder searches it in every message (stateless
+or stream, whatever its size; never a never-indexed value): at a
 literal's first byte among the starts of its strings (by their first 4
 bytes), at the literal's later anchors that hold an ASCII byte among its
 inner anchors (by 6 bytes, the last 4 of each key).
-Checked: P's layout and both indexes, the vector that copies from it, both
-sides of the gate with the exact bytes on both backends, where each index is
+Checked: P's layout and both indexes, the vector that copies from it, the
+smallest messages with the exact bytes on both backends, where each index is
 searched, the 4-candidate rows, never-indexed values, and C == reference in
 stream mode.
 """
@@ -19,7 +19,7 @@ import os
 
 import pytest
 from conftest import coded_alike, require, with_backend
-from test_copies import HEADER, padded, stream_alike, value_bytes
+from test_copies import HEADER, stream_alike, value_bytes
 
 import xmppbin
 from xmppbin import model as M
@@ -53,27 +53,34 @@ def test_prior_layout_and_index():
         prior_text([""])
 
 
+def _unindexed(monkeypatch):
+    """The reference's indexes of P emptied: its bytes stay in the window, no
+    search finds them."""
+    monkeypatch.setattr(D, "prior_index", {})
+    monkeypatch.setattr(D, "prior_inner", {})
+
+
 def test_prior_copy_vector(monkeypatch):
     v = next(x for x in json.load(open(VEC, encoding="utf-8"))["vectors"] if x["name"] == "prior-copy")
-    assert M.COPY_MIN_PRIOR <= value_bytes(v["xml"]) < M.COPY_MIN_MESSAGE
+    assert value_bytes(v["xml"]) < M.COPY_MIN_MESSAGE  # the prior alone is searched
     assert xmppbin.encode(v["xml"]).hex() == v["binary"]
     assert xmppbin.decode(bytes.fromhex(v["binary"])).decode() == v["decoded"]
-    monkeypatch.setattr(M, "COPY_MIN_PRIOR", 10**9)  # the reference without the prior codes it longer
+    _unindexed(monkeypatch)  # the reference without the prior's search codes it longer
     assert len(with_backend("python", lambda: xmppbin.encode(v["xml"]))) > len(v["binary"]) // 2 + 10
 
 
-@pytest.mark.parametrize("n", [M.COPY_MIN_PRIOR - 1, M.COPY_MIN_PRIOR, M.COPY_MIN_PRIOR + 1])
-def test_prior_gate(n, monkeypatch):
-    """A value equal to a prior string is copied from the prior in a message of
-    64 value bytes, not in one of 63 (C == reference; the reference with the
-    gate moved codes each the other way)."""
+@pytest.mark.parametrize("doc", [f"<message><body>{WORD}</body></message>", f"<r a='{WORD}'/>",
+                                 f"<iq id='{WORD}' type='get'><q xmlns='urn:x'/></iq>"])
+def test_prior_searched_in_the_smallest_messages(doc, monkeypatch):
+    """A value equal to a prior string is copied from the prior whatever the
+    message's size (a message of that one value here; C == reference): the
+    reference with its indexes of P emptied codes it a copy's worth longer."""
     require("_cencoder")
-    doc = padded(f"<message><body>{WORD}</body></message>", n, "Q")
+    assert value_bytes(doc) < 2 * len(WORD)
     (m,), _ = coded_alike([doc])
-    searched = n >= M.COPY_MIN_PRIOR
-    monkeypatch.setattr(M, "COPY_MIN_PRIOR", 10**9 if searched else 1)
-    moved = with_backend("python", lambda: xmppbin.encode(doc))
-    assert (len(m) < len(moved) - 5) if searched else (len(moved) < len(m) - 5)
+    _unindexed(monkeypatch)
+    plain = with_backend("python", lambda: xmppbin.encode(doc))
+    assert len(m) < len(plain) - 5
 
 
 def _coder():
@@ -142,7 +149,7 @@ def test_prior_inner_rows_keep_four():
     require("_cencoder")
     key, every, text = _beyond_the_row()
     lit = b"-" + text
-    doc = padded(f"<message><body>{lit.decode()}</body></message>", 2 * M.COPY_MIN_PRIOR, "Q")
+    doc = f"<message><body>{lit.decode()}</body></message>"
     (m,), _ = coded_alike([doc])
     assert all(n < len(text) for _, n, *_ in _coder()._parse(lit, M.CC_FIRST, 0, False)[1])
 
@@ -151,7 +158,7 @@ def test_never_indexed_value_is_not_copied_from_the_prior():
     """A never-indexed value equal to a prior string costs its plain bytes: the
     same stream coded with and without the value secret differ by the copy."""
     require("_cstream")
-    doc = padded(f"<message><body>x</body><pw xmlns='urn:x'>{WORD}</pw></message>", 2 * M.COPY_MIN_PRIOR, "Q")
+    doc = f"<message><body>x</body><pw xmlns='urn:x'>{WORD}</pw></message>"
 
     def run(secret):
         def go():
@@ -166,15 +173,14 @@ def test_never_indexed_value_is_not_copied_from_the_prior():
 
 
 def test_stream_units_copy_from_the_prior_alike(monkeypatch):
-    """Every stream unit is searched, however few value bytes it has (8.11):
+    """Every stream unit is searched in full, however few value bytes it has (8.11):
     small units copy from the prior, C == reference; with the reference's
     index of the prior emptied (its bytes still in the window) the frames are
     longer by about one prior string each."""
     require("_cstream")
     short = [s for s in D.prior_strings if 12 <= len(s.encode()) <= 40]
     docs = [f"<message><body>{s}</body></message>" for s in short[-20:]]
-    assert all(value_bytes(d) < M.COPY_MIN_PRIOR for d in docs)  # below the stateless gate
+    assert all(value_bytes(d) < M.COPY_MIN_MESSAGE for d in docs)  # below the stateless gate
     frames, run = stream_alike(HEADER + "".join(docs).encode())
-    monkeypatch.setattr(D, "prior_index", {})
-    monkeypatch.setattr(D, "prior_inner", {})
+    _unindexed(monkeypatch)
     assert len(with_backend("python", run)) > len(frames) + 20 * 3

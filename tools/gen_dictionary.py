@@ -300,18 +300,15 @@ def literal_values(d: Dictionary, scans, exact: bool = False) -> list[list[bytes
             seen.append(bytes(bs))
         return orig(self, bs, ctx, start, secret)
 
-    saved = M.COPY_MIN_PRIOR, M.COPY_MIN_MESSAGE
-    M.COPY_MIN_PRIOR = M.COPY_MIN_MESSAGE = 1 << 62  # no copies while the values are listed
     E._Coder._write_bytes = write_bytes
     out = []
     try:
         for sc in scans:
             del seen[:]
-            encode_events(sc, d, exact, CountWriter())
+            encode_events(sc, d, exact, CountWriter(), search=False)  # no copies while the values are listed
             out.append(list(seen))
     finally:
         E._Coder._write_bytes = orig
-        M.COPY_MIN_PRIOR, M.COPY_MIN_MESSAGE = saved
     return out
 
 

@@ -53,11 +53,14 @@ VALID = [
                                           ("Benvolio", "just before"), ("Friar Laurence", "right after"),
                                           ("Balthasar", "before"), ("Paris", "after"), ("Capulet", "during"),
                                           ("Montague", "before")])) + "</message>", {}),
-    ("prior-copy", "A data form of 64 value bytes or more: field names copied from the prior text (8.11)",
+    ("prior-copy", "A data form, too small for copies of its own literals: field names copied from the prior text "
+     "(8.11)",
      "<iq type='result' id='cfg1' from='coven@chat.shakespeare.lit'><query xmlns='http://jabber.org/protocol/muc#owner'>"
      "<x xmlns='jabber:x:data' type='form'><field var='muc#roomconfig_roomname' label='Natural-Language Room Name'/>"
      "<field var='muc#roomconfig_roomdesc' label='Short Description of Room'/>"
      "<field var='muc#roomconfig_maxusers' label='Maximum Number of Occupants'/></x></query></iq>", {}),
+    ("prior-copy-small", "One short value: copied from the prior text all the same (8.11: the prior is searched in "
+     "every message)", "<message><body>Distribute Room Across Multiple Services?</body></message>", {}),
     (f"copy-gate-{M.COPY_MIN_MESSAGE - 1}",
      f"{M.COPY_MIN_MESSAGE - 1} value bytes with repeats: too few to be searched for copies (8.11)", None, {}),
     (f"copy-gate-{M.COPY_MIN_MESSAGE}", f"{M.COPY_MIN_MESSAGE} value bytes with the same repeats: searched, copies "

@@ -234,7 +234,7 @@ class _Coder:
             self.widx = state.sidx
             self.wofs = len(d.prior) - self.alo
         self.msg0 = len(self.win)  # where the message's literals start in the window
-        self.search = True  # the message is long enough to be searched for copies from the prior (8.11)
+        self.search = True  # literals are searched for copies from the prior (8.11)
         self.copies = True  # ... and for copies of its own literals (8.11)
         self.secrets: frozenset[int] = frozenset()  # ordinals of never-indexed values
         self.ordinal = 0  # attribute values and text nodes inside the root, in order
@@ -809,18 +809,21 @@ def value_bytes(events) -> int:
     return n
 
 
-def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None = None, secrets=()) -> None:
+def encode_events(sc, d: Dictionary, exact: bool, w, state: StreamState | None = None, secrets=(),
+                  search: bool = True) -> None:
     """Code the main stream of a scanned message into writer w (BitWriter or counter).
 
     In stream mode (state given) the message starts with the list of its
     never-indexed value ordinals, and the history and shape cache are the
-    stream's; stateless messages have neither.
+    stream's; stateless messages have neither. search=False codes every literal
+    byte by byte, without copies (the dictionary generator lists literals so).
     """
     c = _Coder(d, w, state)
     vb = value_bytes(sc.events)
-    # stream mode: every unit is searched (its literals join the session window)
-    c.search = state is not None or vb >= M.COPY_MIN_PRIOR
-    c.copies = state is not None or vb >= M.COPY_MIN_MESSAGE
+    # the prior is searched in every message; a stream unit in full (its literals
+    # join the session window)
+    c.search = search
+    c.copies = search and (state is not None or vb >= M.COPY_MIN_MESSAGE)
     if state is not None:
         c.secrets = frozenset(secrets)
         w.gamma(len(c.secrets) + 1)

@@ -107,10 +107,10 @@ COPY_CANDIDATES = 16  # earlier positions an encoder examines per byte (8.11)
 # inner anchors of the prior with that key
 PRIOR_INNER_KEY = 6
 PRIOR_INNER_CANDIDATES = 4
-# a stateless message is searched for copies (8.11) from this many value bytes on;
-# every stream message is searched (its literals join the session window)
+# a stateless message is searched for copies of its own literals (8.11) from this
+# many value bytes on (the prior text in every message); every stream message is
+# searched in full (its literals join the session window)
 COPY_MIN_MESSAGE = 768
-COPY_MIN_PRIOR = 64  # ... for copies from the prior text alone (8.11)
 # A copy starts only at an anchor of its literal (8.11): a position that is a multiple
 # of 16 (0 included), or a byte that is no UTF-8 continuation byte after a byte that is
 # no ASCII letter or digit.
