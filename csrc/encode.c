@@ -1686,11 +1686,85 @@ static inline uint32_t prior_probe(const uint8_t *bs, size_t n, size_t start)
     return prow(&pstart, pkey(bs + start, XB_COPY_MIN));
 }
 
-/* the cost of s as a literal when forms are chosen: the plain bytes, without
- * copies (spec 8.8); a chosen LIT is then coded with its copies (put_lit) */
-static inline uint64_t lit_cost(xb_str s, const uint32_t *code)
+/* What choosing a value's form (spec 8.8) computes from its bytes alone:
+ * value_flags, and the plain price of its bytes and terminator from the
+ * first char context (chars_cost from context 0, LIT's price). A stateless
+ * encoder remembers both for short strings across messages: its from/to
+ * JIDs and their parts are priced again in message after message (68 % of
+ * the priced bytes of the traffic capture were priced among the last 256
+ * strings). A direct-mapped table by the string's hash; an entry keeps the
+ * bytes and a hit compares them, so what it gives is exact. Allocated on the
+ * first use (stateless only: a stream encoder's memory stays what the stream
+ * needs); without it, or for a longer string, both are computed. */
+#define LC_SLOTS 512
+#define LC_MAXLEN 48             /* three 16-byte words: xb_padded_eq reads at most that */
+#define LC_NO_PRICE UINT32_MAX   /* the price is not known yet */
+struct xb_lcent {
+    uint64_t h;
+    uint32_t n;     /* UINT32_MAX: a free slot */
+    uint32_t price; /* chars_cost (at most 25 bits a byte of at most 48), or LC_NO_PRICE */
+    uint16_t fall, fany;
+    char b[LC_MAXLEN];
+};
+
+typedef struct {
+    unsigned fall, fany;
+    uint64_t h;
+    struct xb_lcent *c; /* its slot; NULL: not remembered */
+} sfacts;
+
+/* value_flags of s (hash h), and its slot of the table if it is kept there */
+static inline void facts(xb_encoder *e, xb_str s, uint64_t h, sfacts *f)
 {
-    return LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
+    struct xb_lcent *c;
+    f->c = NULL;
+    f->h = h;
+    if (s.n > LC_MAXLEN || e->st) {
+        value_flags((const uint8_t *)s.p, s.n, &f->fall, &f->fany);
+        return;
+    }
+    if (!e->lcache) {
+        size_t k;
+        e->lcache = malloc(LC_SLOTS * sizeof(*e->lcache));
+        if (!e->lcache) { /* (no table: only slower) */
+            value_flags((const uint8_t *)s.p, s.n, &f->fall, &f->fany);
+            return;
+        }
+        for (k = 0; k < LC_SLOTS; k++) {
+            e->lcache[k].n = UINT32_MAX;
+            memset(e->lcache[k].b, 0, LC_MAXLEN);
+        }
+    }
+    c = &e->lcache[h & (LC_SLOTS - 1)];
+    f->c = c;
+    if (c->h == h && c->n == s.n && xb_padded_eq(c->b, s.p, s.n)) {
+        f->fall = c->fall;
+        f->fany = c->fany;
+        return;
+    }
+    value_flags((const uint8_t *)s.p, s.n, &f->fall, &f->fany);
+    c->h = h;
+    c->n = (uint32_t)s.n;
+    c->price = LC_NO_PRICE;
+    c->fall = (uint16_t)f->fall;
+    c->fany = (uint16_t)f->fany;
+    memcpy(c->b, s.p, s.n); /* (the bytes after n are never compared: xb_padded_eq masks them) */
+}
+
+/* chars_cost of s from context 0, from f's slot once known; the slot is
+ * checked again (the JID parts priced since facts() may have taken it) */
+static inline uint64_t lit_price(const sfacts *f, xb_str s)
+{
+    struct xb_lcent *c = f->c;
+    uint64_t p;
+    if (c && !(c->h == f->h && c->n == s.n && xb_padded_eq(c->b, s.p, s.n)))
+        c = NULL;
+    if (c && c->price != LC_NO_PRICE)
+        return c->price;
+    p = chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
+    if (c)
+        c->price = (uint32_t)p;
+    return p;
 }
 
 #define NO_FORM (-1)
@@ -1763,14 +1837,14 @@ static void packed_forms(xb_str s, const uint32_t *code, unsigned fall, unsigned
 
 /* LIT or the packed form in *ch, whichever is cheaper (LIT on ties); with
  * need_cost, ch->cost is the exact cost, else it may be unset for LIT */
-static void lit_or(xb_str s, const uint32_t *code, packed *ch, int need_cost)
+static void lit_or(const sfacts *f, xb_str s, const uint32_t *code, packed *ch, int need_cost)
 {
     uint64_t lc;
     if (ch->sym == NO_FORM && !need_cost) {
         ch->sym = XB_V_LIT; /* nothing else: no need to price it */
         return;
     }
-    lc = lit_cost(s, code);
+    lc = LEN(code, XB_V_LIT) + lit_price(f, s);
     if (lc <= ch->cost) {
         ch->sym = XB_V_LIT;
         ch->cost = lc;
@@ -1782,7 +1856,7 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
 {
     const uint32_t *code = VCODE(vctx);
     long p;
-    unsigned fall, fany;
+    sfacts f;
     pi->have = 0;
     pi->tok = -1;
     pi->h = xb_str_hash_padded(s.p, s.n);
@@ -1798,10 +1872,10 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
     pi->tok = stab_find(&value_tab, s.p, s.n, pi->h);
     if (pi->tok >= 0)
         return LEN(code, XB_V_TOKEN + pi->tok);
-    value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
-    packed_forms(s, code, fall, fany, NULL, &pi->ch);
+    facts(e, s, pi->h, &f);
+    packed_forms(s, code, f.fall, f.fany, NULL, &pi->ch);
     { /* spec 8.8: est prices LIT without copies (the plain bytes) */
-        uint64_t lc = LEN(code, XB_V_LIT) + chars_cost((const uint8_t(*)[256])char_len, (const uint8_t *)s.p, s.n, 0);
+        uint64_t lc = LEN(code, XB_V_LIT) + lit_price(&f, s);
         if (lc <= pi->ch.cost) {
             pi->ch.sym = XB_V_LIT;
             pi->ch.cost = lc;
@@ -1813,13 +1887,13 @@ static uint64_t est_part(xb_encoder *e, xb_str s, unsigned vctx, partinfo *pi)
 
 /* encoder._Coder._choose: the cheapest packed form, ties in the order LIT, INT,
  * UUID, HEX, B64, JID; the JID parts are estimated with the history as it is */
-static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
+static void choose(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, vchoice *ch)
 {
     const uint32_t *code = VCODE(vctx);
-    unsigned fall, fany;
-    value_flags((const uint8_t *)s.p, s.n, &fall, &fany);
-    packed_forms(s, code, fall, fany, NULL, &ch->p);
-    if ((fany & VF_JIDSEP) && !(fany & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
+    sfacts f;
+    facts(e, s, h, &f);
+    packed_forms(s, code, f.fall, f.fany, NULL, &ch->p);
+    if ((f.fany & VF_JIDSEP) && !(f.fany & VF_JIDWS) && vctx != XB_VC_JID_LOCAL && vctx != XB_VC_JID_DOMAIN &&
         vctx != XB_VC_JID_RESOURCE) {
         jid_parts *j = &ch->jid;
         jid_split(s, j);
@@ -1835,7 +1909,7 @@ static void choose(xb_encoder *e, xb_str s, unsigned vctx, vchoice *ch)
             }
         }
     }
-    lit_or(s, code, &ch->p, 0);
+    lit_or(&f, s, code, &ch->p, 0);
 }
 
 /* the bytes p[0 .. n) with the char codes cc (at most 24 bits each), one code
@@ -2092,7 +2166,7 @@ static void value_new(xb_encoder *e, xb_str s, unsigned vctx, uint64_t h, const 
     if (pi && pi->have) {
         pk = &pi->ch;
     } else {
-        choose(e, s, vctx, &ch);
+        choose(e, s, vctx, h, &ch);
         pk = &ch.p;
     }
     sym(e, code, (uint32_t)pk->sym);
@@ -3908,7 +3982,7 @@ size_t xb_encoder_footprint(const xb_encoder *e)
            e->cap_htab * sizeof(*e->htab) + e->cap_ws * sizeof(*e->ws) + e->cap_nctx * sizeof(*e->nctx) +
            e->cap_names * sizeof(*e->names) + e->cap_out + e->cap_win + e->cap_anchors * sizeof(*e->anch) +
            (e->wtab ? (e->wmask + 1) * sizeof(*e->wtab) : 0) + e->cap_anch * sizeof(*e->anch_m) +
-           e->cap_cps * sizeof(*e->cps);
+           e->cap_cps * sizeof(*e->cps) + (e->lcache ? LC_SLOTS * sizeof(*e->lcache) : 0);
 }
 
 uint64_t xb_encoder_copy_steps(const xb_encoder *e)
@@ -3939,6 +4013,7 @@ void xb_encoder_free(xb_encoder *e)
     free(e->nctx);
     free(e->names);
     free(e->out);
+    free(e->lcache);
     free(e);
 }
 

@@ -173,6 +173,8 @@ struct xb_encoder {
     uint64_t sess_gen;
     size_t cap_cps;
     uint64_t copy_steps; /* chain entries the copy search visited (xb_encoder_copy_steps) */
+    struct xb_lcent *lcache; /* plain prices of short strings (encode.c, lit_price); NULL until a stateless
+                                message prices one */
 
     /* ---- output (bit writer) ---- */
     uint8_t *out;

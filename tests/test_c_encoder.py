@@ -26,7 +26,7 @@ import random
 import threading
 
 import pytest
-from conftest import require
+from conftest import require, with_backend
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -729,3 +729,43 @@ def test_encode_many_error_order():
             assert got[0] == got[1], (xs, got)
     finally:
         xmppbin._use_backend(prev)
+
+
+# ---- the price table of a stateless encoder (encode.c, facts/lit_price) -----
+def _jid_messages(n: int, seed: int) -> list[bytes]:
+    """Messages whose from/to JIDs come from pools of several sizes: more distinct
+    strings than the table's 512 slots (so slots are taken over, also by a JID's
+    own parts between pricing the JID and its parts), many of them repeated."""
+    rnd = random.Random(seed)
+    users = [f"user{i}" for i in range(900)] + ["juliet", "romeo", "nurse"]
+    hosts = ["capulet.lit", "montague.lit", "example.org"] + [f"h{i}.example" for i in range(300)]
+    res = ["balcony", "orchard", "phone", "desk"] + [f"r{i:04x}" for i in range(400)]
+
+    def jid() -> str:
+        j = f"{rnd.choice(users[:rnd.choice([3, 40, 903])])}@{rnd.choice(hosts[:rnd.choice([3, 303])])}"
+        return j + (f"/{rnd.choice(res[:rnd.choice([4, 404])])}" if rnd.random() < 0.7 else "")
+
+    out = []
+    for i in range(n):
+        body = rnd.choice(["hi", "user1@capulet.lit", jid(), "0123456789abcdef"])
+        out.append(f"<message from='{jid()}' to='{jid()}' id='m{i % 50}' type='chat'><body>{body}</body>"
+                   f"<x xmlns='urn:x' jid='{jid()}'/></message>".encode())
+    return out
+
+
+def test_stateless_output_independent_of_earlier_calls():
+    """A stateless encoder keeps plain prices of short strings between calls
+    (a performance table): every message must still be what the reference (which
+    keeps nothing) and a new encoder give, in calls one by one and in batches."""
+    docs = _jid_messages(3000, 7)
+    ref = [pyencoder.encode(x, D, limits=DEFAULT_LIMITS) for x in docs]
+
+    def run():
+        c = xmppbin.Codec()
+        assert [c.encode(x) for x in docs] == ref
+        assert xmppbin.Codec().encode_many(docs) == ref
+        assert [xmppbin.Codec().encode(x) for x in docs[-200:]] == ref[-200:]
+        assert [c.encode(x) for x in reversed(docs)] == ref[::-1]
+        assert [_cencoder.encode(x, D, limits=DEFAULT_LIMITS) for x in docs] == ref
+
+    with_backend("c", run)
