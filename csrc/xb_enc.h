@@ -173,7 +173,7 @@ struct xb_encoder {
     uint64_t sess_gen;
     size_t cap_cps;
     uint64_t copy_steps; /* chain entries the copy search visited (xb_encoder_copy_steps) */
-    struct xb_lcent *lcache; /* plain prices of short strings (encode.c, lit_price); NULL until a stateless
+    struct xb_lcent *lcache; /* flags and plain prices of short strings (encode.c, facts); NULL until a stateless
                                 message prices one */
 
     /* ---- output (bit writer) ---- */
