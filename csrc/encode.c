@@ -1725,15 +1725,13 @@ static inline void facts(xb_encoder *e, xb_str s, uint64_t h, sfacts *f)
     }
     if (!e->lcache) {
         size_t k;
-        e->lcache = malloc(LC_SLOTS * sizeof(*e->lcache));
+        e->lcache = calloc(LC_SLOTS, sizeof(*e->lcache)); /* (every field defined) */
         if (!e->lcache) { /* (no table: only slower) */
             value_flags((const uint8_t *)s.p, s.n, &f->fall, &f->fany);
             return;
         }
-        for (k = 0; k < LC_SLOTS; k++) {
+        for (k = 0; k < LC_SLOTS; k++)
             e->lcache[k].n = UINT32_MAX;
-            memset(e->lcache[k].b, 0, LC_MAXLEN);
-        }
     }
     c = &e->lcache[h & (LC_SLOTS - 1)];
     f->c = c;
