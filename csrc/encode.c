@@ -1713,6 +1713,12 @@ typedef struct {
     struct xb_lcent *c; /* its slot; NULL: not remembered */
 } sfacts;
 
+/* whether slot c holds s (hash h) */
+static inline int lc_holds(const struct xb_lcent *c, xb_str s, uint64_t h)
+{
+    return c->h == h && c->n == s.n && xb_padded_eq(c->b, s.p, s.n);
+}
+
 /* value_flags of s (hash h), and its slot of the table if it is kept there */
 static inline void facts(xb_encoder *e, xb_str s, uint64_t h, sfacts *f)
 {
@@ -1735,7 +1741,7 @@ static inline void facts(xb_encoder *e, xb_str s, uint64_t h, sfacts *f)
     }
     c = &e->lcache[h & (LC_SLOTS - 1)];
     f->c = c;
-    if (c->h == h && c->n == s.n && xb_padded_eq(c->b, s.p, s.n)) {
+    if (lc_holds(c, s, h)) {
         f->fall = c->fall;
         f->fany = c->fany;
         return;
@@ -1755,7 +1761,7 @@ static inline uint64_t lit_price(const sfacts *f, xb_str s)
 {
     struct xb_lcent *c = f->c;
     uint64_t p;
-    if (c && !(c->h == f->h && c->n == s.n && xb_padded_eq(c->b, s.p, s.n)))
+    if (c && !lc_holds(c, s, f->h))
         c = NULL;
     if (c && c->price != LC_NO_PRICE)
         return c->price;
