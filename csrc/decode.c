@@ -733,7 +733,7 @@ static int read_literal(xb_dec *d, int secret, xb_str *out)
         }
         if (b == 0)
             goto done;
-        if (b >= XB_COPY && b <= XB_COPY_INNER) {
+        if (xb_is_copy(b)) {
             d->pos = end - (uint64_t)left;
             TRY(read_copy(d, (unsigned)b, secret, &n, &cls, &acc));
             left = (int64_t)(end - d->pos);
@@ -2732,7 +2732,7 @@ static int read_extend(xb_dec *d, unsigned vctx, xb_str *out)
         TRY(read_sym(d, &cc[ctx], &b));
         if (b == 0)
             break;
-        if (b >= XB_COPY && b <= XB_COPY_INNER) {
+        if (xb_is_copy(b)) {
             unsigned acc = 0;
             TRY(read_copy(d, (unsigned)b, 0, &len, &ctx, &acc));
             continue;

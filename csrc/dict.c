@@ -532,7 +532,7 @@ static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
         return 0;
     len1 = e1 & 15u;
     b1 = e1 >> 4;
-    if (b1 >= XB_COPY && b1 <= XB_COPY_INNER) /* a copy (spec 8.11): the literal loop's slow path */
+    if (xb_is_copy(b1)) /* a copy (spec 8.11): the literal loop's slow path */
         return 0;
     if (b1 == 0)
         return (len1 << 16) | XB_CP_STOP;
@@ -541,7 +541,7 @@ static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
      * it is known if it is no longer than that */
     e2 = cc[c1].lut[(x << len1) & ((1u << XB_LUT_BITS) - 1)];
     len2 = e2 & 15u;
-    if (!e2 || len1 + len2 > XB_LUT_BITS || ((e2 >> 4) >= XB_COPY && (e2 >> 4) <= XB_COPY_INNER))
+    if (!e2 || len1 + len2 > XB_LUT_BITS || xb_is_copy(e2 >> 4))
         return b1 | (len1 << 16) | (1u << 21) | (xb_byte_odd(b1) ? XB_CP_ODD : 0) | (c1 << 25);
     b2 = e2 >> 4;
     if (b2 == 0)

@@ -155,6 +155,11 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_COPY 1
 #define XB_COPY_STR 2   /* a copy from the start of a prior string, by its index */
 #define XB_COPY_INNER 3 /* a copy from another inner anchor of the prior, by its index */
+/* whether char symbol b is one of the three copy symbols */
+static inline int xb_is_copy(uint32_t b)
+{
+    return b >= XB_COPY && b <= XB_COPY_INNER;
+}
 #define XB_COPY_MIN 4
 #define XB_COPY_CANDIDATES 16
 /* the key of the prior's inner anchors (spec 8.11): an encoder looks a
