@@ -1209,12 +1209,12 @@ static int pindex_build(xb_pindex *ix, size_t na_want, size_t nk_want, uint8_t *
     return 0;
 }
 
-/* index the prior; -1 if it does not give the generated counts */
 /* the copy source of each prior position (spec 8.11): 1 + a string's index,
  * 1 + XBD_V1_PRIOR_NSTARTS + another inner anchor's index, 0 for none */
 static uint16_t prior_src[XBD_V1_PRIOR_LEN];
 _Static_assert(XBD_V1_PRIOR_NSTARTS + XBD_V1_PRIOR_NINNER < 65535, "prior sources fit 16 bits");
 
+/* index the prior and fill prior_src; -1 if it does not give the generated counts */
 static int prior_init(void)
 {
     static uint8_t len[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS], fill[(size_t)1 << XBD_V1_PRIOR_INNER_TAB_BITS];
@@ -1555,11 +1555,6 @@ static inline void win_copy(uint8_t *w, const uint8_t *b, size_t n)
 #endif
 }
 
-/* a match of len bytes at bs[i] at distance d, the window W bytes long
- * before it (the prior included), from the char context of bs[i] (found from
- * *ctx, the context before bs[*kpos]): if the copy costs fewer bits than the
- * bytes (spec 8.11), it is the next in e->cps (++*nc), *ctx and *kpos move
- * past it, 1; else 0. e->oom if out of memory. */
 /* the source of a copy from window position p of a window of W bytes (spec
  * 8.11): a prior string's start or another inner anchor of the prior by its
  * index, else the distance within the window after the prior; 0 if p is in
@@ -1588,6 +1583,12 @@ static int copy_source(uint64_t p, uint64_t W, struct xb_copy *cp)
     return 1;
 }
 
+/* a match of len bytes at bs[i] at distance d, the window W bytes long
+ * before it (the prior included), from the char context of bs[i] (found from
+ * *ctx, the context before bs[*kpos]): if the copy costs fewer bits than the
+ * bytes (spec 8.11), it is the next in e->cps (++*nc) with its source
+ * (copy_source), *ctx and *kpos move past it, 1; else, or if its prior
+ * position is no copy source, 0. e->oom if out of memory. */
 static XB_ENC_NOINLINE int lit_take(xb_encoder *e, const uint8_t (*clen)[256], const uint8_t *bs, size_t i, size_t len,
                            uint64_t d, uint64_t W, unsigned *ctx, size_t *kpos, size_t *nc)
 {
