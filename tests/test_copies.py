@@ -434,3 +434,25 @@ def test_copied_escapable_byte_at_every_offset(c):
     assert c_xml == with_backend("python", lambda: [xmppbin.decode(m) for m in msgs])
     no_own = _without_own_copies(lambda: [xmppbin.encode(x) for x in docs[-3:]])
     assert all(len(m) < len(m0) - 20 for m, m0 in zip(msgs[-3:], no_own))
+
+
+def test_copy_source_errors_alike_on_both_backends():
+    """A copy from a prior string or anchor one past the last (the vectors
+    copy-string-index / copy-anchor-index): the same error, offset and message from
+    both decoders, which names the index and how many there are."""
+    require("_cdecoder")
+    with open(os.path.join(os.path.dirname(__file__), "..", "spec", "vectors", "invalid-binary.json")) as f:
+        vecs = {v["name"]: v for v in json.load(f)["vectors"]}
+    d = get_dictionary(1)
+    for name, what, n in (("copy-string-index", "string", len(d.prior_starts)),
+                          ("copy-anchor-index", "anchor", len(d.prior_inner_list))):
+        data = bytes.fromhex(vecs[name]["binary"])
+
+        def decode(data=data):
+            with pytest.raises(xmppbin.InvalidDataError) as ei:
+                xmppbin.decode(data)
+            return ei.value.offset, str(ei.value)
+
+        py = with_backend("python", decode)
+        assert with_backend("c", decode) == py
+        assert py == (vecs[name]["offset"], f"copy from prior {what} {n} of {n} (at byte {py[0]})")

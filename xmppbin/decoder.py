@@ -229,12 +229,12 @@ class _Decoder:
                     elif b == M.COPY_STR:
                         k = r.read((len(d.prior_starts) - 1).bit_length())
                         if k >= len(d.prior_starts):
-                            self.fail(f"copy from prior string {k}")
+                            self.fail(f"copy from prior string {k} of {len(d.prior_starts)}")
                         dist = W - d.prior_starts[k]
                     else:
                         k = r.read((len(d.prior_inner_list) - 1).bit_length())
                         if k >= len(d.prior_inner_list):
-                            self.fail(f"copy from prior anchor {k}")
+                            self.fail(f"copy from prior anchor {k} of {len(d.prior_inner_list)}")
                         dist = W - d.prior_inner_list[k]
                     if W - w0 + L > max_string:
                         self.limit(f"string longer than max_string={max_string}", "max_string")
