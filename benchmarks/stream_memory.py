@@ -103,7 +103,7 @@ def adversarial(budget: int, shared: bool = False) -> dict:
     the first; listed in all 47 contexts at once)."""
     from xmppbin.dictionary import get_dictionary
 
-    names = sorted({a for a in get_dictionary(1).attr_ctx if ":" not in a})
+    names = sorted({a for a in get_dictionary(1).attr_ctx if ":" not in a and " " not in a})
     enc, dec = S.StreamEncoder(table_size=budget), S.StreamDecoder(max_size=1 << 22)
     dec.feed(enc.feed(HEADER + FILLER))
     before = (enc.footprint(), dec.footprint())

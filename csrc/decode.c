@@ -1357,6 +1357,7 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
     xb_str pfx = EMPTY, local = EMPTY, name = EMPTY, colon = {COLON_PAD, 1}, xmlns_colon = {XMLNS_COLON_PAD, 6};
     xb_key *key;
     xb_kitem *items;
+    const xb_pelem *pe;
     TRY(read_prefix(d, &pfx));
     TRY(read_name(d, XB_NMC_ELEMENT, &local, &tok));
     etok = tok;
@@ -1440,6 +1441,13 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
                                                    : xb_node_class(d->dict, name.p, name.n));
     key->nitems = (uint32_t)d->nkitems;
     key->items = items;
+    if ((pe = xb_pair_elem(d->dict, name.p, name.n)) != NULL) /* an "element attribute" context replaces the attribute's (spec 8.5) */
+        for (k = 0; k < d->nkitems; k++)
+            if (!items[k].is_ns) {
+                const int c = xb_pair_find(pe, items[k].qname.p, items[k].qname.n);
+                if (c >= 0)
+                    items[k].attr_ctx = (int16_t)c;
+            }
     *out = key;
     /* the element prefix: rpartition(":")[0], not "xmlns"; with a local
        name from the dictionary that has no ':', the prefix read */

@@ -172,7 +172,7 @@ static xb_str v1_pad_prefixes[XBD_V1_NPREFIXES], v1_pad_names[XBD_V1_NNAMES], v1
 static xb_key v1_pad_shapes[XBD_V1_NSHAPES];
 static xb_kitem v1_pad_shape_items[XBD_V1_NSHAPE_ITEMS];
 /* context hash tables: at most a quarter full */
-#define V1_ATTR_CTX_SLOTS 256
+#define V1_ATTR_CTX_SLOTS 512
 #define V1_TEXT_CTX_SLOTS 128
 #define V1_NODE_CTX_SLOTS 256
 _Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXTCONTEXTS <= V1_TEXT_CTX_SLOTS &&
@@ -180,6 +180,11 @@ _Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_ATTR_CTX_SLOTS && 4 * XBD_V1_NTEXT
                "context hash tables too small");
 static uint16_t v1_attr_ctx_tab[V1_ATTR_CTX_SLOTS], v1_text_ctx_tab[V1_TEXT_CTX_SLOTS],
     v1_node_ctx_tab[V1_NODE_CTX_SLOTS];
+/* the elements of the "element attribute" entries of attr_contexts (spec 7.1), by xb_ctx_hash */
+#define V1_PAIR_SLOTS 512
+_Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_PAIR_SLOTS, "pair hash table too small");
+static xb_pelem v1_pair_tab[V1_PAIR_SLOTS];
+static xb_pattr v1_pair_attrs[XBD_V1_NATTRCONTEXTS];
 static int16_t v1_name_attr_ctx[XBD_V1_NNAMES], v1_name_text_ctx[XBD_V1_NNAMES];
 static uint16_t v1_name_node_cls[XBD_V1_NNAMES];
 static uint8_t v1_name_flags[XBD_V1_NNAMES];
@@ -350,23 +355,9 @@ uint16_t xb_shape_info(const xb_key *k)
     return (uint16_t)(shape_plain(k) | clean);
 }
 
-/* a quick hash of a (short) qname: its length and three of its bytes */
-static uint32_t ctx_hash(const char *s, size_t n)
-{
-    uint32_t h = (uint32_t)n;
-    if (n) {
-        const unsigned char *u = (const unsigned char *)s;
-        h = h * 31u + u[0];
-        h = h * 31u + u[n - 1];
-        h = h * 31u + u[n / 2];
-    }
-    h *= 0x9E3779B1u;
-    return h ^ (h >> 16);
-}
-
 static int ctx_find(const uint16_t *tab, uint32_t mask, const xb_str *list, const char *s, size_t len)
 {
-    uint32_t h = ctx_hash(s, len) & mask;
+    uint32_t h = xb_ctx_hash(s, len) & mask;
     unsigned e;
     while ((e = tab[h]) != 0) {
         const xb_str *c = &list[e - 1];
@@ -382,7 +373,7 @@ static int ctx_build(uint16_t *tab, uint32_t mask, const xb_str *list, const uin
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        uint32_t h = ctx_hash(list[i].p, list[i].n) & mask;
+        uint32_t h = xb_ctx_hash(list[i].p, list[i].n) & mask;
         while (tab[h])
             h = (h + 1) & mask;
         tab[h] = (uint16_t)(i + 1);
@@ -391,6 +382,86 @@ static int ctx_build(uint16_t *tab, uint32_t mask, const xb_str *list, const uin
         if (ctx_find(tab, mask, list, list[i].p, list[i].n) != xb_lookup(list, sorted, n, list[i].p, list[i].n))
             return 0;
     return 1;
+}
+
+/* the padded copy of the name s (its pad_names string), NULL if s is no name */
+static const char *pad_name_of(const xb_dictionary *d, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < d->nnames; i++)
+        if (d->names[i].n == n && memcmp(d->names[i].p, s, n) == 0)
+            return d->pad_names[i].p;
+    return NULL;
+}
+
+/* pair_tab (mask + 1 slots) and attrs (one per pair) of the "element
+ * attribute" entries of attr_contexts, in their order; 1 on success */
+static int pair_build(xb_dictionary *d, xb_pelem *tab, uint32_t mask, xb_pattr *attrs)
+{
+    size_t i, j, npairs = 0;
+    for (i = 0; i < d->nattr_contexts; i++) { /* the elements, and how many pairs each has */
+        const xb_str *c = &d->attr_contexts[i];
+        const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
+        const size_t en = sp ? (size_t)(sp - c->p) : 0;
+        uint32_t h, k;
+        if (!sp)
+            continue;
+        h = xb_ctx_hash(c->p, en);
+        for (k = h & mask; tab[k].nattrs && !(tab[k].n == en && memcmp(tab[k].p, c->p, en) == 0); k = (k + 1) & mask)
+            ;
+        if (!tab[k].nattrs) {
+            tab[k].h = h;
+            tab[k].p = c->p;
+            tab[k].n = en;
+            tab[k].pad = pad_name_of(d, c->p, en);
+        }
+        tab[k].nattrs++;
+        npairs++;
+    }
+    for (i = 0, j = 0; i <= mask; i++) { /* each element's part of attrs */
+        tab[i].attrs = attrs + j;
+        j += tab[i].nattrs;
+        tab[i].nattrs = 0;
+    }
+    for (i = 0; i < d->nattr_contexts; i++) {
+        const xb_str *c = &d->attr_contexts[i];
+        const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
+        const size_t en = sp ? (size_t)(sp - c->p) : 0;
+        uint32_t k;
+        xb_pattr *x;
+        if (!sp)
+            continue;
+        for (k = xb_ctx_hash(c->p, en) & mask; !(tab[k].n == en && memcmp(tab[k].p, c->p, en) == 0);
+             k = (k + 1) & mask)
+            ;
+        x = attrs + (tab[k].attrs - attrs) + tab[k].nattrs++;
+        x->p = sp + 1;
+        x->n = c->n - en - 1;
+        x->pad = pad_name_of(d, x->p, x->n);
+        x->ctx = (int)i;
+    }
+    d->pair_tab = tab;
+    d->pair_mask = mask;
+    d->npairs = npairs;
+    for (i = 0; i < d->nattr_contexts; i++) { /* every entry is found again */
+        const xb_str *c = &d->attr_contexts[i];
+        const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
+        if (sp && xb_pair_context(d, c->p, (size_t)(sp - c->p), sp + 1, c->n - (size_t)(sp - c->p) - 1) != (int)i)
+            return 0;
+    }
+    return 1;
+}
+
+int xb_pair_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an)
+{
+    const xb_pelem *pe = xb_pair_elem(d, e, en);
+    return pe ? xb_pair_find(pe, a, an) : -1;
+}
+
+int xb_attr_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an)
+{
+    const int c = xb_pair_context(d, e, en, a, an);
+    return c >= 0 ? c : xb_context_index(d, 0, a, an);
 }
 
 int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len)
@@ -646,7 +717,8 @@ static void do_init(void)
             !ctx_build(v1_attr_ctx_tab, V1_ATTR_CTX_SLOTS - 1, XBD_V1_ATTR_CONTEXTS, XBD_V1_ATTR_CONTEXTS_SORTED,
                        XBD_V1_NATTRCONTEXTS) ||
             !ctx_build(v1_text_ctx_tab, V1_TEXT_CTX_SLOTS - 1, XBD_V1_TEXT_CONTEXTS, XBD_V1_TEXT_CONTEXTS_SORTED,
-                       XBD_V1_NTEXTCONTEXTS)) {
+                       XBD_V1_NTEXTCONTEXTS) ||
+            !pair_build(d, v1_pair_tab, V1_PAIR_SLOTS - 1, v1_pair_attrs)) {
             init_status = 1;
             return;
         }

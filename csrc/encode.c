@@ -199,7 +199,7 @@ typedef struct {
     const xb_str *list;
 } stab;
 
-static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[1024], attr_b[16], text_b[8], node_b[16];
+static sbucket prefix_b[8], name_b[512], ns_b[128], value_b[1024], attr_b[32], text_b[8], node_b[16];
 /* static shapes: full hash and index + 1 */
 typedef struct {
     uint64_t hash;
@@ -210,7 +210,7 @@ static hslot shape_slots[4096];
  * item's index in the dictionary's item array; for declarations unused */
 static int16_t shape_vctx[XBD_V1_NSHAPE_ITEMS];
 _Static_assert(XBD_V1_NPREFIXES <= 4 * 8 && XBD_V1_NNAMES <= 4 * 512 && XBD_V1_NNAMESPACES <= 4 * 128 &&
-                   XBD_V1_NVALUES <= 4 * 1024 && XBD_V1_NATTRCONTEXTS <= 4 * 16 &&
+                   XBD_V1_NVALUES <= 4 * 1024 && XBD_V1_NATTRCONTEXTS <= 4 * 32 &&
                    XBD_V1_NTEXTCONTEXTS <= 4 * 8 && XBD_V1_NNODECONTEXTS <= 4 * 16 && 2 * XBD_V1_NSHAPES <= 4096,
                "static hash tables are too small");
 _Static_assert(XBD_V1_NVALUES < 65535 && XBD_V1_NNAMES < 65535 && XBD_V1_NNAMESPACES < 65535,
@@ -404,7 +404,7 @@ static void enc_init(void)
         stab_build(&name_tab, name_b, 512, dict1->pad_names, dict1->nnames) ||
         stab_build(&ns_tab, ns_b, 128, dict1->pad_namespaces, dict1->nnamespaces) ||
         stab_build(&value_tab, value_b, sizeof value_b / sizeof value_b[0], dict1->pad_values, dict1->nvalues) ||
-        stab_build(&attr_tab, attr_b, 16, pad_attr_ctx, XBD_V1_NATTRCONTEXTS) ||
+        stab_build(&attr_tab, attr_b, 32, pad_attr_ctx, XBD_V1_NATTRCONTEXTS) ||
         stab_build(&text_tab, text_b, 8, pad_text_ctx, XBD_V1_NTEXTCONTEXTS) ||
         dict1->nnode_contexts != XBD_V1_NNODECONTEXTS ||
         pad_copies(dict1->node_contexts, XBD_V1_NNODECONTEXTS, pad_node_ctx, &used) ||
@@ -420,7 +420,7 @@ static void enc_init(void)
             return;
         }
         for (k = 0; k < key->nitems; k++) {
-            int c = stab_get(&attr_tab, key->items[k].qname);
+            int c = xb_attr_context(dict1, key->name.p, key->name.n, key->items[k].qname.p, key->items[k].qname.n);
             shape_vctx[base + k] = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
         }
     }
@@ -3038,6 +3038,15 @@ static inline uint64_t shape_hash(const xb_encoder *e, const xb_event *ev)
     return h;
 }
 
+/* the attribute context of attribute it of a start tag (spec 8.5: the
+ * "element attribute" entry, else the attribute's), -1 if none; pe: the
+ * element's pairs (xb_pair_elem) */
+static inline int attr_ctx_of(const xb_eitem *it, const xb_pelem *pe)
+{
+    const int c = pe ? xb_pair_find(pe, it->qname.p, it->qname.n) : -1;
+    return c >= 0 ? c : stab_find(&attr_tab, it->qname.p, it->qname.n, it->qh);
+}
+
 /* _Coder.start with a state (node context c): the state's shape cache; every
  * attribute value has an ordinal (never-indexed or not) and is remembered */
 static int sstart(xb_encoder *e, unsigned c, size_t evi)
@@ -3045,13 +3054,15 @@ static int sstart(xb_encoder *e, unsigned c, size_t evi)
     const xb_event *ev = &e->ev[evi];
     xb_eitem *it = e->items + ev->first;
     uint32_t k;
+    const xb_pelem *pe;
     if (sstart_shape(e, c, ev, shape_hash(e, ev)))
         return -1;
+    pe = xb_pair_elem(dict1, ev->name.p, ev->name.n);
     for (k = 0; k < ev->nitems; k++) {
         int a;
         if (it[k].is_ns)
             continue;
-        a = stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
+        a = attr_ctx_of(&it[k], pe);
         it[k].vctx = (int16_t)(a < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + a);
         svalue(e, it[k].value, (unsigned)it[k].vctx, ssecret(e->st), 1);
     }
@@ -3089,9 +3100,10 @@ static int start(xb_encoder *e, const xb_ncode *ncode, size_t evi)
         } else {
             e->ev[evi].ncls = (uint8_t)(stab_find(&node_tab, ev->name.p, ev->name.n, ev->nh) + 1);
             nsym(e, ncode, XB_N_GENERIC);
+            const xb_pelem *pe = xb_pair_elem(dict1, ev->name.p, ev->name.n);
             generic_start(e, ev);
             for (k = 0; k < ev->nitems; k++) {
-                int c = it[k].is_ns ? -1 : stab_find(&attr_tab, it[k].qname.p, it[k].qname.n, it[k].qh);
+                int c = it[k].is_ns ? -1 : attr_ctx_of(&it[k], pe);
                 it[k].vctx = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
             }
         }

@@ -288,6 +288,26 @@ static inline unsigned xb_byte_odd(unsigned b)
  * (for copies of up to that many bytes in one fixed-size move). */
 #define XB_STR_PAD 32
 
+/* The "element attribute" contexts of attr_contexts (spec 7.1, 8.5) of one
+ * element qname: an attribute qname, its padded copy among pad_names (the
+ * string the decoder has for a name coded by its token; NULL if it is no
+ * name), so that it is recognized without comparing bytes, and its index in
+ * attr_contexts; */
+typedef struct {
+    const char *p, *pad;
+    size_t n;
+    int ctx;
+} xb_pattr;
+/* and the element's slot in the dictionary's table of them (by xb_ctx_hash
+ * of its qname): the hash, the qname and its padded copy, its pairs'
+ * attributes (nattrs of them; 0: an empty slot). */
+typedef struct {
+    uint32_t h, nattrs;
+    const char *p, *pad;
+    size_t n;
+    const xb_pattr *attrs;
+} xb_pelem;
+
 /* A dictionary with its decoding tables. */
 typedef struct {
     int id;
@@ -313,6 +333,11 @@ typedef struct {
      * open addressing), for xb_context_index */
     const uint16_t *attr_ctx_tab, *text_ctx_tab;
     uint32_t attr_ctx_mask, text_ctx_mask;
+    /* the "element attribute" entries of attr_contexts (spec 7.1, 8.5), by
+     * element (npairs of them in all) */
+    const xb_pelem *pair_tab;
+    uint32_t pair_mask;
+    size_t npairs;
     /* xb_context_index of each of names (nnames entries): as an attribute's
      * qname and as an element's, for a name coded by its token */
     const int16_t *name_attr_ctx, *name_text_ctx;
@@ -463,6 +488,55 @@ int xb_dict_init(void);
 const xb_dictionary *xb_get_dictionary(int id);
 /* xb_lookup in attr_contexts (text = 0) or text_contexts (text = 1), by hash. */
 int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len);
+/* a quick hash of a (short) qname, for the context tables: its length and
+ * three of its bytes */
+static inline uint32_t xb_ctx_hash(const char *s, size_t n)
+{
+    uint32_t h = (uint32_t)n;
+    if (n) {
+        const unsigned char *u = (const unsigned char *)s;
+        h = h * 31u + u[0];
+        h = h * 31u + u[n - 1];
+        h = h * 31u + u[n / 2];
+    }
+    h *= 0x9E3779B1u;
+    return h ^ (h >> 16);
+}
+
+/* the "element attribute" contexts of an element with qname e (spec 8.5),
+ * NULL if it has none */
+static inline const xb_pelem *xb_pair_elem(const xb_dictionary *d, const char *e, size_t en)
+{
+    uint32_t h, k;
+    if (!d->npairs)
+        return NULL;
+    h = xb_ctx_hash(e, en);
+    for (k = h & d->pair_mask;; k = (k + 1) & d->pair_mask) {
+        const xb_pelem *pe = &d->pair_tab[k];
+        if (!pe->nattrs)
+            return NULL;
+        if (pe->h == h && pe->n == en && (pe->pad == e || memcmp(pe->p, e, en) == 0))
+            return pe;
+    }
+}
+
+/* the attr_contexts index of the pair of pe's element and attribute qname a, or -1 */
+static inline int xb_pair_find(const xb_pelem *pe, const char *a, size_t an)
+{
+    uint32_t i;
+    for (i = 0; i < pe->nattrs; i++) {
+        const xb_pattr *x = &pe->attrs[i];
+        if (x->n == an && (x->pad == a || memcmp(x->p, a, an) == 0))
+            return x->ctx;
+    }
+    return -1;
+}
+
+/* the attr_contexts index of the entry "e a" (element qname e, attribute qname a), or -1 */
+int xb_pair_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an);
+/* the attribute context of attribute qname a of an element with qname e (spec
+ * 8.5): the pair's entry, else a's (xb_context_index), else -1 */
+int xb_attr_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an);
 /* the node class of an element qname (spec 8.3): 1 + its index in the node contexts, 0 if none */
 unsigned xb_node_class(const xb_dictionary *d, const char *s, size_t len);
 /* The shape_info bits (XB_SHAPE_PLAIN ...) of any start-tag shape. */

@@ -494,7 +494,7 @@ class SymbolFuzzer:
         values = []
         for it in key[1:]:
             if it[0] == "a":
-                vctx = D.attr_ctx.get(it[1], M.VC_OTHER_ATTR)
+                vctx = D.attr_context(key[0], it[1])
                 if rng.random() < 0.8:
                     values.append(self.exact_value(vctx, rng.choice(TEXTS + JIDS)))
                 else:
@@ -735,7 +735,7 @@ def crafted_tag(rng, pfx, local, items) -> bytes:
     f.sym("aitem", 0, M.A_END)
     for it in items:
         if it[0] == "a":
-            f.exact_value(D.attr_ctx.get(it[1], M.VC_OTHER_ATTR), it[2])
+            f.exact_value(D.attr_context(f"{pfx}:{local}" if pfx else local, it[1]), it[2])
     f.sym("node", M.NC_START, M.N_END)
     f.sym("node", M.NC_DOC, M.N_END)
     return M.header(M.KIND_ELEMENT, False, 1) + f.w.getvalue()

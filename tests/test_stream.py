@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import xmppbin
 from xmppbin import stream
+from xmppbin.dictionary import get_dictionary
 from xmppbin.history import History
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,8 +156,11 @@ def element_sizes(elements, **kw):
 def test_repeated_strings_become_references_until_evicted():
     # a resource without repeated substrings, so that no copy (8.11) shortens its first coding
     jid = "juliet@capulet.example/balcony-" + "".join(chr(0x61 + (i * 7) % 26) + str(i % 10) for i in range(20))
-    # INT ids of one bit length: each costs the same, and none is the last id
-    msgs = [f"<message to='{jid}' id='{1000 + i}'/>".encode() for i in range(4)]
+    # INT ids of one bit length, none a value token (1001-1006 are): each costs
+    # the same, and none is the last id
+    ids = [str(7100 + i) for i in range(4)]
+    assert not set(ids) & set(get_dictionary(1).values)
+    msgs = [f"<message to='{jid}' id='{i}'/>".encode() for i in ids]
     big = element_sizes(msgs)
     assert len(big[2]) < len(big[1]) - 20  # the JID is a reference the second time
     tiny = element_sizes(msgs, table_size=64)  # the JID does not fit: it is never a reference

@@ -133,7 +133,7 @@ def test_recent_values_are_bounded_by_the_table(shared):
     from xmppbin.dictionary import get_dictionary
 
     budget = 4096
-    names = sorted({a for a in get_dictionary(1).attr_ctx if ":" not in a})
+    names = sorted({a for a in get_dictionary(1).attr_ctx if ":" not in a and " " not in a})
     assert len(names) == 47
     enc, dec = pair(table_size=budget)
     run(enc, dec, HEADER + STANZA)

@@ -33,11 +33,12 @@ LAST = b"<message id='result'/>"
 CASES = {"evicted": (EVICT_A, [X, "result"], 1), "emptied": (EMPTY_TABLE, ["result"], 0)}
 # the last frame of each case (the same from both backends): never-indexed list
 # 1, the root PRED 0 (predicted by the document's next slot, 14.3: the root of
-# the message before the previous one), RECENT+1 1001 / RECENT+0 00, the two
-# ENDs predicted 0 0, plain 1, zero padding: the body a4 80 of "evicted" has
-# 11 bits and zeros, so it goes as the 2-byte SHORT frame a1 52 (14.2: header
-# value (0xa480 >> 5) << 3 | 1); "emptied" is the 1-byte body 82
-GOLDEN = {"evicted": "a152", "emptied": "0282"}
+# the message before the previous one), RECENT+1 110110 / RECENT+0 1011 (in the
+# value context of the pair "message id", 8.5), the two ENDs predicted 0 0,
+# plain 1, zero padding: the body b6 20 of "evicted" has 11 bits and zeros, so
+# it goes as the 2-byte SHORT frame 89 5b (14.2: header value (0xb620 >> 5) << 3
+# | 1 as a varint), the body ac 80 of "emptied" (9 bits) as a1 56
+GOLDEN = {"evicted": "895b", "emptied": "a156"}
 
 
 def frames_of(name: str, middle: bytes, old_rule: bool = False) -> list[bytes]:
@@ -101,14 +102,19 @@ def test_eviction_removes_a_recent_value(case):
     cls, offset, msg = errs[0]
     assert cls is InvalidDataError
     assert len(listed) <= 2 and "RECENT 2 is no recallable recent value of its context" in msg
-    # a 2-byte SHORT frame (14.2), whose payload's bytes are the frame's own:
     # the error is at the payload byte where the never-indexed list (1 bit), the
-    # root's PRED (1 bit, GOLDEN) and the value symbol RECENT+2 end
+    # root's PRED (1 bit, GOLDEN) and the value symbol RECENT+2 (in the context of
+    # the pair "message id", 8.5) end; the payload of a SHORT frame (14.2) is the
+    # frame's own bytes, an ELEMENT frame's follows its one-byte header
     start = len(bad) - len(old[-1])
-    assert len(old[-1]) == 2 and old[-1][0] & 0x87 == 0x81  # type 0 with the low bit, 2 bytes
+    if old[-1][0] & 0x87 == 0x81:  # SHORT: type 0 with the low bit
+        payload = start
+    else:
+        assert old[-1][0] == (len(old[-1]) - 1) << 1  # ELEMENT, header varint(length << 1)
+        payload = start + 1
     d = get_dictionary(1)
-    sym_len = d.stream_codes["value"][M.VC_FIXED + d.attr_contexts.index("id")].lengths[M.V_RECENT + 2]
-    assert offset == start + (2 + sym_len) // 8
+    sym_len = d.stream_codes["value"][d.attr_context("message", "id")].lengths[M.V_RECENT + 2]
+    assert offset == payload + (2 + sym_len) // 8
 
 
 def _churn() -> list[bytes]:

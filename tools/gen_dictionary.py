@@ -75,6 +75,8 @@ MAX_NAMES = 3000
 MAX_VALUES = 2000
 MAX_SHAPES = 3000
 N_ATTR_CONTEXTS = 48
+N_PAIR_CONTEXTS = 32  # "element attribute" value contexts (spec 7.1, 8.5)
+PAIR_SHARE = 0.8  # a pair is a candidate while its element has at most this share of the attribute's uses
 N_TEXT_CONTEXTS = 24
 N_NODE_CONTEXTS = 64  # node classes (spec 8.3)
 XSD = "{http://www.w3.org/2001/XMLSchema}"
@@ -186,9 +188,17 @@ def scan_all(recs, group_key=lambda r: r["xep"]):
     return out, list(groups.values())
 
 
+def choose_pairs(attr_use: Counter, pair_use: Counter) -> list:
+    """The "element attribute" value contexts (spec 7.1): the most used pairs of an
+    element qname and an attribute qname whose attribute other elements use too
+    (the element has at most PAIR_SHARE of its uses), used twice or more."""
+    shared = Counter({k: c for k, c in pair_use.items() if c <= PAIR_SHARE * attr_use[k.split(" ", 1)[1]]})
+    return top(shared, 2, N_PAIR_CONTEXTS)
+
+
 def choose_tokens(scans, corpus):
     prefixes, names, nss, values, shapes = Counter(), Counter(), Counter(), Counter(), Counter()
-    attr_use, text_use = Counter(), Counter()
+    attr_use, text_use, pair_use = Counter(), Counter(), Counter()
     for sc in scans:
         seen = defaultdict(set)
         stack = []
@@ -209,6 +219,7 @@ def choose_tokens(scans, corpus):
                     seen["p"].add(apfx)
                     seen["n"].add(alocal)
                     attr_use[a] += 1
+                    pair_use[e[1] + " " + a] += 1
                     seen["v"].add(v)
                     j = M.jid_split(v)
                     if j is not None:
@@ -260,7 +271,7 @@ def choose_tokens(scans, corpus):
         "names": name_list,
         "namespaces": ns_list,
         "values": vl,
-        "attr-contexts": top(attr_use, 1, N_ATTR_CONTEXTS),
+        "attr-contexts": top(attr_use, 1, N_ATTR_CONTEXTS) + choose_pairs(attr_use, pair_use),
         "text-contexts": top(text_use, 1, N_TEXT_CONTEXTS),
         "shapes": [list(s[:1]) + [list(x) for x in s[1:]] for s in top(shapes, 2, MAX_SHAPES)],
     }

@@ -139,7 +139,8 @@ def render_c(tok, lengths) -> str:
                 q = "xmlns:" + it[1] if it[1] else "xmlns"
                 items.append(f"{{1, -1, {c_str(q)}, {c_str(it[2])}}}")
             else:
-                items.append(f"{{0, {attr_idx.get(it[1], -1)}, {c_str(it[1])}, {{\"\", 0}}}}")
+                actx = attr_idx.get(sh[0] + " " + it[1], attr_idx.get(it[1], -1))  # spec 8.5
+                items.append(f"{{0, {actx}, {c_str(it[1])}, {{\"\", 0}}}}")
         shapes.append(
             f"{{{c_str(sh[0])}, {text_idx.get(sh[0], -1)}, {node_cls.get(sh[0], 0)}, {len(sh) - 1}, "
             f"XBD_V1_SHAPE_ITEMS + {first}}}"

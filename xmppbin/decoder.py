@@ -604,7 +604,7 @@ class _Decoder:
                 self.check_len(name)
                 self.count(name, 1)
                 items = []
-                actx = d.attr_ctx
+                actx = d.attr_context
                 for it in key[1:]:
                     if it[0] == "x":
                         items.append(("xmlns:" + it[1] if it[1] else "xmlns", it[2]))
@@ -615,7 +615,7 @@ class _Decoder:
                     else:
                         self.check_len(it[1])
                         self.count(it[1])
-                        items.append((it[1], self.content_value(actx.get(it[1], M.VC_OTHER_ATTR))))
+                        items.append((it[1], self.content_value(actx(name, it[1]))))
                 scope, err = resolve_start(name, items, scopes[-1])
                 if err is not None:
                     self.fail(err[0])

@@ -106,6 +106,8 @@ class Dictionary:
         self.value_map = {s: i for i, s in enumerate(self.values)}
         self.shape_map = {s: i for i, s in enumerate(self.shapes)}
         self.attr_ctx = {s: M.VC_FIXED + i for i, s in enumerate(self.attr_contexts)}
+        #: the element qnames of the "element attribute" entries of attr-contexts (spec 8.5)
+        self.pair_elems = frozenset(s.split(" ", 1)[0] for s in self.attr_contexts if " " in s)
         base = M.VC_FIXED + len(self.attr_contexts)
         self.text_ctx = {s: base + i for i, s in enumerate(self.text_contexts)}
         #: node classes (spec 8.3): the qname of class k = 1 + i and its listed node symbols
@@ -149,6 +151,16 @@ class Dictionary:
                 self.stream_codes[table] = self._table(table, skey, snctx, snsym, lengths)
             else:
                 self.stream_codes[table] = self.codes[table]
+
+    def attr_context(self, elem: str, attr: str) -> int:
+        """The value context of attribute qname attr of an element with qname elem
+        (spec 8.5): the entry "elem attr" of attr-contexts, else the entry attr,
+        else VC_OTHER_ATTR."""
+        if elem in self.pair_elems:
+            c = self.attr_ctx.get(elem + " " + attr)
+            if c is not None:
+                return c
+        return self.attr_ctx.get(attr, M.VC_OTHER_ATTR)
 
     @staticmethod
     def _table(table: str, key: str, nctx: int, nsym: int, lengths) -> list[HuffmanCode]:

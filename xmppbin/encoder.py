@@ -729,11 +729,11 @@ class _Coder:
             if not self.open:
                 self.root = ent
             self.open.append(ent)
-        actx = self.d.attr_ctx
+        actx = self.d.attr_context
         for it in items:
             a = it[0]
             if a != "xmlns" and not a.startswith("xmlns:"):
-                self.content_value(it[1], actx.get(a, M.VC_OTHER_ATTR))
+                self.content_value(it[1], actx(name, a))
 
     def other(self, ctx: int, sym: int) -> None:
         """A node symbol other than a start tag (END, text, comment, PI)."""
