@@ -1441,7 +1441,9 @@ static int generic_start(xb_dec *d, const xb_key **out, unsigned *info)
                                                    : xb_node_class(d->dict, name.p, name.n));
     key->nitems = (uint32_t)d->nkitems;
     key->items = items;
-    if ((pe = xb_pair_elem(d->dict, name.p, name.n)) != NULL) /* an "element attribute" context replaces the attribute's (spec 8.5) */
+    /* an "element attribute" context replaces the attribute's (spec 8.5) */
+    pe = !pfx.n && etok >= 0 ? d->dict->name_pairs[etok] : xb_pair_elem(d->dict, name.p, name.n);
+    if (pe)
         for (k = 0; k < d->nkitems; k++)
             if (!items[k].is_ns) {
                 const int c = xb_pair_find(pe, items[k].qname.p, items[k].qname.n);

@@ -186,6 +186,7 @@ _Static_assert(4 * XBD_V1_NATTRCONTEXTS <= V1_PAIR_SLOTS, "pair hash table too s
 static xb_pelem v1_pair_tab[V1_PAIR_SLOTS];
 static xb_pattr v1_pair_attrs[XBD_V1_NATTRCONTEXTS];
 static int16_t v1_name_attr_ctx[XBD_V1_NNAMES], v1_name_text_ctx[XBD_V1_NNAMES];
+static const xb_pelem *v1_name_pairs[XBD_V1_NNAMES];
 static uint16_t v1_name_node_cls[XBD_V1_NNAMES];
 static uint8_t v1_name_flags[XBD_V1_NNAMES];
 static xb_dictionary v1_dict;
@@ -725,6 +726,7 @@ static void do_init(void)
         for (k = 0; k < XBD_V1_NNAMES; k++) {
             v1_name_attr_ctx[k] = (int16_t)xb_context_index(d, 0, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
             v1_name_text_ctx[k] = (int16_t)xb_context_index(d, 1, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
+            v1_name_pairs[k] = xb_pair_elem(d, XBD_V1_NAMES[k].p, XBD_V1_NAMES[k].n);
             v1_name_flags[k] = (uint8_t)((memchr(XBD_V1_NAMES[k].p, ':', XBD_V1_NAMES[k].n) ? XB_NAME_COLON : 0u) |
                                          (XBD_V1_NAMES[k].n == 5 && !memcmp(XBD_V1_NAMES[k].p, "xmlns", 5)
                                               ? XB_NAME_XMLNS
@@ -732,6 +734,7 @@ static void do_init(void)
         }
         d->name_attr_ctx = v1_name_attr_ctx;
         d->name_text_ctx = v1_name_text_ctx;
+        d->name_pairs = v1_name_pairs;
         d->name_flags = v1_name_flags;
         if (build_node_classes(d)) {
             init_status = 1;

@@ -338,6 +338,8 @@ typedef struct {
     const xb_pelem *pair_tab;
     uint32_t pair_mask;
     size_t npairs;
+    /* xb_pair_elem of each of names as an element's qname (nnames entries) */
+    const xb_pelem *const *name_pairs;
     /* xb_context_index of each of names (nnames entries): as an attribute's
      * qname and as an element's, for a name coded by its token */
     const int16_t *name_attr_ctx, *name_text_ctx;
