@@ -1922,6 +1922,42 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
 }
 
 /* returns 1 in *stop when a stream header's root start tag has been read */
+/* After PERMUTED (spec 8.5): the static shape, a node symbol in context c, and
+ * the rank of the order its items are written in; the key, in the message's
+ * arena, lists them in that order */
+static int permuted(xb_dec *d, unsigned c, const xb_key **out, unsigned *info)
+{
+    uint32_t s = 0, r1 = 0;
+    unsigned k, i, order[XB_PERM_MAX];
+    uint64_t r;
+    const xb_key *shape;
+    xb_key *key;
+    xb_kitem *items;
+    TRY(read_sym(d, &d->dict->codes[XB_T_NODE][c], &s));
+    if (s < XB_N_SHAPE)
+        return FAIL(d, "PERMUTED not followed by a static shape");
+    shape = &d->dict->pad_shapes[s - XB_N_SHAPE];
+    k = shape->nitems;
+    if (k < XB_PERM_MIN || k > XB_PERM_MAX)
+        return FAIL(d, "PERMUTED of a shape of %u items (2-12)", k);
+    TRY(read_bits(d, xb_perm_bits(k), &r1)); /* (at most 29 bits) */
+    r = (uint64_t)r1 + 1;
+    if (r >= xb_factorial(k))
+        return FAIL(d, "permutation rank %llu of %u items", (unsigned long long)r, k);
+    key = arena_alloc(d, sizeof(xb_key), 16);
+    items = arena_alloc(d, sizeof(xb_kitem) * k, 16);
+    if (!key || !items)
+        return xb_dec_nomem(d);
+    xb_perm_order(r, k, order);
+    for (i = 0; i < k; i++)
+        items[i] = shape->items[order[i]];
+    *key = *shape;
+    key->items = items;
+    *out = key;
+    *info = d->dict->shape_info[s - XB_N_SHAPE]; /* (no fact of the order) */
+    return 0;
+}
+
 static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int *root_seen, int *stop)
 {
     const xb_decode_options *o = d->opt;
@@ -1942,7 +1978,7 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
     }
     /* the shape cache: the entry used (or the new one) moves to the front */
 #define CACHE_AT(i) ((d->chead + (unsigned)(i)) % XB_SHAPE_CACHE)
-    if (s >= XB_N_LOCAL + XB_SHAPE_CACHE || s == XB_N_GENERIC) {
+    if (s >= XB_N_SHAPE || s == XB_N_GENERIC || s == XB_N_PERMUTED) {
         if (s == XB_N_GENERIC) {
             TRY(generic_start(d, &key, &info)); /* info is kept in the cache with the key */
 #ifdef XB_CHECK_SHAPE_INFO
@@ -1950,8 +1986,12 @@ static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int
                 abort();
 #endif
         } else {
-            key = &d->dict->pad_shapes[s - XB_N_SHAPE];
-            info = d->dict->shape_info[s - XB_N_SHAPE];
+            if (s == XB_N_PERMUTED) {
+                TRY(permuted(d, d->ctx[depth], &key, &info));
+            } else {
+                key = &d->dict->pad_shapes[s - XB_N_SHAPE];
+                info = d->dict->shape_info[s - XB_N_SHAPE];
+            }
             if (key->nitems > o->max_attributes)
                 return LIMIT(d, XB_LIMIT_MAX_ATTRIBUTES, "more than max_attributes=%lu attributes",
                              (unsigned long)o->max_attributes);
@@ -2875,6 +2915,8 @@ static int stream_cache(xb_dec *d, uint32_t sy, const xb_key **key, unsigned *in
     size_t n = s->ncache;
     uint32_t serial;
     xb_scache *slot;
+    if (sy == XB_N_PERMUTED)
+        return FAIL(d, "PERMUTED in stream mode");
     if (sy == XB_N_GENERIC || sy >= XB_N_SHAPE) {
         const xb_key *k;
         unsigned inf = 0;

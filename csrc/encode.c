@@ -206,6 +206,7 @@ typedef struct {
     uint32_t idx1;
 } hslot;
 static hslot shape_slots[4096];
+static hslot perm_slots[4096]; /* PERMUTED (spec 8.5): shapes by perm_hash */
 /* the value context (XB_VC_*) of every item of the static shapes, by the
  * item's index in the dictionary's item array; for declarations unused */
 static int16_t shape_vctx[XBD_V1_NSHAPE_ITEMS];
@@ -349,6 +350,26 @@ static uint64_t static_shape_hash(const xb_key *k)
     return h;
 }
 
+/* hash of a shape key's element qname and items as a set (PERMUTED, spec
+ * 8.5): the items' hashes summed; item_h is an item's as in a shape key */
+static inline uint64_t perm_item(uint64_t qh, int is_ns, uint64_t uh)
+{
+    uint64_t x = shape_step(0, qh + (is_ns ? SHAPE_NS : SHAPE_ATTR));
+    return is_ns ? shape_step(x, uh) : x;
+}
+
+static uint64_t static_perm_hash(const xb_key *k)
+{
+    uint64_t sum = 0;
+    uint32_t i;
+    for (i = 0; i < k->nitems; i++) {
+        const xb_kitem *it = &k->items[i];
+        sum += perm_item(str_hash(it->qname.p, it->qname.n), it->is_ns,
+                         it->is_ns ? str_hash(it->uri.p, it->uri.n) : 0);
+    }
+    return shape_step(str_hash(k->name.p, k->name.n), sum);
+}
+
 static int build_codes(void)
 {
     size_t off = 0;
@@ -431,6 +452,19 @@ static void enc_init(void)
             k = (k + 1) & 4095;
         shape_slots[k].hash = h;
         shape_slots[k].idx1 = (uint32_t)i + 1;
+    }
+    /* in index order: of two shapes of one set, the first is found first */
+    for (i = 0; i < dict1->nshapes; i++) {
+        uint64_t h;
+        size_t k;
+        if (dict1->shapes[i].nitems < XB_PERM_MIN || dict1->shapes[i].nitems > XB_PERM_MAX)
+            continue;
+        h = static_perm_hash(&dict1->shapes[i]);
+        k = shape_index(h);
+        while (perm_slots[k].idx1)
+            k = (k + 1) & 4095;
+        perm_slots[k].hash = h;
+        perm_slots[k].idx1 = (uint32_t)i + 1;
     }
     enc_status = 0;
 }
@@ -3023,6 +3057,48 @@ static int static_shape(const xb_encoder *e, const xb_event *ev, uint64_t h)
     }
 }
 
+/* the order of ev's items in static shape k (order[i]: the item of k written
+ * i-th) if they are k's items, as a set; 0 if not */
+static int perm_match(const xb_encoder *e, const xb_event *ev, const xb_key *k, unsigned *order)
+{
+    const xb_eitem *x = e->items + ev->first;
+    uint32_t used = 0, i, m;
+    if (ev->nitems != k->nitems || !str_eq(ev->name, k->name))
+        return 0;
+    for (i = 0; i < ev->nitems; i++) {
+        for (m = 0; m < k->nitems; m++) {
+            const xb_kitem *it = &k->items[m];
+            if (!(used & (1u << m)) && x[i].is_ns == it->is_ns && str_eq(x[i].qname, it->qname) &&
+                (!it->is_ns || str_eq(x[i].value, it->uri)))
+                break;
+        }
+        if (m == k->nitems)
+            return 0;
+        used |= 1u << m;
+        order[i] = m;
+    }
+    return 1;
+}
+
+/* _Coder.start's PERMUTED: the first static shape whose items are ev's in
+ * another order (ev is no static shape), and their order; -1 if none */
+static int perm_shape(const xb_encoder *e, const xb_event *ev, unsigned *order)
+{
+    const xb_eitem *it = e->items + ev->first;
+    uint64_t sum = 0, h;
+    uint32_t k;
+    size_t slot;
+    if (ev->nitems < XB_PERM_MIN || ev->nitems > XB_PERM_MAX)
+        return -1;
+    for (k = 0; k < ev->nitems; k++)
+        sum += perm_item(it[k].qh, it[k].is_ns, it[k].is_ns ? xb_str_hash_padded(it[k].value.p, it[k].value.n) : 0);
+    h = shape_step(ev->nh, sum);
+    for (slot = shape_index(h); perm_slots[slot].idx1; slot = (slot + 1) & 4095)
+        if (perm_slots[slot].hash == h && perm_match(e, ev, &dict1->pad_shapes[perm_slots[slot].idx1 - 1], order))
+            return (int)perm_slots[slot].idx1 - 1;
+    return -1;
+}
+
 /* encoder._Coder.start; -1 if out of memory */
 /* the hash of the shape key of a start tag (as static_shape_hash) */
 static inline uint64_t shape_hash(const xb_encoder *e, const xb_event *ev)
@@ -3091,12 +3167,21 @@ static int start(xb_encoder *e, const xb_ncode *ncode, size_t evi)
         memmove(&e->cache[1], &e->cache[0], i * sizeof(e->cache[0]));
     } else {
         int j = static_shape(e, ev, h);
+        unsigned order[XB_PERM_MAX];
         if (j >= 0) {
             const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
             e->ev[evi].ncls = (uint8_t)dict1->shapes[j].node_cls;
             nsym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
             for (k = 0; k < ev->nitems; k++)
                 it[k].vctx = sv[k];
+        } else if ((j = perm_shape(e, ev, order)) >= 0) { /* PERMUTED */
+            const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
+            e->ev[evi].ncls = (uint8_t)dict1->shapes[j].node_cls;
+            nsym(e, ncode, XB_N_PERMUTED);
+            sym(e, ncode->node, (uint32_t)(XB_N_SHAPE + j));
+            put(e, (uint32_t)(xb_perm_rank(order, ev->nitems) - 1), xb_perm_bits(ev->nitems));
+            for (k = 0; k < ev->nitems; k++)
+                it[k].vctx = sv[order[k]];
         } else {
             e->ev[evi].ncls = (uint8_t)(stab_find(&node_tab, ev->name.p, ev->name.n, ev->nh) + 1);
             nsym(e, ncode, XB_N_GENERIC);

@@ -100,9 +100,71 @@ static inline int xb_read_header(const uint8_t *p, size_t n, unsigned *kind, int
 #define XB_N_COMMENT 12
 #define XB_N_PI 13
 #define XB_N_GENERIC 14
-#define XB_N_LOCAL 15
+#define XB_N_PERMUTED 15 /* a static shape's items in another order (spec 8.5; stateless only) */
+#define XB_N_LOCAL 16
 #define XB_SHAPE_CACHE 32
 #define XB_N_SHAPE (XB_N_LOCAL + XB_SHAPE_CACHE)
+/* PERMUTED: shapes of XB_PERM_MIN .. XB_PERM_MAX items; the rank of the order
+ * written (Lehmer code, first position most significant; 0 = the shape's own
+ * order) minus 1, in xb_perm_bits(k) = bl(k! - 2) bits */
+#define XB_PERM_MIN 2
+#define XB_PERM_MAX 12
+
+static inline uint64_t xb_factorial(unsigned k)
+{
+    uint64_t f = 1;
+    while (k > 1)
+        f *= k--;
+    return f;
+}
+
+static inline unsigned xb_perm_bits(unsigned k)
+{
+    uint64_t v = xb_factorial(k) - 2;
+    unsigned n = 0;
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return n;
+}
+
+/* the rank of order[0 .. k) (order[i]: the shape item written i-th; k <= XB_PERM_MAX) */
+static inline uint64_t xb_perm_rank(const unsigned *order, unsigned k)
+{
+    uint32_t used = 0;
+    uint64_t r = 0;
+    unsigned i;
+    for (i = 0; i + 1 < k; i++) {
+        /* the position of order[i] among the items not yet written */
+        unsigned below = 0, j;
+        for (j = 0; j < order[i]; j++)
+            below += !(used & (1u << j));
+        used |= 1u << order[i];
+        r = r * (k - i) + below;
+    }
+    return r;
+}
+
+/* xb_perm_rank's inverse for r < k! */
+static inline void xb_perm_order(uint64_t r, unsigned k, unsigned *order)
+{
+    unsigned digit[XB_PERM_MAX], i, radix;
+    uint32_t used = 0;
+    for (radix = 2; radix <= k; radix++) { /* the last position's digit first */
+        digit[k - radix] = (unsigned)(r % radix);
+        r /= radix;
+    }
+    digit[k - 1] = 0;
+    for (i = 0; i < k; i++) {
+        unsigned j, left = digit[i];
+        for (j = 0;; j++)
+            if (!(used & (1u << j)) && left-- == 0)
+                break;
+        used |= 1u << j;
+        order[i] = j;
+    }
+}
 
 #define XB_NC_DOC 0
 #define XB_NC_START 1

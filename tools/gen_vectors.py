@@ -67,6 +67,9 @@ VALID = [
      "coded (8.11)", None, {}),
     ("chat-multilingual", "Chat text in several scripts: the UTF-8 literal contexts of 8.1",
      "<message to='romeo@montague.lit' type='chat'><body>Привет! שלום. مرحبا 你好 ไทย 😀👍</body></message>", {}),
+    ("permuted-order", "A message whose attributes are a static shape's in another order: PERMUTED, the shape "
+     "and the rank of the order (8.5)", "<message id='m1' type='chat' to='a@b' from='c@d/e'><body>hi</body></message>",
+     {}),
     ("iq-ping", "Ping", "<iq type='get' id='p1' to='capulet.lit'><ping xmlns='urn:xmpp:ping'/></iq>", {}),
     ("stream-features", "Stream features use the stream prefix from the context",
      "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
@@ -296,11 +299,12 @@ class Craft:
 
 PRESENCE = ("presence",)
 MESSAGE = ("message",)
+IQ3 = ("iq", ("a", "type"), ("a", "to"), ("a", "id"))
 
 
 def invalid_binary():
     d = get_dictionary(1)
-    assert PRESENCE in d.shape_map and MESSAGE in d.shape_map
+    assert PRESENCE in d.shape_map and MESSAGE in d.shape_map and IQ3 in d.shape_map
     assert M.N_END in d.node_local[d.node_cls["message"] - 1]
     ok = xmppbin.encode("<presence/>")
     LAST = d.prior_strings[-1].encode("utf-8")  # the prior's last string (8.11)
@@ -325,6 +329,14 @@ def invalid_binary():
         ("class-escape-listed", Craft().shape(M.NC_DOC, MESSAGE).escaped(M.NC_START, M.N_END)
          .node(M.NC_DOC, M.N_END).done(), "InvalidDataError",
          "END inside a <message> coded after N_ESCAPE: the class of message lists it (8.3)"),
+        ("permuted-no-shape", Craft().node(M.NC_DOC, M.N_PERMUTED).sym("node", M.NC_DOC, M.N_END).done(),
+         "InvalidDataError", "PERMUTED followed by END, not a static shape (8.5)"),
+        ("permuted-no-items", Craft().node(M.NC_DOC, M.N_PERMUTED)
+         .sym("node", M.NC_DOC, M.N_SHAPE + d.shape_map[PRESENCE]).done(), "InvalidDataError",
+         "PERMUTED of <presence/>, a shape without items (8.5)"),
+        ("permuted-rank", Craft().node(M.NC_DOC, M.N_PERMUTED).sym("node", M.NC_DOC, M.N_SHAPE + d.shape_map[IQ3])
+         .bits(5, M.perm_bits(3)).done(), "InvalidDataError",
+         "PERMUTED rank 6 of a shape of 3 items: 3! orders have ranks 0-5 (8.5)"),
         ("cache-miss", Craft().node(M.NC_DOC, M.N_LOCAL + 3).done(), "InvalidDataError",
          "shape cache entry 3 of an empty cache"),
         ("ws-parent-at-doc", Craft().node(M.NC_DOC, M.N_WS_PARENT).done(), "InvalidDataError",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 from collections.abc import Mapping
 from typing import NoReturn, Protocol
@@ -419,6 +420,23 @@ class _Decoder:
                 key.append(("a", n))
         return tuple(key)
 
+    def permuted(self, ncode) -> tuple:
+        """After PERMUTED (8.5): the static shape (a node symbol in ncode) and the
+        rank of the order its items are written in."""
+        if self.state is not None:
+            self.fail("PERMUTED in stream mode")
+        s = self.r.sym(ncode)
+        if s < M.N_SHAPE:
+            self.fail("PERMUTED not followed by a static shape")
+        shape = self.d.shapes[s - M.N_SHAPE]
+        k = len(shape) - 1
+        if not M.PERM_MIN <= k <= M.PERM_MAX:
+            self.fail(f"PERMUTED of a shape of {k} items (2-12)")
+        r = self.r.read(M.perm_bits(k)) + 1
+        if r >= math.factorial(k):
+            self.fail(f"permutation rank {r} of {k} items")
+        return (shape[0],) + tuple(shape[1 + i] for i in M.perm_order(k, r))
+
     # ---- structure ----------------------------------------------------------
     def run(self) -> list[tuple]:
         r = self.r
@@ -575,8 +593,11 @@ class _Decoder:
                     key = self.generic_start()
                     if len(cache) == M.SHAPE_CACHE:
                         evicted = cache.pop()
-                elif s >= M.N_SHAPE:
-                    key = d.shapes[s - M.N_SHAPE]
+                elif s >= M.N_SHAPE or s == M.N_PERMUTED:
+                    if s == M.N_PERMUTED:
+                        key = self.permuted(ncodes[ctx_stack[-1]])
+                    else:
+                        key = d.shapes[s - M.N_SHAPE]
                     if len(key) - 1 > lim.max_attributes:
                         self.limit(f"more than max_attributes={lim.max_attributes} attributes", "max_attributes")
                     if len(cache) == M.SHAPE_CACHE:

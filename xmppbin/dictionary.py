@@ -105,6 +105,12 @@ class Dictionary:
         self.ns_map = {s: i for i, s in enumerate(self.namespaces)}
         self.value_map = {s: i for i, s in enumerate(self.values)}
         self.shape_map = {s: i for i, s in enumerate(self.shapes)}
+        #: PERMUTED (spec 8.5): the first static shape of each element qname and
+        #: set of items, for the shapes of PERM_MIN..PERM_MAX items
+        self.perm_map: dict[tuple, int] = {}
+        for i, s in enumerate(self.shapes):
+            if M.PERM_MIN <= len(s) - 1 <= M.PERM_MAX:
+                self.perm_map.setdefault(M.perm_key(s), i)
         self.attr_ctx = {s: M.VC_FIXED + i for i, s in enumerate(self.attr_contexts)}
         #: the element qnames of the "element attribute" entries of attr-contexts (spec 8.5)
         self.pair_elems = frozenset(s.split(" ", 1)[0] for s in self.attr_contexts if " " in s)

@@ -12,6 +12,10 @@ from .history import History
 from .limits import Limits
 from .xmlscan import DEFAULT_CONTEXT, scan
 
+#: Tests only: PERMUTED (spec 8.5) with a stream's state too, which no encoder
+#: may write, so that the decoders' rejection of it can be tested.
+PERMUTED_IN_STREAMS = False
+
 
 def remember(recent: dict, vctx: int, s: str, recallable: bool) -> None:
     """After a value with an ordinal (not never-indexed) is coded: it moves to
@@ -713,8 +717,17 @@ class _Coder:
             del cache[i]
         else:
             j = self.d.shape_map.get(key)
+            pj = None
+            if j is None and (st is None or PERMUTED_IN_STREAMS):
+                pj = self.d.perm_map.get(M.perm_key(key))
             if j is not None:
                 self.node(ctx, M.N_SHAPE + j, None)
+            elif pj is not None:  # a static shape's items in another order (8.5)
+                self.node(ctx, M.N_PERMUTED, None)
+                self.w.sym(self.ncodes[ctx], M.N_SHAPE + pj)
+                shape = self.d.shapes[pj]
+                order = [shape.index(it) - 1 for it in key[1:]]
+                self.w.write(M.perm_rank(order) - 1, M.perm_bits(len(order)))
             else:
                 self.node(ctx, M.N_GENERIC, None)
                 self.generic_start(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 import re
 
 from .bits import gamma_length
@@ -36,9 +37,48 @@ WS_DEEPER_MAX = 8
 N_COMMENT = 12
 N_PI = 13
 N_GENERIC = 14
-N_LOCAL = 15  # 15..46: shape cache entries 0..31
+N_PERMUTED = 15  # a static shape's items in another order (spec 8.5; stateless only)
+N_LOCAL = 16  # 16..47: shape cache entries 0..31
 SHAPE_CACHE = 32
 N_SHAPE = N_LOCAL + SHAPE_CACHE  # static shapes follow
+# PERMUTED (spec 8.5): a shape of PERM_MIN..PERM_MAX items, the order written
+# as the rank of its permutation (perm_rank) minus 1 in perm_bits(k) bits
+PERM_MIN = 2
+PERM_MAX = 12
+
+
+def perm_bits(k: int) -> int:
+    """Width of a PERMUTED rank for a shape of k items: bl(k! - 2) (0 for k = 2)."""
+    return (math.factorial(k) - 2).bit_length()
+
+
+def perm_rank(order: list[int]) -> int:
+    """The rank (Lehmer code, first position most significant) of the
+    permutation order (order[i]: the shape item written i-th); 0 is the
+    shape's own order."""
+    k = len(order)
+    avail = list(range(k))
+    r = 0
+    for i in range(k - 1):
+        j = avail.index(order[i])
+        del avail[j]
+        r = r * (k - i) + j
+    return r
+
+
+def perm_key(key: tuple) -> tuple:
+    """A shape key's element qname and items in a fixed order (its items as a set)."""
+    return (key[0],) + tuple(sorted(key[1:]))
+
+
+def perm_order(k: int, r: int) -> list[int]:
+    """perm_rank's inverse for 0 <= r < k!."""
+    digits = []
+    for radix in range(2, k + 1):  # the last position's digit first
+        digits.append(r % radix)
+        r //= radix
+    avail = list(range(k))
+    return [avail.pop(j) for j in reversed(digits)] + avail
 
 # node contexts
 NC_DOC = 0  # document level (around the root element)
