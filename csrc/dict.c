@@ -395,6 +395,16 @@ static const char *pad_name_of(const xb_dictionary *d, const char *s, size_t n)
     return NULL;
 }
 
+#define NOT_A_PAIR SIZE_MAX
+
+/* the length of the element qname of attr_contexts entry c if it is a pair
+ * "e a" (spec 8.5: the qnames either side of its space), else NOT_A_PAIR */
+static size_t pair_elem_len(const xb_str *c)
+{
+    const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
+    return sp ? (size_t)(sp - c->p) : NOT_A_PAIR;
+}
+
 /* pair_tab (mask + 1 slots) and attrs (one per pair) of the "element
  * attribute" entries of attr_contexts, in their order; 1 on success */
 static int pair_build(xb_dictionary *d, xb_pelem *tab, uint32_t mask, xb_pattr *attrs)
@@ -402,10 +412,9 @@ static int pair_build(xb_dictionary *d, xb_pelem *tab, uint32_t mask, xb_pattr *
     size_t i, j, npairs = 0;
     for (i = 0; i < d->nattr_contexts; i++) { /* the elements, and how many pairs each has */
         const xb_str *c = &d->attr_contexts[i];
-        const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
-        const size_t en = sp ? (size_t)(sp - c->p) : 0;
+        const size_t en = pair_elem_len(c);
         uint32_t h, k;
-        if (!sp)
+        if (en == NOT_A_PAIR)
             continue;
         h = xb_ctx_hash(c->p, en);
         for (k = h & mask; tab[k].nattrs && !(tab[k].n == en && memcmp(tab[k].p, c->p, en) == 0); k = (k + 1) & mask)
@@ -426,17 +435,16 @@ static int pair_build(xb_dictionary *d, xb_pelem *tab, uint32_t mask, xb_pattr *
     }
     for (i = 0; i < d->nattr_contexts; i++) {
         const xb_str *c = &d->attr_contexts[i];
-        const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
-        const size_t en = sp ? (size_t)(sp - c->p) : 0;
+        const size_t en = pair_elem_len(c);
         uint32_t k;
         xb_pattr *x;
-        if (!sp)
+        if (en == NOT_A_PAIR)
             continue;
         for (k = xb_ctx_hash(c->p, en) & mask; !(tab[k].n == en && memcmp(tab[k].p, c->p, en) == 0);
              k = (k + 1) & mask)
             ;
         x = attrs + (tab[k].attrs - attrs) + tab[k].nattrs++;
-        x->p = sp + 1;
+        x->p = c->p + en + 1;
         x->n = c->n - en - 1;
         x->pad = pad_name_of(d, x->p, x->n);
         x->ctx = (int)i;
@@ -446,8 +454,8 @@ static int pair_build(xb_dictionary *d, xb_pelem *tab, uint32_t mask, xb_pattr *
     d->npairs = npairs;
     for (i = 0; i < d->nattr_contexts; i++) { /* every entry is found again */
         const xb_str *c = &d->attr_contexts[i];
-        const char *sp = c->n ? memchr(c->p, ' ', c->n) : NULL;
-        if (sp && xb_pair_context(d, c->p, (size_t)(sp - c->p), sp + 1, c->n - (size_t)(sp - c->p) - 1) != (int)i)
+        const size_t en = pair_elem_len(c);
+        if (en != NOT_A_PAIR && xb_pair_context(d, c->p, en, c->p + en + 1, c->n - en - 1) != (int)i)
             return 0;
     }
     return 1;
@@ -457,12 +465,6 @@ int xb_pair_context(const xb_dictionary *d, const char *e, size_t en, const char
 {
     const xb_pelem *pe = xb_pair_elem(d, e, en);
     return pe ? xb_pair_find(pe, a, an) : -1;
-}
-
-int xb_attr_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an)
-{
-    const int c = xb_pair_context(d, e, en, a, an);
-    return c >= 0 ? c : xb_context_index(d, 0, a, an);
 }
 
 int xb_context_index(const xb_dictionary *d, int text, const char *s, size_t len)

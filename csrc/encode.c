@@ -440,8 +440,8 @@ static void enc_init(void)
             enc_status = 1;
             return;
         }
-        for (k = 0; k < key->nitems; k++) {
-            int c = xb_attr_context(dict1, key->name.p, key->name.n, key->items[k].qname.p, key->items[k].qname.n);
+        for (k = 0; k < key->nitems; k++) { /* (the dictionary's, pair contexts included: spec 8.5) */
+            int c = key->items[k].attr_ctx;
             shape_vctx[base + k] = (int16_t)(c < 0 ? XB_VC_OTHER_ATTR : XB_VC_FIXED + c);
         }
     }

@@ -598,9 +598,6 @@ static inline int xb_pair_find(const xb_pelem *pe, const char *a, size_t an)
 
 /* the attr_contexts index of the entry "e a" (element qname e, attribute qname a), or -1 */
 int xb_pair_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an);
-/* the attribute context of attribute qname a of an element with qname e (spec
- * 8.5): the pair's entry, else a's (xb_context_index), else -1 */
-int xb_attr_context(const xb_dictionary *d, const char *e, size_t en, const char *a, size_t an);
 /* the node class of an element qname (spec 8.3): 1 + its index in the node contexts, 0 if none */
 unsigned xb_node_class(const xb_dictionary *d, const char *s, size_t len);
 /* The shape_info bits (XB_SHAPE_PLAIN ...) of any start-tag shape. */
