@@ -18,6 +18,7 @@ The C extension is built by `pip install .` / `pip install -e .` or
 from __future__ import annotations
 
 import base64
+import math
 import os
 import random
 import subprocess
@@ -486,8 +487,20 @@ class SymbolFuzzer:
                 self.cache.pop()
         else:
             j = rng.randrange(len(D.shapes))
-            self.sym("node", ctx, M.N_SHAPE + j)
             key = D.shapes[j]
+            k = len(key) - 1
+            if M.PERM_MIN <= k <= M.PERM_MAX and rng.random() < 0.3:  # PERMUTED (spec 8.5)
+                self.sym("node", ctx, M.N_PERMUTED)
+                self.sym("node", ctx, M.N_SHAPE + j)
+                n = math.factorial(k)
+                bad = rng.random() < 0.05 and n - 1 < 1 << M.perm_bits(k)  # a rank past the last, if it fits
+                r = n if bad else rng.randrange(1, n)
+                self.w.write(r - 1, M.perm_bits(k))
+                if bad:
+                    return None
+                key = (key[0],) + tuple(key[1 + i] for i in M.perm_order(k, r))
+            else:
+                self.sym("node", ctx, M.N_SHAPE + j)
             if len(self.cache) == M.SHAPE_CACHE:
                 self.cache.pop()
         self.cache.insert(0, key)
@@ -692,13 +705,17 @@ def test_random_symbol_streams():
 
 
 def test_symbol_streams_reach_deep_checks():
-    """The fuzzer is useful only if many streams get past the first few symbols."""
+    """The fuzzer is useful only if many streams get past the first few symbols:
+    over four seeds (one seed's count moves by 10-20 with any change of the
+    dictionary or of the generator's choices), at least 7.5 % decode and 10 %
+    reach a format check."""
     counts: dict = {}
-    for data, lim, ctx, ac in symbol_stream_cases(12, 600):
-        r = outcome(_cdecoder.decode, data, lim, ctx, ac)
-        counts[r[0]] = counts.get(r[0], 0) + 1
-    assert counts.get("ok", 0) > 60, counts
-    assert counts.get("InvalidDataError", 0) > 60, counts
+    for seed in range(12, 16):
+        for data, lim, ctx, ac in symbol_stream_cases(seed, 600):
+            r = outcome(_cdecoder.decode, data, lim, ctx, ac)
+            counts[r[0]] = counts.get(r[0], 0) + 1
+    assert counts.get("ok", 0) > 180, counts
+    assert counts.get("InvalidDataError", 0) > 240, counts
 
 
 def code_prefix(f, p):

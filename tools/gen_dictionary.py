@@ -21,8 +21,9 @@ prediction changed and after the default table budget went to 32 KiB, spec
         --traffic /tmp/traffic-3/stanzas.jsonl --traffic-weight 0.05
 
 (A live server's ids and timings differ from run to run, so regenerated
-traffic gives slightly different code lengths. The token lists and shapes
-come from the XEP training split alone and are reproduced exactly; the prior
+traffic gives slightly different code lengths. The token lists and the XEP
+shapes come from the XEP training split alone and are reproduced exactly (the
+traffic's shapes of 20 or more messages mostly too); the prior
 does not quite: its strings are chosen by what they save under the first
 round's lengths, which include the traffic's counts. On 2026-12-06, traffic
 of seeds 2 and 3 generated again changed 8 of its 3,398 strings.
@@ -40,8 +41,10 @@ Then with RFC 6120/6121's closed vocabularies (CORE_NAMES, CORE_VALUES):
 3,368. Then with the node classes of spec 8.3 (choose_node_contexts), from
 the same files: only the stateless node table changed, and nodecls is new.)
 
-The traffic only adds symbol counts (TRAFFIC_TABLES); the token lists and
-shapes are chosen from the XEP training split alone.
+The traffic adds symbol counts (TRAFFIC_TABLES) and, since PERMUTED start tags
+(spec 8.5, 2026-12-07), the start-tag shapes of TRAFFIC_SHAPES or more of its
+messages whose set of items no XEP shape has (traffic_shapes; spec 7.1); the
+token lists and the other shapes are chosen from the XEP training split alone.
 
 Deterministic: the same corpus gives byte-identical files.
 """
@@ -74,6 +77,7 @@ DICT_ID = 1
 MAX_NAMES = 3000
 MAX_VALUES = 2000
 MAX_SHAPES = 3000
+TRAFFIC_SHAPES = 20  # a traffic shape's messages at least (spec 7.1); set by --traffic-shapes
 N_ATTR_CONTEXTS = 48
 N_PAIR_CONTEXTS = 32  # "element attribute" value contexts (spec 7.1, 8.5)
 PAIR_SHARE = 0.8  # a pair is a candidate while its element has at most this share of the attribute's uses
@@ -186,6 +190,33 @@ def scan_all(recs, group_key=lambda r: r["xep"]):
         out.append(sc)
         groups.setdefault(group_key(r), []).append(sc)
     return out, list(groups.values())
+
+
+def traffic_shapes(tok, tscans, min_messages: int) -> list:
+    """Start-tag shapes of the generated traffic (spec 7.1): each set of items
+    (an element qname and its items in any order, as PERMUTED matches them) that
+    min_messages or more traffic messages hold and no XEP shape has, in its
+    commonest order; most messages first."""
+    have = {M.perm_key(tuple([s[0]] + [tuple(x) for x in s[1:]])) for s in tok["shapes"]}
+    sets: Counter = Counter()
+    orders: dict = defaultdict(Counter)
+    for sc in tscans:
+        seen = set()
+        for e in sc.events:
+            if e[0] == "S":
+                k = M.shape_key(e[1], e[2])
+                orders[M.perm_key(k)][k] += 1
+                seen.add(M.perm_key(k))
+                if sc.open_root:
+                    break
+        for pk in seen:
+            sets[pk] += 1
+    out = []
+    for pk, n in sorted(sets.items(), key=lambda kv: (-kv[1], repr(kv[0]))):
+        if n >= min_messages and pk not in have:
+            k = sorted(orders[pk].items(), key=lambda kv: (-kv[1], repr(kv[0])))[0][0]
+            out.append(list(k[:1]) + [list(x) for x in k[1:]])
+    return out
 
 
 def choose_pairs(attr_use: Counter, pair_use: Counter) -> list:
@@ -542,6 +573,8 @@ def main():
     ap.add_argument("--prior-size", type=int, default=PRIOR_SIZE, help="bytes of the prior's strings at most")
     ap.add_argument("--prior-min-messages", type=int, default=PRIOR_MIN_MESSAGES,
                     help="a value is a prior candidate if this many training messages code it as a literal")
+    ap.add_argument("--traffic-shapes", type=int, default=TRAFFIC_SHAPES, metavar="N",
+                    help="add the --traffic files' start-tag shapes of N or more messages (0: none)")
     args = ap.parse_args()
     PRIOR_SIZE = args.prior_size
     PRIOR_MIN_MESSAGES = args.prior_min_messages
@@ -555,6 +588,8 @@ def main():
         tscans += a
         tgroups += b
     tok = choose_tokens(scans, args.corpus)
+    if args.traffic_shapes and tscans:
+        tok["shapes"] += traffic_shapes(tok, tscans, args.traffic_shapes)
     d = make_dict(tok, None)
     # the prior from the values coded with the first round's lengths (no prior yet)
     d = make_dict(tok, train_lengths(d, scans, tscans))
