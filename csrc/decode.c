@@ -1921,7 +1921,6 @@ static int misc_node(xb_dec *d, uint32_t s, size_t depth)
     return 0;
 }
 
-/* returns 1 in *stop when a stream header's root start tag has been read */
 /* After PERMUTED (spec 8.5): the static shape, a node symbol in context c, and
  * the rank of the order its items are written in; the key, in the message's
  * arena, lists them in that order */
@@ -1958,6 +1957,7 @@ static int permuted(xb_dec *d, unsigned c, const xb_key **out, unsigned *info)
     return 0;
 }
 
+/* returns 1 in *stop when a stream header's root start tag has been read */
 static int element(xb_dec *d, uint32_t s, size_t depth, uint64_t *nelements, int *root_seen, int *stop)
 {
     const xb_decode_options *o = d->opt;

@@ -206,7 +206,7 @@ typedef struct {
     uint32_t idx1;
 } hslot;
 static hslot shape_slots[4096];
-static hslot perm_slots[4096]; /* PERMUTED (spec 8.5): shapes by perm_hash */
+static hslot perm_slots[4096]; /* PERMUTED (spec 8.5): static shapes by static_perm_hash */
 /* the value context (XB_VC_*) of every item of the static shapes, by the
  * item's index in the dictionary's item array; for declarations unused */
 static int16_t shape_vctx[XBD_V1_NSHAPE_ITEMS];
@@ -351,7 +351,8 @@ static uint64_t static_shape_hash(const xb_key *k)
 }
 
 /* hash of a shape key's element qname and items as a set (PERMUTED, spec
- * 8.5): the items' hashes summed; item_h is an item's as in a shape key */
+ * 8.5): the sum of one hash per item (perm_item: of its kind and qname hash,
+ * and for a declaration its URI hash), so any order gives the same */
 static inline uint64_t perm_item(uint64_t qh, int is_ns, uint64_t uh)
 {
     uint64_t x = shape_step(0, qh + (is_ns ? SHAPE_NS : SHAPE_ATTR));
@@ -3166,22 +3167,22 @@ static int start(xb_encoder *e, const xb_ncode *ncode, size_t evi)
             it[k].vctx = src[k].vctx;
         memmove(&e->cache[1], &e->cache[0], i * sizeof(e->cache[0]));
     } else {
-        int j = static_shape(e, ev, h);
         unsigned order[XB_PERM_MAX];
-        if (j >= 0) {
+        int j = static_shape(e, ev, h), perm = 0;
+        if (j < 0 && (j = perm_shape(e, ev, order)) >= 0)
+            perm = 1;
+        if (j >= 0) { /* a static shape, or its items in another order (PERMUTED) */
             const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
             e->ev[evi].ncls = (uint8_t)dict1->shapes[j].node_cls;
-            nsym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
+            if (perm) {
+                nsym(e, ncode, XB_N_PERMUTED);
+                sym(e, ncode->node, (uint32_t)(XB_N_SHAPE + j));
+                put(e, (uint32_t)(xb_perm_rank(order, ev->nitems) - 1), xb_perm_bits(ev->nitems));
+            } else {
+                nsym(e, ncode, (uint32_t)(XB_N_SHAPE + j));
+            }
             for (k = 0; k < ev->nitems; k++)
-                it[k].vctx = sv[k];
-        } else if ((j = perm_shape(e, ev, order)) >= 0) { /* PERMUTED */
-            const int16_t *sv = shape_vctx + (dict1->pad_shapes[j].items - dict1->pad_shapes[0].items);
-            e->ev[evi].ncls = (uint8_t)dict1->shapes[j].node_cls;
-            nsym(e, ncode, XB_N_PERMUTED);
-            sym(e, ncode->node, (uint32_t)(XB_N_SHAPE + j));
-            put(e, (uint32_t)(xb_perm_rank(order, ev->nitems) - 1), xb_perm_bits(ev->nitems));
-            for (k = 0; k < ev->nitems; k++)
-                it[k].vctx = sv[order[k]];
+                it[k].vctx = sv[perm ? order[k] : k];
         } else {
             e->ev[evi].ncls = (uint8_t)(stab_find(&node_tab, ev->name.p, ev->name.n, ev->nh) + 1);
             nsym(e, ncode, XB_N_GENERIC);
