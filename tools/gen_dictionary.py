@@ -205,8 +205,9 @@ def traffic_shapes(tok, tscans, min_messages: int) -> list:
         for e in sc.events:
             if e[0] == "S":
                 k = M.shape_key(e[1], e[2])
-                orders[M.perm_key(k)][k] += 1
-                seen.add(M.perm_key(k))
+                pk = M.perm_key(k)
+                orders[pk][k] += 1
+                seen.add(pk)
                 if sc.open_root:
                     break
         for pk in seen:
