@@ -89,9 +89,40 @@ uint8_t xb_char_after2[128][128];
 #define CC_MID (CC_LEAD + 26u)
 #define CC_MID4 (CC_MID + 7u)
 #define CC_LAST4 (CC_MID4 + 1u)
-_Static_assert(CC_LAST4 + 1 == XB_CHAR_CONTEXTS, "char contexts");
+#define CC_OLD (CC_LAST4 + 1u)
+_Static_assert(CC_OLD == XB_CC_OLD, "char contexts");
+_Static_assert(CC_OLD + XBD_V1_CHAR_NTRACKED + XBD_V1_CHAR_NPAIRS == XB_CHAR_CONTEXTS, "char contexts");
+_Static_assert(sizeof XBD_V1_CHAR_TRACKED == XBD_V1_CHAR_NTRACKED + 1, "tracked bytes");
+_Static_assert(sizeof XBD_V1_CHAR_PAIRS == 2 * XBD_V1_CHAR_NPAIRS + 1, "listed pairs");
 _Static_assert(XBD_V1_ASCII_CONTEXTS == XB_ASCII_CONTEXTS && XBD_V1_PAIR_CLASSES == 18, "ASCII contexts");
-_Static_assert(XB_CHAR_CONTEXTS <= 128, "a context fits the 7 bits of XB_CP_CLS");
+_Static_assert(XB_CHAR_CONTEXTS <= 256 && XB_LUT_BITS <= 15, "a context fits the 8 bits of XB_CP_CLS, a length its 4");
+
+/* char_tracked[b]: the context after tracked byte b, else 0; char_pair_ctx[i][b]:
+ * the context after listed pair a b, a the i-th tracked byte, else 0;
+ * char_last[c - CC_OLD]: the byte that led to context c >= CC_OLD, and
+ * char_last_i the index of that byte among the tracked, 0xFF if it is none
+ * (built by do_init) */
+static uint8_t char_tracked[128], char_pair_ctx[XBD_V1_CHAR_NTRACKED][128];
+static uint8_t char_last[XB_CHAR_CONTEXTS - CC_OLD], char_last_i[XB_CHAR_CONTEXTS - CC_OLD];
+
+static void char_tracking_init(void)
+{
+    static const char tracked[] = XBD_V1_CHAR_TRACKED, pairs[] = XBD_V1_CHAR_PAIRS;
+    unsigned i, j;
+    for (i = 0; i < XBD_V1_CHAR_NTRACKED; i++) {
+        char_tracked[(unsigned char)tracked[i] & 0x7Fu] = (uint8_t)(CC_OLD + i);
+        char_last[i] = (uint8_t)tracked[i];
+        char_last_i[i] = (uint8_t)i;
+    }
+    for (i = 0; i < XBD_V1_CHAR_NPAIRS; i++) {
+        const unsigned a = (unsigned char)pairs[2 * i], b = (unsigned char)pairs[2 * i + 1];
+        for (j = 0; j < XBD_V1_CHAR_NTRACKED && (unsigned char)tracked[j] != a; j++)
+            ;
+        char_pair_ctx[j][b & 0x7Fu] = (uint8_t)(CC_OLD + XBD_V1_CHAR_NTRACKED + i);
+        char_last[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)b;
+        char_last_i[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)(b < 0x80 && char_tracked[b] ? char_tracked[b] - CC_OLD : 0xFF);
+    }
+}
 
 /* the script range (0 .. 15) of a lead byte 0xC2 .. 0xF4 */
 static unsigned char_script(unsigned lead)
@@ -139,6 +170,15 @@ static unsigned pair_class(unsigned ctx)
 static unsigned char_next(unsigned ctx, unsigned b)
 {
     static const uint8_t mid_lo[7] = {0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE};
+    if (ctx >= CC_OLD) { /* after a tracked byte a: a listed pair a b, else as after a alone */
+        const unsigned i = char_last_i[ctx - CC_OLD];
+        if (b < 0x80 && i != 0xFF && char_pair_ctx[i][b])
+            return char_pair_ctx[i][b];
+    }
+    if (b < 0x80 && char_tracked[b])
+        return char_tracked[b];
+    if (ctx >= CC_OLD) /* only the group of the byte before matters below (spec 8.1) */
+        ctx = XBD_V1_ASCII_NEXT[0][char_last[ctx - CC_OLD]];
     if (b >= 0x80 && b <= 0xBF && ctx >= CC_LEAD) { /* an expected continuation byte */
         if (ctx < CC_MID) {
             unsigned lead = lead_lo[ctx - CC_LEAD];
@@ -616,13 +656,13 @@ static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
     e2 = cc[c1].lut[(x << len1) & ((1u << XB_LUT_BITS) - 1)];
     len2 = e2 & 15u;
     if (!e2 || len1 + len2 > XB_LUT_BITS || xb_is_copy(e2 >> 4))
-        return b1 | (len1 << 16) | (1u << 21) | (xb_byte_odd(b1) ? XB_CP_ODD : 0) | (c1 << 25);
+        return b1 | (len1 << 16) | (1u << 20) | (xb_byte_odd(b1) ? XB_CP_ODD : 0) | (c1 << 24);
     b2 = e2 >> 4;
     if (b2 == 0)
-        return b1 | ((len1 + len2) << 16) | (1u << 21) | XB_CP_STOP | (xb_byte_odd(b1) ? XB_CP_ODD : 0);
+        return b1 | ((len1 + len2) << 16) | (1u << 20) | XB_CP_STOP | (xb_byte_odd(b1) ? XB_CP_ODD : 0);
     c2 = xb_char_next[c1][b2];
-    return b1 | (b2 << 8) | ((len1 + len2) << 16) | (2u << 21) |
-           (xb_byte_odd(b1) || xb_byte_odd(b2) ? XB_CP_ODD : 0) | (c2 << 25);
+    return b1 | (b2 << 8) | ((len1 + len2) << 16) | (2u << 20) |
+           (xb_byte_odd(b1) || xb_byte_odd(b2) ? XB_CP_ODD : 0) | (c2 << 24);
 }
 
 static void do_init(void)
@@ -678,6 +718,7 @@ static void do_init(void)
     {
         static uint8_t same[XB_CHAR_CONTEXTS][XB_CHAR_CONTEXTS]; /* rows x, y found alike */
         uint32_t k, e;
+        char_tracking_init();
         for (k = 0; k < XB_CHAR_CONTEXTS; k++)
             for (e = 0; e < 256; e++)
                 xb_char_next[k][e] = (uint8_t)char_next(k, e);

@@ -252,11 +252,13 @@ static inline int xb_is_copy(uint32_t b)
  * script range i (+ 16: after a byte that starts no UTF-8 character), + 17 + i
  * after a lead byte of lead range i, + 43 + i before the last byte of a 3-byte
  * character of mid range i, + 50 and + 51 before the third and fourth byte of
- * a 4-byte character (dict.c char_next; the generated dictionary has the same
- * count, which dict.c checks). */
+ * a 4-byte character; from XB_CC_OLD on, after a tracked byte, then after a
+ * listed pair of bytes (dict.c char_next, from the generated dictionary's
+ * XBD_V1_CHAR_TRACKED and XBD_V1_CHAR_PAIRS, whose counts dict.c checks). */
 #define XB_ASCII_CONTEXTS 32
 #define XB_CC_SCRIPT (1 + XB_ASCII_CONTEXTS)
-#define XB_CHAR_CONTEXTS (XB_CC_SCRIPT + 52)
+#define XB_CC_OLD (XB_CC_SCRIPT + 52)
+#define XB_CHAR_CONTEXTS 256
 #define XB_HEX_MIN 6
 #define XB_B64_MIN 8
 #define XB_B64_LAYOUT_MIN 34 /* bytes: a B64 value this long has the wrapped bit (spec 8.6) */
@@ -318,11 +320,11 @@ static inline unsigned xb_byte_odd(unsigned b)
  * if b1 is the terminator 0, 1 if b2 is or there is no b2, else 2), STOP if
  * the terminator is among them, ODD if a stored byte is xb_byte_odd, and
  * the context after the last byte (xb_char_next; 0 for a terminator). */
-#define XB_CP_LEN(e) (((e) >> 16) & 31u)
-#define XB_CP_NSTORE(e) (((e) >> 21) & 3u)
-#define XB_CP_STOP (1u << 23)
-#define XB_CP_ODD (1u << 24)
-#define XB_CP_CLS(e) ((e) >> 25) /* 7 bits: XB_CHAR_CONTEXTS <= 128 */
+#define XB_CP_LEN(e) (((e) >> 16) & 15u) /* <= XB_LUT_BITS */
+#define XB_CP_NSTORE(e) (((e) >> 20) & 3u)
+#define XB_CP_STOP (1u << 22)
+#define XB_CP_ODD (1u << 23)
+#define XB_CP_CLS(e) ((e) >> 24) /* 8 bits: XB_CHAR_CONTEXTS <= 256 */
 
 /* Per-shape facts for the decoder, shape_info[i] for shapes[i]:
  * XB_SHAPE_PLAIN when the namespace checks (xmlscan.py:resolve_start) that

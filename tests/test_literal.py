@@ -39,7 +39,7 @@ def contexts(bs: bytes) -> list[int]:
 
 
 def test_automaton_follows_the_spec():
-    assert M.CHAR_CONTEXTS == 85 == D.sizes["char"][0] == len(D.codes["char"]) == len(D.stream_codes["char"])
+    assert M.CHAR_CONTEXTS == 256 == D.sizes["char"][0] == len(D.codes["char"]) == len(D.stream_codes["char"])
     # the ASCII groups: 16 of them, every byte 0x00-0x7F in exactly one
     assert len(M.ASCII_GROUPS) == M.ASCII_GROUP_COUNT == 16
     assert sorted(b for g in M.ASCII_GROUPS for b in g) == list(range(0x80))
@@ -51,19 +51,40 @@ def test_automaton_follows_the_spec():
         base.append(base[-1] + 1 + max(row))
     assert base[-1] == M.CC_SCRIPT == 33 and M.ASCII_CONTEXTS == 32
     group = {b: g for g, members in enumerate(M.ASCII_GROUPS) for b in members}
-    # ASCII after anything: its group and the class of the byte before it
+    # tracked bytes and listed pairs: distinct ASCII bytes but 0, each pair's first byte tracked
+    T, P = M.CHAR_TRACKED, M.CHAR_PAIRS
+    assert len(set(T)) == len(T) and all(0 < b < 0x80 for b in T)
+    assert len(set(P)) == len(P) and all(len(p) == 2 and p[0] in T and 0 < p[1] < 0x80 for p in P)
+    assert M.CC_OLD == 85 and M.CC_TRACKED == 85 and M.CC_PAIR == 85 + len(T) and M.CC_PAIR + len(P) == 256
+    last = {M.CC_TRACKED + i: b for i, b in enumerate(T)} | {M.CC_PAIR + i: p[1] for i, p in enumerate(P)}
+
+    def t(b: bytes) -> int:
+        return M.CC_TRACKED + T.index(b)
+
+    # ASCII after anything: a listed pair, else a tracked byte, else its group and
+    # the class of the byte before it (after a tracked or pair context: its last byte's)
     for c in range(M.CHAR_CONTEXTS):
-        p = 0 if c == 0 else 1 + next(g for g in range(16) if base[g] <= c < base[g + 1]) if c < 33 else 17
+        if c in last:
+            p = 1 + group[last[c]]
+        else:
+            p = 0 if c == 0 else 1 + next(g for g in range(16) if base[g] <= c < base[g + 1]) if c < 33 else 17
         for b in range(0x80):
-            assert M.CHAR_NEXT[c][b] == base[group[b]] + M.ASCII_SPLITS[group[b]][p]
-    # by hand from spec 8.1's tables: a (group 6, first), e (10 after class 7),
-    # 0 (5 after 11), space (1 after 6), . (4 after 2), s (15 after 5)
-    assert contexts(b"ae0 .s") == [0, 13, 21, 12, 3, 9, 31]
-    assert contexts(b"ABC") == [0, 1, 1, 6]  # B: group 0 after class 1; C: group 2 after class 1
+            if c in last and bytes((last[c], b)) in P:
+                want = M.CC_PAIR + P.index(bytes((last[c], b)))
+            elif b in T:
+                want = t(bytes((b,)))
+            else:
+                want = base[group[b]] + M.ASCII_SPLITS[group[b]][p]
+            assert M.CHAR_NEXT[c][b] == want
+    # by hand from spec 8.1's lists: "the" is t, th, he; A B C are no tracked
+    # bytes (C: group 2 after class 1); Z after tracked "e" takes e's class
+    assert contexts(b"the") == [0, t(b"t"), M.CC_PAIR + P.index(b"th"), M.CC_PAIR + P.index(b"he")]
+    assert contexts(b"ABC") == [0, 1, 1, 6]
+    assert contexts(b"eZ")[2] == base[group[ord("Z")]] + M.ASCII_SPLITS[group[ord("Z")]][1 + group[ord("e")]]
     # the UTF-8 contexts: scripts from 33, invalid 49, leads from 50, mids from 76, then 83, 84
     S, INV, LEAD, MID = 33, 49, 50, 76
-    # a 2-byte character: its lead range, then its script; an ASCII byte after it: class 17
-    assert contexts("éa".encode()) == [0, LEAD + 1, S + 0, 13]
+    # a 2-byte character: its lead range, then its script; a tracked byte after it
+    assert contexts("éa".encode()) == [0, LEAD + 1, S + 0, t(b"a")]
     assert contexts("ш".encode()) == [0, LEAD + 7, S + 3]  # D1: lead range 7, Cyrillic
     assert contexts("ש".encode()) == [0, LEAD + 12, S + 5]
     assert contexts("ب".encode()) == [0, LEAD + 13, S + 6]
@@ -74,9 +95,10 @@ def test_automaton_follows_the_spec():
     assert contexts("😀".encode()) == [0, LEAD + 24, 83, 84, S + 15]
     assert contexts("\U00100000".encode()) == [0, LEAD + 25, 83, 84, S + 15]
     # bytes that start no character; a character cut short starts the next afresh
+    # (after a tracked byte or a pair too)
     for b in (0x80, 0xBF, 0xC0, 0xC1, 0xF5, 0xFF):
-        assert M.CHAR_NEXT[0][b] == M.CHAR_NEXT[1][b] == M.CHAR_NEXT[S][b] == INV
-    assert contexts(b"\xe4a") == [0, LEAD + 21, 13]
+        assert M.CHAR_NEXT[0][b] == M.CHAR_NEXT[1][b] == M.CHAR_NEXT[S][b] == M.CHAR_NEXT[255][b] == INV
+    assert contexts(b"\xe4a") == [0, LEAD + 21, t(b"a")]
     assert contexts(b"\xe4\xb8\xe4") == [0, LEAD + 21, MID + 4, LEAD + 21]
     assert contexts(b"\xc3\xa9\xa9") == [0, LEAD + 1, S, INV]
     # after a byte that is no continuation byte, the context depends on it and
@@ -85,7 +107,8 @@ def test_automaton_follows_the_spec():
         for a in range(256):
             x, y = M.CHAR_NEXT[M.CHAR_NEXT[c][a]], M.CHAR_NEXT[M.CHAR_NEXT[0][a]]
             assert x[:0x80] == y[:0x80] and x[0xC0:] == y[0xC0:]
-    # every context is reachable and every transition stays in range
+    # every transition stays in range; every context is reachable but those
+    # after an ASCII byte of a group whose bytes are all tracked (spec 8.1)
     seen = {0}
     todo = [0]
     while todo:
@@ -96,7 +119,8 @@ def test_automaton_follows_the_spec():
             if n not in seen:
                 seen.add(n)
                 todo.append(n)
-    assert seen == set(range(M.CHAR_CONTEXTS))
+    dead = {c for c in range(1, 33) if set(M.ASCII_GROUPS[M.ASCII_CONTEXT_GROUP[c - 1]]) <= set(T)}
+    assert seen == set(range(M.CHAR_CONTEXTS)) - dead and len(dead) == 20
     assert M.char_context_after("Привет".encode()) == S + 3
 
 

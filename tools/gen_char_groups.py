@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Choose the ASCII groups of the literal char contexts (spec 8.1, model.ASCII_GROUPS).
+"""Choose the ASCII groups, subsets and pairs of the literal char contexts (spec 8.1, model.py).
 
 The context of a literal byte after an ASCII byte is that byte's group. This script
 chooses the groups from what literals hold: the literal values (LIT, not
@@ -26,6 +26,15 @@ merged until N contexts are left (the committed 64):
 
     python tools/gen_char_groups.py --traffic /tmp/traffic-2/stanzas.jsonl \
         --traffic /tmp/traffic-3/stanzas.jsonl --splits 64
+
+With --pairs N it chooses instead the tracked bytes and listed pairs (model.CHAR_TRACKED,
+CHAR_PAIRS): counting, for every two ASCII bytes a b (neither 0) in those values, the
+bytes that follow them, it takes the pairs in decreasing order of that count while the
+pair and, the first time, its first byte fit in N contexts (the committed 171, which make
+256 contexts in all):
+
+    python tools/gen_char_groups.py --traffic /tmp/traffic-2/stanzas.jsonl \
+        --traffic /tmp/traffic-3/stanzas.jsonl --pairs 171
 
 Then tools/gen_dictionary.py trains the code lengths of the new contexts. Deterministic:
 the same corpus and traffic give the same groups and subsets.
@@ -145,6 +154,39 @@ def split_pairs(succ: dict[tuple[int, int], Counter], total: int) -> list[bytes]
     return out
 
 
+def byte_pairs(values: list[bytes]) -> dict[tuple[int, int], Counter]:
+    """For each two ASCII bytes a b (neither 0) in a literal value, the bytes
+    that follow them there (0 after the last)."""
+    out: dict[tuple[int, int], Counter] = {}
+    for v in values:
+        for i in range(1, len(v)):
+            a, b = v[i - 1], v[i]
+            if 0 < a < 0x80 and 0 < b < 0x80:
+                out.setdefault((a, b), Counter())[v[i + 1] if i + 1 < len(v) else 0] += 1
+    return out
+
+
+def choose_pairs(succ: dict[tuple[int, int], Counter], total: int) -> tuple[bytes, list[bytes]]:
+    """The tracked bytes and the listed pairs of spec 8.1 (model.CHAR_TRACKED,
+    CHAR_PAIRS): the pairs a b in decreasing order of the bytes that follow them
+    (ties: the smaller pair first), each taken while it and, if a is not tracked
+    yet, a fit in `total` contexts; a byte is tracked from the first pair it
+    starts on. Returns the tracked bytes in the order they were taken and the
+    pairs in that order."""
+    tracked: list[int] = []
+    pairs: list[bytes] = []
+    for (a, b), _ in sorted(succ.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        need = 1 + (a not in tracked)
+        if len(tracked) + len(pairs) + need > total:
+            continue
+        if a not in tracked:
+            tracked.append(a)
+        pairs.append(bytes((a, b)))
+        if len(tracked) + len(pairs) == total:
+            break
+    return bytes(tracked), pairs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus"))
@@ -154,10 +196,12 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=M.ASCII_GROUP_COUNT)
     ap.add_argument("--splits", type=int, default=0,
                     help="instead of the groups: the ASCII contexts in all (ASCII_SPLITS)")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="instead of the groups: the tracked bytes and listed pairs in all (CHAR_TRACKED, CHAR_PAIRS)")
     a = ap.parse_args()
     d = get_dictionary(1)
     scans, _ = scan_all(load_training(a.corpus))
-    count = pair_successors if a.splits else successors
+    count = byte_pairs if a.pairs else pair_successors if a.splits else successors
     succ = count(flat(literal_values(d, scans, exact=True)))
     if a.traffic:
         tscans = []
@@ -168,8 +212,18 @@ def main() -> None:
         tn = sum(sum(c.values()) for c in tsucc.values())
         w = a.traffic_share * xn / tn if tn else 0.0
         for k in succ:
-            for s, n in tsucc[k].items():
+            for s, n in tsucc.get(k, Counter()).items():
                 succ[k][s] += n * w
+        for k in tsucc.keys() - succ.keys():
+            succ[k] = Counter({s: n * w for s, n in tsucc[k].items()})
+    if a.pairs:
+        tracked, pairs = choose_pairs(succ, a.pairs)
+        print(f"CHAR_TRACKED = {tracked!r}")
+        print("CHAR_PAIRS = (")
+        for i in range(0, len(pairs), 12):
+            print("    " + " ".join(f"{p!r}," for p in pairs[i : i + 12]))
+        print(")")
+        return
     if a.splits:
         print("ASCII_SPLITS = (")
         for row in split_pairs(succ, a.splits):

@@ -159,6 +159,11 @@ def render_c(tok, lengths) -> str:
     # the literal byte contexts after an ASCII byte (spec 8.1, model.ASCII_NEXT)
     h.append(f"#define XBD_V1_ASCII_CONTEXTS {M.ASCII_CONTEXTS}")
     h.append(f"#define XBD_V1_PAIR_CLASSES {M.PAIR_CLASSES}")
+    # the tracked bytes and listed pairs of the literal contexts (spec 8.1, model.CHAR_TRACKED, CHAR_PAIRS)
+    h.append(f"#define XBD_V1_CHAR_NTRACKED {len(M.CHAR_TRACKED)}")
+    h.append(f"#define XBD_V1_CHAR_NPAIRS {len(M.CHAR_PAIRS)}")
+    h.append(f"#define XBD_V1_CHAR_TRACKED {c_bytes(M.CHAR_TRACKED)}")
+    h.append(f"#define XBD_V1_CHAR_PAIRS {c_bytes(b''.join(M.CHAR_PAIRS))}")
     h.append(f"#define XBD_V1_NSHAPE_ITEMS {max(len(items), 1)}")
     for t in C_TABLES + C_STREAM_TABLES + ("nodecls",):
         h.append(f"#define XBD_V1_{c_table_name(t)}_NCTX {len(lengths[t])}")

@@ -262,12 +262,43 @@ CHAR_MIDS = ((0xE0, 0xE0), (0xE1, 0xE1), (0xE2, 0xE2), (0xE3, 0xE3), (0xE4, 0xE9
 CC_MID = CC_LEAD + len(CHAR_LEADS)  # 76 + i
 CC_MID4 = CC_MID + len(CHAR_MIDS)  # 83: second continuation byte of a 4-byte character
 CC_LAST4 = CC_MID4 + 1  # 84: third continuation byte of a 4-byte character
-CHAR_CONTEXTS = CC_LAST4 + 1  # 85
+CC_OLD = CC_LAST4 + 1  # 85: the contexts above; then the tracked bytes' and the listed pairs'
+
+# Tracked bytes and listed pairs (spec 8.1): after a tracked ASCII byte a the
+# context is CC_TRACKED + its index in CHAR_TRACKED, after the listed pair a b
+# (a tracked) CC_PAIR + the pair's index in CHAR_PAIRS: an order-2 context for
+# the commonest two-byte contexts of literal text, order 1 for their first
+# bytes. tools/gen_char_groups.py --pairs 171 chose them (the byte pairs of
+# literal values of the XEP training split and of generated traffic, by the
+# bytes that follow them), so that the contexts are 256 in all.
+CHAR_TRACKED = b' \nesalcohritnd.mf@v-b20pugxk1y'
+CHAR_PAIRS = (
+    b'  ', b'\n ', b'er', b'st', b'al', b'lo', b'ca', b'os', b'ho', b'on', b'oc', b'lh',
+    b'en', b're', b'co', b'in', b'e.', b'an', b'e ', b'or', b'le', b'es', b'at', b'ce',
+    b'ti', b'th', b'he', b'te', b'nc', b't/', b'ar', b'li', b'de', b'.l', b'mp', b'se',
+    b'fe', b'nd', b'ra', b'nf', b'is', b'@l', b'it', b'io', b'me', b'@c', b' t', b'et',
+    b'ri', b'ch', b'om', b'am', b'ic', b've', b't ', b'-0', b'be', b'nt', b's ', b'no',
+    b'el', b'di', b'ma', b'ne', b'ha', b'll', b'to', b'n ', b'ot', b'ro', b'ex', b'im',
+    b'ed', b' a', b'-1', b'20', b'0@', b'ns', b'ng', b'pl', b'ur', b'ou', b'ad', b'pp',
+    b'ge', b'r ', b'sa', b'. ', b'ta', b'si', b'.c', b' s', b'na', b'rs', b'us', b'00',
+    b'xm', b'so', b'ss', b'il', b'mi', b'd ', b'xa', b'id', b'ke', b'ea', b's.', b'ab',
+    b'la', b'tt', b'ol', b'1@', b'as', b'pe', b'o ', b'ie', b'ac', b'hi', b'.m', b'od',
+    b'e-', b'rt', b'sh', b' o', b'a.', b'mo', b'12', b' c', b'ut', b'ec', b'.1', b'ia',
+    b' i', b'n.', b' m', b'ck', b'pr', b'y ', b'ub', b'po', b'.b',
+)
+CC_TRACKED = CC_OLD
+CC_PAIR = CC_TRACKED + len(CHAR_TRACKED)
+CHAR_CONTEXTS = CC_PAIR + len(CHAR_PAIRS)  # 256
+_TRACKED_CTX = {b: CC_TRACKED + i for i, b in enumerate(CHAR_TRACKED)}
+_PAIR_CTX = {(p[0], p[1]): CC_PAIR + i for i, p in enumerate(CHAR_PAIRS)}
+# CHAR_LAST[ctx - CC_OLD]: the byte that led to a tracked-byte or pair context
+CHAR_LAST = CHAR_TRACKED + bytes(p[1] for p in CHAR_PAIRS)
 
 
 def pair_class(ctx: int) -> int:
-    """The class p (ASCII_NEXT) of the byte that led to context ctx: 0 for none (the
-    start), 1 + its group for an ASCII byte, PAIR_CLASSES - 1 for any other."""
+    """The class p (ASCII_NEXT) of the byte that led to context ctx < CC_OLD: 0 for
+    none (the start), 1 + its group for an ASCII byte, PAIR_CLASSES - 1 for any other
+    (_char_next maps a context >= CC_OLD to one below CC_OLD first)."""
     if ctx == CC_FIRST:
         return 0
     if ctx <= ASCII_CONTEXTS:
@@ -284,6 +315,15 @@ def _range_index(ranges, b: int) -> int:
 
 def _char_next(ctx: int, b: int) -> int:
     """The context after byte b, coded in context ctx (spec 8.1)."""
+    if ctx >= CC_OLD:
+        k = _PAIR_CTX.get((CHAR_LAST[ctx - CC_OLD], b))
+        if k is not None:
+            return k
+    k = _TRACKED_CTX.get(b)
+    if k is not None:
+        return k
+    if ctx >= CC_OLD:  # as after the same ASCII byte at the start: only its group matters below
+        ctx = ASCII_NEXT[0][CHAR_LAST[ctx - CC_OLD]]
     if 0x80 <= b <= 0xBF and ctx >= CC_LEAD:  # an expected continuation byte
         if ctx < CC_MID:
             lead = CHAR_LEADS[ctx - CC_LEAD][0]
