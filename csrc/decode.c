@@ -659,7 +659,7 @@ static int window_add(xb_dec *d, const char *p, size_t n)
  * max_string) one at a time, with the checks in the reference's order. */
 static int read_literal(xb_dec *d, int secret, xb_str *out)
 {
-    const uint32_t(*cpair)[1u << XB_LUT_BITS] = d->dict->char_pairs;
+    const uint32_t(*cpair)[1u << XB_CP_BITS] = d->dict->char_pairs;
     const xb_hcode *cc = d->dict->codes[XB_T_CHAR];
     const uint8_t *data = d->data, *in;
     size_t n = 0, cap, lim;
@@ -671,7 +671,7 @@ static int read_literal(xb_dec *d, int secret, xb_str *out)
      * refill) bits from pos on, left-aligned; in is the next byte to load (the
      * bits after those cnt are in[0]'s, so or-ing them again changes nothing).
      * The loads stay below pos / 8 + 15 <= len + XB_PAD. A step takes at most
-     * XB_LUT_BITS bits: four of them between refills. */
+     * XB_CP_BITS bits: four of them between refills. */
     uint64_t bits;
     char *t, *p;
     if (d->tmp.cap < 64 && buf_reserve(&d->tmp, 64))
@@ -691,7 +691,7 @@ static int read_literal(xb_dec *d, int secret, xb_str *out)
 #define LIT_STEP()                                                                                         \
     do {                                                                                                   \
         unsigned ln_;                                                                                      \
-        e = cpair[cls][bits >> (64 - XB_LUT_BITS)];                                                        \
+        e = cpair[cls][bits >> (64 - XB_CP_BITS)];                                                        \
         ln_ = XB_CP_LEN(e);                                                                                \
         if (XB_UNLIKELY(!e || left < (int64_t)ln_ || n + 2 > lim))                                         \
             goto one;                                                                                      \

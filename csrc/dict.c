@@ -70,7 +70,7 @@ _Static_assert(XBD_V1_STREAM_PREFIX_NCTX == XBD_V1_PREFIX_NCTX && XBD_V1_STREAM_
 static xb_hcode v1_codes[V1_NCODES + V1_STREAM_NCODES];
 static uint16_t v1_sorted[V1_NSYMS + V1_STREAM_NSYMS];
 static uint8_t v1_lengths[V1_NSYMS + V1_STREAM_NSYMS];
-static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+static uint32_t v1_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_CP_BITS];
 /* node classes (spec 8.3) */
 static xb_hcode v1_nodecls[XBD_V1_NODECLS_NCTX];
 static uint16_t v1_nodecls_sorted[XBD_V1_NODECLS_NCTX * XBD_V1_NODECLS_NSYM];
@@ -95,7 +95,8 @@ _Static_assert(CC_OLD + XBD_V1_CHAR_NTRACKED + XBD_V1_CHAR_NPAIRS == XB_CHAR_CON
 _Static_assert(sizeof XBD_V1_CHAR_TRACKED == XBD_V1_CHAR_NTRACKED + 1, "tracked bytes");
 _Static_assert(sizeof XBD_V1_CHAR_PAIRS == 2 * XBD_V1_CHAR_NPAIRS + 1, "listed pairs");
 _Static_assert(XBD_V1_ASCII_CONTEXTS == XB_ASCII_CONTEXTS && XBD_V1_PAIR_CLASSES == 18, "ASCII contexts");
-_Static_assert(XB_CHAR_CONTEXTS <= 256 && XB_LUT_BITS <= 15, "a context fits the 8 bits of XB_CP_CLS, a length its 4");
+_Static_assert(XB_CHAR_CONTEXTS <= 256 && XB_CP_BITS <= 15 && XB_CP_BITS <= XB_LUT_BITS,
+               "a context fits the 8 bits of XB_CP_CLS, a length its 4");
 
 /* char_tracked[b]: the context after tracked byte b, else 0; char_pair_ctx[i][b]:
  * the context after listed pair a b, a the i-th tracked byte, else 0;
@@ -200,7 +201,7 @@ static unsigned char_next(unsigned ctx, unsigned b)
         return CC_INVALID;
     return CC_LEAD + char_lead(b);
 }
-static uint32_t v1_stream_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_LUT_BITS];
+static uint32_t v1_stream_char_pairs[XBD_V1_CHAR_NCTX][1u << XB_CP_BITS];
 static uint16_t v1_shape_info[XBD_V1_NSHAPES];
 /* the padded copies (xb_dict.h); the pool is about 90 KiB for v1 (bss pages
  * beyond what is used are never touched) */
@@ -638,11 +639,14 @@ static int build_padded(xb_dictionary *d)
     return 1;
 }
 
-/* The char_pairs entry (xb_dict.h) of context ctx for the lookup bits x. */
+/* The char_pairs entry (xb_dict.h) of context ctx for the XB_CP_BITS lookup
+ * bits x (the char code's own table is indexed by XB_LUT_BITS >= XB_CP_BITS
+ * bits: x padded with zeros, which only codes no longer than x's bits ignore). */
 static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
 {
-    uint32_t e1 = cc[ctx].lut[x], e2, len1, len2, b1, b2, c1, c2;
-    if (!e1)
+    const unsigned pad = XB_LUT_BITS - XB_CP_BITS;
+    uint32_t e1 = cc[ctx].lut[x << pad], e2, len1, len2, b1, b2, c1, c2;
+    if (!e1 || (e1 & 15u) > XB_CP_BITS)
         return 0;
     len1 = e1 & 15u;
     b1 = e1 >> 4;
@@ -651,11 +655,11 @@ static uint32_t char_pair(const xb_hcode *cc, uint32_t ctx, uint32_t x)
     if (b1 == 0)
         return (len1 << 16) | XB_CP_STOP;
     c1 = xb_char_next[ctx][b1];
-    /* the code after b1 starts with the other XB_LUT_BITS - len1 bits of x;
+    /* the code after b1 starts with the other XB_CP_BITS - len1 bits of x;
      * it is known if it is no longer than that */
-    e2 = cc[c1].lut[(x << len1) & ((1u << XB_LUT_BITS) - 1)];
+    e2 = cc[c1].lut[((x << len1) & ((1u << XB_CP_BITS) - 1)) << pad];
     len2 = e2 & 15u;
-    if (!e2 || len1 + len2 > XB_LUT_BITS || xb_is_copy(e2 >> 4))
+    if (!e2 || len1 + len2 > XB_CP_BITS || xb_is_copy(e2 >> 4))
         return b1 | (len1 << 16) | (1u << 20) | (xb_byte_odd(b1) ? XB_CP_ODD : 0) | (c1 << 24);
     b2 = e2 >> 4;
     if (b2 == 0)
@@ -743,15 +747,15 @@ static void do_init(void)
             same[x][y] = 1;
         }
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
-            for (e = 0; e < (1u << XB_LUT_BITS); e++)
+            for (e = 0; e < (1u << XB_CP_BITS); e++)
                 v1_char_pairs[k][e] = char_pair(d->codes[XB_T_CHAR], k, e);
         for (k = 0; k < XBD_V1_CHAR_NCTX; k++)
-            for (e = 0; e < (1u << XB_LUT_BITS); e++)
+            for (e = 0; e < (1u << XB_CP_BITS); e++)
                 v1_stream_char_pairs[k][e] = char_pair(d->stream_codes[XB_T_CHAR], k, e);
-        d->stream_char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_stream_char_pairs;
+        d->stream_char_pairs = (const uint32_t(*)[1u << XB_CP_BITS])v1_stream_char_pairs;
         for (k = 0; k < XBD_V1_NSHAPES; k++)
             v1_shape_info[k] = xb_shape_info(&XBD_V1_SHAPES[k]);
-        d->char_pairs = (const uint32_t(*)[1u << XB_LUT_BITS])v1_char_pairs;
+        d->char_pairs = (const uint32_t(*)[1u << XB_CP_BITS])v1_char_pairs;
         d->shape_info = v1_shape_info;
         d->attr_ctx_tab = v1_attr_ctx_tab;
         d->attr_ctx_mask = V1_ATTR_CTX_SLOTS - 1;

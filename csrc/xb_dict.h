@@ -312,15 +312,16 @@ static inline unsigned xb_byte_odd(unsigned b)
 }
 
 /* Entries of xb_dictionary.char_pairs, for the decoder's literal loop: the
- * char code of the context decoded from the next XB_LUT_BITS bits, and when
+ * char code of the context decoded from the next XB_CP_BITS bits, and when
  * the rest of those bits hold the whole code of the byte after it (in the
  * context after the first byte) that one too. 0 if the first code is
- * longer than XB_LUT_BITS. Else b1 in bits 0 .. 7, b2 in 8 .. 15 (0 if none),
+ * longer than XB_CP_BITS. Else b1 in bits 0 .. 7, b2 in 8 .. 15 (0 if none),
  * the bits both take (XB_CP_LEN), how many bytes of the string they are (0
  * if b1 is the terminator 0, 1 if b2 is or there is no b2, else 2), STOP if
  * the terminator is among them, ODD if a stored byte is xb_byte_odd, and
  * the context after the last byte (xb_char_next; 0 for a terminator). */
-#define XB_CP_LEN(e) (((e) >> 16) & 15u) /* <= XB_LUT_BITS */
+#define XB_CP_BITS 9 /* the bits a char_pairs lookup takes */
+#define XB_CP_LEN(e) (((e) >> 16) & 15u) /* <= XB_CP_BITS */
 #define XB_CP_NSTORE(e) (((e) >> 20) & 3u)
 #define XB_CP_STOP (1u << 22)
 #define XB_CP_ODD (1u << 23)
@@ -383,9 +384,9 @@ typedef struct {
     const xb_hcode *codes[XB_NTABLES];
     uint32_t nctx[XB_NTABLES];
     uint32_t nsym[XB_NTABLES];
-    /* char_pairs[ctx][next XB_LUT_BITS bits]: up to two literal bytes at once,
+    /* char_pairs[ctx][next XB_CP_BITS bits]: up to two literal bytes at once,
      * see XB_CP_* */
-    const uint32_t (*char_pairs)[1u << XB_LUT_BITS];
+    const uint32_t (*char_pairs)[1u << XB_CP_BITS];
     const uint16_t *shape_info; /* nshapes entries, see XB_SHAPE_PLAIN */
     /* The same prefixes, names, namespaces, values and shapes (with their
      * items), their strings copied into one buffer so that XB_STR_PAD bytes
@@ -434,7 +435,7 @@ typedef struct {
     const xb_hcode *stream_codes[XB_NTABLES];
     uint32_t stream_nctx[XB_NTABLES];
     uint32_t stream_nsym[XB_NTABLES];
-    const uint32_t (*stream_char_pairs)[1u << XB_LUT_BITS]; /* char_pairs of the stream char table */
+    const uint32_t (*stream_char_pairs)[1u << XB_CP_BITS]; /* char_pairs of the stream char table */
     /* the prior text of spec 8.11 (every copy window starts with it), with 16
      * readable bytes 0x00 after its end */
     const unsigned char *prior;
