@@ -182,3 +182,33 @@ def test_dictionary_refuses_other_class_codes(lengths):
     table["nodecls"][5] = t.LENGTHS["nodecls"][5]  # the same call with the real table loads
     assert Dictionary(1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS,
                       t.SHAPES, table, (), t.NODE_CONTEXTS).codes["nodecls"][5].lengths == D.codes["nodecls"][5].lengths
+
+
+@pytest.mark.parametrize("table,bad", [("char", [1, 1] + [8] * 254), ("value", [25] * 3000), ("name", [0] * 1201)],
+                         ids=["over-subscribed", "too-long", "zero"])
+def test_dictionary_checks_every_table_when_loaded(table, bad):
+    """Code lengths are checked when a dictionary loads, though its HuffmanCode
+    objects are built only when a table is first looked up (the C backend never
+    looks them up): a context that over-subscribes its code space, or has a
+    length outside 1..24, is refused at once; a valid dictionary builds nothing
+    until asked, then the table asked for alone."""
+    from xmppbin import _dict_v1 as t
+    from xmppbin.dictionary import Dictionary, encode_lengths
+
+    def load(tab):
+        return Dictionary(1, t.PREFIXES, t.NAMES, t.NAMESPACES, t.VALUES, t.ATTR_CONTEXTS, t.TEXT_CONTEXTS,
+                          t.SHAPES, tab, (), t.NODE_CONTEXTS)
+
+    lengths = {k: list(v) for k, v in t.LENGTHS.items()}
+    n = len(lengths[table][1])
+    lengths[table][1] = "".join(encode_lengths([min(x, 35)]) if x else "0" for x in (bad + [8] * n)[:n])
+    with pytest.raises(ValueError, match=f"table {table}"):
+        load(lengths)
+    d = load(t.LENGTHS)
+    assert dict.__len__(d.codes) == 0 and dict.__len__(d.stream_codes) == 0
+    assert d.stream_codes["char"][200].lengths == D.stream_codes["char"][200].lengths
+    assert list(dict.keys(d.codes)) == [] and list(dict.keys(d.stream_codes)) == ["char"]
+    del lengths["stream.prefix"]
+    lengths[table][1] = t.LENGTHS[table][1]
+    d = load(lengths)  # no stream set of its own: the stateless one
+    assert d.stream_codes["prefix"] is d.codes["prefix"] and dict.__len__(d.codes) == 1

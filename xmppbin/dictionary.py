@@ -138,15 +138,17 @@ class Dictionary:
         self.n_pred = nsym  # the PRED node symbol of the stream set
         #: the codes of stateless messages, and of messages coded with a stream's
         #: state (spec 14.3: trained on whole streams; a table of the same shape
-        #: the codes file has no "stream." set for uses the stateless one)
-        self.codes: dict[str, list[HuffmanCode]] = {}
-        self.stream_codes: dict[str, list[HuffmanCode]] = {}
+        #: the codes file has no "stream." set for uses the stateless one). The
+        #: lengths are checked here; a table's HuffmanCode objects are built when
+        #: it is first looked up (the C backend never looks them up).
+        lens: dict[str, list[bytes]] = {}
+        slens: dict[str, list[bytes]] = {}
         for table, (nctx, nsym) in self.sizes.items():
-            self.codes[table] = self._table(table, table, nctx, nsym, lengths)
+            lens[table] = self._lengths(table, nctx, nsym, lengths)
             if table == "nodecls" and any(
-                max(c.lengths) > M.NODECLS_MAX_LEN
-                or sum(1 << (M.NODECLS_MAX_LEN - n) for n in c.lengths) != 1 << M.NODECLS_MAX_LEN
-                for c in self.codes[table]
+                max(ls) > M.NODECLS_MAX_LEN
+                or sum(1 << (M.NODECLS_MAX_LEN - n) for n in ls) != 1 << M.NODECLS_MAX_LEN
+                for ls in lens[table]
             ):
                 raise ValueError(f"a nodecls code is longer than {M.NODECLS_MAX_LEN} bits or not complete")
             if table not in self.stream_sizes:
@@ -154,9 +156,11 @@ class Dictionary:
             skey = STREAM_SET + table
             snctx, snsym = self.stream_sizes[table]
             if lengths is None or skey in lengths or (snctx, snsym) != (nctx, nsym):
-                self.stream_codes[table] = self._table(table, skey, snctx, snsym, lengths)
-            else:
-                self.stream_codes[table] = self.codes[table]
+                slens[skey] = self._lengths(skey, snctx, snsym, lengths)
+        self.codes: dict[str, list[HuffmanCode]] = _CodeTables(lambda t: _codes(t, lens[t]))
+        self.stream_codes: dict[str, list[HuffmanCode]] = _CodeTables(
+            lambda t: _codes(t, slens[STREAM_SET + t]) if STREAM_SET + t in slens else self.codes[t]
+        )
 
     def attr_context(self, elem: str, attr: str) -> int:
         """The value context of attribute qname attr of an element with qname elem
@@ -169,19 +173,41 @@ class Dictionary:
         return self.attr_ctx.get(attr, M.VC_OTHER_ATTR)
 
     @staticmethod
-    def _table(table: str, key: str, nctx: int, nsym: int, lengths) -> list[HuffmanCode]:
+    def _lengths(key: str, nctx: int, nsym: int, lengths) -> list[bytes]:
+        """The code lengths of table key, one bytes per context, checked: each 1..24
+        and no context over-subscribing its code space (as HuffmanCode checks)."""
         if lengths is None or key not in lengths:  # bootstrap: a flat code, used only by the generator
-            ls = [bytes(huffman_lengths([1] * nsym))] * nctx
-        else:
-            ls = [decode_lengths(x) for x in lengths[key]]
-            if len(ls) != nctx or any(len(x) != nsym for x in ls):
-                raise ValueError(f"code lengths of table {key} do not fit the token lists")
-        out = []
-        for c in range(nctx):
-            code = HuffmanCode(ls[c])
-            code.key = (table, c)
-            out.append(code)
-        return out
+            return [bytes(huffman_lengths([1] * nsym))] * nctx
+        ls = [decode_lengths(x) for x in lengths[key]]
+        if len(ls) != nctx or any(len(x) != nsym for x in ls):
+            raise ValueError(f"code lengths of table {key} do not fit the token lists")
+        for x in ls:
+            if min(x) < 1 or max(x) > MAX_CODE_LENGTH or sum(
+                x.count(n) << (MAX_CODE_LENGTH - n) for n in range(1, MAX_CODE_LENGTH + 1)
+            ) > 1 << MAX_CODE_LENGTH:
+                raise ValueError(f"code lengths of table {key}: not 1..{MAX_CODE_LENGTH}, or over-subscribed")
+        return ls
+
+
+class _CodeTables(dict):
+    """Huffman tables by name, each built by `build` when first looked up."""
+
+    def __init__(self, build) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, table: str) -> list[HuffmanCode]:
+        codes = self[table] = self._build(table)
+        return codes
+
+
+def _codes(table: str, ls: list[bytes]) -> list[HuffmanCode]:
+    out = []
+    for c, x in enumerate(ls):
+        code = HuffmanCode(x)
+        code.key = (table, c)
+        out.append(code)
+    return out
 
 
 def prior_text(strings: Sequence[str]) -> tuple[bytes, dict[bytes, list[int]]]:
