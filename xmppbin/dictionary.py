@@ -157,10 +157,9 @@ class Dictionary:
             snctx, snsym = self.stream_sizes[table]
             if lengths is None or skey in lengths or (snctx, snsym) != (nctx, nsym):
                 slens[skey] = self._lengths(skey, snctx, snsym, lengths)
-        self.codes: dict[str, list[HuffmanCode]] = _CodeTables(lambda t: _codes(t, lens[t]))
-        self.stream_codes: dict[str, list[HuffmanCode]] = _CodeTables(
-            lambda t: _codes(t, slens[STREAM_SET + t]) if STREAM_SET + t in slens else self.codes[t]
-        )
+        self._lens, self._slens = lens, slens
+        self.codes: dict[str, list[HuffmanCode]] = _CodeTables(self, False)
+        self.stream_codes: dict[str, list[HuffmanCode]] = _CodeTables(self, True)
 
     def attr_context(self, elem: str, attr: str) -> int:
         """The value context of attribute qname attr of an element with qname elem
@@ -190,14 +189,24 @@ class Dictionary:
 
 
 class _CodeTables(dict):
-    """Huffman tables by name, each built by `build` when first looked up."""
+    """The Huffman tables of a dictionary's stateless or stream set by name, each
+    built when first looked up (picklable: no closure)."""
 
-    def __init__(self, build) -> None:
+    def __init__(self, owner: Dictionary, stream: bool) -> None:
         super().__init__()
-        self._build = build
+        self._owner = owner
+        self._stream = stream
 
     def __missing__(self, table: str) -> list[HuffmanCode]:
-        codes = self[table] = self._build(table)
+        d = self._owner
+        key = STREAM_SET + table
+        if not self._stream:
+            codes = _codes(table, d._lens[table])
+        elif key in d._slens:
+            codes = _codes(table, d._slens[key])
+        else:  # no stream set of its own: the stateless one
+            codes = d.codes[table]
+        self[table] = codes
         return codes
 
 
