@@ -106,23 +106,30 @@ _Static_assert(XB_CHAR_CONTEXTS <= 256 && XB_CP_BITS <= 15 && XB_CP_BITS <= XB_L
 static uint8_t char_tracked[128], char_pair_ctx[XBD_V1_CHAR_NTRACKED][128];
 static uint8_t char_last[XB_CHAR_CONTEXTS - CC_OLD], char_last_i[XB_CHAR_CONTEXTS - CC_OLD];
 
-static void char_tracking_init(void)
+static int char_tracking_init(void)
 {
     static const char tracked[] = XBD_V1_CHAR_TRACKED, pairs[] = XBD_V1_CHAR_PAIRS;
     unsigned i, j;
     for (i = 0; i < XBD_V1_CHAR_NTRACKED; i++) {
-        char_tracked[(unsigned char)tracked[i] & 0x7Fu] = (uint8_t)(CC_OLD + i);
-        char_last[i] = (uint8_t)tracked[i];
+        const unsigned t = (unsigned char)tracked[i];
+        if (t == 0 || t >= 0x80 || char_tracked[t]) /* distinct ASCII bytes but 0 */
+            return 1;
+        char_tracked[t] = (uint8_t)(CC_OLD + i);
+        char_last[i] = (uint8_t)t;
         char_last_i[i] = (uint8_t)i;
     }
     for (i = 0; i < XBD_V1_CHAR_NPAIRS; i++) {
         const unsigned a = (unsigned char)pairs[2 * i], b = (unsigned char)pairs[2 * i + 1];
         for (j = 0; j < XBD_V1_CHAR_NTRACKED && (unsigned char)tracked[j] != a; j++)
             ;
-        char_pair_ctx[j][b & 0x7Fu] = (uint8_t)(CC_OLD + XBD_V1_CHAR_NTRACKED + i);
+        /* a pair: its first byte tracked, its second ASCII but 0, listed once */
+        if (j == XBD_V1_CHAR_NTRACKED || b == 0 || b >= 0x80 || char_pair_ctx[j][b])
+            return 1;
+        char_pair_ctx[j][b] = (uint8_t)(CC_OLD + XBD_V1_CHAR_NTRACKED + i);
         char_last[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)b;
-        char_last_i[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)(b < 0x80 && char_tracked[b] ? char_tracked[b] - CC_OLD : 0xFF);
+        char_last_i[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)(char_tracked[b] ? char_tracked[b] - CC_OLD : 0xFF);
     }
+    return 0;
 }
 
 /* the script range (0 .. 15) of a lead byte 0xC2 .. 0xF4 */
@@ -722,7 +729,10 @@ static void do_init(void)
     {
         static uint8_t same[XB_CHAR_CONTEXTS][XB_CHAR_CONTEXTS]; /* rows x, y found alike */
         uint32_t k, e;
-        char_tracking_init();
+        if (char_tracking_init()) {
+            init_status = 1;
+            return;
+        }
         for (k = 0; k < XB_CHAR_CONTEXTS; k++)
             for (e = 0; e < 256; e++)
                 xb_char_next[k][e] = (uint8_t)char_next(k, e);

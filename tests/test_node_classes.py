@@ -212,3 +212,5 @@ def test_dictionary_checks_every_table_when_loaded(table, bad):
     lengths[table][1] = t.LENGTHS[table][1]
     d = load(lengths)  # no stream set of its own: the stateless one
     assert d.stream_codes["prefix"] is d.codes["prefix"] and dict.__len__(d.codes) == 1
+    with pytest.raises(KeyError):
+        d.stream_codes["nodecls"]  # stream mode codes no node classes (spec 14.3)

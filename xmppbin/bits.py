@@ -7,6 +7,15 @@ MAX_CODE_LENGTH = 24
 MAX_GAMMA_BITS = 32  # Elias-gamma values are < 2**32
 
 
+def check_code_lengths(lengths: bytes) -> None:
+    """Raise ValueError unless every length is 1..24 and together they leave no
+    code over-subscribed (Kraft: the sum of 2^-length is at most 1)."""
+    if not lengths or min(lengths) < 1 or max(lengths) > MAX_CODE_LENGTH:
+        raise ValueError("code lengths must be 1..24")
+    if sum(lengths.count(n) << (MAX_CODE_LENGTH - n) for n in range(1, MAX_CODE_LENGTH + 1)) > 1 << MAX_CODE_LENGTH:
+        raise ValueError("code lengths over-subscribe the code space")
+
+
 class HuffmanCode:
     """A canonical prefix code over symbols 0..n-1 given by their code lengths (1..24).
 
@@ -17,16 +26,12 @@ class HuffmanCode:
 
     def __init__(self, lengths: bytes | list[int]) -> None:
         lengths = bytes(lengths)
-        if not lengths or min(lengths) < 1 or max(lengths) > MAX_CODE_LENGTH:
-            raise ValueError("code lengths must be 1..24")
+        check_code_lengths(lengths)
         self.lengths = lengths
         maxlen = max(lengths)
         count = [0] * (maxlen + 1)
         for ln in lengths:
             count[ln] += 1
-        kraft = sum(count[ln] << (maxlen - ln) for ln in range(1, maxlen + 1))
-        if kraft > (1 << maxlen):
-            raise ValueError("code lengths over-subscribe the code space")
         order = sorted(range(len(lengths)), key=lambda s: (lengths[s], s))
         codes = [0] * len(lengths)
         first = [0] * (maxlen + 2)

@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 
 from . import model as M
-from .bits import MAX_CODE_LENGTH, HuffmanCode
+from .bits import MAX_CODE_LENGTH, HuffmanCode, check_code_lengths
 from .errors import UnknownDictionaryError
 
 #: prefix of the tables of the stream code set in spec/codes-v<N>.txt
@@ -173,18 +173,18 @@ class Dictionary:
 
     @staticmethod
     def _lengths(key: str, nctx: int, nsym: int, lengths) -> list[bytes]:
-        """The code lengths of table key, one bytes per context, checked: each 1..24
-        and no context over-subscribing its code space (as HuffmanCode checks)."""
+        """The code lengths of table key, one bytes per context, each checked as
+        HuffmanCode checks them (check_code_lengths)."""
         if lengths is None or key not in lengths:  # bootstrap: a flat code, used only by the generator
             return [bytes(huffman_lengths([1] * nsym))] * nctx
         ls = [decode_lengths(x) for x in lengths[key]]
         if len(ls) != nctx or any(len(x) != nsym for x in ls):
             raise ValueError(f"code lengths of table {key} do not fit the token lists")
-        for x in ls:
-            if min(x) < 1 or max(x) > MAX_CODE_LENGTH or sum(
-                x.count(n) << (MAX_CODE_LENGTH - n) for n in range(1, MAX_CODE_LENGTH + 1)
-            ) > 1 << MAX_CODE_LENGTH:
-                raise ValueError(f"code lengths of table {key}: not 1..{MAX_CODE_LENGTH}, or over-subscribed")
+        for c, x in enumerate(ls):
+            try:
+                check_code_lengths(x)
+            except ValueError as e:
+                raise ValueError(f"code lengths of table {key}, context {c}: {e}") from None
         return ls
 
 
@@ -204,6 +204,8 @@ class _CodeTables(dict):
             codes = _codes(table, d._lens[table])
         elif key in d._slens:
             codes = _codes(table, d._slens[key])
+        elif table not in d.stream_sizes:  # nodecls: stream mode codes no node classes (14.3)
+            raise KeyError(table)
         else:  # no stream set of its own: the stateless one
             codes = d.codes[table]
         self[table] = codes
