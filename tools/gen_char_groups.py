@@ -36,6 +36,10 @@ pair and, the first time, its first byte fit in N contexts (the committed 171, w
     python tools/gen_char_groups.py --traffic /tmp/traffic-2/stanzas.jsonl \
         --traffic /tmp/traffic-3/stanzas.jsonl --pairs 171
 
+(The committed ones were chosen on 2026-12-07 with the dictionary before them, from traffic
+generated at 09:12 UTC; run again with the dictionary trained with them, the same command
+swaps one pair of the 141 for another. With --traffic-share 0.25, 13 pairs differ.)
+
 Then tools/gen_dictionary.py trains the code lengths of the new contexts. Deterministic:
 the same corpus and traffic give the same groups and subsets.
 """
