@@ -45,7 +45,9 @@ again (09:12 UTC, the same commands; the earlier files were gone), after the
 tracked bytes and listed pairs of spec 8.1: every table; the prior has 3,356
 strings, and 3 of the traffic's shapes list their items in another order
 (the attribute order of Prosody's serializer is one of the things timing
-decides, tools/traffic/README.md).)
+decides, tools/traffic/README.md). Those stanzas.jsonl files had 15,679 and
+16,314 lines, SHA-256 0fc6956eb12f6a42... and c117a4616da9741c...: traffic
+generated again with other digests gives other code lengths.)
 
 The traffic adds symbol counts (TRAFFIC_TABLES) and, since PERMUTED start tags
 (spec 8.5, 2026-12-07), the start-tag shapes of TRAFFIC_SHAPES or more of its
