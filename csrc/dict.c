@@ -100,34 +100,29 @@ _Static_assert(XB_CHAR_CONTEXTS <= 256 && XB_CP_BITS <= 15 && XB_CP_BITS <= XB_L
 
 /* char_tracked[b]: the context after tracked byte b, else 0; char_pair_ctx[i][b]:
  * the context after listed pair a b, a the i-th tracked byte, else 0;
- * char_last[c - CC_OLD]: the byte that led to context c >= CC_OLD, and
- * char_last_i the index of that byte among the tracked, 0xFF if it is none
- * (built by do_init) */
+ * char_last[c - CC_OLD]: the byte that led to context c >= CC_OLD (built by
+ * do_init) */
 static uint8_t char_tracked[128], char_pair_ctx[XBD_V1_CHAR_NTRACKED][128];
-static uint8_t char_last[XB_CHAR_CONTEXTS - CC_OLD], char_last_i[XB_CHAR_CONTEXTS - CC_OLD];
+static uint8_t char_last[XB_CHAR_CONTEXTS - CC_OLD];
 
 static int char_tracking_init(void)
 {
     static const char tracked[] = XBD_V1_CHAR_TRACKED, pairs[] = XBD_V1_CHAR_PAIRS;
-    unsigned i, j;
+    unsigned i;
     for (i = 0; i < XBD_V1_CHAR_NTRACKED; i++) {
         const unsigned t = (unsigned char)tracked[i];
         if (t == 0 || t >= 0x80 || char_tracked[t]) /* distinct ASCII bytes but 0 */
             return 1;
         char_tracked[t] = (uint8_t)(CC_OLD + i);
         char_last[i] = (uint8_t)t;
-        char_last_i[i] = (uint8_t)i;
     }
     for (i = 0; i < XBD_V1_CHAR_NPAIRS; i++) {
         const unsigned a = (unsigned char)pairs[2 * i], b = (unsigned char)pairs[2 * i + 1];
-        for (j = 0; j < XBD_V1_CHAR_NTRACKED && (unsigned char)tracked[j] != a; j++)
-            ;
         /* a pair: its first byte tracked, its second ASCII but 0, listed once */
-        if (j == XBD_V1_CHAR_NTRACKED || b == 0 || b >= 0x80 || char_pair_ctx[j][b])
+        if (a >= 0x80 || !char_tracked[a] || b == 0 || b >= 0x80 || char_pair_ctx[char_tracked[a] - CC_OLD][b])
             return 1;
-        char_pair_ctx[j][b] = (uint8_t)(CC_OLD + XBD_V1_CHAR_NTRACKED + i);
+        char_pair_ctx[char_tracked[a] - CC_OLD][b] = (uint8_t)(CC_OLD + XBD_V1_CHAR_NTRACKED + i);
         char_last[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)b;
-        char_last_i[XBD_V1_CHAR_NTRACKED + i] = (uint8_t)(char_tracked[b] ? char_tracked[b] - CC_OLD : 0xFF);
     }
     return 0;
 }
@@ -179,9 +174,9 @@ static unsigned char_next(unsigned ctx, unsigned b)
 {
     static const uint8_t mid_lo[7] = {0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xEA, 0xEE};
     if (ctx >= CC_OLD) { /* after a tracked byte a: a listed pair a b, else as after a alone */
-        const unsigned i = char_last_i[ctx - CC_OLD];
-        if (b < 0x80 && i != 0xFF && char_pair_ctx[i][b])
-            return char_pair_ctx[i][b];
+        const unsigned a = char_last[ctx - CC_OLD];
+        if (b < 0x80 && char_tracked[a] && char_pair_ctx[char_tracked[a] - CC_OLD][b])
+            return char_pair_ctx[char_tracked[a] - CC_OLD][b];
     }
     if (b < 0x80 && char_tracked[b])
         return char_tracked[b];
